@@ -1,0 +1,30 @@
+# Two entry points, each doing its own set-up (see README.md):
+#   make demo   network -> golden check -> RTL simulation -> bitstream + report
+#   make test   the test suite
+# Re-running is fast: the venv is rebuilt only when pyproject.toml changes.
+
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test tools
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+# Icarus Verilog is the only tool pip cannot provide.
+tools:
+	@command -v iverilog >/dev/null || { \
+	  echo "installing iverilog (Debian package)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; }
+
+demo: $(STAMP) tools
+	$(VENV)/bin/popcorn build
+
+test: $(STAMP) tools
+	$(VENV)/bin/pytest $(PYTEST_ARGS)

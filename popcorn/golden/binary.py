@@ -1,0 +1,100 @@
+"""Binary bases and their exact integer dot products (ARCHITECTURE.md, "binary bases").
+
+A base is an array of bits (``numpy.uint8`` 0/1, last axis = the K-long vector) read in
+one of two encodings:
+
+* ``"pm1"``: bit 1 means +1, bit 0 means -1 (BNN, seed 001; XNOR-Net, seed 003; ABC-Net, seed 000);
+* ``"zo"``: bit 1 means 1, bit 0 means 0 (PA-Net pieces, seed 004; fixed-point bit planes).
+
+:func:`binary_dot` computes the dot product only from popcounts, with the four identities
+the hardware uses, so it is the reference for every XNOR/AND popcount datapath.
+"""
+
+import numpy as np
+
+ENCODINGS = ("pm1", "zo")
+
+
+def check_bits(bits, name):
+    """Return ``bits`` as a ``uint8`` array of 0/1, or raise naming ``name``."""
+    arr = np.asarray(bits)
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be an integer or boolean array of bits, not {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"{name} must hold only bits 0 and 1, found values in "
+                         f"[{arr.min()}, {arr.max()}]")
+    return arr.astype(np.uint8)
+
+
+def values(bits, encoding):
+    """The integer values a base's bits stand for: ``pm1`` -> {-1, +1}, ``zo`` -> {0, 1}."""
+    bits = check_bits(bits, "bits").astype(np.int64)
+    if encoding == "pm1":
+        return 2 * bits - 1
+    if encoding == "zo":
+        return bits
+    raise ValueError(f"encoding must be one of {ENCODINGS}, not {encoding!r}")
+
+
+def sign_bits(x):
+    """``pm1`` bits of sign(x) with sign(0) = +1 (seed 001, deterministic binarization)."""
+    return (np.asarray(x) >= 0).astype(np.uint8)
+
+
+def popcount(bits, axis=-1):
+    """Number of ones along ``axis``, as ``int64``."""
+    return np.asarray(bits, dtype=np.int64).sum(axis=axis)
+
+
+def binary_dot(weight_bits, act_bits, weight_encoding="pm1", act_encoding="pm1"):
+    """Exact dot products of weight bases and activation bases, from popcounts only.
+
+    Parameters
+    ----------
+    weight_bits : array (N, K) of bits, one row per output neuron.
+    act_bits : array (..., K) of bits.
+    weight_encoding, act_encoding : ``"pm1"`` or ``"zo"``.
+
+    Returns
+    -------
+    ``int64`` array (..., N), the four identities of ARCHITECTURE.md::
+
+        pm1 x pm1:  2*pc(XNOR(t, v)) - K
+        pm1 x zo:   2*pc(AND(t, v)) - pc(v)
+        zo  x pm1:  2*pc(AND(t, v)) - pc(t)
+        zo  x zo:   pc(AND(t, v))
+    """
+    t = check_bits(weight_bits, "weight_bits")
+    v = check_bits(act_bits, "act_bits")
+    if t.ndim != 2:
+        raise ValueError(f"weight_bits must be 2-D (neurons, K), not shape {t.shape}")
+    if v.shape[-1] != t.shape[1]:
+        raise ValueError(f"act_bits has K = {v.shape[-1]} but weight_bits has K = {t.shape[1]}")
+    for name, enc in (("weight_encoding", weight_encoding), ("act_encoding", act_encoding)):
+        if enc not in ENCODINGS:
+            raise ValueError(f"{name} must be one of {ENCODINGS}, not {enc!r}")
+    k = t.shape[1]
+    tt = t[None, ...] if v.ndim == 1 else t.reshape((1,) * (v.ndim - 1) + t.shape)
+    vv = v[..., None, :]
+    pc_and = popcount(tt & vv)
+    if weight_encoding == "pm1" and act_encoding == "pm1":
+        pc_xnor = popcount(1 - (tt ^ vv))
+        out = 2 * pc_xnor - k
+    elif weight_encoding == "pm1":
+        out = 2 * pc_and - popcount(vv)
+    elif act_encoding == "pm1":
+        out = 2 * pc_and - popcount(tt)
+    else:
+        out = pc_and
+    return out[0] if v.ndim == 1 else out
+
+
+def threshold_bits(y, thresholds):
+    """Comparator activation: bit ``[y >= T]`` per neuron (``pm1``: 1 = +1).
+
+    ``y`` is (..., N) integers, ``thresholds`` (N,) integers. With T = 0 this is
+    sign(y) with sign(0) = +1 (seed 001).
+    """
+    return (np.asarray(y) >= np.asarray(thresholds)).astype(np.uint8)
