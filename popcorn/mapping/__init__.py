@@ -1,0 +1,1 @@
+"""Mapping: folding (PE x SIMD), ROM images, widths and cycle predictions per layer."""

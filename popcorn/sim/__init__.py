@@ -1,0 +1,1 @@
+"""Simulation: Verilog export, cocotb runner wrapper, stream drivers and monitors."""

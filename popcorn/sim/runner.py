@@ -1,0 +1,85 @@
+"""Run a cocotb testbench on an Amaranth component with Icarus Verilog.
+
+The testbench module receives its case (arrays and parameters) through an ``.npz`` file
+named by the environment variable ``POPCORN_CASE`` and writes what it measured to the JSON
+file named by ``POPCORN_RESULT``; :func:`run_testbench` returns that JSON as a dict.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..tools import find_tool
+from .verilog import write_verilog
+
+
+class SimulationFailed(RuntimeError):
+    """The testbench reported a failure (a mismatch with the golden model, a cycle count)."""
+
+
+def run_testbench(component, *, test_module, build_dir, case, simulator="icarus",
+                  toplevel="top"):
+    """Export ``component``, build it with ``simulator`` and run cocotb ``test_module``.
+
+    Parameters
+    ----------
+    component : the Amaranth ``wiring.Component`` under test.
+    test_module : dotted name of the cocotb test module (importable from the package).
+    build_dir : folder for the Verilog, the simulator build, logs and results.
+    case : dict of arrays/scalars saved to ``case.npz`` for the testbench.
+
+    Returns
+    -------
+    dict: the JSON the testbench wrote (its measurements).
+
+    Raises
+    ------
+    ToolMissing : when Icarus Verilog is not installed (with the install command).
+    SimulationFailed : when any cocotb test failed; the message names the log.
+    """
+    from cocotb_tools.runner import get_results, get_runner
+
+    if simulator != "icarus":
+        raise ValueError(f"simulator must be 'icarus', not {simulator!r}")
+    find_tool("iverilog")
+    find_tool("vvp")
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = write_verilog(component, build_dir / f"{toplevel}.v", name=toplevel)
+    case_path = build_dir / "case.npz"
+    np.savez(case_path, **case)
+    result_path = build_dir / "measured.json"
+    result_path.unlink(missing_ok=True)
+    log_path = build_dir / "sim.log"
+
+    runner = get_runner(simulator)
+    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                 timescale=("1ns", "1ps"), always=True, log_file=build_dir / "build.log")
+    env = {"POPCORN_CASE": str(case_path), "POPCORN_RESULT": str(result_path)}
+    # cocotb's runner calls sys.exit() when tests fail under pytest; turn that into an error.
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
+                              build_dir=build_dir, extra_env=env, log_file=log_path)
+    except SystemExit as exc:
+        raise SimulationFailed(f"simulation of {test_module} exited with {exc.code}; "
+                               f"see {log_path}") from None
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
+    tests, failed = get_results(results)
+    if failed or tests == 0:
+        raise SimulationFailed(f"{failed} of {tests} cocotb tests of {test_module} failed; "
+                               f"see {log_path}\n{_errors(log_path)}")
+    return json.loads(result_path.read_text())
+
+
+def _errors(path):
+    """The error lines of a cocotb log (assertion messages), for the exception text."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return ""
+    return "\n".join(line.strip() for line in lines if "Error" in line)

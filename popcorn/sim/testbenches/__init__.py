@@ -1,0 +1,1 @@
+"""cocotb test modules, run by :func:`popcorn.sim.runner.run_testbench`."""
