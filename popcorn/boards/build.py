@@ -1,0 +1,53 @@
+"""Bitstream builds through Amaranth's build plans and the YoWASP Yosys + nextpnr."""
+
+import os
+import subprocess
+from pathlib import Path
+
+from ..reports import nextpnr
+from .boards import get_board
+
+
+class BuildFailed(RuntimeError):
+    """Yosys, nextpnr or the packer failed; the message quotes the tool's errors."""
+
+
+class TimingFailed(RuntimeError):
+    """The design routed but its fmax is below the board clock."""
+
+
+def build_bitstream(top, *, board="icebreaker", build_dir="build"):
+    """Synthesize, place, route and pack ``top`` for ``board``.
+
+    Returns ``(bitstream_path, Implementation)``; the build folder keeps nextpnr's log
+    (``top.tim``), its JSON report (``top_report.json``), Yosys's cell counts
+    (``top_stat.json``) and the whole tool output (``build.log``).
+
+    Raises :class:`~popcorn.tools.ToolMissing` when a YoWASP package is missing,
+    :class:`BuildFailed` when a tool fails (a design that does not fit names the
+    resource), :class:`TimingFailed` when fmax is below the board clock.
+    """
+    spec = get_board(board)
+    env = dict(os.environ, **spec.tool_env())
+    if spec.family == "ecp5":
+        env.setdefault("OPENFPGALOADER", "true")  # amaranth-boards checks it exists
+    platform = spec.platform()
+    plan = platform.build(top, name="top", do_build=False,
+                          nextpnr_opts="--report top_report.json",
+                          script_after_synth="tee -q -o top_stat.json stat -json")
+    build_dir = Path(build_dir).resolve()
+    plan.extract(build_dir)
+    log_path = build_dir / "build.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.run(["sh", "build_top.sh"], cwd=build_dir, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode:
+        errors = [line for line in log_path.read_text().splitlines() if "ERROR" in line]
+        raise BuildFailed(f"the {board} build failed (exit {proc.returncode}); see {log_path}"
+                          + "".join(f"\n  {e.strip()}" for e in errors[-10:]))
+    impl = nextpnr.load(spec.family, board, platform.device, build_dir)
+    if impl.fmax_mhz < impl.clock_mhz:
+        raise TimingFailed(f"timing failed on {board}: fmax {impl.fmax_mhz} MHz is below the "
+                           f"{impl.clock_mhz} MHz board clock; fold more (smaller PE/SIMD) "
+                           f"or pipeline the critical path in {build_dir / 'top.tim'}")
+    return build_dir / spec.bitstream, impl

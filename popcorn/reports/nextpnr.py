@@ -1,0 +1,88 @@
+"""Figures of an implementation, read from nextpnr's own output.
+
+nextpnr writes ``--report top_report.json`` (``fmax`` and ``utilization`` per BEL type)
+and its log (``top.tim``). LUT4 and flip-flop counts are not separate BELs on iCE40
+(both live in ``ICESTORM_LC``), so they come from the packer's lines in the log.
+"""
+
+import json
+import re
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """Resources and timing of a placed-and-routed design."""
+    board: str
+    device: str
+    lut4: int
+    ff: int
+    logic_cells: int
+    logic_cells_available: int
+    ebr: int
+    ebr_available: int
+    spram: int
+    spram_available: int
+    dsp: int
+    dsp_available: int
+    fmax_mhz: float
+    clock_mhz: float
+
+    def to_dict(self):
+        return asdict(self)
+
+
+_ICE40_LC = re.compile(r"Info:\s+(\d+) LCs used as (LUT4 only|LUT4 and DFF|DFF only)")
+
+
+def parse_ice40(board, device, log_text, report):
+    """:class:`Implementation` of an iCE40 design from nextpnr's log and report JSON."""
+    packed = {kind: 0 for kind in ("LUT4 only", "LUT4 and DFF", "DFF only")}
+    for count, kind in _ICE40_LC.findall(log_text):
+        packed[kind] = int(count)
+    util = report["utilization"]
+    fmax, clock = _clock(report)
+    return Implementation(
+        board=board, device=device,
+        lut4=packed["LUT4 only"] + packed["LUT4 and DFF"],
+        ff=packed["LUT4 and DFF"] + packed["DFF only"],
+        logic_cells=util["ICESTORM_LC"]["used"],
+        logic_cells_available=util["ICESTORM_LC"]["available"],
+        ebr=util["ICESTORM_RAM"]["used"], ebr_available=util["ICESTORM_RAM"]["available"],
+        spram=util["ICESTORM_SPRAM"]["used"],
+        spram_available=util["ICESTORM_SPRAM"]["available"],
+        dsp=util["ICESTORM_DSP"]["used"], dsp_available=util["ICESTORM_DSP"]["available"],
+        fmax_mhz=fmax, clock_mhz=clock)
+
+
+def parse_ecp5(board, device, log_text, report):
+    """:class:`Implementation` of an ECP5 design from nextpnr's report JSON (ECP5 has
+    no SPRAM: reported as 0 of 0)."""
+    util = report["utilization"]
+    fmax, clock = _clock(report)
+    return Implementation(
+        board=board, device=device,
+        lut4=util["TRELLIS_COMB"]["used"], ff=util["TRELLIS_FF"]["used"],
+        logic_cells=util["TRELLIS_COMB"]["used"],
+        logic_cells_available=util["TRELLIS_COMB"]["available"],
+        ebr=util["DP16KD"]["used"], ebr_available=util["DP16KD"]["available"],
+        spram=0, spram_available=0,
+        dsp=util["MULT18X18D"]["used"], dsp_available=util["MULT18X18D"]["available"],
+        fmax_mhz=fmax, clock_mhz=clock)
+
+
+def _clock(report):
+    """(achieved fmax, constraint) in MHz of the design's single clock."""
+    clocks = report["fmax"]
+    if len(clocks) != 1:
+        raise ValueError(f"expected one clock domain in nextpnr's report, found {sorted(clocks)}")
+    (entry,) = clocks.values()
+    return round(entry["achieved"], 2), round(entry["constraint"], 2)
+
+
+def load(family, board, device, build_dir):
+    """Parse ``top.tim`` and ``top_report.json`` of a finished build in ``build_dir``."""
+    log_text = (build_dir / "top.tim").read_text()
+    report = json.loads((build_dir / "top_report.json").read_text())
+    parse = {"ice40": parse_ice40, "ecp5": parse_ecp5}[family]
+    return parse(board, device, log_text, report)
