@@ -23,14 +23,19 @@ _HINTS = {
 }
 
 
+def script_dirs():
+    """Folders of console scripts beside the running Python (its venv, if any)."""
+    return [Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))]
+
+
 def find_tool(name):
     """Absolute path of executable ``name``, looked up on PATH and then beside the running
     Python (a venv used without activating it); raises :class:`ToolMissing` with an install
     hint otherwise."""
     found = shutil.which(name)
     if found is None:
-        for scripts in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
-            candidate = scripts / name
+        for scripts in script_dirs():
+            candidate = Path(scripts) / name
             if candidate.is_file() and os.access(candidate, os.X_OK):
                 found = str(candidate)
                 break

@@ -1,6 +1,7 @@
 """Bitstream builds through Amaranth's build plans and the YoWASP Yosys + nextpnr."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -42,12 +43,24 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build"):
         proc = subprocess.run(["sh", "build_top.sh"], cwd=build_dir, env=env,
                               stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode:
-        errors = [line for line in log_path.read_text().splitlines() if "ERROR" in line]
-        raise BuildFailed(f"the {board} build failed (exit {proc.returncode}); see {log_path}"
-                          + "".join(f"\n  {e.strip()}" for e in errors[-10:]))
+        errors = [line.strip() for line in log_path.read_text().splitlines() if "ERROR" in line]
+        full = [m.group(1) for e in errors if (m := _NO_BELS.search(e))]
+        summary = (f"the design does not fit the {platform.device} on {board}: it needs more "
+                   f"{', '.join(full)} cells than the device has; fold more (smaller PE/SIMD) "
+                   f"or choose a larger board" if full
+                   else f"the {board} build failed (exit {proc.returncode})")
+        raise BuildFailed(f"{summary}; see {log_path}" + "".join(f"\n  {e}" for e in errors[-5:]))
     impl = nextpnr.load(spec.family, board, platform.device, build_dir)
-    if impl.fmax_mhz < impl.clock_mhz:
-        raise TimingFailed(f"timing failed on {board}: fmax {impl.fmax_mhz} MHz is below the "
-                           f"{impl.clock_mhz} MHz board clock; fold more (smaller PE/SIMD) "
-                           f"or pipeline the critical path in {build_dir / 'top.tim'}")
+    check_timing(impl, build_dir / "top.tim")
     return build_dir / spec.bitstream, impl
+
+
+_NO_BELS = re.compile(r"no BELs remaining to implement cell type '(\w+)'")
+
+
+def check_timing(impl, log_path):
+    """Raise :class:`TimingFailed` if ``impl`` misses its board clock."""
+    if impl.fmax_mhz < impl.clock_mhz:
+        raise TimingFailed(f"timing failed on {impl.board}: fmax {impl.fmax_mhz} MHz is below "
+                           f"the {impl.clock_mhz} MHz board clock; fold more (smaller PE/SIMD) "
+                           f"or pipeline the critical path shown in {log_path}")

@@ -1,6 +1,7 @@
 """Board top: the only place that calls ``platform.request``."""
 
 from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import io
 
 from .host_link import UARTLink
 
@@ -19,7 +20,9 @@ class BoardTop(Elaboratable):
         m = Module()
         divisor = round(platform.default_clk_frequency / self.baud)
         m.submodules.link = link = UARTLink(self.core, divisor=divisor)
-        uart = platform.request("uart", 0)
-        led = platform.request("led", 0)
-        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx), led.o.eq(link.error)]
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        m.submodules.rx_buffer = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buffer = tx = io.Buffer("o", uart.tx)
+        m.submodules.led_buffer = led = io.Buffer("o", platform.request("led", 0, dir="-"))
+        m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx), led.o.eq(link.error)]
         return m

@@ -1,0 +1,68 @@
+"""Bitstream builds with the real Yosys + nextpnr, and their error messages."""
+
+import dataclasses
+import json
+import re
+
+import numpy as np
+import pytest
+
+from popcorn.boards.build import BuildFailed, TimingFailed, build_bitstream, check_timing
+from popcorn.boards.top import BoardTop
+from popcorn.hdl.mvtu import MatrixVectorThreshold
+from popcorn.mapping.dense_folding import DenseFolding
+from popcorn.reports.nextpnr import Implementation
+
+ICE40_PREAMBLE = bytes([0x7E, 0xAA, 0x99, 0x7E])
+
+
+def mvtu(neurons, in_bits, pe, simd, seed=0):
+    rng = np.random.default_rng(seed)
+    return MatrixVectorThreshold(DenseFolding(
+        rng.integers(0, 2, (neurons, in_bits)), np.zeros(neurons, int), pe=pe, simd=simd))
+
+
+@pytest.mark.synth
+def test_icebreaker_build_matches_tool_outputs(tmp_path):
+    bitstream, impl = build_bitstream(BoardTop(mvtu(16, 64, 4, 16)), board="icebreaker",
+                                      build_dir=tmp_path)
+    assert ICE40_PREAMBLE in bitstream.read_bytes()[:64]
+    log = (tmp_path / "top.tim").read_text()
+    # The last "Max frequency" line of the log is the routed design's.
+    fmax = float(re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz", log)[-1])
+    assert impl.fmax_mhz == pytest.approx(fmax, abs=0.01)
+    for bel, used in (("ICESTORM_LC", impl.logic_cells), ("ICESTORM_RAM", impl.ebr),
+                      ("ICESTORM_SPRAM", impl.spram), ("ICESTORM_DSP", impl.dsp)):
+        assert int(re.search(rf"{bel}:\s+(\d+)/", log).group(1)) == used, bel
+    # Yosys counted the same LUT4s and flip-flops before placement.
+    cells = json.loads((tmp_path / "top_stat.json").read_text())["design"]["num_cells_by_type"]
+    assert impl.lut4 == cells["SB_LUT4"] > 0
+    assert impl.ff == sum(n for cell, n in cells.items() if cell.startswith("SB_DFF")) > 0
+    assert impl.clock_mhz == 12.0
+
+
+def test_timing_failure_names_clock_and_fix(tmp_path):
+    impl = Implementation(board="icebreaker", device="iCE40UP5K", lut4=1, ff=1, logic_cells=1,
+                          logic_cells_available=5280, ebr=0, ebr_available=30, spram=0,
+                          spram_available=4, dsp=0, dsp_available=8, fmax_mhz=9.5,
+                          clock_mhz=12.0)
+    with pytest.raises(TimingFailed, match=r"timing failed on icebreaker: fmax 9.5 MHz is below "
+                                           r"the 12.0 MHz board clock; fold more"):
+        check_timing(impl, tmp_path / "top.tim")
+    check_timing(dataclasses.replace(impl, fmax_mhz=12.0), tmp_path / "top.tim")
+
+
+def test_unknown_board(tmp_path):
+    with pytest.raises(ValueError, match="unknown board 'de10'; known boards: icebreaker, "
+                                         "ulx3s-85f"):
+        build_bitstream(BoardTop(mvtu(2, 4, 1, 4)), board="de10", build_dir=tmp_path)
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_design_that_does_not_fit_names_the_resource(tmp_path):
+    """64 EBR of weights on a 30-EBR device (about 150 s: Yosys reads a 256 kbit ROM)."""
+    with pytest.raises(BuildFailed, match=r"the design does not fit the iCE40UP5K on "
+                                          r"icebreaker: it needs more ICESTORM_RAM cells"):
+        build_bitstream(BoardTop(mvtu(16, 16384, 1, 16)), board="icebreaker",
+                        build_dir=tmp_path)
