@@ -55,14 +55,20 @@ def parse_ice40(board, device, log_text, report):
         fmax_mhz=fmax, clock_mhz=clock)
 
 
+_ECP5_LUT4 = re.compile(r"Info:\s+Total LUT4s:\s+(\d+)/")
+
+
 def parse_ecp5(board, device, log_text, report):
-    """:class:`Implementation` of an ECP5 design from nextpnr's report JSON (ECP5 has
-    no SPRAM: reported as 0 of 0)."""
+    """:class:`Implementation` of an ECP5 design from nextpnr's log ("Total LUT4s":
+    logic and carry LUTs) and report JSON (ECP5 has no SPRAM: reported as 0 of 0)."""
     util = report["utilization"]
     fmax, clock = _clock(report)
+    match = _ECP5_LUT4.search(log_text)
+    if match is None:
+        raise ValueError("nextpnr-ecp5's log has no 'Total LUT4s' line; has its format changed?")
     return Implementation(
         board=board, device=device,
-        lut4=util["TRELLIS_COMB"]["used"], ff=util["TRELLIS_FF"]["used"],
+        lut4=int(match.group(1)), ff=util["TRELLIS_FF"]["used"],
         logic_cells=util["TRELLIS_COMB"]["used"],
         logic_cells_available=util["TRELLIS_COMB"]["available"],
         ebr=util["DP16KD"]["used"], ebr_available=util["DP16KD"]["available"],

@@ -66,3 +66,16 @@ def test_design_that_does_not_fit_names_the_resource(tmp_path):
                                           r"icebreaker: it needs more ICESTORM_RAM cells"):
         build_bitstream(BoardTop(mvtu(16, 16384, 1, 16)), board="icebreaker",
                         build_dir=tmp_path)
+
+
+@pytest.mark.synth
+def test_ulx3s_build_matches_tool_outputs(tmp_path):
+    bitstream, impl = build_bitstream(BoardTop(mvtu(8, 32, 2, 16)), board="ulx3s-85f",
+                                      build_dir=tmp_path)
+    assert bitstream.stat().st_size > 0
+    log = (tmp_path / "top.tim").read_text()
+    fmax = float(re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz", log)[-1])
+    assert impl.fmax_mhz == pytest.approx(fmax, abs=0.01)
+    assert impl.lut4 == int(re.search(r"Total LUT4s:\s+(\d+)/", log).group(1)) > 0
+    assert impl.ff == int(re.search(r"TRELLIS_FF:\s+(\d+)/", log).group(1)) > 0
+    assert impl.clock_mhz == 25.0
