@@ -33,7 +33,9 @@ def build_layer(folding, *, name, board="icebreaker", build_dir="build", report_
     Steps: ``simulate`` (cocotb + Icarus: ``vectors`` random vectors with stalls, every
     output checked against the golden model, cycles measured and checked against the
     folding's prediction), ``bitstream`` (Yosys + nextpnr + pack for ``board``), and
-    ``report`` (JSON + Markdown into ``report_dir``). Returns a :class:`FlowResult`.
+    ``report`` (JSON + Markdown into ``report_dir``). Steps whose inputs (generated
+    Verilog, build plan, case, tool versions) did not change since their last successful
+    run in ``build_dir`` are not run again. Returns a :class:`FlowResult`.
     """
     progress = progress or (lambda step: contextlib.nullcontext())
     build_dir = Path(build_dir) / name
@@ -46,12 +48,12 @@ def build_layer(folding, *, name, board="icebreaker", build_dir="build", report_
                     simd=folding.simd, inputs=inputs, seed=seed, idle=0.3, stall=0.3)
         state["measured"] = run_testbench(
             MatrixVectorThreshold(folding), test_module="popcorn.sim.testbenches.mvtu_tb",
-            build_dir=build_dir / "sim", case=case)
+            build_dir=build_dir / "sim", case=case, reuse=True)
 
     def bitstream():
         state["bitstream"], state["impl"] = build_bitstream(
             BoardTop(MatrixVectorThreshold(folding)), board=board,
-            build_dir=build_dir / board)
+            build_dir=build_dir / board, reuse=True)
 
     def report():
         bit = Path(os.path.relpath(state["bitstream"]))

