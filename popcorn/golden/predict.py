@@ -4,11 +4,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from popcorn.network import load_network
+
 from .float_ref import float_forward
 from .integer_model import codes_thermometer, run_integer, to_integer
 from .quantizers import comparators, thermometer
 
-__all__ = ["Prediction", "check_inputs", "input_thermometer", "input_values", "predict"]
+__all__ = ["Prediction", "check_inputs", "input_thermometer", "input_values", "predict",
+           "predict_files"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,3 +83,18 @@ def predict(network, inputs, *, use_float=False, frac_bits=8):
         return Prediction(result.scores, result.argmax, None)
     result = run_integer(to_integer(network, frac_bits), input_thermometer(network, inputs))
     return Prediction(result.scores, result.argmax, frac_bits)
+
+
+def predict_files(network_path, inputs_path, output_path, *, use_float=False, frac_bits=8):
+    """``popcorn predict``: load a network file and an ``.npy`` batch, write an ``.npz`` with
+    ``scores``, ``argmax`` and (integer model only) ``frac_bits``; return the
+    :class:`Prediction`."""
+    network = load_network(network_path)
+    inputs = np.load(inputs_path, allow_pickle=False)
+    result = predict(network, inputs, use_float=use_float, frac_bits=frac_bits)
+    arrays = {"scores": result.scores, "argmax": result.argmax}
+    if result.frac_bits is not None:
+        arrays["frac_bits"] = np.array(result.frac_bits, dtype=np.int64)
+    with open(output_path, "wb") as file:
+        np.savez(file, **arrays)
+    return result
