@@ -200,9 +200,17 @@ def comparators(quantizer):
 
 
 def thermometer(x, quantizer):
-    """Comparator outputs, ``uint8`` (..., L), for real ``x`` (...)."""
+    """Comparator outputs, ``uint8`` (..., L), for real ``x`` (...).
+
+    ABC-Net evaluates ``clip(x + v, 0, 1) > 0.5`` as written in seed 000 (equal to
+    ``x > 0.5 - v`` but for float64 rounding at the boundary).
+    """
     comp = comparators(quantizer)
     x = np.asarray(x, dtype=np.float64)[..., None]
+    if quantizer.quantizer == "abc":  # seed 000's formula literally, so float ties agree with it
+        shifts = np.empty_like(quantizer.shifts)
+        shifts[comp.rank] = quantizer.shifts
+        return (np.clip(x + shifts, 0, 1) > 0.5).astype(np.uint8)
     bits = x > comp.thresholds if comp.strict else x >= comp.thresholds
     return bits.astype(np.uint8)
 
