@@ -32,7 +32,7 @@ import numpy as np
 from popcorn.network.validate import NetworkError
 
 from .binary import binary_dot
-from .quantizers import base_coefficients, comparators, quantize_weights, thermometer, \
+from .quantizers import base_coefficients, comparators, quantize_weights, \
     thermometer_to_bases
 from .widths import accumulator_range
 from .windows import im2col, pool_windows

@@ -29,7 +29,7 @@ class                        N      encoding  coefficients
 ===========================  =====  ========  ==========================================
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

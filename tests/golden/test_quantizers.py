@@ -1,7 +1,6 @@
 """Each quantizer against its seed document's formula."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
