@@ -11,6 +11,7 @@ The only slack is float64 rounding of the reference itself (1e-9 relative).
 import numpy as np
 import pytest
 
+from popcorn.golden.compare import compare_models
 from popcorn.golden.examples import SCHEMES, random_network
 from popcorn.golden.float_ref import batchnorm_forward, float_forward, linear_forward, pad_value
 from popcorn.golden.integer_model import codes_thermometer, run_integer, to_integer
@@ -136,3 +137,22 @@ def test_mean_scaling_refused():
 def test_frac_bits_checked():
     with pytest.raises(ValueError, match="frac_bits must be an integer in 0 .. 48, not 49"):
         to_integer(bnn_mlp(np.random.default_rng(0)), 49)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("layout", ["conv", "dense"])
+def test_end_to_end_scores_within_bound(scheme, layout):
+    net = random_network(scheme, seed=6, layout=layout)
+    x = np.random.default_rng(2).random((48,) + net.input_shape)
+    for frac_bits in (6, 14):
+        c = compare_models(net, x, frac_bits)
+        slack = 1e-9 * (1 + np.abs(float_forward(net, x).scores).max())
+        assert c.max_agreeing_score_error <= c.score_bound + slack, c
+    assert c.diverged <= c.samples // 8, c        # 14 fractional bits: flips are rare
+
+
+def test_comparison_of_exact_network():
+    rng = np.random.default_rng(7)
+    net = bnn_mlp(rng)
+    c = compare_models(net, rng.normal(size=(32, 10)), 0)
+    assert (c.diverged, c.max_score_error, c.score_bound, c.argmax_agreement) == (0, 0.0, 0.0, 1.0)
