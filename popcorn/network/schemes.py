@@ -5,28 +5,20 @@ in :mod:`popcorn.golden.quantizers`. Every spec is a frozen dataclass with ``to_
 small trained vectors of the activation quantizers (shifts, endpoints, coefficients) are
 ``float64`` arrays, stored as ``.npz`` arrays by :mod:`popcorn.network.fileformat`.
 
-Weight schemes (``scheme`` in JSON) and their bases, see ARCHITECTURE.md:
+Weight schemes (``scheme`` in JSON), M bases each, see ARCHITECTURE.md:
 
-========================  =====  ========  =========================================
-class                     M      encoding  coefficients
-========================  =====  ========  =========================================
-:class:`BnnWeights`       1      pm1       alpha = 1 (seed 001)
-:class:`BinaryConnectWeights` 1  pm1       alpha = 1 (seed 002)
-:class:`XnorWeights`      1      pm1       alpha = mean abs per output channel (seed 003)
-:class:`AbcWeights`       M      pm1       alpha by least squares (seed 000)
-:class:`PaWeights`        M      zo        alpha = mean of each piece (seed 004)
-========================  =====  ========  =========================================
+* :class:`BnnWeights` (``bnn``): M = 1 ``pm1``, alpha = 1 (seed 001);
+* :class:`BinaryConnectWeights` (``binaryconnect``): M = 1 ``pm1``, alpha = 1 (seed 002);
+* :class:`XnorWeights` (``xnor``): M = 1 ``pm1``, alpha = mean abs per output channel (seed 003);
+* :class:`AbcWeights` (``abc``): M ``pm1``, alpha by least squares (seed 000);
+* :class:`PaWeights` (``pa``): M ``zo`` pieces, alpha = mean of each piece (seed 004).
 
-Activation quantizers (``quantizer`` in JSON):
+Activation quantizers (``quantizer`` in JSON), N bases each:
 
-===========================  =====  ========  ==========================================
-class                        N      encoding  coefficients
-===========================  =====  ========  ==========================================
-:class:`SignActivation`      1      pm1       beta = 1, or mean abs (XNOR-Net K map)
-:class:`AbcActivation`       N      pm1       beta_j, shifts v_j (seed 000)
-:class:`PaActivation`        N      zo        beta_i, endpoints v_i (seed 004)
-:class:`FixedPointActivation` bits  zo        bit planes, beta_b = scale * 2**b
-===========================  =====  ========  ==========================================
+* :class:`SignActivation` (``sign``): N = 1 ``pm1``, beta = 1 (or XNOR-Net's mean abs);
+* :class:`AbcActivation` (``abc``): N ``pm1``, shifts v_j and betas (seed 000);
+* :class:`PaActivation` (``pa``): N ``zo`` one-hot pieces, endpoints v_i and betas (seed 004);
+* :class:`FixedPointActivation` (``fixedpoint``): N = bits ``zo`` bit planes, beta_b = scale 2**b.
 """
 
 from dataclasses import dataclass
