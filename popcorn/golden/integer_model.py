@@ -10,12 +10,14 @@ thermometer-coded inputs. Semantics (ARCHITECTURE.md, "Integer semantics"):
   ``Y[c] = sum_ij Phi[c,i,j] dot_ij + B[c]`` with ``Phi = rint(2**F alpha_ci beta_j)`` and
   ``B = rint(2**F b)`` (``int64``; rint rounds half to even). Convolution padding feeds
   all-zero bits (activation code 0).
-* **BatchNorm + Activation** (:class:`IntThreshold`): per channel c and comparator k an
-  integer threshold: ``direction +1``: bit = ``[Y >= T]``; ``-1`` (gamma < 0):
-  ``[Y <= T]``; ``0`` (gamma = 0, or a threshold no Y in [y_min, y_max] can cross): bit =
-  ``constant``. The bits
-  form the thermometer code the next layer's bases derive from. Without a BatchNorm the
-  quantizer's thresholds are used directly.
+* **BatchNorm + Activation** (:class:`IntThreshold`): comparator k of the quantizer,
+  ``[R >= t_k]`` on ``R = gamma (y - mean) / sqrt(var + eps) + beta`` with y = Y / 2**F,
+  becomes per channel ``[Y >= T]`` with ``T = ceil(2**F tau)``,
+  ``tau = mean + (t_k - beta) sqrt(var + eps) / gamma`` (direction +1); for gamma < 0
+  ``[Y <= floor(2**F tau)]`` (direction -1); strict comparators (ABC-Net) use
+  ``floor(.) + 1`` and ``ceil(.) - 1``. gamma = 0, or a threshold no Y in
+  [y_min, y_max] can cross, gives a constant bit (direction 0). The bits form the
+  thermometer code the next layer's bases derive from. Without a BatchNorm, tau = t_k.
 * **MaxPool2d**: bitwise OR of thermometer codes over each window.
 * **Flatten**: C-major, the comparator axis stays last.
 * **BatchNorm + Scores**: folded into the last layer's Phi and B (per-class affine).
