@@ -18,7 +18,8 @@ from popcorn.golden.integer_model import codes_thermometer, run_integer, to_inte
 from popcorn.golden.predict import input_thermometer, predict
 from popcorn.golden.quantizers import bases_to_values, thermometer, thermometer_to_bases
 from popcorn.golden.widths import rounding_error_bound
-from popcorn.network import (Activation, BatchNorm, BnnWeights, Dense, FixedPointActivation, Network,
+from popcorn.network import (Activation, BatchNorm, BnnWeights, Dense, FixedPointActivation, Flatten,
+                             MaxPool2d, Network,
                              NetworkError, PaActivation, Scores, SignActivation, XnorWeights)
 
 
@@ -156,3 +157,20 @@ def test_comparison_of_exact_network():
     net = bnn_mlp(rng)
     c = compare_models(net, rng.normal(size=(32, 10)), 0)
     assert (c.diverged, c.max_score_error, c.score_bound, c.argmax_agreement) == (0, 0.0, 0.0, 1.0)
+
+
+def test_pooling_the_fixed_point_input():
+    net = Network((1, 4, 4), FixedPointActivation(2, 0.5), (
+        MaxPool2d(2), Flatten(), Dense(np.random.default_rng(0).normal(size=(3, 4)), XnorWeights()),
+        Scores()))
+    codes = np.random.default_rng(1).integers(0, 4, (16, 1, 4, 4))
+    result, _ = layerwise(net, codes, 8)
+    assert np.array_equal(result.argmax, float_forward(net, codes * 0.5).argmax)
+
+
+def test_coefficient_overflow():
+    net = Network((2,), FixedPointActivation(1, 1.0),
+                  (Dense(np.full((1, 2), 1e6), XnorWeights()), Scores()))
+    with pytest.raises(NetworkError, match=r"layer 0 \(dense\): a coefficient overflows 62 bits with "
+                                           r"these fractional bits; lower frac_bits"):
+        to_integer(net, 48)

@@ -143,3 +143,17 @@ def test_pa_activation_endpoints_in_file(tmp_path):
     with pytest.raises(NetworkError, match=r"layer 1 \(activation\): PA-Net activation endpoints must "
                                            r"be strictly increasing, not \[1.0, 1.0\]"):
         load_network(tmp_path / "pa.npz")
+
+
+def test_broken_metadata(tmp_path):
+    with pytest.raises(NetworkError, match="format version must be a positive integer, not '1'"):
+        rewrite(tmp_path, set_item(["version"], "1"))
+    with pytest.raises(NetworkError, match="'layers' must be a JSON list, not 3"):
+        rewrite(tmp_path, set_item(["layers"], 3))
+    with pytest.raises(NetworkError, match=r"layer 2 \(dense\): missing field 'bias'"):
+        rewrite(tmp_path, lambda meta: meta["layers"][2].pop("bias"))
+    with pytest.raises(NetworkError, match=r"layer 0 \(dense\) weights: expected a JSON object, not 'pa'"):
+        rewrite(tmp_path, set_item(["layers", 0, "weights"], "pa"))
+    np.savez(tmp_path / "bad.npz", **{"popcorn.json": np.frombuffer(b"{not json", dtype=np.uint8)})
+    with pytest.raises(NetworkError, match="'popcorn.json' is not valid JSON"):
+        load_network(tmp_path / "bad.npz")

@@ -137,3 +137,39 @@ def test_default_bases():
         ends = np.array(pa_default_endpoints(m))
         assert np.allclose(ends, -ends[::-1]) and (np.diff(ends) > 0).all()
         assert ends.max() < 2.0
+
+
+def test_more_argument_errors():
+    with pytest.raises(TypeError, match="BinaryConnect seed must be an integer, not 1.5"):
+        BinaryConnectWeights(seed=1.5)
+    with pytest.raises(ValueError, match="BinaryConnect seed must be a non-negative integer, not -1"):
+        BinaryConnectWeights(seed=-1)
+    with pytest.raises(TypeError, match="fixed-point scale must be a number, not '1'"):
+        FixedPointActivation(8, "1")
+    with pytest.raises(ValueError, match="fixed-point bit width must be at most 16"):
+        FixedPointActivation(17, 1.0)
+    with pytest.raises(ValueError, match="ABC-Net weight shifts need at least one base, not 0"):
+        AbcWeights(())
+    with pytest.raises(ValueError, match="PA-Net weight endpoints need at least two bases, not 0"):
+        PaWeights(())
+    with pytest.raises(ValueError, match=r"ABC-Net activation shifts must be 1-D, not shape \(1, 2\)"):
+        AbcActivation(np.zeros((1, 2)), np.ones(2))
+    with pytest.raises(ValueError, match="ABC-Net activation needs at least one base, not 0"):
+        AbcActivation(np.zeros(0), np.zeros(0))
+    with pytest.raises(TypeError, match="weight must be a numpy array, not list"):
+        Dense([[1.0]], BnnWeights())
+    with pytest.raises(ValueError, match=r"weight must be 4-D, not shape \(2, 3\)"):
+        Conv2d(np.ones((2, 3)), BnnWeights())
+
+
+def test_more_chain_errors():
+    flat = Network((1, 2, 2), PIXELS, (Flatten(), Dense(np.ones((2, 4)), BnnWeights()), Scores()))
+    assert flat.shapes[1] == (4,)
+    with pytest.raises(NetworkError, match=r"layer 1 \(conv2d\): input must be \(channels, height, "
+                                           r"width\), not shape \(4,\)"):
+        Network((1, 2, 2), PIXELS, (Flatten(), conv(k=1), Scores()))
+    with pytest.raises(NetworkError, match=r"layer 1 \(maxpool2d\): input must be \(channels, height, "
+                                           r"width\), not shape \(4,\)"):
+        Network((1, 2, 2), PIXELS, (Flatten(), MaxPool2d(2), Scores()))
+    with pytest.raises(NetworkError, match="layer 1: not a layer: 'relu'"):
+        Network((4,), PIXELS, (Dense(np.ones((2, 4)), BnnWeights()), "relu", Scores()))
