@@ -1,0 +1,103 @@
+"""Small random networks of every scheme, with batch norms calibrated on random inputs.
+
+They exercise every path of the golden model (convolution with padding and stride, max-pooling,
+negative and zero gamma, constant comparators, a BatchNorm folded into the scores) and are
+the fixtures of the golden-model and hardware tests; they are not trained.
+"""
+
+import numpy as np
+
+from popcorn.network import (AbcActivation, AbcWeights, Activation, BatchNorm, BinaryConnectWeights,
+                             BnnWeights, Conv2d, Dense, FixedPointActivation, Flatten, MaxPool2d,
+                             Network, PaActivation, PaWeights, Scores, SignActivation, XnorWeights)
+
+from .float_ref import batchnorm_forward, linear_forward, pad_value
+from .quantizers import quantize_activations
+from .windows import pool_windows
+
+__all__ = ["SCHEMES", "random_network", "scheme_quantizers"]
+
+SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
+
+_LAYOUTS = {
+    "conv": ((1, 8, 8), (("conv", 4, 3, 1, 1), ("pool", 2), ("conv", 6, 3, 2, 1),
+                         ("flatten",), ("dense", 5))),
+    "dense": ((12,), (("dense", 10), ("dense", 4))),
+}
+
+
+def scheme_quantizers(scheme, rng, weight_bases=3, act_bases=3):
+    """(weight scheme, activation quantizer) of ``scheme`` with random trained coefficients."""
+    if scheme == "bnn":
+        return BnnWeights(), SignActivation()
+    if scheme == "binaryconnect":
+        return (BinaryConnectWeights(stochastic=bool(rng.integers(2)), seed=int(rng.integers(1000))),
+                FixedPointActivation(2, 0.5))
+    if scheme == "xnor":
+        return XnorWeights(), SignActivation()
+    if scheme == "abc":
+        shifts = 0.5 - np.linspace(-1.0, 1.0, act_bases) + rng.normal(0, 0.1, act_bases)
+        return (AbcWeights.with_bases(weight_bases),
+                AbcActivation(shifts, np.sort(rng.uniform(0.2, 1.0, act_bases))))
+    if scheme == "pa":
+        ends = np.linspace(-0.8, 1.2, act_bases) + rng.uniform(-0.1, 0.1, act_bases)
+        return (PaWeights.with_bases(2 * ((weight_bases + 1) // 2)),
+                PaActivation(ends, np.cumsum(rng.uniform(0.2, 0.8, act_bases))))
+    raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
+
+
+def _batchnorm(y, rng, final):
+    axes = (0,) + tuple(range(2, y.ndim))
+    channels = y.shape[1]
+    gamma = rng.uniform(0.5, 1.5, channels) * np.where(rng.random(channels) < 0.3, -1, 1)
+    if not final and channels >= 3:
+        gamma[rng.integers(channels)] = 0.0
+    return BatchNorm(gamma, rng.normal(0, 0.3, channels), y.mean(axis=axes),
+                     y.var(axis=axes) + 1e-3)
+
+
+def random_network(scheme, *, seed=0, layout="conv", calibration=32):
+    """A random :class:`~popcorn.network.Network` of ``scheme`` (one of :data:`SCHEMES`).
+
+    ``layout="conv"``: 1x8x8 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> MaxPool 2 ->
+    Conv2d 3x3 stride 2 pad 1 -> BN -> act -> Flatten -> Dense 5 -> BN -> Scores.
+    ``layout="dense"``: 12 8-bit inputs, Dense 10 -> BN -> act -> Dense 4 -> Scores.
+    Batch norms use the statistics of ``calibration`` random inputs, random gamma (some
+    negative, one zero per hidden layer of 3+ channels) and beta.
+    """
+    rng = np.random.default_rng(seed)
+    weights, act = scheme_quantizers(scheme, rng)
+    input_shape, plan = _LAYOUTS[layout]
+    input_quantizer = FixedPointActivation(8, 1 / 255)
+    values = quantize_activations(rng.random((calibration,) + input_shape), input_quantizer)
+    quantizer = input_quantizer
+    layers = []
+    for number, step in enumerate(plan):
+        final = number == len(plan) - 1
+        if step[0] == "pool":
+            layers.append(MaxPool2d(step[1]))
+            values = pool_windows(values, step[1], step[1]).max(axis=-1)
+            continue
+        if step[0] == "flatten":
+            layers.append(Flatten())
+            values = values.reshape(len(values), -1)
+            continue
+        scale = 1.0 if scheme == "binaryconnect" else 0.5
+        if step[0] == "conv":
+            _, out, k, stride, padding = step
+            w = rng.uniform(-scale, scale, (out, values.shape[1], k, k))
+            layer = Conv2d(w, weights, rng.normal(0, 0.1, out), stride=stride, padding=padding)
+        else:
+            w = rng.uniform(-scale, scale, (step[1], values.shape[1]))
+            layer = Dense(w, weights, rng.normal(0, 0.1, step[1]))
+        layers.append(layer)
+        y = linear_forward(layer, values, pad_value(quantizer))
+        if final:
+            if layout == "conv":
+                layers.append(_batchnorm(y, rng, final=True))
+            break
+        norm = _batchnorm(y, rng, final=False)
+        layers += [norm, Activation(act)]
+        values = quantize_activations(batchnorm_forward(norm, y), act)
+        quantizer = act
+    return Network(input_shape, input_quantizer, tuple(layers) + (Scores(),))

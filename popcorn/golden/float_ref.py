@@ -1,0 +1,102 @@
+"""The float reference: the forward pass of a quantized network in ``float64``.
+
+Weights are replaced by their approximation ``sum_i alpha_i T_i`` and activations by their
+quantized values ``sum_j beta_j V_j`` (:mod:`popcorn.golden.quantizers`); everything else
+(convolution, bias, batch norm, max-pooling, XNOR-Net input scaling) is real arithmetic.
+The integer model (:mod:`popcorn.golden.integer_model`) differs from it only by the
+rounding of coefficients and biases to ``frac_bits`` fractional bits.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .quantizers import (bases_to_values, comparators, quantize_activations, quantize_weights,
+                         thermometer_to_bases)
+from .windows import im2col, pool_windows
+
+__all__ = ["FloatResult", "float_forward", "linear_forward", "batchnorm_forward", "pad_value"]
+
+
+@dataclass(frozen=True, eq=False)
+class FloatResult:
+    """``scores`` float64 (B, classes), ``argmax`` int64 (B,), ``trace`` the output of every
+    layer (``trace[i]`` after layer i, ``float64`` (B, *shape))."""
+
+    scores: np.ndarray
+    argmax: np.ndarray
+    trace: list
+
+
+def pad_value(quantizer):
+    """The real value of activation code 0 (all bits zero), which convolution padding inserts."""
+    zero = np.zeros(len(comparators(quantizer).thresholds), dtype=np.uint8)
+    return float(bases_to_values(thermometer_to_bases(zero, quantizer), quantizer))
+
+
+def _xnor_scale(layer, magnitude):
+    """XNOR-Net input scaling (seed 003): beta = mean abs(X) for Dense, the K map for Conv2d
+    (channel mean of abs(X), averaged over each kernel window, zero padded)."""
+    if layer.kind == "dense":
+        return magnitude.mean(axis=-1, keepdims=True)
+    a = magnitude.mean(axis=-3, keepdims=True)
+    return im2col(a, layer.kernel, layer.stride, layer.padding, 0.0).mean(axis=-1)[:, None]
+
+
+def linear_forward(layer, x, pad=0.0, magnitude=None, weight=None):
+    """Dense or Conv2d on real activations ``x`` (B, *in_shape): (B, *out_shape) float64.
+
+    ``weight`` is the approximated weight (default: quantized from ``layer``); ``pad`` the
+    value convolution padding inserts; ``magnitude`` abs of the real input for XNOR-Net input
+    scaling (None: no scaling).
+    """
+    w = quantize_weights(layer.weight, layer.quantizer).values() if weight is None else weight
+    x = np.asarray(x, dtype=np.float64)
+    if layer.kind == "dense":
+        y = x @ w.T
+    else:
+        cols = im2col(x, layer.kernel, layer.stride, layer.padding, pad)
+        y = np.moveaxis(cols @ w.reshape(w.shape[0], -1).T, -1, 1)
+    if magnitude is not None:
+        y = y * _xnor_scale(layer, magnitude)
+    if layer.bias is not None:
+        y = y + layer.bias.reshape((-1,) + (1,) * (y.ndim - 2))
+    return y
+
+
+def batchnorm_forward(layer, y):
+    """Inference batch norm over axis 1 of ``y`` (B, C, ...)."""
+    shape = (-1,) + (1,) * (y.ndim - 2)
+    scale = (layer.gamma / np.sqrt(layer.var.astype(np.float64) + layer.eps)).reshape(shape)
+    return (y - layer.mean.reshape(shape)) * scale + layer.beta.reshape(shape)
+
+
+def float_forward(network, x):
+    """Run the float reference on real inputs ``x`` (B, *network.input_shape).
+
+    The input is quantized by ``network.input_quantizer`` first.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    quantizer = network.input_quantizer
+    values = quantize_activations(x, quantizer)
+    magnitude = np.abs(x) if getattr(quantizer, "mean_scaling", False) else None
+    trace = []
+    for layer in network.layers:
+        kind = layer.kind
+        if kind in ("dense", "conv2d"):
+            values = linear_forward(layer, values, pad_value(quantizer), magnitude)
+            magnitude = None
+        elif kind == "batchnorm":
+            values = batchnorm_forward(layer, values)
+        elif kind == "activation":
+            quantizer = layer.quantizer
+            magnitude = np.abs(values) if getattr(quantizer, "mean_scaling", False) else None
+            values = quantize_activations(values, quantizer)
+        elif kind == "maxpool2d":
+            values = pool_windows(values, layer.kernel, layer.stride).max(axis=-1)
+        elif kind == "flatten":
+            values = values.reshape(values.shape[0], -1)
+            if magnitude is not None:
+                magnitude = magnitude.reshape(magnitude.shape[0], -1)
+        trace.append(values)
+    return FloatResult(values, np.argmax(values, axis=1), trace)

@@ -1,0 +1,100 @@
+"""Batch prediction with the integer golden model or the float reference (``popcorn predict``)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from popcorn.network import load_network
+
+from .float_ref import float_forward
+from .integer_model import codes_thermometer, run_integer, to_integer
+from .quantizers import comparators, thermometer
+
+__all__ = ["Prediction", "check_inputs", "input_thermometer", "input_values", "predict",
+           "predict_files"]
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """``scores`` (B, classes): ``int64`` in units of 2**-frac_bits (integer model) or
+    ``float64`` (float reference, ``frac_bits`` None); ``argmax`` ``int64`` (B,)."""
+
+    scores: np.ndarray
+    argmax: np.ndarray
+    frac_bits: int = None
+
+
+def check_inputs(network, inputs):
+    """Return ``inputs`` as a batch (B, *input_shape); a single sample gets a batch axis.
+
+    Integer inputs to a fixed-point input quantizer are codes and must lie in
+    0 .. 2**bits - 1; every other input is real and must be finite.
+    """
+    inputs = np.asarray(inputs)
+    shape = network.input_shape
+    if inputs.shape == shape:
+        inputs = inputs[None]
+    if inputs.ndim != len(shape) + 1 or inputs.shape[1:] != shape:
+        raise ValueError(f"inputs have shape {inputs.shape}, but the network takes "
+                         f"(batch, {', '.join(map(str, shape))}) or one sample {shape}")
+    if inputs.dtype.kind not in "biuf":
+        raise TypeError(f"inputs must be an integer or float array, not {inputs.dtype}")
+    if inputs.dtype.kind == "f" and not np.isfinite(inputs).all():
+        raise ValueError("inputs contain NaN or infinity")
+    quantizer = network.input_quantizer
+    if inputs.dtype.kind in "biu" and quantizer.quantizer == "fixedpoint" and inputs.size:
+        top = 2 ** quantizer.bits - 1
+        if inputs.min() < 0 or inputs.max() > top:
+            raise ValueError(f"integer inputs are {quantizer.bits}-bit codes and must lie in "
+                             f"0 .. {top}, found [{inputs.min()}, {inputs.max()}]; pass floats "
+                             f"to have them quantized with scale {quantizer.scale}")
+    return inputs
+
+
+def _is_codes(network, inputs):
+    return inputs.dtype.kind in "biu" and network.input_quantizer.quantizer == "fixedpoint"
+
+
+def input_thermometer(network, inputs):
+    """The input thermometer code ``uint8`` (B, *input_shape, L) of checked inputs."""
+    inputs = check_inputs(network, inputs)
+    quantizer = network.input_quantizer
+    if _is_codes(network, inputs):
+        return codes_thermometer(inputs, len(comparators(quantizer).thresholds))
+    return thermometer(inputs.astype(np.float64), quantizer)
+
+
+def input_values(network, inputs):
+    """Checked inputs as real numbers (fixed-point codes times their scale)."""
+    inputs = check_inputs(network, inputs)
+    if _is_codes(network, inputs):
+        return inputs.astype(np.float64) * network.input_quantizer.scale
+    return inputs.astype(np.float64)
+
+
+def predict(network, inputs, *, use_float=False, frac_bits=8):
+    """Scores and classes of ``inputs`` (B, *input_shape) or one sample.
+
+    The integer golden model (default) maps ``network`` with ``frac_bits`` fractional bits;
+    ``use_float=True`` runs the float reference instead.
+    """
+    if use_float:
+        result = float_forward(network, input_values(network, inputs))
+        return Prediction(result.scores, result.argmax, None)
+    result = run_integer(to_integer(network, frac_bits), input_thermometer(network, inputs))
+    return Prediction(result.scores, result.argmax, frac_bits)
+
+
+def predict_files(network_path, inputs_path, output_path, *, use_float=False, frac_bits=8):
+    """``popcorn predict``: load a network file and an ``.npy`` batch, write an ``.npz`` with
+    ``scores``, ``argmax`` and (integer model only) ``frac_bits``; return the
+    :class:`Prediction`."""
+    network = load_network(network_path)
+    inputs = np.load(inputs_path, allow_pickle=False)
+    result = predict(network, inputs, use_float=use_float, frac_bits=frac_bits)
+    arrays = {"scores": result.scores, "argmax": result.argmax}
+    if result.frac_bits is not None:
+        arrays["frac_bits"] = np.array(result.frac_bits, dtype=np.int64)
+    with open(output_path, "wb") as file:
+        np.savez(file, **arrays)
+    return result

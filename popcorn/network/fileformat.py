@@ -1,0 +1,224 @@
+"""The network file: one ``.npz`` archive, arrays plus JSON metadata inside it.
+
+Layout (format version 1):
+
+* ``popcorn.json``: a ``uint8`` array holding UTF-8 JSON::
+
+      {"format": "popcorn.network", "version": 1,
+       "input": {"shape": [1, 28, 28], "activation": {"quantizer": "fixedpoint", ...}},
+       "layers": [{"kind": "conv2d", "weights": {"scheme": "xnor"}, "bias": true,
+                   "stride": 1, "padding": 1}, ...]}
+
+* ``layers.<i>.<name>``: the arrays of layer i (``weight``, ``bias``, ``gamma``, ``beta``,
+  ``mean``, ``var``, ``shifts``, ``betas``, ``endpoints``), ``float32`` or ``float64``;
+* ``input.<name>``: the arrays of the input quantizer.
+
+Every array must be declared by the JSON and every declared array present. Loading never
+unpickles (``allow_pickle=False``).
+"""
+
+import json
+
+import numpy as np
+
+from .layers import LAYER_KINDS, Activation, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, \
+    Network, Scores
+from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
+from .validate import NetworkError, check_float_array
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "save_network", "load_network", "network_to_json"]
+
+FORMAT = "popcorn.network"
+FORMAT_VERSION = 1
+_META = "popcorn.json"
+
+
+def network_to_json(network):
+    """The JSON metadata of ``network`` (a dict), as stored in the file."""
+    return {
+        "format": FORMAT, "version": FORMAT_VERSION,
+        "input": {"shape": list(network.input_shape),
+                  "activation": network.input_quantizer.to_json()},
+        "layers": [layer.to_json() for layer in network.layers],
+    }
+
+
+def save_network(network, path):
+    """Write ``network`` to ``path`` (an ``.npz`` file, see the module docstring)."""
+    arrays = {f"input.{name}": getattr(network.input_quantizer, name)
+              for name in network.input_quantizer.arrays}
+    for index, layer in enumerate(network.layers):
+        arrays.update({f"layers.{index}.{name}": value for name, value in layer.arrays().items()})
+    meta = json.dumps(network_to_json(network), indent=1).encode()
+    arrays[_META] = np.frombuffer(meta, dtype=np.uint8)
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+class _Fields:
+    """Reads one JSON object, refusing unknown keys, for error messages naming ``where``."""
+
+    def __init__(self, obj, where):
+        if not isinstance(obj, dict):
+            raise NetworkError(f"{where}: expected a JSON object, not {obj!r}")
+        self.obj, self.where, self.used = obj, where, set()
+
+    def get(self, key, default=KeyError):
+        self.used.add(key)
+        if key not in self.obj:
+            if default is KeyError:
+                raise NetworkError(f"{self.where}: missing field {key!r}")
+            return default
+        return self.obj[key]
+
+    def done(self):
+        extra = sorted(set(self.obj) - self.used)
+        if extra:
+            raise NetworkError(f"{self.where}: unknown field(s) {', '.join(map(repr, extra))}; "
+                               f"the file may come from a newer popcorn")
+
+
+class _Arrays:
+    def __init__(self, archive):
+        self.archive, self.used = archive, set()
+
+    def take(self, prefix, name, where):
+        key = f"{prefix}.{name}"
+        if key not in self.archive.files:
+            raise NetworkError(f"{where}: missing array {key!r}")
+        self.used.add(key)
+        try:
+            return check_float_array(self.archive[key], f"array {key!r}")
+        except (TypeError, ValueError) as error:
+            raise NetworkError(f"{where}: {error}") from None
+
+
+def _weights(fields):
+    scheme = fields.get("scheme")
+    if scheme not in WEIGHT_SCHEMES:
+        raise NetworkError(f"{fields.where}: unknown weight scheme {scheme!r}; known schemes are "
+                           f"{', '.join(WEIGHT_SCHEMES)}")
+    cls = WEIGHT_SCHEMES[scheme]
+    if scheme == "binaryconnect":
+        return cls(stochastic=fields.get("stochastic"), seed=fields.get("seed"))
+    if scheme in ("abc", "pa"):
+        vector = "shifts" if scheme == "abc" else "endpoints"
+        bases, values = fields.get("bases"), fields.get(vector)
+        if not isinstance(values, list) or bases != len(values):
+            raise NetworkError(f"{fields.where}: declares {bases!r} weight bases but has "
+                               f"{len(values) if isinstance(values, list) else values!r} {vector}")
+        return cls(tuple(values))
+    return cls()
+
+
+def _activation(fields, arrays, prefix):
+    name = fields.get("quantizer")
+    if name not in ACTIVATION_QUANTIZERS:
+        raise NetworkError(f"{fields.where}: unknown activation quantizer {name!r}; known "
+                           f"quantizers are {', '.join(ACTIVATION_QUANTIZERS)}")
+    cls = ACTIVATION_QUANTIZERS[name]
+    if name == "sign":
+        return cls(mean_scaling=fields.get("mean_scaling"))
+    if name == "fixedpoint":
+        return cls(bits=fields.get("bits"), scale=fields.get("scale"))
+    bases = fields.get("bases")
+    vectors = {}
+    for array in cls.arrays:
+        value = arrays.take(prefix, array, fields.where)
+        if value.ndim != 1 or value.shape[0] != bases:
+            raise NetworkError(f"{fields.where}: declares {bases!r} activation bases but array "
+                               f"'{prefix}.{array}' has shape {value.shape}")
+        vectors[array] = value
+    return cls(**vectors)
+
+
+def _layer(fields, arrays, prefix):
+    kind = fields.get("kind")
+    if kind == "dense" or kind == "conv2d":
+        sub = _Fields(fields.get("weights"), fields.where + " weights")
+        quantizer = _weights(sub)
+        sub.done()
+        weight = arrays.take(prefix, "weight", fields.where)
+        bias = arrays.take(prefix, "bias", fields.where) if fields.get("bias") else None
+        if kind == "dense":
+            return Dense(weight, quantizer, bias)
+        return Conv2d(weight, quantizer, bias, stride=fields.get("stride"),
+                      padding=fields.get("padding"))
+    if kind == "batchnorm":
+        return BatchNorm(*(arrays.take(prefix, n, fields.where) for n in ("gamma", "beta", "mean", "var")),
+                         eps=fields.get("eps"))
+    if kind == "activation":
+        sub = _Fields(fields.get("activation"), fields.where)
+        quantizer = _activation(sub, arrays, prefix)
+        sub.done()
+        return Activation(quantizer)
+    if kind == "maxpool2d":
+        return MaxPool2d(fields.get("kernel"), fields.get("stride"))
+    if kind == "flatten":
+        return Flatten()
+    return Scores()
+
+
+def load_network(path):
+    """Read and validate a network written by :func:`save_network`.
+
+    Raises
+    ------
+    NetworkError
+        for a file that is not a popcorn network, a newer format version, an unknown layer
+        kind or scheme, a missing or extra array, a wrong dtype, NaN or infinity, a base count
+        that does not match the arrays, or layers that do not chain; the message names the
+        layer (``"layer i (kind)"``).
+    """
+    with np.load(path, allow_pickle=False) as archive:
+        if _META not in archive.files:
+            raise NetworkError(f"{path}: not a popcorn network file (no {_META!r} entry)")
+        try:
+            meta = json.loads(archive[_META].tobytes().decode())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise NetworkError(f"{path}: {_META!r} is not valid JSON: {error}") from None
+        top = _Fields(meta, str(path))
+        if top.get("format", None) != FORMAT:
+            raise NetworkError(f"{path}: not a popcorn network file (format "
+                               f"{meta.get('format')!r}, expected {FORMAT!r})")
+        version = top.get("version")
+        if not isinstance(version, int) or version < 1:
+            raise NetworkError(f"{path}: format version must be a positive integer, not {version!r}")
+        if version > FORMAT_VERSION:
+            raise NetworkError(f"{path}: format version {version} is newer than this popcorn "
+                               f"reads ({FORMAT_VERSION}); upgrade popcorn")
+        arrays = _Arrays(archive)
+        inp = _Fields(top.get("input"), "input")
+        act = _Fields(inp.get("activation"), "input")
+        try:
+            input_quantizer = _activation(act, arrays, "input")
+        except (TypeError, ValueError) as error:
+            if isinstance(error, NetworkError):
+                raise
+            raise NetworkError(f"input: {error}") from None
+        act.done()
+        shape = inp.get("shape")
+        inp.done()
+        layers = []
+        entries = top.get("layers")
+        top.done()
+        if not isinstance(entries, list):
+            raise NetworkError(f"{path}: 'layers' must be a JSON list, not {entries!r}")
+        for index, entry in enumerate(entries):
+            kind = entry.get("kind") if isinstance(entry, dict) else None
+            if kind not in LAYER_KINDS:
+                raise NetworkError(f"layer {index}: unknown layer kind {kind!r}; known kinds are "
+                                   f"{', '.join(LAYER_KINDS)}")
+            fields = _Fields(entry, f"layer {index} ({kind})")
+            try:
+                layers.append(_layer(fields, arrays, f"layers.{index}"))
+            except NetworkError:
+                raise
+            except (TypeError, ValueError) as error:
+                raise NetworkError(f"layer {index} ({kind}): {error}") from None
+            fields.done()
+        extra = sorted(set(archive.files) - arrays.used - {_META})
+        if extra:
+            raise NetworkError(f"{path}: unexpected array(s) {', '.join(map(repr, extra))} not "
+                               f"declared by the metadata; remove them or fix the metadata")
+    return Network(tuple(shape) if isinstance(shape, list) else shape, input_quantizer, tuple(layers))

@@ -1,0 +1,329 @@
+"""Layer specifications and the sequential :class:`Network`.
+
+Tensors are channel-first without the batch axis: an image is ``(C, H, W)``, a vector
+``(K,)``. Weights are ``float32``/``float64`` arrays: Dense ``(out, in)``, Conv2d
+``(out, in, kh, kw)`` (PyTorch layout); Flatten is C-major (PyTorch ``flatten``).
+
+Every layer is a frozen dataclass with ``kind`` (its JSON name), ``to_json()`` (its
+non-array fields) and ``arrays()`` (its named arrays), and ``output_shape(input_shape)``
+which raises ``ValueError`` describing a shape that does not chain.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
+from .validate import check_float_array, check_positive_float, check_positive_int, \
+    validate_network, NetworkError
+
+__all__ = ["Dense", "Conv2d", "MaxPool2d", "Flatten", "BatchNorm", "Activation", "Scores",
+           "Network", "LAYER_KINDS"]
+
+
+def _check_weight_scheme(scheme):
+    if type(scheme) not in WEIGHT_SCHEMES.values():
+        raise TypeError(f"weight quantizer must be one of {', '.join(c.__name__ for c in WEIGHT_SCHEMES.values())}, "
+                        f"not {scheme!r}")
+
+
+def _check_bias(bias, out):
+    if bias is None:
+        return
+    check_float_array(bias, "bias", ndim=1)
+    if bias.shape != (out,):
+        raise ValueError(f"bias must have shape ({out},) (one per output), not {bias.shape}")
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """Fully connected layer ``y = Wq x + b`` on quantized activations.
+
+    ``weight`` is ``(out, in)``; ``quantizer`` one of the weight schemes of
+    :mod:`popcorn.network.schemes`; ``bias`` ``(out,)`` or None.
+    """
+
+    weight: np.ndarray
+    quantizer: object
+    bias: np.ndarray = None
+
+    kind = "dense"
+
+    def __post_init__(self):
+        check_float_array(self.weight, "weight", ndim=2)
+        _check_weight_scheme(self.quantizer)
+        _check_bias(self.bias, self.weight.shape[0])
+
+    @property
+    def out_features(self):
+        return self.weight.shape[0]
+
+    @property
+    def in_features(self):
+        return self.weight.shape[1]
+
+    def output_shape(self, input_shape):
+        if input_shape != (self.in_features,):
+            raise ValueError(f"weight has {self.in_features} inputs but the input has shape "
+                             f"{input_shape}; add a Flatten or fix the weight shape")
+        return (self.out_features,)
+
+    def to_json(self):
+        return {"kind": self.kind, "weights": self.quantizer.to_json(), "bias": self.bias is not None}
+
+    def arrays(self):
+        return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2d:
+    """2-D convolution (cross-correlation, PyTorch semantics) on quantized activations.
+
+    ``weight`` is ``(out, in, kh, kw)``. Padding inserts activation code 0 (all bits zero:
+    value 0 for ``zo`` bases, -sum(beta) for ``pm1`` bases, as FINN pads binary maps), in the
+    float reference and the integer model alike.
+    """
+
+    weight: np.ndarray
+    quantizer: object
+    bias: np.ndarray = None
+    stride: int = 1
+    padding: int = 0
+
+    kind = "conv2d"
+
+    def __post_init__(self):
+        check_float_array(self.weight, "weight", ndim=4)
+        _check_weight_scheme(self.quantizer)
+        _check_bias(self.bias, self.weight.shape[0])
+        check_positive_int(self.stride, "stride")
+        if isinstance(self.padding, bool) or not isinstance(self.padding, (int, np.integer)) \
+                or self.padding < 0:
+            raise ValueError(f"padding must be a non-negative integer, not {self.padding!r}")
+
+    @property
+    def out_channels(self):
+        return self.weight.shape[0]
+
+    @property
+    def in_channels(self):
+        return self.weight.shape[1]
+
+    @property
+    def kernel(self):
+        return self.weight.shape[2:]
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"input must be (channels, height, width), not shape {input_shape}")
+        c, h, w = input_shape
+        if c != self.in_channels:
+            raise ValueError(f"weight has {self.in_channels} input channels but the input has "
+                             f"{c} (shape {input_shape})")
+        kh, kw = self.kernel
+        ho = (h + 2 * self.padding - kh) // self.stride + 1
+        wo = (w + 2 * self.padding - kw) // self.stride + 1
+        if ho < 1 or wo < 1:
+            raise ValueError(f"kernel {kh}x{kw} with padding {self.padding} does not fit the "
+                             f"{h}x{w} input")
+        return (self.out_channels, ho, wo)
+
+    def to_json(self):
+        return {"kind": self.kind, "weights": self.quantizer.to_json(), "bias": self.bias is not None,
+                "stride": int(self.stride), "padding": int(self.padding)}
+
+    def arrays(self):
+        return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})
+
+
+@dataclass(frozen=True)
+class MaxPool2d:
+    """Max pooling of quantized activations, no padding; ``stride`` defaults to ``kernel``.
+
+    Quantizers are non-decreasing, so this is the max of activation codes: a bitwise OR of
+    thermometer codes in the integer model.
+    """
+
+    kernel: int
+    stride: int = None
+
+    kind = "maxpool2d"
+
+    def __post_init__(self):
+        check_positive_int(self.kernel, "pooling kernel")
+        if self.stride is None:
+            object.__setattr__(self, "stride", self.kernel)
+        check_positive_int(self.stride, "pooling stride")
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"input must be (channels, height, width), not shape {input_shape}")
+        c, h, w = input_shape
+        if h < self.kernel or w < self.kernel:
+            raise ValueError(f"kernel {self.kernel} does not fit the {h}x{w} input")
+        return (c, (h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
+
+    def to_json(self):
+        return {"kind": self.kind, "kernel": int(self.kernel), "stride": int(self.stride)}
+
+    def arrays(self):
+        return {}
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """``(C, H, W) -> (C*H*W,)``, C-major."""
+
+    kind = "flatten"
+
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def to_json(self):
+        return {"kind": self.kind}
+
+    def arrays(self):
+        return {}
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNorm:
+    """Inference batch norm per channel (axis 0): ``gamma (x - mean) / sqrt(var + eps) + beta``.
+
+    Followed by an Activation it is folded into integer thresholds; followed by Scores it is
+    folded into the last layer's coefficients. ``gamma`` may be negative or zero.
+    """
+
+    gamma: np.ndarray
+    beta: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    eps: float = 1e-5
+
+    kind = "batchnorm"
+
+    def __post_init__(self):
+        for name in ("gamma", "beta", "mean", "var"):
+            check_float_array(getattr(self, name), name, ndim=1)
+        shapes = {getattr(self, n).shape for n in ("gamma", "beta", "mean", "var")}
+        if len(shapes) != 1:
+            raise ValueError(f"gamma, beta, mean and var must have one entry per channel, not "
+                             f"shapes {self.gamma.shape}, {self.beta.shape}, {self.mean.shape}, "
+                             f"{self.var.shape}")
+        if (self.var < 0).any():
+            raise ValueError(f"var must be non-negative, found {self.var.min()!r}")
+        object.__setattr__(self, "eps", check_positive_float(self.eps, "eps"))
+
+    @property
+    def channels(self):
+        return self.gamma.shape[0]
+
+    def output_shape(self, input_shape):
+        if input_shape[0] != self.channels:
+            raise ValueError(f"parameters have {self.channels} channels but the input has "
+                             f"{input_shape[0]} (shape {input_shape})")
+        return input_shape
+
+    def to_json(self):
+        return {"kind": self.kind, "eps": self.eps}
+
+    def arrays(self):
+        return {"gamma": self.gamma, "beta": self.beta, "mean": self.mean, "var": self.var}
+
+
+@dataclass(frozen=True, eq=False)
+class Activation:
+    """An activation quantizer (:mod:`popcorn.network.schemes`): produces the bases the next
+    layer reads."""
+
+    quantizer: object
+
+    kind = "activation"
+
+    def __post_init__(self):
+        if type(self.quantizer) not in ACTIVATION_QUANTIZERS.values():
+            raise TypeError(f"activation quantizer must be one of "
+                            f"{', '.join(c.__name__ for c in ACTIVATION_QUANTIZERS.values())}, "
+                            f"not {self.quantizer!r}")
+
+    def output_shape(self, input_shape):
+        return input_shape
+
+    def to_json(self):
+        return {"kind": self.kind, "activation": self.quantizer.to_json()}
+
+    def arrays(self):
+        return {name: getattr(self.quantizer, name) for name in self.quantizer.arrays}
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The output: the last layer's pre-activations are the class scores; argmax is the class
+    (ties go to the lowest index)."""
+
+    kind = "scores"
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"scores must be a vector (classes,), not shape {input_shape}; "
+                             f"end with Flatten and Dense")
+        return input_shape
+
+    def to_json(self):
+        return {"kind": self.kind}
+
+    def arrays(self):
+        return {}
+
+
+LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2d, MaxPool2d, Flatten, BatchNorm, Activation,
+                                         Scores)}
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A validated sequential network.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, one sample without the batch axis: ``(C, H, W)`` or ``(K,)``.
+    input_quantizer : activation quantizer turning the input into bases (usually
+        ``FixedPointActivation(8, 1/255)``: 8-bit pixels as 8 ``zo`` bit planes).
+    layers : tuple of layers, the last one :class:`Scores`.
+
+    Raises
+    ------
+    NetworkError
+        naming the first layer that does not chain.
+    """
+
+    input_shape: tuple
+    input_quantizer: object
+    layers: tuple
+
+    def __post_init__(self):
+        shape = tuple(self.input_shape)
+        if not shape or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
+                            for d in shape):
+            raise NetworkError(f"input: shape must be a tuple of positive integers, not {self.input_shape!r}")
+        if len(shape) not in (1, 3):
+            raise NetworkError(f"input: shape must be (K,) or (C, H, W), not {shape}")
+        if type(self.input_quantizer) not in ACTIVATION_QUANTIZERS.values():
+            raise NetworkError(f"input: quantizer must be an activation quantizer, not "
+                               f"{self.input_quantizer!r}")
+        object.__setattr__(self, "input_shape", tuple(int(d) for d in shape))
+        object.__setattr__(self, "layers", tuple(self.layers))
+        for index, layer in enumerate(self.layers):
+            if type(layer) not in LAYER_KINDS.values():
+                raise NetworkError(f"layer {index}: not a layer: {layer!r}")
+        object.__setattr__(self, "_shapes",
+                           validate_network(self.input_shape, self.input_quantizer, self.layers))
+
+    @property
+    def shapes(self):
+        """Shapes between layers: ``shapes[0]`` the input, ``shapes[i + 1]`` after layer i."""
+        return list(self._shapes)
+
+    @property
+    def classes(self):
+        return self._shapes[-1][0]

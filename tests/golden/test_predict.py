@@ -1,0 +1,92 @@
+"""``popcorn predict`` and the approximation table."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from popcorn.cli import main
+from popcorn.golden.approx_table import approximation_rows, reference_tensor, \
+    write_approximation_table
+from popcorn.golden.examples import random_network
+from popcorn.golden.predict import predict
+from popcorn.network import save_network
+
+
+@pytest.fixture
+def files(tmp_path):
+    net = random_network("pa", seed=1, layout="dense")
+    save_network(net, tmp_path / "net.npz")
+    return net, tmp_path
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_predict_integer_and_float(files):
+    net, path = files
+    x = np.random.default_rng(0).random((7, 12))
+    np.save(path / "x.npy", x)
+    result = run("predict", path / "net.npz", path / "x.npy", "-o", path / "s.npz", "--frac-bits", 10)
+    assert result.exit_code == 0, result.output
+    assert "7 inputs, integer model, 10 fractional bits" in result.output
+    with np.load(path / "s.npz") as out:
+        expected = predict(net, x, frac_bits=10)
+        assert out["scores"].dtype == np.int64 and int(out["frac_bits"]) == 10
+        assert np.array_equal(out["scores"], expected.scores)
+        assert np.array_equal(out["argmax"], expected.argmax)
+    result = run("predict", path / "net.npz", path / "x.npy", "-o", path / "f.npz", "--float")
+    assert result.exit_code == 0, result.output
+    with np.load(path / "f.npz") as out:
+        assert out["scores"].dtype == np.float64 and "frac_bits" not in out.files
+        assert np.array_equal(out["argmax"], predict(net, x, use_float=True).argmax)
+
+
+def test_integer_codes_equal_scaled_floats(files):
+    net, _ = files
+    codes = np.random.default_rng(1).integers(0, 256, (5, 12))
+    assert np.array_equal(predict(net, codes).scores, predict(net, codes / 255).scores)
+    assert np.array_equal(predict(net, codes[0]).scores, predict(net, codes[:1]).scores)
+
+
+def test_wrong_input_shape(files):
+    net, path = files
+    np.save(path / "x.npy", np.zeros((2, 5)))
+    result = run("predict", path / "net.npz", path / "x.npy", "-o", path / "s.npz")
+    assert result.exit_code == 1
+    assert "Error: inputs have shape (2, 5), but the network takes (batch, 12) or one sample (12,)" \
+        in result.output
+
+
+def test_codes_out_of_range(files):
+    net, path = files
+    np.save(path / "x.npy", np.full((1, 12), 256))
+    result = run("predict", path / "net.npz", path / "x.npy", "-o", path / "s.npz")
+    assert result.exit_code == 1
+    assert "integer inputs are 8-bit codes and must lie in 0 .. 255, found [256, 256]" in result.output
+
+
+def test_bad_network_file(tmp_path):
+    np.savez(tmp_path / "net.npz", a=np.zeros(1))
+    np.save(tmp_path / "x.npy", np.zeros((1, 12)))
+    result = run("predict", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "s.npz")
+    assert result.exit_code == 1 and "not a popcorn network file" in result.output
+
+
+def test_nan_inputs(files):
+    net, _ = files
+    with pytest.raises(ValueError, match="inputs contain NaN or infinity"):
+        predict(net, np.full((1, 12), np.nan))
+
+
+def test_approximation_table(tmp_path):
+    rows = approximation_rows(reference_tensor())
+    for scheme in ("ABC-Net (seed 000)", "PA-Net (seed 004)"):
+        errors = [e for label, _, e in rows if label == scheme]
+        assert all(a > b for a, b in zip(errors, errors[1:])), (scheme, errors)
+    xnor = next(e for label, _, e in rows if label.startswith("XNOR"))
+    assert xnor < next(e for label, _, e in rows if label.startswith("BNN"))
+    path = write_approximation_table(tmp_path / "reports" / "table.md")
+    text = path.read_text()
+    assert "| PA-Net (seed 004) | 8 |" in text and "not a trained layer yet" in text
+    assert text.count("\n| ") == len(rows) + 2
