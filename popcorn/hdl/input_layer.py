@@ -1,0 +1,77 @@
+"""Fixed-point input layer: unsigned pixels split into ``zo`` bit-plane bases."""
+
+from amaranth.hdl import Cat, Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .window import check_positive
+
+
+class BitPlanes(wiring.Component):
+    """Splits C unsigned ``bits``-bit pixels into ``bits`` ``zo`` bit planes.
+
+    An unsigned b-bit input is b ``zo`` activation bases with ``beta_b = 2**b``
+    (ARCHITECTURE.md, "binary bases"): plane b holds bit b of every element, so a
+    downstream PE computes ``sum_b 2**b * dot(w, plane_b)`` with AND-popcounts.
+
+    Parameters
+    ----------
+    channels : int
+        C, pixels per word (1 for grey, 3 for RGB), default 1.
+    bits : int
+        Bits per pixel, default 8.
+
+    Ports
+    -----
+    i : ``In(stream.Signature(bits*C))``
+        Pixel-major: channel c is the unsigned integer at bits ``[c*bits, (c+1)*bits)``.
+    o : ``Out(stream.Signature(bits*C))``
+        Plane-major: bit ``b*C + c`` is bit b of channel c; plane b is the C-bit field
+        ``[b*C, (b+1)*C)``, plane 0 (the least significant, ``beta = 1``) first.
+
+    Timing
+    ------
+    Pure rewiring: ``o`` is ``i`` with its bits permuted, ``o.valid = i.valid``,
+    ``i.ready = o.ready``; 0 cycles of latency, one pixel per cycle, no logic. Put a
+    FIFO or register slice after it if a registered boundary is wanted.
+    """
+
+    def __init__(self, *, channels=1, bits=8):
+        check_positive(channels, "channel count")
+        check_positive(bits, "pixel width")
+        self._channels, self._bits = channels, bits
+        super().__init__({
+            "i": In(stream.Signature(bits * channels)),
+            "o": Out(stream.Signature(bits * channels)),
+        })
+
+    channels = property(lambda self: self._channels)
+    bits = property(lambda self: self._bits)
+
+    def betas(self):
+        """The base coefficients ``beta_b = 2**b``, plane 0 first."""
+        return [1 << b for b in range(self._bits)]
+
+    def cycles_per_image(self, pixels):
+        """Cycles for an image of ``pixels`` pixel words, no stalls: ``pixels``."""
+        return pixels
+
+    def latency(self):
+        """0 cycles: the output handshake is the input's."""
+        return 0
+
+    def resources(self):
+        """iCE40 estimate: nothing (a permutation of wires)."""
+        return {"lut4": 0, "ff": 0, "ebr": 0}
+
+    def elaborate(self, platform):
+        m = Module()
+        c, nb = self._channels, self._bits
+        px = [self.i.payload[ch * nb:(ch + 1) * nb] for ch in range(c)]
+        planes = [Cat(px[ch][b] for ch in range(c)) for b in range(nb)]
+        m.d.comb += [
+            self.o.payload.eq(Cat(*planes)),
+            self.o.valid.eq(self.i.valid),
+            self.i.ready.eq(self.o.ready),
+        ]
+        return m
