@@ -4,7 +4,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .window import SlidingWindow, check_positive
+from .window import SlidingWindow, check_positive, check_window, window_resources
 
 
 class MaxPool(wiring.Component):
@@ -43,42 +43,51 @@ class MaxPool(wiring.Component):
     def __init__(self, *, height, width, channels, kernel, stride=None):
         check_positive(kernel, "kernel size")
         stride = kernel if stride is None else stride
-        check_positive(stride, "stride")
-        self._window = SlidingWindow(height=height, width=width, channels=channels,
-                                     kernel=kernel, stride=stride)
+        check_window(height=height, width=width, channels=channels, kernel=kernel,
+                     stride=stride, padding=0, pad_value=0)
+        self._height, self._width, self._channels = height, width, channels
+        self._kernel, self._stride = kernel, stride
         super().__init__({
             "i": In(stream.Signature(channels)),
             "o": Out(stream.Signature(channels)),
         })
 
-    height = property(lambda self: self._window.height)
-    width = property(lambda self: self._window.width)
-    channels = property(lambda self: self._window.channels)
-    kernel = property(lambda self: self._window.kernel)
-    stride = property(lambda self: self._window.stride)
-    out_shape = property(lambda self: self._window.out_shape)
+    height = property(lambda self: self._height)
+    width = property(lambda self: self._width)
+    channels = property(lambda self: self._channels)
+    kernel = property(lambda self: self._kernel)
+    stride = property(lambda self: self._stride)
+
+    @property
+    def out_shape(self):
+        """``(OH, OW)``, the output positions."""
+        k, s = self._kernel, self._stride
+        return (self._height - k) // s + 1, (self._width - k) // s + 1
 
     def cycles_per_image(self):
         """Cycles per image with no stalls: ``H*W``."""
-        return self._window.cycles_per_image()
+        return self._height * self._width
 
     def latency(self):
         """First pixel's handshake to first output's handshake, no stalls:
         ``(k-1)*(W+1) + 1``."""
-        return self._window.latency()
+        return (self._kernel - 1) * (self._width + 1) + 1
 
     def resources(self):
         """iCE40 estimate ``{"lut4", "ff", "ebr"}``: the sliding window's
         (:meth:`SlidingWindow.resources`) plus the OR tree, ``C * ceil((k*k - 1)/3)``
         LUT4 (each LUT4 ORs 4 inputs, so a k*k-input OR is a tree of that many)."""
-        est = dict(self._window.resources())
-        k2 = self.kernel * self.kernel
-        est["lut4"] += self.channels * -(-(k2 - 1) // 3)
+        est = window_resources(height=self._height, width=self._width,
+                               channels=self._channels, kernel=self._kernel,
+                               stride=self._stride)
+        est["lut4"] += self._channels * -(-(self._kernel ** 2 - 1) // 3)
         return est
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.window = window = self._window
+        m.submodules.window = window = SlidingWindow(
+            height=self._height, width=self._width, channels=self._channels,
+            kernel=self._kernel, stride=self._stride)
         c, k2 = self.channels, self.kernel * self.kernel
         wiring.connect(m, wiring.flipped(self.i), window.i)
         pooled = 0

@@ -35,6 +35,36 @@ def _clog2(n):
     return max(0, (n - 1).bit_length())
 
 
+def window_resources(*, height, width, channels, kernel, stride=1, padding=0):
+    """iCE40 estimate of a :class:`SlidingWindow`; see :meth:`SlidingWindow.resources`."""
+    k, c, s, p = kernel, channels, stride, padding
+    hp, wp = height + 2 * p, width + 2 * p
+    counter_bits = _clog2(hp) + _clog2(wp) + 2 * _clog2(s)
+    ff = k * k * c + 1 + counter_bits
+    compare = 4 * max(_clog2(hp), _clog2(wp)) if p else 0
+    lut = (c if p else 0) + 2 * counter_bits + compare + 8
+    return {"lut4": lut, "ff": ff, "ebr": _bits_to_ebr((k - 1) * c, wp)}
+
+
+def check_window(*, height, width, channels, kernel, stride, padding, pad_value):
+    """Validate sliding-window parameters; raise with an Amaranth-like message."""
+    check_positive(height, "height")
+    check_positive(width, "width")
+    check_positive(channels, "channel count")
+    check_positive(kernel, "kernel size")
+    check_positive(stride, "stride")
+    check_non_negative(padding, "padding")
+    if padding >= kernel:
+        raise ValueError(f"padding must be less than the kernel size {kernel}, "
+                         f"not {padding!r}")
+    if pad_value not in (0, 1) or isinstance(pad_value, bool):
+        raise ValueError(f"pad value must be the bit 0 or 1, not {pad_value!r}")
+    hp, wp = height + 2 * padding, width + 2 * padding
+    if kernel > hp or kernel > wp:
+        raise ValueError(f"kernel size {kernel} is larger than the padded image "
+                         f"{hp}x{wp}")
+
+
 class SlidingWindow(wiring.Component):
     """The k x k windows of an H x W x C bit map, one output word per output position.
 
@@ -92,21 +122,8 @@ class SlidingWindow(wiring.Component):
 
     def __init__(self, *, height, width, channels, kernel, stride=1, padding=0,
                  pad_value=0):
-        check_positive(height, "height")
-        check_positive(width, "width")
-        check_positive(channels, "channel count")
-        check_positive(kernel, "kernel size")
-        check_positive(stride, "stride")
-        check_non_negative(padding, "padding")
-        if padding >= kernel:
-            raise ValueError(f"padding must be less than the kernel size {kernel}, "
-                             f"not {padding!r}")
-        if pad_value not in (0, 1) or isinstance(pad_value, bool):
-            raise ValueError(f"pad value must be the bit 0 or 1, not {pad_value!r}")
-        hp, wp = height + 2 * padding, width + 2 * padding
-        if kernel > hp or kernel > wp:
-            raise ValueError(f"kernel size {kernel} is larger than the padded image "
-                             f"{hp}x{wp}")
+        check_window(height=height, width=width, channels=channels, kernel=kernel,
+                     stride=stride, padding=padding, pad_value=pad_value)
         self._height, self._width, self._channels = height, width, channels
         self._kernel, self._stride = kernel, stride
         self._padding, self._pad_value = padding, pad_value
@@ -158,13 +175,9 @@ class SlidingWindow(wiring.Component):
         Yosys may keep a very small line buffer in logic instead; see the synthesis check
         in the tests for how close this is.
         """
-        k, c, s, p = self._kernel, self._channels, self._stride, self._padding
-        hp, wp = self.padded_shape
-        counter_bits = _clog2(hp) + _clog2(wp) + 2 * _clog2(s)
-        ff = k * k * c + 1 + counter_bits
-        compare = 4 * max(_clog2(hp), _clog2(wp)) if p else 0
-        lut = (c if p else 0) + 2 * counter_bits + compare + 8
-        return {"lut4": lut, "ff": ff, "ebr": _bits_to_ebr((k - 1) * c, wp)}
+        return window_resources(height=self._height, width=self._width,
+                                channels=self._channels, kernel=self._kernel,
+                                stride=self._stride, padding=self._padding)
 
     def elaborate(self, platform):
         k, c, s, p = self._kernel, self._channels, self._stride, self._padding

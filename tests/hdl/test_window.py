@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """SlidingWindow against popcorn.golden.window_ref, in cocotb + Icarus."""
 
 import numpy as np
