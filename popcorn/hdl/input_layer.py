@@ -31,9 +31,10 @@ class BitPlanes(wiring.Component):
 
     Timing
     ------
-    Pure rewiring: ``o`` is ``i`` with its bits permuted, ``o.valid = i.valid``,
-    ``i.ready = o.ready``; 0 cycles of latency, one pixel per cycle, no logic. Put a
-    FIFO or register slice after it if a registered boundary is wanted.
+    A register slice around a permutation of wires: one pixel per cycle, the output is
+    offered the cycle after the input's handshake (:meth:`latency` ``= 1``). Backpressure:
+    ``i.ready = o.ready | ~o.valid``, so a full register waiting for ``o.ready`` holds the
+    input off and nothing is dropped.
     """
 
     def __init__(self, *, channels=1, bits=8):
@@ -57,21 +58,21 @@ class BitPlanes(wiring.Component):
         return pixels
 
     def latency(self):
-        """0 cycles: the output handshake is the input's."""
-        return 0
+        """Input handshake to output handshake, no stalls: 1 cycle."""
+        return 1
 
     def resources(self):
-        """iCE40 estimate: nothing (a permutation of wires)."""
-        return {"lut4": 0, "ff": 0, "ebr": 0}
+        """iCE40 estimate ``{"lut4", "ff", "ebr"}``: the permutation is wiring; the register
+        slice is ``bits*C + 1`` FF (SB_DFFE, its enable shared) and 1 LUT4 for the enable
+        ``o.ready | ~o.valid``."""
+        return {"lut4": 1, "ff": self._bits * self._channels + 1, "ebr": 0}
 
     def elaborate(self, platform):
         m = Module()
         c, nb = self._channels, self._bits
         px = [self.i.payload[ch * nb:(ch + 1) * nb] for ch in range(c)]
         planes = [Cat(px[ch][b] for ch in range(c)) for b in range(nb)]
-        m.d.comb += [
-            self.o.payload.eq(Cat(*planes)),
-            self.o.valid.eq(self.i.valid),
-            self.i.ready.eq(self.o.ready),
-        ]
+        m.d.comb += self.i.ready.eq(self.o.ready | ~self.o.valid)
+        with m.If(self.o.ready | ~self.o.valid):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(Cat(*planes))]
         return m
