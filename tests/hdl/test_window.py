@@ -44,6 +44,7 @@ def _run(tmp_path, c):
     (4, 4, 4, 3, 3, 2, 1),    # padding 2 of ones, stride 3
     (4, 6, 2, 4, 1, 0, 0),    # kernel = image height (one row of windows)
     (3, 3, 5, 1, 1, 0, 0),    # 1x1 kernel: no line buffer
+    (1, 5, 3, 3, 1, 1, 0),    # a one-row image, padded to three rows
 ])
 def test_window_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, stride,
                                       padding, pad_value):
@@ -64,6 +65,26 @@ def test_window_bit_exact_large(tmp_path, height, width, channels, kernel, strid
     c = window_case(height, width, channels, kernel, stride, padding, pad_value, n=5,
                     seed=height + width + channels + kernel)
     _run(tmp_path, c)
+
+
+def random_window_params(seed):
+    """A random valid parameter set: H, W 1..9, C 1..8, k up to the padded size, s 1..3."""
+    rng = np.random.default_rng(seed)
+    while True:
+        h, w, c = (int(v) for v in rng.integers(1, [10, 10, 9]))
+        k = int(rng.integers(1, 6))
+        p = int(rng.integers(0, k))
+        if k <= min(h, w) + 2 * p:
+            return dict(height=h, width=w, channels=c, kernel=k,
+                        stride=int(rng.integers(1, 4)), padding=p,
+                        pad_value=int(rng.integers(0, 2)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(12))
+def test_window_random_parameters(tmp_path, seed):
+    params = random_window_params(seed)
+    _run(tmp_path, window_case(**params, n=2, seed=seed))
 
 
 def test_window_reference_matches_definition():
