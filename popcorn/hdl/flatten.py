@@ -55,6 +55,10 @@ class Flatten(wiring.Component):
         """First pixel's handshake to the vector's handshake, no stalls: ``H*W``."""
         return self._height * self._width
 
+    def output_offsets(self):
+        """The vector's handshake, counted from the first pixel's: ``[H*W]``."""
+        return [self.latency()]
+
     def resources(self):
         """iCE40 estimate ``{"lut4", "ff", "ebr"}`` from the RTL: ``H*W*C + 1`` FF (the
         shift register, ``o.valid``) plus the pixel counter (``clog2(H*W)`` FF); about one

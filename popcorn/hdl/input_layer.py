@@ -61,6 +61,11 @@ class BitPlanes(wiring.Component):
         """Input handshake to output handshake, no stalls: 1 cycle."""
         return 1
 
+    def output_offsets(self, pixels):
+        """Every output's handshake, counted from the first pixel's, no stalls:
+        ``1, 2, ..., pixels``."""
+        return [1 + j for j in range(pixels)]
+
     def resources(self):
         """iCE40 estimate ``{"lut4", "ff", "ebr"}``: the permutation is wiring; the register
         slice is ``bits*C + 1`` FF (SB_DFFE, its enable shared) and 2 LUT4 for the enable

@@ -73,6 +73,14 @@ class MaxPool(wiring.Component):
         ``(k-1)*(W+1) + 1``."""
         return (self._kernel - 1) * (self._width + 1) + 1
 
+    def output_offsets(self):
+        """Cycle of every output's handshake, raster order, counted from the handshake of
+        the image's first pixel, no stalls: ``(oy*s + k-1)*W + ox*s + k-1 + 1``."""
+        k, s = self._kernel, self._stride
+        oh, ow = self.out_shape
+        return [(oy * s + k - 1) * self._width + ox * s + k - 1 + 1
+                for oy in range(oh) for ox in range(ow)]
+
     def resources(self):
         """iCE40 estimate ``{"lut4", "ff", "ebr"}``: the sliding window's
         (:meth:`SlidingWindow.resources`) plus the OR tree, ``C * ceil((k*k - 1)/3)``

@@ -121,7 +121,9 @@ class SlidingWindow(wiring.Component):
     the next cycle. With ``i.valid`` and ``o.ready`` held high, step ``(py, px)`` of image
     n happens at cycle ``n*Hp*Wp + py*Wp + px``: :meth:`cycles_per_image` is ``Hp*Wp``,
     the input takes ``H*W`` of them, and the first window follows the first pixel's
-    handshake by :meth:`latency` ``= (k-1-p)*(Wp+1) + 1`` cycles.
+    handshake by :meth:`latency` ``= (k-1-p)*(Wp+1) + 1`` cycles (every window's cycle:
+    :meth:`output_offsets`). On average an input pixel takes ``Hp*Wp/(H*W)`` cycles
+    (one inside the image, padding steps between rows) and a window ``Hp*Wp/(OH*OW)``.
 
     Backpressure: while a window waits for ``o.ready`` no step happens (``i.ready`` is
     low); the input is never dropped.
@@ -170,6 +172,16 @@ class SlidingWindow(wiring.Component):
         """Cycles from the first pixel's handshake to the first window's handshake, no
         stalls: ``(k-1-p)*(Wp+1) + 1``."""
         return (self._kernel - 1 - self._padding) * (self.padded_shape[1] + 1) + 1
+
+    def output_offsets(self):
+        """Cycle of every window's handshake, raster order, counted from the handshake of
+        the image's first pixel, no stalls: window ``(oy, ox)`` at
+        ``(oy*s + k-1 - p)*Wp + (ox*s + k-1 - p) + 1``."""
+        k, s, p = self._kernel, self._stride, self._padding
+        oh, ow = self.out_shape
+        wp = self.padded_shape[1]
+        return [(oy * s + k - 1 - p) * wp + ox * s + k - 1 - p + 1
+                for oy in range(oh) for ox in range(ow)]
 
     def resources(self):
         """iCE40 estimate ``{"lut4", "ff", "ebr"}``: counted from the RTL, with the LUT4

@@ -12,8 +12,9 @@ Case (``POPCORN_CASE``): ``block`` (``"window"``, ``"pool"``, ``"flatten"``,
 1. every image with random stalls on ``i.valid`` and ``o.ready``; every output word is
    compared, in order, with :mod:`popcorn.golden.window_ref`;
 2. ``burst`` images free-running (no stalls): the first-pixel handshakes of consecutive
-   images must be ``cycles_per_image()`` apart and each image's first output must follow
-   its first pixel by ``latency()`` cycles; the output is checked again.
+   images must be ``cycles_per_image()`` apart, each image's first output must follow
+   its first pixel by ``latency()`` cycles and every output's handshake must fall on
+   the cycle ``output_offsets()`` predicts; the output is checked again.
 
 Writes ``images``, ``words``, ``cycles_per_image`` and ``latency`` to ``POPCORN_RESULT``.
 """
@@ -86,8 +87,10 @@ async def matches_reference_and_cycle_formulas(dut):
     in_per_image = len(ins) // len(images)
     if str(case["block"]) == "planes":
         cycles = block.cycles_per_image(in_per_image)
+        offsets = block.output_offsets(in_per_image)
     else:
         cycles = block.cycles_per_image()
+        offsets = block.output_offsets()
     latency = block.latency()
     await start_clock_and_reset(dut)
 
@@ -119,6 +122,9 @@ async def matches_reference_and_cycle_formulas(dut):
     latencies = sorted(set(o - i for i, o in zip(firsts_in, firsts_out)))
     assert intervals == [cycles], f"cycles per image {intervals} != predicted {cycles}"
     assert latencies == [latency], f"latency {latencies} != predicted {latency}"
+    for n, first in enumerate(firsts_in):
+        got = [t - first for t in sink.fired[n * per_image:(n + 1) * per_image]]
+        assert got == offsets, f"image {n}: output cycles {got} != predicted {offsets}"
 
     with open(os.environ["POPCORN_RESULT"], "w") as f:
         json.dump({"images": len(images), "words": n_words,
