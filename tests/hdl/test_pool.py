@@ -35,6 +35,8 @@ def run(tmp_path, block, c):
     (7, 7, 4, 3, 2),      # overlapping 3x3/2, ragged edge
     (5, 5, 3, 2, 3),      # stride > kernel: pixels skipped
     (3, 4, 5, 3, 1),      # kernel = image height
+    (4, 5, 3, 1, 2),      # 1x1 "pooling": subsampling, no memory
+    (6, 7, 16, 3, 3),     # 3x3/3, ragged right column
 ])
 def test_pool_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, stride):
     c = dict(block="pool", height=height, width=width, channels=channels, kernel=kernel,
@@ -70,7 +72,8 @@ def test_or_pool_is_max_of_thermometer_codes():
 
 def test_pool_defaults_and_formulas():
     pool = MaxPool(height=28, width=28, channels=16, kernel=2)
-    assert pool.stride == 2 and pool.out_shape == (14, 14)
+    assert pool.stride == 2 and pool.out_shape == (14, 14) and not pool.overlapping
+    assert MaxPool(height=7, width=7, channels=1, kernel=3, stride=2).overlapping
     assert pool.cycles_per_image() == 28 * 28
     assert pool.latency() == 28 + 2
     est = pool.resources()
