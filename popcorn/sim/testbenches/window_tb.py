@@ -10,7 +10,8 @@ Case (``POPCORN_CASE``): ``block`` (``"window"``, ``"pool"``, ``"flatten"``,
 ``burst`` (images in the free-running phase). Two phases:
 
 1. every image with random stalls on ``i.valid`` and ``o.ready``; every output word is
-   compared, in order, with :mod:`popcorn.golden.window_ref`;
+   compared, in order, with :mod:`popcorn.golden.window_ref`, and ``o`` must keep the
+   stream rules (``valid`` and the payload held until the transfer);
 2. ``burst`` images free-running (no stalls): the first-pixel handshakes of consecutive
    images must be ``cycles_per_image()`` apart, each image's first output must follow
    its first pixel by ``latency()`` cycles and every output's handshake must fall on
@@ -28,6 +29,28 @@ import numpy as np
 
 from popcorn.golden import window_ref as ref
 from popcorn.sim.streams import StreamSink, StreamSource, run_cycles, start_clock_and_reset
+
+
+class StreamRules:
+    """Checks the stream rules on ``<prefix>``: once ``valid`` is high it stays high,
+    with the same payload, until the transfer (``valid & ready``)."""
+
+    def __init__(self, dut, prefix):
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.held = None   # payload offered but not taken in the previous cycle
+
+    def drive(self):
+        pass
+
+    def sample(self, cycle):
+        valid, ready = int(self.valid.value), int(self.ready.value)
+        if self.held is not None:
+            assert valid, f"cycle {cycle}: valid dropped before the transfer"
+            assert int(self.payload.value) == self.held, (
+                f"cycle {cycle}: payload changed while waiting for ready")
+        self.held = int(self.payload.value) if valid and not ready else None
 
 
 def build(case):
@@ -97,9 +120,10 @@ async def matches_reference_and_cycle_formulas(dut):
     # Phase 1: random stalls on both sides, every word checked in order.
     source = StreamSource(dut, "i", ins, idle=float(case["idle"]), rng=rng)
     sink = StreamSink(dut, "o", stall=float(case["stall"]), rng=rng)
+    rules = StreamRules(dut, "o")
     budget = 20 * len(images) * (cycles + latency + 2)
     # Run until the input is used up too: trailing pixels may follow the last window.
-    await run_cycles(dut, [source], [sink],
+    await run_cycles(dut, [source], [sink, rules],
                      until=lambda: source.done and len(sink.words) == len(expected),
                      max_cycles=budget)
     for n, (got, want) in enumerate(zip(sink.words, expected)):
