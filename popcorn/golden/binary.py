@@ -98,3 +98,19 @@ def threshold_bits(y, thresholds):
     sign(y) with sign(0) = +1 (seed 001).
     """
     return (np.asarray(y) >= np.asarray(thresholds)).astype(np.uint8)
+
+
+def pack_words(bits, axes=1):
+    """Pack the last ``axes`` axes of a bit array into Python ints (flat index 0 at
+    bit 0), one per leading index, as the hardware's stream words."""
+    bits = check_bits(bits, "bits")
+    lead = bits.shape[:bits.ndim - axes]
+    flat = bits.reshape(int(np.prod(lead, dtype=np.int64)), -1)
+    return [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
+            for row in flat]
+
+
+def unpack_words(words, width):
+    """Inverse of :func:`pack_words` for 1-D words: ``(len(words), width)`` bits."""
+    return np.array([[(w >> i) & 1 for i in range(width)] for w in words],
+                    dtype=np.uint8).reshape(len(words), width)

@@ -11,6 +11,7 @@ The hardware (:mod:`popcorn.hdl.window`, :mod:`popcorn.hdl.pool`,
 import numpy as np
 
 from .binary import check_bits
+from .windows import im2col
 
 
 def out_size(size, kernel, stride, padding=0):
@@ -29,17 +30,13 @@ def windows(fmap, kernel, stride=1, padding=0, pad_value=0):
     """All k x k windows of the padded ``fmap``, in raster order of output positions.
 
     Returns an array ``(OH, OW, k, k, C)``: ``out[oy, ox, ky, kx, c]`` is
-    ``padded[oy*stride + ky, ox*stride + kx, c]``.
+    ``padded[oy*stride + ky, ox*stride + kx, c]`` (the golden model's
+    :func:`~popcorn.golden.windows.im2col`, in the hardware's (ky, kx, c) order).
     """
-    padded = pad(fmap, padding, pad_value)
-    oh = out_size(fmap.shape[0], kernel, stride, padding)
-    ow = out_size(fmap.shape[1], kernel, stride, padding)
-    out = np.empty((oh, ow, kernel, kernel, padded.shape[2]), dtype=np.uint8)
-    for oy in range(oh):
-        for ox in range(ow):
-            out[oy, ox] = padded[oy * stride:oy * stride + kernel,
-                                 ox * stride:ox * stride + kernel]
-    return out
+    fmap = check_bits(fmap, "feature map")
+    cols = im2col(np.moveaxis(fmap, -1, 0), (kernel, kernel), stride, padding, pad_value)
+    oh, ow = cols.shape[:2]
+    return cols.reshape(oh, ow, fmap.shape[-1], kernel, kernel).transpose(0, 1, 3, 4, 2)
 
 
 def or_pool(fmap, kernel, stride=None):
@@ -64,19 +61,3 @@ def bit_planes(pixels, bits=8):
                          f"[{pixels.min()}, {pixels.max()}]")
     b = np.arange(bits).reshape(bits, 1)
     return ((pixels[..., np.newaxis, :].astype(np.int64) >> b) & 1).astype(np.uint8)
-
-
-def pack_words(bits, axes=1):
-    """Pack the last ``axes`` axes of a bit array into Python ints (flat index 0 at
-    bit 0), one per leading index, as the hardware's stream words."""
-    bits = check_bits(bits, "bits")
-    lead = bits.shape[:bits.ndim - axes]
-    flat = bits.reshape(int(np.prod(lead, dtype=np.int64)), -1)
-    return [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
-            for row in flat]
-
-
-def unpack_words(words, width):
-    """Inverse of :func:`pack_words` for 1-D words: ``(len(words), width)`` bits."""
-    return np.array([[(w >> i) & 1 for i in range(width)] for w in words],
-                    dtype=np.uint8).reshape(len(words), width)

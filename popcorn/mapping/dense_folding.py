@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..golden.binary import check_bits
+from ..golden.binary import check_bits, pack_words
 from ..golden.dense import bnn_dense
 
 
@@ -114,7 +114,7 @@ class DenseFolding:
         """Weight ROM words (Python ints), depth ``NF*SF``, width ``pe*simd``."""
         w = self.weights.reshape(self.neuron_folds, self.pe, self.synapse_folds, self.simd)
         w = w.transpose(0, 2, 1, 3).reshape(self.cycles_per_vector, self.pe * self.simd)
-        return [_pack(row) for row in w]
+        return pack_words(w)
 
     def threshold_rom(self):
         """Threshold ROM words (Python ints), depth ``NF``, ``pe`` fields of
@@ -129,19 +129,3 @@ class DenseFolding:
         """Golden output bits (..., N) for input bits (..., K)."""
         return bnn_dense(x_bits, self.weights, self.thresholds)
 
-
-def _pack(bits):
-    """Pack a 1-D bit array into an int, element 0 at bit 0."""
-    return int(sum(int(b) << i for i, b in enumerate(bits)))
-
-
-def pack_bits(bits):
-    """Pack (..., K) bits into Python ints (element 0 at bit 0), one per leading index."""
-    bits = check_bits(bits, "bits")
-    return [_pack(row) for row in bits.reshape(-1, bits.shape[-1])]
-
-
-def unpack_bits(words, width):
-    """Inverse of :func:`pack_bits`: (len(words), width) ``uint8`` array."""
-    return np.array([[(int(w) >> i) & 1 for i in range(width)] for w in words],
-                    dtype=np.uint8).reshape(len(words), width)

@@ -17,3 +17,11 @@ def test_bnn_dense_is_sign_of_dot_minus_threshold():
 def test_sign_of_zero_is_plus_one():
     w = np.array([[1, 0]])
     assert bnn_dense(np.array([1, 1]), w, [0]).tolist() == [1]  # dot = 0 -> +1
+
+
+def test_pack_words_round_trip():
+    from popcorn.golden.binary import pack_words, unpack_words
+    bits = np.random.default_rng(3).integers(0, 2, (5, 70)).astype(np.uint8)
+    words = pack_words(bits)
+    assert words[0] == sum(int(b) << i for i, b in enumerate(bits[0]))
+    assert (unpack_words(words, 70) == bits).all()

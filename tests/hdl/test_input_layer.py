@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from popcorn.golden import window_ref as ref
+from popcorn.golden.binary import pack_words
 from popcorn.hdl.input_layer import BitPlanes
 from popcorn.sim.runner import run_testbench
 
@@ -42,7 +43,7 @@ def test_bit_planes_reference_reconstructs_pixels():
     betas = BitPlanes(channels=3).betas()
     assert (sum(beta * planes[:, b, :] for b, beta in enumerate(betas)) == pixels).all()
     # plane-major word layout: bit b*C + c is bit b of channel c
-    word = ref.pack_words(planes[:1], axes=2)[0]
+    word = pack_words(planes[:1], axes=2)[0]
     for b in range(8):
         for c in range(3):
             assert (word >> (b * 3 + c)) & 1 == (pixels[0, c] >> b) & 1

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from popcorn.mapping.dense_folding import DenseFolding, pack_bits, unpack_bits
+from popcorn.mapping.dense_folding import DenseFolding
 
 
 def layer(n=6, k=12, pe=2, simd=4, thresholds=None, seed=0):
@@ -87,8 +87,3 @@ def test_popcount_thresholds_are_equivalent():
         for pc in range(k + 1):
             assert (pc >= tp) == (2 * pc - k >= t)
     assert f.popcount_thresholds().max() < 2 ** f.threshold_width
-
-
-def test_pack_round_trip():
-    bits = np.random.default_rng(3).integers(0, 2, (5, 70)).astype(np.uint8)
-    assert (unpack_bits(pack_bits(bits), 70) == bits).all()

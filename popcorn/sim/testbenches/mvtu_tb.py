@@ -19,7 +19,8 @@ import random
 import cocotb
 import numpy as np
 
-from popcorn.mapping.dense_folding import DenseFolding, pack_bits
+from popcorn.golden.binary import pack_words
+from popcorn.mapping.dense_folding import DenseFolding
 from popcorn.sim.streams import StreamSink, StreamSource, run_cycles, start_clock_and_reset
 
 
@@ -35,26 +36,26 @@ async def matches_golden_model_and_cycle_formula(dut):
     case, folding = _load_case()
     rng = random.Random(int(case["seed"]))
     inputs = case["inputs"]
-    expected = pack_bits(folding.reference(inputs))
+    expected = pack_words(folding.reference(inputs))
     await start_clock_and_reset(dut)
 
     # Phase 1: random stalls on both sides, every word checked.
-    source = StreamSource(dut, "i", pack_bits(inputs), idle=float(case["idle"]), rng=rng)
+    source = StreamSource(dut, "i", pack_words(inputs), idle=float(case["idle"]), rng=rng)
     sink = StreamSink(dut, "o", stall=float(case["stall"]), rng=rng)
     budget = 20 * len(inputs) * (folding.latency + 2)
     await run_cycles(dut, [source], [sink], until=lambda: len(sink.words) == len(inputs),
                      max_cycles=budget)
     for n, (got, want) in enumerate(zip(sink.words, expected)):
         assert got == want, (f"vector {n}: output {got:#x} != golden {want:#x} "
-                             f"(input {pack_bits(inputs[n:n + 1])[0]:#x})")
+                             f"(input {pack_words(inputs[n:n + 1])[0]:#x})")
 
     # Phase 2: free-running, cycles measured.
     burst = inputs[:8]
-    source = StreamSource(dut, "i", pack_bits(burst))
+    source = StreamSource(dut, "i", pack_words(burst))
     sink = StreamSink(dut, "o")
     await run_cycles(dut, [source], [sink], until=lambda: len(sink.words) == len(burst),
                      max_cycles=len(burst) * (folding.latency + 2) + 10)
-    assert sink.words == pack_bits(folding.reference(burst)), "burst output differs"
+    assert sink.words == pack_words(folding.reference(burst)), "burst output differs"
     intervals = sorted(set(np.diff(sink.fired).tolist()))
     latencies = sorted(set(o - i for i, o in zip(source.fired, sink.fired)))
     # The first vector's latency is measured from an idle pipeline; all must agree.

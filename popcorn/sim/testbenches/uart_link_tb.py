@@ -13,7 +13,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles
 
-from popcorn.mapping.dense_folding import DenseFolding, pack_bits
+from popcorn.golden.binary import pack_words
+from popcorn.mapping.dense_folding import DenseFolding
 from popcorn.sim.streams import start_clock_and_reset
 from popcorn.sim.uart import uart_receive, uart_send
 
@@ -30,11 +31,11 @@ async def vectors_over_uart_match_golden_model(dut):
     await start_clock_and_reset(dut)
     await ClockCycles(dut.clk, 2 * divisor)
 
-    stream = b"".join(w.to_bytes(in_bytes, "little") for w in pack_bits(inputs))
+    stream = b"".join(w.to_bytes(in_bytes, "little") for w in pack_words(inputs))
     receiver = cocotb.start_soon(uart_receive(dut.clk, dut.tx, len(inputs) * out_bytes, divisor))
     await uart_send(dut.clk, dut.rx, stream, divisor)
     received = await receiver
-    expected = pack_bits(folding.reference(inputs))
+    expected = pack_words(folding.reference(inputs))
     for n, want in enumerate(expected):
         got = int.from_bytes(received[n * out_bytes:(n + 1) * out_bytes], "little")
         assert got == want, f"vector {n}: received {got:#x} != golden {want:#x}"

@@ -28,6 +28,7 @@ import cocotb
 import numpy as np
 
 from popcorn.golden import window_ref as ref
+from popcorn.golden.binary import pack_words
 from popcorn.sim.streams import StreamSink, StreamSource, run_cycles, start_clock_and_reset
 
 
@@ -83,19 +84,19 @@ def reference(case, images):
                for px in images.reshape(-1, images.shape[-1])]
         planes = ref.bit_planes(images, bits)                 # (N, P, bits, C)
         assert (np.tensordot(planes, 1 << np.arange(bits), axes=([-2], [0])) == images).all()
-        return ins, ref.pack_words(planes, axes=2), images.shape[1]
-    ins = ref.pack_words(images)
+        return ins, pack_words(planes, axes=2), images.shape[1]
+    ins = pack_words(images)
     outs = []
     for img in images:
         if block == "window":
             w = ref.windows(img, int(case["kernel"]), int(case["stride"]),
                             int(case["padding"]), int(case["pad_value"]))
-            outs.append(ref.pack_words(w, axes=3))
+            outs.append(pack_words(w, axes=3))
         elif block == "pool":
-            outs.append(ref.pack_words(ref.or_pool(img, int(case["kernel"]),
+            outs.append(pack_words(ref.or_pool(img, int(case["kernel"]),
                                                    int(case["stride"]))))
         else:
-            outs.append(ref.pack_words(ref.flatten(img)[np.newaxis]))
+            outs.append(pack_words(ref.flatten(img)[np.newaxis]))
     return ins, [w for o in outs for w in o], len(outs[0])
 
 
