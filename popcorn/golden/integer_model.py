@@ -40,7 +40,8 @@ from .widths import accumulator_range
 from .windows import im2col, pool_windows
 
 __all__ = ["IntLinear", "IntThreshold", "IntMaxPool", "IntFlatten", "IntScores", "IntegerNetwork",
-           "IntegerResult", "to_integer", "run_integer", "linear_dots", "codes_thermometer"]
+           "IntegerResult", "to_integer", "run_integer", "linear_dots", "codes_thermometer",
+           "apply_thresholds"]
 
 _LIMIT = 2 ** 62
 
@@ -280,7 +281,8 @@ def _linear(stage, thermo):
     return np.moveaxis(y, -1, 1) if stage.kind == "conv2d" else y
 
 
-def _threshold(stage, y):
+def apply_thresholds(stage, y):
+    """Comparator bits ``uint8`` (B, C, ..., L) of an :class:`IntThreshold` on Y (B, C, ...)."""
     shape = (1, y.shape[1]) + (1,) * (y.ndim - 2) + (-1,)
     t, d = stage.thresholds.reshape(shape), stage.direction.reshape(shape)
     y = y[..., None]
@@ -305,7 +307,7 @@ def run_integer(integer_network, thermo):
         if stage.kind in ("dense", "conv2d"):
             value = _linear(stage, value)
         elif stage.kind == "threshold":
-            value = _threshold(stage, value)
+            value = apply_thresholds(stage, value)
         elif stage.kind == "maxpool2d":
             value = _maxpool(stage, value)
         elif stage.kind == "flatten":

@@ -1,0 +1,284 @@
+"""Folding of one Dense layer of the integer model onto a matrix-vector-activation engine.
+
+The engine (:class:`~popcorn.hdl.mva.MatrixVectorActivation`) computes, for each output
+channel c, the integer model's pre-activation (:mod:`popcorn.golden.integer_model`)::
+
+    Y[c] = sum_ij Phi[c,i,j] * dot(T_i[c], V_j) + B[c]
+
+from popcounts only. Per base pair the engine counts, over the K elements, one bit per
+element for same-kind encodings and two for mixed ones (``t|~v`` or ``v|~t`` besides
+``t&v``), so that ``dot = a*P + b`` with
+
+=========  =========  ==============================  =====  =====
+weights    acts       bits counted into P             a      b
+=========  =========  ==============================  =====  =====
+pm1        pm1        XNOR(t, v)                      2      -K
+pm1        zo         t&v and t|~v                    1      -K
+zo         pm1        t&v and v|~t                    1      -K
+zo         zo         t&v                             1      0
+=========  =========  ==============================  =====  =====
+
+and ``Y = sum_ij A[c,i,j] P_ij + C[c]`` with ``A = a*Phi`` and ``C = B + b*sum_ij Phi``,
+both computed here once. ``A`` is a constant of the hardware when it is the same for every
+channel (BNN, ABC-Net and PA-Net hidden layers), otherwise a per-channel ROM entry.
+
+Then either comparators (an :class:`~popcorn.golden.integer_model.IntThreshold`) turn Y into
+the next layer's activation bases, or Y leaves as the class scores.
+
+Folding: ``pe`` channels in parallel, ``simd`` elements per cycle; NF = C/pe channel
+folds, SF = K/simd element folds; a vector takes NF*SF cycles (the initiation interval) and
+its result leaves NF*SF + 3 cycles after its input is accepted.
+
+Stream words are element-major: element k's N bases at bits ``[k*N, (k+1)*N)``, base j at
+bit ``k*N + j`` (for 8-bit fixed-point inputs this is simply the pixel codes, least
+significant byte first); the output of a threshold layer is the same for its C channels
+and N' bases; scores are C signed fields of ``score_width`` bits, channel 0 lowest.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..golden.binary import binary_dot, check_bits, pack_words
+from ..golden.integer_model import IntLinear, IntThreshold, apply_thresholds
+from ..golden.quantizers import base_coefficients, comparators, thermometer_to_bases
+from ..golden.widths import signed_width
+
+# Per-element bits counted per pair, and the affine (a, b-per-K) turning P into the dot.
+_PAIR = {("pm1", "pm1"): (1, 2, -1), ("pm1", "zo"): (2, 1, -1),
+         ("zo", "pm1"): (2, 1, -1), ("zo", "zo"): (1, 1, 0)}
+
+# Comparator modes stored in the activation ROM.
+MODE_ZERO, MODE_ONE, MODE_GE, MODE_LE = 0, 1, 2, 3
+
+
+def _positive_int(value, name):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise TypeError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True, eq=False)
+class LinearFolding:
+    """A Dense layer of the integer model, folded; validated on construction.
+
+    Parameters
+    ----------
+    linear : :class:`IntLinear` of kind ``"dense"``.
+    activation : the :class:`IntThreshold` that follows it, or None for the scores layer.
+    next_quantizer : with ``activation``, the quantizer whose bases the next layer reads
+        (it decides how comparator bits become bases: sign and ABC-Net pick levels, PA-Net
+        takes one-hot pieces, fixed point the binary code of the level).
+    pe, simd : folding; ``pe`` divides the channels, ``simd`` the fan-in K.
+    """
+    linear: IntLinear
+    activation: IntThreshold
+    pe: int
+    simd: int
+
+    def __post_init__(self):
+        lin = self.linear
+        if not isinstance(lin, IntLinear) or lin.kind != "dense":
+            raise TypeError(f"linear must be an IntLinear of a dense layer, not {lin!r}")
+        if self.activation is not None and not isinstance(self.activation, IntThreshold):
+            raise TypeError(f"activation must be an IntThreshold or None, not {self.activation!r}")
+        for name, value, total, what in (("pe", self.pe, self.channels, "output channels"),
+                                         ("simd", self.simd, self.fan_in, "inputs")):
+            value = _positive_int(value, name)
+            if total % value:
+                raise ValueError(f"layer {lin.layer}: {name} = {value} does not divide the "
+                                 f"{total} {what}; choose a divisor of {total}")
+        if self.activation is not None and self.activation.thresholds.shape[0] != self.channels:
+            raise ValueError(f"layer {lin.layer}: the activation has "
+                             f"{self.activation.thresholds.shape[0]} channels, the layer "
+                             f"{self.channels}")
+
+    # -- shape and folding -------------------------------------------------------------
+    @property
+    def channels(self):
+        return self.linear.weight_bits.shape[1]
+
+    @property
+    def fan_in(self):
+        return self.linear.weight_bits.shape[2]
+
+    @property
+    def weight_bases(self):
+        return self.linear.weight_bits.shape[0]
+
+    @property
+    def act_bases(self):
+        return self.linear.coefficients.shape[2]
+
+    @property
+    def out_bases(self):
+        """Bases per channel of the output (threshold layers)."""
+        return len(base_coefficients(self.activation.quantizer))
+
+    @property
+    def levels(self):
+        """Comparators per channel (threshold layers)."""
+        return self.activation.thresholds.shape[1]
+
+    @property
+    def neuron_folds(self):
+        return self.channels // self.pe
+
+    @property
+    def synapse_folds(self):
+        return self.fan_in // self.simd
+
+    @property
+    def cycles_per_vector(self):
+        """Initiation interval: ``NF * SF``."""
+        return self.neuron_folds * self.synapse_folds
+
+    @property
+    def latency(self):
+        """Cycles from the input handshake to the output ``valid``: ``NF*SF + 3``."""
+        return self.cycles_per_vector + 3
+
+    @property
+    def in_width(self):
+        return self.fan_in * self.act_bases
+
+    @property
+    def out_width(self):
+        if self.activation is None:
+            return self.channels * self.score_width
+        return self.channels * self.out_bases
+
+    # -- arithmetic ----------------------------------------------------------------------
+    @property
+    def bits_per_element(self):
+        return _PAIR[(self.linear.weight_encoding, self.linear.act_encoding)][0]
+
+    @property
+    def count_max(self):
+        """Largest P of one base pair: ``bits_per_element * K``."""
+        return self.bits_per_element * self.fan_in
+
+    def affine(self):
+        """(A ``int64`` (C, M, N), C' ``int64`` (C,)) with ``Y = sum A*P + C'``."""
+        _, a, b = _PAIR[(self.linear.weight_encoding, self.linear.act_encoding)]
+        phi = self.linear.coefficients.astype(object)
+        scale = phi * a
+        offset = self.linear.bias.astype(object) + b * self.fan_in * phi.sum(axis=(1, 2))
+        return scale, offset
+
+    @property
+    def uniform_scale(self):
+        """True when A is the same for every channel (then a constant of the hardware)."""
+        scale, _ = self.affine()
+        return bool((scale == scale[:1]).all())
+
+    def y_range(self):
+        """(lo, hi) over channels of Y and of every partial sum of ``sum A*P + C'``."""
+        scale, offset = self.affine()
+        lo = hi = 0
+        for c in range(self.channels):
+            terms = [(min(0, v * self.count_max), max(0, v * self.count_max))
+                     for v in scale[c].ravel().tolist()]
+            lo = min(lo, int(offset[c]) + sum(t[0] for t in terms), sum(t[0] for t in terms))
+            hi = max(hi, int(offset[c]) + sum(t[1] for t in terms), sum(t[1] for t in terms))
+        return lo, hi
+
+    @property
+    def score_width(self):
+        """Signed bits of Y: every partial sum fits, so nothing can overflow."""
+        return signed_width(*self.y_range())
+
+    @property
+    def scale_width(self):
+        scale, _ = self.affine()
+        return signed_width(min(0, int(scale.min())), max(0, int(scale.max())))
+
+    # -- ROM images ---------------------------------------------------------------------
+    def weight_rom(self):
+        """Depth NF*SF; word ``nf*SF + sf`` holds, for lane p and weight base i, the
+        ``simd`` bits of channel ``nf*pe + p`` at elements ``sf*simd ..``, at word bits
+        ``(p*M + i)*simd``."""
+        w = self.linear.weight_bits  # (M, C, K)
+        m, nf, sf = self.weight_bases, self.neuron_folds, self.synapse_folds
+        w = w.reshape(m, nf, self.pe, sf, self.simd).transpose(1, 3, 2, 0, 4)
+        return pack_words(w.reshape(nf * sf, self.pe * m * self.simd))
+
+    def channel_fields(self):
+        """Per channel, the ROM fields (name, width, signed, values (C, n)) the engine reads
+        once per channel fold."""
+        scale, offset = self.affine()
+        fields = [("offset", self.score_width, np.array(offset.tolist(), dtype=object)[:, None])]
+        if not self.uniform_scale:
+            fields.append(("scale", self.scale_width,
+                           np.array(scale.reshape(self.channels, -1).tolist(), dtype=object)))
+        if self.activation is not None:
+            act = self.activation
+            mode = np.where(act.direction > 0, MODE_GE,
+                            np.where(act.direction < 0, MODE_LE, act.constant))
+            fields.append(("threshold", self.score_width, act.thresholds.astype(object)))
+            fields.append(("mode", 2, mode.astype(object)))
+        return fields
+
+    def channel_rom(self):
+        """(words, layout): depth NF; a word holds ``pe`` channel records, each the
+        concatenation of :meth:`channel_fields` (two's complement), lane p at
+        ``p * record_width``."""
+        fields = self.channel_fields()
+        layout, pos = [], 0
+        for name, width, values in fields:
+            layout.append((name, pos, width, values.shape[1]))
+            pos += width * values.shape[1]
+        record = pos
+        words = []
+        for nf in range(self.neuron_folds):
+            word = 0
+            for p in range(self.pe):
+                c = nf * self.pe + p
+                for (name, start, width, count), (_, _, values) in zip(layout, fields):
+                    for n in range(count):
+                        word |= (int(values[c, n]) & ((1 << width) - 1)) << \
+                            (p * record + start + n * width)
+            words.append(word)
+        return words, layout, record
+
+    # -- golden model ---------------------------------------------------------------------
+    def reference(self, bases):
+        """What the engine outputs for input bases ``uint8`` (B, K, N): Y ``int64`` (B, C)
+        for the scores layer, else the next layer's bases ``uint8`` (B, C, N')."""
+        bases = check_bits(bases, "bases")
+        lin = self.linear
+        dots = np.stack([np.stack([
+            binary_dot(lin.weight_bits[i], bases[..., j], lin.weight_encoding,
+                       lin.act_encoding) for j in range(self.act_bases)])
+            for i in range(self.weight_bases)])                 # (M, N, B, C)
+        y = np.einsum("ijbc,cij->bc", dots, lin.coefficients) + lin.bias
+        if self.activation is None:
+            return y
+        levels = apply_thresholds(self.activation, y)         # (B, C, L)
+        return thermometer_to_bases(levels, self.activation.quantizer)
+
+    def level_to_base_map(self):
+        """How comparator levels become output bases, for the hardware: ``("levels",
+        perm)`` base j = level perm[j] (sign, ABC-Net), ``("onehot", None)`` (PA-Net), or
+        ``("binary", None)`` base b = bit b of the number of levels set (fixed point)."""
+        quantizer = self.activation.quantizer
+        name = quantizer.quantizer
+        if name == "sign":
+            return "levels", (0,)
+        if name == "abc":
+            return "levels", tuple(int(r) for r in comparators(quantizer).rank)
+        if name == "pa":
+            return "onehot", None
+        return "binary", None
+
+    def pack_inputs(self, bases):
+        """Stream words of input bases (B, K, N), element-major."""
+        return pack_words(check_bits(bases, "bases"), axes=2)
+
+    def pack_outputs(self, out):
+        """Stream words of :meth:`reference` outputs."""
+        if self.activation is not None:
+            return pack_words(out, axes=2)
+        w = self.score_width
+        return [sum((int(v) & ((1 << w) - 1)) << (c * w) for c, v in enumerate(row))
+                for row in out]

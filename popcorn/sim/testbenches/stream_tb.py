@@ -1,0 +1,53 @@
+"""Generic cocotb testbench of a one-word-in, one-word-out stream block.
+
+Case (``POPCORN_CASE``): ``inputs`` and ``expected`` as bit arrays (words, width), element 0
+at bit 0 (the golden model's output, computed by the caller); ``interval`` and ``latency``
+(the block's documented cycles per word and input-to-output cycles); ``seed``, ``idle``,
+``stall``. Two phases:
+
+1. every input word with random stalls on ``valid`` and ``ready``; every output word is
+   compared, in order, with ``expected``;
+2. a free-running burst (no stalls) of the first ``burst`` words: the cycles between outputs
+   and from input handshake to output must equal ``interval`` and ``latency``.
+
+Writes ``words``, ``interval`` and ``latency`` (measured) to ``POPCORN_RESULT``.
+"""
+
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+
+from popcorn.golden.binary import pack_words
+from popcorn.sim.streams import StreamSink, StreamSource, run_cycles, start_clock_and_reset
+
+
+@cocotb.test()
+async def matches_expected_words_and_cycles(dut):
+    case = np.load(os.environ["POPCORN_CASE"])
+    rng = random.Random(int(case["seed"]))
+    inputs, expected = pack_words(case["inputs"]), pack_words(case["expected"])
+    interval, latency = int(case["interval"]), int(case["latency"])
+    await start_clock_and_reset(dut)
+
+    source = StreamSource(dut, "i", inputs, idle=float(case["idle"]), rng=rng)
+    sink = StreamSink(dut, "o", stall=float(case["stall"]), rng=rng)
+    await run_cycles(dut, [source], [sink], until=lambda: len(sink.words) == len(inputs),
+                     max_cycles=20 * len(inputs) * (latency + interval + 2))
+    for n, (got, want) in enumerate(zip(sink.words, expected)):
+        assert got == want, f"word {n}: output {got:#x} != golden {want:#x}"
+
+    burst = min(len(inputs), int(case["burst"]))
+    source = StreamSource(dut, "i", inputs[:burst])
+    sink = StreamSink(dut, "o")
+    await run_cycles(dut, [source], [sink], until=lambda: len(sink.words) == burst,
+                     max_cycles=burst * (interval + latency + 2) + 10)
+    assert sink.words == expected[:burst], "free-running burst differs from the golden model"
+    intervals = sorted(set(np.diff(sink.fired).tolist()))
+    latencies = sorted(set(o - i for i, o in zip(source.fired, sink.fired)))
+    assert intervals in ([], [interval]), f"cycles per word {intervals} != predicted {interval}"
+    assert latencies == [latency], f"latency {latencies} != predicted {latency}"
+    with open(os.environ["POPCORN_RESULT"], "w") as f:
+        json.dump({"words": len(inputs), "interval": interval, "latency": latencies[0]}, f)

@@ -1,0 +1,112 @@
+"""MatrixVectorActivation against the integer golden model, for every scheme."""
+
+import numpy as np
+import pytest
+
+from popcorn.golden.examples import random_network
+from popcorn.golden.integer_model import IntLinear, IntThreshold, to_integer
+from popcorn.golden.quantizers import base_coefficients
+from popcorn.hdl.mva import MatrixVectorActivation
+from popcorn.mapping.linear import LinearFolding
+from popcorn.sim.runner import run_testbench
+
+
+def dense_layers(scheme, seed=0):
+    """(linear, activation-or-None) pairs of a random dense network of ``scheme``."""
+    net = to_integer(random_network(scheme, seed=seed, layout="dense"), frac_bits=8)
+    stages = list(net.stages)
+    pairs = []
+    for n, stage in enumerate(stages):
+        if isinstance(stage, IntLinear):
+            after = stages[n + 1] if n + 1 < len(stages) else None
+            pairs.append((stage, after if isinstance(after, IntThreshold) else None))
+    return pairs
+
+
+def random_bases(folding, count, rng):
+    """Input bases (count, K, N) a real previous layer could emit, plus edge cases."""
+    k, n = folding.fan_in, folding.act_bases
+    bases = rng.integers(0, 2, (count, k, n)).astype(np.uint8)
+    bases[0], bases[1] = 0, 1
+    bases[2] = (np.arange(k * n).reshape(k, n) % 2).astype(np.uint8)
+    return bases
+
+
+def run(folding, tmp_path, count=120, seed=0):
+    rng = np.random.default_rng(seed)
+    bases = random_bases(folding, count, rng)
+    out = folding.reference(bases)
+    expected_words = folding.pack_outputs(out)
+    width = folding.out_width
+    expected = np.array([[(w >> b) & 1 for b in range(width)] for w in expected_words],
+                        dtype=np.uint8)
+    case = dict(inputs=bases.reshape(count, -1), expected=expected,
+                interval=folding.cycles_per_vector, latency=folding.latency, burst=6,
+                seed=seed, idle=0.3, stall=0.3)
+    return run_testbench(MatrixVectorActivation(folding),
+                         test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path,
+                         case=case)
+
+
+@pytest.mark.parametrize("scheme", ["bnn", "xnor", "binaryconnect", "abc", "pa"])
+@pytest.mark.parametrize("which", [0, 1])   # hidden layer (comparators), last layer (scores)
+def test_mva_bit_exact_every_scheme(scheme, which, tmp_path):
+    linear, activation = dense_layers(scheme)[which]
+    channels, fan_in = linear.weight_bits.shape[1:]
+    pe = 2 if channels % 2 == 0 else 1
+    simd = 4 if fan_in % 4 == 0 else fan_in
+    folding = LinearFolding(linear, activation, pe=pe, simd=simd)
+    measured = run(folding, tmp_path)
+    assert measured == {"words": 120, "interval": folding.cycles_per_vector,
+                        "latency": folding.cycles_per_vector + 3}
+
+
+def test_reference_matches_integer_model():
+    """The folding's reference is the integer model's own stage output."""
+    from popcorn.golden.binary import values
+    from popcorn.golden.integer_model import apply_thresholds
+    from popcorn.golden.quantizers import thermometer_to_bases
+    linear, activation = dense_layers("abc")[0]
+    folding = LinearFolding(linear, activation, pe=1, simd=1)
+    rng = np.random.default_rng(4)
+    bases = rng.integers(0, 2, (10, folding.fan_in, folding.act_bases)).astype(np.uint8)
+    w_val = values(linear.weight_bits, linear.weight_encoding)   # (M, C, K)
+    a_val = values(bases, linear.act_encoding)                   # (B, K, N)
+    y = np.einsum("bkj,ick,cij->bc", a_val, w_val, linear.coefficients) + linear.bias
+    want = thermometer_to_bases(apply_thresholds(activation, y), activation.quantizer)
+    assert (folding.reference(bases) == want).all()
+    assert len(base_coefficients(activation.quantizer)) == folding.out_bases
+
+
+def test_pe_must_divide_channels():
+    linear, activation = dense_layers("bnn")[0]
+    with pytest.raises(ValueError, match=r"layer 0: pe = 3 does not divide the 10 output "
+                                         r"channels; choose a divisor of 10"):
+        LinearFolding(linear, activation, pe=3, simd=1)
+
+
+def synthetic_layer(weight_encoding, act_encoding, rng, channels=6, fan_in=12, m=2, n=3):
+    """An IntLinear + IntThreshold built directly: per-channel coefficients, constant and
+    live comparators in both directions, for every encoding pair."""
+    from popcorn.network import AbcActivation
+    quantizer = AbcActivation(np.array([0.9, 0.5, 0.1]), np.array([0.3, 0.6, 1.0]))
+    linear = IntLinear(
+        layer=0, kind="dense", weight_bits=rng.integers(0, 2, (m, channels, fan_in)).astype(
+            np.uint8), weight_encoding=weight_encoding, act_encoding=act_encoding,
+        input_quantizer=None, coefficients=rng.integers(-40, 41, (channels, m, n)),
+        bias=rng.integers(-300, 301, channels), real_coefficients=None, real_bias=None,
+        frac_bits=4)
+    direction = rng.choice([-1, 0, 1], (channels, 3)).astype(np.int8)
+    activation = IntThreshold(0, quantizer, rng.integers(-400, 401, (channels, 3)), direction,
+                              rng.integers(0, 2, (channels, 3)).astype(np.uint8))
+    return linear, activation
+
+
+@pytest.mark.parametrize("encodings", [("pm1", "pm1"), ("pm1", "zo"), ("zo", "pm1"),
+                                       ("zo", "zo")])
+@pytest.mark.parametrize("scores", [False, True])
+def test_mva_every_encoding_pair(encodings, scores, tmp_path):
+    linear, activation = synthetic_layer(*encodings, np.random.default_rng(len(encodings[0])))
+    folding = LinearFolding(linear, None if scores else activation, pe=3, simd=4)
+    assert not folding.uniform_scale
+    assert run(folding, tmp_path, count=60)["interval"] == 6
