@@ -8,7 +8,8 @@ at bit 0 (the golden model's output, computed by the caller); ``interval`` and `
 1. every input word with random stalls on ``valid`` and ``ready``; every output word is
    compared, in order, with ``expected``;
 2. a free-running burst (no stalls) of the first ``burst`` words: the cycles between outputs
-   and from input handshake to output must equal ``interval`` and ``latency``.
+   must equal ``interval``, and from the first input handshake to the first output,
+   ``latency`` (later words of a pipeline with unequal stages may wait longer).
 
 Writes ``words``, ``interval`` and ``latency`` (measured) to ``POPCORN_RESULT``.
 """
@@ -46,8 +47,9 @@ async def matches_expected_words_and_cycles(dut):
                      max_cycles=burst * (interval + latency + 2) + 10)
     assert sink.words == expected[:burst], "free-running burst differs from the golden model"
     intervals = sorted(set(np.diff(sink.fired).tolist()))
-    latencies = sorted(set(o - i for i, o in zip(source.fired, sink.fired)))
+    first = sink.fired[0] - source.fired[0]
     assert intervals in ([], [interval]), f"cycles per word {intervals} != predicted {interval}"
-    assert latencies == [latency], f"latency {latencies} != predicted {latency}"
+    assert first == latency, f"latency {first} != predicted {latency}"
     with open(os.environ["POPCORN_RESULT"], "w") as f:
-        json.dump({"words": len(inputs), "interval": interval, "latency": latencies[0]}, f)
+        json.dump({"words": len(inputs), "interval": intervals[0] if intervals else None,
+                   "latency": first}, f)
