@@ -12,7 +12,8 @@ class MatrixVectorActivation(wiring.Component):
     """A Dense layer of the integer model: M x N base pairs per channel, popcounts
     accumulated over the element folds, ``Y = sum_ij A_ij P_ij + C'`` and then comparators
     (next layer's bases) or the scores. Arithmetic, word layouts and the folding are those of
-    :class:`~popcorn.mapping.linear.LinearFolding`.
+    :class:`~popcorn.mapping.linear.LinearFolding`. A threshold layer with one base pair
+    compares the popcount itself (``LinearFolding.compares_counts``).
 
     Ports
     -----
@@ -141,16 +142,11 @@ class MatrixVectorActivation(wiring.Component):
                 start, w, _ = fields[name]
                 return rec[start + n * w:start + (n + 1) * w].as_signed()
 
-            scale, _ = f.affine()
-            terms = []
-            for n_pair, (i, j) in enumerate((i, j) for i in range(m_) for j in range(n_)):
-                count = s2_count[p, i, j]
-                if f.uniform_scale:
-                    terms.append(count * int(scale[0, i, j]))
-                else:
-                    terms.append(count * field("scale", n_pair))
-            y = Signal(signed(width), name=f"y{p}")
-            m.d.comb += y.eq(sum(terms[1:], terms[0]) + field("offset", 0))
+            if f.compares_counts:
+                y = s2_count[p, 0, 0]
+            else:
+                y = Signal(signed(width), name=f"y{p}")
+                m.d.comb += y.eq(self._combine(s2_count, p, field))
             if f.activation is None:
                 results.append(y)
                 continue
@@ -174,6 +170,15 @@ class MatrixVectorActivation(wiring.Component):
                 m.d.sync += [self.o.payload.eq(Cat(staging[len(lane_bits):], lane_bits)),
                              self.o.valid.eq(1)]
         return m
+
+    def _combine(self, counts, p, field):
+        """``Y = sum_ij A_ij P_ij + C'`` of lane p: A constant or from the channel record."""
+        f = self._folding
+        scale, _ = f.affine()
+        pairs = [(i, j) for i in range(f.weight_bases) for j in range(f.act_bases)]
+        terms = [counts[p, i, j] * (int(scale[0, i, j]) if f.uniform_scale
+                                    else field("scale", n)) for n, (i, j) in enumerate(pairs)]
+        return sum(terms[1:], terms[0]) + field("offset", 0)
 
     def _bases(self, m, levels, p):
         """The output bases of one channel from its comparator levels."""

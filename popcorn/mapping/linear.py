@@ -203,9 +203,47 @@ class LinearFolding:
         w = w.reshape(m, nf, self.pe, sf, self.simd).transpose(1, 3, 2, 0, 4)
         return pack_words(w.reshape(nf * sf, self.pe * m * self.simd))
 
+    @property
+    def compares_counts(self):
+        """True for a threshold layer with one base pair (BNN, XNOR-Net): its comparators
+        are moved onto the popcount P itself (:meth:`count_thresholds`), so the engine
+        needs neither Y nor its adders, as FINN's MVTU."""
+        return self.activation is not None and self.weight_bases * self.act_bases == 1
+
+    def count_thresholds(self):
+        """(thresholds, modes) ``object`` (C, L) on P, equivalent to the activation's on Y:
+        with ``Y = A*P + C'``, ``[Y >= T]`` is ``[P >= ceil((T - C')/A)]`` for A > 0 and
+        ``[P <= floor((T - C')/A)]`` for A < 0 (and ``<=`` alike); a comparator no P in
+        0 .. count_max can flip becomes a constant. Thresholds lie in 0 .. count_max."""
+        scale, offset = self.affine()
+        act = self.activation
+        top = self.count_max
+        thresholds = np.zeros(act.thresholds.shape, dtype=object)
+        modes = np.zeros(act.thresholds.shape, dtype=object)
+        for c in range(self.channels):
+            a, off = int(scale[c, 0, 0]), int(offset[c])
+            for k in range(self.levels):
+                d, t = int(act.direction[c, k]), int(act.thresholds[c, k])
+                if d == 0 or a == 0:
+                    modes[c, k] = int(act.constant[c, k]) if d == 0 else \
+                        int(off >= t if d > 0 else off <= t)
+                    continue
+                ge = (d > 0) == (a > 0)        # dividing by a < 0 flips the comparison
+                bound = -((off - t) // a) if ge else (t - off) // a   # ceil / floor
+                if ge:
+                    mode = MODE_ONE if bound <= 0 else MODE_ZERO if bound > top else MODE_GE
+                else:
+                    mode = MODE_ZERO if bound < 0 else MODE_ONE if bound >= top else MODE_LE
+                modes[c, k], thresholds[c, k] = mode, (bound if mode >= MODE_GE else 0)
+        return thresholds, modes
+
     def channel_fields(self):
-        """Per channel, the ROM fields (name, width, signed, values (C, n)) the engine reads
-        once per channel fold."""
+        """Per channel, the ROM fields (name, width, values (C, n)) the engine reads once per
+        channel fold."""
+        if self.compares_counts:
+            thresholds, modes = self.count_thresholds()
+            return [("threshold", self.count_max.bit_length() + 1, thresholds),
+                    ("mode", 2, modes)]
         scale, offset = self.affine()
         fields = [("offset", self.score_width, np.array(offset.tolist(), dtype=object)[:, None])]
         if not self.uniform_scale:

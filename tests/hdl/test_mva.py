@@ -110,3 +110,23 @@ def test_mva_every_encoding_pair(encodings, scores, tmp_path):
     folding = LinearFolding(linear, None if scores else activation, pe=3, simd=4)
     assert not folding.uniform_scale
     assert run(folding, tmp_path, count=60)["interval"] == 6
+
+
+def test_count_thresholds_equal_thresholds_on_y():
+    """Every comparator moved onto P gives the activation's bit for every possible P."""
+    from popcorn.golden.integer_model import apply_thresholds
+    from popcorn.mapping.linear import MODE_GE, MODE_LE, MODE_ONE
+    rng = np.random.default_rng(7)
+    for encodings in (("pm1", "pm1"), ("zo", "pm1"), ("zo", "zo")):
+        linear, activation = synthetic_layer(*encodings, rng, channels=40, m=1, n=1)
+        folding = LinearFolding(linear, activation, pe=1, simd=1)
+        assert folding.compares_counts
+        thresholds, modes = folding.count_thresholds()
+        scale, offset = folding.affine()
+        p = np.arange(folding.count_max + 1)
+        y = scale[:, 0, 0][None, :].astype(np.int64) * p[:, None] + offset.astype(np.int64)
+        want = apply_thresholds(activation, y)                  # (P, C, L)
+        t, md = thresholds.astype(np.int64)[None], modes.astype(np.int64)[None]
+        pp = p[:, None, None]
+        got = ((md == MODE_GE) & (pp >= t)) | ((md == MODE_LE) & (pp <= t)) | (md == MODE_ONE)
+        assert (got == want).all()
