@@ -1,0 +1,188 @@
+"""Binary-base processing element: the exact dot product of a weight base and an
+activation base, in any of the four encoding pairs of ARCHITECTURE.md."""
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.binary import ENCODINGS
+from .popcount import StageControl, _check_int, build_tree, tree_plan
+
+MAX_SIMD = 4096
+
+
+def pe_output_width(k):
+    """Bits of the PE's signed result for a K-long dot product: ``K.bit_length() + 1``.
+
+    Every encoding pair gives a value in ``[-K, K]``, and ``signed(K.bit_length() + 1)``
+    holds ``[-2**b, 2**b - 1]`` with ``2**b > K``.
+    """
+    return k.bit_length() + 1
+
+
+class BinaryPE(wiring.Component):
+    """Dot product of a K-long weight base ``t`` and activation base ``v``, K = simd*folds.
+
+    Each of the four encoding pairs is computed from one popcount per fold, accumulated
+    over the folds, then one affine step (the identities of ARCHITECTURE.md)::
+
+        weights  acts   per-element bit b_k                  popcount P = sum over K
+        pm1      pm1    XNOR(t_k, v_k)                       result = 2*P - K
+        pm1      zo     t_k & v_k  and  t_k | ~v_k  (2 bits) result = P - K
+        zo       pm1    t_k & v_k  and  v_k | ~t_k  (2 bits) result = P - K
+        zo       zo     t_k & v_k                            result = P
+
+    The mixed pairs count two bits per element because ``2*pc(AND) - pc(v) =
+    pc(t & v) + pc(t | ~v) - K`` (and symmetrically), which keeps one tree; both bits of an
+    element sit in the same compressor group, so the gate logic folds into its LUTs.
+
+    Parameters
+    ----------
+    simd : int
+        Elements per cycle (bits of each base consumed per transfer), 1 to 4096.
+    folds : int
+        Transfers per dot product (K = simd * folds), at least 1.
+    weight_encoding, act_encoding : ``"pm1"`` or ``"zo"``
+        ``pm1``: bit 1 is +1, bit 0 is -1; ``zo``: bit 1 is 1, bit 0 is 0.
+    pipeline : int
+        Register stages inside the popcount tree, 0 .. ``tree_levels``, placed as in
+        :class:`~popcorn.hdl.popcount.Popcount` (``ceil(j*L/d)``).
+    group : int
+        Compressor group in *tree bits* (default 2 for pm1/zo x same-kind pairs: one
+        element pair per LUT4 input set; 4 for mixed pairs: two elements of two bits).
+
+    Ports
+    -----
+    i : ``In(stream.Signature(data.StructLayout({"weights": simd, "acts": simd})))``
+        One fold per transfer: element k of the fold at bit k of ``weights`` / ``acts``.
+        Folds of a vector come in order; the PE counts them (no ``last`` flag).
+    o : ``Out(stream.Signature(signed(out_width)))``
+        The dot product, ``out_width = K.bit_length() + 1``.
+
+    Timing
+    ------
+    ``latency = pipeline + 2``: the result of a vector whose last fold is accepted in cycle
+    c is offered in cycle c + pipeline + 2 (one cycle in the accumulator, one in the
+    output register). With ``i.valid`` and ``o.ready`` high, one fold is accepted every
+    cycle and one result leaves every ``folds`` cycles. Backpressure: the tree stages
+    squeeze bubbles as in :class:`~popcorn.hdl.popcount.Popcount`; the accumulator keeps
+    accepting folds of the next vector while the previous result waits in the output
+    register, and stops only when it holds a finished vector that cannot move on.
+    """
+
+    def __init__(self, *, simd, folds=1, weight_encoding="pm1", act_encoding="pm1",
+                 pipeline=0, group=None):
+        _check_int(simd, "SIMD width", minimum=1, maximum=MAX_SIMD)
+        _check_int(folds, "fold count", minimum=1)
+        for name, enc in (("weight encoding", weight_encoding),
+                          ("act encoding", act_encoding)):
+            if enc not in ENCODINGS:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, ENCODINGS))}, "
+                                 f"not {enc!r}")
+        self._simd = simd
+        self._folds = folds
+        self._encodings = (weight_encoding, act_encoding)
+        self._mixed = weight_encoding != act_encoding
+        if group is None:
+            group = 4 if self._mixed else 2
+        self._plan = tree_plan(simd * (2 if self._mixed else 1), group, pipeline,
+                               max_width=2 * MAX_SIMD)
+        self._k = simd * folds
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"weights": simd, "acts": simd}))),
+            "o": Out(stream.Signature(signed(pe_output_width(self._k)))),
+        })
+
+    simd = property(lambda self: self._simd)
+    folds = property(lambda self: self._folds)
+    weight_encoding = property(lambda self: self._encodings[0])
+    act_encoding = property(lambda self: self._encodings[1])
+    pipeline = property(lambda self: self._plan.pipeline)
+    group = property(lambda self: self._plan.group)
+    plan = property(lambda self: self._plan)
+
+    @property
+    def k(self):
+        """Length of the dot product: ``simd * folds``."""
+        return self._k
+
+    @property
+    def out_width(self):
+        """Bits of the signed result: ``K.bit_length() + 1``."""
+        return pe_output_width(self._k)
+
+    @property
+    def latency(self):
+        """Cycles from the last fold's transfer to the result's offer: ``pipeline + 2``."""
+        return self._plan.pipeline + 2
+
+    @property
+    def count_max(self):
+        """Largest value of the accumulated popcount P."""
+        return self._k * (2 if self._mixed else 1)
+
+    def elaborate(self, platform):
+        m = Module()
+        simd, folds, plan = self._simd, self._folds, self._plan
+        wenc, aenc = self._encodings
+
+        # Fold counter at the input: tags each fold with "last of its vector".
+        fold = Signal(range(folds), name="fold")
+        last = Signal()
+        m.d.comb += last.eq(fold == folds - 1)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += fold.eq(fold + 1)
+            with m.If(last):
+                m.d.sync += fold.eq(0)
+
+        # Per-element bits, as signals so that slicing does not copy operators.
+        t = Signal(simd, name="t")
+        v = Signal(simd, name="v")
+        m.d.comb += [t.eq(self.i.payload.weights), v.eq(self.i.payload.acts)]
+        if not self._mixed:
+            elem = Signal(simd, name="elem")
+            m.d.comb += elem.eq(~(t ^ v) if wenc == "pm1" else t & v)
+            bits = [elem[k] for k in range(simd)]
+        else:
+            both = Signal(simd, name="both")
+            other = Signal(simd, name="other")
+            # pm1 x zo: t | ~v; zo x pm1: v | ~t.
+            m.d.comb += [both.eq(t & v), other.eq(t | ~v if wenc == "pm1" else v | ~t)]
+            bits = [b for k in range(simd) for b in (both[k], other[k])]
+
+        # Accumulator (stage A) and output register (stage B) control.
+        acc_full = Signal()      # acc holds a finished vector not yet in the output register
+        fresh = Signal(init=1)   # the next fold starts a vector
+        out_take = Signal()
+        acc_ready = Signal()
+        m.d.comb += [
+            out_take.eq(acc_full & (~self.o.valid | self.o.ready)),
+            acc_ready.eq(~acc_full | out_take),
+        ]
+        ctl = StageControl(m, plan.pipeline, i_valid=self.i.valid, o_ready=acc_ready,
+                           name="tree")
+        count, _ = build_tree(m, bits, plan, ctl.en)
+        t_last = ctl.tag(last, name="last")
+        m.d.comb += self.i.ready.eq(ctl.i_ready)
+
+        acc = Signal(self.count_max.bit_length(), name="acc")
+        base = Signal.like(acc, name="acc_base")
+        m.d.comb += base.eq(0 if folds == 1 else acc & ~fresh.replicate(len(acc)))
+        accept = ctl.o_valid & acc_ready
+        with m.If(accept):
+            m.d.sync += [acc.eq(base + count), fresh.eq(t_last), acc_full.eq(t_last)]
+        with m.Elif(out_take):
+            m.d.sync += acc_full.eq(0)
+
+        result = Signal(signed(self.out_width), name="result")
+        if wenc == aenc == "pm1":
+            m.d.comb += result.eq((acc << 1) - self._k)
+        elif self._mixed:
+            m.d.comb += result.eq(acc - self._k)
+        else:
+            m.d.comb += result.eq(acc)
+        with m.If(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(out_take):
+            m.d.sync += [self.o.payload.eq(result), self.o.valid.eq(1)]
+        return m
