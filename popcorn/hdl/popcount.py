@@ -43,7 +43,8 @@ def popcount_tree(bits):
 
 def _check_int(value, name, *, minimum, maximum=None):
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        kind = "positive integer" if minimum == 1 else f"integer of at least {minimum}"
+        kind = {0: "non-negative integer", 1: "positive integer"}.get(
+            minimum, f"integer of at least {minimum}")
         raise TypeError(f"{name} must be a {kind}, not {value!r}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be at most {maximum}, not {value!r}")
