@@ -64,10 +64,10 @@ class BinaryPE(wiring.Component):
     ``latency = pipeline + 2``: the result of a vector whose last fold is accepted in cycle
     c is offered in cycle c + pipeline + 2 (one cycle in the accumulator, one in the
     output register). With ``i.valid`` and ``o.ready`` high, one fold is accepted every
-    cycle and one result leaves every ``folds`` cycles. Backpressure: the tree stages
-    squeeze bubbles as in :class:`~popcorn.hdl.popcount.Popcount`; the accumulator keeps
-    accepting folds of the next vector while the previous result waits in the output
-    register, and stops only when it holds a finished vector that cannot move on.
+    cycle and one result leaves every ``folds`` cycles. Backpressure: tree stages,
+    accumulator and output register advance together (``i.ready = o.ready | ~o.valid``),
+    so the whole PE stalls while a result waits for ``o.ready``; bubbles are not squeezed
+    out. ``o.ready`` reaches ``i.ready`` and every clock enable through one gate.
     """
 
     def __init__(self, *, simd, folds=1, weight_encoding="pm1", act_encoding="pm1",
@@ -150,29 +150,23 @@ class BinaryPE(wiring.Component):
             m.d.comb += [both.eq(t & v), other.eq(t | ~v if wenc == "pm1" else v | ~t)]
             bits = [b for k in range(simd) for b in (both[k], other[k])]
 
-        # Accumulator (stage A) and output register (stage B) control.
-        acc_full = Signal()      # acc holds a finished vector not yet in the output register
-        fresh = Signal(init=1)   # the next fold starts a vector
-        out_take = Signal()
-        acc_ready = Signal()
-        m.d.comb += [
-            out_take.eq(acc_full & (~self.o.valid | self.o.ready)),
-            acc_ready.eq(~acc_full | out_take),
-        ]
-        ctl = StageControl(m, plan.pipeline, i_valid=self.i.valid, o_ready=acc_ready,
-                           name="tree")
+        # One enable for the whole chain: tree stages, accumulator, output register.
+        en = Signal()
+        m.d.comb += [en.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(en)]
+        ctl = StageControl(m, plan.pipeline, i_valid=self.i.valid, en=en, name="tree")
         count, _ = build_tree(m, bits, plan, ctl.en)
         t_last = ctl.tag(last, name="last")
-        m.d.comb += self.i.ready.eq(ctl.i_ready)
 
+        # Accumulator stage: `done` marks a finished vector in `acc`.
         acc = Signal(self.count_max.bit_length(), name="acc")
+        done = Signal()
+        fresh = Signal(init=1)   # the next fold starts a vector
         base = Signal.like(acc, name="acc_base")
         m.d.comb += base.eq(0 if folds == 1 else acc & ~fresh.replicate(len(acc)))
-        accept = ctl.o_valid & acc_ready
-        with m.If(accept):
-            m.d.sync += [acc.eq(base + count), fresh.eq(t_last), acc_full.eq(t_last)]
-        with m.Elif(out_take):
-            m.d.sync += acc_full.eq(0)
+        with m.If(en):
+            m.d.sync += done.eq(ctl.o_valid & t_last)
+            with m.If(ctl.o_valid):
+                m.d.sync += [acc.eq(base + count), fresh.eq(t_last)]
 
         result = Signal(signed(self.out_width), name="result")
         if wenc == aenc == "pm1":
@@ -181,8 +175,6 @@ class BinaryPE(wiring.Component):
             m.d.comb += result.eq(acc - self._k)
         else:
             m.d.comb += result.eq(acc)
-        with m.If(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        with m.If(out_take):
-            m.d.sync += [self.o.payload.eq(result), self.o.valid.eq(1)]
+        with m.If(en):
+            m.d.sync += [self.o.payload.eq(result), self.o.valid.eq(done)]
         return m

@@ -188,32 +188,29 @@ def build_tree(m, bits, plan, enables, *, name="pc"):
 
 
 class StageControl:
-    """Valid/ready control of a chain of register stages (bubbles are squeezed out).
+    """Valid bits and per-word tags of a chain of register stages that all advance together.
 
-    Stage ``s`` loads (``en[s]``) when it is empty or its word moves on in the same
-    cycle: ``en[s] = ~valid[s] | en[s + 1]``, and the last stage's word moves on when
-    ``o_ready``. ``i_ready = en[0]``; with zero stages the chain is a wire
-    (``i_ready = o_ready``, ``o_valid = i_valid``). Words handed in with ``i_valid``
-    travel with ``tags`` (extra per-word signals registered alongside, see :meth:`tag`).
+    Every stage loads when ``en`` is high (one enable for the whole chain: the caller
+    derives it from the output handshake, e.g. ``en = o.ready | ~o.valid``, so the chain
+    stalls as a whole and ``o.ready`` reaches ``i.ready`` through one gate). Bubbles are
+    not squeezed out. With zero stages ``o_valid = i_valid``.
     """
 
-    def __init__(self, m, stages, *, i_valid, o_ready, name="stage"):
+    def __init__(self, m, stages, *, i_valid, en, name="stage"):
         self._m = m
+        self._en = en
+        self.en = [en] * stages
         self.valid = [Signal(name=f"{name}{s}_valid") for s in range(stages)]
-        self.en = [Signal(name=f"{name}{s}_en") for s in range(stages)]
         for s in range(stages):
-            after = self.en[s + 1] if s + 1 < stages else o_ready
-            m.d.comb += self.en[s].eq(~self.valid[s] | after)
-            with m.If(self.en[s]):
+            with m.If(en):
                 m.d.sync += self.valid[s].eq(self.valid[s - 1] if s else i_valid)
-        self.i_ready = self.en[0] if stages else o_ready
         self.o_valid = self.valid[-1] if stages else i_valid
 
     def tag(self, value, *, name="tag"):
         """``value`` delayed through every stage, in step with the word it came with."""
-        for s, en in enumerate(self.en):
+        for s in range(len(self.valid)):
             reg = Signal.like(value, name=f"{name}{s}")
-            with self._m.If(en):
+            with self._m.If(self._en):
                 self._m.d.sync += reg.eq(value)
             value = reg
         return value
@@ -246,10 +243,11 @@ class Popcount(wiring.Component):
     ------
     ``latency = pipeline`` cycles: a word accepted in cycle c is offered on ``o`` in
     cycle c + d (d = 0: in the same cycle, combinationally). One word per cycle while
-    ``o.ready`` is high. Backpressure: a stage holds its word while the next one is full
-    and stalled; empty stages (bubbles) still fill, so ``i.ready`` is low only when all
-    d stages are full and ``o.ready`` is low. ``o.ready`` reaches ``i.ready`` through d
-    gates (no skid buffer); ``valid`` travels with the data.
+    ``o.ready`` is high. Backpressure: the whole pipeline stalls while the output holds a
+    word that is not taken (``i.ready = o.ready | ~o.valid``; d = 0: ``i.ready =
+    o.ready``); bubbles are not squeezed out. ``o.ready`` reaches ``i.ready`` and the
+    stages' clock enables through one gate (no skid buffer); ``valid`` travels with the
+    data through the same registers.
     """
 
     def __init__(self, *, width, pipeline=0, group=3):
@@ -288,12 +286,14 @@ class Popcount(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         plan = self._plan
-        ctl = StageControl(m, plan.pipeline, i_valid=self.i.valid, o_ready=self.o.ready)
+        en = Signal()
+        m.d.comb += en.eq(self.o.ready | ~self.o.valid if plan.pipeline else self.o.ready)
+        ctl = StageControl(m, plan.pipeline, i_valid=self.i.valid, en=en)
         data = Signal(plan.width)
         m.d.comb += data.eq(self.i.payload)
         count, _ = build_tree(m, [data[k] for k in range(plan.width)], plan, ctl.en)
         m.d.comb += [
-            self.i.ready.eq(ctl.i_ready),
+            self.i.ready.eq(en),
             self.o.valid.eq(ctl.o_valid),
             self.o.payload.eq(count),
         ]
