@@ -87,7 +87,7 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
     """
     mixed = weight_encoding != act_encoding
     if group is None:
-        group = 4 if mixed else 2
+        group = 4 if mixed else 3
     bits = simd * (2 if mixed else 1)
     lut, ff, plan = _tree_cost(bits, group, pipeline, family)
     if group == 1 and not mixed:

@@ -1,7 +1,7 @@
 """Binary-base processing element: the exact dot product of a weight base and an
 activation base, in any of the four encoding pairs of ARCHITECTURE.md."""
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,6 +18,17 @@ def pe_output_width(k):
     holds ``[-2**b, 2**b - 1]`` with ``2**b > K``.
     """
     return k.bit_length() + 1
+
+
+def _minus_const(x, k):
+    """``x - k`` (signed) for unsigned ``x`` and a positive constant ``k``: the ``t``
+    trailing zero bits of ``k`` leave the low ``t`` bits of ``x`` unchanged, so only the
+    bits above them go through a subtractor (K = SIMD * folds is often a power of two)."""
+    t = (k & -k).bit_length() - 1
+    if t >= len(x):
+        return x - k
+    # Modular arithmetic: the caller truncates to a width that holds the true result.
+    return Cat(x[:t], x[t:] - (k >> t))
 
 
 class BinaryPE(wiring.Component):
@@ -48,8 +59,9 @@ class BinaryPE(wiring.Component):
         Register stages inside the popcount tree, 0 .. ``tree_levels``, placed as in
         :class:`~popcorn.hdl.popcount.Popcount` (``ceil(j*L/d)``).
     group : int
-        Compressor group in *tree bits* (default 2 for pm1/zo x same-kind pairs: one
-        element pair per LUT4 input set; 4 for mixed pairs: two elements of two bits).
+        Compressor group in *tree bits*, 1 to 4. Default 3 for same-kind pairs (a full
+        adder over three XNOR/AND bits, the fewest LUT4 in the iCE40 and ECP5 sweeps of
+        ``reports/blocks/``), 4 for mixed pairs (two elements of two bits each).
 
     Ports
     -----
@@ -84,7 +96,7 @@ class BinaryPE(wiring.Component):
         self._encodings = (weight_encoding, act_encoding)
         self._mixed = weight_encoding != act_encoding
         if group is None:
-            group = 4 if self._mixed else 2
+            group = 4 if self._mixed else 3
         self._plan = tree_plan(simd * (2 if self._mixed else 1), group, pipeline,
                                max_width=2 * MAX_SIMD)
         self._k = simd * folds
@@ -158,7 +170,7 @@ class BinaryPE(wiring.Component):
         t_last = ctl.tag(last, name="last")
 
         # Accumulator stage: `done` marks a finished vector in `acc`.
-        acc = Signal(self.count_max.bit_length(), name="acc")
+        acc = Signal(self.count_max.bit_length(), name="acc", reset_less=True)
         done = Signal()
         fresh = Signal(init=1)   # the next fold starts a vector
         base = Signal.like(acc, name="acc_base")
@@ -170,11 +182,13 @@ class BinaryPE(wiring.Component):
 
         result = Signal(signed(self.out_width), name="result")
         if wenc == aenc == "pm1":
-            m.d.comb += result.eq((acc << 1) - self._k)
+            m.d.comb += result.eq(_minus_const(Cat(Const(0, 1), acc), self._k))
         elif self._mixed:
-            m.d.comb += result.eq(acc - self._k)
+            m.d.comb += result.eq(_minus_const(acc, self._k))
         else:
             m.d.comb += result.eq(acc)
+        out = Signal(signed(self.out_width), name="out", reset_less=True)
+        m.d.comb += self.o.payload.eq(out)
         with m.If(en):
-            m.d.sync += [self.o.payload.eq(result), self.o.valid.eq(done)]
+            m.d.sync += [out.eq(result), self.o.valid.eq(done)]
         return m

@@ -154,7 +154,7 @@ def build_tree(m, bits, plan, enables, *, name="pc"):
             return nodes
         out = []
         for n, (value, maxval) in enumerate(nodes):
-            reg = Signal(maxval.bit_length() or 1, name=f"{name}_l{level}_{n}")
+            reg = Signal(maxval.bit_length() or 1, name=f"{name}_l{level}_{n}", reset_less=True)
             with m.If(enables[stage]):
                 m.d.sync += reg.eq(value)
             out.append((reg, maxval))
@@ -209,7 +209,7 @@ class StageControl:
     def tag(self, value, *, name="tag"):
         """``value`` delayed through every stage, in step with the word it came with."""
         for s in range(len(self.valid)):
-            reg = Signal.like(value, name=f"{name}{s}")
+            reg = Signal.like(value, name=f"{name}{s}", reset_less=True)
             with self._m.If(self._en):
                 self._m.d.sync += reg.eq(value)
             value = reg

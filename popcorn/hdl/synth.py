@@ -32,11 +32,12 @@ class CellCount:
         return asdict(self)
 
 
-def synth_stat(component, *, family="ice40", build_dir, name="top"):
+def synth_stat(component, *, family="ice40", build_dir, name="top", synth_opts=""):
     """Synthesize ``component`` alone with the YoWASP Yosys and return its :class:`CellCount`.
 
     Uses the flow Amaranth's board builds use (``synth_ice40 -top`` / ``synth_ecp5 -top``,
-    no DSP inference).
+    no DSP inference); ``synth_opts`` are appended to the ``synth_*`` command (e.g.
+    ``-nowidelut`` on ECP5).
     """
     import time
 
@@ -48,7 +49,7 @@ def synth_stat(component, *, family="ice40", build_dir, name="top"):
     build_dir.mkdir(parents=True, exist_ok=True)
     source = write_verilog(component, build_dir / f"{name}.v", name=name)
     stat = build_dir / f"{name}_stat_{family}.json"
-    script = (f"read_verilog {source.name}; synth_{family} -top {name}; "
+    script = (f"read_verilog {source.name}; synth_{family} -top {name} {synth_opts}; "
               f"tee -q -o {stat.name} stat -json")
     start = time.monotonic()
     proc = subprocess.run([yosys, "-q", "-p", script], cwd=build_dir,
