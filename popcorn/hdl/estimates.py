@@ -15,7 +15,8 @@ same groups, same pairing, same register positions) and counts three kinds of lo
 
 and charges each with a per-family factor fitted to the Yosys sweep of
 ``benchmarks/sweep_blocks.py`` (the report in ``reports/blocks/`` gives the error of every
-point). Flip-flops are counted exactly from the structure; EBR and DSP are always 0 (the
+point). Flip-flops are counted from the structure (exact for the popcount, within a
+couple of flip-flops for the PE); EBR and DSP are always 0 (the
 blocks are logic only). ECP5 counts assume ``synth_ecp5 -nowidelut`` (a ``CCU2C`` counts
 as 2 LUT4).
 """
@@ -31,8 +32,8 @@ FAMILIES = ("ice40", "ecp5")
 # Fitted by least squares to the Yosys sweep in reports/blocks/sweep.json
 # (benchmarks/sweep_blocks.py --fit prints them).
 FACTORS = {
-    "ice40": {"compressor": 1.0, "reg_adder": 1.0, "comb_adder": 0.8, "fixed": 2.0},
-    "ecp5": {"compressor": 1.0, "reg_adder": 1.0, "comb_adder": 0.8, "fixed": 2.0},
+    "ice40": {"compressor": 0.935, "reg_adder": 1.124, "comb_adder": 1.458, "fixed": 0.0},
+    "ecp5": {"compressor": 0.978, "reg_adder": 1.539, "comb_adder": 1.554, "fixed": 0.0},
 }
 
 
@@ -116,7 +117,8 @@ def pe_features(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
         extra += max(out_w - t - (0 if mixed else 1), 1)
     extra += 2 * fold_w                              # fold counter and its compare
     feats["extra"] = extra
-    feats["ff"] += pipeline + acc_w + out_w + fold_w + 3   # tags, acc, out, counter, flags
+    # tags, acc, out, counter, flags (done, o.valid; "fresh" only when folding)
+    feats["ff"] += pipeline + acc_w + out_w + fold_w + 1 + (folds > 1) + mixed
     return feats
 
 

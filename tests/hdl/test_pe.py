@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """BinaryPE: the four encoding pairs against the golden ``binary_dot`` in cocotb + Icarus,
 with random stalls (every result checked, interval and latency asserted), and its
 parameter checks."""
@@ -6,7 +7,9 @@ import numpy as np
 import pytest
 
 from popcorn.golden.binary import binary_dot
+from popcorn.hdl.estimates import estimate_pe
 from popcorn.hdl.pe import BinaryPE, pe_output_width
+from popcorn.hdl.synth import synth_stat
 from popcorn.sim.runner import run_testbench
 
 PAIRS = [("pm1", "pm1"), ("pm1", "zo"), ("zo", "pm1"), ("zo", "zo")]
@@ -101,3 +104,16 @@ def test_golden_identities_extremes():
 def test_pe_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
         BinaryPE(**kwargs)
+
+
+@pytest.mark.synth
+def test_pe_synth_matches_estimate(tmp_path):
+    """One real Yosys run (ECP5, -nowidelut as in the benchmarks): a folded zo x pm1 PE
+    that is not a sweep point; LUT4 within 15 % of the estimate, FF within 2."""
+    params = dict(simd=40, folds=3, weight_encoding="zo", act_encoding="pm1", pipeline=4)
+    got = synth_stat(BinaryPE(**params), family="ecp5", synth_opts="-nowidelut",
+                     build_dir=tmp_path)
+    est = estimate_pe(**params, family="ecp5")
+    assert got.ebr == got.dsp == 0
+    assert abs(got.lut4 - est["lut4"]) <= 0.15 * got.lut4, (got, est)
+    assert abs(got.ff - est["ff"]) <= 2, (got, est)

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Popcount: parameter checks, tree shape, and cocotb + Icarus runs against the golden
 popcount with random stalls (every count checked, latency asserted)."""
 
@@ -86,11 +87,21 @@ def test_popcount_parameter_errors(kwargs, error, message):
 
 
 @pytest.mark.synth
-def test_popcount_synth_close_to_estimate(tmp_path):
-    """One real Yosys run: a 64-bit, 3-stage popcount on iCE40, within 30 % of the
-    estimate (the sweep in reports/blocks/ has the full comparison)."""
-    got = synth_stat(Popcount(width=64, pipeline=3), family="ice40", build_dir=tmp_path)
-    est = estimate_popcount(width=64, pipeline=3, family="ice40")
-    assert got.ebr == est["ebr"] == 0 and got.dsp == 0
-    assert abs(got.lut4 - est["lut4"]) <= 0.3 * got.lut4, (got, est)
-    assert abs(got.ff - est["ff"]) <= 0.3 * got.ff, (got, est)
+def test_popcount_synth_matches_estimate(tmp_path):
+    """One real Yosys run: a 100-bit, 3-stage popcount on iCE40 (not a sweep point):
+    LUT4 within 15 % of the estimate, FF exact (reports/blocks/sweep.md has the rest)."""
+    got = synth_stat(Popcount(width=100, pipeline=3), family="ice40", build_dir=tmp_path)
+    est = estimate_popcount(width=100, pipeline=3, family="ice40")
+    assert got.ebr == est["ebr"] == 0 and got.dsp == est["dsp"] == 0
+    assert abs(got.lut4 - est["lut4"]) <= 0.15 * got.lut4, (got, est)
+    assert got.ff == est["ff"], (got, est)
+
+
+def test_estimate_shape_and_errors():
+    est = estimate_popcount(width=256, pipeline=8, family="ecp5")
+    assert set(est) == {"lut4", "ff", "ebr", "dsp"} and est["ebr"] == est["dsp"] == 0
+    # More pipelining: more flip-flops, never more LUT4 in this model.
+    a, b = (estimate_popcount(width=1024, pipeline=p) for p in (2, 10))
+    assert b["ff"] > a["ff"] and b["lut4"] <= a["lut4"]
+    with pytest.raises(ValueError, match=r"family must be one of 'ice40', 'ecp5', not 'xc7'"):
+        estimate_popcount(width=8, family="xc7")
