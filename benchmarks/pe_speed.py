@@ -53,6 +53,18 @@ def link_cost(board, in_width, out_shape, build_root):
     return _LINK[key]
 
 
+def critical_path(build_dir):
+    """Where nextpnr's critical clock-to-clock path runs: ``"PE"`` when it touches a cell of
+    the PE (``link.core``), else ``"link"`` (UART and width converters); with its end cells."""
+    report = json.loads((build_dir / "top_report.json").read_text())
+    for path in report["critical_paths"]:
+        if "clk" in path["from"] and "clk" in path["to"]:
+            cells = [step["to"]["cell"] for step in path["path"] if "to" in step]
+            where = "PE" if any("core.core" in c for c in cells) else "link"
+            return where, f"{cells[0]} -> {cells[-1]}"
+    return "?", ""
+
+
 def measure(board, simd, pipeline, group, build_root, encodings=("pm1", "pm1")):
     kw = dict(simd=simd, folds=1, weight_encoding=encodings[0], act_encoding=encodings[1],
               pipeline=pipeline, group=group)
@@ -65,6 +77,7 @@ def measure(board, simd, pipeline, group, build_root, encodings=("pm1", "pm1")):
                                   build_dir=build_root / tag / "board")
     link = link_cost(board, 2 * simd, signed(pe_output_width(simd)), build_root)
     est = estimate_pe(**kw, family=FAMILY[board])
+    where, ends = critical_path(build_root / tag / "board")
     row = {
         "board": board, "device": impl.device, "simd": simd, "pipeline": pipeline,
         "group": group, "weight_encoding": encodings[0], "act_encoding": encodings[1],
@@ -75,6 +88,7 @@ def measure(board, simd, pipeline, group, build_root, encodings=("pm1", "pm1")):
         "board_lut4": impl.lut4, "board_ff": impl.ff, "link_lut4": link.lut4,
         "link_ff": link.ff,
         "fmax_mhz": impl.fmax_mhz, "target_mhz": TARGETS_MHZ[board],
+        "critical_path_in": where, "critical_path": ends,
         "est_lut4": est["lut4"], "est_ff": est["ff"],
         "synth_opts": SYNTH_OPTS[FAMILY[board]],
         "seconds": round(time.monotonic() - start, 1),
@@ -98,14 +112,16 @@ def markdown(rows, chosen):
         "route-through LUTs it adds while packing flip-flops, so board - link can exceed the",
         "PE's own logic LUT4 (PE alone); the budget is checked on the larger of the two.",
         "Yosys options: iCE40 default, ECP5 `-nowidelut` (see `benchmarks/_common.py`).",
+        "`critical path in`: `PE` when nextpnr's critical path touches a PE cell, `link`",
+        "when it lies wholly in the UART link (then the PE alone is faster than the figure).",
         "Targets: >= 45 MHz on UP5K, >= 125 MHz on ECP5, <= 3 LUT4 per input bit.",
         "Baseline (TOOLCHAIN.md, unpipelined XNOR-popcount PE, N=256): 707 LUT4 / 22.8 MHz on",
         "UP5K, 1241 LUT4 / 59.6 MHz on ECP5.",
         "",
         "| board | group | pipeline | latency | PE LUT4 | LUT4/bit | PE alone | PE FF | est. LUT4 | "
-        "board LUT4 | board FF | link LUT4 | fmax MHz | target | meets |",
+        "board LUT4 | board FF | link LUT4 | fmax MHz | critical path in | target | meets |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-        "---: | --- |",
+        "--- | ---: | --- |",
     ]
     for r in rows:
         ok = "yes" if r["meets_fmax"] and r["meets_lut"] else (
@@ -115,7 +131,8 @@ def markdown(rows, chosen):
             f"| {r['board']} | {r['group']} | {r['pipeline']} | {r['latency']} | {r['pe_lut4']} | "
             f"{r['pe_lut4_per_bit']} | {r['pe_lut4_yosys_alone']} | {r['pe_ff']} | "
             f"{r['est_lut4']} | {r['board_lut4']} | "
-            f"{r['board_ff']} | {r['link_lut4']} | {r['fmax_mhz']} | {r['target_mhz']} | {ok} |")
+            f"{r['board_ff']} | {r['link_lut4']} | {r['fmax_mhz']} | {r['critical_path_in']} | "
+            f"{r['target_mhz']} | {ok} |")
     lines += ["", "## Result", ""]
     for board, r in chosen.items():
         if r is None:

@@ -8,6 +8,11 @@ The pipelined tree has two kinds of level:
 2. *adder* levels: a balanced binary tree of carry-chain adders (``SB_CARRY`` on iCE40,
    ``CCU2C`` on ECP5), each sum only as wide as its largest possible value.
 
+Measured (``reports/blocks/sweep.md``): Yosys turns a purely combinational region of
+adders into one carry-save tree, while registered levels become carry chains; on iCE40
+the fully pipelined 256-bit tree takes 423 LUT4 against 536 combinational (3-bit groups),
+and 3-bit groups beat 1, 2 and 4 on both families.
+
 :func:`tree_plan` fixes the shape (level count, where the registers go) and
 :func:`build_tree` emits the logic; :class:`Popcount` wraps them with stream ports, and
 :class:`~popcorn.hdl.pe.BinaryPE` reuses them with its XNOR/AND logic folded into the
@@ -101,8 +106,9 @@ def tree_plan(width, group, pipeline, *, max_width=MAX_WIDTH):
     _check_int(pipeline, "pipeline depth", minimum=0)
     levels = tree_levels(width, group)
     if pipeline > levels:
-        raise ValueError(f"pipeline depth must be at most {levels} (the logic levels of a "
-                         f"{width}-bit popcount with {group}-bit groups), not {pipeline!r}")
+        raise ValueError(f"pipeline depth must be at most {levels} (the logic levels of the "
+                         f"popcount tree of {width} bits in {group}-bit groups), "
+                         f"not {pipeline!r}")
     registered = tuple(ceil(j * levels / pipeline) for j in range(1, pipeline + 1))
     return TreePlan(width=width, group=group, pipeline=pipeline, levels=levels,
                     registered=registered)
@@ -140,7 +146,7 @@ def build_tree(m, bits, plan, enables, *, name="pc"):
     """Emit the popcount tree of ``bits`` into module ``m``.
 
     ``bits`` is a list of 1-bit ``Value`` (any logic in front of them, e.g. an XNOR, ends
-    up inside the compressor LUTs) or a list of ``(bits, maxval)`` groups already summed.
+    up inside the compressor LUTs).
     ``enables[s]`` is the clock enable of register stage ``s`` (``len == plan.pipeline``).
     Returns ``(count, maxval)``: ``count`` an unsigned ``Signal`` exactly as wide as
     ``maxval`` needs.

@@ -78,8 +78,8 @@ def test_tree_plan_shape():
     (dict(width=8, pipeline=-1), TypeError,
      r"pipeline depth must be a non-negative integer, not -1"),
     (dict(width=8, pipeline=4), ValueError,
-     r"pipeline depth must be at most 3 \(the logic levels of a 8-bit popcount with "
-     r"3-bit groups\), not 4"),
+     r"pipeline depth must be at most 3 \(the logic levels of the popcount tree of 8 bits "
+     r"in 3-bit groups\), not 4"),
 ])
 def test_popcount_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
