@@ -3,6 +3,8 @@
 popcount with random stalls (every count checked, latency asserted)."""
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 import pytest
 
 from popcorn.hdl.estimates import estimate_popcount
@@ -105,3 +107,23 @@ def test_estimate_shape_and_errors():
     assert b["ff"] > a["ff"] and b["lut4"] <= a["lut4"]
     with pytest.raises(ValueError, match=r"family must be one of 'ice40', 'ecp5', not 'xc7'"):
         estimate_popcount(width=8, family="xc7")
+
+
+@given(width=st.integers(1, 4096), group=st.integers(1, 4), data=st.data())
+def test_tree_plan_invariants(width, group, data):
+    """Registers sit after distinct, increasing levels, the last one at the output; the
+    estimate counts at least the output register and the valid bits."""
+    levels = tree_plan(width, group, 0).levels
+    pipeline = data.draw(st.integers(0, levels))
+    plan = tree_plan(width, group, pipeline)
+    assert len(plan.registered) == pipeline == plan.latency
+    assert list(plan.registered) == sorted(set(plan.registered))
+    assert not pipeline or plan.registered[-1] == levels
+    assert all(1 <= lv <= levels for lv in plan.registered)
+    assert 2 ** (levels - 1) >= -(-width // group)     # enough adder levels
+    est = estimate_popcount(width=width, pipeline=pipeline, group=group)
+    if pipeline:   # at least the output register and one valid bit per stage
+        assert est["ff"] >= plan.count_width + pipeline
+    else:
+        assert est["ff"] == 0
+    assert est["lut4"] >= 0
