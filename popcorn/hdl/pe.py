@@ -130,6 +130,11 @@ class BinaryPE(wiring.Component):
         return self._plan.pipeline + 2
 
     @property
+    def cycles_per_vector(self):
+        """Transfers (cycles, without stalls) per dot product: ``folds``."""
+        return self._folds
+
+    @property
     def count_max(self):
         """Largest value of the accumulated popcount P."""
         return self._k * (2 if self._mixed else 1)

@@ -50,7 +50,7 @@ def run(simd, folds, wenc, aenc, pipeline, vectors, tmp_path, group=None):
 @pytest.mark.parametrize("wenc, aenc", PAIRS)
 def test_pe_four_encodings_folded(wenc, aenc, tmp_path):
     measured, dut, n = run(12, 3, wenc, aenc, 2, 150, tmp_path)
-    assert measured == {"vectors": n, "interval": 3, "latency": dut.latency}
+    assert measured == {"vectors": n, "interval": dut.cycles_per_vector, "latency": dut.latency}
     assert dut.latency == 2 + 2
 
 
@@ -78,6 +78,7 @@ def test_pe_widths_and_latency():
         assert -(1 << (pe_output_width(k) - 1)) <= -k and k < (1 << (pe_output_width(k) - 1))
     dut = BinaryPE(simd=256, folds=4, pipeline=4)
     assert dut.k == 1024 and dut.out_width == 12 and dut.latency == 6
+    assert dut.cycles_per_vector == 4
     assert dut.o.payload.shape().width == 12 and dut.o.payload.shape().signed
     assert BinaryPE(simd=256, weight_encoding="pm1", act_encoding="zo").plan.width == 512
 
