@@ -1,0 +1,73 @@
+"""Shared pieces of the block benchmarks."""
+
+import contextlib
+import os
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class FlatStreams(wiring.Component):
+    """Presents ``core``'s stream ports with plain unsigned payloads (the UART link reads
+    ``payload.shape().width``, which a ``data.StructLayout`` does not have). Wires only:
+    no cells."""
+
+    def __init__(self, core):
+        self._core = core
+        super().__init__({
+            "i": In(stream.Signature(core.i.payload.shape().size)),
+            "o": Out(stream.Signature(core.o.payload.shape())),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self._core
+        m.d.comb += [
+            core.i.payload.eq(self.i.payload), core.i.valid.eq(self.i.valid),
+            self.i.ready.eq(core.i.ready),
+        ]
+        wiring.connect(m, core.o, wiring.flipped(self.o))
+        return m
+
+
+class PassThrough(wiring.Component):
+    """The cheapest stream core with given port widths: the low ``out_width`` input bits,
+    registered. Built behind the UART link it measures what the link, the width converters
+    and the board glue cost on their own (their LUT4 do not depend on how many input bits
+    the core uses: the input shift register needs no LUTs)."""
+
+    def __init__(self, in_width, out_shape):
+        super().__init__({
+            "i": In(stream.Signature(in_width)),
+            "o": Out(stream.Signature(out_shape)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        en = self.o.ready | ~self.o.valid
+        m.d.comb += self.i.ready.eq(en)
+        with m.If(en):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
+        return m
+
+
+# Extra options of Yosys's synth_<family> command per family, applied to every build of
+# the benchmarks (board builds through Amaranth's AMARANTH_synth_opts override, and the
+# block-alone runs). ECP5: without -nowidelut, ABC packs functions of 5-7 inputs into
+# PFUMX/L6MUX21 wide LUTs, each costing 2-4 LUT4 (the PE at N=256: 1163 LUT4 -> 718).
+SYNTH_OPTS = {"ice40": "", "ecp5": "-nowidelut"}
+
+
+@contextlib.contextmanager
+def synth_opts_env(family):
+    """Set ``AMARANTH_synth_opts`` for a board build of ``family`` (restored after)."""
+    saved = os.environ.get("AMARANTH_synth_opts")
+    os.environ["AMARANTH_synth_opts"] = SYNTH_OPTS[family]
+    try:
+        yield SYNTH_OPTS[family]
+    finally:
+        if saved is None:
+            del os.environ["AMARANTH_synth_opts"]
+        else:
+            os.environ["AMARANTH_synth_opts"] = saved

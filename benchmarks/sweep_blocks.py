@@ -1,0 +1,254 @@
+"""Synthesis sweep of the popcount and PE blocks: real Yosys counts beside the estimates.
+
+For every point of a small parameter sweep the block is synthesized on its own with the
+YoWASP Yosys (``synth_ice40``; ``synth_ecp5 -nowidelut``) and its LUT4/FF/EBR/DSP are
+written beside :mod:`popcorn.hdl.estimates` and the estimate's error. A few points are
+also placed and routed behind the UART link (``BoardTop``, nextpnr) for fmax.
+
+    PYTHONPATH=. python benchmarks/sweep_blocks.py [--families ice40 ecp5] [--no-fmax]
+    PYTHONPATH=. python benchmarks/sweep_blocks.py --rerender   # estimates only, no tools
+    PYTHONPATH=. python benchmarks/sweep_blocks.py --fit        # print fitted factors
+
+Writes ``reports/blocks/sweep.md`` and ``reports/blocks/sweep.json``.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import SYNTH_OPTS, FlatStreams, synth_opts_env
+from popcorn.boards.build import build_bitstream
+from popcorn.boards.top import BoardTop
+from popcorn.hdl import estimates
+from popcorn.hdl.pe import BinaryPE
+from popcorn.hdl.popcount import Popcount, tree_levels
+from popcorn.hdl.synth import synth_stat
+
+ROOT = Path(__file__).resolve().parent.parent
+BOARD = {"ice40": "icebreaker", "ecp5": "ulx3s-85f"}
+PAIRS = [("pm1", "pm1"), ("pm1", "zo"), ("zo", "pm1"), ("zo", "zo")]
+
+
+def popcount_points():
+    pts = []
+    for width in (16, 64, 256, 1024):
+        levels = tree_levels(width, 3)
+        for p in sorted({0, (levels + 1) // 2, levels}):
+            pts.append(dict(width=width, pipeline=p, group=3))
+    for group in (1, 2, 4):
+        pts.append(dict(width=256, pipeline=tree_levels(256, group), group=group))
+    pts.append(dict(width=4096, pipeline=tree_levels(4096, 3), group=3))
+    return pts
+
+
+def pe_points():
+    pts = []
+    for wenc, aenc in PAIRS:
+        group = 4 if wenc != aenc else 3
+        levels = tree_levels(64 * (2 if wenc != aenc else 1), group)
+        for p in (0, levels):
+            pts.append(dict(simd=64, folds=1, weight_encoding=wenc, act_encoding=aenc,
+                            pipeline=p))
+    pts.append(dict(simd=64, folds=4, weight_encoding="pm1", act_encoding="pm1", pipeline=3))
+    pts.append(dict(simd=64, folds=4, weight_encoding="zo", act_encoding="pm1", pipeline=3))
+    for p in (0, 3, 8):
+        pts.append(dict(simd=256, folds=1, weight_encoding="pm1", act_encoding="pm1",
+                        pipeline=p))
+    return pts
+
+
+# Points not used to fit the factors: their error tests the estimate on designs it has
+# not seen.
+HELD_OUT = [
+    ("popcount", dict(width=512, pipeline=3, group=3)),
+    ("popcount", dict(width=2000, pipeline=7, group=3)),
+    ("popcount", dict(width=300, pipeline=5, group=2)),
+    ("pe", dict(simd=128, folds=2, weight_encoding="pm1", act_encoding="pm1", pipeline=5)),
+    ("pe", dict(simd=100, folds=1, weight_encoding="zo", act_encoding="zo", pipeline=2)),
+    ("pe", dict(simd=96, folds=3, weight_encoding="pm1", act_encoding="zo", pipeline=4)),
+]
+
+FMAX_POINTS = [
+    ("popcount", dict(width=256, pipeline=0, group=3)),
+    ("popcount", dict(width=256, pipeline=4, group=3)),
+    ("popcount", dict(width=256, pipeline=8, group=3)),
+    ("pe", dict(simd=64, folds=4, weight_encoding="pm1", act_encoding="zo", pipeline=3)),
+]
+
+
+def make(block, params):
+    return Popcount(**params) if block == "popcount" else BinaryPE(**params)
+
+
+def estimate(block, params, family):
+    fn = estimates.estimate_popcount if block == "popcount" else estimates.estimate_pe
+    return fn(**params, family=family)
+
+
+def features(block, params):
+    if block == "popcount":
+        f = estimates.tree_features(params["width"], params["group"], params["pipeline"])
+        f["extra"] = 0
+        return f
+    return estimates.pe_features(**params)
+
+
+def tag(block, params):
+    return block + "_" + "_".join(f"{k}{v}" for k, v in params.items())
+
+
+def synth_point(block, params, family, build_root, held_out=False):
+    got = synth_stat(make(block, params), family=family, synth_opts=SYNTH_OPTS[family],
+                     build_dir=build_root / family / tag(block, params))
+    row = {"block": block, "family": family, "params": params, "held_out": held_out,
+           "actual": got.to_dict()}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def fmax_point(block, params, family, build_root):
+    start = time.monotonic()
+    core = make(block, params)
+    with synth_opts_env(family):
+        _, impl = build_bitstream(BoardTop(FlatStreams(core) if block == "pe" else core),
+                                  board=BOARD[family],
+                                  build_dir=build_root / f"{family}_board" / tag(block, params))
+    row = {"block": block, "family": family, "params": params, "board": BOARD[family],
+           "fmax_mhz": impl.fmax_mhz, "board_lut4": impl.lut4, "board_ff": impl.ff,
+           "seconds": round(time.monotonic() - start, 1)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def attach_estimates(rows):
+    """Add the current estimates and their errors to every synthesized row."""
+    for r in rows:
+        est = estimate(r["block"], r["params"], r["family"])
+        r["estimate"] = est
+        r["error_pct"] = {
+            key: (round(100 * (est[key] - r["actual"][key]) / r["actual"][key], 1)
+                  if r["actual"][key] else (0.0 if est[key] == 0 else None))
+            for key in ("lut4", "ff")}
+    return rows
+
+
+def fit(rows):
+    """Least-squares factors (compressor, reg_adder, comb_adder, fixed) per family."""
+    out = {}
+    for family in sorted({r["family"] for r in rows}):
+        sel = [r for r in rows if r["family"] == family and not r.get("held_out")]
+        feats = [features(r["block"], r["params"]) for r in sel]
+        a = np.array([[f["compressor"], f["reg_adder"], f["comb_adder"], 1.0] for f in feats])
+        b = np.array([r["actual"]["lut4"] - f["extra"] for r, f in zip(sel, feats)])
+        # Relative least squares: every point weighs the same, small or large.
+        w = 1.0 / np.maximum(b, 1.0)
+        sol, *_ = np.linalg.lstsq(a * w[:, None], b * w, rcond=None)
+        out[family] = dict(zip(("compressor", "reg_adder", "comb_adder", "fixed"),
+                               (round(float(x), 3) for x in sol)))
+    return out
+
+
+def describe(block, p):
+    if block == "popcount":
+        return f"N={p['width']} g={p['group']} d={p['pipeline']}"
+    enc = f"{p['weight_encoding']}x{p['act_encoding']}"
+    g = f" g={p['group']}" if p.get("group") else ""
+    return f"SIMD={p['simd']} folds={p['folds']} {enc}{g} d={p['pipeline']}"
+
+
+def markdown(rows, fmax_rows):
+    lines = [
+        "# Block synthesis sweep: Yosys counts beside the estimates",
+        "",
+        "Generated by `benchmarks/sweep_blocks.py`. `actual`: Yosys `stat` of the block",
+        "synthesized on its own (iCE40: `synth_ice40`; ECP5: `synth_ecp5 -nowidelut`, a",
+        "CCU2C counted as 2 LUT4). `est.`: `popcorn.hdl.estimates` (factors in",
+        "`estimates.FACTORS`, fitted by least squares on the points not marked held out).",
+        "Error = (est - actual)",
+        "/ actual. EBR and DSP are 0 in every run and every estimate.",
+        "",
+    ]
+    for family in ("ice40", "ecp5"):
+        sel = [r for r in rows if r["family"] == family]
+        if not sel:
+            continue
+        lines += [f"## {family}", ""]
+        for label, part in (("fitted points", [r for r in sel if not r.get("held_out")]),
+                            ("held-out points (not used for the fit)",
+                             [r for r in sel if r.get("held_out")])):
+            if not part:
+                continue
+            errs = [abs(r["error_pct"]["lut4"]) for r in part]
+            ff_errs = [abs(r["error_pct"]["ff"]) for r in part
+                       if r["error_pct"]["ff"] is not None]
+            lines.append(f"- {label}: LUT4 estimate error mean |err| {np.mean(errs):.1f} %, "
+                         f"max {max(errs):.1f} %; FF mean |err| {np.mean(ff_errs):.1f} %, "
+                         f"max {max(ff_errs):.1f} % ({len(part)} points).")
+        lines += ["",
+                  "| block | parameters | LUT4 | est. LUT4 | err % | FF | est. FF | err % | "
+                  "carry | EBR | DSP | Yosys s |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+                  "---: |"]
+        for r in sel:
+            a, e, err = r["actual"], r["estimate"], r["error_pct"]
+            held = " (held out)" if r.get("held_out") else ""
+            lines.append(
+                f"| {r['block']} | {describe(r['block'], r['params'])}{held} | {a['lut4']} | "
+                f"{e['lut4']} | {err['lut4']} | {a['ff']} | {e['ff']} | {err['ff']} | "
+                f"{a['carry']} | {a['ebr']} | {a['dsp']} | {a['seconds']} |")
+        lines.append("")
+    if fmax_rows:
+        lines += ["## fmax (nextpnr, block behind the UART link)", "",
+                  "| board | block | parameters | fmax MHz | board LUT4 | board FF |",
+                  "| --- | --- | --- | ---: | ---: | ---: |"]
+        for r in fmax_rows:
+            lines.append(f"| {r['board']} | {r['block']} | {describe(r['block'], r['params'])}"
+                         f" | {r['fmax_mhz']} | {r['board_lut4']} | {r['board_ff']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", nargs="+", default=["ice40", "ecp5"])
+    ap.add_argument("--no-fmax", action="store_true", help="skip the nextpnr builds")
+    ap.add_argument("--rerender", action="store_true",
+                    help="reuse the synthesized counts of sweep.json, recompute estimates")
+    ap.add_argument("--fit", action="store_true", help="print least-squares factors")
+    ap.add_argument("--build-dir", default=str(ROOT / "build" / "sweep"))
+    ap.add_argument("--out", default=str(ROOT / "reports" / "blocks"))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    build_root = Path(args.build_dir)
+    if args.rerender or args.fit:
+        saved = json.loads((out / "sweep.json").read_text())
+        rows, fmax_rows = saved["synth"], saved["fmax"]
+    else:
+        rows, fmax_rows = [], []
+        for family in args.families:
+            for block, pts in (("popcount", popcount_points()), ("pe", pe_points())):
+                for params in pts:
+                    rows.append(synth_point(block, params, family, build_root))
+            for block, params in HELD_OUT:
+                rows.append(synth_point(block, params, family, build_root, held_out=True))
+            if not args.no_fmax:
+                for block, params in FMAX_POINTS if family == "ice40" else FMAX_POINTS[1:2]:
+                    fmax_rows.append(fmax_point(block, params, family, build_root))
+    if args.fit:
+        print(json.dumps(fit(rows), indent=1))
+        return 0
+    attach_estimates(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps(
+        {"factors": estimates.FACTORS, "synth": rows, "fmax": fmax_rows}, indent=1))
+    (out / "sweep.md").write_text(markdown(rows, fmax_rows))
+    print(markdown(rows, fmax_rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
