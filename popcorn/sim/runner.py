@@ -80,7 +80,11 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
         except (SystemExit, subprocess.CalledProcessError) as exc:
             raise SimulationFailed(f"{simulator} run of {test_module} failed ({exc}); see "
                                    f"{build_dir / 'build.log'} and {log_path}") from None
-    tests, failed = get_results(results)
+    try:
+        tests, failed = get_results(results)
+    except RuntimeError as exc:   # no results file: the simulator or the test module died
+        raise SimulationFailed(f"{simulator} run of {test_module} ended abnormally ({exc}); "
+                               f"see {log_path}\n{_errors(log_path)}") from None
     if failed or tests == 0:
         raise SimulationFailed(f"{failed} of {tests} cocotb tests of {test_module} failed; "
                                f"see {log_path}\n{_errors(log_path)}")

@@ -21,14 +21,14 @@ import cocotb
 import numpy as np
 
 from popcorn.golden.binary import binary_dot
-from popcorn.mapping.dense_folding import pack_bits
+from popcorn.golden.binary import pack_words
 from popcorn.sim.streams import StreamSink, StreamSource, run_cycles, start_clock_and_reset
 
 
 def fold_words(weights, acts, simd, folds):
     """The input transfers of every vector, in order."""
-    w = pack_bits(weights.reshape(-1, simd))
-    a = pack_bits(acts.reshape(-1, simd))
+    w = pack_words(weights.reshape(-1, simd))
+    a = pack_words(acts.reshape(-1, simd))
     return [wi | (ai << simd) for wi, ai in zip(w, a)]
 
 

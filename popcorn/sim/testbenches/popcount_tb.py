@@ -20,7 +20,7 @@ import numpy as np
 from cocotb.triggers import ReadOnly, Timer
 
 from popcorn.golden.binary import popcount
-from popcorn.mapping.dense_folding import pack_bits
+from popcorn.golden.binary import pack_words
 from popcorn.sim.streams import StreamSink, StreamSource, run_cycles, start_clock_and_reset
 
 
@@ -54,7 +54,7 @@ async def matches_golden_popcount_and_latency(dut):
     else:  # pipeline = 0: purely combinational, no clock port
         run = _run_combinational
 
-    source = StreamSource(dut, "i", pack_bits(words), idle=float(case["idle"]), rng=rng)
+    source = StreamSource(dut, "i", pack_words(words), idle=float(case["idle"]), rng=rng)
     sink = StreamSink(dut, "o", stall=float(case["stall"]), rng=rng)
     await run(dut, [source], [sink], until=lambda: len(sink.words) == len(words),
                      max_cycles=20 * len(words) + 10 * latency + 100)
@@ -62,7 +62,7 @@ async def matches_golden_popcount_and_latency(dut):
         assert got == want, f"word {n}: count {got} != golden {want}"
 
     burst = words[:16]
-    source = StreamSource(dut, "i", pack_bits(burst))
+    source = StreamSource(dut, "i", pack_words(burst))
     sink = StreamSink(dut, "o")
     await run(dut, [source], [sink], until=lambda: len(sink.words) == len(burst),
                      max_cycles=len(burst) + latency + 10)
