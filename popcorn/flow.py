@@ -1,7 +1,9 @@
-"""The build flow of a layer: golden check, RTL simulation, bitstream, report.
+"""The build flow of a network: golden model, RTL simulation, bitstream, report.
 
-An ordered list of named steps, each timed; ``progress(name)`` is a context manager the
-caller supplies to show the running step (the CLI uses a rich status line).
+An ordered list of named steps, each timed; ``progress(step)`` is a context manager the
+caller supplies to show the running step (the CLI uses a rich status line). Steps whose
+inputs did not change since their last successful run in ``build_dir`` (same generated
+Verilog, build plan, case and tool versions) are not run again.
 """
 
 import contextlib
@@ -10,12 +12,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .boards.build import build_bitstream
 from .boards.top import BoardTop
-from .examples import random_inputs
-from .hdl.mvtu import MatrixVectorThreshold
-from .reports.layer_report import layer_report, write_report
+from .golden.binary import unpack_words
+from .golden.predict import predict
+from .hdl.accelerator import DataflowAccelerator
+from .reports.network_report import network_report, write_report
 from .sim.runner import run_testbench
+
+STEPS = ("golden", "simulate", "bitstream", "report")
 
 
 @dataclass
@@ -23,46 +30,60 @@ class FlowResult:
     bitstream: Path = None
     report_json: Path = None
     report_md: Path = None
+    report: dict = None
     step_seconds: dict = field(default_factory=dict)
 
 
-def build_layer(folding, *, name, board="icebreaker", build_dir="build", report_dir="reports",
-                vectors=1000, seed=1, progress=None):
-    """Run the whole flow on a :class:`~popcorn.mapping.dense_folding.DenseFolding`.
+def build_network(plan, inputs, labels=None, *, name, board="icebreaker", build_dir="build",
+                  report_dir="reports", sim_images=100, seed=1, progress=None):
+    """Run the whole flow on a :class:`~popcorn.mapping.network_map.NetworkPlan`.
 
-    Steps: ``simulate`` (cocotb + Icarus: ``vectors`` random vectors with stalls, every
-    output checked against the golden model, cycles measured and checked against the
-    folding's prediction), ``bitstream`` (Yosys + nextpnr + pack for ``board``), and
-    ``report`` (JSON + Markdown into ``report_dir``). Steps whose inputs (generated
-    Verilog, build plan, case, tool versions) did not change since their last successful
-    run in ``build_dir`` are not run again. Returns a :class:`FlowResult`.
+    Steps: ``golden`` (float reference and integer golden model on all ``inputs``, accuracy
+    when ``labels`` are given), ``simulate`` (cocotb + Icarus on the first ``sim_images``
+    inputs with random stalls: every image's scores and class must equal the integer
+    model's, the cycles per image and the latency the plan's), ``bitstream`` (Yosys +
+    nextpnr + pack for ``board``), ``report`` (JSON + Markdown into ``report_dir/name``).
+    Returns a :class:`FlowResult`.
     """
     progress = progress or (lambda step: contextlib.nullcontext())
     build_dir = Path(build_dir) / name
     result = FlowResult()
     state = {}
+    inputs = np.asarray(inputs)
+
+    def golden():
+        state["float"] = predict(plan.network, inputs, use_float=True)
+        state["integer"] = predict(plan.network, inputs, frac_bits=plan.integer.frac_bits)
 
     def simulate():
-        inputs = random_inputs(folding, vectors, seed=seed)
-        case = dict(weights=folding.weights, thresholds=folding.thresholds, pe=folding.pe,
-                    simd=folding.simd, inputs=inputs, seed=seed, idle=0.3, stall=0.3)
-        state["measured"] = run_testbench(
-            MatrixVectorThreshold(folding), test_module="popcorn.sim.testbenches.mvtu_tb",
+        images = inputs[:sim_images]
+        scores, argmax = plan.reference(images)
+        case = dict(inputs=plan.input_bases(images).reshape(len(images), -1),
+                    expected=unpack_words(plan.pack_outputs(scores, argmax), plan.out_width),
+                    interval=plan.cycles_per_image, latency=plan.latency, burst=8, seed=seed,
+                    idle=0.3, stall=0.3)
+        measured = run_testbench(
+            DataflowAccelerator(plan), test_module="popcorn.sim.testbenches.stream_tb",
             build_dir=build_dir / "sim", case=case, reuse=True)
+        rtl_scores, state["rtl_argmax"] = plan.unpack_outputs(
+            [int(w, 16) for w in measured.pop("outputs")])
+        state["measured"] = measured
 
     def bitstream():
         state["bitstream"], state["impl"] = build_bitstream(
-            BoardTop(MatrixVectorThreshold(folding)), board=board,
-            build_dir=build_dir / board, reuse=True)
+            BoardTop(DataflowAccelerator(plan)), board=board, build_dir=build_dir / board,
+            reuse=True)
 
     def report():
         bit = Path(os.path.relpath(state["bitstream"]))
-        rep = layer_report(name=name, folding=folding, measured=state["measured"],
-                           impl=state["impl"], bitstream=bit)
+        rep = network_report(name=name, plan=plan, labels=labels, float_pred=state["float"],
+                             int_pred=state["integer"], rtl_argmax=state["rtl_argmax"],
+                             measured=state["measured"], impl=state["impl"], bitstream=bit)
+        result.report = rep
         result.report_json, result.report_md = write_report(rep, Path(report_dir) / name)
         result.bitstream = bit
 
-    for step, run in (("simulate", simulate), ("bitstream", bitstream), ("report", report)):
+    for step, run in zip(STEPS, (golden, simulate, bitstream, report)):
         start = time.monotonic()
         with progress(step):
             run()

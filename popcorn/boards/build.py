@@ -57,7 +57,7 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False):
                               stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode:
         errors = [line.strip() for line in log_path.read_text().splitlines() if "ERROR" in line]
-        full = [m.group(1) for e in errors if (m := _NO_BELS.search(e))]
+        full = [m.group(1) for e in errors if (m := _NO_BELS.search(e) or _NO_ROOM.search(e))]
         summary = (f"the design does not fit the {platform.device} on {board}: it needs more "
                    f"{', '.join(full)} cells than the device has; fold more (smaller PE/SIMD) "
                    f"or choose a larger board" if full
@@ -70,6 +70,7 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False):
 
 
 _NO_BELS = re.compile(r"no BELs remaining to implement cell type '(\w+)'")
+_NO_ROOM = re.compile(r"Failed to expand region .* of \d+ (\w+)s")
 
 
 def check_timing(impl, log_path):

@@ -82,7 +82,8 @@ class NetworkPlan:
     def input_bases(self, inputs):
         """The first engine's input bases ``uint8`` (B, K, N) of raw inputs."""
         thermo = input_thermometer(self.network, inputs)
-        return thermometer_to_bases(thermo, self.network.input_quantizer)
+        bases = thermometer_to_bases(thermo, self.network.input_quantizer)
+        return bases.reshape(len(bases), -1, bases.shape[-1])   # a leading Flatten: C-major
 
     def reference(self, inputs):
         """(scores ``int64`` (B, classes), argmax (B,)) of the integer golden model."""
@@ -119,9 +120,10 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None):
         if layer.kind in ("conv2d", "maxpool2d"):
             raise NetworkError(f"layer {index} ({layer.kind}): the dataflow mapper places "
                                f"dense networks only so far; convolutions are not mapped yet")
-    if len(network.input_shape) != 1:
-        raise NetworkError(f"input: the dataflow mapper takes vector inputs (K,), not "
-                           f"{network.input_shape}; flatten the input")
+    first = network.layers[0].kind if network.layers else None
+    if len(network.input_shape) != 1 and first != "flatten":
+        raise NetworkError(f"input: the dataflow mapper takes vector inputs (K,) or a "
+                           f"Flatten first, not {network.input_shape} into {first}")
     integer = to_integer(network, frac_bits)
     stages = list(integer.stages)
     pairs = []

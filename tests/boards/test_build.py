@@ -4,27 +4,28 @@ import dataclasses
 import json
 import re
 
-import numpy as np
 import pytest
 
 from popcorn.boards.build import BuildFailed, TimingFailed, build_bitstream, check_timing
 from popcorn.boards.top import BoardTop
-from popcorn.hdl.mvtu import MatrixVectorThreshold
-from popcorn.mapping.dense_folding import DenseFolding
+from popcorn.examples import load_example
+from popcorn.golden.examples import random_network
+from popcorn.hdl.accelerator import DataflowAccelerator
+from popcorn.mapping.network_map import map_network
 from popcorn.reports.nextpnr import Implementation
 
 ICE40_PREAMBLE = bytes([0x7E, 0xAA, 0x99, 0x7E])
 
 
-def mvtu(neurons, in_bits, pe, simd, seed=0):
-    rng = np.random.default_rng(seed)
-    return MatrixVectorThreshold(DenseFolding(
-        rng.integers(0, 2, (neurons, in_bits)), np.zeros(neurons, int), pe=pe, simd=simd))
+def accelerator(scheme="bnn", seed=0, target_cycles=8):
+    """A small random dense network's accelerator."""
+    return DataflowAccelerator(map_network(random_network(scheme, seed=seed, layout="dense"),
+                                           target_cycles=target_cycles))
 
 
 @pytest.mark.synth
 def test_icebreaker_build_matches_tool_outputs(tmp_path):
-    bitstream, impl = build_bitstream(BoardTop(mvtu(16, 64, 4, 16)), board="icebreaker",
+    bitstream, impl = build_bitstream(BoardTop(accelerator("bnn")), board="icebreaker",
                                       build_dir=tmp_path)
     assert ICE40_PREAMBLE in bitstream.read_bytes()[:64]
     log = (tmp_path / "top.tim").read_text()
@@ -55,22 +56,23 @@ def test_timing_failure_names_clock_and_fix(tmp_path):
 def test_unknown_board(tmp_path):
     with pytest.raises(ValueError, match="unknown board 'de10'; known boards: icebreaker, "
                                          "ulx3s-85f"):
-        build_bitstream(BoardTop(mvtu(2, 4, 1, 4)), board="de10", build_dir=tmp_path)
+        build_bitstream(BoardTop(accelerator()), board="de10", build_dir=tmp_path)
 
 
 @pytest.mark.synth
-@pytest.mark.slow
 def test_design_that_does_not_fit_names_the_resource(tmp_path):
-    """64 EBR of weights on a 30-EBR device (about 150 s: Yosys reads a 256 kbit ROM)."""
+    """The digits example folded to 16 cycles per image needs more logic than a UP5K."""
+    plan = map_network(load_example("digits-bnn")[0], target_cycles=16)
     with pytest.raises(BuildFailed, match=r"the design does not fit the iCE40UP5K on "
-                                          r"icebreaker: it needs more ICESTORM_RAM cells"):
-        build_bitstream(BoardTop(mvtu(16, 16384, 1, 16)), board="icebreaker",
+                                          r"icebreaker: it needs more ICESTORM_LC cells than "
+                                          r"the device has; fold more"):
+        build_bitstream(BoardTop(DataflowAccelerator(plan)), board="icebreaker",
                         build_dir=tmp_path)
 
 
 @pytest.mark.synth
 def test_ulx3s_build_matches_tool_outputs(tmp_path):
-    bitstream, impl = build_bitstream(BoardTop(mvtu(8, 32, 2, 16)), board="ulx3s-85f",
+    bitstream, impl = build_bitstream(BoardTop(accelerator("bnn", target_cycles=32)), board="ulx3s-85f",
                                       build_dir=tmp_path)
     assert bitstream.stat().st_size > 0
     log = (tmp_path / "top.tim").read_text()

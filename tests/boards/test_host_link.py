@@ -1,24 +1,26 @@
-"""The UART host link (receiver, byte/word converters, MVTU, transmitter) end to end."""
+"""The UART host link (receiver, byte/word converters, accelerator, transmitter) end to end."""
 
 import numpy as np
 
 from popcorn.boards.host_link import UARTLink
-from popcorn.hdl.mvtu import MatrixVectorThreshold
-from popcorn.mapping.dense_folding import DenseFolding
+from popcorn.golden.binary import unpack_words
+from popcorn.golden.examples import random_network
+from popcorn.hdl.accelerator import DataflowAccelerator
+from popcorn.mapping.network_map import map_network
 from popcorn.sim.runner import run_testbench
 
 
 def test_uart_link_round_trip(tmp_path):
+    """A whole ABC-Net accelerator behind the UART; results end in padding bits."""
+    plan = map_network(random_network("abc", seed=4, layout="dense"), target_cycles=4)
+    assert plan.out_width % 8   # padding bits in the last byte of every result
     rng = np.random.default_rng(5)
-    # 20 input bits (3 bytes, 4 padding bits), 12 neurons (2 bytes, 4 padding bits).
-    weights = rng.integers(0, 2, (12, 20))
-    thresholds = rng.integers(-4, 5, 12)
-    edges = np.array([np.ones(20), np.zeros(20), np.arange(20) % 2])
-    inputs = np.concatenate([edges, rng.integers(0, 2, (37, 20))]).astype(np.uint8)
-    folding = DenseFolding(weights, thresholds, pe=3, simd=5)
-    case = dict(weights=weights, thresholds=thresholds, pe=3, simd=5, divisor=6,
-                inputs=inputs)
-    measured = run_testbench(UARTLink(MatrixVectorThreshold(folding), divisor=6),
+    inputs = rng.normal(0, 1, (30,) + plan.network.input_shape)
+    scores, argmax = plan.reference(inputs)
+    case = dict(inputs=plan.input_bases(inputs).reshape(len(inputs), -1),
+                expected=unpack_words(plan.pack_outputs(scores, argmax), plan.out_width),
+                divisor=6)
+    measured = run_testbench(UARTLink(DataflowAccelerator(plan), divisor=6),
                              test_module="popcorn.sim.testbenches.uart_link_tb",
                              build_dir=tmp_path, case=case)
-    assert measured == {"vectors": 40}
+    assert measured == {"words": 30}

@@ -21,8 +21,12 @@ def run_network(plan, inputs, tmp_path, seed=0):
     case = dict(inputs=plan.input_bases(inputs).reshape(len(inputs), -1),
                 expected=bits(expected, plan.out_width), interval=plan.cycles_per_image,
                 latency=plan.latency, burst=8, seed=seed, idle=0.3, stall=0.3)
-    return run_testbench(DataflowAccelerator(plan), test_module="popcorn.sim.testbenches.stream_tb",
-                         build_dir=tmp_path, case=case)
+    measured = run_testbench(DataflowAccelerator(plan),
+                             test_module="popcorn.sim.testbenches.stream_tb",
+                             build_dir=tmp_path, case=case)
+    rtl_scores, rtl_argmax = plan.unpack_outputs([int(w, 16) for w in measured.pop("outputs")])
+    assert (rtl_scores == scores).all() and (rtl_argmax == argmax).all()
+    return measured
 
 
 @pytest.mark.parametrize("scheme", ["bnn", "xnor", "binaryconnect", "abc", "pa"])

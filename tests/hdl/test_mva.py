@@ -43,9 +43,11 @@ def run(folding, tmp_path, count=120, seed=0):
     case = dict(inputs=bases.reshape(count, -1), expected=expected,
                 interval=folding.cycles_per_vector, latency=folding.latency, burst=6,
                 seed=seed, idle=0.3, stall=0.3)
-    return run_testbench(MatrixVectorActivation(folding),
-                         test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path,
-                         case=case)
+    measured = run_testbench(MatrixVectorActivation(folding),
+                             test_module="popcorn.sim.testbenches.stream_tb",
+                             build_dir=tmp_path, case=case)
+    assert [int(w, 16) for w in measured.pop("outputs")] == expected_words
+    return measured
 
 
 @pytest.mark.parametrize("scheme", ["bnn", "xnor", "binaryconnect", "abc", "pa"])

@@ -3,39 +3,41 @@
 import numpy as np
 import pytest
 
-from popcorn.hdl.mvtu import MatrixVectorThreshold
-from popcorn.mapping.dense_folding import DenseFolding
+from popcorn.golden.binary import unpack_words
+from popcorn.hdl.argmax import Argmax
 from popcorn.sim.runner import SimulationFailed, run_testbench
 
 
-def small_case(seed):
+def argmax_case(seed, wrong=False):
+    """Four 6-bit scores per word and the expected scores + class (ties to the lowest)."""
     rng = np.random.default_rng(seed)
-    return dict(weights=rng.integers(0, 2, (4, 8)), thresholds=np.zeros(4, int), pe=2, simd=4,
-                inputs=rng.integers(0, 2, (20, 8)).astype(np.uint8), seed=seed, idle=0.2,
-                stall=0.2)
+    scores = rng.integers(-32, 32, (30, 4))
+    scores[0] = 5                                    # a four-way tie: class 0
+    words = [sum((int(v) & 63) << (6 * c) for c, v in enumerate(row)) for row in scores]
+    best = np.argmax(scores, axis=1) + (1 if wrong else 0)
+    expected = [w | (int(b % 4) << 24) for w, b in zip(words, best)]
+    return dict(inputs=unpack_words(words, 24), expected=unpack_words(expected, 26),
+                interval=1, latency=1, burst=6, seed=seed, idle=0.2, stall=0.2)
 
 
-def unit(case):
-    return MatrixVectorThreshold(DenseFolding(case["weights"], case["thresholds"],
-                                              pe=case["pe"], simd=case["simd"]))
+def test_argmax_block(tmp_path):
+    measured = run_testbench(Argmax(classes=4, width=6), case=argmax_case(0),
+                             test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path)
+    assert (measured["words"], measured["interval"], measured["latency"]) == (30, 1, 1)
 
 
 def test_unchanged_run_is_reused_and_changed_run_is_not(tmp_path):
-    case = small_case(1)
-    kwargs = dict(test_module="popcorn.sim.testbenches.mvtu_tb", build_dir=tmp_path, reuse=True)
-    first = run_testbench(unit(case), case=case, **kwargs)
+    kwargs = dict(test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path, reuse=True)
+    first = run_testbench(Argmax(classes=4, width=6), case=argmax_case(1), **kwargs)
     log_time = (tmp_path / "sim.log").stat().st_mtime_ns
-    assert run_testbench(unit(case), case=case, **kwargs) == first
+    assert run_testbench(Argmax(classes=4, width=6), case=argmax_case(1), **kwargs) == first
     assert (tmp_path / "sim.log").stat().st_mtime_ns == log_time
-    case = small_case(2)
-    run_testbench(unit(case), case=case, **kwargs)
+    run_testbench(Argmax(classes=4, width=6), case=argmax_case(2), **kwargs)
     assert (tmp_path / "sim.log").stat().st_mtime_ns != log_time
 
 
 def test_golden_mismatch_is_an_error_quoting_the_assertion(tmp_path):
-    case = small_case(3)
-    wrong = dict(case, thresholds=np.full(4, 2))   # the hardware is built with zeros
     with pytest.raises(SimulationFailed, match=r"(?s)1 of 1 cocotb tests of "
-                       r"popcorn.sim.testbenches.mvtu_tb failed.*AssertionError: vector \d+"):
-        run_testbench(unit(case), test_module="popcorn.sim.testbenches.mvtu_tb",
-                      build_dir=tmp_path, case=wrong)
+                       r"popcorn.sim.testbenches.stream_tb failed.*AssertionError: word \d+"):
+        run_testbench(Argmax(classes=4, width=6), case=argmax_case(3, wrong=True),
+                      test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path)

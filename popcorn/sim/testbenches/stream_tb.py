@@ -11,7 +11,8 @@ at bit 0 (the golden model's output, computed by the caller); ``interval`` and `
    must equal ``interval``, and from the first input handshake to the first output,
    ``latency`` (later words of a pipeline with unequal stages may wait longer).
 
-Writes ``words``, ``interval`` and ``latency`` (measured) to ``POPCORN_RESULT``.
+Writes ``words``, ``interval`` and ``latency`` (measured) and ``outputs`` (the received
+words of phase 1, hexadecimal) to ``POPCORN_RESULT``.
 """
 
 import json
@@ -37,7 +38,8 @@ async def matches_expected_words_and_cycles(dut):
     sink = StreamSink(dut, "o", stall=float(case["stall"]), rng=rng)
     await run_cycles(dut, [source], [sink], until=lambda: len(sink.words) == len(inputs),
                      max_cycles=20 * len(inputs) * (latency + interval + 2))
-    for n, (got, want) in enumerate(zip(sink.words, expected)):
+    received = list(sink.words)
+    for n, (got, want) in enumerate(zip(received, expected)):
         assert got == want, f"word {n}: output {got:#x} != golden {want:#x}"
 
     burst = min(len(inputs), int(case["burst"]))
@@ -52,4 +54,4 @@ async def matches_expected_words_and_cycles(dut):
     assert first == latency, f"latency {first} != predicted {latency}"
     with open(os.environ["POPCORN_RESULT"], "w") as f:
         json.dump({"words": len(inputs), "interval": intervals[0] if intervals else None,
-                   "latency": first}, f)
+                   "latency": first, "outputs": [hex(w) for w in received]}, f)

@@ -1,0 +1,112 @@
+"""The report of a built network: layers and folding, accuracy, cycles, resources, speed.
+
+Every figure comes from a tool run: accuracy from the golden models and the RTL
+simulation, resources and fmax from nextpnr (:mod:`popcorn.reports.nextpnr`), cycles from
+the simulation; latency and throughput are derived from those and nothing else.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _accuracy(pred, labels):
+    return None if labels is None else round(float(np.mean(pred == labels[:len(pred)])), 4)
+
+
+def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, measured, impl,
+                   bitstream):
+    """The report as a dict (what ``report.json`` holds)."""
+    layers = []
+    for f in plan.foldings:
+        lin = f.linear
+        layers.append({
+            "layer": lin.layer, "kind": lin.kind, "fan_in": f.fan_in, "channels": f.channels,
+            "weight_bases": f.weight_bases, "act_bases": f.act_bases,
+            "encodings": f"{lin.weight_encoding} x {lin.act_encoding}",
+            "output": "scores" if f.activation is None else
+                      f"{f.out_bases} {f.activation.quantizer.quantizer} bases",
+            "pe": f.pe, "simd": f.simd, "cycles_per_vector": f.cycles_per_vector,
+            "latency": f.latency,
+        })
+    cycles, latency = measured["interval"], measured["latency"]
+    performance = {}
+    for label, mhz in (("fmax", impl.fmax_mhz), ("board_clock", impl.clock_mhz)):
+        performance[label] = {"clock_mhz": mhz, "latency_us": round(latency / mhz, 3),
+                              "throughput_images_per_s": round(mhz * 1e6 / cycles, 1)}
+    n_sim = measured["words"]
+    return {
+        "design": name,
+        "network": {"input_shape": list(plan.network.input_shape),
+                    "input_quantizer": plan.network.input_quantizer.quantizer,
+                    "classes": plan.classes, "frac_bits": plan.integer.frac_bits},
+        "layers": layers,
+        "accuracy": {
+            "images": int(len(float_pred.argmax)),
+            "float": _accuracy(float_pred.argmax, labels),
+            "integer_golden": _accuracy(int_pred.argmax, labels),
+            "float_integer_agreement": round(float(np.mean(float_pred.argmax == int_pred.argmax)), 4),
+            "rtl_images": n_sim,
+            "rtl": _accuracy(rtl_argmax, labels),
+        },
+        "cycles": {"per_image_predicted": plan.cycles_per_image, "per_image_measured": cycles,
+                   "latency_predicted": plan.latency, "latency_measured": latency},
+        "implementation": impl.to_dict(),
+        "performance": performance,
+        "bitstream": str(bitstream),
+    }
+
+
+def write_report(report, out_dir):
+    """Write ``report.json`` and ``report.md`` into ``out_dir``; return both paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "report.json", out_dir / "report.md"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    md_path.write_text(markdown(report))
+    return json_path, md_path
+
+
+def markdown(report):
+    """The report as a Markdown page."""
+    net, acc, cyc, impl = (report[k] for k in ("network", "accuracy", "cycles", "implementation"))
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.2f} %"  # noqa: E731
+    lines = [
+        f"# {report['design']} on {impl['board']} ({impl['device']})", "",
+        f"Input {tuple(net['input_shape'])} ({net['input_quantizer']}), {net['classes']} "
+        f"classes, coefficients with {net['frac_bits']} fractional bits.", "",
+        "## Layers and folding", "",
+        "| layer | K | C | M x N | encodings | output | PE | SIMD | cycles | latency |",
+        "| ---: | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |",
+        *(f"| {l['layer']} | {l['fan_in']} | {l['channels']} | {l['weight_bases']} x "
+          f"{l['act_bases']} | {l['encodings']} | {l['output']} | {l['pe']} | {l['simd']} | "
+          f"{l['cycles_per_vector']} | {l['latency']} |" for l in report["layers"]),
+        "", "## Accuracy", "",
+        "| model | images | accuracy |", "| --- | ---: | ---: |",
+        f"| float reference | {acc['images']} | {pct(acc['float'])} |",
+        f"| integer golden model | {acc['images']} | {pct(acc['integer_golden'])} |",
+        f"| RTL simulation (cocotb + Icarus) | {acc['rtl_images']} | {pct(acc['rtl'])} |", "",
+        f"Float and integer models agree on {pct(acc['float_integer_agreement'])} of the "
+        f"images; the RTL's scores and class equal the integer model's on every simulated "
+        f"image.", "",
+        "## Resources (nextpnr)", "",
+        "| resource | used | available |", "| --- | ---: | ---: |",
+        f"| LUT4 | {impl['lut4']} | |", f"| flip-flops | {impl['ff']} | |",
+        f"| logic cells | {impl['logic_cells']} | {impl['logic_cells_available']} |",
+        f"| EBR | {impl['ebr']} | {impl['ebr_available']} |",
+        f"| SPRAM | {impl['spram']} | {impl['spram_available']} |",
+        f"| DSP | {impl['dsp']} | {impl['dsp_available']} |", "",
+        f"Maximum frequency: **{impl['fmax_mhz']} MHz** (board clock {impl['clock_mhz']} MHz).",
+        "", "## Cycles (RTL simulation)", "",
+        "| | predicted | measured |", "| --- | ---: | ---: |",
+        f"| cycles per image | {cyc['per_image_predicted']} | {cyc['per_image_measured']} |",
+        f"| latency (cycles) | {cyc['latency_predicted']} | {cyc['latency_measured']} |", "",
+        "## Performance", "",
+        "| clock | MHz | latency (us) | throughput (images/s) |",
+        "| --- | ---: | ---: | ---: |",
+        *(f"| {label} | {p['clock_mhz']} | {p['latency_us']} | {p['throughput_images_per_s']} |"
+          for label, p in report["performance"].items()),
+        "", f"Bitstream: `{report['bitstream']}`", "",
+    ]
+    return "\n".join(lines)
