@@ -183,4 +183,11 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
         layers += [nn.Flatten(), QLinear(c_in * h * w, classes, wq("last"), bias=last_bias)]
     if not last_bias:
         layers.append(bn(classes, 1))
+    if scheme == "binaryconnect" and stochastic:
+        # Seed 002 initialises weights from U(-1, +1): with small initial weights the hard
+        # sigmoid is near 1/2 everywhere and the stochastic bases are pure noise.
+        with torch.no_grad():
+            for layer in layers:
+                if isinstance(layer, (QLinear, QConv2d)):
+                    layer.weight.uniform_(-1.0, 1.0, generator=generator)
     return QuantNet(layers, scheme, config)
