@@ -135,7 +135,7 @@ def save_network(path, layers, metadata=None):
                 entry[key] = value
         described.append(entry)
     npz, js = base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
-    np.savez(npz, **arrays)
+    np.savez_compressed(npz, **arrays)
     js.write_text(json.dumps({"format": FORMAT, **(metadata or {}), "layers": described},
                              indent=1) + "\n")
     return npz, js

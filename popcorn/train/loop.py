@@ -126,12 +126,19 @@ def train(model, dataset, epochs=10, batch_size=64, lr=1e-2, optimizer="adam",
 
 
 def fit(scheme, dataset, arch="mlp", epochs=10, seed=0, batch_size=64, lr=1e-2,
-        optimizer=None, progress=True, console=None, **model_options):
+        optimizer=None, progress=True, console=None, threads=1, **model_options):
     """Seed, build a model for ``scheme`` on ``dataset`` and train it.
+
+    ``threads``: torch intra-op threads (``torch.set_num_threads``; ``None`` leaves it).
+    One thread is the default: these networks are small, a shared machine's cores are
+    better left to others (two threads on two busy cores ran 10-40x slower here), and the
+    reduction order, hence the exact weights, depends on the thread count.
 
     ``optimizer`` defaults to ``"shift-adamax"`` for a BNN with ``shift_bn=True`` (seed 001's
     shift-based training), else ``"adam"``. Returns ``(model, TrainResult)``.
     """
+    if threads is not None:
+        torch.set_num_threads(int(threads))
     generator = seed_everything(seed)
     model = build_model(scheme, arch=arch, input_shape=dataset.input_shape,
                         classes=dataset.classes, input_max=dataset.input_max,
