@@ -18,8 +18,9 @@ Layer dicts (arrays are ``numpy`` arrays; float arrays are float64 unless noted)
     weights the network computes with), ``m`` and ``encoding`` (``"pm1"``/``"zo"``, ``None``
     for float), ``bits`` (uint8, ``(M, *weight.shape)``) and ``alpha`` (``(M,)``, or
     ``(M, out)`` for XNOR-Net) with ``weight_hat == sum_i alpha_i * value(bits_i)``;
-    ``bias`` (``(out,)`` or ``None``); conv adds ``kernel_size``, ``padding`` (zeros),
-    ``stride`` (1); scheme extras: ABC ``u``; PA ``endpoints_std``, ``endpoints``
+    ``bias`` (``(out,)`` or ``None``); conv adds ``kernel_size``, ``padding`` (int),
+    ``pad_value`` (the value of activation code 0 of the quantizer in front, which padding
+    inserts), ``stride`` (1); scheme extras: ABC ``u``; PA ``endpoints_std``, ``endpoints``
     (absolute), ``lambda_w``; BinaryConnect ``stochastic``.
 ``{"kind": "batchnorm"}``
     ``gamma``, ``beta``, ``mean``, ``var``, ``eps``, ``shift_based`` and the evaluation-mode
@@ -74,7 +75,8 @@ def _weight_layer(layer):
         d.update(in_features=layer.in_features, out_features=layer.out_features)
     else:
         d.update(in_channels=layer.in_channels, out_channels=layer.out_channels,
-                 kernel_size=list(layer.kernel_size), padding=list(layer.padding), stride=[1, 1])
+                 kernel_size=list(layer.kernel_size), padding=layer.pad, stride=1,
+                 pad_value=layer.pad_value())
     d.update(quant.extra_metadata(w))
     return d
 
@@ -155,9 +157,9 @@ def load_network(path):
     return layers, meta
 
 
-def _conv(x, w, padding):
-    ph, pw = padding
-    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+def _conv(x, w, padding, pad_value):
+    x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+               constant_values=pad_value)
     kh, kw = w.shape[2:]
     h, wd = x.shape[2] - kh + 1, x.shape[3] - kw + 1
     cols = np.stack([x[:, :, i:i + h, j:j + wd] for i in range(kh) for j in range(kw)], -1)
@@ -174,7 +176,7 @@ def float_forward(layers, x):
             h = h.reshape(len(h), -1) if layer["layout"] == "flatten" else h[:, None]
         elif kind in ("dense", "conv2d"):
             w = layer["weight_hat"]
-            h = h @ w.T if kind == "dense" else _conv(h, w, layer["padding"])
+            h = h @ w.T if kind == "dense" else _conv(h, w, layer["padding"], layer["pad_value"])
             if layer["bias"] is not None:
                 b = layer["bias"]
                 h = h + (b if kind == "dense" else b[:, None, None])
@@ -202,7 +204,7 @@ def _activation(layer, h):
     if q == "abc":
         out = np.zeros_like(h)
         for v, b in zip(layer["shifts"], beta):
-            out += b * np.where(h + v > 0.5, 1.0, -1.0)
+            out += b * np.where(h > 0.5 - v, 1.0, -1.0)
         return out
     if q == "pa":
         piece = np.searchsorted(np.asarray(layer["thresholds"]), h, side="right")

@@ -61,17 +61,26 @@ class QLinear(nn.Linear):
 
 
 class QConv2d(nn.Conv2d):
-    """2-D convolution (stride 1, zero padding) with a quantized weight.
+    """2-D convolution (stride 1) with a quantized weight, padded with activation code 0.
 
-    Zero padding pads the *activation*: in ``pm1`` hardware a 0 is not a base value; the
-    export records ``padding`` so the mapper can pick the matching pad bits.
+    As in ``popcorn.network.Conv2d``, padding inserts the value of the all-zero activation
+    code of the quantizer in front (``pad_from``; ``None``: the input, value 0): 0 for
+    ``zo`` bases (PA-Net, fixed point), -1 for sign, ``-sum(beta)`` for ABC-Net.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, quantizer, padding=1, bias=False):
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
+    def __init__(self, in_channels, out_channels, kernel_size, quantizer, padding=1, bias=False,
+                 pad_from=None):
+        super().__init__(in_channels, out_channels, kernel_size, padding=0, bias=bias)
         self.quantizer = quantizer
+        self.pad = int(padding)
+        self.__dict__["pad_from"] = pad_from    # not a submodule: it sits earlier in the net
+
+    def pad_value(self):
+        return 0.0 if self.pad_from is None else self.pad_from.pad_value()
 
     def forward(self, x):
+        if self.pad:
+            x = F.pad(x, (self.pad,) * 4, value=self.pad_value())
         return self._conv_forward(x, self.quantizer(self.weight), self.bias)
 
 
@@ -121,14 +130,16 @@ def _activation(scheme, n, act_bits, frac_bits, window, lam_a, lam_delta):
 def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16.0,
                 hidden=(256, 256), channels=(16, 32), m=None, n=None, shift_bn=False,
                 stochastic=False, act_bits=4, frac_bits=2, window="report", lam_w=1.0,
-                lam_a=1.0, lam_delta=1.0, generator=None):
+                lam_a=1.0, lam_delta=1.0, real_ends=True, generator=None):
     """Build an MLP (``arch="mlp"``) or a small CNN (``arch="cnn"``) for ``scheme``.
 
     ``m``/``n``: weight/activation base counts (ABC-Net, PA-Net; defaults in
     :data:`DEFAULT_BASES`); ``shift_bn``: BNN's shift-based batch norm; ``stochastic``:
     BinaryConnect's stochastic binarization; ``act_bits``/``frac_bits``: BinaryConnect's
     fixed-point activations (``act_bits=None``: real ReLU); ``window``: ABC-Net's STE window;
-    ``lam_w``, ``lam_a``, ``lam_delta``: PA-Net's lambda_W, lambda_A, lambda_Delta.
+    ``lam_w``, ``lam_a``, ``lam_delta``: PA-Net's lambda_W, lambda_A, lambda_Delta;
+    ``real_ends``: XNOR-Net keeps its first and last layers real (seed 003; such a network has
+    no binary bases there and cannot go to hardware: ``real_ends=False`` binarizes them too).
     The CNN is conv3x3(c1) -> BN -> pool -> act -> conv3x3(c2) -> BN -> pool -> act -> dense.
     """
     if scheme not in SCHEMES:
@@ -151,10 +162,10 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
                   input_max=input_max, hidden=list(hidden), channels=list(channels), m=m, n=n,
                   shift_bn=shift_bn, stochastic=stochastic, act_bits=act_bits,
                   frac_bits=frac_bits, window=window, lam_w=lam_w, lam_a=lam_a,
-                  lam_delta=lam_delta)
+                  lam_delta=lam_delta, real_ends=bool(real_ends) if scheme == "xnor" else None)
 
     def wq(position):
-        if scheme == "xnor" and position in ("first", "last"):
+        if scheme == "xnor" and real_ends and position in ("first", "last"):
             return q.FloatWeight()
         return _weight_quantizer(scheme, m, stochastic, generator, lam_w)
 
@@ -166,7 +177,7 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
             return q.ShiftBatchNorm(c)
         return nn.BatchNorm1d(c) if dims == 1 else nn.BatchNorm2d(c)
 
-    last_bias = scheme == "xnor"
+    last_bias = scheme == "xnor" and real_ends
     layers = [InputScale(input_max, flatten=arch == "mlp")]
     if arch == "mlp":
         sizes = [int(torch.tensor(input_shape).prod())] + list(hidden)
@@ -176,9 +187,11 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
     else:
         h, w = input_shape[-2:]
         c_in = input_shape[0] if len(input_shape) == 3 else 1
+        previous = None
         for i, c in enumerate(channels):
-            layers += [QConv2d(c_in, c, 3, wq("first" if i == 0 else "mid")), bn(c, 2),
-                       nn.MaxPool2d(2), act()]
+            layers += [QConv2d(c_in, c, 3, wq("first" if i == 0 else "mid"), pad_from=previous),
+                       bn(c, 2), nn.MaxPool2d(2), act()]
+            previous = layers[-1]
             c_in, h, w = c, h // 2, w // 2
         layers += [nn.Flatten(), QLinear(c_in * h * w, classes, wq("last"), bias=last_bias)]
     if not last_bias:

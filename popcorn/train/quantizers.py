@@ -5,8 +5,9 @@ hardware use; every backward is the estimator its source document gives. Convent
 by all schemes:
 
 * ``sign(x) = +1 if x >= 0 else -1``: sign(0) = +1 (seed 001 "Sign", seed 004 eq. 1,
-  ``popcorn.golden.binary.sign_bits``). Seed 002 writes its deterministic binarization with
-  ``w > 0``; we use the same ``>= 0`` there too, so one bit convention holds everywhere.
+  ``popcorn.golden.binary.sign_bits``), for BNN, XNOR-Net and ABC-Net. BinaryConnect is the
+  exception: seed 002 writes its deterministic binarization ``+1 if w > 0``, so a zero
+  weight is -1 there, as in ``popcorn.golden.quantizers.binaryconnect_weights``.
 * Statistics of a weight tensor (ABC-Net, PA-Net) are over the whole tensor, with the
   population standard deviation (``numpy.std`` default, ``ddof = 0``), computed in float64.
 * Pieces and comparator levels are half-open, ``lo <= x < hi``: a level is ``[x >= T]``, as
@@ -76,15 +77,16 @@ class SignSTE(torch.autograd.Function):
 
 
 class SignIdentity(torch.autograd.Function):
-    """``sign`` forward; plain straight-through (identity) backward, seed 004 eq. 2.
+    """BinaryConnect's deterministic binarization (seed 002): ``+1 if x > 0 else -1`` (a zero
+    is -1); plain straight-through (identity) backward, as seed 004 eq. 2.
 
-    BinaryConnect (seed 002): the gradient with respect to the binary weight updates the
-    real-valued weight unchanged; the real weight is then clipped to [-1, 1].
+    The gradient with respect to the binary weight updates the real-valued weight unchanged;
+    the real weight is then clipped to [-1, 1].
     """
 
     @staticmethod
     def forward(ctx, x):
-        return sign(x)
+        return torch.where(x > 0, torch.ones_like(x), -torch.ones_like(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -149,7 +151,7 @@ class FloatWeight(WeightQuantizer):
 class BinaryConnectWeight(WeightQuantizer):
     """BinaryConnect weights (seed 002): ``w_b = sign(w)``, or stochastic with ``hard_sigmoid``.
 
-    Deterministic: ``+1`` where ``w >= 0`` (see the module note on sign(0)). Stochastic (only
+    Deterministic: ``+1`` where ``w > 0`` (seed 002; zero -> -1). Stochastic (only
     in training mode; evaluation and export use the deterministic sign): ``+1`` with
     probability ``clip((w + 1) / 2, 0, 1)``. Backward: identity (:class:`SignIdentity`); the
     real weights are clipped to [-1, 1] after each update (``clip``). One ``pm1`` base, alpha 1.
@@ -171,7 +173,7 @@ class BinaryConnectWeight(WeightQuantizer):
         return SignIdentity.apply(w)
 
     def bases(self, w):
-        return (w >= 0).to(torch.uint8)[None], torch.ones(1, dtype=torch.float64), "pm1"
+        return (w > 0).to(torch.uint8)[None], torch.ones(1, dtype=torch.float64), "pm1"
 
     def extra_metadata(self, w):
         return {"stochastic": self.stochastic}
@@ -285,26 +287,25 @@ class ABCWeight(WeightQuantizer):
 
 # Seed 004, Table 1: weight endpoints for M = 8, in units of std(W).
 PA_TABLE1_M8 = (-1.5, -1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 1.5)
-_PA_ENDPOINTS = {
-    2: (-0.25, 0.25),
-    4: (-1.0, -0.25, 0.25, 1.0),
-    6: (-1.5, -0.75, -0.25, 0.25, 0.75, 1.5),
-    8: PA_TABLE1_M8,
-}
 
 
 def pa_weight_endpoints(m):
-    """Endpoints (in units of std(W)) of PA-Net's M weight pieces.
+    """Endpoints (in units of std(W)) of PA-Net's M weight pieces, M even.
 
-    M = 8 is seed 004, Table 1. For M = 2, 4, 6 the document only says "almost uniformly
-    sampled from -2.0 std to 2.0 std except those near 0.0"; ours keep Table 1's innermost
-    endpoints +-0.25 and its outermost +-1.5 (+-1.0 for M = 4). M must be even (eq. 6
-    splits the pieces at M/2).
+    M = 8 is seed 004, Table 1. Other M follow the document's "almost uniformly sampled from
+    -2.0 std to 2.0 std except those near 0.0" as ``popcorn.network.pa_default_endpoints``
+    does: the positive endpoints are the centres ``(2k - 1) / (M/2)`` of M/2 equal cells of
+    (0, 2], mirrored (M = 2: +-1; M = 4: +-0.5, +-1.5). M must be even (eq. 6 splits the
+    pieces at M/2).
     """
-    if m not in _PA_ENDPOINTS:
-        raise ValueError(f"PA-Net weight piece count M must be one of "
-                         f"{sorted(_PA_ENDPOINTS)} or endpoints given explicitly, not {m!r}")
-    return _PA_ENDPOINTS[m]
+    if isinstance(m, bool) or int(m) != m or m < 2 or m % 2:
+        raise ValueError(f"PA-Net weight piece count M must be an even positive integer, "
+                         f"not {m!r}")
+    if m == 8:
+        return PA_TABLE1_M8
+    half = m // 2
+    positive = [(2 * k - 1) / half for k in range(1, half + 1)]
+    return tuple([-p for p in reversed(positive)] + positive)
 
 
 def pa_pieces(w, u):
@@ -421,6 +422,10 @@ class SignActivation(nn.Module):
     def forward(self, x):
         return SignSTE.apply(x)
 
+    def pad_value(self):
+        """The value of activation code 0 (bit 0 = -1)."""
+        return -1.0
+
     def export(self):
         return {"quantizer": "sign", "encoding": "pm1", "n": 1, "thresholds": [0.0],
                 "beta": [1.0], "rule": "bit = [x >= 0]; value = 2 bit - 1"}
@@ -429,7 +434,8 @@ class SignActivation(nn.Module):
 class ABCActivationFn(torch.autograd.Function):
     """One ABC-Net activation base (seed 000): ``H_v(R) = 2 * 1[clip(R + v, 0, 1) > 0.5] - 1``.
 
-    That is +1 iff ``R + v > 0.5`` (strict). Backward, ``window="report"``: the report's
+    That is +1 iff ``R > 0.5 - v`` (strict), computed in that form as
+    ``popcorn.golden.quantizers.comparators`` does. Backward, ``window="report"``: the report's
     ``dC/dR = dC/dH * 1[0 <= R - v <= 1]``; ``window="clip"``: ``1[0 <= R + v <= 1]``, the
     linear part of ``h_v``. The shift gets the same straight-through gradient,
     ``dC/dv = sum(dC/dH * window)``.
@@ -439,7 +445,7 @@ class ABCActivationFn(torch.autograd.Function):
     def forward(ctx, r, v, window):
         ctx.save_for_backward(r, v)
         ctx.window = window
-        return torch.where((r + v).clamp(0, 1) > 0.5, torch.ones_like(r), -torch.ones_like(r))
+        return torch.where(r > 0.5 - v, torch.ones_like(r), -torch.ones_like(r))
 
     @staticmethod
     def backward(ctx, g):
@@ -455,8 +461,12 @@ class ABCActivation(nn.Module):
     Shifts ``v`` (N,) and coefficients ``beta`` (N,) are trainable, one set per layer.
     Initial shifts put the thresholds ``0.5 - v_j`` evenly in [-1, 1] (0 for N = 1); initial
     ``beta_j = 1 / N``. ``window`` selects the backward (:class:`ABCActivationFn`).
-    Base ``j`` is ``[R > 0.5 - v_j]`` (strict).
+    Base ``j`` is ``[R > 0.5 - v_j]`` (strict). ``constrain()`` keeps every ``beta_j`` at
+    least ``min_beta`` > 0 after each update: a non-decreasing quantizer, which
+    ``popcorn.network.AbcActivation`` requires (max-pooling as OR of thermometer codes).
     """
+
+    min_beta = 1e-3
 
     kind = "abc"
     encoding = "pm1"
@@ -479,6 +489,14 @@ class ABCActivation(nn.Module):
         for j in range(self.bases_count):
             out = out + self.beta[j] * ABCActivationFn.apply(r, self.shifts[j], self.window)
         return out
+
+    @torch.no_grad()
+    def constrain(self):
+        self.beta.clamp_(min=self.min_beta)
+
+    def pad_value(self):
+        """The value of activation code 0 (all bases -1): ``-sum(beta)``."""
+        return -float(self.beta.detach().double().sum())
 
     def export(self):
         v = self.shifts.detach().double()
@@ -549,9 +567,15 @@ class PAActivation(nn.Module):
     trainable ``beta`` (one set per layer), forward/backward of :class:`PAActivationFn`.
 
     Initial endpoints ``v_i = 2 i / (N + 1)`` (positive, as the document initialises them)
-    and ``beta_i = v_i``. ``constrain()`` keeps ``v`` non-decreasing after each update.
+    and ``beta_i = v_i``. ``constrain()``, after each update, keeps the endpoints strictly
+    increasing (``v_{i+1} >= v_i + min_gap``) and the coefficients non-negative and
+    non-decreasing (``0 <= beta_1 <= ... <= beta_N``): the document leaves them free, but
+    ``popcorn.network.PaActivation`` needs a non-decreasing quantizer (max-pooling as OR of
+    thermometer codes, comparators in order).
     Base ``i`` is ``[v_i <= x < v_{i+1}]``: the one-hot piece of the thermometer ``[x >= v_k]``.
     """
+
+    min_gap = 1e-3
 
     kind = "pa"
     encoding = "zo"
@@ -573,7 +597,13 @@ class PAActivation(nn.Module):
 
     @torch.no_grad()
     def constrain(self):
-        self.endpoints.copy_(torch.cummax(self.endpoints, 0).values)
+        v = self.endpoints
+        for i in range(1, v.numel()):
+            v[i] = torch.maximum(v[i], v[i - 1] + self.min_gap)
+        self.beta.copy_(torch.cummax(self.beta.clamp(min=0), 0).values)
+
+    def pad_value(self):
+        return 0.0
 
     def export(self):
         return {"quantizer": "pa", "encoding": "zo", "n": self.bases_count,
@@ -611,6 +641,9 @@ class FixedPointReLU(nn.Module):
         clipped = x.clamp(0, top)
         q = torch.floor(clipped * scale + 0.5) / scale
         return clipped + (q - clipped).detach()
+
+    def pad_value(self):
+        return 0.0
 
     def export(self):
         if self.bits is None:

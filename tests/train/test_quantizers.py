@@ -42,9 +42,11 @@ def test_bnn_ste_is_cancelled_where_abs_x_exceeds_one():
 
 
 def test_binaryconnect_deterministic_forward_and_identity_backward():
+    # seed 002: +1 if w > 0, else -1 -- a zero weight is -1 (unlike sign)
     quant = q.BinaryConnectWeight()
     x = t([-3.0, -0.2, 0.0, 0.7, 5.0])
-    assert quant(x).tolist() == [-1, -1, 1, 1, 1]
+    assert quant(x).tolist() == [-1, -1, -1, 1, 1]
+    assert quant.bases(x)[0].tolist() == [[0, 0, 0, 1, 1]]
     assert grad_of(quant, x).tolist() == [1, 1, 1, 1, 1]
 
 
@@ -61,7 +63,7 @@ def test_binaryconnect_stochastic_uses_hard_sigmoid_and_generator():
     again = q.BinaryConnectWeight(stochastic=True,
                                   generator=torch.Generator().manual_seed(1)).train()(w)
     assert torch.equal(b, again)
-    assert quant.eval()(w[:1]).tolist() == [[-1, 1, 1, 1]]  # evaluation: deterministic
+    assert quant.eval()(w[:1]).tolist() == [[-1, 1, -1, 1]]  # evaluation: deterministic
 
 
 def test_real_weights_are_clipped_after_an_update():
@@ -178,7 +180,9 @@ def test_abc_activation_sums_bases_with_beta():
 
 def test_pa_table1_endpoints():
     assert q.pa_weight_endpoints(8) == (-1.5, -1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 1.5)
-    with pytest.raises(ValueError, match="PA-Net weight piece count M must be one of"):
+    assert q.pa_weight_endpoints(2) == (-1.0, 1.0)
+    assert q.pa_weight_endpoints(4) == (-1.5, -0.5, 0.5, 1.5)
+    with pytest.raises(ValueError, match="PA-Net weight piece count M must be an even"):
         q.pa_weight_endpoints(5)
 
 
@@ -255,13 +259,24 @@ def test_pa_activation_single_piece_window_is_symmetric():
     assert a.grad.tolist() == [0, 2, 2, 0]    # t_0 = 0.5, t_1 = 1.5
 
 
-def test_pa_activation_endpoints_stay_ordered():
+def test_pa_activation_constrain_keeps_a_nondecreasing_quantizer():
     act = q.PAActivation(3)
     assert act.endpoints.tolist() == [0.5, 1.0, 1.5] and act.beta.tolist() == [0.5, 1.0, 1.5]
     with torch.no_grad():
         act.endpoints.copy_(torch.tensor([0.5, 1.2, 0.9]))
+        act.beta.copy_(torch.tensor([-0.1, 0.7, 0.4]))
     act.constrain()
-    assert act.endpoints.tolist() == pytest.approx([0.5, 1.2, 1.2])
+    assert act.endpoints.tolist() == pytest.approx([0.5, 1.2, 1.2 + act.min_gap])
+    assert act.beta.tolist() == pytest.approx([0.0, 0.7, 0.7])
+
+
+def test_abc_activation_constrain_keeps_beta_positive():
+    act = q.ABCActivation(2)
+    with torch.no_grad():
+        act.beta.copy_(torch.tensor([-0.5, 0.3]))
+    act.constrain()
+    assert act.beta.tolist() == pytest.approx([act.min_beta, 0.3])
+    assert act.pad_value() == pytest.approx(-(act.min_beta + 0.3))
 
 
 # ---------------------------------------------------------------- fixed point, shift-based
@@ -304,3 +319,19 @@ def test_shift_adamax_step():
     opt.step()
     # m = 0.05, v = 0.5, AP2(0.002 / 0.1) = 2^-6, AP2(1 / 0.5) = 2
     assert p.item() == pytest.approx(1.0 - 2 ** -6 * 0.05 * 2)
+
+
+def test_conv_padding_inserts_activation_code_zero():
+    from popcorn.train.models import QConv2d
+
+    sign = q.SignActivation()
+    conv = QConv2d(1, 1, 3, q.BNNWeight(), padding=1, pad_from=sign)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    out = conv(torch.ones(1, 1, 3, 3))
+    # corner: 4 inputs of +1 and 5 padded -1; centre: 9 inputs of +1
+    assert out[0, 0].tolist() == [[-1, 1, -1], [1, 9, 1], [-1, 1, -1]]
+    first = QConv2d(1, 1, 3, q.BNNWeight(), padding=1)
+    with torch.no_grad():
+        first.weight.fill_(1.0)
+    assert first(torch.ones(1, 1, 3, 3))[0, 0, 0, 0].item() == 4
