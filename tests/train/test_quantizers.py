@@ -329,8 +329,8 @@ def test_conv_padding_inserts_activation_code_zero():
     with torch.no_grad():
         conv.weight.fill_(1.0)
     out = conv(torch.ones(1, 1, 3, 3))
-    # corner: 4 inputs of +1 and 5 padded -1; centre: 9 inputs of +1
-    assert out[0, 0].tolist() == [[-1, 1, -1], [1, 9, 1], [-1, 1, -1]]
+    # corner: 4 inputs of +1 and 5 padded -1; edge: 6 and 3; centre: 9 inputs of +1
+    assert out[0, 0].tolist() == [[-1, 3, -1], [3, 9, 3], [-1, 3, -1]]
     first = QConv2d(1, 1, 3, q.BNNWeight(), padding=1)
     with torch.no_grad():
         first.weight.fill_(1.0)
