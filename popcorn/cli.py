@@ -72,10 +72,14 @@ _TRAIN_SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")  # popcorn.train.
 @click.option("--act-bits", type=click.IntRange(min=1), default=4, show_default=True,
               help="binaryconnect: fixed-point activation bits.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Network file name; NETWORK.npz and NETWORK.json are written.")
+              help="Network file: NETWORK.npz, and the run record NETWORK.train.json.")
 def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_bn, stochastic,
           act_bits, output):
-    """Train a quantized network (needs the `train` extra: PyTorch)."""
+    """Train a quantized network and write it as a popcorn network file.
+
+    Needs the `train` extra (PyTorch). XNOR-Net's first and last layers are binarized too
+    (the seed keeps them real, which the hardware cannot take).
+    """
     try:
         from .train.run import train_network
     except ImportError as e:
@@ -92,6 +96,8 @@ def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_b
         options["stochastic"] = True
     if scheme == "binaryconnect":
         options["act_bits"] = act_bits
+    if scheme == "xnor":
+        options["real_ends"] = False
     console = Console()
     try:
         _, result, paths = train_network(scheme, data=data, output=output, arch=arch,
@@ -101,4 +107,4 @@ def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_b
         raise click.ClickException(str(e))
     console.print(f"float test accuracy {result.test_accuracy:.4f}, "
                   f"{result.seconds_per_epoch:.2f} s/epoch")
-    console.print(f"network: {paths[0]} + {paths[1].name}")
+    console.print(f"network: {paths[0]} ({paths[1].name} beside it)")
