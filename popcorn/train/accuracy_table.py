@@ -127,6 +127,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="3 epochs, one seed")
     parser.add_argument("--data", nargs="+", default=["digits", "mnist"],
                         choices=["digits", "mnist", "fashion-mnist"])
+    parser.add_argument("--note", default="", help="a sentence appended to the header")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     rows = run(quick=args.quick, data_sets=args.data)
@@ -146,7 +147,7 @@ def main(argv=None):
         "M = weight bases, N = activation bases (4b: 4-bit fixed point, 2 fractional "
         "bits). MLP: 256-256 hidden; CNN: conv3x3(16)-pool-conv3x3(32)-pool-dense. Adam, "
         "lr 0.01 decaying linearly to 0.001, batch 64 (shift-based: shift AdaMax).",
-    ])
+    ] + ([args.note] if args.note else []))
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown(rows, header))

@@ -147,6 +147,7 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
     if arch not in ("mlp", "cnn"):
         raise ValueError(f"arch must be 'mlp' or 'cnn', not {arch!r}")
     dm, dn = DEFAULT_BASES[scheme]
+    n_given = n
     m = dm if m is None else int(m)
     n = dn if n is None else int(n)
     if scheme in ("bnn", "binaryconnect", "xnor") and m != 1:
@@ -154,7 +155,11 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
     if scheme in ("bnn", "xnor") and n != 1:
         raise ValueError(f"{scheme} has one activation base, not N = {n}")
     if scheme == "binaryconnect":
-        n = 0 if act_bits is None else int(act_bits)
+        bits = 0 if act_bits is None else int(act_bits)
+        if n_given is not None and n_given != bits:
+            raise ValueError(f"binaryconnect's activation bases are its act_bits ({act_bits}), "
+                             f"not N = {n}")
+        n = bits
     if shift_bn and scheme != "bnn":
         raise ValueError("shift-based batch norm is part of BNN (seed 001), not of "
                          f"{scheme}")

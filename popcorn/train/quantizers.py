@@ -459,8 +459,10 @@ class ABCActivation(nn.Module):
     """ABC-Net activations (seed 000): ``A = sum_j beta_j H_{v_j}(R)``, N ``pm1`` bases.
 
     Shifts ``v`` (N,) and coefficients ``beta`` (N,) are trainable, one set per layer.
-    Initial shifts put the thresholds ``0.5 - v_j`` evenly in [-1, 1] (0 for N = 1); initial
-    ``beta_j = 1 / N``. ``window`` selects the backward (:class:`ABCActivationFn`).
+    Initial shifts put the thresholds ``0.5 - v_j`` evenly in [-1, 1]; for N = 1, ``v = 0``
+    (threshold 0.5), the one shift whose report window ``0 <= R - v <= 1`` contains the
+    base's own flip point (with ``v = 0.5`` the window misses it and an N = 1 network barely
+    trains: 0.20 on the MNIST subset). Initial ``beta_j = 1 / N``. ``window`` selects the backward (:class:`ABCActivationFn`).
     Base ``j`` is ``[R > 0.5 - v_j]`` (strict). ``constrain()`` keeps every ``beta_j`` at
     least ``min_beta`` > 0 after each update: a non-decreasing quantizer, which
     ``popcorn.network.AbcActivation`` requires (max-pooling as OR of thermometer codes).
@@ -480,7 +482,7 @@ class ABCActivation(nn.Module):
             raise ValueError(f"window must be 'report' or 'clip', not {window!r}")
         self.bases_count = int(n)
         self.window = window
-        t = torch.zeros(1) if n == 1 else torch.linspace(-1.0, 1.0, self.bases_count)
+        t = torch.full((1,), 0.5) if n == 1 else torch.linspace(-1.0, 1.0, self.bases_count)
         self.shifts = nn.Parameter(0.5 - t)
         self.beta = nn.Parameter(torch.full((self.bases_count,), 1.0 / self.bases_count))
 
