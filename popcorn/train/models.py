@@ -1,0 +1,211 @@
+"""MLPs and a small CNN for each scheme, as plain layer sequences the export can walk.
+
+Every network is a :class:`QuantNet`: an ``nn.Sequential`` of
+
+* :class:`InputScale` (uint8 pixels -> ``x / input_max``; the first layer takes the pixels as
+  8-bit ``zo`` bit planes in hardware, the scale folds into its batch norm),
+* :class:`QLinear` / :class:`QConv2d` (a weight quantizer from :mod:`.quantizers`, no bias
+  except in XNOR-Net's real last layer),
+* ``BatchNorm1d/2d`` (or :class:`~.quantizers.ShiftBatchNorm` for BNN with ``shift_bn``),
+* ``MaxPool2d(2)``, ``Flatten``,
+* an activation quantizer.
+
+Block order is ``layer -> batch norm [-> max-pool] -> activation quantizer``. Pooling comes
+before the quantizer: every quantizer here is monotone in its input level, so pooling the
+batch-norm output and then quantizing gives the same levels as the hardware's bitwise OR of
+thermometer codes (ARCHITECTURE.md), whatever the coefficients. The last layer is followed
+by a batch norm (seed 001's forward algorithm normalizes ``s_L`` too) except in XNOR-Net,
+whose last layer is real with a bias (seed 003). XNOR-Net's ReLU after each binary
+convolution (BN -> BinActive -> BinConv -> ReLU, seed 003) is left out: the block would be
+``sign(BN(ReLU(y)))``, which needs a second comparator per channel in hardware.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import quantizers as q
+
+__all__ = ["SCHEMES", "DEFAULT_BASES", "InputScale", "QLinear", "QConv2d", "QuantNet",
+           "build_model"]
+
+SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
+
+#: Default (M, N) = (weight bases, activation bases) per scheme.
+DEFAULT_BASES = {"bnn": (1, 1), "binaryconnect": (1, 4), "xnor": (1, 1), "abc": (3, 3),
+                 "pa": (8, 3)}
+
+
+class InputScale(nn.Module):
+    """``x / input_max`` as float32; adds a channel axis for images (CNN) or flattens (MLP)."""
+
+    def __init__(self, input_max, flatten):
+        super().__init__()
+        self.input_max = float(input_max)
+        self.flatten = bool(flatten)
+
+    def forward(self, x):
+        x = x.to(torch.float32) / self.input_max
+        return x.flatten(1) if self.flatten else x.unsqueeze(1) if x.dim() == 3 else x
+
+
+class QLinear(nn.Linear):
+    """Dense layer whose weight passes through ``quantizer`` at every forward."""
+
+    def __init__(self, in_features, out_features, quantizer, bias=False):
+        super().__init__(in_features, out_features, bias=bias)
+        self.quantizer = quantizer
+
+    def forward(self, x):
+        return F.linear(x, self.quantizer(self.weight), self.bias)
+
+
+class QConv2d(nn.Conv2d):
+    """2-D convolution (stride 1) with a quantized weight, padded with activation code 0.
+
+    As in ``popcorn.network.Conv2d``, padding inserts the value of the all-zero activation
+    code of the quantizer in front (``pad_from``; ``None``: the input, value 0): 0 for
+    ``zo`` bases (PA-Net, fixed point), -1 for sign, ``-sum(beta)`` for ABC-Net.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, quantizer, padding=1, bias=False,
+                 pad_from=None):
+        super().__init__(in_channels, out_channels, kernel_size, padding=0, bias=bias)
+        self.quantizer = quantizer
+        self.pad = int(padding)
+        self.__dict__["pad_from"] = pad_from    # not a submodule: it sits earlier in the net
+
+    def pad_value(self):
+        return 0.0 if self.pad_from is None else self.pad_from.pad_value()
+
+    def forward(self, x):
+        if self.pad:
+            x = F.pad(x, (self.pad,) * 4, value=self.pad_value())
+        return self._conv_forward(x, self.quantizer(self.weight), self.bias)
+
+
+class QuantNet(nn.Sequential):
+    """A quantized network: the layers, plus ``scheme`` and ``config`` (how it was built)."""
+
+    def __init__(self, layers, scheme, config):
+        super().__init__(*layers)
+        self.scheme = scheme
+        self.config = dict(config)
+
+    @torch.no_grad()
+    def constrain(self):
+        """After an update: clip real weights (BinaryConnect, BNN: [-1, 1]) and keep PA
+        endpoints ordered."""
+        for module in self.modules():
+            if isinstance(module, (QLinear, QConv2d)) and module.quantizer.clip is not None:
+                module.weight.clamp_(-module.quantizer.clip, module.quantizer.clip)
+            elif hasattr(module, "constrain") and module is not self:
+                module.constrain()
+
+
+def _weight_quantizer(scheme, m, stochastic, generator, lam_w):
+    if scheme == "bnn":
+        return q.BNNWeight()
+    if scheme == "binaryconnect":
+        return q.BinaryConnectWeight(stochastic=stochastic, generator=generator)
+    if scheme == "xnor":
+        return q.XNORWeight()
+    if scheme == "abc":
+        return q.ABCWeight(m)
+    if scheme == "pa":
+        return q.PAWeight(m, lam=lam_w)
+    raise ValueError(f"scheme must be one of {SCHEMES}, not {scheme!r}")
+
+
+def _activation(scheme, n, act_bits, frac_bits, window, lam_a, lam_delta):
+    if scheme in ("bnn", "xnor"):
+        return q.SignActivation()
+    if scheme == "binaryconnect":
+        return q.FixedPointReLU(act_bits, frac_bits)
+    if scheme == "abc":
+        return q.ABCActivation(n, window=window)
+    return q.PAActivation(n, lam_a=lam_a, lam_delta=lam_delta)
+
+
+def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16.0,
+                hidden=(256, 256), channels=(16, 32), m=None, n=None, shift_bn=False,
+                stochastic=False, act_bits=4, frac_bits=2, window="report", lam_w=1.0,
+                lam_a=1.0, lam_delta=1.0, real_ends=True, generator=None):
+    """Build an MLP (``arch="mlp"``) or a small CNN (``arch="cnn"``) for ``scheme``.
+
+    ``m``/``n``: weight/activation base counts (ABC-Net, PA-Net; defaults in
+    :data:`DEFAULT_BASES`); ``shift_bn``: BNN's shift-based batch norm; ``stochastic``:
+    BinaryConnect's stochastic binarization; ``act_bits``/``frac_bits``: BinaryConnect's
+    fixed-point activations (``act_bits=None``: real ReLU); ``window``: ABC-Net's STE window;
+    ``lam_w``, ``lam_a``, ``lam_delta``: PA-Net's lambda_W, lambda_A, lambda_Delta;
+    ``real_ends``: XNOR-Net keeps its first and last layers real (seed 003; such a network has
+    no binary bases there and cannot go to hardware: ``real_ends=False`` binarizes them too).
+    The CNN is conv3x3(c1) -> BN -> pool -> act -> conv3x3(c2) -> BN -> pool -> act -> dense.
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, not {scheme!r}")
+    if arch not in ("mlp", "cnn"):
+        raise ValueError(f"arch must be 'mlp' or 'cnn', not {arch!r}")
+    dm, dn = DEFAULT_BASES[scheme]
+    n_given = n
+    m = dm if m is None else int(m)
+    n = dn if n is None else int(n)
+    if scheme in ("bnn", "binaryconnect", "xnor") and m != 1:
+        raise ValueError(f"{scheme} has one weight base, not M = {m}")
+    if scheme in ("bnn", "xnor") and n != 1:
+        raise ValueError(f"{scheme} has one activation base, not N = {n}")
+    if scheme == "binaryconnect":
+        bits = 0 if act_bits is None else int(act_bits)
+        if n_given is not None and n_given != bits:
+            raise ValueError(f"binaryconnect's activation bases are its act_bits ({act_bits}), "
+                             f"not N = {n}")
+        n = bits
+    if shift_bn and scheme != "bnn":
+        raise ValueError("shift-based batch norm is part of BNN (seed 001), not of "
+                         f"{scheme}")
+    config = dict(scheme=scheme, arch=arch, input_shape=list(input_shape), classes=classes,
+                  input_max=input_max, hidden=list(hidden), channels=list(channels), m=m, n=n,
+                  shift_bn=shift_bn, stochastic=stochastic, act_bits=act_bits,
+                  frac_bits=frac_bits, window=window, lam_w=lam_w, lam_a=lam_a,
+                  lam_delta=lam_delta, real_ends=bool(real_ends) if scheme == "xnor" else None)
+
+    def wq(position):
+        if scheme == "xnor" and real_ends and position in ("first", "last"):
+            return q.FloatWeight()
+        return _weight_quantizer(scheme, m, stochastic, generator, lam_w)
+
+    def act():
+        return _activation(scheme, n, act_bits, frac_bits, window, lam_a, lam_delta)
+
+    def bn(c, dims):
+        if shift_bn:
+            return q.ShiftBatchNorm(c)
+        return nn.BatchNorm1d(c) if dims == 1 else nn.BatchNorm2d(c)
+
+    last_bias = scheme == "xnor" and real_ends
+    layers = [InputScale(input_max, flatten=arch == "mlp")]
+    if arch == "mlp":
+        sizes = [int(torch.tensor(input_shape).prod())] + list(hidden)
+        for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+            layers += [QLinear(a, b, wq("first" if i == 0 else "mid")), bn(b, 1), act()]
+        layers.append(QLinear(sizes[-1], classes, wq("last"), bias=last_bias))
+    else:
+        h, w = input_shape[-2:]
+        c_in = input_shape[0] if len(input_shape) == 3 else 1
+        previous = None
+        for i, c in enumerate(channels):
+            layers += [QConv2d(c_in, c, 3, wq("first" if i == 0 else "mid"), pad_from=previous),
+                       bn(c, 2), nn.MaxPool2d(2), act()]
+            previous = layers[-1]
+            c_in, h, w = c, h // 2, w // 2
+        layers += [nn.Flatten(), QLinear(c_in * h * w, classes, wq("last"), bias=last_bias)]
+    if not last_bias:
+        layers.append(bn(classes, 1))
+    if scheme == "binaryconnect" and stochastic:
+        # Seed 002 initialises weights from U(-1, +1): with small initial weights the hard
+        # sigmoid is near 1/2 everywhere and the stochastic bases are pure noise.
+        with torch.no_grad():
+            for layer in layers:
+                if isinstance(layer, (QLinear, QConv2d)):
+                    layer.weight.uniform_(-1.0, 1.0, generator=generator)
+    return QuantNet(layers, scheme, config)

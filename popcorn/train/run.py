@@ -1,0 +1,67 @@
+"""Train a network for one scheme and write it to a file (what ``popcorn train`` does)."""
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from . import data as datasets
+from .export import check_mappable, export_layers, network_available, save_layers, to_network
+from .loop import fit
+from .models import build_model
+
+__all__ = ["train_network", "output_base"]
+
+
+def output_base(output):
+    """``output`` without a ``.npz``/``.json`` suffix."""
+    path = Path(output)
+    return path.with_suffix("") if path.suffix in (".npz", ".json") else path
+
+
+def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10, seed=0,
+                  lr=1e-2, batch_size=64, progress=True, console=None, **model_options):
+    """Load ``data``, train ``scheme`` with ``seed``, write the network; return
+    ``(model, result, files)``.
+
+    With ``popcorn.network`` available, ``files`` are ``BASE.npz`` (the popcorn network file,
+    :func:`~.export.to_network`) and ``BASE.train.json`` (the run record); the model is
+    checked for a binary form before training. Without it, they are ``BASE.npz`` +
+    ``BASE.json`` of :func:`~.export.save_layers`, the record inside the JSON. The record:
+    scheme, data set, architecture, seed, options, float test accuracy, per-epoch statistics.
+    """
+    as_network = network_available()
+    dataset = datasets.load(data)
+    if as_network:
+        check_mappable(build_model(scheme, arch=arch, input_shape=dataset.input_shape,
+                                   classes=dataset.classes, input_max=dataset.input_max,
+                                   **model_options).config)
+    start = time.perf_counter()
+    model, result = fit(scheme, dataset, arch=arch, epochs=epochs, seed=seed, lr=lr,
+                        batch_size=batch_size, progress=progress, console=console,
+                        **model_options)
+    seconds = time.perf_counter() - start
+    record = {
+        "scheme": scheme, "data": dataset.name, "arch": arch, "seed": seed, "epochs": epochs,
+        "lr": lr, "batch_size": batch_size, "config": model.config,
+        "float_test_accuracy": result.test_accuracy,
+        "test_samples": int(len(dataset.y_test)),
+        "history": [vars(e) for e in result.epochs],
+        "train_seconds": seconds,
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+    }
+    base = output_base(output)
+    if as_network:
+        from popcorn.network import save_network
+
+        npz = base.with_name(base.name + ".npz")
+        save_network(to_network(model), npz)
+        record_path = base.with_name(base.name + ".train.json")
+        record_path.write_text(json.dumps(record, indent=1) + "\n")
+        files = (npz, record_path)
+    else:
+        files = save_layers(base, export_layers(model), record)
+    return model, result, files

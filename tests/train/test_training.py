@@ -1,0 +1,166 @@
+"""Short training runs per scheme on digits, reproducibility, export and the CLI.
+
+Accuracy thresholds are the float test accuracy after 5 epochs on the digits test split
+(360 images; chance is 0.1). They sit well below the lowest of 5 seeds measured on this
+machine (in brackets), so they catch a broken quantizer, not noise.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="popcorn.train needs the train extra: "
+                            "pip install 'popcorn[train]'")
+
+from popcorn.train import data, export, loop  # noqa: E402
+from popcorn.train.models import build_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+CASES = [
+    # scheme, arch, options, threshold  [lowest of seeds 0-4 measured]
+    ("bnn", "mlp", {}, 0.90),                                 # [0.961]
+    ("bnn", "mlp", {"shift_bn": True}, 0.88),                 # [0.950]
+    ("binaryconnect", "mlp", {}, 0.93),                       # [0.978]
+    ("binaryconnect", "mlp", {"stochastic": True}, 0.55),     # [0.694]
+    ("xnor", "mlp", {}, 0.90),                                # [0.961]
+    ("abc", "mlp", {}, 0.90),                                 # [0.953]
+    ("pa", "mlp", {}, 0.93),                                  # [0.975]
+    ("bnn", "cnn", {}, 0.70),                                 # [0.781]
+    ("binaryconnect", "cnn", {}, 0.85),                       # [0.919]
+    ("xnor", "cnn", {}, 0.85),                                # [0.911]
+    ("abc", "cnn", {}, 0.85),                                 # [0.928]
+    ("pa", "cnn", {}, 0.90),                                  # [0.969]
+]
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    runs = {}
+    for scheme, arch, options, _ in CASES:
+        key = (scheme, arch, tuple(sorted(options.items())))
+        runs[key] = loop.fit(scheme, digits, arch=arch, epochs=5, seed=0, progress=False,
+                             **options)
+    return runs
+
+
+@pytest.mark.parametrize("scheme, arch, options, threshold", CASES)
+def test_short_training_beats_threshold(trained, scheme, arch, options, threshold):
+    _, result = trained[(scheme, arch, tuple(sorted(options.items())))]
+    assert result.test_accuracy > threshold
+    assert len(result.epochs) == 5 and all(e.seconds > 0 for e in result.epochs)
+
+
+@pytest.mark.parametrize("scheme, arch, options, threshold", CASES)
+def test_export_reproduces_model_scores(trained, digits, tmp_path, scheme, arch, options,
+                                        threshold):
+    model, _ = trained[(scheme, arch, tuple(sorted(options.items())))]
+    layers = export.export_layers(model)
+    export.save_layers(tmp_path / "net", layers, {"scheme": scheme})
+    loaded, meta = export.load_layers(tmp_path / "net.json")
+    assert meta["scheme"] == scheme and meta["format"] == export.FORMAT
+    model.eval()
+    with torch.no_grad():
+        scores = model(torch.as_tensor(digits.x_test)).double().numpy()
+    np.testing.assert_allclose(export.float_forward(loaded, digits.x_test), scores,
+                               rtol=1e-4, atol=1e-4)
+    for layer in loaded:
+        if layer["kind"] in ("dense", "conv2d") and layer["bits"] is not None:
+            values = layer["bits"].astype(float)
+            if layer["encoding"] == "pm1":
+                values = 2 * values - 1
+            alpha = layer["alpha"]
+            shape = alpha.shape + (1,) * (values.ndim - alpha.ndim)
+            np.testing.assert_allclose((alpha.reshape(shape) * values).sum(0),
+                                       layer["weight_hat"], rtol=1e-6, atol=1e-7)
+            assert layer["m"] == len(layer["bits"])
+
+
+def test_xnor_first_and_last_layers_are_real(trained):
+    model, _ = trained[("xnor", "mlp", ())]
+    kinds = [d["scheme"] for d in export.export_layers(model) if d["kind"] == "dense"]
+    assert kinds == ["float", "xnor", "float"]
+
+
+def test_same_seed_same_weights_other_seed_other_weights(digits):
+    def weights(seed, scheme):
+        model, _ = loop.fit(scheme, digits, epochs=1, seed=seed, progress=False,
+                            hidden=(32,))
+        return [p.detach().clone() for p in model.state_dict().values()]
+
+    for scheme in ("bnn", "pa"):
+        a, b, c = weights(1, scheme), weights(1, scheme), weights(2, scheme)
+        assert all(torch.equal(x, y) for x, y in zip(a, b))
+        assert not all(torch.equal(x, y) for x, y in zip(a, c))
+
+
+def test_stochastic_binaryconnect_is_reproducible(digits):
+    runs = [loop.fit("binaryconnect", digits, epochs=1, seed=3, progress=False, hidden=(32,),
+                     stochastic=True)[0].state_dict() for _ in range(2)]
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_model_option_errors():
+    with pytest.raises(ValueError, match="bnn has one weight base, not M = 3"):
+        build_model("bnn", m=3)
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        build_model("ternary")
+    with pytest.raises(ValueError, match="shift-based batch norm is part of BNN"):
+        build_model("pa", shift_bn=True)
+    with pytest.raises(ValueError, match="binaryconnect's activation bases are its act_bits"):
+        build_model("binaryconnect", n=3, act_bits=4)
+    with pytest.raises(ValueError, match="PA-Net weight piece count M must be an even"):
+        build_model("pa", m=3)
+
+
+def test_cli_train_writes_network(tmp_path):
+    pytest.importorskip("amaranth_boards", reason="popcorn.cli needs popcorn's own "
+                        "dependencies")
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+
+    out = tmp_path / "bnn-digits"
+    result = CliRunner().invoke(main, ["train", "--scheme", "bnn", "--data", "digits",
+                                       "--epochs", "2", "--seed", "4", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "bnn-digits.npz").stat().st_size > 0
+    if export.network_available():
+        from popcorn.network import load_network
+
+        record = json.loads((tmp_path / "bnn-digits.train.json").read_text())
+        kinds = [layer.kind for layer in load_network(tmp_path / "bnn-digits.npz").layers]
+        assert kinds == ["flatten", "dense", "batchnorm", "activation", "dense", "batchnorm",
+                         "activation", "dense", "batchnorm", "scores"]
+    else:
+        record = json.loads((tmp_path / "bnn-digits.json").read_text())
+        layers, _ = export.load_layers(out)
+        assert [d["kind"] for d in layers] == ["input", "dense", "batchnorm", "activation",
+                                               "dense", "batchnorm", "activation", "dense",
+                                               "batchnorm"]
+    assert record["scheme"] == "bnn" and record["seed"] == 4 and len(record["history"]) == 2
+    assert record["float_test_accuracy"] > 0.8
+    assert f"float test accuracy {record['float_test_accuracy']:.4f}" in result.output
+
+
+def test_cli_train_errors_name_the_fix(tmp_path, monkeypatch):
+    pytest.importorskip("amaranth_boards", reason="popcorn.cli needs popcorn's own "
+                        "dependencies")
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", tmp_path / "none")
+    monkeypatch.setattr(data.load_fashion_mnist, "__defaults__", (tmp_path / "none",))
+    result = CliRunner().invoke(main, ["train", "--data", "fashion-mnist", "-o",
+                                       str(tmp_path / "x")])
+    assert result.exit_code != 0
+    assert "apt-get install dataset-fashion-mnist" in result.output
+    result = CliRunner().invoke(main, ["train", "--scheme", "xnor", "-n", "2", "-o",
+                                       str(tmp_path / "x")])
+    assert result.exit_code != 0 and "xnor has one activation base, not N = 2" in result.output
