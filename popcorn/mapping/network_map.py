@@ -110,6 +110,17 @@ class NetworkPlan:
         return scores, argmax
 
 
+def linear_pairs(integer_network):
+    """(IntLinear, the IntThreshold right after it or None) for every linear stage."""
+    stages = list(integer_network.stages)
+    pairs = []
+    for n, stage in enumerate(stages):
+        if isinstance(stage, IntLinear):
+            after = stages[n + 1] if n + 1 < len(stages) else None
+            pairs.append((stage, after if isinstance(after, IntThreshold) else None))
+    return pairs
+
+
 def map_network(network, *, frac_bits=8, target_cycles=64, folding=None):
     """Fold every layer of ``network``.
 
@@ -125,12 +136,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None):
         raise NetworkError(f"input: the dataflow mapper takes vector inputs (K,) or a "
                            f"Flatten first, not {network.input_shape} into {first}")
     integer = to_integer(network, frac_bits)
-    stages = list(integer.stages)
-    pairs = []
-    for n, stage in enumerate(stages):
-        if isinstance(stage, IntLinear):
-            after = stages[n + 1] if n + 1 < len(stages) else None
-            pairs.append((stage, after if isinstance(after, IntThreshold) else None))
+    pairs = linear_pairs(integer)
     if folding is not None and len(folding) != len(pairs):
         raise ValueError(f"folding gives {len(folding)} (pe, simd) pairs for "
                          f"{len(pairs)} dense layers")

@@ -8,19 +8,14 @@ from popcorn.golden.integer_model import IntLinear, IntThreshold, to_integer
 from popcorn.golden.quantizers import base_coefficients
 from popcorn.hdl.mva import MatrixVectorActivation
 from popcorn.mapping.linear import LinearFolding
+from popcorn.mapping.network_map import linear_pairs
 from popcorn.sim.runner import run_testbench
 
 
 def dense_layers(scheme, seed=0):
     """(linear, activation-or-None) pairs of a random dense network of ``scheme``."""
-    net = to_integer(random_network(scheme, seed=seed, layout="dense"), frac_bits=8)
-    stages = list(net.stages)
-    pairs = []
-    for n, stage in enumerate(stages):
-        if isinstance(stage, IntLinear):
-            after = stages[n + 1] if n + 1 < len(stages) else None
-            pairs.append((stage, after if isinstance(after, IntThreshold) else None))
-    return pairs
+    return linear_pairs(to_integer(random_network(scheme, seed=seed, layout="dense"),
+                                   frac_bits=8))
 
 
 def random_bases(folding, count, rng):
