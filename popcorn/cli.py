@@ -74,3 +74,32 @@ def predict(network, inputs, output, use_float, frac_bits):
         raise click.ClickException(str(error)) from None
     model = "float reference" if use_float else f"integer model, {frac_bits} fractional bits"
     click.echo(f"{len(result.argmax)} inputs, {model}: scores and argmax written to {output}")
+
+
+@main.command("import")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Output network file (.npz).")
+@click.option("--keep-scales", is_flag=True,
+              help="Keep binary weight scales as XNOR-Net alpha instead of folding them into "
+                   "the following batch norm.")
+def import_model(model, output, keep_scales):
+    """Import MODEL, a QONNX graph exported by Brevitas, as a popcorn network (.npz).
+
+    Needs the qonnx extra: pip install 'popcorn[qonnx]'.
+    """
+    from popcorn.frontends import MissingExtra, QonnxImportError, network_summary
+    from popcorn.network import save_network
+
+    try:
+        from popcorn.frontends.qonnx import import_qonnx
+    except MissingExtra as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        network = import_qonnx(model, fold_scales=not keep_scales)
+    except QonnxImportError as error:
+        raise click.ClickException(f"{model}: {error}") from None
+    save_network(network, output)
+    for line in network_summary(network):
+        click.echo(f"  {line}")
+    click.echo(f"{len(network.layers)} layers, {network.classes} classes: written to {output}")
