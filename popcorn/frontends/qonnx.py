@@ -27,6 +27,8 @@ MaxPool                    :class:`MaxPool2d` (square kernel and stride, no padd
                            (both quantizers are non-decreasing, so this is exact)
 Flatten (axis 1), Reshape  :class:`Flatten` (a no-op on a vector is dropped, a Reshape must
 to a vector                flatten)
+Relu (just before an       nothing: the unsigned Quant (zero point 0) maps negatives to 0
+unsigned Quant: QuantReLU) anyway
 Identity                   nothing
 Constant, and any node     folded: BipolarQuant / Quant with qonnx's own functions, standard
 whose inputs are all       ops with ``onnx.reference``
@@ -100,8 +102,8 @@ __all__ = ["import_qonnx", "SUPPORTED_OPS"]
 
 #: Op types popcorn maps (data path) or folds (constant subgraphs).
 SUPPORTED_OPS = ("Add", "BatchNormalization", "BipolarQuant", "Constant", "Conv", "Flatten",
-                 "Gemm", "Identity", "MatMul", "MaxPool", "MultiThreshold", "Quant", "Reshape",
-                 "Transpose")
+                 "Gemm", "Identity", "MatMul", "MaxPool", "MultiThreshold", "Quant", "Relu",
+                 "Reshape", "Transpose")
 
 _QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold")
 _LINEAR = ("MatMul", "Gemm", "Conv")
@@ -183,8 +185,8 @@ def _tensor_shape(value_info):
 class _Linear:
     """A Dense/Conv2d under construction: ±1 signs, per-output alpha, bias."""
 
-    def __init__(self, label, kind, weight, bias, stride=1, padding=0):
-        self.label, self.kind = label, kind
+    def __init__(self, label, kind, weight, bias, stride=1, padding=0, origin=None):
+        self.label, self.kind, self.origin = label, kind, origin
         self.weight = weight
         self.bias = bias
         self.stride, self.padding = stride, padding
@@ -199,7 +201,9 @@ class _Linear:
                 distinct = np.unique(rows[c])
                 raise QonnxImportError(
                     f"{self.label}: weights are not binary: output {c} has {len(distinct)} "
-                    f"distinct magnitudes in [{lo[c]:.6g}, {hi[c]:.6g}]; popcorn imports ±alpha "
+                    f"distinct magnitudes in [{lo[c]:.6g}, {hi[c]:.6g}]"
+                    + (f" (they come from {self.origin})" if self.origin else "")
+                    + f"; popcorn imports ±alpha "
                     f"weights per output (BipolarQuant, or a 1-bit signed Quant, e.g. Brevitas's "
                     f"SignedBinaryWeightPerTensorConst)")
         alpha = rows.mean(axis=1)
@@ -246,6 +250,7 @@ class _Importer:
         self.shape = self.input_shape
 
         data_nodes = []
+        origin = self.origin = {}     # folded tensor -> the quantizer node it comes from
         for index, node in enumerate(graph.node):
             if node.op_type == "Constant":
                 attrs = _attrs(node)
@@ -257,6 +262,7 @@ class _Importer:
                 values = _fold(node, index, [const[n] if n else None for n in node.input])
                 for name, value in zip(node.output, values):
                     const[name] = np.asarray(value)
+                    origin[name] = self._origin(node, index, const, origin)
             else:
                 data_nodes.append((index, node))
         self.const = const
@@ -294,6 +300,17 @@ class _Importer:
             raise QonnxImportError(f"the data path ends at tensor '{current}', not at the graph "
                                    f"output '{graph.output[0].name}'")
         return self.finish()
+
+    @staticmethod
+    def _origin(node, index, const, origin):
+        if node.op_type == "BipolarQuant":
+            return _node_label(node, index)
+        if node.op_type == "Quant":
+            attrs = _attrs(node)
+            bits = float(np.asarray(const[node.input[3]]).reshape(-1)[0])
+            kind = "signed" if attrs.get("signed", 1) else "unsigned"
+            return f"{_node_label(node, index)}, {kind} {bits:g}-bit"
+        return next((origin[n] for n in node.input if n in origin), None)
 
     def constant(self, node, position, label, what):
         if len(node.input) <= position or not node.input[position]:
@@ -373,6 +390,18 @@ class _Importer:
                                    + "; ".join(problems))
         self._set_quantizer(label, FixedPointActivation(int(bits), scale), 1.0)
 
+    def _map_Relu(self, label, node, attrs, next_node):
+        """Brevitas's QuantReLU exports Relu -> Quant(signed=0): an unsigned quantizer with
+        zero point 0 already maps every negative input to code 0, so the Relu is absorbed."""
+        unsigned = next_node is not None and next_node.op_type == "Quant" \
+            and not _attrs(next_node).get("signed", 1) \
+            and len(next_node.input) > 2 and next_node.input[2] in self.const \
+            and np.all(self.const[next_node.input[2]] == 0)
+        if not unsigned:
+            raise QonnxImportError(f"{label}: popcorn imports a Relu only directly before an "
+                                   f"unsigned Quant with zero point 0 (Brevitas QuantReLU), "
+                                   f"which absorbs it")
+
     def _map_MultiThreshold(self, label, node, attrs, next_node):
         thresholds = self.constant(node, 1, label, "thresholds")
         layout = _text(attrs.get("data_layout", "")) or None
@@ -446,7 +475,7 @@ class _Importer:
         raise QonnxImportError(f"{label}: a {what} on pre-activations; popcorn's {what} reads "
                                f"quantized activations: put an activation quantizer before it")
 
-    def _add_linear(self, label, kind, weight, bias, stride=1, padding=0):
+    def _add_linear(self, label, kind, weight, bias, stride=1, padding=0, origin=None):
         self._need_codes(label, "MatMul/Gemm/Conv" if kind == "dense" else "Conv")
         if padding and pad_value(self.quantizer) * self.act_scale != 0:
             raise QonnxImportError(
@@ -455,7 +484,7 @@ class _Importer:
                 f"{pad_value(self.quantizer) * self.act_scale:g} here), so the borders would "
                 f"differ; use padding 0 (or a fixed-point/unsigned activation before it)")
         weight = weight * self.act_scale
-        self.items.append(_Linear(label, kind, weight, bias, stride, padding))
+        self.items.append(_Linear(label, kind, weight, bias, stride, padding, origin))
         self.state = "linear"
         if kind == "dense":
             self.shape = (weight.shape[0],)
@@ -477,7 +506,8 @@ class _Importer:
         if weight.ndim != 2 or weight.shape[0] != self.shape[0]:
             raise QonnxImportError(f"{label}: weight of shape {weight.shape} does not multiply "
                                    f"a vector of {self.shape[0]}")
-        self._add_linear(label, "dense", weight.T.copy(), None)
+        self._add_linear(label, "dense", weight.T.copy(), None,
+                         origin=self.origin.get(node.input[1]))
 
     def _map_Gemm(self, label, node, attrs, next_node):
         self._need_codes(label, "Gemm")
@@ -500,7 +530,8 @@ class _Importer:
             except ValueError:
                 raise QonnxImportError(f"{label}: bias C of shape {bias.shape} is not one value "
                                        f"per output") from None
-        self._add_linear(label, "dense", np.ascontiguousarray(weight), bias)
+        self._add_linear(label, "dense", np.ascontiguousarray(weight), bias,
+                         origin=self.origin.get(node.input[1]))
 
     def _map_Conv(self, label, node, attrs, next_node):
         self._need_codes(label, "Conv")
@@ -531,7 +562,8 @@ class _Importer:
             raise QonnxImportError(f"{label}: weight has {weight.shape[1]} input channels, the "
                                    f"input {self.shape[0]}")
         bias = self.constant(node, 2, label, "bias")
-        self._add_linear(label, "conv2d", weight, bias, int(strides[0]), int(pads[0]))
+        self._add_linear(label, "conv2d", weight, bias, int(strides[0]), int(pads[0]),
+                         origin=self.origin.get(node.input[1]))
 
     def _map_Add(self, label, node, attrs, next_node):
         if self.state != "linear" or not isinstance(self.items[-1], _Linear):
@@ -651,8 +683,8 @@ class _Importer:
 
     def finish(self):
         if self.state not in ("linear", "normalized"):
-            raise QonnxImportError("the graph ends with quantized activations (after "
-                                   f"{'the input' if self.state == 'raw' else 'a quantizer or pooling'}); "
+            where = "the input" if self.state == "raw" else "a quantizer or pooling"
+            raise QonnxImportError(f"the graph ends with quantized activations (after {where}); "
                                    "popcorn's class scores are the last MatMul/Gemm/Conv (or its "
                                    "BatchNormalization) outputs: remove the final quantizer")
         layers = []

@@ -69,19 +69,26 @@ def train(model, x, classes, steps=5, seed=0):
     return model
 
 
-def randomize_batchnorms(model, seed=0):
-    """Non-trivial running statistics and affine parameters, some gammas negative."""
+def randomize_batchnorms(model, x, seed=0):
+    """Non-trivial batch norms that still split the data: running statistics of ``x``
+    (momentum 1, one pass), then the mean moved by up to half a standard deviation, the
+    variance scaled by 0.5 .. 2, gamma random with every third one negative, beta random."""
     gen = torch.Generator().manual_seed(seed)
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for module in norms:
+        module.momentum = 1.0
+    model.train()
     with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                c = module.num_features
-                module.running_mean.copy_(torch.randn(c, generator=gen) * 3 + 0.37)
-                module.running_var.copy_(torch.rand(c, generator=gen) * 4 + 0.5)
-                gamma = torch.rand(c, generator=gen) + 0.2
-                gamma[::3] *= -1
-                module.weight.copy_(gamma)
-                module.bias.copy_(torch.randn(c, generator=gen))
+        model(torch.as_tensor(x, dtype=torch.float32))
+        for module in norms:
+            c = module.num_features
+            std = module.running_var.sqrt()
+            module.running_mean.add_((torch.rand(c, generator=gen) - 0.5) * std)
+            module.running_var.mul_(torch.rand(c, generator=gen) * 1.5 + 0.5)
+            gamma = torch.rand(c, generator=gen) + 0.2
+            gamma[::3] *= -1
+            module.weight.copy_(gamma)
+            module.bias.copy_(torch.randn(c, generator=gen) * 0.3)
     return model.eval()
 
 
@@ -100,12 +107,27 @@ def run_qonnx(path, x):
 
 
 def check_float(network, x, reference):
-    """popcorn's float reference equals qonnx: same argmax, scores within RTOL."""
+    """popcorn's float reference equals qonnx: scores within RTOL of the largest score, and
+    the same argmax except on ties: where popcorn's two best scores are within that
+    tolerance (equal in exact arithmetic, e.g. sums of the same +-alpha terms), float32
+    rounding in qonnx picks either class; qonnx's class must then be one of the tied ones.
+    Returns the number of such ties."""
     result = float_forward(network, x)
-    scale = np.abs(reference).max()
-    np.testing.assert_allclose(result.scores, reference, rtol=0, atol=RTOL * scale)
-    np.testing.assert_array_equal(result.argmax, np.argmax(reference, axis=1))
-    return result
+    tolerance = RTOL * np.abs(reference).max()
+    np.testing.assert_allclose(result.scores, reference, rtol=0, atol=tolerance)
+    theirs = np.argmax(reference, axis=1)
+    top2 = np.sort(result.scores, axis=1)[:, -2:]
+    tie = top2[:, 1] - top2[:, 0] <= tolerance
+    differ = result.argmax != theirs
+    assert not (differ & ~tie).any(), (
+        f"argmax differs from qonnx on inputs {np.flatnonzero(differ & ~tie).tolist()}, which "
+        f"are not ties")
+    picked = result.scores[np.arange(len(x)), theirs]
+    assert (picked >= top2[:, 1] - tolerance).all()
+    print(f"float reference: scores within {tolerance:.3g} of qonnx; argmax equal on "
+          f"{int((~differ).sum())} of {len(x)}, the other {int(differ.sum())} are exact ties "
+          f"({int(tie.sum())} ties in all)")
+    return int(differ.sum())
 
 
 def _score_bound(network, frac_bits):

@@ -20,6 +20,11 @@ from popcorn.golden.float_ref import float_forward
 from popcorn.network import load_network, save_network
 
 
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)   # model initialisation does not depend on the test order
+
+
 def _kinds(network):
     return [layer.kind for layer in network.layers]
 
@@ -41,7 +46,7 @@ def _mlp(weight_scale, final_bn):
 def _roundtrip(tmp_path, model, x, classes, seed=0):
     torch.manual_seed(seed)
     train(model, torch.as_tensor(x, dtype=torch.float32), classes, seed=seed)
-    randomize_batchnorms(model, seed)
+    randomize_batchnorms(model, x, seed)
     path = export(model, x[:BATCH], tmp_path / "model.onnx")
     return path, run_qonnx(path, x)
 
@@ -103,7 +108,7 @@ def test_fixed_point_input_mlp(tmp_path):
                           binary_linear(16, 6, bias=True))
     x = rng.random((BATCH, 20)).astype(np.float32) * 1.2 - 0.1
     train(model, torch.as_tensor(x), 6, seed=4)
-    randomize_batchnorms(model, 4)
+    randomize_batchnorms(model, x, 4)
     path = export(model, x, tmp_path / "model.onnx")
     net = import_qonnx(path)
     quantizer = net.input_quantizer
@@ -190,3 +195,45 @@ def test_per_tensor_activation_scale_multiplies_the_next_weights(tmp_path):
     assert _schemes(net) == ["bnn", "xnor"]
     np.testing.assert_allclose(np.abs(net.layers[-2].weight), 0.5)
     check_float(net, x, reference)
+
+
+def test_quant_relu_hidden_fixed_point(tmp_path):
+    """QuantReLU(bit_width=2) exports Relu -> Quant(signed=0): a 2-bit fixed-point
+    activation (BinaryConnect-style) with the Relu absorbed."""
+    from brevitas.nn import QuantReLU
+
+    model = nn.Sequential(sign(), binary_linear(16, 12), nn.BatchNorm1d(12),
+                          QuantReLU(bit_width=2), binary_linear(12, 5))
+    x = np.random.default_rng(8).normal(size=(BATCH, 16)).astype(np.float32)
+    path, reference = _roundtrip(tmp_path, model, x, 5, seed=8)
+    net = import_qonnx(path)
+    act = net.layers[2].quantizer
+    assert (act.quantizer, act.bits) == ("fixedpoint", 2)
+    check_float(net, x, reference)
+    wrong, near = check_integer(net, x, reference)
+    assert wrong <= near
+
+
+def test_per_channel_weight_scales(tmp_path):
+    """Brevitas per-output-channel binary weight scales: alpha_c per output, folded into the
+    BatchNorm per channel (BNN weights) or kept as XNOR-Net alpha on the last layer."""
+    from brevitas.inject.enum import ScalingImplType, StatsOp
+
+    class PerChannelBinary(SignedBinaryWeightPerTensorConst):
+        scaling_impl_type = ScalingImplType.PARAMETER_FROM_STATS
+        scaling_stats_op = StatsOp.AVE
+        scaling_per_output_channel = True
+
+    def layer(i, o):
+        return QuantLinear(i, o, bias=False, weight_quant=PerChannelBinary)
+
+    model = nn.Sequential(sign(), layer(16, 12), nn.BatchNorm1d(12), sign(), layer(12, 6))
+    x = np.random.default_rng(9).normal(size=(BATCH, 16)).astype(np.float32)
+    path, reference = _roundtrip(tmp_path, model, x, 6, seed=9)
+    net = import_qonnx(path)
+    assert _schemes(net) == ["bnn", "xnor"]
+    alpha = np.abs(net.layers[-2].weight).mean(axis=1)
+    assert len(np.unique(alpha)) == 6
+    check_float(net, x, reference)
+    wrong, near = check_integer(net, x, reference)
+    assert wrong <= near

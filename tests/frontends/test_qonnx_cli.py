@@ -16,7 +16,7 @@ def _model_file(tmp_path, *tail):
     torch.manual_seed(0)
     model = nn.Sequential(sign(), binary_linear(12, 8), nn.BatchNorm1d(8), sign(),
                           binary_linear(8, 3), *tail)
-    randomize_batchnorms(model)
+    randomize_batchnorms(model, np.random.default_rng(1).normal(size=(16, 12)))
     return export(model, np.zeros((4, 12), dtype=np.float32), tmp_path / "model.onnx")
 
 
