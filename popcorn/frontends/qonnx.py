@@ -218,7 +218,6 @@ class _Linear:
 
 class _Importer:
     def __init__(self, proto, fold_scales):
-        self.proto = proto
         self.graph = proto.graph
         self.fold_scales = fold_scales
         self.items = []            # popcorn layers, _Linear, or ("bn", label, BatchNorm)
@@ -353,8 +352,8 @@ class _Importer:
         self.act_scale = scale
         self.state = "codes"
         if self.pending_pool is not None:
-            pool, self.pending_pool = self.pending_pool, None
-            self._add_pool(*pool)
+            self.items.append(self.pending_pool)
+            self.pending_pool = None
 
     def _map_BipolarQuant(self, label, node, attrs, next_node):
         scale = self.scalar(node, 1, label, "scale")
@@ -630,29 +629,21 @@ class _Importer:
         if attrs.get("ceil_mode", 0) and ((h - k) % s or (w - k) % s):
             raise QonnxImportError(f"{label}: ceil_mode=1 with a window that does not tile the "
                                    f"{h}x{w} input; popcorn pools with ceil_mode=0")
+        pool = MaxPool2d(k, s)
         if self.state == "codes":
-            self._add_pool(label, k, s)
+            self.items.append(pool)
         elif self.state in ("linear", "normalized") and next_node is not None \
                 and next_node.op_type in ("BipolarQuant", "Quant"):
-            self.pending_pool = (label, k, s)   # q(max x) = max q(x): pool after the quantizer
-            c, h, w = self.shape
-            self.shape = (c, (h - k) // s + 1, (w - k) // s + 1)
-            self._pending_shape = True
+            self.pending_pool = pool   # q(max x) = max q(x): pool after the quantizer
         else:
-            self._pool_order_error(label)
-
-    def _pool_order_error(self, label):
-        raise QonnxImportError(f"{label}: max-pooling of pre-activations; popcorn pools "
-                               f"quantized activations: put the activation quantizer "
-                               f"(BipolarQuant or Quant) directly before or after the MaxPool")
-
-    def _add_pool(self, label, k, s):
-        if getattr(self, "_pending_shape", False):
-            self._pending_shape = False      # shape already updated when the pool was read
-        else:
-            c, h, w = self.shape
-            self.shape = (c, (h - k) // s + 1, (w - k) // s + 1)
-        self.items.append(MaxPool2d(k, s))
+            raise QonnxImportError(f"{label}: max-pooling of pre-activations; popcorn pools "
+                                   f"quantized activations: put the activation quantizer "
+                                   f"(BipolarQuant or Quant) directly before or after the "
+                                   f"MaxPool")
+        try:
+            self.shape = pool.output_shape(self.shape)
+        except ValueError as error:
+            raise QonnxImportError(f"{label}: {error}") from None
 
     def _flatten(self, label, what):
         if len(self.shape) == 1:
