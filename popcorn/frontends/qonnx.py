@@ -9,13 +9,21 @@ node                       popcorn
 =========================  ===============================================================
 BipolarQuant (data)        :class:`SignActivation` (input quantizer or Activation); its
                            scale s > 0 (per tensor) multiplies the next layer's weights
-Quant (data)               :class:`FixedPointActivation` (bits = bitwidth, scale): unsigned,
-                           zero point 0, narrow = 0, rounding ROUND / HALF_EVEN / HALF_UP;
-                           a 1-bit signed Quant is bipolar (as qonnx executes it) -> sign
+Quant (data)               zero point 0, rounding ROUND / HALF_EVEN / HALF_UP, scalar
+                           scale, bitwidth 1 .. 16. Unsigned, narrow = 0:
+                           :class:`FixedPointActivation` (bits, scale). Signed (codes
+                           low .. high): the unsigned code q - low, the value shift
+                           low * scale moving into the next layer's bias; after a
+                           MatMul/Gemm/Conv/BatchNorm a non-narrow one is a fixed point
+                           behind a BatchNorm shift, otherwise (input, narrow range)
+                           :class:`PaActivation` pieces at (q - 1/2) scale. A 1-bit signed
+                           Quant is bipolar (as qonnx executes it) -> sign
 MultiThreshold (data)      one threshold with ``out_bias = -out_scale/2`` -> Sign (behind a
-                           BatchNorm that moves per-channel thresholds to 0); unsigned
-                           levels (``out_bias = 0``) -> :class:`PaActivation` (shared
-                           thresholds, or per-channel ones that differ by a shift)
+                           BatchNorm that moves per-channel thresholds to 0); otherwise
+                           levels ``out_scale * count`` -> :class:`PaActivation` (shared
+                           thresholds, or per-channel ones that differ by a shift), out_bias
+                           moving into the next layer's bias (ABC-like bipolar levels
+                           included); out_scale > 0
 MatMul, Gemm               :class:`Dense` (Gemm: transA = 0, transB, alpha, beta * C)
 Conv                       :class:`Conv2d` (square stride, symmetric pads, group = 1,
                            dilations = 1)
@@ -35,6 +43,10 @@ whose inputs are all       ops with ``onnx.reference``
 constants
 =========================  ===============================================================
 
+A constant value shift o of the activations (signed Quant, MultiThreshold out_bias) is
+exact in the next layer: ``W (s a + o) + b = (s W) a + (b + o sum(W))``; a padded
+convolution then needs popcorn's padding value ``s pad + o`` to be 0, as ONNX pads with 0.
+
 Weights (after folding) must be binary: every output row ``±alpha_c`` with alpha_c > 0.
 alpha = 1 everywhere gives :class:`BnnWeights`; otherwise, when a BatchNorm follows, alpha
 (times the previous activation scale) is folded into the BatchNorm
@@ -52,9 +64,15 @@ Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
   ``weight_scaling_const=1.0`` for true ±1 (BNN) weights. A scale != 1 is imported
   exactly (folded into the BatchNorm, or XNOR-style alpha), but it is easy to miss.
   ``SignedBinaryActPerTensorConst`` has scale 1.
-* Export with ``export_qonnx(model, x, path, dynamo=False)``; the dynamo exporter of torch 2.x
-  does not know Brevitas's quant ops. The batch size of ``x`` is frozen into the graph
-  (popcorn ignores the batch axis).
+* ``SignedBinaryActPerTensorConst`` ignores a subclass's ``scaling_const``; a binary
+  activation with scale 0.5 is ``QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
+  max_val=0.5, min_val=-0.5)``.
+* Export with ``export_qonnx(model, x, path, dynamo=False)``: the TorchScript exporter keeps
+  the module path in node names (``/fc1/MatMul``, ``/1/weight_quant/export_handler/Quant``),
+  which popcorn's messages quote. (torch 2.13's default dynamo exporter also produced a
+  BipolarQuant/Gemm graph that imports, in a one-layer probe, but with names such as
+  ``node__symbolic_1`` that do not say which layer is meant.) The batch size of ``x`` is
+  frozen into the graph; popcorn ignores the batch axis.
 * Brevitas writes the initializers also as graph inputs (``keep_initializers_as_inputs``):
   popcorn takes as the data input the one graph input without an initializer.
 * The exported quantizers are the *inference* ones: BatchNorm uses running statistics
@@ -223,7 +241,8 @@ class _Importer:
         self.items = []            # popcorn layers, _Linear, or ("bn", label, BatchNorm)
         self.input_quantizer = None
         self.state = "raw"         # raw | codes | linear | normalized
-        self.act_scale = 1.0       # qonnx value = act_scale * popcorn value of the codes
+        self.act_scale = 1.0       # qonnx value = act_scale * popcorn value + act_offset
+        self.act_offset = 0.0
         self.quantizer = None      # the current activation quantizer (for padding)
         self.pending_pool = None   # a MaxPool seen before its quantizer
 
@@ -339,7 +358,7 @@ class _Importer:
     def _map_Identity(self, label, node, attrs, next_node):
         pass
 
-    def _set_quantizer(self, label, quantizer, scale):
+    def _set_quantizer(self, label, quantizer, scale, offset=0.0):
         if self.state == "raw":
             self.input_quantizer = quantizer
         elif self.state in ("linear", "normalized"):
@@ -349,7 +368,7 @@ class _Importer:
                                    f"activations; popcorn quantizes the output of a MatMul, Gemm, "
                                    f"Conv or BatchNormalization (or the input) once")
         self.quantizer = quantizer
-        self.act_scale = scale
+        self.act_scale, self.act_offset = scale, offset
         self.state = "codes"
         if self.pending_pool is not None:
             self.items.append(self.pending_pool)
@@ -373,13 +392,8 @@ class _Importer:
             self._set_quantizer(label, SignActivation(), scale)
             return
         problems = []
-        if signed:
-            problems.append("signed=1 (popcorn's fixed point is unsigned: use an unsigned "
-                            "quantizer such as Uint8ActPerTensorFloat or QuantReLU)")
         if zero != 0:
             problems.append(f"zero point {zero:g} (must be 0)")
-        if narrow:
-            problems.append("narrow=1 (must be 0)")
         if rounding not in _ROUNDINGS:
             problems.append(f"rounding_mode={rounding!r} (must be one of {', '.join(_ROUNDINGS)})")
         if bits != int(bits) or not 1 <= bits <= 16:
@@ -387,7 +401,20 @@ class _Importer:
         if problems:
             raise QonnxImportError(f"{label}: cannot import as a fixed-point activation: "
                                    + "; ".join(problems))
-        self._set_quantizer(label, FixedPointActivation(int(bits), scale), 1.0)
+        bits = int(bits)
+        low = -(2 ** (bits - 1)) + narrow if signed else 0
+        high = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - narrow
+        if not signed and not narrow:
+            self._set_quantizer(label, FixedPointActivation(bits, scale), 1.0)
+        elif signed and not narrow and self.state in ("linear", "normalized"):
+            # code q - low of x is the unsigned code of x - low * scale: shift, then fixed point
+            self._shift_before_activation(label, np.full(self.shape[0], low * scale))
+            self._set_quantizer(label, FixedPointActivation(bits, scale), 1.0, low * scale)
+        else:
+            # levels low .. high as PA pieces: [x >= (q - 1/2) scale], value (q - low) scale
+            levels = np.arange(low + 1, high + 1)
+            quantizer = PaActivation((levels - 0.5) * scale, (levels - low) * scale)
+            self._set_quantizer(label, quantizer, 1.0, low * scale)
 
     def _map_Relu(self, label, node, attrs, next_node):
         """Brevitas's QuantReLU exports Relu -> Quant(signed=0): an unsigned quantizer with
@@ -431,24 +458,19 @@ class _Importer:
                 raise QonnxImportError(f"{label}: per-channel thresholds that are not one shared "
                                        f"set shifted per channel; popcorn cannot express them")
         if steps == 1 and out_bias == -out_scale / 2:
-            quantizer, scale = SignActivation(), out_scale / 2
+            quantizer, scale, bias = SignActivation(), out_scale / 2, 0.0
             offset = offset + shared[0]                      # [x >= t_c]  <=>  [x - t_c >= 0]
-        elif out_bias == 0:
+        else:  # levels out_scale * count: PA pieces; out_bias moves into the next layer's bias
             ends, counts = np.unique(shared, return_counts=True)
             quantizer = PaActivation(ends, out_scale * np.cumsum(counts).astype(np.float64))
-            scale = 1.0
-        else:
-            raise QonnxImportError(f"{label}: out_scale={out_scale:g}, out_bias={out_bias:g} with "
-                                   f"{steps} threshold(s); popcorn imports bipolar thresholds (one "
-                                   f"threshold, out_bias = -out_scale/2) or unsigned levels "
-                                   f"(out_bias = 0)")
+            scale, bias = 1.0, out_bias
         if np.any(offset != 0):
             if self.state == "raw":
                 raise QonnxImportError(f"{label}: input thresholds must be the same for every "
                                        f"channel (and 0 for bipolar ones); popcorn's input "
                                        f"quantizers do not shift per channel")
             self._shift_before_activation(label, offset)
-        self._set_quantizer(label, quantizer, scale)
+        self._set_quantizer(label, quantizer, scale, bias)
 
     def _shift_before_activation(self, label, offset):
         """Subtract ``offset`` per channel from the pre-activation (a BatchNorm's beta)."""
@@ -476,12 +498,15 @@ class _Importer:
 
     def _add_linear(self, label, kind, weight, bias, stride=1, padding=0, origin=None):
         self._need_codes(label, "MatMul/Gemm/Conv" if kind == "dense" else "Conv")
-        if padding and pad_value(self.quantizer) * self.act_scale != 0:
+        pad = pad_value(self.quantizer) * self.act_scale + self.act_offset
+        if padding and pad != 0:
             raise QonnxImportError(
                 f"{label}: pads={padding} on {self.quantizer.quantizer} activations: ONNX pads "
-                f"with 0, popcorn pads with activation code 0 (value "
-                f"{pad_value(self.quantizer) * self.act_scale:g} here), so the borders would "
-                f"differ; use padding 0 (or a fixed-point/unsigned activation before it)")
+                f"with 0, popcorn pads with activation code 0 (value {pad:g} here), so the "
+                f"borders would differ; use padding 0 (or an unsigned activation before it)")
+        if self.act_offset:   # W (s a + o) + b = (s W) a + (b + o sum(W))
+            extra = self.act_offset * weight.reshape(weight.shape[0], -1).sum(axis=1)
+            bias = extra if bias is None else bias + extra
         weight = weight * self.act_scale
         self.items.append(_Linear(label, kind, weight, bias, stride, padding, origin))
         self.state = "linear"

@@ -237,3 +237,27 @@ def test_per_channel_weight_scales(tmp_path):
     check_float(net, x, reference)
     wrong, near = check_integer(net, x, reference)
     assert wrong <= near
+
+
+def test_signed_activations(tmp_path):
+    """Signed Quant activations (Brevitas Int*ActPerTensorFloat): codes low .. high become
+    unsigned codes shifted by low * scale, the shift going into the next layer's bias; after
+    a linear layer a non-narrow one is a fixed point behind a BatchNorm shift, otherwise (the
+    input, narrow range) PA pieces at (q - 1/2) scale."""
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    def signed(bits, narrow=False):
+        return QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=bits, narrow_range=narrow)
+
+    model = nn.Sequential(signed(4), binary_linear(10, 12), signed(2),
+                          binary_linear(12, 16), nn.BatchNorm1d(16), signed(3, narrow=True),
+                          binary_linear(16, 4, bias=True))   # a bias breaks exact score ties
+    x = np.random.default_rng(10).normal(size=(BATCH, 10)).astype(np.float32)
+    path, reference = _roundtrip(tmp_path, model, x, 4, seed=10)
+    net = import_qonnx(path)
+    assert net.input_quantizer.quantizer == "pa" and net.input_quantizer.bases == 15
+    quantizers = [layer.quantizer for layer in net.layers if layer.kind == "activation"]
+    assert [(q.quantizer, q.bases) for q in quantizers] == [("fixedpoint", 2), ("pa", 6)]
+    check_float(net, x, reference)
+    wrong, near = check_integer(net, x, reference)
+    assert wrong <= near

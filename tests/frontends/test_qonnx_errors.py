@@ -89,16 +89,6 @@ def test_missing_input_quantizer(tmp_path):
         import_qonnx(path)
 
 
-def test_signed_multibit_activation_is_refused(tmp_path):
-    from brevitas.quant import Int8ActPerTensorFloat
-
-    path = _export(tmp_path, nn.Sequential(QuantIdentity(act_quant=Int8ActPerTensorFloat),
-                                           binary_linear(8, 4)), (8,))
-    with pytest.raises(QonnxImportError, match=r"\(Quant\): cannot import as a fixed-point "
-                                               r"activation: signed=1"):
-        import_qonnx(path)
-
-
 def test_final_quantizer_is_refused(tmp_path):
     path = _export(tmp_path, nn.Sequential(sign(), binary_linear(8, 4), sign()), (8,))
     with pytest.raises(QonnxImportError, match="the graph ends with quantized activations"):

@@ -7,6 +7,7 @@ import pytest
 from _qonnx_helpers import check_float, check_integer, onnx, run_qonnx
 
 from popcorn.frontends import QonnxImportError, UnsupportedNode, import_qonnx
+from popcorn.golden.float_ref import float_forward
 from popcorn.network import PaActivation, SignActivation
 
 from onnx import TensorProto, helper, numpy_helper
@@ -106,16 +107,53 @@ def test_conv_multithreshold_reshape(tmp_path):
     assert check_integer(net, x, reference)[0] == 0
 
 
-def test_multithreshold_with_other_bias_is_refused(tmp_path):
-    g = _Graph((2, 4))
+def test_multithreshold_with_a_bias(tmp_path):
+    """ABC-like bipolar levels (out_bias = -out_scale * steps / 2): PA pieces, with out_bias
+    moved into the next layer's bias (exact: W (a + o) = W a + o sum(W))."""
+    x = RNG.normal(size=(64, 6)).astype(np.float32)
+    g = _Graph((64, 6))
     g.add("BipolarQuant", g.const(1.0), domain=QONNX)
-    g.add("MatMul", g.const(_pm1(4, 3)))
-    g.add("MultiThreshold", g.const([[0.0, 1.0, 2.0]] * 3), domain=QONNX, out_scale=1.0,
-          out_bias=-1.0, out_dtype="INT2")
-    g.add("MatMul", g.const(_pm1(3, 2)))
-    with pytest.raises(QonnxImportError, match=r"node '/multithreshold\d+' \(MultiThreshold\): "
-                                               r"out_scale=1, out_bias=-1 with 3 threshold\(s\)"):
+    g.add("MatMul", g.const(_pm1(6, 5)))
+    g.add("MultiThreshold", g.const([[-2.0, 0.0, 2.0]] * 5), domain=QONNX, out_scale=1.0,
+          out_bias=-1.5, out_dtype="FLOAT32")
+    g.add("MatMul", g.const(_pm1(5, 3)))
+    path = g.save(tmp_path / "m.onnx")
+    net = import_qonnx(path)
+    assert net.layers[1].quantizer.quantizer == "pa"
+    reference = run_qonnx(path, x)
+    check_float(net, x, reference)
+    assert check_integer(net, x, reference)[0] == 0
+
+
+def test_quant_with_floor_rounding_is_refused(tmp_path):
+    g = _Graph((2, 4))
+    g.add("Quant", g.const(0.25), g.const(0.0), g.const(4.0), domain=QONNX, signed=0, narrow=0,
+          rounding_mode="FLOOR")
+    g.add("MatMul", g.const(_pm1(4, 2)))
+    with pytest.raises(QonnxImportError, match=r"\(Quant\): cannot import as a fixed-point "
+                                               r"activation: rounding_mode='FLOOR'"):
         import_qonnx(g.save(tmp_path / "m.onnx"))
+
+
+def test_fixed_point_rounding_ties(tmp_path):
+    """The one documented mismatch: ROUND is half to even in qonnx, popcorn rounds half up;
+    HALF_UP agrees everywhere. Inputs exactly on (k + 1/2) scale, scale a power of two."""
+    x = np.array([[0.125, 0.375, 0.625, 0.875]], dtype=np.float32)   # codes 0.5 .. 3.5
+    results = {}
+    for rounding in ("ROUND", "HALF_UP"):
+        g = _Graph((1, 4))
+        g.add("Quant", g.const(0.25), g.const(0.0), g.const(3.0), domain=QONNX, signed=0,
+              narrow=0, rounding_mode=rounding)
+        g.add("MatMul", g.const(np.eye(4, dtype=np.float32)[:, :1] * 2 - 1))
+        path = g.save(tmp_path / f"{rounding}.onnx")
+        ours = import_qonnx(path)
+        results[rounding] = run_qonnx(path, x), float_forward(ours, x).scores
+    qonnx_round, ours = results["ROUND"]
+    # codes: qonnx 0, 2, 2, 4 (half to even); popcorn 1, 2, 3, 4 (half up)
+    assert qonnx_round.tolist() == [[0.25 * (0 - 2 - 2 - 4)]]
+    assert ours.tolist() == [[0.25 * (1 - 2 - 3 - 4)]]
+    qonnx_half_up, ours = results["HALF_UP"]
+    assert qonnx_half_up.tolist() == ours.tolist()
 
 
 def test_multithreshold_unrelated_channels_are_refused(tmp_path):
