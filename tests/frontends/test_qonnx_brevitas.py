@@ -174,6 +174,13 @@ def test_imported_network_round_trips_through_the_file_format(tmp_path):
     save_network(net, tmp_path / "net.npz")
     again = load_network(tmp_path / "net.npz")
     np.testing.assert_array_equal(float_forward(again, x).scores, float_forward(net, x).scores)
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    import onnx
+
+    for model in (onnx.load(str(path)), ModelWrapper(str(path))):   # not only paths
+        other = import_qonnx(model)
+        np.testing.assert_array_equal(float_forward(other, x).scores, float_forward(net, x).scores)
     lines = network_summary(again)
     assert lines[0].startswith("input") and "sign" in lines[0]
     assert len(lines) == len(net.layers) + 1
