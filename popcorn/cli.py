@@ -98,7 +98,9 @@ def import_model(model, output, keep_scales):
     try:
         network = import_qonnx(model, fold_scales=not keep_scales)
     except QonnxImportError as error:
-        raise click.ClickException(f"{model}: {error}") from None
+        message = str(error)
+        raise click.ClickException(message if message.startswith(model) else
+                                   f"{model}: {message}") from None
     save_network(network, output)
     for line in network_summary(network):
         click.echo(f"  {line}")

@@ -65,3 +65,11 @@ def test_import_without_the_extra_says_what_to_install(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["import", str(path), "-o", str(tmp_path / "net.npz")])
     assert result.exit_code == 1
     assert "install them with: pip install 'popcorn[qonnx]'" in result.output
+
+
+def test_import_of_a_file_that_is_not_onnx(tmp_path):
+    (tmp_path / "junk.onnx").write_text("not a model")
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "junk.onnx"), "-o",
+                                       str(tmp_path / "net.npz")])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {tmp_path / 'junk.onnx'}: not an ONNX model (")
