@@ -31,8 +31,8 @@ Add (constant, after a     the layer's bias
 MatMul/Gemm/Conv)
 BatchNormalization         :class:`BatchNorm` (after a MatMul/Gemm/Conv)
 MaxPool                    :class:`MaxPool2d` (square kernel and stride, no padding); a
-                           MaxPool directly before a BipolarQuant/Quant is moved after it
-                           (both quantizers are non-decreasing, so this is exact)
+                           MaxPool directly before a quantizer is moved after it (every
+                           quantizer here is non-decreasing per channel, so this is exact)
 Flatten (axis 1), Reshape  :class:`Flatten` (a no-op on a vector is dropped, a Reshape must
 to a vector                flatten)
 Relu (just before an       nothing: the unsigned Quant (zero point 0) maps negatives to 0
@@ -658,13 +658,13 @@ class _Importer:
         if self.state == "codes":
             self.items.append(pool)
         elif self.state in ("linear", "normalized") and next_node is not None \
-                and next_node.op_type in ("BipolarQuant", "Quant"):
+                and next_node.op_type in _QUANTIZERS:
             self.pending_pool = pool   # q(max x) = max q(x): pool after the quantizer
         else:
             raise QonnxImportError(f"{label}: max-pooling of pre-activations; popcorn pools "
                                    f"quantized activations: put the activation quantizer "
-                                   f"(BipolarQuant or Quant) directly before or after the "
-                                   f"MaxPool")
+                                   f"(BipolarQuant, Quant or MultiThreshold) directly before "
+                                   f"or after the MaxPool")
         try:
             self.shape = pool.output_shape(self.shape)
         except ValueError as error:

@@ -107,6 +107,26 @@ def test_conv_multithreshold_reshape(tmp_path):
     assert check_integer(net, x, reference)[0] == 0
 
 
+def test_maxpool_before_multithreshold(tmp_path):
+    """Conv -> MaxPool -> MultiThreshold (per-channel levels) is Conv -> levels -> MaxPool."""
+    x = RNG.normal(size=(32, 2, 6, 6)).astype(np.float32)
+    g = _Graph((32, 2, 6, 6))
+    g.add("BipolarQuant", g.const(1.0), domain=QONNX)
+    g.add("Conv", g.const(_pm1(3, 2, 3, 3)), kernel_shape=[3, 3])
+    g.add("MaxPool", kernel_shape=[2, 2], strides=[2, 2])
+    g.add("MultiThreshold", g.const(np.array([-1.0, 1.0, 3.0]) + RNG.integers(-2, 3, (3, 1))),
+          domain=QONNX, out_scale=1.0, out_bias=0.0, out_dtype="UINT2")
+    g.add("Flatten", axis=1)
+    g.add("MatMul", g.const(_pm1(12, 4)))
+    path = g.save(tmp_path / "m.onnx")
+    net = import_qonnx(path)
+    assert [layer.kind for layer in net.layers] == ["conv2d", "batchnorm", "activation",
+                                                    "maxpool2d", "flatten", "dense", "scores"]
+    reference = run_qonnx(path, x)
+    check_float(net, x, reference)
+    assert check_integer(net, x, reference)[0] == 0
+
+
 def test_multithreshold_with_a_bias(tmp_path):
     """ABC-like bipolar levels (out_bias = -out_scale * steps / 2): PA pieces, with out_bias
     moved into the next layer's bias (exact: W (a + o) = W a + o sum(W))."""
