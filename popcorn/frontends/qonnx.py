@@ -79,14 +79,16 @@ Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
   (``model.eval()`` before export), and a stats-based activation scale (e.g.
   ``Uint8ActPerTensorFloat``) is frozen at its current value.
 * qonnx's ``Quant`` rounds with ``np.round`` (half to even) for ``rounding_mode="ROUND"``;
-  popcorn's :class:`FixedPointActivation` rounds half up. They differ only on inputs exactly
-  halfway between two codes (``x / scale = k + 1/2``); qonnx also computes ``x / scale`` in
-  float32, popcorn compares x with ``(k - 1/2) scale`` in float64, so an input within float32
-  rounding of a code boundary can land one code apart.
+  popcorn's comparators (:class:`FixedPointActivation`, and the PA pieces of a signed Quant)
+  round half up; ``HALF_UP`` in qonnx rounds half away from zero. They differ only on inputs
+  exactly halfway between two codes (``x / scale = k + 1/2``; for HALF_UP only negative
+  ones). qonnx also computes ``x / scale`` in float32, popcorn compares x with
+  ``(k - 1/2) scale`` in float64, so an input within float32 rounding of a code boundary can
+  land one code apart. ``tests/frontends`` pins the tie case.
 * ONNX ``Conv`` pads with the value 0, popcorn pads with activation code 0 (-1 for a sign
-  activation, as FINN does): a padded convolution is imported only where both agree (fixed
-  point and PA inputs, whose code 0 is the value 0); a padded convolution of ±1 maps is an
-  error.
+  activation, as FINN does): a padded convolution is imported only where both agree
+  (unsigned fixed point and unshifted PA activations, whose code 0 is the value 0); a padded
+  convolution of ±1 maps is an error.
 * ``nn.Flatten``/``torch.flatten`` export an ONNX ``Flatten``; ``x.view(x.size(0), -1)``
   exports a ``Shape``/``Gather``/``Concat`` chain on the data tensor, which popcorn refuses
   (a side branch): use ``nn.Flatten``.
@@ -388,12 +390,13 @@ class _Importer:
         rounding = _text(attrs.get("rounding_mode", "ROUND")).upper()
         if scale <= 0:
             raise QonnxImportError(f"{label}: scale must be positive, not {scale}")
+        if zero != 0:
+            raise QonnxImportError(f"{label}: cannot import as a fixed-point activation: zero "
+                                   f"point {zero:g} (must be 0)")
         if bits == 1 and signed:  # qonnx executes a 1-bit signed Quant as bipolar
             self._set_quantizer(label, SignActivation(), scale)
             return
         problems = []
-        if zero != 0:
-            problems.append(f"zero point {zero:g} (must be 0)")
         if rounding not in _ROUNDINGS:
             problems.append(f"rounding_mode={rounding!r} (must be one of {', '.join(_ROUNDINGS)})")
         if bits != int(bits) or not 1 <= bits <= 16:
@@ -404,6 +407,11 @@ class _Importer:
         bits = int(bits)
         low = -(2 ** (bits - 1)) + narrow if signed else 0
         high = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - narrow
+        if high <= low or (signed or narrow) and high - low > 255:
+            kind = ("signed" if signed else "unsigned") + (", narrow" if narrow else "")
+            raise QonnxImportError(f"{label}: {high - low + 1} levels ({kind}, {bits} bits); "
+                                   f"popcorn imports 2 .. 256 levels, or an unsigned non-narrow "
+                                   f"quantizer of up to 16 bits")
         if not signed and not narrow:
             self._set_quantizer(label, FixedPointActivation(bits, scale), 1.0)
         elif signed and not narrow and self.state in ("linear", "normalized"):
