@@ -188,3 +188,34 @@ def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_b
     console.print(f"float test accuracy {result.test_accuracy:.4f}, "
                   f"{result.seconds_per_epoch:.2f} s/epoch")
     console.print(f"network: {paths[0]} ({paths[1].name} beside it)")
+
+
+@main.command("import")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Output network file (.npz).")
+@click.option("--keep-scales", is_flag=True,
+              help="Keep binary weight scales as XNOR-Net alpha instead of folding them into "
+                   "the following batch norm.")
+def import_model(model, output, keep_scales):
+    """Import MODEL, a QONNX graph exported by Brevitas, as a popcorn network (.npz).
+
+    Needs the qonnx extra: pip install 'popcorn[qonnx]'.
+    """
+    from popcorn.frontends import MissingExtra, QonnxImportError, network_summary
+    from popcorn.network import save_network
+
+    try:
+        from popcorn.frontends.qonnx import import_qonnx
+    except MissingExtra as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        network = import_qonnx(model, fold_scales=not keep_scales)
+    except QonnxImportError as error:
+        message = str(error)
+        raise click.ClickException(message if message.startswith(model) else
+                                   f"{model}: {message}") from None
+    save_network(network, output)
+    for line in network_summary(network):
+        click.echo(f"  {line}")
+    click.echo(f"{len(network.layers)} layers, {network.classes} classes: written to {output}")

@@ -1,0 +1,771 @@
+"""QONNX import: binary networks exported by Brevitas into a :class:`~popcorn.network.Network`.
+
+:func:`import_qonnx` reads a QONNX graph (a file, an ``onnx.ModelProto`` or a qonnx
+``ModelWrapper``), folds its constant subgraphs (weight quantizers, weight transposes), walks
+the one data path from the graph input to the graph output and maps every node on it:
+
+=========================  ===============================================================
+node                       popcorn
+=========================  ===============================================================
+BipolarQuant (data)        :class:`SignActivation` (input quantizer or Activation); its
+                           scale s > 0 (per tensor) multiplies the next layer's weights
+Quant (data)               zero point 0, rounding ROUND / HALF_EVEN / HALF_UP, scalar
+                           scale, bitwidth 1 .. 16. Unsigned, narrow = 0:
+                           :class:`FixedPointActivation` (bits, scale). Signed (codes
+                           low .. high): the unsigned code q - low, the value shift
+                           low * scale moving into the next layer's bias; after a
+                           MatMul/Gemm/Conv/BatchNorm a non-narrow one is a fixed point
+                           behind a BatchNorm shift, otherwise (input, narrow range)
+                           :class:`PaActivation` pieces at (q - 1/2) scale. A 1-bit signed
+                           Quant is bipolar (as qonnx executes it) -> sign
+MultiThreshold (data)      one threshold with ``out_bias = -out_scale/2`` -> Sign (behind a
+                           BatchNorm that moves per-channel thresholds to 0); otherwise
+                           levels ``out_scale * count`` -> :class:`PaActivation` (shared
+                           thresholds, or per-channel ones that differ by a shift), out_bias
+                           moving into the next layer's bias (ABC-like bipolar levels
+                           included); out_scale > 0
+MatMul, Gemm               :class:`Dense` (Gemm: transA = 0, transB, alpha, beta * C)
+Conv                       :class:`Conv2d` (square stride, symmetric pads, group = 1,
+                           dilations = 1)
+Add (constant, after a     the layer's bias
+MatMul/Gemm/Conv)
+BatchNormalization         :class:`BatchNorm` (after a MatMul/Gemm/Conv)
+MaxPool                    :class:`MaxPool2d` (square kernel and stride, no padding); a
+                           MaxPool directly before a quantizer is moved after it (every
+                           quantizer here is non-decreasing per channel, so this is exact)
+Flatten (axis 1), Reshape  :class:`Flatten` (a no-op on a vector is dropped, a Reshape must
+to a vector                flatten)
+Relu (just before an       nothing: the unsigned Quant (zero point 0) maps negatives to 0
+unsigned Quant: QuantReLU) anyway
+Identity                   nothing
+Constant, and any node     folded: BipolarQuant / Quant with qonnx's own functions, standard
+whose inputs are all       ops with ``onnx.reference``
+constants
+=========================  ===============================================================
+
+A constant value shift o of the activations (signed Quant, MultiThreshold out_bias) is
+exact in the next layer: ``W (s a + o) + b = (s W) a + (b + o sum(W))``; a padded
+convolution then needs popcorn's padding value ``s pad + o`` to be 0, as ONNX pads with 0.
+
+Weights (after folding) must be binary: every output row ``±alpha_c`` with alpha_c > 0.
+alpha = 1 everywhere gives :class:`BnnWeights`; otherwise, when a BatchNorm follows, alpha
+(times the previous activation scale) is folded into the BatchNorm
+(``mean / alpha``, ``(var + eps) / alpha**2``, ``bias / alpha``) and the weights stay
+:class:`BnnWeights`; without a BatchNorm they become :class:`XnorWeights`, whose alpha (mean
+abs per output) is exactly alpha_c. The graph's last layer must be linear (MatMul, Gemm,
+Conv, optionally with BatchNorm): its outputs are the class scores, and :class:`Scores` is
+appended. Any other node raises :class:`UnsupportedNode` naming it and its op type; a
+supported node that popcorn cannot express exactly raises :class:`QonnxImportError` naming
+the node and the attribute. Nothing is silently dropped.
+
+Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
+------------------------------------------------
+* ``SignedBinaryWeightPerTensorConst`` has a constant scale of **0.1**, not 1: pass
+  ``weight_scaling_const=1.0`` for true ±1 (BNN) weights. A scale != 1 is imported
+  exactly (folded into the BatchNorm, or XNOR-style alpha), but it is easy to miss.
+  ``SignedBinaryActPerTensorConst`` has scale 1.
+* ``SignedBinaryActPerTensorConst`` ignores a subclass's ``scaling_const``; a binary
+  activation with scale 0.5 is ``QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
+  max_val=0.5, min_val=-0.5)``.
+* Export with ``export_qonnx(model, x, path, dynamo=False)``: the TorchScript exporter keeps
+  the module path in node names (``/fc1/MatMul``, ``/1/weight_quant/export_handler/Quant``),
+  which popcorn's messages quote. (torch 2.13's default dynamo exporter also produced a
+  BipolarQuant/Gemm graph that imports, in a one-layer probe, but with names such as
+  ``node__symbolic_1`` that do not say which layer is meant.) The batch size of ``x`` is
+  frozen into the graph; popcorn ignores the batch axis.
+* Brevitas writes the initializers also as graph inputs (``keep_initializers_as_inputs``):
+  popcorn takes as the data input the one graph input without an initializer.
+* The exported quantizers are the *inference* ones: BatchNorm uses running statistics
+  (``model.eval()`` before export), and a stats-based activation scale (e.g.
+  ``Uint8ActPerTensorFloat``) is frozen at its current value.
+* qonnx's ``Quant`` rounds with ``np.round`` (half to even) for ``rounding_mode="ROUND"``;
+  popcorn's comparators (:class:`FixedPointActivation`, and the PA pieces of a signed Quant)
+  round half up; ``HALF_UP`` in qonnx rounds half away from zero. They differ only on inputs
+  exactly halfway between two codes (``x / scale = k + 1/2``; for HALF_UP only negative
+  ones). qonnx also computes ``x / scale`` in float32, popcorn compares x with
+  ``(k - 1/2) scale`` in float64, so an input within float32 rounding of a code boundary can
+  land one code apart. ``tests/frontends`` pins the tie case.
+* ONNX ``Conv`` pads with the value 0, popcorn pads with activation code 0 (-1 for a sign
+  activation, as FINN does): a padded convolution is imported only where both agree
+  (unsigned fixed point and unshifted PA activations, whose code 0 is the value 0); a padded
+  convolution of ±1 maps is an error.
+* ``nn.Flatten``/``torch.flatten`` export an ONNX ``Flatten``; ``x.view(x.size(0), -1)``
+  exports a ``Shape``/``Gather``/``Concat`` chain on the data tensor, which popcorn refuses
+  (a side branch): use ``nn.Flatten``.
+* A QuantIdentity/QuantReLU that returns a QuantTensor is fine; a float operation between a
+  quantizer and the next layer (a Dropout is removed in eval mode, but a ``Mul``/``Div`` is
+  not) is an unsupported node.
+"""
+
+import os
+
+import numpy as np
+
+from popcorn.golden.float_ref import pad_value
+from popcorn.network import (Activation, BatchNorm, BnnWeights, Conv2d, Dense, FixedPointActivation,
+                             Flatten, MaxPool2d, Network, NetworkError, PaActivation, Scores,
+                             SignActivation, XnorWeights)
+
+from .errors import QONNX_EXTRA_HINT, MissingExtra, QonnxImportError, UnsupportedNode
+
+try:
+    import onnx
+    from onnx import numpy_helper
+    from qonnx.custom_op.general.bipolar_quant import binary_quant
+    from qonnx.custom_op.general.intquant import int_quant
+    from qonnx.custom_op.general.multithreshold import multithreshold
+except ImportError as error:  # pragma: no cover - exercised without the extra
+    raise MissingExtra(f"importing QONNX models needs onnx and qonnx ({error}); install them "
+                       f"with: {QONNX_EXTRA_HINT}") from error
+
+__all__ = ["import_qonnx", "SUPPORTED_OPS"]
+
+#: Op types popcorn maps (data path) or folds (constant subgraphs).
+SUPPORTED_OPS = ("Add", "BatchNormalization", "BipolarQuant", "Constant", "Conv", "Flatten",
+                 "Gemm", "Identity", "MatMul", "MaxPool", "MultiThreshold", "Quant", "Relu",
+                 "Reshape", "Transpose")
+
+_QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold")
+_LINEAR = ("MatMul", "Gemm", "Conv")
+_ROUNDINGS = ("ROUND", "HALF_EVEN", "HALF_UP")
+_DOMAINS = ("", "ai.onnx", "qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
+
+
+# -- loading and constants ----------------------------------------------------------------
+
+def _load(model):
+    if isinstance(model, (str, os.PathLike)):
+        try:
+            return onnx.load(os.fspath(model))
+        except FileNotFoundError:
+            raise QonnxImportError(f"{os.fspath(model)}: no such file") from None
+        except Exception as error:
+            raise QonnxImportError(f"{os.fspath(model)}: not an ONNX model ({error})") from None
+    if isinstance(model, onnx.ModelProto):
+        return model
+    inner = getattr(model, "model", None)  # qonnx ModelWrapper
+    if isinstance(inner, onnx.ModelProto):
+        return inner
+    raise TypeError(f"model must be a path, an onnx.ModelProto or a qonnx ModelWrapper, not "
+                    f"{type(model).__name__}")
+
+
+def _node_label(node, index):
+    name = node.name or f"#{index}"
+    return f"node '{name}' ({node.op_type})"
+
+
+def _attrs(node):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _unsupported(node, index):
+    name = node.name or f"#{index}"
+    return UnsupportedNode(f"node '{name}' has op type '{node.op_type}', which popcorn cannot "
+                           f"import; supported: {', '.join(SUPPORTED_OPS)}")
+
+
+def _fold(node, index, inputs):
+    """Evaluate a node whose inputs are all constants; return its output arrays."""
+    op = node.op_type
+    attrs = _attrs(node)
+    if op == "BipolarQuant":
+        return [binary_quant(inputs[0], inputs[1])]
+    if op == "Quant":
+        return [int_quant(inputs[0], inputs[1], inputs[2], inputs[3],
+                          signed=attrs.get("signed", 1), narrow=attrs.get("narrow", 0),
+                          rounding_mode=_text(attrs.get("rounding_mode", "ROUND")))]
+    if op == "MultiThreshold":
+        return [multithreshold(inputs[0], inputs[1], attrs.get("out_scale"),
+                               attrs.get("out_bias"))]
+    if node.domain not in ("", "ai.onnx"):
+        raise _unsupported(node, index)
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        names = [n for n in node.input]
+        feeds = {n: v for n, v in zip(names, inputs) if n}
+        return list(ReferenceEvaluator(node).run(None, feeds))
+    except Exception as error:
+        raise QonnxImportError(f"{_node_label(node, index)}: cannot evaluate it on its constant "
+                               f"inputs ({error})") from None
+
+
+def _tensor_shape(value_info):
+    dims = value_info.type.tensor_type.shape.dim
+    return tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
+
+
+# -- the mapping --------------------------------------------------------------------------
+
+class _Linear:
+    """A Dense/Conv2d under construction: ±1 signs, per-output alpha, bias."""
+
+    def __init__(self, label, kind, weight, bias, stride=1, padding=0, origin=None):
+        self.label, self.kind, self.origin = label, kind, origin
+        self.weight = weight
+        self.bias = bias
+        self.stride, self.padding = stride, padding
+
+    def split(self):
+        """signs (±1, weight's shape), alpha (out,) > 0; raise if the weight is not binary."""
+        w = self.weight
+        rows = np.abs(w.reshape(w.shape[0], -1))
+        lo, hi = rows.min(axis=1), rows.max(axis=1)
+        for c in range(w.shape[0]):
+            if lo[c] <= 0 or hi[c] - lo[c] > 1e-6 * hi[c]:
+                distinct = np.unique(rows[c])
+                raise QonnxImportError(
+                    f"{self.label}: weights are not binary: output {c} has {len(distinct)} "
+                    f"distinct magnitudes in [{lo[c]:.6g}, {hi[c]:.6g}]"
+                    + (f" (they come from {self.origin})" if self.origin else "")
+                    + f"; popcorn imports ±alpha "
+                    f"weights per output (BipolarQuant, or a 1-bit signed Quant, e.g. Brevitas's "
+                    f"SignedBinaryWeightPerTensorConst)")
+        alpha = rows.mean(axis=1)
+        signs = np.where(w >= 0, 1.0, -1.0)
+        return signs, alpha
+
+    def layer(self, weight, scheme, bias):
+        if self.kind == "dense":
+            return Dense(weight, scheme, bias)
+        return Conv2d(weight, scheme, bias, stride=self.stride, padding=self.padding)
+
+
+class _Importer:
+    def __init__(self, proto, fold_scales):
+        self.graph = proto.graph
+        self.fold_scales = fold_scales
+        self.items = []            # popcorn layers, _Linear, or ("bn", label, BatchNorm)
+        self.input_quantizer = None
+        self.state = "raw"         # raw | codes | linear | normalized
+        self.act_scale = 1.0       # qonnx value = act_scale * popcorn value + act_offset
+        self.act_offset = 0.0
+        self.quantizer = None      # the current activation quantizer (for padding)
+        self.pending_pool = None   # a MaxPool seen before its quantizer
+
+    # -- graph walking
+
+    def run(self):
+        graph = self.graph
+        const = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+        data_inputs = [i for i in graph.input if i.name not in const]
+        if len(data_inputs) != 1:
+            raise QonnxImportError(f"the graph has {len(data_inputs)} data inputs "
+                                   f"({', '.join(i.name for i in data_inputs) or 'none'}); popcorn "
+                                   f"imports networks with one input")
+        if len(graph.output) != 1:
+            raise QonnxImportError(f"the graph has {len(graph.output)} outputs; popcorn imports "
+                                   f"networks with one output (the class scores)")
+        shape = _tensor_shape(data_inputs[0])
+        if len(shape) not in (2, 4) or any(d is None or d < 1 for d in shape[1:]):
+            raise QonnxImportError(f"graph input '{data_inputs[0].name}' has shape {shape}; "
+                                   f"popcorn imports (batch, features) or (batch, C, H, W) inputs "
+                                   f"with fixed sizes")
+        self.input_shape = tuple(int(d) for d in shape[1:])
+        self.shape = self.input_shape
+
+        data_nodes = []
+        origin = self.origin = {}     # folded tensor -> the quantizer node it comes from
+        for index, node in enumerate(graph.node):
+            if node.op_type == "Constant":
+                attrs = _attrs(node)
+                if "value" not in attrs:
+                    raise QonnxImportError(f"{_node_label(node, index)}: only tensor-valued "
+                                           f"Constant nodes ('value') are supported")
+                const[node.output[0]] = numpy_helper.to_array(attrs["value"])
+            elif node.input and all(not n or n in const for n in node.input):
+                values = _fold(node, index, [const[n] if n else None for n in node.input])
+                for name, value in zip(node.output, values):
+                    const[name] = np.asarray(value)
+                    origin[name] = self._origin(node, index, const, origin)
+            else:
+                data_nodes.append((index, node))
+        self.const = const
+
+        consumers = {}
+        for index, node in data_nodes:
+            for name in node.input:
+                if name and name not in const:
+                    consumers.setdefault(name, []).append((index, node))
+        current = data_inputs[0].name
+        for position, (index, node) in enumerate(data_nodes):
+            label = _node_label(node, index)
+            users = consumers.get(current, [])
+            if len(users) > 1:
+                names = ", ".join(_node_label(n, i) for i, n in users)
+                raise QonnxImportError(f"tensor '{current}' feeds {len(users)} nodes ({names}); "
+                                       f"popcorn imports sequential networks only (no branches "
+                                       f"or residual connections)")
+            data = [n for n in node.input if n and n not in const]
+            if data != [current] or node.input[0] != current:
+                raise QonnxImportError(f"{label} does not take the previous layer's output "
+                                       f"'{current}' as its data input (inputs: "
+                                       f"{list(node.input)}); popcorn imports sequential networks "
+                                       f"only")
+            outputs = {o.name for o in graph.output}
+            for extra in node.output[1:]:
+                if extra and (extra in consumers or extra in outputs):
+                    raise QonnxImportError(f"{label}: its output {extra!r} is used; popcorn "
+                                           f"imports only the first output of a node")
+            next_node = data_nodes[position + 1][1] if position + 1 < len(data_nodes) else None
+            self.name = node.name or f"#{index}"
+            self.map_node(label, node, next_node)
+            current = node.output[0]
+        if current != graph.output[0].name:
+            raise QonnxImportError(f"the data path ends at tensor '{current}', not at the graph "
+                                   f"output '{graph.output[0].name}'")
+        return self.finish()
+
+    @staticmethod
+    def _origin(node, index, const, origin):
+        if node.op_type == "BipolarQuant":
+            return _node_label(node, index)
+        if node.op_type == "Quant":
+            attrs = _attrs(node)
+            bits = float(np.asarray(const[node.input[3]]).reshape(-1)[0])
+            kind = "signed" if attrs.get("signed", 1) else "unsigned"
+            return f"{_node_label(node, index)}, {kind} {bits:g}-bit"
+        return next((origin[n] for n in node.input if n in origin), None)
+
+    def constant(self, node, position, label, what):
+        if len(node.input) <= position or not node.input[position]:
+            return None
+        name = node.input[position]
+        if name not in self.const:
+            raise QonnxImportError(f"{label}: its {what} ('{name}') must be a constant")
+        return np.asarray(self.const[name], dtype=np.float64)
+
+    def scalar(self, node, position, label, what):
+        value = self.constant(node, position, label, what)
+        if value is None or value.size != 1:
+            raise QonnxImportError(f"{label}: popcorn imports a per-tensor (scalar) {what}, not "
+                                   f"shape {None if value is None else value.shape}")
+        return float(value.reshape(()))
+
+    # -- nodes
+
+    def map_node(self, label, node, next_node):
+        op = node.op_type
+        handler = getattr(self, f"_map_{op}", None)
+        if handler is None or node.domain not in _DOMAINS:
+            raise UnsupportedNode(f"node '{self.name}' has op type '{op}', which popcorn cannot "
+                                  f"import; supported: {', '.join(SUPPORTED_OPS)}")
+        handler(label, node, _attrs(node), next_node)
+
+    def _map_Identity(self, label, node, attrs, next_node):
+        pass
+
+    def _set_quantizer(self, label, quantizer, scale, offset=0.0):
+        if self.state == "raw":
+            self.input_quantizer = quantizer
+        elif self.state in ("linear", "normalized"):
+            self.items.append(Activation(quantizer))
+        else:
+            raise QonnxImportError(f"{label}: an activation quantizer on already quantized "
+                                   f"activations; popcorn quantizes the output of a MatMul, Gemm, "
+                                   f"Conv or BatchNormalization (or the input) once")
+        self.quantizer = quantizer
+        self.act_scale, self.act_offset = scale, offset
+        self.state = "codes"
+        if self.pending_pool is not None:
+            self.items.append(self.pending_pool)
+            self.pending_pool = None
+
+    def _map_BipolarQuant(self, label, node, attrs, next_node):
+        scale = self.scalar(node, 1, label, "scale")
+        if scale <= 0:
+            raise QonnxImportError(f"{label}: scale must be positive, not {scale}")
+        self._set_quantizer(label, SignActivation(), scale)
+
+    def _map_Quant(self, label, node, attrs, next_node):
+        scale = self.scalar(node, 1, label, "scale")
+        zero = self.scalar(node, 2, label, "zero point")
+        bits = self.scalar(node, 3, label, "bit width")
+        signed, narrow = int(attrs.get("signed", 1)), int(attrs.get("narrow", 0))
+        rounding = _text(attrs.get("rounding_mode", "ROUND")).upper()
+        if scale <= 0:
+            raise QonnxImportError(f"{label}: scale must be positive, not {scale}")
+        if zero != 0:
+            raise QonnxImportError(f"{label}: cannot import as a fixed-point activation: zero "
+                                   f"point {zero:g} (must be 0)")
+        if bits == 1 and signed:  # qonnx executes a 1-bit signed Quant as bipolar
+            self._set_quantizer(label, SignActivation(), scale)
+            return
+        problems = []
+        if rounding not in _ROUNDINGS:
+            problems.append(f"rounding_mode={rounding!r} (must be one of {', '.join(_ROUNDINGS)})")
+        if bits != int(bits) or not 1 <= bits <= 16:
+            problems.append(f"bit width {bits:g} (must be an integer in 1 .. 16)")
+        if problems:
+            raise QonnxImportError(f"{label}: cannot import as a fixed-point activation: "
+                                   + "; ".join(problems))
+        bits = int(bits)
+        low = -(2 ** (bits - 1)) + narrow if signed else 0
+        high = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - narrow
+        if high <= low or (signed or narrow) and high - low > 255:
+            kind = ("signed" if signed else "unsigned") + (", narrow" if narrow else "")
+            raise QonnxImportError(f"{label}: {high - low + 1} levels ({kind}, {bits} bits); "
+                                   f"popcorn imports 2 .. 256 levels, or an unsigned non-narrow "
+                                   f"quantizer of up to 16 bits")
+        if not signed and not narrow:
+            self._set_quantizer(label, FixedPointActivation(bits, scale), 1.0)
+        elif signed and not narrow and self.state in ("linear", "normalized"):
+            # code q - low of x is the unsigned code of x - low * scale: shift, then fixed point
+            self._shift_before_activation(label, np.full(self.shape[0], low * scale))
+            self._set_quantizer(label, FixedPointActivation(bits, scale), 1.0, low * scale)
+        else:
+            # levels low .. high as PA pieces: [x >= (q - 1/2) scale], value (q - low) scale
+            levels = np.arange(low + 1, high + 1)
+            quantizer = PaActivation((levels - 0.5) * scale, (levels - low) * scale)
+            self._set_quantizer(label, quantizer, 1.0, low * scale)
+
+    def _map_Relu(self, label, node, attrs, next_node):
+        """Brevitas's QuantReLU exports Relu -> Quant(signed=0): an unsigned quantizer with
+        zero point 0 already maps every negative input to code 0, so the Relu is absorbed."""
+        unsigned = next_node is not None and next_node.op_type == "Quant" \
+            and not _attrs(next_node).get("signed", 1) \
+            and len(next_node.input) > 2 and next_node.input[2] in self.const \
+            and np.all(self.const[next_node.input[2]] == 0)
+        if not unsigned:
+            raise QonnxImportError(f"{label}: popcorn imports a Relu only directly before an "
+                                   f"unsigned Quant with zero point 0 (Brevitas QuantReLU), "
+                                   f"which absorbs it")
+
+    def _map_MultiThreshold(self, label, node, attrs, next_node):
+        thresholds = self.constant(node, 1, label, "thresholds")
+        layout = _text(attrs.get("data_layout", "")) or None
+        if layout not in (None, "NC", "NCHW"):
+            raise QonnxImportError(f"{label}: data_layout={layout!r}; popcorn imports NC and NCHW "
+                                   f"tensors")
+        if thresholds.ndim != 2 or not np.isfinite(thresholds).all():
+            raise QonnxImportError(f"{label}: thresholds must be a finite (channels, steps) "
+                                   f"matrix, not shape {thresholds.shape}")
+        out_scale = float(attrs.get("out_scale", 1.0))
+        out_bias = float(attrs.get("out_bias", 0.0))
+        channels = self.shape[0]
+        if thresholds.shape[0] not in (1, channels):
+            raise QonnxImportError(f"{label}: {thresholds.shape[0]} threshold rows for "
+                                   f"{channels} channels")
+        thresholds = np.sort(np.broadcast_to(thresholds, (channels, thresholds.shape[1])), axis=1)
+        steps = thresholds.shape[1]
+        if out_scale <= 0:
+            raise QonnxImportError(f"{label}: out_scale must be positive (a non-decreasing "
+                                   f"quantizer), not {out_scale}")
+        if (thresholds == thresholds[:1]).all():
+            shared, offset = thresholds[0], np.zeros(channels)
+        else:  # per channel: one shared set shifted by t[c, 0] (a BatchNorm beta)
+            offset = thresholds[:, 0].copy()
+            shared = thresholds[0] - offset[0]
+            span = float(np.abs(thresholds).max())
+            if not np.allclose(thresholds - offset[:, None], shared, rtol=0, atol=1e-12 * span):
+                raise QonnxImportError(f"{label}: per-channel thresholds that are not one shared "
+                                       f"set shifted per channel; popcorn cannot express them")
+        if steps == 1 and out_bias == -out_scale / 2:
+            quantizer, scale, bias = SignActivation(), out_scale / 2, 0.0
+            offset = offset + shared[0]                      # [x >= t_c]  <=>  [x - t_c >= 0]
+        else:  # levels out_scale * count: PA pieces; out_bias moves into the next layer's bias
+            ends, counts = np.unique(shared, return_counts=True)
+            quantizer = PaActivation(ends, out_scale * np.cumsum(counts).astype(np.float64))
+            scale, bias = 1.0, out_bias
+        if np.any(offset != 0):
+            if self.state == "raw":
+                raise QonnxImportError(f"{label}: input thresholds must be the same for every "
+                                       f"channel (and 0 for bipolar ones); popcorn's input "
+                                       f"quantizers do not shift per channel")
+            self._shift_before_activation(label, offset)
+        self._set_quantizer(label, quantizer, scale, bias)
+
+    def _shift_before_activation(self, label, offset):
+        """Subtract ``offset`` per channel from the pre-activation (a BatchNorm's beta)."""
+        if self.state == "normalized":
+            _, bn_label, bn = self.items[-1]
+            self.items[-1] = ("bn", bn_label, BatchNorm(bn.gamma, bn.beta - offset, bn.mean,
+                                                        bn.var, bn.eps))
+        elif self.state == "linear":
+            ones = np.ones_like(offset)
+            self.items.append(("bn", label, BatchNorm(ones, -offset, np.zeros_like(offset),
+                                                      ones.copy(), 1e-30)))
+            self.state = "normalized"
+        else:
+            raise QonnxImportError(f"{label}: thresholds on already quantized activations")
+
+    def _need_codes(self, label, what):
+        if self.state == "codes":
+            return
+        if self.state == "raw":
+            raise QonnxImportError(f"{label}: the graph input reaches this {what} unquantized; "
+                                   f"popcorn needs an input quantizer (BipolarQuant, Quant or "
+                                   f"MultiThreshold) first, e.g. a Brevitas QuantIdentity")
+        raise QonnxImportError(f"{label}: a {what} on pre-activations; popcorn's {what} reads "
+                               f"quantized activations: put an activation quantizer before it")
+
+    def _add_linear(self, label, kind, weight, bias, stride=1, padding=0, origin=None):
+        self._need_codes(label, "MatMul/Gemm/Conv" if kind == "dense" else "Conv")
+        pad = pad_value(self.quantizer) * self.act_scale + self.act_offset
+        if padding and pad != 0:
+            raise QonnxImportError(
+                f"{label}: pads={padding} on {self.quantizer.quantizer} activations: ONNX pads "
+                f"with 0, popcorn pads with activation code 0 (value {pad:g} here), so the "
+                f"borders would differ; use padding 0 (or an unsigned activation before it)")
+        if self.act_offset:   # W (s a + o) + b = (s W) a + (b + o sum(W))
+            extra = self.act_offset * weight.reshape(weight.shape[0], -1).sum(axis=1)
+            bias = extra if bias is None else bias + extra
+        weight = weight * self.act_scale
+        self.items.append(_Linear(label, kind, weight, bias, stride, padding, origin))
+        self.state = "linear"
+        if kind == "dense":
+            self.shape = (weight.shape[0],)
+        else:
+            c, h, w = self.shape
+            kh, kw = weight.shape[2:]
+            self.shape = (weight.shape[0], (h + 2 * padding - kh) // stride + 1,
+                          (w + 2 * padding - kw) // stride + 1)
+
+    def _vector(self, label, what):
+        if len(self.shape) != 1:
+            raise QonnxImportError(f"{label}: a {what} on a tensor of shape {self.shape}; "
+                                   f"flatten it first (nn.Flatten)")
+
+    def _map_MatMul(self, label, node, attrs, next_node):
+        self._need_codes(label, "MatMul")
+        self._vector(label, "MatMul")
+        weight = self.constant(node, 1, label, "weight")
+        if weight.ndim != 2 or weight.shape[0] != self.shape[0]:
+            raise QonnxImportError(f"{label}: weight of shape {weight.shape} does not multiply "
+                                   f"a vector of {self.shape[0]}")
+        self._add_linear(label, "dense", weight.T.copy(), None,
+                         origin=self.origin.get(node.input[1]))
+
+    def _map_Gemm(self, label, node, attrs, next_node):
+        self._need_codes(label, "Gemm")
+        self._vector(label, "Gemm")
+        if attrs.get("transA", 0):
+            raise QonnxImportError(f"{label}: transA=1 is not supported (the data must be "
+                                   f"(batch, features))")
+        weight = self.constant(node, 1, label, "weight")
+        if weight.ndim != 2:
+            raise QonnxImportError(f"{label}: weight must be 2-D, not shape {weight.shape}")
+        weight = (weight if attrs.get("transB", 0) else weight.T) * float(attrs.get("alpha", 1.0))
+        if weight.shape[1] != self.shape[0]:
+            raise QonnxImportError(f"{label}: weight of shape {weight.shape} (out, in) does not "
+                                   f"multiply a vector of {self.shape[0]}")
+        bias = self.constant(node, 2, label, "bias C")
+        if bias is not None:
+            try:
+                bias = np.broadcast_to(bias, (1, weight.shape[0])).reshape(-1) \
+                    * float(attrs.get("beta", 1.0))
+            except ValueError:
+                raise QonnxImportError(f"{label}: bias C of shape {bias.shape} is not one value "
+                                       f"per output") from None
+        self._add_linear(label, "dense", np.ascontiguousarray(weight), bias,
+                         origin=self.origin.get(node.input[1]))
+
+    def _map_Conv(self, label, node, attrs, next_node):
+        self._need_codes(label, "Conv")
+        weight = self.constant(node, 1, label, "weight")
+        if weight.ndim != 4 or len(self.shape) != 3:
+            raise QonnxImportError(f"{label}: popcorn imports 2-D convolutions of (C, H, W) "
+                                   f"maps, not weight {weight.shape} on input {self.shape}")
+        if attrs.get("group", 1) != 1:
+            raise QonnxImportError(f"{label}: group={attrs['group']}; popcorn imports group=1 "
+                                   f"only (no grouped or depthwise convolutions)")
+        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise QonnxImportError(f"{label}: dilations={list(attrs['dilations'])}; popcorn "
+                                   f"imports dilations=1 only")
+        auto_pad = _text(attrs.get("auto_pad", "NOTSET"))
+        if auto_pad not in ("NOTSET", "VALID"):
+            raise QonnxImportError(f"{label}: auto_pad={auto_pad}; give explicit pads")
+        pads = list(attrs.get("pads", [0, 0, 0, 0]))
+        if len(set(pads)) != 1:
+            raise QonnxImportError(f"{label}: pads={pads}; popcorn imports the same padding on "
+                                   f"all four sides")
+        strides = list(attrs.get("strides", [1, 1]))
+        if len(set(strides)) != 1:
+            raise QonnxImportError(f"{label}: strides={strides}; popcorn imports equal strides")
+        if "kernel_shape" in attrs and list(attrs["kernel_shape"]) != list(weight.shape[2:]):
+            raise QonnxImportError(f"{label}: kernel_shape={list(attrs['kernel_shape'])} does "
+                                   f"not match the weight {weight.shape}")
+        if weight.shape[1] != self.shape[0]:
+            raise QonnxImportError(f"{label}: weight has {weight.shape[1]} input channels, the "
+                                   f"input {self.shape[0]}")
+        bias = self.constant(node, 2, label, "bias")
+        self._add_linear(label, "conv2d", weight, bias, int(strides[0]), int(pads[0]),
+                         origin=self.origin.get(node.input[1]))
+
+    def _map_Add(self, label, node, attrs, next_node):
+        if self.state != "linear" or not isinstance(self.items[-1], _Linear):
+            raise UnsupportedNode(f"node '{self.name}' has op type 'Add', which "
+                                  f"popcorn imports only as a constant bias directly after a "
+                                  f"MatMul, Gemm or Conv")
+        other = node.input[1] if node.input[0] not in self.const else node.input[0]
+        value = np.asarray(self.const[other], dtype=np.float64)
+        linear = self.items[-1]
+        out = self.shape[0]
+        try:
+            full = np.broadcast_to(value, (1,) + self.shape)
+        except ValueError:
+            raise QonnxImportError(f"{label}: a constant of shape {value.shape} is not a bias for "
+                                   f"shape {self.shape}") from None
+        per_channel = full.reshape(out, -1)
+        if not (per_channel == per_channel[:, :1]).all():
+            raise QonnxImportError(f"{label}: the added constant varies within a channel; "
+                                   f"popcorn imports one bias per output channel")
+        bias = per_channel[:, 0].copy()
+        linear.bias = bias if linear.bias is None else linear.bias + bias
+
+    def _map_BatchNormalization(self, label, node, attrs, next_node):
+        if self.state != "linear":
+            raise QonnxImportError(f"{label}: a BatchNormalization must directly follow a "
+                                   f"MatMul, Gemm or Conv (popcorn folds it into thresholds or "
+                                   f"the scores)")
+        if attrs.get("training_mode", 0):
+            raise QonnxImportError(f"{label}: training_mode=1; export the model in eval mode")
+        gamma, beta, mean, var = (self.constant(node, i, label, what) for i, what in
+                                  enumerate(("scale", "bias", "mean", "var"), start=1))
+        eps = float(attrs.get("epsilon", 1e-5))
+        try:
+            bn = BatchNorm(gamma, beta, mean, var, eps)
+        except (TypeError, ValueError) as error:
+            raise QonnxImportError(f"{label}: {error}") from None
+        if bn.channels != self.shape[0]:
+            raise QonnxImportError(f"{label}: {bn.channels} channels, the input has "
+                                   f"{self.shape[0]}")
+        self.items.append(("bn", label, bn))
+        self.state = "normalized"
+
+    def _map_MaxPool(self, label, node, attrs, next_node):
+        kernel = list(attrs.get("kernel_shape", []))
+        strides = list(attrs.get("strides", [1] * len(kernel)))
+        pads = list(attrs.get("pads", [0] * 2 * len(kernel)))
+        if len(kernel) != 2 or kernel[0] != kernel[1]:
+            raise QonnxImportError(f"{label}: kernel_shape={kernel}; popcorn imports square 2-D "
+                                   f"pooling")
+        if len(set(strides)) != 1:
+            raise QonnxImportError(f"{label}: strides={strides}; popcorn imports equal strides")
+        if any(pads):
+            raise QonnxImportError(f"{label}: pads={pads}; popcorn pools without padding")
+        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise QonnxImportError(f"{label}: dilations={list(attrs['dilations'])}; popcorn "
+                                   f"imports dilations=1 only")
+        auto_pad = _text(attrs.get("auto_pad", "NOTSET"))
+        if auto_pad not in ("NOTSET", "VALID"):
+            raise QonnxImportError(f"{label}: auto_pad={auto_pad}; popcorn pools without padding")
+        if len(self.shape) != 3:
+            raise QonnxImportError(f"{label}: pooling a tensor of shape {self.shape}")
+        k, s = int(kernel[0]), int(strides[0])
+        _, h, w = self.shape
+        if attrs.get("ceil_mode", 0) and ((h - k) % s or (w - k) % s):
+            raise QonnxImportError(f"{label}: ceil_mode=1 with a window that does not tile the "
+                                   f"{h}x{w} input; popcorn pools with ceil_mode=0")
+        pool = MaxPool2d(k, s)
+        if self.state == "codes":
+            self.items.append(pool)
+        elif self.state in ("linear", "normalized") and next_node is not None \
+                and next_node.op_type in _QUANTIZERS:
+            self.pending_pool = pool   # q(max x) = max q(x): pool after the quantizer
+        else:
+            raise QonnxImportError(f"{label}: max-pooling of pre-activations; popcorn pools "
+                                   f"quantized activations: put the activation quantizer "
+                                   f"(BipolarQuant, Quant or MultiThreshold) directly before "
+                                   f"or after the MaxPool")
+        try:
+            self.shape = pool.output_shape(self.shape)
+        except ValueError as error:
+            raise QonnxImportError(f"{label}: {error}") from None
+
+    def _flatten(self, label, what):
+        if len(self.shape) == 1:
+            return
+        self._need_codes(label, what)
+        self.items.append(Flatten())
+        self.shape = (int(np.prod(self.shape)),)
+
+    def _map_Flatten(self, label, node, attrs, next_node):
+        if attrs.get("axis", 1) != 1:
+            raise QonnxImportError(f"{label}: axis={attrs['axis']}; popcorn flattens with axis=1 "
+                                   f"(keeping the batch axis)")
+        self._flatten(label, "Flatten")
+
+    def _map_Reshape(self, label, node, attrs, next_node):
+        target = self.constant(node, 1, label, "target shape")
+        target = [int(d) for d in target]
+        size = int(np.prod(self.shape))
+        per_sample = target[1:]
+        if len(per_sample) == 1 and per_sample[0] in (-1, size) or \
+                (len(target) == 1 + len(self.shape) and per_sample == list(self.shape)):
+            self._flatten(label, "Reshape")
+            return
+        raise QonnxImportError(f"{label}: reshape of {self.shape} to {target}; popcorn imports "
+                               f"only a flatten to (batch, {size})")
+
+    # -- the end
+
+    def finish(self):
+        if self.state not in ("linear", "normalized"):
+            where = "the input" if self.state == "raw" else "a quantizer or pooling"
+            raise QonnxImportError(f"the graph ends with quantized activations (after {where}); "
+                                   "popcorn's class scores are the last MatMul/Gemm/Conv (or its "
+                                   "BatchNormalization) outputs: remove the final quantizer")
+        layers = []
+        items = self.items
+        for position, item in enumerate(items):
+            if isinstance(item, _Linear):
+                follower = items[position + 1] if position + 1 < len(items) else None
+                signs, alpha = item.split()
+                if np.all(alpha == 1.0):
+                    layers.append(item.layer(signs, BnnWeights(), item.bias))
+                elif self.fold_scales and isinstance(follower, tuple):
+                    layers.append(item.layer(signs, BnnWeights(),
+                                             None if item.bias is None else item.bias / alpha))
+                    _, bn_label, bn = follower
+                    inv = 1.0 / alpha ** 2
+                    eps = float(bn.eps * inv.min())
+                    var = (bn.var.astype(np.float64) + bn.eps) * inv - eps
+                    items[position + 1] = ("bn", bn_label, BatchNorm(
+                        bn.gamma.astype(np.float64), bn.beta.astype(np.float64),
+                        bn.mean / alpha, np.maximum(var, 0.0), eps))
+                else:
+                    weight = signs * alpha.reshape((-1,) + (1,) * (signs.ndim - 1))
+                    layers.append(item.layer(weight, XnorWeights(), item.bias))
+            elif isinstance(item, tuple):
+                layers.append(item[2])
+            else:
+                layers.append(item)
+        layers.append(Scores())
+        try:
+            return Network(self.input_shape, self.input_quantizer, tuple(layers))
+        except NetworkError as error:
+            raise QonnxImportError(f"the imported network is not valid: {error}") from None
+
+
+def import_qonnx(model, *, fold_scales=True):
+    """Import a QONNX model exported by Brevitas (or FINN-streamlined) as a popcorn network.
+
+    Parameters
+    ----------
+    model : path (str or os.PathLike) of an ``.onnx`` file, an ``onnx.ModelProto`` or a qonnx
+        ``ModelWrapper``.
+    fold_scales : fold binary weight scales (alpha != 1) into a following BatchNorm, keeping
+        BNN weights (default); False keeps them as XNOR-Net alpha.
+
+    Returns
+    -------
+    :class:`popcorn.network.Network`, ending with :class:`Scores`. Its float reference
+    (:func:`popcorn.golden.float_ref.float_forward`) computes what qonnx's ``execute_onnx``
+    computes, up to float rounding (see the module docstring for the rounding caveats).
+
+    Raises
+    ------
+    UnsupportedNode
+        for a node whose op type popcorn does not import (the message names the node and op
+        type and lists the supported ones).
+    QonnxImportError
+        for a supported node popcorn cannot express (naming the node and the attribute), a
+        non-sequential graph, or a file that is not an ONNX model.
+    """
+    return _Importer(_load(model), bool(fold_scales)).run()

@@ -1,0 +1,57 @@
+"""One-line descriptions of a network's layers (``popcorn import`` prints them)."""
+
+__all__ = ["layer_summary", "network_summary"]
+
+
+def _quantizer(q):
+    name = q.quantizer
+    if name == "fixedpoint":
+        return f"fixed point {q.bits} bits, scale {q.scale:.6g}"
+    if name == "sign":
+        return "sign" + (" (mean scaling)" if q.mean_scaling else "")
+    if name == "pa":
+        return f"PA {q.bases} levels, endpoints {[round(float(v), 6) for v in q.endpoints]}"
+    return f"ABC {q.bases} bases"
+
+
+def _weights(layer):
+    scheme = layer.quantizer.scheme
+    if scheme == "xnor":
+        alpha = abs(layer.weight).reshape(layer.weight.shape[0], -1).mean(axis=1)
+        lo, hi = float(alpha.min()), float(alpha.max())
+        span = f"alpha {lo:.6g}" if lo == hi else f"alpha {lo:.6g}..{hi:.6g}"
+        return f"xnor weights ({span})"
+    return f"{scheme} weights"
+
+
+def layer_summary(layer, input_shape, output_shape):
+    """``"dense  (36,) -> (5,)  bnn weights, bias"`` style text for one layer."""
+    shapes = f"{tuple(input_shape)} -> {tuple(output_shape)}"
+    kind = layer.kind
+    if kind == "dense":
+        detail = _weights(layer) + (", bias" if layer.bias is not None else "")
+    elif kind == "conv2d":
+        kh, kw = layer.kernel
+        detail = (f"{kh}x{kw} kernel, stride {layer.stride}, padding {layer.padding}, "
+                  + _weights(layer) + (", bias" if layer.bias is not None else ""))
+    elif kind == "maxpool2d":
+        detail = f"{layer.kernel}x{layer.kernel}, stride {layer.stride}"
+    elif kind == "batchnorm":
+        detail = f"{layer.channels} channels, eps {layer.eps:.3g}"
+    elif kind == "activation":
+        detail = _quantizer(layer.quantizer)
+    elif kind == "scores":
+        detail = f"{output_shape[0]} classes, argmax"
+    else:
+        detail = ""
+    return f"{kind:<10} {shapes:<28} {detail}".rstrip()
+
+
+def network_summary(network):
+    """The input line and one line per layer of ``network``."""
+    shapes = network.shapes
+    lines = [f"{'input':<10} {str(tuple(network.input_shape)):<28} "
+             f"{_quantizer(network.input_quantizer)}"]
+    for index, layer in enumerate(network.layers):
+        lines.append(layer_summary(layer, shapes[index], shapes[index + 1]))
+    return lines

@@ -1,0 +1,127 @@
+"""What popcorn refuses to import, and the messages that say so (node name, op type,
+attribute)."""
+
+import re
+
+import numpy as np
+import pytest
+
+from _qonnx_helpers import (QuantIdentity, QuantLinear, Uint8ActPerTensorFloat, binary_conv,
+                            binary_linear, export, nn, onnx, sign, torch)
+
+from popcorn.frontends import QonnxImportError, UnsupportedNode, import_qonnx
+
+
+def _export(tmp_path, model, shape):
+    torch.manual_seed(0)
+    return export(model.eval(), np.zeros((2,) + shape, dtype=np.float32), tmp_path / "m.onnx")
+
+
+def _node(path, op_type):
+    [node] = [n for n in onnx.load(str(path)).graph.node if n.op_type == op_type]
+    return node.name
+
+
+def test_sigmoid_is_an_unsupported_node(tmp_path):
+    path = _export(tmp_path, nn.Sequential(sign(), binary_linear(8, 4), nn.Sigmoid()), (8,))
+    name = _node(path, "Sigmoid")
+    with pytest.raises(UnsupportedNode, match=re.escape(
+            f"node '{name}' has op type 'Sigmoid', which popcorn cannot import; supported: Add, "
+            f"BatchNormalization, BipolarQuant")):
+        import_qonnx(path)
+
+
+def test_softmax_is_an_unsupported_node(tmp_path):
+    path = _export(tmp_path, nn.Sequential(sign(), binary_linear(8, 4), nn.Softmax(dim=1)), (8,))
+    with pytest.raises(UnsupportedNode, match=f"node '{_node(path, 'Softmax')}' has op type "
+                                              f"'Softmax'"):
+        import_qonnx(path)
+
+
+def test_grouped_conv_names_group(tmp_path):
+    model = nn.Sequential(QuantIdentity(act_quant=Uint8ActPerTensorFloat),
+                          binary_conv(4, 4, 3, groups=2), nn.Flatten(), sign(),
+                          binary_linear(16, 3))
+    path = _export(tmp_path, model, (4, 4, 4))
+    with pytest.raises(QonnxImportError, match=re.escape(
+            f"node '{_node(path, 'Conv')}' (Conv): group=2; popcorn imports group=1 only")):
+        import_qonnx(path)
+
+
+def test_dilated_conv_names_dilations(tmp_path):
+    model = nn.Sequential(sign(), binary_conv(2, 2, 2, dilation=2), nn.BatchNorm2d(2), sign(),
+                          nn.Flatten(), binary_linear(2 * 2 * 2, 3))
+    path = _export(tmp_path, model, (2, 4, 4))
+    with pytest.raises(QonnxImportError, match=r"\(Conv\): dilations=\[2, 2\]"):
+        import_qonnx(path)
+
+
+def test_padded_conv_of_sign_maps_is_refused(tmp_path):
+    model = nn.Sequential(sign(), binary_conv(2, 2, 3, padding=1), nn.Flatten(), nn.BatchNorm1d(32))
+    path = _export(tmp_path, model, (2, 4, 4))
+    with pytest.raises(QonnxImportError, match=r"\(Conv\): pads=1 on sign activations: ONNX pads "
+                                               r"with 0, popcorn pads with activation code 0 "
+                                               r"\(value -1 here\)"):
+        import_qonnx(path)
+
+
+def test_multibit_weights_are_refused(tmp_path):
+    from brevitas.quant import Int4WeightPerTensorFloatDecoupled
+
+    model = nn.Sequential(sign(), QuantLinear(8, 4, bias=False,
+                                              weight_quant=Int4WeightPerTensorFloatDecoupled))
+    path = _export(tmp_path, model, (8,))
+    with pytest.raises(QonnxImportError, match=r"\(MatMul\): weights are not binary: output 0 "
+                                               r"has \d+ distinct magnitudes .*signed 4-bit"):
+        import_qonnx(path)
+
+
+def test_float_weights_without_a_quantizer_are_refused(tmp_path):
+    path = _export(tmp_path, nn.Sequential(sign(), nn.Linear(8, 4)), (8,))
+    with pytest.raises(QonnxImportError, match="weights are not binary"):
+        import_qonnx(path)
+
+
+def test_missing_input_quantizer(tmp_path):
+    path = _export(tmp_path, nn.Sequential(binary_linear(8, 4)), (8,))
+    with pytest.raises(QonnxImportError, match="the graph input reaches this MatMul unquantized; "
+                                               "popcorn needs an input quantizer"):
+        import_qonnx(path)
+
+
+def test_final_quantizer_is_refused(tmp_path):
+    path = _export(tmp_path, nn.Sequential(sign(), binary_linear(8, 4), sign()), (8,))
+    with pytest.raises(QonnxImportError, match="the graph ends with quantized activations"):
+        import_qonnx(path)
+
+
+def test_pooling_of_pre_activations_is_refused(tmp_path):
+    model = nn.Sequential(sign(), binary_conv(1, 2, 3), nn.BatchNorm2d(2), nn.MaxPool2d(2),
+                          nn.Flatten(), sign(), binary_linear(8, 3))
+    path = _export(tmp_path, model, (1, 6, 6))
+    with pytest.raises(QonnxImportError, match=r"\(MaxPool\): max-pooling of pre-activations"):
+        import_qonnx(path)
+
+
+def test_residual_branch_is_refused(tmp_path):
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q, self.fc = sign(), binary_linear(8, 8)
+
+        def forward(self, x):
+            x = self.q(x)
+            return self.fc(x) + x
+
+    path = _export(tmp_path, Residual(), (8,))
+    with pytest.raises(QonnxImportError, match="feeds 2 nodes .*popcorn imports sequential "
+                                               "networks only"):
+        import_qonnx(path)
+
+
+def test_not_a_model(tmp_path):
+    (tmp_path / "junk.onnx").write_bytes(b"\x00 not protobuf \xff" * 10)
+    with pytest.raises(QonnxImportError, match="junk.onnx: not an ONNX model"):
+        import_qonnx(tmp_path / "junk.onnx")
+    with pytest.raises(QonnxImportError, match="nothing.onnx: no such file"):
+        import_qonnx(tmp_path / "nothing.onnx")
