@@ -1,7 +1,8 @@
 # Two entry points, each doing its own set-up (see README.md):
 #   make demo   network -> golden check -> RTL simulation -> bitstream + report
 #   make test   the test suite
-# Re-running is fast: the venv is rebuilt only when pyproject.toml changes.
+# Re-running is fast: the venv is rebuilt only when pyproject.toml changes. The train and
+# qonnx extras are installed too (torch==2.13.0 is the CPU build), so their tests run.
 
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
@@ -13,7 +14,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -e '.[test,train,qonnx]'
 	touch $@
 
 # Icarus Verilog is the only tool pip cannot provide.
