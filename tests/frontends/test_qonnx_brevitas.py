@@ -10,7 +10,7 @@ model's argmax (equal except near ties, counted).
 import numpy as np
 import pytest
 
-from _qonnx_helpers import (BATCH, QuantIdentity, QuantLinear, SignedBinaryWeightPerTensorConst,
+from ._qonnx_helpers import (BATCH, QuantIdentity, QuantLinear, SignedBinaryWeightPerTensorConst,
                             Uint8ActPerTensorFloat, binary_conv, binary_linear, check_float,
                             check_integer, export, nn, randomize_batchnorms, run_qonnx, sign,
                             torch, train)

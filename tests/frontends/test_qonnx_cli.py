@@ -5,7 +5,7 @@ import sys
 import numpy as np
 from click.testing import CliRunner
 
-from _qonnx_helpers import binary_linear, export, nn, randomize_batchnorms, run_qonnx, sign, torch
+from ._qonnx_helpers import binary_linear, export, nn, randomize_batchnorms, run_qonnx, sign, torch
 
 from popcorn.cli import main
 from popcorn.golden.float_ref import float_forward

@@ -4,7 +4,7 @@ Gemm with transB=0/alpha/beta, Reshape, Add, Identity; checked against ``execute
 import numpy as np
 import pytest
 
-from _qonnx_helpers import check_float, check_integer, onnx, run_qonnx
+from ._qonnx_helpers import check_float, check_integer, onnx, run_qonnx
 
 from popcorn.frontends import QonnxImportError, UnsupportedNode, import_qonnx
 from popcorn.golden.float_ref import float_forward
