@@ -156,7 +156,10 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40"):
     :func:`popcorn.hdl.window.memory_resources`; ECP5 counts 18 kbit DP16KD
     (512 x 36 .. 16k x 1) with the same rule (not measured on ECP5). In logic every read
     port is ``width`` flip-flops (the read register) and about one LUT4 tree over the
-    address bits per data bit (constant columns fold away, so this is an upper bound).
+    address bits per data bit, less the one LUT4 level that folds into the logic reading the
+    bit (measured: a depth-8 channel ROM in logic costs next to nothing); no flip-flops:
+    the engine's ROM addresses are registers, and Yosys turns the constant array plus its
+    read register into logic behind the address register.
     """
     if width == 0 or depth == 0:
         return {"lut4": 0, "ff": 0, "ebr": 0}
@@ -170,8 +173,10 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40"):
     if width * depth / 16 > 64 * ebr * read_ports + 2:
         return {"lut4": 0, "ff": 0, "ebr": ebr * read_ports}
     abits = max(0, (depth - 1).bit_length())
-    return {"lut4": read_ports * width * _lut4_tree(abits + 1 if abits else 0),
-            "ff": read_ports * width, "ebr": 0}
+    # A data bit is a function of the address bits; up to 3 of them fold into the LUT4 of
+    # whatever reads the bit (comparator, XNOR/compressor), so only wider addresses cost.
+    return {"lut4": read_ports * width * max(0, _lut4_tree(abits + 1) - 1),
+            "ff": 0, "ebr": 0}
 
 
 def _product_luts(count_width, a):
@@ -216,9 +221,11 @@ def mva_features(folding, family="ice40"):
     feats["trees"] = _lut(tree, family) * trees
     feats["ff"] += (tree["ff"] - f.pipeline) * trees
     if serial:
+        # per element, the tree bit is XNOR/AND of a weight base picked from M and an
+        # activation base picked from N by q: one LUT4 tree over M + N + q bits, its last
+        # level inside the compressor
         qbits = (mn - 1).bit_length()
-        mux = (_lut4_tree(m_ + qbits) if m_ > 1 else 0) + (_lut4_tree(n_ + qbits) if n_ > 1 else 0)
-        feats["control"] += pe * simd * mux
+        feats["control"] += pe * simd * (_lut4_tree(m_ + n_ + qbits) - 1)
 
     # Accumulation over the element folds, products, the combine, comparators.
     folds = f.synapse_folds * f.pairs_per_fold
@@ -234,6 +241,8 @@ def mva_features(folding, family="ice40"):
             feats["arith"] += pe * width * _lut4_tree(mn + (mn - 1).bit_length()) / 2
         else:
             multiplies = pe
+            if not f.uniform_scale:                        # A_q picked from the record
+                feats["control"] += pe * f.scale_width * _lut4_tree(mn + qbits)
         feats["arith"] += pe * width                       # + offset
     else:
         feats["arith"] += pe * mn * pc_w * (1 if f.synapse_folds > 1 else 0)
@@ -244,14 +253,16 @@ def mva_features(folding, family="ice40"):
                     feats["arith"] += pe * _product_luts(pc_w, a)[0]
             else:
                 multiplies = pe * mn
-            feats["arith"] += pe * mn * width               # the sum of M*N terms + offset
+            # the sum of M*N terms + offset: one combinational region, which Yosys turns
+            # into a carry-save tree (the popcount's comb_adder factor)
+            feats["arith"] += pe * mn * width * FACTORS[family]["comb_adder"]
     if multiplies:
         sw = f.scale_width if not f.uniform_scale else \
             max(abs(int(a)).bit_length() + 1 for a in scale[0].ravel().tolist())
         if f.multiply == "dsp":
             feats["dsp"] += multiplies
         else:
-            feats["arith"] += multiplies * pc_w * sw        # an array multiplier in LUTs
+            feats["arith"] += multiplies * 2 * pc_w * sw    # an array multiplier in LUTs
     if f.activation is not None:
         cw = pc_w + 1 if f.compares_counts else width
         feats["arith"] += pe * f.levels * (cw + 1)          # comparator chain + mode
@@ -263,7 +274,8 @@ def mva_features(folding, family="ice40"):
     counters = sum(max(1, (n - 1).bit_length()) for n in (f.neuron_folds, f.synapse_folds,
                                                            f.pairs_per_fold,
                                                            f.neuron_folds * f.synapse_folds))
-    feats["control"] += 2 * counters + f.simd * f.act_bases * max(0, f.synapse_folds - 1) / 3
+    # the element-fold multiplexer x.word_select(sf): an SF:1 mux per bit
+    feats["control"] += 2 * counters + f.simd * f.act_bases * max(0, f.synapse_folds - 1)
     feats["ff"] += f.in_width + f.simd * f.act_bases + 2 * f.out_width + counters \
         + (6 + (f.neuron_folds - 1).bit_length()) * (1 + f.pipeline)
     return feats
