@@ -187,7 +187,12 @@ class MatrixVectorActivation(wiring.Component):
                 scale = _select([record_field(sport.data, p, "scale", n)
                                  for n in range(len(pairs))], acc_flags["q"])
                 m.d.comb += product.eq(pc * scale)
-            else:
+            elif f.multiply == "dsp":             # one multiplier, A_q picked first
+                a = f.affine()[0].reshape(f.channels, -1)[0].tolist()
+                scale = _select([Const(int(v), signed(f.scale_width)) for v in a],
+                                acc_flags["q"])
+                m.d.comb += product.eq(pc * scale)
+            else:                                   # every A_q * P as shift-adds, then pick
                 prods = [self._constant_product(pc, n) for n in range(len(pairs))]
                 m.d.comb += product.eq(_select(prods, acc_flags["q"]))
             total = Signal(signed(width), name=f"ytotal{p}")

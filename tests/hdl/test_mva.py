@@ -157,10 +157,11 @@ def test_mva_pipelined_popcount(scheme, which, pipeline, tmp_path):
         "words": 40, "interval": nf_sf, "latency": nf_sf + 3 + pipeline}
 
 
-@pytest.mark.parametrize("scheme, pipeline", [("abc", 0), ("pa", 2)])
-def test_mva_serial_bases(scheme, pipeline, tmp_path):
+@pytest.mark.parametrize("scheme, pipeline, multiply", [
+    ("abc", 0, "shift-add"), ("pa", 2, "shift-add"), ("abc", 1, "dsp")])
+def test_mva_serial_bases(scheme, pipeline, multiply, tmp_path):
     """One popcount tree per lane walking the M*N base pairs: NF*SF*M*N cycles a vector."""
-    folding = hidden_folding(scheme, bases="serial", pipeline=pipeline)
+    folding = hidden_folding(scheme, bases="serial", pipeline=pipeline, multiply=multiply)
     mn = folding.weight_bases * folding.act_bases
     assert mn > 1 and folding.uniform_scale and folding.popcount_trees == folding.pe
     cycles = folding.neuron_folds * folding.synapse_folds * mn
