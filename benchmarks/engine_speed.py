@@ -15,7 +15,8 @@ Every figure comes from a tool run:
 Writes ``reports/blocks/engine_speed.md`` and ``.json``.
 
     PYTHONPATH=. python benchmarks/engine_speed.py [--boards icebreaker ulx3s-85f]
-        [--pipelines 0 3] [--fan-in 256 --channels 64 --pe 4 --simd 32]
+        [--pipelines 0 2 5] [--fan-in 256 --channels 64 --pe 4 --simd 32]
+    PYTHONPATH=. python benchmarks/engine_speed.py --rerender   # estimates only, no tools
 """
 
 import argparse
@@ -112,25 +113,39 @@ def markdown(rows, args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--boards", nargs="+", default=["icebreaker", "ulx3s-85f"])
-    ap.add_argument("--pipelines", nargs="+", type=int, default=[0, 3])
+    ap.add_argument("--pipelines", nargs="+", type=int, default=[0, 2, 5])
     ap.add_argument("--fan-in", type=int, default=256)
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--pe", type=int, default=4)
     ap.add_argument("--simd", type=int, default=32)
     ap.add_argument("--build-dir", default=str(ROOT / "build" / "engine_speed"))
     ap.add_argument("--out", default=str(ROOT / "reports" / "blocks"))
+    ap.add_argument("--rerender", action="store_true",
+                    help="reuse the tool figures of engine_speed.json, recompute estimates")
     args = ap.parse_args(argv)
-    linear, activation = bnn_hidden(args.fan_in, args.channels)
-    rows, links = [], {}
-    for board in args.boards:
-        for pipeline in args.pipelines:
-            folding = LinearFolding(linear, activation, pe=args.pe, simd=args.simd,
-                                    pipeline=pipeline)
-            rows.append(measure(board, folding, Path(args.build_dir), links))
     out = Path(args.out)
+    if args.rerender:
+        saved = json.loads((out / "engine_speed.json").read_text())
+        for key in ("fan_in", "channels", "pe", "simd"):
+            setattr(args, key, saved["layer"][key])
+        rows = saved["rows"]
+        linear, activation = bnn_hidden(args.fan_in, args.channels)
+        for r in rows:
+            folding = LinearFolding(linear, activation, pe=args.pe, simd=args.simd,
+                                    pipeline=r["pipeline"])
+            r["estimate"] = estimate_mva(folding, r["family"])
+    else:
+        linear, activation = bnn_hidden(args.fan_in, args.channels)
+        rows, links = [], {}
+        for board in args.boards:
+            for pipeline in args.pipelines:
+                folding = LinearFolding(linear, activation, pe=args.pe, simd=args.simd,
+                                        pipeline=pipeline)
+                rows.append(measure(board, folding, Path(args.build_dir), links))
     out.mkdir(parents=True, exist_ok=True)
     (out / "engine_speed.json").write_text(json.dumps(
-        {"layer": vars(args) | {"build_dir": None, "out": None}, "rows": rows}, indent=1))
+        {"layer": {k: getattr(args, k) for k in ("fan_in", "channels", "pe", "simd")},
+         "rows": rows}, indent=1))
     (out / "engine_speed.md").write_text(markdown(rows, args))
     print(markdown(rows, args))
     return 0

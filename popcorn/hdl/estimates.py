@@ -251,6 +251,10 @@ def mva_features(folding, family="ice40"):
             if f.uniform_scale and f.multiply == "shift-add":
                 for a in scale[0].ravel().tolist():
                     feats["arith"] += pe * _product_luts(pc_w, a)[0]
+            elif f.uniform_scale:
+                # `*` by a constant: Yosys turns 0 and +-2**k into wiring/shifts
+                multiplies = pe * sum(1 for a in scale[0].ravel().tolist()
+                                      if a and abs(int(a)) & (abs(int(a)) - 1))
             else:
                 multiplies = pe * mn
             # the sum of M*N terms + offset: one combinational region, which Yosys turns
