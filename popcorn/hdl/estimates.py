@@ -1,4 +1,9 @@
-"""Resource estimates of the popcount and PE blocks, before any synthesis.
+"""Resource estimates of the popcount, PE and layer-engine blocks, before any synthesis.
+
+The layer engine (:func:`estimate_mva`) reuses the popcount-tree model below for its
+trees and adds ROM placement as Yosys decides it (:func:`rom_resources`), accumulators,
+products (shift-adds, LUT multipliers or DSP blocks), the Y sum and the comparators;
+its error against Yosys is in ``reports/blocks/engine_estimates.md``.
 
 Each estimate walks the tree the hardware builds (:func:`~popcorn.hdl.popcount.tree_plan`,
 same groups, same pairing, same register positions) and counts three kinds of logic:
@@ -215,7 +220,9 @@ def mva_features(folding, family="ice40"):
         feats["ebr"] += rom["ebr"]
 
     # Popcount trees: XNOR/AND (and the serial pair multiplexers) inside the compressors.
-    raw = 1.0 if mixed else 2.0
+    # With one fold (NF*SF = 1) the weight ROM is a constant: XNOR/AND with a constant bit
+    # is the activation bit itself or its inverse, one raw input per tree bit.
+    raw = 1.0 if mixed or f.neuron_folds * f.synapse_folds == 1 else 2.0
     tree = tree_features(f.tree_width, 3, f.pipeline, raw_per_bit=raw)
     trees = f.popcount_trees
     feats["trees"] = _lut(tree, family) * trees
