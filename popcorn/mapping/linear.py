@@ -44,10 +44,12 @@ Three keyword options shape the datapath without changing a single output bit:
 * ``multiply`` (default ``"shift-add"``): how ``A_ij * P`` is written. ``"shift-add"``:
   a constant A (uniform over channels) becomes an explicit sum of shifted P over its
   canonical signed digits (:func:`csd_digits`); a per-channel A read from the channel ROM
-  stays an Amaranth ``*``, which Yosys (no ``-dsp``) maps to a LUT/carry-chain array
-  multiplier. ``"dsp"``: ``*`` everywhere, and :attr:`LinearFolding.needs_dsp` tells the
-  board build to pass ``synth_opts="-dsp"`` on iCE40 so Yosys maps them to ``SB_MAC16``
-  (ECP5's ``synth_ecp5`` infers ``MULT18X18D`` by default).
+  stays an Amaranth ``*``, which ``synth_ice40`` (no ``-dsp``) maps to a LUT/carry-chain
+  array multiplier (``synth_ecp5`` infers a ``MULT18X18D`` for it by default). ``"dsp"``:
+  ``*`` everywhere (with serial bases one multiplier per lane, A picked first), and
+  :attr:`LinearFolding.needs_dsp` tells the board build to pass ``synth_opts="-dsp"`` on
+  iCE40 so Yosys maps them to ``SB_MAC16`` (a constant 0 or +-2**k stays a shift).
+  Measured in ``reports/blocks/multiply.md``; the UP5K has 8 ``SB_MAC16``.
 
 Stream words are element-major: element k's N bases at bits ``[k*N, (k+1)*N)``, base j at
 bit ``k*N + j`` (for 8-bit fixed-point inputs this is simply the pixel codes, least

@@ -170,6 +170,17 @@ def test_mva_serial_bases(scheme, pipeline, multiply, tmp_path):
         "words": 30, "interval": cycles, "latency": cycles + 3 + pipeline}
 
 
+def test_mva_serial_scores_one_element_fold(tmp_path):
+    """Serial bases with SF = 1 (the scores layer, simd = fan-in), pipelined."""
+    linear, activation = dense_layers("abc")[1]
+    folding = LinearFolding(linear, activation, pe=1, simd=linear.weight_bits.shape[2],
+                            bases="serial", pipeline=1)
+    cycles = folding.channels * folding.weight_bases * folding.act_bases
+    assert folding.synapse_folds == 1 and folding.cycles_per_vector == cycles
+    assert run(folding, tmp_path, count=20) == {"words": 20, "interval": cycles,
+                                                "latency": cycles + 4}
+
+
 @pytest.mark.parametrize("options", [
     dict(bases="serial"),                                  # A per channel, from the ROM
     dict(bases="serial", multiply="dsp", pipeline=1),
