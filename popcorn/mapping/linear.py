@@ -29,17 +29,40 @@ Folding: ``pe`` channels in parallel, ``simd`` elements per cycle; NF = C/pe cha
 folds, SF = K/simd element folds; a vector takes NF*SF cycles (the initiation interval) and
 its result leaves NF*SF + 3 cycles after its input is accepted.
 
+Three keyword options shape the datapath without changing a single output bit:
+
+* ``pipeline`` (default 0): register stages inside each lane's popcount tree
+  (:func:`~popcorn.hdl.popcount.tree_plan` over the ``simd * bits_per_element`` bits of a
+  pair, 3-bit compressor groups), at most the tree's logic levels; every stage adds one
+  cycle of latency, none to the interval: ``latency = cycles_per_vector + 3 + pipeline``.
+  0 keeps the combinational adder tree.
+* ``bases`` (default ``"parallel"``): ``"parallel"`` has M*N popcount trees per lane, one
+  per base pair, and keeps M*N accumulators of P; ``"serial"`` has one tree per lane that
+  walks the M*N base pairs one per cycle within each element fold (pair index
+  ``q = i*N + j`` innermost) and accumulates ``A_ij * P`` straight into Y:
+  ``cycles_per_vector = NF * SF * M * N``, about M*N times fewer popcount LUTs.
+* ``multiply`` (default ``"shift-add"``): how ``A_ij * P`` is written. ``"shift-add"``:
+  a constant A (uniform over channels) becomes an explicit sum of shifted P over its
+  canonical signed digits (:func:`csd_digits`); a per-channel A read from the channel ROM
+  stays an Amaranth ``*``, which ``synth_ice40`` (no ``-dsp``) maps to a LUT/carry-chain
+  array multiplier (``synth_ecp5`` infers a ``MULT18X18D`` for it by default). ``"dsp"``:
+  ``*`` everywhere (with serial bases one multiplier per lane, A picked first), and
+  :attr:`LinearFolding.needs_dsp` tells the board build to pass ``synth_opts="-dsp"`` on
+  iCE40 so Yosys maps them to ``SB_MAC16`` (a constant 0 or +-2**k stays a shift).
+  Measured in ``reports/blocks/multiply.md``; the UP5K has 8 ``SB_MAC16``.
+
 Stream words are element-major: element k's N bases at bits ``[k*N, (k+1)*N)``, base j at
 bit ``k*N + j`` (for 8-bit fixed-point inputs this is simply the pixel codes, least
 significant byte first); the output of a threshold layer is the same for its C channels
 and N' bases; scores are C signed fields of ``score_width`` bits, channel 0 lowest.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..golden.binary import binary_dot, check_bits, pack_words
+from ..golden.comparators import MODE_GE, MODE_LE, MODE_ONE, MODE_ZERO
 from ..golden.integer_model import IntLinear, IntThreshold, apply_thresholds
 from ..golden.quantizers import base_coefficients, comparators, thermometer_to_bases
 from ..golden.widths import signed_width
@@ -48,8 +71,30 @@ from ..golden.widths import signed_width
 _PAIR = {("pm1", "pm1"): (1, 2, -1), ("pm1", "zo"): (2, 1, -1),
          ("zo", "pm1"): (2, 1, -1), ("zo", "zo"): (1, 1, 0)}
 
-# Comparator modes stored in the activation ROM.
-MODE_ZERO, MODE_ONE, MODE_GE, MODE_LE = 0, 1, 2, 3
+# Comparator modes stored in the activation ROM: popcorn.golden.comparators's encoding,
+# shared with ComparatorActivation (re-exported here).
+__all__ = ["LinearFolding", "csd_digits", "MODE_ZERO", "MODE_ONE", "MODE_GE", "MODE_LE",
+           "BASES", "MULTIPLY"]
+
+BASES = ("parallel", "serial")
+MULTIPLY = ("shift-add", "dsp")
+COMPRESSOR_GROUP = 3
+"""Bits per compressor group of the engine's pipelined popcount trees."""
+
+
+def csd_digits(value):
+    """Canonical signed digits of an integer: ``[(shift, +1 | -1), ...]`` with
+    ``value == sum(sign << shift)`` and no two neighbouring non-zero digits (the fewest
+    additions of any signed binary form)."""
+    value, shift, digits = int(value), 0, []
+    while value:
+        if value & 1:
+            digit = 2 - (value & 3)          # +1 if value = 1 mod 4, -1 if 3 mod 4
+            digits.append((shift, digit))
+            value -= digit
+        value >>= 1
+        shift += 1
+    return digits
 
 
 def _positive_int(value, name):
@@ -70,11 +115,21 @@ class LinearFolding:
         (it decides how comparator bits become bases: sign and ABC-Net pick levels, PA-Net
         takes one-hot pieces, fixed point the binary code of the level).
     pe, simd : folding; ``pe`` divides the channels, ``simd`` the fan-in K.
+    pipeline : keyword, register stages in each popcount tree (default 0), at most
+        :attr:`tree_levels`.
+    bases : keyword, ``"parallel"`` (default) or ``"serial"`` (one popcount tree per lane,
+        base pairs in turn).
+    multiply : keyword, ``"shift-add"`` (default) or ``"dsp"``.
+
+    See the module docstring for what each option builds.
     """
     linear: IntLinear
     activation: IntThreshold
     pe: int
     simd: int
+    pipeline: int = field(default=0, kw_only=True)
+    bases: str = field(default="parallel", kw_only=True)
+    multiply: str = field(default="shift-add", kw_only=True)
 
     def __post_init__(self):
         lin = self.linear
@@ -88,6 +143,18 @@ class LinearFolding:
             if total % value:
                 raise ValueError(f"layer {lin.layer}: {name} = {value} does not divide the "
                                  f"{total} {what}; choose a divisor of {total}")
+        if self.bases not in BASES:
+            raise ValueError(f"bases must be one of {BASES}, not {self.bases!r}")
+        if self.multiply not in MULTIPLY:
+            raise ValueError(f"multiply must be one of {MULTIPLY}, not {self.multiply!r}")
+        if not isinstance(self.pipeline, (int, np.integer)) or isinstance(self.pipeline, bool) \
+                or self.pipeline < 0:
+            raise TypeError(f"pipeline must be a non-negative integer, not {self.pipeline!r}")
+        if self.pipeline > self.tree_levels:
+            raise ValueError(f"layer {lin.layer}: pipeline = {self.pipeline} exceeds the "
+                             f"{self.tree_levels} logic levels of the popcount tree over "
+                             f"{self.simd * self.bits_per_element} bits; choose at most "
+                             f"{self.tree_levels} or a larger simd")
         if self.activation is not None and self.activation.thresholds.shape[0] != self.channels:
             raise ValueError(f"layer {lin.layer}: the activation has "
                              f"{self.activation.thresholds.shape[0]} channels, the layer "
@@ -129,14 +196,42 @@ class LinearFolding:
         return self.fan_in // self.simd
 
     @property
+    def pairs_per_fold(self):
+        """Cycles per element fold: M*N with ``bases="serial"``, else 1."""
+        return self.weight_bases * self.act_bases if self.bases == "serial" else 1
+
+    @property
     def cycles_per_vector(self):
-        """Initiation interval: ``NF * SF``."""
-        return self.neuron_folds * self.synapse_folds
+        """Initiation interval: ``NF * SF`` (``NF * SF * M * N`` with serial bases)."""
+        return self.neuron_folds * self.synapse_folds * self.pairs_per_fold
 
     @property
     def latency(self):
-        """Cycles from the input handshake to the output ``valid``: ``NF*SF + 3``."""
-        return self.cycles_per_vector + 3
+        """Cycles from the input handshake to the output ``valid``:
+        ``cycles_per_vector + 3 + pipeline``."""
+        return self.cycles_per_vector + 3 + self.pipeline
+
+    @property
+    def tree_width(self):
+        """Bits of one popcount tree: ``simd * bits_per_element``."""
+        return self.simd * self.bits_per_element
+
+    @property
+    def tree_levels(self):
+        """Logic levels of one popcount tree in 3-bit groups (the most ``pipeline``)."""
+        from ..hdl.popcount import tree_levels
+        return tree_levels(self.tree_width, COMPRESSOR_GROUP)
+
+    @property
+    def popcount_trees(self):
+        """Popcount trees of the engine: ``pe * M * N`` (parallel) or ``pe`` (serial)."""
+        return self.pe * self.weight_bases * self.act_bases // self.pairs_per_fold
+
+    @property
+    def needs_dsp(self):
+        """True when the board build must let Yosys map multiplies to DSP blocks (iCE40:
+        ``synth_opts="-dsp"``): ``multiply="dsp"`` and the engine multiplies at all."""
+        return self.multiply == "dsp" and not self.compares_counts
 
     @property
     def in_width(self):

@@ -71,3 +71,44 @@ def test_bad_output_and_pe():
         ComparatorActivation(thresholds=[[0]], directions=[1], pe=1, in_width=4, output="binary")
     with pytest.raises(ValueError, match="pe = 2 does not divide the 3 channels"):
         ComparatorActivation(thresholds=[[0]] * 3, directions=[1] * 3, pe=2, in_width=4)
+
+
+def test_shared_compare_and_levels_to_bases_match_golden():
+    """The one comparator and levels -> bases implementation (used by this unit and the
+    layer engine) against the golden functions, exhaustively on small widths (Amaranth
+    simulator)."""
+    import itertools
+
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.sim import Simulator
+
+    from popcorn.golden.comparators import binary_from_thermometer, compare_modes
+    from popcorn.hdl.comparator import compare, levels_to_bases
+
+    m = Module()
+    y, t, mode = Signal(signed(4)), Signal(signed(5)), Signal(2)
+    bit = Signal()
+    m.d.comb += bit.eq(compare(y, t, mode))
+    levels = Signal(3)
+    thermo = levels_to_bases(m, levels, "levels", (2, 0, 1))
+    onehot = levels_to_bases(m, levels, "onehot")
+    binary = levels_to_bases(m, levels, "binary", width=2)
+
+    async def bench(ctx):
+        for yv, tv, mv in itertools.product(range(-8, 8), range(-9, 10), range(4)):
+            ctx.set(y, yv)
+            ctx.set(t, tv)
+            ctx.set(mode, mv)
+            assert ctx.get(bit) == compare_modes(yv, tv, mv), (yv, tv, mv)
+        for k in range(4):                      # thermometer codes of 3 levels
+            code = [1] * k + [0] * (3 - k)
+            ctx.set(levels, sum(b << i for i, b in enumerate(code)))
+            assert ctx.get(thermo) == code[2] | code[0] << 1 | code[1] << 2
+            want = onehot_from_thermometer(np.array(code))
+            assert ctx.get(onehot) == sum(int(b) << i for i, b in enumerate(want))
+            want = binary_from_thermometer(np.array(code), 2)
+            assert ctx.get(binary) == sum(int(b) << i for i, b in enumerate(want))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()

@@ -112,6 +112,7 @@ def test_mva_every_encoding_pair(encodings, scores, tmp_path):
 def test_count_thresholds_equal_thresholds_on_y():
     """Every comparator moved onto P gives the activation's bit for every possible P."""
     from popcorn.golden.integer_model import apply_thresholds
+    from popcorn.golden.comparators import compare_modes
     from popcorn.mapping.linear import MODE_GE, MODE_LE, MODE_ONE
     rng = np.random.default_rng(7)
     for encodings in (("pm1", "pm1"), ("zo", "pm1"), ("zo", "zo")):
@@ -127,3 +128,101 @@ def test_count_thresholds_equal_thresholds_on_y():
         pp = p[:, None, None]
         got = ((md == MODE_GE) & (pp >= t)) | ((md == MODE_LE) & (pp <= t)) | (md == MODE_ONE)
         assert (got == want).all()
+        assert (compare_modes(pp, t, md) == want).all()   # the shared golden comparator
+
+
+def hidden_folding(scheme, **options):
+    linear, activation = dense_layers(scheme)[0]
+    channels, fan_in = linear.weight_bits.shape[1:]
+    pe = 2 if channels % 2 == 0 else 1
+    simd = 4 if fan_in % 4 == 0 else fan_in
+    return LinearFolding(linear, activation, pe=pe, simd=simd, **options)
+
+
+@pytest.mark.parametrize("scheme, which, pipeline", [
+    ("bnn", 0, 2), ("binaryconnect", 0, 1), ("abc", 0, 3), ("pa", 1, 2), ("xnor", 1, 1)])
+def test_mva_pipelined_popcount(scheme, which, pipeline, tmp_path):
+    """Register stages in the popcount trees: same words, latency NF*SF + 3 + pipeline."""
+    linear, activation = dense_layers(scheme)[which]
+    channels, fan_in = linear.weight_bits.shape[1:]
+    pe = 2 if channels % 2 == 0 else 1
+    simd = 4 if fan_in % 4 == 0 else fan_in
+    folding = LinearFolding(linear, activation, pe=pe, simd=simd, pipeline=pipeline)
+    nf_sf = folding.neuron_folds * folding.synapse_folds
+    assert folding.latency == nf_sf + 3 + pipeline
+    assert run(folding, tmp_path, count=40) == {
+        "words": 40, "interval": nf_sf, "latency": nf_sf + 3 + pipeline}
+
+
+@pytest.mark.parametrize("scheme, pipeline, multiply", [
+    ("abc", 0, "shift-add"), ("pa", 2, "shift-add"), ("abc", 1, "dsp")])
+def test_mva_serial_bases(scheme, pipeline, multiply, tmp_path):
+    """One popcount tree per lane walking the M*N base pairs: NF*SF*M*N cycles a vector."""
+    folding = hidden_folding(scheme, bases="serial", pipeline=pipeline, multiply=multiply)
+    mn = folding.weight_bases * folding.act_bases
+    assert mn > 1 and folding.uniform_scale and folding.popcount_trees == folding.pe
+    cycles = folding.neuron_folds * folding.synapse_folds * mn
+    assert folding.cycles_per_vector == cycles
+    assert run(folding, tmp_path, count=30) == {
+        "words": 30, "interval": cycles, "latency": cycles + 3 + pipeline}
+
+
+def test_mva_serial_scores_one_element_fold(tmp_path):
+    """Serial bases with SF = 1 (the scores layer, simd = fan-in), pipelined."""
+    linear, activation = dense_layers("abc")[1]
+    folding = LinearFolding(linear, activation, pe=1, simd=linear.weight_bits.shape[2],
+                            bases="serial", pipeline=1)
+    cycles = folding.channels * folding.weight_bases * folding.act_bases
+    assert folding.synapse_folds == 1 and folding.cycles_per_vector == cycles
+    assert run(folding, tmp_path, count=20) == {"words": 20, "interval": cycles,
+                                                "latency": cycles + 4}
+
+
+@pytest.mark.parametrize("options", [
+    dict(bases="serial"),                                  # A per channel, from the ROM
+    dict(bases="serial", multiply="dsp", pipeline=1),
+    dict(multiply="dsp", pipeline=2),
+])
+@pytest.mark.parametrize("scores", [False, True])
+def test_mva_synthetic_options(options, scores, tmp_path):
+    linear, activation = synthetic_layer("zo", "pm1", np.random.default_rng(5))
+    folding = LinearFolding(linear, None if scores else activation, pe=3, simd=4, **options)
+    assert not folding.uniform_scale and folding.needs_dsp == (options.get("multiply") == "dsp")
+    cycles = 2 * 3 * (6 if options.get("bases") == "serial" else 1)
+    assert run(folding, tmp_path, count=20) == {
+        "words": 20, "interval": cycles, "latency": cycles + 3 + options.get("pipeline", 0)}
+
+
+def test_mva_shift_add_constants_dsp(tmp_path):
+    """ABC-Net with uniform A: CSD shift-adds vs. ``*``, parallel bases, pipelined."""
+    folding = hidden_folding("abc", multiply="dsp", pipeline=1)
+    assert folding.uniform_scale and folding.needs_dsp
+    assert run(folding, tmp_path, count=20)["latency"] == folding.cycles_per_vector + 4
+
+
+def test_csd_digits():
+    from popcorn.mapping.linear import csd_digits
+    for value in range(-300, 301):
+        digits = csd_digits(value)
+        assert sum(d << s for s, d in digits) == value
+        shifts = [s for s, _ in digits]
+        assert all(b - a > 1 for a, b in zip(shifts, shifts[1:]))   # no neighbours
+    assert csd_digits(7) == [(0, -1), (3, 1)]
+
+
+def test_option_errors():
+    linear, activation = dense_layers("bnn")[0]
+    with pytest.raises(ValueError, match=r"bases must be one of \('parallel', 'serial'\), "
+                                         r"not 'both'"):
+        LinearFolding(linear, activation, pe=1, simd=1, bases="both")
+    with pytest.raises(ValueError, match=r"multiply must be one of \('shift-add', 'dsp'\), "
+                                         r"not 'lut'"):
+        LinearFolding(linear, activation, pe=1, simd=1, multiply="lut")
+    with pytest.raises(TypeError, match="pipeline must be a non-negative integer, not -1"):
+        LinearFolding(linear, activation, pe=1, simd=1, pipeline=-1)
+    with pytest.raises(ValueError, match=r"layer 0: pipeline = 2 exceeds the 1 logic levels "
+                                         r"of the popcount tree over 2 bits"):
+        LinearFolding(linear, activation, pe=1, simd=1, pipeline=2)
+    default = LinearFolding(linear, activation, pe=1, simd=1)
+    assert (default.pipeline, default.bases, default.multiply) == (0, "parallel", "shift-add")
+    assert not default.needs_dsp
