@@ -7,6 +7,8 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from popcorn.boards.boards import BOARDS
+
 
 class FlatStreams(wiring.Component):
     """Presents ``core``'s stream ports with plain unsigned payloads (the UART link reads
@@ -52,11 +54,10 @@ class PassThrough(wiring.Component):
         return m
 
 
-# Extra options of Yosys's synth_<family> command per family, applied to every build of
-# the benchmarks (board builds through Amaranth's AMARANTH_synth_opts override, and the
-# block-alone runs). ECP5: without -nowidelut, ABC packs functions of 5-7 inputs into
-# PFUMX/L6MUX21 wide LUTs, each costing 2-4 LUT4 (the PE at N=256: 1163 LUT4 -> 718).
-SYNTH_OPTS = {"ice40": "", "ecp5": "-nowidelut"}
+# Extra options of Yosys's synth_<family> command per family (popcorn.boards.boards.Board),
+# applied to the block-alone runs and, through AMARANTH_synth_opts, to board builds made
+# without popcorn.boards.build.
+SYNTH_OPTS = {board.family: board.synth_opts for board in BOARDS.values()}
 
 
 @contextlib.contextmanager

@@ -37,14 +37,21 @@ def main():
                    "layer).")
 @click.option("--frac-bits", type=click.IntRange(0, 48), default=8, show_default=True,
               help="Fractional bits of the integer coefficients.")
+@click.option("--pipeline", default="auto", show_default=True,
+              help="Register stages in every popcount tree (an integer), or `auto`: one per "
+                   "two logic levels.")
+@click.option("--bases", type=click.Choice(("parallel", "serial")), default="parallel",
+              show_default=True, help="M x N base pairs in parallel or one per cycle.")
+@click.option("--multiply", type=click.Choice(("shift-add", "dsp")), default="shift-add",
+              show_default=True, help="Coefficient products in logic or in DSP blocks.")
 @click.option("--sim-images", type=click.IntRange(min=1), default=100, show_default=True,
               help="Images simulated in RTL against the golden model.")
 @click.option("--build-dir", type=click.Path(file_okay=False), default="build",
               show_default=True, help="Where simulation and tool outputs go.")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="reports",
               show_default=True, help="Where report.json and report.md go.")
-def build(network, inputs, example, board, target_cycles, frac_bits, sim_images, build_dir,
-          report_dir):
+def build(network, inputs, example, board, target_cycles, frac_bits, pipeline, bases, multiply,
+          sim_images, build_dir, report_dir):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
@@ -66,7 +73,14 @@ def build(network, inputs, example, board, target_cycles, frac_bits, sim_images,
             net = load_network(network)
             x, y = _load_inputs(inputs)
             name = f"{Path(network).stem}-{board}"
-        plan = map_network(net, frac_bits=frac_bits, target_cycles=target_cycles)
+        if pipeline != "auto":
+            try:
+                pipeline = int(pipeline)
+            except ValueError:
+                raise click.BadParameter(f"must be an integer or `auto`, not {pipeline!r}",
+                                         param_hint="--pipeline") from None
+        plan = map_network(net, frac_bits=frac_bits, target_cycles=target_cycles,
+                           pipeline=pipeline, bases=bases, multiply=multiply)
     except (NetworkError, ValueError, TypeError) as error:
         raise click.ClickException(str(error)) from None
 

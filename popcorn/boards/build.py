@@ -18,8 +18,11 @@ class TimingFailed(RuntimeError):
     """The design routed but its fmax is below the board clock."""
 
 
-def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False):
+def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, dsp=False):
     """Synthesize, place, route and pack ``top`` for ``board``.
+
+    Yosys runs with the board's ``synth_opts``, plus its ``dsp_opt`` when ``dsp`` (a design
+    whose multiplies should go to DSP blocks, ``LinearFolding.needs_dsp``).
 
     With ``reuse``, a finished build in ``build_dir`` of the very same build plan (every
     generated file and script) with the same tool versions is not run again.
@@ -37,7 +40,8 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False):
     if spec.family == "ecp5":
         env.setdefault("OPENFPGALOADER", "true")  # amaranth-boards checks it exists
     platform = spec.platform()
-    plan = platform.build(top, name="top", do_build=False,
+    synth_opts = " ".join(o for o in (spec.synth_opts, spec.dsp_opt if dsp else "") if o)
+    plan = platform.build(top, name="top", do_build=False, synth_opts=synth_opts,
                           nextpnr_opts="--report top_report.json",
                           script_after_synth="tee -q -o top_stat.json stat -json")
     build_dir = Path(build_dir).resolve()

@@ -1,6 +1,8 @@
-"""Argmax of a word of signed scores."""
+"""Argmax of a word of signed scores, as a pipelined tournament."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from math import ceil
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,14 +12,24 @@ def class_width(classes):
     return max(1, (classes - 1).bit_length())
 
 
+def argmax_stages(classes):
+    """Register stages of :class:`Argmax`: one per two tournament levels, at least one."""
+    levels = (classes - 1).bit_length()
+    return max(1, ceil(levels / 2))
+
+
 class Argmax(wiring.Component):
     """Appends the index of the largest score (the lowest index on ties) to the scores.
 
     Parameters: ``classes`` signed fields of ``width`` bits each, class 0 lowest.
 
     Ports: ``i`` stream of ``classes*width`` bits; ``o`` stream of the same scores followed
-    by the class index (``class_width(classes)`` bits at the top). Latency 1 cycle, one word
-    per cycle; the output register holds while ``o.ready`` is low, stalling the input.
+    by the class index (``class_width(classes)`` bits at the top).
+
+    Timing: a tournament of ``ceil(log2(classes))`` compare-and-select levels with a
+    register after every second level (:func:`argmax_stages`); latency = that many cycles,
+    one word per cycle. The whole pipeline holds while ``o.ready`` is low
+    (``i.ready = o.ready | ~o.valid``).
     """
 
     def __init__(self, *, classes, width):
@@ -31,23 +43,39 @@ class Argmax(wiring.Component):
             "o": Out(stream.Signature(classes * width + class_width(classes))),
         })
 
+    @property
+    def latency(self):
+        return argmax_stages(self._classes)
+
     def elaborate(self, platform):
         m = Module()
-        n, w = self._classes, self._width
-        scores = [self.i.payload[c * w:(c + 1) * w].as_signed() for c in range(n)]
-        # Tournament tree; on equal scores the left (lower) index wins.
-        level = [(s, c) for c, s in enumerate(scores)]
-        while len(level) > 1:
-            nxt = []
-            for a in range(0, len(level) - 1, 2):
-                (sa, ia), (sb, ib) = level[a], level[a + 1]
-                keep = Signal(name=f"keep_{len(level)}_{a}")
-                m.d.comb += keep.eq(sa >= sb)
-                nxt.append((Mux(keep, sa, sb), Mux(keep, ia, ib)))
-            level = nxt + ([level[-1]] if len(level) % 2 else [])
-        best = Signal(class_width(n))
-        m.d.comb += best.eq(level[0][1])
-        m.d.comb += self.i.ready.eq(self.o.ready | ~self.o.valid)
-        with m.If(self.o.ready | ~self.o.valid):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(Cat(self.i.payload, best))]
+        n, w, cw = self._classes, self._width, class_width(self._classes)
+        levels = (n - 1).bit_length()
+        stages = argmax_stages(n)
+        en = Signal()
+        m.d.comb += [en.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(en)]
+
+        valid, payload = self.i.valid, self.i.payload
+        cands = [(payload[c * w:(c + 1) * w].as_signed(), Const(c, cw)) for c in range(n)]
+        level = 0
+        for stage in range(1, stages + 1):
+            while level < ceil(stage * levels / stages):
+                level += 1
+                nxt = []
+                for a in range(0, len(cands) - 1, 2):
+                    (sa, ia), (sb, ib) = cands[a], cands[a + 1]
+                    keep = Signal(name=f"keep{level}_{a}")
+                    m.d.comb += keep.eq(sa >= sb)   # ties: the lower index (left) wins
+                    nxt.append((Mux(keep, sa, sb), Mux(keep, ia, ib)))
+                cands = nxt + ([cands[-1]] if len(cands) % 2 else [])
+            v = Signal(name=f"valid{stage}")
+            p = Signal(n * w, name=f"scores{stage}")
+            regs = [(Signal(signed(w), name=f"best{stage}_{k}"), Signal(cw, name=f"index{stage}_{k}"))
+                    for k in range(len(cands))]
+            with m.If(en):
+                m.d.sync += [v.eq(valid), p.eq(payload)]
+                for (s, i), (rs, ri) in zip(cands, regs):
+                    m.d.sync += [rs.eq(s), ri.eq(i)]
+            valid, payload, cands = v, p, regs
+        m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(Cat(payload, cands[0][1]))]
         return m

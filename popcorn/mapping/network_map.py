@@ -4,8 +4,8 @@
 (:func:`~popcorn.golden.integer_model.to_integer`) and folds each Dense layer onto a
 :class:`~popcorn.mapping.linear.LinearFolding`; the last one emits the scores, followed by
 an argmax. Cycles follow from the folding exactly: the accelerator accepts an image every
-``max_l NF_l*SF_l`` cycles and the first image's result leaves ``sum_l (NF_l*SF_l + 3) + 1``
-cycles after its input.
+``max_l NF_l*SF_l`` cycles and the first image's result leaves the sum of the engines' and
+the argmax's latencies after its input.
 
 Convolutions are not mapped yet: a network with Conv2d or MaxPool2d layers gets an error
 naming the layer.
@@ -19,7 +19,7 @@ from ..golden.binary import pack_words
 from ..golden.integer_model import IntLinear, IntThreshold, run_integer, to_integer
 from ..golden.predict import input_thermometer
 from ..golden.quantizers import thermometer_to_bases
-from ..hdl.argmax import class_width
+from ..hdl.argmax import argmax_stages, class_width
 from ..network.validate import NetworkError
 from .linear import LinearFolding
 
@@ -64,8 +64,13 @@ class NetworkPlan:
     @property
     def latency(self):
         """Cycles from an idle accelerator's input handshake to its output: every engine's
-        latency plus the argmax register."""
-        return sum(f.latency for f in self.foldings) + 1
+        latency plus the argmax's."""
+        return sum(f.latency for f in self.foldings) + argmax_stages(self.classes)
+
+    @property
+    def needs_dsp(self):
+        """True when a layer's multiplies should go to DSP blocks."""
+        return any(f.needs_dsp for f in self.foldings)
 
     @property
     def in_width(self):
@@ -121,11 +126,15 @@ def linear_pairs(integer_network):
     return pairs
 
 
-def map_network(network, *, frac_bits=8, target_cycles=64, folding=None):
+def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipeline="auto",
+                bases="parallel", multiply="shift-add"):
     """Fold every layer of ``network``.
 
     ``folding`` optionally fixes (pe, simd) per Dense layer (a list, in order); otherwise
-    :func:`choose_folding` meets ``target_cycles`` per image where it can.
+    :func:`choose_folding` meets ``target_cycles`` per image where it can. ``pipeline`` is
+    the register stages of every popcount tree, or ``"auto"``: one stage per two logic
+    levels of the tree. ``bases`` and ``multiply`` are passed to every
+    :class:`~popcorn.mapping.linear.LinearFolding`.
     """
     for index, layer in enumerate(network.layers):
         if layer.kind in ("conv2d", "maxpool2d"):
@@ -145,5 +154,11 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None):
         channels, fan_in = linear.weight_bits.shape[1:]
         pe, simd = folding[n] if folding is not None else \
             choose_folding(channels, fan_in, target_cycles)
-        foldings.append(LinearFolding(linear, activation, pe=pe, simd=simd))
+        options = dict(bases=bases, multiply=multiply)
+        if pipeline == "auto":
+            levels = LinearFolding(linear, activation, pe=pe, simd=simd, **options).tree_levels
+            options["pipeline"] = levels // 2
+        else:
+            options["pipeline"] = pipeline
+        foldings.append(LinearFolding(linear, activation, pe=pe, simd=simd, **options))
     return NetworkPlan(network, integer, tuple(foldings))

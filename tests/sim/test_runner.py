@@ -26,6 +26,23 @@ def test_argmax_block(tmp_path):
     assert (measured["words"], measured["interval"], measured["latency"]) == (30, 1, 1)
 
 
+@pytest.mark.parametrize("classes", [1, 2, 3, 10, 17])
+def test_argmax_pipelined_tournament(classes, tmp_path):
+    rng = np.random.default_rng(classes)
+    scores = rng.integers(-8, 8, (50, classes))      # narrow range: many ties
+    scores[0] = 3
+    words = [sum((int(v) & 15) << (4 * c) for c, v in enumerate(row)) for row in scores]
+    cw = max(1, (classes - 1).bit_length())
+    expected = [w | (int(b) << (4 * classes)) for w, b in zip(words, np.argmax(scores, axis=1))]
+    case = dict(inputs=unpack_words(words, 4 * classes),
+                expected=unpack_words(expected, 4 * classes + cw),
+                interval=1, latency=Argmax(classes=classes, width=4).latency, burst=6, seed=1,
+                idle=0.3, stall=0.3)
+    measured = run_testbench(Argmax(classes=classes, width=4), case=case,
+                             test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path)
+    assert measured["latency"] == {1: 1, 2: 1, 3: 1, 10: 2, 17: 3}[classes]
+
+
 def test_unchanged_run_is_reused_and_changed_run_is_not(tmp_path):
     kwargs = dict(test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path, reuse=True)
     first = run_testbench(Argmax(classes=4, width=6), case=argmax_case(1), **kwargs)
