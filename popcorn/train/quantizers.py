@@ -464,9 +464,9 @@ class ABCActivation(nn.Module):
 
     Shifts ``v`` (N,) and coefficients ``beta`` (N,) are trainable, one set per layer.
     Initial shifts put the thresholds ``0.5 - v_j`` evenly in [-1, 1]; for N = 1, ``v = 0``
-    (threshold 0.5), the one shift whose report window ``0 <= R - v <= 1`` contains the
-    base's own flip point (with ``v = 0.5`` the window misses it and an N = 1 network barely
-    trains: 0.20 on the MNIST subset). Initial ``beta_j = 1 / N``. ``window`` selects the
+    (threshold 0.5), which centres the report window ``0 <= R - v <= 1`` on the base's own
+    flip point (the window contains it only for ``|v| <= 1/4``; with ``v = 0.5`` it misses
+    it and an N = 1 network barely trains: 0.20 on the MNIST subset). Initial ``beta_j = 1 / N``. ``window`` selects the
     backward (:class:`ABCActivationFn`).
     Base ``j`` is ``[R > 0.5 - v_j]`` (strict). ``constrain()`` keeps every ``beta_j`` at
     least ``min_beta`` > 0 after each update: a non-decreasing quantizer, which
