@@ -1,6 +1,15 @@
 """Quantization-aware training of the five schemes in PyTorch (optional extra ``train``).
 
-``popcorn.train.quantizers`` (forward/backward of each scheme), ``models`` (MLPs, small
-CNN), ``data`` (offline data sets), ``loop`` (seeded training), ``export`` (trained model ->
-NumPy arrays + per-layer metadata). Needs ``pip install popcorn[train]``.
+* :mod:`.quantizers`: forward and backward of each scheme (BNN, BinaryConnect, XNOR-Net,
+  ABC-Net, PA-Net), shift-based batch norm and AdaMax;
+* :mod:`.models`: ``build_model(scheme, arch="mlp"|"cnn", ...)`` -> ``QuantNet``;
+* :mod:`.data`: offline data sets (digits, the MNIST subset, Fashion-MNIST) as NumPy arrays;
+* :mod:`.loop`: ``fit(scheme, dataset, ...)`` -> ``(model, TrainResult)``, seeded;
+* :mod:`.export`: ``to_network(model)`` (a ``popcorn.network.Network``),
+  ``export_layers(model)`` (plain arrays + per-layer metadata);
+* :mod:`.run`: ``train_network(...)``, what ``popcorn train`` does;
+* :mod:`.accuracy_table`: ``python -m popcorn.train.accuracy_table``.
+
+Needs ``pip install 'popcorn[train]'`` (torch, scikit-learn, mlxtend); importing
+``popcorn`` itself does not.
 """

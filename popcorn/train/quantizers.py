@@ -11,7 +11,10 @@ by all schemes:
 * Statistics of a weight tensor (ABC-Net, PA-Net) are over the whole tensor, with the
   population standard deviation (``numpy.std`` default, ``ddof = 0``), computed in float64.
 * Pieces and comparator levels are half-open, ``lo <= x < hi``: a level is ``[x >= T]``, as
-  in ``popcorn.golden.comparators`` (thermometer codes, PA one-hot pieces).
+  in ``popcorn.golden`` (thermometer codes, PA one-hot pieces), except ABC-Net's activation
+  bases, strict ``[x > 0.5 - v]`` as ``H_v`` is written in seed 000.
+* Every activation quantizer is non-decreasing in its input (``constrain()`` keeps ABC/PA
+  coefficients so), so max-pooling before or after it gives the same codes.
 
 Weight quantizers are modules with ``forward(w) -> w_hat`` (the float weight the layer uses)
 and ``bases(w) -> (bits, alpha, encoding)`` (what the export writes); activation quantizers
@@ -22,8 +25,8 @@ import torch
 from torch import nn
 
 __all__ = [
-    "sign", "ap2", "SignSTE", "SignIdentity", "StochasticSign", "ABCActivationFn", "PAWeightFn",
-    "PAActivationFn",
+    "sign", "ap2", "hard_sigmoid", "SignSTE", "BinarizeIdentity", "StochasticSign",
+    "ABCActivationFn", "PAWeightFn", "PAActivationFn",
     "WeightQuantizer", "FloatWeight", "BinaryConnectWeight", "BNNWeight", "XNORWeight",
     "ABCWeight", "PAWeight", "abc_shifts", "abc_alpha", "pa_weight_endpoints", "pa_pieces",
     "PA_TABLE1_M8",
@@ -76,7 +79,7 @@ class SignSTE(torch.autograd.Function):
         return g * (x.abs() <= 1).to(g.dtype)
 
 
-class SignIdentity(torch.autograd.Function):
+class BinarizeIdentity(torch.autograd.Function):
     """BinaryConnect's deterministic binarization (seed 002): ``+1 if x > 0 else -1`` (a zero
     is -1); plain straight-through (identity) backward, as seed 004 eq. 2.
 
@@ -96,7 +99,8 @@ class SignIdentity(torch.autograd.Function):
 class StochasticSign(torch.autograd.Function):
     """Stochastic binarization of seed 002: ``+1`` with probability ``hard_sigmoid(w)``.
 
-    ``hard_sigmoid(x) = clip((x + 1) / 2, 0, 1)``; identity backward, as :class:`SignIdentity`.
+    ``hard_sigmoid(x) = clip((x + 1) / 2, 0, 1)``; identity backward, as
+    :class:`BinarizeIdentity`.
     The random numbers come from ``generator`` so runs are reproducible.
     """
 
@@ -153,7 +157,7 @@ class BinaryConnectWeight(WeightQuantizer):
 
     Deterministic: ``+1`` where ``w > 0`` (seed 002; zero -> -1). Stochastic (only
     in training mode; evaluation and export use the deterministic sign): ``+1`` with
-    probability ``clip((w + 1) / 2, 0, 1)``. Backward: identity (:class:`SignIdentity`); the
+    probability ``clip((w + 1) / 2, 0, 1)``. Backward: identity (:class:`BinarizeIdentity`); the
     real weights are clipped to [-1, 1] after each update (``clip``). One ``pm1`` base, alpha 1.
     """
 
@@ -170,7 +174,7 @@ class BinaryConnectWeight(WeightQuantizer):
     def forward(self, w):
         if self.stochastic and self.training:
             return StochasticSign.apply(w, self.generator)
-        return SignIdentity.apply(w)
+        return BinarizeIdentity.apply(w)
 
     def bases(self, w):
         return (w > 0).to(torch.uint8)[None], torch.ones(1, dtype=torch.float64), "pm1"
@@ -460,9 +464,10 @@ class ABCActivation(nn.Module):
 
     Shifts ``v`` (N,) and coefficients ``beta`` (N,) are trainable, one set per layer.
     Initial shifts put the thresholds ``0.5 - v_j`` evenly in [-1, 1]; for N = 1, ``v = 0``
-    (threshold 0.5), the one shift whose report window ``0 <= R - v <= 1`` contains the
-    base's own flip point (with ``v = 0.5`` the window misses it and an N = 1 network barely
-    trains: 0.20 on the MNIST subset). Initial ``beta_j = 1 / N``. ``window`` selects the backward (:class:`ABCActivationFn`).
+    (threshold 0.5), which centres the report window ``0 <= R - v <= 1`` on the base's own
+    flip point (the window contains it only for ``|v| <= 1/4``; with ``v = 0.5`` it misses
+    it and an N = 1 network barely trains: 0.20 on the MNIST subset). Initial ``beta_j = 1 / N``. ``window`` selects the
+    backward (:class:`ABCActivationFn`).
     Base ``j`` is ``[R > 0.5 - v_j]`` (strict). ``constrain()`` keeps every ``beta_j`` at
     least ``min_beta`` > 0 after each update: a non-decreasing quantizer, which
     ``popcorn.network.AbcActivation`` requires (max-pooling as OR of thermometer codes).
@@ -670,7 +675,8 @@ class ShiftBatchNorm(nn.Module):
     Training: ``C = x - mean_B(x)``, ``var = mean_B(C * AP2(C))``,
     ``x_hat = C * AP2(1 / (sqrt(var) + eps))``, ``y = AP2(gamma) * x_hat + beta``; AP2 is
     straight-through in the backward. Evaluation uses running mean and ``var`` the same way.
-    As an affine map, ``y = scale * x + shift`` with ``scale = AP2(gamma) * AP2(1/(sqrt(var)+eps))``.
+    As an affine map, ``y = scale * x + shift`` with
+    ``scale = AP2(gamma) * AP2(1 / (sqrt(var) + eps))``.
     """
 
     def __init__(self, channels, eps=1e-5, momentum=0.1):

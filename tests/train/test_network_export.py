@@ -57,3 +57,67 @@ def test_unmappable_models_are_refused_with_the_fix(digits):
                         hidden=(16,), act_bits=None)
     with pytest.raises(ValueError, match="fixed-point activations"):
         export.to_network(model)
+
+
+# ---------------------------------------------------------------- same bases as popcorn.golden
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from popcorn.golden import quantizers as gq  # noqa: E402
+from popcorn.network import schemes as ns  # noqa: E402
+from popcorn.train import quantizers as q  # noqa: E402
+
+WEIGHT_PAIRS = [
+    (q.BNNWeight(), ns.BnnWeights()),
+    (q.BinaryConnectWeight(), ns.BinaryConnectWeights()),
+    (q.XNORWeight(), ns.XnorWeights()),
+    (q.ABCWeight(1), ns.AbcWeights.with_bases(1)),
+    (q.ABCWeight(3), ns.AbcWeights.with_bases(3)),
+    (q.ABCWeight(5), ns.AbcWeights.with_bases(5)),
+    (q.PAWeight(2), ns.PaWeights.with_bases(2)),
+    (q.PAWeight(4), ns.PaWeights.with_bases(4)),
+    (q.PAWeight(8), ns.PaWeights.with_bases(8)),
+]
+
+
+@pytest.mark.parametrize("ours, theirs", WEIGHT_PAIRS, ids=lambda p: type(p).__name__)
+@pytest.mark.parametrize("seed", range(3))
+def test_weight_bases_equal_golden(ours, theirs, seed):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.02, 0.2, size=(6, 3, 3, 3)).astype(np.float32)
+    w[0, 0, 0, 0] = 0.0                                  # sign(0) / BinaryConnect's w > 0
+    bits, alpha, encoding = ours.bases(torch.tensor(w))
+    golden = gq.quantize_weights(w, theirs)
+    assert encoding == golden.encoding
+    assert np.array_equal(bits.numpy().reshape(golden.bits.shape), golden.bits)
+    np.testing.assert_allclose(ours(torch.tensor(w)).detach().numpy(), golden.values(),
+                               rtol=1e-6, atol=1e-7)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-4, 4, width=32), min_size=1, max_size=40),
+       st.lists(st.floats(-1.5, 2.5, width=32), min_size=1, max_size=5, unique=True),
+       st.integers(0, 3))
+def test_activation_values_equal_golden(xs, points, kind):
+    x = np.array(xs, dtype=np.float64)
+    points = np.sort(np.array(points, dtype=np.float64))
+    betas = np.cumsum(np.linspace(0.25, 1.0, len(points)))
+    if kind == 0:
+        ours, theirs = q.SignActivation(), ns.SignActivation()
+    elif kind == 1:
+        ours = q.ABCActivation(len(points)).double()
+        with torch.no_grad():
+            ours.shifts.copy_(torch.tensor(points))
+            ours.beta.copy_(torch.tensor(betas))
+        theirs = ns.AbcActivation(points, betas)
+    elif kind == 2:
+        ours = q.PAActivation(len(points)).double()
+        with torch.no_grad():
+            ours.endpoints.copy_(torch.tensor(points))
+            ours.beta.copy_(torch.tensor(betas))
+        theirs = ns.PaActivation(points, betas)
+    else:
+        ours, theirs = q.FixedPointReLU(3, 2), ns.FixedPointActivation(3, 0.25)
+    with torch.no_grad():
+        got = ours(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(got, gq.quantize_activations(x, theirs), rtol=0, atol=1e-12)

@@ -164,3 +164,20 @@ def test_cli_train_errors_name_the_fix(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["train", "--scheme", "xnor", "-n", "2", "-o",
                                        str(tmp_path / "x")])
     assert result.exit_code != 0 and "xnor has one activation base, not N = 2" in result.output
+
+
+def test_cli_train_without_torch_names_the_extra(monkeypatch, tmp_path):
+    pytest.importorskip("amaranth_boards", reason="popcorn.cli needs popcorn's own "
+                        "dependencies")
+    import sys
+
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+
+    for name in [m for m in sys.modules if m == "torch" or m.startswith("popcorn.train")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = CliRunner().invoke(main, ["train", "-o", str(tmp_path / "x")])
+    assert result.exit_code != 0
+    assert "pip install 'popcorn[train]'" in result.output
