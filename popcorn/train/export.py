@@ -58,7 +58,7 @@ from .quantizers import ABCActivation, FixedPointReLU, PAActivation, ShiftBatchN
     SignActivation
 
 __all__ = ["FORMAT", "export_layers", "save_layers", "load_layers", "float_forward",
-           "network_available", "check_mappable", "to_network", "input_bits"]
+           "check_mappable", "to_network", "input_bits"]
 
 FORMAT = "popcorn.train/1"
 
@@ -227,15 +227,6 @@ def _activation(layer, h):
 
 
 # --------------------------------------------------------------------------- popcorn.network
-
-
-def network_available():
-    """Whether ``popcorn.network`` (the network description) is importable here."""
-    try:
-        from popcorn.network import Network  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def input_bits(input_max):

@@ -24,6 +24,8 @@ are modules ``forward(x) -> x_hat`` with their trainable shifts/endpoints and co
 import torch
 from torch import nn
 
+from popcorn.network.schemes import PA_TABLE1_ENDPOINTS, pa_default_endpoints
+
 __all__ = [
     "sign", "ap2", "hard_sigmoid", "SignSTE", "BinarizeIdentity", "StochasticSign",
     "ABCActivationFn", "PAWeightFn", "PAActivationFn",
@@ -289,27 +291,9 @@ class ABCWeight(WeightQuantizer):
         return {"u": self.shifts.tolist()}
 
 
-# Seed 004, Table 1: weight endpoints for M = 8, in units of std(W).
-PA_TABLE1_M8 = (-1.5, -1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 1.5)
-
-
-def pa_weight_endpoints(m):
-    """Endpoints (in units of std(W)) of PA-Net's M weight pieces, M even.
-
-    M = 8 is seed 004, Table 1. Other M follow the document's "almost uniformly sampled from
-    -2.0 std to 2.0 std except those near 0.0" as ``popcorn.network.pa_default_endpoints``
-    does: the positive endpoints are the centres ``(2k - 1) / (M/2)`` of M/2 equal cells of
-    (0, 2], mirrored (M = 2: +-1; M = 4: +-0.5, +-1.5). M must be even (eq. 6 splits the
-    pieces at M/2).
-    """
-    if isinstance(m, bool) or int(m) != m or m < 2 or m % 2:
-        raise ValueError(f"PA-Net weight piece count M must be an even positive integer, "
-                         f"not {m!r}")
-    if m == 8:
-        return PA_TABLE1_M8
-    half = m // 2
-    positive = [(2 * k - 1) / half for k in range(1, half + 1)]
-    return tuple([-p for p in reversed(positive)] + positive)
+# Seed 004, Table 1 and the rule for other M: one definition, popcorn.network's.
+PA_TABLE1_M8 = PA_TABLE1_ENDPOINTS
+pa_weight_endpoints = pa_default_endpoints
 
 
 def pa_pieces(w, u):

@@ -8,7 +8,9 @@ from pathlib import Path
 import torch
 
 from . import data as datasets
-from .export import check_mappable, export_layers, network_available, save_layers, to_network
+from popcorn.network import save_network
+
+from .export import check_mappable, to_network
 from .loop import fit
 from .models import build_model
 
@@ -26,18 +28,15 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
     """Load ``data``, train ``scheme`` with ``seed``, write the network; return
     ``(model, result, files)``.
 
-    With ``popcorn.network`` available, ``files`` are ``BASE.npz`` (the popcorn network file,
-    :func:`~.export.to_network`) and ``BASE.train.json`` (the run record); the model is
-    checked for a binary form before training. Without it, they are ``BASE.npz`` +
-    ``BASE.json`` of :func:`~.export.save_layers`, the record inside the JSON. The record:
-    scheme, data set, architecture, seed, options, float test accuracy, per-epoch statistics.
+    ``files`` are ``BASE.npz`` (the popcorn network file, :func:`~.export.to_network`) and
+    ``BASE.train.json`` (the run record: scheme, data set, architecture, seed, options,
+    float test accuracy, per-epoch statistics); the model is checked for a binary form
+    before training.
     """
-    as_network = network_available()
     dataset = datasets.load(data)
-    if as_network:
-        check_mappable(build_model(scheme, arch=arch, input_shape=dataset.input_shape,
-                                   classes=dataset.classes, input_max=dataset.input_max,
-                                   **model_options).config)
+    check_mappable(build_model(scheme, arch=arch, input_shape=dataset.input_shape,
+                               classes=dataset.classes, input_max=dataset.input_max,
+                               **model_options).config)
     start = time.perf_counter()
     model, result = fit(scheme, dataset, arch=arch, epochs=epochs, seed=seed, lr=lr,
                         batch_size=batch_size, progress=progress, console=console,
@@ -54,14 +53,8 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
         "machine": platform.machine(),
     }
     base = output_base(output)
-    if as_network:
-        from popcorn.network import save_network
-
-        npz = base.with_name(base.name + ".npz")
-        save_network(to_network(model), npz)
-        record_path = base.with_name(base.name + ".train.json")
-        record_path.write_text(json.dumps(record, indent=1) + "\n")
-        files = (npz, record_path)
-    else:
-        files = save_layers(base, export_layers(model), record)
-    return model, result, files
+    npz = base.with_name(base.name + ".npz")
+    save_network(to_network(model), npz)
+    record_path = base.with_name(base.name + ".train.json")
+    record_path.write_text(json.dumps(record, indent=1) + "\n")
+    return model, result, (npz, record_path)

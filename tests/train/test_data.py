@@ -5,8 +5,9 @@ import gzip
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn", reason="popcorn.train needs the train extra: "
-                    "pip install 'popcorn[train]'")
+from . import require
+
+require("sklearn")
 
 from popcorn.train import data  # noqa: E402
 

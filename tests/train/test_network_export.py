@@ -7,13 +7,11 @@ skipped in a checkout without them.
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="popcorn.train needs the train extra: "
-                            "pip install 'popcorn[train]'")
+from . import require
+
+torch = require("torch")
 
 from popcorn.train import data, export, loop  # noqa: E402
-
-if not export.network_available():
-    pytest.skip("popcorn.network is not in this checkout", allow_module_level=True)
 
 from popcorn.golden.float_ref import float_forward  # noqa: E402
 from popcorn.network import load_network, save_network  # noqa: E402

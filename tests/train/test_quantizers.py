@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="popcorn.train needs the train extra: "
-                            "pip install 'popcorn[train]'")
+from . import require
+
+torch = require("torch")
 
 from popcorn.train import quantizers as q  # noqa: E402
 from popcorn.train.models import QLinear, QuantNet  # noqa: E402
@@ -182,7 +183,7 @@ def test_pa_table1_endpoints():
     assert q.pa_weight_endpoints(8) == (-1.5, -1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 1.5)
     assert q.pa_weight_endpoints(2) == (-1.0, 1.0)
     assert q.pa_weight_endpoints(4) == (-1.5, -0.5, 0.5, 1.5)
-    with pytest.raises(ValueError, match="PA-Net weight piece count M must be an even"):
+    with pytest.raises(ValueError, match="PA-Net weight base count must be even"):
         q.pa_weight_endpoints(5)
 
 
