@@ -62,7 +62,35 @@ def _golden_accuracy(model, dataset):
     return float((np.asarray(result.argmax) == dataset.y_test).mean())
 
 
-def run(quick=False, data_sets=("digits", "mnist"), archs=("mlp", "cnn"), log=print):
+def _rtl_accuracy(model, dataset, images, build_dir):
+    """Accuracy of the RTL (cocotb + Icarus simulation of the dataflow accelerator) on the
+    first ``images`` test images, or None for a network the mapper does not place (CNNs,
+    no binary form). Every simulated image's scores must also equal the integer golden
+    model's, or the simulation fails."""
+    from popcorn.golden.binary import unpack_words
+    from popcorn.hdl.accelerator import DataflowAccelerator
+    from popcorn.mapping.network_map import map_network
+    from popcorn.network import NetworkError
+    from popcorn.sim.runner import run_testbench
+
+    try:
+        plan = map_network(to_network(model), target_cycles=256)
+    except (ValueError, NetworkError):
+        return None
+    x, y = dataset.x_test[:images, None], dataset.y_test[:images]
+    scores, argmax = plan.reference(x)
+    case = dict(inputs=plan.input_bases(x).reshape(len(x), -1),
+                expected=unpack_words(plan.pack_outputs(scores, argmax), plan.out_width),
+                interval=plan.cycles_per_image, latency=plan.latency, burst=4, seed=0,
+                idle=0.0, stall=0.0)
+    measured = run_testbench(DataflowAccelerator(plan), case=case, build_dir=build_dir,
+                             test_module="popcorn.sim.testbenches.stream_tb")
+    _, rtl = plan.unpack_outputs([int(w, 16) for w in measured["outputs"]])
+    return float((rtl == y).mean())
+
+
+def run(quick=False, data_sets=("digits", "mnist"), archs=("mlp", "cnn"), log=print,
+        rtl_images=100, build_dir="build/accuracy"):
     """Train everything; return a list of row dicts."""
     rows = []
     for name in data_sets:
@@ -80,10 +108,14 @@ def run(quick=False, data_sets=("digits", "mnist"), archs=("mlp", "cnn"), log=pr
                     accs.append(result.test_accuracy)
                     seconds.append(result.seconds_per_epoch)
                     golden.append(_golden_accuracy(model, dataset))
+                    if seed == seeds[0]:
+                        rtl = _rtl_accuracy(model, dataset, rtl_images, Path(build_dir) / (
+                            f"{name}-{arch}-{scheme}-{m}-{n}-{len(rows)}"))
                 row = {"data": name, "arch": arch, "variant": label, "scheme": scheme,
                        "options": {k: v for k, v in options.items()}, "m": m, "n": n,
                        "epochs": epochs, "seeds": list(seeds), "float_accuracy": accs,
-                       "golden_accuracy": golden, "seconds_per_epoch": seconds}
+                       "golden_accuracy": golden, "rtl_accuracy": rtl,
+                       "rtl_images": rtl_images, "seconds_per_epoch": seconds}
                 rows.append(row)
                 log(f"{name:7} {arch} {label:42} M={m} N={n}  float "
                     f"{np.mean(accs):.3f} [{min(accs):.3f}, {max(accs):.3f}]  "
@@ -108,10 +140,12 @@ def markdown(rows, header):
         lines += [f"## {name}: {sub[0]['epochs']} epochs, seed{'s' if len(seeds) > 1 else ''} "
                   f"{', '.join(map(str, seeds))}", "",
                   "| arch | variant | M | N | float accuracy | integer golden accuracy "
-                  "| s/epoch |", "| --- | --- | --- | --- | --- | --- | --- |"]
+                  f"| RTL accuracy (seed {seeds[0]}, first {sub[0]['rtl_images']} images) "
+                  "| s/epoch |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in sub:
             lines.append(f"| {r['arch']} | {r['variant']} | {r['m']} | {r['n']} | "
                          f"{_fmt(r['float_accuracy'])} | {_fmt(r['golden_accuracy'])} | "
+                         f"{_fmt([r['rtl_accuracy']])} | "
                          f"{np.mean(r['seconds_per_epoch']):.2f} |")
         lines.append("")
     return "\n".join(lines)
@@ -142,7 +176,16 @@ def main(argv=None):
         "(— otherwise: XNOR-Net's real first/last layers and real ReLU have none). "
         "M = weight bases, N = activation bases (4b: 4-bit fixed point, 2 fractional "
         "bits). MLP: 256-256 hidden; CNN: conv3x3(16)-pool-conv3x3(32)-pool-dense. Adam, "
-        "lr 0.01 decaying linearly to 0.001, batch 64 (shift-based: shift AdaMax).",
+        "lr 0.01 decaying linearly to 0.001, batch 64 (shift-based: shift AdaMax).", "",
+        "RTL accuracy: the first seed's network mapped by `popcorn.mapping` (about 256 "
+        "cycles per image per layer) and simulated with cocotb + Icarus on the first test "
+        "images; the simulation also checks every image's scores against the integer "
+        "golden model, so it equals the golden accuracy on those images (— : CNNs are not "
+        "mapped to hardware yet).", "",
+        "The documents' figures, for scale (their networks and data are larger than these): "
+        "BNN MLP 784-2048-2048-10 on full MNIST, 10 epochs: 0.97 with Adam and batch norm, "
+        "0.95 with shift-based batch norm and AdaMax (seed 001); XNOR-Net LeNet-5 on MNIST: "
+        "99.24 % (seed 003).",
     ] + ([args.note] if args.note else []))
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
