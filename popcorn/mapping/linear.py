@@ -159,6 +159,18 @@ class LinearFolding:
             raise ValueError(f"layer {lin.layer}: the activation has "
                              f"{self.activation.thresholds.shape[0]} channels, the layer "
                              f"{self.channels}")
+        if self.activation is not None and not self.compares_counts:
+            # Thresholds live in Y's ROM fields: one that does not fit would be truncated.
+            lo, hi = -(1 << (self.score_width - 1)), (1 << (self.score_width - 1)) - 1
+            t = self.activation.thresholds
+            live = self.activation.direction != 0
+            bad = np.argwhere(live & ((t < lo) | (t > hi)))
+            if bad.size:
+                c, k = (int(v) for v in bad[0])
+                raise ValueError(f"layer {lin.layer}: threshold [{c}, {k}] = {int(t[c, k])} "
+                                 f"does not fit the {self.score_width}-bit pre-activation "
+                                 f"[{lo}, {hi}]; a comparator no Y can reach should be a "
+                                 f"constant (direction 0)")
 
     # -- shape and folding -------------------------------------------------------------
     @property

@@ -226,3 +226,17 @@ def test_option_errors():
     default = LinearFolding(linear, activation, pe=1, simd=1)
     assert (default.pipeline, default.bases, default.multiply) == (0, "parallel", "shift-add")
     assert not default.needs_dsp
+
+
+def test_threshold_out_of_range_is_refused():
+    from dataclasses import replace
+    linear, activation = synthetic_layer("pm1", "pm1", np.random.default_rng(3))
+    folding = LinearFolding(linear, activation, pe=1, simd=1)
+    big = activation.thresholds.copy()
+    big[2, 1] = 1 << folding.score_width
+    direction = activation.direction.copy()
+    direction[2, 1] = 1
+    with pytest.raises(ValueError, match=rf"layer 0: threshold \[2, 1\] = {big[2, 1]} does not "
+                                         rf"fit the {folding.score_width}-bit pre-activation"):
+        LinearFolding(linear, replace(activation, thresholds=big, direction=direction),
+                      pe=1, simd=1)
