@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from popcorn.cli import main
 from popcorn.golden.approx_table import approximation_rows, reference_tensor, \
-    write_approximation_table
+    trained_tensor, write_approximation_table
 from popcorn.golden.examples import random_network
 from popcorn.golden.predict import predict
 from popcorn.network import save_network
@@ -88,5 +88,8 @@ def test_approximation_table(tmp_path):
     assert xnor < next(e for label, _, e in rows if label.startswith("BNN"))
     path = write_approximation_table(tmp_path / "reports" / "table.md")
     text = path.read_text()
-    assert "| PA-Net (seed 004) | 8 |" in text and "not a trained layer yet" in text
-    assert text.count("\n| ") == len(rows) + 2
+    assert "| PA-Net (seed 004) | 8 |" in text and "## Trained layer" in text
+    assert text.count("\n| ") == 2 * (len(rows) + 2)
+    trained = approximation_rows(trained_tensor())
+    pa = [e for label, _, e in trained if label == "PA-Net (seed 004)"]
+    assert all(a > b for a, b in zip(pa, pa[1:])), pa
