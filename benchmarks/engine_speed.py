@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from _common import SYNTH_OPTS, PassThrough, synth_opts_env
-from _layers import bnn_hidden
+from popcorn.mapping.synthetic import bnn_hidden
 from popcorn.boards.build import build_bitstream
 from popcorn.boards.top import BoardTop
 from popcorn.hdl.estimates import estimate_mva

@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from _layers import abc_per_channel
+from popcorn.mapping.synthetic import abc_per_channel
 from popcorn.hdl.estimates import estimate_mva
 from popcorn.hdl.mva import MatrixVectorActivation
 from popcorn.hdl.synth import synth_stat

@@ -219,7 +219,7 @@ def markdown(rows, fmax_rows):
 def engine_points():
     """(name, LinearFolding) of the engine sweep: BNN (EBR weights), ABC-Net shaped with
     constant and per-channel A, parallel and serial bases, pipelined, DSP and scores."""
-    from _layers import abc_per_channel, bnn_hidden
+    from popcorn.mapping.synthetic import abc_per_channel, bnn_hidden
     from popcorn.mapping.linear import LinearFolding
     bnn = bnn_hidden(256, 64)
     bnn_small = bnn_hidden(64, 16, seed=1)

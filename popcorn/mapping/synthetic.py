@@ -1,4 +1,4 @@
-"""Dense layers of the integer model built directly, for the engine benchmarks (no
+"""Dense layers of the integer model built directly, for engine tests and benchmarks (no
 training, no network): shapes chosen by the caller, weights and thresholds random."""
 
 import numpy as np
