@@ -21,9 +21,8 @@ def test_rom_placement_rule():
 @pytest.mark.synth
 def test_estimate_mva_against_yosys(tmp_path):
     """EBR and SB_MAC16 exact; LUT4 and FF within 50 % on three small layers that are not
-    part of the factor fit (measured when written, LUT4 / FF: BNN +7 % / +3 %, ABC serial
-    DSP +47 % / +16 %, ABC constant serial +37 % / +21 %; the sweep in
-    reports/blocks/engine_estimates.md gives the error of every fitted point)."""
+    part of the factor fit (the sweep in reports/blocks/engine_estimates.md gives the
+    error of every fitted point)."""
     cases = [
         ("bnn_ebr", LinearFolding(*bnn_hidden(256, 16, seed=3), pe=2, simd=16, pipeline=2)),
         ("abc_serial_dsp", LinearFolding(*abc_per_channel(32, 4, seed=4), pe=2, simd=16,
