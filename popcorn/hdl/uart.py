@@ -10,13 +10,22 @@ from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 
-def _check_divisor(divisor):
-    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 4:
-        raise ValueError(f"UART divisor (clock cycles per bit) must be an integer >= 4, "
-                         f"not {divisor!r}")
+class _UARTComponent(wiring.Component):
+    """A UART half: ``divisor`` clock cycles per bit, at least 4."""
+
+    def __init__(self, *, divisor):
+        if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 4:
+            raise ValueError(f"UART divisor (clock cycles per bit) must be an integer >= 4, "
+                             f"not {divisor!r}")
+        self._divisor = divisor
+        super().__init__()
+
+    @property
+    def divisor(self):
+        return self._divisor
 
 
-class UARTReceiver(wiring.Component):
+class UARTReceiver(_UARTComponent):
     """Receives 8N1 frames on ``rx`` (idle high) and emits each byte on ``o``.
 
     ``divisor`` is clock cycles per bit. ``rx`` passes a two-flop synchronizer; each bit
@@ -30,15 +39,6 @@ class UARTReceiver(wiring.Component):
     o: Out(stream.Signature(8))
     overrun: Out(1)
     frame_error: Out(1)
-
-    def __init__(self, *, divisor):
-        _check_divisor(divisor)
-        self._divisor = divisor
-        super().__init__()
-
-    @property
-    def divisor(self):
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()
@@ -80,7 +80,7 @@ class UARTReceiver(wiring.Component):
         return m
 
 
-class UARTTransmitter(wiring.Component):
+class UARTTransmitter(_UARTComponent):
     """Sends each byte taken from ``i`` as an 8N1 frame on ``tx`` (idle high).
 
     ``divisor`` is clock cycles per bit; a byte occupies ``10 * divisor`` cycles and the
@@ -89,15 +89,6 @@ class UARTTransmitter(wiring.Component):
 
     i: In(stream.Signature(8))
     tx: Out(1, init=1)
-
-    def __init__(self, *, divisor):
-        _check_divisor(divisor)
-        self._divisor = divisor
-        super().__init__()
-
-    @property
-    def divisor(self):
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()

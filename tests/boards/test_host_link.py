@@ -24,3 +24,14 @@ def test_uart_link_round_trip(tmp_path):
                              test_module="popcorn.sim.testbenches.uart_link_tb",
                              build_dir=tmp_path, case=case)
     assert measured == {"words": 30}
+
+
+def test_uart_divisor_is_checked():
+    import pytest
+
+    from popcorn.hdl.uart import UARTReceiver, UARTTransmitter
+    for cls in (UARTReceiver, UARTTransmitter):
+        with pytest.raises(ValueError, match=r"UART divisor \(clock cycles per bit\) must be an "
+                                             r"integer >= 4, not 3"):
+            cls(divisor=3)
+        assert cls(divisor=104).divisor == 104
