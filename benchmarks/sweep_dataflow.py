@@ -1,0 +1,196 @@
+"""Synthesis sweep of the dataflow blocks: real Yosys counts beside each block's
+``resources(family)`` estimate.
+
+Blocks: the sliding window, max-pool, flatten, the bit-plane input layer. Every point is
+synthesized on its own with the YoWASP Yosys (``synth_ice40``; ``synth_ecp5 -nowidelut``,
+a CCU2C counted as 2 LUT4) and written beside the block's estimate and its error. Points
+marked held out were not looked at while the estimate's constants were chosen.
+
+    PYTHONPATH=. python benchmarks/sweep_dataflow.py [--families ice40 ecp5] [--blocks window]
+    PYTHONPATH=. python benchmarks/sweep_dataflow.py --rerender   # estimates only, no tools
+
+Writes ``reports/blocks/dataflow_estimates.md`` and ``.json``.
+"""
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from _common import SYNTH_OPTS
+from popcorn.hdl.flatten import Flatten
+from popcorn.hdl.input_layer import BitPlanes
+from popcorn.hdl.pool import MaxPool
+from popcorn.hdl.synth import synth_stat
+from popcorn.hdl.window import SlidingWindow
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = ("lut4", "ff", "ebr", "dsp")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The points of one block: ``make(**params)`` builds it, ``points`` were used to
+    choose the estimate's constants, ``held_out`` were not."""
+    make: object
+    points: list
+    held_out: list = field(default_factory=list)
+    families: tuple = ("ice40", "ecp5")
+
+
+SWEEPS = {
+    "window": Sweep(SlidingWindow, [
+        dict(height=28, width=28, channels=16, kernel=3, padding=1),
+        dict(height=20, width=20, channels=32, kernel=3, padding=1),
+        dict(height=10, width=10, channels=2, kernel=3, padding=1),
+        dict(height=32, width=32, channels=64, kernel=3, padding=1),
+        dict(height=14, width=14, channels=8, kernel=5, padding=2),
+        dict(height=16, width=16, channels=4, kernel=2, stride=2),
+        dict(height=8, width=8, channels=1, kernel=3),
+    ], held_out=[
+        dict(height=24, width=24, channels=24, kernel=3, stride=2, padding=1),
+        dict(height=12, width=12, channels=16, kernel=4),
+    ]),
+    "pool": Sweep(MaxPool, [
+        dict(height=28, width=28, channels=32, kernel=2),
+        dict(height=8, width=8, channels=8, kernel=2),
+        dict(height=9, width=9, channels=32, kernel=3, stride=2),
+        dict(height=24, width=24, channels=64, kernel=2),
+        dict(height=12, width=12, channels=16, kernel=3),
+    ], held_out=[
+        dict(height=14, width=14, channels=48, kernel=2),
+        dict(height=10, width=10, channels=8, kernel=3, stride=1),
+    ]),
+    "flatten": Sweep(Flatten, [
+        dict(height=7, width=7, channels=8),
+        dict(height=4, width=4, channels=16),
+        dict(height=2, width=2, channels=64),
+    ], held_out=[dict(height=5, width=5, channels=32)]),
+    "bitplanes": Sweep(BitPlanes, [
+        dict(channels=1, bits=8),
+        dict(channels=3, bits=8),
+    ], held_out=[dict(channels=1, bits=5)]),
+}
+
+
+def tag(block, params):
+    return block + "_" + "_".join(f"{k}{v}" for k, v in params.items())
+
+
+def describe(params):
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def estimate(block, params, family):
+    est = SWEEPS[block].make(**params).resources(family=family)
+    return {k: est.get(k, 0) for k in KEYS}
+
+
+def error_pct(est, got):
+    """(est - actual) / actual in %, per key; ``None`` where the actual count is 0 and the
+    estimate is not."""
+    return {k: (round(100 * (est[k] - got[k]) / got[k], 1) if got[k]
+                else (0.0 if est[k] == 0 else None)) for k in KEYS}
+
+
+def rows_for(blocks, families, build_root, saved=None):
+    rows = []
+    for family in families:
+        for block in blocks:
+            sweep = SWEEPS[block]
+            if family not in sweep.families:
+                continue
+            for held_out, pts in ((False, sweep.points), (True, sweep.held_out)):
+                for params in pts:
+                    key = (family, tag(block, params))
+                    if saved is not None:
+                        if key not in saved:
+                            continue
+                        got = saved[key]
+                    else:
+                        got = synth_stat(sweep.make(**params), family=family,
+                                         synth_opts=SYNTH_OPTS[family],
+                                         build_dir=build_root / family / key[1]).to_dict()
+                    est = estimate(block, params, family)
+                    row = {"block": block, "family": family, "params": params,
+                           "held_out": held_out, "actual": got, "estimate": est,
+                           "error_pct": error_pct(est, got)}
+                    if saved is None:
+                        print(json.dumps(row), flush=True)
+                    rows.append(row)
+    return rows
+
+
+def _summary(part, key):
+    errs = [abs(r["error_pct"][key]) for r in part if r["error_pct"][key] is not None]
+    wrong = sum(1 for r in part if r["error_pct"][key] is None)
+    text = f"mean |err| {np.mean(errs):.1f} %, max {max(errs):.1f} %" if errs else "no data"
+    return text + (f", {wrong} with an estimate where Yosys has none" if wrong else "")
+
+
+def markdown(rows):
+    lines = [
+        "# Dataflow blocks: Yosys counts beside the estimates",
+        "",
+        "Generated by `benchmarks/sweep_dataflow.py`. `actual`: Yosys `stat` of the block",
+        "synthesized on its own (iCE40: `synth_ice40`; ECP5: `synth_ecp5 -nowidelut`, a",
+        "CCU2C counted as 2 LUT4). `est.`: the block's `resources(family)`. Error =",
+        "(est - actual) / actual. Held-out points were not looked at while the estimates'",
+        "constants were chosen.",
+        "",
+    ]
+    for family in ("ice40", "ecp5"):
+        sel = [r for r in rows if r["family"] == family]
+        if not sel:
+            continue
+        lines += [f"## {family}", ""]
+        for label, part in (("all points", sel),
+                            ("held-out points", [r for r in sel if r["held_out"]])):
+            if part:
+                lines.append(f"- {label} ({len(part)}): LUT4 {_summary(part, 'lut4')}; "
+                             f"FF {_summary(part, 'ff')}; EBR {_summary(part, 'ebr')}.")
+        lines += ["",
+                  "| block | parameters | LUT4 | est. | err % | FF | est. | err % | EBR | est. "
+                  "| DSP | est. | Yosys s |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+                  "| ---: | ---: |"]
+        for r in sel:
+            a, e, err = r["actual"], r["estimate"], r["error_pct"]
+            held = " (held out)" if r["held_out"] else ""
+            lines.append(
+                f"| {r['block']} | {describe(r['params'])}{held} | {a['lut4']} | {e['lut4']} | "
+                f"{err['lut4']} | {a['ff']} | {e['ff']} | {err['ff']} | {a['ebr']} | "
+                f"{e['ebr']} | {a['dsp']} | {e['dsp']} | {a['seconds']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", nargs="+", default=["ice40", "ecp5"],
+                    choices=["ice40", "ecp5"])
+    ap.add_argument("--blocks", nargs="+", default=list(SWEEPS), choices=list(SWEEPS))
+    ap.add_argument("--rerender", action="store_true",
+                    help="reuse the Yosys counts of the saved JSON, recompute the estimates")
+    ap.add_argument("--build-dir", default=str(ROOT / "build" / "sweep_dataflow"))
+    ap.add_argument("--out", default=str(ROOT / "reports" / "blocks"))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    saved = None
+    if args.rerender:
+        saved = {(r["family"], tag(r["block"], r["params"])): r["actual"]
+                 for r in json.loads((out / "dataflow_estimates.json").read_text())["rows"]}
+    rows = rows_for(args.blocks, args.families, Path(args.build_dir), saved)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dataflow_estimates.json").write_text(json.dumps({"rows": rows}, indent=1))
+    text = markdown(rows)
+    (out / "dataflow_estimates.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
