@@ -143,13 +143,20 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # -- the layer engine (MatrixVectorActivation) ---------------------------------------------
 
 # LUT4 per unit of the engine's own logic beyond the popcount trees: relative least
-# squares on the layers of `benchmarks/sweep_blocks.py --engine` (all but the one with
-# constant weights, NF*SF = 1; ROM and control share a factor). The small layers of
+# squares on the layers of `benchmarks/sweep_blocks.py --engine` whose weights come from a
+# ROM (NF*SF > 1; ROM and control share a factor). The small layers of
 # tests/hdl/test_mva_estimates.py are not part of the fit.
 ENGINE_FACTORS = {
     "ice40": {"arith": 1.14, "rom": 1.15, "control": 1.15},
     "ecp5": {"arith": 0.92, "rom": 1.46, "control": 1.46},
 }
+
+# Constant weights (NF*SF = 1): the PE lanes count XNOR/AND of the same activation bits
+# with constant weight bits, and Yosys/ABC shares logic between lanes (identical
+# compressor groups, and more); the trees cost ``PE**-beta`` of PE separate trees.
+# beta fitted by relative least squares on the constant-weight layers of
+# `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4).
+CONSTANT_WEIGHT_SHARING = {"ice40": 0.32, "ecp5": 0.205}
 
 
 def rom_resources(width, depth, *, read_ports=1, family="ice40"):
@@ -227,7 +234,9 @@ def mva_features(folding, family="ice40"):
     raw = 1.0 if mixed or f.neuron_folds * f.synapse_folds == 1 else 2.0
     tree = tree_features(f.tree_width, 3, f.pipeline, raw_per_bit=raw)
     trees = f.popcount_trees
-    feats["trees"] = _lut(tree, family) * trees
+    shared = f.pe ** -CONSTANT_WEIGHT_SHARING[family] if f.neuron_folds * f.synapse_folds == 1 \
+        else 1.0
+    feats["trees"] = _lut(tree, family) * trees * shared
     feats["ff"] += (tree["ff"] - f.pipeline) * trees
     if serial:
         # per element, the tree bit is XNOR/AND of a weight base picked from M and an
@@ -305,7 +314,8 @@ def estimate_mva(folding, family="ice40"):
     iCE40 unless ``folding.needs_dsp``; ECP5 with ``-nowidelut``).
 
     Popcount trees as :func:`estimate_popcount` (one per lane and base pair, or per lane
-    with serial bases); ROMs in EBR or logic as Yosys decides (:func:`rom_resources`);
+    with serial bases; with constant weights, NF*SF = 1, shared between lanes as
+    :data:`CONSTANT_WEIGHT_SHARING` says); ROMs in EBR or logic as Yosys decides (:func:`rom_resources`);
     accumulators, constant products (canonical signed digits), LUT multipliers
     (``P_width x A_width`` LUT4 each) or DSP blocks, the Y sum and the comparators from the
     structure, scaled by :data:`ENGINE_FACTORS`. The error against Yosys is in
