@@ -30,9 +30,12 @@ class MatrixVectorActivation(wiring.Component):
     Initiation interval ``folding.cycles_per_vector`` (NF*SF; NF*SF*M*N with serial
     bases); ``o.valid`` rises ``folding.latency = cycles_per_vector + 3 + pipeline`` cycles
     after the input handshake (issue, ``pipeline`` popcount tree stages, count/accumulate,
-    combine, output register). While a finished vector waits for ``o.ready`` the whole
-    engine holds (one clock enable, ``advance``, for every stage, the tree's included) and
-    ``i.ready`` is low.
+    combine, output register). While a finished vector waits for the output register the
+    whole engine holds (one clock enable, ``advance``, for every stage, the tree's
+    included) and ``i.ready`` is low. With ``cycles_per_vector > 1`` the register must be
+    empty (taken in an earlier cycle), so ``i.ready`` does not depend on ``o.ready`` and the
+    ready path of a chain of engines is cut at every engine; with one cycle per vector a
+    word taken in the same cycle makes room (full throughput).
     """
 
     def __init__(self, folding):
@@ -207,7 +210,14 @@ class MatrixVectorActivation(wiring.Component):
             m.d.comb += [sport.addr.eq(nf_chain[depth]), sport.en.eq(advance)]
         with m.If(advance):
             m.d.sync += [s2_valid.eq(a_valid & a_last), s2_final.eq(acc_flags["final"])]
-        m.d.comb += stall.eq(s2_valid & s2_final & self.o.valid & ~self.o.ready)
+        if f.cycles_per_vector > 1:
+            # A result waits for an empty output register, so `i.ready` and the stall come
+            # from this engine's registers only: no ready path runs through two engines.
+            # No throughput is lost unless the consumer takes a word later than
+            # cycles_per_vector - 1 cycles after it is offered.
+            m.d.comb += stall.eq(s2_valid & s2_final & self.o.valid)
+        else:
+            m.d.comb += stall.eq(s2_valid & s2_final & self.o.valid & ~self.o.ready)
 
         # Last stage: Y per lane from the channel record, then comparators or scores.
         results = []

@@ -240,3 +240,38 @@ def test_threshold_out_of_range_is_refused():
                                          rf"fit the {folding.score_width}-bit pre-activation"):
         LinearFolding(linear, replace(activation, thresholds=big, direction=direction),
                       pe=1, simd=1)
+
+
+@pytest.mark.parametrize("simd_of_fan_in", [0.5, 1.0])   # 2 cycles per vector, and 1
+def test_ready_does_not_pass_through_a_folded_engine(simd_of_fan_in):
+    """With ``cycles_per_vector > 1``, ``i.ready`` never depends on ``o.ready`` in the same
+    cycle (the ready path of a chain is cut at every engine); with one cycle per vector a
+    word taken in the same cycle makes room, so it does."""
+    from amaranth.sim import Simulator
+
+    linear, activation = dense_layers("bnn")[0]
+    fan_in = linear.weight_bits.shape[2]
+    channels = linear.weight_bits.shape[1]
+    folding = LinearFolding(linear, activation, pe=channels,
+                            simd=int(fan_in * simd_of_fan_in))
+    dut = MatrixVectorActivation(folding)
+    differs = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 0)
+        ctx.set(dut.i.valid, 1)
+        for _ in range(4 * folding.latency):          # fill the pipeline behind a full output
+            await ctx.tick()
+            readies = []
+            for ready in (0, 1):
+                ctx.set(dut.o.ready, ready)
+                readies.append(ctx.get(dut.i.ready))
+            differs.append(readies[0] != readies[1])
+            ctx.set(dut.o.ready, 0)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert any(differs) == (folding.cycles_per_vector == 1), (folding.cycles_per_vector,
+                                                               differs)
