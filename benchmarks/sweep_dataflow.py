@@ -2,7 +2,8 @@
 """Synthesis sweep of the dataflow blocks: real Yosys counts beside each block's
 ``resources(family)`` estimate.
 
-Blocks: the sliding window, max-pool, flatten, the bit-plane input layer. Every point is
+Blocks: the sliding window, max-pool, flatten, the bit-plane input layer, the comparator
+activation, the argmax. Every point is
 synthesized on its own with the YoWASP Yosys (``synth_ice40``; ``synth_ecp5 -nowidelut``,
 a CCU2C counted as 2 LUT4 and a TRELLIS_DPR16X4 as 6, see ``popcorn.hdl.synth.CellCount``)
 and written beside the block's estimate and its error. Points marked held out were not
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from _common import SYNTH_OPTS
+from popcorn.hdl.argmax import Argmax
+from popcorn.hdl.comparator import ComparatorActivation
 from popcorn.hdl.flatten import Flatten
 from popcorn.hdl.input_layer import BitPlanes
 from popcorn.hdl.pool import MaxPool
@@ -41,6 +44,19 @@ class Sweep:
     points: list
     held_out: list = field(default_factory=list)
     families: tuple = ("ice40", "ecp5")
+
+
+def comparator(*, channels, levels, pe, in_width, output="thermometer", seed=0):
+    """A :class:`ComparatorActivation` with random thresholds: per channel ``levels`` sorted
+    integers in ``[-2**(in_width-1), 2**(in_width-1))``, a random direction (+1 / -1) per
+    channel, the levels reversed for -1 (monotonic in the direction's order)."""
+    rng = np.random.default_rng(seed)
+    half = 2 ** (in_width - 1)
+    thresholds = np.sort(rng.integers(-half, half, (channels, levels)), axis=1)
+    directions = np.where(rng.random(channels) < 0.5, 1, -1)
+    thresholds[directions < 0] = thresholds[directions < 0][:, ::-1]
+    return ComparatorActivation(thresholds=thresholds, directions=directions, pe=pe,
+                                in_width=in_width, output=output)
 
 
 SWEEPS = {
@@ -78,6 +94,35 @@ SWEEPS = {
         dict(channels=1, bits=8),
         dict(channels=3, bits=8),
     ], held_out=[dict(channels=1, bits=5)]),
+    # channels 256 and 64 x 3 levels x 10 bits: the ROM goes to EBR (both families; ECP5
+    # only, whose 36-bit DP16KD mode fits the word); C = pe: constant thresholds
+    "comparator": Sweep(comparator, [
+        dict(channels=8, levels=1, pe=1, in_width=8),
+        dict(channels=16, levels=3, pe=2, in_width=8, output="onehot"),
+        dict(channels=32, levels=7, pe=4, in_width=12, output="onehot"),
+        dict(channels=64, levels=3, pe=1, in_width=9),
+        dict(channels=64, levels=1, pe=8, in_width=16),
+        dict(channels=8, levels=3, pe=8, in_width=8),
+        dict(channels=256, levels=1, pe=1, in_width=13),
+        dict(channels=16, levels=7, pe=2, in_width=10, output="onehot"),
+        dict(channels=64, levels=1, pe=1, in_width=8),
+        dict(channels=24, levels=7, pe=8, in_width=8, output="onehot"),
+    ], held_out=[
+        dict(channels=48, levels=7, pe=2, in_width=10),
+        dict(channels=32, levels=3, pe=4, in_width=14, output="onehot"),
+    ]),
+    "argmax": Sweep(Argmax, [
+        dict(classes=2, width=16),
+        dict(classes=3, width=8),
+        dict(classes=4, width=8),
+        dict(classes=7, width=10),
+        dict(classes=10, width=16),
+        dict(classes=16, width=12),
+        dict(classes=100, width=16),
+    ], held_out=[
+        dict(classes=10, width=20),
+        dict(classes=50, width=12),
+    ]),
 }
 
 

@@ -47,6 +47,13 @@ class Argmax(wiring.Component):
     def latency(self):
         return argmax_stages(self._classes)
 
+    def resources(self, family="ice40"):
+        """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of this block synthesized alone on
+        ``family`` (``synth_ice40``; ``synth_ecp5 -nowidelut``): see
+        :func:`~popcorn.hdl.estimates.estimate_argmax`."""
+        from .estimates import estimate_argmax  # estimates imports this module
+        return estimate_argmax(classes=self._classes, width=self._width, family=family)
+
     def elaborate(self, platform):
         m = Module()
         n, w, cw = self._classes, self._width, class_width(self._classes)

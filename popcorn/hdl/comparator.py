@@ -14,6 +14,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.comparators import MODE_GE, MODE_LE, MODE_ONE, check_thresholds, direction_modes
+from .estimates import estimate_comparator, threshold_rom_columns
 from .popcount import popcount_tree
 
 OUTPUTS = ("thermometer", "onehot")
@@ -120,6 +121,17 @@ class ComparatorActivation(wiring.Component):
     @property
     def latency(self):
         return 1
+
+    def resources(self, family="ice40"):
+        """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of this unit synthesized alone on
+        ``family`` (``synth_ice40``; ``synth_ecp5 -nowidelut``), from
+        :func:`~popcorn.hdl.estimates.estimate_comparator` with the bit columns of this
+        unit's threshold ROM image (so the flip-flops and the ROM placement are exact)."""
+        columns = threshold_rom_columns(self._rom()[0], pe=self._pe, levels=self.levels,
+                                        in_width=self._in_width)
+        return estimate_comparator(channels=self.channels, levels=self.levels, pe=self._pe,
+                                   in_width=self._in_width, output=self._output,
+                                   family=family, columns=columns)
 
     def _rom(self):
         """ROM words: per group, per channel p, L thresholds of in_width+1 bits and then

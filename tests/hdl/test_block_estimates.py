@@ -1,0 +1,66 @@
+"""ComparatorActivation.resources and Argmax.resources against the real Yosys (both
+families), and structural properties of the estimates."""
+
+import numpy as np
+import pytest
+
+from popcorn.hdl.argmax import Argmax
+from popcorn.hdl.comparator import ComparatorActivation
+from popcorn.hdl.estimates import estimate_argmax, estimate_comparator
+from popcorn.hdl.synth import synth_stat
+
+SYNTH_OPTS = {"ice40": "", "ecp5": "-nowidelut"}
+
+
+def comparator(channels, levels, pe, in_width, output="thermometer", seed=1):
+    rng = np.random.default_rng(seed)
+    half = 2 ** (in_width - 1)
+    thresholds = np.sort(rng.integers(-half, half, (channels, levels)), axis=1)
+    directions = np.where(rng.random(channels) < 0.5, 1, -1)
+    thresholds[directions < 0] = thresholds[directions < 0][:, ::-1]
+    return ComparatorActivation(thresholds=thresholds, directions=directions, pe=pe,
+                                in_width=in_width, output=output)
+
+
+BLOCKS = {
+    "cmp_sign": lambda: comparator(16, 1, 2, 10),
+    "cmp_pa": lambda: comparator(24, 7, 4, 8, "onehot"),
+    "cmp_ebr": lambda: comparator(128, 1, 1, 15),      # ROM in EBR on both families
+    "argmax_10": lambda: Argmax(classes=10, width=12),
+    "argmax_5": lambda: Argmax(classes=5, width=18),
+}
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+@pytest.mark.parametrize("name", list(BLOCKS))
+def test_resources_against_yosys(name, family, tmp_path):
+    """EBR and DSP exact, FF within 2, LUT4 within max(6, 25 %) (the comparator's iCE40
+    error reaches 24 % in the sweep)."""
+    block = BLOCKS[name]()
+    est = block.resources(family=family)
+    got = synth_stat(block, family=family, synth_opts=SYNTH_OPTS[family], build_dir=tmp_path)
+    assert (est["ebr"], est["dsp"]) == (got.ebr, got.dsp), (est, got)
+    assert abs(est["ff"] - got.ff) <= 2, (est, got)
+    assert abs(est["lut4"] - got.lut4) <= max(6, 0.25 * got.lut4), (est, got)
+
+
+def test_comparator_estimate_grows_and_rom_moves_to_ebr():
+    base = dict(pe=1, in_width=12)
+    small = estimate_comparator(channels=16, levels=1, **base)
+    assert estimate_comparator(channels=16, levels=3, **base)["lut4"] > small["lut4"]
+    assert estimate_comparator(channels=16, levels=3, **base)["ff"] == small["ff"] + 2 * 14
+    assert estimate_comparator(channels=64, levels=1, **base)["lut4"] > small["lut4"]
+    assert small["ebr"] == 0
+    big = estimate_comparator(channels=512, levels=1, **base)
+    assert big["ebr"] == 2 and big["ff"] == 9 + 2 + 1   # counter, primed, o.valid, payload
+
+
+def test_argmax_estimate_counts_registers():
+    # 2 classes: scores, 1 index bit, valid; one stage
+    assert estimate_argmax(classes=2, width=8)["ff"] == 16 + 1 + 1
+    # 5 classes, 2 stages: stage 1 holds the best of 0..3 (score, 2 index bits) and the
+    # constant-1 bit of class 4's index; stage 2 the 3-bit index
+    assert estimate_argmax(classes=5, width=8)["ff"] == 2 * (40 + 1) + 8 + 2 + 1 + 3
+    assert estimate_argmax(classes=16, width=8)["lut4"] < estimate_argmax(classes=16,
+                                                                           width=16)["lut4"]
