@@ -31,6 +31,10 @@ def test_build_example_writes_bitstream_and_report_matching_the_tools(tmp_path, 
     lut_only, lut_ff, ff_only = (int(re.search(rf"(\d+) LCs used as {kind}", log).group(1))
                                  for kind in ("LUT4 only", "LUT4 and DFF", "DFF only"))
     assert (impl["lut4"], impl["ff"]) == (lut_only + lut_ff, lut_ff + ff_only)
+    path = impl["critical_path"]          # its hops add up to the period nextpnr reports
+    assert path["delay_ns"] == pytest.approx(1000 / fmax, abs=0.05)
+    assert path["logic_ns"] + path["routing_ns"] == pytest.approx(path["delay_ns"], abs=0.02)
+    assert path["start"].startswith("link.core.") and path["cells"] > 0
     cycles = report["cycles"]
     assert cycles["per_image_measured"] == cycles["per_image_predicted"]
     assert cycles["latency_measured"] == cycles["latency_predicted"]

@@ -98,6 +98,7 @@ def markdown(report):
         f"| SPRAM | {impl['spram']} | {impl['spram_available']} |",
         f"| DSP | {impl['dsp']} | {impl['dsp_available']} |", "",
         f"Maximum frequency: **{impl['fmax_mhz']} MHz** (board clock {impl['clock_mhz']} MHz).",
+        *_critical_path_lines(impl.get("critical_path")),
         "", "## Cycles (RTL simulation)", "",
         "| | predicted | measured |", "| --- | ---: | ---: |",
         f"| cycles per image | {cyc['per_image_predicted']} | {cyc['per_image_measured']} |",
@@ -110,3 +111,12 @@ def markdown(report):
         "", f"Bitstream: `{report['bitstream']}`", "",
     ]
     return "\n".join(lines)
+
+
+def _critical_path_lines(path):
+    if path is None:
+        return []
+    return ["", f"Critical path: {path['delay_ns']} ns ({path['logic_ns']} ns logic, "
+                f"{path['routing_ns']} ns routing, {path['cells']} logic cells) from "
+                f"`{path['start']}` to `{path['end']}`, through "
+                + ", ".join(f"`{name}`" for name in path["through"]) + "."]

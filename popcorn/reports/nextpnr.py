@@ -27,9 +27,46 @@ class Implementation:
     dsp_available: int
     fmax_mhz: float
     clock_mhz: float
+    critical_path: dict = None
 
     def to_dict(self):
         return asdict(self)
+
+
+# Where a packed cell's name stops being the design's signal: the suffixes Yosys and
+# nextpnr append (SB_LUT4_O_LC, TRELLIS_FF_Q, CCU2C, $nextpnr_..., ...).
+_CELL_SUFFIX = re.compile(r"(_SB_|_TRELLIS_|_LUT4_|_CCU2C|_DFFLC|_LC$|\$)")
+
+
+def _signal(cell):
+    """The design signal a packed cell is named after (``link.core.layer0.count0``)."""
+    match = _CELL_SUFFIX.search(cell)
+    return cell[:match.start()] if match and match.start() else cell
+
+
+def critical_path(report):
+    """Summary of the register-to-register critical path of nextpnr's report JSON:
+    ``delay_ns`` (the clock period at fmax), ``logic_ns`` / ``routing_ns`` (its logic and
+    routing parts, clock-to-q and setup counted as logic), ``cells`` (logic cells passed),
+    ``start`` / ``end`` (the signals of the first and last cell) and ``through`` (the
+    distinct signals on the way, in order). None if the report has no such path."""
+    paths = [p for p in report.get("critical_paths", [])
+             if p["from"].startswith("posedge") and p["to"].startswith("posedge")]
+    if not paths:
+        return None
+    hops = paths[0]["path"]
+    routing = sum(h["delay"] for h in hops if h["type"] == "routing")
+    total = sum(h["delay"] for h in hops)
+    through = []
+    for h in hops:
+        name = _signal(h["to"]["cell"])
+        if not name.startswith("$nextpnr") and (not through or through[-1] != name):
+            through.append(name)
+    return {"delay_ns": round(total, 2), "logic_ns": round(total - routing, 2),
+            "routing_ns": round(routing, 2),
+            "cells": sum(1 for h in hops if h["type"] == "logic"),
+            "start": _signal(hops[0]["from"]["cell"]), "end": _signal(hops[-1]["to"]["cell"]),
+            "through": through}
 
 
 _ICE40_LC = re.compile(r"Info:\s+(\d+) LCs used as (LUT4 only|LUT4 and DFF|DFF only)")
@@ -52,7 +89,7 @@ def parse_ice40(board, device, log_text, report):
         spram=util["ICESTORM_SPRAM"]["used"],
         spram_available=util["ICESTORM_SPRAM"]["available"],
         dsp=util["ICESTORM_DSP"]["used"], dsp_available=util["ICESTORM_DSP"]["available"],
-        fmax_mhz=fmax, clock_mhz=clock)
+        fmax_mhz=fmax, clock_mhz=clock, critical_path=critical_path(report))
 
 
 _ECP5_LUT4 = re.compile(r"Info:\s+Total LUT4s:\s+(\d+)/")
@@ -74,7 +111,7 @@ def parse_ecp5(board, device, log_text, report):
         ebr=util["DP16KD"]["used"], ebr_available=util["DP16KD"]["available"],
         spram=0, spram_available=0,
         dsp=util["MULT18X18D"]["used"], dsp_available=util["MULT18X18D"]["available"],
-        fmax_mhz=fmax, clock_mhz=clock)
+        fmax_mhz=fmax, clock_mhz=clock, critical_path=critical_path(report))
 
 
 def _clock(report):
