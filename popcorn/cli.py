@@ -9,6 +9,7 @@ from .boards.boards import BOARDS
 from .examples import EXAMPLES, load_example
 
 _STEP_TEXT = {
+    "estimate": "resource estimate of the layers against the board",
     "golden": "float reference and integer golden model",
     "simulate": "RTL simulation against the golden model (cocotb + Icarus)",
     "bitstream": "synthesis, place and route (Yosys + nextpnr; the first run compiles "
@@ -55,6 +56,7 @@ def build(network, inputs, example, board, target_cycles, frac_bits, pipeline, b
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
+    from .boards.fit import DesignTooLarge
     from .flow import build_network
     from .sim.runner import SimulationFailed
     from .tools import ToolMissing
@@ -91,7 +93,7 @@ def build(network, inputs, example, board, target_cycles, frac_bits, pipeline, b
         result = build_network(plan, x, y, name=name, board=board, build_dir=build_dir,
                                report_dir=report_dir, sim_images=sim_images,
                                progress=progress)
-    except (BuildFailed, TimingFailed, SimulationFailed, ToolMissing) as error:
+    except (BuildFailed, DesignTooLarge, TimingFailed, SimulationFailed, ToolMissing) as error:
         raise click.ClickException(str(error)) from None
     for step, seconds in result.step_seconds.items():
         console.print(f"  {step:<10} {seconds:7.1f} s")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .boards.build import build_bitstream
+from .boards.fit import check_fit, estimate_design
 from .boards.top import BoardTop
 from .golden.binary import unpack_words
 from .golden.predict import predict
@@ -22,7 +23,7 @@ from .hdl.accelerator import DataflowAccelerator
 from .reports.network_report import network_report, write_report
 from .sim.runner import run_testbench
 
-STEPS = ("golden", "simulate", "bitstream", "report")
+STEPS = ("estimate", "golden", "simulate", "bitstream", "report")
 
 
 @dataclass
@@ -38,7 +39,10 @@ def build_network(plan, inputs, labels=None, *, name, board="icebreaker", build_
                   report_dir="reports", sim_images=100, seed=1, progress=None):
     """Run the whole flow on a :class:`~popcorn.mapping.network_map.NetworkPlan`.
 
-    Steps: ``golden`` (float reference and integer golden model on all ``inputs``, accuracy
+    Steps: ``estimate`` (the core's resources on ``board`` before any tool runs,
+    :func:`~popcorn.boards.fit.estimate_design`; raises
+    :class:`~popcorn.boards.fit.DesignTooLarge` when it clearly cannot fit), ``golden``
+    (float reference and integer golden model on all ``inputs``, accuracy
     when ``labels`` are given), ``simulate`` (cocotb + Icarus on the first ``sim_images``
     inputs with random stalls: every image's scores and class must equal the integer
     model's, the cycles per image and the latency the plan's), ``bitstream`` (Yosys +
@@ -50,6 +54,10 @@ def build_network(plan, inputs, labels=None, *, name, board="icebreaker", build_
     result = FlowResult()
     state = {}
     inputs = np.asarray(inputs)
+
+    def estimate():
+        state["estimate"] = estimate_design(plan, board)
+        check_fit(state["estimate"])
 
     def golden():
         state["float"] = predict(plan.network, inputs, use_float=True)
@@ -78,12 +86,13 @@ def build_network(plan, inputs, labels=None, *, name, board="icebreaker", build_
         bit = Path(os.path.relpath(state["bitstream"]))
         rep = network_report(name=name, plan=plan, labels=labels, float_pred=state["float"],
                              int_pred=state["integer"], rtl_argmax=state["rtl_argmax"],
-                             measured=state["measured"], impl=state["impl"], bitstream=bit)
+                             measured=state["measured"], impl=state["impl"], bitstream=bit,
+                             estimate=state["estimate"])
         result.report = rep
         result.report_json, result.report_md = write_report(rep, Path(report_dir) / name)
         result.bitstream = bit
 
-    for step, run in zip(STEPS, (golden, simulate, bitstream, report)):
+    for step, run in zip(STEPS, (estimate, golden, simulate, bitstream, report)):
         start = time.monotonic()
         with progress(step):
             run()

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from popcorn.boards.boards import BOARDS
 from popcorn.cli import main
 from popcorn.golden.examples import random_network
 from popcorn.network import save_network
@@ -31,6 +32,12 @@ def test_build_example_writes_bitstream_and_report_matching_the_tools(tmp_path, 
     lut_only, lut_ff, ff_only = (int(re.search(rf"(\d+) LCs used as {kind}", log).group(1))
                                  for kind in ("LUT4 only", "LUT4 and DFF", "DFF only"))
     assert (impl["lut4"], impl["ff"]) == (lut_only + lut_ff, lut_ff + ff_only)
+    capacity = BOARDS["icebreaker"].capacity      # the board data agrees with nextpnr
+    assert (capacity["lut4"], capacity["ebr"], capacity["dsp"]) == (
+        impl["logic_cells_available"], impl["ebr_available"], impl["dsp_available"])
+    est = report["estimate"]["total"]            # the pre-build estimate of the core
+    assert est["ebr"] == impl["ebr"] and est["dsp"] == impl["dsp"]
+    assert 0.7 * impl["lut4"] <= est["lut4"] <= impl["lut4"]   # the link adds ~110 LUT4
     path = impl["critical_path"]          # its hops add up to the period nextpnr reports
     assert path["delay_ns"] == pytest.approx(1000 / fmax, abs=0.05)
     assert path["logic_ns"] + path["routing_ns"] == pytest.approx(path["delay_ns"], abs=0.02)
@@ -71,3 +78,13 @@ def test_build_refuses_convolutions_naming_the_layer(tmp_path):
     assert result.exit_code != 0
     assert "layer 0 (conv2d): the dataflow mapper places dense networks only so far" \
         in result.output
+
+
+def test_build_refuses_a_design_far_too_large_before_running_tools(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["build", "--target-cycles", "1"])
+    assert result.exit_code != 0
+    assert "the design does not fit icebreaker: its layers need about" in result.output
+    assert "LUT4 (estimate), the device has 5280; layer 1 alone needs" in result.output
+    assert "a larger --target-cycles" in result.output
+    assert not (tmp_path / "build/digits-bnn-icebreaker/sim").exists()   # stopped first

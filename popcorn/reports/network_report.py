@@ -16,8 +16,9 @@ def _accuracy(pred, labels):
 
 
 def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, measured, impl,
-                   bitstream):
-    """The report as a dict (what ``report.json`` holds)."""
+                   bitstream, estimate):
+    """The report as a dict (what ``report.json`` holds); ``estimate`` is the
+    :class:`~popcorn.boards.fit.DesignEstimate` of the core made before the build."""
     layers = []
     for f in plan.foldings:
         lin = f.linear
@@ -53,6 +54,7 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
         "cycles": {"per_image_predicted": plan.cycles_per_image, "per_image_measured": cycles,
                    "latency_predicted": plan.latency, "latency_measured": latency},
         "implementation": impl.to_dict(),
+        "estimate": estimate.to_dict(),
         "performance": performance,
         "bitstream": str(bitstream),
     }
@@ -99,6 +101,7 @@ def markdown(report):
         f"| DSP | {impl['dsp']} | {impl['dsp_available']} |", "",
         f"Maximum frequency: **{impl['fmax_mhz']} MHz** (board clock {impl['clock_mhz']} MHz).",
         *_critical_path_lines(impl.get("critical_path")),
+        *_estimate_lines(report["estimate"], impl),
         "", "## Cycles (RTL simulation)", "",
         "| | predicted | measured |", "| --- | ---: | ---: |",
         f"| cycles per image | {cyc['per_image_predicted']} | {cyc['per_image_measured']} |",
@@ -120,3 +123,17 @@ def _critical_path_lines(path):
                 f"{path['routing_ns']} ns routing, {path['cells']} logic cells) from "
                 f"`{path['start']}` to `{path['end']}`, through "
                 + ", ".join(f"`{name}`" for name in path["through"]) + "."]
+
+
+def _estimate_lines(est, impl):
+    rows = [(f"layer {part['layer']}", part) for part in est["layers"]]
+    rows += [("argmax", est["argmax"]), ("**core total**", est["total"])]
+    return ["", "### Estimate before the build", "",
+            "`popcorn.hdl.estimates` on each block (Yosys-alone models, errors in "
+            "`reports/blocks/`), without the UART link and board glue that the nextpnr "
+            "figures above include.", "",
+            "| block | LUT4 | FF | EBR | DSP |", "| --- | ---: | ---: | ---: | ---: |",
+            *(f"| {label} | {p['lut4']} | {p['ff']} | {p['ebr']} | {p['dsp']} |"
+              for label, p in rows),
+            f"| nextpnr, whole design | {impl['lut4']} | {impl['ff']} | {impl['ebr']} | "
+            f"{impl['dsp']} |"]

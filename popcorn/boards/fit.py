@@ -1,0 +1,69 @@
+"""Will a mapped network fit a board? The accelerator core's resources, estimated before any
+tool runs, against the board's capacity."""
+
+from dataclasses import dataclass
+
+from ..hdl.estimates import estimate_argmax, estimate_mva
+from .boards import get_board
+
+KEYS = ("lut4", "ff", "ebr", "dsp")
+
+# How far over the capacity an estimate must be before the build is refused without
+# running the tools: the estimates' LUT4 and FF error reaches about 30 % on single blocks
+# (reports/blocks/), so only a design this much larger is certain not to fit. Block RAM
+# and DSP estimates were exact on every swept block.
+LOGIC_MARGIN = 1.5
+
+
+class DesignTooLarge(ValueError):
+    """The estimated core alone exceeds the board (see :func:`check_fit`)."""
+
+
+@dataclass(frozen=True)
+class DesignEstimate:
+    """``layers``: one ``{"layer", "lut4", "ff", "ebr", "dsp"}`` per engine (the network's
+    layer index; :func:`~popcorn.hdl.estimates.estimate_mva`); ``argmax``
+    (:func:`~popcorn.hdl.estimates.estimate_argmax`); ``total`` their sum: the accelerator
+    core synthesized alone, without the UART link and board glue; ``capacity`` the board's
+    (:attr:`~popcorn.boards.boards.Board.capacity`)."""
+    board: str
+    family: str
+    layers: tuple
+    argmax: dict
+    total: dict
+    capacity: dict
+
+    def to_dict(self):
+        return {"board": self.board, "family": self.family, "layers": list(self.layers),
+                "argmax": self.argmax, "total": self.total, "capacity": self.capacity}
+
+
+def estimate_design(plan, board):
+    """The :class:`DesignEstimate` of :class:`~popcorn.hdl.accelerator.DataflowAccelerator`
+    for ``plan`` on ``board`` (a name of :data:`~popcorn.boards.boards.BOARDS`)."""
+    b = get_board(board)
+    layers = tuple({"layer": f.linear.layer, **estimate_mva(f, b.family)}
+                   for f in plan.foldings)
+    argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=b.family)
+    total = {k: sum(part[k] for part in (*layers, argmax)) for k in KEYS}
+    return DesignEstimate(board=b.name, family=b.family, layers=layers, argmax=argmax,
+                          total=total, capacity=dict(b.capacity))
+
+
+def check_fit(estimate):
+    """Raise :class:`DesignTooLarge` when the core's estimate exceeds the board: LUT4 or
+    flip-flops more than :data:`LOGIC_MARGIN` times the capacity, or more block RAMs or
+    DSP blocks than the device has. The message names the resource, both figures, the
+    heaviest layer and what to change. A design between the capacity and the margin is
+    left to nextpnr, which fails with the resource it lacks."""
+    names = {"lut4": "LUT4", "ff": "flip-flops", "ebr": "block RAMs", "dsp": "DSP blocks"}
+    for key in KEYS:
+        need, have = estimate.total[key], estimate.capacity[key]
+        limit = have * LOGIC_MARGIN if key in ("lut4", "ff") else have
+        if need > limit:
+            heaviest = max(estimate.layers, key=lambda layer: layer[key])
+            raise DesignTooLarge(
+                f"the design does not fit {estimate.board}: its layers need about {need} "
+                f"{names[key]} (estimate), the device has {have}; layer "
+                f"{heaviest['layer']} alone needs {heaviest[key]}. Fold more (a larger "
+                f"--target-cycles), use serial bases, or choose a larger board")
