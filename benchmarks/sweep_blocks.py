@@ -10,6 +10,7 @@ also placed and routed behind the UART link (``BoardTop``, nextpnr) for fmax.
     PYTHONPATH=. python benchmarks/sweep_blocks.py --fit        # print fitted factors
     PYTHONPATH=. python benchmarks/sweep_blocks.py --engine [--families ice40 ecp5]
     PYTHONPATH=. python benchmarks/sweep_blocks.py --engine --rerender  # estimates only
+    PYTHONPATH=. python benchmarks/sweep_blocks.py --engine --fit       # ENGINE_FACTORS
 
 Writes ``reports/blocks/sweep.md`` and ``reports/blocks/sweep.json``; with ``--engine``
 the layer engine (``MatrixVectorActivation``) on a handful of layers beside
@@ -250,6 +251,13 @@ def engine_points():
         points.append((f"BNN const {simd}->{pe} PE{pe} SIMD{simd} d{d} seed 2",
                        LinearFolding(*bnn_hidden(simd, pe, seed=2), pe=pe, simd=simd,
                                      pipeline=d), True))
+    # the trained demo network's layers, as `popcorn build` maps them
+    from popcorn.examples import load_example
+    from popcorn.mapping.network_map import map_network
+    plan = map_network(load_example("digits-bnn")[0], target_cycles=256)   # the CLI default
+    for folding in plan.foldings:
+        points.append((f"digits-bnn layer {folding.linear.layer} PE{folding.pe} "
+                       f"SIMD{folding.simd}", folding, True))
     return points
 
 
@@ -262,6 +270,29 @@ def engine_row(name, family, folding, got, held_out, opts=None):
             "actual": got.to_dict(), "estimate": est,
             "error_pct": {k: round(100 * (est[k] - getattr(got, k)) / getattr(got, k), 1)
                           if getattr(got, k) else None for k in ("lut4", "ff")}}
+
+
+def engine_fit(out):
+    """Relative least-squares ``ENGINE_FACTORS`` (arith, rom + control) per family on the
+    saved engine counts of the layers whose weights come from a ROM (not held out)."""
+    saved = json.loads((out / "engine_estimates.json").read_text())["rows"]
+    points = {name: folding for name, folding, held in engine_points()
+              if not held and folding.neuron_folds * folding.synapse_folds > 1}
+    fitted = {}
+    for family in ("ice40", "ecp5"):
+        a, b = [], []
+        for r in saved:
+            if r["family"] != family or r["layer"] not in points:
+                continue
+            feats = estimates.mva_features(points[r["layer"]], family)
+            a.append([feats["arith"], feats["rom"] + feats["control"]])
+            b.append(r["actual"]["lut4"] - feats["trees"])
+        a, b = np.array(a), np.array(b, dtype=float)
+        w = 1.0 / np.maximum(b, 1.0)
+        sol, *_ = np.linalg.lstsq(a * w[:, None], b * w, rcond=None)
+        arith, other = (round(float(x), 2) for x in sol)
+        fitted[family] = {"arith": arith, "rom": other, "control": other}
+    return fitted
 
 
 def engine_sweep(families, build_root, out, rerender=False):
@@ -323,11 +354,10 @@ def engine_sweep(families, build_root, out, rerender=False):
         "- Constant weights: one sharing exponent per family stands for how much logic "
         "Yosys/ABC shares between lanes that see the same activations; it does not "
         "depend on the pipeline depth, while Yosys shares more in an unpipelined tree.",
-        "- Serial bases: the base-pair and A multiplexer model overestimates small layers "
-        "(`tests/hdl/test_mva_estimates.py`) and underestimates the larger per-channel "
-        "layers here: it does not scale right.",
-        "- FF of ROMs kept in logic: one read register per ROM is assumed; Yosys removes "
-        "the scores layer's weight-ROM register.",
+        "- Serial bases: the base-pair and A multiplexer model is the least tested part "
+        "(four layers here, two in `tests/hdl/test_mva_estimates.py`).",
+        "- ROMs in logic are costed as arbitrary functions of the address "
+        "(`estimates.rom_resources`); weights with structure cost less.",
         ""]
     out.mkdir(parents=True, exist_ok=True)
     (out / "engine_estimates.json").write_text(json.dumps(
@@ -353,6 +383,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     out = Path(args.out)
     build_root = Path(args.build_dir)
+    if args.engine and args.fit:
+        print(json.dumps(engine_fit(out), indent=1))
+        return 0
     if args.engine:
         return engine_sweep(args.families, build_root, out, rerender=args.rerender)
     if args.rerender or args.fit:

