@@ -1,8 +1,5 @@
 """Shared pieces of the block benchmarks."""
 
-import contextlib
-import os
-
 from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -55,20 +52,6 @@ class PassThrough(wiring.Component):
 
 
 # Extra options of Yosys's synth_<family> command per family (popcorn.boards.boards.Board),
-# applied to the block-alone runs and, through AMARANTH_synth_opts, to board builds made
-# without popcorn.boards.build.
+# for the block-alone runs (popcorn.hdl.synth.synth_stat); board builds through
+# popcorn.boards.build.build_bitstream pass the board's own.
 SYNTH_OPTS = {board.family: board.synth_opts for board in BOARDS.values()}
-
-
-@contextlib.contextmanager
-def synth_opts_env(family):
-    """Set ``AMARANTH_synth_opts`` for a board build of ``family`` (restored after)."""
-    saved = os.environ.get("AMARANTH_synth_opts")
-    os.environ["AMARANTH_synth_opts"] = SYNTH_OPTS[family]
-    try:
-        yield SYNTH_OPTS[family]
-    finally:
-        if saved is None:
-            del os.environ["AMARANTH_synth_opts"]
-        else:
-            os.environ["AMARANTH_synth_opts"] = saved

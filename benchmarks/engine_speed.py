@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import SYNTH_OPTS, PassThrough, synth_opts_env
+from _common import SYNTH_OPTS, PassThrough
 from popcorn.mapping.synthetic import bnn_hidden
 from popcorn.boards.build import build_bitstream
 from popcorn.boards.top import BoardTop
@@ -55,13 +55,12 @@ def measure(board, folding, build_root, links):
     start = time.monotonic()
     alone = synth_stat(MatrixVectorActivation(folding), family=family,
                        build_dir=build_root / tag / "alone", synth_opts=SYNTH_OPTS[family])
-    with synth_opts_env(family):
-        _, impl = build_bitstream(BoardTop(MatrixVectorActivation(folding)), board=board,
-                                  build_dir=build_root / tag / "board")
-        if board not in links:
-            _, links[board] = build_bitstream(
-                BoardTop(PassThrough(folding.in_width, folding.out_width)), board=board,
-                build_dir=build_root / f"{board}_link")
+    _, impl = build_bitstream(BoardTop(MatrixVectorActivation(folding)), board=board,
+                              build_dir=build_root / tag / "board")
+    if board not in links:
+        _, links[board] = build_bitstream(
+            BoardTop(PassThrough(folding.in_width, folding.out_width)), board=board,
+            build_dir=build_root / f"{board}_link")
     link = links[board]
     est = estimate_mva(folding, family)
     where, ends = critical_path(build_root / tag / "board")

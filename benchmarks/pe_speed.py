@@ -26,7 +26,7 @@ from pathlib import Path
 
 from amaranth.hdl import signed
 
-from _common import SYNTH_OPTS, FlatStreams, PassThrough, synth_opts_env
+from _common import SYNTH_OPTS, FlatStreams, PassThrough
 from popcorn.boards.build import build_bitstream
 from popcorn.boards.top import BoardTop
 from popcorn.hdl.estimates import estimate_pe
@@ -49,9 +49,8 @@ def link_cost(board, in_width, out_shape, build_root):
     """nextpnr's LUT4/FF of the board top around a :class:`PassThrough` core (cached)."""
     key = (board, in_width, out_shape.width)
     if key not in _LINK:
-        with synth_opts_env(FAMILY[board]):
-            _, impl = build_bitstream(BoardTop(PassThrough(in_width, out_shape)), board=board,
-                                      build_dir=build_root / f"{board}_link_{in_width}_{out_shape.width}")
+        _, impl = build_bitstream(BoardTop(PassThrough(in_width, out_shape)), board=board,
+                                  build_dir=build_root / f"{board}_link_{in_width}_{out_shape.width}")
         _LINK[key] = impl
     return _LINK[key]
 
@@ -75,9 +74,8 @@ def measure(board, simd, pipeline, group, build_root, encodings=("pm1", "pm1")):
     start = time.monotonic()
     alone = synth_stat(BinaryPE(**kw), family=FAMILY[board], build_dir=build_root / tag / "alone",
                        synth_opts=SYNTH_OPTS[FAMILY[board]])
-    with synth_opts_env(FAMILY[board]):
-        _, impl = build_bitstream(BoardTop(FlatStreams(BinaryPE(**kw))), board=board,
-                                  build_dir=build_root / tag / "board")
+    _, impl = build_bitstream(BoardTop(FlatStreams(BinaryPE(**kw))), board=board,
+                              build_dir=build_root / tag / "board")
     link = link_cost(board, 2 * simd, signed(pe_output_width(simd)), build_root)
     est = estimate_pe(**kw, family=FAMILY[board])
     where, ends = critical_path(build_root / tag / "board")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import SYNTH_OPTS, FlatStreams, synth_opts_env
+from _common import SYNTH_OPTS, FlatStreams
 from popcorn.boards.build import build_bitstream
 from popcorn.boards.top import BoardTop
 from popcorn.hdl import estimates
@@ -118,10 +118,9 @@ def synth_point(block, params, family, build_root, held_out=False):
 def fmax_point(block, params, family, build_root):
     start = time.monotonic()
     core = make(block, params)
-    with synth_opts_env(family):
-        _, impl = build_bitstream(BoardTop(FlatStreams(core) if block == "pe" else core),
-                                  board=BOARD[family],
-                                  build_dir=build_root / f"{family}_board" / tag(block, params))
+    _, impl = build_bitstream(BoardTop(FlatStreams(core) if block == "pe" else core),
+                              board=BOARD[family],
+                              build_dir=build_root / f"{family}_board" / tag(block, params))
     row = {"block": block, "family": family, "params": params, "board": BOARD[family],
            "fmax_mhz": impl.fmax_mhz, "board_lut4": impl.lut4, "board_ff": impl.ff,
            "seconds": round(time.monotonic() - start, 1)}

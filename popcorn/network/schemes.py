@@ -21,7 +21,7 @@ Activation quantizers (``quantizer`` in JSON), N bases each:
 * :class:`FixedPointActivation` (``fixedpoint``): N = bits ``zo`` bit planes, beta_b = scale 2**b.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -73,11 +73,13 @@ def pa_default_endpoints(bases):
 
 # -- weight schemes -----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class BnnWeights:
-    """BNN: one ``pm1`` base, ``sign(W)`` with sign(0) = +1, alpha = 1 (seed 001)."""
+class _OneBaseWeights:
+    """Shared members of the one-``pm1``-base weight schemes (BNN, BinaryConnect, XNOR-Net).
 
-    scheme = "bnn"
+    A subclass is a frozen dataclass that sets ``scheme``; its JSON is ``scheme`` followed by
+    its dataclass fields, in declaration order.
+    """
+
     encoding = "pm1"
 
     @property
@@ -85,11 +87,18 @@ class BnnWeights:
         return 1
 
     def to_json(self):
-        return {"scheme": self.scheme}
+        return {"scheme": self.scheme, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
 
 @dataclass(frozen=True)
-class BinaryConnectWeights:
+class BnnWeights(_OneBaseWeights):
+    """BNN: one ``pm1`` base, ``sign(W)`` with sign(0) = +1, alpha = 1 (seed 001)."""
+
+    scheme = "bnn"
+
+
+@dataclass(frozen=True)
+class BinaryConnectWeights(_OneBaseWeights):
     """BinaryConnect: one ``pm1`` base, alpha = 1 (seed 002).
 
     Deterministic: +1 where ``w > 0``, -1 otherwise (seed 002 writes ``w > 0``: a zero weight
@@ -102,7 +111,6 @@ class BinaryConnectWeights:
     seed: int = 0
 
     scheme = "binaryconnect"
-    encoding = "pm1"
 
     def __post_init__(self):
         check_bool(self.stochastic, "BinaryConnect stochastic")
@@ -110,28 +118,13 @@ class BinaryConnectWeights:
         if self.seed < 0:
             raise ValueError(f"BinaryConnect seed must be a non-negative integer, not {self.seed!r}")
 
-    @property
-    def bases(self):
-        return 1
-
-    def to_json(self):
-        return {"scheme": self.scheme, "stochastic": self.stochastic, "seed": self.seed}
-
 
 @dataclass(frozen=True)
-class XnorWeights:
+class XnorWeights(_OneBaseWeights):
     """XNOR-Net: one ``pm1`` base ``sign(W)``, alpha = mean abs(W) per output channel (seed 003,
     eqs. 5-6)."""
 
     scheme = "xnor"
-    encoding = "pm1"
-
-    @property
-    def bases(self):
-        return 1
-
-    def to_json(self):
-        return {"scheme": self.scheme}
 
 
 @dataclass(frozen=True)

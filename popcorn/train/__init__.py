@@ -5,8 +5,7 @@
 * :mod:`.models`: ``build_model(scheme, arch="mlp"|"cnn", ...)`` -> ``QuantNet``;
 * :mod:`.data`: offline data sets (digits, the MNIST subset, Fashion-MNIST) as NumPy arrays;
 * :mod:`.loop`: ``fit(scheme, dataset, ...)`` -> ``(model, TrainResult)``, seeded;
-* :mod:`.export`: ``to_network(model)`` (a ``popcorn.network.Network``),
-  ``export_layers(model)`` (plain arrays + per-layer metadata);
+* :mod:`.export`: ``to_network(model)`` (a ``popcorn.network.Network``);
 * :mod:`.run`: ``train_network(...)``, what ``popcorn train`` does;
 * :mod:`.accuracy_table`: ``python -m popcorn.train.accuracy_table``.
 

@@ -17,8 +17,9 @@ by all schemes:
   coefficients so), so max-pooling before or after it gives the same codes.
 
 Weight quantizers are modules with ``forward(w) -> w_hat`` (the float weight the layer uses)
-and ``bases(w) -> (bits, alpha, encoding)`` (what the export writes); activation quantizers
-are modules ``forward(x) -> x_hat`` with their trainable shifts/endpoints and coefficients.
+and ``bases(w) -> (bits, alpha, encoding)`` (the bases ``popcorn.golden`` derives from the same
+weights); activation quantizers are modules ``forward(x) -> x_hat`` with their trainable
+shifts/endpoints and coefficients.
 """
 
 import torch
@@ -145,10 +146,6 @@ class WeightQuantizer(nn.Module):
     def bases(self, w):
         return None, None, None
 
-    def extra_metadata(self, w):
-        """Scheme parameters the export records besides bits and alpha (JSON-able)."""
-        return {}
-
 
 class FloatWeight(WeightQuantizer):
     """Real weights (XNOR-Net first and last layers, seed 003)."""
@@ -180,9 +177,6 @@ class BinaryConnectWeight(WeightQuantizer):
 
     def bases(self, w):
         return (w > 0).to(torch.uint8)[None], torch.ones(1, dtype=torch.float64), "pm1"
-
-    def extra_metadata(self, w):
-        return {"stochastic": self.stochastic}
 
 
 class BNNWeight(WeightQuantizer):
@@ -287,9 +281,6 @@ class ABCWeight(WeightQuantizer):
         w_hat = torch.einsum("m,m...->...", alpha, 2.0 * bits.double() - 1.0).to(w.dtype)
         return w + (w_hat - w).detach()
 
-    def extra_metadata(self, w):
-        return {"u": self.shifts.tolist()}
-
 
 # Seed 004, Table 1 and the rule for other M: one definition, popcorn.network's.
 PA_TABLE1_M8 = PA_TABLE1_ENDPOINTS
@@ -388,10 +379,6 @@ class PAWeight(WeightQuantizer):
         bits = torch.stack([(piece == k) for k in ids]).to(torch.uint8)
         return bits, alpha, "zo"
 
-    def extra_metadata(self, w):
-        return {"endpoints_std": self.endpoints.tolist(), "lambda_w": self.lam,
-                "endpoints": self.absolute_endpoints(w).tolist()}
-
 
 # --------------------------------------------------------------------------- activations
 
@@ -413,10 +400,6 @@ class SignActivation(nn.Module):
     def pad_value(self):
         """The value of activation code 0 (bit 0 = -1)."""
         return -1.0
-
-    def export(self):
-        return {"quantizer": "sign", "encoding": "pm1", "n": 1, "thresholds": [0.0],
-                "beta": [1.0], "rule": "bit = [x >= 0]; value = 2 bit - 1"}
 
 
 class ABCActivationFn(torch.autograd.Function):
@@ -488,14 +471,6 @@ class ABCActivation(nn.Module):
     def pad_value(self):
         """The value of activation code 0 (all bases -1): ``-sum(beta)``."""
         return -float(self.beta.detach().double().sum())
-
-    def export(self):
-        v = self.shifts.detach().double()
-        return {"quantizer": "abc", "encoding": "pm1", "n": self.bases_count,
-                "shifts": v.tolist(), "thresholds": (0.5 - v).tolist(),
-                "beta": self.beta.detach().double().tolist(), "window": self.window,
-                "rule": "bit_j = [x > thresholds_j] (strict), thresholds_j = 0.5 - v_j; "
-                        "value = sum_j beta_j (2 bit_j - 1)"}
 
 
 class PAActivationFn(torch.autograd.Function):
@@ -596,14 +571,6 @@ class PAActivation(nn.Module):
     def pad_value(self):
         return 0.0
 
-    def export(self):
-        return {"quantizer": "pa", "encoding": "zo", "n": self.bases_count,
-                "thresholds": self.endpoints.detach().double().tolist(),
-                "beta": self.beta.detach().double().tolist(),
-                "lambda_a": self.lam_a, "lambda_delta": self.lam_delta,
-                "rule": "level_k = [x >= thresholds_k]; bit_i = level_i & ~level_{i+1}; "
-                        "value = sum_i beta_i bit_i"}
-
 
 class FixedPointReLU(nn.Module):
     """ReLU quantized to an unsigned ``bits``-bit fixed-point value with ``frac_bits``
@@ -635,19 +602,6 @@ class FixedPointReLU(nn.Module):
 
     def pad_value(self):
         return 0.0
-
-    def export(self):
-        if self.bits is None:
-            return {"quantizer": "relu", "encoding": None, "n": 0,
-                    "rule": "value = max(x, 0) (real; not mappable to binary bases)"}
-        f = self.frac_bits
-        levels = 2 ** self.bits - 1
-        return {"quantizer": "fixed_point", "encoding": "zo", "n": self.bits,
-                "bits": self.bits, "frac_bits": f,
-                "beta": [2.0 ** (b - f) for b in range(self.bits)],
-                "thresholds": [(k - 0.5) / 2 ** f for k in range(1, levels + 1)],
-                "rule": "q = clamp(floor(x 2^f + 1/2), 0, 2^bits - 1) = #{k : x >= thresholds_k};"
-                        " bit_b = bit b of q; value = sum_b beta_b bit_b"}
 
 
 # --------------------------------------------------------------------------- shift-based BNN
