@@ -52,25 +52,68 @@ def onehot_from_thermometer(levels):
     return levels & (1 - upper)
 
 
-# -- the comparator modes both hardware comparators use ------------------------------------
+# -- the stored encoding every hardware comparator uses -----------------------------------
 # One encoding for every comparator in the hardware (the layer engine's channel ROM and
-# ComparatorActivation's threshold ROM): 2 bits per comparator.
-MODE_ZERO, MODE_ONE, MODE_GE, MODE_LE = 0, 1, 2, 3
-"""Comparator modes: constant 0, constant 1, ``[Y >= T]``, ``[Y <= T]``."""
+# ComparatorActivation's threshold ROM): a stored threshold T' and 2 mode bits, and
+#
+#     bit = ([Y >= T'] & compare) ^ invert          (compare = mode bit 1, invert = bit 0)
+#
+# so the hardware needs ONE comparison, one carry chain, per comparator: ``[Y <= T]`` is
+# ``~[Y >= T + 1]``, stored as T' = T + 1 with invert set. Testing ``[Y >= T]`` and
+# ``[Y <= T]`` directly costs a subtraction and an equality and a mode multiplexer after
+# them, about twice the logic, and the multiplexer lies on the engine's critical path.
+MODE_ZERO, MODE_ONE, MODE_GE, MODE_LT = 0, 1, 2, 3
+"""Comparator modes (bit 1 compare, bit 0 invert): constant 0, constant 1,
+``[Y >= T']`` and ``[Y < T']`` (``[Y <= T]`` of the integer model, stored as T' = T + 1)."""
 
 
 def direction_modes(directions):
-    """Modes (same shape) of directions +1 / -1 (and 0 with a ``constant`` handled by the
-    caller): +1 -> MODE_GE, -1 -> MODE_LE."""
+    """Modes (same shape) of directions +1 / -1: +1 -> MODE_GE, -1 -> MODE_LT (whose stored
+    threshold is T + 1, see :func:`encode_comparators`)."""
     d = np.asarray(directions)
-    return np.where(d > 0, MODE_GE, MODE_LE).astype(np.int64)
+    return np.where(d > 0, MODE_GE, MODE_LT).astype(np.int64)
+
+
+def encode_comparators(thresholds, directions, constant=None, *, field=None):
+    """The stored encoding ``(T', modes)`` ``int64`` (same shape) of comparators
+    ``[Y >= T]`` (direction +1), ``[Y <= T]`` (-1) and constants (0, bit ``constant``):
+    T' = T for +1 and T + 1 for -1, 0 for a constant.
+
+    ``field``: optional ``(lo, hi)``, the values the threshold field holds, which must
+    include every Y the comparator sees. A T' outside it makes ``[Y >= T']`` the same for
+    every such Y, so the comparator is stored as that constant (exact, never truncated):
+    this is how ``[Y <= hi]``, whose T' = hi + 1 would overflow the field, is kept. Then
+    every T' lies in ``lo .. hi``.
+
+    :func:`compare_modes` evaluates the result; for every Y in the field it equals the
+    integer model's bits (:func:`thermometer_bits`,
+    :func:`popcorn.golden.integer_model.apply_thresholds`).
+    """
+    t = np.asarray(thresholds, dtype=np.int64)
+    d = np.broadcast_to(np.asarray(directions), t.shape)
+    c = np.zeros(t.shape, dtype=np.int64) if constant is None else \
+        np.broadcast_to(np.asarray(constant, dtype=np.int64), t.shape)
+    modes = np.where(d > 0, MODE_GE, np.where(d < 0, MODE_LT,
+                                              np.where(c != 0, MODE_ONE, MODE_ZERO)))
+    stored = np.where(d > 0, t, np.where(d < 0, t + 1, 0))
+    if field is not None:
+        lo, hi = field
+        live = d != 0
+        always = live & (stored <= lo)         # [Y >= T'] = 1 for every Y in the field
+        never = live & (stored > hi)           # [Y >= T'] = 0
+        invert = modes & 1
+        modes = np.where(always, MODE_ZERO | (invert ^ 1), np.where(never, MODE_ZERO | invert,
+                                                                   modes))
+        stored = np.where(always | never, 0, stored)
+    return stored.astype(np.int64), modes.astype(np.int64)
 
 
 def compare_modes(y, thresholds, modes):
-    """Comparator bits ``uint8`` of ``y`` against ``thresholds`` under ``modes`` (all
-    broadcast): what :func:`popcorn.hdl.comparator.compare` computes."""
+    """Comparator bits ``uint8`` of ``y`` against stored thresholds T' under ``modes`` (all
+    broadcast): ``([y >= T'] & compare) ^ invert``, what :func:`popcorn.hdl.comparator.compare`
+    computes."""
     y, t, md = (np.asarray(a, dtype=np.int64) for a in (y, thresholds, modes))
-    bits = ((md == MODE_GE) & (y >= t)) | ((md == MODE_LE) & (y <= t)) | (md == MODE_ONE)
+    bits = ((y >= t) & (md >> 1)) ^ (md & 1)
     return bits.astype(np.uint8)
 
 

@@ -3,9 +3,10 @@ levels -> bases, and the comparator activation unit built on them.
 
 :func:`compare` and :func:`levels_to_bases` are used by both
 :class:`ComparatorActivation` and the layer engine
-(:class:`~popcorn.hdl.mva.MatrixVectorActivation`, stage 2), with the mode encoding of
-:mod:`popcorn.golden.comparators` (``MODE_ZERO, MODE_ONE, MODE_GE, MODE_LE`` = 0..3, two
-bits per comparator in every ROM).
+(:class:`~popcorn.hdl.mva.MatrixVectorActivation`, stage 2), with the stored encoding of
+:mod:`popcorn.golden.comparators` in every ROM: a threshold T' and two mode bits
+(``MODE_ZERO, MODE_ONE, MODE_GE, MODE_LT`` = 0..3, bit 1 compare, bit 0 invert), so that a
+comparator is ONE ``Y >= T'`` carry chain and an XOR (``[Y <= T]`` is ``[Y < T + 1]``).
 """
 
 import numpy as np
@@ -13,7 +14,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.comparators import MODE_GE, MODE_LE, MODE_ONE, check_thresholds, direction_modes
+from ..golden.comparators import check_thresholds, encode_comparators
 from .estimates import estimate_comparator, threshold_rom_columns
 from .popcount import popcount_tree
 
@@ -22,13 +23,16 @@ BASE_MAPS = ("levels", "onehot", "binary")
 
 
 def compare(y, threshold, mode):
-    """One comparator bit: ``[y >= threshold]`` (MODE_GE), ``[y <= threshold]`` (MODE_LE),
-    1 (MODE_ONE) or 0 (MODE_ZERO). ``y`` and ``threshold`` are compared as their own
-    shapes (signed or unsigned) say; ``mode`` is a 2-bit ``Value`` or a constant.
-    Combinational. Golden counterpart: :func:`popcorn.golden.comparators.compare_modes`."""
-    mode = Value.cast(mode)
-    return (((mode == MODE_GE) & (y >= threshold)) | ((mode == MODE_LE) & (y <= threshold))
-            | (mode == MODE_ONE))
+    """One comparator bit of the stored encoding: ``([y >= threshold] & mode[1]) ^ mode[0]``,
+    i.e. ``[y >= T']`` (MODE_GE), ``[y < T']`` (MODE_LT, which is ``[y <= T]`` stored as
+    T' = T + 1), 1 (MODE_ONE) or 0 (MODE_ZERO). One comparison, so one carry chain, then
+    an AND and an XOR that fit one LUT4 with the chain's carry out. ``y`` and ``threshold``
+    are compared as their own shapes (signed or unsigned) say; ``mode`` is a 2-bit
+    ``Value`` or a constant. Combinational. Golden counterpart:
+    :func:`popcorn.golden.comparators.compare_modes`; the stored values come from
+    :func:`popcorn.golden.comparators.encode_comparators`."""
+    mode = Cat(Value.cast(mode), Const(0, 2))     # a constant mode may be 1 bit wide
+    return ((y >= threshold) & mode[1]) ^ mode[0]
 
 
 def levels_to_bases(m, levels, kind, perm=None, *, width=None, name="bases"):
@@ -134,27 +138,33 @@ class ComparatorActivation(wiring.Component):
                                    family=family, columns=columns)
 
     def _rom(self):
-        """ROM words: per group, per channel p, L thresholds of in_width+1 bits and then
-        L 2-bit comparator modes (:data:`~popcorn.golden.comparators.MODE_GE` for
-        direction +1, ``MODE_LE`` for -1)."""
-        tw, levels = self._in_width + 1, self.levels
+        """ROM words: per group, per channel p, L stored thresholds T' of ``in_width`` bits
+        and then L 2-bit modes, the encoding of
+        :func:`~popcorn.golden.comparators.encode_comparators` with the field of Y
+        (``[-2**(in_width-1), 2**(in_width-1))``): T' = T for direction +1 (MODE_GE),
+        T + 1 for -1 (MODE_LT); a level no Y can flip (T at an end of the range) is a
+        constant mode. So T', like Y, fits ``in_width`` signed bits and the comparison
+        is one ``in_width``-bit chain."""
+        tw, levels = self._in_width, self.levels
         field = (tw + 2) * levels
-        modes = direction_modes(self._directions)
+        stored, modes = encode_comparators(
+            self._thresholds, self._directions[:, None],
+            field=(-2 ** (tw - 1), 2 ** (tw - 1) - 1))
         words = []
         for g in range(self.channels // self._pe):
             word = 0
             for p in range(self._pe):
                 c = g * self._pe + p
                 entry = sum((int(v) & (2 ** tw - 1)) << (k * tw)
-                            for k, v in enumerate(self._thresholds[c]))
-                entry |= sum(int(modes[c]) << (tw * levels + 2 * k) for k in range(levels))
+                            for k, v in enumerate(stored[c]))
+                entry |= sum(int(v) << (tw * levels + 2 * k) for k, v in enumerate(modes[c]))
                 word |= entry << (p * field)
             words.append(word)
         return words, field
 
     def elaborate(self, platform):
         m = Module()
-        pe, levels, tw = self._pe, self.levels, self._in_width + 1
+        pe, levels, tw = self._pe, self.levels, self._in_width
         groups = self.channels // pe
         words, field = self._rom()
         m.submodules.thresholds = rom = memory.Memory(shape=pe * field, depth=groups,

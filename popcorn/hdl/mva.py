@@ -238,7 +238,12 @@ class MatrixVectorActivation(wiring.Component):
             for k in range(f.levels):
                 start, _, _ = fields["mode"]
                 mode = cport.data.word_select(p, record)[start + k * 2:start + k * 2 + 2]
-                m.d.comb += levels[k].eq(compare(y, field("threshold", k), mode))
+                # one chain Y >= T' (T' = T + 1 for [Y <= T]); on counts T' is unsigned,
+                # as wide as P (LinearFolding.channel_fields)
+                threshold = field("threshold", k)
+                if f.compares_counts:
+                    threshold = threshold.as_unsigned()
+                m.d.comb += levels[k].eq(compare(y, threshold, mode))
             kind, perm = f.level_to_base_map()
             results.append(levels_to_bases(m, levels, kind, perm, width=f.out_bases,
                                            name=f"bases{p}"))

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..golden.binary import binary_dot, check_bits, pack_words
-from ..golden.comparators import MODE_GE, MODE_LE, MODE_ONE, MODE_ZERO
+from ..golden.comparators import MODE_GE, MODE_LT, MODE_ONE, MODE_ZERO, encode_comparators
 from ..golden.integer_model import IntLinear, IntThreshold, apply_thresholds
 from ..golden.quantizers import base_coefficients, comparators, thermometer_to_bases
 from ..golden.widths import signed_width
@@ -71,9 +71,10 @@ from ..golden.widths import signed_width
 _PAIR = {("pm1", "pm1"): (1, 2, -1), ("pm1", "zo"): (2, 1, -1),
          ("zo", "pm1"): (2, 1, -1), ("zo", "zo"): (1, 1, 0)}
 
-# Comparator modes stored in the activation ROM: popcorn.golden.comparators's encoding,
-# shared with ComparatorActivation (re-exported here).
-__all__ = ["LinearFolding", "csd_digits", "MODE_ZERO", "MODE_ONE", "MODE_GE", "MODE_LE",
+# Comparator modes stored in the activation ROM: popcorn.golden.comparators's encoding
+# (one [Y >= T'] chain, [Y <= T] stored as T' = T + 1), shared with ComparatorActivation
+# (re-exported here).
+__all__ = ["LinearFolding", "csd_digits", "MODE_ZERO", "MODE_ONE", "MODE_GE", "MODE_LT",
            "BASES", "MULTIPLY"]
 
 BASES = ("parallel", "serial")
@@ -318,38 +319,42 @@ class LinearFolding:
         return self.activation is not None and self.weight_bases * self.act_bases == 1
 
     def count_thresholds(self):
-        """(thresholds, modes) ``object`` (C, L) on P, equivalent to the activation's on Y:
-        with ``Y = A*P + C'``, ``[Y >= T]`` is ``[P >= ceil((T - C')/A)]`` for A > 0 and
-        ``[P <= floor((T - C')/A)]`` for A < 0 (and ``<=`` alike); a comparator no P in
-        0 .. count_max can flip becomes a constant. Thresholds lie in 0 .. count_max."""
+        """(thresholds T', modes) ``object`` (C, L) on P, the stored encoding
+        (:func:`~popcorn.golden.comparators.encode_comparators`) of comparators equivalent
+        to the activation's on Y: with ``Y = A*P + C'``, ``[Y >= T]`` is
+        ``[P >= ceil((T - C')/A)]`` for A > 0 and ``[P <= floor((T - C')/A)]`` for A < 0
+        (and ``<=`` alike), the latter stored as ``T' = floor(..) + 1`` with MODE_LT; a
+        comparator no P in 0 .. count_max can flip becomes a constant. So every T' lies in
+        1 .. count_max: an unsigned field as wide as P."""
         scale, offset = self.affine()
         act = self.activation
-        top = self.count_max
-        thresholds = np.zeros(act.thresholds.shape, dtype=object)
-        modes = np.zeros(act.thresholds.shape, dtype=object)
+        bounds = np.zeros(act.thresholds.shape, dtype=np.int64)
+        directions = np.zeros(act.thresholds.shape, dtype=np.int64)
+        constant = np.zeros(act.thresholds.shape, dtype=np.int64)
         for c in range(self.channels):
             a, off = int(scale[c, 0, 0]), int(offset[c])
             for k in range(self.levels):
                 d, t = int(act.direction[c, k]), int(act.thresholds[c, k])
                 if d == 0 or a == 0:
-                    modes[c, k] = int(act.constant[c, k]) if d == 0 else \
+                    constant[c, k] = int(act.constant[c, k]) if d == 0 else \
                         int(off >= t if d > 0 else off <= t)
                     continue
                 ge = (d > 0) == (a > 0)        # dividing by a < 0 flips the comparison
-                bound = -((off - t) // a) if ge else (t - off) // a   # ceil / floor
-                if ge:
-                    mode = MODE_ONE if bound <= 0 else MODE_ZERO if bound > top else MODE_GE
-                else:
-                    mode = MODE_ZERO if bound < 0 else MODE_ONE if bound >= top else MODE_LE
-                modes[c, k], thresholds[c, k] = mode, (bound if mode >= MODE_GE else 0)
-        return thresholds, modes
+                directions[c, k] = 1 if ge else -1
+                bounds[c, k] = -((off - t) // a) if ge else (t - off) // a   # ceil / floor
+        stored, modes = encode_comparators(bounds, directions, constant,
+                                           field=(0, self.count_max))
+        return stored.astype(object), modes.astype(object)
 
     def channel_fields(self):
         """Per channel, the ROM fields (name, width, values (C, n)) the engine reads once per
-        channel fold."""
+        channel fold. A ``threshold`` field holds the stored T' of
+        :func:`~popcorn.golden.comparators.encode_comparators` (T + 1 for ``[Y <= T]``),
+        which never leaves the range of the value compared, so it is as wide as that value:
+        ``count_max.bit_length()`` unsigned bits on counts, ``score_width`` signed on Y."""
         if self.compares_counts:
             thresholds, modes = self.count_thresholds()
-            return [("threshold", self.count_max.bit_length() + 1, thresholds),
+            return [("threshold", self.count_max.bit_length(), thresholds),
                     ("mode", 2, modes)]
         scale, offset = self.affine()
         fields = [("offset", self.score_width, np.array(offset.tolist(), dtype=object)[:, None])]
@@ -358,10 +363,13 @@ class LinearFolding:
                            np.array(scale.reshape(self.channels, -1).tolist(), dtype=object)))
         if self.activation is not None:
             act = self.activation
-            mode = np.where(act.direction > 0, MODE_GE,
-                            np.where(act.direction < 0, MODE_LE, act.constant))
-            fields.append(("threshold", self.score_width, act.thresholds.astype(object)))
-            fields.append(("mode", 2, mode.astype(object)))
+            w = self.score_width
+            # Y and T' both in the score_width field: [Y <= T] with T = the field's top
+            # (T' would overflow) is stored as the constant 1 it is for every such Y.
+            stored, modes = encode_comparators(act.thresholds, act.direction, act.constant,
+                                               field=(-(1 << (w - 1)), (1 << (w - 1)) - 1))
+            fields.append(("threshold", w, stored.astype(object)))
+            fields.append(("mode", 2, modes.astype(object)))
         return fields
 
     def channel_rom(self):
@@ -381,8 +389,11 @@ class LinearFolding:
                 c = nf * self.pe + p
                 for (name, start, width, count), (_, _, values) in zip(layout, fields):
                     for n in range(count):
-                        word |= (int(values[c, n]) & ((1 << width) - 1)) << \
-                            (p * record + start + n * width)
+                        value = int(values[c, n])
+                        if not -(1 << (width - 1)) <= value < (1 << width):
+                            raise ValueError(f"layer {self.linear.layer}: {name} [{c}, {n}] "
+                                             f"= {value} does not fit its {width}-bit field")
+                        word |= (value & ((1 << width) - 1)) << (p * record + start + n * width)
             words.append(word)
         return words, layout, record
 

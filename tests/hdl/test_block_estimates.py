@@ -49,7 +49,8 @@ def test_comparator_estimate_grows_and_rom_moves_to_ebr():
     base = dict(pe=1, in_width=12)
     small = estimate_comparator(channels=16, levels=1, **base)
     assert estimate_comparator(channels=16, levels=3, **base)["lut4"] > small["lut4"]
-    assert estimate_comparator(channels=16, levels=3, **base)["ff"] == small["ff"] + 2 * 14
+    # two more levels: their in_width threshold bits and a mode bit each
+    assert estimate_comparator(channels=16, levels=3, **base)["ff"] == small["ff"] + 2 * 13
     assert estimate_comparator(channels=64, levels=1, **base)["lut4"] > small["lut4"]
     assert small["ebr"] == 0
     big = estimate_comparator(channels=512, levels=1, **base)

@@ -113,7 +113,7 @@ def test_count_thresholds_equal_thresholds_on_y():
     """Every comparator moved onto P gives the activation's bit for every possible P."""
     from popcorn.golden.integer_model import apply_thresholds
     from popcorn.golden.comparators import compare_modes
-    from popcorn.mapping.linear import MODE_GE, MODE_LE, MODE_ONE
+    from popcorn.mapping.linear import MODE_GE, MODE_LT, MODE_ONE
     rng = np.random.default_rng(7)
     for encodings in (("pm1", "pm1"), ("zo", "pm1"), ("zo", "zo")):
         linear, activation = synthetic_layer(*encodings, rng, channels=40, m=1, n=1)
@@ -126,9 +126,13 @@ def test_count_thresholds_equal_thresholds_on_y():
         want = apply_thresholds(activation, y)                  # (P, C, L)
         t, md = thresholds.astype(np.int64)[None], modes.astype(np.int64)[None]
         pp = p[:, None, None]
-        got = ((md == MODE_GE) & (pp >= t)) | ((md == MODE_LE) & (pp <= t)) | (md == MODE_ONE)
+        # the stored encoding written out: [P >= T'], [P < T'] (= [P <= T'-1]), constants
+        got = ((md == MODE_GE) & (pp >= t)) | ((md == MODE_LT) & (pp < t)) | (md == MODE_ONE)
         assert (got == want).all()
         assert (compare_modes(pp, t, md) == want).all()   # the shared golden comparator
+        # T' fits the unsigned field as wide as P (channel_fields)
+        live = md >= MODE_GE
+        assert (t[live] >= 1).all() and (t[live] <= folding.count_max).all()
 
 
 def hidden_folding(scheme, **options):
