@@ -13,9 +13,9 @@ def class_width(classes):
 
 
 def argmax_stages(classes):
-    """Register stages of :class:`Argmax`: one per two tournament levels, at least one."""
-    levels = (classes - 1).bit_length()
-    return max(1, ceil(levels / 2))
+    """Register stages of :class:`Argmax`: one per tournament level (a compare-and-select:
+    two levels per stage set the demo's clock), at least one."""
+    return max(1, (classes - 1).bit_length())
 
 
 class Argmax(wiring.Component):
@@ -27,7 +27,7 @@ class Argmax(wiring.Component):
     by the class index (``class_width(classes)`` bits at the top).
 
     Timing: a tournament of ``ceil(log2(classes))`` compare-and-select levels with a
-    register after every second level (:func:`argmax_stages`); latency = that many cycles,
+    register after every level (:func:`argmax_stages`); latency = that many cycles,
     one word per cycle. The whole pipeline holds while ``o.ready`` is low
     (``i.ready = o.ready | ~o.valid``).
     """

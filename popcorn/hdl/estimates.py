@@ -331,6 +331,9 @@ def mva_features(folding, family="ice40"):
     lane_group = f.out_width // f.neuron_folds
     feats["ff"] += f.in_width + f.simd * f.act_bases + 2 * f.out_width - lane_group + counters \
         + (6 + (f.neuron_folds - 1).bit_length()) * (1 + f.pipeline)
+    if f.compare_stage:
+        # Y per lane, the thresholds and modes of its record, valid and final
+        feats["ff"] += pe * (width + f.levels * (width + 2)) + 2
     return feats
 
 

@@ -30,7 +30,8 @@ class MatrixVectorActivation(wiring.Component):
     Initiation interval ``folding.cycles_per_vector`` (NF*SF; NF*SF*M*N with serial
     bases); ``o.valid`` rises ``folding.latency = cycles_per_vector + 3 + pipeline`` cycles
     after the input handshake (issue, ``pipeline`` popcount tree stages, count/accumulate,
-    combine, output register). While a finished vector waits for the output register the
+    combine, output register), one more with ``folding.compare_stage`` (Y registered
+    between the combine and the comparators). While a finished vector waits for the output register the
     whole engine holds (one clock enable, ``advance``, for every stage, the tree's
     included) and ``i.ready`` is low. With ``cycles_per_vector > 1`` the register must be
     empty (taken in an earlier cycle), so ``i.ready`` does not depend on ``o.ready`` and the
@@ -210,20 +211,29 @@ class MatrixVectorActivation(wiring.Component):
             m.d.comb += [sport.addr.eq(nf_chain[depth]), sport.en.eq(advance)]
         with m.If(advance):
             m.d.sync += [s2_valid.eq(a_valid & a_last), s2_final.eq(acc_flags["final"])]
+        # With a compare stage, Y and the channel record are registered between the
+        # combine and the comparators (LinearFolding.compare_stage): one more cycle.
+        out_valid, out_final, record_data = s2_valid, s2_final, cport.data
+        if f.compare_stage:
+            out_valid, out_final = Signal(name="s3_valid"), Signal(name="s3_final")
+            record_data = Signal.like(cport.data, name="s3_record")
+            with m.If(advance):
+                m.d.sync += [out_valid.eq(s2_valid), out_final.eq(s2_final),
+                             record_data.eq(cport.data)]
         if f.cycles_per_vector > 1:
             # A result waits for an empty output register, so `i.ready` and the stall come
             # from this engine's registers only: no ready path runs through two engines.
             # No throughput is lost unless the consumer takes a word later than
             # cycles_per_vector - 1 cycles after it is offered.
-            m.d.comb += stall.eq(s2_valid & s2_final & self.o.valid)
+            m.d.comb += stall.eq(out_valid & out_final & self.o.valid)
         else:
-            m.d.comb += stall.eq(s2_valid & s2_final & self.o.valid & ~self.o.ready)
+            m.d.comb += stall.eq(out_valid & out_final & self.o.valid & ~self.o.ready)
 
-        # Last stage: Y per lane from the channel record, then comparators or scores.
+        # Last stage(s): Y per lane from the channel record, then comparators or scores.
         results = []
         for p in range(pe):
-            def field(name, n, p=p):
-                return record_field(cport.data, p, name, n)
+            def field(name, n, p=p, data=cport.data):
+                return record_field(data, p, name, n)
 
             if f.compares_counts:
                 y = s2_count[p, 0, 0]
@@ -234,13 +244,18 @@ class MatrixVectorActivation(wiring.Component):
             if f.activation is None:
                 results.append(y)
                 continue
+            if f.compare_stage:
+                y_reg = Signal(signed(width), name=f"s3_y{p}")
+                with m.If(advance):
+                    m.d.sync += y_reg.eq(y)
+                y = y_reg
             levels = Signal(f.levels, name=f"levels{p}")
             for k in range(f.levels):
                 start, _, _ = fields["mode"]
-                mode = cport.data.word_select(p, record)[start + k * 2:start + k * 2 + 2]
+                mode = record_data.word_select(p, record)[start + k * 2:start + k * 2 + 2]
                 # one chain Y >= T' (T' = T + 1 for [Y <= T]); on counts T' is unsigned,
                 # as wide as P (LinearFolding.channel_fields)
-                threshold = field("threshold", k)
+                threshold = field("threshold", k, data=record_data)
                 if f.compares_counts:
                     threshold = threshold.as_unsigned()
                 m.d.comb += levels[k].eq(compare(y, threshold, mode))
@@ -252,9 +267,9 @@ class MatrixVectorActivation(wiring.Component):
         staging = Signal(f.out_width)
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
-        with m.If(s2_valid & advance):
+        with m.If(out_valid & advance):
             m.d.sync += staging.eq(Cat(staging[len(lane_bits):], lane_bits))
-            with m.If(s2_final):
+            with m.If(out_final):
                 m.d.sync += [self.o.payload.eq(Cat(staging[len(lane_bits):], lane_bits)),
                              self.o.valid.eq(1)]
         return m

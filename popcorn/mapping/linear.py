@@ -219,10 +219,18 @@ class LinearFolding:
         return self.neuron_folds * self.synapse_folds * self.pairs_per_fold
 
     @property
+    def compare_stage(self):
+        """True when the engine registers Y before its comparators: a layer with both the
+        combine (``Y = sum A P + C'``) and comparators, whose path through both would
+        otherwise set the clock (``compares_counts`` layers and scores layers have one of
+        the two only)."""
+        return self.activation is not None and not self.compares_counts
+
+    @property
     def latency(self):
         """Cycles from the input handshake to the output ``valid``:
-        ``cycles_per_vector + 3 + pipeline``."""
-        return self.cycles_per_vector + 3 + self.pipeline
+        ``cycles_per_vector + 3 + pipeline``, plus 1 with :attr:`compare_stage`."""
+        return self.cycles_per_vector + 3 + self.pipeline + self.compare_stage
 
     @property
     def tree_width(self):
