@@ -27,6 +27,7 @@ import numpy as np
 
 from _common import SYNTH_OPTS
 from popcorn.hdl.argmax import Argmax
+from popcorn.golden.examples import random_thresholds
 from popcorn.hdl.comparator import ComparatorActivation
 from popcorn.hdl.flatten import Flatten
 from popcorn.hdl.input_layer import BitPlanes
@@ -49,14 +50,9 @@ class Sweep:
 
 
 def comparator(*, channels, levels, pe, in_width, output="thermometer", seed=0):
-    """A :class:`ComparatorActivation` with random thresholds: per channel ``levels`` sorted
-    integers in ``[-2**(in_width-1), 2**(in_width-1))``, a random direction (+1 / -1) per
-    channel, the levels reversed for -1 (monotonic in the direction's order)."""
-    rng = np.random.default_rng(seed)
-    half = 2 ** (in_width - 1)
-    thresholds = np.sort(rng.integers(-half, half, (channels, levels)), axis=1)
-    directions = np.where(rng.random(channels) < 0.5, 1, -1)
-    thresholds[directions < 0] = thresholds[directions < 0][:, ::-1]
+    """A :class:`ComparatorActivation` with random thresholds and directions
+    (:func:`popcorn.golden.examples.random_thresholds`)."""
+    thresholds, directions = random_thresholds(channels, levels, in_width, seed=seed)
     return ComparatorActivation(thresholds=thresholds, directions=directions, pe=pe,
                                 in_width=in_width, output=output)
 

@@ -101,3 +101,16 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32):
         values = quantize_activations(batchnorm_forward(norm, y), act)
         quantizer = act
     return Network(input_shape, input_quantizer, tuple(layers) + (Scores(),))
+
+
+def random_thresholds(channels, levels, in_width, *, seed=0):
+    """(thresholds (C, L), directions (C,)) of a random comparator activation: per channel
+    ``levels`` sorted integers in ``[-2**(in_width-1), 2**(in_width-1))`` and a random
+    direction +1 / -1, the levels reversed for -1 (monotonic in the direction's order, as
+    :func:`popcorn.golden.comparators.check_thresholds` requires)."""
+    rng = np.random.default_rng(seed)
+    half = 2 ** (in_width - 1)
+    thresholds = np.sort(rng.integers(-half, half, (channels, levels)), axis=1)
+    directions = np.where(rng.random(channels) < 0.5, 1, -1)
+    thresholds[directions < 0] = thresholds[directions < 0][:, ::-1]
+    return thresholds, directions

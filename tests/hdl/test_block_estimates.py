@@ -1,9 +1,9 @@
 """ComparatorActivation.resources and Argmax.resources against the real Yosys (both
 families), and structural properties of the estimates."""
 
-import numpy as np
 import pytest
 
+from popcorn.golden.examples import random_thresholds
 from popcorn.hdl.argmax import Argmax
 from popcorn.hdl.comparator import ComparatorActivation
 from popcorn.hdl.estimates import estimate_argmax, estimate_comparator
@@ -13,11 +13,7 @@ SYNTH_OPTS = {"ice40": "", "ecp5": "-nowidelut"}
 
 
 def comparator(channels, levels, pe, in_width, output="thermometer", seed=1):
-    rng = np.random.default_rng(seed)
-    half = 2 ** (in_width - 1)
-    thresholds = np.sort(rng.integers(-half, half, (channels, levels)), axis=1)
-    directions = np.where(rng.random(channels) < 0.5, 1, -1)
-    thresholds[directions < 0] = thresholds[directions < 0][:, ::-1]
+    thresholds, directions = random_thresholds(channels, levels, in_width, seed=seed)
     return ComparatorActivation(thresholds=thresholds, directions=directions, pe=pe,
                                 in_width=in_width, output=output)
 
