@@ -30,7 +30,8 @@ from popcorn.boards.build import build_bitstream
 from popcorn.boards.top import BoardTop
 from popcorn.hdl import estimates
 from popcorn.hdl.pe import BinaryPE
-from popcorn.hdl.popcount import Popcount, tree_levels
+from popcorn.hdl.popcount import Popcount
+from popcorn.hwmath import tree_levels
 from popcorn.hdl.synth import synth_stat
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,11 +17,10 @@ import numpy as np
 from .boards.build import build_bitstream
 from .boards.fit import check_fit, estimate_design
 from .boards.top import BoardTop
-from .golden.binary import unpack_words
 from .golden.predict import predict
 from .hdl.accelerator import DataflowAccelerator
 from .reports.network_report import network_report, write_report
-from .sim.runner import run_testbench
+from .sim.network import simulate_network
 
 STEPS = ("estimate", "golden", "simulate", "bitstream", "report")
 
@@ -36,16 +35,19 @@ class FlowResult:
 
 
 def build_network(plan, inputs, labels=None, *, name, board="icebreaker", build_dir="build",
-                  report_dir="reports", sim_images=100, seed=1, progress=None):
+                  report_dir="reports", sim_images=100, simulator="auto", seed=1,
+                  progress=None):
     """Run the whole flow on a :class:`~popcorn.mapping.network_map.NetworkPlan`.
 
     Steps: ``estimate`` (the core's resources on ``board`` before any tool runs,
     :func:`~popcorn.boards.fit.estimate_design`; raises
     :class:`~popcorn.boards.fit.DesignTooLarge` when it clearly cannot fit), ``golden``
     (float reference and integer golden model on all ``inputs``, accuracy
-    when ``labels`` are given), ``simulate`` (cocotb + Icarus on the first ``sim_images``
-    inputs with random stalls: every image's scores and class must equal the integer
-    model's, the cycles per image and the latency the plan's), ``bitstream`` (Yosys +
+    when ``labels`` are given), ``simulate`` (cocotb with ``simulator``, Icarus or
+    Verilator, ``"auto"`` by the run's length, on the first ``sim_images`` inputs with
+    random stalls: every image's scores and class must equal the integer model's, and
+    every handshake of a free-running burst the cycle model's,
+    :func:`~popcorn.sim.network.simulate_network`), ``bitstream`` (Yosys +
     nextpnr + pack for ``board``), ``report`` (JSON + Markdown into ``report_dir/name``).
     Returns a :class:`FlowResult`.
     """
@@ -64,18 +66,10 @@ def build_network(plan, inputs, labels=None, *, name, board="icebreaker", build_
         state["integer"] = predict(plan.network, inputs, frac_bits=plan.integer.frac_bits)
 
     def simulate():
-        images = inputs[:sim_images]
-        scores, argmax = plan.reference(images)
-        case = dict(inputs=plan.input_bases(images).reshape(len(images), -1),
-                    expected=unpack_words(plan.pack_outputs(scores, argmax), plan.out_width),
-                    interval=plan.cycles_per_image, latency=plan.latency, burst=8, seed=seed,
-                    idle=0.3, stall=0.3)
-        measured = run_testbench(
-            DataflowAccelerator(plan), test_module="popcorn.sim.testbenches.stream_tb",
-            build_dir=build_dir / "sim", case=case, reuse=True)
-        rtl_scores, state["rtl_argmax"] = plan.unpack_outputs(
-            [int(w, 16) for w in measured.pop("outputs")])
-        state["measured"] = measured
+        run = simulate_network(plan, inputs[:sim_images], build_dir=build_dir / "sim",
+                               simulator=simulator, seed=seed, reuse=True)
+        state["rtl_argmax"], state["measured"] = run.argmax, dict(run.measured,
+                                                                  simulator=run.simulator)
 
     def bitstream():
         state["bitstream"], state["impl"] = build_bitstream(

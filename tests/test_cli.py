@@ -85,6 +85,6 @@ def test_build_refuses_a_design_far_too_large_before_running_tools(tmp_path, mon
     result = CliRunner().invoke(main, ["build", "--target-cycles", "1"])
     assert result.exit_code != 0
     assert "the design does not fit icebreaker: its layers need about" in result.output
-    assert "LUT4 (estimate), the device has 5280; layer 1 alone needs" in result.output
+    assert "LUT4 (estimate), the device has 5280; layer 1 (dense) alone needs" in result.output
     assert "a larger --target-cycles" in result.output
     assert not (tmp_path / "build/digits-bnn-icebreaker/sim").exists()   # stopped first

@@ -3,7 +3,7 @@ tool runs, against the board's capacity."""
 
 from dataclasses import dataclass
 
-from ..hdl.estimates import estimate_argmax, estimate_mva
+from ..hdl.accelerator import stage_blocks
 from .boards import get_board
 
 KEYS = ("lut4", "ff", "ebr", "dsp")
@@ -21,33 +21,35 @@ class DesignTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class DesignEstimate:
-    """``layers``: one ``{"layer", "lut4", "ff", "ebr", "dsp"}`` per engine (the network's
-    layer index; :func:`~popcorn.hdl.estimates.estimate_mva`); ``argmax``
-    (:func:`~popcorn.hdl.estimates.estimate_argmax`); ``total`` their sum: the accelerator
-    core synthesized alone, without the UART link and board glue; ``capacity`` the board's
+    """``layers``: one ``{"layer", "kind", "lut4", "ff", "ebr", "dsp"}`` per stage of the
+    plan (the network's layer index; the sum of the ``resources(family)`` of the stage's
+    blocks, :func:`~popcorn.hdl.accelerator.stage_blocks`), the argmax included;
+    ``total`` their sum: the accelerator core synthesized alone, without the UART link
+    and board glue; ``capacity`` the board's
     (:attr:`~popcorn.boards.boards.Board.capacity`)."""
     board: str
     family: str
     layers: tuple
-    argmax: dict
     total: dict
     capacity: dict
 
     def to_dict(self):
         return {"board": self.board, "family": self.family, "layers": list(self.layers),
-                "argmax": self.argmax, "total": self.total, "capacity": self.capacity}
+                "total": self.total, "capacity": self.capacity}
 
 
 def estimate_design(plan, board):
     """The :class:`DesignEstimate` of :class:`~popcorn.hdl.accelerator.DataflowAccelerator`
     for ``plan`` on ``board`` (a name of :data:`~popcorn.boards.boards.BOARDS`)."""
     b = get_board(board)
-    layers = tuple({"layer": f.linear.layer, **estimate_mva(f, b.family)}
-                   for f in plan.foldings)
-    argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=b.family)
-    total = {k: sum(part[k] for part in (*layers, argmax)) for k in KEYS}
-    return DesignEstimate(board=b.name, family=b.family, layers=layers, argmax=argmax,
-                          total=total, capacity=dict(b.capacity))
+    layers = []
+    for stage in plan.stages:
+        parts = [block.resources(b.family) for _, block in stage_blocks(stage)]
+        layers.append({"layer": stage.layer, "kind": stage.kind,
+                       **{k: sum(part[k] for part in parts) for k in KEYS}})
+    total = {k: sum(part[k] for part in layers) for k in KEYS}
+    return DesignEstimate(board=b.name, family=b.family, layers=tuple(layers), total=total,
+                          capacity=dict(b.capacity))
 
 
 def check_fit(estimate):
@@ -65,5 +67,5 @@ def check_fit(estimate):
             raise DesignTooLarge(
                 f"the design does not fit {estimate.board}: its layers need about {need} "
                 f"{names[key]} (estimate), the device has {have}; layer "
-                f"{heaviest['layer']} alone needs {heaviest[key]}. Fold more (a larger "
+                f"{heaviest['layer']} ({heaviest['kind']}) alone needs {heaviest[key]}. Fold more (a larger "
                 f"--target-cycles), use serial bases, or choose a larger board")

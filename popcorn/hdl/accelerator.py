@@ -1,22 +1,64 @@
-"""The streaming dataflow accelerator of a mapped network: engines in a chain, argmax."""
+"""The streaming dataflow accelerator of a mapped network: one chain of blocks per stage."""
 
 from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..mapping.linear import level_to_base_map
 from ..mapping.network_map import NetworkPlan
+from ..mapping.stages import ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage
 from .argmax import Argmax
+from .comparator import LevelsToBases
+from .flatten import Flatten
 from .mva import MatrixVectorActivation
+from .pool import MaxPool
+from .window import SlidingWindow
+
+
+def _conv(stage):
+    return [("window", SlidingWindow(height=stage.height, width=stage.width,
+                                     channels=stage.in_width, kernel=stage.kernel,
+                                     stride=stage.stride, padding=stage.padding, pad_value=0)),
+            ("engine", MatrixVectorActivation(stage.folding))]
+
+
+def _pool(stage):
+    blocks = [("pool", MaxPool(height=stage.height, width=stage.width,
+                               channels=stage.in_width, kernel=stage.kernel,
+                               stride=stage.stride))]
+    if stage.convert is not None:
+        kind, perm = level_to_base_map(stage.convert)
+        blocks.append(("bases", LevelsToBases(channels=stage.channels, levels=stage.bits,
+                                              bases=stage.out_bits, kind=kind, perm=perm)))
+    return blocks
+
+
+BLOCKS = {
+    ConvStage: _conv,
+    DenseStage: lambda stage: [("engine", MatrixVectorActivation(stage.folding))],
+    PoolStage: _pool,
+    FlattenStage: lambda stage: [("flatten", Flatten(height=stage.height, width=stage.width,
+                                                     channels=stage.in_width))],
+    ArgmaxStage: lambda stage: [("argmax", Argmax(classes=stage.classes,
+                                                  width=stage.score_width))],
+}
+"""The components of each stage kind, in stream order (named for the submodule)."""
+
+
+def stage_blocks(stage):
+    """``[(name, component), ...]`` implementing ``stage``, in stream order."""
+    return BLOCKS[type(stage)](stage)
 
 
 class DataflowAccelerator(wiring.Component):
-    """One :class:`~popcorn.hdl.mva.MatrixVectorActivation` per layer of ``plan``, each
-    stream connected to the next, then :class:`~popcorn.hdl.argmax.Argmax`.
+    """The blocks of every stage of ``plan`` (:data:`BLOCKS`), each stream connected to the
+    next: submodule ``s<n>_<name>`` for stage n (``s0_window``, ``s0_engine``, ...).
 
-    Ports: ``i`` one image's input bases per transfer (``plan.in_width`` bits, element-major);
-    ``o`` the scores and the class (``plan.out_width`` bits, see
-    :meth:`~popcorn.mapping.network_map.NetworkPlan.unpack_outputs`). Timing:
-    ``plan.cycles_per_image`` and ``plan.latency``.
+    Ports: ``i`` one input pixel per transfer (``plan.in_width`` bits,
+    :func:`~popcorn.mapping.stages.pack_pixels`), ``plan.in_words`` per image, raster
+    order; ``o`` the scores and the class (``plan.out_width`` bits, see
+    :meth:`~popcorn.mapping.network_map.NetworkPlan.unpack_outputs`). Timing: every
+    handshake as :meth:`~popcorn.mapping.network_map.NetworkPlan.cycle_model` predicts.
     """
 
     def __init__(self, plan):
@@ -32,17 +74,11 @@ class DataflowAccelerator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        previous = None
-        for n, folding in enumerate(self._plan.foldings):
-            engine = MatrixVectorActivation(folding)
-            m.submodules[f"layer{n}"] = engine
-            if previous is None:
-                wiring.connect(m, wiring.flipped(self.i), engine.i)
-            else:
-                wiring.connect(m, previous.o, engine.i)
-            previous = engine
-        m.submodules.argmax = argmax = Argmax(classes=self._plan.classes,
-                                              width=self._plan.score_width)
-        wiring.connect(m, previous.o, argmax.i)
-        wiring.connect(m, argmax.o, wiring.flipped(self.o))
+        previous = wiring.flipped(self.i)
+        for n, stage in enumerate(self._plan.stages):
+            for name, block in stage_blocks(stage):
+                m.submodules[f"s{n}_{name}"] = block
+                wiring.connect(m, previous, block.i)
+                previous = block.o
+        wiring.connect(m, previous, wiring.flipped(self.o))
         return m

@@ -6,16 +6,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-
-def class_width(classes):
-    """Bits of a class index 0 .. classes-1 (at least 1)."""
-    return max(1, (classes - 1).bit_length())
-
-
-def argmax_stages(classes):
-    """Register stages of :class:`Argmax`: one per tournament level (a compare-and-select:
-    two levels per stage set the demo's clock), at least one."""
-    return max(1, (classes - 1).bit_length())
+from ..hwmath import argmax_stages, class_width
 
 
 class Argmax(wiring.Component):

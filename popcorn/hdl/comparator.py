@@ -15,7 +15,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.comparators import check_thresholds, encode_comparators
-from .estimates import estimate_comparator, threshold_rom_columns
+from .estimates import check_family, estimate_comparator, threshold_rom_columns
 from .popcount import popcount_tree
 
 OUTPUTS = ("thermometer", "onehot")
@@ -64,6 +64,40 @@ def levels_to_bases(m, levels, kind, perm=None, *, width=None, name="bases"):
         bases = Signal(width if width is not None else count.bit_length(), name=name)
         m.d.comb += bases.eq(popcount_tree(levels))
     return bases
+
+
+class LevelsToBases(wiring.Component):
+    """Turns a word of C channels' L comparator levels (channel c at bits ``[c*L, (c+1)*L)``)
+    into their bases (channel c at ``[c*N, (c+1)*N)``) with :func:`levels_to_bases`:
+    combinational, ``o.valid = i.valid``, ``i.ready = o.ready`` (no cycle of its own).
+    It follows a max-pool that ORed thermometer codes whose bases (PA-Net pieces, fixed
+    point planes) are not themselves ORed."""
+
+    def __init__(self, *, channels, levels, bases, kind, perm=None):
+        if kind not in BASE_MAPS:
+            raise ValueError(f"base map must be one of {BASE_MAPS}, not {kind!r}")
+        self._channels, self._levels, self._bases = channels, levels, bases
+        self._kind, self._perm = kind, perm
+        super().__init__({"i": In(stream.Signature(channels * levels)),
+                          "o": Out(stream.Signature(channels * bases))})
+
+    def resources(self, family="ice40"):
+        """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` (either family), counted, not fitted:
+        wiring for a permutation (``"levels"``), one LUT4 per piece (``"onehot"``), about
+        one per level for the count of a ``"binary"`` map; no flip-flops."""
+        check_family(family)
+        lut = 0 if self._kind == "levels" else self._channels * self._levels
+        return {"lut4": lut, "ff": 0, "ebr": 0, "dsp": 0}
+
+    def elaborate(self, platform):
+        m = Module()
+        c, n_l = self._channels, self._levels
+        out = [levels_to_bases(m, self.i.payload[k * n_l:(k + 1) * n_l], self._kind,
+                               self._perm, width=self._bases, name=f"bases{k}")
+               for k in range(c)]
+        m.d.comb += [self.o.payload.eq(Cat(*out)), self.o.valid.eq(self.i.valid),
+                     self.i.ready.eq(self.o.ready)]
+        return m
 
 
 class ComparatorActivation(wiring.Component):

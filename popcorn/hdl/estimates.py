@@ -35,7 +35,7 @@ from math import ceil
 
 import numpy as np
 
-from .argmax import argmax_stages, class_width
+from ..hwmath import argmax_stages, class_width
 from .pe import pe_output_width
 from .popcount import tree_plan
 

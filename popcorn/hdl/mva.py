@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..mapping.linear import COMPRESSOR_GROUP, LinearFolding, csd_digits
 from .comparator import compare, levels_to_bases
+from .estimates import estimate_mva
 from .popcount import build_tree, popcount_tree, tree_plan
 
 
@@ -51,6 +52,11 @@ class MatrixVectorActivation(wiring.Component):
     @property
     def folding(self):
         return self._folding
+
+    def resources(self, family="ice40"):
+        """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` on ``family``:
+        :func:`~popcorn.hdl.estimates.estimate_mva`."""
+        return estimate_mva(self._folding, family)
 
     def elaborate(self, platform):
         f = self._folding
@@ -259,6 +265,9 @@ class MatrixVectorActivation(wiring.Component):
                 if f.compares_counts:
                     threshold = threshold.as_unsigned()
                 m.d.comb += levels[k].eq(compare(y, threshold, mode))
+            if f.emit == "levels":
+                results.append(levels)
+                continue
             kind, perm = f.level_to_base_map()
             results.append(levels_to_bases(m, levels, kind, perm, width=f.out_bases,
                                            name=f"bases{p}"))

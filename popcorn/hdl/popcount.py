@@ -26,6 +26,8 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..hwmath import tree_levels
+
 MAX_WIDTH = 4096
 """The widest :class:`Popcount` (bits) that parameter checks accept."""
 
@@ -91,12 +93,6 @@ class TreePlan:
     def count_width(self):
         """Width of the count: ``width.bit_length()`` (unsigned)."""
         return self.width.bit_length()
-
-
-def tree_levels(width, group):
-    """Logic levels of a tree over ``width`` bits with ``group``-bit compressors."""
-    leaves = ceil(width / group)
-    return 1 + (leaves - 1).bit_length()
 
 
 def tree_plan(width, group, pipeline, *, max_width=MAX_WIDTH):

@@ -66,6 +66,7 @@ from ..golden.comparators import MODE_GE, MODE_LT, MODE_ONE, MODE_ZERO, encode_c
 from ..golden.integer_model import IntLinear, IntThreshold, apply_thresholds
 from ..golden.quantizers import base_coefficients, comparators, thermometer_to_bases
 from ..golden.widths import signed_width
+from ..hwmath import tree_levels
 
 # Per-element bits counted per pair, and the affine (a, b-per-K) turning P into the dot.
 _PAIR = {("pm1", "pm1"): (1, 2, -1), ("pm1", "zo"): (2, 1, -1),
@@ -75,9 +76,10 @@ _PAIR = {("pm1", "pm1"): (1, 2, -1), ("pm1", "zo"): (2, 1, -1),
 # (one [Y >= T'] chain, [Y <= T] stored as T' = T + 1), shared with ComparatorActivation
 # (re-exported here).
 __all__ = ["LinearFolding", "csd_digits", "MODE_ZERO", "MODE_ONE", "MODE_GE", "MODE_LT",
-           "BASES", "MULTIPLY"]
+           "BASES", "MULTIPLY", "EMIT", "level_to_base_map"]
 
 BASES = ("parallel", "serial")
+EMIT = ("bases", "levels")
 MULTIPLY = ("shift-add", "dsp")
 COMPRESSOR_GROUP = 3
 """Bits per compressor group of the engine's pipelined popcount trees."""
@@ -96,6 +98,21 @@ def csd_digits(value):
         value >>= 1
         shift += 1
     return digits
+
+
+def level_to_base_map(quantizer):
+    """How the comparator levels of an activation ``quantizer`` become its bases, for the
+    hardware: ``("levels", perm)`` base j = level perm[j] (sign, ABC-Net: a permutation, so
+    an OR of levels is an OR of bases), ``("onehot", None)`` (PA-Net), or ``("binary",
+    None)`` base b = bit b of the number of levels set (fixed point)."""
+    name = quantizer.quantizer
+    if name == "sign":
+        return "levels", (0,)
+    if name == "abc":
+        return "levels", tuple(int(r) for r in comparators(quantizer).rank)
+    if name == "pa":
+        return "onehot", None
+    return "binary", None
 
 
 def _positive_int(value, name):
@@ -121,6 +138,9 @@ class LinearFolding:
     bases : keyword, ``"parallel"`` (default) or ``"serial"`` (one popcount tree per lane,
         base pairs in turn).
     multiply : keyword, ``"shift-add"`` (default) or ``"dsp"``.
+    emit : keyword, for threshold layers: ``"bases"`` (default, the next layer's bases) or
+        ``"levels"`` (the comparator levels, a thermometer code per channel: what a
+        max-pool ORs before the bases are derived, :class:`~popcorn.mapping.stages.PoolStage`).
 
     See the module docstring for what each option builds.
     """
@@ -131,6 +151,7 @@ class LinearFolding:
     pipeline: int = field(default=0, kw_only=True)
     bases: str = field(default="parallel", kw_only=True)
     multiply: str = field(default="shift-add", kw_only=True)
+    emit: str = field(default="bases", kw_only=True)
 
     def __post_init__(self):
         lin = self.linear
@@ -146,6 +167,10 @@ class LinearFolding:
                                  f"{total} {what}; choose a divisor of {total}")
         if self.bases not in BASES:
             raise ValueError(f"bases must be one of {BASES}, not {self.bases!r}")
+        if self.emit not in EMIT:
+            raise ValueError(f"emit must be one of {EMIT}, not {self.emit!r}")
+        if self.emit == "levels" and self.activation is None:
+            raise ValueError(f"layer {lin.layer}: a scores layer emits Y, not levels")
         if self.multiply not in MULTIPLY:
             raise ValueError(f"multiply must be one of {MULTIPLY}, not {self.multiply!r}")
         if not isinstance(self.pipeline, (int, np.integer)) or isinstance(self.pipeline, bool) \
@@ -192,8 +217,14 @@ class LinearFolding:
 
     @property
     def out_bases(self):
-        """Bases per channel of the output (threshold layers)."""
+        """Bases per channel of the next layer (threshold layers)."""
         return len(base_coefficients(self.activation.quantizer))
+
+    @property
+    def out_bits(self):
+        """Output bits per channel (threshold layers): :attr:`out_bases`, or :attr:`levels`
+        with ``emit="levels"``."""
+        return self.levels if self.emit == "levels" else self.out_bases
 
     @property
     def levels(self):
@@ -240,7 +271,6 @@ class LinearFolding:
     @property
     def tree_levels(self):
         """Logic levels of one popcount tree in 3-bit groups (the most ``pipeline``)."""
-        from ..hdl.popcount import tree_levels
         return tree_levels(self.tree_width, COMPRESSOR_GROUP)
 
     @property
@@ -262,7 +292,7 @@ class LinearFolding:
     def out_width(self):
         if self.activation is None:
             return self.channels * self.score_width
-        return self.channels * self.out_bases
+        return self.channels * self.out_bits
 
     # -- arithmetic ----------------------------------------------------------------------
     @property
@@ -408,7 +438,8 @@ class LinearFolding:
     # -- golden model ---------------------------------------------------------------------
     def reference(self, bases):
         """What the engine outputs for input bases ``uint8`` (B, K, N): Y ``int64`` (B, C)
-        for the scores layer, else the next layer's bases ``uint8`` (B, C, N')."""
+        for the scores layer, else the next layer's bases ``uint8`` (B, C, N') (with
+        ``emit="levels"`` the comparator levels (B, C, L))."""
         bases = check_bits(bases, "bases")
         lin = self.linear
         dots = np.stack([np.stack([
@@ -419,21 +450,14 @@ class LinearFolding:
         if self.activation is None:
             return y
         levels = apply_thresholds(self.activation, y)         # (B, C, L)
+        if self.emit == "levels":
+            return levels
         return thermometer_to_bases(levels, self.activation.quantizer)
 
     def level_to_base_map(self):
-        """How comparator levels become output bases, for the hardware: ``("levels",
-        perm)`` base j = level perm[j] (sign, ABC-Net), ``("onehot", None)`` (PA-Net), or
-        ``("binary", None)`` base b = bit b of the number of levels set (fixed point)."""
-        quantizer = self.activation.quantizer
-        name = quantizer.quantizer
-        if name == "sign":
-            return "levels", (0,)
-        if name == "abc":
-            return "levels", tuple(int(r) for r in comparators(quantizer).rank)
-        if name == "pa":
-            return "onehot", None
-        return "binary", None
+        """How comparator levels become output bases: :func:`level_to_base_map` of the
+        activation's quantizer."""
+        return level_to_base_map(self.activation.quantizer)
 
     def pack_inputs(self, bases):
         """Stream words of input bases (B, K, N), element-major."""

@@ -1,27 +1,36 @@
-"""Mapping a whole network onto a streaming dataflow accelerator: one engine per layer.
+"""Mapping a whole network onto a streaming dataflow accelerator: one stage per layer.
 
 :func:`map_network` takes a :class:`~popcorn.network.Network`, maps it to the integer model
-(:func:`~popcorn.golden.integer_model.to_integer`) and folds each Dense layer onto a
-:class:`~popcorn.mapping.linear.LinearFolding`; the last one emits the scores, followed by
-an argmax. Cycles follow from the folding exactly: the accelerator accepts an image every
-``max_l NF_l*SF_l`` cycles and the first image's result leaves the sum of the engines' and
-the argmax's latencies after its input.
+(:func:`~popcorn.golden.integer_model.to_integer`) and turns its stages into the hardware's
+(:mod:`popcorn.mapping.stages`): a Conv2d becomes a sliding window and an engine, a
+MaxPool2d an OR-pool, a Flatten a gatherer in front of the Dense engine that reads it, the
+scores an argmax. Each engine is folded PE x SIMD so that it needs about
+``target_cycles`` per image. The image enters as a stream of pixels (raster order, all
+channels of a pixel per word; a vector input (K,) as K one-element pixels).
 
-Convolutions are not mapped yet: a network with Conv2d or MaxPool2d layers gets an error
-naming the layer.
+Cycles come from the cycle models of the stages (:mod:`popcorn.mapping.timing`): the plan
+predicts the handshake cycle of every input and output word of a free-running run, which
+the RTL tests assert, word for word.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
-from ..golden.binary import pack_words
 from ..golden.integer_model import IntLinear, IntThreshold, run_integer, to_integer
 from ..golden.predict import input_thermometer
-from ..golden.quantizers import thermometer_to_bases
-from ..hdl.argmax import argmax_stages, class_width
+from ..golden.quantizers import base_coefficients, thermometer_to_bases
+from ..hwmath import class_width
 from ..network.validate import NetworkError
-from .linear import LinearFolding
+from .linear import LinearFolding, level_to_base_map
+from .stages import (ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage,
+                     pack_pixels)
+from .timing import chain_cycles
+
+PREDICTED_IMAGES = 4
+"""Images of the free-running run that :attr:`NetworkPlan.cycles_per_image` and
+:attr:`NetworkPlan.latency` are read from (the interval between the last two outputs)."""
 
 
 def _divisors(n):
@@ -46,58 +55,90 @@ def choose_folding(channels, fan_in, target_cycles):
 
 @dataclass(frozen=True, eq=False)
 class NetworkPlan:
-    """A mapped network: ``foldings`` one per Dense layer in order; ``integer`` the
-    integer model it implements; ``network`` the source."""
+    """A mapped network: ``stages`` in stream order (:mod:`popcorn.mapping.stages`), the
+    last an :class:`~popcorn.mapping.stages.ArgmaxStage`; ``integer`` the integer model it
+    implements; ``network`` the source; ``input_shape`` the stream's (H, W, C) image."""
     network: object
     integer: object
-    foldings: tuple
+    stages: tuple
+    input_shape: tuple
+
+    @property
+    def foldings(self):
+        """The engines' :class:`~popcorn.mapping.linear.LinearFolding`, in order."""
+        return tuple(s.folding for s in self.stages if hasattr(s, "folding"))
 
     @property
     def classes(self):
-        return self.foldings[-1].channels
+        return self.stages[-1].classes
 
     @property
-    def cycles_per_image(self):
-        """Initiation interval of the pipeline: the slowest engine's NF*SF."""
-        return max(f.cycles_per_vector for f in self.foldings)
+    def score_width(self):
+        return self.stages[-1].score_width
 
     @property
-    def latency(self):
-        """Cycles from an idle accelerator's input handshake to its output: every engine's
-        latency plus the argmax's."""
-        return sum(f.latency for f in self.foldings) + argmax_stages(self.classes)
+    def in_width(self):
+        """Bits of one input pixel word: C elements of N bases."""
+        return self.stages[0].in_width
+
+    @property
+    def in_words(self):
+        """Input words (pixels) per image."""
+        return self.stages[0].in_words
+
+    @property
+    def out_width(self):
+        return self.classes * self.score_width + class_width(self.classes)
 
     @property
     def needs_dsp(self):
         """True when a layer's multiplies should go to DSP blocks."""
         return any(f.needs_dsp for f in self.foldings)
 
-    @property
-    def in_width(self):
-        return self.foldings[0].in_width
+    # -- cycles --------------------------------------------------------------------------
+    def cycle_model(self, images=PREDICTED_IMAGES):
+        """:class:`~popcorn.mapping.timing.ChainCycles` of ``images`` images sent back to
+        back into an idle accelerator whose output is always taken."""
+        models = [model for stage in self.stages for model in stage.timing()]
+        return chain_cycles(models, input_words=images * self.in_words, output_words=images)
+
+    @cached_property
+    def _predicted(self):
+        return self.cycle_model()
 
     @property
-    def score_width(self):
-        return self.foldings[-1].score_width
+    def cycles_per_image(self):
+        """Initiation interval: cycles between the last two of :data:`PREDICTED_IMAGES`
+        images sent back to back."""
+        out = self._predicted.outputs
+        return out[-1] - out[-2]
 
     @property
-    def out_width(self):
-        return self.classes * self.score_width + class_width(self.classes)
+    def latency(self):
+        """Cycles from the first input word's handshake to the first result's, on an idle
+        accelerator."""
+        return self._predicted.outputs[0] - self._predicted.inputs[0]
 
-    def input_bases(self, inputs):
-        """The first engine's input bases ``uint8`` (B, K, N) of raw inputs."""
+    # -- words -----------------------------------------------------------------------------
+    def input_pixels(self, inputs):
+        """The input stream's bits ``uint8`` (B, H*W, C, N) of raw inputs: pixel (y, x) of
+        image b at ``[b, y*W + x]``, element c's N bases (fixed point: the code's bits)."""
         thermo = input_thermometer(self.network, inputs)
-        bases = thermometer_to_bases(thermo, self.network.input_quantizer)
-        return bases.reshape(len(bases), -1, bases.shape[-1])   # a leading Flatten: C-major
+        bases = thermometer_to_bases(thermo, self.network.input_quantizer)  # (B, *shape, N)
+        if bases.ndim == 3:                                                   # (B, K, N)
+            return bases[:, :, None, :]
+        b, c, h, w, n = bases.shape
+        return np.ascontiguousarray(bases.transpose(0, 2, 3, 1, 4)).reshape(b, h * w, c, n)
+
+    def input_words(self, inputs):
+        """Input stream words, image after image (Python ints, :func:`pack_pixels`)."""
+        return pack_pixels(self.input_pixels(inputs))
 
     def reference(self, inputs):
         """(scores ``int64`` (B, classes), argmax (B,)) of the integer golden model."""
         thermo = input_thermometer(self.network, inputs)
         result = run_integer(self.integer, thermo)
         return result.scores, result.argmax
-
-    def pack_inputs(self, inputs):
-        return pack_words(self.input_bases(inputs), axes=2)
 
     def pack_outputs(self, scores, argmax):
         w = self.score_width
@@ -115,50 +156,161 @@ class NetworkPlan:
         return scores, argmax
 
 
-def linear_pairs(integer_network):
-    """(IntLinear, the IntThreshold right after it or None) for every linear stage."""
-    stages = list(integer_network.stages)
-    pairs = []
-    for n, stage in enumerate(stages):
-        if isinstance(stage, IntLinear):
-            after = stages[n + 1] if n + 1 < len(stages) else None
-            pairs.append((stage, after if isinstance(after, IntThreshold) else None))
-    return pairs
+def _stream_weights(linear, spatial):
+    """``linear`` with its weight bits permuted from the golden model's C-major element
+    order to the stream's: (c, ky, kx) -> (ky, kx, c) for a convolution's windows,
+    (c, y, x) -> (y, x, c) for a flattened map (``spatial`` = (H, W) or the kernel)."""
+    m, out, k = linear.weight_bits.shape
+    h, w = spatial
+    bits = linear.weight_bits.reshape(m, out, k // (h * w), h, w).transpose(0, 1, 3, 4, 2)
+    return replace(linear, kind="dense", weight_bits=np.ascontiguousarray(bits).reshape(m, out, k))
+
+
+class _Stream:
+    """What flows between two stages while :func:`map_network` walks the layers."""
+
+    def __init__(self, height, width, channels, bits, quantizer, levels=False):
+        self.height, self.width, self.channels, self.bits = height, width, channels, bits
+        self.quantizer, self.levels = quantizer, levels
+        self.vector = False
 
 
 def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipeline="auto",
                 bases="parallel", multiply="shift-add"):
-    """Fold every layer of ``network``.
+    """Map ``network`` to a :class:`NetworkPlan`.
 
-    ``folding`` optionally fixes (pe, simd) per Dense layer (a list, in order); otherwise
-    :func:`choose_folding` meets ``target_cycles`` per image where it can. ``pipeline`` is
-    the register stages of every popcount tree, or ``"auto"``: one stage per two logic
-    levels of the tree. ``bases`` and ``multiply`` are passed to every
+    ``folding`` optionally fixes (pe, simd) per engine (a list, one per Conv2d or Dense in
+    order); otherwise :func:`choose_folding` gives every engine about ``target_cycles``
+    cycles per image (a convolution's engine ``target_cycles / (OH*OW)`` per window).
+    ``pipeline`` is the register stages of every popcount tree, or ``"auto"``: one stage
+    per two logic levels of the tree. ``bases`` and ``multiply`` are passed to every
     :class:`~popcorn.mapping.linear.LinearFolding`.
+
+    Raises
+    ------
+    NetworkError
+        naming the layer and the parameter the hardware cannot carry.
     """
-    for index, layer in enumerate(network.layers):
-        if layer.kind in ("conv2d", "maxpool2d"):
-            raise NetworkError(f"layer {index} ({layer.kind}): the dataflow mapper places "
-                               f"dense networks only so far; convolutions are not mapped yet")
-    first = network.layers[0].kind if network.layers else None
-    if len(network.input_shape) != 1 and first != "flatten":
-        raise NetworkError(f"input: the dataflow mapper takes vector inputs (K,) or a "
-                           f"Flatten first, not {network.input_shape} into {first}")
     integer = to_integer(network, frac_bits)
-    pairs = linear_pairs(integer)
-    if folding is not None and len(folding) != len(pairs):
+    stages_in = list(integer.stages)
+    linears = [s for s in stages_in if isinstance(s, IntLinear)]
+    if folding is not None and len(folding) != len(linears):
         raise ValueError(f"folding gives {len(folding)} (pe, simd) pairs for "
-                         f"{len(pairs)} dense layers")
-    foldings = []
-    for n, (linear, activation) in enumerate(pairs):
+                         f"{len(linears)} Conv2d and Dense layers")
+    shape = network.input_shape
+    quantizer = network.input_quantizer
+    n_in = len(base_coefficients(quantizer))
+    if len(shape) == 1:
+        stream = _Stream(1, shape[0], 1, n_in, quantizer)
+    else:
+        stream = _Stream(shape[1], shape[2], shape[0], n_in, quantizer)
+    input_shape = (stream.height, stream.width, stream.channels)
+    stages = []
+    engines = iter(folding) if folding is not None else None
+    options = dict(bases=bases, multiply=multiply)
+
+    def fold(linear, activation, items, emit):
         channels, fan_in = linear.weight_bits.shape[1:]
-        pe, simd = folding[n] if folding is not None else \
-            choose_folding(channels, fan_in, target_cycles)
-        options = dict(bases=bases, multiply=multiply)
+        pe, simd = next(engines) if engines is not None else \
+            choose_folding(channels, fan_in, max(1, target_cycles // items))
+        kwargs = dict(options, emit=emit)
         if pipeline == "auto":
-            levels = LinearFolding(linear, activation, pe=pe, simd=simd, **options).tree_levels
-            options["pipeline"] = levels // 2
+            levels = LinearFolding(linear, activation, pe=pe, simd=simd, **kwargs).tree_levels
+            kwargs["pipeline"] = levels // 2
         else:
-            options["pipeline"] = pipeline
-        foldings.append(LinearFolding(linear, activation, pe=pe, simd=simd, **options))
-    return NetworkPlan(network, integer, tuple(foldings))
+            kwargs["pipeline"] = pipeline
+        try:
+            return LinearFolding(linear, activation, pe=pe, simd=simd, **kwargs)
+        except (TypeError, ValueError) as error:
+            message = str(error)
+            if not message.startswith("layer"):
+                message = f"layer {linear.layer} ({linear.kind}): {message}"
+            raise NetworkError(message) from None
+
+    n, flatten_at = 0, None
+    while n < len(stages_in):
+        stage = stages_in[n]
+        after = stages_in[n + 1] if n + 1 < len(stages_in) else None
+        activation = after if isinstance(after, IntThreshold) else None
+        where = f"layer {stage.layer} ({stage.kind})"
+        if isinstance(stage, IntLinear) and stage.kind == "conv2d":
+            kh, kw = stage.kernel
+            if kh != kw:
+                raise NetworkError(f"{where}: kernel {kh}x{kw}; the sliding window takes "
+                                   f"square kernels only")
+            if stage.padding >= kh:
+                raise NetworkError(f"{where}: padding {stage.padding} is not smaller than "
+                                   f"the kernel {kh}; the sliding window pads less than a "
+                                   f"kernel")
+            if activation is None:
+                raise NetworkError(f"{where}: a convolution must be followed by an "
+                                   f"activation; the scores come from a Dense layer")
+            pool_next = n + 2 < len(stages_in) and stages_in[n + 2].kind == "maxpool2d"
+            levels = pool_next and level_to_base_map(activation.quantizer)[0] != "levels"
+            conv = ConvStage(
+                layer=stage.layer, height=stream.height, width=stream.width,
+                channels=stream.channels, bits=stream.bits, kernel=kh, stride=stage.stride,
+                padding=stage.padding,
+                folding=None)
+            oh, ow = conv.out_shape
+            linear = _stream_weights(stage, (kh, kh))
+            folded = fold(linear, activation, oh * ow, "levels" if levels else "bases")
+            conv = replace(conv, folding=folded)
+            stages.append(conv)
+            stream = _Stream(oh, ow, folded.channels, folded.out_bits, activation.quantizer,
+                             levels)
+            n += 2
+            continue
+        if isinstance(stage, IntLinear):
+            if not stream.vector:
+                stages.append(FlattenStage(layer=flatten_at if flatten_at is not None else
+                                           stage.layer, height=stream.height,
+                                           width=stream.width, channels=stream.channels,
+                                           bits=stream.bits))
+                linear = _stream_weights(stage, (stream.height, stream.width))
+            else:
+                linear = stage
+            folded = fold(linear, activation, 1, "bases")
+            stages.append(DenseStage(layer=stage.layer, folding=folded))
+            if activation is None:
+                stream = None
+                n += 1
+            else:
+                stream = _Stream(1, 1, folded.channels, folded.out_bits, activation.quantizer)
+                stream.vector = True
+                n += 2
+            continue
+        if stage.kind == "maxpool2d":
+            if stream.vector:
+                raise NetworkError(f"{where}: pooling a vector")
+            if not stream.levels and level_to_base_map(stream.quantizer)[0] != "levels":
+                raise NetworkError(f"{where}: pooling the network input of "
+                                   f"{stream.quantizer.quantizer} bases is not mapped (their "
+                                   f"OR is not their maximum); quantize the input with a "
+                                   f"sign or ABC-Net activation, or pool after a layer")
+            last_pool = not (after is not None and after.kind == "maxpool2d")
+            convert = stream.quantizer if stream.levels and last_pool else None
+            out_bits = len(thermometer_to_bases(
+                np.zeros((1, stream.bits), np.uint8), convert)[0]) if convert else stream.bits
+            pool = PoolStage(layer=stage.layer, height=stream.height, width=stream.width,
+                             channels=stream.channels, bits=stream.bits, kernel=stage.kernel,
+                             stride=stage.stride, convert=convert, out_bits=out_bits)
+            if stage.kernel > stream.height or stage.kernel > stream.width:
+                raise NetworkError(f"{where}: kernel {stage.kernel} does not fit the "
+                                   f"{stream.height}x{stream.width} map")
+            stages.append(pool)
+            oh, ow = pool.out_shape
+            stream = _Stream(oh, ow, stream.channels, out_bits, stream.quantizer,
+                             stream.levels and not last_pool)
+            n += 1
+            continue
+        # flatten: the next Dense gathers the map (FlattenStage); scores: the argmax
+        if stage.kind == "flatten":
+            flatten_at = stage.layer
+        if stage.kind == "scores":
+            last = stages[-1].folding
+            stages.append(ArgmaxStage(layer=stage.layer, classes=last.channels,
+                                      score_width=last.score_width))
+        n += 1
+    return NetworkPlan(network, integer, tuple(stages), input_shape)
+

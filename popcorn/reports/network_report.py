@@ -19,24 +19,13 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
                    bitstream, estimate):
     """The report as a dict (what ``report.json`` holds); ``estimate`` is the
     :class:`~popcorn.boards.fit.DesignEstimate` of the core made before the build."""
-    layers = []
-    for f in plan.foldings:
-        lin = f.linear
-        layers.append({
-            "layer": lin.layer, "kind": lin.kind, "fan_in": f.fan_in, "channels": f.channels,
-            "weight_bases": f.weight_bases, "act_bases": f.act_bases,
-            "encodings": f"{lin.weight_encoding} x {lin.act_encoding}",
-            "output": "scores" if f.activation is None else
-                      f"{f.out_bases} {f.activation.quantizer.quantizer} bases",
-            "pe": f.pe, "simd": f.simd, "cycles_per_vector": f.cycles_per_vector,
-            "latency": f.latency,
-        })
+    layers = [_stage_row(stage) for stage in plan.stages]
     cycles, latency = measured["interval"], measured["latency"]
     performance = {}
     for label, mhz in (("fmax", impl.fmax_mhz), ("board_clock", impl.clock_mhz)):
         performance[label] = {"clock_mhz": mhz, "latency_us": round(latency / mhz, 3),
                               "throughput_images_per_s": round(mhz * 1e6 / cycles, 1)}
-    n_sim = measured["words"]
+    n_sim = measured["images"]
     return {
         "design": name,
         "network": {"input_shape": list(plan.network.input_shape),
@@ -48,7 +37,7 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
             "float": _accuracy(float_pred.argmax, labels),
             "integer_golden": _accuracy(int_pred.argmax, labels),
             "float_integer_agreement": round(float(np.mean(float_pred.argmax == int_pred.argmax)), 4),
-            "rtl_images": n_sim,
+            "rtl_images": n_sim, "simulator": measured["simulator"],
             "rtl": _accuracy(rtl_argmax, labels),
         },
         "cycles": {"per_image_predicted": plan.cycles_per_image, "per_image_measured": cycles,
@@ -58,6 +47,32 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
         "performance": performance,
         "bitstream": str(bitstream),
     }
+
+
+def _stage_row(stage):
+    """One row of the layer table: the stage's kind and stream shapes, and for an engine
+    its folding."""
+    row = {"layer": stage.layer, "kind": stage.kind, "in": _shape(stage, "in"),
+           "out": _shape(stage, "out")}
+    folding = getattr(stage, "folding", None)
+    if folding is not None:
+        lin = folding.linear
+        row.update({
+            "fan_in": folding.fan_in, "channels": folding.channels,
+            "weight_bases": folding.weight_bases, "act_bases": folding.act_bases,
+            "encodings": f"{lin.weight_encoding} x {lin.act_encoding}",
+            "output": "scores" if folding.activation is None else
+                      f"{folding.out_bits} {folding.activation.quantizer.quantizer} "
+                      f"{'levels' if folding.emit == 'levels' else 'bases'}",
+            "pe": folding.pe, "simd": folding.simd,
+            "cycles_per_vector": folding.cycles_per_vector,
+            "vectors": stage.out_words, "engine_latency": folding.latency})
+    return row
+
+
+def _shape(stage, side):
+    """``"words x bits"`` of one image on a side of the stage."""
+    return f"{getattr(stage, side + '_words')} x {getattr(stage, side + '_width')}"
 
 
 def write_report(report, out_dir):
@@ -78,17 +93,18 @@ def markdown(report):
         f"# {report['design']} on {impl['board']} ({impl['device']})", "",
         f"Input {tuple(net['input_shape'])} ({net['input_quantizer']}), {net['classes']} "
         f"classes, coefficients with {net['frac_bits']} fractional bits.", "",
-        "## Layers and folding", "",
-        "| layer | K | C | M x N | encodings | output | PE | SIMD | cycles | latency |",
-        "| ---: | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |",
-        *(f"| {l['layer']} | {l['fan_in']} | {l['channels']} | {l['weight_bases']} x "
-          f"{l['act_bases']} | {l['encodings']} | {l['output']} | {l['pe']} | {l['simd']} | "
-          f"{l['cycles_per_vector']} | {l['latency']} |" for l in report["layers"]),
+        "## Stages and folding", "",
+        "Streams as words per image x bits per word (a pixel per word, or a vector).", "",
+        "| layer | stage | in | out | K | C | M x N | encodings | output | PE | SIMD | "
+        "cycles per vector | vectors |",
+        "| ---: | --- | --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |",
+        *(_layer_line(l) for l in report["layers"]),
         "", "## Accuracy", "",
         "| model | images | accuracy |", "| --- | ---: | ---: |",
         f"| float reference | {acc['images']} | {pct(acc['float'])} |",
         f"| integer golden model | {acc['images']} | {pct(acc['integer_golden'])} |",
-        f"| RTL simulation (cocotb + Icarus) | {acc['rtl_images']} | {pct(acc['rtl'])} |", "",
+        f"| RTL simulation (cocotb + {acc['simulator']}) | {acc['rtl_images']} | "
+        f"{pct(acc['rtl'])} |", "",
         f"Float and integer models agree on {pct(acc['float_integer_agreement'])} of the "
         f"images; the RTL's scores and class equal the integer model's on every simulated "
         f"image.", "",
@@ -116,6 +132,15 @@ def markdown(report):
     return "\n".join(lines)
 
 
+def _layer_line(l):
+    if "pe" not in l:
+        return f"| {l['layer']} | {l['kind']} | {l['in']} | {l['out']} |" + " |" * 9
+    return (f"| {l['layer']} | {l['kind']} | {l['in']} | {l['out']} | {l['fan_in']} | "
+            f"{l['channels']} | {l['weight_bases']} x {l['act_bases']} | {l['encodings']} | "
+            f"{l['output']} | {l['pe']} | {l['simd']} | {l['cycles_per_vector']} | "
+            f"{l['vectors']} |")
+
+
 def _critical_path_lines(path):
     if path is None:
         return []
@@ -126,8 +151,8 @@ def _critical_path_lines(path):
 
 
 def _estimate_lines(est, impl):
-    rows = [(f"layer {part['layer']}", part) for part in est["layers"]]
-    rows += [("argmax", est["argmax"]), ("**core total**", est["total"])]
+    rows = [(f"layer {part['layer']} ({part['kind']})", part) for part in est["layers"]]
+    rows += [("**core total**", est["total"])]
     return ["", "### Estimate before the build", "",
             "`popcorn.hdl.estimates` on each block (Yosys-alone models, errors in "
             "`reports/blocks/`), without the UART link and board glue that the nextpnr "

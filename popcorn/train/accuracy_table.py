@@ -63,29 +63,20 @@ def _golden_accuracy(model, dataset):
 
 
 def _rtl_accuracy(model, dataset, images, build_dir):
-    """Accuracy of the RTL (cocotb + Icarus simulation of the dataflow accelerator) on the
-    first ``images`` test images, or None for a network the mapper does not place (CNNs,
-    no binary form). Every simulated image's scores must also equal the integer golden
+    """Accuracy of the RTL (cocotb simulation of the dataflow accelerator) on the first
+    ``images`` test images, or None for a network the mapper does not place (no binary
+    form). Every simulated image's scores must also equal the integer golden
     model's, or the simulation fails."""
-    from popcorn.golden.binary import unpack_words
-    from popcorn.hdl.accelerator import DataflowAccelerator
     from popcorn.mapping.network_map import map_network
     from popcorn.network import NetworkError
-    from popcorn.sim.runner import run_testbench
+    from popcorn.sim.network import simulate_network
 
     try:
         plan = map_network(to_network(model), target_cycles=256)
     except (ValueError, NetworkError):
         return None
     x, y = dataset.x_test[:images, None], dataset.y_test[:images]
-    scores, argmax = plan.reference(x)
-    case = dict(inputs=plan.input_bases(x).reshape(len(x), -1),
-                expected=unpack_words(plan.pack_outputs(scores, argmax), plan.out_width),
-                interval=plan.cycles_per_image, latency=plan.latency, burst=4, seed=0,
-                idle=0.0, stall=0.0)
-    measured = run_testbench(DataflowAccelerator(plan), case=case, build_dir=build_dir,
-                             test_module="popcorn.sim.testbenches.stream_tb")
-    _, rtl = plan.unpack_outputs([int(w, 16) for w in measured["outputs"]])
+    rtl = simulate_network(plan, x, build_dir=build_dir, idle=0.0, stall=0.0).argmax
     return float((rtl == y).mean())
 
 

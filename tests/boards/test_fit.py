@@ -5,6 +5,9 @@ import pytest
 from popcorn.boards.fit import DesignTooLarge, check_fit, estimate_design
 from popcorn.examples import load_example
 from popcorn.hdl.estimates import estimate_argmax, estimate_mva
+from popcorn.hdl.flatten import Flatten
+from popcorn.hdl.pool import MaxPool
+from popcorn.hdl.window import SlidingWindow
 from popcorn.mapping.network_map import map_network
 
 
@@ -16,19 +19,38 @@ def network():
 def test_estimate_is_the_sum_of_the_blocks(network):
     plan = map_network(network, target_cycles=256)
     est = estimate_design(plan, "ulx3s-85f")
-    assert [layer["layer"] for layer in est.layers] == [f.linear.layer for f in plan.foldings]
-    parts = [estimate_mva(f, "ecp5") for f in plan.foldings]
+    assert [(layer["layer"], layer["kind"]) for layer in est.layers] == \
+        [(0, "flatten"), (1, "dense"), (4, "dense"), (7, "dense"), (9, "argmax")]
+    flatten = Flatten(height=8, width=8, channels=5).resources("ecp5")
+    parts = [flatten] + [estimate_mva(f, "ecp5") for f in plan.foldings]
     parts.append(estimate_argmax(classes=10, width=plan.score_width, family="ecp5"))
     for key in ("lut4", "ff", "ebr", "dsp"):
         assert est.total[key] == sum(p[key] for p in parts)
+        assert [layer[key] for layer in est.layers] == [p[key] for p in parts]
     assert est.capacity == {"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156}
     check_fit(est)                                         # fits: no error
+
+
+def test_conv_estimate_counts_window_pool_and_flatten():
+    from popcorn.golden.examples import random_network
+
+    plan = map_network(random_network("pa", seed=1, layout="conv"), target_cycles=150)
+    est = estimate_design(plan, "icebreaker")
+    conv, pool = plan.stages[0], plan.stages[1]
+    window = SlidingWindow(height=8, width=8, channels=conv.in_width, kernel=3, padding=1)
+    expect = [window.resources(), estimate_mva(conv.folding, "ice40")]
+    assert est.layers[0]["lut4"] == sum(p["lut4"] for p in expect)
+    assert est.layers[0]["ff"] == sum(p["ff"] for p in expect)
+    pooled = MaxPool(height=8, width=8, channels=pool.in_width, kernel=2).resources()
+    assert est.layers[1]["ff"] == pooled["ff"]
+    assert est.layers[1]["lut4"] == pooled["lut4"] + pool.channels * pool.bits  # one-hot
 
 
 def test_unfolded_network_does_not_fit_the_up5k_but_fits_the_ecp5(network):
     plan = map_network(network, target_cycles=1)
     with pytest.raises(DesignTooLarge, match=r"the design does not fit icebreaker: its layers "
-                       r"need about \d+ LUT4 \(estimate\), the device has 5280; layer 1 alone"):
+                       r"need about \d+ LUT4 \(estimate\), the device has 5280; layer 1 \(dense\) "
+                       r"alone"):
         check_fit(estimate_design(plan, "icebreaker"))
     check_fit(estimate_design(plan, "ulx3s-85f"))
 

@@ -1,7 +1,8 @@
 """cocotb testbench of :class:`popcorn.boards.host_link.UARTLink` around a stream core.
 
 Case: ``inputs`` and ``expected`` bit arrays (words, width) of the core (the golden
-model's output, computed by the caller) and the UART ``divisor``. The host sends every
+model's output, computed by the caller; an accelerator takes several input words, its
+pixels, per output word) and the UART ``divisor``. The host sends every
 input word as bytes over ``rx`` (back to back, no idle time between words) while reading
 ``tx``; every received word must equal ``expected`` and ``error`` must stay low. Writes
 ``words`` to ``POPCORN_RESULT``.
@@ -31,7 +32,7 @@ async def words_over_uart_match_golden_model(dut):
     await ClockCycles(dut.clk, 2 * divisor)
 
     stream = b"".join(w.to_bytes(in_bytes, "little") for w in inputs)
-    receiver = cocotb.start_soon(uart_receive(dut.clk, dut.tx, len(inputs) * out_bytes, divisor))
+    receiver = cocotb.start_soon(uart_receive(dut.clk, dut.tx, len(expected) * out_bytes, divisor))
     await uart_send(dut.clk, dut.rx, stream, divisor)
     received = await receiver
     for n, want in enumerate(expected):
@@ -39,4 +40,4 @@ async def words_over_uart_match_golden_model(dut):
         assert got == want, f"word {n}: received {got:#x} != golden {want:#x}"
     assert not int(dut.error.value), "UART link flagged an overrun or framing error"
     with open(os.environ["POPCORN_RESULT"], "w") as f:
-        json.dump({"words": len(inputs)}, f)
+        json.dump({"words": len(inputs), "results": len(expected)}, f)

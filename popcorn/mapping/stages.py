@@ -1,0 +1,235 @@
+"""The mapped stages of a dataflow accelerator: one per layer kind, each answering what it
+streams, what it computes and when.
+
+Streams carry one word per pixel, raster order (x fastest), image after image; a vector
+(the input of a Dense layer) is one word. A pixel word holds C elements of ``bits`` bits
+each, element c at bits ``[c*bits, (c+1)*bits)``: an element's N activation bases (base j at
+bit ``c*N + j``; for fixed-point inputs simply the pixel codes) or, between an engine and a
+max-pool, its L comparator levels (a thermometer code). A vector word is the same with the
+elements in the stream's (y, x, c) order. This layout is defined here once
+(:func:`pack_pixels`) and used by the mapper, the RTL tests and the host link.
+
+Each stage has ``in_width``/``in_words`` and ``out_width``/``out_words`` (bits per word,
+words per image), ``reference(words)`` (what it outputs for its input words: the golden
+model of the stage, on stream words), and ``timing()`` (the cycle models of its blocks,
+:mod:`popcorn.mapping.timing`). The Amaranth component of each stage is chosen by
+:mod:`popcorn.hdl.accelerator`, its resource estimate by :func:`popcorn.boards.fit`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..golden.binary import check_bits
+from ..golden.quantizers import thermometer_to_bases
+from ..golden.window_ref import flatten as flatten_ref
+from ..golden.window_ref import or_pool, windows
+from ..hwmath import argmax_stages, class_width
+from .linear import LinearFolding
+from .timing import ArgmaxTiming, EngineTiming, FlattenTiming, PoolTiming, WindowTiming
+
+__all__ = ["ConvStage", "DenseStage", "PoolStage", "FlattenStage", "ArgmaxStage",
+           "pack_pixels", "unpack_pixels", "engine_stages"]
+
+
+def pack_pixels(bits):
+    """Stream words (Python ints) of a bit array ``(..., elements, bits)``: one word per
+    leading index, element c's bit j at word bit ``c*bits + j``."""
+    bits = check_bits(bits, "bits")
+    flat = bits.reshape(-1, bits.shape[-2] * bits.shape[-1])
+    return [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
+            for row in flat]
+
+
+def unpack_pixels(words, elements, bits):
+    """Inverse of :func:`pack_pixels`: ``uint8`` (len(words), elements, bits)."""
+    width = elements * bits
+    nbytes = max(1, -(-width // 8))
+    raw = np.frombuffer(b"".join(int(w).to_bytes(nbytes, "little") for w in words),
+                        dtype=np.uint8).reshape(len(words), nbytes)
+    out = np.unpackbits(raw, axis=1, bitorder="little")[:, :width]
+    return out.reshape(len(words), elements, bits)
+
+
+def engine_stages(folding):
+    """Register stages between an engine's issue and its output register
+    (:class:`~popcorn.mapping.timing.EngineTiming`): the ROM read, the tree's ``pipeline``
+    stages, the accumulator and, with a compare stage, Y's register. So the latency is
+    ``cycles_per_vector + 1 + engine_stages``, :attr:`LinearFolding.latency`."""
+    return 2 + folding.pipeline + folding.compare_stage
+
+
+@dataclass(frozen=True, eq=False)
+class ConvStage:
+    """A Conv2d layer (with the comparators after it): a sliding window
+    (:class:`~popcorn.mapping.timing.WindowTiming`) whose k x k windows an engine folded
+    PE x SIMD treats as Dense inputs.
+
+    ``folding``'s weights are in the window's element order (ky, kx, c), permuted at
+    mapping time from the golden model's (c, ky, kx) (:func:`~popcorn.golden.windows.im2col`).
+    Padding feeds all-zero bits: activation code 0, as the golden model pads. In: H*W
+    pixels of ``channels * bits`` bits; out: OH*OW pixels of ``folding.out_width`` bits.
+    """
+    layer: int
+    folding: LinearFolding
+    height: int
+    width: int
+    channels: int
+    bits: int
+    kernel: int
+    stride: int
+    padding: int
+
+    kind = "conv2d"
+
+    @property
+    def out_shape(self):
+        """(OH, OW)."""
+        k, s, p = self.kernel, self.stride, self.padding
+        return ((self.height + 2 * p - k) // s + 1, (self.width + 2 * p - k) // s + 1)
+
+    in_width = property(lambda self: self.channels * self.bits)
+    in_words = property(lambda self: self.height * self.width)
+    out_width = property(lambda self: self.folding.out_width)
+    out_words = property(lambda self: self.out_shape[0] * self.out_shape[1])
+    window_width = property(lambda self: self.kernel * self.kernel * self.in_width)
+
+    def reference(self, words):
+        """Output words of one image's input words."""
+        fmap = unpack_pixels(words, self.channels, self.bits).reshape(
+            self.height, self.width, self.in_width)
+        win = windows(fmap, self.kernel, self.stride, self.padding, 0)   # (OH, OW, k, k, Cb)
+        vectors = win.reshape(-1, self.kernel * self.kernel * self.channels, self.bits)
+        return _pack_engine_output(self.folding, self.folding.reference(vectors))
+
+    def timing(self):
+        return [WindowTiming(height=self.height, width=self.width, kernel=self.kernel,
+                             stride=self.stride, padding=self.padding),
+                EngineTiming(cycles_per_vector=self.folding.cycles_per_vector,
+                             stages=engine_stages(self.folding))]
+
+
+@dataclass(frozen=True, eq=False)
+class DenseStage:
+    """A Dense layer (with its comparators, or the scores): one engine on one vector word."""
+    layer: int
+    folding: LinearFolding
+
+    kind = "dense"
+    in_width = property(lambda self: self.folding.in_width)
+    in_words = 1
+    out_width = property(lambda self: self.folding.out_width)
+    out_words = 1
+
+    def reference(self, words):
+        vector = unpack_pixels(words, self.folding.fan_in, self.folding.act_bases)
+        return _pack_engine_output(self.folding, self.folding.reference(vector))
+
+    def timing(self):
+        return [EngineTiming(cycles_per_vector=self.folding.cycles_per_vector,
+                             stages=engine_stages(self.folding))]
+
+
+def _pack_engine_output(folding, out):
+    if folding.activation is not None:
+        return pack_pixels(out)
+    return folding.pack_outputs(out)
+
+
+@dataclass(frozen=True, eq=False)
+class PoolStage:
+    """A MaxPool2d layer on quantized activations: the OR of every k x k window, element by
+    element, of ``bits``-bit elements that are thermometer codes or a permutation of one
+    (sign and ABC-Net bases), which makes the OR the maximum.
+
+    ``convert``: None, or the activation quantizer whose bases the pooled levels become
+    (PA-Net's one-hot pieces and fixed-point bit planes are not ORed: the engine before
+    emits levels, and they become bases after the pool).
+    """
+    layer: int
+    height: int
+    width: int
+    channels: int
+    bits: int
+    kernel: int
+    stride: int
+    convert: object = None
+    out_bits: int = None
+
+    kind = "maxpool2d"
+
+    def __post_init__(self):
+        if self.out_bits is None:
+            object.__setattr__(self, "out_bits", self.bits)
+
+    @property
+    def out_shape(self):
+        k, s = self.kernel, self.stride
+        return (self.height - k) // s + 1, (self.width - k) // s + 1
+
+    in_width = property(lambda self: self.channels * self.bits)
+    in_words = property(lambda self: self.height * self.width)
+    out_width = property(lambda self: self.channels * self.out_bits)
+    out_words = property(lambda self: self.out_shape[0] * self.out_shape[1])
+
+    def reference(self, words):
+        fmap = unpack_pixels(words, self.channels, self.bits).reshape(
+            self.height, self.width, self.in_width)
+        pooled = or_pool(fmap, self.kernel, self.stride).reshape(-1, self.channels, self.bits)
+        if self.convert is not None:
+            pooled = thermometer_to_bases(pooled, self.convert)
+        return pack_pixels(pooled)
+
+    def timing(self):
+        return [PoolTiming(height=self.height, width=self.width, kernel=self.kernel,
+                           stride=self.stride)]
+
+
+@dataclass(frozen=True, eq=False)
+class FlattenStage:
+    """Gathers an H x W map into one vector word, in the stream's (y, x, c) order; the Dense
+    layer after it reads its weights permuted from the golden model's C-major order."""
+    layer: int
+    height: int
+    width: int
+    channels: int
+    bits: int
+
+    kind = "flatten"
+    in_width = property(lambda self: self.channels * self.bits)
+    in_words = property(lambda self: self.height * self.width)
+    out_width = property(lambda self: self.height * self.width * self.in_width)
+    out_words = 1
+
+    def reference(self, words):
+        fmap = unpack_pixels(words, 1, self.in_width).reshape(self.height, self.width, -1)
+        return pack_pixels(flatten_ref(fmap)[None, :, None])
+
+    def timing(self):
+        return [FlattenTiming(pixels=self.height * self.width)]
+
+
+@dataclass(frozen=True, eq=False)
+class ArgmaxStage:
+    """The scores with the class index appended (ties to the lowest class)."""
+    layer: int
+    classes: int
+    score_width: int
+
+    kind = "argmax"
+    in_width = property(lambda self: self.classes * self.score_width)
+    in_words = 1
+    out_width = property(lambda self: self.in_width + class_width(self.classes))
+    out_words = 1
+
+    def reference(self, words):
+        w, n = self.score_width, self.classes
+        out = []
+        for word in words:
+            scores = [((word >> (c * w)) & ((1 << w) - 1)) - (
+                (1 << w) if (word >> (c * w + w - 1)) & 1 else 0) for c in range(n)]
+            out.append(word | (int(np.argmax(scores)) << (n * w)))
+        return out
+
+    def timing(self):
+        return [ArgmaxTiming(stages=argmax_stages(self.classes))]

@@ -1,0 +1,226 @@
+"""Cycle models of the streaming blocks, and of a chain of them: the exact cycle model.
+
+Every block of the dataflow accelerator has a model here of its control (counters,
+``valid`` registers and the combinational ``ready``) that reproduces, cycle for cycle, when
+it takes an input word and when it offers an output word; payloads are not modelled. The
+models follow the RTL of :mod:`popcorn.hdl` (one register-slice handshake per block) and
+are checked against it: every whole-network test asserts that the handshake cycles the RTL
+shows equal :func:`chain_cycles`'s.
+
+A model has
+
+* ``out_valid``: the block's ``o.valid`` register;
+* ``in_ready(out_ready)``: its ``i.ready`` given the ``ready`` of its consumer (a
+  combinational path in some blocks);
+* ``clock(in_valid, out_ready)``: the state after the next clock edge.
+
+Why a simulation rather than one formula: a chain of blocks with one-word output
+registers couples their timing (a window waits while the engine behind it is busy, an
+engine starves while the window walks padding), so the cycles per image of a whole
+network are not simply the slowest block's. The per-block formulas (the window's
+``Hp*Wp``, an engine's ``NF*SF``) remain the bounds the folding aims at.
+"""
+
+__all__ = ["WindowTiming", "PoolTiming", "FlattenTiming", "EngineTiming", "ArgmaxTiming",
+           "chain_cycles", "ChainCycles"]
+
+from dataclasses import dataclass
+
+
+class WindowTiming:
+    """:class:`popcorn.hdl.window.SlidingWindow`: one step per padded position, a padding
+    step needs no input, a step that completes a window offers it the next cycle."""
+
+    def __init__(self, *, height, width, kernel, stride, padding):
+        self.h, self.w, self.k, self.s, self.p = height, width, kernel, stride, padding
+        self.hp, self.wp = height + 2 * padding, width + 2 * padding
+        self.phase0 = (-(kernel - 1)) % stride
+        self.py = self.px = 0
+        self.cy = self.cx = self.phase0
+        self.out_valid = False
+
+    def _real(self):
+        p = self.p
+        return p <= self.py < p + self.h and p <= self.px < p + self.w
+
+    def in_ready(self, out_ready):
+        return (out_ready or not self.out_valid) and self._real()
+
+    def clock(self, in_valid, out_ready):
+        out_free = out_ready or not self.out_valid
+        step = out_free and (in_valid or not self._real())
+        if out_free:
+            self.out_valid = step and self.py >= self.k - 1 and self.px >= self.k - 1 \
+                and self.cy == 0 and self.cx == 0
+        if step:
+            s = self.s
+            if self.px == self.wp - 1:
+                self.px, self.cx = 0, self.phase0
+                if self.py == self.hp - 1:
+                    self.py, self.cy = 0, self.phase0
+                else:
+                    self.py, self.cy = self.py + 1, (0 if self.cy == s - 1 else self.cy + 1)
+            else:
+                self.px, self.cx = self.px + 1, (0 if self.cx == s - 1 else self.cx + 1)
+
+
+class PoolTiming:
+    """:class:`popcorn.hdl.pool.MaxPool`: one pixel per cycle; an output the cycle after the
+    last pixel of its window. Overlapping windows (``stride < kernel``) go through a
+    sliding window, so their timing is :class:`WindowTiming`'s without padding."""
+
+    def __new__(cls, *, height, width, kernel, stride):
+        if stride < kernel:
+            return WindowTiming(height=height, width=width, kernel=kernel, stride=stride,
+                                padding=0)
+        return super().__new__(cls)
+
+    def __init__(self, *, height, width, kernel, stride):
+        self.h, self.w, self.k, self.s = height, width, kernel, stride
+        self.oh, self.ow = (height - kernel) // stride + 1, (width - kernel) // stride + 1
+        self.x = self.rx = self.ox = self.y = self.ry = self.oy = 0
+        self.out_valid = False
+
+    def in_ready(self, out_ready):
+        return out_ready or not self.out_valid
+
+    def clock(self, in_valid, out_ready):
+        out_free = out_ready or not self.out_valid
+        step = in_valid and out_free
+        if out_free:
+            self.out_valid = step and self.rx == self.k - 1 and self.ry == self.k - 1 \
+                and self.ox < self.ow and self.oy < self.oh
+        if not step:
+            return
+        x, rx, y, ry = self.x, self.rx, self.y, self.ry
+        self.x, self.rx = x + 1, rx + 1
+        if rx == self.s - 1:
+            self.rx, self.ox = 0, self.ox + 1
+        if x == self.w - 1:
+            self.x, self.rx, self.ox, self.y, self.ry = 0, 0, 0, y + 1, ry + 1
+            if ry == self.s - 1:
+                self.ry, self.oy = 0, self.oy + 1
+            if y == self.h - 1:
+                self.y, self.ry, self.oy = 0, 0, 0
+
+
+class FlattenTiming:
+    """:class:`popcorn.hdl.flatten.Flatten`: gathers ``pixels`` words, offers the vector
+    the cycle after the last."""
+
+    def __init__(self, *, pixels):
+        self.n = pixels
+        self.count = 0
+        self.out_valid = False
+
+    def in_ready(self, out_ready):
+        return out_ready or not self.out_valid
+
+    def clock(self, in_valid, out_ready):
+        fire = in_valid and (out_ready or not self.out_valid)
+        if out_ready:
+            self.out_valid = False
+        if fire:
+            if self.count == self.n - 1:
+                self.count, self.out_valid = 0, True
+            else:
+                self.count += 1
+
+
+class EngineTiming:
+    """:class:`popcorn.hdl.mva.MatrixVectorActivation`: a vector is issued over
+    ``cycles_per_vector`` folds; the fold that completes it travels through ``stages``
+    registers (the weight ROM read, the popcount tree's pipeline, the accumulator, the
+    compare stage) and then sets ``o.valid``. The whole engine holds while a finished
+    vector waits for the output register (empty, with more than one fold; or taken in this
+    cycle, with one)."""
+
+    def __init__(self, *, cycles_per_vector, stages):
+        self.cpv = cycles_per_vector
+        self.slots = [False] * stages
+        self.busy = False
+        self.fold = 0
+        self.out_valid = False
+
+    def _advance(self, out_ready):
+        stall = self.slots[-1] and self.out_valid and (self.cpv > 1 or not out_ready)
+        return not stall
+
+    def in_ready(self, out_ready):
+        return self._advance(out_ready) and (not self.busy or self.fold == self.cpv - 1)
+
+    def clock(self, in_valid, out_ready):
+        advance = self._advance(out_ready)
+        fire = in_valid and self.in_ready(out_ready)
+        done = self.slots[-1]
+        if out_ready:
+            self.out_valid = False
+        if not advance:
+            return
+        if done:
+            self.out_valid = True
+        issued = self.busy and self.fold == self.cpv - 1
+        self.slots = [issued] + self.slots[:-1]
+        if self.busy:
+            if self.fold == self.cpv - 1:
+                self.fold, self.busy = 0, False
+            else:
+                self.fold += 1
+        if fire:
+            self.busy = True
+
+
+class ArgmaxTiming:
+    """:class:`popcorn.hdl.argmax.Argmax`: ``stages`` registers that all hold while the
+    output waits."""
+
+    def __init__(self, *, stages):
+        self.slots = [False] * stages
+
+    @property
+    def out_valid(self):
+        return self.slots[-1]
+
+    def in_ready(self, out_ready):
+        return out_ready or not self.slots[-1]
+
+    def clock(self, in_valid, out_ready):
+        if out_ready or not self.slots[-1]:
+            self.slots = [in_valid] + self.slots[:-1]
+
+
+@dataclass(frozen=True)
+class ChainCycles:
+    """Handshake cycles of a free-running run: ``inputs`` every input word's, ``outputs``
+    every output word's, counted from the cycle the source first offers a word."""
+    inputs: tuple
+    outputs: tuple
+
+
+def chain_cycles(models, *, input_words, output_words, max_cycles=None):
+    """Run ``models`` (a chain, source side first) with a source that offers ``input_words``
+    words back to back and a sink that is always ready; return the :class:`ChainCycles`
+    once ``output_words`` words have left. Raises ``RuntimeError`` after ``max_cycles``
+    (default: 64 cycles per input word and 10 000 more) without them: a chain that hangs.
+    """
+    limit = max_cycles if max_cycles is not None else 64 * input_words + 10_000
+    inputs, outputs = [], []
+    cycle = 0
+    n = len(models)
+    while len(outputs) < output_words:
+        if cycle >= limit:
+            raise RuntimeError(f"the chain produced {len(outputs)} of {output_words} output "
+                               f"words in {limit} cycles")
+        readies = [False] * (n + 1)
+        readies[n] = True
+        for s in range(n - 1, -1, -1):
+            readies[s] = models[s].in_ready(readies[s + 1])
+        valids = [len(inputs) < input_words] + [model.out_valid for model in models]
+        if valids[0] and readies[0]:
+            inputs.append(cycle)
+        if valids[n]:
+            outputs.append(cycle)
+        for s, model in enumerate(models):
+            model.clock(valids[s], readies[s + 1])
+        cycle += 1
+    return ChainCycles(tuple(inputs), tuple(outputs))
