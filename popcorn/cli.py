@@ -11,11 +11,49 @@ from .examples import EXAMPLES, load_example
 _STEP_TEXT = {
     "estimate": "resource estimate of the layers against the board",
     "golden": "float reference and integer golden model",
-    "simulate": "RTL simulation against the golden model (cocotb + Icarus)",
+    "simulate": "RTL simulation against the golden model (cocotb)",
     "bitstream": "synthesis, place and route (Yosys + nextpnr; the first run compiles "
                  "the WebAssembly tools, about a minute)",
     "report": "writing the report",
 }
+
+
+def _mapping_options(command):
+    """The options that shape the hardware (``popcorn build``, ``popcorn predict --rtl``)."""
+    options = [
+        click.option("--target-cycles", type=click.IntRange(min=1), default=256,
+                     show_default=True,
+                     help="Cycles per image each layer's folding aims at (PE x SIMD chosen "
+                          "per layer; a convolution's engine gets this over its windows)."),
+        click.option("--pipeline", default="auto", show_default=True,
+                     help="Register stages in every popcount tree (an integer), or `auto`: "
+                          "one per two logic levels."),
+        click.option("--bases", type=click.Choice(("parallel", "serial")), default="parallel",
+                     show_default=True, help="M x N base pairs in parallel or one per cycle."),
+        click.option("--multiply", type=click.Choice(("shift-add", "dsp")),
+                     default="shift-add", show_default=True,
+                     help="Coefficient products in logic or in DSP blocks."),
+        click.option("--sim", "simulator", type=click.Choice(("auto", "icarus", "verilator")),
+                     default="auto", show_default=True,
+                     help="RTL simulator; `auto`: Verilator for long runs, else Icarus."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply):
+    """Map ``network`` with the command line's options (``--pipeline`` checked here)."""
+    from .mapping.network_map import map_network
+
+    if pipeline != "auto":
+        try:
+            pipeline = int(pipeline)
+        except ValueError:
+            raise click.BadParameter(f"must be an integer or `auto`, not {pipeline!r}",
+                                     param_hint="--pipeline") from None
+    return map_network(network, frac_bits=frac_bits, target_cycles=target_cycles,
+                       pipeline=pipeline, bases=bases, multiply=multiply)
 
 
 @click.group()
@@ -33,26 +71,17 @@ def main():
               show_default=True, help="Built-in example, used when no NETWORK is given.")
 @click.option("--board", type=click.Choice(sorted(BOARDS)), default="icebreaker",
               show_default=True)
-@click.option("--target-cycles", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Cycles per image each layer's folding aims at (PE x SIMD chosen per "
-                   "layer).")
 @click.option("--frac-bits", type=click.IntRange(0, 48), default=8, show_default=True,
               help="Fractional bits of the integer coefficients.")
-@click.option("--pipeline", default="auto", show_default=True,
-              help="Register stages in every popcount tree (an integer), or `auto`: one per "
-                   "two logic levels.")
-@click.option("--bases", type=click.Choice(("parallel", "serial")), default="parallel",
-              show_default=True, help="M x N base pairs in parallel or one per cycle.")
-@click.option("--multiply", type=click.Choice(("shift-add", "dsp")), default="shift-add",
-              show_default=True, help="Coefficient products in logic or in DSP blocks.")
+@_mapping_options
 @click.option("--sim-images", type=click.IntRange(min=1), default=100, show_default=True,
               help="Images simulated in RTL against the golden model.")
 @click.option("--build-dir", type=click.Path(file_okay=False), default="build",
               show_default=True, help="Where simulation and tool outputs go.")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="reports",
               show_default=True, help="Where report.json and report.md go.")
-def build(network, inputs, example, board, target_cycles, frac_bits, pipeline, bases, multiply,
-          sim_images, build_dir, report_dir):
+def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, bases, multiply,
+          simulator, sim_images, build_dir, report_dir):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
@@ -60,7 +89,6 @@ def build(network, inputs, example, board, target_cycles, frac_bits, pipeline, b
     from .flow import build_network
     from .sim.runner import SimulationFailed
     from .tools import ToolMissing
-    from .mapping.network_map import map_network
     from .network import NetworkError, load_network
 
     console = Console()
@@ -75,14 +103,8 @@ def build(network, inputs, example, board, target_cycles, frac_bits, pipeline, b
             net = load_network(network)
             x, y = _load_inputs(inputs)
             name = f"{Path(network).stem}-{board}"
-        if pipeline != "auto":
-            try:
-                pipeline = int(pipeline)
-            except ValueError:
-                raise click.BadParameter(f"must be an integer or `auto`, not {pipeline!r}",
-                                         param_hint="--pipeline") from None
-        plan = map_network(net, frac_bits=frac_bits, target_cycles=target_cycles,
-                           pipeline=pipeline, bases=bases, multiply=multiply)
+        plan = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
+                     pipeline=pipeline, bases=bases, multiply=multiply)
     except (NetworkError, ValueError, TypeError) as error:
         raise click.ClickException(str(error)) from None
 
@@ -92,7 +114,7 @@ def build(network, inputs, example, board, target_cycles, frac_bits, pipeline, b
     try:
         result = build_network(plan, x, y, name=name, board=board, build_dir=build_dir,
                                report_dir=report_dir, sim_images=sim_images,
-                               progress=progress)
+                               simulator=simulator, progress=progress)
     except (BuildFailed, DesignTooLarge, TimingFailed, SimulationFailed, ToolMissing) as error:
         raise click.ClickException(str(error)) from None
     for step, seconds in result.step_seconds.items():
@@ -123,7 +145,15 @@ def _load_inputs(path):
               help="Run the float reference instead of the integer golden model.")
 @click.option("--frac-bits", default=8, show_default=True, type=int,
               help="Fractional bits of the integer coefficients.")
-def predict(network, inputs, output, use_float, frac_bits):
+@click.option("--rtl", is_flag=True,
+              help="Run the generated accelerator in RTL simulation (the mapping options "
+                   "below shape it); writes the golden model's keys plus the measured "
+                   "cycles, and stops at the first divergence from the golden model.")
+@_mapping_options
+@click.option("--build-dir", type=click.Path(file_okay=False), default="build",
+              show_default=True, help="--rtl: where the simulation goes.")
+def predict(network, inputs, output, use_float, frac_bits, rtl, target_cycles, pipeline, bases,
+            multiply, simulator, build_dir):
     """Classify INPUTS (.npy, batch x input shape) with NETWORK (.npz) into scores and argmax.
 
     Float inputs are quantized by the network's input quantizer; integer inputs to a
@@ -132,12 +162,53 @@ def predict(network, inputs, output, use_float, frac_bits):
     from popcorn.golden.predict import predict_files
     from popcorn.network import NetworkError
 
+    if rtl:
+        if use_float:
+            raise click.UsageError("--rtl runs the integer accelerator; drop --float")
+        _predict_rtl(network, inputs, output, build_dir, simulator,
+                     dict(frac_bits=frac_bits, target_cycles=target_cycles, pipeline=pipeline,
+                          bases=bases, multiply=multiply))
+        return
     try:
         result = predict_files(network, inputs, output, use_float=use_float, frac_bits=frac_bits)
     except (NetworkError, ValueError, TypeError) as error:
         raise click.ClickException(str(error)) from None
     model = "float reference" if use_float else f"integer model, {frac_bits} fractional bits"
     click.echo(f"{len(result.argmax)} inputs, {model}: scores and argmax written to {output}")
+
+
+def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, options):
+    """``popcorn predict --rtl``: map, simulate, write scores, argmax, frac_bits and the
+    measured cycles; a divergence from the golden model ends the command with its report."""
+    import numpy as np
+
+    from .network import NetworkError, load_network
+    from .sim.network import RtlMismatch, choose_simulator, predict_rtl
+    from .sim.runner import SimulationFailed
+    from .tools import ToolMissing
+
+    console = Console(stderr=True)
+    try:
+        network = load_network(network_path)
+        inputs = np.load(inputs_path, allow_pickle=False)
+        plan = _plan(network, **options)
+        plan.reference(inputs[:1])            # checks the inputs' shape and codes
+        sim = choose_simulator(plan, len(inputs), simulator)
+        folder = Path(build_dir) / f"{Path(network_path).stem}-rtl"
+        with console.status(f"[bold]simulate[/]: {len(inputs)} images, "
+                            f"{plan.cycles_per_image} cycles each, in {sim} ({folder})"):
+            run = predict_rtl(plan, inputs, build_dir=folder, simulator=sim)
+    except (NetworkError, ValueError, TypeError, SimulationFailed, ToolMissing,
+            RtlMismatch) as error:
+        raise click.ClickException(str(error)) from None
+    with open(output, "wb") as file:
+        np.savez(file, scores=run.scores, argmax=run.argmax,
+                 frac_bits=np.array(plan.integer.frac_bits, dtype=np.int64),
+                 cycles_per_image=np.array(run.measured["interval"] or 0, dtype=np.int64),
+                 latency=np.array(run.measured["latency"], dtype=np.int64))
+    click.echo(f"{len(run.argmax)} inputs, RTL ({sim}), equal to the integer model: scores "
+               f"and argmax written to {output}; {run.measured['interval']} cycles per image, "
+               f"latency {run.measured['latency']} cycles (both as predicted)")
 
 
 _TRAIN_SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")  # popcorn.train.models.SCHEMES

@@ -59,14 +59,23 @@ class DataflowAccelerator(wiring.Component):
     order; ``o`` the scores and the class (``plan.out_width`` bits, see
     :meth:`~popcorn.mapping.network_map.NetworkPlan.unpack_outputs`). Timing: every
     handshake as :meth:`~popcorn.mapping.network_map.NetworkPlan.cycle_model` predicts.
+    With ``probes``, ports ``probe<n>_fire`` and ``probe<n>_payload`` show every word that
+    leaves stage n (n < the argmax's), for locating where an RTL departs from the golden
+    model (:func:`popcorn.sim.network.first_divergence`).
     """
 
-    def __init__(self, plan):
+    def __init__(self, plan, *, probes=False):
         if not isinstance(plan, NetworkPlan):
             raise TypeError(f"plan must be a NetworkPlan, not {plan!r}")
         self._plan = plan
-        super().__init__({"i": In(stream.Signature(plan.in_width)),
-                          "o": Out(stream.Signature(plan.out_width))})
+        self._probes = probes
+        ports = {"i": In(stream.Signature(plan.in_width)),
+                 "o": Out(stream.Signature(plan.out_width))}
+        if probes:
+            for n, stage in enumerate(plan.stages[:-1]):
+                ports[f"probe{n}_fire"] = Out(1)
+                ports[f"probe{n}_payload"] = Out(stage.out_width)
+        super().__init__(ports)
 
     @property
     def plan(self):
@@ -76,6 +85,10 @@ class DataflowAccelerator(wiring.Component):
         m = Module()
         previous = wiring.flipped(self.i)
         for n, stage in enumerate(self._plan.stages):
+            if self._probes and n:
+                m.d.comb += [getattr(self, f"probe{n - 1}_fire").eq(previous.valid &
+                                                                    previous.ready),
+                             getattr(self, f"probe{n - 1}_payload").eq(previous.payload)]
             for name, block in stage_blocks(stage):
                 m.submodules[f"s{n}_{name}"] = block
                 wiring.connect(m, previous, block.i)

@@ -214,12 +214,13 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
         pe, simd = next(engines) if engines is not None else \
             choose_folding(channels, fan_in, max(1, target_cycles // items))
         kwargs = dict(options, emit=emit)
-        if pipeline == "auto":
-            levels = LinearFolding(linear, activation, pe=pe, simd=simd, **kwargs).tree_levels
-            kwargs["pipeline"] = levels // 2
-        else:
-            kwargs["pipeline"] = pipeline
         try:
+            if pipeline == "auto":
+                levels = LinearFolding(linear, activation, pe=pe, simd=simd,
+                                       **kwargs).tree_levels
+                kwargs["pipeline"] = levels // 2
+            else:
+                kwargs["pipeline"] = pipeline
             return LinearFolding(linear, activation, pe=pe, simd=simd, **kwargs)
         except (TypeError, ValueError) as error:
             message = str(error)

@@ -10,7 +10,8 @@ elements in the stream's (y, x, c) order. This layout is defined here once
 (:func:`pack_pixels`) and used by the mapper, the RTL tests and the host link.
 
 Each stage has ``in_width``/``in_words`` and ``out_width``/``out_words`` (bits per word,
-words per image), ``reference(words)`` (what it outputs for its input words: the golden
+words per image), ``out_layout`` (output rows, columns, elements per word, bits per
+element), ``reference(words)`` (what it outputs for its input words: the golden
 model of the stage, on stream words), and ``timing()`` (the cycle models of its blocks,
 :mod:`popcorn.mapping.timing`). The Amaranth component of each stage is chosen by
 :mod:`popcorn.hdl.accelerator`, its resource estimate by :func:`popcorn.boards.fit`.
@@ -94,6 +95,11 @@ class ConvStage:
     out_words = property(lambda self: self.out_shape[0] * self.out_shape[1])
     window_width = property(lambda self: self.kernel * self.kernel * self.in_width)
 
+    @property
+    def out_layout(self):
+        """(OH, OW, elements, bits per element) of the output stream."""
+        return (*self.out_shape, self.folding.channels, self.folding.out_bits)
+
     def reference(self, words):
         """Output words of one image's input words."""
         fmap = unpack_pixels(words, self.channels, self.bits).reshape(
@@ -120,6 +126,13 @@ class DenseStage:
     in_words = 1
     out_width = property(lambda self: self.folding.out_width)
     out_words = 1
+
+    @property
+    def out_layout(self):
+        """(1, 1, channels, bits per channel): the next layer's bases (or levels) or the
+        scores (``score_width``-bit two's complement)."""
+        f = self.folding
+        return (1, 1, f.channels, f.score_width if f.activation is None else f.out_bits)
 
     def reference(self, words):
         vector = unpack_pixels(words, self.folding.fan_in, self.folding.act_bases)
@@ -171,6 +184,7 @@ class PoolStage:
     in_words = property(lambda self: self.height * self.width)
     out_width = property(lambda self: self.channels * self.out_bits)
     out_words = property(lambda self: self.out_shape[0] * self.out_shape[1])
+    out_layout = property(lambda self: (*self.out_shape, self.channels, self.out_bits))
 
     def reference(self, words):
         fmap = unpack_pixels(words, self.channels, self.bits).reshape(
@@ -200,6 +214,8 @@ class FlattenStage:
     in_words = property(lambda self: self.height * self.width)
     out_width = property(lambda self: self.height * self.width * self.in_width)
     out_words = 1
+    out_layout = property(lambda self: (1, 1, self.height * self.width * self.channels,
+                                        self.bits))
 
     def reference(self, words):
         fmap = unpack_pixels(words, 1, self.in_width).reshape(self.height, self.width, -1)
@@ -221,6 +237,7 @@ class ArgmaxStage:
     in_words = 1
     out_width = property(lambda self: self.in_width + class_width(self.classes))
     out_words = 1
+    out_layout = property(lambda self: (1, 1, 1, self.out_width))
 
     def reference(self, words):
         w, n = self.score_width, self.classes

@@ -8,14 +8,15 @@ from popcorn.golden.integer_model import IntLinear, IntThreshold, to_integer
 from popcorn.golden.quantizers import base_coefficients
 from popcorn.hdl.mva import MatrixVectorActivation
 from popcorn.mapping.linear import LinearFolding
-from popcorn.mapping.network_map import linear_pairs
 from popcorn.sim.runner import run_testbench
 
 
 def dense_layers(scheme, seed=0):
     """(linear, activation-or-None) pairs of a random dense network of ``scheme``."""
-    return linear_pairs(to_integer(random_network(scheme, seed=seed, layout="dense"),
-                                   frac_bits=8))
+    stages = to_integer(random_network(scheme, seed=seed, layout="dense"), frac_bits=8).stages
+    return [(stage, after if isinstance(after, IntThreshold) else None)
+            for stage, after in zip(stages, stages[1:] + (None,))
+            if isinstance(stage, IntLinear)]
 
 
 def random_bases(folding, count, rng):

@@ -5,7 +5,9 @@ Case (``POPCORN_CASE``): ``inputs`` and ``expected``, hexadecimal words (``in_wo
 words per image, one expected output word per image, from the golden model); ``cycles_in``
 and ``cycles_out``, the cycle model's handshake cycles of a free-running run of ``burst``
 images (:meth:`~popcorn.mapping.network_map.NetworkPlan.cycle_model`, counted from the
-first input's handshake); ``seed``, ``idle``, ``stall``. Two phases, with a reset between:
+first input's handshake); ``seed``, ``idle``, ``stall``; ``check`` (0: outputs that differ
+from ``expected`` are recorded, not asserted, and phase 2 is skipped). Two phases, with a
+reset between:
 
 1. every image with random stalls on ``valid`` and ``ready``; every output word must equal
    the golden model's, in order;
@@ -47,6 +49,8 @@ async def matches_golden_words_and_predicted_cycles(dut):
     result = {"images": images, "cycles": cycles, "outputs": [hex(w) for w in received]}
     with open(os.environ["POPCORN_RESULT"], "w") as f:
         json.dump(result, f)           # kept for a first-divergence report if a check fails
+    if not int(case["check"]) and received != expected:
+        return                          # the caller reports where the RTL departs
     for n, (got, want) in enumerate(zip(received, expected)):
         assert got == want, f"image {n}: output {got:#x} != golden {want:#x}"
 

@@ -1,0 +1,99 @@
+"""Mapping networks to stages: the stages' references chain to the golden model, the
+weights are permuted for the stream's element order, and what the hardware cannot carry
+is refused by name."""
+
+import numpy as np
+import pytest
+
+from popcorn.golden.examples import SCHEMES, random_network
+from popcorn.mapping.network_map import map_network
+from popcorn.mapping.stages import pack_pixels, unpack_pixels
+from popcorn.network import (Activation, BnnWeights, Conv2d, Dense, FixedPointActivation,
+                             Flatten, MaxPool2d, Network, NetworkError, Scores, SignActivation)
+
+
+def chained(plan, inputs):
+    """The accelerator's output words per image, stage reference after stage reference."""
+    out = []
+    for image in inputs:
+        words = plan.input_words(image[None])
+        for stage in plan.stages:
+            assert len(words) == stage.in_words
+            assert all(w < 1 << stage.in_width for w in words)
+            words = stage.reference(words)
+        out += words
+    return out
+
+
+@pytest.mark.parametrize("layout", ["conv", "dense"])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_stage_references_chain_to_the_golden_model(scheme, layout):
+    network = random_network(scheme, seed=7, layout=layout)
+    plan = map_network(network, target_cycles=40)
+    rng = np.random.default_rng(1)
+    inputs = rng.integers(0, 256, (6,) + network.input_shape)
+    scores, argmax = plan.reference(inputs)
+    assert chained(plan, inputs) == plan.pack_outputs(scores, argmax)
+
+
+def test_pixel_words_round_trip():
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2, (7, 5, 3), dtype=np.uint8)
+    assert (unpack_pixels(pack_pixels(bits), 5, 3) == bits).all()
+
+
+def test_input_pixels_are_raster_order_with_all_channels():
+    """(C, H, W) codes stream as H*W words of C bytes: the pixel codes themselves."""
+    layers = (Flatten(), Dense(np.ones((2, 12)), BnnWeights()), Scores())
+    network = Network((3, 2, 2), FixedPointActivation(8, 1 / 255), layers)
+    plan = map_network(network)
+    x = np.arange(12, dtype=np.uint8).reshape(1, 3, 2, 2) * 20
+    words = plan.input_words(x)
+    assert plan.in_width == 24 and plan.in_words == 4
+    assert words == [int(x[0, 0, y, xx]) | int(x[0, 1, y, xx]) << 8 | int(x[0, 2, y, xx]) << 16
+                     for y in range(2) for xx in range(2)]
+
+
+def _conv_network(weight, padding=0, pool_input=False, quantizer=None):
+    quantizer = quantizer or FixedPointActivation(8, 1 / 255)
+    layers = [MaxPool2d(2)] if pool_input else []
+    size = 3 if pool_input else 6
+    layers += [Conv2d(weight, BnnWeights(), padding=padding), Activation(SignActivation())]
+    out = weight.shape[0]
+    oh = size + 2 * padding - weight.shape[2] + 1
+    ow = size + 2 * padding - weight.shape[3] + 1
+    layers += [Flatten(), Dense(np.ones((2, out * oh * ow)), BnnWeights()), Scores()]
+    return Network((1, 6, 6), quantizer, tuple(layers))
+
+
+def test_non_square_kernels_are_refused():
+    network = _conv_network(np.ones((2, 1, 3, 2)))
+    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\): kernel 3x2; the sliding "
+                                           r"window takes square kernels only"):
+        map_network(network)
+
+
+def test_padding_of_a_kernel_or_more_is_refused():
+    network = _conv_network(np.ones((2, 1, 2, 2)), padding=2)
+    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\): padding 2 is not smaller "
+                                           r"than the kernel 2"):
+        map_network(network)
+
+
+def test_pooling_fixed_point_input_is_refused():
+    network = _conv_network(np.ones((2, 1, 3, 3)), pool_input=True)
+    with pytest.raises(NetworkError, match=r"layer 0 \(maxpool2d\): pooling the network "
+                                           r"input of fixedpoint bases is not mapped"):
+        map_network(network)
+    signed = _conv_network(np.ones((2, 1, 3, 3)), pool_input=True,
+                           quantizer=SignActivation())
+    assert [s.kind for s in map_network(signed).stages][:2] == ["maxpool2d", "conv2d"]
+
+
+def test_folding_per_engine_is_checked():
+    network = random_network("bnn", seed=0, layout="conv")
+    with pytest.raises(ValueError, match=r"folding gives 2 \(pe, simd\) pairs for 3 Conv2d "
+                                         r"and Dense layers"):
+        map_network(network, folding=[(1, 1), (1, 1)])
+    with pytest.raises(NetworkError, match=r"layer 0: simd = 4 does not divide the 9 inputs"):
+        map_network(network, folding=[(1, 4), (1, 1), (1, 1)])
