@@ -15,7 +15,7 @@ from .float_ref import batchnorm_forward, linear_forward, pad_value
 from .quantizers import quantize_activations
 from .windows import pool_windows
 
-__all__ = ["SCHEMES", "random_network", "scheme_quantizers"]
+__all__ = ["SCHEMES", "random_network", "scheme_quantizers", "cnv_network", "CNV_CHANNELS"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
 
@@ -114,3 +114,47 @@ def random_thresholds(channels, levels, in_width, *, seed=0):
     directions = np.where(rng.random(channels) < 0.5, 1, -1)
     thresholds[directions < 0] = thresholds[directions < 0][:, ::-1]
     return thresholds, directions
+
+
+CNV_CHANNELS = (64, 64, 128, 128, 256, 256)
+"""FINN's CNV (``brevitas_examples.bnn_pynq``): six 3x3 convolutions without padding, a
+2x2 max-pool after the second and the fourth, on a 3x32x32 input."""
+
+
+def cnv_network(*, seed=0, scale=1, fc=(512, 512), classes=10):
+    """A BNN of FINN's CNV topology with random weights: Conv 3x3 (``CNV_CHANNELS //
+    scale``), BatchNorm and sign activations, pools after convolutions 2 and 4, Flatten,
+    Dense ``fc // scale`` with BatchNorm and sign, Dense ``classes``, 8-bit input. Batch
+    norms centre each channel on its expected pre-activation (0 for ±1 inputs, the
+    weights' sum times the mean pixel for the first layer) with a random spread, so
+    comparators are live. ``scale`` shrinks every width for quick tests."""
+    rng = np.random.default_rng(seed)
+    layers, c = [], 3
+    size = 32
+    for n, out in enumerate(ch // scale for ch in CNV_CHANNELS):
+        w = rng.uniform(-1, 1, (out, c, 3, 3))
+        layers.append(Conv2d(w, BnnWeights()))
+        fan_in = c * 9
+        centre = np.sign(w).reshape(out, -1).sum(axis=1) * 0.5 if n == 0 else np.zeros(out)
+        layers += [_random_norm(rng, out, centre, np.sqrt(fan_in)),
+                   Activation(SignActivation())]
+        size -= 2
+        if n in (1, 3):
+            layers.append(MaxPool2d(2))
+            size //= 2
+        c = out
+    layers.append(Flatten())
+    k = c * size * size
+    for width in (f // scale for f in fc):
+        layers += [Dense(rng.uniform(-1, 1, (width, k)), BnnWeights()),
+                   _random_norm(rng, width, np.zeros(width), np.sqrt(k)),
+                   Activation(SignActivation())]
+        k = width
+    layers += [Dense(rng.uniform(-1, 1, (classes, k)), BnnWeights()), Scores()]
+    return Network((3, 32, 32), FixedPointActivation(8, 1 / 255), tuple(layers))
+
+
+def _random_norm(rng, channels, centre, spread):
+    return BatchNorm(rng.uniform(0.5, 1.5, channels), np.zeros(channels),
+                     centre + rng.normal(0, 0.3 * spread, channels),
+                     np.full(channels, spread ** 2))

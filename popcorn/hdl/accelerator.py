@@ -12,18 +12,23 @@ from .comparator import LevelsToBases
 from .flatten import Flatten
 from .mva import MatrixVectorActivation
 from .pool import MaxPool
+from .queue import Queue
 from .window import SlidingWindow
 
 
+def _queue(stage):
+    return [("queue", Queue(width=stage.in_width, depth=stage.queue))] if stage.queue else []
+
+
 def _conv(stage):
-    return [("window", SlidingWindow(height=stage.height, width=stage.width,
+    return _queue(stage) + [("window", SlidingWindow(height=stage.height, width=stage.width,
                                      channels=stage.in_width, kernel=stage.kernel,
                                      stride=stage.stride, padding=stage.padding, pad_value=0)),
             ("engine", MatrixVectorActivation(stage.folding))]
 
 
 def _pool(stage):
-    blocks = [("pool", MaxPool(height=stage.height, width=stage.width,
+    blocks = _queue(stage) + [("pool", MaxPool(height=stage.height, width=stage.width,
                                channels=stage.in_width, kernel=stage.kernel,
                                stride=stage.stride))]
     if stage.convert is not None:

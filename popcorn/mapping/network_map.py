@@ -25,7 +25,7 @@ from ..hwmath import class_width
 from ..network.validate import NetworkError
 from .linear import LinearFolding, level_to_base_map
 from .stages import (ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage,
-                     pack_pixels)
+                     input_queue_depth, pack_pixels)
 from .timing import chain_cycles
 
 PREDICTED_IMAGES = 4
@@ -251,8 +251,8 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             conv = ConvStage(
                 layer=stage.layer, height=stream.height, width=stream.width,
                 channels=stream.channels, bits=stream.bits, kernel=kh, stride=stage.stride,
-                padding=stage.padding,
-                folding=None)
+                padding=stage.padding, folding=None,
+                queue=input_queue_depth(stream.width) if stages else 0)
             oh, ow = conv.out_shape
             linear = _stream_weights(stage, (kh, kh))
             folded = fold(linear, activation, oh * ow, "levels" if levels else "bases")
@@ -295,7 +295,8 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                 np.zeros((1, stream.bits), np.uint8), convert)[0]) if convert else stream.bits
             pool = PoolStage(layer=stage.layer, height=stream.height, width=stream.width,
                              channels=stream.channels, bits=stream.bits, kernel=stage.kernel,
-                             stride=stage.stride, convert=convert, out_bits=out_bits)
+                             stride=stage.stride, convert=convert, out_bits=out_bits,
+                             queue=input_queue_depth(stream.width) if stages else 0)
             if stage.kernel > stream.height or stage.kernel > stream.width:
                 raise NetworkError(f"{where}: kernel {stage.kernel} does not fit the "
                                    f"{stream.height}x{stream.width} map")

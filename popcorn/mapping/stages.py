@@ -27,10 +27,11 @@ from ..golden.window_ref import flatten as flatten_ref
 from ..golden.window_ref import or_pool, windows
 from ..hwmath import argmax_stages, class_width
 from .linear import LinearFolding
-from .timing import ArgmaxTiming, EngineTiming, FlattenTiming, PoolTiming, WindowTiming
+from .timing import (ArgmaxTiming, EngineTiming, FlattenTiming, PoolTiming, QueueTiming,
+                     WindowTiming)
 
 __all__ = ["ConvStage", "DenseStage", "PoolStage", "FlattenStage", "ArgmaxStage",
-           "pack_pixels", "unpack_pixels", "engine_stages"]
+           "pack_pixels", "unpack_pixels", "engine_stages", "input_queue_depth"]
 
 
 def pack_pixels(bits):
@@ -60,6 +61,22 @@ def engine_stages(folding):
     return 2 + folding.pipeline + folding.compare_stage
 
 
+def input_queue_depth(width):
+    """Depth of the queue in front of a convolution or pool fed by another stage: two rows
+    of its input, ``2 * W`` pixels. The producer delivers a map row by row in bursts (a
+    pool emits a row of outputs every k input rows; an engine a row of windows per input
+    row) while the consumer reads its rows at its own pace; with one row of slack the
+    consumer still waits for the burst it is reading while the producer holds the next
+    one, with two it reads one row while the next arrives (CNV: 46 857 cycles per image
+    without queues, 31 744 with one row, 28 835 with two, the slowest engine's bound
+    28 800; ``benchmarks/queue_depths.py``)."""
+    return 2 * width
+
+
+def _queue(stage):
+    return [QueueTiming(depth=stage.queue)] if stage.queue else []
+
+
 @dataclass(frozen=True, eq=False)
 class ConvStage:
     """A Conv2d layer (with the comparators after it): a sliding window
@@ -70,6 +87,8 @@ class ConvStage:
     mapping time from the golden model's (c, ky, kx) (:func:`~popcorn.golden.windows.im2col`).
     Padding feeds all-zero bits: activation code 0, as the golden model pads. In: H*W
     pixels of ``channels * bits`` bits; out: OH*OW pixels of ``folding.out_width`` bits.
+    ``queue``: depth of the FIFO in front of the window (0: none; :func:`input_queue_depth`
+    when another stage feeds it).
     """
     layer: int
     folding: LinearFolding
@@ -80,6 +99,7 @@ class ConvStage:
     kernel: int
     stride: int
     padding: int
+    queue: int = 0
 
     kind = "conv2d"
 
@@ -109,10 +129,11 @@ class ConvStage:
         return _pack_engine_output(self.folding, self.folding.reference(vectors))
 
     def timing(self):
-        return [WindowTiming(height=self.height, width=self.width, kernel=self.kernel,
-                             stride=self.stride, padding=self.padding),
-                EngineTiming(cycles_per_vector=self.folding.cycles_per_vector,
-                             stages=engine_stages(self.folding))]
+        return _queue(self) + [
+            WindowTiming(height=self.height, width=self.width, kernel=self.kernel,
+                         stride=self.stride, padding=self.padding),
+            EngineTiming(cycles_per_vector=self.folding.cycles_per_vector,
+                         stages=engine_stages(self.folding))]
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,7 +178,8 @@ class PoolStage:
 
     ``convert``: None, or the activation quantizer whose bases the pooled levels become
     (PA-Net's one-hot pieces and fixed-point bit planes are not ORed: the engine before
-    emits levels, and they become bases after the pool).
+    emits levels, and they become bases after the pool). ``queue`` as for
+    :class:`ConvStage`.
     """
     layer: int
     height: int
@@ -168,6 +190,7 @@ class PoolStage:
     stride: int
     convert: object = None
     out_bits: int = None
+    queue: int = 0
 
     kind = "maxpool2d"
 
@@ -195,8 +218,8 @@ class PoolStage:
         return pack_pixels(pooled)
 
     def timing(self):
-        return [PoolTiming(height=self.height, width=self.width, kernel=self.kernel,
-                           stride=self.stride)]
+        return _queue(self) + [PoolTiming(height=self.height, width=self.width,
+                                          kernel=self.kernel, stride=self.stride)]
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,7 +22,7 @@ network are not simply the slowest block's. The per-block formulas (the window's
 """
 
 __all__ = ["WindowTiming", "PoolTiming", "FlattenTiming", "EngineTiming", "ArgmaxTiming",
-           "chain_cycles", "ChainCycles"]
+           "QueueTiming", "chain_cycles", "ChainCycles"]
 
 from dataclasses import dataclass
 
@@ -187,6 +187,29 @@ class ArgmaxTiming:
     def clock(self, in_valid, out_ready):
         if out_ready or not self.slots[-1]:
             self.slots = [in_valid] + self.slots[:-1]
+
+
+class QueueTiming:
+    """:class:`popcorn.hdl.queue.Queue` (Amaranth's ``SyncFIFOBuffered``): ``depth - 1``
+    words in block RAM behind an output register; ``i.ready`` is "not full" (no path from
+    ``o.ready``); a word written into an empty queue is offered two cycles later."""
+
+    def __init__(self, *, depth):
+        self.inner_depth = depth - 1
+        self.level = 0
+        self.out_valid = False
+
+    def in_ready(self, out_ready):
+        return self.level != self.inner_depth
+
+    def clock(self, in_valid, out_ready):
+        write = in_valid and self.level != self.inner_depth
+        read = self.level != 0 and (not self.out_valid or out_ready)
+        self.level += int(write) - int(read)
+        if read:
+            self.out_valid = True
+        elif out_ready:
+            self.out_valid = False
 
 
 @dataclass(frozen=True)

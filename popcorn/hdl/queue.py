@@ -1,0 +1,54 @@
+"""A stream FIFO: Amaranth's ``SyncFIFOBuffered`` behind ``i``/``o`` stream ports."""
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from ..hwmath import clog2
+from .estimates import check_family
+from .window import check_positive, memory_resources
+
+
+class Queue(wiring.Component):
+    """``depth`` words of ``width`` bits, first in, first out (``depth >= 2``).
+
+    Ports: ``i`` and ``o``, ``stream.Signature(width)``. Timing (``SyncFIFOBuffered``):
+    ``depth - 1`` words in a memory with a synchronous read port (block RAM) and one in the
+    output register; ``i.ready`` is "not full" and does not depend on ``o.ready``; a word
+    written into an empty queue is offered two cycles after its handshake; one word per
+    cycle in and out. Cycle model: :class:`~popcorn.mapping.timing.QueueTiming`.
+    """
+
+    def __init__(self, *, width, depth):
+        check_positive(width, "queue width")
+        check_positive(depth, "queue depth")
+        if depth < 2:
+            raise ValueError(f"queue depth must be at least 2, not {depth!r}")
+        self._width, self._depth = width, depth
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+    width = property(lambda self: self._width)
+    depth = property(lambda self: self._depth)
+
+    def resources(self, family="ice40"):
+        """Estimate ``{"lut4", "ff", "ebr", "dsp"}``, counted from the RTL, not fitted: the
+        memory of ``depth - 1`` words (:func:`~popcorn.hdl.window.memory_resources`), the
+        output register (``width`` FF), the two pointers and the level (about ``3 clog2
+        depth`` FF and twice that in LUT4 for their adders and comparisons)."""
+        check_family(family)
+        mem = memory_resources(self._width, self._depth - 1, family)
+        bits = clog2(self._depth)
+        return {"lut4": mem["lut4"] + 6 * bits + 4, "ff": mem["ff"] + self._width + 3 * bits + 1,
+                "ebr": mem["ebr"], "dsp": 0}
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=self._width, depth=self._depth)
+        m.d.comb += [
+            fifo.w_data.eq(self.i.payload), fifo.w_en.eq(self.i.valid),
+            self.i.ready.eq(fifo.w_rdy),
+            self.o.payload.eq(fifo.r_data), self.o.valid.eq(fifo.r_rdy),
+            fifo.r_en.eq(self.o.ready),
+        ]
+        return m
