@@ -3,7 +3,7 @@ tool runs, against the board's capacity."""
 
 from dataclasses import dataclass
 
-from ..hdl.accelerator import stage_blocks
+from ..hdl.accelerator import stage_resources
 from .boards import get_board
 
 KEYS = ("lut4", "ff", "ebr", "dsp")
@@ -22,8 +22,8 @@ class DesignTooLarge(ValueError):
 @dataclass(frozen=True)
 class DesignEstimate:
     """``layers``: one ``{"layer", "kind", "lut4", "ff", "ebr", "dsp"}`` per stage of the
-    plan (the network's layer index; the sum of the ``resources(family)`` of the stage's
-    blocks, :func:`~popcorn.hdl.accelerator.stage_blocks`), the argmax included;
+    plan (the network's layer index; the sum of the estimates of the stage's blocks,
+    :func:`~popcorn.hdl.accelerator.stage_resources`), the argmax included;
     ``total`` their sum: the accelerator core synthesized alone, without the UART link
     and board glue; ``capacity`` the board's
     (:attr:`~popcorn.boards.boards.Board.capacity`)."""
@@ -44,9 +44,8 @@ def estimate_design(plan, board):
     b = get_board(board)
     layers = []
     for stage in plan.stages:
-        parts = [block.resources(b.family) for _, block in stage_blocks(stage)]
         layers.append({"layer": stage.layer, "kind": stage.kind,
-                       **{k: sum(part[k] for part in parts) for k in KEYS}})
+                       **stage_resources(stage, b.family)})
     total = {k: sum(part[k] for part in layers) for k in KEYS}
     return DesignEstimate(board=b.name, family=b.family, layers=tuple(layers), total=total,
                           capacity=dict(b.capacity))

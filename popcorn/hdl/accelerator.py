@@ -8,12 +8,13 @@ from ..mapping.linear import level_to_base_map
 from ..mapping.network_map import NetworkPlan
 from ..mapping.stages import ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage
 from .argmax import Argmax
-from .comparator import LevelsToBases
-from .flatten import Flatten
+from .comparator import LevelsToBases, levels_to_bases_resources
+from .estimates import estimate_argmax, estimate_mva
+from .flatten import Flatten, flatten_resources
 from .mva import MatrixVectorActivation
-from .pool import MaxPool
-from .queue import Queue
-from .window import SlidingWindow
+from .pool import MaxPool, pool_resources
+from .queue import Queue, queue_resources
+from .window import SlidingWindow, window_resources
 
 
 def _queue(stage):
@@ -53,6 +54,49 @@ BLOCKS = {
 def stage_blocks(stage):
     """``[(name, component), ...]`` implementing ``stage``, in stream order."""
     return BLOCKS[type(stage)](stage)
+
+
+def _queue_cost(stage, family):
+    return [queue_resources(width=stage.in_width, depth=stage.queue, family=family)] \
+        if stage.queue else []
+
+
+def _conv_cost(stage, family):
+    return _queue_cost(stage, family) + [
+        window_resources(height=stage.height, width=stage.width, channels=stage.in_width,
+                         kernel=stage.kernel, stride=stage.stride, padding=stage.padding,
+                         family=family),
+        estimate_mva(stage.folding, family)]
+
+
+def _pool_cost(stage, family):
+    parts = _queue_cost(stage, family) + [pool_resources(
+        height=stage.height, width=stage.width, channels=stage.in_width, kernel=stage.kernel,
+        stride=stage.stride, family=family)]
+    if stage.convert is not None:
+        parts.append(levels_to_bases_resources(channels=stage.channels, levels=stage.bits,
+                                               kind=level_to_base_map(stage.convert)[0],
+                                               family=family))
+    return parts
+
+
+COSTS = {
+    ConvStage: _conv_cost,
+    DenseStage: lambda stage, family: [estimate_mva(stage.folding, family)],
+    PoolStage: _pool_cost,
+    FlattenStage: lambda stage, family: [flatten_resources(
+        height=stage.height, width=stage.width, channels=stage.in_width, family=family)],
+    ArgmaxStage: lambda stage, family: [estimate_argmax(
+        classes=stage.classes, width=stage.score_width, family=family)],
+}
+"""The resource estimates of each stage kind's blocks (the same numbers as the blocks'
+``resources(family)``, without building the blocks)."""
+
+
+def stage_resources(stage, family):
+    """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of ``stage``'s blocks on ``family``."""
+    parts = COSTS[type(stage)](stage, family)
+    return {key: sum(part[key] for part in parts) for key in ("lut4", "ff", "ebr", "dsp")}
 
 
 class DataflowAccelerator(wiring.Component):

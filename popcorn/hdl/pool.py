@@ -9,6 +9,26 @@ from .window import (SlidingWindow, _clog2, check_positive, check_window, ecp5_c
                      memory_resources, window_resources)
 
 
+def pool_resources(*, height, width, channels, kernel, stride, family="ice40"):
+    """Estimate of a :class:`MaxPool`; see :meth:`MaxPool.resources`."""
+    check_family(family)
+    h, w, c, k, s = height, width, channels, kernel, stride
+    if s < k:
+        est = window_resources(height=h, width=w, channels=c, kernel=k, stride=s,
+                               family=family)
+        est["lut4"] += c * -(-(k * k - 1) // 3)
+        return est
+    ow = (w - k) // s + 1
+    counters = (_clog2(w), _clog2(h), _clog2(-(-w // s)), _clog2(-(-h // s)))
+    counter_bits = sum(counters) + 2 * _clog2(s)
+    partial = memory_resources(c if k > 1 else 0, ow, family)
+    ff = (2 * c if k > 1 else c) + 1 + counter_bits + partial["ff"]
+    lut = (2 * c if k > 1 else 0) + counter_bits + 12 + partial["lut4"]
+    if family == "ecp5":
+        lut += sum(ecp5_chain(bits) for bits in counters)
+    return {"lut4": lut, "ff": ff, "ebr": partial["ebr"], "dsp": 0}
+
+
 class MaxPool(wiring.Component):
     """k x k max-pooling of an H x W x C bit map: the bitwise OR of every window.
 
@@ -119,22 +139,9 @@ class MaxPool(wiring.Component):
         EBR exact on both; FF up to 2 above Yosys (it merges equivalent flip-flops);
         LUT4 iCE40 mean 3.5 % / 3.4 %, max 8 / 5 LUT4; ECP5 mean 3.6 % / 4.0 %, max 6 / 5.
         """
-        check_family(family)
-        h, w, c, k, s = self._height, self._width, self._channels, self._kernel, self._stride
-        if self.overlapping:
-            est = window_resources(height=h, width=w, channels=c, kernel=k, stride=s,
-                                   family=family)
-            est["lut4"] += c * -(-(k * k - 1) // 3)
-            return est
-        ow = self.out_shape[1]
-        counters = (_clog2(w), _clog2(h), _clog2(-(-w // s)), _clog2(-(-h // s)))
-        counter_bits = sum(counters) + 2 * _clog2(s)
-        partial = memory_resources(c if k > 1 else 0, ow, family)
-        ff = (2 * c if k > 1 else c) + 1 + counter_bits + partial["ff"]
-        lut = (2 * c if k > 1 else 0) + counter_bits + 12 + partial["lut4"]
-        if family == "ecp5":
-            lut += sum(ecp5_chain(bits) for bits in counters)
-        return {"lut4": lut, "ff": ff, "ebr": partial["ebr"], "dsp": 0}
+        return pool_resources(height=self._height, width=self._width,
+                              channels=self._channels, kernel=self._kernel,
+                              stride=self._stride, family=family)
 
     def elaborate(self, platform):
         if self.overlapping:

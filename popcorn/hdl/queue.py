@@ -10,6 +10,15 @@ from .estimates import check_family
 from .window import check_positive, memory_resources
 
 
+def queue_resources(*, width, depth, family="ice40"):
+    """Estimate of a :class:`Queue`; see :meth:`Queue.resources`."""
+    check_family(family)
+    mem = memory_resources(width, depth - 1, family)
+    bits = clog2(depth)
+    return {"lut4": mem["lut4"] + 6 * bits + 4, "ff": mem["ff"] + width + 3 * bits + 1,
+            "ebr": mem["ebr"], "dsp": 0}
+
+
 class Queue(wiring.Component):
     """``depth`` words of ``width`` bits, first in, first out (``depth >= 2``).
 
@@ -36,11 +45,7 @@ class Queue(wiring.Component):
         memory of ``depth - 1`` words (:func:`~popcorn.hdl.window.memory_resources`), the
         output register (``width`` FF), the two pointers and the level (about ``3 clog2
         depth`` FF and twice that in LUT4 for their adders and comparisons)."""
-        check_family(family)
-        mem = memory_resources(self._width, self._depth - 1, family)
-        bits = clog2(self._depth)
-        return {"lut4": mem["lut4"] + 6 * bits + 4, "ff": mem["ff"] + self._width + 3 * bits + 1,
-                "ebr": mem["ebr"], "dsp": 0}
+        return queue_resources(width=self._width, depth=self._depth, family=family)
 
     def elaborate(self, platform):
         m = Module()

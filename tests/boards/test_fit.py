@@ -7,6 +7,7 @@ from popcorn.examples import load_example
 from popcorn.hdl.estimates import estimate_argmax, estimate_mva
 from popcorn.hdl.flatten import Flatten
 from popcorn.hdl.pool import MaxPool
+from popcorn.hdl.queue import Queue
 from popcorn.hdl.window import SlidingWindow
 from popcorn.mapping.network_map import map_network
 
@@ -42,8 +43,11 @@ def test_conv_estimate_counts_window_pool_and_flatten():
     assert est.layers[0]["lut4"] == sum(p["lut4"] for p in expect)
     assert est.layers[0]["ff"] == sum(p["ff"] for p in expect)
     pooled = MaxPool(height=8, width=8, channels=pool.in_width, kernel=2).resources()
-    assert est.layers[1]["ff"] == pooled["ff"]
-    assert est.layers[1]["lut4"] == pooled["lut4"] + pool.channels * pool.bits  # one-hot
+    queue = Queue(width=pool.in_width, depth=pool.queue).resources()
+    assert pool.queue == 16                                # two rows of the 8x8 map
+    assert est.layers[1]["ff"] == pooled["ff"] + queue["ff"]
+    assert est.layers[1]["lut4"] == pooled["lut4"] + queue["lut4"] + \
+        pool.channels * pool.bits                          # one LUT4 per one-hot piece
 
 
 def test_unfolded_network_does_not_fit_the_up5k_but_fits_the_ecp5(network):
