@@ -23,6 +23,8 @@ _LAYOUTS = {
     "conv": ((1, 8, 8), (("conv", 4, 3, 1, 1), ("pool", 2), ("conv", 6, 3, 2, 1),
                          ("flatten",), ("dense", 5))),
     "dense": ((12,), (("dense", 10), ("dense", 4))),
+    "strided": ((1, 9, 9), (("conv", 3, 1, 1, 0), ("pool", 3, 2), ("conv", 5, 3, 1, 0),
+                            ("flatten",), ("dense", 4))),
 }
 
 
@@ -62,6 +64,8 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32):
     ``layout="conv"``: 1x8x8 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> MaxPool 2 ->
     Conv2d 3x3 stride 2 pad 1 -> BN -> act -> Flatten -> Dense 5 -> BN -> Scores.
     ``layout="dense"``: 12 8-bit inputs, Dense 10 -> BN -> act -> Dense 4 -> Scores.
+    ``layout="strided"``: 1x9x9 8-bit input, Conv2d 1x1 -> BN -> act -> MaxPool 3 stride 2
+    (overlapping) -> Conv2d 3x3 -> BN -> act -> Flatten -> Dense 4 -> Scores.
     Batch norms use the statistics of ``calibration`` random inputs, random gamma (some
     negative, one zero per hidden layer of 3+ channels) and beta.
     """
@@ -75,8 +79,9 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32):
     for number, step in enumerate(plan):
         final = number == len(plan) - 1
         if step[0] == "pool":
-            layers.append(MaxPool2d(step[1]))
-            values = pool_windows(values, step[1], step[1]).max(axis=-1)
+            stride = step[2] if len(step) > 2 else step[1]
+            layers.append(MaxPool2d(step[1], stride))
+            values = pool_windows(values, step[1], stride).max(axis=-1)
             continue
         if step[0] == "flatten":
             layers.append(Flatten())

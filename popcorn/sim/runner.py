@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
 
     Returns
     -------
-    dict: the JSON the testbench wrote (its measurements).
+    dict: the JSON the testbench wrote (its measurements). The wall time of the
+    simulator's build and of the run goes to ``seconds.json`` in ``build_dir``.
 
     Raises
     ------
@@ -72,11 +74,16 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
     with _environment(_simulator_env(simulator), drop=("PYTEST_CURRENT_TEST",)):
         runner = get_runner(simulator)
         try:
+            started = time.monotonic()
             runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
                          timescale=("1ns", "1ps"), always=True,
                          build_args=_BUILD_ARGS[simulator], log_file=build_dir / "build.log")
+            built = time.monotonic()
             results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
                                   build_dir=build_dir, extra_env=env, log_file=log_path)
+            (build_dir / "seconds.json").write_text(json.dumps(
+                {"simulator": simulator, "build": round(built - started, 2),
+                 "run": round(time.monotonic() - built, 2)}))
         except (SystemExit, subprocess.CalledProcessError) as exc:
             raise SimulationFailed(f"{simulator} run of {test_module} failed ({exc}); see "
                                    f"{build_dir / 'build.log'} and {log_path}") from None

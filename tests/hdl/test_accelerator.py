@@ -52,3 +52,14 @@ def test_fully_parallel_conv_keeps_one_window_per_cycle(tmp_path):
     plan = map_network(network, target_cycles=1)
     assert plan.stages[0].folding.cycles_per_vector == 1
     check_network(plan, random_inputs(network, 6, 4), tmp_path, idle=0.5, stall=0.5)
+
+
+@pytest.mark.parametrize("scheme", ["abc", "pa"])
+def test_pointwise_conv_and_overlapping_pool(scheme, tmp_path):
+    """A 1x1 convolution (no line buffer) and a 3x3 max-pool of stride 2 (a sliding window
+    with an OR tree), behind a queue."""
+    network = random_network(scheme, seed=4, layout="strided")
+    plan = map_network(network, target_cycles=60)
+    assert (plan.stages[0].kernel, plan.stages[1].kernel, plan.stages[1].stride) == (1, 3, 2)
+    assert plan.stages[1].queue == 18
+    check_network(plan, random_inputs(network, 8, 5), tmp_path)

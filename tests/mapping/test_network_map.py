@@ -25,7 +25,7 @@ def chained(plan, inputs):
     return out
 
 
-@pytest.mark.parametrize("layout", ["conv", "dense"])
+@pytest.mark.parametrize("layout", ["conv", "dense", "strided"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_stage_references_chain_to_the_golden_model(scheme, layout):
     network = random_network(scheme, seed=7, layout=layout)

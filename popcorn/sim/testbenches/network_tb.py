@@ -15,7 +15,8 @@ reset between:
    output handshake must happen at the predicted cycle.
 
 Writes ``images``, ``interval`` (cycles between the last two outputs of phase 2),
-``latency`` (first input to first output), ``cycles`` (phase 1's cycle count) and
+``latency`` (first input to first output), ``cycles`` and ``burst_cycles`` (the cycles
+phases 1 and 2 ran) and
 ``outputs`` (phase 1's words, hexadecimal) to ``POPCORN_RESULT``.
 """
 
@@ -60,8 +61,9 @@ async def matches_golden_words_and_predicted_cycles(dut):
     burst = len(case["cycles_out"])
     source = StreamSource(dut, "i", inputs[:burst * per_image])
     sink = StreamSink(dut, "o")
-    await run_cycles(dut, [source], [sink], until=lambda: len(sink.words) == burst,
-                     max_cycles=4 * longest + 1000)
+    burst_cycles = await run_cycles(dut, [source], [sink],
+                                    until=lambda: len(sink.words) == burst,
+                                    max_cycles=4 * longest + 1000)
     assert sink.words == expected[:burst], "free-running burst differs from the golden model"
     start = source.fired[0]
     got_in = [c - start for c in source.fired]
@@ -72,6 +74,6 @@ async def matches_golden_words_and_predicted_cycles(dut):
                            f"model predicts {want_in[first]}")
     assert got_out == want_out, f"outputs at cycles {got_out}, the cycle model predicts {want_out}"
     result.update(interval=got_out[-1] - got_out[-2] if burst > 1 else None,
-                  latency=got_out[0])
+                  latency=got_out[0], burst_cycles=burst_cycles)
     with open(os.environ["POPCORN_RESULT"], "w") as f:
         json.dump(result, f)

