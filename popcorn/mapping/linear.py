@@ -76,7 +76,8 @@ _PAIR = {("pm1", "pm1"): (1, 2, -1), ("pm1", "zo"): (2, 1, -1),
 # (one [Y >= T'] chain, [Y <= T] stored as T' = T + 1), shared with ComparatorActivation
 # (re-exported here).
 __all__ = ["LinearFolding", "csd_digits", "MODE_ZERO", "MODE_ONE", "MODE_GE", "MODE_LT",
-           "BASES", "MULTIPLY", "EMIT", "level_to_base_map"]
+           "BASES", "MULTIPLY", "EMIT", "level_to_base_map", "pack_scores",
+           "unpack_scores"]
 
 BASES = ("parallel", "serial")
 EMIT = ("bases", "levels")
@@ -98,6 +99,21 @@ def csd_digits(value):
         value >>= 1
         shift += 1
     return digits
+
+
+def pack_scores(scores, width):
+    """Words of signed scores (B, C): class c as a ``width``-bit two's complement field at
+    bit ``c * width``, class 0 lowest (the engine's and the argmax's layout)."""
+    mask = (1 << width) - 1
+    return [sum((int(v) & mask) << (c * width) for c, v in enumerate(row)) for row in scores]
+
+
+def unpack_scores(words, classes, width):
+    """Inverse of :func:`pack_scores` (bits above the scores ignored): ``int64`` (B, C)."""
+    mask = (1 << width) - 1
+    fields = [[(word >> (c * width)) & mask for c in range(classes)] for word in words]
+    return np.array([[v - (1 << width) if v >> (width - 1) else v for v in row]
+                     for row in fields], dtype=np.int64).reshape(len(words), classes)
 
 
 def level_to_base_map(quantizer):
@@ -467,6 +483,4 @@ class LinearFolding:
         """Stream words of :meth:`reference` outputs."""
         if self.activation is not None:
             return pack_words(out, axes=2)
-        w = self.score_width
-        return [sum((int(v) & ((1 << w) - 1)) << (c * w) for c, v in enumerate(row))
-                for row in out]
+        return pack_scores(out, self.score_width)

@@ -13,19 +13,19 @@ predicts the handshake cycle of every input and output word of a free-running ru
 the RTL tests assert, word for word.
 """
 
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..golden.binary import pack_words
 from ..golden.integer_model import IntLinear, IntThreshold, run_integer, to_integer
 from ..golden.predict import input_thermometer
 from ..golden.quantizers import base_coefficients, thermometer_to_bases
 from ..hwmath import class_width
 from ..network.validate import NetworkError
-from .linear import LinearFolding, level_to_base_map
+from .linear import LinearFolding, level_to_base_map, pack_scores, unpack_scores
 from .stages import (ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage,
-                     input_queue_depth, pack_pixels)
+                     input_queue_depth)
 from .timing import chain_cycles
 
 PREDICTED_IMAGES = 4
@@ -62,6 +62,7 @@ class NetworkPlan:
     integer: object
     stages: tuple
     input_shape: tuple
+    _cycles: dict = field(default_factory=dict, repr=False)
 
     @property
     def foldings(self):
@@ -98,11 +99,15 @@ class NetworkPlan:
     # -- cycles --------------------------------------------------------------------------
     def cycle_model(self, images=PREDICTED_IMAGES):
         """:class:`~popcorn.mapping.timing.ChainCycles` of ``images`` images sent back to
-        back into an idle accelerator whose output is always taken."""
-        models = [model for stage in self.stages for model in stage.timing()]
-        return chain_cycles(models, input_words=images * self.in_words, output_words=images)
+        back into an idle accelerator whose output is always taken (computed once per
+        count)."""
+        if images not in self._cycles:
+            models = [model for stage in self.stages for model in stage.timing()]
+            self._cycles[images] = chain_cycles(models, input_words=images * self.in_words,
+                                                output_words=images)
+        return self._cycles[images]
 
-    @cached_property
+    @property
     def _predicted(self):
         return self.cycle_model()
 
@@ -131,8 +136,9 @@ class NetworkPlan:
         return np.ascontiguousarray(bases.transpose(0, 2, 3, 1, 4)).reshape(b, h * w, c, n)
 
     def input_words(self, inputs):
-        """Input stream words, image after image (Python ints, :func:`pack_pixels`)."""
-        return pack_pixels(self.input_pixels(inputs))
+        """Input stream words, image after image (Python ints,
+        :func:`~popcorn.golden.binary.pack_words` of :meth:`input_pixels`)."""
+        return pack_words(self.input_pixels(inputs), axes=2)
 
     def reference(self, inputs):
         """(scores ``int64`` (B, classes), argmax (B,)) of the integer golden model."""
@@ -141,19 +147,17 @@ class NetworkPlan:
         return result.scores, result.argmax
 
     def pack_outputs(self, scores, argmax):
-        w = self.score_width
-        top = self.classes * w
-        return [sum((int(v) & ((1 << w) - 1)) << (c * w) for c, v in enumerate(row)) |
-                (int(k) << top) for row, k in zip(scores, argmax)]
+        """The accelerator's output words: :func:`~popcorn.mapping.linear.pack_scores` with
+        the class above the scores."""
+        top = self.classes * self.score_width
+        return [word | (int(k) << top)
+                for word, k in zip(pack_scores(scores, self.score_width), argmax)]
 
     def unpack_outputs(self, words):
         """(scores, argmax) from the accelerator's output words."""
-        w, n = self.score_width, self.classes
-        scores = np.array([[((word >> (c * w)) & ((1 << w) - 1)) - (
-            (1 << w) if (word >> (c * w + w - 1)) & 1 else 0) for c in range(n)]
-            for word in words], dtype=np.int64).reshape(len(words), n)
-        argmax = np.array([word >> (n * w) for word in words], dtype=np.int64)
-        return scores, argmax
+        top = self.classes * self.score_width
+        argmax = np.array([word >> top for word in words], dtype=np.int64)
+        return unpack_scores(words, self.classes, self.score_width), argmax
 
 
 def _stream_weights(linear, spatial):

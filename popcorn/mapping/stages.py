@@ -6,8 +6,9 @@ Streams carry one word per pixel, raster order (x fastest), image after image; a
 each, element c at bits ``[c*bits, (c+1)*bits)``: an element's N activation bases (base j at
 bit ``c*N + j``; for fixed-point inputs simply the pixel codes) or, between an engine and a
 max-pool, its L comparator levels (a thermometer code). A vector word is the same with the
-elements in the stream's (y, x, c) order. This layout is defined here once
-(:func:`pack_pixels`) and used by the mapper, the RTL tests and the host link.
+elements in the stream's (y, x, c) order: :func:`~popcorn.golden.binary.pack_words` of
+the bits ``(..., elements, bits)`` with ``axes=2``, and :func:`unpack_pixels` back; scores
+are :func:`~popcorn.mapping.linear.pack_scores` words.
 
 Each stage has ``in_width``/``in_words`` and ``out_width``/``out_words`` (bits per word,
 words per image), ``out_layout`` (output rows, columns, elements per word, bits per
@@ -21,30 +22,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..golden.binary import check_bits
+from ..golden.binary import pack_words
 from ..golden.quantizers import thermometer_to_bases
 from ..golden.window_ref import flatten as flatten_ref
 from ..golden.window_ref import or_pool, windows
 from ..hwmath import argmax_stages, class_width
-from .linear import LinearFolding
+from .linear import LinearFolding, unpack_scores
 from .timing import (ArgmaxTiming, EngineTiming, FlattenTiming, PoolTiming, QueueTiming,
                      WindowTiming)
 
 __all__ = ["ConvStage", "DenseStage", "PoolStage", "FlattenStage", "ArgmaxStage",
-           "pack_pixels", "unpack_pixels", "engine_stages", "input_queue_depth"]
-
-
-def pack_pixels(bits):
-    """Stream words (Python ints) of a bit array ``(..., elements, bits)``: one word per
-    leading index, element c's bit j at word bit ``c*bits + j``."""
-    bits = check_bits(bits, "bits")
-    flat = bits.reshape(-1, bits.shape[-2] * bits.shape[-1])
-    return [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
-            for row in flat]
+           "unpack_pixels", "engine_stages", "input_queue_depth"]
 
 
 def unpack_pixels(words, elements, bits):
-    """Inverse of :func:`pack_pixels`: ``uint8`` (len(words), elements, bits)."""
+    """Inverse of :func:`~popcorn.golden.binary.pack_words` (``axes=2``) for words of
+    ``elements`` elements of ``bits`` bits: ``uint8`` (len(words), elements, bits)."""
     width = elements * bits
     nbytes = max(1, -(-width // 8))
     raw = np.frombuffer(b"".join(int(w).to_bytes(nbytes, "little") for w in words),
@@ -166,7 +159,7 @@ class DenseStage:
 
 def _pack_engine_output(folding, out):
     if folding.activation is not None:
-        return pack_pixels(out)
+        return pack_words(out, axes=2)
     return folding.pack_outputs(out)
 
 
@@ -215,7 +208,7 @@ class PoolStage:
         pooled = or_pool(fmap, self.kernel, self.stride).reshape(-1, self.channels, self.bits)
         if self.convert is not None:
             pooled = thermometer_to_bases(pooled, self.convert)
-        return pack_pixels(pooled)
+        return pack_words(pooled, axes=2)
 
     def timing(self):
         return _queue(self) + [PoolTiming(height=self.height, width=self.width,
@@ -242,7 +235,7 @@ class FlattenStage:
 
     def reference(self, words):
         fmap = unpack_pixels(words, 1, self.in_width).reshape(self.height, self.width, -1)
-        return pack_pixels(flatten_ref(fmap)[None, :, None])
+        return pack_words(flatten_ref(fmap)[None, :, None], axes=2)
 
     def timing(self):
         return [FlattenTiming(pixels=self.height * self.width)]
@@ -263,13 +256,9 @@ class ArgmaxStage:
     out_layout = property(lambda self: (1, 1, 1, self.out_width))
 
     def reference(self, words):
-        w, n = self.score_width, self.classes
-        out = []
-        for word in words:
-            scores = [((word >> (c * w)) & ((1 << w) - 1)) - (
-                (1 << w) if (word >> (c * w + w - 1)) & 1 else 0) for c in range(n)]
-            out.append(word | (int(np.argmax(scores)) << (n * w)))
-        return out
+        scores = unpack_scores(words, self.classes, self.score_width)
+        top = self.classes * self.score_width
+        return [word | (int(k) << top) for word, k in zip(words, np.argmax(scores, axis=1))]
 
     def timing(self):
         return [ArgmaxTiming(stages=argmax_stages(self.classes))]

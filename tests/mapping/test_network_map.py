@@ -7,7 +7,8 @@ import pytest
 
 from popcorn.golden.examples import SCHEMES, random_network
 from popcorn.mapping.network_map import map_network
-from popcorn.mapping.stages import pack_pixels, unpack_pixels
+from popcorn.golden.binary import pack_words
+from popcorn.mapping.stages import unpack_pixels
 from popcorn.network import (Activation, BnnWeights, Conv2d, Dense, FixedPointActivation,
                              Flatten, MaxPool2d, Network, NetworkError, Scores, SignActivation)
 
@@ -39,7 +40,7 @@ def test_stage_references_chain_to_the_golden_model(scheme, layout):
 def test_pixel_words_round_trip():
     rng = np.random.default_rng(0)
     bits = rng.integers(0, 2, (7, 5, 3), dtype=np.uint8)
-    assert (unpack_pixels(pack_pixels(bits), 5, 3) == bits).all()
+    assert (unpack_pixels(pack_words(bits, axes=2), 5, 3) == bits).all()
 
 
 def test_input_pixels_are_raster_order_with_all_channels():
