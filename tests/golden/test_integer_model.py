@@ -28,12 +28,13 @@ def layerwise(net, x, frac_bits):
     integer = to_integer(net, frac_bits)
     thermo = input_thermometer(net, x)
     result = run_integer(integer, thermo)
-    unit = 2.0 ** frac_bits
     worst = 0.0
     for s, stage in enumerate(integer.stages):
         before = thermo if s == 0 else result.trace[s - 1]
         after = result.trace[s]
         if stage.kind in ("dense", "conv2d"):
+            assert stage.frac_bits >= frac_bits
+            unit = 2.0 ** stage.frac_bits                     # the layer's own F_l
             q = stage.input_quantizer
             a = bases_to_values(thermometer_to_bases(before, q), q)
             layer = net.layers[stage.layer]
@@ -43,13 +44,13 @@ def layerwise(net, x, frac_bits):
                 y = batchnorm_forward(rest[0], y)
             bound = rounding_error_bound(stage)
             m, n = stage.coefficients.shape[1:]
-            assert bound <= (m * n * stage.fan_in + 1) / 2.0 ** (frac_bits + 1)
+            assert bound <= (m * n * stage.fan_in + 1) / 2.0 ** (stage.frac_bits + 1)
             error = np.abs(after / unit - y)
             assert error.max() <= bound + 1e-9 * (1 + np.abs(y).max()), (stage.layer, error.max(), bound)
             worst = max(worst, bound)
         elif stage.kind == "threshold":
             norm = net.layers[stage.layer - 1]
-            y = before / unit
+            y = before / unit                                 # unit of the linear stage before
             r = batchnorm_forward(norm, y) if norm.kind == "batchnorm" else y
             assert np.array_equal(after, thermometer(r, stage.quantizer)), stage.layer
         elif stage.kind == "maxpool2d":
