@@ -7,15 +7,16 @@ activations, a BatchNorm before every activation (and before the scores). Batch 
 set from the layer's fan-in (mean 0 +- noise, var = K / 3 for the pixel layer, K after)
 so that activations are mixed, not constant.
 
-For each batch size, ``popcorn.golden.predict.predict`` (integer model, chunks of
-``CHUNK`` images, no trace) is timed on random 8-bit codes, best of ``--repeats``; its peak
+For each batch size and worker count, ``popcorn.golden.predict.predict`` (integer model,
+chunks of ``CHUNK`` images, no trace) is timed on random 8-bit codes, best of
+``--repeats``, wall clock and CPU time; its peak
 memory is measured separately with ``tracemalloc`` (NumPy reports its buffers to it), over
 what the inputs already take. The first-written model (``integer_reference``, every base
 pair through ``binary_dot``) runs on ``--reference-images`` images, for the "before" figures
 and to check that both give equal scores. Writes ``reports/golden/golden_speed.md`` and
 ``.json``.
 
-    PYTHONPATH=. python benchmarks/golden_speed.py [--batches 1 16 64 256 1024]
+    PYTHONPATH=. python benchmarks/golden_speed.py [--batches 1 16 64 256 1024] [--workers 1 2]
 """
 
 import argparse
@@ -72,12 +73,15 @@ def cnv_network(seed=0):
 
 
 def timed(function, repeats):
-    best = float("inf")
+    """(best wall seconds, CPU seconds of that run, result) over ``repeats`` runs."""
+    best, cpu = float("inf"), None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        seconds = time.perf_counter() - start
+        if seconds < best:
+            best, cpu = seconds, time.process_time() - start_cpu
+    return best, cpu, result
 
 
 def traced_peak(function):
@@ -90,7 +94,7 @@ def traced_peak(function):
         tracemalloc.stop()
 
 
-def measure(batches, repeats, reference_images, seed=0):
+def measure(batches, workers, repeats, reference_images, seed=0):
     net = cnv_network(seed)
     integer = to_integer(net, 8)
     rng = np.random.default_rng(seed + 1)
@@ -98,21 +102,26 @@ def measure(batches, repeats, reference_images, seed=0):
     for batch in batches:
         codes = rng.integers(0, 256, (batch,) + net.input_shape, dtype=np.uint8)
         predict(net, codes[:1])                                      # warm up
-        seconds, result = timed(lambda: predict(net, codes), repeats)
-        peak = traced_peak(lambda: predict(net, codes))
-        rows.append({"batch": batch, "seconds": seconds, "images_per_s": batch / seconds,
-                     "peak_mb": peak / MB, "peak_mb_per_image": peak / MB / batch,
-                     "argmax_classes_seen": int(len(np.unique(result.argmax)))})
-        print(f"batch {batch:5}: {batch / seconds:8.1f} images/s, peak {peak / MB:8.1f} MB",
-              flush=True)
+        for count in workers:
+            seconds, cpu, result = timed(lambda: predict(net, codes, workers=count), repeats)
+            peak = traced_peak(lambda: predict(net, codes, workers=count))
+            rows.append({"batch": batch, "workers": count, "seconds": seconds,
+                         "cpu_seconds": cpu, "images_per_s": batch / seconds,
+                         "images_per_cpu_s": batch / cpu, "peak_mb": peak / MB,
+                         "peak_mb_per_image": peak / MB / batch,
+                         "load_average_1min": os.getloadavg()[0],
+                         "argmax_classes_seen": int(len(np.unique(result.argmax)))})
+            print(f"batch {batch:5}, {count} worker(s): {batch / seconds:7.1f} images/s "
+                  f"({batch / cpu:7.1f} per CPU second), peak {peak / MB:7.1f} MB, "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
     codes = rng.integers(0, 256, (reference_images,) + net.input_shape, dtype=np.uint8)
     thermo = input_thermometer(net, codes)
-    seconds, reference = timed(lambda: reference_run_integer(integer, thermo), 1)
+    seconds, cpu, reference = timed(lambda: reference_run_integer(integer, thermo), 1)
     peak = traced_peak(lambda: reference_run_integer(integer, thermo))
     fast = run_integer(integer, thermo)
     equal = bool(np.array_equal(fast.scores, reference.scores) and all(
         np.array_equal(a, b) for a, b in zip(fast.trace, reference.trace)))
-    before = {"images": reference_images, "seconds": seconds,
+    before = {"images": reference_images, "seconds": seconds, "cpu_seconds": cpu,
               "images_per_s": reference_images / seconds, "peak_mb": peak / MB,
               "peak_mb_per_image": peak / MB / reference_images,
               "equal_scores_and_trace": equal}
@@ -136,14 +145,19 @@ def markdown(data):
         "Network: FINN's CNV shape with random BNN weights (3x32x32 8-bit input, conv 3x3 "
         "64-64-pool-128-128-pool-256-256, dense 256-512-512-10, sign activations, batch norms). "
         f"`popcorn.golden.predict.predict` runs the integer model {data['chunk']} images per "
-        "chunk without a trace, on one core (NumPy ufuncs: XOR/AND of 64-bit words, "
-        "`bitwise_count`). Time: best of "
-        f"{data['repeats']} runs, random 8-bit codes. Peak memory: `tracemalloc` (NumPy "
-        "buffers included) during one run, beyond the inputs themselves.", "",
-        "| batch | images/s | peak MB | peak MB per image |", "| --- | --- | --- | --- |"]
+        "chunk without a trace (NumPy ufuncs: XOR/AND of 64-bit words, `bitwise_count`), "
+        "`workers` chunks at once in threads. Time: best of "
+        f"{data['repeats']} runs on random 8-bit codes, wall clock and the process's CPU "
+        "time (the machine is shared: the 1-minute load average at the end of each "
+        "measurement is beside it; images per CPU second is what one free core would "
+        "give). Peak memory: `tracemalloc` (NumPy buffers included) during one run, "
+        "beyond the inputs themselves.", "",
+        "| batch | workers | images/s (wall) | images per CPU s | peak MB | peak MB per image "
+        "| load |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in data["rows"]:
-        lines.append(f"| {row['batch']} | {row['images_per_s']:.1f} | {row['peak_mb']:.1f} | "
-                     f"{row['peak_mb_per_image']:.2f} |")
+        lines.append(f"| {row['batch']} | {row['workers']} | {row['images_per_s']:.1f} | "
+                     f"{row['images_per_cpu_s']:.1f} | {row['peak_mb']:.1f} | "
+                     f"{row['peak_mb_per_image']:.2f} | {row['load_average_1min']:.1f} |")
     lines += ["", f"Before (the first-written model, `popcorn.golden.integer_reference`, "
               f"every base pair through `binary_dot`, with its trace) on {ref['images']} "
               f"images: {ref['images_per_s']:.2f} images/s, peak {ref['peak_mb']:.0f} MB "
@@ -156,12 +170,13 @@ def markdown(data):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256, 1024])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--reference-images", type=int, default=2)
     parser.add_argument("-o", "--output", default=str(ROOT / "reports/golden/golden_speed.md"))
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    data = measure(args.batches, args.repeats, args.reference_images)
+    data = measure(args.batches, args.workers, args.repeats, args.reference_images)
     data.update({
         "date": datetime.date.today().isoformat(), "machine": platform.machine(),
         "cpus": os.cpu_count(), "numpy": np.__version__, "python": sys.version.split()[0],

@@ -122,21 +122,48 @@ def _load_inputs(path):
 @click.option("--float", "use_float", is_flag=True,
               help="Run the float reference instead of the integer golden model.")
 @click.option("--frac-bits", default=8, show_default=True, type=int,
-              help="Fractional bits of the integer coefficients.")
-def predict(network, inputs, output, use_float, frac_bits):
+              help="Fractional bits of the integer coefficients: at least this many in every "
+                   "layer, more where a layer's coefficients are small (see to_integer).")
+@click.option("--chunk", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Inputs per chunk of the integer model (memory grows with it, not with "
+                   "the batch).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Chunks run at once, in threads (one core each).")
+def predict(network, inputs, output, use_float, frac_bits, chunk, workers):
     """Classify INPUTS (.npy, batch x input shape) with NETWORK (.npz) into scores and argmax.
 
     Float inputs are quantized by the network's input quantizer; integer inputs to a
-    fixed-point input are its codes (e.g. 0..255 pixels).
+    fixed-point input are its codes (e.g. 0..255 pixels). The integer model shows a
+    progress bar (on stderr) when the batch takes more than one chunk.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
+        TimeRemainingColumn
+
     from popcorn.golden.predict import predict_files
     from popcorn.network import NetworkError
 
+    bar = Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    task = None
+
+    def progress(done, total):
+        nonlocal task
+        if total <= chunk:
+            return
+        if task is None:
+            bar.start()
+            task = bar.add_task("predict", total=total)
+        bar.update(task, completed=done)
+
     try:
-        result = predict_files(network, inputs, output, use_float=use_float, frac_bits=frac_bits)
+        result = predict_files(network, inputs, output, use_float=use_float, frac_bits=frac_bits,
+                               chunk=chunk, workers=workers, progress=progress)
     except (NetworkError, ValueError, TypeError) as error:
         raise click.ClickException(str(error)) from None
-    model = "float reference" if use_float else f"integer model, {frac_bits} fractional bits"
+    finally:
+        bar.stop()
+    model = "float reference" if use_float else \
+        f"integer model, {frac_bits} fractional bits (scores in units of 2**-{result.frac_bits})"
     click.echo(f"{len(result.argmax)} inputs, {model}: scores and argmax written to {output}")
 
 

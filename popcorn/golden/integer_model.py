@@ -337,7 +337,9 @@ def to_integer(network, frac_bits=8, *, per_layer=True):
 def codes_thermometer(codes, levels):
     """Thermometer code ``uint8`` (..., levels) of integer codes 0 .. levels: bit k = [q > k]."""
     codes = np.asarray(codes, dtype=np.int64)
-    return (codes[..., None] > np.arange(levels)).astype(np.uint8)
+    out = np.empty(codes.shape + (levels,), dtype=np.uint8)
+    np.greater(codes[..., None], np.arange(levels), out=out.view(bool))
+    return out
 
 
 def _packed_bases(stage, thermo):
@@ -457,8 +459,13 @@ def apply_thresholds(stage, y):
     shape = (1, y.shape[1]) + (1,) * (y.ndim - 2) + (-1,)
     t, d = stage.thresholds.reshape(shape), stage.direction.reshape(shape)
     y = y[..., None]
+    out = np.empty(y.shape[:-1] + (t.shape[-1],), dtype=np.uint8)
+    if (stage.direction > 0).all():                  # the common case: one comparison
+        np.greater_equal(y, t, out=out.view(bool))
+        return out
     bits = np.where(d > 0, y >= t, np.where(d < 0, y <= t, stage.constant.reshape(shape) == 1))
-    return bits.astype(np.uint8)
+    out[...] = bits
+    return out
 
 
 def _maxpool(stage, thermo):

@@ -1,5 +1,7 @@
 """Batch prediction with the integer golden model or the float reference (``popcorn predict``)."""
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,14 +77,16 @@ def input_values(network, inputs):
 
 
 def predict(network, inputs, *, use_float=False, frac_bits=8, chunk=CHUNK, progress=None,
-            per_layer=True):
+            per_layer=True, workers=1):
     """Scores and classes of ``inputs`` (B, *input_shape) or one sample.
 
     The integer golden model (default) maps ``network`` with at least ``frac_bits``
     fractional bits (``per_layer``: see :func:`~popcorn.golden.integer_model.to_integer`)
     and runs ``chunk`` inputs at a time, from raw inputs to scores, without a trace: memory
     is bounded by the chunk, whatever B; ``progress(done, total)`` is called after each
-    chunk. ``use_float=True`` runs the float reference instead (the whole batch at once).
+    chunk. ``workers`` > 1 runs that many chunks at once in threads (NumPy releases the
+    GIL in its loops; memory grows to ``workers`` chunks); the result does not depend on
+    it. ``use_float=True`` runs the float reference instead (the whole batch at once).
     """
     if use_float:
         result = float_forward(network, input_values(network, inputs))
@@ -90,27 +94,41 @@ def predict(network, inputs, *, use_float=False, frac_bits=8, chunk=CHUNK, progr
     integer = to_integer(network, frac_bits, per_layer=per_layer)
     inputs = check_inputs(network, inputs)
     total = len(inputs)
-    scores = []
-    for start in range(0, max(total, 1), chunk):
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, not {workers!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, not {chunk!r}")
+    starts = range(0, max(total, 1), int(chunk))
+    for stage in integer.stages:                     # the packed weights, before any thread
+        if stage.kind in ("dense", "conv2d"):
+            stage.weight_columns, stage.weight_words
+
+    def run(start):
         part = inputs[start:start + chunk]
-        scores.append(run_integer(integer, input_thermometer(network, part), trace=False,
-                                  chunk=chunk).scores)
-        if progress is not None and total:
-            progress(start + len(part), total)
+        return run_integer(integer, input_thermometer(network, part), trace=False,
+                           chunk=chunk).scores
+
+    scores = []
+    with ThreadPoolExecutor(int(workers)) if workers > 1 else nullcontext() as pool:
+        results = pool.map(run, starts) if pool is not None else map(run, starts)
+        for part in results:                         # in order, whatever the workers
+            scores.append(part)
+            if progress is not None and total:
+                progress(min(total, len(scores) * chunk), total)
     scores = np.concatenate(scores)
     return Prediction(scores, np.argmax(scores, axis=1), integer.score_frac_bits)
 
 
 def predict_files(network_path, inputs_path, output_path, *, use_float=False, frac_bits=8,
-                  chunk=CHUNK, progress=None):
+                  chunk=CHUNK, progress=None, workers=1):
     """``popcorn predict``: load a network file and an ``.npy`` batch, write an ``.npz`` with
     ``scores``, ``argmax`` and (integer model only) ``frac_bits``, the scores' fractional
     bits (:attr:`Prediction.frac_bits`); return the
-    :class:`Prediction`. ``chunk`` and ``progress`` as in :func:`predict`."""
+    :class:`Prediction`. ``chunk``, ``progress`` and ``workers`` as in :func:`predict`."""
     network = load_network(network_path)
     inputs = np.load(inputs_path, allow_pickle=False)
     result = predict(network, inputs, use_float=use_float, frac_bits=frac_bits, chunk=chunk,
-                     progress=progress)
+                     progress=progress, workers=workers)
     arrays = {"scores": result.scores, "argmax": result.argmax}
     if result.frac_bits is not None:
         arrays["frac_bits"] = np.array(result.frac_bits, dtype=np.int64)
