@@ -144,7 +144,13 @@ def _load_inputs(path):
 @click.option("--float", "use_float", is_flag=True,
               help="Run the float reference instead of the integer golden model.")
 @click.option("--frac-bits", default=8, show_default=True, type=int,
-              help="Fractional bits of the integer coefficients.")
+              help="Fractional bits of the integer coefficients: at least this many in every "
+                   "layer, more where a layer's coefficients are small (see to_integer).")
+@click.option("--chunk", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Inputs per chunk of the integer model (memory grows with it, not with "
+                   "the batch).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Chunks run at once, in threads (one core each).")
 @click.option("--rtl", is_flag=True,
               help="Run the generated accelerator in RTL simulation (the mapping options "
                    "below shape it); writes the golden model's keys plus the measured "
@@ -152,13 +158,17 @@ def _load_inputs(path):
 @_mapping_options
 @click.option("--build-dir", type=click.Path(file_okay=False), default="build",
               show_default=True, help="--rtl: where the simulation goes.")
-def predict(network, inputs, output, use_float, frac_bits, rtl, target_cycles, pipeline, bases,
-            multiply, simulator, build_dir):
+def predict(network, inputs, output, use_float, frac_bits, chunk, workers, rtl, target_cycles,
+            pipeline, bases, multiply, simulator, build_dir):
     """Classify INPUTS (.npy, batch x input shape) with NETWORK (.npz) into scores and argmax.
 
     Float inputs are quantized by the network's input quantizer; integer inputs to a
-    fixed-point input are its codes (e.g. 0..255 pixels).
+    fixed-point input are its codes (e.g. 0..255 pixels). The integer model shows a
+    progress bar (on stderr) when the batch takes more than one chunk.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
+        TimeRemainingColumn
+
     from popcorn.golden.predict import predict_files
     from popcorn.network import NetworkError
 
@@ -169,11 +179,28 @@ def predict(network, inputs, output, use_float, frac_bits, rtl, target_cycles, p
                      dict(frac_bits=frac_bits, target_cycles=target_cycles, pipeline=pipeline,
                           bases=bases, multiply=multiply))
         return
+    bar = Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    task = None
+
+    def progress(done, total):
+        nonlocal task
+        if total <= chunk:
+            return
+        if task is None:
+            bar.start()
+            task = bar.add_task("predict", total=total)
+        bar.update(task, completed=done)
+
     try:
-        result = predict_files(network, inputs, output, use_float=use_float, frac_bits=frac_bits)
+        result = predict_files(network, inputs, output, use_float=use_float, frac_bits=frac_bits,
+                               chunk=chunk, workers=workers, progress=progress)
     except (NetworkError, ValueError, TypeError) as error:
         raise click.ClickException(str(error)) from None
-    model = "float reference" if use_float else f"integer model, {frac_bits} fractional bits"
+    finally:
+        bar.stop()
+    model = "float reference" if use_float else \
+        f"integer model, {frac_bits} fractional bits (scores in units of 2**-{result.frac_bits})"
     click.echo(f"{len(result.argmax)} inputs, {model}: scores and argmax written to {output}")
 
 
@@ -203,7 +230,7 @@ def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, option
         raise click.ClickException(str(error)) from None
     with open(output, "wb") as file:
         np.savez(file, scores=run.scores, argmax=run.argmax,
-                 frac_bits=np.array(plan.integer.frac_bits, dtype=np.int64),
+                 frac_bits=np.array(plan.integer.score_frac_bits, dtype=np.int64),
                  cycles_per_image=np.array(run.measured["interval"] or 0, dtype=np.int64),
                  latency=np.array(run.measured["latency"], dtype=np.int64))
     click.echo(f"{len(run.argmax)} inputs, RTL ({sim}), equal to the integer model: scores "

@@ -27,7 +27,8 @@ class Comparison:
     ----------
     samples : batch size.
     argmax_agreement : fraction of samples with the same class.
-    max_score_error : max over the batch of ``|scores_int / 2**F - scores_float|``.
+    max_score_error : max over the batch of ``|scores_int / 2**F - scores_float|`` (F the
+        scores' fractional bits, ``IntegerNetwork.score_frac_bits``).
     score_bound : :func:`rounding_error_bound` of the last layer; every sample whose
         activations all agree has a score error within it.
     diverged : samples where some activation code differs (a rounded pre-activation crossed
@@ -47,9 +48,10 @@ class Comparison:
         return dict(self.__dict__)
 
 
-def compare_models(network, inputs, frac_bits=8):
-    """Run both models on ``inputs`` (B, *input_shape) and return a :class:`Comparison`."""
-    integer = to_integer(network, frac_bits)
+def compare_models(network, inputs, frac_bits=8, *, per_layer=True):
+    """Run both models on ``inputs`` (B, *input_shape) and return a :class:`Comparison`
+    (``frac_bits``, ``per_layer``: :func:`~popcorn.golden.integer_model.to_integer`)."""
+    integer = to_integer(network, frac_bits, per_layer=per_layer)
     exact = run_integer(integer, input_thermometer(network, inputs))
     reference = float_forward(network, input_values(network, inputs))
     diverged = np.zeros(len(exact.scores), dtype=bool)
@@ -60,7 +62,7 @@ def compare_models(network, inputs, frac_bits=8):
             got = bases_to_values(thermometer_to_bases(code, layer.quantizer), layer.quantizer)
             diff = got != reference.trace[index]
             diverged |= diff.reshape(len(diff), -1).any(axis=1)
-    error = np.abs(exact.scores / 2.0 ** frac_bits - reference.scores).max(axis=1)
+    error = np.abs(exact.scores / 2.0 ** integer.score_frac_bits - reference.scores).max(axis=1)
     last = [stage for stage in integer.stages if stage.kind in ("dense", "conv2d")][-1]
     return Comparison(
         samples=len(error), argmax_agreement=float((exact.argmax == reference.argmax).mean()),

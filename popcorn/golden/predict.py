@@ -1,5 +1,7 @@
 """Batch prediction with the integer golden model or the float reference (``popcorn predict``)."""
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -7,7 +9,7 @@ import numpy as np
 from popcorn.network import load_network
 
 from .float_ref import float_forward
-from .integer_model import codes_thermometer, run_integer, to_integer
+from .integer_model import CHUNK, codes_thermometer, run_integer, to_integer
 from .quantizers import comparators, thermometer
 
 __all__ = ["Prediction", "check_inputs", "input_thermometer", "input_values", "predict",
@@ -16,8 +18,10 @@ __all__ = ["Prediction", "check_inputs", "input_thermometer", "input_values", "p
 
 @dataclass(frozen=True, eq=False)
 class Prediction:
-    """``scores`` (B, classes): ``int64`` in units of 2**-frac_bits (integer model) or
-    ``float64`` (float reference, ``frac_bits`` None); ``argmax`` ``int64`` (B,)."""
+    """``scores`` (B, classes): ``int64`` in units of 2**-frac_bits (integer model: the last
+    layer's fractional bits, ``IntegerNetwork.score_frac_bits``, at least the requested
+    ``frac_bits``) or ``float64`` (float reference, ``frac_bits`` None); ``argmax`` ``int64``
+    (B,)."""
 
     scores: np.ndarray
     argmax: np.ndarray
@@ -72,26 +76,59 @@ def input_values(network, inputs):
     return inputs.astype(np.float64)
 
 
-def predict(network, inputs, *, use_float=False, frac_bits=8):
+def predict(network, inputs, *, use_float=False, frac_bits=8, chunk=CHUNK, progress=None,
+            per_layer=True, workers=1):
     """Scores and classes of ``inputs`` (B, *input_shape) or one sample.
 
-    The integer golden model (default) maps ``network`` with ``frac_bits`` fractional bits;
-    ``use_float=True`` runs the float reference instead.
+    The integer golden model (default) maps ``network`` with at least ``frac_bits``
+    fractional bits (``per_layer``: see :func:`~popcorn.golden.integer_model.to_integer`)
+    and runs ``chunk`` inputs at a time, from raw inputs to scores, without a trace: memory
+    is bounded by the chunk, whatever B; ``progress(done, total)`` is called after each
+    chunk. ``workers`` > 1 runs that many chunks at once in threads (NumPy releases the
+    GIL in its loops; memory grows to ``workers`` chunks); the result does not depend on
+    it. ``use_float=True`` runs the float reference instead (the whole batch at once).
     """
     if use_float:
         result = float_forward(network, input_values(network, inputs))
         return Prediction(result.scores, result.argmax, None)
-    result = run_integer(to_integer(network, frac_bits), input_thermometer(network, inputs))
-    return Prediction(result.scores, result.argmax, frac_bits)
+    integer = to_integer(network, frac_bits, per_layer=per_layer)
+    inputs = check_inputs(network, inputs)
+    total = len(inputs)
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, not {workers!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, not {chunk!r}")
+    starts = range(0, max(total, 1), int(chunk))
+    for stage in integer.stages:                     # the packed weights, before any thread
+        if stage.kind in ("dense", "conv2d"):
+            stage.weight_columns, stage.weight_words
+
+    def run(start):
+        part = inputs[start:start + chunk]
+        return run_integer(integer, input_thermometer(network, part), trace=False,
+                           chunk=chunk).scores
+
+    scores = []
+    with ThreadPoolExecutor(int(workers)) if workers > 1 else nullcontext() as pool:
+        results = pool.map(run, starts) if pool is not None else map(run, starts)
+        for part in results:                         # in order, whatever the workers
+            scores.append(part)
+            if progress is not None and total:
+                progress(min(total, len(scores) * chunk), total)
+    scores = np.concatenate(scores)
+    return Prediction(scores, np.argmax(scores, axis=1), integer.score_frac_bits)
 
 
-def predict_files(network_path, inputs_path, output_path, *, use_float=False, frac_bits=8):
+def predict_files(network_path, inputs_path, output_path, *, use_float=False, frac_bits=8,
+                  chunk=CHUNK, progress=None, workers=1):
     """``popcorn predict``: load a network file and an ``.npy`` batch, write an ``.npz`` with
-    ``scores``, ``argmax`` and (integer model only) ``frac_bits``; return the
-    :class:`Prediction`."""
+    ``scores``, ``argmax`` and (integer model only) ``frac_bits``, the scores' fractional
+    bits (:attr:`Prediction.frac_bits`); return the
+    :class:`Prediction`. ``chunk``, ``progress`` and ``workers`` as in :func:`predict`."""
     network = load_network(network_path)
     inputs = np.load(inputs_path, allow_pickle=False)
-    result = predict(network, inputs, use_float=use_float, frac_bits=frac_bits)
+    result = predict(network, inputs, use_float=use_float, frac_bits=frac_bits, chunk=chunk,
+                     progress=progress, workers=workers)
     arrays = {"scores": result.scores, "argmax": result.argmax}
     if result.frac_bits is not None:
         arrays["frac_bits"] = np.array(result.frac_bits, dtype=np.int64)

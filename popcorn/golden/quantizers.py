@@ -226,7 +226,7 @@ def thermometer_to_bases(thermo, quantizer):
     if name == "pa":
         above = np.concatenate([thermo[..., 1:], np.zeros_like(thermo[..., :1])], axis=-1)
         return thermo & (1 - above)
-    level = thermo.astype(np.int64).sum(axis=-1)
+    level = thermo.sum(axis=-1, dtype=np.int64)
     return ((level[..., None] >> np.arange(quantizer.bits)) & 1).astype(np.uint8)
 
 

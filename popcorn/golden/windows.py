@@ -18,10 +18,10 @@ def im2col(x, kernel, stride, padding, pad_value=0):
         x = np.pad(x, widths, constant_values=pad_value)
     win = sliding_window_view(x, (kh, kw), axis=(-2, -1))[..., ::stride, ::stride, :, :]
     win = np.moveaxis(win, -5, -3)  # (..., Ho, Wo, C, kh, kw)
-    return win.reshape(win.shape[:-3] + (-1,))
+    return win.reshape(win.shape[:-3] + (int(np.prod(win.shape[-3:])),))  # also for B = 0
 
 
 def pool_windows(x, kernel, stride):
     """Pooling windows of ``x`` (..., H, W), no padding: (..., Ho, Wo, kernel*kernel)."""
     win = sliding_window_view(x, (kernel, kernel), axis=(-2, -1))[..., ::stride, ::stride, :, :]
-    return win.reshape(win.shape[:-2] + (-1,))
+    return win.reshape(win.shape[:-2] + (kernel * kernel,))

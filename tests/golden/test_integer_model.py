@@ -14,7 +14,7 @@ import pytest
 from popcorn.golden.compare import compare_models
 from popcorn.golden.examples import SCHEMES, random_network
 from popcorn.golden.float_ref import batchnorm_forward, float_forward, linear_forward, pad_value
-from popcorn.golden.integer_model import codes_thermometer, run_integer, to_integer
+from popcorn.golden.integer_model import codes_thermometer, layer_frac_bits, run_integer, to_integer
 from popcorn.golden.predict import input_thermometer, predict
 from popcorn.golden.quantizers import bases_to_values, thermometer, thermometer_to_bases
 from popcorn.golden.widths import rounding_error_bound
@@ -28,12 +28,13 @@ def layerwise(net, x, frac_bits):
     integer = to_integer(net, frac_bits)
     thermo = input_thermometer(net, x)
     result = run_integer(integer, thermo)
-    unit = 2.0 ** frac_bits
     worst = 0.0
     for s, stage in enumerate(integer.stages):
         before = thermo if s == 0 else result.trace[s - 1]
         after = result.trace[s]
         if stage.kind in ("dense", "conv2d"):
+            assert stage.frac_bits >= frac_bits
+            unit = 2.0 ** stage.frac_bits                     # the layer's own F_l
             q = stage.input_quantizer
             a = bases_to_values(thermometer_to_bases(before, q), q)
             layer = net.layers[stage.layer]
@@ -43,13 +44,13 @@ def layerwise(net, x, frac_bits):
                 y = batchnorm_forward(rest[0], y)
             bound = rounding_error_bound(stage)
             m, n = stage.coefficients.shape[1:]
-            assert bound <= (m * n * stage.fan_in + 1) / 2.0 ** (frac_bits + 1)
+            assert bound <= (m * n * stage.fan_in + 1) / 2.0 ** (stage.frac_bits + 1)
             error = np.abs(after / unit - y)
             assert error.max() <= bound + 1e-9 * (1 + np.abs(y).max()), (stage.layer, error.max(), bound)
             worst = max(worst, bound)
         elif stage.kind == "threshold":
             norm = net.layers[stage.layer - 1]
-            y = before / unit
+            y = before / unit                                 # unit of the linear stage before
             r = batchnorm_forward(norm, y) if norm.kind == "batchnorm" else y
             assert np.array_equal(after, thermometer(r, stage.quantizer)), stage.layer
         elif stage.kind == "maxpool2d":
@@ -173,3 +174,33 @@ def test_coefficient_overflow():
     with pytest.raises(NetworkError, match=r"layer 0 \(dense\): a coefficient overflows 62 bits with "
                                            r"these fractional bits; lower frac_bits"):
         to_integer(net, 48)
+
+
+@pytest.mark.parametrize("top, expected", [
+    (1.0, 8), (3.0, 8), (0.5, 8),          # the largest |phi| already has 8 significant bits
+    (0.49, 9),                             # 0.49 * 2**9 = 250.9 >= 128, 0.49 * 2**8 < 128
+    (0.064, 11),                           # 0.064 * 2**11 = 131 >= 128, * 2**10 = 65.5
+    (2.0 ** -20, 27), (1e-30, 48), (0.0, 8)])
+def test_layer_frac_bits(top, expected):
+    phi = np.array([[[top, -top / 3]], [[top / 7, 0.0]]])
+    assert layer_frac_bits(phi, 8) == expected
+    assert layer_frac_bits(-phi, 8) == expected
+    assert layer_frac_bits(phi, 8, per_layer=False) == 8
+    if 1e-20 < top < 0.5:                  # raised: the largest Phi has exactly 8 bits
+        assert 2 ** 7 <= np.rint(top * 2.0 ** expected) < 2 ** 8
+
+
+def test_per_layer_frac_bits_in_the_model():
+    net = random_network("abc", seed=1)
+    integer, fixed = to_integer(net, 6), to_integer(net, 6, per_layer=False)
+    for stage, old in zip(integer.stages, fixed.stages):
+        if stage.kind not in ("dense", "conv2d"):
+            continue
+        top = np.abs(stage.real_coefficients).max()
+        assert old.frac_bits == 6
+        assert stage.frac_bits == max(6, 5 - int(np.floor(np.log2(top))))
+        assert np.array_equal(stage.coefficients, np.rint(stage.real_coefficients *
+                                                          2.0 ** stage.frac_bits))
+    assert integer.frac_bits == 6 and integer.score_frac_bits == integer.stages[-2].frac_bits
+    bnn = to_integer(bnn_mlp(np.random.default_rng(0)), 5)
+    assert [s.frac_bits for s in bnn.stages if s.kind == "dense"] == [5, 5]   # phi = 1

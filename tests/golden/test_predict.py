@@ -8,6 +8,7 @@ from popcorn.cli import main
 from popcorn.golden.approx_table import approximation_rows, reference_tensor, \
     trained_tensor, write_approximation_table
 from popcorn.golden.examples import random_network
+from popcorn.golden.integer_model import to_integer
 from popcorn.golden.predict import predict
 from popcorn.network import save_network
 
@@ -93,3 +94,31 @@ def test_approximation_table(tmp_path):
     trained = approximation_rows(trained_tensor())
     pa = [e for label, _, e in trained if label == "PA-Net (seed 004)"]
     assert all(a > b for a, b in zip(pa, pa[1:])), pa
+
+
+def test_predict_chunks_and_workers_do_not_change_the_file(tmp_path):
+    net = random_network("abc", seed=3, layout="conv")
+    save_network(net, tmp_path / "net.npz")
+    x = np.random.default_rng(4).integers(0, 256, (9,) + net.input_shape)
+    np.save(tmp_path / "x.npy", x)
+    outputs = []
+    for n, options in enumerate([(), ("--chunk", 2), ("--chunk", 4, "--workers", 2)]):
+        result = run("predict", tmp_path / "net.npz", tmp_path / "x.npy", "-o",
+                     tmp_path / f"s{n}.npz", *options)
+        assert result.exit_code == 0, result.output
+        with np.load(tmp_path / f"s{n}.npz") as out:
+            outputs.append({k: out[k] for k in out.files})
+    expected = predict(net, x)
+    for out in outputs:
+        assert sorted(out) == ["argmax", "frac_bits", "scores"]
+        assert np.array_equal(out["scores"], expected.scores)
+        assert np.array_equal(out["argmax"], expected.argmax)
+        assert int(out["frac_bits"]) == expected.frac_bits
+    assert expected.frac_bits == to_integer(net).score_frac_bits >= 8
+    assert np.array_equal(predict(net, x, chunk=2, workers=3).scores, expected.scores)
+
+
+def test_workers_checked(files):
+    net, _ = files
+    with pytest.raises(ValueError, match="workers must be a positive integer, not 0"):
+        predict(net, np.zeros((1, 12)), workers=0)

@@ -70,7 +70,7 @@ def test_predict_rtl_writes_the_golden_keys_and_the_cycles(tmp_path):
     assert (out["scores"] == golden.scores).all() and (out["argmax"] == golden.argmax).all()
     plan = map_network(network, target_cycles=100)
     assert int(out["cycles_per_image"]) == plan.cycles_per_image
-    assert int(out["latency"]) == plan.latency and int(out["frac_bits"]) == 8
+    assert int(out["latency"]) == plan.latency and int(out["frac_bits"]) == golden.frac_bits
     assert "RTL (icarus), equal to the integer model" in result.output
 
 
