@@ -1,5 +1,6 @@
 """The ``popcorn`` command line."""
 
+import json
 from pathlib import Path
 
 import click
@@ -261,10 +262,13 @@ _TRAIN_SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")  # popcorn.train.
               help="binaryconnect: fixed-point activation bits.")
 @click.option("--hidden", default="256,256", show_default=True,
               help="mlp: hidden layer widths, comma-separated.")
+@click.option("--channels", default="16,32", show_default=True,
+              help="cnn: output channels of the 3x3 convolutions, comma-separated (each "
+                   "followed by 2x2 max-pooling).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Network file: NETWORK.npz, and the run record NETWORK.train.json.")
 def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_bn, stochastic,
-          act_bits, hidden, output):
+          act_bits, hidden, channels, output):
     """Train a quantized network and write it as a popcorn network file.
 
     Needs the `train` extra (PyTorch). XNOR-Net's first and last layers are binarized too
@@ -275,11 +279,8 @@ def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_b
     except ImportError as e:
         raise click.ClickException(f"popcorn train needs PyTorch ({e}); install it with "
                                    f"`pip install 'popcorn[train]'`")
-    try:
-        options = {"hidden": tuple(int(h) for h in hidden.split(","))}
-    except ValueError:
-        raise click.BadParameter(f"must be comma-separated integers, not {hidden!r}",
-                                 param_hint="--hidden") from None
+    options = {"hidden": _widths(hidden, "--hidden"),
+               "channels": _widths(channels, "--channels")}
     if weight_bases is not None:
         options["m"] = weight_bases
     if act_bases is not None:
@@ -299,9 +300,23 @@ def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_b
                                          **options)
     except (ValueError, FileNotFoundError) as e:
         raise click.ClickException(str(e))
-    console.print(f"float test accuracy {result.test_accuracy:.4f}, "
-                  f"{result.seconds_per_epoch:.2f} s/epoch")
+    record = json.loads(paths[1].read_text())
+    console.print(f"float test accuracy {result.test_accuracy:.4f}, integer "
+                  f"{record['integer_test_accuracy']:.4f} ({record['integer_frac_bits']} "
+                  f"fractional bits), {result.seconds_per_epoch:.2f} s/epoch")
     console.print(f"network: {paths[0]} ({paths[1].name} beside it)")
+
+
+def _widths(text, option):
+    """Comma-separated positive integers (``--hidden``, ``--channels``) as a tuple."""
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise click.BadParameter(f"must be comma-separated positive integers, not {text!r}",
+                                 param_hint=option)
+    return widths
 
 
 @main.command("import")
@@ -333,3 +348,7 @@ def import_model(model, output, keep_scales):
     for line in network_summary(network):
         click.echo(f"  {line}")
     click.echo(f"{len(network.layers)} layers, {network.classes} classes: written to {output}")
+
+
+if __name__ == "__main__":
+    main()

