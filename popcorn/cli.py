@@ -1,6 +1,7 @@
 """The ``popcorn`` command line."""
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -22,10 +23,10 @@ _STEP_TEXT = {
 def _mapping_options(command):
     """The options that shape the hardware (``popcorn build``, ``popcorn predict --rtl``)."""
     options = [
-        click.option("--target-cycles", type=click.IntRange(min=1), default=256,
-                     show_default=True,
+        click.option("--target-cycles", default="auto", show_default=True,
                      help="Cycles per image each layer's folding aims at (PE x SIMD chosen "
-                          "per layer; a convolution's engine gets this over its windows)."),
+                          "per layer; a convolution's engine gets this over its windows), or "
+                          "`auto`: 4 per input pixel, at least 256."),
         click.option("--pipeline", default="auto", show_default=True,
                      help="Register stages in every popcount tree (an integer), or `auto`: "
                           "one per two logic levels."),
@@ -47,6 +48,16 @@ def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply):
     """Map ``network`` with the command line's options (``--pipeline`` checked here)."""
     from .mapping.network_map import map_network
 
+    if target_cycles == "auto":
+        target_cycles = max(256, 4 * math.prod(network.input_shape[-2:]))
+    else:
+        try:
+            target_cycles = int(target_cycles)
+            if target_cycles < 1:
+                raise ValueError
+        except ValueError:
+            raise click.BadParameter(f"must be a positive integer or `auto`, not "
+                                     f"{target_cycles!r}", param_hint="--target-cycles") from None
     if pipeline != "auto":
         try:
             pipeline = int(pipeline)

@@ -1,0 +1,34 @@
+"""Build the built-in CNN examples end to end (golden model, RTL simulation against it with
+exact cycles, bitstream, report) with `popcorn build`, one command per example.
+
+    python benchmarks/build_examples.py [NAME ...]     # reports/<example>-<board>/
+
+The smallest network goes on the iCEBreaker; the others on the ULX3S-85F, where they fit
+without folding them into the ground. Every figure in the reports is written by
+`popcorn build` from the tools' own outputs.
+"""
+
+import subprocess
+import sys
+
+BUILDS = {
+    "mnist-cnn-bnn-tiny": "icebreaker",
+    "mnist-cnn-bnn": "ulx3s-85f",
+    "mnist-cnn-binaryconnect": "ulx3s-85f",
+    "mnist-cnn-xnor": "ulx3s-85f",
+    "mnist-cnn-abc": "ulx3s-85f",
+    "mnist-cnn-pa": "ulx3s-85f",
+}
+"""Example -> board, each with the default folding (``--target-cycles auto``)."""
+
+
+def main(names):
+    for name in names or BUILDS:
+        command = [sys.executable, "-m", "popcorn.cli", "build", "--example", name, "--board",
+                   BUILDS[name]]
+        print(" ".join(command[1:]), flush=True)
+        subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
