@@ -4,7 +4,8 @@ random stalls, and every handshake of a free-running burst against the cycle mod
 import numpy as np
 import pytest
 
-from popcorn.golden.examples import SCHEMES, random_network
+from popcorn.examples import EXAMPLES, load_example
+from popcorn.golden.examples import SCHEMES, cnv_network, random_network
 from popcorn.mapping.network_map import map_network
 from popcorn.sim.network import simulate_network
 
@@ -63,3 +64,28 @@ def test_pointwise_conv_and_overlapping_pool(scheme, tmp_path):
     assert (plan.stages[0].kernel, plan.stages[1].kernel, plan.stages[1].stride) == (1, 3, 2)
     assert plan.stages[1].queue == 18
     check_network(plan, random_inputs(network, 8, 5), tmp_path)
+
+
+def test_tiny_cnn_example_in_rtl(tmp_path):
+    """The smallest trained example (MNIST, 1x28x28, BNN 4-8 channels) as `popcorn build`
+    folds it by default: three test images."""
+    network, x, _, _ = load_example("mnist-cnn-bnn-tiny")
+    plan = map_network(network, target_cycles=4 * 28 * 28)
+    check_network(plan, x[:3], tmp_path, simulator="icarus", idle=0.1, stall=0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(n for n in EXAMPLES if n.startswith("mnist-cnn")))
+def test_cnn_examples_in_verilator(name, tmp_path):
+    network, x, _, _ = load_example(name)
+    plan = map_network(network, target_cycles=4 * 28 * 28)
+    check_network(plan, x[:20], tmp_path, simulator="verilator")
+
+
+@pytest.mark.slow
+def test_cnv_topology_in_verilator(tmp_path):
+    """FINN's CNV shape (random BNN weights), folded to about 30 000 cycles per image."""
+    network = cnv_network(seed=3)
+    plan = map_network(network, target_cycles=30_000)
+    check_network(plan, random_inputs(network, 2, 6), tmp_path, simulator="verilator",
+                  idle=0.05, stall=0.05)
