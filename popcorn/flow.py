@@ -1,34 +1,38 @@
 """The build flow of a network: named steps ``step(plan, config)``, run in this order.
 
-============  ==========================================================  ================
-step          does, and saves in ``<build_dir>/<name>/steps/``             needs
-============  ==========================================================  ================
-estimate      the core's resources on the board before any tool runs;     (plan, board)
-              raises :class:`~popcorn.boards.fit.DesignTooLarge` when it
-              clearly cannot fit (``estimate``:
-              :meth:`~popcorn.boards.fit.DesignEstimate.to_dict`)
-golden        float reference and integer golden model on all inputs      (network, inputs)
-              (``golden.npz``: ``float_scores``, ``float_argmax``,
-              ``integer_scores``, ``integer_argmax``)
-simulate      cocotb on the first ``sim_images`` inputs with random       (plan, inputs)
-              stalls: every image's scores and class must equal the
-              integer model's, every handshake of a free-running burst
-              the cycle model's, :func:`~popcorn.sim.network.simulate_network`
-              (``measured``, ``simulator``; ``simulate.npz``: ``scores``,
-              ``argmax``)
-bitstream     Yosys + nextpnr + pack for the board (``bitstream``, its    (plan, board)
-              path; ``implementation``:
-              :meth:`~popcorn.reports.nextpnr.Implementation.to_dict`)
-report        ``report.json`` and ``report.md`` into                      the four results
-              ``<report_dir>/<name>`` from the saved results of the         above
-              steps above (``report_json``, ``report_md``, ``bitstream``)
-============  ==========================================================  ================
+=========  ==============================================  ===========================
+step       does; its result                                depends on
+=========  ==============================================  ===========================
+estimate   the core's resources on the board before any    plan, board
+           tool runs; raises
+           :class:`~popcorn.boards.fit.DesignTooLarge`
+           when it clearly cannot fit; ``estimate``
+           (``DesignEstimate.to_dict()``)
+golden     float reference and integer golden model on     network, fractional bits,
+           all inputs; ``float_scores``,                   inputs
+           ``float_argmax``, ``integer_scores``,
+           ``integer_argmax``, ``integer_frac_bits``
+simulate   cocotb on the first ``sim_images`` inputs with  plan, those inputs,
+           random stalls, checked against the golden       simulator, seed
+           model and the cycle model
+           (:func:`~popcorn.sim.network.simulate_network`);
+           ``scores``, ``argmax``, ``measured`` cycles,
+           ``simulator``
+bitstream  Yosys + nextpnr + pack for the board;           plan, board
+           ``bitstream`` (path), ``implementation``
+           (``Implementation.to_dict()``)
+report     ``report.json`` and ``report.md`` into          plan, configuration; loads
+           ``<report_dir>/<name>`` from the saved results  the four results above
+           of the steps above; ``report_json``,
+           ``report_md``, ``bitstream`` (paths)
+=========  ==============================================  ===========================
 
-Each step saves ``<step>.json`` (and ``<step>.npz`` for arrays) with its wall time
-(``seconds``) and a ``digest`` of what it depends on (last column). :func:`load` returns
-a saved result only when that digest equals the current plan and configuration's, else
-raises :class:`MissingResult` naming the step to run first. The simulation and the
-bitstream reuse their tools' outputs in ``build_dir`` when nothing they depend on changed.
+Each step saves its result in ``<build_dir>/<name>/steps/``: ``<step>.json``, with its
+wall time (``seconds``) and a ``digest`` of what it depends on (last column), and
+``<step>.npz`` for arrays. :func:`load` returns a saved result only when that digest
+equals the current plan and configuration's, else raises :class:`MissingResult` naming
+the step to run first. The simulation and the bitstream reuse their tools' outputs in
+``build_dir`` when nothing they depend on changed.
 """
 
 import contextlib
@@ -246,6 +250,8 @@ def run_steps(plan, config, steps=tuple(STEPS), *, progress=None):
 
 @dataclass
 class FlowResult:
+    """What :func:`build_network` returns: the bitstream's and the report files' paths,
+    the report and each step's seconds."""
     bitstream: Path = None
     report_json: Path = None
     report_md: Path = None
