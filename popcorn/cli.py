@@ -92,17 +92,25 @@ def main():
               show_default=True, help="Where simulation and tool outputs go.")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="reports",
               show_default=True, help="Where report.json and report.md go.")
+@click.option("--steps", default=",".join(_STEP_TEXT), show_default=True,
+              help="The steps to run, comma-separated (run in pipeline order); each saves its "
+                   "result in BUILD_DIR/NAME/steps/ for the later ones.")
 def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, bases, multiply,
-          simulator, sim_images, build_dir, report_dir):
+          simulator, sim_images, build_dir, report_dir, steps):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
     from .boards.fit import DesignTooLarge
-    from .flow import build_network
+    from .flow import STEPS, FlowConfig, MissingResult, run_steps
     from .sim.runner import SimulationFailed
     from .tools import ToolMissing
     from .network import NetworkError, load_network
 
+    steps = [step.strip() for step in steps.split(",")]
+    unknown = [step for step in steps if step not in STEPS]
+    if unknown:
+        raise click.BadParameter(f"unknown step {unknown[0]!r}; the steps are "
+                                 f"{', '.join(STEPS)}", param_hint="--steps")
     console = Console()
     try:
         if network is None:
@@ -123,17 +131,22 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     def progress(step):
         return console.status(f"[bold]{step}[/]: {_STEP_TEXT[step]}")
 
+    config = FlowConfig(name=name, inputs=x, labels=y, board=board, build_dir=build_dir,
+                        report_dir=report_dir, sim_images=sim_images, simulator=simulator)
     try:
-        result = build_network(plan, x, y, name=name, board=board, build_dir=build_dir,
-                               report_dir=report_dir, sim_images=sim_images,
-                               simulator=simulator, progress=progress)
-    except (BuildFailed, DesignTooLarge, TimingFailed, SimulationFailed, ToolMissing) as error:
+        results = run_steps(plan, config, steps, progress=progress)
+    except (BuildFailed, DesignTooLarge, TimingFailed, SimulationFailed, ToolMissing,
+            MissingResult) as error:
         raise click.ClickException(str(error)) from None
-    for step, seconds in result.step_seconds.items():
-        console.print(f"  {step:<10} {seconds:7.1f} s")
-    console.print(f"bitstream: {result.bitstream}")
-    console.print(f"report:    {result.report_md} ({result.report_json.name} beside it)")
-    console.print(result.report_md.read_text(), markup=False, highlight=False)
+    for step, result in results.items():
+        console.print(f"  {step:<10} {result['seconds']:7.1f} s")
+    console.print(f"results:   {config.steps_dir}")
+    if "report" in results:
+        report = results["report"]
+        md = Path(report["report_md"])
+        console.print(f"bitstream: {report['bitstream']}")
+        console.print(f"report:    {md} ({Path(report['report_json']).name} beside it)")
+        console.print(md.read_text(), markup=False, highlight=False)
 
 
 def _load_inputs(path):

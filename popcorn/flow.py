@@ -1,12 +1,45 @@
-"""The build flow of a network: golden model, RTL simulation, bitstream, report.
+"""The build flow of a network: named steps ``step(plan, config)``, run in this order.
 
-An ordered list of named steps, each timed; ``progress(step)`` is a context manager the
-caller supplies to show the running step (the CLI uses a rich status line). Steps whose
-inputs did not change since their last successful run in ``build_dir`` (same generated
-Verilog, build plan, case and tool versions) are not run again.
+=========  ==============================================  ===========================
+step       does; its result                                depends on
+=========  ==============================================  ===========================
+estimate   the core's resources on the board before any    plan, board
+           tool runs; raises
+           :class:`~popcorn.boards.fit.DesignTooLarge`
+           when it clearly cannot fit; ``estimate``
+           (``DesignEstimate.to_dict()``)
+golden     float reference and integer golden model on     network, fractional bits,
+           all inputs; ``float_scores``,                   inputs
+           ``float_argmax``, ``integer_scores``,
+           ``integer_argmax``, ``integer_frac_bits``
+simulate   cocotb on the first ``sim_images`` inputs with  plan, those inputs,
+           random stalls, checked against the golden       simulator, seed
+           model and the cycle model
+           (:func:`~popcorn.sim.network.simulate_network`);
+           ``scores``, ``argmax``, ``measured`` cycles,
+           ``simulator``
+bitstream  Yosys + nextpnr + pack for the board;           plan, board
+           ``bitstream`` (path), ``implementation``
+           (``Implementation.to_dict()``)
+report     ``report.json`` and ``report.md`` into          plan, configuration; loads
+           ``<report_dir>/<name>`` from the saved results  the four results above
+           of the steps above; ``report_json``,
+           ``report_md``, ``bitstream`` (paths)
+=========  ==============================================  ===========================
+
+Each step saves its result in ``<build_dir>/<name>/steps/``: ``<step>.json``, with its
+wall time (``seconds``) and a ``digest`` of what it depends on (last column), and
+``<step>.npz`` for arrays. :func:`load` returns a saved result only when that digest
+equals the current plan and configuration's, else raises :class:`MissingResult` naming
+the step to run first. The simulation and the bitstream reuse their tools' outputs in
+``build_dir`` when nothing they depend on changed.
 """
 
 import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -15,18 +48,210 @@ from pathlib import Path
 import numpy as np
 
 from .boards.build import build_bitstream
-from .boards.fit import check_fit, estimate_design
+from .boards.fit import DesignEstimate, check_fit, estimate_design
 from .boards.top import BoardTop
-from .golden.predict import predict
+from .golden.predict import Prediction, predict
 from .hdl.accelerator import DataflowAccelerator
 from .reports.network_report import network_report, write_report
+from .reports.nextpnr import Implementation
 from .sim.network import simulate_network
 
-STEPS = ("estimate", "golden", "simulate", "bitstream", "report")
+
+@dataclass(frozen=True, eq=False)
+class FlowConfig:
+    """What the steps run on besides the plan: ``inputs`` (B, *input_shape) and their
+    ``labels`` (B,) or None; the results go to ``build_dir/name`` and the report to
+    ``report_dir/name``; ``simulator`` (``"icarus"``, ``"verilator"`` or ``"auto"``: by the
+    run's length) runs the first ``sim_images`` inputs with stalls drawn from ``seed``."""
+    name: str
+    inputs: np.ndarray
+    labels: np.ndarray = None
+    board: str = "icebreaker"
+    build_dir: Path = Path("build")
+    report_dir: Path = Path("reports")
+    sim_images: int = 100
+    simulator: str = "auto"
+    seed: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "inputs", np.asarray(self.inputs))
+        if self.labels is not None:
+            object.__setattr__(self, "labels", np.asarray(self.labels))
+        object.__setattr__(self, "build_dir", Path(self.build_dir))
+        object.__setattr__(self, "report_dir", Path(self.report_dir))
+
+    @property
+    def steps_dir(self):
+        """Where the steps' results are saved."""
+        return self.build_dir / self.name / "steps"
+
+
+class MissingResult(Exception):
+    """A step needs an earlier step's result that is not saved, or saved for another plan
+    or configuration."""
+
+
+_DEPENDS = {
+    "estimate": lambda plan, config: (plan, config.board),
+    "golden": lambda plan, config: (plan.network, plan.integer.frac_bits, config.inputs),
+    "simulate": lambda plan, config: (plan, config.inputs[:config.sim_images],
+                                      config.simulator, config.seed),
+    "bitstream": lambda plan, config: (plan, config.board),
+    "report": lambda plan, config: (plan, config),
+}
+
+
+def _digest(parts):
+    """SHA-256 of ``parts``: dataclasses field by field (private ones left out), arrays
+    by dtype, shape and bytes, containers item by item, anything else by its repr."""
+    sha = hashlib.sha256()
+
+    def feed(obj):
+        sha.update(type(obj).__qualname__.encode())
+        if dataclasses.is_dataclass(obj):
+            for f in dataclasses.fields(obj):
+                if not f.name.startswith("_"):
+                    sha.update(f.name.encode())
+                    feed(getattr(obj, f.name))
+        elif isinstance(obj, np.ndarray):
+            sha.update(f"{obj.dtype.str}{obj.shape}".encode())
+            sha.update(np.ascontiguousarray(obj).tobytes())
+        elif isinstance(obj, (tuple, list)):
+            sha.update(str(len(obj)).encode())
+            for item in obj:
+                feed(item)
+        else:
+            sha.update(repr(obj).encode())
+        sha.update(b";")
+
+    feed(parts)
+    return sha.hexdigest()
+
+
+def _step(run):
+    """Make ``run(plan, config) -> (fields, arrays)`` a step: timed, its result saved as
+    ``<name>.json`` (fields, ``seconds``, ``digest``) and ``<name>.npz`` (arrays, if any)
+    and returned as one dict, the same :func:`load` returns."""
+    name = run.__name__
+
+    @functools.wraps(run)
+    def step(plan, config):
+        start = time.monotonic()
+        fields, arrays = run(plan, config)
+        result = {"digest": _digest(_DEPENDS[name](plan, config)),
+                  "seconds": round(time.monotonic() - start, 2), **fields}
+        config.steps_dir.mkdir(parents=True, exist_ok=True)
+        path = config.steps_dir / f"{name}.json"
+        path.unlink(missing_ok=True)           # no result of this step until it is complete
+        if arrays:
+            np.savez(config.steps_dir / f"{name}.npz", **arrays)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        return {**result, **arrays}
+    return step
+
+
+def load(step, plan, config, *, by=None):
+    """The saved result of ``step`` (as the step returned it) for ``plan`` and ``config``.
+
+    Raises :class:`MissingResult` when there is none, or when it was saved for another
+    plan or configuration (a different digest of what ``step`` depends on); the message
+    names ``by``, the step that needs it.
+    """
+    path = config.steps_dir / f"{step}.json"
+    needs = f"`{by}` needs the result of `{step}`" if by else f"the result of `{step}`"
+    if not path.is_file():
+        raise MissingResult(f"{needs}: run `popcorn build ... --steps {step}` first")
+    result = json.loads(path.read_text())
+    if result["digest"] != _digest(_DEPENDS[step](plan, config)):
+        raise MissingResult(f"{needs}, but the one in {path} was made with another "
+                            f"network, mapping or configuration: run `popcorn build ... "
+                            f"--steps {step}` again")
+    arrays = config.steps_dir / f"{step}.npz"
+    if arrays.is_file():
+        with np.load(arrays) as data:
+            result.update({key: data[key] for key in data.files})
+    return result
+
+
+@_step
+def estimate(plan, config):
+    """The core's :class:`~popcorn.boards.fit.DesignEstimate`, checked against the board."""
+    est = estimate_design(plan, config.board)
+    check_fit(est)
+    return {"estimate": est.to_dict()}, {}
+
+
+@_step
+def golden(plan, config):
+    """Scores and classes of the float reference and the integer golden model."""
+    ref = predict(plan.network, config.inputs, use_float=True)
+    integer = predict(plan.network, config.inputs, frac_bits=plan.integer.frac_bits)
+    return {"integer_frac_bits": integer.frac_bits}, {
+        "float_scores": ref.scores, "float_argmax": ref.argmax,
+        "integer_scores": integer.scores, "integer_argmax": integer.argmax}
+
+
+@_step
+def simulate(plan, config):
+    """The RTL's scores and classes and the measured cycles
+    (:class:`~popcorn.sim.network.RtlRun`)."""
+    run = simulate_network(plan, config.inputs[:config.sim_images],
+                           build_dir=config.build_dir / config.name / "sim",
+                           simulator=config.simulator, seed=config.seed, reuse=True)
+    return ({"measured": run.measured, "simulator": run.simulator},
+            {"scores": run.scores, "argmax": run.argmax})
+
+
+@_step
+def bitstream(plan, config):
+    """The bitstream's path and the :class:`~popcorn.reports.nextpnr.Implementation`."""
+    path, impl = build_bitstream(BoardTop(DataflowAccelerator(plan)), board=config.board,
+                                 build_dir=config.build_dir / config.name / config.board,
+                                 reuse=True, dsp=plan.needs_dsp)
+    return {"bitstream": str(path), "implementation": impl.to_dict()}, {}
+
+
+@_step
+def report(plan, config):
+    """The report, from the saved results of the other steps; its files' paths."""
+    est, gold, sim, bit = (load(step, plan, config, by="report")
+                           for step in ("estimate", "golden", "simulate", "bitstream"))
+    path = Path(os.path.relpath(bit["bitstream"]))
+    rep = network_report(
+        name=config.name, plan=plan, labels=config.labels,
+        float_pred=Prediction(gold["float_scores"], gold["float_argmax"]),
+        int_pred=Prediction(gold["integer_scores"], gold["integer_argmax"],
+                            gold["integer_frac_bits"]),
+        rtl_argmax=sim["argmax"], measured=dict(sim["measured"], simulator=sim["simulator"]),
+        impl=Implementation.from_dict(bit["implementation"]), bitstream=path,
+        estimate=DesignEstimate(**dict(est["estimate"], layers=tuple(est["estimate"]["layers"]))))
+    json_path, md_path = write_report(rep, config.report_dir / config.name)
+    return {"report_json": str(json_path), "report_md": str(md_path), "bitstream": str(path)}, {}
+
+
+STEPS = {step.__name__: step for step in (estimate, golden, simulate, bitstream, report)}
+"""The steps by name, in pipeline order."""
+
+
+def run_steps(plan, config, steps=tuple(STEPS), *, progress=None):
+    """Run ``steps`` (names of :data:`STEPS`, any order) in pipeline order; return their
+    results by name. ``progress(step)`` is a context manager the caller supplies to show
+    the running step (the CLI uses a rich status line)."""
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown:
+        raise ValueError(f"unknown step {unknown[0]!r}; the steps are {', '.join(STEPS)}")
+    progress = progress or (lambda step: contextlib.nullcontext())
+    results = {}
+    for name in (name for name in STEPS if name in steps):
+        with progress(name):
+            results[name] = STEPS[name](plan, config)
+    return results
 
 
 @dataclass
 class FlowResult:
+    """What :func:`build_network` returns: the bitstream's and the report files' paths,
+    the report and each step's seconds."""
     bitstream: Path = None
     report_json: Path = None
     report_md: Path = None
@@ -37,58 +262,14 @@ class FlowResult:
 def build_network(plan, inputs, labels=None, *, name, board="icebreaker", build_dir="build",
                   report_dir="reports", sim_images=100, simulator="auto", seed=1,
                   progress=None):
-    """Run the whole flow on a :class:`~popcorn.mapping.network_map.NetworkPlan`.
-
-    Steps: ``estimate`` (the core's resources on ``board`` before any tool runs,
-    :func:`~popcorn.boards.fit.estimate_design`; raises
-    :class:`~popcorn.boards.fit.DesignTooLarge` when it clearly cannot fit), ``golden``
-    (float reference and integer golden model on all ``inputs``, accuracy
-    when ``labels`` are given), ``simulate`` (cocotb with ``simulator``, Icarus or
-    Verilator, ``"auto"`` by the run's length, on the first ``sim_images`` inputs with
-    random stalls: every image's scores and class must equal the integer model's, and
-    every handshake of a free-running burst the cycle model's,
-    :func:`~popcorn.sim.network.simulate_network`), ``bitstream`` (Yosys +
-    nextpnr + pack for ``board``), ``report`` (JSON + Markdown into ``report_dir/name``).
-    Returns a :class:`FlowResult`.
-    """
-    progress = progress or (lambda step: contextlib.nullcontext())
-    build_dir = Path(build_dir) / name
-    result = FlowResult()
-    state = {}
-    inputs = np.asarray(inputs)
-
-    def estimate():
-        state["estimate"] = estimate_design(plan, board)
-        check_fit(state["estimate"])
-
-    def golden():
-        state["float"] = predict(plan.network, inputs, use_float=True)
-        state["integer"] = predict(plan.network, inputs, frac_bits=plan.integer.frac_bits)
-
-    def simulate():
-        run = simulate_network(plan, inputs[:sim_images], build_dir=build_dir / "sim",
-                               simulator=simulator, seed=seed, reuse=True)
-        state["rtl_argmax"], state["measured"] = run.argmax, dict(run.measured,
-                                                                  simulator=run.simulator)
-
-    def bitstream():
-        state["bitstream"], state["impl"] = build_bitstream(
-            BoardTop(DataflowAccelerator(plan)), board=board, build_dir=build_dir / board,
-            reuse=True, dsp=plan.needs_dsp)
-
-    def report():
-        bit = Path(os.path.relpath(state["bitstream"]))
-        rep = network_report(name=name, plan=plan, labels=labels, float_pred=state["float"],
-                             int_pred=state["integer"], rtl_argmax=state["rtl_argmax"],
-                             measured=state["measured"], impl=state["impl"], bitstream=bit,
-                             estimate=state["estimate"])
-        result.report = rep
-        result.report_json, result.report_md = write_report(rep, Path(report_dir) / name)
-        result.bitstream = bit
-
-    for step, run in zip(STEPS, (estimate, golden, simulate, bitstream, report)):
-        start = time.monotonic()
-        with progress(step):
-            run()
-        result.step_seconds[step] = round(time.monotonic() - start, 2)
-    return result
+    """Run every step on a :class:`~popcorn.mapping.network_map.NetworkPlan` (see the
+    module docstring); return a :class:`FlowResult`."""
+    config = FlowConfig(name=name, inputs=inputs, labels=labels, board=board,
+                        build_dir=build_dir, report_dir=report_dir, sim_images=sim_images,
+                        simulator=simulator, seed=seed)
+    results = run_steps(plan, config, progress=progress)
+    rep = results["report"]
+    return FlowResult(bitstream=Path(rep["bitstream"]), report_json=Path(rep["report_json"]),
+                      report_md=Path(rep["report_md"]),
+                      report=json.loads(Path(rep["report_json"]).read_text()),
+                      step_seconds={step: r["seconds"] for step, r in results.items()})

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from popcorn.boards.boards import BOARDS
 from popcorn.cli import main
 from popcorn.golden.examples import random_network
-from popcorn.network import save_network
+from popcorn.network import (Activation, BnnWeights, Conv2d, Dense, FixedPointActivation,
+                             Flatten, Network, Scores, SignActivation, save_network)
 
 REPORT = "reports/digits-bnn-icebreaker/report.json"
 TIM = "build/digits-bnn-icebreaker/icebreaker/top.tim"
@@ -70,13 +71,15 @@ def test_build_network_file_needs_inputs(tmp_path):
     assert "--inputs is required with NETWORK" in result.output
 
 
-def test_build_refuses_convolutions_naming_the_layer(tmp_path):
+def test_build_refuses_an_unmapped_layer_naming_it(tmp_path):
     path = tmp_path / "net.npz"
-    save_network(random_network("bnn", seed=0, layout="conv"), path)
-    np.savez(tmp_path / "x.npz", x=np.zeros((2, 1, 8, 8)))
+    save_network(Network((1, 6, 6), FixedPointActivation(8, 1 / 255), (
+        Conv2d(np.ones((2, 1, 3, 2)), BnnWeights()), Activation(SignActivation()), Flatten(),
+        Dense(np.ones((2, 2 * 4 * 5)), BnnWeights()), Scores())), path)
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 1, 6, 6)))
     result = CliRunner().invoke(main, ["build", str(path), "--inputs", str(tmp_path / "x.npz")])
     assert result.exit_code != 0
-    assert "layer 0 (conv2d): the dataflow mapper places dense networks only so far" \
+    assert "layer 0 (conv2d): kernel 3x2; the sliding window takes square kernels only" \
         in result.output
 
 

@@ -32,6 +32,11 @@ class Implementation:
     def to_dict(self):
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data):
+        """The inverse of :meth:`to_dict` (after a JSON round trip too)."""
+        return cls(**data)
+
 
 # Where a packed cell's name stops being the design's signal: the suffixes Yosys and
 # nextpnr append (SB_LUT4_O_LC, TRELLIS_FF_Q, CCU2C, $nextpnr_..., ...).
