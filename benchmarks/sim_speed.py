@@ -3,7 +3,8 @@ wall time of `popcorn predict --rtl`-style runs.
 
     python benchmarks/sim_speed.py [--images N] [--cnv]   # reports/sim/sim_speed.{md,json}
 
-Each network runs ``--images`` images through :func:`popcorn.sim.network.simulate_network`
+The smallest and the largest (PA-Net 2x2) MNIST CNN example, as `popcorn build` folds them
+by default, and a small random ABC-Net CNN. Each network runs ``--images`` images through :func:`popcorn.sim.network.simulate_network`
 (random stalls, then a burst checked against the cycle model) in each simulator; the
 simulator's build (compile) and run times come from ``seconds.json`` that the runner
 writes, the cycles from the testbench. ``--cnv`` adds the CNV topology (random BNN
@@ -17,17 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from popcorn.examples import EXAMPLES, load_example
+from popcorn.examples import load_example
 from popcorn.golden.examples import cnv_network, random_network
 from popcorn.mapping.network_map import map_network
 from popcorn.sim.network import simulate_network
 
 
 def networks(cnv):
-    for name in sorted(EXAMPLES):
-        if name.startswith("mnist-cnn"):
-            net, x, _, _ = load_example(name)
-            yield name, net, x, 4096, ("icarus", "verilator")
+    for name in ("mnist-cnn-bnn-tiny", "mnist-cnn-pa"):
+        net, x, _, _ = load_example(name)
+        yield name, net, x, 4 * 28 * 28, ("icarus", "verilator")
     net = random_network("abc", seed=1, layout="conv")
     x = np.random.default_rng(0).integers(0, 256, (200,) + net.input_shape)
     yield "random conv ABC (1x8x8)", net, x, 150, ("icarus", "verilator")
