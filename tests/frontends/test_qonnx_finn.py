@@ -83,9 +83,35 @@ def test_tfc_w2a2_is_ternary(tmp_path, mnist):
     np.testing.assert_array_equal(net.input_quantizer.endpoints, [0.25, 0.75])
 
 
-def test_sfc_w1a1_shrunk(tmp_path, mnist):
-    _, net = _roundtrip(tmp_path, mnist, "sfc_1w1a", shrink=(48, 48, 48), steps=10, images=32)
-    assert _weights(net) == ["bnn"] * 4
+def test_sfc_w2a2_through_the_command_line(tmp_path, mnist):
+    """``popcorn import model.onnx -o net.npz`` then ``popcorn predict`` (integer and --float)
+    on the images, as a FINN user runs them, against qonnx."""
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+
+    model = bnn_pynq.build("sfc_2w2a", shrink=(48, 48, 48))
+    bnn_pynq.train(model, bnn_pynq.mnist_inputs(mnist.x_train[:512], "sfc_2w2a"),
+                   mnist.y_train[:512], 10, batch=32)
+    x = bnn_pynq.mnist_inputs(mnist.x_test[:32], "sfc_2w2a")
+    path = bnn_pynq.export(model, x, tmp_path / "sfc.onnx")
+    np.save(tmp_path / "x.npy", x)
+    runner = CliRunner()
+    result = runner.invoke(main, ["import", str(path), "-o", str(tmp_path / "net.npz")])
+    assert result.exit_code == 0, result.output
+    assert "ternary weights" in result.output
+    reference = run_qonnx(path, x)
+    net = load_network(tmp_path / "net.npz")
+    for extra, name in (["--float"], "float.npz"), ([], "integer.npz"):
+        result = runner.invoke(main, ["predict", str(tmp_path / "net.npz"), str(tmp_path / "x.npy"),
+                                      "-o", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "float.npz") as out:
+        np.testing.assert_allclose(out["scores"], reference, rtol=0,
+                                   atol=1e-4 * np.abs(reference).max())
+    with np.load(tmp_path / "integer.npz") as out:
+        wrong = out["argmax"] != reference.argmax(axis=1)
+    assert wrong.sum() == check_integer(net, x, reference)[0]
 
 
 @pytest.mark.parametrize("name", ["cnv_1w1a", "cnv_2w2a"])
