@@ -19,7 +19,11 @@ Writes the ``.onnx``, ``.npz`` and prediction files under ``--build-dir`` and th
 ``reports/finn/import.md`` and ``.json``. Every number in them comes from this run.
 
     PYTHONPATH=. python benchmarks/finn_networks.py [--networks tfc_1w1a cnv_2w2a ...]
-        [--fc-steps 300] [--cnv-steps 60] [--fc-images 1000] [--cnv-images 100]
+        [--fc-steps 150] [--cnv-steps 40] [--fc-images 1000] [--cnv-images 50]
+    PYTHONPATH=. python benchmarks/finn_networks.py --rerender   # import.md from import.json
+
+About 25 minutes on 2 shared cores, most of it CNV training and the integer model on the
+CNV images (about 2 s an image; ``popcorn predict`` runs them 10 at a time to bound memory).
 """
 
 import argparse
@@ -36,7 +40,8 @@ from popcorn.frontends import bnn_pynq
 
 DEFAULT = ("tfc_1w1a", "tfc_2w2a", "sfc_1w1a", "sfc_2w2a", "cnv_1w1a", "cnv_2w2a")
 RTOL = 1e-4
-CHUNK = 100   # the export's batch size: qonnx runs the graph on batches of exactly this size
+CHUNK = 100   # the export's batch size at most: qonnx runs the graph on batches of exactly it
+PREDICT_CHUNK = {"FC": 1000, "CNV": 10}   # images per `popcorn predict` call (memory)
 
 
 def _cli(*args):
@@ -49,14 +54,28 @@ def _cli(*args):
             raise RuntimeError(f"popcorn {' '.join(map(str, args))} exited with {stop.code}")
 
 
-def _qonnx(path, x):
+def _predict(net_path, x, folder, name, chunk, *options):
+    """``popcorn predict`` on ``x`` in files of ``chunk`` images; concatenated results."""
+    scores, argmax = [], []
+    for start in range(0, len(x), chunk):
+        part = folder / f"test_x_{start}.npy"
+        np.save(part, x[start:start + chunk])
+        out = folder / f"{name}_{start}.npz"
+        _cli("predict", net_path, part, "-o", out, *options)
+        with np.load(out) as f:
+            scores.append(f["scores"])
+            argmax.append(f["argmax"])
+    return np.concatenate(scores), np.concatenate(argmax)
+
+
+def _qonnx(path, x, batch):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
     from qonnx.transformation.infer_shapes import InferShapes
 
     wrapper = ModelWrapper(str(path)).transform(InferShapes())
     name, out = wrapper.graph.input[0].name, wrapper.graph.output[0].name
-    scores = [execute_onnx(wrapper, {name: x[i:i + CHUNK]})[out] for i in range(0, len(x), CHUNK)]
+    scores = [execute_onnx(wrapper, {name: x[i:i + batch]})[out] for i in range(0, len(x), batch)]
     return np.concatenate(scores).astype(np.float64)
 
 
@@ -85,7 +104,7 @@ def _score_bound(network, frac_bits):
     return 0.5 * 2.0 ** -frac_bits * (m * n * last.fan_in + 1)
 
 
-def _hidden_flips(network, x, frac_bits):
+def _hidden_flips(network, x, frac_bits, chunk):
     """Images where some hidden activation of the integer model differs from the float
     reference (a pre-activation within coefficient rounding of a threshold)."""
     from popcorn.golden.float_ref import float_forward
@@ -95,8 +114,8 @@ def _hidden_flips(network, x, frac_bits):
 
     integer = to_integer(network, frac_bits)
     flips = np.zeros(len(x), dtype=bool)
-    for start in range(0, len(x), CHUNK):
-        part = x[start:start + CHUNK]
+    for start in range(0, len(x), chunk):
+        part = x[start:start + chunk]
         result = run_integer(integer, input_thermometer(network, part))
         trace = float_forward(network, part).trace
         for stage, codes in zip(integer.stages, result.trace):
@@ -119,25 +138,24 @@ def run_network(name, data, build_dir, steps, images, frac_bits, log):
     bnn_pynq.train(model, x_train, data.y_train, steps, batch=64 if steps > 100 else 32, seed=0,
                    progress=lambda step, loss: log(f"  {name}: step {step}, loss {loss:.3f}"))
     trained = time.time()
+    batch = min(CHUNK, images)
+    images = images // batch * batch
     x = bnn_pynq.mnist_inputs(data.x_test[:images], name)
     labels = data.y_test[:images]
-    onnx_path = bnn_pynq.export(model, x[:CHUNK], folder / f"{name}.onnx")
-    reference = _qonnx(onnx_path, x)
+    onnx_path = bnn_pynq.export(model, x[:batch], folder / f"{name}.onnx")
+    reference = _qonnx(onnx_path, x, batch)
     ran_qonnx = time.time()
     log(f"  {name}: trained in {trained - started:.0f} s, qonnx in {ran_qonnx - trained:.0f} s")
 
-    net_path, x_path = folder / f"{name}.npz", folder / "test_x.npy"
-    np.save(x_path, x)
+    net_path = folder / f"{name}.npz"
+    chunk = PREDICT_CHUNK[bnn_pynq.NETWORKS[name]]
     _cli("import", onnx_path, "-o", net_path)
-    _cli("predict", net_path, x_path, "-o", folder / "predict_float.npz", "--float")
-    _cli("predict", net_path, x_path, "-o", folder / "predict_integer.npz",
-         "--frac-bits", frac_bits)
+    float_scores, float_argmax = _predict(net_path, x, folder, "predict_float", chunk, "--float")
+    int_scores, int_argmax = _predict(net_path, x, folder, "predict_integer", chunk,
+                                      "--frac-bits", frac_bits)
+    int_scores = int_scores / 2.0 ** frac_bits
     popcorn_done = time.time()
     log(f"  {name}: popcorn import + predict in {popcorn_done - ran_qonnx:.0f} s")
-    with np.load(folder / "predict_float.npz") as f:
-        float_scores, float_argmax = f["scores"], f["argmax"]
-    with np.load(folder / "predict_integer.npz") as f:
-        int_scores, int_argmax = f["scores"] / 2.0 ** frac_bits, f["argmax"]
     network = load_network(net_path)
 
     import onnx
@@ -150,7 +168,8 @@ def run_network(name, data, build_dir, steps, images, frac_bits, log):
     float_differ = float_argmax != theirs
     bound = _score_bound(network, frac_bits)
     int_differ = int_argmax != theirs
-    flips = _hidden_flips(network, x, frac_bits) if int_differ.any() else np.zeros(len(x), bool)
+    flips = _hidden_flips(network, x, frac_bits, chunk) if int_differ.any() else \
+        np.zeros(len(x), bool)
     near = flips | (margin <= 2 * bound)
     layers, summary = _layers(network)
     return {
@@ -197,8 +216,9 @@ def _markdown(rows, command):
         "`export_qonnx(..., dynamo=False)`, imported unmodified with `popcorn import` and run "
         "with `popcorn predict` (integer golden model) and `popcorn predict --float` on the "
         "first N test images; qonnx's `execute_onnx` on the same images is the reference. "
-        "Accuracies are after a few hundred (FC) or a few dozen (CNV) training steps: they "
-        "show the weights are trained, not what the architectures reach.",
+        "Accuracies are after the few training steps in the table (batches of 64 for more "
+        "than 100 steps, else 32; a CNV step takes seconds on the 2 shared cores): they show "
+        "the weights are trained, not what the architectures reach.",
         "",
         "| network | N | steps | QONNX nodes | popcorn layers | float: argmax = qonnx | "
         "float: max score error | integer: argmax = qonnx | integer: max score error "
@@ -246,15 +266,23 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", nargs="+", default=list(DEFAULT),
                         choices=sorted(bnn_pynq.NETWORKS))
-    parser.add_argument("--fc-steps", type=int, default=300)
-    parser.add_argument("--cnv-steps", type=int, default=60)
+    parser.add_argument("--fc-steps", type=int, default=150)
+    parser.add_argument("--cnv-steps", type=int, default=40)
     parser.add_argument("--fc-images", type=int, default=1000)
-    parser.add_argument("--cnv-images", type=int, default=100)
+    parser.add_argument("--cnv-images", type=int, default=50)
     parser.add_argument("--frac-bits", type=int, default=8)
     parser.add_argument("--build-dir", type=Path, default=Path("build/finn"))
     parser.add_argument("--report-dir", type=Path, default=Path("reports/finn"))
+    parser.add_argument("--rerender", action="store_true",
+                        help="rewrite import.md from import.json without running anything")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
+    if args.rerender:
+        saved = json.loads((args.report_dir / "import.json").read_text())
+        (args.report_dir / "import.md").write_text(_markdown(saved["networks"],
+                                                             saved["command"]))
+        print(f"written to {args.report_dir / 'import.md'}")
+        return
 
     from popcorn.train.data import load_mnist_subset
 
@@ -265,8 +293,7 @@ def main(argv=None):
         print(f"{name}: training, exporting, comparing", flush=True)
         rows.append(run_network(name, data, args.build_dir,
                                 args.cnv_steps if cnv else args.fc_steps,
-                                (args.cnv_images if cnv else args.fc_images) // CHUNK * CHUNK
-                                or CHUNK, args.frac_bits,
+                                args.cnv_images if cnv else args.fc_images, args.frac_bits,
                                 lambda text: print(text, flush=True)))
     command = "PYTHONPATH=. python benchmarks/finn_networks.py " + " ".join(
         sys.argv[1:] if argv is None else argv)

@@ -249,3 +249,30 @@ def test_div_of_a_constant_by_the_data_is_refused(tmp_path):
     with pytest.raises(QonnxImportError, match=r"node '/inv' \(Div\): a constant divided by the "
                                                r"data \(1/x\) is not an affine map"):
         import_qonnx(path)
+
+
+@pytest.mark.parametrize("final_bn", [False, True])
+def test_ternary_weights_with_per_output_scales(tmp_path, final_bn):
+    """{-s_c, 0, +s_c} weights: TernaryWeights per output channel (no BatchNorm after them),
+    or s_c folded into the BatchNorm and {-1, 0, +1} weights."""
+    x = RNG.normal(size=(64, 10)).astype(np.float32)
+    units = RNG.integers(-1, 2, (10, 6)).astype(np.float32)
+    units[:, 3] = 0                                          # an all-zero output
+    g = _Graph((64, 10))
+    g.add("BipolarQuant", g.const(1.0), domain=QONNX)
+    g.add("MatMul", g.const(units * np.array([0.5, 1.25, 2.0, 0.75, 0.5, 3.0], np.float32)))
+    if final_bn:
+        g.add("BatchNormalization", *(g.const(v) for v in (
+            RNG.uniform(0.5, 2, 6), RNG.normal(size=6), RNG.normal(size=6),
+            RNG.uniform(0.5, 2, 6))))
+    path = g.save(tmp_path / "t.onnx")
+    net = import_qonnx(path)
+    dense = net.layers[0]
+    assert dense.quantizer.scheme == "ternary"
+    assert dense.quantizer.per_channel is not final_bn
+    if final_bn:
+        assert set(np.unique(dense.weight)) == {-1.0, 0.0, 1.0}
+    reference = run_qonnx(path, x)
+    check_float(net, x, reference)
+    wrong, near = check_integer(net, x, reference)
+    assert wrong <= near
