@@ -19,11 +19,12 @@ Writes the ``.onnx``, ``.npz`` and prediction files under ``--build-dir`` and th
 ``reports/finn/import.md`` and ``.json``. Every number in them comes from this run.
 
     PYTHONPATH=. python benchmarks/finn_networks.py [--networks tfc_1w1a cnv_2w2a ...]
-        [--fc-steps 150] [--cnv-steps 40] [--fc-images 1000] [--cnv-images 50]
+        [--fc-steps 300] [--cnv-steps 60] [--fc-images 1000] [--cnv-images 200]
     PYTHONPATH=. python benchmarks/finn_networks.py --rerender   # import.md from import.json
 
-About 25 minutes on 2 shared cores, most of it CNV training and the integer model on the
-CNV images (about 2 s an image; ``popcorn predict`` runs them 10 at a time to bound memory).
+About 15 minutes on 2 cores (much longer when they are shared), most of it CNV training and
+the integer model on the CNV images (about 1 s an image; ``popcorn predict`` runs them 10 at
+a time to bound memory).
 """
 
 import argparse
@@ -266,10 +267,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", nargs="+", default=list(DEFAULT),
                         choices=sorted(bnn_pynq.NETWORKS))
-    parser.add_argument("--fc-steps", type=int, default=150)
-    parser.add_argument("--cnv-steps", type=int, default=40)
+    parser.add_argument("--fc-steps", type=int, default=300)
+    parser.add_argument("--cnv-steps", type=int, default=60)
     parser.add_argument("--fc-images", type=int, default=1000)
-    parser.add_argument("--cnv-images", type=int, default=50)
+    parser.add_argument("--cnv-images", type=int, default=200)
     parser.add_argument("--frac-bits", type=int, default=8)
     parser.add_argument("--build-dir", type=Path, default=Path("build/finn"))
     parser.add_argument("--report-dir", type=Path, default=Path("reports/finn"))
