@@ -24,17 +24,30 @@ MultiThreshold (data)      one threshold with ``out_bias = -out_scale/2`` -> Sig
                            thresholds, or per-channel ones that differ by a shift), out_bias
                            moving into the next layer's bias (ABC-like bipolar levels
                            included); out_scale > 0
+Mul, Div, Sub, Add (a      on the raw input (scalars: FINN's ``2x - 1``): folded into the
+constant: a x + b)         input quantizer's thresholds (below); after a MatMul/Gemm/Conv:
+                           Add/Sub the layer's bias, otherwise (per channel) composed into
+                           the BatchNorm after the layer (one is made if there is none), e.g.
+                           FINN's final TensorNorm ``(x - mean) / sqrt(var + eps) * w + b``,
+                           which BatchNorm-before-Scores folds into the last layer; on
+                           quantized activations: a scalar positive scale / shift, folded
+                           into the next layer
 MatMul, Gemm               :class:`Dense` (Gemm: transA = 0, transB, alpha, beta * C)
 Conv                       :class:`Conv2d` (square stride, symmetric pads, group = 1,
                            dilations = 1)
-Add (constant, after a     the layer's bias
-MatMul/Gemm/Conv)
-BatchNormalization         :class:`BatchNorm` (after a MatMul/Gemm/Conv)
+BatchNormalization         :class:`BatchNorm` (after a MatMul/Gemm/Conv; a second one is
+                           composed into the first)
 MaxPool                    :class:`MaxPool2d` (square kernel and stride, no padding); a
-                           MaxPool directly before a quantizer is moved after it (every
-                           quantizer here is non-decreasing per channel, so this is exact)
+                           MaxPool of pre-activations is moved after the next quantizer:
+                           exact, as every quantizer here is non-decreasing, when only
+                           non-decreasing per-channel maps stand between them
+                           (BatchNormalization with gamma >= 0, Add/Sub, Mul/Div by positive
+                           constants, Relu); a decreasing one (gamma < 0, a negative Mul), or
+                           any other node, is refused naming the MaxPool and that node
 Flatten (axis 1), Reshape  :class:`Flatten` (a no-op on a vector is dropped, a Reshape must
-to a vector                flatten)
+to a vector                flatten); a Reshape of the raw input (FINN's FC models) keeps the
+                           graph's input shape and puts the Flatten after the input quantizer
+                           (element-wise, so they commute)
 Relu (just before an       nothing: the unsigned Quant (zero point 0) maps negatives to 0
 unsigned Quant: QuantReLU) anyway
 Identity                   nothing
@@ -47,12 +60,35 @@ A constant value shift o of the activations (signed Quant, MultiThreshold out_bi
 exact in the next layer: ``W (s a + o) + b = (s W) a + (b + o sum(W))``; a padded
 convolution then needs popcorn's padding value ``s pad + o`` to be 0, as ONNX pads with 0.
 
-Weights (after folding) must be binary: every output row ``±alpha_c`` with alpha_c > 0.
-alpha = 1 everywhere gives :class:`BnnWeights`; otherwise, when a BatchNorm follows, alpha
-(times the previous activation scale) is folded into the BatchNorm
+Input preprocessing. Scalar Mul/Div/Add/Sub on the raw input before the input quantizer
+(``x' = a x + b``, a > 0; FINN's ``2x - 1``) move into the quantizer's thresholds:
+``[x' >= t_k]`` is ``[x >= (t_k - b) / a]``. Thresholds of the form ``(k - 1/2) sigma`` for
+2**bits - 1 uniform levels give :class:`FixedPointActivation` (bits, sigma) on the raw input
+(CNV's signed 8-bit Q1.7 Quant of ``2x - 1`` is the unsigned 8-bit fixed point of x with
+scale 2**-8; TFC-w1a1's ``sign(2x - 1)`` is the 1-bit fixed point ``[x >= 1/2]``), a single
+threshold at 0 a :class:`SignActivation`, anything else :class:`PaActivation` pieces at the
+thresholds (the ternary input of the FC w2a2 models: ``[x >= 1/4]``, ``[x >= 3/4]``); the
+lowest level's value moves into the first layer's bias as above. A negative or per-element
+preprocessing is refused.
+
+Ternary (FINN's w2a2 "2-bit" signed narrow ``Quant``, values {-s, 0, +s}). Activations: the
+signed narrow Quant is :class:`PaActivation` with two ``zo`` pieces at ``(q - 1/2) s``,
+q = 0, 1 (values s, 2 s), and the shift -s moves into the next layer's bias. This keeps every
+downstream stage exact: the pieces derive from a 2-comparator thermometer code, so the
+quantizer is non-decreasing and max-pooling stays an OR of thermometer codes; the value
+shift is a bias. It does not keep padding: popcorn pads with code 0 (value -s), ONNX with 0,
+so a padded convolution of ternary activations is refused (FINN's CNV has no padding).
+Weights: below.
+
+Weights (after folding) must be binary or ternary: every output row ``±alpha_c`` (binary) or
+``{-alpha_c, 0, +alpha_c}`` (ternary, when some weight of the layer is 0) with alpha_c > 0.
+alpha = 1 everywhere gives :class:`BnnWeights` (:class:`TernaryWeights`: two ``zo`` bases
+``[w > 0]``, ``[w < 0]`` with coefficients +1 and -1 on the M x N datapath); otherwise, when a
+BatchNorm follows, alpha (times the previous activation scale) is folded into the BatchNorm
 (``mean / alpha``, ``(var + eps) / alpha**2``, ``bias / alpha``) and the weights stay
-:class:`BnnWeights`; without a BatchNorm they become :class:`XnorWeights`, whose alpha (mean
-abs per output) is exactly alpha_c. The graph's last layer must be linear (MatMul, Gemm,
+±1 (or {-1, 0, +1}); without a BatchNorm they become :class:`XnorWeights` (ternary:
+:class:`TernaryWeights`, per output channel when the alpha_c differ), whose alpha (mean abs of
+the non-zero weights per output) is exactly alpha_c. The graph's last layer must be linear (MatMul, Gemm,
 Conv, optionally with BatchNorm): its outputs are the class scores, and :class:`Scores` is
 appended. Any other node raises :class:`UnsupportedNode` naming it and its op type; a
 supported node that popcorn cannot express exactly raises :class:`QonnxImportError` naming
@@ -85,6 +121,11 @@ Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
   ones). qonnx also computes ``x / scale`` in float32, popcorn compares x with
   ``(k - 1/2) scale`` in float64, so an input within float32 rounding of a code boundary can
   land one code apart. ``tests/frontends`` pins the tie case.
+* FINN's ``bnn_pynq`` models (:mod:`popcorn.frontends.bnn_pynq`) export a ``Reshape`` whose
+  target has the batch size of the export's example input frozen in; qonnx's executor then
+  needs batches of exactly that size. Their inputs are images in [0, 1] (CNV: 3 x 32 x 32,
+  FC: 1 x 28 x 28), fed to ``popcorn predict`` as floats (integer inputs to a fixed-point
+  input quantizer are its codes, not pixels 0 .. 255).
 * ONNX ``Conv`` pads with the value 0, popcorn pads with activation code 0 (-1 for a sign
   activation, as FINN does): a padded convolution is imported only where both agree
   (unsigned fixed point and unshifted PA activations, whose code 0 is the value 0); a padded
@@ -104,7 +145,7 @@ import numpy as np
 from popcorn.golden.float_ref import pad_value
 from popcorn.network import (Activation, BatchNorm, BnnWeights, Conv2d, Dense, FixedPointActivation,
                              Flatten, MaxPool2d, Network, NetworkError, PaActivation, Scores,
-                             SignActivation, XnorWeights)
+                             SignActivation, TernaryWeights, XnorWeights)
 
 from .errors import QONNX_EXTRA_HINT, MissingExtra, QonnxImportError, UnsupportedNode
 
@@ -121,12 +162,15 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
 __all__ = ["import_qonnx", "SUPPORTED_OPS"]
 
 #: Op types popcorn maps (data path) or folds (constant subgraphs).
-SUPPORTED_OPS = ("Add", "BatchNormalization", "BipolarQuant", "Constant", "Conv", "Flatten",
-                 "Gemm", "Identity", "MatMul", "MaxPool", "MultiThreshold", "Quant", "Relu",
-                 "Reshape", "Transpose")
+SUPPORTED_OPS = ("Add", "BatchNormalization", "BipolarQuant", "Constant", "Conv", "Div",
+                 "Flatten", "Gemm", "Identity", "MatMul", "MaxPool", "Mul", "MultiThreshold",
+                 "Quant", "Relu", "Reshape", "Sub", "Transpose")
 
 _QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold")
 _LINEAR = ("MatMul", "Gemm", "Conv")
+_AFFINE = ("Add", "Sub", "Mul", "Div")
+# what may stand between a MaxPool of pre-activations and its quantizer: non-decreasing maps
+_BEFORE_QUANTIZER = _QUANTIZERS + _AFFINE + ("BatchNormalization", "Relu", "Identity")
 _ROUNDINGS = ("ROUND", "HALF_EVEN", "HALF_UP")
 _DOMAINS = ("", "ai.onnx", "qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 
@@ -212,23 +256,29 @@ class _Linear:
         self.stride, self.padding = stride, padding
 
     def split(self):
-        """signs (±1, weight's shape), alpha (out,) > 0; raise if the weight is not binary."""
+        """(units, alpha, ternary): units in {-1, +1} (binary) or {-1, 0, +1} (ternary, some
+        weight exactly 0) of the weight's shape, alpha (out,) > 0 (1 for an all-zero output)
+        with ``weight = alpha_c * units``; raise if the weight is neither."""
         w = self.weight
         rows = np.abs(w.reshape(w.shape[0], -1))
-        lo, hi = rows.min(axis=1), rows.max(axis=1)
+        ternary = bool((rows == 0).any())
+        counts = (rows > 0).sum(axis=1)
+        lo = np.where(rows > 0, rows, np.inf).min(axis=1)
+        hi = rows.max(axis=1)
         for c in range(w.shape[0]):
-            if lo[c] <= 0 or hi[c] - lo[c] > 1e-6 * hi[c]:
+            if counts[c] and hi[c] - lo[c] > 1e-6 * hi[c]:
                 distinct = np.unique(rows[c])
                 raise QonnxImportError(
-                    f"{self.label}: weights are not binary: output {c} has {len(distinct)} "
-                    f"distinct magnitudes in [{lo[c]:.6g}, {hi[c]:.6g}]"
+                    f"{self.label}: weights are not binary or ternary: output {c} has "
+                    f"{len(distinct)} distinct magnitudes in [{rows[c].min():.6g}, {hi[c]:.6g}]"
                     + (f" (they come from {self.origin})" if self.origin else "")
-                    + f"; popcorn imports ±alpha "
-                    f"weights per output (BipolarQuant, or a 1-bit signed Quant, e.g. Brevitas's "
-                    f"SignedBinaryWeightPerTensorConst)")
-        alpha = rows.mean(axis=1)
-        signs = np.where(w >= 0, 1.0, -1.0)
-        return signs, alpha
+                    + f"; popcorn imports ±alpha weights per output (BipolarQuant, or a 1-bit "
+                    f"signed Quant, e.g. Brevitas's SignedBinaryWeightPerTensorConst) and "
+                    f"ternary {{-alpha, 0, +alpha}} ones (a 2-bit signed narrow Quant)")
+        alpha = rows.sum(axis=1) / np.maximum(counts, 1)
+        alpha[counts == 0] = alpha[counts > 0].max() if counts.any() else 1.0
+        units = np.sign(w) if ternary else np.where(w >= 0, 1.0, -1.0)
+        return units, alpha, ternary
 
     def layer(self, weight, scheme, bias):
         if self.kind == "dense":
@@ -246,7 +296,10 @@ class _Importer:
         self.act_scale = 1.0       # qonnx value = act_scale * popcorn value + act_offset
         self.act_offset = 0.0
         self.quantizer = None      # the current activation quantizer (for padding)
-        self.pending_pool = None   # a MaxPool seen before its quantizer
+        self.pending_pools = []    # (label, MaxPool2d) seen before their quantizer
+        self.pre_scale = 1.0       # raw input preprocessing: the quantizer reads
+        self.pre_shift = 0.0       #   pre_scale * x + pre_shift
+        self.raw_flatten = False   # a Reshape of the raw input to a vector
 
     # -- graph walking
 
@@ -302,7 +355,7 @@ class _Importer:
                                        f"popcorn imports sequential networks only (no branches "
                                        f"or residual connections)")
             data = [n for n in node.input if n and n not in const]
-            if data != [current] or node.input[0] != current:
+            if data != [current] or node.input[0] != current and node.op_type not in _AFFINE:
                 raise QonnxImportError(f"{label} does not take the previous layer's output "
                                        f"'{current}' as its data input (inputs: "
                                        f"{list(node.input)}); popcorn imports sequential networks "
@@ -355,7 +408,19 @@ class _Importer:
         if handler is None or node.domain not in _DOMAINS:
             raise UnsupportedNode(f"node '{self.name}' has op type '{op}', which popcorn cannot "
                                   f"import; supported: {', '.join(SUPPORTED_OPS)}")
+        if self.pending_pools and op not in _BEFORE_QUANTIZER:
+            self._pool_refused(f"{label} follows it before any activation quantizer")
         handler(label, node, _attrs(node), next_node)
+
+    def _pool_refused(self, why):
+        pool_label = self.pending_pools[0][0]
+        raise QonnxImportError(f"{pool_label}: max-pooling of pre-activations ({why}); popcorn "
+                               f"pools quantized activations, and moves a MaxPool after its "
+                               f"quantizer only across non-decreasing per-channel maps "
+                               f"(BatchNormalization with gamma >= 0, Add/Sub, Mul/Div by "
+                               f"positive constants): put the activation quantizer "
+                               f"(BipolarQuant, Quant or MultiThreshold) directly before or after "
+                               f"the MaxPool")
 
     def _map_Identity(self, label, node, attrs, next_node):
         pass
@@ -371,15 +436,51 @@ class _Importer:
                                    f"Conv or BatchNormalization (or the input) once")
         self.quantizer = quantizer
         self.act_scale, self.act_offset = scale, offset
+        if self.state == "raw" and self.raw_flatten:
+            self.items.append(Flatten())
         self.state = "codes"
-        if self.pending_pool is not None:
-            self.items.append(self.pending_pool)
-            self.pending_pool = None
+        for _, pool in self.pending_pools:   # q(max x) = max q(x): q is non-decreasing
+            self.items.append(pool)
+        self.pending_pools = []
+
+    def _preprocessed(self):
+        return self.state == "raw" and (self.pre_scale, self.pre_shift) != (1.0, 0.0)
+
+    def _input_quantizer(self, label, thresholds, values):
+        """The input quantizer behind a preprocessing ``x' = a x + b`` (a > 0): comparators
+        ``[x' >= t_k]`` are ``[x >= (t_k - b) / a]`` on the raw input; ``values`` (L + 1) are
+        the quantized values of the L + 1 levels. Thresholds ``(k - 1/2) sigma`` with
+        2**bits - 1 uniform levels give :class:`FixedPointActivation`, anything else
+        :class:`PaActivation`; value = act_scale * popcorn value + act_offset."""
+        a, b = self.pre_scale, self.pre_shift
+        if a <= 0:
+            raise QonnxImportError(f"{label}: the input is multiplied by {a:g} before this "
+                                   f"quantizer; popcorn folds the preprocessing into the input "
+                                   f"quantizer's thresholds, which needs a positive factor")
+        t = (np.asarray(thresholds, dtype=np.float64) - b) / a
+        v = np.asarray(values, dtype=np.float64)
+        levels = len(t)
+        step = (v[-1] - v[0]) / levels
+        uniform = step > 0 and np.allclose(v, v[0] + step * np.arange(levels + 1), rtol=0,
+                                           atol=1e-12 * np.abs(v).max())
+        sigma = 2 * t[0]
+        bits = levels.bit_length()
+        if levels == 1 and t[0] == 0 and v[0] == -v[1] and v[1] > 0:
+            self._set_quantizer(label, SignActivation(), float(v[1]))
+        elif uniform and levels == 2 ** bits - 1 and bits <= 16 and sigma > 0 and \
+                np.array_equal(t, (np.arange(1, levels + 1) - 0.5) * sigma):
+            self._set_quantizer(label, FixedPointActivation(bits, float(sigma)),
+                                float(step / sigma), float(v[0]))
+        else:
+            self._set_quantizer(label, PaActivation(t, v[1:] - v[0]), 1.0, float(v[0]))
 
     def _map_BipolarQuant(self, label, node, attrs, next_node):
         scale = self.scalar(node, 1, label, "scale")
         if scale <= 0:
             raise QonnxImportError(f"{label}: scale must be positive, not {scale}")
+        if self._preprocessed():
+            self._input_quantizer(label, [0.0], [-scale, scale])
+            return
         self._set_quantizer(label, SignActivation(), scale)
 
     def _map_Quant(self, label, node, attrs, next_node):
@@ -394,6 +495,9 @@ class _Importer:
             raise QonnxImportError(f"{label}: cannot import as a fixed-point activation: zero "
                                    f"point {zero:g} (must be 0)")
         if bits == 1 and signed:  # qonnx executes a 1-bit signed Quant as bipolar
+            if self._preprocessed():
+                self._input_quantizer(label, [0.0], [-scale, scale])
+                return
             self._set_quantizer(label, SignActivation(), scale)
             return
         problems = []
@@ -412,7 +516,10 @@ class _Importer:
             raise QonnxImportError(f"{label}: {high - low + 1} levels ({kind}, {bits} bits); "
                                    f"popcorn imports 2 .. 256 levels, or an unsigned non-narrow "
                                    f"quantizer of up to 16 bits")
-        if not signed and not narrow:
+        if self._preprocessed():
+            codes = np.arange(low, high + 1)
+            self._input_quantizer(label, (codes[1:] - 0.5) * scale, codes * scale)
+        elif not signed and not narrow:
             self._set_quantizer(label, FixedPointActivation(bits, scale), 1.0)
         elif signed and not narrow and self.state in ("linear", "normalized"):
             # code q - low of x is the unsigned code of x - low * scale: shift, then fixed point
@@ -465,6 +572,11 @@ class _Importer:
             if not np.allclose(thresholds - offset[:, None], shared, rtol=0, atol=1e-12 * span):
                 raise QonnxImportError(f"{label}: per-channel thresholds that are not one shared "
                                        f"set shifted per channel; popcorn cannot express them")
+        if self._preprocessed() and not np.any(offset):
+            ends, counts = np.unique(shared, return_counts=True)
+            values = out_bias + out_scale * np.concatenate([[0], np.cumsum(counts)])
+            self._input_quantizer(label, ends, values)
+            return
         if steps == 1 and out_bias == -out_scale / 2:
             quantizer, scale, bias = SignActivation(), out_scale / 2, 0.0
             offset = offset + shared[0]                      # [x >= t_c]  <=>  [x - t_c >= 0]
@@ -597,32 +709,10 @@ class _Importer:
         self._add_linear(label, "conv2d", weight, bias, int(strides[0]), int(pads[0]),
                          origin=self.origin.get(node.input[1]))
 
-    def _map_Add(self, label, node, attrs, next_node):
-        if self.state != "linear" or not isinstance(self.items[-1], _Linear):
-            raise UnsupportedNode(f"node '{self.name}' has op type 'Add', which "
-                                  f"popcorn imports only as a constant bias directly after a "
-                                  f"MatMul, Gemm or Conv")
-        other = node.input[1] if node.input[0] not in self.const else node.input[0]
-        value = np.asarray(self.const[other], dtype=np.float64)
-        linear = self.items[-1]
-        out = self.shape[0]
-        try:
-            full = np.broadcast_to(value, (1,) + self.shape)
-        except ValueError:
-            raise QonnxImportError(f"{label}: a constant of shape {value.shape} is not a bias for "
-                                   f"shape {self.shape}") from None
-        per_channel = full.reshape(out, -1)
-        if not (per_channel == per_channel[:, :1]).all():
-            raise QonnxImportError(f"{label}: the added constant varies within a channel; "
-                                   f"popcorn imports one bias per output channel")
-        bias = per_channel[:, 0].copy()
-        linear.bias = bias if linear.bias is None else linear.bias + bias
-
     def _map_BatchNormalization(self, label, node, attrs, next_node):
-        if self.state != "linear":
-            raise QonnxImportError(f"{label}: a BatchNormalization must directly follow a "
-                                   f"MatMul, Gemm or Conv (popcorn folds it into thresholds or "
-                                   f"the scores)")
+        if self.state not in ("linear", "normalized"):
+            raise QonnxImportError(f"{label}: a BatchNormalization must follow a MatMul, Gemm or "
+                                   f"Conv (popcorn folds it into thresholds or the scores)")
         if attrs.get("training_mode", 0):
             raise QonnxImportError(f"{label}: training_mode=1; export the model in eval mode")
         gamma, beta, mean, var = (self.constant(node, i, label, what) for i, what in
@@ -635,8 +725,99 @@ class _Importer:
         if bn.channels != self.shape[0]:
             raise QonnxImportError(f"{label}: {bn.channels} channels, the input has "
                                    f"{self.shape[0]}")
+        if self.pending_pools and (bn.gamma < 0).any():
+            self._pool_refused(f"{label} has gamma < 0 on channel "
+                               f"{int(np.flatnonzero(bn.gamma < 0)[0])}, a decreasing map, "
+                               f"before the quantizer")
+        if self.state == "normalized":   # a second one: an affine map of the first
+            scale = bn.gamma.astype(np.float64) / np.sqrt(bn.var.astype(np.float64) + bn.eps)
+            self._affine_after_linear(label, scale, bn.beta - bn.mean * scale)
+            return
         self.items.append(("bn", label, bn))
         self.state = "normalized"
+
+    # -- constant element-wise Add / Sub / Mul / Div: affine maps a x + b
+
+    def _affine_constant(self, label, node):
+        """(a, b) arrays such that the node computes ``a * x + b`` on its data input x."""
+        op = node.op_type
+        data_first = node.input[0] not in self.const
+        value = np.asarray(self.const[node.input[1] if data_first else node.input[0]],
+                           dtype=np.float64)
+        one, zero = np.ones_like(value), np.zeros_like(value)
+        if op == "Add":
+            return one, value
+        if op == "Sub":
+            return (one, -value) if data_first else (-one, value)
+        if op == "Mul":
+            return value, zero
+        if not data_first:
+            raise QonnxImportError(f"{label}: a constant divided by the data (1/x) is not an "
+                                   f"affine map; popcorn imports Div by a constant only")
+        if (value == 0).any():
+            raise QonnxImportError(f"{label}: division by 0")
+        return 1.0 / value, zero
+
+    def _per_channel(self, label, value, what):
+        try:
+            full = np.broadcast_to(value, (1,) + self.shape)
+        except ValueError:
+            raise QonnxImportError(f"{label}: a constant of shape {value.shape} does not apply "
+                                   f"to a tensor of shape {self.shape}") from None
+        per_channel = full.reshape(self.shape[0], -1)
+        if not (per_channel == per_channel[:, :1]).all():
+            raise QonnxImportError(f"{label}: the {what} varies within a channel; popcorn "
+                                   f"imports one {what} per channel")
+        return per_channel[:, 0].copy()
+
+    def _map_affine(self, label, node, attrs, next_node):
+        a, b = self._affine_constant(label, node)
+        if self.state == "raw":
+            if a.size != 1 or b.size != 1:
+                raise QonnxImportError(
+                    f"{label}: a constant of shape {(a if a.size != 1 else b).shape} on the "
+                    f"raw input; popcorn folds input preprocessing into the input quantizer, "
+                    f"which is the same for every input element: use one scalar")
+            a, b = float(a.reshape(())), float(b.reshape(()))
+            self.pre_scale, self.pre_shift = a * self.pre_scale, a * self.pre_shift + b
+        elif self.state == "codes":
+            if a.size != 1 or b.size != 1 or float(a.reshape(())) <= 0:
+                raise QonnxImportError(
+                    f"{label}: an {node.op_type} on quantized activations; popcorn folds a "
+                    f"scalar positive scale or a scalar shift into the next layer, not shape "
+                    f"{(a if a.size != 1 else b).shape} constants or a negative scale")
+            a, b = float(a.reshape(())), float(b.reshape(()))
+            self.act_scale, self.act_offset = a * self.act_scale, a * self.act_offset + b
+        elif self.state == "linear" and node.op_type in ("Add", "Sub") and (a == 1).all() \
+                and isinstance(self.items[-1], _Linear):
+            linear = self.items[-1]
+            bias = self._per_channel(label, b, "added constant")
+            linear.bias = bias if linear.bias is None else linear.bias + bias
+        else:
+            scale = self._per_channel(label, np.broadcast_to(a, np.broadcast(a, b).shape),
+                                      "scale")
+            shift = self._per_channel(label, np.broadcast_to(b, np.broadcast(a, b).shape),
+                                      "shift")
+            if self.pending_pools and (scale < 0).any():
+                self._pool_refused(f"{label} multiplies channel "
+                                   f"{int(np.flatnonzero(scale < 0)[0])} by a negative number, a "
+                                   f"decreasing map, before the quantizer")
+            self._affine_after_linear(label, scale, shift)
+
+    _map_Add = _map_Sub = _map_Mul = _map_Div = _map_affine
+
+    def _affine_after_linear(self, label, scale, shift):
+        """Compose ``scale * y + shift`` (per channel) into the BatchNorm after the layer."""
+        if self.state == "linear":
+            ones = np.ones(self.shape[0])
+            self.items.append(("bn", label, BatchNorm(ones, np.zeros_like(ones),
+                                                      np.zeros_like(ones), ones.copy(), 1e-30)))
+            self.state = "normalized"
+        _, bn_label, bn = self.items[-1]
+        gamma = bn.gamma.astype(np.float64) * scale
+        beta = bn.beta.astype(np.float64) * scale + shift
+        self.items[-1] = ("bn", bn_label, BatchNorm(gamma, beta, bn.mean.astype(np.float64),
+                                                    bn.var.astype(np.float64), bn.eps))
 
     def _map_MaxPool(self, label, node, attrs, next_node):
         kernel = list(attrs.get("kernel_shape", []))
@@ -665,14 +846,11 @@ class _Importer:
         pool = MaxPool2d(k, s)
         if self.state == "codes":
             self.items.append(pool)
-        elif self.state in ("linear", "normalized") and next_node is not None \
-                and next_node.op_type in _QUANTIZERS:
-            self.pending_pool = pool   # q(max x) = max q(x): pool after the quantizer
+        elif self.state in ("linear", "normalized"):
+            self.pending_pools.append((label, pool))  # moved after the quantizer, if exact
         else:
-            raise QonnxImportError(f"{label}: max-pooling of pre-activations; popcorn pools "
-                                   f"quantized activations: put the activation quantizer "
-                                   f"(BipolarQuant, Quant or MultiThreshold) directly before "
-                                   f"or after the MaxPool")
+            raise QonnxImportError(f"{label}: max-pooling of the raw input; popcorn pools "
+                                   f"quantized activations: put the input quantizer before it")
         try:
             self.shape = pool.output_shape(self.shape)
         except ValueError as error:
@@ -680,6 +858,10 @@ class _Importer:
 
     def _flatten(self, label, what):
         if len(self.shape) == 1:
+            return
+        if self.state == "raw":   # the input quantizer is element-wise: flatten after it
+            self.raw_flatten = True
+            self.shape = (int(np.prod(self.shape)),)
             return
         self._need_codes(label, what)
         self.items.append(Flatten())
@@ -711,16 +893,19 @@ class _Importer:
             raise QonnxImportError(f"the graph ends with quantized activations (after {where}); "
                                    "popcorn's class scores are the last MatMul/Gemm/Conv (or its "
                                    "BatchNormalization) outputs: remove the final quantizer")
+        if self.pending_pools:
+            self._pool_refused("the graph ends before any activation quantizer")
         layers = []
         items = self.items
         for position, item in enumerate(items):
             if isinstance(item, _Linear):
                 follower = items[position + 1] if position + 1 < len(items) else None
-                signs, alpha = item.split()
+                signs, alpha, ternary = item.split()
+                unit = TernaryWeights() if ternary else BnnWeights()
                 if np.all(alpha == 1.0):
-                    layers.append(item.layer(signs, BnnWeights(), item.bias))
+                    layers.append(item.layer(signs, unit, item.bias))
                 elif self.fold_scales and isinstance(follower, tuple):
-                    layers.append(item.layer(signs, BnnWeights(),
+                    layers.append(item.layer(signs, unit,
                                              None if item.bias is None else item.bias / alpha))
                     _, bn_label, bn = follower
                     inv = 1.0 / alpha ** 2
@@ -731,7 +916,9 @@ class _Importer:
                         bn.mean / alpha, np.maximum(var, 0.0), eps))
                 else:
                     weight = signs * alpha.reshape((-1,) + (1,) * (signs.ndim - 1))
-                    layers.append(item.layer(weight, XnorWeights(), item.bias))
+                    scheme = TernaryWeights(per_channel=bool((alpha != alpha[0]).any())) \
+                        if ternary else XnorWeights()
+                    layers.append(item.layer(weight, scheme, item.bias))
             elif isinstance(item, tuple):
                 layers.append(item[2])
             else:

@@ -1,4 +1,4 @@
-"""The quantizers of the five schemes, as the seed documents define them.
+"""The quantizers of the five schemes, as the seed documents define them, and ternary weights.
 
 Weights: :func:`quantize_weights` turns a real weight tensor and a weight scheme
 (:mod:`popcorn.network.schemes`) into :class:`WeightBases`: M bit tensors and coefficients
@@ -21,7 +21,7 @@ import numpy as np
 from .binary import sign_bits, values
 
 __all__ = ["WeightBases", "hard_sigmoid", "bnn_weights", "binaryconnect_weights", "xnor_weights",
-           "abc_weights", "pa_weights", "quantize_weights", "Comparators", "comparators",
+           "abc_weights", "pa_weights", "ternary_weights", "quantize_weights", "Comparators", "comparators",
            "thermometer", "thermometer_to_bases", "base_coefficients", "bases_to_values",
            "quantize_activations"]
 
@@ -145,6 +145,28 @@ def pa_weights(weight, endpoints):
     return _per_tensor(bits.reshape(m, w.shape[0], -1), alpha, w, "zo")
 
 
+def ternary_weights(weight, per_channel=False, threshold=0.0):
+    """Ternary weights (FINN's w2a2 signed narrow 2-bit ``Quant``): two ``zo`` bases
+    ``T_1 = [w > t]`` and ``T_2 = [w < -t]``, alpha = (+s, -s).
+
+    s is the mean of ``|w|`` over the weights with ``|w| > t``, over the whole tensor or (with
+    ``per_channel``) over each output channel's filter; 0 where no weight is non-zero.
+    """
+    w = _matrix(weight)
+    plus, minus = w > threshold, w < -threshold
+    nonzero = plus | minus
+    magnitude = np.where(nonzero, np.abs(w), 0.0)
+    if per_channel:
+        count = nonzero.sum(axis=1)
+        s = np.where(count > 0, magnitude.sum(axis=1) / np.maximum(count, 1), 0.0)
+    else:
+        count = int(nonzero.sum())
+        s = np.full(w.shape[0], magnitude.sum() / count if count else 0.0)
+    alpha = np.stack([s, -s], axis=1)
+    bits = np.stack([plus, minus]).astype(np.uint8)
+    return WeightBases(bits, "zo", alpha, np.asarray(weight).shape)
+
+
 def quantize_weights(weight, scheme):
     """:class:`WeightBases` of ``weight`` under a weight scheme of :mod:`popcorn.network.schemes`."""
     name = scheme.scheme
@@ -158,7 +180,10 @@ def quantize_weights(weight, scheme):
         return abc_weights(weight, scheme.shifts)
     if name == "pa":
         return pa_weights(weight, scheme.endpoints)
-    raise ValueError(f"weight scheme must be one of bnn, binaryconnect, xnor, abc, pa, not {name!r}")
+    if name == "ternary":
+        return ternary_weights(weight, scheme.per_channel, scheme.threshold)
+    raise ValueError(f"weight scheme must be one of bnn, binaryconnect, xnor, abc, pa, ternary, "
+                     f"not {name!r}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,7 +7,7 @@ A :class:`Network` is an input shape, an input quantizer and a sequence of layer
 
 from .validate import NetworkError
 from .schemes import (BnnWeights, BinaryConnectWeights, XnorWeights, AbcWeights, PaWeights,
-                      SignActivation, AbcActivation, PaActivation, FixedPointActivation,
+                      TernaryWeights, SignActivation, AbcActivation, PaActivation, FixedPointActivation,
                       abc_default_shifts, pa_default_endpoints)
 from .layers import Dense, Conv2d, MaxPool2d, Flatten, BatchNorm, Activation, Scores, Network
 from .fileformat import FORMAT_VERSION, save_network, load_network, network_to_json
@@ -15,7 +15,7 @@ from .fileformat import FORMAT_VERSION, save_network, load_network, network_to_j
 __all__ = [
     "NetworkError",
     "BnnWeights", "BinaryConnectWeights", "XnorWeights", "AbcWeights", "PaWeights",
-    "SignActivation", "AbcActivation", "PaActivation", "FixedPointActivation",
+    "TernaryWeights", "SignActivation", "AbcActivation", "PaActivation", "FixedPointActivation",
     "abc_default_shifts", "pa_default_endpoints",
     "Dense", "Conv2d", "MaxPool2d", "Flatten", "BatchNorm", "Activation", "Scores", "Network",
     "FORMAT_VERSION", "save_network", "load_network", "network_to_json",

@@ -108,6 +108,8 @@ def _weights(fields):
             raise NetworkError(f"{fields.where}: declares {bases!r} weight bases but has "
                                f"{len(values) if isinstance(values, list) else values!r} {vector}")
         return cls(tuple(values))
+    if scheme == "ternary":
+        return cls(per_channel=fields.get("per_channel"), threshold=fields.get("threshold"))
     return cls()
 
 

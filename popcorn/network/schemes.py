@@ -11,7 +11,9 @@ Weight schemes (``scheme`` in JSON), M bases each, see ARCHITECTURE.md:
 * :class:`BinaryConnectWeights` (``binaryconnect``): M = 1 ``pm1``, alpha = 1 (seed 002);
 * :class:`XnorWeights` (``xnor``): M = 1 ``pm1``, alpha = mean abs per output channel (seed 003);
 * :class:`AbcWeights` (``abc``): M ``pm1``, alpha by least squares (seed 000);
-* :class:`PaWeights` (``pa``): M ``zo`` pieces, alpha = mean of each piece (seed 004).
+* :class:`PaWeights` (``pa``): M ``zo`` pieces, alpha = mean of each piece (seed 004);
+* :class:`TernaryWeights` (``ternary``): M = 2 ``zo`` bases ``[w > t]``, ``[w < -t]``,
+  alpha = (+s, -s) (FINN's w2a2 "2-bit" signed narrow weights, ARCHITECTURE.md).
 
 Activation quantizers (``quantizer`` in JSON), N bases each:
 
@@ -30,7 +32,7 @@ from .validate import (check_bool, check_finite_vector, check_positive_float, ch
 
 __all__ = [
     "BnnWeights", "BinaryConnectWeights", "XnorWeights", "AbcWeights", "PaWeights",
-    "SignActivation", "AbcActivation", "PaActivation", "FixedPointActivation",
+    "TernaryWeights", "SignActivation", "AbcActivation", "PaActivation", "FixedPointActivation",
     "WEIGHT_SCHEMES", "ACTIVATION_QUANTIZERS", "abc_default_shifts", "pa_default_endpoints",
     "PA_TABLE1_ENDPOINTS",
 ]
@@ -194,8 +196,44 @@ class PaWeights:
         return {"scheme": self.scheme, "bases": self.bases, "endpoints": list(self.endpoints)}
 
 
+@dataclass(frozen=True)
+class TernaryWeights:
+    """Ternary weights {-s, 0, +s}: two ``zo`` bases ``T_1 = [w > t]``, ``T_2 = [w < -t]`` with
+    coefficients ``alpha = (+s, -s)`` (ARCHITECTURE.md: ternary = two {0, 1} bases with
+    coefficients +1 and -1 on the M x N datapath; FINN's w2a2 "2-bit" signed narrow ``Quant``).
+
+    ``threshold`` t >= 0: weights with ``|w| <= t`` become 0 (default 0: only exact zeros).
+    s is the mean of ``|w|`` over the non-zero (``|w| > t``) weights, over the whole tensor
+    (``per_channel=False``) or per output channel (``per_channel=True``), 0 where there are
+    none; weights already in {-s_c, 0, +s_c} (what the QONNX importer produces) are exact.
+    """
+
+    per_channel: bool = False
+    threshold: float = 0.0
+
+    scheme = "ternary"
+    encoding = "zo"
+
+    def __post_init__(self):
+        check_bool(self.per_channel, "ternary per_channel")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
+                or not np.isfinite(self.threshold) or self.threshold < 0:
+            raise ValueError(f"ternary threshold must be a finite non-negative number, not "
+                             f"{self.threshold!r}")
+        object.__setattr__(self, "threshold", float(self.threshold))
+
+    @property
+    def bases(self):
+        return 2
+
+    def to_json(self):
+        return {"scheme": self.scheme, "per_channel": self.per_channel,
+                "threshold": self.threshold}
+
+
 WEIGHT_SCHEMES = {cls.scheme: cls for cls in
-                  (BnnWeights, BinaryConnectWeights, XnorWeights, AbcWeights, PaWeights)}
+                  (BnnWeights, BinaryConnectWeights, XnorWeights, AbcWeights, PaWeights,
+                   TernaryWeights)}
 
 
 # -- activation quantizers ----------------------------------------------------------------

@@ -71,14 +71,14 @@ def test_multibit_weights_are_refused(tmp_path):
     model = nn.Sequential(sign(), QuantLinear(8, 4, bias=False,
                                               weight_quant=Int4WeightPerTensorFloatDecoupled))
     path = _export(tmp_path, model, (8,))
-    with pytest.raises(QonnxImportError, match=r"\(MatMul\): weights are not binary: output 0 "
+    with pytest.raises(QonnxImportError, match=r"\(MatMul\): weights are not binary or ternary: output 0 "
                                                r"has \d+ distinct magnitudes .*signed 4-bit"):
         import_qonnx(path)
 
 
 def test_float_weights_without_a_quantizer_are_refused(tmp_path):
     path = _export(tmp_path, nn.Sequential(sign(), nn.Linear(8, 4)), (8,))
-    with pytest.raises(QonnxImportError, match="weights are not binary"):
+    with pytest.raises(QonnxImportError, match="weights are not binary or ternary"):
         import_qonnx(path)
 
 

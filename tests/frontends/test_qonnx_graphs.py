@@ -202,3 +202,77 @@ def test_reshape_that_is_not_a_flatten_is_refused(tmp_path):
     g.add("Reshape", g.const([2, 4, 2, 2], np.int64))
     with pytest.raises(QonnxImportError, match=r"reshape of \(1, 4, 4\) to \[2, 4, 2, 2\]"):
         import_qonnx(g.save(tmp_path / "m.onnx"))
+
+
+def test_per_class_tensornorm_and_input_preprocessing(tmp_path):
+    """FINN-style ends: ``(x / 4 + 1/2)`` before a signed narrow 2-bit (ternary) input Quant,
+    ternary weights, and a TensorNorm with per-class constants (one scale negative) after the
+    last MatMul: folded into a BatchNorm before the scores."""
+    x = RNG.uniform(-4, 4, size=(64, 12)).astype(np.float32)
+    g = _Graph((64, 12))
+    g.add("Div", g.const(4.0))
+    g.add("Add", g.const(0.5))
+    g.add("Quant", g.const(0.5), g.const(0.0), g.const(2.0), domain=QONNX, signed=1, narrow=1,
+          rounding_mode="ROUND")
+    g.add("MatMul", g.const(RNG.integers(-1, 2, (12, 8)).astype(np.float32)))
+    g.add("BatchNormalization", *(g.const(v) for v in (
+        RNG.uniform(0.5, 2, 8), RNG.normal(size=8), RNG.normal(size=8), RNG.uniform(0.5, 2, 8))))
+    g.add("Quant", g.const(1.0), g.const(0.0), g.const(2.0), domain=QONNX, signed=1, narrow=1,
+          rounding_mode="ROUND")
+    g.add("MatMul", g.const(RNG.integers(-1, 2, (8, 5)).astype(np.float32)))
+    g.add("Sub", g.const(RNG.normal(size=(1, 5))))
+    g.add("Div", g.const(RNG.uniform(0.5, 2, size=5)))
+    g.add("Mul", g.const(np.array([1.5, -0.5, 2.0, 1.0, 0.25])))
+    g.add("Add", g.const(RNG.normal(size=5)))
+    path = g.save(tmp_path / "tn.onnx")
+    net = import_qonnx(path)
+    # x / 4 + 1/2 >= (q - 1/2) / 2 for q = 0, 1  <=>  x >= -3, x >= -1
+    assert isinstance(net.input_quantizer, PaActivation)
+    np.testing.assert_array_equal(net.input_quantizer.endpoints, [-3.0, -1.0])
+    assert [layer.kind for layer in net.layers] == ["dense", "batchnorm", "activation", "dense",
+                                                    "batchnorm", "scores"]
+    assert [net.layers[i].quantizer.scheme for i in (0, 3)] == ["ternary", "ternary"]
+    reference = run_qonnx(path, x)
+    check_float(net, x, reference)
+    wrong, near = check_integer(net, x, reference)
+    assert wrong <= near
+
+
+def test_div_of_a_constant_by_the_data_is_refused(tmp_path):
+    g = _Graph((4, 6))
+    g.add("BipolarQuant", g.const(1.0), domain=QONNX)
+    g.add("MatMul", g.const(_pm1(6, 3)))
+    node = helper.make_node("Div", [g.const(1.0), g.current], ["inv"], name="/inv")
+    g.nodes.append(node)
+    g.current = "inv"
+    path = g.save(tmp_path / "inv.onnx")
+    with pytest.raises(QonnxImportError, match=r"node '/inv' \(Div\): a constant divided by the "
+                                               r"data \(1/x\) is not an affine map"):
+        import_qonnx(path)
+
+
+@pytest.mark.parametrize("final_bn", [False, True])
+def test_ternary_weights_with_per_output_scales(tmp_path, final_bn):
+    """{-s_c, 0, +s_c} weights: TernaryWeights per output channel (no BatchNorm after them),
+    or s_c folded into the BatchNorm and {-1, 0, +1} weights."""
+    x = RNG.normal(size=(64, 10)).astype(np.float32)
+    units = RNG.integers(-1, 2, (10, 6)).astype(np.float32)
+    units[:, 3] = 0                                          # an all-zero output
+    g = _Graph((64, 10))
+    g.add("BipolarQuant", g.const(1.0), domain=QONNX)
+    g.add("MatMul", g.const(units * np.array([0.5, 1.25, 2.0, 0.75, 0.5, 3.0], np.float32)))
+    if final_bn:
+        g.add("BatchNormalization", *(g.const(v) for v in (
+            RNG.uniform(0.5, 2, 6), RNG.normal(size=6), RNG.normal(size=6),
+            RNG.uniform(0.5, 2, 6))))
+    path = g.save(tmp_path / "t.onnx")
+    net = import_qonnx(path)
+    dense = net.layers[0]
+    assert dense.quantizer.scheme == "ternary"
+    assert dense.quantizer.per_channel is not final_bn
+    if final_bn:
+        assert set(np.unique(dense.weight)) == {-1.0, 0.0, 1.0}
+    reference = run_qonnx(path, x)
+    check_float(net, x, reference)
+    wrong, near = check_integer(net, x, reference)
+    assert wrong <= near

@@ -77,9 +77,9 @@ def test_not_a_network_file(tmp_path):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (set_item(["layers", 0, "weights", "scheme"], "ternary"),
-     "layer 0 (dense) weights: unknown weight scheme 'ternary'; known schemes are bnn, "
-     "binaryconnect, xnor, abc, pa"),
+    (set_item(["layers", 0, "weights", "scheme"], "quaternary"),
+     "layer 0 (dense) weights: unknown weight scheme 'quaternary'; known schemes are bnn, "
+     "binaryconnect, xnor, abc, pa, ternary"),
     (set_item(["layers", 1, "activation", "quantizer"], "relu"),
      "layer 1 (activation): unknown activation quantizer 'relu'"),
     (set_item(["layers", 1, "kind"], "dropout"),
