@@ -63,8 +63,9 @@ def _predict(net_path, x, folder, name, chunk, *options):
         np.save(part, x[start:start + chunk])
         out = folder / f"{name}_{start}.npz"
         _cli("predict", net_path, part, "-o", out, *options)
-        with np.load(out) as f:
-            scores.append(f["scores"])
+        with np.load(out) as f:       # integer scores in units of 2**-frac_bits (last layer's)
+            unit = 2.0 ** -int(f["frac_bits"]) if "frac_bits" in f else 1.0
+            scores.append(f["scores"] * unit)
             argmax.append(f["argmax"])
     return np.concatenate(scores), np.concatenate(argmax)
 
@@ -102,7 +103,7 @@ def _score_bound(network, frac_bits):
 
     last = [s for s in to_integer(network, frac_bits).stages if s.kind in ("dense", "conv2d")][-1]
     m, n = last.coefficients.shape[1:]
-    return 0.5 * 2.0 ** -frac_bits * (m * n * last.fan_in + 1)
+    return 0.5 * 2.0 ** -last.frac_bits * (m * n * last.fan_in + 1)
 
 
 def _hidden_flips(network, x, frac_bits, chunk):
@@ -154,7 +155,6 @@ def run_network(name, data, build_dir, steps, images, frac_bits, log):
     float_scores, float_argmax = _predict(net_path, x, folder, "predict_float", chunk, "--float")
     int_scores, int_argmax = _predict(net_path, x, folder, "predict_integer", chunk,
                                       "--frac-bits", frac_bits)
-    int_scores = int_scores / 2.0 ** frac_bits
     popcorn_done = time.time()
     log(f"  {name}: popcorn import + predict in {popcorn_done - ran_qonnx:.0f} s")
     network = load_network(net_path)
