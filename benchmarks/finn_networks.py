@@ -255,7 +255,7 @@ def _markdown(rows, command):
         "BatchNorm/TensorNorm; an image where the argmax differs is a near tie when qonnx's "
         "top-two margin is within twice the last layer's rounding bound, or when a hidden "
         "activation flipped under coefficient rounding. *max score error* is "
-        "max |integer score / 2^8 - qonnx score| over all images and classes; the bound in "
+        "max |integer score / 2^F - qonnx score| (F the last layer's fractional bits) over all images and classes; the bound in "
         "brackets counts the last layer's rounding only (hidden flips can exceed it).",
         "- Layer counts are popcorn's imported layers; `batchnorm` includes the final "
         "TensorNorm (a per-class affine folded into the last layer's coefficients).",

@@ -7,6 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hwmath import argmax_stages, class_width
+from .estimates import estimate_argmax
 
 
 class Argmax(wiring.Component):
@@ -18,9 +19,12 @@ class Argmax(wiring.Component):
     by the class index (``class_width(classes)`` bits at the top).
 
     Timing: a tournament of ``ceil(log2(classes))`` compare-and-select levels with a
-    register after every level (:func:`argmax_stages`); latency = that many cycles,
-    one word per cycle. The whole pipeline holds while ``o.ready`` is low
-    (``i.ready = o.ready | ~o.valid``).
+    register after every level (:func:`argmax_stages`); latency = that many cycles. One
+    word at a time: the scores are held in one register from the input handshake to the
+    output handshake (``i.ready`` is "not busy", no path from ``o.ready``), so a word is
+    taken every ``latency + 1`` cycles at most -- far more often than any folded network
+    delivers scores, for ``stages - 1`` fewer copies of the scores than a pipeline.
+    Cycle model: :class:`~popcorn.mapping.timing.ArgmaxTiming`.
     """
 
     def __init__(self, *, classes, width):
@@ -42,7 +46,6 @@ class Argmax(wiring.Component):
         """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of this block synthesized alone on
         ``family`` (``synth_ice40``; ``synth_ecp5 -nowidelut``): see
         :func:`~popcorn.hdl.estimates.estimate_argmax`."""
-        from .estimates import estimate_argmax  # estimates imports this module
         return estimate_argmax(classes=self._classes, width=self._width, family=family)
 
     def elaborate(self, platform):
@@ -50,10 +53,16 @@ class Argmax(wiring.Component):
         n, w, cw = self._classes, self._width, class_width(self._classes)
         levels = (n - 1).bit_length()
         stages = argmax_stages(n)
-        en = Signal()
-        m.d.comb += [en.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(en)]
+        en, busy, scores = Signal(), Signal(), Signal(n * w)
+        valid = Signal()           # the input handshake
+        m.d.comb += [en.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(~busy),
+                     valid.eq(self.i.valid & ~busy)]
+        with m.If(valid):
+            m.d.sync += [scores.eq(self.i.payload), busy.eq(1)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += busy.eq(0)
 
-        valid, payload = self.i.valid, self.i.payload
+        payload = self.i.payload
         cands = [(payload[c * w:(c + 1) * w].as_signed(), Const(c, cw)) for c in range(n)]
         level = 0
         for stage in range(1, stages + 1):
@@ -67,13 +76,12 @@ class Argmax(wiring.Component):
                     nxt.append((Mux(keep, sa, sb), Mux(keep, ia, ib)))
                 cands = nxt + ([cands[-1]] if len(cands) % 2 else [])
             v = Signal(name=f"valid{stage}")
-            p = Signal(n * w, name=f"scores{stage}")
             regs = [(Signal(signed(w), name=f"best{stage}_{k}"), Signal(cw, name=f"index{stage}_{k}"))
                     for k in range(len(cands))]
             with m.If(en):
-                m.d.sync += [v.eq(valid), p.eq(payload)]
+                m.d.sync += v.eq(valid)
                 for (s, i), (rs, ri) in zip(cands, regs):
                     m.d.sync += [rs.eq(s), ri.eq(i)]
-            valid, payload, cands = v, p, regs
-        m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(Cat(payload, cands[0][1]))]
+            valid, cands = v, regs
+        m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(Cat(scores, cands[0][1]))]
         return m

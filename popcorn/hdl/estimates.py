@@ -472,16 +472,15 @@ def argmax_features(*, classes, width):
                 nxt.append(both)
             cands = nxt + ([cands[-1]] if len(cands) % 2 else [])
         final = stage == stages
-        # scores carried along, valid; per candidate its score (a single class's score is
-        # the carried score itself: merged; the final best score is never read) and the
+        # valid; per candidate its score (the final best score is never read) and the
         # index bits that vary (a constant 1 bit stays: its flip-flop resets to 0)
-        feats["ff"] += classes * width + 1
+        feats["ff"] += 1
         for cand in cands:
-            feats["ff"] += (width if len(cand) > 1 and not final else 0) + \
-                _varying_bits(cand, cw)
+            feats["ff"] += (0 if final else width) + _varying_bits(cand, cw)
             const_one |= any(all(c >> b & 1 for c in cand) for b in range(cw))
-    # all constant-1 index flip-flops share D, enable and reset: Yosys merges them into one
-    feats["ff"] += const_one
+    # the scores held from input to output, busy; all constant-1 index flip-flops share D,
+    # enable and reset: Yosys merges them into one
+    feats["ff"] += classes * width + 1 + const_one
     return feats
 
 
@@ -494,11 +493,11 @@ def estimate_argmax(*, classes, width, family="ice40"):
     synthesized alone (``synth_ice40``; ``synth_ecp5 -nowidelut``, a CCU2C as 2 LUT4),
     walking the tournament the block builds.
 
-    * FF: per register stage the carried scores (``classes*width``), valid, the score of
-      every candidate that has been through a compare (the final best score is never read)
-      and the index bits that vary; constant-1 index bits keep one shared flip-flop (it
-      resets to 0). Within 0.5 % of Yosys in the sweep, which keeps a few more (3 of
-      626 on ECP5 at 10 x 12).
+    * FF: the held scores (``classes*width``) and busy; per register stage valid, the
+      score of every candidate but the final one (never read) and the index bits that
+      vary; constant-1 index bits keep one shared flip-flop (it resets to 0). Exact on
+      iCE40; ``synth_ecp5`` keeps 3 more at 10 classes x 12 bits (267 for 264), as it
+      did before the scores were held once (626 for 623).
     * LUT4: :data:`ARGMAX_FACTORS` times ``compare`` (``width`` per compare), ``select``
       (``width`` per score multiplexer whose result is read), ``index`` (a varying index
       bit selected) and ``fixed``, refitted for one register per level. Error of the

@@ -171,22 +171,29 @@ class EngineTiming:
 
 
 class ArgmaxTiming:
-    """:class:`popcorn.hdl.argmax.Argmax`: ``stages`` registers that all hold while the
+    """:class:`popcorn.hdl.argmax.Argmax`: ``stages`` registers; a word is taken only when
+    none is inside (busy until its result is taken), and the last stage holds while the
     output waits."""
 
     def __init__(self, *, stages):
         self.slots = [False] * stages
+        self.busy = False
 
     @property
     def out_valid(self):
         return self.slots[-1]
 
     def in_ready(self, out_ready):
-        return out_ready or not self.slots[-1]
+        return not self.busy
 
     def clock(self, in_valid, out_ready):
+        accept = in_valid and not self.busy
+        if out_ready and self.slots[-1]:
+            self.busy = False
         if out_ready or not self.slots[-1]:
-            self.slots = [in_valid] + self.slots[:-1]
+            self.slots = [accept] + self.slots[:-1]
+        if accept:
+            self.busy = True
 
 
 class QueueTiming:

@@ -17,13 +17,13 @@ def argmax_case(seed, wrong=False):
     best = np.argmax(scores, axis=1) + (1 if wrong else 0)
     expected = [w | (int(b % 4) << 24) for w, b in zip(words, best)]
     return dict(inputs=unpack_words(words, 24), expected=unpack_words(expected, 26),
-                interval=1, latency=2, burst=6, seed=seed, idle=0.2, stall=0.2)
+                interval=3, latency=2, burst=6, seed=seed, idle=0.2, stall=0.2)
 
 
 def test_argmax_block(tmp_path):
     measured = run_testbench(Argmax(classes=4, width=6), case=argmax_case(0),
                              test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path)
-    assert (measured["words"], measured["interval"], measured["latency"]) == (30, 1, 2)
+    assert (measured["words"], measured["interval"], measured["latency"]) == (30, 3, 2)
 
 
 @pytest.mark.parametrize("classes", [1, 2, 3, 10, 17])
@@ -36,7 +36,8 @@ def test_argmax_pipelined_tournament(classes, tmp_path):
     expected = [w | (int(b) << (4 * classes)) for w, b in zip(words, np.argmax(scores, axis=1))]
     case = dict(inputs=unpack_words(words, 4 * classes),
                 expected=unpack_words(expected, 4 * classes + cw),
-                interval=1, latency=Argmax(classes=classes, width=4).latency, burst=6, seed=1,
+                interval=Argmax(classes=classes, width=4).latency + 1,
+                latency=Argmax(classes=classes, width=4).latency, burst=6, seed=1,
                 idle=0.3, stall=0.3)
     measured = run_testbench(Argmax(classes=classes, width=4), case=case,
                              test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path)
