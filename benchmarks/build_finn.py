@@ -1,0 +1,48 @@
+"""FINN's bnn_pynq networks through `popcorn build`: TFC-w1a1 on the iCEBreaker, CNV-w1a1
+on the ULX3S-85F (and any other by name), from the QONNX files that
+`benchmarks/finn_networks.py` exported and imported (build/finn/<name>/<name>.npz).
+
+    python benchmarks/finn_networks.py --networks tfc_1w1a cnv_1w1a   # the network files
+    python benchmarks/build_finn.py [NAME[:BOARD[:TARGET]] ...]         # reports/<name>-<board>/
+
+The test inputs are the MNIST subset's test split as the models take it
+(``popcorn.frontends.bnn_pynq.mnist_inputs``). Every figure in the reports is written by
+`popcorn build` from the tools' own outputs.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from popcorn.frontends import bnn_pynq
+from popcorn.train.data import load_mnist_subset
+
+BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100), "cnv_1w1a": ("ulx3s-85f", "30000", 3)}
+"""name -> (board, --target-cycles, images simulated in RTL)."""
+
+
+def main(args, build_dir=Path("build/finn")):
+    split = load_mnist_subset()
+    for arg in args or BUILDS:
+        name, *rest = arg.split(":")
+        board, target, images = BUILDS.get(name, ("ulx3s-85f", "auto", 10))
+        board = rest[0] if rest else board
+        target = rest[1] if len(rest) > 1 else target
+        network = build_dir / name / f"{name}.npz"
+        if not network.is_file():
+            sys.exit(f"{network} is missing: run `python benchmarks/finn_networks.py "
+                     f"--networks {name}` first")
+        inputs = build_dir / name / "test_inputs.npz"
+        np.savez(inputs, x=bnn_pynq.mnist_inputs(split.x_test[:200], name),
+                 y=split.y_test[:200])
+        command = [sys.executable, "-m", "popcorn.cli", "build", str(network), "--inputs",
+                   str(inputs), "--board", board, "--target-cycles", target, "--sim-images",
+                   str(images)]
+        print(" ".join(command[1:]), flush=True)
+        subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
