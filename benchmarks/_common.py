@@ -55,3 +55,15 @@ class PassThrough(wiring.Component):
 # for the block-alone runs (popcorn.hdl.synth.synth_stat); board builds through
 # popcorn.boards.build.build_bitstream pass the board's own.
 SYNTH_OPTS = {board.family: board.synth_opts for board in BOARDS.values()}
+
+
+def write_markdown_and_json(out, markdown, data):
+    """Write ``markdown`` to ``out`` (.md) and ``data`` beside it as .json; say where."""
+    import json
+    from pathlib import Path
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+    print(f"written {out} and {out.with_suffix('.json').name}")

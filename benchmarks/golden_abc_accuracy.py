@@ -15,12 +15,10 @@ accumulator (``popcorn.golden.widths.layer_widths``) of each. Writes
 
 import argparse
 import datetime
-import json
 import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from popcorn.golden.integer_model import to_integer
@@ -29,6 +27,8 @@ from popcorn.golden.widths import layer_widths
 from popcorn.train import data as datasets
 from popcorn.train.export import to_network
 from popcorn.train.loop import fit
+
+from _common import write_markdown_and_json
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAC_BITS = 8
@@ -118,11 +118,7 @@ def main(argv=None):
             "torch": torch.__version__, "data": args.data, "epochs": args.epochs,
             "test_images": int(len(datasets.load(args.data).y_test)), "frac_bits": FRAC_BITS,
             "rows": rows, "seconds": time.perf_counter() - start}
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(markdown(data))
-    out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
-    print(f"written {out} and {out.with_suffix('.json').name}")
+    write_markdown_and_json(args.output, markdown(data), data)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ and to check that both give equal scores. Writes ``reports/golden/golden_speed.m
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import resource
@@ -38,6 +37,8 @@ from popcorn.golden.predict import input_thermometer, predict
 from popcorn.network import (Activation, BatchNorm, BnnWeights, Conv2d, Dense,
                              FixedPointActivation, Flatten, MaxPool2d, Network, Scores,
                              SignActivation)
+
+from _common import write_markdown_and_json
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1 << 20
@@ -182,11 +183,7 @@ def main(argv=None):
         "cpus": os.cpu_count(), "numpy": np.__version__, "python": sys.version.split()[0],
         "repeats": args.repeats, "seconds": time.perf_counter() - start,
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(markdown(data))
-    out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
-    print(f"written {out} and {out.with_suffix('.json').name}")
+    write_markdown_and_json(args.output, markdown(data), data)
 
 
 if __name__ == "__main__":

@@ -474,10 +474,13 @@ def _maxpool(stage, thermo):
     return np.moveaxis(pooled, 2, -1)
 
 
-def _run_stages(integer_network, value, outputs):
+def _run_stages(integer_network, value, outputs, linear=None):
+    """Every stage on ``value``; each stage's output appended to ``outputs`` unless None.
+    ``linear`` replaces the linear stages' arithmetic (the reference model's)."""
+    linear = linear or _linear
     for stage in integer_network.stages:
         if stage.kind in ("dense", "conv2d"):
-            value = _linear(stage, value)
+            value = linear(stage, value)
         elif stage.kind == "threshold":
             value = apply_thresholds(stage, value)
         elif stage.kind == "maxpool2d":

@@ -9,7 +9,7 @@ needs about K bytes per output per image, so it is for small batches only.
 import numpy as np
 
 from .binary import binary_dot
-from .integer_model import IntegerResult, _maxpool, apply_thresholds
+from .integer_model import IntegerResult, _run_stages
 from .quantizers import thermometer_to_bases
 from .windows import im2col
 
@@ -38,16 +38,6 @@ def _linear(stage, thermo):
 def reference_run_integer(integer_network, thermo):
     """:func:`~popcorn.golden.integer_model.run_integer` with the reference linear stages,
     the whole batch at once, always with the trace."""
-    value = np.asarray(thermo, dtype=np.uint8)
     trace = []
-    for stage in integer_network.stages:
-        if stage.kind in ("dense", "conv2d"):
-            value = _linear(stage, value)
-        elif stage.kind == "threshold":
-            value = apply_thresholds(stage, value)
-        elif stage.kind == "maxpool2d":
-            value = _maxpool(stage, value)
-        elif stage.kind == "flatten":
-            value = value.reshape(value.shape[0], int(np.prod(value.shape[1:-1])), value.shape[-1])
-        trace.append(value)
+    value = _run_stages(integer_network, np.asarray(thermo, dtype=np.uint8), trace, _linear)
     return IntegerResult(value, np.argmax(value, axis=1), trace)
