@@ -103,6 +103,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     from .boards.fit import DesignTooLarge
     from .flow import STEPS, FlowConfig, MissingResult, run_steps
     from .sim.runner import SimulationFailed
+    from .golden.predict import check_inputs
     from .tools import ToolMissing
     from .network import NetworkError, load_network
 
@@ -122,6 +123,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
                                        "check accuracy and simulate)")
             net = load_network(network)
             x, y = _load_inputs(inputs)
+            x = check_inputs(net, x)
             name = f"{Path(network).stem}-{board}"
         plan = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
                      pipeline=pipeline, bases=bases, multiply=multiply)
@@ -150,15 +152,22 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
 
 
 def _load_inputs(path):
-    """(x, y or None) from an .npz with ``x`` [and ``y``] or an .npy of inputs."""
+    """(x, y or None) from an .npz with ``x`` [and ``y``] or an .npy of inputs; a
+    ``ValueError`` naming the file when it is neither."""
     import numpy as np
 
+    from .golden.predict import load_array
+
     if str(path).endswith(".npy"):
-        return np.load(path), None
-    data = np.load(path)
-    if "x" not in data:
-        raise ValueError(f"{path} has no array `x` (the inputs); found {sorted(data.files)}")
-    return data["x"], (data["y"] if "y" in data else None)
+        return load_array(path), None
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{path}: not an .npz of inputs ({error})") from None
+    if not hasattr(data, "files") or "x" not in data.files:
+        raise ValueError(f"{path} has no array `x` (the inputs); pass an .npz with `x` "
+                         f"(and labels `y`) or an .npy")
+    return data["x"], (data["y"] if "y" in data.files else None)
 
 
 @main.command()
@@ -234,6 +243,7 @@ def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, option
     measured cycles; a divergence from the golden model ends the command with its report."""
     import numpy as np
 
+    from .golden.predict import load_array
     from .network import NetworkError, load_network
     from .sim.network import RtlMismatch, choose_simulator, predict_rtl
     from .sim.runner import SimulationFailed
@@ -242,7 +252,7 @@ def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, option
     console = Console(stderr=True)
     try:
         network = load_network(network_path)
-        inputs = np.load(inputs_path, allow_pickle=False)
+        inputs = load_array(inputs_path)
         plan = _plan(network, **options)
         plan.reference(inputs[:1])            # checks the inputs' shape and codes
         sim = choose_simulator(plan, len(inputs), simulator)

@@ -91,3 +91,27 @@ def test_build_refuses_a_design_far_too_large_before_running_tools(tmp_path, mon
     assert "LUT4 (estimate), the device has 5280; layer 1 (dense) alone needs" in result.output
     assert "a larger --target-cycles" in result.output
     assert not (tmp_path / "build/digits-bnn-icebreaker/sim").exists()   # stopped first
+
+
+def test_bad_files_end_in_one_line_naming_them(tmp_path):
+    """A network file that is not an .npz, inputs that are not an array, inputs of the
+    wrong shape: a one-line error naming the file or the shape, never a traceback."""
+    (tmp_path / "junk.npz").write_text("junk")
+    (tmp_path / "junk.npy").write_text("junk")
+    save_network(random_network("bnn", seed=0, layout="conv"), tmp_path / "net.npz")
+    np.savez(tmp_path / "wrong.npz", x=np.zeros((2, 5, 5), np.float32))
+    runner = CliRunner()
+    cases = [
+        (["build", str(tmp_path / "junk.npz"), "--inputs", str(tmp_path / "wrong.npz")],
+         f"{tmp_path / 'junk.npz'}: not a popcorn network file"),
+        (["predict", str(tmp_path / "net.npz"), str(tmp_path / "junk.npy"), "-o",
+          str(tmp_path / "s.npz")], f"{tmp_path / 'junk.npy'}: not a NumPy .npy array"),
+        (["build", str(tmp_path / "net.npz"), "--inputs", str(tmp_path / "wrong.npz"),
+          "--steps", "estimate"], "inputs have shape (2, 5, 5), but the network takes"),
+        (["build", str(tmp_path / "net.npz"), "--inputs", str(tmp_path / "junk.npz")],
+         f"{tmp_path / 'junk.npz'}: not an .npz of inputs"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(main, args)
+        assert result.exit_code == 1 and result.exception.__class__ is SystemExit, args
+        assert message in result.output and "Traceback" not in result.output, result.output

@@ -12,8 +12,8 @@ from .float_ref import float_forward
 from .integer_model import CHUNK, codes_thermometer, run_integer, to_integer
 from .quantizers import comparators, thermometer
 
-__all__ = ["Prediction", "check_inputs", "input_thermometer", "input_values", "predict",
-           "predict_files"]
+__all__ = ["Prediction", "check_inputs", "load_array", "input_thermometer", "input_values",
+           "predict", "predict_files"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,6 +119,17 @@ def predict(network, inputs, *, use_float=False, frac_bits=8, chunk=CHUNK, progr
     return Prediction(scores, np.argmax(scores, axis=1), integer.score_frac_bits)
 
 
+def load_array(path):
+    """The array in the ``.npy`` file ``path``; ``ValueError`` naming the file otherwise."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{path}: not a NumPy .npy array ({error})") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{path}: an .npz archive; pass the inputs as one .npy array")
+    return array
+
+
 def predict_files(network_path, inputs_path, output_path, *, use_float=False, frac_bits=8,
                   chunk=CHUNK, progress=None, workers=1):
     """``popcorn predict``: load a network file and an ``.npy`` batch, write an ``.npz`` with
@@ -126,7 +137,7 @@ def predict_files(network_path, inputs_path, output_path, *, use_float=False, fr
     bits (:attr:`Prediction.frac_bits`); return the
     :class:`Prediction`. ``chunk``, ``progress`` and ``workers`` as in :func:`predict`."""
     network = load_network(network_path)
-    inputs = np.load(inputs_path, allow_pickle=False)
+    inputs = load_array(inputs_path)
     result = predict(network, inputs, use_float=use_float, frac_bits=frac_bits, chunk=chunk,
                      progress=progress, workers=workers)
     arrays = {"scores": result.scores, "argmax": result.argmax}

@@ -172,7 +172,14 @@ def load_network(path):
         that does not match the arrays, or layers that do not chain; the message names the
         layer (``"layer i (kind)"``).
     """
-    with np.load(path, allow_pickle=False) as archive:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise NetworkError(f"{path}: not a popcorn network file (NumPy cannot read it as an "
+                           f".npz: {error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise NetworkError(f"{path}: not a popcorn network file (a single array, not an .npz)")
+    with archive:
         if _META not in archive.files:
             raise NetworkError(f"{path}: not a popcorn network file (no {_META!r} entry)")
         try:
