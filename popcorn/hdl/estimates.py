@@ -180,7 +180,7 @@ def rom_columns(words, width):
     return varying.shape[1], distinct
 
 
-def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None):
+def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, style="auto"):
     """``{"lut4", "ff", "ebr"}`` of a ROM (``amaranth.lib.memory.Memory`` with an init
     image, no write port) of ``width`` x ``depth`` with synchronous read ports; with the
     image ``words`` only its varying and distinct columns count (:func:`rom_columns`).
@@ -195,6 +195,8 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None):
     read port, none for ``a <= 2`` where it folds into the LUT4 reading the bit;
     flip-flops: one read register per distinct column (ports of the same ROM share it),
     none for a depth of 1 or 2, where the data is a function of the registered address.
+    ``style="block"`` (the ROM marked ``rom_style = "block"``): block RAM whatever the
+    cost, its varying columns in the cheapest tiling.
     """
     distinct = width
     if words is not None:
@@ -209,7 +211,7 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None):
                   for w, d in ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),
                                (1, 16384)))
     cost = 64 if family == "ice40" else 128
-    if width * depth / 16 > cost * ebr * read_ports + 2:
+    if style == "block" or width * depth / 16 > cost * ebr * read_ports + 2:
         return {"lut4": 0, "ff": 0, "ebr": ebr * read_ports}
     abits = max(0, (depth - 1).bit_length())
     column = max(1, 2 ** (abits - 3) - 1) if abits > 2 else 0
@@ -247,7 +249,7 @@ def mva_features(folding, family="ice40"):
     words, layout, record = f.channel_rom()
     ports = 2 if serial and not f.uniform_scale else 1
     for rom in (rom_resources(pe * m_ * simd, f.neuron_folds * f.synapse_folds, family=family,
-                              words=f.weight_rom()),
+                              words=f.weight_rom(), style=f.weight_memory),
                 rom_resources(pe * record, f.neuron_folds, read_ports=ports, family=family,
                               words=words)):
         feats["rom"] += rom["lut4"]

@@ -50,6 +50,11 @@ Three keyword options shape the datapath without changing a single output bit:
   :attr:`LinearFolding.needs_dsp` tells the board build to pass ``synth_opts="-dsp"`` on
   iCE40 so Yosys maps them to ``SB_MAC16`` (a constant 0 or +-2**k stays a shift).
   Measured in ``reports/blocks/multiply.md``; the UP5K has 8 ``SB_MAC16``.
+* ``weight_memory`` (default ``"auto"``): where the weight ROM goes. ``"auto"`` leaves it to
+  Yosys, which keeps a wide and shallow ROM in logic (about 3 LUT4 per bit column of a
+  64-word ROM on ECP5); ``"block"`` marks it ``rom_style = "block"`` so that it lands in
+  block RAM whatever its shape (:func:`popcorn.boards.fit.place_weight_roms` does so
+  where the board has block RAM to spare).
 
 Stream words are element-major: element k's N bases at bits ``[k*N, (k+1)*N)``, base j at
 bit ``k*N + j`` (for 8-bit fixed-point inputs this is simply the pixel codes, least
@@ -82,6 +87,7 @@ __all__ = ["LinearFolding", "csd_digits", "MODE_ZERO", "MODE_ONE", "MODE_GE", "M
 BASES = ("parallel", "serial")
 EMIT = ("bases", "levels")
 MULTIPLY = ("shift-add", "dsp")
+WEIGHT_MEMORY = ("auto", "block")
 COMPRESSOR_GROUP = 3
 """Bits per compressor group of the engine's pipelined popcount trees."""
 
@@ -157,6 +163,8 @@ class LinearFolding:
     emit : keyword, for threshold layers: ``"bases"`` (default, the next layer's bases) or
         ``"levels"`` (the comparator levels, a thermometer code per channel: what a
         max-pool ORs before the bases are derived, :class:`~popcorn.mapping.stages.PoolStage`).
+    weight_memory : keyword, ``"auto"`` (default: Yosys places the weight ROM) or
+        ``"block"`` (in block RAM).
 
     See the module docstring for what each option builds.
     """
@@ -168,6 +176,7 @@ class LinearFolding:
     bases: str = field(default="parallel", kw_only=True)
     multiply: str = field(default="shift-add", kw_only=True)
     emit: str = field(default="bases", kw_only=True)
+    weight_memory: str = field(default="auto", kw_only=True)
 
     def __post_init__(self):
         lin = self.linear
@@ -189,6 +198,9 @@ class LinearFolding:
             raise ValueError(f"layer {lin.layer}: a scores layer emits Y, not levels")
         if self.multiply not in MULTIPLY:
             raise ValueError(f"multiply must be one of {MULTIPLY}, not {self.multiply!r}")
+        if self.weight_memory not in WEIGHT_MEMORY:
+            raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORY}, not "
+                             f"{self.weight_memory!r}")
         if not isinstance(self.pipeline, (int, np.integer)) or isinstance(self.pipeline, bool) \
                 or self.pipeline < 0:
             raise TypeError(f"pipeline must be a non-negative integer, not {self.pipeline!r}")

@@ -1,0 +1,59 @@
+"""Weight ROMs moved into spare block RAM (place_weight_roms), and Yosys honouring it."""
+
+import dataclasses
+
+import pytest
+
+from popcorn.boards.boards import get_board
+from popcorn.boards.fit import estimate_design, place_weight_roms
+from popcorn.examples import load_example
+from popcorn.hdl.estimates import estimate_mva
+from popcorn.hdl.mva import MatrixVectorActivation
+from popcorn.hdl.synth import synth_stat
+from popcorn.mapping.linear import LinearFolding
+from popcorn.mapping.network_map import map_network
+from popcorn.mapping.synthetic import bnn_hidden
+
+
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
+def test_spare_block_ram_takes_the_roms_kept_in_logic(board):
+    plan = map_network(load_example("digits-bnn")[0], target_cycles=64)
+    family = get_board(board).family
+    before = estimate_design(plan, board).total
+    placed = place_weight_roms(plan, board)
+    after = estimate_design(placed, board).total
+    moved = [n for n, (a, b) in enumerate(zip(plan.foldings, placed.foldings))
+             if a.weight_memory != b.weight_memory]
+    assert moved, "a 64-cycle digits plan keeps some weight ROM in logic"
+    for n in moved:
+        old, new = plan.foldings[n], placed.foldings[n]
+        assert new.weight_memory == "block"
+        assert estimate_mva(new, family)["lut4"] < estimate_mva(old, family)["lut4"]
+        assert new.weight_rom() == old.weight_rom()
+    assert after["lut4"] < before["lut4"]
+    assert before["ebr"] < after["ebr"] <= get_board(board).capacity["ebr"]
+    assert place_weight_roms(placed, board) is placed          # nothing left to move
+    assert placed.cycles_per_image == plan.cycles_per_image
+
+
+def test_no_spare_block_ram_moves_nothing(monkeypatch):
+    plan = map_network(load_example("digits-bnn")[0], target_cycles=64)
+    used = estimate_design(plan, "icebreaker").total["ebr"]
+    board = get_board("icebreaker")
+    monkeypatch.setitem(board.capacity, "ebr", used)
+    assert place_weight_roms(plan, "icebreaker") is plan
+
+
+@pytest.mark.synth
+def test_yosys_puts_a_block_weight_rom_in_block_ram(tmp_path):
+    """A 256-bit x 16-word ROM Yosys keeps in logic goes to DP16KD when marked, as the
+    estimate says (block RAMs exact), and the engine then needs fewer LUT4."""
+    folding = LinearFolding(*bnn_hidden(128, 32, seed=3), pe=8, simd=32, pipeline=1)
+    got = {}
+    for memory in ("auto", "block"):
+        f = dataclasses.replace(folding, weight_memory=memory)
+        got[memory] = synth_stat(MatrixVectorActivation(f), family="ecp5",
+                                 synth_opts="-nowidelut", build_dir=tmp_path / memory)
+        assert got[memory].ebr == estimate_mva(f, "ecp5")["ebr"]
+    assert got["auto"].ebr == 0 and got["block"].ebr > 0
+    assert got["block"].lut4 < got["auto"].lut4
