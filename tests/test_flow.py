@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from popcorn.boards.fit import place_weight_roms
 from popcorn.cli import main
 from popcorn.flow import STEPS, FlowConfig, MissingResult, build_network, load, report
 from popcorn.golden.examples import random_network
@@ -29,9 +30,11 @@ def files(tmp_path, monkeypatch):
 
 
 def plan_and_config(**changes):
-    """The plan and configuration `popcorn build` makes of :func:`files`."""
+    """The plan and configuration `popcorn build` makes of :func:`files` (weight ROMs in
+    the board's spare block RAM)."""
     data = np.load("x.npz")
-    plan = map_network(load_network("net.npz"), target_cycles=8)
+    plan = place_weight_roms(map_network(load_network("net.npz"), target_cycles=8),
+                             "icebreaker")
     return plan, FlowConfig(**dict(dict(name="net-icebreaker", inputs=data["x"],
                                         labels=data["y"], sim_images=SIM_IMAGES), **changes))
 

@@ -327,11 +327,27 @@ def mva_features(folding, family="ice40"):
     counters = sum(max(1, (n - 1).bit_length()) for n in (f.neuron_folds, f.synapse_folds,
                                                            f.pairs_per_fold,
                                                            f.neuron_folds * f.synapse_folds))
-    # the element-fold multiplexer x.word_select(sf): an SF:1 mux per bit
-    feats["control"] += 2 * counters + f.simd * f.act_bases * max(0, f.synapse_folds - 1)
-    # (the staging register's lowest lane group is never read: it is shifted out)
     lane_group = f.out_width // f.neuron_folds
-    feats["ff"] += f.in_width + f.simd * f.act_bases + 2 * f.out_width - lane_group + counters \
+    if f.gather:
+        # the input buffer (two banks of SF folds, its read port the stage-1 register),
+        # the packing register, word and fold counters, bank flags and their address muxes
+        from .window import memory_resources
+        buffer = memory_resources(f.fold_width, 2 * f.synapse_folds, family)
+        words = max(1, (f.fold_width // f.gather - 1).bit_length())
+        fold_bits = max(1, (f.synapse_folds - 1).bit_length())
+        feats["ebr"] += buffer["ebr"]
+        feats["control"] += buffer["lut4"] + 2 * counters + 2 * (words + fold_bits) + 6
+        if family == "ecp5":    # the fold counter and both bank addresses (fold + SF)
+            from .window import ecp5_chain
+            feats["control"] += 3 * ecp5_chain(fold_bits + 1)
+        feats["ff"] += buffer["ff"] + f.fold_width - f.gather + words + fold_bits + 4
+    else:
+        # the vector register, the element-fold multiplexer x.word_select(sf) (an SF:1 mux
+        # per bit) and its register
+        feats["control"] += 2 * counters + f.fold_width * max(0, f.synapse_folds - 1)
+        feats["ff"] += f.in_width + f.fold_width
+    # (the staging register's lowest lane group is never read: it is shifted out)
+    feats["ff"] += 2 * f.out_width - lane_group + counters \
         + (6 + (f.neuron_folds - 1).bit_length()) * (1 + f.pipeline)
     if f.compare_stage:
         # Y per lane, the thresholds and modes of its record, valid and final

@@ -45,7 +45,7 @@ class MatrixVectorActivation(wiring.Component):
             raise TypeError(f"folding must be a LinearFolding, not {folding!r}")
         self._folding = folding
         super().__init__({
-            "i": In(stream.Signature(folding.in_width)),
+            "i": In(stream.Signature(folding.word_width)),
             "o": Out(stream.Signature(folding.out_width)),
         })
 
@@ -78,9 +78,9 @@ class MatrixVectorActivation(wiring.Component):
         # Serial bases with per-channel A: the accumulate stage reads A from its own port.
         sport = crom.read_port() if serial and not f.uniform_scale else None
 
-        # Stage 0, issue: walk the folds (nf, sf, q) of the vector held in `x`.
+        # Stage 0, issue: walk the folds (nf, sf, q) of the vector held in `x` (or in the
+        # input buffer's read bank, with gather).
         busy = Signal()
-        x = Signal(f.in_width)
         nf = Signal(range(nf_n))
         sf = Signal(range(sf_n))
         q = Signal(range(q_n))
@@ -91,21 +91,25 @@ class MatrixVectorActivation(wiring.Component):
 
         stall = Signal()
         advance = ~stall
-        m.d.comb += [
-            wport.addr.eq(addr), wport.en.eq(advance),
-            self.i.ready.eq(advance & (~busy | last_fold)),
-        ]
+        m.d.comb += [wport.addr.eq(addr), wport.en.eq(advance)]
+        s1_x = Signal(simd * n_)
+        if f.gather:
+            self._gather(m, busy, sf, advance, advance & busy & last_fold, s1_x)
+        else:
+            x = Signal(f.in_width)
+            m.d.comb += self.i.ready.eq(advance & (~busy | last_fold))
+            with m.If(advance):
+                m.d.sync += s1_x.eq(x.word_select(sf, simd * n_))
 
         # Stage 1: weight ROM word valid; the flags travel with it.
         s1 = dict(valid=Signal(name="s1_valid"), first=Signal(name="s1_first"),
                   last=Signal(name="s1_last"), final=Signal(name="s1_final"),
                   nf=Signal.like(nf, name="s1_nf"), q=Signal.like(q, name="s1_q"))
-        s1_x = Signal(simd * n_)
         with m.If(advance):
             m.d.sync += [
                 s1["valid"].eq(busy), s1["first"].eq((sf == 0) & (q == 0)),
                 s1["last"].eq(last_sf), s1["final"].eq(last_fold), s1["nf"].eq(nf),
-                s1["q"].eq(q), s1_x.eq(x.word_select(sf, simd * n_)),
+                s1["q"].eq(q),
             ]
             with m.If(busy):
                 with m.If(last_q):
@@ -113,15 +117,18 @@ class MatrixVectorActivation(wiring.Component):
                     with m.If(last_sf):
                         m.d.sync += sf.eq(0)
                         with m.If(last_fold):
-                            m.d.sync += [nf.eq(0), addr.eq(0), busy.eq(0)]
+                            m.d.sync += [nf.eq(0), addr.eq(0)]
+                            if not f.gather:
+                                m.d.sync += busy.eq(0)
                         with m.Else():
                             m.d.sync += nf.eq(nf + 1)
                     with m.Else():
                         m.d.sync += sf.eq(sf + 1)
                 with m.Else():
                     m.d.sync += q.eq(q + 1)
-            with m.If(self.i.valid & self.i.ready):
-                m.d.sync += [x.eq(self.i.payload), busy.eq(1)]
+            if not f.gather:      # a vector taken at the last fold keeps the engine busy
+                with m.If(self.i.valid & self.i.ready):
+                    m.d.sync += [x.eq(self.i.payload), busy.eq(1)]
 
         # Stages 2 .. 1+pipeline: inside the popcount trees; flags delayed alike.
         acc_flags = dict(s1)
@@ -283,6 +290,57 @@ class MatrixVectorActivation(wiring.Component):
                 m.d.sync += [self.o.payload.eq(Cat(staging[len(lane_bits):], lane_bits)),
                              self.o.valid.eq(1)]
         return m
+
+    def _gather(self, m, busy, sf, advance, done, s1_x):
+        """The input buffer of ``gather``: words of w bits packed into element folds of
+        ``simd * N`` bits, written to bank ``wb`` (SF folds each) while the issue stage
+        reads bank ``rb``; ``full`` marks a bank from its last write to its last fold. So
+        ``busy`` is ``full[rb]``, and ``i.ready`` is ``~full[wb]`` (no path from
+        ``o.ready``). Sets ``s1_x`` (the read port's data: fold ``sf`` of the read bank, a
+        cycle after the issue; the read port follows ``advance``, as the stage-1
+        registers). The banks' flags change when ``done`` (the read bank's last fold
+        issued) and when a bank's last word is written."""
+        f = self._folding
+        w, sf_n = f.gather, f.synapse_folds
+        per_fold = f.fold_width // w
+        # The read port never reads the bank being written: `no_rw_check` spares Yosys
+        # the read-first emulation of a same-address collision (34 flip-flops here).
+        m.submodules.buffer = buf = memory.Memory(shape=f.fold_width, depth=2 * sf_n, init=[],
+                                                  attrs={"no_rw_check": 1})
+        rport, wport = buf.read_port(), buf.write_port()
+        full = Signal(2)
+        wb, rb = Signal(), Signal()
+        word = Signal(range(per_fold))
+        wsf = Signal(range(sf_n))
+        gathered = Signal(f.fold_width - w)
+        fire = self.i.valid & self.i.ready
+        m.d.comb += [
+            busy.eq(full.bit_select(rb, 1)),
+            self.i.ready.eq(~full.bit_select(wb, 1)),
+            rport.addr.eq(Mux(rb, sf + sf_n, sf)), rport.en.eq(advance),
+            s1_x.eq(rport.data),
+            wport.addr.eq(Mux(wb, wsf + sf_n, wsf)),
+            wport.data.eq(Cat(gathered, self.i.payload)),
+            wport.en.eq(fire & (word == per_fold - 1)),
+        ]
+        set_bank = Signal(2)
+        clear_bank = Signal(2)
+        with m.If(fire):
+            if per_fold > 1:
+                m.d.sync += gathered.eq(Cat(gathered[w:], self.i.payload))
+            with m.If(word == per_fold - 1):
+                m.d.sync += word.eq(0)
+                with m.If(wsf == sf_n - 1):
+                    m.d.sync += [wsf.eq(0), wb.eq(~wb)]
+                    m.d.comb += set_bank.eq(Mux(wb, 0b10, 0b01))
+                with m.Else():
+                    m.d.sync += wsf.eq(wsf + 1)
+            with m.Else():
+                m.d.sync += word.eq(word + 1)
+        with m.If(done):
+            m.d.sync += rb.eq(~rb)
+            m.d.comb += clear_bank.eq(Mux(rb, 0b10, 0b01))
+        m.d.sync += full.eq((full | set_bank) & ~clear_bank)
 
     def _pair_bits(self, m, t, v, name):
         """The bits counted for one base pair (see LinearFolding's table)."""

@@ -165,6 +165,12 @@ class LinearFolding:
         max-pool ORs before the bases are derived, :class:`~popcorn.mapping.stages.PoolStage`).
     weight_memory : keyword, ``"auto"`` (default: Yosys places the weight ROM) or
         ``"block"`` (in block RAM).
+    gather : keyword, 0 (default: the input vector arrives as one word of
+        :attr:`in_width` bits) or the width w of the words it arrives in, in order
+        (:attr:`words_per_vector` of them: a feature map's pixels, flattened in the
+        stream's order); w must divide the ``simd * N`` bits of an element fold. The
+        engine packs them into an input buffer of two banks of SF folds each and computes
+        on one bank while the other fills.
 
     See the module docstring for what each option builds.
     """
@@ -177,6 +183,7 @@ class LinearFolding:
     multiply: str = field(default="shift-add", kw_only=True)
     emit: str = field(default="bases", kw_only=True)
     weight_memory: str = field(default="auto", kw_only=True)
+    gather: int = field(default=0, kw_only=True)
 
     def __post_init__(self):
         lin = self.linear
@@ -198,6 +205,10 @@ class LinearFolding:
             raise ValueError(f"layer {lin.layer}: a scores layer emits Y, not levels")
         if self.multiply not in MULTIPLY:
             raise ValueError(f"multiply must be one of {MULTIPLY}, not {self.multiply!r}")
+        if not isinstance(self.gather, (int, np.integer)) or isinstance(self.gather, bool) \
+                or self.gather < 0 or (self.gather and self.fold_width % self.gather):
+            raise ValueError(f"layer {lin.layer}: gather = {self.gather!r} must be 0 or a "
+                             f"divisor of the {self.fold_width} bits of an element fold")
         if self.weight_memory not in WEIGHT_MEMORY:
             raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORY}, not "
                              f"{self.weight_memory!r}")
@@ -314,7 +325,23 @@ class LinearFolding:
 
     @property
     def in_width(self):
+        """Bits of the input vector: K elements of N bases."""
         return self.fan_in * self.act_bases
+
+    @property
+    def fold_width(self):
+        """Input bits of one element fold: ``simd * N``."""
+        return self.simd * self.act_bases
+
+    @property
+    def word_width(self):
+        """Bits of one input transfer: :attr:`gather`, or the whole vector."""
+        return self.gather or self.in_width
+
+    @property
+    def words_per_vector(self):
+        """Input transfers per vector (1 unless :attr:`gather`)."""
+        return self.in_width // self.word_width
 
     @property
     def out_width(self):

@@ -268,14 +268,20 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             continue
         if isinstance(stage, IntLinear):
             if not stream.vector:
-                stages.append(FlattenStage(layer=flatten_at if flatten_at is not None else
-                                           stage.layer, height=stream.height,
-                                           width=stream.width, channels=stream.channels,
-                                           bits=stream.bits))
+                # a map: the engine gathers its pixels when they pack into its element
+                # folds, else a FlattenStage gathers them into one vector word
                 linear = _stream_weights(stage, (stream.height, stream.width))
+                folded = fold(linear, activation, 1, "bases")
+                pixel = stream.channels * stream.bits
+                if folded.fold_width % pixel == 0:
+                    folded = replace(folded, gather=pixel)
+                else:
+                    stages.append(FlattenStage(
+                        layer=flatten_at if flatten_at is not None else stage.layer,
+                        height=stream.height, width=stream.width, channels=stream.channels,
+                        bits=stream.bits))
             else:
-                linear = stage
-            folded = fold(linear, activation, 1, "bases")
+                folded = fold(stage, activation, 1, "bases")
             stages.append(DenseStage(layer=stage.layer, folding=folded))
             if activation is None:
                 stream = None

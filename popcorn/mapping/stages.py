@@ -28,8 +28,8 @@ from ..golden.window_ref import flatten as flatten_ref
 from ..golden.window_ref import or_pool, windows
 from ..hwmath import argmax_stages, class_width
 from .linear import LinearFolding, unpack_scores
-from .timing import (ArgmaxTiming, EngineTiming, FlattenTiming, PoolTiming, QueueTiming,
-                     WindowTiming)
+from .timing import (ArgmaxTiming, EngineTiming, FlattenTiming, GatherEngineTiming, PoolTiming,
+                     QueueTiming, WindowTiming)
 
 __all__ = ["ConvStage", "DenseStage", "PoolStage", "FlattenStage", "ArgmaxStage",
            "unpack_pixels", "engine_stages", "input_queue_depth"]
@@ -131,13 +131,15 @@ class ConvStage:
 
 @dataclass(frozen=True, eq=False)
 class DenseStage:
-    """A Dense layer (with its comparators, or the scores): one engine on one vector word."""
+    """A Dense layer (with its comparators, or the scores): one engine on one vector word,
+    or, with ``folding.gather``, on the pixels of a feature map (the stream's (y, x, c)
+    order, as :class:`FlattenStage` would gather them) packed into its input buffer."""
     layer: int
     folding: LinearFolding
 
     kind = "dense"
-    in_width = property(lambda self: self.folding.in_width)
-    in_words = 1
+    in_width = property(lambda self: self.folding.word_width)
+    in_words = property(lambda self: self.folding.words_per_vector)
     out_width = property(lambda self: self.folding.out_width)
     out_words = 1
 
@@ -149,12 +151,21 @@ class DenseStage:
         return (1, 1, f.channels, f.score_width if f.activation is None else f.out_bits)
 
     def reference(self, words):
-        vector = unpack_pixels(words, self.folding.fan_in, self.folding.act_bases)
-        return _pack_engine_output(self.folding, self.folding.reference(vector))
+        f = self.folding
+        n = f.words_per_vector
+        vectors = [sum(int(word) << (k * f.word_width) for k, word in enumerate(words[v:v + n]))
+                   for v in range(0, len(words), n)]
+        vector = unpack_pixels(vectors, f.fan_in, f.act_bases)
+        return _pack_engine_output(f, f.reference(vector))
 
     def timing(self):
-        return [EngineTiming(cycles_per_vector=self.folding.cycles_per_vector,
-                             stages=engine_stages(self.folding))]
+        f = self.folding
+        if f.gather:
+            return [GatherEngineTiming(words_per_fold=f.fold_width // f.gather,
+                                       folds=f.synapse_folds,
+                                       cycles_per_vector=f.cycles_per_vector,
+                                       stages=engine_stages(f))]
+        return [EngineTiming(cycles_per_vector=f.cycles_per_vector, stages=engine_stages(f))]
 
 
 def _pack_engine_output(folding, out):

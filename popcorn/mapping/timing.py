@@ -21,8 +21,8 @@ network are not simply the slowest block's. The per-block formulas (the window's
 ``Hp*Wp``, an engine's ``NF*SF``) remain the bounds the folding aims at.
 """
 
-__all__ = ["WindowTiming", "PoolTiming", "FlattenTiming", "EngineTiming", "ArgmaxTiming",
-           "QueueTiming", "chain_cycles", "ChainCycles"]
+__all__ = ["WindowTiming", "PoolTiming", "FlattenTiming", "EngineTiming",
+           "GatherEngineTiming", "ArgmaxTiming", "QueueTiming", "chain_cycles", "ChainCycles"]
 
 from dataclasses import dataclass
 
@@ -168,6 +168,49 @@ class EngineTiming:
                 self.fold += 1
         if fire:
             self.busy = True
+
+
+class GatherEngineTiming(EngineTiming):
+    """:class:`popcorn.hdl.mva.MatrixVectorActivation` with ``gather``: the words fill a
+    bank of the input buffer (``words_per_fold`` words per element fold, ``folds`` folds)
+    whenever that bank is not full, whatever the engine does; a full bank is issued as
+    :class:`EngineTiming` issues a vector, and is free again after its last fold."""
+
+    def __init__(self, *, words_per_fold, folds, cycles_per_vector, stages):
+        super().__init__(cycles_per_vector=cycles_per_vector, stages=stages)
+        self.words = words_per_fold * folds
+        self.full = [False, False]
+        self.wb = self.rb = self.count = 0
+
+    def in_ready(self, out_ready):
+        return not self.full[self.wb]
+
+    def clock(self, in_valid, out_ready):
+        advance = self._advance(out_ready)
+        fire = in_valid and not self.full[self.wb]
+        busy = self.full[self.rb]
+        done = self.slots[-1]
+        if out_ready:
+            self.out_valid = False
+        if advance:
+            if done:
+                self.out_valid = True
+            issued = busy and self.fold == self.cpv - 1
+            self.slots = [issued] + self.slots[:-1]
+            if busy:
+                if self.fold == self.cpv - 1:
+                    self.fold = 0
+                    self.full[self.rb] = False
+                    self.rb ^= 1
+                else:
+                    self.fold += 1
+        if fire:
+            if self.count == self.words - 1:
+                self.count = 0
+                self.full[self.wb] = True
+                self.wb ^= 1
+            else:
+                self.count += 1
 
 
 class ArgmaxTiming:

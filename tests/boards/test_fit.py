@@ -5,7 +5,6 @@ import pytest
 from popcorn.boards.fit import DesignTooLarge, check_fit, estimate_design
 from popcorn.examples import load_example
 from popcorn.hdl.estimates import estimate_argmax, estimate_mva
-from popcorn.hdl.flatten import Flatten
 from popcorn.hdl.pool import MaxPool
 from popcorn.hdl.queue import Queue
 from popcorn.hdl.window import SlidingWindow
@@ -21,9 +20,9 @@ def test_estimate_is_the_sum_of_the_blocks(network):
     plan = map_network(network, target_cycles=256)
     est = estimate_design(plan, "ulx3s-85f")
     assert [(layer["layer"], layer["kind"]) for layer in est.layers] == \
-        [(0, "flatten"), (1, "dense"), (4, "dense"), (7, "dense"), (9, "argmax")]
-    flatten = Flatten(height=8, width=8, channels=5).resources("ecp5")
-    parts = [flatten] + [estimate_mva(f, "ecp5") for f in plan.foldings]
+        [(1, "dense"), (4, "dense"), (7, "dense"), (9, "argmax")]
+    assert plan.foldings[0].gather == 5                     # the first engine gathers pixels
+    parts = [estimate_mva(f, "ecp5") for f in plan.foldings]
     parts.append(estimate_argmax(classes=10, width=plan.score_width, family="ecp5"))
     for key in ("lut4", "ff", "ebr", "dsp"):
         assert est.total[key] == sum(p[key] for p in parts)

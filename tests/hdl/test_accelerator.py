@@ -28,7 +28,9 @@ def check_network(plan, inputs, tmp_path, **kwargs):
 def test_dense_network_scores_and_cycles(scheme, tmp_path):
     network = random_network(scheme, seed=1, layout="dense")
     plan = map_network(network, target_cycles=6)
-    assert [s.kind for s in plan.stages] == ["flatten", "dense", "dense", "argmax"]
+    assert [s.kind for s in plan.stages] == ["dense", "dense", "argmax"]
+    first = plan.stages[0].folding          # gathers the input elements into its buffer
+    assert first.gather == first.act_bases and first.synapse_folds > 1
     check_network(plan, random_inputs(network, 40, 2), tmp_path)
 
 
@@ -44,6 +46,25 @@ def test_conv_network_scores_and_cycles(scheme, tmp_path):
     assert plan.stages[0].folding.emit == ("levels" if levels else "bases")
     assert (plan.stages[1].convert is not None) == levels
     check_network(plan, random_inputs(network, 12, 3), tmp_path)
+
+
+@pytest.mark.parametrize("scheme", ["bnn", "abc"])
+def test_conv_map_gathered_by_the_dense_engine(scheme, tmp_path):
+    """A Dense engine whose element fold holds whole pixels takes the map's pixels into its
+    input buffer (no flatten stage): one and two pixels per fold, under stalls."""
+    network = random_network(scheme, seed=1, layout="conv")
+    base = map_network(network, target_cycles=150)
+    pixel = base.stages[3].in_width                          # the flatten's pixel word
+    for per_fold in (1, 2):
+        simd = per_fold * pixel // base.foldings[-1].act_bases
+        folding = [(f.pe, f.simd) for f in base.foldings[:-1]] + [(1, simd)]
+        plan = map_network(network, folding=folding)
+        assert [s.kind for s in plan.stages] == ["conv2d", "maxpool2d", "conv2d", "dense",
+                                                 "argmax"]
+        dense = plan.stages[3]
+        assert (dense.folding.gather, dense.in_words) == (pixel, 4)
+        check_network(plan, random_inputs(network, 8, per_fold), tmp_path / str(per_fold),
+                      idle=0.3, stall=0.3)
 
 
 def test_fully_parallel_conv_keeps_one_window_per_cycle(tmp_path):

@@ -39,3 +39,22 @@ def test_estimate_mva_against_yosys(tmp_path):
         for key in ("lut4", "ff"):
             actual = getattr(got, key)
             assert abs(est[key] - actual) <= 0.5 * actual, (name, key, est, got)
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+def test_gathering_engine_estimate_against_yosys(family, tmp_path):
+    """The input buffer of a gathering engine (784 one-bit pixels, 16 per fold, as FINN's
+    TFC first layer) replaces the 784-bit vector register: block RAMs exact, FF and LUT4
+    within 25 %."""
+    import dataclasses
+    folding = dataclasses.replace(
+        LinearFolding(*bnn_hidden(784, 16, seed=6), pe=2, simd=16, pipeline=2), gather=1)
+    got = synth_stat(MatrixVectorActivation(folding), family=family,
+                     synth_opts="-nowidelut" if family == "ecp5" else "",
+                     build_dir=tmp_path)
+    est = estimate_mva(folding, family)
+    assert est["ebr"] == got.ebr, (est, got)
+    assert got.ff < 784                                        # no vector register
+    for key in ("lut4", "ff"):
+        assert abs(est[key] - getattr(got, key)) <= 0.25 * getattr(got, key), (key, est, got)
