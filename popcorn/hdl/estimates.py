@@ -346,9 +346,12 @@ def mva_features(folding, family="ice40"):
         # per bit) and its register
         feats["control"] += 2 * counters + f.fold_width * max(0, f.synapse_folds - 1)
         feats["ff"] += f.in_width + f.fold_width
-    # (the staging register's lowest lane group is never read: it is shifted out)
+    # (the staging register's lowest lane group is never read: it is shifted out); the
+    # flags of every stage, and with a weight stage its weight word and activations
+    flags = 6 + (f.neuron_folds - 1).bit_length()
     feats["ff"] += 2 * f.out_width - lane_group + counters \
-        + (6 + (f.neuron_folds - 1).bit_length()) * (1 + f.pipeline)
+        + flags * (1 + f.pipeline + f.weight_stage) \
+        + f.weight_stage * (pe * m_ * simd + f.fold_width)
     if f.compare_stage:
         # Y per lane, the thresholds and modes of its record, valid and final
         feats["ff"] += pe * (width + f.levels * (width + 2)) + 2

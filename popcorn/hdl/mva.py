@@ -31,7 +31,8 @@ class MatrixVectorActivation(wiring.Component):
     Initiation interval ``folding.cycles_per_vector`` (NF*SF; NF*SF*M*N with serial
     bases); ``o.valid`` rises ``folding.latency = cycles_per_vector + 3 + pipeline`` cycles
     after the input handshake (issue, ``pipeline`` popcount tree stages, count/accumulate,
-    combine, output register), one more with ``folding.compare_stage`` (Y registered
+    combine, output register), one more with ``folding.weight_stage`` (a deep weight ROM's
+    word registered), one more with ``folding.compare_stage`` (Y registered
     between the combine and the comparators). While a finished vector waits for the output register the
     whole engine holds (one clock enable, ``advance``, for every stage, the tree's
     included) and ``i.ready`` is low. With ``cycles_per_vector > 1`` the register must be
@@ -130,9 +131,22 @@ class MatrixVectorActivation(wiring.Component):
                 with m.If(self.i.valid & self.i.ready):
                     m.d.sync += [x.eq(self.i.payload), busy.eq(1)]
 
+        weight_word = wport.data
+        nf_chain = [nf, s1["nf"]]
+        if f.weight_stage:
+            # A ROM deeper than one block RAM is read through a multiplexer of its rows:
+            # its word, the fold's activations and the flags are registered once more.
+            staged = {key: Signal.like(value, name=f"s1w_{key}") for key, value in s1.items()}
+            staged_x = Signal.like(s1_x, name="s1w_x")
+            staged_word = Signal.like(wport.data, name="s1w_weights")
+            with m.If(advance):
+                m.d.sync += [staged[key].eq(value) for key, value in s1.items()]
+                m.d.sync += [staged_x.eq(s1_x), staged_word.eq(wport.data)]
+            s1, s1_x, weight_word = staged, staged_x, staged_word
+            nf_chain.append(s1["nf"])
+
         # Stages 2 .. 1+pipeline: inside the popcount trees; flags delayed alike.
         acc_flags = dict(s1)
-        nf_chain = [nf, s1["nf"]]
         for d in range(depth):
             delayed = {}
             for key, value in acc_flags.items():
@@ -161,7 +175,7 @@ class MatrixVectorActivation(wiring.Component):
 
         # Channel ROM (offset, thresholds, modes; per-channel A): read for the stage after
         # the accumulation, i.e. addressed by the accumulating fold's nf.
-        m.d.comb += [cport.addr.eq(nf_chain[1 + depth]), cport.en.eq(advance)]
+        m.d.comb += [cport.addr.eq(nf_chain[-1]), cport.en.eq(advance)]
         fields = {name: (start, w, count_) for name, start, w, count_ in layout}
 
         def record_field(data, p, name, n):
@@ -176,7 +190,7 @@ class MatrixVectorActivation(wiring.Component):
             weights = []
             for i in range(m_):
                 t = Signal(simd, name=f"w{p}_{i}")
-                m.d.comb += t.eq(wport.data.word_select(p * m_ + i, simd))
+                m.d.comb += t.eq(weight_word.word_select(p * m_ + i, simd))
                 weights.append(t)
             if not serial:
                 for i, j in pairs:
@@ -222,7 +236,7 @@ class MatrixVectorActivation(wiring.Component):
                 with m.If(a_last):
                     m.d.sync += s2_count[p].eq(total)
         if sport is not None:
-            m.d.comb += [sport.addr.eq(nf_chain[depth]), sport.en.eq(advance)]
+            m.d.comb += [sport.addr.eq(nf_chain[-2]), sport.en.eq(advance)]
         with m.If(advance):
             m.d.sync += [s2_valid.eq(a_valid & a_last), s2_final.eq(acc_flags["final"])]
         # With a compare stage, Y and the channel record are registered between the

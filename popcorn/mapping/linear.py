@@ -88,6 +88,9 @@ BASES = ("parallel", "serial")
 EMIT = ("bases", "levels")
 MULTIPLY = ("shift-add", "dsp")
 WEIGHT_MEMORY = ("auto", "block")
+DEEP_ROM = 512
+"""Words of the deepest weight ROM read without an extra register: one DP16KD is 512 deep
+at its widest (36 bits), one iCE40 EBR 256 to 2048 (16 to 2 bits)."""
 COMPRESSOR_GROUP = 3
 """Bits per compressor group of the engine's pipelined popcount trees."""
 
@@ -297,10 +300,20 @@ class LinearFolding:
         return self.activation is not None and not self.compares_counts
 
     @property
+    def weight_stage(self):
+        """1 when the weight ROM is deeper than :data:`DEEP_ROM` words: then it spans
+        block RAMs in depth, its read goes through a multiplexer of their outputs, and the
+        engine registers its word before the popcount trees (CNV-w1a1's last convolution,
+        24 576 x 24 bits in 36 DP16KD, had its critical path there: 19.1 ns). Else 0."""
+        return int(self.neuron_folds * self.synapse_folds > DEEP_ROM)
+
+    @property
     def latency(self):
         """Cycles from the input handshake to the output ``valid``:
-        ``cycles_per_vector + 3 + pipeline``, plus 1 with :attr:`compare_stage`."""
-        return self.cycles_per_vector + 3 + self.pipeline + self.compare_stage
+        ``cycles_per_vector + 3 + pipeline``, plus 1 with :attr:`weight_stage` and 1 with
+        :attr:`compare_stage`."""
+        return self.cycles_per_vector + 3 + self.pipeline + self.weight_stage \
+            + self.compare_stage
 
     @property
     def tree_width(self):

@@ -292,3 +292,25 @@ def test_ready_does_not_pass_through_a_folded_engine(simd_of_fan_in):
     sim.run()
     assert any(differs) == (folding.cycles_per_vector == 1), (folding.cycles_per_vector,
                                                                differs)
+
+
+@pytest.mark.parametrize("serial", [False, True])
+def test_mva_deep_weight_rom_has_a_weight_stage(serial, tmp_path):
+    """A weight ROM deeper than 512 words (NF*SF = 32*18 = 576) has its word registered
+    once more before the trees: one more cycle of latency, the same results; ABC-Net's
+    serial bases read the pair index from the delayed flags."""
+    from popcorn.mapping.synthetic import abc_per_channel
+
+    if serial:
+        linear, activation = abc_per_channel(72, 32, m=2, n=3, seed=7)
+        folding = LinearFolding(linear, activation, pe=1, simd=4, bases="serial",
+                                pipeline=1)
+        cycles = 32 * 18 * 6
+    else:
+        from popcorn.mapping.synthetic import bnn_hidden
+        folding = LinearFolding(*bnn_hidden(72, 32, seed=7), pe=1, simd=4, pipeline=1)
+        cycles = 32 * 18
+    assert folding.weight_stage == 1 and folding.cycles_per_vector == cycles
+    assert run(folding, tmp_path, count=4) == {
+        "words": 4, "interval": cycles,
+        "latency": cycles + 3 + 1 + 1 + compare_stage(folding)}
