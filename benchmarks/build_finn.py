@@ -19,7 +19,7 @@ import numpy as np
 from popcorn.frontends import bnn_pynq
 from popcorn.train.data import load_mnist_subset
 
-BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100), "cnv_1w1a": ("ulx3s-85f", "30000", 3)}
+BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100), "cnv_1w1a": ("ulx3s-85f", "15000", 3)}
 """name -> (board, --target-cycles, images simulated in RTL)."""
 
 
