@@ -3,6 +3,7 @@
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
+import warnings
 
 import numpy as np
 
@@ -52,7 +53,20 @@ def check_inputs(network, inputs):
             raise ValueError(f"integer inputs are {quantizer.bits}-bit codes and must lie in "
                              f"0 .. {top}, found [{inputs.min()}, {inputs.max()}]; pass floats "
                              f"to have them quantized with scale {quantizer.scale}")
+    if inputs.dtype.kind == "f" and quantizer.quantizer == "fixedpoint" and inputs.size:
+        largest = (2 ** quantizer.bits - 1) * quantizer.scale
+        if inputs.max() > 2 * largest:
+            warnings.warn(f"real inputs reach {inputs.max():g}, but the network's "
+                          f"{quantizer.bits}-bit input quantizer (scale {quantizer.scale:g}) "
+                          f"saturates at {largest:g}: scale the inputs, or pass integer "
+                          f"codes 0 .. {2 ** quantizer.bits - 1}", InputRangeWarning,
+                          stacklevel=2)
     return inputs
+
+
+class InputRangeWarning(UserWarning):
+    """Real inputs far above what a fixed-point input quantizer represents (most would
+    saturate): images in 0 .. 255 given to a network that takes 0 .. 1."""
 
 
 def _is_codes(network, inputs):

@@ -122,3 +122,25 @@ def test_workers_checked(files):
     net, _ = files
     with pytest.raises(ValueError, match="workers must be a positive integer, not 0"):
         predict(net, np.zeros((1, 12)), workers=0)
+
+
+def test_real_inputs_far_above_a_fixed_point_input_warn():
+    """0 .. 255 images given as floats to a network whose 8-bit input takes 0 .. 1 would
+    nearly all saturate: a warning says so; inputs in range, and integer codes, do not."""
+    import warnings
+
+    from popcorn.golden.predict import InputRangeWarning, check_inputs
+    from popcorn.network import Network
+    from popcorn.network.schemes import FixedPointActivation
+
+    network = random_network("bnn", seed=0, layout="dense")
+    assert network.input_quantizer.quantizer == "fixedpoint"
+    network = Network(network.input_shape, FixedPointActivation(bits=8, scale=1 / 256),
+                      network.layers)
+    images = np.random.default_rng(0).integers(0, 256, (3,) + network.input_shape)
+    with pytest.warns(InputRangeWarning, match=r"saturates at 0\.996.*integer codes 0 \.\. 255"):
+        check_inputs(network, images.astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_inputs(network, images.astype(np.float32) / 256)
+        check_inputs(network, images)
