@@ -1,11 +1,14 @@
 """The ``popcorn`` command line."""
 
+import contextlib
 import json
 import math
+import types
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from .boards.boards import BOARDS
 from .examples import EXAMPLES, load_example
@@ -136,8 +139,11 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     except (NetworkError, ValueError, TypeError) as error:
         raise click.ClickException(str(error)) from None
 
+    @contextlib.contextmanager
     def progress(step):
-        return console.status(f"[bold]{step}[/]: {_STEP_TEXT[step]}")
+        with console.status(f"[bold]{step}[/]: {_STEP_TEXT[step]}") as status:
+            yield types.SimpleNamespace(
+                update=lambda text: status.update(f"[bold]{step}[/]: {escape(text)}"))
 
     config = FlowConfig(name=name, inputs=x, labels=y, board=board, build_dir=build_dir,
                         report_dir=report_dir, sim_images=sim_images, simulator=simulator)

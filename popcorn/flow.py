@@ -36,6 +36,7 @@ the step to run first. The simulation and the bitstream reuse their tools' outpu
 """
 
 import contextlib
+import contextvars
 import dataclasses
 import functools
 import hashlib
@@ -205,9 +206,11 @@ def simulate(plan, config):
 @_step
 def bitstream(plan, config):
     """The bitstream's path and the :class:`~popcorn.reports.nextpnr.Implementation`."""
+    status = _STATUS.get()
     path, impl = build_bitstream(BoardTop(DataflowAccelerator(plan)), board=config.board,
                                  build_dir=config.build_dir / config.name / config.board,
-                                 reuse=True, dsp=plan.needs_dsp)
+                                 reuse=True, dsp=plan.needs_dsp,
+                                 progress=status and status.update)
     return {"bitstream": str(path), "implementation": impl.to_dict()}, {}
 
 
@@ -233,18 +236,28 @@ STEPS = {step.__name__: step for step in (estimate, golden, simulate, bitstream,
 """The steps by name, in pipeline order."""
 
 
+_STATUS = contextvars.ContextVar("status", default=None)
+"""What ``progress(step)`` yielded for the running step; a step with long tool runs calls
+its ``update(text)`` with what the tools are doing."""
+
+
 def run_steps(plan, config, steps=tuple(STEPS), *, progress=None):
     """Run ``steps`` (names of :data:`STEPS`, any order) in pipeline order; return their
     results by name. ``progress(step)`` is a context manager the caller supplies to show
-    the running step (the CLI uses a rich status line)."""
+    the running step (the CLI uses a rich status line); what it yields, if anything, has an
+    ``update(text)`` that the bitstream step calls with the tools' progress."""
     unknown = sorted(set(steps) - set(STEPS))
     if unknown:
         raise ValueError(f"unknown step {unknown[0]!r}; the steps are {', '.join(STEPS)}")
     progress = progress or (lambda step: contextlib.nullcontext())
     results = {}
     for name in (name for name in STEPS if name in steps):
-        with progress(name):
-            results[name] = STEPS[name](plan, config)
+        with progress(name) as status:
+            token = _STATUS.set(status)
+            try:
+                results[name] = STEPS[name](plan, config)
+            finally:
+                _STATUS.reset(token)
     return results
 
 

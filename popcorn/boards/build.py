@@ -18,7 +18,8 @@ class TimingFailed(RuntimeError):
     """The design routed but its fmax is below the board clock."""
 
 
-def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, dsp=False):
+def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, dsp=False,
+                    progress=None):
     """Synthesize, place, route and pack ``top`` for ``board``.
 
     Yosys runs with the board's ``synth_opts``, plus its ``dsp_opt`` when ``dsp`` (a design
@@ -26,6 +27,9 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
 
     With ``reuse``, a finished build in ``build_dir`` of the very same build plan (every
     generated file and script) with the same tool versions is not run again.
+
+    ``progress``, if given, is called every few seconds while the tools run with
+    :func:`tool_progress` of the build folder (the tool and its latest log line).
 
     Returns ``(bitstream_path, Implementation)``; the build folder keeps nextpnr's log
     (``top.tim``), its JSON report (``top_report.json``), Yosys's cell counts
@@ -58,8 +62,15 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
     plan.extract(build_dir)
     log_path = build_dir / "build.log"
     with open(log_path, "w") as log:
-        proc = subprocess.run(["sh", "build_top.sh"], cwd=build_dir, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["sh", "build_top.sh"], cwd=build_dir, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        while True:
+            try:
+                proc.wait(timeout=PROGRESS_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                if progress is not None:
+                    progress(tool_progress(build_dir))
     if proc.returncode:
         errors = [line.strip() for line in log_path.read_text().splitlines() if "ERROR" in line]
         full = [m.group(1) for e in errors if (m := _NO_BELS.search(e) or _NO_ROOM.search(e))]
@@ -72,6 +83,30 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
     check_timing(impl, build_dir / "top.tim")
     stamp.write_text(digest)
     return build_dir / spec.bitstream, impl
+
+
+PROGRESS_SECONDS = 2
+"""How often :func:`build_bitstream` reports progress."""
+
+
+def tool_progress(build_dir):
+    """What the tools in ``build_dir`` are doing: ``"yosys: <line>"`` or ``"nextpnr:
+    <line>"``, the last line of the newest of Yosys's log (``top.rpt``) and nextpnr's
+    (``top.tim``) without its ``Info:`` prefix, at most 100 characters; ``"starting"``
+    before either exists. Routing a CNV-sized design takes half an hour: this is what the
+    command line shows meanwhile."""
+    logs = [(path.stat().st_mtime, tool, path)
+            for tool, name in (("yosys", "top.rpt"), ("nextpnr", "top.tim"))
+            if (path := Path(build_dir) / name).is_file()]
+    if not logs:
+        return "starting"
+    _, tool, path = max(logs)
+    with open(path, "rb") as log:
+        log.seek(max(0, path.stat().st_size - 4096))
+        lines = [line.strip() for line in log.read().decode(errors="replace").splitlines()]
+    last = next((line for line in reversed(lines) if line), "")
+    last = re.sub(r"^Info:\s*", "", last)
+    return f"{tool}: {last}"[:100]
 
 
 _NO_BELS = re.compile(r"no BELs remaining to implement cell type '(\w+)'")

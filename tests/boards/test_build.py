@@ -25,8 +25,13 @@ def accelerator(scheme="bnn", seed=0, target_cycles=8):
 
 @pytest.mark.synth
 def test_icebreaker_build_matches_tool_outputs(tmp_path):
+    seen = []
     bitstream, impl = build_bitstream(BoardTop(accelerator("bnn")), board="icebreaker",
-                                      build_dir=tmp_path)
+                                      build_dir=tmp_path, progress=seen.append)
+    # progress every 2 s, from the tools' own logs (Yosys, then nextpnr)
+    assert seen and all(text == "starting" or text.startswith(("yosys: ", "nextpnr: "))
+                        for text in seen), seen
+    assert any(text.startswith("nextpnr: ") for text in seen), seen
     assert ICE40_PREAMBLE in bitstream.read_bytes()[:64]
     log = (tmp_path / "top.tim").read_text()
     # The last "Max frequency" line of the log is the routed design's.
@@ -81,3 +86,18 @@ def test_ulx3s_build_matches_tool_outputs(tmp_path):
     assert impl.lut4 == int(re.search(r"Total LUT4s:\s+(\d+)/", log).group(1)) > 0
     assert impl.ff == int(re.search(r"TRELLIS_FF:\s+(\d+)/", log).group(1)) > 0
     assert impl.clock_mhz == 25.0
+
+
+def test_tool_progress_reads_the_newest_log(tmp_path):
+    import os
+
+    from popcorn.boards.build import tool_progress
+
+    assert tool_progress(tmp_path) == "starting"
+    (tmp_path / "top.rpt").write_text("\n3.12. Executing ABC pass.\n\n")
+    assert tool_progress(tmp_path) == "yosys: 3.12. Executing ABC pass."
+    (tmp_path / "top.tim").write_text("Info: Routing..\nInfo:     iter=7 wires=5 overused=3\n")
+    os.utime(tmp_path / "top.rpt", (0, 0))
+    assert tool_progress(tmp_path) == "nextpnr: iter=7 wires=5 overused=3"
+    (tmp_path / "top.tim").write_text("Info: " + "x" * 300)
+    assert len(tool_progress(tmp_path)) == 100
