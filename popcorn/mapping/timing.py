@@ -273,17 +273,19 @@ class ChainCycles:
 def chain_cycles(models, *, input_words, output_words, max_cycles=None):
     """Run ``models`` (a chain, source side first) with a source that offers ``input_words``
     words back to back and a sink that is always ready; return the :class:`ChainCycles`
-    once ``output_words`` words have left. Raises ``RuntimeError`` after ``max_cycles``
-    (default: 64 cycles per input word and 10 000 more) without them: a chain that hangs.
+    once ``output_words`` words have left. Raises ``RuntimeError`` when no word has moved
+    between any two blocks for longer than an engine can work on one vector (twice the
+    longest ``cycles_per_vector``, and 10 000 cycles more): a chain that hangs; or after
+    ``max_cycles`` in all, if given.
     """
-    limit = max_cycles if max_cycles is not None else 64 * input_words + 10_000
+    idle_limit = 10_000 + 2 * max([getattr(model, "cpv", 0) for model in models] + [0])
     inputs, outputs = [], []
-    cycle = 0
+    cycle = last_move = 0
     n = len(models)
     while len(outputs) < output_words:
-        if cycle >= limit:
+        if cycle - last_move > idle_limit or (max_cycles is not None and cycle >= max_cycles):
             raise RuntimeError(f"the chain produced {len(outputs)} of {output_words} output "
-                               f"words in {limit} cycles")
+                               f"words in {cycle} cycles")
         readies = [False] * (n + 1)
         readies[n] = True
         for s in range(n - 1, -1, -1):
@@ -293,6 +295,8 @@ def chain_cycles(models, *, input_words, output_words, max_cycles=None):
             inputs.append(cycle)
         if valids[n]:
             outputs.append(cycle)
+        if any(valid and ready for valid, ready in zip(valids, readies)):
+            last_move = cycle
         for s, model in enumerate(models):
             model.clock(valids[s], readies[s + 1])
         cycle += 1

@@ -79,3 +79,17 @@ def test_a_hung_chain_is_reported():
     with pytest.raises(RuntimeError, match=r"the chain produced 0 of 1 output words in 50 "
                                            r"cycles"):
         chain_cycles([FlattenTiming(pixels=4)], input_words=3, output_words=1, max_cycles=50)
+
+
+def test_a_chain_with_nothing_moving_is_reported_without_a_cycle_limit():
+    with pytest.raises(RuntimeError, match=r"the chain produced 0 of 1 output words in "
+                                           r"1000\d cycles"):
+        chain_cycles([FlattenTiming(pixels=4)], input_words=3, output_words=1)
+
+
+def test_a_long_vector_is_not_mistaken_for_a_hang():
+    """One input word, 30 000 cycles of folds: far more than 64 cycles per input word
+    (CNV-w2a2 folded to 60 000 cycles per image has 59 per input pixel)."""
+    cycles = chain_cycles([EngineTiming(cycles_per_vector=30_000, stages=3)],
+                          input_words=2, output_words=2)
+    assert cycles.outputs == (30_004, 60_004)
