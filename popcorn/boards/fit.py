@@ -73,33 +73,45 @@ def check_fit(estimate):
 
 
 def place_weight_roms(plan, board):
-    """``plan`` with weight ROMs that Yosys would keep in logic moved to the board's spare
-    block RAM (:attr:`~popcorn.mapping.linear.LinearFolding.weight_memory` ``"block"``).
+    """``plan`` with its weight ROMs placed for ``board``
+    (:attr:`~popcorn.mapping.linear.LinearFolding.weight_memory`).
 
-    The spare block RAM is the capacity less the estimated design's. Engines are taken in
-    order of LUT4 saved per block RAM (:func:`~popcorn.hdl.estimates.estimate_mva` with
-    and without the move), largest first, each while it fits; an engine that saves nothing
-    stays as it is. CNV-w1a1 on the ULX3S-85F at 30 000 cycles per image: the second
-    convolution's 1 024 x 36 weight ROM is about 3 000 LUT4 in logic, 29 DP16KD in block
-    RAM.
+    With block RAM to spare (the capacity less the estimated design's), ROMs that Yosys
+    would keep in logic move to block RAM, those saving the most LUT4 per block RAM first,
+    each while it fits: CNV-w1a1 on the ULX3S-85F at 30 000 cycles per image, the second
+    convolution's 1 024 x 36 ROM, about 3 000 LUT4 in logic, takes 29 DP16KD. With too
+    few block RAMs, ROMs in block RAM move to logic, those costing the fewest LUT4 per
+    block RAM freed first, until the block RAMs fit, as long as the LUT4 do (a wide and
+    shallow ROM wastes most of its blocks: CNV-w2a2's second convolution at 60 000 cycles
+    per image, 1 024 x 72 bits in 29 DP16KD). Estimates from
+    :func:`~popcorn.hdl.estimates.estimate_mva`; a plan with nothing to move is returned
+    as it is.
     """
     b = get_board(board)
-    spare = b.capacity["ebr"] - estimate_design(plan, board).total["ebr"]
+    total = estimate_design(plan, board).total
+    spare = b.capacity["ebr"] - total["ebr"]
+    target = "block" if spare > 0 else "logic"
     moves = []
     for n, stage in enumerate(plan.stages):
         folding = getattr(stage, "folding", None)
-        if folding is None or folding.weight_memory == "block":
+        if folding is None or folding.weight_memory == target:
             continue
-        moved = dataclasses.replace(folding, weight_memory="block")
+        moved = dataclasses.replace(folding, weight_memory=target)
         now, then = estimate_mva(folding, b.family), estimate_mva(moved, b.family)
-        ebr, saved = then["ebr"] - now["ebr"], now["lut4"] - then["lut4"]
-        if saved > 0 and ebr > 0:
-            moves.append((saved / ebr, n, ebr, moved))
+        ebr, luts = then["ebr"] - now["ebr"], then["lut4"] - now["lut4"]
+        if target == "block" and ebr > 0 and luts < 0:
+            moves.append((luts / ebr, n, ebr, luts, moved))       # LUT4 saved per block
+        if target == "logic" and ebr < 0:
+            moves.append((luts / -ebr, n, ebr, luts, moved))      # LUT4 paid per block
     stages = list(plan.stages)
-    for _, n, ebr, moved in sorted(moves, key=lambda move: (-move[0], move[1])):
-        if ebr <= spare:
-            stages[n] = dataclasses.replace(stages[n], folding=moved)
-            spare -= ebr
+    lut4 = total["lut4"]
+    for _, n, ebr, luts, moved in sorted(moves, key=lambda move: (move[0], move[1])):
+        if target == "block" and ebr > spare:
+            continue
+        if target == "logic" and (spare >= 0 or lut4 + luts > b.capacity["lut4"]):
+            continue
+        stages[n] = dataclasses.replace(stages[n], folding=moved)
+        spare, lut4 = spare - ebr, lut4 + luts
     if stages == list(plan.stages):
         return plan
     return dataclasses.replace(plan, stages=tuple(stages), _cycles={})

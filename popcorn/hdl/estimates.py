@@ -196,7 +196,8 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, sty
     flip-flops: one read register per distinct column (ports of the same ROM share it),
     none for a depth of 1 or 2, where the data is a function of the registered address.
     ``style="block"`` (the ROM marked ``rom_style = "block"``): block RAM whatever the
-    cost, its varying columns in the cheapest tiling.
+    cost, its varying columns in the cheapest tiling; ``style="logic"``: logic whatever the
+    cost.
     """
     distinct = width
     if words is not None:
@@ -211,7 +212,7 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, sty
                   for w, d in ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),
                                (1, 16384)))
     cost = 64 if family == "ice40" else 128
-    if style == "block" or width * depth / 16 > cost * ebr * read_ports + 2:
+    if style == "block" or (style == "auto" and width * depth / 16 > cost * ebr * read_ports + 2):
         return {"lut4": 0, "ff": 0, "ebr": ebr * read_ports}
     abits = max(0, (depth - 1).bit_length())
     column = max(1, 2 ** (abits - 3) - 1) if abits > 2 else 0

@@ -72,7 +72,7 @@ class MatrixVectorActivation(wiring.Component):
 
         m.submodules.weights = wrom = memory.Memory(
             shape=pe * m_ * simd, depth=nf_n * sf_n, init=f.weight_rom(),
-            attrs={"rom_style": "block"} if f.weight_memory == "block" else None)
+            attrs=None if f.weight_memory == "auto" else {"rom_style": f.weight_memory})
         words, layout, record = f.channel_rom()
         m.submodules.channels = crom = memory.Memory(shape=pe * record, depth=nf_n, init=words)
         wport, cport = wrom.read_port(), crom.read_port()

@@ -53,8 +53,9 @@ Three keyword options shape the datapath without changing a single output bit:
 * ``weight_memory`` (default ``"auto"``): where the weight ROM goes. ``"auto"`` leaves it to
   Yosys, which keeps a wide and shallow ROM in logic (about 3 LUT4 per bit column of a
   64-word ROM on ECP5); ``"block"`` marks it ``rom_style = "block"`` so that it lands in
-  block RAM whatever its shape (:func:`popcorn.boards.fit.place_weight_roms` does so
-  where the board has block RAM to spare).
+  block RAM whatever its shape, ``"logic"`` marks it ``rom_style = "logic"``
+  (:func:`popcorn.boards.fit.place_weight_roms` chooses: block RAM where the board has
+  some to spare, logic where it has too little).
 
 Stream words are element-major: element k's N bases at bits ``[k*N, (k+1)*N)``, base j at
 bit ``k*N + j`` (for 8-bit fixed-point inputs this is simply the pixel codes, least
@@ -87,7 +88,7 @@ __all__ = ["LinearFolding", "csd_digits", "MODE_ZERO", "MODE_ONE", "MODE_GE", "M
 BASES = ("parallel", "serial")
 EMIT = ("bases", "levels")
 MULTIPLY = ("shift-add", "dsp")
-WEIGHT_MEMORY = ("auto", "block")
+WEIGHT_MEMORY = ("auto", "block", "logic")
 DEEP_ROM = 512
 """Words of the deepest weight ROM read without an extra register: one DP16KD is 512 deep
 at its widest (36 bits), one iCE40 EBR 256 to 2048 (16 to 2 bits)."""
@@ -166,8 +167,8 @@ class LinearFolding:
     emit : keyword, for threshold layers: ``"bases"`` (default, the next layer's bases) or
         ``"levels"`` (the comparator levels, a thermometer code per channel: what a
         max-pool ORs before the bases are derived, :class:`~popcorn.mapping.stages.PoolStage`).
-    weight_memory : keyword, ``"auto"`` (default: Yosys places the weight ROM) or
-        ``"block"`` (in block RAM).
+    weight_memory : keyword, ``"auto"`` (default: Yosys places the weight ROM),
+        ``"block"`` (in block RAM) or ``"logic"``.
     gather : keyword, 0 (default: the input vector arrives as one word of
         :attr:`in_width` bits) or the width w of the words it arrives in, in order
         (:attr:`words_per_vector` of them: a feature map's pixels, flattened in the

@@ -44,11 +44,31 @@ def test_no_spare_block_ram_moves_nothing(monkeypatch):
     assert place_weight_roms(plan, "icebreaker") is plan
 
 
+def test_too_few_block_rams_move_roms_to_logic(monkeypatch):
+    """A board one block RAM short: the ROM that costs the fewest LUT4 per block freed
+    goes to logic, and the design's block RAMs fit."""
+    plan = map_network(load_example("digits-bnn")[0], target_cycles=512)
+    before = estimate_design(plan, "icebreaker").total
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", before["ebr"] - 1)
+    placed = place_weight_roms(plan, "icebreaker")
+    after = estimate_design(placed, "icebreaker").total
+    memories = [f.weight_memory for f in placed.foldings]
+    assert "logic" in memories and "block" not in memories, memories
+    assert after["ebr"] <= before["ebr"] - 1 and after["lut4"] > before["lut4"]
+
+
 @pytest.mark.synth
 def test_yosys_puts_a_block_weight_rom_in_block_ram(tmp_path):
-    """A 256-bit x 16-word ROM Yosys keeps in logic goes to DP16KD when marked, as the
-    estimate says (block RAMs exact), and the engine then needs fewer LUT4."""
+    """A 256-bit x 16-word ROM Yosys keeps in logic goes to DP16KD when marked "block", as
+    the estimate says (block RAMs exact), and the engine then needs fewer LUT4; a 16-bit x
+    256-word ROM Yosys puts in a DP16KD goes to logic when marked "logic"."""
     folding = LinearFolding(*bnn_hidden(128, 32, seed=3), pe=8, simd=32, pipeline=1)
+    deep = LinearFolding(*bnn_hidden(512, 64, seed=3), pe=1, simd=16, pipeline=1)
+    for memory in ("auto", "logic"):
+        f = dataclasses.replace(deep, weight_memory=memory)
+        got = synth_stat(MatrixVectorActivation(f), family="ecp5", synth_opts="-nowidelut",
+                         build_dir=tmp_path / f"deep-{memory}")
+        assert (got.ebr > 0) == (memory == "auto") and got.ebr == estimate_mva(f, "ecp5")["ebr"]
     got = {}
     for memory in ("auto", "block"):
         f = dataclasses.replace(folding, weight_memory=memory)
