@@ -302,11 +302,14 @@ class LinearFolding:
 
     @property
     def weight_stage(self):
-        """1 when the weight ROM is deeper than :data:`DEEP_ROM` words: then it spans
-        block RAMs in depth, its read goes through a multiplexer of their outputs, and the
-        engine registers its word before the popcount trees (CNV-w1a1's last convolution,
-        24 576 x 24 bits in 36 DP16KD, had its critical path there: 19.1 ns). Else 0."""
-        return int(self.neuron_folds * self.synapse_folds > DEEP_ROM)
+        """1 when the engine registers the weight ROM's word before the popcount trees:
+        when the ROM is deeper than :data:`DEEP_ROM` words (it spans block RAMs in depth
+        and its read goes through a multiplexer of their outputs: CNV-w1a1's last
+        convolution, 24 576 x 24 bits in 36 DP16KD, had its critical path there, 19.1 ns)
+        or placed in block RAM (``weight_memory="block"``: a DP16KD's clock-to-output
+        took 13.3 ns with the tree after it in the digits demo on the ECP5). Else 0."""
+        return int(self.neuron_folds * self.synapse_folds > DEEP_ROM
+                   or self.weight_memory == "block")
 
     @property
     def latency(self):

@@ -314,3 +314,18 @@ def test_mva_deep_weight_rom_has_a_weight_stage(serial, tmp_path):
     assert run(folding, tmp_path, count=4) == {
         "words": 4, "interval": cycles,
         "latency": cycles + 3 + 1 + 1 + compare_stage(folding)}
+
+
+def test_a_block_ram_weight_rom_has_a_weight_stage(tmp_path):
+    """A shallow ROM placed in block RAM is registered too (a block RAM's clock-to-output
+    is slow): one more cycle of latency, the same results."""
+    import dataclasses
+
+    from popcorn.mapping.synthetic import bnn_hidden
+    folding = LinearFolding(*bnn_hidden(64, 8, seed=8), pe=2, simd=16, pipeline=1)
+    assert folding.weight_stage == 0
+    folding = dataclasses.replace(folding, weight_memory="block")
+    assert folding.weight_stage == 1
+    cycles = 4 * 4
+    assert run(folding, tmp_path, count=20) == {
+        "words": 20, "interval": cycles, "latency": cycles + 3 + 1 + 1}
