@@ -17,6 +17,18 @@ KEYS = ("lut4", "ff", "ebr", "dsp")
 LOGIC_MARGIN = 1.5
 
 
+ADVICE = {
+    "lut4": "Fold more (a larger --target-cycles), use serial bases, or choose a larger board",
+    "ff": "Fold more (a larger --target-cycles), use serial bases, or choose a larger board",
+    "ebr": "Block RAM holds the weight ROMs (those Yosys or --weight-memory put there), line "
+           "buffers and queues; folding more does not shrink the weights (ROMs of fewer "
+           "words but as many bits). Choose a board with more block RAM, or a network with "
+           "fewer weight bits",
+    "dsp": "Use --multiply shift-add, or choose a board with more DSP blocks",
+}
+"""What to change when a resource is short (:func:`check_fit`'s messages)."""
+
+
 class DesignTooLarge(ValueError):
     """The estimated core alone exceeds the board (see :func:`check_fit`)."""
 
@@ -65,11 +77,12 @@ def check_fit(estimate):
         limit = have * LOGIC_MARGIN if key in ("lut4", "ff") else have
         if need > limit:
             heaviest = max(estimate.layers, key=lambda layer: layer[key])
+            advice = ADVICE.get(key, ADVICE["lut4"])
             raise DesignTooLarge(
                 f"the design does not fit {estimate.board}: its layers need about {need} "
                 f"{names[key]} (estimate), the device has {have}; layer "
-                f"{heaviest['layer']} ({heaviest['kind']}) alone needs {heaviest[key]}. Fold more (a larger "
-                f"--target-cycles), use serial bases, or choose a larger board")
+                f"{heaviest['layer']} ({heaviest['kind']}) alone needs {heaviest[key]}. "
+                f"{advice}")
 
 
 def place_weight_roms(plan, board):

@@ -58,6 +58,19 @@ def test_unfolded_network_does_not_fit_the_up5k_but_fits_the_ecp5(network):
     check_fit(estimate_design(plan, "ulx3s-85f"))
 
 
+def test_too_few_block_rams_are_not_answered_with_folding(network, monkeypatch):
+    """Block RAM short: the message says that folding does not shrink the weights."""
+    from popcorn.boards.boards import get_board
+
+    plan = map_network(network, target_cycles=256)
+    used = estimate_design(plan, "icebreaker").total["ebr"]
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", used - 1)
+    with pytest.raises(DesignTooLarge, match=rf"need about {used} block RAMs \(estimate\), "
+                       rf"the device has {used - 1}; .*folding more does not shrink the "
+                       rf"weights"):
+        check_fit(estimate_design(plan, "icebreaker"))
+
+
 def test_unknown_board(network):
     with pytest.raises(ValueError, match="unknown board 'de10'"):
         estimate_design(map_network(network), "de10")
