@@ -332,14 +332,13 @@ def mva_features(folding, family="ice40"):
     if f.gather:
         # the input buffer (two banks of SF folds, its read port the stage-1 register),
         # the packing register, word and fold counters, bank flags and their address muxes
-        from .window import memory_resources
+        from .window import ecp5_chain, memory_resources
         buffer = memory_resources(f.fold_width, 2 * f.synapse_folds, family)
         words = max(1, (f.fold_width // f.gather - 1).bit_length())
         fold_bits = max(1, (f.synapse_folds - 1).bit_length())
         feats["ebr"] += buffer["ebr"]
         feats["control"] += buffer["lut4"] + 2 * counters + 2 * (words + fold_bits) + 6
         if family == "ecp5":    # the fold counter and both bank addresses (fold + SF)
-            from .window import ecp5_chain
             feats["control"] += 3 * ecp5_chain(fold_bits + 1)
         feats["ff"] += buffer["ff"] + f.fold_width - f.gather + words + fold_bits + 4
     else:

@@ -149,23 +149,27 @@ class EngineTiming:
     def in_ready(self, out_ready):
         return self._advance(out_ready) and (not self.busy or self.fold == self.cpv - 1)
 
-    def clock(self, in_valid, out_ready):
+    def _issue(self, out_ready, busy):
+        """One clock of the output register, the stages and the fold walk of a vector in
+        issue (``busy``); True when its last fold was issued."""
         advance = self._advance(out_ready)
-        fire = in_valid and self.in_ready(out_ready)
         done = self.slots[-1]
         if out_ready:
             self.out_valid = False
         if not advance:
-            return
+            return False
         if done:
             self.out_valid = True
-        issued = self.busy and self.fold == self.cpv - 1
-        self.slots = [issued] + self.slots[:-1]
-        if self.busy:
-            if self.fold == self.cpv - 1:
-                self.fold, self.busy = 0, False
-            else:
-                self.fold += 1
+        last = busy and self.fold == self.cpv - 1
+        self.slots = [last] + self.slots[:-1]
+        if busy:
+            self.fold = 0 if last else self.fold + 1
+        return last
+
+    def clock(self, in_valid, out_ready):
+        fire = in_valid and self.in_ready(out_ready)
+        if self._issue(out_ready, self.busy):
+            self.busy = False
         if fire:
             self.busy = True
 
@@ -186,24 +190,10 @@ class GatherEngineTiming(EngineTiming):
         return not self.full[self.wb]
 
     def clock(self, in_valid, out_ready):
-        advance = self._advance(out_ready)
         fire = in_valid and not self.full[self.wb]
-        busy = self.full[self.rb]
-        done = self.slots[-1]
-        if out_ready:
-            self.out_valid = False
-        if advance:
-            if done:
-                self.out_valid = True
-            issued = busy and self.fold == self.cpv - 1
-            self.slots = [issued] + self.slots[:-1]
-            if busy:
-                if self.fold == self.cpv - 1:
-                    self.fold = 0
-                    self.full[self.rb] = False
-                    self.rb ^= 1
-                else:
-                    self.fold += 1
+        if self._issue(out_ready, self.full[self.rb]):
+            self.full[self.rb] = False
+            self.rb ^= 1
         if fire:
             if self.count == self.words - 1:
                 self.count = 0
