@@ -4,6 +4,7 @@ import contextlib
 import json
 import math
 import types
+import warnings
 from pathlib import Path
 
 import click
@@ -75,6 +76,13 @@ def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply):
 @click.version_option(package_name="popcorn")
 def main():
     """popcorn: binary neural networks to bit-exact FPGA accelerators."""
+    # popcorn's warnings (e.g. InputRangeWarning) as one line each, once per message
+    warnings.filterwarnings("once", module=r"popcorn\.")
+    warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"Warning: {message}", err=True)
 
 
 @main.command()

@@ -144,3 +144,17 @@ def test_real_inputs_far_above_a_fixed_point_input_warn():
         warnings.simplefilter("error")
         check_inputs(network, images.astype(np.float32) / 256)
         check_inputs(network, images)
+
+
+def test_cli_prints_the_range_warning_once_on_one_line(files):
+    import warnings
+
+    net, path = files
+    assert net.input_quantizer.quantizer == "fixedpoint"
+    top = (2 ** net.input_quantizer.bits - 1) * net.input_quantizer.scale
+    np.save(path / "x.npy", np.full((3, 12), 10 * top))
+    with warnings.catch_warnings():          # the CLI's own filter and display apply
+        result = run("predict", path / "net.npz", path / "x.npy", "-o", path / "s.npz")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "saturates" in line]
+    assert len(lines) == 1 and lines[0].startswith("Warning: real inputs reach"), result.output
