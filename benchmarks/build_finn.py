@@ -1,5 +1,5 @@
 """FINN's bnn_pynq networks through `popcorn build`: TFC-w1a1 on the iCEBreaker, CNV-w1a1
-on the ULX3S-85F (and any other by name), from the QONNX files that
+and CNV-w2a2 on the ULX3S-85F (and any other by name), from the QONNX files that
 `benchmarks/finn_networks.py` exported and imported (build/finn/<name>/<name>.npz).
 
     python benchmarks/finn_networks.py --networks tfc_1w1a cnv_1w1a   # the network files
@@ -19,8 +19,11 @@ import numpy as np
 from popcorn.frontends import bnn_pynq
 from popcorn.train.data import load_mnist_subset
 
-BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100), "cnv_1w1a": ("ulx3s-85f", "15000", 3)}
-"""name -> (board, --target-cycles, images simulated in RTL)."""
+BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100), "cnv_1w1a": ("ulx3s-85f", "15000", 3),
+          "cnv_2w2a": ("ulx3s-85f", "150000", 2)}
+"""name -> (board, --target-cycles, images simulated in RTL). CNV-w2a2's weights (3.1 Mbit)
+fill the ULX3S-85F's 208 DP16KD only when its ROMs are deep enough to tile them: at 150 000
+cycles per image, with the weight ROMs placed (``--weight-memory fill``)."""
 
 
 def main(args, build_dir=Path("build/finn")):
