@@ -38,12 +38,14 @@ Conv                       :class:`Conv2d` (square stride, symmetric pads, group
 BatchNormalization         :class:`BatchNorm` (after a MatMul/Gemm/Conv; a second one is
                            composed into the first)
 MaxPool                    :class:`MaxPool2d` (square kernel and stride, no padding); a
-                           MaxPool of pre-activations is moved after the next quantizer:
-                           exact, as every quantizer here is non-decreasing, when only
-                           non-decreasing per-channel maps stand between them
-                           (BatchNormalization with gamma >= 0, Add/Sub, Mul/Div by positive
-                           constants, Relu); a decreasing one (gamma < 0, a negative Mul), or
-                           any other node, is refused naming the MaxPool and that node
+                           MaxPool of pre-activations is moved after the next quantizer
+                           across per-channel affine maps (BatchNormalization, Add/Sub,
+                           Mul/Div by constants) and Relu: exact, as every quantizer here is
+                           non-decreasing, so q(g(max y)) = max q(g(y)) where g increases
+                           and min q(g(y)) on the channels where it decreases (gamma < 0, a
+                           negative Mul): those are pooled by the minimum
+                           (``MaxPool2d.minimum``). Any other node between them is refused
+                           naming the MaxPool and that node
 Flatten (axis 1), Reshape  :class:`Flatten` (a no-op on a vector is dropped, a Reshape must
 to a vector                flatten); a Reshape of the raw input (FINN's FC models) keeps the
                            graph's input shape and puts the Flatten after the input quantizer
@@ -138,6 +140,7 @@ Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
   not) is an unsupported node.
 """
 
+import dataclasses
 import os
 
 import numpy as np
@@ -296,7 +299,7 @@ class _Importer:
         self.act_scale = 1.0       # qonnx value = act_scale * popcorn value + act_offset
         self.act_offset = 0.0
         self.quantizer = None      # the current activation quantizer (for padding)
-        self.pending_pools = []    # (label, MaxPool2d) seen before their quantizer
+        self.pending_pools = []    # (label, MaxPool2d, decreasing channels) before their quantizer
         self.pre_scale = 1.0       # raw input preprocessing: the quantizer reads
         self.pre_shift = 0.0       #   pre_scale * x + pre_shift
         self.raw_flatten = False   # a Reshape of the raw input to a vector
@@ -416,9 +419,9 @@ class _Importer:
         pool_label = self.pending_pools[0][0]
         raise QonnxImportError(f"{pool_label}: max-pooling of pre-activations ({why}); popcorn "
                                f"pools quantized activations, and moves a MaxPool after its "
-                               f"quantizer only across non-decreasing per-channel maps "
-                               f"(BatchNormalization with gamma >= 0, Add/Sub, Mul/Div by "
-                               f"positive constants): put the activation quantizer "
+                               f"quantizer only across per-channel affine maps "
+                               f"(BatchNormalization, Add/Sub, Mul/Div by constants) and "
+                               f"Relu: put the activation quantizer "
                                f"(BipolarQuant, Quant or MultiThreshold) directly before or after "
                                f"the MaxPool")
 
@@ -439,9 +442,16 @@ class _Importer:
         if self.state == "raw" and self.raw_flatten:
             self.items.append(Flatten())
         self.state = "codes"
-        for _, pool in self.pending_pools:   # q(max x) = max q(x): q is non-decreasing
-            self.items.append(pool)
+        for _, pool, decreasing in self.pending_pools:   # q(max x) = max q(x): q increases
+            self.items.append(dataclasses.replace(
+                pool, minimum=tuple(int(c) for c in np.flatnonzero(decreasing))))
         self.pending_pools = []
+
+    def _decreasing(self, channels):
+        """A map decreasing on ``channels`` (bool per channel) follows the pending pools:
+        their max becomes a min there, and a min a max again."""
+        for _, _, decreasing in self.pending_pools:
+            decreasing ^= np.broadcast_to(channels, decreasing.shape)
 
     def _preprocessed(self):
         return self.state == "raw" and (self.pre_scale, self.pre_shift) != (1.0, 0.0)
@@ -725,10 +735,7 @@ class _Importer:
         if bn.channels != self.shape[0]:
             raise QonnxImportError(f"{label}: {bn.channels} channels, the input has "
                                    f"{self.shape[0]}")
-        if self.pending_pools and (bn.gamma < 0).any():
-            self._pool_refused(f"{label} has gamma < 0 on channel "
-                               f"{int(np.flatnonzero(bn.gamma < 0)[0])}, a decreasing map, "
-                               f"before the quantizer")
+        self._decreasing(bn.gamma < 0)
         if self.state == "normalized":   # a second one: an affine map of the first
             scale = bn.gamma.astype(np.float64) / np.sqrt(bn.var.astype(np.float64) + bn.eps)
             self._affine_after_linear(label, scale, bn.beta - bn.mean * scale)
@@ -798,10 +805,7 @@ class _Importer:
                                       "scale")
             shift = self._per_channel(label, np.broadcast_to(b, np.broadcast(a, b).shape),
                                       "shift")
-            if self.pending_pools and (scale < 0).any():
-                self._pool_refused(f"{label} multiplies channel "
-                                   f"{int(np.flatnonzero(scale < 0)[0])} by a negative number, a "
-                                   f"decreasing map, before the quantizer")
+            self._decreasing(scale < 0)
             self._affine_after_linear(label, scale, shift)
 
     _map_Add = _map_Sub = _map_Mul = _map_Div = _map_affine
@@ -847,7 +851,8 @@ class _Importer:
         if self.state == "codes":
             self.items.append(pool)
         elif self.state in ("linear", "normalized"):
-            self.pending_pools.append((label, pool))  # moved after the quantizer, if exact
+            # moved after the quantizer, exactly
+            self.pending_pools.append((label, pool, np.zeros(self.shape[0], bool)))
         else:
             raise QonnxImportError(f"{label}: max-pooling of the raw input; popcorn pools "
                                    f"quantized activations: put the input quantizer before it")

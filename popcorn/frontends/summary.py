@@ -42,7 +42,8 @@ def layer_summary(layer, input_shape, output_shape):
         detail = (f"{kh}x{kw} kernel, stride {layer.stride}, padding {layer.padding}, "
                   + _weights(layer) + (", bias" if layer.bias is not None else ""))
     elif kind == "maxpool2d":
-        detail = f"{layer.kernel}x{layer.kernel}, stride {layer.stride}"
+        detail = f"{layer.kernel}x{layer.kernel}, stride {layer.stride}" + (
+            f", minimum on {len(layer.minimum)} channels" if layer.minimum else "")
     elif kind == "batchnorm":
         detail = f"{layer.channels} channels, eps {layer.eps:.3g}"
     elif kind == "activation":

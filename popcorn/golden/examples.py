@@ -67,7 +67,8 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32):
     ``layout="strided"``: 1x9x9 8-bit input, Conv2d 1x1 -> BN -> act -> MaxPool 3 stride 2
     (overlapping) -> Conv2d 3x3 -> BN -> act -> Flatten -> Dense 4 -> Scores.
     Batch norms use the statistics of ``calibration`` random inputs, random gamma (some
-    negative, one zero per hidden layer of 3+ channels) and beta.
+    negative, one zero per hidden layer of 3+ channels) and beta. Pools take the minimum
+    on about half their channels (``MaxPool2d.minimum``).
     """
     rng = np.random.default_rng(seed)
     weights, act = scheme_quantizers(scheme, rng)
@@ -80,8 +81,12 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32):
         final = number == len(plan) - 1
         if step[0] == "pool":
             stride = step[2] if len(step) > 2 else step[1]
-            layers.append(MaxPool2d(step[1], stride))
-            values = pool_windows(values, step[1], stride).max(axis=-1)
+            # about half the channels pooled by the minimum, drawn from a generator of
+            # their own so that the other layers stay as they were
+            pick = np.random.default_rng([seed, number]).random(values.shape[1]) < 0.5
+            layers.append(MaxPool2d(step[1], stride, tuple(np.flatnonzero(pick))))
+            windows = pool_windows(values, step[1], stride)
+            values = np.where(pick[:, None, None], windows.min(axis=-1), windows.max(axis=-1))
             continue
         if step[0] == "flatten":
             layers.append(Flatten())

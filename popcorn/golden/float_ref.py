@@ -93,7 +93,10 @@ def float_forward(network, x):
             magnitude = np.abs(values) if getattr(quantizer, "mean_scaling", False) else None
             values = quantize_activations(values, quantizer)
         elif kind == "maxpool2d":
-            values = pool_windows(values, layer.kernel, layer.stride).max(axis=-1)
+            windows = pool_windows(values, layer.kernel, layer.stride)
+            values = windows.max(axis=-1)
+            if layer.minimum:
+                values[:, list(layer.minimum)] = windows[:, list(layer.minimum)].min(axis=-1)
         elif kind == "flatten":
             values = values.reshape(values.shape[0], -1)
             if magnitude is not None:

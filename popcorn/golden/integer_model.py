@@ -20,7 +20,8 @@ thermometer-coded inputs. Semantics (ARCHITECTURE.md, "Integer semantics"):
   ``floor(.) + 1`` and ``ceil(.) - 1``. gamma = 0, or a threshold no Y in
   [y_min, y_max] can cross, gives a constant bit (direction 0). The bits form the
   thermometer code the next layer's bases derive from. Without a BatchNorm, tau = t_k.
-* **MaxPool2d**: bitwise OR of thermometer codes over each window.
+* **MaxPool2d**: bitwise OR of thermometer codes over each window (AND, the minimum, on
+  its ``minimum`` channels).
 * **Flatten**: C-major, the comparator axis stays last.
 * **BatchNorm + Scores**: folded into the last layer's Phi and B (per-class affine).
 * **Scores**: the last Y, ``int64`` (B, classes), in units of 2**-F of the last layer;
@@ -144,9 +145,12 @@ class IntThreshold:
 
 @dataclass(frozen=True)
 class IntMaxPool:
+    """``minimum``: the channels pooled by the AND of their codes (their minimum), as
+    :class:`~popcorn.network.layers.MaxPool2d`."""
     layer: int
     kernel: int
     stride: int
+    minimum: tuple = ()
 
     kind = "maxpool2d"
 
@@ -325,7 +329,7 @@ def to_integer(network, frac_bits=8, *, per_layer=True):
             quantizer = layer.quantizer
             stages.append(_threshold_stage(index, previous, norm, quantizer))
         elif kind == "maxpool2d":
-            stages.append(IntMaxPool(index, layer.kernel, layer.stride))
+            stages.append(IntMaxPool(index, layer.kernel, layer.stride, layer.minimum))
         elif kind == "flatten":
             stages.append(IntFlatten(index))
         elif kind == "scores":
@@ -469,8 +473,12 @@ def apply_thresholds(stage, y):
 
 
 def _maxpool(stage, thermo):
+    """OR of the windows; on the ``minimum`` channels AND, as NOT OR NOT."""
     moved = np.moveaxis(thermo, -1, 2)  # (B, C, L, H, W)
-    pooled = np.bitwise_or.reduce(pool_windows(moved, stage.kernel, stage.stride), axis=-1)
+    invert = np.zeros((moved.shape[1], 1, 1, 1), np.uint8)
+    invert[list(stage.minimum)] = 1
+    pooled = np.bitwise_or.reduce(pool_windows(moved ^ invert, stage.kernel, stage.stride),
+                                  axis=-1) ^ invert
     return np.moveaxis(pooled, 2, -1)
 
 

@@ -31,7 +31,7 @@ def _conv(stage):
 def _pool(stage):
     blocks = _queue(stage) + [("pool", MaxPool(height=stage.height, width=stage.width,
                                channels=stage.in_width, kernel=stage.kernel,
-                               stride=stage.stride))]
+                               stride=stage.stride, invert=stage.invert))]
     if stage.convert is not None:
         kind, perm = level_to_base_map(stage.convert)
         blocks.append(("bases", LevelsToBases(channels=stage.channels, levels=stage.bits,

@@ -1,4 +1,5 @@
-"""Max-pooling of thermometer codes (and ``pm1`` sign bits) as a bitwise OR."""
+"""Max-pooling of thermometer codes (and ``pm1`` sign bits) as a bitwise OR; min-pooling of
+chosen bits as a bitwise AND."""
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
@@ -45,6 +46,11 @@ class MaxPool(wiring.Component):
         k.
     stride : int or None
         s, default ``kernel`` (non-overlapping windows).
+    invert : int
+        A C-bit mask (default 0) of the bits pooled by AND (their minimum) instead: they
+        are inverted as they enter and as they leave (AND is NOT OR NOT). Constant
+        inversions merge into the LUT4s that read and write the bits; the estimate ignores
+        them.
 
     Ports
     -----
@@ -73,11 +79,15 @@ class MaxPool(wiring.Component):
     channel. Both have the same timing.
     """
 
-    def __init__(self, *, height, width, channels, kernel, stride=None):
+    def __init__(self, *, height, width, channels, kernel, stride=None, invert=0):
         check_positive(kernel, "kernel size")
         stride = kernel if stride is None else stride
         check_window(height=height, width=width, channels=channels, kernel=kernel,
                      stride=stride, padding=0, pad_value=0)
+        if not 0 <= invert < 1 << channels:
+            raise ValueError(f"invert must be a mask of the {channels} channel bits, not "
+                             f"{invert:#x}")
+        self._invert = invert
         self._height, self._width, self._channels = height, width, channels
         self._kernel, self._stride = kernel, stride
         super().__init__({
@@ -154,12 +164,16 @@ class MaxPool(wiring.Component):
             height=self._height, width=self._width, channels=self._channels,
             kernel=self._kernel, stride=self._stride)
         c, k2 = self.channels, self.kernel * self.kernel
-        wiring.connect(m, wiring.flipped(self.i), window.i)
+        m.d.comb += [
+            window.i.payload.eq(self.i.payload ^ self._invert),
+            window.i.valid.eq(self.i.valid),
+            self.i.ready.eq(window.i.ready),
+        ]
         pooled = 0
         for j in range(k2):
             pooled = pooled | window.o.payload[j * c:(j + 1) * c]
         m.d.comb += [
-            self.o.payload.eq(pooled),
+            self.o.payload.eq(pooled ^ self._invert),
             self.o.valid.eq(window.o.valid),
             window.o.ready.eq(self.o.ready),
         ]
@@ -179,7 +193,8 @@ class MaxPool(wiring.Component):
         out_free = self.o.ready | ~self.o.valid
         step = Signal()
         m.d.comb += [self.i.ready.eq(out_free), step.eq(self.i.valid & out_free)]
-        pixel = self.i.payload
+        pixel = Signal(c)
+        m.d.comb += pixel.eq(self.i.payload ^ self._invert)
 
         # Window row: OR of the pixels rx = 0..k-1.
         segment = Signal(c)
@@ -213,7 +228,7 @@ class MaxPool(wiring.Component):
         with m.If(out_free):
             m.d.sync += self.o.valid.eq(step & emit)
         with m.If(step & emit):
-            m.d.sync += self.o.payload.eq(part)
+            m.d.sync += self.o.payload.eq(part ^ self._invert)
 
         with m.If(step):
             m.d.sync += [x.eq(x + 1), rx.eq(rx + 1)]

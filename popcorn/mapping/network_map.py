@@ -306,7 +306,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             pool = PoolStage(layer=stage.layer, height=stream.height, width=stream.width,
                              channels=stream.channels, bits=stream.bits, kernel=stage.kernel,
                              stride=stage.stride, convert=convert, out_bits=out_bits,
-                             queue=input_queue_depth(stream.width) if stages else 0)
+                             minimum=stage.minimum, queue=input_queue_depth(stream.width) if stages else 0)
             if stage.kernel > stream.height or stage.kernel > stream.width:
                 raise NetworkError(f"{where}: kernel {stage.kernel} does not fit the "
                                    f"{stream.height}x{stream.width} map")

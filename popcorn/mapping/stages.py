@@ -183,7 +183,8 @@ class PoolStage:
 
     ``convert``: None, or the activation quantizer whose bases the pooled levels become
     (PA-Net's one-hot pieces and fixed-point bit planes are not ORed: the engine before
-    emits levels, and they become bases after the pool). ``queue`` as for
+    emits levels, and they become bases after the pool). ``minimum``: the channels pooled
+    by the AND (the minimum, :class:`~popcorn.network.layers.MaxPool2d`). ``queue`` as for
     :class:`ConvStage`.
     """
     layer: int
@@ -195,6 +196,7 @@ class PoolStage:
     stride: int
     convert: object = None
     out_bits: int = None
+    minimum: tuple = ()
     queue: int = 0
 
     kind = "maxpool2d"
@@ -214,10 +216,19 @@ class PoolStage:
     out_words = property(lambda self: self.out_shape[0] * self.out_shape[1])
     out_layout = property(lambda self: (*self.out_shape, self.channels, self.out_bits))
 
+    @property
+    def invert(self):
+        """The ``in_width``-bit mask of the ``minimum`` channels' bits: their AND is
+        NOT OR NOT."""
+        ones = (1 << self.bits) - 1
+        return sum(ones << (c * self.bits) for c in self.minimum)
+
     def reference(self, words):
         fmap = unpack_pixels(words, self.channels, self.bits).reshape(
             self.height, self.width, self.in_width)
-        pooled = or_pool(fmap, self.kernel, self.stride).reshape(-1, self.channels, self.bits)
+        invert = unpack_pixels([self.invert], 1, self.in_width)[0, 0]
+        pooled = (or_pool(fmap ^ invert, self.kernel, self.stride) ^ invert).reshape(
+            -1, self.channels, self.bits)
         if self.convert is not None:
             pooled = thermometer_to_bases(pooled, self.convert)
         return pack_words(pooled, axes=2)

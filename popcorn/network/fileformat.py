@@ -9,6 +9,9 @@ Layout (format version 1):
        "layers": [{"kind": "conv2d", "weights": {"scheme": "xnor"}, "bias": true,
                    "stride": 1, "padding": 1}, ...]}
 
+  A ``maxpool2d`` layer's optional ``"minimum"`` lists the channels it pools by the
+  minimum (:class:`~popcorn.network.layers.MaxPool2d`).
+
 * ``layers.<i>.<name>``: the arrays of layer i (``weight``, ``bias``, ``gamma``, ``beta``,
   ``mean``, ``var``, ``shifts``, ``betas``, ``endpoints``), ``float32`` or ``float64``;
 * ``input.<name>``: the arrays of the input quantizer.
@@ -155,7 +158,7 @@ def _layer(fields, arrays, prefix):
         sub.done()
         return Activation(quantizer)
     if kind == "maxpool2d":
-        return MaxPool2d(fields.get("kernel"), fields.get("stride"))
+        return MaxPool2d(fields.get("kernel"), fields.get("stride"), fields.get("minimum", ()))
     if kind == "flatten":
         return Flatten()
     return Scores()

@@ -142,10 +142,19 @@ class MaxPool2d:
 
     Quantizers are non-decreasing, so this is the max of activation codes: a bitwise OR of
     thermometer codes in the integer model.
+
+    ``minimum``: the channels pooled by the **minimum** of their codes instead (a bitwise
+    AND of thermometer codes), sorted channel indices. They come from a source network that
+    pools before a decreasing per-channel map and its quantizer (Conv, MaxPool,
+    BatchNorm with gamma < 0, sign, as BinaryNet orders them): ``q(g(max y)) =
+    min q(g(y))`` for a non-increasing ``g`` and a non-decreasing ``q``, so the pool moves
+    after the activation exactly, as a minimum on those channels. Integers are never
+    compared: every per-channel affine map is monotone.
     """
 
     kernel: int
     stride: int = None
+    minimum: tuple = ()
 
     kind = "maxpool2d"
 
@@ -154,6 +163,15 @@ class MaxPool2d:
         if self.stride is None:
             object.__setattr__(self, "stride", self.kernel)
         check_positive_int(self.stride, "pooling stride")
+        try:
+            minimum = tuple(int(c) for c in self.minimum)
+        except (TypeError, ValueError):
+            raise TypeError(f"pooling minimum must be a sequence of channel indices, not "
+                            f"{self.minimum!r}") from None
+        if list(minimum) != sorted(set(minimum)) or (minimum and minimum[0] < 0):
+            raise ValueError(f"pooling minimum must list distinct channel indices >= 0 in "
+                             f"increasing order, not {list(minimum)}")
+        object.__setattr__(self, "minimum", minimum)
 
     def output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -161,10 +179,14 @@ class MaxPool2d:
         c, h, w = input_shape
         if h < self.kernel or w < self.kernel:
             raise ValueError(f"kernel {self.kernel} does not fit the {h}x{w} input")
+        if self.minimum and self.minimum[-1] >= c:
+            raise ValueError(f"pooling minimum names channel {self.minimum[-1]}, the input "
+                             f"has {c} channels")
         return (c, (h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
 
     def to_json(self):
-        return {"kind": self.kind, "kernel": int(self.kernel), "stride": int(self.stride)}
+        return {"kind": self.kind, "kernel": int(self.kernel), "stride": int(self.stride)} | (
+            {"minimum": list(self.minimum)} if self.minimum else {})
 
     def arrays(self):
         return {}

@@ -180,33 +180,36 @@ def test_increasing_maps_between_pool_and_quantizer_are_moved_exactly(tmp_path):
     check_integer(net, x, reference)
 
 
-def test_decreasing_map_between_pool_and_quantizer_is_refused(tmp_path):
-    x = np.random.default_rng(4).normal(size=(8, 2, 6, 6)).astype(np.float32)
+def test_decreasing_map_between_pool_and_quantizer_pools_by_the_minimum(tmp_path):
+    x = np.random.default_rng(4).normal(size=(64, 2, 6, 6)).astype(np.float32)
     path = _pool_export(tmp_path, _pool_model([_Affine(torch.tensor(
-        [1.0, -2.0, 1.0, 1.0])[:, None, None], 0.0)]), x)
-    [pool] = [n.name for n in onnx.load(str(path)).graph.node if n.op_type == "MaxPool"]
-    [mul] = [n.name for n in onnx.load(str(path)).graph.node if n.op_type == "Mul"]
-    with pytest.raises(QonnxImportError, match=(
-            rf"node '{pool}' \(MaxPool\): max-pooling of pre-activations \(node '{mul}' \(Mul\) "
-            rf"multiplies channel 1 by a negative number, a decreasing map, before the "
-            rf"quantizer\)")):
-        import_qonnx(path)
+        [1.0, -2.0, 1.0, -0.5])[:, None, None], 0.0)]), x)
+    net = import_qonnx(path)
+    [pool] = [layer for layer in net.layers if layer.kind == "maxpool2d"]
+    assert pool.minimum == (1, 3)
+    reference = run_qonnx(path, x)
+    check_float(net, x, reference)
+    check_integer(net, x, reference)
 
 
-def test_negative_gamma_between_pool_and_quantizer_is_refused(tmp_path):
-    x = np.random.default_rng(5).normal(size=(8, 2, 6, 6)).astype(np.float32)
-    model = _pool_model([nn.BatchNorm2d(4)])
+def test_negative_gamma_between_pool_and_quantizer_pools_by_the_minimum(tmp_path):
+    # BinaryNet's order: Conv, MaxPool, BatchNorm, sign; a trained gamma may be negative
+    x = np.random.default_rng(5).normal(size=(64, 2, 6, 6)).astype(np.float32)
+    model = _pool_model([nn.BatchNorm2d(4), _Affine(torch.tensor(
+        [1.0, 1.0, -1.0, 1.0])[:, None, None], 0.5)])
     path = _pool_export(tmp_path, model, x)
     graph = onnx.load(str(path))
     [scale] = [i for i in graph.graph.initializer if i.name.endswith("4.weight")]
     values = onnx.numpy_helper.to_array(scale).copy()
-    values[2] = -abs(values[2])
+    values[1:3] = -abs(values[1:3])   # channel 2 decreases twice: the maximum again
     scale.CopyFrom(onnx.numpy_helper.from_array(values, scale.name))
     onnx.save(graph, str(path))
-    with pytest.raises(QonnxImportError, match=r"\(MaxPool\): max-pooling of pre-activations "
-                                               r"\(node '.*' \(BatchNormalization\) has gamma < 0 "
-                                               r"on channel 2"):
-        import_qonnx(path)
+    net = import_qonnx(path)
+    [pool] = [layer for layer in net.layers if layer.kind == "maxpool2d"]
+    assert pool.minimum == (1,)
+    reference = run_qonnx(path, x)
+    check_float(net, x, reference)
+    check_integer(net, x, reference)
 
 
 # -- input preprocessing

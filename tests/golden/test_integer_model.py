@@ -57,7 +57,9 @@ def layerwise(net, x, frac_bits):
             levels = before.sum(axis=-1)
             k = stage.kernel
             b, c, h, w = levels.shape
-            top = levels[:, :, :h // k * k, :w // k * k].reshape(b, c, h // k, k, w // k, k).max(axis=(3, 5))
+            windows = levels[:, :, :h // k * k, :w // k * k].reshape(b, c, h // k, k, w // k, k)
+            top = windows.max(axis=(3, 5))
+            top[:, list(stage.minimum)] = windows[:, list(stage.minimum)].min(axis=(3, 5))
             assert np.array_equal(after, codes_thermometer(top, before.shape[-1]))
     return result, worst
 

@@ -48,6 +48,30 @@ def test_pool_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, s
     assert m["words"] == len(c["images"]) * np.prod(block.out_shape)
 
 
+@pytest.mark.parametrize("height, width, channels, kernel, stride", [
+    (4, 6, 8, 2, 2),
+    (7, 7, 6, 3, 2),      # overlapping: through the sliding window
+])
+def test_min_pool_channels_bit_exact_with_stalls(tmp_path, height, width, channels, kernel,
+                                                 stride):
+    invert = np.random.default_rng(channels).integers(0, 2, channels).astype(np.uint8)
+    c = dict(block="pool", height=height, width=width, channels=channels, kernel=kernel,
+             stride=stride, images=thermometer_maps(3, height, width, channels, seed=7),
+             invert=invert, seed=5, idle=0.3, stall=0.3, burst=2)
+    block = MaxPool(height=height, width=width, channels=channels, kernel=kernel,
+                    stride=stride, invert=sum(int(b) << n for n, b in enumerate(invert)))
+    run(tmp_path, block, c)
+
+
+def test_and_pool_is_min_of_thermometer_codes():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 5, (6, 6, 2))
+    codes = (y[..., np.newaxis] > np.arange(4)).reshape(6, 6, 8).astype(np.uint8)
+    pooled = 1 - ref.or_pool(1 - codes, 2)
+    ymin = y.reshape(3, 2, 3, 2, 2).min(axis=(1, 3))
+    assert (pooled == (ymin[..., np.newaxis] > np.arange(4)).reshape(3, 3, 8)).all()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("height, width, channels, kernel, stride", [
     (12, 12, 64, 2, 2),
@@ -85,6 +109,7 @@ def test_pool_defaults_and_formulas():
     (dict(stride=0), ValueError, "stride must be a positive integer, not 0"),
     (dict(kernel=7), ValueError, "kernel size 7 is larger than the padded image 6x6"),
     (dict(channels=-2), ValueError, "channel count must be a positive integer, not -2"),
+    (dict(invert=1 << 4), ValueError, "invert must be a mask of the 4 channel bits, not 0x10"),
 ])
 def test_pool_validation(params, error, message):
     with pytest.raises(error, match=message):

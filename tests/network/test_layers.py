@@ -48,6 +48,8 @@ def test_shapes_chain():
                         "follow a Dense or Conv2d"),
     ((conv(), Activation(SignActivation()), MaxPool2d(5), Scores()),
      "layer 2 (maxpool2d): kernel 5 does not fit the 4x4 input"),
+    ((conv(), Activation(SignActivation()), MaxPool2d(2, minimum=(1, 4)), Scores()),
+     "layer 2 (maxpool2d): pooling minimum names channel 4, the input has 4 channels"),
     ((conv(), Scores()), "layer 1 (scores): scores must be a vector (classes,), not shape (4, 4, 4)"),
     ((conv(), Activation(SignActivation())),
      "layer 1 (activation): the last layer must be Scores (integer scores and argmax); append Scores()"),
@@ -91,6 +93,11 @@ def test_layer_argument_errors():
         conv(padding=-1)
     with pytest.raises(ValueError, match="pooling kernel must be a positive integer, not 0"):
         MaxPool2d(0)
+    with pytest.raises(ValueError, match=r"pooling minimum must list distinct channel indices "
+                                         r">= 0 in increasing order, not \[2, 1\]"):
+        MaxPool2d(2, minimum=[2, 1])
+    with pytest.raises(TypeError, match="pooling minimum must be a sequence of channel indices"):
+        MaxPool2d(2, minimum=3)
     with pytest.raises(ValueError, match="var must be non-negative"):
         BatchNorm(np.ones(2), np.zeros(2), np.zeros(2), -np.ones(2))
     with pytest.raises(ValueError, match="gamma, beta, mean and var must have one entry per channel"):

@@ -67,12 +67,17 @@ def build(case):
     if block == "window":
         return SlidingWindow(**p)
     if block == "pool":
-        return MaxPool(**p)
+        return MaxPool(**p, invert=sum(int(b) << c for c, b in enumerate(_invert(case))))
     if block == "flatten":
         return Flatten(**p)
     if block == "planes":
         return BitPlanes(**p)
     raise ValueError(f"unknown block {block!r}")
+
+
+def _invert(case):
+    """The pool's AND (minimum) channels as a bit per channel (none without ``invert``)."""
+    return case["invert"] if "invert" in case else np.zeros(int(case["channels"]), np.uint8)
 
 
 def reference(case, images):
@@ -93,8 +98,9 @@ def reference(case, images):
                             int(case["padding"]), int(case["pad_value"]))
             outs.append(pack_words(w, axes=3))
         elif block == "pool":
-            outs.append(pack_words(ref.or_pool(img, int(case["kernel"]),
-                                                   int(case["stride"]))))
+            invert = _invert(case)          # AND = NOT OR NOT on these channels
+            outs.append(pack_words(ref.or_pool(img ^ invert, int(case["kernel"]),
+                                               int(case["stride"])) ^ invert))
         else:
             outs.append(pack_words(ref.flatten(img)[np.newaxis]))
     return ins, [w for o in outs for w in o], len(outs[0])
