@@ -15,7 +15,8 @@ from .float_ref import batchnorm_forward, linear_forward, pad_value
 from .quantizers import quantize_activations
 from .windows import pool_windows
 
-__all__ = ["SCHEMES", "random_network", "scheme_quantizers", "cnv_network", "CNV_CHANNELS"]
+__all__ = ["SCHEMES", "random_network", "scheme_quantizers", "sign_mlp", "cnv_network",
+           "CNV_CHANNELS"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
 
@@ -111,6 +112,27 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32):
         values = quantize_activations(batchnorm_forward(norm, y), act)
         quantizer = act
     return Network(input_shape, input_quantizer, tuple(layers) + (Scores(),))
+
+
+def sign_mlp(sizes=(784, 64, 64, 64, 10), *, scheme="bnn", seed=0, calibration=32):
+    """A random multilayer perceptron of ``pm1`` signs throughout, as FINN's TFC/SFC-w1a1:
+    a sign input of ``sizes[0]`` elements, Dense layers of ``sizes[1:]`` outputs with
+    ``scheme`` weights (``"bnn"`` or ``"xnor"``), a BatchNorm and a sign after each but the
+    last, whose BatchNorm folds into the scores (FINN's TensorNorm). Batch norms as
+    :func:`random_network`'s."""
+    rng = np.random.default_rng(seed)
+    weights = {"bnn": BnnWeights(), "xnor": XnorWeights()}[scheme]
+    values = np.where(rng.random((calibration, sizes[0])) < 0.5, -1.0, 1.0)
+    layers = []
+    for n, out in enumerate(sizes[1:]):
+        layer = Dense(rng.uniform(-1, 1, (out, values.shape[1])), weights)
+        y = linear_forward(layer, values, 0.0)
+        norm = _batchnorm(y, rng, final=n == len(sizes) - 2)
+        layers += [layer, norm]
+        if n < len(sizes) - 2:
+            layers.append(Activation(SignActivation()))
+            values = quantize_activations(batchnorm_forward(norm, y), SignActivation())
+    return Network((sizes[0],), SignActivation(), tuple(layers) + (Scores(),))
 
 
 def random_thresholds(channels, levels, in_width, *, seed=0):

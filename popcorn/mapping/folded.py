@@ -1,0 +1,247 @@
+"""Mapping a Dense network onto the time-multiplexed ("folded") accelerator: one engine of
+``pe`` lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
+
+The small-board architecture (issue 10), first part: Dense layers of one base pair with
+``pm1`` weights and activations (BNN, XNOR-Net; FINN's TFC/SFC-w1a1), sign activations,
+the scores layer last. A layer of K inputs and C channels is padded to ``K' = SF * simd``
+and ``C' = NF * pe``: padded inputs are activation bit 0 against weight bit 1, whose XNOR
+is 0, so the popcount P of every real channel is that of the unpadded layer and its
+thresholds and score coefficients are the dataflow engine's
+(:class:`~popcorn.mapping.linear.LinearFolding`); padded channels write 0 bits, which is
+what the next layer's padded inputs must hold.
+
+Memories (word layouts defined here, used by the RTL and its testbench):
+
+* weights: :data:`SPRAM_WIDTH`-bit words, layer after layer from
+  :attr:`FoldedLayer.weight_base`; word ``nf * SF + sf`` of a layer holds lane p's
+  ``simd`` bits (channel ``nf * pe + p``, inputs ``sf * simd ..``) at bits ``p * simd``;
+  above ``pe * simd`` the word is 0. Loaded at run time (SPRAM has no bitstream image).
+* channel records (EBR ROM, in the bitstream): one word per neuron fold, layer after layer
+  from :attr:`FoldedLayer.record_base`; lane p's record at bits ``p * record_width``:
+  threshold layers ``T'`` (``count_width`` bits, unsigned) and the comparator mode (2 bits,
+  :func:`~popcorn.golden.comparators.encode_comparators`); the scores layer ``A``
+  (``scale_width`` bits, signed) and ``C'`` (``score_width`` bits, signed), ``Y = A P + C'``.
+* activations: two banks of ``simd``-bit words; the image goes to bank 0, layer l reads
+  bank ``l % 2`` and writes bank ``(l + 1) % 2``.
+
+Cycles (:meth:`FoldedPlan.image_cycles`): the engine takes the image's ``in_words`` words
+one per cycle, then runs each layer for ``NF * SF`` issue cycles plus :data:`DRAIN`, then
+offers the scores; it takes the next image the cycle after the scores are taken.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..network.validate import NetworkError
+from .network_map import map_network
+from .stages import DenseStage, FlattenStage
+
+SPRAM_WIDTH = 64
+"""Bits of a weight word: the UP5K's four 16-bit SPRAMs side by side."""
+
+SPRAM_DEPTH = 16384
+"""Weight words the four SPRAMs hold (1 Mbit)."""
+
+DRAIN = 5
+"""Cycles from a layer's last issue to the first issue of the next: the read (1), the
+popcount register (1), the accumulator (1), the comparator or score register (1) and the
+write of the last activation word (1), after which the next layer may read it."""
+
+MODE_WIDTH = 2
+
+
+@dataclass(frozen=True, eq=False)
+class FoldedLayer:
+    """One layer of a :class:`FoldedPlan`: ``folding`` the dataflow engine's
+    :class:`~popcorn.mapping.linear.LinearFolding` of the layer (its weights, thresholds and
+    score coefficients); ``nf``, ``sf`` the padded folds; ``weight_base`` and
+    ``record_base`` its first words in the weight memory and the record ROM."""
+    folding: object
+    nf: int
+    sf: int
+    weight_base: int
+    record_base: int
+
+    @property
+    def scores(self):
+        return self.folding.activation is None
+
+    @property
+    def issue_cycles(self):
+        return self.nf * self.sf
+
+
+@dataclass(frozen=True, eq=False)
+class FoldedPlan:
+    """A Dense network mapped onto the folded accelerator (:func:`map_folded`).
+
+    ``dataflow``: the network's :class:`~popcorn.mapping.network_map.NetworkPlan`, whose
+    input words, output words and golden model the folded accelerator shares;
+    ``layers``: :class:`FoldedLayer` in order; ``pe``, ``simd``: the engine."""
+    dataflow: object
+    layers: tuple
+    pe: int
+    simd: int
+
+    # -- the interface shared with the dataflow plan ---------------------------------------
+    in_width = property(lambda self: self.dataflow.in_width)
+    in_words = property(lambda self: self.dataflow.in_words)
+    out_width = property(lambda self: self.dataflow.out_width)
+    classes = property(lambda self: self.dataflow.classes)
+    score_width = property(lambda self: self.dataflow.score_width)
+
+    def input_words(self, inputs):
+        return self.dataflow.input_words(inputs)
+
+    def reference(self, inputs):
+        return self.dataflow.reference(inputs)
+
+    def pack_outputs(self, scores, argmax):
+        return self.dataflow.pack_outputs(scores, argmax)
+
+    def unpack_outputs(self, words):
+        return self.dataflow.unpack_outputs(words)
+
+    # -- engine ------------------------------------------------------------------------------
+    @property
+    def count_width(self):
+        """Bits of P: 0 .. simd * max SF."""
+        return (self.simd * max(layer.sf for layer in self.layers)).bit_length()
+
+    @property
+    def scale_width(self):
+        return self.layers[-1].folding.scale_width
+
+    @property
+    def record_width(self):
+        """Bits of one lane's record: the widest of a threshold layer's and the scores
+        layer's."""
+        threshold = self.count_width + MODE_WIDTH
+        return max(threshold, self.scale_width + self.score_width)
+
+    @property
+    def buffer_words(self):
+        """Words of one activation bank: the largest input vector, in ``simd``-bit words."""
+        return max(layer.sf for layer in self.layers)
+
+    @property
+    def weight_words(self):
+        last = self.layers[-1]
+        return last.weight_base + last.issue_cycles
+
+    @property
+    def record_words(self):
+        return sum(layer.nf for layer in self.layers)
+
+    def image_cycles(self):
+        """Cycles of one image on an idle engine, from the first input handshake to the
+        scores' (no stalls): ``in_words`` + sum over layers of ``NF * SF + DRAIN``."""
+        return self.in_words + sum(layer.issue_cycles + DRAIN for layer in self.layers)
+
+    @property
+    def cycles_per_image(self):
+        """Initiation interval of images sent back to back: :meth:`image_cycles` + 1 (the
+        cycle the scores are taken)."""
+        return self.image_cycles() + 1
+
+    # -- memory images -----------------------------------------------------------------------
+    def weight_image(self):
+        """The weight memory's words (Python ints of :data:`SPRAM_WIDTH` bits)."""
+        words = []
+        for layer in self.layers:
+            bits = layer.folding.linear.weight_bits[0]                     # (C, K)
+            c, k = bits.shape
+            padded = np.ones((layer.nf * self.pe, layer.sf * self.simd), np.uint8)
+            padded[:c, :k] = bits
+            folds = padded.reshape(layer.nf, self.pe, layer.sf, self.simd).transpose(0, 2, 1, 3)
+            for word_bits in folds.reshape(layer.nf * layer.sf, self.pe * self.simd):
+                words.append(int.from_bytes(np.packbits(word_bits, bitorder="little")
+                                            .tobytes(), "little"))
+        return words
+
+    def record_image(self):
+        """The record ROM's words (Python ints of ``pe * record_width`` bits)."""
+        words = []
+        r = self.record_width
+        for layer in self.layers:
+            fields = _records(layer.folding, self.count_width, self.score_width)
+            for nf in range(layer.nf):
+                word = 0
+                for p in range(self.pe):
+                    c = nf * self.pe + p
+                    if c < len(fields):
+                        word |= fields[c] << (p * r)
+                words.append(word)
+        return words
+
+
+def _records(folding, count_width, score_width):
+    """Per channel, the record (an int) of :func:`FoldedPlan.record_image`."""
+    if folding.activation is None:
+        scale, offset = folding.affine()
+        a_width = folding.scale_width
+        return [(int(scale[c, 0, 0]) & ((1 << a_width) - 1))
+                | ((int(offset[c]) & ((1 << score_width) - 1)) << a_width)
+                for c in range(folding.channels)]
+    thresholds, modes = folding.count_thresholds()
+    return [int(thresholds[c, 0]) | (int(modes[c, 0]) << count_width)
+            for c in range(folding.channels)]
+
+
+def _check_layers(plan):
+    """Refuse what the folded engine cannot run yet, naming the layer."""
+    for stage in plan.stages:
+        if isinstance(stage, (DenseStage, FlattenStage)) or stage.kind == "argmax":
+            continue
+        raise NetworkError(f"layer {stage.layer} ({stage.kind}): the folded accelerator runs "
+                           f"Dense layers only so far; build with --arch dataflow")
+    for folding in plan.foldings:
+        lin, where = folding.linear, f"layer {folding.linear.layer} (dense)"
+        if (lin.weight_encoding, lin.act_encoding) != ("pm1", "pm1") or \
+                folding.weight_bases * folding.act_bases != 1:
+            raise NetworkError(f"{where}: the folded accelerator takes one base pair of pm1 "
+                               f"weights and activations (BNN, XNOR-Net) so far, not "
+                               f"{folding.weight_bases} x {folding.act_bases} "
+                               f"{lin.weight_encoding} x {lin.act_encoding}; build with "
+                               f"--arch dataflow")
+        if folding.activation is not None and (folding.levels, folding.out_bases) != (1, 1):
+            raise NetworkError(f"{where}: the folded accelerator takes sign activations so "
+                               f"far, not {folding.levels} comparators per channel")
+
+
+def map_folded(network, *, pe=1, simd=64, frac_bits=8):
+    """Map a Dense ``network`` onto the folded accelerator with an engine of ``pe`` lanes of
+    ``simd`` bits (``pe * simd`` at most :data:`SPRAM_WIDTH`; ``pe`` divides ``simd``, and
+    the input word width divides ``simd``).
+
+    Raises
+    ------
+    NetworkError
+        for a layer the engine cannot run, naming it, or weights beyond the SPRAM.
+    ValueError
+        for an engine shape that breaks the rules above.
+    """
+    for name, value in (("pe", pe), ("simd", simd)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if pe * simd > SPRAM_WIDTH or simd % pe:
+        raise ValueError(f"pe x simd = {pe} x {simd}: pe must divide simd and pe * simd be "
+                         f"at most {SPRAM_WIDTH} (the SPRAM word)")
+    dataflow = map_network(network, frac_bits=frac_bits, target_cycles=1 << 30)
+    if simd % dataflow.in_width:
+        raise ValueError(f"simd = {simd} must be a multiple of the {dataflow.in_width}-bit "
+                         f"input word")
+    _check_layers(dataflow)
+    layers, weight_base, record_base = [], 0, 0
+    for folding in dataflow.foldings:
+        nf = -(-folding.channels // pe)
+        sf = -(-folding.fan_in // simd)
+        layers.append(FoldedLayer(folding, nf, sf, weight_base, record_base))
+        weight_base += nf * sf
+        record_base += nf
+    if weight_base > SPRAM_DEPTH:
+        raise NetworkError(f"the weights need {weight_base} words of {SPRAM_WIDTH} bits, the "
+                           f"SPRAM holds {SPRAM_DEPTH}; streaming weights from flash is not "
+                           f"built yet")
+    return FoldedPlan(dataflow, tuple(layers), pe, simd)
