@@ -26,16 +26,18 @@ Memories (word layouts defined here, used by the RTL and its testbench):
 
 Cycles (:meth:`FoldedPlan.image_cycles`): the engine takes the image's ``in_words`` words
 one per cycle, then runs each layer for ``NF * SF`` issue cycles plus :data:`DRAIN`, then
-offers the scores; it takes the next image the cycle after the scores are taken.
+hands the scores to the argmax; it takes the next image the cycle after.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..hwmath import argmax_stages
 from ..network.validate import NetworkError
-from .network_map import map_network
+from .network_map import PREDICTED_IMAGES, map_network
 from .stages import DenseStage, FlattenStage
+from .timing import ChainCycles
 
 SPRAM_WIDTH = 64
 """Bits of a weight word: the UP5K's four 16-bit SPRAMs side by side."""
@@ -43,10 +45,9 @@ SPRAM_WIDTH = 64
 SPRAM_DEPTH = 16384
 """Weight words the four SPRAMs hold (1 Mbit)."""
 
-DRAIN = 5
-"""Cycles from a layer's last issue to the first issue of the next: the read (1), the
-popcount register (1), the accumulator (1), the comparator or score register (1) and the
-write of the last activation word (1), after which the next layer may read it."""
+DRAIN = 4
+"""Idle cycles after a layer's last issue: its word is read (1), counted (1), accumulated
+(1), compared (1) and written in the 4th; the next layer's first read follows."""
 
 MODE_WIDTH = 2
 
@@ -144,6 +145,20 @@ class FoldedPlan:
         """Initiation interval of images sent back to back: :meth:`image_cycles` + 1 (the
         cycle the scores are taken)."""
         return self.image_cycles() + 1
+
+    @property
+    def latency(self):
+        """First input handshake to the result's: :meth:`image_cycles` and the argmax's
+        stages."""
+        return self.image_cycles() + argmax_stages(self.classes)
+
+    def cycle_model(self, images=PREDICTED_IMAGES):
+        """:class:`~popcorn.mapping.timing.ChainCycles` of ``images`` images sent back to
+        back (the weights loaded), the result always taken."""
+        cpi = self.cycles_per_image
+        return ChainCycles(
+            inputs=tuple(n * cpi + k for n in range(images) for k in range(self.in_words)),
+            outputs=tuple(n * cpi + self.latency for n in range(images)))
 
     # -- memory images -----------------------------------------------------------------------
     def weight_image(self):

@@ -36,7 +36,9 @@ def choose_simulator(plan, images, simulator="auto"):
 
 def simulate_network(plan, inputs, *, build_dir, simulator="auto", burst=3, seed=1, idle=0.3,
                      stall=0.3, reuse=False, check=True, hardware=None):
-    """Run :class:`~popcorn.hdl.accelerator.DataflowAccelerator` of ``plan`` on ``inputs``
+    """Run :class:`~popcorn.hdl.accelerator.DataflowAccelerator` of ``plan`` (or
+    :class:`~popcorn.hdl.folded.FoldedAccelerator` of a
+    :class:`~popcorn.mapping.folded.FoldedPlan`, its weights loaded first) on ``inputs``
     with random stalls, then ``burst`` images free-running; every output word must equal
     the golden model's and every handshake of the burst the cycle model's
     (:mod:`popcorn.sim.testbenches.network_tb`). Returns an :class:`RtlRun`.
@@ -49,6 +51,8 @@ def simulate_network(plan, inputs, *, build_dir, simulator="auto", burst=3, seed
     differs or the first handshake off the prediction.
     """
     from ..hdl.accelerator import DataflowAccelerator
+    from ..hdl.folded import FoldedAccelerator
+    from ..mapping.folded import FoldedPlan
 
     inputs = np.asarray(inputs)
     scores, argmax = plan.reference(inputs)
@@ -62,9 +66,14 @@ def simulate_network(plan, inputs, *, build_dir, simulator="auto", burst=3, seed
                 cycles_out=np.array(model.outputs, dtype=np.int64) - start,
                 seed=seed, idle=idle, stall=stall, check=int(check))
     sim = choose_simulator(plan, len(inputs), simulator)
-    measured = run_testbench(DataflowAccelerator(hardware or plan),
-                             test_module="popcorn.sim.testbenches.network_tb",
-                             build_dir=build_dir, case=case, simulator=sim, reuse=reuse)
+    if isinstance(plan, FoldedPlan):
+        case["weights"] = _hex((hardware or plan).weight_image())
+        component, cells = FoldedAccelerator(hardware or plan), ("SB_SPRAM256KA",)
+    else:
+        component, cells = DataflowAccelerator(hardware or plan), ()
+    measured = run_testbench(component, test_module="popcorn.sim.testbenches.network_tb",
+                             build_dir=build_dir, case=case, simulator=sim, reuse=reuse,
+                             cells=cells)
     rtl_scores, rtl_argmax = plan.unpack_outputs([int(w, 16) for w in measured.pop("outputs")])
     return RtlRun(rtl_scores, rtl_argmax, measured, sim)
 

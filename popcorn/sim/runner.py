@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tools import ToolMissing, find_tool
-from .verilog import write_verilog
+from .verilog import ice40_cell_model, write_verilog
 
 
 class SimulationFailed(RuntimeError):
@@ -26,7 +26,7 @@ class SimulationFailed(RuntimeError):
 
 
 def run_testbench(component, *, test_module, build_dir, case, simulator="icarus",
-                  toplevel="top", reuse=False):
+                  toplevel="top", reuse=False, cells=()):
     """Export ``component``, build it with ``simulator`` and run cocotb ``test_module``.
 
     With ``reuse``, a passed run in ``build_dir`` of the same Verilog, case, testbench
@@ -40,6 +40,8 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
     case : dict of arrays/scalars saved to ``case.npz`` for the testbench.
     simulator : ``"icarus"`` (default) or ``"verilator"`` (faster for long runs, about
         10 s to compile).
+    cells : iCE40 primitives the component instantiates (``"SB_SPRAM256KA"``), simulated
+        with Yosys's models (:func:`~popcorn.sim.verilog.ice40_cell_model`).
 
     Returns
     -------
@@ -58,6 +60,7 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     source = write_verilog(component, build_dir / f"{toplevel}.v", name=toplevel)
+    models = [ice40_cell_model(cell, build_dir) for cell in cells]
     case_path = build_dir / "case.npz"
     np.savez(case_path, **case)
     result_path = build_dir / "measured.json"
@@ -75,7 +78,7 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
         runner = get_runner(simulator)
         try:
             started = time.monotonic()
-            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+            runner.build(sources=[source, *models], hdl_toplevel=toplevel, build_dir=build_dir,
                          timescale=("1ns", "1ps"), always=True,
                          build_args=_BUILD_ARGS[simulator], log_file=build_dir / "build.log")
             built = time.monotonic()

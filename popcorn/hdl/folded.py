@@ -1,0 +1,224 @@
+"""The folded (time-multiplexed) accelerator: one PE x SIMD engine runs every layer in turn,
+weights in SPRAM (:mod:`popcorn.mapping.folded`)."""
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..hwmath import argmax_stages
+from ..mapping.folded import DRAIN, MODE_WIDTH, SPRAM_WIDTH, FoldedPlan
+from .argmax import Argmax
+from .comparator import compare
+from .popcount import popcount_tree
+from .spram import Spram
+
+
+class FoldedAccelerator(wiring.Component):
+    """The accelerator of a :class:`~popcorn.mapping.folded.FoldedPlan` (word layouts and
+    memories in :mod:`popcorn.mapping.folded`).
+
+    Ports
+    -----
+    load : ``In(stream.Signature(64))``: the weight image
+        (:meth:`~popcorn.mapping.folded.FoldedPlan.weight_image`), word 0 first, once after
+        reset; ``loaded`` rises after its last word, and no image is taken before.
+    i : ``In(stream.Signature(plan.in_width))``: the image's ``in_words`` input words, as
+        the dataflow accelerator's (:meth:`~popcorn.mapping.network_map.NetworkPlan.input_words`).
+    o : ``Out(stream.Signature(plan.out_width))``: the scores and the class, as the dataflow
+        accelerator's.
+
+    Timing
+    ------
+    One image at a time: ``i.ready`` is high from the cycle after the scores' hand-over to
+    the argmax until the image's last word. Then the engine issues one weight word per cycle, ``NF * SF``
+    per layer, and waits :data:`~popcorn.mapping.folded.DRAIN` cycles after each layer's
+    last (the read, the popcount register, the accumulator, the comparator or score
+    register, then the write that the next layer reads). Issue to write of a neuron fold:
+    4 cycles. With no stalls, the scores reach the argmax
+    :meth:`~popcorn.mapping.folded.FoldedPlan.image_cycles` cycles after the first input
+    handshake and leave it ``argmax_stages(classes)`` cycles later; the next image's first
+    word is taken the cycle after the hand-over.
+    """
+
+    def __init__(self, plan):
+        if not isinstance(plan, FoldedPlan):
+            raise TypeError(f"plan must be a FoldedPlan, not {plan!r}")
+        self._plan = plan
+        super().__init__({
+            "load": In(stream.Signature(SPRAM_WIDTH)),
+            "loaded": Out(1),
+            "i": In(stream.Signature(plan.in_width)),
+            "o": Out(stream.Signature(plan.out_width)),
+        })
+
+    @property
+    def plan(self):
+        return self._plan
+
+    @property
+    def latency(self):
+        """First input handshake to the scores' output handshake, no stalls."""
+        return self._plan.image_cycles() + argmax_stages(self._plan.classes)
+
+    def elaborate(self, platform):
+        plan = self._plan
+        pe, simd, r, cw = plan.pe, plan.simd, plan.record_width, plan.count_width
+        layers, words = plan.layers, plan.buffer_words
+        classes, sw = plan.classes, plan.score_width
+        m = Module()
+
+        m.submodules.weights = weights = Spram(SPRAM_WIDTH)
+        m.submodules.records = records = memory.Memory(
+            shape=pe * r, depth=plan.record_words, init=plan.record_image())
+        m.submodules.acts = acts = memory.Memory(shape=simd, depth=2 * words, init=[])
+        rec_rd, act_rd, act_wr = records.read_port(), acts.read_port(), acts.write_port()
+        m.submodules.argmax = argmax = Argmax(classes=classes, width=sw)
+        wiring.connect(m, argmax.o, wiring.flipped(self.o))
+
+        # -- the weight image -------------------------------------------------------------
+        load_addr = Signal(range(plan.weight_words + 1))
+        m.d.comb += [self.load.ready.eq(~self.loaded), weights.wdata.eq(self.load.payload)]
+        with m.If(self.load.valid & ~self.loaded):
+            m.d.comb += [weights.we.eq(1), weights.addr.eq(load_addr)]
+            m.d.sync += load_addr.eq(load_addr + 1)
+            with m.If(load_addr == plan.weight_words - 1):
+                m.d.sync += self.loaded.eq(1)
+
+        # -- the image into bank 0 ----------------------------------------------------------
+        # running: from the image's last input word to the scores' hand-over to the argmax
+        running, emitting = Signal(name="running"), Signal(name="emitting")
+        finishing = Signal(name="finishing")     # the last word issued, the scores to come
+        per_word = simd // plan.in_width
+        slot = Signal(range(per_word))
+        in_word = Signal(range(plan.in_words))
+        in_addr = Signal(range(words))
+        gather, filled = Signal(simd, name="gather"), Signal(simd, name="filled")
+        take = Signal()
+        m.d.comb += [self.i.ready.eq(self.loaded & ~running),
+                     take.eq(self.i.valid & self.i.ready),
+                     filled.eq(gather), filled.word_select(slot, plan.in_width).eq(self.i.payload)]
+        with m.If(take):
+            last_in = in_word == plan.in_words - 1
+            m.d.sync += [gather.eq(filled), slot.eq(slot + 1), in_word.eq(in_word + 1)]
+            with m.If((slot == per_word - 1) | last_in):
+                m.d.comb += [act_wr.en.eq(1), act_wr.addr.eq(in_addr), act_wr.data.eq(filled)]
+                m.d.sync += [gather.eq(0), slot.eq(0), in_addr.eq(in_addr + 1)]
+            with m.If(last_in):
+                m.d.sync += [in_word.eq(0), in_addr.eq(0), running.eq(1)]
+
+        # -- issue: one weight word per cycle, layer after layer ------------------------------
+        n_layers = len(layers)
+        nf_last = _table([layer.nf - 1 for layer in layers])
+        sf_last = _table([layer.sf - 1 for layer in layers])
+        layer = Signal(range(n_layers), name="layer")
+        nf = Signal(range(max(l.nf for l in layers)), name="nf")
+        sf = Signal(range(max(l.sf for l in layers)), name="sf")
+        waddr = Signal(range(plan.weight_words + 1))
+        raddr = Signal(range(plan.record_words + 1))
+        hold = Signal(range(DRAIN + 1))
+        issue = Signal()
+        m.d.comb += issue.eq(running & ~finishing & (hold == 0))
+        with m.If(hold != 0):
+            m.d.sync += hold.eq(hold - 1)
+        with m.If(issue):
+            m.d.comb += [weights.addr.eq(waddr), act_rd.addr.eq(layer[0] * words + sf),
+                         rec_rd.addr.eq(raddr)]
+            m.d.sync += [waddr.eq(waddr + 1), sf.eq(sf + 1)]
+            with m.If(sf == sf_last[layer]):
+                m.d.sync += [sf.eq(0), nf.eq(nf + 1), raddr.eq(raddr + 1)]
+                with m.If(nf == nf_last[layer]):
+                    m.d.sync += [nf.eq(0), layer.eq(layer + 1), hold.eq(DRAIN)]
+                    with m.If(layer == n_layers - 1):
+                        m.d.sync += [layer.eq(0), waddr.eq(0), raddr.eq(0), finishing.eq(1),
+                                     hold.eq(0)]
+
+        # -- the pipeline: tags travel with each issued word --------------------------------------
+        def tag(name):
+            return {"valid": Signal(name=f"{name}_valid"), "first": Signal(name=f"{name}_first"),
+                    "last": Signal(name=f"{name}_last"),
+                    "layer": Signal(range(n_layers), name=f"{name}_layer"),
+                    "nf": Signal(range(max(l.nf for l in layers)), name=f"{name}_nf")}
+        t1, t2, t3 = tag("t1"), tag("t2"), tag("t3")
+        m.d.sync += [t1["valid"].eq(issue), t1["first"].eq(sf == 0),
+                     t1["last"].eq(sf == sf_last[layer]), t1["layer"].eq(layer),
+                     t1["nf"].eq(nf)]
+        m.d.sync += [t2[k].eq(t1[k]) for k in t1]
+        m.d.sync += [t3[k].eq(t2[k]) for k in t2]
+
+        # stage 1: XNOR and popcount of every lane
+        counts = [Signal(cw, name=f"count{p}") for p in range(pe)]
+        record2 = Signal(pe * r)
+        m.d.sync += record2.eq(rec_rd.data)
+        for p in range(pe):
+            w = weights.rdata[p * simd:(p + 1) * simd]
+            m.d.sync += counts[p].eq(popcount_tree(~(w ^ act_rd.data)))
+        # stage 2: accumulate over the synapse folds
+        accs = [Signal(cw, name=f"acc{p}") for p in range(pe)]
+        record3 = Signal(pe * r)
+        m.d.sync += record3.eq(record2)
+        with m.If(t2["valid"]):
+            for p in range(pe):
+                m.d.sync += accs[p].eq(Mux(t2["first"], 0, accs[p]) + counts[p])
+        # stage 3: comparators or scores, once per neuron fold
+        live = _table([layer.folding.channels - (layer.nf - 1) * pe for layer in layers])
+        bits = Signal(pe)
+        ys = [Signal(signed(sw), name=f"y{p}") for p in range(pe)]
+        a_w = plan.scale_width
+        done = Signal()
+        for p in range(pe):
+            field = record3[p * r:(p + 1) * r]
+            lane_live = (t3["nf"] != nf_last[t3["layer"]]) | (p < live[t3["layer"]])
+            m.d.sync += [bits[p].eq(compare(accs[p], field[:cw], field[cw:cw + MODE_WIDTH])
+                                    & lane_live),
+                         ys[p].eq(field[:a_w].as_signed() * accs[p]
+                                  + field[a_w:a_w + sw].as_signed())]
+        m.d.sync += done.eq(t3["valid"] & t3["last"])
+        t4 = {k: Signal.like(v, name=f"t4_{k}") for k, v in t3.items()}
+        m.d.sync += [t4[k].eq(t3[k]) for k in t3]
+
+        # stage 4: the neuron fold's outputs into the next bank, or the scores
+        scores = Signal(classes * sw)
+        per_fold = simd // pe
+        collect, stored = Signal(simd, name="collect"), Signal(simd, name="stored")
+        out_slot = Signal(range(per_fold), name="out_slot")
+        out_word = Signal(range(words), name="out_word")
+        slot_now = Signal.like(out_slot, name="slot_now")
+        word_now = Signal.like(out_word, name="word_now")
+        first_fold = t4["nf"] == 0           # a layer's first outputs: word 0, slot 0
+        m.d.comb += [slot_now.eq(Mux(first_fold, 0, out_slot)),
+                     word_now.eq(Mux(first_fold, 0, out_word)),
+                     stored.eq(Mux(first_fold, 0, collect)),
+                     stored.word_select(slot_now, pe).eq(bits)]
+        last_layer = t4["layer"] == n_layers - 1
+        with m.If(done & ~last_layer):
+            m.d.sync += [collect.eq(stored), out_slot.eq(slot_now + 1), out_word.eq(word_now)]
+            with m.If((slot_now == per_fold - 1) | (t4["nf"] == nf_last[t4["layer"]])):
+                m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(stored),
+                             act_wr.addr.eq((~t4["layer"][0]) * words + word_now)]
+                m.d.sync += [collect.eq(0), out_slot.eq(0), out_word.eq(word_now + 1)]
+        with m.If(done & last_layer):
+            for p in range(pe):
+                channel = t4["nf"] * pe + p
+                with m.If(channel < classes):
+                    m.d.sync += scores.word_select(channel, sw).eq(ys[p])
+            with m.If(t4["nf"] == nf_last[t4["layer"]]):
+                m.d.sync += emitting.eq(1)
+        m.d.comb += [argmax.i.valid.eq(emitting), argmax.i.payload.eq(scores)]
+        with m.If(argmax.i.valid & argmax.i.ready):
+            m.d.sync += [emitting.eq(0), finishing.eq(0), running.eq(0)]
+        return m
+
+
+class _table:
+    """A per-layer constant, ``table[index]``: a chain of multiplexers (continuous
+    assignments; an ``Array`` of constants becomes an ``always @*`` case that Icarus leaves
+    undefined while its index keeps its initial value)."""
+
+    def __init__(self, values):
+        self._values = [Const(v, range(max(values) + 1)) for v in values]
+
+    def __getitem__(self, index):
+        value = self._values[-1]
+        for n in reversed(range(len(self._values) - 1)):
+            value = Mux(index == n, self._values[n], value)
+        return value
