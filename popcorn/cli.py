@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .boards.boards import BOARDS
+from .boards.top import DEFAULT_BAUD
 from .examples import EXAMPLES, load_example
 
 _STEP_TEXT = {
@@ -320,7 +321,8 @@ _TRAIN_SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")  # popcorn.train.
               help="cnn: output channels of the 3x3 convolutions, comma-separated (each "
                    "followed by 2x2 max-pooling).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Network file: NETWORK.npz, and the run record NETWORK.train.json.")
+              help="Network file: NETWORK.npz, the run record NETWORK.train.json and the "
+                   "held-out test split NETWORK.test.npz (x, y: `popcorn build --inputs`).")
 def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_bn, stochastic,
           act_bits, hidden, channels, output):
     """Train a quantized network and write it as a popcorn network file.
@@ -359,6 +361,8 @@ def train(scheme, data, arch, epochs, seed, lr, weight_bases, act_bases, shift_b
                   f"{record['integer_test_accuracy']:.4f} ({record['integer_frac_bits']} "
                   f"fractional bits), {result.seconds_per_epoch:.2f} s/epoch")
     console.print(f"network: {paths[0]} ({paths[1].name} beside it)")
+    console.print(f"test split: {paths[2]} (x: inputs, y: labels; popcorn build --inputs "
+                  f"takes it)", soft_wrap=True, markup=False, highlight=False)
 
 
 def _widths(text, option):
@@ -402,6 +406,74 @@ def import_model(model, output, keep_scales):
     for line in network_summary(network):
         click.echo(f"  {line}")
     click.echo(f"{len(network.layers)} layers, {network.classes} classes: written to {output}")
+
+
+@main.command()
+@click.argument("images", type=click.Path(exists=True, dir_okay=False))
+@click.option("--port", required=True, help="The board's serial port (e.g. /dev/ttyUSB1).")
+@click.option("--report", "report_path", required=True, type=click.Path(exists=True),
+              help="The report.json of the build whose bitstream the board runs, or its "
+                   "folder (e.g. reports/digits-bnn-icebreaker): the network is mapped as "
+                   "that build mapped it.")
+@click.option("--network", type=click.Path(exists=True, dir_okay=False),
+              help="The network file the build was made from; by default the built-in "
+                   "example the report names.")
+@click.option("--baud", type=click.IntRange(min=1), default=DEFAULT_BAUD, show_default=True,
+              help="The board top's UART rate.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Seconds to wait for each image's reply.")
+def run(images, port, report_path, network, baud, timeout):
+    """Classify IMAGES (.npy, or .npz with `x` and optionally labels `y`) on the board at
+    PORT over the UART link, and check every class and score against the integer golden
+    model; report images/s and the mismatches (exit status 1 when there is any)."""
+    import numpy as np
+
+    from .boards.host import BuildMismatch, LinkError, load_report, open_port, \
+        plan_of_build, run_board
+    from .golden.predict import check_inputs
+    from .network import NetworkError, load_network
+
+    try:
+        report, report_file = load_report(report_path)
+        if network is None:
+            names = [e for e in EXAMPLES for b in BOARDS if report["design"] == f"{e}-{b}"]
+            if not names:
+                raise ValueError(f"{report_file} is the build of a network file (design "
+                                 f"{report['design']!r}): pass that file with --network")
+            net, source = load_example(names[0])[0], f"example {names[0]}"
+        else:
+            net, source = load_network(network), network
+        plan = plan_of_build(net, report)
+        x, y = _load_inputs(images)
+        x = check_inputs(net, x)
+        if y is not None and len(y) != len(x):
+            raise ValueError(f"{images}: {len(y)} labels `y` for {len(x)} images `x`")
+    except BuildMismatch as error:
+        raise click.ClickException(f"{source} is not the network of {report_file}: {error}; "
+                                   f"pass --network with the file the build was made from") \
+            from None
+    except (NetworkError, ValueError, TypeError) as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        with open_port(port, baud=baud, timeout=timeout) as link:
+            result = run_board(link, plan, x)
+    except LinkError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{len(x)} images in {result.seconds:.2f} s on {port} at {baud} baud: "
+               f"{result.images_per_s:.1f} images/s")
+    if y is not None:
+        click.echo(f"board accuracy {np.mean(result.classes == y):.4f} on the labels `y`")
+    bad = result.mismatches
+    if not len(bad):
+        click.echo(f"every class and score equals the integer golden model's "
+                   f"({plan.integer.frac_bits} fractional bits)")
+        return
+    for i in bad[:5]:
+        click.echo(f"  image {i}: board class {result.classes[i]}, scores "
+                   f"{result.scores[i].tolist()}; golden class {result.golden_classes[i]}, "
+                   f"scores {result.golden_scores[i].tolist()}")
+    raise click.ClickException(f"{len(bad)} of {len(x)} images differ from the integer golden "
+                               f"model (the first {min(len(bad), 5)} above)")
 
 
 if __name__ == "__main__":

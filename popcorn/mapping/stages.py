@@ -285,3 +285,30 @@ class ArgmaxStage:
 
     def timing(self):
         return [ArgmaxTiming(stages=argmax_stages(self.classes))]
+
+
+def stage_summary(stage):
+    """A dict describing ``stage``: its layer, kind and stream shapes (``"words x bits"``
+    per image), and for an engine its folding: one row of a report's layer table, and what
+    ``popcorn run`` compares with a build's report."""
+    row = {"layer": stage.layer, "kind": stage.kind, "in": _shape(stage, "in"),
+           "out": _shape(stage, "out")}
+    folding = getattr(stage, "folding", None)
+    if folding is not None:
+        lin = folding.linear
+        row.update({
+            "fan_in": folding.fan_in, "channels": folding.channels,
+            "weight_bases": folding.weight_bases, "act_bases": folding.act_bases,
+            "encodings": f"{lin.weight_encoding} x {lin.act_encoding}",
+            "output": "scores" if folding.activation is None else
+                      f"{folding.out_bits} {folding.activation.quantizer.quantizer} "
+                      f"{'levels' if folding.emit == 'levels' else 'bases'}",
+            "pe": folding.pe, "simd": folding.simd,
+            "cycles_per_vector": folding.cycles_per_vector,
+            "vectors": stage.out_words, "engine_latency": folding.latency})
+    return row
+
+
+def _shape(stage, side):
+    """``"words x bits"`` of one image on a side of the stage."""
+    return f"{getattr(stage, side + '_words')} x {getattr(stage, side + '_width')}"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..mapping.stages import stage_summary
+
 
 def _accuracy(pred, labels):
     return None if labels is None else round(float(np.mean(pred == labels[:len(pred)])), 4)
@@ -19,7 +21,7 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
                    bitstream, estimate):
     """The report as a dict (what ``report.json`` holds); ``estimate`` is the
     :class:`~popcorn.boards.fit.DesignEstimate` of the core made before the build."""
-    layers = [_stage_row(stage) for stage in plan.stages]
+    layers = [stage_summary(stage) for stage in plan.stages]
     cycles, latency = measured["interval"], measured["latency"]
     performance = {}
     for label, mhz in (("fmax", impl.fmax_mhz), ("board_clock", impl.clock_mhz)):
@@ -47,32 +49,6 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
         "performance": performance,
         "bitstream": str(bitstream),
     }
-
-
-def _stage_row(stage):
-    """One row of the layer table: the stage's kind and stream shapes, and for an engine
-    its folding."""
-    row = {"layer": stage.layer, "kind": stage.kind, "in": _shape(stage, "in"),
-           "out": _shape(stage, "out")}
-    folding = getattr(stage, "folding", None)
-    if folding is not None:
-        lin = folding.linear
-        row.update({
-            "fan_in": folding.fan_in, "channels": folding.channels,
-            "weight_bases": folding.weight_bases, "act_bases": folding.act_bases,
-            "encodings": f"{lin.weight_encoding} x {lin.act_encoding}",
-            "output": "scores" if folding.activation is None else
-                      f"{folding.out_bits} {folding.activation.quantizer.quantizer} "
-                      f"{'levels' if folding.emit == 'levels' else 'bases'}",
-            "pe": folding.pe, "simd": folding.simd,
-            "cycles_per_vector": folding.cycles_per_vector,
-            "vectors": stage.out_words, "engine_latency": folding.latency})
-    return row
-
-
-def _shape(stage, side):
-    """``"words x bits"`` of one image on a side of the stage."""
-    return f"{getattr(stage, side + '_words')} x {getattr(stage, side + '_width')}"
 
 
 def write_report(report, out_dir):

@@ -33,12 +33,14 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
     """Load ``data``, train ``scheme`` with ``seed``, write the network; return
     ``(model, result, files)``.
 
-    ``files`` are ``BASE.npz`` (the popcorn network file, :func:`~.export.to_network`) and
+    ``files`` are ``BASE.npz`` (the popcorn network file, :func:`~.export.to_network`),
     ``BASE.train.json`` (the run record: scheme, data set, architecture, seed, options,
     float test accuracy, per-epoch statistics, and ``integer_test_accuracy``: the network
     file through the integer golden model with :data:`INTEGER_FRAC_BITS` fractional bits on
-    the same test images, what ``popcorn predict`` gives); the model is checked for a
-    binary form before training.
+    the same test images, what ``popcorn predict`` gives) and ``BASE.test.npz`` (the
+    held-out test split: ``x``, uint8 pixel codes (B, 1, H, W) as the network takes them,
+    what ``popcorn build --inputs`` and ``popcorn predict`` read, and ``y``, int64
+    labels); the model is checked for a binary form before training.
     """
     dataset = datasets.load(data)
     check_mappable(build_model(scheme, arch=arch, input_shape=dataset.input_shape,
@@ -68,4 +70,6 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
     save_network(network, npz)
     record_path = base.with_name(base.name + ".train.json")
     record_path.write_text(json.dumps(record, indent=1) + "\n")
-    return model, result, (npz, record_path)
+    test_path = base.with_name(base.name + ".test.npz")
+    np.savez(test_path, x=dataset.x_test[:, None], y=dataset.y_test)
+    return model, result, (npz, record_path, test_path)

@@ -149,6 +149,40 @@ def test_cli_train_writes_network(tmp_path):
     assert f"float test accuracy {record['float_test_accuracy']:.4f}" in result.output
 
 
+def test_readme_own_network_sequence_runs_as_printed(tmp_path, monkeypatch):
+    """README: `popcorn train ... -o mynet`, then `popcorn build mynet.npz --inputs
+    mynet.test.npz` (here up to the RTL simulation): train writes the held-out split as
+    the network takes it, and build's golden model gives the record's integer accuracy."""
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["train", "--data", "digits", "--hidden", "16",
+                                       "--epochs", "1", "-o", "mynet"])
+    assert result.exit_code == 0, result.output
+    assert "test split: mynet.test.npz (x: inputs, y: labels" in result.output
+    digits = data.load("digits")
+    with np.load("mynet.test.npz") as test:
+        x, y = test["x"], test["y"]
+    assert x.dtype == np.uint8 and x.shape == (360, 1, 8, 8)
+    np.testing.assert_array_equal(x[:, 0], digits.x_test)
+    np.testing.assert_array_equal(y, digits.y_test)
+
+    result = CliRunner().invoke(main, ["build", "mynet.npz", "--inputs", "mynet.test.npz",
+                                       "--steps", "estimate,golden,simulate",
+                                       "--sim-images", "3"])
+    assert result.exit_code == 0, result.output
+    steps = tmp_path / "build/mynet-icebreaker/steps"
+    record = json.loads((tmp_path / "mynet.train.json").read_text())
+    with np.load(steps / "golden.npz") as golden:
+        integer_argmax = golden["integer_argmax"]
+    assert record["integer_test_accuracy"] > 0.3                   # chance is 0.1
+    assert np.mean(integer_argmax == y) == record["integer_test_accuracy"]
+    with np.load(steps / "simulate.npz") as rtl:
+        np.testing.assert_array_equal(rtl["argmax"], integer_argmax[:3])
+
+
 def test_cli_train_channels_sets_the_convolution_widths(tmp_path):
     from click.testing import CliRunner
 

@@ -1,0 +1,200 @@
+"""The host side of the UART link (:class:`~popcorn.boards.host_link.UARTLink`): images to
+bytes, replies to scores and classes, and a run of images on a board checked against the
+integer golden model (what ``popcorn run`` does).
+
+Byte layout (README, "The host link"): an image is ``plan.in_words`` pixel words in raster
+order, each ``ceil(plan.in_width / 8)`` bytes, little-endian (word bit 0 is bit 0 of the
+first byte); the board answers each image with one output word of
+``ceil(plan.out_width / 8)`` bytes, little-endian: ``plan.classes`` two's complement
+scores of ``plan.score_width`` bits (class 0 lowest), the class above them, zero padding
+up to the byte.
+"""
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import serial
+
+from ..golden.predict import predict
+from ..mapping.network_map import map_network
+from ..mapping.stages import stage_summary
+from ..network import NetworkError
+
+__all__ = ["LinkError", "BuildMismatch", "image_bytes", "reply_size", "decode_replies",
+           "load_report", "plan_of_build", "open_port", "exchange", "BoardRun", "run_board"]
+
+WINDOW = 2
+"""Images sent ahead of the replies read: the board takes a whole image while it transmits
+the previous reply, so its receiver never overruns, and the link stays busy."""
+
+_ROW_KEYS = ("layer", "kind", "in", "out", "fan_in", "channels", "weight_bases",
+             "act_bases", "encodings", "output", "pe", "simd")
+
+
+class LinkError(Exception):
+    """The port cannot be opened, or the board does not answer, or answers short."""
+
+
+class BuildMismatch(NetworkError):
+    """The network is not the one the build (its report) was made from."""
+
+
+def image_bytes(plan, images):
+    """One ``bytes`` per image of ``images`` (B, *input_shape; codes or reals, as the golden
+    model takes them): its ``plan.in_words`` pixel words
+    (:meth:`~popcorn.mapping.network_map.NetworkPlan.input_words`) in raster order, each
+    ``ceil(plan.in_width / 8)`` bytes, little-endian."""
+    size = math.ceil(plan.in_width / 8)
+    words = plan.input_words(images)
+    per = plan.in_words
+    return [b"".join(w.to_bytes(size, "little") for w in words[i * per:(i + 1) * per])
+            for i in range(len(words) // per)]
+
+
+def reply_size(plan):
+    """Bytes of the board's reply to one image: ``ceil(plan.out_width / 8)``."""
+    return math.ceil(plan.out_width / 8)
+
+
+def decode_replies(plan, data):
+    """(scores ``int64`` (B, classes), classes ``int64`` (B,)) of ``data``: B replies of
+    :func:`reply_size` bytes, each a little-endian output word
+    (:meth:`~popcorn.mapping.network_map.NetworkPlan.unpack_outputs`; padding bits that are
+    not zero give a class out of range)."""
+    size = reply_size(plan)
+    words = [int.from_bytes(data[i:i + size], "little") for i in range(0, len(data), size)]
+    return plan.unpack_outputs(words)
+
+
+def load_report(path):
+    """(report dict, its path) of a build: ``path`` is the ``report.json`` that ``popcorn
+    build`` wrote or the folder holding it; ``ValueError`` naming ``path`` otherwise."""
+    path = Path(path)
+    file = path / "report.json" if path.is_dir() else path
+    try:
+        report = json.loads(file.read_text())
+    except (OSError, ValueError) as error:
+        report, problem = None, error
+    else:
+        problem = "no `design`, `network` or `layers`"
+    if not isinstance(report, dict) or not {"design", "network", "layers"} <= report.keys():
+        raise ValueError(f"{file}: not the report.json of a `popcorn build` ({problem}); pass "
+                         f"--report REPORT_DIR/NAME (reports/NAME by default)")
+    return report, file
+
+
+def plan_of_build(network, report):
+    """The :class:`~popcorn.mapping.network_map.NetworkPlan` the build of ``report`` (a
+    ``report.json`` dict) made of ``network``: the report's fractional bits and each
+    engine's (pe, simd). The options the report does not record (pipeline, bases,
+    multiply, weight memory) change neither the link's words nor the scores.
+
+    Raises :class:`BuildMismatch` naming the first difference when ``network``'s input,
+    classes or stages (kind and stream shape of every layer) are not the report's.
+    """
+    net = report["network"]
+    theirs = (tuple(net["input_shape"]), net["classes"], net["input_quantizer"])
+    ours = (tuple(network.input_shape), network.classes, network.input_quantizer.quantizer)
+    for what, a, b in zip(("input shape", "classes", "input quantizer"), theirs, ours):
+        if a != b:
+            raise BuildMismatch(f"the network's {what} is {b}, the build's {a}")
+    engines = [(row["pe"], row["simd"]) for row in report["layers"] if "pe" in row]
+    try:
+        plan = map_network(network, frac_bits=net["frac_bits"], folding=engines)
+    except (NetworkError, ValueError) as error:
+        raise BuildMismatch(f"the build's folding does not fit the network ({error})") \
+            from None
+    rows = [stage_summary(stage) for stage in plan.stages]
+    if len(rows) != len(report["layers"]):
+        raise BuildMismatch(f"the network maps to {len(rows)} stages, the build has "
+                            f"{len(report['layers'])}")
+    for row, built in zip(rows, report["layers"]):
+        for key in _ROW_KEYS:
+            if row.get(key) != built.get(key):
+                raise BuildMismatch(f"layer {built['layer']} ({built['kind']}): {key} is "
+                                    f"{row.get(key)} in the network, {built.get(key)} in the "
+                                    f"build")
+    return plan
+
+
+def open_port(name, *, baud, timeout):
+    """The serial port ``name`` at ``baud``, 8N1, reads waiting at most ``timeout``
+    seconds; :class:`LinkError` when it cannot be opened."""
+    try:
+        return serial.Serial(name, baudrate=baud, timeout=timeout)
+    except (serial.SerialException, ValueError) as error:
+        raise LinkError(f"cannot open {name} ({error}); pass the board's serial port with "
+                        f"--port") from None
+
+
+def exchange(port, frames, size, *, window=WINDOW):
+    """Send ``frames`` (one ``bytes`` per image) on ``port`` and read a ``size``-byte reply
+    to each, at most ``window`` images ahead of the replies; return (replies, seconds
+    from the first byte sent to the last reply read).
+
+    ``port`` is a pyserial ``Serial``; its ``timeout`` bounds each reply. Raises
+    :class:`LinkError` when a reply does not come whole in time.
+    """
+    replies, sent = [], 0
+    try:
+        port.reset_input_buffer()
+        start = time.perf_counter()
+        for index in range(len(frames)):
+            while sent < min(len(frames), index + window):
+                port.write(frames[sent])
+                sent += 1
+            replies.append(port.read(size))
+            _check_reply(port, index, replies[-1], size)
+    except serial.SerialException as error:
+        raise LinkError(f"{port.name}: {error}") from None
+    return replies, time.perf_counter() - start
+
+
+def _check_reply(port, index, reply, size):
+    """:class:`LinkError` when ``reply`` to image ``index`` is shorter than ``size``."""
+    if not reply and index == 0:
+        raise LinkError(f"{port.name}: no reply to image 0 within {port.timeout:g} s; check "
+                        f"the port, the baud rate ({port.baudrate}) and that the board runs "
+                        f"the bitstream of this build")
+    if len(reply) < size:
+        raise LinkError(f"{port.name}: the reply to image {index} is {len(reply)} of {size} "
+                        f"bytes (nothing more within {port.timeout:g} s); does the board run "
+                        f"the bitstream of this build?")
+
+
+@dataclass(frozen=True)
+class BoardRun:
+    """The board's ``scores`` (B, classes) and ``classes`` (B,), the integer golden
+    model's (``golden_scores``, ``golden_classes``) and the wall time of the exchange."""
+    scores: np.ndarray
+    classes: np.ndarray
+    golden_scores: np.ndarray
+    golden_classes: np.ndarray
+    seconds: float
+
+    @property
+    def mismatches(self):
+        """Indices of the images whose board class or scores differ from the golden model's."""
+        differ = (self.scores != self.golden_scores).any(axis=1) | \
+            (self.classes != self.golden_classes)
+        return np.flatnonzero(differ)
+
+    @property
+    def images_per_s(self):
+        return len(self.classes) / self.seconds
+
+
+def run_board(port, plan, images, *, window=WINDOW):
+    """Classify ``images`` (B, *input_shape) on the board behind ``port``
+    (:func:`exchange`) and with the integer golden model
+    (:func:`~popcorn.golden.predict.predict` at the plan's fractional bits); a
+    :class:`BoardRun`."""
+    replies, seconds = exchange(port, image_bytes(plan, images), reply_size(plan),
+                                window=window)
+    scores, classes = decode_replies(plan, b"".join(replies))
+    golden = predict(plan.network, images, frac_bits=plan.integer.frac_bits)
+    return BoardRun(scores, classes, golden.scores, golden.argmax, seconds)
