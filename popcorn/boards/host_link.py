@@ -1,7 +1,7 @@
 """UART host link: bytes in, a core's words through, bytes out."""
 
-from amaranth.hdl import Module
-from amaranth.lib import wiring
+from amaranth.hdl import Module, Mux
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hdl.uart import UARTReceiver, UARTTransmitter
@@ -40,4 +40,42 @@ class UARTLink(wiring.Component):
         wiring.connect(m, pack.o, tx.i)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx),
                      self.error.eq(rx.overrun | rx.frame_error)]
+        return m
+
+
+class WeightsThenImages(wiring.Component):
+    """A byte-stream face for a core with a ``load`` port (the folded accelerator,
+    :class:`~popcorn.hdl.folded.FoldedAccelerator`): the first bytes after reset are its
+    weight image, ``ceil(W/8)`` little-endian bytes per ``W``-bit ``load`` word, until the
+    core raises ``loaded``; every byte after that is image data, ``ceil(K/8)`` bytes per
+    ``K``-bit input word, as :class:`UARTLink` sends them. ``o`` is the core's. The
+    development path for SPRAM weights (the board's flash is the other).
+
+    Image bytes pass through a FIFO of ``buffer`` bytes (``SyncFIFOBuffered``), so that a
+    host streaming at the link's rate is not lost while the core computes (it takes no
+    input then): one image's bytes let the next image arrive during the computation.
+    """
+
+    def __init__(self, core, *, buffer):
+        self._core = core
+        self._buffer = buffer
+        super().__init__({"i": In(stream.Signature(8)),
+                          "o": Out(stream.Signature(core.o.payload.shape().width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        core = self._core
+        m.submodules.core = core
+        m.submodules.weights = weights = BytesToWord(core.load.payload.shape().width)
+        m.submodules.image = image = BytesToWord(core.i.payload.shape().width)
+        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=8, depth=self._buffer)
+        wiring.connect(m, weights.o, core.load)
+        wiring.connect(m, image.o, core.i)
+        m.d.comb += [image.i.valid.eq(queue.r_rdy), image.i.payload.eq(queue.r_data),
+                     queue.r_en.eq(image.i.ready)]
+        wiring.connect(m, core.o, wiring.flipped(self.o))
+        m.d.comb += [weights.i.payload.eq(self.i.payload), queue.w_data.eq(self.i.payload),
+                     weights.i.valid.eq(self.i.valid & ~core.loaded),
+                     queue.w_en.eq(self.i.valid & core.loaded),
+                     self.i.ready.eq(Mux(core.loaded, queue.w_rdy, weights.i.ready))]
         return m

@@ -96,7 +96,7 @@ class FoldedAccelerator(wiring.Component):
         take = Signal()
         m.d.comb += [self.i.ready.eq(self.loaded & ~running),
                      take.eq(self.i.valid & self.i.ready),
-                     filled.eq(gather), filled.word_select(slot, plan.in_width).eq(self.i.payload)]
+                     filled.eq(gather | (self.i.payload << (slot * plan.in_width)))]
         with m.If(take):
             last_in = in_word == plan.in_words - 1
             m.d.sync += [gather.eq(filled), slot.eq(slot + 1), in_word.eq(in_word + 1)]
@@ -187,8 +187,7 @@ class FoldedAccelerator(wiring.Component):
         first_fold = t4["nf"] == 0           # a layer's first outputs: word 0, slot 0
         m.d.comb += [slot_now.eq(Mux(first_fold, 0, out_slot)),
                      word_now.eq(Mux(first_fold, 0, out_word)),
-                     stored.eq(Mux(first_fold, 0, collect)),
-                     stored.word_select(slot_now, pe).eq(bits)]
+                     stored.eq(Mux(first_fold, 0, collect) | (bits << (slot_now * pe)))]
         last_layer = t4["layer"] == n_layers - 1
         with m.If(done & ~last_layer):
             m.d.sync += [collect.eq(stored), out_slot.eq(slot_now + 1), out_word.eq(word_now)]
