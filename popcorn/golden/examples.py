@@ -114,15 +114,17 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32):
     return Network(input_shape, input_quantizer, tuple(layers) + (Scores(),))
 
 
-def sign_mlp(sizes=(784, 64, 64, 64, 10), *, scheme="bnn", seed=0, calibration=32):
-    """A random multilayer perceptron of ``pm1`` signs throughout, as FINN's TFC/SFC-w1a1:
-    a sign input of ``sizes[0]`` elements, Dense layers of ``sizes[1:]`` outputs with
-    ``scheme`` weights (``"bnn"`` or ``"xnor"``), a BatchNorm and a sign after each but the
-    last, whose BatchNorm folds into the scores (FINN's TensorNorm). Batch norms as
-    :func:`random_network`'s."""
+def sign_mlp(sizes=(784, 64, 64, 64, 10), *, scheme="bnn", seed=0, calibration=32,
+             binary_input=False):
+    """A random multilayer perceptron of ``pm1`` signs, as FINN's TFC/SFC-w1a1: an input of
+    ``sizes[0]`` elements (signs, or with ``binary_input`` 1-bit {0, 1} codes as FINN's
+    import gives), Dense layers of ``sizes[1:]`` outputs with ``scheme`` weights (``"bnn"``
+    or ``"xnor"``), a BatchNorm and a sign after each but the last, whose BatchNorm folds
+    into the scores (FINN's TensorNorm). Batch norms as :func:`random_network`'s."""
     rng = np.random.default_rng(seed)
     weights = {"bnn": BnnWeights(), "xnor": XnorWeights()}[scheme]
-    values = np.where(rng.random((calibration, sizes[0])) < 0.5, -1.0, 1.0)
+    low = 0.0 if binary_input else -1.0
+    values = np.where(rng.random((calibration, sizes[0])) < 0.5, low, 1.0)
     layers = []
     for n, out in enumerate(sizes[1:]):
         layer = Dense(rng.uniform(-1, 1, (out, values.shape[1])), weights)
@@ -132,7 +134,8 @@ def sign_mlp(sizes=(784, 64, 64, 64, 10), *, scheme="bnn", seed=0, calibration=3
         if n < len(sizes) - 2:
             layers.append(Activation(SignActivation()))
             values = quantize_activations(batchnorm_forward(norm, y), SignActivation())
-    return Network((sizes[0],), SignActivation(), tuple(layers) + (Scores(),))
+    source = FixedPointActivation(1, 1.0) if binary_input else SignActivation()
+    return Network((sizes[0],), source, tuple(layers) + (Scores(),))
 
 
 def random_thresholds(channels, levels, in_width, *, seed=0):

@@ -2,13 +2,19 @@
 ``pe`` lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
 
 The small-board architecture (issue 10), first part: Dense layers of one base pair with
-``pm1`` weights and activations (BNN, XNOR-Net; FINN's TFC/SFC-w1a1), sign activations,
-the scores layer last. A layer of K inputs and C channels is padded to ``K' = SF * simd``
-and ``C' = NF * pe``: padded inputs are activation bit 0 against weight bit 1, whose XNOR
-is 0, so the popcount P of every real channel is that of the unpadded layer and its
-thresholds and score coefficients are the dataflow engine's
-(:class:`~popcorn.mapping.linear.LinearFolding`); padded channels write 0 bits, which is
-what the next layer's padded inputs must hold.
+``pm1`` weights and ``pm1`` or ``zo`` activations (BNN, XNOR-Net; FINN's TFC/SFC-w1a1,
+whose input is {0, 1}), sign activations, the scores layer last. The engine counts
+``P = popcount(XNOR(w, v))`` of the activation bits v for every layer. For ``pm1``
+activations the dot is ``2 P - K`` (:func:`~popcorn.golden.binary.binary_dot`); for ``zo``
+ones, reading bit v as ``2 v - 1``, it is ``sum_k w_k v_k = P - n_c`` with n_c the channel's
+-1 weights. Either way ``Y = A P + C'`` per channel (:func:`xnor_affine`), and thresholds
+on P follow as for the dataflow engine
+(:meth:`~popcorn.mapping.linear.LinearFolding.count_thresholds`).
+
+A layer of K inputs and C channels is padded to ``K' = SF * simd`` and ``C' = NF * pe``:
+padded inputs are activation bit 0 against weight bit 1, whose XNOR is 0, so P of every
+real channel is that of the unpadded layer; padded channels write 0 bits, which is what the
+next layer's padded inputs must hold.
 
 Memories (word layouts defined here, used by the RTL and its testbench):
 
@@ -33,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..golden.widths import signed_width
 from ..hwmath import argmax_stages
 from ..network.validate import NetworkError
 from .network_map import PREDICTED_IMAGES, map_network
@@ -112,7 +119,7 @@ class FoldedPlan:
 
     @property
     def scale_width(self):
-        return self.layers[-1].folding.scale_width
+        return scale_width(self.layers[-1].folding)
 
     @property
     def record_width(self):
@@ -191,15 +198,33 @@ class FoldedPlan:
         return words
 
 
+def xnor_affine(folding):
+    """(A ``object`` (C, 1, 1), C' ``object`` (C,)) with ``Y = A P + C'`` for the XNOR count
+    P of a layer of one ``pm1`` weight base (module docstring)."""
+    lin = folding.linear
+    if lin.act_encoding == "pm1":
+        return folding.affine()
+    phi = lin.coefficients.astype(object)[:, 0, 0]
+    negatives = (1 - lin.weight_bits[0].astype(np.int64)).sum(axis=1)
+    offset = lin.bias.astype(object) - phi * negatives.astype(object)
+    return phi[:, None, None], offset
+
+
+def scale_width(folding):
+    """Signed bits of the scores layer's A."""
+    scale, _ = xnor_affine(folding)
+    return signed_width(min(0, int(scale.min())), max(0, int(scale.max())))
+
+
 def _records(folding, count_width, score_width):
     """Per channel, the record (an int) of :func:`FoldedPlan.record_image`."""
     if folding.activation is None:
-        scale, offset = folding.affine()
-        a_width = folding.scale_width
+        scale, offset = xnor_affine(folding)
+        a_width = scale_width(folding)
         return [(int(scale[c, 0, 0]) & ((1 << a_width) - 1))
                 | ((int(offset[c]) & ((1 << score_width) - 1)) << a_width)
                 for c in range(folding.channels)]
-    thresholds, modes = folding.count_thresholds()
+    thresholds, modes = folding.count_thresholds(xnor_affine(folding))
     return [int(thresholds[c, 0]) | (int(modes[c, 0]) << count_width)
             for c in range(folding.channels)]
 
@@ -213,10 +238,9 @@ def _check_layers(plan):
                            f"Dense layers only so far; build with --arch dataflow")
     for folding in plan.foldings:
         lin, where = folding.linear, f"layer {folding.linear.layer} (dense)"
-        if (lin.weight_encoding, lin.act_encoding) != ("pm1", "pm1") or \
-                folding.weight_bases * folding.act_bases != 1:
+        if lin.weight_encoding != "pm1" or folding.weight_bases * folding.act_bases != 1:
             raise NetworkError(f"{where}: the folded accelerator takes one base pair of pm1 "
-                               f"weights and activations (BNN, XNOR-Net) so far, not "
+                               f"weights and pm1 or zo activations (BNN, XNOR-Net) so far, not "
                                f"{folding.weight_bases} x {folding.act_bases} "
                                f"{lin.weight_encoding} x {lin.act_encoding}; build with "
                                f"--arch dataflow")

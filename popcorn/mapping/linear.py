@@ -428,15 +428,16 @@ class LinearFolding:
         needs neither Y nor its adders, as FINN's MVTU."""
         return self.activation is not None and self.weight_bases * self.act_bases == 1
 
-    def count_thresholds(self):
+    def count_thresholds(self, affine=None):
         """(thresholds T', modes) ``object`` (C, L) on P, the stored encoding
         (:func:`~popcorn.golden.comparators.encode_comparators`) of comparators equivalent
         to the activation's on Y: with ``Y = A*P + C'``, ``[Y >= T]`` is
         ``[P >= ceil((T - C')/A)]`` for A > 0 and ``[P <= floor((T - C')/A)]`` for A < 0
         (and ``<=`` alike), the latter stored as ``T' = floor(..) + 1`` with MODE_LT; a
         comparator no P in 0 .. count_max can flip becomes a constant. So every T' lies in
-        1 .. count_max: an unsigned field as wide as P."""
-        scale, offset = self.affine()
+        1 .. count_max: an unsigned field as wide as P. ``affine``: (A, C') of another count
+        of the same layer (default :meth:`affine`'s)."""
+        scale, offset = self.affine() if affine is None else affine
         act = self.activation
         bounds = np.zeros(act.thresholds.shape, dtype=np.int64)
         directions = np.zeros(act.thresholds.shape, dtype=np.int64)

@@ -10,14 +10,17 @@ from popcorn.mapping.folded import map_folded
 from popcorn.sim.network import simulate_network
 
 
-@pytest.mark.parametrize("sizes, pe, simd, scheme", [
-    ((23, 12, 9, 5), 2, 8, "bnn"),        # padded inputs and channels, 2 lanes
-    ((40, 16, 10), 1, 64, "xnor"),        # one fold per vector: K <= simd
-    ((30, 7, 3), 4, 4, "bnn"),            # simd = pe: a word per neuron fold
+@pytest.mark.parametrize("sizes, pe, simd, scheme, binary_input", [
+    ((23, 12, 9, 5), 2, 8, "bnn", False),     # padded inputs and channels, 2 lanes
+    ((40, 16, 10), 1, 64, "xnor", False),     # one fold per vector: K <= simd
+    ((30, 7, 3), 4, 4, "bnn", True),          # simd = pe; {0, 1} input, as FINN's TFC
 ])
-def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme):
-    plan = map_folded(sign_mlp(sizes, scheme=scheme, seed=simd), pe=pe, simd=simd)
+def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme, binary_input):
+    plan = map_folded(sign_mlp(sizes, scheme=scheme, seed=simd, binary_input=binary_input),
+                      pe=pe, simd=simd)
     x = np.random.default_rng(2).normal(size=(6, sizes[0]))
+    if binary_input:
+        x = (x > 0).astype(float)
     run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
     scores, argmax = plan.reference(x)
     assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)

@@ -5,7 +5,7 @@ import pytest
 
 from popcorn.golden.comparators import compare_modes
 from popcorn.golden.examples import random_network, sign_mlp
-from popcorn.mapping.folded import DRAIN, map_folded
+from popcorn.mapping.folded import DRAIN, map_folded, scale_width
 from popcorn.network import NetworkError
 
 
@@ -33,7 +33,7 @@ def run_images(plan, inputs):
                     fields.append((records[layer.record_base + nf] >> (p * r)) & ((1 << r) - 1))
             c = layer.folding.channels
             if layer.scores:
-                a_w = layer.folding.scale_width
+                a_w = scale_width(layer.folding)
                 scores.append([_signed(f, a_w) * p + _signed(f >> a_w, plan.score_width)
                                for p, f in zip(counts[:c], fields[:c])])
             else:
@@ -43,12 +43,16 @@ def run_images(plan, inputs):
     return np.array(scores, dtype=np.int64)
 
 
-@pytest.mark.parametrize("scheme", ["bnn", "xnor"])
+@pytest.mark.parametrize("scheme, binary_input", [("bnn", False), ("xnor", False),
+                                                  ("bnn", True)])
 @pytest.mark.parametrize("pe, simd", [(1, 64), (2, 8), (4, 16), (1, 5)])
-def test_memory_images_compute_the_golden_scores(scheme, pe, simd):
-    net = sign_mlp((23, 12, 9, 5), scheme=scheme, seed=pe + simd)
+def test_memory_images_compute_the_golden_scores(scheme, binary_input, pe, simd):
+    net = sign_mlp((23, 12, 9, 5), scheme=scheme, seed=pe + simd, binary_input=binary_input)
     plan = map_folded(net, pe=pe, simd=simd)
     x = np.random.default_rng(1).normal(size=(6, 23))
+    if binary_input:
+        x = (x > 0).astype(float)
+        assert plan.layers[0].folding.linear.act_encoding == "zo"
     scores, _ = plan.reference(x)
     assert np.array_equal(run_images(plan, x), scores)
     assert len(plan.weight_image()) == plan.weight_words == sum(
