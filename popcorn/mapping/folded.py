@@ -35,6 +35,7 @@ one per cycle, then runs each layer for ``NF * SF`` issue cycles plus :data:`DRA
 hands the scores to the argmax; it takes the next image the cycle after.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,8 @@ class FoldedPlan:
     simd: int
 
     # -- the interface shared with the dataflow plan ---------------------------------------
+    network = property(lambda self: self.dataflow.network)
+    integer = property(lambda self: self.dataflow.integer)
     in_width = property(lambda self: self.dataflow.in_width)
     in_words = property(lambda self: self.dataflow.in_words)
     out_width = property(lambda self: self.dataflow.out_width)
@@ -111,7 +114,28 @@ class FoldedPlan:
     def unpack_outputs(self, words):
         return self.dataflow.unpack_outputs(words)
 
+    def summary(self):
+        """One dict per layer, as :meth:`NetworkPlan.summary
+        <popcorn.mapping.network_map.NetworkPlan.summary>`'s rows: the layer as the shared
+        engine runs it (padded folds, ``NF * SF`` cycles)."""
+        rows = []
+        for n, layer in enumerate(self.layers):
+            f = layer.folding
+            rows.append({
+                "layer": f.linear.layer, "kind": "dense (folded)",
+                "in": f"{layer.sf} x {self.simd}",
+                "out": (f"1 x {self.classes * self.score_width}" if layer.scores else
+                        f"{self.layers[n + 1].sf} x {self.simd}"),
+                "fan_in": f.fan_in, "channels": f.channels, "weight_bases": 1,
+                "act_bases": 1, "encodings": f"pm1 x {f.linear.act_encoding}",
+                "output": "scores" if layer.scores else "1 sign bases",
+                "pe": self.pe, "simd": self.simd, "cycles_per_vector": layer.issue_cycles,
+                "vectors": 1, "engine_latency": layer.issue_cycles + DRAIN})
+        return rows
+
     # -- engine ------------------------------------------------------------------------------
+    needs_dsp = False
+
     @property
     def count_width(self):
         """Bits of P: 0 .. simd * max SF."""
@@ -249,10 +273,11 @@ def _check_layers(plan):
                                f"far, not {folding.levels} comparators per channel")
 
 
-def map_folded(network, *, pe=1, simd=64, frac_bits=8):
+def map_folded(network, *, pe=1, simd=None, frac_bits=8):
     """Map a Dense ``network`` onto the folded accelerator with an engine of ``pe`` lanes of
     ``simd`` bits (``pe * simd`` at most :data:`SPRAM_WIDTH`; ``pe`` divides ``simd``, and
-    the input word width divides ``simd``).
+    the input word width divides ``simd``; by default the widest such ``simd``: a whole
+    SPRAM word per cycle when ``pe`` = 1).
 
     Raises
     ------
@@ -261,13 +286,16 @@ def map_folded(network, *, pe=1, simd=64, frac_bits=8):
     ValueError
         for an engine shape that breaks the rules above.
     """
+    dataflow = map_network(network, frac_bits=frac_bits, target_cycles=1 << 30)
+    if simd is None and isinstance(pe, int) and 0 < pe <= SPRAM_WIDTH:
+        step = dataflow.in_width * pe // math.gcd(dataflow.in_width, pe)
+        simd = SPRAM_WIDTH // pe // step * step or step
     for name, value in (("pe", pe), ("simd", simd)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, not {value!r}")
     if pe * simd > SPRAM_WIDTH or simd % pe:
         raise ValueError(f"pe x simd = {pe} x {simd}: pe must divide simd and pe * simd be "
                          f"at most {SPRAM_WIDTH} (the SPRAM word)")
-    dataflow = map_network(network, frac_bits=frac_bits, target_cycles=1 << 30)
     if simd % dataflow.in_width:
         raise ValueError(f"simd = {simd} must be a multiple of the {dataflow.in_width}-bit "
                          f"input word")

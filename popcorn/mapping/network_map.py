@@ -25,7 +25,7 @@ from ..hwmath import class_width
 from ..network.validate import NetworkError
 from .linear import LinearFolding, level_to_base_map, pack_scores, unpack_scores
 from .stages import (ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage,
-                     input_queue_depth)
+                     input_queue_depth, stage_summary)
 from .timing import chain_cycles
 
 PREDICTED_IMAGES = 4
@@ -72,6 +72,11 @@ class NetworkPlan:
     @property
     def classes(self):
         return self.stages[-1].classes
+
+    def summary(self):
+        """One dict per stage (:func:`~popcorn.mapping.stages.stage_summary`): a report's
+        layer table."""
+        return [stage_summary(stage) for stage in self.stages]
 
     @property
     def score_width(self):

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..mapping.stages import stage_summary
-
 
 def _accuracy(pred, labels):
     return None if labels is None else round(float(np.mean(pred == labels[:len(pred)])), 4)
@@ -21,7 +19,7 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
                    bitstream, estimate):
     """The report as a dict (what ``report.json`` holds); ``estimate`` is the
     :class:`~popcorn.boards.fit.DesignEstimate` of the core made before the build."""
-    layers = [stage_summary(stage) for stage in plan.stages]
+    layers = plan.summary()
     cycles, latency = measured["interval"], measured["latency"]
     performance = {}
     for label, mhz in (("fmax", impl.fmax_mhz), ("board_clock", impl.clock_mhz)):

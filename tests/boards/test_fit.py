@@ -27,7 +27,7 @@ def test_estimate_is_the_sum_of_the_blocks(network):
     for key in ("lut4", "ff", "ebr", "dsp"):
         assert est.total[key] == sum(p[key] for p in parts)
         assert [layer[key] for layer in est.layers] == [p[key] for p in parts]
-    assert est.capacity == {"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156}
+    assert est.capacity == {"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156, "spram": 0}
     check_fit(est)                                         # fits: no error
 
 
