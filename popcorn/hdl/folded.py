@@ -5,7 +5,6 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..hwmath import argmax_stages
 from ..mapping.folded import DRAIN, MODE_WIDTH, SPRAM_WIDTH, FoldedPlan
 from .argmax import Argmax
 from .comparator import compare
@@ -20,8 +19,8 @@ def estimate_folded(plan, family="ice40"):
     composed from its blocks' estimates, not fitted to the whole: per lane a binary-base PE
     of ``simd`` bits (:func:`~popcorn.hdl.estimates.estimate_pe`: XNOR popcount tree,
     accumulator) with its comparator and score multiply-add (about ``count_width`` and
-    ``scale_width * count_width`` LUT4), the record ROM and the two activation banks as
-    Yosys maps them, the argmax, the counters, and ``64 / 16`` SPRAM."""
+    ``scale_width * count_width`` LUT4), the record ROM, the two input banks and the two
+    activation banks as Yosys maps them, the argmax, the counters, and ``64 / 16`` SPRAM."""
     lanes = estimate_pe(simd=plan.simd, folds=plan.buffer_words, family=family)
     cw, a_w, sw = plan.count_width, plan.scale_width, plan.score_width
     per_lane = {"lut4": lanes["lut4"] + cw + a_w * cw // 2 + sw,
@@ -29,15 +28,17 @@ def estimate_folded(plan, family="ice40"):
     records = rom_resources(plan.pe * plan.record_width, plan.record_words, family=family,
                             words=plan.record_image())
     acts = memory_resources(plan.simd, 2 * plan.buffer_words, family)
+    inbuf = memory_resources(plan.simd, 2 * plan.layers[0].sf, family)
     argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=family)
     counters = sum(n.bit_length() for n in (plan.weight_words, plan.record_words,
                                             plan.in_words, plan.buffer_words, len(plan.layers)))
-    total = {"lut4": plan.pe * per_lane["lut4"] + records["lut4"] + acts["lut4"]
+    total = {"lut4": plan.pe * per_lane["lut4"] + records["lut4"] + acts["lut4"] + inbuf["lut4"]
              + argmax["lut4"] + 3 * counters + 2 * plan.simd + plan.classes * sw // 4,
-             "ff": plan.pe * per_lane["ff"] + records["ff"] + acts["ff"] + argmax["ff"]
+             "ff": plan.pe * per_lane["ff"] + records["ff"] + acts["ff"] + inbuf["ff"]
+             + argmax["ff"]
              + counters + 3 * plan.simd + plan.pe * plan.record_width * 2
              + plan.classes * sw,
-             "ebr": records["ebr"] + acts["ebr"], "dsp": 0,
+             "ebr": records["ebr"] + acts["ebr"] + inbuf["ebr"], "dsp": 0,
              "spram": SPRAM_WIDTH // SPRAM_BITS}
     return total
 
@@ -58,15 +59,15 @@ class FoldedAccelerator(wiring.Component):
 
     Timing
     ------
-    One image at a time: ``i.ready`` is high from the cycle after the scores' hand-over to
-    the argmax until the image's last word. Then the engine issues one weight word per cycle, ``NF * SF``
-    per layer, and waits :data:`~popcorn.mapping.folded.DRAIN` cycles after each layer's
-    last (the read, the popcount register, the accumulator, the comparator or score
-    register, then the write that the next layer reads). Issue to write of a neuron fold:
-    4 cycles. With no stalls, the scores reach the argmax
-    :meth:`~popcorn.mapping.folded.FoldedPlan.image_cycles` cycles after the first input
-    handshake and leave it ``argmax_stages(classes)`` cycles later; the next image's first
-    word is taken the cycle after the hand-over.
+    Images go into two input banks in turn while the engine computes: ``i.ready`` is high
+    unless the bank to fill holds an image, which it does from its last word until the
+    first layer has issued its last read of it. The engine starts when an image waits and
+    the previous scores have been handed to the argmax; it issues one weight word per cycle, ``NF * SF`` per layer, and waits
+    :data:`~popcorn.mapping.folded.DRAIN` cycles after each layer's last (the read, the
+    popcount register, the accumulator, the comparator or score register, then the write
+    that the next layer reads); 5 cycles after its last issue it hands the scores to the
+    argmax. :meth:`~popcorn.mapping.folded.FoldedPlan.cycle_model` follows this, cycle for
+    cycle.
     """
 
     def __init__(self, plan):
@@ -84,10 +85,6 @@ class FoldedAccelerator(wiring.Component):
     def plan(self):
         return self._plan
 
-    @property
-    def latency(self):
-        """First input handshake to the scores' output handshake, no stalls."""
-        return self._plan.image_cycles() + argmax_stages(self._plan.classes)
 
     def elaborate(self, platform):
         plan = self._plan
@@ -99,8 +96,11 @@ class FoldedAccelerator(wiring.Component):
         m.submodules.weights = weights = Spram(SPRAM_WIDTH)
         m.submodules.records = records = memory.Memory(
             shape=pe * r, depth=plan.record_words, init=plan.record_image())
+        sf0 = plan.layers[0].sf
+        m.submodules.inbuf = inbuf = memory.Memory(shape=simd, depth=2 * sf0, init=[])
         m.submodules.acts = acts = memory.Memory(shape=simd, depth=2 * words, init=[])
         rec_rd, act_rd, act_wr = records.read_port(), acts.read_port(), acts.write_port()
+        in_rd, in_wr = inbuf.read_port(), inbuf.write_port()
         m.submodules.argmax = argmax = Argmax(classes=classes, width=sw)
         wiring.connect(m, argmax.o, wiring.flipped(self.o))
 
@@ -113,27 +113,41 @@ class FoldedAccelerator(wiring.Component):
             with m.If(load_addr == plan.weight_words - 1):
                 m.d.sync += self.loaded.eq(1)
 
-        # -- the image into bank 0 ----------------------------------------------------------
-        # running: from the image's last input word to the scores' hand-over to the argmax
+        # -- images into the two input banks, while the engine computes ---------------------
+        # full[b]: an image waits in input bank b, until the first layer's last read of it;
+        # the input fills bank wbank, the engine reads bank rbank;
+        # running: from the engine's start to the scores' hand-over to the argmax
+        full = Signal(2, name="full")
+        wbank, rbank = Signal(name="wbank"), Signal(name="rbank")
         running, emitting = Signal(name="running"), Signal(name="emitting")
         finishing = Signal(name="finishing")     # the last word issued, the scores to come
         per_word = simd // plan.in_width
         slot = Signal(range(per_word))
         in_word = Signal(range(plan.in_words))
-        in_addr = Signal(range(words))
+        in_addr = Signal(range(sf0))
         gather, filled = Signal(simd, name="gather"), Signal(simd, name="filled")
         take = Signal()
-        m.d.comb += [self.i.ready.eq(self.loaded & ~running),
+        m.d.comb += [self.i.ready.eq(self.loaded & ~full.bit_select(wbank, 1)),
                      take.eq(self.i.valid & self.i.ready),
                      filled.eq(gather | (self.i.payload << (slot * plan.in_width)))]
         with m.If(take):
             last_in = in_word == plan.in_words - 1
             m.d.sync += [gather.eq(filled), slot.eq(slot + 1), in_word.eq(in_word + 1)]
             with m.If((slot == per_word - 1) | last_in):
-                m.d.comb += [act_wr.en.eq(1), act_wr.addr.eq(in_addr), act_wr.data.eq(filled)]
+                m.d.comb += [in_wr.en.eq(1), in_wr.addr.eq(wbank * sf0 + in_addr),
+                             in_wr.data.eq(filled)]
                 m.d.sync += [gather.eq(0), slot.eq(0), in_addr.eq(in_addr + 1)]
-            with m.If(last_in):
-                m.d.sync += [in_word.eq(0), in_addr.eq(0), running.eq(1)]
+        # (continuous assignments: an always @* block would stay undefined in Icarus until
+        # one of its inputs changes, and these feed a register)
+        freed = Signal(2, name="freed")          # the first layer's last read, this cycle
+        filling = Signal(2, name="filling")      # an image's last word, this cycle
+        last_word = take & (in_word == plan.in_words - 1)
+        with m.If(last_word):
+            m.d.sync += [in_word.eq(0), in_addr.eq(0), wbank.eq(~wbank)]
+        m.d.comb += filling.eq(Mux(last_word, Mux(wbank, 0b10, 0b01), 0))
+        m.d.sync += full.eq((full | filling) & ~freed)
+        with m.If(full.bit_select(rbank, 1) & ~running):
+            m.d.sync += running.eq(1)
 
         # -- issue: one weight word per cycle, layer after layer ------------------------------
         n_layers = len(layers)
@@ -149,14 +163,19 @@ class FoldedAccelerator(wiring.Component):
         m.d.comb += issue.eq(running & ~finishing & (hold == 0))
         with m.If(hold != 0):
             m.d.sync += hold.eq(hold - 1)
+        first_done = issue & (layer == 0) & (nf == nf_last[layer]) & (sf == sf_last[layer])
+        m.d.comb += freed.eq(Mux(first_done, Mux(rbank, 0b10, 0b01), 0))
         with m.If(issue):
-            m.d.comb += [weights.addr.eq(waddr), act_rd.addr.eq(layer[0] * words + sf),
-                         rec_rd.addr.eq(raddr)]
+            # layer 0 reads the input buffer, layer l > 0 bank (l - 1) % 2 of acts
+            m.d.comb += [weights.addr.eq(waddr), in_rd.addr.eq(rbank * sf0 + sf),
+                         act_rd.addr.eq((~layer[0]) * words + sf), rec_rd.addr.eq(raddr)]
             m.d.sync += [waddr.eq(waddr + 1), sf.eq(sf + 1)]
             with m.If(sf == sf_last[layer]):
                 m.d.sync += [sf.eq(0), nf.eq(nf + 1), raddr.eq(raddr + 1)]
                 with m.If(nf == nf_last[layer]):
                     m.d.sync += [nf.eq(0), layer.eq(layer + 1), hold.eq(DRAIN)]
+                    with m.If(layer == 0):              # the bank takes another image
+                        m.d.sync += rbank.eq(~rbank)
                     with m.If(layer == n_layers - 1):
                         m.d.sync += [layer.eq(0), waddr.eq(0), raddr.eq(0), finishing.eq(1),
                                      hold.eq(0)]
@@ -178,9 +197,11 @@ class FoldedAccelerator(wiring.Component):
         counts = [Signal(cw, name=f"count{p}") for p in range(pe)]
         record2 = Signal(pe * r)
         m.d.sync += record2.eq(rec_rd.data)
+        x = Signal(simd, name="x")
+        m.d.comb += x.eq(Mux(t1["layer"] == 0, in_rd.data, act_rd.data))
         for p in range(pe):
             w = weights.rdata[p * simd:(p + 1) * simd]
-            m.d.sync += counts[p].eq(popcount_tree(~(w ^ act_rd.data)))
+            m.d.sync += counts[p].eq(popcount_tree(~(w ^ x)))
         # stage 2: accumulate over the synapse folds
         accs = [Signal(cw, name=f"acc{p}") for p in range(pe)]
         record3 = Signal(pe * r)
@@ -222,7 +243,7 @@ class FoldedAccelerator(wiring.Component):
             m.d.sync += [collect.eq(stored), out_slot.eq(slot_now + 1), out_word.eq(word_now)]
             with m.If((slot_now == per_fold - 1) | (t4["nf"] == nf_last[t4["layer"]])):
                 m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(stored),
-                             act_wr.addr.eq((~t4["layer"][0]) * words + word_now)]
+                             act_wr.addr.eq(t4["layer"][0] * words + word_now)]
                 m.d.sync += [collect.eq(0), out_slot.eq(0), out_word.eq(word_now + 1)]
         with m.If(done & last_layer):
             for p in range(pe):

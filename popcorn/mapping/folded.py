@@ -27,12 +27,13 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   threshold layers ``T'`` (``count_width`` bits, unsigned) and the comparator mode (2 bits,
   :func:`~popcorn.golden.comparators.encode_comparators`); the scores layer ``A``
   (``scale_width`` bits, signed) and ``C'`` (``score_width`` bits, signed), ``Y = A P + C'``.
-* activations: two banks of ``simd``-bit words; the image goes to bank 0, layer l reads
-  bank ``l % 2`` and writes bank ``(l + 1) % 2``.
+* activations: two input banks of ``SF_0`` ``simd``-bit words that images fill in turn
+  and the first layer reads, and two banks of ``simd``-bit words: layer l writes bank ``l % 2``
+  and layer l > 0 reads bank ``(l - 1) % 2``.
 
-Cycles (:meth:`FoldedPlan.image_cycles`): the engine takes the image's ``in_words`` words
-one per cycle, then runs each layer for ``NF * SF`` issue cycles plus :data:`DRAIN`, then
-hands the scores to the argmax; it takes the next image the cycle after.
+Cycles (:meth:`FoldedPlan.cycle_model`): the image's ``in_words`` words enter an input
+bank one per cycle while the engine computes earlier images; the engine runs each
+layer for ``NF * SF`` issue cycles plus :data:`DRAIN`, then hands the scores to the argmax.
 """
 
 import math
@@ -166,30 +167,44 @@ class FoldedPlan:
     def record_words(self):
         return sum(layer.nf for layer in self.layers)
 
-    def image_cycles(self):
-        """Cycles of one image on an idle engine, from the first input handshake to the
-        scores' (no stalls): ``in_words`` + sum over layers of ``NF * SF + DRAIN``."""
-        return self.in_words + sum(layer.issue_cycles + DRAIN for layer in self.layers)
+    def cycle_model(self, images=PREDICTED_IMAGES):
+        """:class:`~popcorn.mapping.timing.ChainCycles` of ``images`` images sent back to
+        back (the weights loaded), the result always taken: the accelerator's control
+        (:class:`~popcorn.hdl.folded.FoldedAccelerator`) cycle for cycle. Image n's W words
+        are taken from ``s_n`` on, one per cycle, into input bank ``n % 2``, free once the
+        first layer has read image n - 2: ``s_n = max(s_{n-1} + W, f_{n-2} + NF_0 SF_0)``.
+        The engine starts at ``c_n = max(s_n + W, h_{n-1} + 1)`` (the image waiting, the
+        previous scores handed over at ``h_{n-1}``) and issues from ``f_n = c_n + 1``; its
+        last issue is at ``f_n + sum(NF SF) + DRAIN (L - 1) - 1`` and the hand-over 5 cycles
+        later; the result leaves the argmax ``argmax_stages(classes)`` cycles after that."""
+        w, first = self.in_words, self.layers[0].issue_cycles
+        issues = sum(layer.issue_cycles for layer in self.layers)
+        span = issues + DRAIN * (len(self.layers) - 1) - 1 + 5     # first issue -> hand-over
+        inputs, outputs, issued = [], [], []
+        start, handed = 0, None
+        for n in range(images):
+            if n >= 2:
+                start = max(start, issued[n - 2] + first)
+            inputs += range(start, start + w)
+            engine = start + w if handed is None else max(start + w, handed + 1)
+            issued.append(engine + 1)
+            handed = issued[-1] + span
+            outputs.append(handed + argmax_stages(self.classes))
+            start += w
+        return ChainCycles(inputs=tuple(inputs), outputs=tuple(outputs))
 
     @property
     def cycles_per_image(self):
-        """Initiation interval of images sent back to back: :meth:`image_cycles` + 1 (the
-        cycle the scores are taken)."""
-        return self.image_cycles() + 1
+        """Interval between the last two results of :data:`PREDICTED_IMAGES` images sent
+        back to back: ``max(W, sum(NF SF) + DRAIN L + 2)`` in steady state."""
+        out = self.cycle_model().outputs
+        return out[-1] - out[-2]
 
     @property
     def latency(self):
-        """First input handshake to the result's: :meth:`image_cycles` and the argmax's
-        stages."""
-        return self.image_cycles() + argmax_stages(self.classes)
-
-    def cycle_model(self, images=PREDICTED_IMAGES):
-        """:class:`~popcorn.mapping.timing.ChainCycles` of ``images`` images sent back to
-        back (the weights loaded), the result always taken."""
-        cpi = self.cycles_per_image
-        return ChainCycles(
-            inputs=tuple(n * cpi + k for n in range(images) for k in range(self.in_words)),
-            outputs=tuple(n * cpi + self.latency for n in range(images)))
+        """First input handshake to the first result's, on an idle accelerator."""
+        model = self.cycle_model(1)
+        return model.outputs[0] - model.inputs[0]
 
     # -- memory images -----------------------------------------------------------------------
     def weight_image(self):

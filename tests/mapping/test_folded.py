@@ -65,7 +65,17 @@ def test_padding_holds_real_counts_only():
     assert (first.nf, first.sf) == (2, 2)
     word = plan.weight_image()[1]            # nf 0, sf 1: inputs 8..15, of which 8, 9 real
     assert (word >> 2) & 0x3F == 0x3F and (word >> 10) & 0x3F == 0x3F   # padded weights 1
-    assert plan.image_cycles() == 10 + (2 * 2 + DRAIN) + (1 * 1 + DRAIN)
+    issues = 2 * 2 + 1 * 1
+    assert plan.cycles_per_image == max(10, issues + DRAIN * 2 + 2)
+    assert plan.latency == 10 + 1 + issues + DRAIN - 1 + 5 + 1   # argmax of 2 classes: 1
+
+
+def test_interval_is_the_slower_of_input_and_compute():
+    wide = map_folded(sign_mlp((40, 30, 20, 3)), pe=1, simd=4)     # compute-bound
+    issues = sum(layer.issue_cycles for layer in wide.layers)
+    assert wide.cycles_per_image == issues + DRAIN * 3 + 2
+    narrow = map_folded(sign_mlp((60, 2, 2)), pe=2, simd=32)       # input-bound: 60 words
+    assert narrow.cycles_per_image == 60
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
