@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from popcorn.boards.boards import BOARDS
 from popcorn.cli import main
-from popcorn.golden.examples import random_network
+from popcorn.golden.examples import random_network, sign_mlp
 from popcorn.network import (Activation, BnnWeights, Conv2d, Dense, FixedPointActivation,
                              Flatten, Network, Scores, SignActivation, save_network)
 
@@ -81,6 +81,23 @@ def test_build_refuses_an_unmapped_layer_naming_it(tmp_path):
     assert result.exit_code != 0
     assert "layer 0 (conv2d): kernel 3x2; the sliding window takes square kernels only" \
         in result.output
+
+
+def test_build_folded_refuses_what_it_cannot_run(tmp_path, monkeypatch):
+    """--arch folded: a convolution, or a board without SPRAM, refused in one line."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["build", "--arch", "folded", "--example",
+                                       "mnist-cnn-bnn-tiny"])
+    assert result.exit_code != 0
+    assert "(conv2d): the folded accelerator runs Dense layers only so far; build with " \
+           "--arch dataflow" in result.output
+    save_network(sign_mlp((16, 8, 4)), tmp_path / "mlp.npz")
+    np.savez(tmp_path / "x.npz", x=np.ones((2, 16)))
+    result = CliRunner().invoke(main, ["build", "mlp.npz", "--inputs", "x.npz", "--arch",
+                                       "folded", "--board", "ulx3s-85f"])
+    assert result.exit_code != 0
+    assert "about 4 SPRAM blocks (estimate), the device has 0" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_build_refuses_a_design_far_too_large_before_running_tools(tmp_path, monkeypatch):

@@ -100,3 +100,15 @@ def test_unsupported_layers_are_refused_by_name():
 def test_weights_beyond_the_spram_are_refused():
     with pytest.raises(NetworkError, match="the SPRAM holds 16384"):
         map_folded(sign_mlp((2048, 1024, 10)), pe=1, simd=64)
+
+
+def test_folded_needs_spram_and_is_refused_without():
+    from popcorn.boards.fit import DesignTooLarge, check_fit, estimate_design
+
+    plan = map_folded(sign_mlp((64, 32, 10)))
+    est = estimate_design(plan, "icebreaker")
+    assert est.total["spram"] == 4 and est.capacity["spram"] == 4
+    check_fit(est)
+    with pytest.raises(DesignTooLarge, match=r"about 4 SPRAM blocks \(estimate\), the device "
+                                             r"has 0.*build with --arch dataflow"):
+        check_fit(estimate_design(plan, "ulx3s-85f"))
