@@ -50,12 +50,12 @@ import numpy as np
 
 from .boards.build import build_bitstream
 from .boards.fit import DesignEstimate, check_fit, estimate_design
-from .boards.host_link import WeightsThenImages
+from .boards.host_link import WeightsFromFlash
 from .boards.top import BoardTop
 from .golden.predict import Prediction, predict
 from .hdl.accelerator import DataflowAccelerator
 from .hdl.folded import FoldedAccelerator
-from .mapping.folded import FoldedPlan
+from .mapping.folded import FLASH_OFFSET, FoldedPlan
 from .reports.network_report import network_report, write_report
 from .reports.nextpnr import Implementation
 from .sim.network import simulate_network
@@ -210,17 +210,23 @@ def simulate(plan, config):
 def bitstream(plan, config):
     """The bitstream's path and the :class:`~popcorn.reports.nextpnr.Implementation`."""
     status = _STATUS.get()
-    if isinstance(plan, FoldedPlan):   # weights over the link until the flash loader exists
-        core = WeightsThenImages(FoldedAccelerator(plan),
-                                 buffer=plan.in_words * -(-plan.in_width // 8))
+    folded = isinstance(plan, FoldedPlan)
+    if folded:                          # weights from the board's flash at power-up
+        core = WeightsFromFlash(FoldedAccelerator(plan), plan.flash_image(),
+                                offset=FLASH_OFFSET)
     else:
         core = DataflowAccelerator(plan)
-    path, impl = build_bitstream(BoardTop(core), board=config.board,
+    path, impl = build_bitstream(BoardTop(core, flash=folded), board=config.board,
                                  build_dir=config.build_dir / config.name / config.board,
                                  reuse=True, dsp=plan.needs_dsp,
                                  progress=status and status.update,
                                  estimated_lut4=estimate_design(plan, config.board).total["lut4"])
-    return {"bitstream": str(path), "implementation": impl.to_dict()}, {}
+    result = {"bitstream": str(path), "implementation": impl.to_dict()}
+    if folded:
+        image = path.parent / "weights.bin"
+        image.write_bytes(plan.flash_image())
+        result["flash_image"] = {"path": str(image), "offset": FLASH_OFFSET}
+    return result, {}
 
 
 @_step
@@ -236,7 +242,8 @@ def report(plan, config):
                             gold["integer_frac_bits"]),
         rtl_argmax=sim["argmax"], measured=dict(sim["measured"], simulator=sim["simulator"]),
         impl=Implementation.from_dict(bit["implementation"]), bitstream=path,
-        estimate=DesignEstimate(**dict(est["estimate"], layers=tuple(est["estimate"]["layers"]))))
+        estimate=DesignEstimate(**dict(est["estimate"], layers=tuple(est["estimate"]["layers"]))),
+        flash_image=bit.get("flash_image"))
     json_path, md_path = write_report(rep, config.report_dir / config.name)
     return {"report_json": str(json_path), "report_md": str(md_path), "bitstream": str(path)}, {}
 

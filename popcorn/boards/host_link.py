@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Mux
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..hdl.flash import FlashLoader
 from ..hdl.uart import UARTReceiver, UARTTransmitter
 from ..hdl.width import BytesToWord, WordToBytes
 
@@ -78,4 +79,40 @@ class WeightsThenImages(wiring.Component):
                      weights.i.valid.eq(self.i.valid & ~core.loaded),
                      queue.w_en.eq(self.i.valid & core.loaded),
                      self.i.ready.eq(Mux(core.loaded, queue.w_rdy, weights.i.ready))]
+        return m
+
+
+class WeightsFromFlash(wiring.Component):
+    """A core with a ``load`` port (:class:`~popcorn.hdl.folded.FoldedAccelerator`) whose
+    weights come from the board's SPI flash at power-up
+    (:class:`~popcorn.hdl.flash.FlashLoader` of ``image`` at ``offset``): ``i`` and ``o``
+    are the core's, ``i`` closed until the image has been read and checked; ``error``: the
+    image is missing, of another network or damaged (the core then takes no image);
+    ``spi``: the loader's pins."""
+
+    def __init__(self, core, image, *, offset):
+        self._core = core
+        self._loader = FlashLoader(image, offset=offset)
+        super().__init__({
+            "i": In(stream.Signature(core.i.payload.shape().width)),
+            "o": Out(stream.Signature(core.o.payload.shape().width)),
+            "error": Out(1), "ready": Out(1),
+            "sck": Out(1), "cs": Out(1), "copi": Out(1), "cipo": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        core, loader = self._core, self._loader
+        m.submodules.core = core
+        m.submodules.loader = loader
+        m.submodules.weights = weights = BytesToWord(core.load.payload.shape().width)
+        wiring.connect(m, loader.o, weights.i)
+        wiring.connect(m, weights.o, core.load)
+        wiring.connect(m, core.o, wiring.flipped(self.o))
+        ok = loader.done & core.loaded
+        m.d.comb += [core.i.payload.eq(self.i.payload), core.i.valid.eq(self.i.valid & ok),
+                     self.i.ready.eq(core.i.ready & ok), self.ready.eq(ok),
+                     self.error.eq(loader.error),
+                     self.sck.eq(loader.sck), self.cs.eq(loader.cs), self.copi.eq(loader.copi),
+                     loader.cipo.eq(self.cipo)]
         return m

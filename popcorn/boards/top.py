@@ -10,11 +10,16 @@ DEFAULT_BAUD = 115_200
 
 class BoardTop(Elaboratable):
     """A stream core behind the board's UART (``uart`` 0); the first LED lights on a
-    UART error. The baud divisor comes from ``platform.default_clk_frequency``."""
+    UART error. The baud divisor comes from ``platform.default_clk_frequency``.
 
-    def __init__(self, core, *, baud=DEFAULT_BAUD):
+    ``flash``: the core reads the board's SPI flash (``spi_flash_1x`` 0: its ``sck``,
+    ``cs``, ``copi``, ``cipo``, :class:`~popcorn.boards.host_link.WeightsFromFlash`); the
+    first LED lights on its ``error`` too, the second when it is ``ready``."""
+
+    def __init__(self, core, *, baud=DEFAULT_BAUD, flash=False):
         self.core = core
         self.baud = baud
+        self.flash = flash
 
     def elaborate(self, platform):
         m = Module()
@@ -25,4 +30,19 @@ class BoardTop(Elaboratable):
         m.submodules.tx_buffer = tx = io.Buffer("o", uart.tx)
         m.submodules.led_buffer = led = io.Buffer("o", platform.request("led", 0, dir="-"))
         m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx), led.o.eq(link.error)]
+        if self.flash:
+            core = self.core
+            spi = platform.request("spi_flash_1x", 0, dir={
+                "cs": "-", "clk": "-", "copi": "-", "cipo": "-", "wp": "-", "hold": "-"})
+            buffers = {name: io.Buffer("o", getattr(spi, name))
+                       for name in ("cs", "clk", "copi", "wp", "hold")}
+            buffers["cipo"] = io.Buffer("i", spi.cipo)
+            for name, buffer in buffers.items():
+                m.submodules[f"flash_{name}"] = buffer
+            ready = io.Buffer("o", platform.request("led", 1, dir="-"))
+            m.submodules.ready_buffer = ready
+            m.d.comb += [buffers["cs"].o.eq(core.cs), buffers["clk"].o.eq(core.sck),
+                         buffers["copi"].o.eq(core.copi), core.cipo.eq(buffers["cipo"].i),
+                         buffers["wp"].o.eq(0), buffers["hold"].o.eq(0),
+                         led.o.eq(link.error | core.error), ready.o.eq(core.ready)]
         return m

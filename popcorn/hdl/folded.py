@@ -64,9 +64,9 @@ class FoldedAccelerator(wiring.Component):
     first layer has issued its last read of it. The engine starts when an image waits and
     the previous scores have been handed to the argmax; it issues one weight word per cycle, ``NF * SF`` per layer, and waits
     :data:`~popcorn.mapping.folded.DRAIN` cycles after each layer's last (the read, the
-    popcount register, the accumulator, the comparator or score register, then the write
-    that the next layer reads); 5 cycles after its last issue it hands the scores to the
-    argmax. :meth:`~popcorn.mapping.folded.FoldedPlan.cycle_model` follows this, cycle for
+    words registered, the popcounts of 16-bit parts, the accumulator, the comparator or
+    score register, then the write that the next layer reads); ``DRAIN + 1`` cycles after
+    its last issue it hands the scores to the argmax. :meth:`~popcorn.mapping.folded.FoldedPlan.cycle_model` follows this, cycle for
     cycle.
     """
 
@@ -186,47 +186,51 @@ class FoldedAccelerator(wiring.Component):
                     "last": Signal(name=f"{name}_last"),
                     "layer": Signal(range(n_layers), name=f"{name}_layer"),
                     "nf": Signal(range(max(l.nf for l in layers)), name=f"{name}_nf")}
-        t1, t2, t3 = tag("t1"), tag("t2"), tag("t3")
+        t1, t2, t3, t4 = tag("t1"), tag("t2"), tag("t3"), tag("t4")
         m.d.sync += [t1["valid"].eq(issue), t1["first"].eq(sf == 0),
                      t1["last"].eq(sf == sf_last[layer]), t1["layer"].eq(layer),
                      t1["nf"].eq(nf)]
-        m.d.sync += [t2[k].eq(t1[k]) for k in t1]
-        m.d.sync += [t3[k].eq(t2[k]) for k in t2]
+        for before, after in ((t1, t2), (t2, t3), (t3, t4)):
+            m.d.sync += [after[k].eq(before[k]) for k in before]
 
-        # stage 1: XNOR and popcount of every lane
-        counts = [Signal(cw, name=f"count{p}") for p in range(pe)]
-        record2 = Signal(pe * r)
-        m.d.sync += record2.eq(rec_rd.data)
-        x = Signal(simd, name="x")
-        m.d.comb += x.eq(Mux(t1["layer"] == 0, in_rd.data, act_rd.data))
-        for p in range(pe):
-            w = weights.rdata[p * simd:(p + 1) * simd]
-            m.d.sync += counts[p].eq(popcount_tree(~(w ^ x)))
-        # stage 2: accumulate over the synapse folds
-        accs = [Signal(cw, name=f"acc{p}") for p in range(pe)]
+        # stage 1: the words read, registered (the input or a bank, and the weights)
+        x, w, record2 = Signal(simd, name="x"), Signal(pe * simd, name="w"), Signal(pe * r)
+        m.d.sync += [x.eq(Mux(t1["layer"] == 0, in_rd.data, act_rd.data)),
+                     w.eq(weights.rdata[:pe * simd]), record2.eq(rec_rd.data)]
+        # stage 2: XNOR and popcounts of every lane, in parts of at most 16 bits
+        parts = [(n, min(n + 16, simd)) for n in range(0, simd, 16)]
+        counts = [[Signal(range(hi - lo + 1), name=f"count{p}_{lo}") for lo, hi in parts]
+                  for p in range(pe)]
         record3 = Signal(pe * r)
         m.d.sync += record3.eq(record2)
-        with m.If(t2["valid"]):
+        for p in range(pe):
+            same = ~(w[p * simd:(p + 1) * simd] ^ x)
+            m.d.sync += [c.eq(popcount_tree(same[lo:hi])) for c, (lo, hi) in zip(counts[p], parts)]
+        # stage 3: accumulate over the synapse folds
+        accs = [Signal(cw, name=f"acc{p}") for p in range(pe)]
+        record4 = Signal(pe * r)
+        m.d.sync += record4.eq(record3)
+        with m.If(t3["valid"]):
             for p in range(pe):
-                m.d.sync += accs[p].eq(Mux(t2["first"], 0, accs[p]) + counts[p])
-        # stage 3: comparators or scores, once per neuron fold
+                m.d.sync += accs[p].eq(Mux(t3["first"], 0, accs[p]) + sum(counts[p]))
+        # stage 4: comparators or scores, once per neuron fold
         live = _table([layer.folding.channels - (layer.nf - 1) * pe for layer in layers])
         bits = Signal(pe)
         ys = [Signal(signed(sw), name=f"y{p}") for p in range(pe)]
         a_w = plan.scale_width
         done = Signal()
         for p in range(pe):
-            field = record3[p * r:(p + 1) * r]
-            lane_live = (t3["nf"] != nf_last[t3["layer"]]) | (p < live[t3["layer"]])
+            field = record4[p * r:(p + 1) * r]
+            lane_live = (t4["nf"] != nf_last[t4["layer"]]) | (p < live[t4["layer"]])
             m.d.sync += [bits[p].eq(compare(accs[p], field[:cw], field[cw:cw + MODE_WIDTH])
                                     & lane_live),
                          ys[p].eq(field[:a_w].as_signed() * accs[p]
                                   + field[a_w:a_w + sw].as_signed())]
-        m.d.sync += done.eq(t3["valid"] & t3["last"])
-        t4 = {k: Signal.like(v, name=f"t4_{k}") for k, v in t3.items()}
-        m.d.sync += [t4[k].eq(t3[k]) for k in t3]
+        m.d.sync += done.eq(t4["valid"] & t4["last"])
+        t5 = {k: Signal.like(v, name=f"t5_{k}") for k, v in t4.items()}
+        m.d.sync += [t5[k].eq(t4[k]) for k in t4]
 
-        # stage 4: the neuron fold's outputs into the next bank, or the scores
+        # stage 5: the neuron fold's outputs into the next bank, or the scores
         scores = Signal(classes * sw)
         per_fold = simd // pe
         collect, stored = Signal(simd, name="collect"), Signal(simd, name="stored")
@@ -234,23 +238,23 @@ class FoldedAccelerator(wiring.Component):
         out_word = Signal(range(words), name="out_word")
         slot_now = Signal.like(out_slot, name="slot_now")
         word_now = Signal.like(out_word, name="word_now")
-        first_fold = t4["nf"] == 0           # a layer's first outputs: word 0, slot 0
+        first_fold = t5["nf"] == 0           # a layer's first outputs: word 0, slot 0
         m.d.comb += [slot_now.eq(Mux(first_fold, 0, out_slot)),
                      word_now.eq(Mux(first_fold, 0, out_word)),
                      stored.eq(Mux(first_fold, 0, collect) | (bits << (slot_now * pe)))]
-        last_layer = t4["layer"] == n_layers - 1
+        last_layer = t5["layer"] == n_layers - 1
         with m.If(done & ~last_layer):
             m.d.sync += [collect.eq(stored), out_slot.eq(slot_now + 1), out_word.eq(word_now)]
-            with m.If((slot_now == per_fold - 1) | (t4["nf"] == nf_last[t4["layer"]])):
+            with m.If((slot_now == per_fold - 1) | (t5["nf"] == nf_last[t5["layer"]])):
                 m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(stored),
-                             act_wr.addr.eq(t4["layer"][0] * words + word_now)]
+                             act_wr.addr.eq(t5["layer"][0] * words + word_now)]
                 m.d.sync += [collect.eq(0), out_slot.eq(0), out_word.eq(word_now + 1)]
         with m.If(done & last_layer):
             for p in range(pe):
-                channel = t4["nf"] * pe + p
+                channel = t5["nf"] * pe + p
                 with m.If(channel < classes):
                     m.d.sync += scores.word_select(channel, sw).eq(ys[p])
-            with m.If(t4["nf"] == nf_last[t4["layer"]]):
+            with m.If(t5["nf"] == nf_last[t5["layer"]]):
                 m.d.sync += emitting.eq(1)
         m.d.comb += [argmax.i.valid.eq(emitting), argmax.i.payload.eq(scores)]
         with m.If(argmax.i.valid & argmax.i.ready):

@@ -37,6 +37,7 @@ layer for ``NF * SF`` issue cycles plus :data:`DRAIN`, then hands the scores to 
 """
 
 import math
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,11 +55,17 @@ SPRAM_WIDTH = 64
 SPRAM_DEPTH = 16384
 """Weight words the four SPRAMs hold (1 Mbit)."""
 
-DRAIN = 4
-"""Idle cycles after a layer's last issue: its word is read (1), counted (1), accumulated
-(1), compared (1) and written in the 4th; the next layer's first read follows."""
+DRAIN = 5
+"""Idle cycles after a layer's last issue: its words are read (1), registered (1), counted
+(1), accumulated (1), compared (1) and written in the 5th; the next layer's first read
+follows. The scores are handed to the argmax the cycle after that write would be."""
 
 MODE_WIDTH = 2
+
+FLASH_MAGIC = b"PCRN"
+FLASH_FORMAT = 1
+FLASH_OFFSET = 0x100000
+"""Where the weight image goes in the board's flash: 1 MB, past the bitstream."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,11 +182,11 @@ class FoldedPlan:
         first layer has read image n - 2: ``s_n = max(s_{n-1} + W, f_{n-2} + NF_0 SF_0)``.
         The engine starts at ``c_n = max(s_n + W, h_{n-1} + 1)`` (the image waiting, the
         previous scores handed over at ``h_{n-1}``) and issues from ``f_n = c_n + 1``; its
-        last issue is at ``f_n + sum(NF SF) + DRAIN (L - 1) - 1`` and the hand-over 5 cycles
-        later; the result leaves the argmax ``argmax_stages(classes)`` cycles after that."""
+        last issue is at ``f_n + sum(NF SF) + DRAIN (L - 1) - 1`` and the hand-over
+        ``DRAIN + 1`` cycles later; the result leaves the argmax ``argmax_stages(classes)`` cycles after that."""
         w, first = self.in_words, self.layers[0].issue_cycles
         issues = sum(layer.issue_cycles for layer in self.layers)
-        span = issues + DRAIN * (len(self.layers) - 1) - 1 + 5     # first issue -> hand-over
+        span = issues + DRAIN * len(self.layers)                   # first issue -> hand-over
         inputs, outputs, issued = [], [], []
         start, handed = 0, None
         for n in range(images):
@@ -220,6 +227,19 @@ class FoldedPlan:
                 words.append(int.from_bytes(np.packbits(word_bits, bitorder="little")
                                             .tobytes(), "little"))
         return words
+
+    def flash_image(self):
+        """The weight image as the board's flash holds it (bytes): a 16-byte header
+        (:data:`FLASH_MAGIC`, then little-endian the format (u16), the bytes per word (u16),
+        the words (u32) and the payload's CRC-32 (u32: the network's digest)), the payload (:meth:`weight_image`, 8 little-endian bytes
+        per word) and a trailer, the sum of the payload bytes modulo 2**32 (u32), which
+        :class:`~popcorn.hdl.flash.FlashLoader` checks."""
+        payload = b"".join(w.to_bytes(SPRAM_WIDTH // 8, "little") for w in self.weight_image())
+        header = (FLASH_MAGIC + FLASH_FORMAT.to_bytes(2, "little")
+                  + (SPRAM_WIDTH // 8).to_bytes(2, "little")
+                  + len(self.weight_image()).to_bytes(4, "little")
+                  + zlib.crc32(payload).to_bytes(4, "little"))
+        return header + payload + (sum(payload) & 0xFFFFFFFF).to_bytes(4, "little")
 
     def record_image(self):
         """The record ROM's words (Python ints of ``pe * record_width`` bits)."""

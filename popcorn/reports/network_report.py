@@ -6,6 +6,7 @@ the simulation; latency and throughput are derived from those and nothing else.
 """
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,11 @@ def _accuracy(pred, labels):
 
 
 def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, measured, impl,
-                   bitstream, estimate):
+                   bitstream, estimate, flash_image=None):
     """The report as a dict (what ``report.json`` holds); ``estimate`` is the
-    :class:`~popcorn.boards.fit.DesignEstimate` of the core made before the build."""
+    :class:`~popcorn.boards.fit.DesignEstimate` of the core made before the build;
+    ``flash_image``: ``{"path", "offset"}`` of the weight image the design reads from the
+    board's flash, if it does."""
     layers = plan.summary()
     cycles, latency = measured["interval"], measured["latency"]
     performance = {}
@@ -46,7 +49,8 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
         "estimate": estimate.to_dict(),
         "performance": performance,
         "bitstream": str(bitstream),
-    }
+    } | ({"flash_image": {"path": os.path.relpath(flash_image["path"]),
+                          "offset": flash_image["offset"]}} if flash_image else {})
 
 
 def write_report(report, out_dir):
@@ -102,8 +106,18 @@ def markdown(report):
         *(f"| {label} | {p['clock_mhz']} | {p['latency_us']} | {p['throughput_images_per_s']} |"
           for label, p in report["performance"].items()),
         "", f"Bitstream: `{report['bitstream']}`", "",
+        *_flash_lines(report.get("flash_image")),
     ]
     return "\n".join(lines)
+
+
+def _flash_lines(image):
+    if image is None:
+        return []
+    return [f"Weight image: `{image['path']}`, read from the board's flash at "
+            f"{image['offset']:#x} at power-up (the second LED lights when it has been read "
+            f"and checked, the first on an error): `iceprog -o {image['offset'] >> 10}k "
+            f"{image['path']}`.", ""]
 
 
 def _layer_line(l):

@@ -67,7 +67,7 @@ def test_padding_holds_real_counts_only():
     assert (word >> 2) & 0x3F == 0x3F and (word >> 10) & 0x3F == 0x3F   # padded weights 1
     issues = 2 * 2 + 1 * 1
     assert plan.cycles_per_image == max(10, issues + DRAIN * 2 + 2)
-    assert plan.latency == 10 + 1 + issues + DRAIN - 1 + 5 + 1   # argmax of 2 classes: 1
+    assert plan.latency == 10 + 1 + issues + DRAIN * 2 + 1   # argmax of 2 classes: 1
 
 
 def test_interval_is_the_slower_of_input_and_compute():

@@ -1,0 +1,131 @@
+"""Reading the folded accelerator's weight image from the board's SPI flash at power-up."""
+
+from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+WAKE, READ = 0xAB, 0x03
+"""SPI flash commands: release from deep power-down, read (24-bit address)."""
+
+WAKE_CYCLES = 256
+"""Cycles between the wake command and the read: the flash's tRES1 (3 us) at up to 85 MHz."""
+
+
+class FlashLoader(wiring.Component):
+    """Reads ``image`` (the bytes :func:`~popcorn.mapping.folded.flash_image` wrote) from an
+    SPI flash at byte ``offset`` and streams its payload out, checking it on the way.
+
+    The image is a 16-byte header, the payload and a 4-byte trailer. The header must equal
+    ``image``'s byte for byte (magic, format, payload length and the network's digest: an
+    image of another network, or none, is refused at its first byte); the trailer must equal
+    the sum of the payload bytes modulo 2**32 (a truncated or damaged image). ``done``
+    rises after the trailer; ``error`` instead, at the first byte that differs, and the
+    flash is released. The payload bytes leave through ``o`` as they arrive, so the
+    consumer must not use them before ``done``.
+
+    SPI mode 0 at half the clock: ``sck``, ``cs`` (active high: the board inverts it),
+    ``copi`` registered, ``cipo`` sampled at the end of each high half of ``sck``. The
+    clock pauses (low) while ``o`` waits. Sequence: ``0xAB`` (wake), :data:`WAKE_CYCLES`
+    cycles, then ``0x03``, the 24-bit offset, and the image's bytes in one read.
+    """
+
+    def __init__(self, image, *, offset):
+        image = bytes(image)
+        if len(image) < 21:
+            raise ValueError("the image needs a 16-byte header, a payload and a 4-byte trailer")
+        if not 0 <= offset < 1 << 24:
+            raise ValueError(f"offset must fit the 24-bit address, not {offset!r}")
+        self._header = image[:16]
+        self._payload = len(image) - 20
+        self._offset = offset
+        super().__init__({
+            "o": Out(stream.Signature(8)),
+            "done": Out(1), "error": Out(1),
+            "sck": Out(1), "cs": Out(1), "copi": Out(1), "cipo": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        total = 16 + self._payload + 4
+
+        # one byte out on copi and one in from cipo, in 16 cycles
+        active, phase = Signal(), Signal()
+        bit = Signal(range(8))
+        tx, rx = Signal(8), Signal(8)
+        got = Signal()                       # a byte has just completed
+        m.d.comb += [self.sck.eq(active & phase), self.copi.eq(tx[7])]
+        m.d.sync += got.eq(0)
+        with m.If(active):
+            m.d.sync += phase.eq(~phase)
+            with m.If(phase):
+                m.d.sync += [rx.eq((rx << 1) | self.cipo), tx.eq(tx << 1), bit.eq(bit + 1)]
+                with m.If(bit == 7):
+                    m.d.sync += [active.eq(0), got.eq(1)]
+
+        def send(byte):
+            m.d.sync += [tx.eq(byte), active.eq(1), phase.eq(0), bit.eq(0)]
+
+        index = Signal(range(total + 1))
+        checksum = Signal(32)
+        wait = Signal(range(WAKE_CYCLES + 1))
+        command = [READ, (self._offset >> 16) & 0xFF, (self._offset >> 8) & 0xFF,
+                   self._offset & 0xFF]
+        sent = Signal(range(len(command) + 1))
+        header = Const(int.from_bytes(self._header, "little"), 128)
+        trailer_byte = checksum.word_select((index - 16 - self._payload)[:2], 8)
+        with m.FSM():
+            with m.State("wake"):
+                m.d.sync += self.cs.eq(1)
+                send(WAKE)
+                m.next = "waking"
+            with m.State("waking"):
+                with m.If(got):
+                    m.d.sync += [self.cs.eq(0), wait.eq(WAKE_CYCLES)]
+                    m.next = "rest"
+            with m.State("rest"):
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 0):
+                    m.d.sync += self.cs.eq(1)
+                    send(command[0])
+                    m.d.sync += sent.eq(1)
+                    m.next = "command"
+            with m.State("command"):
+                with m.If(got):
+                    with m.If(sent == len(command)):
+                        send(0)
+                        m.next = "read"
+                    with m.Else():
+                        for n, byte in enumerate(command[1:], start=1):
+                            with m.If(sent == n):
+                                send(byte)
+                        m.d.sync += sent.eq(sent + 1)
+            with m.State("read"):
+                with m.If(got):
+                    with m.If(index < 16):
+                        with m.If(rx != header.word_select(index[:4], 8)):
+                            m.next = "error"
+                        with m.Else():
+                            m.d.sync += index.eq(index + 1)
+                            send(0)
+                    with m.Elif(index < 16 + self._payload):
+                        m.d.sync += [self.o.payload.eq(rx), self.o.valid.eq(1),
+                                     checksum.eq(checksum + rx)]
+                        m.next = "hand"
+                    with m.Else():
+                        with m.If(rx != trailer_byte):
+                            m.next = "error"
+                        with m.Elif(index == total - 1):
+                            m.next = "done"
+                        with m.Else():
+                            m.d.sync += index.eq(index + 1)
+                            send(0)
+            with m.State("hand"):
+                with m.If(self.o.ready):
+                    m.d.sync += [self.o.valid.eq(0), index.eq(index + 1)]
+                    send(0)
+                    m.next = "read"
+            with m.State("done"):
+                m.d.sync += [self.cs.eq(0), self.done.eq(1)]
+            with m.State("error"):
+                m.d.sync += [self.cs.eq(0), self.error.eq(1)]
+        return m
