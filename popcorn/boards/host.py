@@ -20,8 +20,8 @@ import numpy as np
 import serial
 
 from ..golden.predict import predict
+from ..mapping.folded import map_folded
 from ..mapping.network_map import map_network
-from ..mapping.stages import stage_summary
 from ..network import NetworkError
 
 __all__ = ["LinkError", "BuildMismatch", "image_bytes", "reply_size", "decode_replies",
@@ -88,7 +88,8 @@ def load_report(path):
 
 
 def plan_of_build(network, report):
-    """The :class:`~popcorn.mapping.network_map.NetworkPlan` the build of ``report`` (a
+    """The :class:`~popcorn.mapping.network_map.NetworkPlan` (or, for an ``--arch folded``
+    build, the :class:`~popcorn.mapping.folded.FoldedPlan`) the build of ``report`` (a
     ``report.json`` dict) made of ``network``: the report's fractional bits and each
     engine's (pe, simd). The options the report does not record (pipeline, bases,
     multiply, weight memory) change neither the link's words nor the scores.
@@ -103,12 +104,17 @@ def plan_of_build(network, report):
         if a != b:
             raise BuildMismatch(f"the network's {what} is {b}, the build's {a}")
     engines = [(row["pe"], row["simd"]) for row in report["layers"] if "pe" in row]
+    folded = any(row["kind"] == "dense (folded)" for row in report["layers"])
     try:
-        plan = map_network(network, frac_bits=net["frac_bits"], folding=engines)
+        if folded:     # the same link: its weights come from the board's flash
+            plan = map_folded(network, frac_bits=net["frac_bits"], pe=engines[0][0],
+                              simd=engines[0][1])
+        else:
+            plan = map_network(network, frac_bits=net["frac_bits"], folding=engines)
     except (NetworkError, ValueError) as error:
         raise BuildMismatch(f"the build's folding does not fit the network ({error})") \
             from None
-    rows = [stage_summary(stage) for stage in plan.stages]
+    rows = plan.summary()
     if len(rows) != len(report["layers"]):
         raise BuildMismatch(f"the network maps to {len(rows)} stages, the build has "
                             f"{len(report['layers'])}")

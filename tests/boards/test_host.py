@@ -210,3 +210,21 @@ def test_refusals_name_what_to_change(tmp_path):
         assert result.exit_code == 1 and result.exception.__class__ is SystemExit, args
         assert message in result.output and "Traceback" not in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_folded_build_is_mapped_as_it_was_built():
+    """A report of `--arch folded` gives the folded plan (same link words), and a network
+    that is not the build's is refused."""
+    from popcorn.boards.host import BuildMismatch, plan_of_build
+    from popcorn.golden.examples import sign_mlp
+    from popcorn.mapping.folded import FoldedPlan, map_folded
+
+    net = sign_mlp((40, 16, 4), seed=1)
+    built = map_folded(net, pe=2, simd=16)
+    report = {"network": {"input_shape": [40], "classes": 4, "input_quantizer": "sign",
+                          "frac_bits": 8}, "layers": built.summary()}
+    plan = plan_of_build(net, report)
+    assert isinstance(plan, FoldedPlan) and (plan.pe, plan.simd) == (2, 16)
+    assert plan.summary() == built.summary()
+    with pytest.raises(BuildMismatch, match="layer"):
+        plan_of_build(sign_mlp((40, 12, 4), seed=1), report)
