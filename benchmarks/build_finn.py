@@ -4,6 +4,7 @@ and CNV-w2a2 on the ULX3S-85F (and any other by name), from the QONNX files that
 
     python benchmarks/finn_networks.py --networks tfc_1w1a cnv_1w1a   # the network files
     python benchmarks/build_finn.py [NAME[:BOARD[:TARGET]] ...]         # reports/<name>-<board>/
+    python benchmarks/build_finn.py --arch folded tfc_1w1a sfc_1w1a    # reports/<name>-folded-<board>/
 
 The test inputs are the MNIST subset's test split as the models take it
 (``popcorn.frontends.bnn_pynq.mnist_inputs``). Every figure in the reports is written by
@@ -27,6 +28,9 @@ cycles per image, with the weight ROMs placed (``--weight-memory fill``)."""
 
 
 def main(args, build_dir=Path("build/finn")):
+    arch = "dataflow"
+    if args[:1] == ["--arch"]:
+        arch, args = args[1], args[2:]
     split = load_mnist_subset()
     for arg in args or BUILDS:
         name, *rest = arg.split(":")
@@ -42,7 +46,10 @@ def main(args, build_dir=Path("build/finn")):
                  y=split.y_test[:200])
         command = [sys.executable, "-m", "popcorn.cli", "build", str(network), "--inputs",
                    str(inputs), "--board", board, "--target-cycles", target, "--sim-images",
-                   str(images)]
+                   str(images), "--arch", arch]
+        if arch == "folded":         # the small board's architecture: images are cheap
+            command[command.index("--board") + 1] = "icebreaker"
+            command[command.index("--sim-images") + 1] = "100"
         print(" ".join(command[1:]), flush=True)
         subprocess.run(command, check=True)
 
