@@ -108,11 +108,12 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               show_default=True,
               help="fill: weight ROMs that Yosys would build in logic go to the board's "
                    "spare block RAM, largest LUT4 saving first; yosys: Yosys decides.")
-@click.option("--arch", type=click.Choice(("dataflow", "folded")), default="dataflow",
+@click.option("--arch", type=click.Choice(("auto", "dataflow", "folded")), default="auto",
               show_default=True,
               help="dataflow: an engine per layer, weights in ROMs; folded: one engine runs "
-                   "the layers in turn, weights in SPRAM (iCE40 UP5K; Dense networks of "
-                   "pm1 weights so far), sent over the link before the images.")
+                   "the layers in turn, weights in SPRAM read from the board's flash (iCE40 "
+                   "UP5K; Dense networks of pm1 weights so far); auto: dataflow when its "
+                   "estimate fits the board, else folded when it can run the network.")
 @click.option("--steps", default=",".join(_STEP_TEXT), show_default=True,
               help="The steps to run, comma-separated (run in pipeline order); each saves its "
                    "result in BUILD_DIR/NAME/steps/ for the later ones.")
@@ -146,13 +147,15 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             x, y = _load_inputs(inputs)
             x = check_inputs(net, x)
             name = f"{Path(network).stem}-{board}"
+        if arch != "folded":
+            plan = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
+                         pipeline=pipeline, bases=bases, multiply=multiply)
+        if arch == "auto":
+            arch = _choose_arch(net, plan, board, frac_bits)
         if arch == "folded":
             from .mapping.folded import map_folded
             plan = map_folded(net, frac_bits=frac_bits)
             name = name.replace(f"-{board}", f"-folded-{board}")
-        else:
-            plan = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
-                         pipeline=pipeline, bases=bases, multiply=multiply)
         if weight_memory == "fill":
             plan = place_weight_roms(plan, board)
     except (NetworkError, ValueError, TypeError) as error:
@@ -180,6 +183,27 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         console.print(f"bitstream: {report['bitstream']}")
         console.print(f"report:    {md} ({Path(report['report_json']).name} beside it)")
         console.print(md.read_text(), markup=False, highlight=False)
+
+
+def _choose_arch(network, plan, board, frac_bits):
+    """``--arch auto``: ``"dataflow"`` when ``plan``'s estimate fits ``board``, else
+    ``"folded"`` when that architecture takes the network and fits; otherwise the dataflow
+    refusal stands (:class:`~popcorn.boards.fit.DesignTooLarge`, raised by the estimate
+    step with its advice)."""
+    from .boards.fit import DesignTooLarge, check_fit, estimate_design
+    from .mapping.folded import map_folded
+    from .network import NetworkError
+
+    try:
+        check_fit(estimate_design(plan, board))
+        return "dataflow"
+    except DesignTooLarge:
+        pass
+    try:
+        check_fit(estimate_design(map_folded(network, frac_bits=frac_bits), board))
+    except (NetworkError, ValueError, DesignTooLarge):
+        return "dataflow"
+    return "folded"
 
 
 def _load_inputs(path):

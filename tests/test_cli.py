@@ -132,3 +132,16 @@ def test_bad_files_end_in_one_line_naming_them(tmp_path):
         result = runner.invoke(main, args)
         assert result.exit_code == 1 and result.exception.__class__ is SystemExit, args
         assert message in result.output and "Traceback" not in result.output, result.output
+
+
+def test_arch_auto_chooses_folded_when_dataflow_does_not_fit():
+    from popcorn.cli import _choose_arch
+    from popcorn.mapping.network_map import map_network
+
+    small, large = sign_mlp((64, 16, 10)), sign_mlp((784, 256, 256, 10))
+    assert _choose_arch(small, map_network(small, target_cycles=64), "icebreaker", 8) \
+        == "dataflow"
+    assert _choose_arch(large, map_network(large, target_cycles=64), "icebreaker", 8) \
+        == "folded"
+    assert _choose_arch(large, map_network(large, target_cycles=64), "ulx3s-85f", 8) \
+        == "dataflow"                       # fits the ECP5; and it has no SPRAM
