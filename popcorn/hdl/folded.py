@@ -129,14 +129,15 @@ class FoldedAccelerator(wiring.Component):
         take = Signal()
         m.d.comb += [self.i.ready.eq(self.loaded & ~full.bit_select(wbank, 1)),
                      take.eq(self.i.valid & self.i.ready),
-                     filled.eq(gather | (self.i.payload << (slot * plan.in_width)))]
+                     filled.eq(Mux(slot == 0, 0, gather)
+                               | (self.i.payload << (slot * plan.in_width)))]
         with m.If(take):
             last_in = in_word == plan.in_words - 1
             m.d.sync += [gather.eq(filled), slot.eq(slot + 1), in_word.eq(in_word + 1)]
             with m.If((slot == per_word - 1) | last_in):
                 m.d.comb += [in_wr.en.eq(1), in_wr.addr.eq(wbank * sf0 + in_addr),
                              in_wr.data.eq(filled)]
-                m.d.sync += [gather.eq(0), slot.eq(0), in_addr.eq(in_addr + 1)]
+                m.d.sync += [slot.eq(0), in_addr.eq(in_addr + 1)]
         # (continuous assignments: an always @* block would stay undefined in Icarus until
         # one of its inputs changes, and these feed a register)
         freed = Signal(2, name="freed")          # the first layer's last read, this cycle
@@ -241,14 +242,14 @@ class FoldedAccelerator(wiring.Component):
         first_fold = t5["nf"] == 0           # a layer's first outputs: word 0, slot 0
         m.d.comb += [slot_now.eq(Mux(first_fold, 0, out_slot)),
                      word_now.eq(Mux(first_fold, 0, out_word)),
-                     stored.eq(Mux(first_fold, 0, collect) | (bits << (slot_now * pe)))]
+                     stored.eq(Mux(slot_now == 0, 0, collect) | (bits << (slot_now * pe)))]
         last_layer = t5["layer"] == n_layers - 1
         with m.If(done & ~last_layer):
             m.d.sync += [collect.eq(stored), out_slot.eq(slot_now + 1), out_word.eq(word_now)]
             with m.If((slot_now == per_fold - 1) | (t5["nf"] == nf_last[t5["layer"]])):
                 m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(stored),
                              act_wr.addr.eq(t5["layer"][0] * words + word_now)]
-                m.d.sync += [collect.eq(0), out_slot.eq(0), out_word.eq(word_now + 1)]
+                m.d.sync += [out_slot.eq(0), out_word.eq(word_now + 1)]
         with m.If(done & last_layer):
             for p in range(pe):
                 channel = t5["nf"] * pe + p
