@@ -134,19 +134,26 @@ def predict(network, inputs, *, use_float=False, frac_bits=8, chunk=CHUNK, progr
 
 
 def load_array(path):
-    """The array in the ``.npy`` file ``path``; ``ValueError`` naming the file otherwise."""
+    """The array in the ``.npy`` file ``path``, or the ``x`` of an ``.npz`` archive (as
+    ``popcorn train`` writes its test split); ``ValueError`` naming the file otherwise."""
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         raise ValueError(f"{path}: not a NumPy .npy array ({error})") from None
     if not isinstance(array, np.ndarray):
-        raise ValueError(f"{path}: an .npz archive; pass the inputs as one .npy array")
+        with array:
+            if "x" not in array.files:
+                raise ValueError(f"{path}: an .npz archive without `x` (it has "
+                                 f"{', '.join(array.files) or 'nothing'}); pass the inputs "
+                                 f"as `x`, or as one .npy array")
+            return array["x"]
     return array
 
 
 def predict_files(network_path, inputs_path, output_path, *, use_float=False, frac_bits=8,
                   chunk=CHUNK, progress=None, workers=1):
-    """``popcorn predict``: load a network file and an ``.npy`` batch, write an ``.npz`` with
+    """``popcorn predict``: load a network file and a batch (:func:`load_array`), write an
+    ``.npz`` with
     ``scores``, ``argmax`` and (integer model only) ``frac_bits``, the scores' fractional
     bits (:attr:`Prediction.frac_bits`); return the
     :class:`Prediction`. ``chunk``, ``progress`` and ``workers`` as in :func:`predict`."""

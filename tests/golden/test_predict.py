@@ -24,6 +24,21 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+def test_predict_takes_the_x_of_an_npz(files):
+    """A test split as `popcorn train` writes it (x, y) is read as its x."""
+    net, path = files
+    x = np.random.default_rng(1).random((5, 12))
+    np.savez(path / "split.npz", x=x, y=np.zeros(5, np.int64))
+    np.savez(path / "other.npz", images=x)
+    result = run("predict", path / "net.npz", path / "split.npz", "-o", path / "s.npz")
+    assert result.exit_code == 0, result.output
+    with np.load(path / "s.npz") as out:
+        assert np.array_equal(out["scores"], predict(net, x).scores)
+    result = run("predict", path / "net.npz", path / "other.npz", "-o", path / "s.npz")
+    assert result.exit_code != 0
+    assert "other.npz: an .npz archive without `x` (it has images)" in result.output
+
+
 def test_predict_integer_and_float(files):
     net, path = files
     x = np.random.default_rng(0).random((7, 12))
