@@ -84,13 +84,15 @@ def test_build_refuses_an_unmapped_layer_naming_it(tmp_path):
 
 
 def test_build_folded_refuses_what_it_cannot_run(tmp_path, monkeypatch):
-    """--arch folded: a convolution, or a board without SPRAM, refused in one line."""
+    """--arch folded: a layer it cannot run (XNOR-Net's 8-bit input planes, rounded per
+    channel), or a board without SPRAM, refused in one line."""
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["build", "--arch", "folded", "--example",
-                                       "mnist-cnn-bnn-tiny"])
+                                       "mnist-cnn-xnor"])
     assert result.exit_code != 0
-    assert "(conv2d): the folded accelerator runs Dense layers only so far; build with " \
-           "--arch dataflow" in result.output
+    assert "layer 0 (conv2d): the folded accelerator takes input bases whose coefficients " \
+           "are the same over channels up to a factor" in result.output
+    assert "build with --arch dataflow" in result.output
     save_network(sign_mlp((16, 8, 4)), tmp_path / "mlp.npz")
     np.savez(tmp_path / "x.npz", x=np.ones((2, 16)))
     result = CliRunner().invoke(main, ["build", "mlp.npz", "--inputs", "x.npz", "--arch",
@@ -102,7 +104,7 @@ def test_build_folded_refuses_what_it_cannot_run(tmp_path, monkeypatch):
 
 def test_build_refuses_a_design_far_too_large_before_running_tools(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["build", "--target-cycles", "1"])
+    result = CliRunner().invoke(main, ["build", "--target-cycles", "1", "--arch", "dataflow"])
     assert result.exit_code != 0
     assert "the design does not fit icebreaker: its layers need about" in result.output
     assert "LUT4 (estimate), the device has 5280; layer 1 (dense) alone needs" in result.output

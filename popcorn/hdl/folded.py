@@ -1,7 +1,7 @@
 """The folded (time-multiplexed) accelerator: one PE x SIMD engine runs every layer in turn,
 weights in SPRAM (:mod:`popcorn.mapping.folded`)."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -28,7 +28,8 @@ def estimate_folded(plan, family="ice40"):
     records = rom_resources(plan.pe * plan.record_width, plan.record_words, family=family,
                             words=plan.record_image())
     acts = memory_resources(plan.simd, 2 * plan.buffer_words, family)
-    inbuf = memory_resources(plan.simd, 2 * plan.layers[0].sf, family)
+    bank_words, bank_bits = plan.input_bank
+    inbuf = memory_resources(bank_bits, 2 * bank_words, family)
     argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=family)
     counters = sum(n.bit_length() for n in (plan.weight_words, plan.record_words,
                                             plan.in_words, plan.buffer_words, len(plan.layers)))
@@ -93,11 +94,14 @@ class FoldedAccelerator(wiring.Component):
         classes, sw = plan.classes, plan.score_width
         m = Module()
 
+        bank_words, bank_bits = plan.input_bank
+        first = layers[0]
+        ew = min(simd, first.elements)                 # elements of an input bank word
         m.submodules.weights = weights = Spram(SPRAM_WIDTH)
         m.submodules.records = records = memory.Memory(
             shape=pe * r, depth=plan.record_words, init=plan.record_image())
-        sf0 = plan.layers[0].sf
-        m.submodules.inbuf = inbuf = memory.Memory(shape=simd, depth=2 * sf0, init=[])
+        m.submodules.inbuf = inbuf = memory.Memory(shape=bank_bits, depth=2 * bank_words,
+                                                   init=[])
         m.submodules.acts = acts = memory.Memory(shape=simd, depth=2 * words, init=[])
         rec_rd, act_rd, act_wr = records.read_port(), acts.read_port(), acts.write_port()
         in_rd, in_wr = inbuf.read_port(), inbuf.write_port()
@@ -121,26 +125,33 @@ class FoldedAccelerator(wiring.Component):
         wbank, rbank = Signal(name="wbank"), Signal(name="rbank")
         running, emitting = Signal(name="running"), Signal(name="emitting")
         finishing = Signal(name="finishing")     # the last word issued, the scores to come
-        per_word = simd // plan.in_width
+        planes = first.planes
+        per_transfer = plan.in_width // planes
+        per_word = ew // per_transfer
+        per_pixel = first.elements // per_transfer
         slot = Signal(range(per_word))
+        in_pixel = Signal(range(per_pixel))      # the transfer within its pixel
         in_word = Signal(range(plan.in_words))
-        in_addr = Signal(range(sf0))
-        gather, filled = Signal(simd, name="gather"), Signal(simd, name="filled")
+        in_addr = Signal(range(bank_words))
+        gather, filled = Signal(bank_bits, name="gather"), Signal(bank_bits, name="filled")
+        spread = Signal(bank_bits, name="spread")  # base j of element e at bit j * ew + e
+        m.d.comb += spread.eq(Cat(*(Cat(*(self.i.payload[e * planes + j]
+                                          for e in range(per_transfer)), Const(0, ew - per_transfer))
+                                    for j in range(planes))))
         take = Signal()
         m.d.comb += [self.i.ready.eq(self.loaded & ~full.bit_select(wbank, 1)),
                      take.eq(self.i.valid & self.i.ready),
-                     filled.eq(Mux(slot == 0, 0, gather)
-                               | (self.i.payload << (slot * plan.in_width)))]
+                     filled.eq(Mux(slot == 0, 0, gather) | (spread << (slot * per_transfer)))]
         with m.If(take):
-            last_in = in_word == plan.in_words - 1
-            m.d.sync += [gather.eq(filled), slot.eq(slot + 1), in_word.eq(in_word + 1)]
-            with m.If((slot == per_word - 1) | last_in):
-                m.d.comb += [in_wr.en.eq(1), in_wr.addr.eq(wbank * sf0 + in_addr),
+            m.d.sync += [gather.eq(filled), slot.eq(slot + 1), in_word.eq(in_word + 1),
+                         in_pixel.eq(Mux(in_pixel == per_pixel - 1, 0, in_pixel + 1))]
+            with m.If((slot == per_word - 1) | (in_pixel == per_pixel - 1)):
+                m.d.comb += [in_wr.en.eq(1), in_wr.addr.eq(wbank * bank_words + in_addr),
                              in_wr.data.eq(filled)]
                 m.d.sync += [slot.eq(0), in_addr.eq(in_addr + 1)]
         # (continuous assignments: an always @* block would stay undefined in Icarus until
         # one of its inputs changes, and these feed a register)
-        freed = Signal(2, name="freed")          # the first layer's last read, this cycle
+        freed = Signal(2, name="freed")          # the first layer's last read, last cycle
         filling = Signal(2, name="filling")      # an image's last word, this cycle
         last_word = take & (in_word == plan.in_words - 1)
         with m.If(last_word):
@@ -150,88 +161,146 @@ class FoldedAccelerator(wiring.Component):
         with m.If(full.bit_select(rbank, 1) & ~running):
             m.d.sync += running.eq(1)
 
-        # -- issue: one weight word per cycle, layer after layer ------------------------------
+        # -- issue: one weight word per cycle, the loops of the module docstring ------------
         n_layers = len(layers)
-        nf_last = _table([layer.nf - 1 for layer in layers])
-        sf_last = _table([layer.sf - 1 for layer in layers])
         layer = Signal(range(n_layers), name="layer")
-        nf = Signal(range(max(l.nf for l in layers)), name="nf")
-        sf = Signal(range(max(l.sf for l in layers)), name="sf")
-        waddr = Signal(range(plan.weight_words + 1))
-        raddr = Signal(range(plan.record_words + 1))
         hold = Signal(range(DRAIN + 1))
         issue = Signal()
         m.d.comb += issue.eq(running & ~finishing & (hold == 0))
         with m.If(hold != 0):
             m.d.sync += hold.eq(hold - 1)
-        first_done = issue & (layer == 0) & (nf == nf_last[layer]) & (sf == sf_last[layer])
-        m.d.comb += freed.eq(Mux(first_done, Mux(rbank, 0b10, 0b01), 0))
+
+        def counter(name, lasts):
+            return Signal(range(max(lasts) + 1), name=name), _table(lasts)[layer]
+        per = {  # innermost first
+            "cw": [l.words - 1 for l in layers], "kx": [l.kernel[1] - 1 for l in layers],
+            "ky": [l.kernel[0] - 1 for l in layers], "j": [l.planes - 1 for l in layers],
+            "dx": [l.pool[0] - 1 for l in layers], "dy": [l.pool[0] - 1 for l in layers],
+            "nf": [l.nf - 1 for l in layers], "ox": [l.out_shape[1] - 1 for l in layers],
+            "oy": [l.out_shape[0] - 1 for l in layers]}
+        loops = {name: counter(name, lasts) for name, lasts in per.items()}
+        ends = _nested_counters(m, issue, list(loops.values()))
+        end = dict(zip(loops, ends))              # end[k]: k and every loop inside it at last
+        c = {name: sig for name, (sig, _) in loops.items()}
+        layer_end = end["oy"]
+        with m.If(issue & layer_end):
+            m.d.sync += [layer.eq(layer + 1), hold.eq(DRAIN)]
+            with m.If(layer == 0):                       # the bank takes another image
+                m.d.sync += rbank.eq(~rbank)
+            with m.If(layer == n_layers - 1):
+                m.d.sync += [layer.eq(0), finishing.eq(1), hold.eq(0)]
+        first_done = Signal()
+        m.d.comb += first_done.eq(issue & (layer == 0) & layer_end)
+        m.d.sync += freed.eq(Mux(first_done, Mux(rbank, 0b10, 0b01), 0))
+
+        # the weight word: words of a neuron fold in order, again for every base and pool
+        # position, the neuron folds again for every output pixel
+        waddr = Signal(range(plan.weight_words + 1), name="waddr")
+        wnf, wbase = Signal.like(waddr, name="wnf"), Signal.like(waddr, name="wbase")
+        rbase = Signal(range(plan.record_words + 1), name="rbase")
         with m.If(issue):
-            # layer 0 reads the input buffer, layer l > 0 bank (l - 1) % 2 of acts
-            m.d.comb += [weights.addr.eq(waddr), in_rd.addr.eq(rbank * sf0 + sf),
-                         act_rd.addr.eq((~layer[0]) * words + sf), rec_rd.addr.eq(raddr)]
-            m.d.sync += [waddr.eq(waddr + 1), sf.eq(sf + 1)]
-            with m.If(sf == sf_last[layer]):
-                m.d.sync += [sf.eq(0), nf.eq(nf + 1), raddr.eq(raddr + 1)]
-                with m.If(nf == nf_last[layer]):
-                    m.d.sync += [nf.eq(0), layer.eq(layer + 1), hold.eq(DRAIN)]
-                    with m.If(layer == 0):              # the bank takes another image
-                        m.d.sync += rbank.eq(~rbank)
-                    with m.If(layer == n_layers - 1):
-                        m.d.sync += [layer.eq(0), waddr.eq(0), raddr.eq(0), finishing.eq(1),
-                                     hold.eq(0)]
+            with m.If(~end["ky"]):
+                m.d.sync += waddr.eq(waddr + 1)
+            with m.Elif(~end["dy"]):
+                m.d.sync += waddr.eq(wnf)
+            with m.Elif(~end["nf"]):
+                m.d.sync += [waddr.eq(waddr + 1), wnf.eq(waddr + 1)]
+            with m.Elif(~layer_end):
+                m.d.sync += [waddr.eq(wbase), wnf.eq(wbase)]
+            with m.Elif(layer == n_layers - 1):
+                m.d.sync += [waddr.eq(0), wnf.eq(0), wbase.eq(0), rbase.eq(0)]
+            with m.Else():
+                m.d.sync += [waddr.eq(waddr + 1), wnf.eq(waddr + 1), wbase.eq(waddr + 1),
+                             rbase.eq(rbase + _table([l.nf for l in layers])[layer])]
 
-        # -- the pipeline: tags travel with each issued word --------------------------------------
-        def tag(name):
-            return {"valid": Signal(name=f"{name}_valid"), "first": Signal(name=f"{name}_first"),
-                    "last": Signal(name=f"{name}_last"),
-                    "layer": Signal(range(n_layers), name=f"{name}_layer"),
-                    "nf": Signal(range(max(l.nf for l in layers)), name=f"{name}_nf")}
-        t1, t2, t3, t4 = tag("t1"), tag("t2"), tag("t3"), tag("t4")
-        m.d.sync += [t1["valid"].eq(issue), t1["first"].eq(sf == 0),
-                     t1["last"].eq(sf == sf_last[layer]), t1["layer"].eq(layer),
-                     t1["nf"].eq(nf)]
-        for before, after in ((t1, t2), (t2, t3), (t3, t4)):
+        # the activation word: tap (ky, kx) of conv output pixel (oy PS + dy, ox PS + dx)
+        geometry = {k: _table([f(l) for l in layers])[layer] for k, f in (
+            ("S", lambda l: l.stride), ("PS", lambda l: l.pool[1]), ("P", lambda l: l.padding),
+            ("H", lambda l: l.map[0]), ("W", lambda l: l.map[1]), ("CW", lambda l: l.words))}
+        span = max(max(l.map) + l.padding for l in layers).bit_length() + 1
+        iy, ix = Signal(signed(span), name="iy"), Signal(signed(span), name="ix")
+        g = geometry
+        m.d.comb += [iy.eq((c["oy"] * g["PS"] + c["dy"]) * g["S"] + c["ky"] - g["P"]),
+                     ix.eq((c["ox"] * g["PS"] + c["dx"]) * g["S"] + c["kx"] - g["P"])]
+        pad = (iy < 0) | (ix < 0) | (iy >= g["H"]) | (ix >= g["W"])
+        bank = Mux(layer == 0, rbank * bank_words, (~layer[0]) * words)
+        act_addr = Signal(range(2 * max(bank_words, words)), name="act_addr")
+        m.d.comb += act_addr.eq(bank + (iy.as_unsigned() * g["W"] + ix.as_unsigned()) * g["CW"]
+                                + c["cw"])
+
+        # -- the pipeline: tags travel with each issued word --------------------------------
+        tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "lfirst": 1,
+                      "pad": 1, "layer": range(n_layers), "nf": c["nf"].shape(),
+                      "j": c["j"].shape()}
+        stages = [{k: Signal(v, name=f"t{n}_{k}") for k, v in tag_shapes.items()}
+                  for n in range(7)]                   # t0: addresses, t1: read, ...
+        ta = stages[0]
+        group_first = (c["cw"] == 0) & (c["kx"] == 0) & (c["ky"] == 0) & (c["j"] == 0)
+        m.d.sync += [ta["valid"].eq(issue), ta["first"].eq(group_first),
+                     ta["last"].eq(end["j"]), ta["wfirst"].eq((c["dx"] == 0) & (c["dy"] == 0)),
+                     ta["wlast"].eq(end["dy"]),
+                     ta["lfirst"].eq((c["nf"] == 0) & (c["ox"] == 0) & (c["oy"] == 0)),
+                     ta["pad"].eq(pad), ta["layer"].eq(layer), ta["nf"].eq(c["nf"]),
+                     ta["j"].eq(c["j"])]
+        for before, after in zip(stages, stages[1:]):
             m.d.sync += [after[k].eq(before[k]) for k in before]
+        t1, t2, t3, t4, t5, t6 = stages[1:]
+        ra, rr = Signal.like(act_addr, name="read_addr"), Signal.like(rbase, name="read_rec")
+        rw = Signal.like(waddr, name="read_w")
+        m.d.sync += [ra.eq(act_addr), rw.eq(waddr), rr.eq(rbase + c["nf"])]
+        # t0: the reads
+        with m.If(ta["valid"]):
+            m.d.comb += [weights.addr.eq(rw), in_rd.addr.eq(ra), act_rd.addr.eq(ra),
+                         rec_rd.addr.eq(rr)]
 
-        # stage 1: the words read, registered (the input or a bank, and the weights)
+        # t1: the words read, registered (the input base or a bank word, and the weights)
         x, w, record2 = Signal(simd, name="x"), Signal(pe * simd, name="w"), Signal(pe * r)
-        m.d.sync += [x.eq(Mux(t1["layer"] == 0, in_rd.data, act_rd.data)),
+        plane = Signal(ew, name="plane")
+        m.d.comb += plane.eq(in_rd.data.word_select(t1["j"], ew))
+        m.d.sync += [x.eq(Mux(t1["pad"], 0, Mux(t1["layer"] == 0, plane, act_rd.data))),
                      w.eq(weights.rdata[:pe * simd]), record2.eq(rec_rd.data)]
-        # stage 2: XNOR and popcounts of every lane, in parts of at most 16 bits
+        # t2: XNOR and popcounts of every lane, in parts of at most 16 bits
         parts = [(n, min(n + 16, simd)) for n in range(0, simd, 16)]
         counts = [[Signal(range(hi - lo + 1), name=f"count{p}_{lo}") for lo, hi in parts]
                   for p in range(pe)]
-        record3 = Signal(pe * r)
-        m.d.sync += record3.eq(record2)
         for p in range(pe):
             same = ~(w[p * simd:(p + 1) * simd] ^ x)
-            m.d.sync += [c.eq(popcount_tree(same[lo:hi])) for c, (lo, hi) in zip(counts[p], parts)]
-        # stage 3: accumulate over the synapse folds
+            m.d.sync += [n.eq(popcount_tree(same[lo:hi])) for n, (lo, hi) in zip(counts[p], parts)]
+        # t3: the count times its base's gain g_j (bases: the first layer only)
+        gain = Mux(t3["layer"] == 0, _table(list(first.gains))[t3["j"]], 1)
+        terms = [Signal(cw, name=f"term{p}") for p in range(pe)]
+        m.d.sync += [terms[p].eq(sum(counts[p]) * gain) for p in range(pe)]
+        # t4: accumulate S over the group
         accs = [Signal(cw, name=f"acc{p}") for p in range(pe)]
-        record4 = Signal(pe * r)
-        m.d.sync += record4.eq(record3)
-        with m.If(t3["valid"]):
-            for p in range(pe):
-                m.d.sync += accs[p].eq(Mux(t3["first"], 0, accs[p]) + sum(counts[p]))
-        # stage 4: comparators or scores, once per neuron fold
-        live = _table([layer.folding.channels - (layer.nf - 1) * pe for layer in layers])
+        with m.If(t4["valid"]):
+            m.d.sync += [accs[p].eq(Mux(t4["first"], 0, accs[p]) + terms[p]) for p in range(pe)]
+        records_at = [record2]
+        for n in range(3, 7):
+            records_at.append(Signal(pe * r, name=f"record{n}"))
+            m.d.sync += records_at[-1].eq(records_at[-2])
+        record5, record6 = records_at[-2], records_at[-1]
+        # t5: comparators or scores, once per group
+        nf_last = _table(per["nf"])
+        live = _table([layer.folding.channels - layer.nf * pe + pe for layer in layers])
         bits = Signal(pe)
         ys = [Signal(signed(sw), name=f"y{p}") for p in range(pe)]
         a_w = plan.scale_width
         done = Signal()
         for p in range(pe):
-            field = record4[p * r:(p + 1) * r]
-            lane_live = (t4["nf"] != nf_last[t4["layer"]]) | (p < live[t4["layer"]])
+            field = record5[p * r:(p + 1) * r]
+            lane_live = (t5["nf"] != nf_last[t5["layer"]]) | (p < live[t5["layer"]])
             m.d.sync += [bits[p].eq(compare(accs[p], field[:cw], field[cw:cw + MODE_WIDTH])
                                     & lane_live),
                          ys[p].eq(field[:a_w].as_signed() * accs[p]
                                   + field[a_w:a_w + sw].as_signed())]
-        m.d.sync += done.eq(t4["valid"] & t4["last"])
-        t5 = {k: Signal.like(v, name=f"t5_{k}") for k, v in t4.items()}
-        m.d.sync += [t5[k].eq(t4[k]) for k in t4]
+        m.d.sync += done.eq(t5["valid"] & t5["last"])
 
-        # stage 5: the neuron fold's outputs into the next bank, or the scores
+        # t6: the pool over the window, the group's outputs into the next bank, or the scores
+        invert = Cat(*(record6[p * r + cw + MODE_WIDTH] for p in range(pe)))
+        pooled, pooling = Signal(pe, name="pooled"), Signal(pe, name="pooling")
+        m.d.comb += pooling.eq(Mux(t6["wfirst"], 0, pooled) | (bits ^ invert))
+        with m.If(done):
+            m.d.sync += pooled.eq(pooling)
         scores = Signal(classes * sw)
         per_fold = simd // pe
         collect, stored = Signal(simd, name="collect"), Signal(simd, name="stored")
@@ -239,28 +308,44 @@ class FoldedAccelerator(wiring.Component):
         out_word = Signal(range(words), name="out_word")
         slot_now = Signal.like(out_slot, name="slot_now")
         word_now = Signal.like(out_word, name="word_now")
-        first_fold = t5["nf"] == 0           # a layer's first outputs: word 0, slot 0
-        m.d.comb += [slot_now.eq(Mux(first_fold, 0, out_slot)),
-                     word_now.eq(Mux(first_fold, 0, out_word)),
-                     stored.eq(Mux(slot_now == 0, 0, collect) | (bits << (slot_now * pe)))]
-        last_layer = t5["layer"] == n_layers - 1
-        with m.If(done & ~last_layer):
+        m.d.comb += [slot_now.eq(Mux(t6["nf"] == 0, 0, out_slot)),   # a pixel's first fold
+                     word_now.eq(Mux(t6["lfirst"], 0, out_word)),
+                     stored.eq(Mux(slot_now == 0, 0, collect)
+                               | ((pooling ^ invert) << (slot_now * pe)))]
+        last_layer = t6["layer"] == n_layers - 1
+        with m.If(done & t6["wlast"] & ~last_layer):
             m.d.sync += [collect.eq(stored), out_slot.eq(slot_now + 1), out_word.eq(word_now)]
-            with m.If((slot_now == per_fold - 1) | (t5["nf"] == nf_last[t5["layer"]])):
+            with m.If((slot_now == per_fold - 1) | (t6["nf"] == nf_last[t6["layer"]])):
                 m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(stored),
-                             act_wr.addr.eq(t5["layer"][0] * words + word_now)]
+                             act_wr.addr.eq(t6["layer"][0] * words + word_now)]
                 m.d.sync += [out_slot.eq(0), out_word.eq(word_now + 1)]
         with m.If(done & last_layer):
             for p in range(pe):
-                channel = t5["nf"] * pe + p
+                channel = t6["nf"] * pe + p
                 with m.If(channel < classes):
                     m.d.sync += scores.word_select(channel, sw).eq(ys[p])
-            with m.If(t5["nf"] == nf_last[t5["layer"]]):
+            with m.If(t6["nf"] == nf_last[t6["layer"]]):
                 m.d.sync += emitting.eq(1)
         m.d.comb += [argmax.i.valid.eq(emitting), argmax.i.payload.eq(scores)]
         with m.If(argmax.i.valid & argmax.i.ready):
             m.d.sync += [emitting.eq(0), finishing.eq(0), running.eq(0)]
         return m
+
+
+def _nested_counters(m, enable, loops):
+    """Counters ``[(signal, last), ...]`` (innermost first) that step on ``enable``, each
+    wrapping from its ``last`` to 0 into the next; returns, per counter, whether it and
+    every counter inside it are at their last."""
+    ends, at = [], Const(1)
+    for sig, last in loops:
+        at = at & (sig == last)
+        ends.append(at)
+    carry = enable
+    for (sig, last), inner in zip(loops, ends):
+        with m.If(carry):
+            m.d.sync += sig.eq(Mux(sig == last, 0, sig + 1))
+        carry = enable & inner
+    return ends
 
 
 class _table:

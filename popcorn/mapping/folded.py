@@ -1,39 +1,57 @@
-"""Mapping a Dense network onto the time-multiplexed ("folded") accelerator: one engine of
-``pe`` lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
+"""Mapping a network onto the time-multiplexed ("folded") accelerator: one engine of ``pe``
+lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
 
-The small-board architecture (issue 10), first part: Dense layers of one base pair with
-``pm1`` weights and ``pm1`` or ``zo`` activations (BNN, XNOR-Net; FINN's TFC/SFC-w1a1,
-whose input is {0, 1}), sign activations, the scores layer last. The engine counts
-``P = popcount(XNOR(w, v))`` of the activation bits v for every layer. For ``pm1``
-activations the dot is ``2 P - K`` (:func:`~popcorn.golden.binary.binary_dot`); for ``zo``
-ones, reading bit v as ``2 v - 1``, it is ``sum_k w_k v_k = P - n_c`` with n_c the channel's
--1 weights. Either way ``Y = A P + C'`` per channel (:func:`xnor_affine`), and thresholds
-on P follow as for the dataflow engine
-(:meth:`~popcorn.mapping.linear.LinearFolding.count_thresholds`).
+The small-board architecture (issue 10). Layers: Conv2d (k x k, stride, padding), a
+MaxPool2d after it (fused: any window and stride, OR or, for the ``minimum`` channels, AND
+of the comparator bits), Flatten and Dense; one base pair of ``pm1`` weights and ``pm1`` or
+``zo`` activation bases (BNN, XNOR-Net; FINN's TFC/SFC/CNV-w1a1), sign activations, the
+scores layer last. The first layer may take N > 1 ``zo`` bases (fixed-point inputs as bit
+planes) whose coefficients are proportional over channels, ``Phi[c, 0, j] = A_c g_j``
+(BNN and FINN inputs; XNOR-Net's per-channel rounding is refused).
 
-A layer of K inputs and C channels is padded to ``K' = SF * simd`` and ``C' = NF * pe``:
-padded inputs are activation bit 0 against weight bit 1, whose XNOR is 0, so P of every
-real channel is that of the unpadded layer; padded channels write 0 bits, which is what the
-next layer's padded inputs must hold.
+Every layer is a convolution of an H x W map of E-element pixels: a Dense layer after a
+Flatten has the whole map as its kernel (its weights are in the stream's (y, x, c) order,
+:class:`~popcorn.mapping.stages.FlattenStage`), a Dense layer on a vector a 1 x 1 map of K
+elements. A pixel takes ``CW = ceil(E / simd)`` words per base; padded elements are
+activation bit 0 against weight bit 1, whose XNOR is 0.
+
+The engine counts ``P_j = popcount(XNOR(w, v_j))`` of each activation base j and
+accumulates ``S = sum_j g_j P_j`` (:func:`xnor_affine`). For ``pm1`` activations the dot is
+``2 P - K`` (:func:`~popcorn.golden.binary.binary_dot`); for ``zo`` ones, reading bit v as
+``2 v - 1``, ``sum_k w_k v_k = P - n_c`` with n_c the channel's -1 weights. Either way
+``Y = A S + C'`` per channel, and thresholds on S follow as for the dataflow engine
+(:meth:`~popcorn.mapping.linear.LinearFolding.count_thresholds`). Padding taps read code 0,
+as the golden model pads.
+
+Loops (one weight word and one activation word per cycle), outermost first: pooled output
+pixel (oy, ox), neuron fold nf, pool window position (dy, dx), base j, tap (ky, kx), word
+cw. The conv output pixel is ``(oy * PS + dy, ox * PS + dx)``, its tap reads input pixel
+``(cy * S + ky - pad, cx * S + kx - pad)``. A group (oy, ox, nf, dy, dx) accumulates S of
+``pe`` channels, compares it, and ORs the bits over the pool window.
 
 Memories (word layouts defined here, used by the RTL and its testbench):
 
 * weights: :data:`SPRAM_WIDTH`-bit words, layer after layer from
-  :attr:`FoldedLayer.weight_base`; word ``nf * SF + sf`` of a layer holds lane p's
-  ``simd`` bits (channel ``nf * pe + p``, inputs ``sf * simd ..``) at bits ``p * simd``;
-  above ``pe * simd`` the word is 0. Loaded at run time (SPRAM has no bitstream image).
+  :attr:`FoldedLayer.weight_base`; word ``(nf * taps + t) * CW + cw`` of a layer holds lane
+  p's ``simd`` bits (channel ``nf * pe + p``, tap t, elements ``cw * simd ..``) at bits
+  ``p * simd``; above ``pe * simd`` the word is 0. Loaded at run time (SPRAM has no
+  bitstream image).
 * channel records (EBR ROM, in the bitstream): one word per neuron fold, layer after layer
   from :attr:`FoldedLayer.record_base`; lane p's record at bits ``p * record_width``:
-  threshold layers ``T'`` (``count_width`` bits, unsigned) and the comparator mode (2 bits,
-  :func:`~popcorn.golden.comparators.encode_comparators`); the scores layer ``A``
-  (``scale_width`` bits, signed) and ``C'`` (``score_width`` bits, signed), ``Y = A P + C'``.
-* activations: two input banks of ``SF_0`` ``simd``-bit words that images fill in turn
-  and the first layer reads, and two banks of ``simd``-bit words: layer l writes bank ``l % 2``
-  and layer l > 0 reads bank ``(l - 1) % 2``.
+  threshold layers ``T'`` (``count_width`` bits, unsigned), the comparator mode (2 bits,
+  :func:`~popcorn.golden.comparators.encode_comparators`) and the pool's AND flag (1 bit);
+  the scores layer ``A`` (``scale_width`` bits, signed) and ``C'`` (``score_width`` bits,
+  signed), ``Y = A S + C'``.
+* input banks: two, that images fill in turn and the first layer reads; a bank holds the
+  image's pixels, ``CW`` words each, of ``N * ew`` bits (``ew = min(simd, E)`` elements):
+  base j of element e of word cw at bit ``j * ew + e``.
+* activation banks: two of ``simd``-bit words, pixel after pixel (raster order), ``CW``
+  words each: layer l writes bank ``l % 2`` and layer l > 0 reads bank ``(l - 1) % 2``.
 
 Cycles (:meth:`FoldedPlan.cycle_model`): the image's ``in_words`` words enter an input
-bank one per cycle while the engine computes earlier images; the engine runs each
-layer for ``NF * SF`` issue cycles plus :data:`DRAIN`, then hands the scores to the argmax.
+bank one per cycle while the engine computes earlier images; the engine runs each layer
+for :attr:`FoldedLayer.issue_cycles` issue cycles plus :data:`DRAIN`, then hands the scores
+to the argmax.
 """
 
 import math
@@ -46,7 +64,7 @@ from ..golden.widths import signed_width
 from ..hwmath import argmax_stages
 from ..network.validate import NetworkError
 from .network_map import PREDICTED_IMAGES, map_network
-from .stages import DenseStage, FlattenStage
+from .stages import ConvStage, DenseStage, FlattenStage, PoolStage
 from .timing import ChainCycles
 
 SPRAM_WIDTH = 64
@@ -55,10 +73,17 @@ SPRAM_WIDTH = 64
 SPRAM_DEPTH = 16384
 """Weight words the four SPRAMs hold (1 Mbit)."""
 
-DRAIN = 5
-"""Idle cycles after a layer's last issue: its words are read (1), registered (1), counted
-(1), accumulated (1), compared (1) and written in the 5th; the next layer's first read
-follows. The scores are handed to the argmax the cycle after that write would be."""
+WRITE_AFTER_ISSUE = 7
+"""Cycles from an issue to the write of its group's outputs: the addresses registered (1),
+the words read (2), registered (3), the popcounts of 16-bit parts (4), times the base's
+gain (5), accumulated (6), compared or scored (7); the pool and the write follow in that
+7th cycle's successor, so a word a layer writes is read by an issue ``WRITE_AFTER_ISSUE``
+cycles after the issue that produced it, at the earliest."""
+
+DRAIN = WRITE_AFTER_ISSUE - 1
+"""Idle cycles after a layer's last issue: the next layer's first read (a cycle after its
+issue) follows the last write. The scores are handed to the argmax ``WRITE_AFTER_ISSUE +
+1`` cycles after the last issue."""
 
 MODE_WIDTH = 2
 
@@ -72,26 +97,78 @@ FLASH_OFFSET = 0x100000
 class FoldedLayer:
     """One layer of a :class:`FoldedPlan`: ``folding`` the dataflow engine's
     :class:`~popcorn.mapping.linear.LinearFolding` of the layer (its weights, thresholds and
-    score coefficients); ``nf``, ``sf`` the padded folds; ``weight_base`` and
-    ``record_base`` its first words in the weight memory and the record ROM."""
+    score coefficients, weights in (ky, kx, c) order); ``nf`` its neuron folds;
+    ``weight_base`` and ``record_base`` its first words in the weight memory and the record
+    ROM; the geometry (module docstring): input ``map`` (H, W) of ``elements``-element
+    pixels of ``planes`` bases, ``words`` (CW) per pixel and base, ``kernel`` (kh, kw),
+    ``stride``, ``padding``, ``pool`` (window, stride; (1, 1) without a pool), ``minimum``
+    the channels the pool ANDs; ``gains`` g_j and (``scale``, ``offset``) A and C' of
+    ``Y = A S + C'`` (:func:`xnor_affine`)."""
     folding: object
     nf: int
-    sf: int
     weight_base: int
     record_base: int
+    map: tuple
+    elements: int
+    planes: int
+    words: int
+    kernel: tuple
+    stride: int
+    padding: int
+    pool: tuple
+    minimum: tuple
+    gains: tuple
+    scale: object
+    offset: object
 
     @property
     def scores(self):
         return self.folding.activation is None
 
     @property
+    def conv_shape(self):
+        """(OH, OW) of the convolution."""
+        (h, w), (kh, kw), s, p = self.map, self.kernel, self.stride, self.padding
+        return (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+
+    @property
+    def out_shape(self):
+        """(PH, PW): the pooled output map."""
+        k, s = self.pool
+        return tuple((n - k) // s + 1 for n in self.conv_shape)
+
+    @property
+    def taps(self):
+        return self.kernel[0] * self.kernel[1]
+
+    @property
+    def group_issues(self):
+        """Issues of one group (output pixel, neuron fold, pool position)."""
+        return self.planes * self.taps * self.words
+
+    @property
+    def weight_words(self):
+        return self.nf * self.taps * self.words
+
+    @property
+    def count_max(self):
+        """Largest S: ``sum(g) * K``."""
+        return sum(self.gains) * self.folding.fan_in
+
+    @property
     def issue_cycles(self):
-        return self.nf * self.sf
+        (ph, pw), k = self.out_shape, self.pool[0]
+        return ph * pw * self.nf * k * k * self.group_issues
+
+    @property
+    def in_words(self):
+        """Words of the layer's input map in its bank."""
+        return self.map[0] * self.map[1] * self.words
 
 
 @dataclass(frozen=True, eq=False)
 class FoldedPlan:
-    """A Dense network mapped onto the folded accelerator (:func:`map_folded`).
+    """A network mapped onto the folded accelerator (:func:`map_folded`).
 
     ``dataflow``: the network's :class:`~popcorn.mapping.network_map.NetworkPlan`, whose
     input words, output words and golden model the folded accelerator shares;
@@ -125,20 +202,24 @@ class FoldedPlan:
     def summary(self):
         """One dict per layer, as :meth:`NetworkPlan.summary
         <popcorn.mapping.network_map.NetworkPlan.summary>`'s rows: the layer as the shared
-        engine runs it (padded folds, ``NF * SF`` cycles)."""
+        engine runs it."""
         rows = []
-        for n, layer in enumerate(self.layers):
+        for layer in self.layers:
             f = layer.folding
+            (h, w), (ph, pw) = layer.map, layer.out_shape
+            kind = "dense" if layer.kernel == layer.map and layer.padding == 0 else "conv2d"
             rows.append({
-                "layer": f.linear.layer, "kind": "dense (folded)",
-                "in": f"{layer.sf} x {self.simd}",
+                "layer": f.linear.layer,
+                "kind": f"{kind}{' + maxpool' if layer.pool[0] > 1 else ''} (folded)",
+                "in": f"{h * w * layer.words} x {layer.planes * min(self.simd, layer.elements)}",
                 "out": (f"1 x {self.classes * self.score_width}" if layer.scores else
-                        f"{self.layers[n + 1].sf} x {self.simd}"),
+                        f"{ph * pw} x {f.channels}"),
                 "fan_in": f.fan_in, "channels": f.channels, "weight_bases": 1,
-                "act_bases": 1, "encodings": f"pm1 x {f.linear.act_encoding}",
+                "act_bases": layer.planes, "encodings": f"pm1 x {f.linear.act_encoding}",
                 "output": "scores" if layer.scores else "1 sign bases",
-                "pe": self.pe, "simd": self.simd, "cycles_per_vector": layer.issue_cycles,
-                "vectors": 1, "engine_latency": layer.issue_cycles + DRAIN})
+                "pe": self.pe, "simd": self.simd,
+                "cycles_per_vector": layer.nf * layer.pool[0] ** 2 * layer.group_issues,
+                "vectors": ph * pw, "engine_latency": layer.issue_cycles + DRAIN})
         return rows
 
     # -- engine ------------------------------------------------------------------------------
@@ -146,29 +227,37 @@ class FoldedPlan:
 
     @property
     def count_width(self):
-        """Bits of P: 0 .. simd * max SF."""
-        return (self.simd * max(layer.sf for layer in self.layers)).bit_length()
+        """Bits of S."""
+        return max(layer.count_max for layer in self.layers).bit_length()
 
     @property
     def scale_width(self):
-        return scale_width(self.layers[-1].folding)
+        scale = self.layers[-1].scale
+        return signed_width(min(0, int(scale.min())), max(0, int(scale.max())))
 
     @property
     def record_width(self):
         """Bits of one lane's record: the widest of a threshold layer's and the scores
         layer's."""
-        threshold = self.count_width + MODE_WIDTH
+        threshold = self.count_width + MODE_WIDTH + 1
         return max(threshold, self.scale_width + self.score_width)
 
     @property
+    def input_bank(self):
+        """(words, bits) of one input bank."""
+        first = self.layers[0]
+        return first.in_words, first.planes * min(self.simd, first.elements)
+
+    @property
     def buffer_words(self):
-        """Words of one activation bank: the largest input vector, in ``simd``-bit words."""
-        return max(layer.sf for layer in self.layers)
+        """Words of one activation bank: the largest input map of a layer after the
+        first."""
+        return max([layer.in_words for layer in self.layers[1:]] or [1])
 
     @property
     def weight_words(self):
         last = self.layers[-1]
-        return last.weight_base + last.issue_cycles
+        return last.weight_base + last.weight_words
 
     @property
     def record_words(self):
@@ -178,20 +267,22 @@ class FoldedPlan:
         """:class:`~popcorn.mapping.timing.ChainCycles` of ``images`` images sent back to
         back (the weights loaded), the result always taken: the accelerator's control
         (:class:`~popcorn.hdl.folded.FoldedAccelerator`) cycle for cycle. Image n's W words
-        are taken from ``s_n`` on, one per cycle, into input bank ``n % 2``, free once the
-        first layer has read image n - 2: ``s_n = max(s_{n-1} + W, f_{n-2} + NF_0 SF_0)``.
+        are taken from ``s_n`` on, one per cycle, into input bank ``n % 2``, free two cycles
+        after the first layer's last issue for image n - 2 (its read, then the bank's flag):
+        ``s_n = max(s_{n-1} + W, f_{n-2} + I_0 + 1)`` with I_0 the first layer's issue cycles.
         The engine starts at ``c_n = max(s_n + W, h_{n-1} + 1)`` (the image waiting, the
         previous scores handed over at ``h_{n-1}``) and issues from ``f_n = c_n + 1``; its
-        last issue is at ``f_n + sum(NF SF) + DRAIN (L - 1) - 1`` and the hand-over
-        ``DRAIN + 1`` cycles later; the result leaves the argmax ``argmax_stages(classes)`` cycles after that."""
+        last issue is at ``f_n + sum(I) + DRAIN (L - 1) - 1`` and the hand-over
+        ``WRITE_AFTER_ISSUE + 1`` cycles later; the result leaves the argmax
+        ``argmax_stages(classes)`` cycles after that."""
         w, first = self.in_words, self.layers[0].issue_cycles
         issues = sum(layer.issue_cycles for layer in self.layers)
-        span = issues + DRAIN * len(self.layers)                   # first issue -> hand-over
+        span = issues + DRAIN * (len(self.layers) - 1) + WRITE_AFTER_ISSUE  # -> hand-over
         inputs, outputs, issued = [], [], []
         start, handed = 0, None
         for n in range(images):
             if n >= 2:
-                start = max(start, issued[n - 2] + first)
+                start = max(start, issued[n - 2] + first + 1)
             inputs += range(start, start + w)
             engine = start + w if handed is None else max(start + w, handed + 1)
             issued.append(engine + 1)
@@ -203,7 +294,8 @@ class FoldedPlan:
     @property
     def cycles_per_image(self):
         """Interval between the last two results of :data:`PREDICTED_IMAGES` images sent
-        back to back: ``max(W, sum(NF SF) + DRAIN L + 2)`` in steady state."""
+        back to back: ``max(W, sum(I) + DRAIN (L - 1) + WRITE_AFTER_ISSUE + 2)`` in steady
+        state."""
         out = self.cycle_model().outputs
         return out[-1] - out[-2]
 
@@ -219,11 +311,11 @@ class FoldedPlan:
         words = []
         for layer in self.layers:
             bits = layer.folding.linear.weight_bits[0]                     # (C, K)
-            c, k = bits.shape
-            padded = np.ones((layer.nf * self.pe, layer.sf * self.simd), np.uint8)
-            padded[:c, :k] = bits
-            folds = padded.reshape(layer.nf, self.pe, layer.sf, self.simd).transpose(0, 2, 1, 3)
-            for word_bits in folds.reshape(layer.nf * layer.sf, self.pe * self.simd):
+            c, cw, e, s = bits.shape[0], layer.words, layer.elements, self.simd
+            padded = np.ones((layer.nf * self.pe, layer.taps, cw * s), np.uint8)
+            padded[:c, :, :e] = bits.reshape(c, layer.taps, e)
+            folds = padded.reshape(layer.nf, self.pe, layer.taps * cw, s).transpose(0, 2, 1, 3)
+            for word_bits in folds.reshape(-1, self.pe * s):
                 words.append(int.from_bytes(np.packbits(word_bits, bitorder="little")
                                             .tobytes(), "little"))
         return words
@@ -246,7 +338,7 @@ class FoldedPlan:
         words = []
         r = self.record_width
         for layer in self.layers:
-            fields = _records(layer.folding, self.count_width, self.score_width)
+            fields = _records(layer, self.count_width, self.scale_width, self.score_width)
             for nf in range(layer.nf):
                 word = 0
                 for p in range(self.pe):
@@ -258,61 +350,117 @@ class FoldedPlan:
 
 
 def xnor_affine(folding):
-    """(A ``object`` (C, 1, 1), C' ``object`` (C,)) with ``Y = A P + C'`` for the XNOR count
-    P of a layer of one ``pm1`` weight base (module docstring)."""
+    """(g, A ``object`` (C,), C' ``object`` (C,)) with ``Y = A S + C'`` for ``S = sum_j g_j
+    P_j``, P_j the XNOR count of activation base j of a layer of one ``pm1`` weight base
+    (module docstring), or None when its coefficients are not ``A_c g_j``."""
     lin = folding.linear
+    phi = lin.coefficients.astype(object)[:, 0, :]                  # (C, N)
     if lin.act_encoding == "pm1":
-        return folding.affine()
-    phi = lin.coefficients.astype(object)[:, 0, 0]
+        if phi.shape[1] != 1:
+            return None
+        scale, offset = folding.affine()
+        return (1,), scale[:, 0, 0], offset
+    row = next((r for r in phi if any(r)), phi[0])
+    unit = math.gcd(*(int(v) for v in row)) or 1
+    gains = tuple(int(v) // unit for v in row)
+    if any(g <= 0 for g in gains) and len(gains) > 1:
+        return None
+    scale = np.array([int(r[0]) // gains[0] for r in phi], dtype=object)
+    if any(list(r) != [a * g for g in gains] for r, a in zip(phi, scale)):
+        return None
     negatives = (1 - lin.weight_bits[0].astype(np.int64)).sum(axis=1)
-    offset = lin.bias.astype(object) - phi * negatives.astype(object)
-    return phi[:, None, None], offset
+    offset = lin.bias.astype(object) - scale * sum(gains) * negatives.astype(object)
+    return gains, scale, offset
 
 
-def scale_width(folding):
-    """Signed bits of the scores layer's A."""
-    scale, _ = xnor_affine(folding)
-    return signed_width(min(0, int(scale.min())), max(0, int(scale.max())))
-
-
-def _records(folding, count_width, score_width):
+def _records(layer, count_width, scale_width, score_width):
     """Per channel, the record (an int) of :func:`FoldedPlan.record_image`."""
-    if folding.activation is None:
-        scale, offset = xnor_affine(folding)
-        a_width = scale_width(folding)
-        return [(int(scale[c, 0, 0]) & ((1 << a_width) - 1))
-                | ((int(offset[c]) & ((1 << score_width) - 1)) << a_width)
-                for c in range(folding.channels)]
-    thresholds, modes = folding.count_thresholds(xnor_affine(folding))
+    if layer.scores:
+        return [(int(layer.scale[c]) & ((1 << scale_width) - 1))
+                | ((int(layer.offset[c]) & ((1 << score_width) - 1)) << scale_width)
+                for c in range(layer.folding.channels)]
+    thresholds, modes = layer.folding.count_thresholds(
+        (layer.scale[:, None, None], layer.offset), count_max=layer.count_max)
     return [int(thresholds[c, 0]) | (int(modes[c, 0]) << count_width)
-            for c in range(folding.channels)]
+            | (int(c in layer.minimum) << (count_width + MODE_WIDTH))
+            for c in range(layer.folding.channels)]
 
 
-def _check_layers(plan):
-    """Refuse what the folded engine cannot run yet, naming the layer."""
-    for stage in plan.stages:
-        if isinstance(stage, (DenseStage, FlattenStage)) or stage.kind == "argmax":
+def _refuse(stage, what):
+    raise NetworkError(f"layer {stage.layer} ({stage.kind}): {what}; build with "
+                       f"--arch dataflow")
+
+
+def _check_engine(stage, folding, gains_ok):
+    lin = folding.linear
+    if lin.weight_encoding != "pm1" or folding.weight_bases != 1 or \
+            (lin.act_encoding == "pm1" and folding.act_bases != 1):
+        _refuse(stage, f"the folded accelerator takes one base of pm1 weights and pm1 or zo "
+                       f"activations (BNN, XNOR-Net) so far, not {folding.weight_bases} x "
+                       f"{folding.act_bases} {lin.weight_encoding} x {lin.act_encoding}")
+    if not gains_ok:
+        _refuse(stage, "the folded accelerator takes input bases whose coefficients are the "
+                       "same over channels up to a factor (Phi[c, 0, j] = A_c g_j) so far")
+    if folding.activation is not None and (folding.levels, folding.out_bases) != (1, 1):
+        _refuse(stage, f"the folded accelerator takes sign activations so far, not "
+                       f"{folding.levels} comparators per channel")
+
+
+def fold_layers(dataflow, pe, simd):
+    """The :class:`FoldedLayer` of every engine of the dataflow plan, its pools fused."""
+    stages = [s for s in dataflow.stages if s.kind != "argmax"]
+    layers, weight_base, record_base = [], 0, 0
+    shape = None                                 # (H, W, E) of the next layer's input
+    n = 0
+    while n < len(stages):
+        stage = stages[n]
+        if isinstance(stage, FlattenStage):
+            shape = (stage.height, stage.width, stage.channels)
+            n += 1
             continue
-        raise NetworkError(f"layer {stage.layer} ({stage.kind}): the folded accelerator runs "
-                           f"Dense layers only so far; build with --arch dataflow")
-    for folding in plan.foldings:
-        lin, where = folding.linear, f"layer {folding.linear.layer} (dense)"
-        if lin.weight_encoding != "pm1" or folding.weight_bases * folding.act_bases != 1:
-            raise NetworkError(f"{where}: the folded accelerator takes one base pair of pm1 "
-                               f"weights and pm1 or zo activations (BNN, XNOR-Net) so far, not "
-                               f"{folding.weight_bases} x {folding.act_bases} "
-                               f"{lin.weight_encoding} x {lin.act_encoding}; build with "
-                               f"--arch dataflow")
-        if folding.activation is not None and (folding.levels, folding.out_bases) != (1, 1):
-            raise NetworkError(f"{where}: the folded accelerator takes sign activations so "
-                               f"far, not {folding.levels} comparators per channel")
+        if isinstance(stage, PoolStage):
+            _refuse(stage, "the folded accelerator pools only right after a convolution")
+        folding = stage.folding
+        affine = xnor_affine(folding)
+        _check_engine(stage, folding, affine is not None)
+        gains, scale, offset = affine
+        pool, minimum = (1, 1), ()
+        if n + 1 < len(stages) and isinstance(stages[n + 1], PoolStage):
+            p = stages[n + 1]
+            if p.convert is not None or p.bits != 1 or p.out_bits != 1:
+                _refuse(p, "the folded accelerator pools sign bits only so far")
+            pool, minimum = (p.kernel, p.stride), tuple(int(c) for c in p.minimum)
+            n += 1
+        if isinstance(stage, ConvStage):
+            h, w, e = stage.height, stage.width, stage.channels
+            kernel, stride, padding = (stage.kernel, stage.kernel), stage.stride, stage.padding
+        else:
+            h, w, e = shape or (1, 1, folding.fan_in)
+            kernel, stride, padding = (h, w), 1, 0
+        if layers and folding.act_bases != 1:
+            _refuse(stage, "the folded accelerator takes several activation bases on the "
+                           "input only so far")
+        nf = -(-folding.channels // pe)
+        layer = FoldedLayer(folding, nf, weight_base, record_base, (h, w), e,
+                            folding.act_bases, -(-e // simd), kernel, stride, padding, pool,
+                            minimum, gains, scale, offset)
+        if layer.scores and (pool != (1, 1) or layer.out_shape != (1, 1)):
+            _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")
+        layers.append(layer)
+        weight_base += layer.weight_words
+        record_base += nf
+        shape = (*layer.out_shape, folding.channels)
+        n += 1
+    if not layers[-1].scores:
+        raise NetworkError("the folded accelerator needs the scores layer last")
+    return tuple(layers)
 
 
 def map_folded(network, *, pe=1, simd=None, frac_bits=8):
-    """Map a Dense ``network`` onto the folded accelerator with an engine of ``pe`` lanes of
-    ``simd`` bits (``pe * simd`` at most :data:`SPRAM_WIDTH`; ``pe`` divides ``simd``, and
-    the input word width divides ``simd``; by default the widest such ``simd``: a whole
-    SPRAM word per cycle when ``pe`` = 1).
+    """Map ``network`` onto the folded accelerator with an engine of ``pe`` lanes of
+    ``simd`` bits (``pe * simd`` at most :data:`SPRAM_WIDTH`; ``pe`` divides ``simd``,
+    and an input word of ``min(simd, E)`` elements holds whole input transfers; by default
+    the widest such ``simd``: a whole SPRAM word per cycle when ``pe`` = 1).
 
     Raises
     ------
@@ -323,27 +471,21 @@ def map_folded(network, *, pe=1, simd=None, frac_bits=8):
     """
     dataflow = map_network(network, frac_bits=frac_bits, target_cycles=1 << 30)
     if simd is None and isinstance(pe, int) and 0 < pe <= SPRAM_WIDTH:
-        step = dataflow.in_width * pe // math.gcd(dataflow.in_width, pe)
-        simd = SPRAM_WIDTH // pe // step * step or step
+        simd = SPRAM_WIDTH // pe // pe * pe
     for name, value in (("pe", pe), ("simd", simd)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, not {value!r}")
     if pe * simd > SPRAM_WIDTH or simd % pe:
         raise ValueError(f"pe x simd = {pe} x {simd}: pe must divide simd and pe * simd be "
                          f"at most {SPRAM_WIDTH} (the SPRAM word)")
-    if simd % dataflow.in_width:
-        raise ValueError(f"simd = {simd} must be a multiple of the {dataflow.in_width}-bit "
-                         f"input word")
-    _check_layers(dataflow)
-    layers, weight_base, record_base = [], 0, 0
-    for folding in dataflow.foldings:
-        nf = -(-folding.channels // pe)
-        sf = -(-folding.fan_in // simd)
-        layers.append(FoldedLayer(folding, nf, sf, weight_base, record_base))
-        weight_base += nf * sf
-        record_base += nf
-    if weight_base > SPRAM_DEPTH:
-        raise NetworkError(f"the weights need {weight_base} words of {SPRAM_WIDTH} bits, the "
-                           f"SPRAM holds {SPRAM_DEPTH}; streaming weights from flash is not "
-                           f"built yet")
-    return FoldedPlan(dataflow, tuple(layers), pe, simd)
+    layers = fold_layers(dataflow, pe, simd)
+    per_transfer = dataflow.in_width // layers[0].planes      # elements per input transfer
+    if min(simd, layers[0].elements) % per_transfer:
+        raise ValueError(f"simd = {simd}: an input word of {min(simd, layers[0].elements)} "
+                         f"elements must hold whole transfers of {per_transfer}")
+    plan = FoldedPlan(dataflow, layers, pe, simd)
+    if plan.weight_words > SPRAM_DEPTH:
+        raise NetworkError(f"the weights need {plan.weight_words} words of {SPRAM_WIDTH} "
+                           f"bits, the SPRAM holds {SPRAM_DEPTH}; streaming weights from "
+                           f"flash is not built yet")
+    return plan

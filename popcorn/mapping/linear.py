@@ -428,7 +428,7 @@ class LinearFolding:
         needs neither Y nor its adders, as FINN's MVTU."""
         return self.activation is not None and self.weight_bases * self.act_bases == 1
 
-    def count_thresholds(self, affine=None):
+    def count_thresholds(self, affine=None, count_max=None):
         """(thresholds T', modes) ``object`` (C, L) on P, the stored encoding
         (:func:`~popcorn.golden.comparators.encode_comparators`) of comparators equivalent
         to the activation's on Y: with ``Y = A*P + C'``, ``[Y >= T]`` is
@@ -436,7 +436,8 @@ class LinearFolding:
         (and ``<=`` alike), the latter stored as ``T' = floor(..) + 1`` with MODE_LT; a
         comparator no P in 0 .. count_max can flip becomes a constant. So every T' lies in
         1 .. count_max: an unsigned field as wide as P. ``affine``: (A, C') of another count
-        of the same layer (default :meth:`affine`'s)."""
+        of the same layer (default :meth:`affine`'s), ``count_max`` its largest value
+        (default :attr:`count_max`)."""
         scale, offset = self.affine() if affine is None else affine
         act = self.activation
         bounds = np.zeros(act.thresholds.shape, dtype=np.int64)
@@ -454,7 +455,7 @@ class LinearFolding:
                 directions[c, k] = 1 if ge else -1
                 bounds[c, k] = -((off - t) // a) if ge else (t - off) // a   # ceil / floor
         stored, modes = encode_comparators(bounds, directions, constant,
-                                           field=(0, self.count_max))
+                                           field=(0, count_max or self.count_max))
         return stored.astype(object), modes.astype(object)
 
     def channel_fields(self):

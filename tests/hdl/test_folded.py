@@ -5,7 +5,7 @@ burst against the plan's cycle model."""
 import numpy as np
 import pytest
 
-from popcorn.golden.examples import sign_mlp
+from popcorn.golden.examples import random_network, sign_mlp
 from popcorn.mapping.folded import map_folded
 from popcorn.sim.network import simulate_network
 
@@ -21,6 +21,21 @@ def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme, b
     x = np.random.default_rng(2).normal(size=(6, sizes[0]))
     if binary_input:
         x = (x > 0).astype(float)
+    run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
+    scores, argmax = plan.reference(x)
+    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
+    assert run.measured["interval"] == plan.cycles_per_image
+    assert run.measured["latency"] == plan.latency
+
+
+@pytest.mark.parametrize("layout, pe, simd", [
+    ("conv", 2, 8),       # 8-bit planes, pad 1, pool 2 (some channels by the minimum), stride 2
+    ("strided", 1, 64),   # 1x1 conv, overlapping pool 3 stride 2, a whole SPRAM word
+    ("dense", 4, 4),      # an 8-bit vector input
+])
+def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, layout, pe, simd):
+    plan = map_folded(random_network("bnn", layout=layout, seed=simd), pe=pe, simd=simd)
+    x = np.random.default_rng(5).random((4,) + tuple(plan.network.input_shape))
     run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
     scores, argmax = plan.reference(x)
     assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)

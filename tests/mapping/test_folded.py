@@ -5,7 +5,7 @@ import pytest
 
 from popcorn.golden.comparators import compare_modes
 from popcorn.golden.examples import random_network, sign_mlp
-from popcorn.mapping.folded import DRAIN, map_folded, scale_width
+from popcorn.mapping.folded import DRAIN, WRITE_AFTER_ISSUE, map_folded
 from popcorn.network import NetworkError
 
 
@@ -16,30 +16,60 @@ def _signed(value, width):
 
 def run_images(plan, inputs):
     """Scores computed from the plan's memory images alone, word by word as the module
-    docstring lays them out."""
+    docstring lays them out, with the loops it states."""
     words, records = plan.weight_image(), plan.record_image()
     r, s, pe, cw = plan.record_width, plan.simd, plan.pe, plan.count_width
     scores = []
-    for image in plan.dataflow.input_pixels(inputs):
-        x = np.zeros(plan.layers[0].sf * s, np.uint8)
-        x[:image.size] = image.reshape(-1)
+    for image in plan.dataflow.input_pixels(inputs):         # (pixels, C, N) bits
+        first = plan.layers[0]
+        h, w = first.map
+        # x[y][x][j]: the pixel's base-j bits, CW words of simd bits end to end
+        fmap = np.zeros((h, w, first.planes, first.words * s), np.uint8)
+        fmap[:, :, :, :first.elements] = image.reshape(h, w, first.elements,
+                                                       first.planes).transpose(0, 1, 3, 2)
         for n, layer in enumerate(plan.layers):
-            counts, fields = [], []
-            for nf in range(layer.nf):
-                for p in range(pe):
-                    bits = [(words[layer.weight_base + nf * layer.sf + sf] >> (p * s + i)) & 1
-                            for sf in range(layer.sf) for i in range(s)]
-                    counts.append(int(np.sum(np.array(bits) == x)))
-                    fields.append((records[layer.record_base + nf] >> (p * r)) & ((1 << r) - 1))
+            (kh, kw), st, pad, (pk, ps) = layer.kernel, layer.stride, layer.padding, layer.pool
+            ph, pw = layer.out_shape
             c = layer.folding.channels
+            out = np.zeros((ph, pw, layer.nf * pe), np.int64)
+            fields = [(records[layer.record_base + nf] >> (p * r)) & ((1 << r) - 1)
+                      for nf in range(layer.nf) for p in range(pe)]
+            for oy in range(ph):
+                for ox in range(pw):
+                    for nf in range(layer.nf):
+                        for p in range(pe):
+                            field, pooled = fields[nf * pe + p], []
+                            for dy in range(pk):
+                                for dx in range(pk):
+                                    total = 0
+                                    for j in range(layer.planes):
+                                        for t in range(kh * kw):
+                                            iy = (oy * ps + dy) * st + t // kw - pad
+                                            ix = (ox * ps + dx) * st + t % kw - pad
+                                            inside = 0 <= iy < layer.map[0] and 0 <= ix < layer.map[1]
+                                            for word in range(layer.words):
+                                                x = fmap[iy, ix, j, word * s:(word + 1) * s] \
+                                                    if inside else np.zeros(s, np.uint8)
+                                                wv = words[layer.weight_base + (nf * kh * kw + t)
+                                                           * layer.words + word] >> (p * s)
+                                                bits = np.array([(wv >> i) & 1 for i in range(s)])
+                                                total += layer.gains[j] * int(np.sum(bits == x))
+                                    pooled.append(total)
+                            if layer.scores:
+                                a_w = plan.scale_width
+                                out[oy, ox, nf * pe + p] = (_signed(field, a_w) * pooled[0]
+                                                            + _signed(field >> a_w, plan.score_width))
+                            else:
+                                b = [compare_modes(v, field & ((1 << cw) - 1),
+                                                   (field >> cw) & 3) for v in pooled]
+                                out[oy, ox, nf * pe + p] = (min(b) if (field >> (cw + 2)) & 1
+                                                            else max(b)) if nf * pe + p < c else 0
             if layer.scores:
-                a_w = scale_width(layer.folding)
-                scores.append([_signed(f, a_w) * p + _signed(f >> a_w, plan.score_width)
-                               for p, f in zip(counts[:c], fields[:c])])
-            else:
-                x = np.zeros(plan.layers[n + 1].sf * s, np.uint8)
-                x[:c] = [compare_modes(p, f & ((1 << cw) - 1), f >> cw)
-                         for p, f in zip(counts[:c], fields[:c])]
+                scores.append(out[0, 0, :c])
+                break
+            nxt = plan.layers[n + 1]
+            fmap = np.zeros((ph, pw, 1, nxt.words * s), np.uint8)
+            fmap[:, :, 0, :layer.nf * pe] = out
     return np.array(scores, dtype=np.int64)
 
 
@@ -59,23 +89,45 @@ def test_memory_images_compute_the_golden_scores(scheme, binary_input, pe, simd)
         -(-c // pe) * -(-k // simd) for k, c in ((23, 12), (12, 9), (9, 5)))
 
 
+@pytest.mark.parametrize("layout, pe, simd", [("conv", 2, 8), ("strided", 1, 64),
+                                              ("dense", 4, 4), ("conv", 1, 3)])
+def test_cnn_memory_images_compute_the_golden_scores(layout, pe, simd):
+    """8-bit inputs as bit planes, padded and strided convolutions, pools (overlapping, some
+    channels by the minimum), flatten: the images and loops against the golden model."""
+    plan = map_folded(random_network("bnn", layout=layout, seed=pe + simd), pe=pe, simd=simd)
+    x = np.random.default_rng(3).random((3,) + tuple(plan.network.input_shape))
+    scores, _ = plan.reference(x)
+    assert np.array_equal(run_images(plan, x), scores)
+
+
 def test_padding_holds_real_counts_only():
     plan = map_folded(sign_mlp((10, 3, 2)), pe=2, simd=8)   # K 10 -> 16, C 3 -> 4
     first = plan.layers[0]
-    assert (first.nf, first.sf) == (2, 2)
-    word = plan.weight_image()[1]            # nf 0, sf 1: inputs 8..15, of which 8, 9 real
+    assert (first.nf, first.words) == (2, 2)
+    word = plan.weight_image()[1]            # nf 0, word 1: inputs 8..15, of which 8, 9 real
     assert (word >> 2) & 0x3F == 0x3F and (word >> 10) & 0x3F == 0x3F   # padded weights 1
     issues = 2 * 2 + 1 * 1
-    assert plan.cycles_per_image == max(10, issues + DRAIN * 2 + 2)
-    assert plan.latency == 10 + 1 + issues + DRAIN * 2 + 1   # argmax of 2 classes: 1
+    assert plan.cycles_per_image == max(10, issues + DRAIN + WRITE_AFTER_ISSUE + 2)
+    # the 10 words, the start, the issues and drain, the hand-over, the argmax of 2 classes
+    assert plan.latency == 10 + 1 + issues + DRAIN + WRITE_AFTER_ISSUE + 1
 
 
 def test_interval_is_the_slower_of_input_and_compute():
     wide = map_folded(sign_mlp((40, 30, 20, 3)), pe=1, simd=4)     # compute-bound
     issues = sum(layer.issue_cycles for layer in wide.layers)
-    assert wide.cycles_per_image == issues + DRAIN * 3 + 2
+    assert wide.cycles_per_image == issues + DRAIN * 2 + WRITE_AFTER_ISSUE + 2
     narrow = map_folded(sign_mlp((60, 2, 2)), pe=2, simd=32)       # input-bound: 60 words
     assert narrow.cycles_per_image == 60
+
+
+def test_conv_cycles_count_every_loop():
+    """A conv layer's issues: pooled pixels x neuron folds x pool positions x bases x taps x
+    words per pixel."""
+    plan = map_folded(random_network("bnn", layout="conv"), pe=2, simd=8)
+    conv, second, dense = plan.layers
+    assert conv.issue_cycles == 4 * 4 * 2 * 4 * 8 * 9 * 1   # 8x8, pad 1, pool 2; 4 ch; 8 bits
+    assert second.issue_cycles == 2 * 2 * 3 * 1 * 1 * 9 * 1     # stride 2, pad 1: 2x2; 6 ch
+    assert dense.issue_cycles == 1 * 3 * 1 * 1 * 4 * 1          # the 2x2 map as its kernel
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -88,13 +140,16 @@ def test_engine_shape_errors(kwargs, error, message):
         map_folded(sign_mlp((8, 4, 2)), **kwargs)
 
 
-def test_unsupported_layers_are_refused_by_name():
-    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\): the folded accelerator runs "
-                                           r"Dense layers only"):
-        map_folded(random_network("bnn", layout="conv"))
-    with pytest.raises(NetworkError, match=r"layer 0 \(dense\): the folded accelerator takes "
-                                           r"one base pair of pm1"):
-        map_folded(random_network("bnn", layout="dense"))   # 8-bit input: 8 bases
+@pytest.mark.parametrize("scheme, message", [
+    ("abc", r"layer 0 \(conv2d\): the folded accelerator takes one base of pm1 weights"),
+    ("pa", r"layer 0 \(conv2d\): the folded accelerator takes one base of pm1 weights"),
+    ("xnor", r"layer 0 \(conv2d\): the folded accelerator takes input bases whose "
+             r"coefficients are the same over channels"),
+    ("binaryconnect", r"layer 0 \(conv2d\): the folded accelerator takes sign activations"),
+])
+def test_unsupported_layers_are_refused_by_name(scheme, message):
+    with pytest.raises(NetworkError, match=message + ".*--arch dataflow"):
+        map_folded(random_network(scheme, layout="conv"))
 
 
 def test_weights_beyond_the_spram_are_refused():
