@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from .boards.boards import BOARDS
+from .boards.boards import BOARDS, get_board
 from .boards.top import DEFAULT_BAUD
 from .examples import EXAMPLES, load_example
 
@@ -112,13 +112,18 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               show_default=True,
               help="dataflow: an engine per layer, weights in ROMs; folded: one engine runs "
                    "the layers in turn, weights in SPRAM read from the board's flash (iCE40 "
-                   "UP5K; Dense networks of pm1 weights so far); auto: dataflow when its "
+                   "UP5K; BNN/XNOR-Net Dense, Conv2d, MaxPool so far), its lanes chosen for "
+                   "--target-cycles (`auto`: one lane, the cheapest); auto: dataflow when its "
                    "estimate fits the board, else folded when it can run the network.")
+@click.option("--target-fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Images per second to reach at the board's clock: sets --target-cycles "
+                   "to the clock / FPS (either architecture); a warning says by how much a "
+                   "build that cannot reach it falls short.")
 @click.option("--steps", default=",".join(_STEP_TEXT), show_default=True,
               help="The steps to run, comma-separated (run in pipeline order); each saves its "
                    "result in BUILD_DIR/NAME/steps/ for the later ones.")
 def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, bases, multiply,
-          simulator, sim_images, build_dir, report_dir, weight_memory, arch, steps):
+          simulator, sim_images, build_dir, report_dir, weight_memory, arch, target_fps, steps):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
@@ -147,15 +152,24 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             x, y = _load_inputs(inputs)
             x = check_inputs(net, x)
             name = f"{Path(network).stem}-{board}"
+        clock = get_board(board).clock_hz
+        if target_fps is not None:
+            if target_cycles != "auto":
+                raise click.UsageError("give --target-fps or --target-cycles, not both")
+            target_cycles = str(max(1, int(clock // target_fps)))
         if arch != "folded":
             plan = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
                          pipeline=pipeline, bases=bases, multiply=multiply)
         if arch == "auto":
-            arch = _choose_arch(net, plan, board, frac_bits)
+            arch = _choose_arch(net, plan, board, frac_bits, target_cycles)
         if arch == "folded":
-            from .mapping.folded import map_folded
-            plan = map_folded(net, frac_bits=frac_bits)
+            plan = _folded_plan(net, frac_bits, target_cycles)
             name = name.replace(f"-{board}", f"-folded-{board}")
+        if target_fps is not None and plan.cycles_per_image > int(target_cycles):
+            warnings.warn(f"the fastest {arch} folding found needs {plan.cycles_per_image} "
+                          f"cycles per image: {clock / plan.cycles_per_image:.1f} images/s at "
+                          f"the {board}'s {clock / 1e6:g} MHz, short of --target-fps "
+                          f"{target_fps:g} by {100 * (1 - clock / plan.cycles_per_image / target_fps):.0f} %")
         if weight_memory == "fill":
             plan = place_weight_roms(plan, board)
     except (NetworkError, ValueError, TypeError) as error:
@@ -185,13 +199,29 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         console.print(md.read_text(), markup=False, highlight=False)
 
 
-def _choose_arch(network, plan, board, frac_bits):
+def _folded_plan(network, frac_bits, target_cycles):
+    """The folded plan: one lane for ``target_cycles`` ``"auto"``, else the cheapest engine
+    meeting it (:func:`~popcorn.mapping.folded.choose_folded`)."""
+    from .mapping.folded import choose_folded, map_folded
+
+    if target_cycles == "auto":
+        return map_folded(network, frac_bits=frac_bits)
+    try:
+        target = int(target_cycles)
+        if target < 1:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"must be a positive integer or `auto`, not "
+                                 f"{target_cycles!r}", param_hint="--target-cycles") from None
+    return choose_folded(network, target, frac_bits=frac_bits)
+
+
+def _choose_arch(network, plan, board, frac_bits, target_cycles):
     """``--arch auto``: ``"dataflow"`` when ``plan``'s estimate fits ``board``, else
     ``"folded"`` when that architecture takes the network and fits; otherwise the dataflow
     refusal stands (:class:`~popcorn.boards.fit.DesignTooLarge`, raised by the estimate
     step with its advice)."""
     from .boards.fit import DesignTooLarge, check_fit, estimate_design
-    from .mapping.folded import map_folded
     from .network import NetworkError
 
     try:
@@ -200,7 +230,7 @@ def _choose_arch(network, plan, board, frac_bits):
     except DesignTooLarge:
         pass
     try:
-        check_fit(estimate_design(map_folded(network, frac_bits=frac_bits), board))
+        check_fit(estimate_design(_folded_plan(network, frac_bits, target_cycles), board))
     except (NetworkError, ValueError, DesignTooLarge):
         return "dataflow"
     return "folded"

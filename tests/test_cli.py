@@ -102,6 +102,22 @@ def test_build_folded_refuses_what_it_cannot_run(tmp_path, monkeypatch):
     assert "Traceback" not in result.output
 
 
+def test_target_fps_sets_the_cycles_and_warns_when_out_of_reach(tmp_path, monkeypatch):
+    """--target-fps at the board's 12 MHz: the folded engine's lanes chosen for it, and a
+    target no folding reaches named with the shortfall; not with --target-cycles."""
+    monkeypatch.chdir(tmp_path)
+    base = ["build", "--example", "mnist-cnn-bnn-tiny", "--arch", "folded", "--steps",
+            "estimate"]
+    result = CliRunner().invoke(main, base + ["--target-fps", "150"])
+    assert result.exit_code == 0 and "Warning" not in result.output
+    result = CliRunner().invoke(main, base + ["--target-fps", "100000"])
+    assert result.exit_code == 0
+    assert "images/s at the icebreaker's 12 MHz, short of --target-fps 100000 by" \
+        in result.output
+    result = CliRunner().invoke(main, base + ["--target-fps", "5", "--target-cycles", "9"])
+    assert result.exit_code != 0 and "not both" in result.output
+
+
 def test_build_refuses_a_design_far_too_large_before_running_tools(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["build", "--target-cycles", "1", "--arch", "dataflow"])

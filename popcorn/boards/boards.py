@@ -34,6 +34,11 @@ class Board:
     dsp_opt: str = ""
     router2_above: int = None
 
+    @property
+    def clock_hz(self):
+        """The board's oscillator, which the design runs on."""
+        return self.platform().default_clk_frequency
+
     def tool_env(self):
         """Environment variables pointing Amaranth's build script at the YoWASP tools;
         raises :class:`~popcorn.tools.ToolMissing` naming the package to install."""

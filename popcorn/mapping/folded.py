@@ -489,3 +489,22 @@ def map_folded(network, *, pe=1, simd=None, frac_bits=8):
                            f"bits, the SPRAM holds {SPRAM_DEPTH}; streaming weights from "
                            f"flash is not built yet")
     return plan
+
+
+ENGINE_LANES = (1, 2, 4, 8)
+"""The engines :func:`choose_folded` tries, cheapest first: ``pe`` lanes of the default
+``simd`` (64, 32, 16, 8 bits), all reading one 64-bit SPRAM word per cycle."""
+
+
+def choose_folded(network, target_cycles, *, frac_bits=8):
+    """The cheapest engine of :data:`ENGINE_LANES` whose plan needs at most
+    ``target_cycles`` per image (fewer lanes first: each adds an accumulator, a comparator
+    and a score multiplier), or the fastest when none does; the plan's ``cycles_per_image``
+    says which. Raises as :func:`map_folded`."""
+    plans = []
+    for pe in ENGINE_LANES:
+        plan = map_folded(network, pe=pe, frac_bits=frac_bits)
+        if plan.cycles_per_image <= target_cycles:
+            return plan
+        plans.append(plan)
+    return min(plans, key=lambda p: p.cycles_per_image)

@@ -5,7 +5,7 @@ import pytest
 
 from popcorn.golden.comparators import compare_modes
 from popcorn.golden.examples import random_network, sign_mlp
-from popcorn.mapping.folded import DRAIN, WRITE_AFTER_ISSUE, map_folded
+from popcorn.mapping.folded import DRAIN, WRITE_AFTER_ISSUE, choose_folded, map_folded
 from popcorn.network import NetworkError
 
 
@@ -167,3 +167,14 @@ def test_folded_needs_spram_and_is_refused_without():
     with pytest.raises(DesignTooLarge, match=r"about 4 SPRAM blocks \(estimate\), the device "
                                              r"has 0.*build with --arch dataflow"):
         check_fit(estimate_design(plan, "ulx3s-85f"))
+
+
+def test_choose_folded_takes_the_fewest_lanes_that_meet_the_target():
+    net = random_network("bnn", layout="conv", seed=4)
+    one, four = map_folded(net, pe=1), map_folded(net, pe=4)
+    assert four.cycles_per_image < one.cycles_per_image
+    assert choose_folded(net, one.cycles_per_image).pe == 1
+    assert choose_folded(net, one.cycles_per_image - 1).pe == 2
+    fastest = min((map_folded(net, pe=pe) for pe in (1, 2, 4, 8)),
+                  key=lambda p: p.cycles_per_image)
+    assert choose_folded(net, 1).cycles_per_image == fastest.cycles_per_image
