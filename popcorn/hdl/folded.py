@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..mapping.folded import DRAIN, MODE_WIDTH, SPRAM_WIDTH, FoldedPlan
 from .argmax import Argmax
-from .comparator import compare
+from .comparator import compare, levels_to_bases
 from .estimates import estimate_argmax, estimate_pe, rom_resources
 from .popcount import popcount_tree
 from .spram import SPRAM_BITS, Spram
@@ -17,29 +17,38 @@ from .window import memory_resources
 def estimate_folded(plan, family="ice40"):
     """Estimated ``{"lut4", "ff", "ebr", "dsp", "spram"}`` of a :class:`FoldedAccelerator`,
     composed from its blocks' estimates, not fitted to the whole: per lane a binary-base PE
-    of ``simd`` bits (:func:`~popcorn.hdl.estimates.estimate_pe`: XNOR popcount tree,
-    accumulator) with its comparator and score multiply-add (about ``count_width`` and
-    ``scale_width * count_width`` LUT4), the record ROM, the two input banks and the two
-    activation banks as Yosys maps them, the argmax, the counters, and ``64 / 16`` SPRAM."""
+    of ``simd`` bits (:func:`~popcorn.hdl.estimates.estimate_pe`: popcount tree,
+    accumulator), the coefficient multiply (about ``coef_width * log2(simd)`` LUT4 unless
+    the coefficient is one constant), ``levels`` comparators and the scores' adder (about
+    ``count_width`` LUT4 each); the record and coefficient ROMs, the two input banks and
+    the two activation banks as Yosys maps them, the argmax, the loop counters and the
+    address arithmetic (a multiply of the row by the map's width), and ``64 / 16`` SPRAM."""
     lanes = estimate_pe(simd=plan.simd, folds=plan.buffer_words, family=family)
-    cw, a_w, sw = plan.count_width, plan.scale_width, plan.score_width
-    per_lane = {"lut4": lanes["lut4"] + cw + a_w * cw // 2 + sw,
-                "ff": lanes["ff"] + 1 + sw}
+    cw, aw, sw = plan.count_width, plan.coef_width, plan.score_width
+    multiply = 0 if plan.uniform_coefficient is not None else aw * plan.simd.bit_length()
+    per_lane = {"lut4": lanes["lut4"] + multiply + (max(plan.levels, 1) + 1) * cw + sw,
+                "ff": lanes["ff"] + 2 * cw + max(plan.levels, 1) + sw}
     records = rom_resources(plan.pe * plan.record_width, plan.record_words, family=family,
                             words=plan.record_image())
-    acts = memory_resources(plan.simd, 2 * plan.buffer_words, family)
+    coefs = {"lut4": 0, "ff": 0, "ebr": 0} if plan.uniform_coefficient is not None else \
+        rom_resources(plan.pe * aw, plan.record_words * plan.pairs, family=family,
+                      words=plan.coefficient_image())
+    acts = memory_resources(plan.planes * plan.simd, 2 * plan.buffer_words, family)
     bank_words, bank_bits = plan.input_bank
     inbuf = memory_resources(bank_bits, 2 * bank_words, family)
     argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=family)
+    side = max(max(layer.map) for layer in plan.layers).bit_length() + 1
     counters = sum(n.bit_length() for n in (plan.weight_words, plan.record_words,
                                             plan.in_words, plan.buffer_words, len(plan.layers)))
-    total = {"lut4": plan.pe * per_lane["lut4"] + records["lut4"] + acts["lut4"] + inbuf["lut4"]
-             + argmax["lut4"] + 3 * counters + 2 * plan.simd + plan.classes * sw // 4,
-             "ff": plan.pe * per_lane["ff"] + records["ff"] + acts["ff"] + inbuf["ff"]
-             + argmax["ff"]
-             + counters + 3 * plan.simd + plan.pe * plan.record_width * 2
+    counters += 10 * side
+    blocks = (records, coefs, acts, inbuf, argmax)
+    total = {"lut4": plan.pe * per_lane["lut4"] + sum(b["lut4"] for b in blocks)
+             + 3 * counters + side * side + 2 * plan.planes * plan.simd
+             + plan.classes * sw // 4,
+             "ff": plan.pe * per_lane["ff"] + sum(b["ff"] for b in blocks) + counters
+             + 3 * plan.planes * plan.simd + plan.pe * (plan.record_width * 2 + 2 * aw)
              + plan.classes * sw,
-             "ebr": records["ebr"] + acts["ebr"] + inbuf["ebr"], "dsp": 0,
+             "ebr": sum(b["ebr"] for b in blocks), "dsp": 0,
              "spram": SPRAM_WIDTH // SPRAM_BITS}
     return total
 
@@ -102,8 +111,15 @@ class FoldedAccelerator(wiring.Component):
             shape=pe * r, depth=plan.record_words, init=plan.record_image())
         m.submodules.inbuf = inbuf = memory.Memory(shape=bank_bits, depth=2 * bank_words,
                                                    init=[])
-        m.submodules.acts = acts = memory.Memory(shape=simd, depth=2 * words, init=[])
+        m.submodules.acts = acts = memory.Memory(shape=plan.planes * simd, depth=2 * words,
+                                                 init=[])
         rec_rd, act_rd, act_wr = records.read_port(), acts.read_port(), acts.write_port()
+        uniform = plan.uniform_coefficient
+        if uniform is None:
+            m.submodules.coefs = coefs = memory.Memory(
+                shape=pe * plan.coef_width, depth=plan.record_words * plan.pairs,
+                init=plan.coefficient_image())
+            coef_rd = coefs.read_port()
         in_rd, in_wr = inbuf.read_port(), inbuf.write_port()
         m.submodules.argmax = argmax = Argmax(classes=classes, width=sw)
         wiring.connect(m, argmax.o, wiring.flipped(self.o))
@@ -175,7 +191,7 @@ class FoldedAccelerator(wiring.Component):
         per = {  # innermost first
             "cw": [l.words - 1 for l in layers], "kx": [l.kernel[1] - 1 for l in layers],
             "ky": [l.kernel[0] - 1 for l in layers], "j": [l.planes - 1 for l in layers],
-            "dx": [l.pool[0] - 1 for l in layers], "dy": [l.pool[0] - 1 for l in layers],
+            "i": [l.wbases - 1 for l in layers], "dx": [l.pool[0] - 1 for l in layers], "dy": [l.pool[0] - 1 for l in layers],
             "nf": [l.nf - 1 for l in layers], "ox": [l.out_shape[1] - 1 for l in layers],
             "oy": [l.out_shape[0] - 1 for l in layers]}
         loops = {name: counter(name, lasts) for name, lasts in per.items()}
@@ -193,24 +209,34 @@ class FoldedAccelerator(wiring.Component):
         m.d.comb += first_done.eq(issue & (layer == 0) & layer_end)
         m.d.sync += freed.eq(Mux(first_done, Mux(rbank, 0b10, 0b01), 0))
 
-        # the weight word: words of a neuron fold in order, again for every base and pool
-        # position, the neuron folds again for every output pixel
+        # the weight word: a base's words in order, again for every activation base; the
+        # neuron fold's bases in order, again for every pool position; the neuron folds
+        # again for every output pixel
         waddr = Signal(range(plan.weight_words + 1), name="waddr")
-        wnf, wbase = Signal.like(waddr, name="wnf"), Signal.like(waddr, name="wbase")
+        wi, wnf = Signal.like(waddr, name="wi"), Signal.like(waddr, name="wnf")
+        wbase = Signal.like(waddr, name="wbase")
         rbase = Signal(range(plan.record_words + 1), name="rbase")
+        pair = Signal(range(plan.pairs), name="pair")          # i * N + j
+        with m.If(issue & end["ky"]):
+            m.d.sync += pair.eq(Mux(end["i"], 0, pair + 1))
         with m.If(issue):
             with m.If(~end["ky"]):
                 m.d.sync += waddr.eq(waddr + 1)
+            with m.Elif(~end["j"]):
+                m.d.sync += waddr.eq(wi)
+            with m.Elif(~end["i"]):
+                m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1)]
             with m.Elif(~end["dy"]):
-                m.d.sync += waddr.eq(wnf)
+                m.d.sync += [waddr.eq(wnf), wi.eq(wnf)]
             with m.Elif(~end["nf"]):
-                m.d.sync += [waddr.eq(waddr + 1), wnf.eq(waddr + 1)]
+                m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1)]
             with m.Elif(~layer_end):
-                m.d.sync += [waddr.eq(wbase), wnf.eq(wbase)]
+                m.d.sync += [waddr.eq(wbase), wi.eq(wbase), wnf.eq(wbase)]
             with m.Elif(layer == n_layers - 1):
-                m.d.sync += [waddr.eq(0), wnf.eq(0), wbase.eq(0), rbase.eq(0)]
+                m.d.sync += [waddr.eq(0), wi.eq(0), wnf.eq(0), wbase.eq(0), rbase.eq(0)]
             with m.Else():
-                m.d.sync += [waddr.eq(waddr + 1), wnf.eq(waddr + 1), wbase.eq(waddr + 1),
+                m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1),
+                             wbase.eq(waddr + 1),
                              rbase.eq(rbase + _table([l.nf for l in layers])[layer])]
 
         # the activation word: tap (ky, kx) of conv output pixel (oy PS + dy, ox PS + dx)
@@ -235,9 +261,10 @@ class FoldedAccelerator(wiring.Component):
         stages = [{k: Signal(v, name=f"t{n}_{k}") for k, v in tag_shapes.items()}
                   for n in range(7)]                   # t0: addresses, t1: read, ...
         ta = stages[0]
-        group_first = (c["cw"] == 0) & (c["kx"] == 0) & (c["ky"] == 0) & (c["j"] == 0)
+        group_first = (c["cw"] == 0) & (c["kx"] == 0) & (c["ky"] == 0) & (c["j"] == 0) \
+            & (c["i"] == 0)
         m.d.sync += [ta["valid"].eq(issue), ta["first"].eq(group_first),
-                     ta["last"].eq(end["j"]), ta["wfirst"].eq((c["dx"] == 0) & (c["dy"] == 0)),
+                     ta["last"].eq(end["i"]), ta["wfirst"].eq((c["dx"] == 0) & (c["dy"] == 0)),
                      ta["wlast"].eq(end["dy"]),
                      ta["lfirst"].eq((c["nf"] == 0) & (c["ox"] == 0) & (c["oy"] == 0)),
                      ta["pad"].eq(pad), ta["layer"].eq(layer), ta["nf"].eq(c["nf"]),
@@ -246,32 +273,44 @@ class FoldedAccelerator(wiring.Component):
             m.d.sync += [after[k].eq(before[k]) for k in before]
         t1, t2, t3, t4, t5, t6 = stages[1:]
         ra, rr = Signal.like(act_addr, name="read_addr"), Signal.like(rbase, name="read_rec")
-        rw = Signal.like(waddr, name="read_w")
-        m.d.sync += [ra.eq(act_addr), rw.eq(waddr), rr.eq(rbase + c["nf"])]
+        rw, rp = Signal.like(waddr, name="read_w"), Signal.like(pair, name="read_pair")
+        m.d.sync += [ra.eq(act_addr), rw.eq(waddr), rr.eq(rbase + c["nf"]), rp.eq(pair)]
         # t0: the reads
         with m.If(ta["valid"]):
             m.d.comb += [weights.addr.eq(rw), in_rd.addr.eq(ra), act_rd.addr.eq(ra),
                          rec_rd.addr.eq(rr)]
+            if uniform is None:
+                m.d.comb += coef_rd.addr.eq(Cat(rp, rr))
 
-        # t1: the words read, registered (the input base or a bank word, and the weights)
+        # t1: the words read, registered (the input base or a bank's, and the weights)
         x, w, record2 = Signal(simd, name="x"), Signal(pe * simd, name="w"), Signal(pe * r)
-        plane = Signal(ew, name="plane")
-        m.d.comb += plane.eq(in_rd.data.word_select(t1["j"], ew))
-        m.d.sync += [x.eq(Mux(t1["pad"], 0, Mux(t1["layer"] == 0, plane, act_rd.data))),
-                     w.eq(weights.rdata[:pe * simd]), record2.eq(rec_rd.data)]
-        # t2: XNOR and popcounts of every lane, in parts of at most 16 bits
+        aw = plan.coef_width
+        coef2, coef3 = Signal(pe * aw, name="coef2"), Signal(pe * aw, name="coef3")
+        in_plane, act_plane = Signal(ew, name="in_plane"), Signal(simd, name="act_plane")
+        m.d.comb += [in_plane.eq(in_rd.data.word_select(t1["j"], ew)),
+                     act_plane.eq(act_rd.data.word_select(t1["j"], simd))]
+        m.d.sync += [x.eq(Mux(t1["pad"], 0, Mux(t1["layer"] == 0, in_plane, act_plane))),
+                     w.eq(weights.rdata[:pe * simd]), record2.eq(rec_rd.data), coef3.eq(coef2)]
+        if uniform is None:
+            m.d.sync += coef2.eq(coef_rd.data)
+        # t2: XNOR (pm1 weights) or AND ({0, 1} weights) and popcounts of every lane, in
+        # parts of at most 16 bits
         parts = [(n, min(n + 16, simd)) for n in range(0, simd, 16)]
         counts = [[Signal(range(hi - lo + 1), name=f"count{p}_{lo}") for lo, hi in parts]
                   for p in range(pe)]
+        counts_and = _table([int(l.counts_and) for l in layers])[t2["layer"]]
         for p in range(pe):
-            same = ~(w[p * simd:(p + 1) * simd] ^ x)
+            wp = w[p * simd:(p + 1) * simd]
+            same = Mux(counts_and, wp & x, ~(wp ^ x))
             m.d.sync += [n.eq(popcount_tree(same[lo:hi])) for n, (lo, hi) in zip(counts[p], parts)]
-        # t3: the count times its base's gain g_j (bases: the first layer only)
-        gain = Mux(t3["layer"] == 0, _table(list(first.gains))[t3["j"]], 1)
-        terms = [Signal(cw, name=f"term{p}") for p in range(pe)]
-        m.d.sync += [terms[p].eq(sum(counts[p]) * gain) for p in range(pe)]
+        # t3: the count times its pair's coefficient A[c, i, j]
+        terms = [Signal(signed(cw), name=f"term{p}") for p in range(pe)]
+        for p in range(pe):
+            a = Const(uniform, signed(aw)) if uniform is not None else \
+                coef3.word_select(p, aw).as_signed()
+            m.d.sync += terms[p].eq(a * sum(counts[p]))
         # t4: accumulate S over the group
-        accs = [Signal(cw, name=f"acc{p}") for p in range(pe)]
+        accs = [Signal(signed(cw), name=f"acc{p}") for p in range(pe)]
         with m.If(t4["valid"]):
             m.d.sync += [accs[p].eq(Mux(t4["first"], 0, accs[p]) + terms[p]) for p in range(pe)]
         records_at = [record2]
@@ -279,44 +318,61 @@ class FoldedAccelerator(wiring.Component):
             records_at.append(Signal(pe * r, name=f"record{n}"))
             m.d.sync += records_at[-1].eq(records_at[-2])
         record5, record6 = records_at[-2], records_at[-1]
-        # t5: comparators or scores, once per group
+        # t5: the comparators or the scores, once per group
         nf_last = _table(per["nf"])
         live = _table([layer.folding.channels - layer.nf * pe + pe for layer in layers])
-        bits = Signal(pe)
+        n_levels, field_w = max(plan.levels, 1), cw + MODE_WIDTH
+        levels = [Signal(n_levels, name=f"levels{p}") for p in range(pe)]
         ys = [Signal(signed(sw), name=f"y{p}") for p in range(pe)]
-        a_w = plan.scale_width
         done = Signal()
         for p in range(pe):
-            field = record5[p * r:(p + 1) * r]
+            rec = record5[p * r:(p + 1) * r]
             lane_live = (t5["nf"] != nf_last[t5["layer"]]) | (p < live[t5["layer"]])
-            m.d.sync += [bits[p].eq(compare(accs[p], field[:cw], field[cw:cw + MODE_WIDTH])
-                                    & lane_live),
-                         ys[p].eq(field[:a_w].as_signed() * accs[p]
-                                  + field[a_w:a_w + sw].as_signed())]
+            m.d.sync += [levels[p].eq(Cat(*(
+                             compare(accs[p], rec[k * field_w:k * field_w + cw].as_signed(),
+                                     rec[k * field_w + cw:(k + 1) * field_w])
+                             for k in range(n_levels))) & lane_live.replicate(n_levels)),
+                         ys[p].eq(accs[p] + rec[:sw].as_signed())]
         m.d.sync += done.eq(t5["valid"] & t5["last"])
 
-        # t6: the pool over the window, the group's outputs into the next bank, or the scores
-        invert = Cat(*(record6[p * r + cw + MODE_WIDTH] for p in range(pe)))
-        pooled, pooling = Signal(pe, name="pooled"), Signal(pe, name="pooling")
-        m.d.comb += pooling.eq(Mux(t6["wfirst"], 0, pooled) | (bits ^ invert))
-        with m.If(done):
-            m.d.sync += pooled.eq(pooling)
+        # t6: the pool over the window (of the comparator levels), the bases of the pooled
+        # levels into the next bank, or the scores
+        flag = plan.levels * field_w
+        pooled = [Signal(n_levels, name=f"pooled{p}") for p in range(pe)]
+        planes = plan.planes
+        bases = [Signal(planes, name=f"bases{p}") for p in range(pe)]
+        for p in range(pe):
+            invert = record6[p * r + flag].replicate(n_levels) if plan.levels else 0
+            pooling = Signal(n_levels, name=f"pooling{p}")
+            m.d.comb += pooling.eq(Mux(t6["wfirst"], 0, pooled[p]) | (levels[p] ^ invert))
+            with m.If(done):
+                m.d.sync += pooled[p].eq(pooling)
+            out = Signal(n_levels, name=f"out_levels{p}")
+            m.d.comb += out.eq(pooling ^ invert)
+            m.d.comb += bases[p].eq(_by_layer(t6["layer"], [
+                0 if layer.scores else levels_to_bases(
+                    m, out[:layer.levels], *layer.folding.level_to_base_map(),
+                    width=layer.out_planes, name=f"bases{p}_{n}")
+                for n, layer in enumerate(layers)]))
         scores = Signal(classes * sw)
         per_fold = simd // pe
-        collect, stored = Signal(simd, name="collect"), Signal(simd, name="stored")
+        collect = [Signal(simd, name=f"collect{j}") for j in range(planes)]
+        stored = [Signal(simd, name=f"stored{j}") for j in range(planes)]
         out_slot = Signal(range(per_fold), name="out_slot")
         out_word = Signal(range(words), name="out_word")
         slot_now = Signal.like(out_slot, name="slot_now")
         word_now = Signal.like(out_word, name="word_now")
         m.d.comb += [slot_now.eq(Mux(t6["nf"] == 0, 0, out_slot)),   # a pixel's first fold
-                     word_now.eq(Mux(t6["lfirst"], 0, out_word)),
-                     stored.eq(Mux(slot_now == 0, 0, collect)
-                               | ((pooling ^ invert) << (slot_now * pe)))]
+                     word_now.eq(Mux(t6["lfirst"], 0, out_word))]
+        for j in range(planes):
+            m.d.comb += stored[j].eq(Mux(slot_now == 0, 0, collect[j])
+                                     | (Cat(*(b[j] for b in bases)) << (slot_now * pe)))
         last_layer = t6["layer"] == n_layers - 1
         with m.If(done & t6["wlast"] & ~last_layer):
-            m.d.sync += [collect.eq(stored), out_slot.eq(slot_now + 1), out_word.eq(word_now)]
+            m.d.sync += [*(collect[j].eq(stored[j]) for j in range(planes)),
+                         out_slot.eq(slot_now + 1), out_word.eq(word_now)]
             with m.If((slot_now == per_fold - 1) | (t6["nf"] == nf_last[t6["layer"]])):
-                m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(stored),
+                m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(Cat(*stored)),
                              act_wr.addr.eq(t6["layer"][0] * words + word_now)]
                 m.d.sync += [out_slot.eq(0), out_word.eq(word_now + 1)]
         with m.If(done & last_layer):
@@ -330,6 +386,15 @@ class FoldedAccelerator(wiring.Component):
         with m.If(argmax.i.valid & argmax.i.ready):
             m.d.sync += [emitting.eq(0), finishing.eq(0), running.eq(0)]
         return m
+
+
+def _by_layer(layer, values):
+    """``values[layer]`` as a chain of multiplexers (continuous assignments, see
+    :class:`_table`)."""
+    value = values[-1]
+    for n in reversed(range(len(values) - 1)):
+        value = Mux(layer == n, values[n], value)
+    return value
 
 
 def _nested_counters(m, enable, loops):

@@ -3,11 +3,9 @@ lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
 
 The small-board architecture (issue 10). Layers: Conv2d (k x k, stride, padding), a
 MaxPool2d after it (fused: any window and stride, OR or, for the ``minimum`` channels, AND
-of the comparator bits), Flatten and Dense; one base pair of ``pm1`` weights and ``pm1`` or
-``zo`` activation bases (BNN, XNOR-Net; FINN's TFC/SFC/CNV-w1a1), sign activations, the
-scores layer last. The first layer may take N > 1 ``zo`` bases (fixed-point inputs as bit
-planes) whose coefficients are proportional over channels, ``Phi[c, 0, j] = A_c g_j``
-(BNN and FINN inputs; XNOR-Net's per-channel rounding is refused).
+of the comparator levels), Flatten and Dense, the scores layer last; every scheme: M weight
+bases x N activation bases of either encoding, L comparators per channel whose levels
+become the next layer's N' bases (sign, ABC-Net, PA-Net's pieces, fixed-point planes).
 
 Every layer is a convolution of an H x W map of E-element pixels: a Dense layer after a
 Flatten has the whole map as its kernel (its weights are in the stream's (y, x, c) order,
@@ -15,38 +13,45 @@ Flatten has the whole map as its kernel (its weights are in the stream's (y, x, 
 elements. A pixel takes ``CW = ceil(E / simd)`` words per base; padded elements are
 activation bit 0 against weight bit 1, whose XNOR is 0.
 
-The engine counts ``P_j = popcount(XNOR(w, v_j))`` of each activation base j and
-accumulates ``S = sum_j g_j P_j`` (:func:`xnor_affine`). For ``pm1`` activations the dot is
-``2 P - K`` (:func:`~popcorn.golden.binary.binary_dot`); for ``zo`` ones, reading bit v as
-``2 v - 1``, ``sum_k w_k v_k = P - n_c`` with n_c the channel's -1 weights. Either way
-``Y = A S + C'`` per channel, and thresholds on S follow as for the dataflow engine
-(:meth:`~popcorn.mapping.linear.LinearFolding.count_thresholds`). Padding taps read code 0,
-as the golden model pads.
+The engine counts one bit per element and base pair (i, j): ``P_ij = popcount(XNOR(t_i,
+v_j))`` for ``pm1`` weights, ``popcount(t_i & v_j)`` for ``zo`` ones, and accumulates
+``S = sum_ij A[c, i, j] P_ij`` (:func:`count_affine`), so that ``Y = S + C'``: the dot of
+``pm1`` x ``pm1`` is ``2 P - K`` (:func:`~popcorn.golden.binary.binary_dot`), of ``pm1``
+weights x ``zo`` bits ``P - n_ci`` (n_ci the -1 weights of base i of channel c), of ``zo``
+weights x ``pm1`` bits ``2 P - |t_ci|``, of ``zo`` x ``zo`` P. The comparators
+compare S with ``T - C'``; the scores are ``S + C'``. Padding taps read code 0 (every base
+bit 0), as the golden model pads.
 
 Loops (one weight word and one activation word per cycle), outermost first: pooled output
-pixel (oy, ox), neuron fold nf, pool window position (dy, dx), base j, tap (ky, kx), word
-cw. The conv output pixel is ``(oy * PS + dy, ox * PS + dx)``, its tap reads input pixel
+pixel (oy, ox), neuron fold nf, pool window position (dy, dx), weight base i, activation
+base j, tap (ky, kx), word cw. The conv output pixel is ``(oy * PS + dy, ox * PS + dx)``, its tap reads input pixel
 ``(cy * S + ky - pad, cx * S + kx - pad)``. A group (oy, ox, nf, dy, dx) accumulates S of
 ``pe`` channels, compares it, and ORs the bits over the pool window.
 
 Memories (word layouts defined here, used by the RTL and its testbench):
 
 * weights: :data:`SPRAM_WIDTH`-bit words, layer after layer from
-  :attr:`FoldedLayer.weight_base`; word ``(nf * taps + t) * CW + cw`` of a layer holds lane
-  p's ``simd`` bits (channel ``nf * pe + p``, tap t, elements ``cw * simd ..``) at bits
-  ``p * simd``; above ``pe * simd`` the word is 0. Loaded at run time (SPRAM has no
+  :attr:`FoldedLayer.weight_base`; word ``((nf * M + i) * taps + t) * CW + cw`` of a layer
+  holds lane p's ``simd`` bits of base i (channel ``nf * pe + p``, tap t, elements
+  ``cw * simd ..``; padding 1 for ``pm1`` weights, 0 for ``zo``, so that it counts 0) at
+  bits ``p * simd``; above ``pe * simd`` the word is 0. Loaded at run time (SPRAM has no
   bitstream image).
 * channel records (EBR ROM, in the bitstream): one word per neuron fold, layer after layer
   from :attr:`FoldedLayer.record_base`; lane p's record at bits ``p * record_width``:
-  threshold layers ``T'`` (``count_width`` bits, unsigned), the comparator mode (2 bits,
-  :func:`~popcorn.golden.comparators.encode_comparators`) and the pool's AND flag (1 bit);
-  the scores layer ``A`` (``scale_width`` bits, signed) and ``C'`` (``score_width`` bits,
-  signed), ``Y = A S + C'``.
+  threshold layers, for each comparator k < L, ``T'_k`` (``count_width`` bits, signed) and
+  its mode (2 bits, :func:`~popcorn.golden.comparators.encode_comparators`), then the pool's
+  AND flag (1 bit, at ``levels * (count_width + 2)``); the scores layer ``C'``
+  (``score_width`` bits, signed).
+* coefficients (EBR ROM, unless one value serves every pair: then a constant): word
+  ``(record_base + nf) * PAIRS + i * N + j`` (:attr:`FoldedPlan.pairs`, a power of two)
+  holds lane p's ``A[c, i, j]`` at bits ``p * coef_width`` (signed).
 * input banks: two, that images fill in turn and the first layer reads; a bank holds the
   image's pixels, ``CW`` words each, of ``N * ew`` bits (``ew = min(simd, E)`` elements):
   base j of element e of word cw at bit ``j * ew + e``.
-* activation banks: two of ``simd``-bit words, pixel after pixel (raster order), ``CW``
-  words each: layer l writes bank ``l % 2`` and layer l > 0 reads bank ``(l - 1) % 2``.
+* activation banks: two of ``planes * simd``-bit words (:attr:`FoldedPlan.planes`), pixel
+  after pixel (raster order), ``CW`` words each, base j of element e at bit
+  ``j * simd + e``: layer l writes bank ``l % 2`` and layer l > 0 reads bank
+  ``(l - 1) % 2``.
 
 Cycles (:meth:`FoldedPlan.cycle_model`): the image's ``in_words`` words enter an input
 bank one per cycle while the engine computes earlier images; the engine runs each layer
@@ -54,17 +59,17 @@ for :attr:`FoldedLayer.issue_cycles` issue cycles plus :data:`DRAIN`, then hands
 to the argmax.
 """
 
-import math
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..golden.comparators import encode_comparators
 from ..golden.widths import signed_width
 from ..hwmath import argmax_stages
 from ..network.validate import NetworkError
 from .network_map import PREDICTED_IMAGES, map_network
-from .stages import ConvStage, DenseStage, FlattenStage, PoolStage
+from .stages import ConvStage, FlattenStage, PoolStage
 from .timing import ChainCycles
 
 SPRAM_WIDTH = 64
@@ -97,13 +102,13 @@ FLASH_OFFSET = 0x100000
 class FoldedLayer:
     """One layer of a :class:`FoldedPlan`: ``folding`` the dataflow engine's
     :class:`~popcorn.mapping.linear.LinearFolding` of the layer (its weights, thresholds and
-    score coefficients, weights in (ky, kx, c) order); ``nf`` its neuron folds;
-    ``weight_base`` and ``record_base`` its first words in the weight memory and the record
-    ROM; the geometry (module docstring): input ``map`` (H, W) of ``elements``-element
-    pixels of ``planes`` bases, ``words`` (CW) per pixel and base, ``kernel`` (kh, kw),
-    ``stride``, ``padding``, ``pool`` (window, stride; (1, 1) without a pool), ``minimum``
-    the channels the pool ANDs; ``gains`` g_j and (``scale``, ``offset``) A and C' of
-    ``Y = A S + C'`` (:func:`xnor_affine`)."""
+    coefficients, weights in (ky, kx, c) order); ``nf`` its neuron folds; ``weight_base``
+    and ``record_base`` its first words in the weight memory and the record ROM; the
+    geometry (module docstring): input ``map`` (H, W) of ``elements``-element pixels of
+    ``planes`` bases, ``words`` (CW) per pixel and base, ``kernel`` (kh, kw), ``stride``,
+    ``padding``, ``pool`` (window, stride; (1, 1) without a pool), ``minimum`` the channels
+    the pool ANDs; ``scale`` A (C, M, N) and ``offset`` C' (C,) of ``Y = S + C'``
+    (:func:`count_affine`)."""
     folding: object
     nf: int
     weight_base: int
@@ -117,13 +122,29 @@ class FoldedLayer:
     padding: int
     pool: tuple
     minimum: tuple
-    gains: tuple
     scale: object
     offset: object
 
     @property
     def scores(self):
         return self.folding.activation is None
+
+    @property
+    def counts_and(self):
+        """The weights are {0, 1}: the engine counts AND, else XNOR."""
+        return self.folding.linear.weight_encoding == "zo"
+
+    @property
+    def wbases(self):
+        return self.folding.weight_bases
+
+    @property
+    def levels(self):
+        return 0 if self.scores else self.folding.levels
+
+    @property
+    def out_planes(self):
+        return 0 if self.scores else self.folding.out_bases
 
     @property
     def conv_shape(self):
@@ -144,16 +165,18 @@ class FoldedLayer:
     @property
     def group_issues(self):
         """Issues of one group (output pixel, neuron fold, pool position)."""
-        return self.planes * self.taps * self.words
+        return self.wbases * self.planes * self.taps * self.words
 
     @property
     def weight_words(self):
-        return self.nf * self.taps * self.words
+        return self.nf * self.wbases * self.taps * self.words
 
-    @property
-    def count_max(self):
-        """Largest S: ``sum(g) * K``."""
-        return sum(self.gains) * self.folding.fan_in
+    def s_range(self):
+        """(lo, hi) of S and of every partial sum of it, over channels."""
+        k = self.folding.fan_in
+        lo = min(sum(min(0, int(a)) * k for a in row.ravel()) for row in self.scale)
+        hi = max(sum(max(0, int(a)) * k for a in row.ravel()) for row in self.scale)
+        return lo, hi
 
     @property
     def issue_cycles(self):
@@ -213,10 +236,12 @@ class FoldedPlan:
                 "kind": f"{kind}{' + maxpool' if layer.pool[0] > 1 else ''} (folded)",
                 "in": f"{h * w * layer.words} x {layer.planes * min(self.simd, layer.elements)}",
                 "out": (f"1 x {self.classes * self.score_width}" if layer.scores else
-                        f"{ph * pw} x {f.channels}"),
-                "fan_in": f.fan_in, "channels": f.channels, "weight_bases": 1,
-                "act_bases": layer.planes, "encodings": f"pm1 x {f.linear.act_encoding}",
-                "output": "scores" if layer.scores else "1 sign bases",
+                        f"{ph * pw} x {f.channels * layer.out_planes}"),
+                "fan_in": f.fan_in, "channels": f.channels, "weight_bases": layer.wbases,
+                "act_bases": layer.planes,
+                "encodings": f"{f.linear.weight_encoding} x {f.linear.act_encoding}",
+                "output": "scores" if layer.scores else
+                          f"{layer.out_planes} {f.activation.quantizer.quantizer} bases",
                 "pe": self.pe, "simd": self.simd,
                 "cycles_per_vector": layer.nf * layer.pool[0] ** 2 * layer.group_issues,
                 "vectors": ph * pw, "engine_latency": layer.issue_cycles + DRAIN})
@@ -227,20 +252,42 @@ class FoldedPlan:
 
     @property
     def count_width(self):
-        """Bits of S."""
-        return max(layer.count_max for layer in self.layers).bit_length()
+        """Signed bits of S: every layer's partial sums fit."""
+        return max(signed_width(*layer.s_range()) for layer in self.layers)
 
     @property
-    def scale_width(self):
-        scale = self.layers[-1].scale
-        return signed_width(min(0, int(scale.min())), max(0, int(scale.max())))
+    def coef_width(self):
+        values = [int(v) for layer in self.layers for v in layer.scale.ravel()]
+        return signed_width(min(0, *values), max(0, *values))
+
+    @property
+    def uniform_coefficient(self):
+        """The one A of every channel and pair of every layer, or None (then a ROM)."""
+        values = {int(v) for layer in self.layers for v in layer.scale.ravel()}
+        return values.pop() if len(values) == 1 else None
+
+    @property
+    def pairs(self):
+        """Coefficient words per neuron fold: M * N of the widest layer, rounded up to a
+        power of two (so the ROM's address is the record's, then the pair)."""
+        return 1 << (max(layer.wbases * layer.planes for layer in self.layers) - 1).bit_length()
+
+    @property
+    def levels(self):
+        """Comparators per lane: the most of any layer."""
+        return max(layer.levels for layer in self.layers)
+
+    @property
+    def planes(self):
+        """Bases per element in the activation banks: the most of any layer's output."""
+        return max([layer.out_planes for layer in self.layers] + [1])
 
     @property
     def record_width(self):
         """Bits of one lane's record: the widest of a threshold layer's and the scores
         layer's."""
-        threshold = self.count_width + MODE_WIDTH + 1
-        return max(threshold, self.scale_width + self.score_width)
+        threshold = self.levels * (self.count_width + MODE_WIDTH) + 1
+        return max(threshold, self.score_width)
 
     @property
     def input_bank(self):
@@ -310,12 +357,14 @@ class FoldedPlan:
         """The weight memory's words (Python ints of :data:`SPRAM_WIDTH` bits)."""
         words = []
         for layer in self.layers:
-            bits = layer.folding.linear.weight_bits[0]                     # (C, K)
-            c, cw, e, s = bits.shape[0], layer.words, layer.elements, self.simd
-            padded = np.ones((layer.nf * self.pe, layer.taps, cw * s), np.uint8)
-            padded[:c, :, :e] = bits.reshape(c, layer.taps, e)
-            folds = padded.reshape(layer.nf, self.pe, layer.taps * cw, s).transpose(0, 2, 1, 3)
-            for word_bits in folds.reshape(-1, self.pe * s):
+            bits = layer.folding.linear.weight_bits                      # (M, C, K)
+            m, c = bits.shape[:2]
+            cw, e, s = layer.words, layer.elements, self.simd
+            padded = np.full((m, layer.nf * self.pe, layer.taps, cw * s),
+                             0 if layer.counts_and else 1, np.uint8)
+            padded[:, :c, :, :e] = bits.reshape(m, c, layer.taps, e)
+            folds = padded.reshape(m, layer.nf, self.pe, layer.taps * cw, s)
+            for word_bits in folds.transpose(1, 0, 3, 2, 4).reshape(-1, self.pe * s):
                 words.append(int.from_bytes(np.packbits(word_bits, bitorder="little")
                                             .tobytes(), "little"))
         return words
@@ -335,75 +384,59 @@ class FoldedPlan:
 
     def record_image(self):
         """The record ROM's words (Python ints of ``pe * record_width`` bits)."""
-        words = []
         r = self.record_width
+        return [_lanes([_record(layer, c, self) for c in range(nf * self.pe, (nf + 1) * self.pe)
+                        if c < layer.folding.channels], r)
+                for layer in self.layers for nf in range(layer.nf)]
+
+    def coefficient_image(self):
+        """The coefficient ROM's words (Python ints of ``pe * coef_width`` bits)."""
+        words = []
         for layer in self.layers:
-            fields = _records(layer, self.count_width, self.scale_width, self.score_width)
+            pairs = layer.scale.reshape(layer.folding.channels, -1)          # (C, M * N)
             for nf in range(layer.nf):
-                word = 0
-                for p in range(self.pe):
-                    c = nf * self.pe + p
-                    if c < len(fields):
-                        word |= fields[c] << (p * r)
-                words.append(word)
+                lanes = pairs[nf * self.pe:(nf + 1) * self.pe]
+                words += [_lanes([int(v) for v in lanes[:, q]], self.coef_width)
+                          if q < pairs.shape[1] else 0 for q in range(self.pairs)]
         return words
 
 
-def xnor_affine(folding):
-    """(g, A ``object`` (C,), C' ``object`` (C,)) with ``Y = A S + C'`` for ``S = sum_j g_j
-    P_j``, P_j the XNOR count of activation base j of a layer of one ``pm1`` weight base
-    (module docstring), or None when its coefficients are not ``A_c g_j``."""
+def _lanes(values, width):
+    """One word of per-lane fields: value p at bits ``p * width``, two's complement."""
+    return sum((int(v) & ((1 << width) - 1)) << (p * width) for p, v in enumerate(values))
+
+
+def count_affine(folding):
+    """(A ``object`` (C, M, N), C' ``object`` (C,)) with ``Y = sum_ij A P_ij + C'`` for the
+    engine's counts P_ij (module docstring)."""
     lin = folding.linear
-    phi = lin.coefficients.astype(object)[:, 0, :]                  # (C, N)
-    if lin.act_encoding == "pm1":
-        if phi.shape[1] != 1:
-            return None
-        scale, offset = folding.affine()
-        return (1,), scale[:, 0, 0], offset
-    row = next((r for r in phi if any(r)), phi[0])
-    unit = math.gcd(*(int(v) for v in row)) or 1
-    gains = tuple(int(v) // unit for v in row)
-    if any(g <= 0 for g in gains) and len(gains) > 1:
-        return None
-    scale = np.array([int(r[0]) // gains[0] for r in phi], dtype=object)
-    if any(list(r) != [a * g for g in gains] for r, a in zip(phi, scale)):
-        return None
-    negatives = (1 - lin.weight_bits[0].astype(np.int64)).sum(axis=1)
-    offset = lin.bias.astype(object) - scale * sum(gains) * negatives.astype(object)
-    return gains, scale, offset
+    phi = lin.coefficients.astype(object)                           # (C, M, N)
+    ones = lin.weight_bits.astype(np.int64).sum(axis=2).T.astype(object)      # (C, M)
+    k = folding.fan_in
+    if (lin.weight_encoding, lin.act_encoding) == ("pm1", "pm1"):
+        return 2 * phi, lin.bias.astype(object) - k * phi.sum(axis=(1, 2))
+    if lin.weight_encoding == "pm1":                                 # x zo: P - n_ci
+        return phi, lin.bias.astype(object) - (phi.sum(axis=2) * (k - ones)).sum(axis=1)
+    if lin.act_encoding == "pm1":                                    # zo x pm1: 2 P - |t|
+        return 2 * phi, lin.bias.astype(object) - (phi.sum(axis=2) * ones).sum(axis=1)
+    return phi, lin.bias.astype(object)
 
 
-def _records(layer, count_width, scale_width, score_width):
-    """Per channel, the record (an int) of :func:`FoldedPlan.record_image`."""
+def _record(layer, c, plan):
+    """Channel c's record (an int) of :meth:`FoldedPlan.record_image`."""
     if layer.scores:
-        return [(int(layer.scale[c]) & ((1 << scale_width) - 1))
-                | ((int(layer.offset[c]) & ((1 << score_width) - 1)) << scale_width)
-                for c in range(layer.folding.channels)]
-    thresholds, modes = layer.folding.count_thresholds(
-        (layer.scale[:, None, None], layer.offset), count_max=layer.count_max)
-    return [int(thresholds[c, 0]) | (int(modes[c, 0]) << count_width)
-            | (int(c in layer.minimum) << (count_width + MODE_WIDTH))
-            for c in range(layer.folding.channels)]
-
+        return int(layer.offset[c]) & ((1 << plan.score_width) - 1)
+    act, w = layer.folding.activation, plan.count_width
+    stored, modes = encode_comparators(
+        act.thresholds[c:c + 1].astype(object) - layer.offset[c], act.direction[c:c + 1],
+        act.constant[c:c + 1], field=(-(1 << (w - 1)), (1 << (w - 1)) - 1))
+    fields = _lanes([(int(t) & ((1 << w) - 1)) | (int(mode) << w)
+                     for t, mode in zip(stored[0], modes[0])], w + MODE_WIDTH)
+    return fields | (int(c in layer.minimum) << (plan.levels * (w + MODE_WIDTH)))
 
 def _refuse(stage, what):
     raise NetworkError(f"layer {stage.layer} ({stage.kind}): {what}; build with "
                        f"--arch dataflow")
-
-
-def _check_engine(stage, folding, gains_ok):
-    lin = folding.linear
-    if lin.weight_encoding != "pm1" or folding.weight_bases != 1 or \
-            (lin.act_encoding == "pm1" and folding.act_bases != 1):
-        _refuse(stage, f"the folded accelerator takes one base of pm1 weights and pm1 or zo "
-                       f"activations (BNN, XNOR-Net) so far, not {folding.weight_bases} x "
-                       f"{folding.act_bases} {lin.weight_encoding} x {lin.act_encoding}")
-    if not gains_ok:
-        _refuse(stage, "the folded accelerator takes input bases whose coefficients are the "
-                       "same over channels up to a factor (Phi[c, 0, j] = A_c g_j) so far")
-    if folding.activation is not None and (folding.levels, folding.out_bases) != (1, 1):
-        _refuse(stage, f"the folded accelerator takes sign activations so far, not "
-                       f"{folding.levels} comparators per channel")
 
 
 def fold_layers(dataflow, pe, simd):
@@ -421,14 +454,9 @@ def fold_layers(dataflow, pe, simd):
         if isinstance(stage, PoolStage):
             _refuse(stage, "the folded accelerator pools only right after a convolution")
         folding = stage.folding
-        affine = xnor_affine(folding)
-        _check_engine(stage, folding, affine is not None)
-        gains, scale, offset = affine
         pool, minimum = (1, 1), ()
         if n + 1 < len(stages) and isinstance(stages[n + 1], PoolStage):
             p = stages[n + 1]
-            if p.convert is not None or p.bits != 1 or p.out_bits != 1:
-                _refuse(p, "the folded accelerator pools sign bits only so far")
             pool, minimum = (p.kernel, p.stride), tuple(int(c) for c in p.minimum)
             n += 1
         if isinstance(stage, ConvStage):
@@ -437,13 +465,10 @@ def fold_layers(dataflow, pe, simd):
         else:
             h, w, e = shape or (1, 1, folding.fan_in)
             kernel, stride, padding = (h, w), 1, 0
-        if layers and folding.act_bases != 1:
-            _refuse(stage, "the folded accelerator takes several activation bases on the "
-                           "input only so far")
         nf = -(-folding.channels // pe)
         layer = FoldedLayer(folding, nf, weight_base, record_base, (h, w), e,
                             folding.act_bases, -(-e // simd), kernel, stride, padding, pool,
-                            minimum, gains, scale, offset)
+                            minimum, *count_affine(folding))
         if layer.scores and (pool != (1, 1) or layer.out_shape != (1, 1)):
             _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")
         layers.append(layer)

@@ -28,13 +28,16 @@ def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme, b
     assert run.measured["latency"] == plan.latency
 
 
-@pytest.mark.parametrize("layout, pe, simd", [
-    ("conv", 2, 8),       # 8-bit planes, pad 1, pool 2 (some channels by the minimum), stride 2
-    ("strided", 1, 64),   # 1x1 conv, overlapping pool 3 stride 2, a whole SPRAM word
-    ("dense", 4, 4),      # an 8-bit vector input
+@pytest.mark.parametrize("scheme, layout, pe, simd", [
+    ("bnn", "conv", 2, 8),        # 8-bit planes, pad 1, pool 2 (some channels by the
+                                  # minimum), stride 2
+    ("xnor", "strided", 1, 64),   # 1x1 conv, overlapping pool 3 stride 2, a whole SPRAM word
+    ("abc", "conv", 2, 8),        # 3 x 3 pm1 bases
+    ("pa", "strided", 4, 16),     # {0, 1} weights and pieces: AND counts, one-hot bases
+    ("binaryconnect", "dense", 4, 4),   # 2-bit fixed-point activations: binary bases
 ])
-def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, layout, pe, simd):
-    plan = map_folded(random_network("bnn", layout=layout, seed=simd), pe=pe, simd=simd)
+def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, scheme, layout, pe, simd):
+    plan = map_folded(random_network(scheme, layout=layout, seed=simd), pe=pe, simd=simd)
     x = np.random.default_rng(5).random((4,) + tuple(plan.network.input_shape))
     run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
     scores, argmax = plan.reference(x)
