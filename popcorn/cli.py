@@ -112,7 +112,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               show_default=True,
               help="dataflow: an engine per layer, weights in ROMs; folded: one engine runs "
                    "the layers in turn, weights in SPRAM read from the board's flash (iCE40 "
-                   "UP5K; BNN/XNOR-Net Dense, Conv2d, MaxPool so far), its lanes chosen for "
+                   "UP5K; Dense, Conv2d, MaxPool, every scheme), its lanes chosen for "
                    "--target-cycles (`auto`: one lane, the cheapest); auto: dataflow when its "
                    "estimate fits the board, else folded when it can run the network.")
 @click.option("--target-fps", type=click.FloatRange(min=0, min_open=True), default=None,

