@@ -20,7 +20,8 @@ import numpy as np
 import serial
 
 from ..golden.predict import predict
-from ..mapping.folded import map_folded
+from ..mapping.folded import FLASH_OFFSET, FoldedPlan, map_folded
+from .host_link import flash_error_word
 from ..mapping.network_map import map_network
 from ..network import NetworkError
 
@@ -104,7 +105,7 @@ def plan_of_build(network, report):
         if a != b:
             raise BuildMismatch(f"the network's {what} is {b}, the build's {a}")
     engines = [(row["pe"], row["simd"]) for row in report["layers"] if "pe" in row]
-    folded = any(row["kind"] == "dense (folded)" for row in report["layers"])
+    folded = any(row["kind"].endswith("(folded)") for row in report["layers"])
     try:
         if folded:     # the same link: its weights come from the board's flash
             plan = map_folded(network, frac_bits=net["frac_bits"], pe=engines[0][0],
@@ -137,13 +138,15 @@ def open_port(name, *, baud, timeout):
                         f"--port") from None
 
 
-def exchange(port, frames, size, *, window=WINDOW):
+def exchange(port, frames, size, *, window=WINDOW, refused=None):
     """Send ``frames`` (one ``bytes`` per image) on ``port`` and read a ``size``-byte reply
     to each, at most ``window`` images ahead of the replies; return (replies, seconds
     from the first byte sent to the last reply read).
 
     ``port`` is a pyserial ``Serial``; its ``timeout`` bounds each reply. Raises
-    :class:`LinkError` when a reply does not come whole in time.
+    :class:`LinkError` when a reply does not come whole in time, or is ``refused`` (the
+    reply of a folded build that could not read its weights from flash,
+    :func:`~popcorn.boards.host_link.flash_error_word`).
     """
     replies, sent = [], 0
     try:
@@ -155,6 +158,13 @@ def exchange(port, frames, size, *, window=WINDOW):
                 sent += 1
             replies.append(port.read(size))
             _check_reply(port, index, replies[-1], size)
+            if replies[-1] == refused:
+                raise LinkError(
+                    f"{port.name}: the board answered image {index} with its flash-error "
+                    f"word: it could not read its weights (LED 0 lit, LED 1 dark); the "
+                    f"weight image at {FLASH_OFFSET >> 10}k in its flash is missing, "
+                    f"truncated or of another network: write this build's weights.bin "
+                    f"with `iceprog -o {FLASH_OFFSET >> 10}k weights.bin`")
     except serial.SerialException as error:
         raise LinkError(f"{port.name}: {error}") from None
     return replies, time.perf_counter() - start
@@ -199,8 +209,11 @@ def run_board(port, plan, images, *, window=WINDOW):
     (:func:`exchange`) and with the integer golden model
     (:func:`~popcorn.golden.predict.predict` at the plan's fractional bits); a
     :class:`BoardRun`."""
-    replies, seconds = exchange(port, image_bytes(plan, images), reply_size(plan),
-                                window=window)
+    size = reply_size(plan)
+    refused = flash_error_word(plan.out_width).to_bytes(size, "little") \
+        if isinstance(plan, FoldedPlan) else None
+    replies, seconds = exchange(port, image_bytes(plan, images), size, window=window,
+                                refused=refused)
     scores, classes = decode_replies(plan, b"".join(replies))
     golden = predict(plan.network, images, frac_bits=plan.integer.frac_bits)
     return BoardRun(scores, classes, golden.scores, golden.argmax, seconds)

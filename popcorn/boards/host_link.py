@@ -1,6 +1,6 @@
 """UART host link: bytes in, a core's words through, bytes out."""
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -82,13 +82,21 @@ class WeightsThenImages(wiring.Component):
         return m
 
 
+def flash_error_word(width):
+    """The reply :class:`WeightsFromFlash` gives to every image when its weights could not
+    be read: all ``width`` bits set. No result is ever all ones: that would be every score
+    -1, whose argmax is class 0, not the top class index."""
+    return (1 << width) - 1
+
+
 class WeightsFromFlash(wiring.Component):
     """A core with a ``load`` port (:class:`~popcorn.hdl.folded.FoldedAccelerator`) whose
     weights come from the board's SPI flash at power-up
     (:class:`~popcorn.hdl.flash.FlashLoader` of ``image`` at ``offset``): ``i`` and ``o``
     are the core's, ``i`` closed until the image has been read and checked; ``error``: the
-    image is missing, of another network or damaged (the core then takes no image);
-    ``spi``: the loader's pins."""
+    image is missing, of another network or damaged: the core then takes no image, and
+    every image sent (its ``core.plan.in_words`` words) is answered with
+    :func:`flash_error_word` instead; ``spi``: the loader's pins."""
 
     def __init__(self, core, image, *, offset):
         self._core = core
@@ -108,11 +116,26 @@ class WeightsFromFlash(wiring.Component):
         m.submodules.weights = weights = BytesToWord(core.load.payload.shape().width)
         wiring.connect(m, loader.o, weights.i)
         wiring.connect(m, weights.o, core.load)
-        wiring.connect(m, core.o, wiring.flipped(self.o))
         ok = loader.done & core.loaded
         m.d.comb += [core.i.payload.eq(self.i.payload), core.i.valid.eq(self.i.valid & ok),
-                     self.i.ready.eq(core.i.ready & ok), self.ready.eq(ok),
-                     self.error.eq(loader.error),
+                     self.ready.eq(ok), self.error.eq(loader.error),
                      self.sck.eq(loader.sck), self.cs.eq(loader.cs), self.copi.eq(loader.copi),
                      loader.cipo.eq(self.cipo)]
+        # while the loader reports an error: an image's words drained, then the error word
+        words = core.plan.in_words
+        count = Signal(range(words), name="error_count")
+        pending = Signal(name="error_pending")
+        # (continuous assignments: an always @* block would stay undefined in Icarus)
+        bad = loader.error
+        m.d.comb += [self.i.ready.eq(Mux(bad, ~pending, core.i.ready & ok)),
+                     self.o.valid.eq(Mux(bad, pending, core.o.valid)),
+                     self.o.payload.eq(Mux(bad, flash_error_word(len(self.o.payload)),
+                                           core.o.payload)),
+                     core.o.ready.eq(self.o.ready & ~bad)]
+        with m.If(bad & self.i.valid & self.i.ready):
+            m.d.sync += count.eq(Mux(count == words - 1, 0, count + 1))
+            with m.If(count == words - 1):
+                m.d.sync += pending.eq(1)
+        with m.If(bad & self.o.valid & self.o.ready):
+            m.d.sync += pending.eq(0)
         return m

@@ -228,3 +228,42 @@ def test_a_folded_build_is_mapped_as_it_was_built():
     assert plan.summary() == built.summary()
     with pytest.raises(BuildMismatch, match="layer"):
         plan_of_build(sign_mlp((40, 12, 4), seed=1), report)
+    cnn = random_network("abc", layout="conv", seed=2)
+    built = map_folded(cnn, pe=4, simd=16)
+    report = {"network": {"input_shape": [1, 8, 8], "classes": 5,
+                          "input_quantizer": "fixedpoint", "frac_bits": 8},
+              "layers": built.summary()}
+    plan = plan_of_build(cnn, report)
+    assert isinstance(plan, FoldedPlan) and (plan.pe, plan.simd) == (4, 16)
+
+
+def test_a_flash_error_reply_names_the_weight_image():
+    """A folded build that could not read its weights answers every image with the
+    flash-error word; the host stops at the first, naming the image and how to write it."""
+    import serial
+
+    from popcorn.boards.host import LinkError, run_board
+    from popcorn.boards.host_link import flash_error_word
+    from popcorn.golden.examples import sign_mlp
+    from popcorn.mapping.folded import map_folded
+
+    plan = map_folded(sign_mlp((16, 8, 4), seed=1), pe=2, simd=8)
+    size = reply_size(plan)
+    master, slave, path = pty()
+
+    def broken_board():
+        received = b""
+        while len(received) < 16:               # one image: 16 one-byte words
+            received += os.read(master, 64)
+        os.write(master, flash_error_word(plan.out_width).to_bytes(size, "little"))
+
+    board = threading.Thread(target=broken_board)
+    board.start()
+    with serial.Serial(path, timeout=2) as port, \
+            pytest.raises(LinkError, match=r"answered image 0 with its flash-error word: it "
+                                           r"could not read its weights \(LED 0 lit.*"
+                                           r"iceprog -o 1024k weights.bin"):
+        run_board(port, plan, np.ones((2, 16)), window=1)
+    board.join()
+    os.close(master)
+    os.close(slave)

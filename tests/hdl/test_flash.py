@@ -4,7 +4,7 @@ and bad images."""
 import numpy as np
 import pytest
 
-from popcorn.boards.host_link import WeightsFromFlash
+from popcorn.boards.host_link import WeightsFromFlash, flash_error_word
 from popcorn.golden.examples import sign_mlp
 from popcorn.hdl.flash import FlashLoader
 from popcorn.hdl.folded import FoldedAccelerator
@@ -20,7 +20,8 @@ def _run(tmp_path, plan, flash, images=3):
     case = dict(flash=np.frombuffer(flash, np.uint8),
                 inputs=np.array([f"{w:x}" for w in plan.input_words(x)]),
                 expected=np.array([f"{w:x}" for w in plan.pack_outputs(scores, argmax)]),
-                seed=1, idle=0.2, stall=0.2, max_cycles=200_000)
+                seed=1, idle=0.2, stall=0.2, max_cycles=200_000,
+                error_word=f"{flash_error_word(plan.out_width):x}")
     core = WeightsFromFlash(FoldedAccelerator(plan), plan.flash_image(), offset=OFFSET)
     return run_testbench(core, test_module="popcorn.sim.testbenches.flash_tb",
                          build_dir=tmp_path, case=case, cells=("SB_SPRAM256KA",))
@@ -57,8 +58,10 @@ def test_bad_images_are_refused(tmp_path, plan, damage):
         image[30] ^= 0x10
     elif damage == "none":
         image = b""
-    measured = _run(tmp_path, plan, _flash(bytes(image)), images=1)
+    measured = _run(tmp_path, plan, _flash(bytes(image)), images=2)
     assert (measured["ready"], measured["error"]) == (0, 1)
+    # every image is answered, and with the error word: nothing computed on bad weights
+    assert measured["outputs"] == [hex(flash_error_word(plan.out_width))] * 2
 
 
 def test_loader_checks_its_arguments():

@@ -3,8 +3,9 @@
 
 Case: ``flash`` (uint8, the flash's contents from address 0), ``inputs`` and ``expected``
 (hexadecimal words, as :mod:`~popcorn.sim.testbenches.network_tb`), ``seed``, ``idle``,
-``stall``, ``max_cycles``. Waits for ``ready`` or ``error``; with ``ready``, every image's
-result must equal ``expected``. Writes ``ready``, ``error``, ``load_cycles`` (reset to
+``stall``, ``max_cycles``, ``error_word`` (hexadecimal). Waits for ``ready`` or
+``error``; then sends the images: with ``ready`` every image's result must equal
+``expected``, with ``error`` every reply must be ``error_word``. Writes ``ready``, ``error``, ``load_cycles`` (reset to
 ``ready`` or ``error``), ``commands`` (the flash commands seen) and ``outputs``.
 """
 
@@ -40,9 +41,11 @@ async def loads_weights_then_matches_golden_words(dut):
     result = {"ready": int(dut.ready.value), "error": int(dut.error.value),
               "load_cycles": cycles, "commands": commands, "outputs": []}
     await RisingEdge(dut.clk)
-    if result["ready"]:
+    if result["ready"] or result["error"]:
         inputs = [int(w, 16) for w in case["inputs"]]
         expected = [int(w, 16) for w in case["expected"]]
+        if not result["ready"]:
+            expected = [int(str(case["error_word"]), 16)] * len(expected)
         source = StreamSource(dut, "i", inputs, idle=float(case["idle"]), rng=rng)
         sink = StreamSink(dut, "o", stall=float(case["stall"]), rng=rng)
         await run_cycles(dut, [source], [sink], until=lambda: len(sink.words) == len(expected),
