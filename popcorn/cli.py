@@ -183,11 +183,21 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
 
     config = FlowConfig(name=name, inputs=x, labels=y, board=board, build_dir=build_dir,
                         report_dir=report_dir, sim_images=sim_images, simulator=simulator)
+    engine = f"one engine of {plan.pe} lanes x {plan.simd} bits" if arch == "folded" else \
+        f"{len(plan.foldings)} engines"
+    console.print(f"plan:      {arch} ({engine}): {plan.cycles_per_image} cycles per image, "
+                  f"{clock / plan.cycles_per_image:,.1f} images/s at the {board}'s "
+                  f"{clock / 1e6:g} MHz")
     try:
         results = run_steps(plan, config, steps, progress=progress)
     except (BuildFailed, DesignTooLarge, TimingFailed, SimulationFailed, ToolMissing,
             MissingResult) as error:
         raise click.ClickException(str(error)) from None
+    if "estimate" in results:
+        est = results["estimate"]["estimate"]
+        console.print("estimate:  " + ", ".join(
+            f"{est['total'][k]} of {est['capacity'][k]} {k.upper()}"
+            for k in ("lut4", "ff", "ebr", "spram", "dsp") if est["capacity"].get(k)))
     for step, result in results.items():
         console.print(f"  {step:<10} {result['seconds']:7.1f} s")
     console.print(f"results:   {config.steps_dir}")
@@ -217,18 +227,16 @@ def _folded_plan(network, frac_bits, target_cycles):
 
 
 def _choose_arch(network, plan, board, frac_bits, target_cycles):
-    """``--arch auto``: ``"dataflow"`` when ``plan``'s estimate fits ``board``, else
-    ``"folded"`` when that architecture takes the network and fits; otherwise the dataflow
-    refusal stands (:class:`~popcorn.boards.fit.DesignTooLarge`, raised by the estimate
-    step with its advice)."""
+    """``--arch auto``: ``"dataflow"`` when ``plan``'s estimate is within the board's
+    capacity, else ``"folded"`` when that architecture takes the network and fits; otherwise
+    the dataflow (whose estimate step refuses it, with its advice, when it is far too
+    large, and leaves a near miss to nextpnr)."""
     from .boards.fit import DesignTooLarge, check_fit, estimate_design
     from .network import NetworkError
 
-    try:
-        check_fit(estimate_design(plan, board))
+    estimate = estimate_design(plan, board)
+    if all(estimate.total[key] <= estimate.capacity[key] for key in estimate.total):
         return "dataflow"
-    except DesignTooLarge:
-        pass
     try:
         check_fit(estimate_design(_folded_plan(network, frac_bits, target_cycles), board))
     except (NetworkError, ValueError, DesignTooLarge):

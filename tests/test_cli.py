@@ -103,6 +103,10 @@ def test_target_fps_sets_the_cycles_and_warns_when_out_of_reach(tmp_path, monkey
             "estimate"]
     result = CliRunner().invoke(main, base + ["--target-fps", "150"])
     assert result.exit_code == 0 and "Warning" not in result.output
+    # before any tool: the architecture, its throughput at the board clock and its fit
+    assert "plan: folded (one engine of 4 lanes x 16 bits): 60144 cycles per image, " \
+        "199.5 images/s at the icebreaker's 12 MHz" in " ".join(result.output.split())
+    assert "of 5280 LUT4" in result.output and "4 of 4 SPRAM" in result.output
     result = CliRunner().invoke(main, base + ["--target-fps", "100000"])
     assert result.exit_code == 0
     assert "images/s at the icebreaker's 12 MHz, short of --target-fps 100000 by" \
