@@ -26,6 +26,7 @@ _LAYOUTS = {
     "dense": ((12,), (("dense", 10), ("dense", 4))),
     "strided": ((1, 9, 9), (("conv", 3, 1, 1, 0), ("pool", 3, 2), ("conv", 5, 3, 1, 0),
                             ("flatten",), ("dense", 4))),
+    "rgb": ((3, 7, 7), (("conv", 4, 3, 1, 1), ("pool", 2), ("flatten",), ("dense", 3))),
 }
 
 
@@ -67,6 +68,8 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32):
     ``layout="dense"``: 12 8-bit inputs, Dense 10 -> BN -> act -> Dense 4 -> Scores.
     ``layout="strided"``: 1x9x9 8-bit input, Conv2d 1x1 -> BN -> act -> MaxPool 3 stride 2
     (overlapping) -> Conv2d 3x3 -> BN -> act -> Flatten -> Dense 4 -> Scores.
+    ``layout="rgb"``: 3x7x7 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> MaxPool 2 (an odd
+    map: its last row and column dropped) -> Flatten -> Dense 3 -> Scores.
     Batch norms use the statistics of ``calibration`` random inputs, random gamma (some
     negative, one zero per hidden layer of 3+ channels) and beta. Pools take the minimum
     on about half their channels (``MaxPool2d.minimum``).

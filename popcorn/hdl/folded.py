@@ -36,6 +36,7 @@ def estimate_folded(plan, family="ice40"):
     acts = memory_resources(plan.planes * plan.simd, 2 * plan.buffer_words, family)
     bank_words, bank_bits = plan.input_bank
     inbuf = memory_resources(bank_bits, 2 * bank_words, family)
+    inbuf = {k: v * plan.layers[0].rows for k, v in inbuf.items()}
     argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=family)
     side = max(max(layer.map) for layer in plan.layers).bit_length() + 1
     counters = sum(n.bit_length() for n in (plan.weight_words, plan.record_words,
@@ -109,8 +110,11 @@ class FoldedAccelerator(wiring.Component):
         m.submodules.weights = weights = Spram(SPRAM_WIDTH)
         m.submodules.records = records = memory.Memory(
             shape=pe * r, depth=plan.record_words, init=plan.record_image())
-        m.submodules.inbuf = inbuf = memory.Memory(shape=bank_bits, depth=2 * bank_words,
-                                                   init=[])
+        rows, pad0 = first.rows, first.padding
+        inbufs = [memory.Memory(shape=bank_bits, depth=2 * bank_words, init=[])
+                  for _ in range(rows)]
+        for n, inbuf in enumerate(inbufs):
+            m.submodules[f"inbuf{n}"] = inbuf
         m.submodules.acts = acts = memory.Memory(shape=plan.planes * simd, depth=2 * words,
                                                  init=[])
         rec_rd, act_rd, act_wr = records.read_port(), acts.read_port(), acts.write_port()
@@ -120,7 +124,8 @@ class FoldedAccelerator(wiring.Component):
                 shape=pe * plan.coef_width, depth=plan.record_words * plan.pairs,
                 init=plan.coefficient_image())
             coef_rd = coefs.read_port()
-        in_rd, in_wr = inbuf.read_port(), inbuf.write_port()
+        in_rds = [inbuf.read_port() for inbuf in inbufs]
+        in_wrs = [inbuf.write_port() for inbuf in inbufs]
         m.submodules.argmax = argmax = Argmax(classes=classes, width=sw)
         wiring.connect(m, argmax.o, wiring.flipped(self.o))
 
@@ -162,8 +167,12 @@ class FoldedAccelerator(wiring.Component):
             m.d.sync += [gather.eq(filled), slot.eq(slot + 1), in_word.eq(in_word + 1),
                          in_pixel.eq(Mux(in_pixel == per_pixel - 1, 0, in_pixel + 1))]
             with m.If((slot == per_word - 1) | (in_pixel == per_pixel - 1)):
-                m.d.comb += [in_wr.en.eq(1), in_wr.addr.eq(wbank * bank_words + in_addr),
-                             in_wr.data.eq(filled)]
+                # memory r: pixel (y, x) at row y + pad - r (rows above the first skipped)
+                for n, in_wr in enumerate(in_wrs):
+                    shift = (pad0 - n) * first.map[1] * first.words
+                    m.d.comb += [in_wr.en.eq(in_addr + shift >= 0),
+                                 in_wr.addr.eq(wbank * bank_words + in_addr + shift),
+                                 in_wr.data.eq(filled)]
                 m.d.sync += [slot.eq(0), in_addr.eq(in_addr + 1)]
         # (continuous assignments: an always @* block would stay undefined in Icarus until
         # one of its inputs changes, and these feed a register)
@@ -190,8 +199,9 @@ class FoldedAccelerator(wiring.Component):
             return Signal(range(max(lasts) + 1), name=name), _table(lasts)[layer]
         per = {  # innermost first
             "cw": [l.words - 1 for l in layers], "kx": [l.kernel[1] - 1 for l in layers],
-            "ky": [l.kernel[0] - 1 for l in layers], "j": [l.planes - 1 for l in layers],
-            "i": [l.wbases - 1 for l in layers], "dx": [l.pool[0] - 1 for l in layers], "dy": [l.pool[0] - 1 for l in layers],
+            "ky": [l.kernel[0] // l.rows - 1 for l in layers], "j": [l.planes - 1 for l in layers],
+            "i": [l.wbases - 1 for l in layers], "dx": [l.pool[0] - 1 for l in layers],
+            "dy": [l.pool[0] - 1 for l in layers],
             "nf": [l.nf - 1 for l in layers], "ox": [l.out_shape[1] - 1 for l in layers],
             "oy": [l.out_shape[0] - 1 for l in layers]}
         loops = {name: counter(name, lasts) for name, lasts in per.items()}
@@ -248,15 +258,19 @@ class FoldedAccelerator(wiring.Component):
         g = geometry
         m.d.comb += [iy.eq((c["oy"] * g["PS"] + c["dy"]) * g["S"] + c["ky"] - g["P"]),
                      ix.eq((c["ox"] * g["PS"] + c["dx"]) * g["S"] + c["kx"] - g["P"])]
-        pad = (iy < 0) | (ix < 0) | (iy >= g["H"]) | (ix >= g["W"])
+        # padding, for each of the rows read at once (the first layer's), row r = iy + r
+        pad = Cat(*((iy + r < 0) | (ix < 0) | (iy + r >= g["H"]) | (ix >= g["W"])
+                    for r in range(rows)))
         bank = Mux(layer == 0, rbank * bank_words, (~layer[0]) * words)
+        row = Signal(signed(span + 1), name="row")      # the input bank keeps pad rows above
+        m.d.comb += row.eq(iy + Mux(layer == 0, pad0, 0))
         act_addr = Signal(range(2 * max(bank_words, words)), name="act_addr")
-        m.d.comb += act_addr.eq(bank + (iy.as_unsigned() * g["W"] + ix.as_unsigned()) * g["CW"]
-                                + c["cw"])
+        m.d.comb += act_addr.eq(bank + (row.as_unsigned() * g["W"] + ix.as_unsigned())
+                                * g["CW"] + c["cw"])
 
         # -- the pipeline: tags travel with each issued word --------------------------------
         tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "lfirst": 1,
-                      "pad": 1, "layer": range(n_layers), "nf": c["nf"].shape(),
+                      "pad": rows, "layer": range(n_layers), "nf": c["nf"].shape(),
                       "j": c["j"].shape()}
         stages = [{k: Signal(v, name=f"t{n}_{k}") for k, v in tag_shapes.items()}
                   for n in range(7)]                   # t0: addresses, t1: read, ...
@@ -277,7 +291,8 @@ class FoldedAccelerator(wiring.Component):
         m.d.sync += [ra.eq(act_addr), rw.eq(waddr), rr.eq(rbase + c["nf"]), rp.eq(pair)]
         # t0: the reads
         with m.If(ta["valid"]):
-            m.d.comb += [weights.addr.eq(rw), in_rd.addr.eq(ra), act_rd.addr.eq(ra),
+            m.d.comb += [weights.addr.eq(rw), act_rd.addr.eq(ra), *(in_rd.addr.eq(ra)
+                                                                   for in_rd in in_rds),
                          rec_rd.addr.eq(rr)]
             if uniform is None:
                 m.d.comb += coef_rd.addr.eq(Cat(rp, rr))
@@ -286,10 +301,14 @@ class FoldedAccelerator(wiring.Component):
         x, w, record2 = Signal(simd, name="x"), Signal(pe * simd, name="w"), Signal(pe * r)
         aw = plan.coef_width
         coef2, coef3 = Signal(pe * aw, name="coef2"), Signal(pe * aw, name="coef3")
-        in_plane, act_plane = Signal(ew, name="in_plane"), Signal(simd, name="act_plane")
-        m.d.comb += [in_plane.eq(in_rd.data.word_select(t1["j"], ew)),
-                     act_plane.eq(act_rd.data.word_select(t1["j"], simd))]
-        m.d.sync += [x.eq(Mux(t1["pad"], 0, Mux(t1["layer"] == 0, in_plane, act_plane))),
+        # the input: base j of each row read, rows below the map or beside it zero
+        in_plane = Signal(rows * ew, name="in_plane")
+        act_plane = Signal(simd, name="act_plane")
+        m.d.comb += [in_plane.eq(Cat(*(Mux(t1["pad"][r], 0, in_rd.data.word_select(t1["j"], ew))
+                                       for r, in_rd in enumerate(in_rds)))),
+                     act_plane.eq(Mux(t1["pad"][0], 0,
+                                      act_rd.data.word_select(t1["j"], simd)))]
+        m.d.sync += [x.eq(Mux(t1["layer"] == 0, in_plane, act_plane)),
                      w.eq(weights.rdata[:pe * simd]), record2.eq(rec_rd.data), coef3.eq(coef2)]
         if uniform is None:
             m.d.sync += coef2.eq(coef_rd.data)

@@ -31,10 +31,11 @@ base j, tap (ky, kx), word cw. The conv output pixel is ``(oy * PS + dy, ox * PS
 Memories (word layouts defined here, used by the RTL and its testbench):
 
 * weights: :data:`SPRAM_WIDTH`-bit words, layer after layer from
-  :attr:`FoldedLayer.weight_base`; word ``((nf * M + i) * taps + t) * CW + cw`` of a layer
-  holds lane p's ``simd`` bits of base i (channel ``nf * pe + p``, tap t, elements
-  ``cw * simd ..``; padding 1 for ``pm1`` weights, 0 for ``zo``, so that it counts 0) at
-  bits ``p * simd``; above ``pe * simd`` the word is 0. Loaded at run time (SPRAM has no
+  :attr:`FoldedLayer.weight_base`; word ``((nf * M + i) * steps + t) * CW + cw`` of a layer
+  holds lane p's ``simd`` bits of base i (channel ``nf * pe + p``, tap t = (ky, kx) in
+  steps of ``rows`` kernel rows, elements ``cw * simd ..``; with ``rows`` > 1 row r's E
+  elements at bits ``r * E``; padding 1 for ``pm1`` weights, 0 for ``zo``, so that it
+  counts 0) at bits ``p * simd``; above ``pe * simd`` the word is 0. Loaded at run time (SPRAM has no
   bitstream image).
 * channel records (EBR ROM, in the bitstream): one word per neuron fold, layer after layer
   from :attr:`FoldedLayer.record_base`; lane p's record at bits ``p * record_width``:
@@ -47,7 +48,10 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   holds lane p's ``A[c, i, j]`` at bits ``p * coef_width`` (signed).
 * input banks: two, that images fill in turn and the first layer reads; a bank holds the
   image's pixels, ``CW`` words each, of ``N * ew`` bits (``ew = min(simd, E)`` elements):
-  base j of element e of word cw at bit ``j * ew + e``.
+  base j of element e of word cw at bit ``j * ew + e``; pixel (y, x) at word
+  ``((y + pad) * W + x) * CW``. The first layer's ``rows`` kernel rows are read at once from
+  ``rows`` memories: memory r holds pixel (y, x) at row ``y + pad - r``, so that one address
+  gives rows iy .. iy + rows - 1.
 * activation banks: two of ``planes * simd``-bit words (:attr:`FoldedPlan.planes`), pixel
   after pixel (raster order), ``CW`` words each, base j of element e at bit
   ``j * simd + e``: layer l writes bank ``l % 2`` and layer l > 0 reads bank
@@ -108,7 +112,9 @@ class FoldedLayer:
     ``planes`` bases, ``words`` (CW) per pixel and base, ``kernel`` (kh, kw), ``stride``,
     ``padding``, ``pool`` (window, stride; (1, 1) without a pool), ``minimum`` the channels
     the pool ANDs; ``scale`` A (C, M, N) and ``offset`` C' (C,) of ``Y = S + C'``
-    (:func:`count_affine`)."""
+    (:func:`count_affine`); ``rows``: kernel rows read in one issue (the first layer's, when
+    its ``kh`` rows of E elements fit ``simd`` bits: its taps (ky, kx) for every ky at once,
+    see the input banks), else 1."""
     folding: object
     nf: int
     weight_base: int
@@ -124,6 +130,7 @@ class FoldedLayer:
     minimum: tuple
     scale: object
     offset: object
+    rows: int = 1
 
     @property
     def scores(self):
@@ -163,13 +170,18 @@ class FoldedLayer:
         return self.kernel[0] * self.kernel[1]
 
     @property
+    def steps(self):
+        """Tap issues per word and base pair: ``kh / rows * kw``."""
+        return self.kernel[0] // self.rows * self.kernel[1]
+
+    @property
     def group_issues(self):
         """Issues of one group (output pixel, neuron fold, pool position)."""
-        return self.wbases * self.planes * self.taps * self.words
+        return self.wbases * self.planes * self.steps * self.words
 
     @property
     def weight_words(self):
-        return self.nf * self.wbases * self.taps * self.words
+        return self.nf * self.wbases * self.steps * self.words
 
     def s_range(self):
         """(lo, hi) of S and of every partial sum of it, over channels."""
@@ -291,9 +303,11 @@ class FoldedPlan:
 
     @property
     def input_bank(self):
-        """(words, bits) of one input bank."""
+        """(words, bits) of one input bank (of each of its ``rows`` memories): the first
+        layer's map with ``padding`` rows above it."""
         first = self.layers[0]
-        return first.in_words, first.planes * min(self.simd, first.elements)
+        words = (first.map[0] + first.padding) * first.map[1] * first.words
+        return words, first.planes * min(self.simd, first.elements)
 
     @property
     def buffer_words(self):
@@ -359,11 +373,12 @@ class FoldedPlan:
         for layer in self.layers:
             bits = layer.folding.linear.weight_bits                      # (M, C, K)
             m, c = bits.shape[:2]
-            cw, e, s = layer.words, layer.elements, self.simd
-            padded = np.full((m, layer.nf * self.pe, layer.taps, cw * s),
+            (kh, kw), rows, e, s = layer.kernel, layer.rows, layer.elements, self.simd
+            taps = bits.reshape(m, c, kh // rows, rows, kw, e).transpose(0, 1, 2, 4, 3, 5)
+            padded = np.full((m, layer.nf * self.pe, layer.steps, layer.words * s),
                              0 if layer.counts_and else 1, np.uint8)
-            padded[:, :c, :, :e] = bits.reshape(m, c, layer.taps, e)
-            folds = padded.reshape(m, layer.nf, self.pe, layer.taps * cw, s)
+            padded[:, :c, :, :rows * e] = taps.reshape(m, c, layer.steps, rows * e)
+            folds = padded.reshape(m, layer.nf, self.pe, layer.steps * layer.words, s)
             for word_bits in folds.transpose(1, 0, 3, 2, 4).reshape(-1, self.pe * s):
                 words.append(int.from_bytes(np.packbits(word_bits, bitorder="little")
                                             .tobytes(), "little"))
@@ -466,9 +481,11 @@ def fold_layers(dataflow, pe, simd):
             h, w, e = shape or (1, 1, folding.fan_in)
             kernel, stride, padding = (h, w), 1, 0
         nf = -(-folding.channels // pe)
+        rows = kernel[0] if not layers and isinstance(stage, ConvStage) \
+            and kernel[0] * e <= simd else 1
         layer = FoldedLayer(folding, nf, weight_base, record_base, (h, w), e,
                             folding.act_bases, -(-e // simd), kernel, stride, padding, pool,
-                            minimum, *count_affine(folding))
+                            minimum, *count_affine(folding), rows)
         if layer.scores and (pool != (1, 1) or layer.out_shape != (1, 1)):
             _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")
         layers.append(layer)

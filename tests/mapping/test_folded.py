@@ -43,12 +43,18 @@ def run_images(plan, inputs):
                 pooled = []
                 for dy, dx in np.ndindex(pk, pk):
                     total = 0
-                    for i, j, t, word in np.ndindex(m, nb, kh * kw, layer.words):
-                        iy = (oy * ps + dy) * st + t // kw - pad
-                        ix = (ox * ps + dx) * st + t % kw - pad
-                        inside = 0 <= iy < layer.map[0] and 0 <= ix < layer.map[1]
-                        x = fmap[iy, ix, j, word * s:(word + 1) * s] if inside else 0 * fmap[0, 0, 0, :s]
-                        wv = words[layer.weight_base + ((nf * m + i) * kh * kw + t)
+                    for i, j, t, word in np.ndindex(m, nb, layer.steps, layer.words):
+                        # rows kernel rows at once, each a word of simd bits (rows = 1) or
+                        # the E elements of a pixel (rows > 1: one word per pixel)
+                        seg = s if layer.rows == 1 else layer.elements
+                        x = np.zeros(s, np.uint8)
+                        for row in range(layer.rows):
+                            iy = (oy * ps + dy) * st + t // kw * layer.rows + row - pad
+                            ix = (ox * ps + dx) * st + t % kw - pad
+                            if 0 <= iy < layer.map[0] and 0 <= ix < layer.map[1]:
+                                x[row * seg:(row + 1) * seg] = \
+                                    fmap[iy, ix, j, word * s:word * s + seg]
+                        wv = words[layer.weight_base + ((nf * m + i) * layer.steps + t)
                                    * layer.words + word] >> (p * s)
                         bits = np.array([(wv >> e) & 1 for e in range(s)])
                         count = int(np.sum(bits & x)) if layer.counts_and else int(np.sum(bits == x))
@@ -96,7 +102,8 @@ def test_memory_images_compute_the_golden_scores(scheme, binary_input, pe, simd)
 
 @pytest.mark.parametrize("scheme", ["bnn", "xnor", "abc", "pa", "binaryconnect"])
 @pytest.mark.parametrize("layout, pe, simd", [("conv", 2, 8), ("strided", 1, 64),
-                                              ("dense", 4, 4), ("conv", 1, 3)])
+                                              ("dense", 4, 4), ("conv", 1, 3), ("rgb", 2, 16),
+                                              ("rgb", 4, 4)])
 def test_cnn_memory_images_compute_the_golden_scores(scheme, layout, pe, simd):
     """Every scheme; 8-bit inputs as bit planes, padded and strided convolutions, pools
     (overlapping, some channels by the minimum), flatten: the images and loops against the
@@ -128,11 +135,12 @@ def test_interval_is_the_slower_of_input_and_compute():
 
 
 def test_conv_cycles_count_every_loop():
-    """A conv layer's issues: pooled pixels x neuron folds x pool positions x bases x taps x
-    words per pixel."""
+    """A conv layer's issues: pooled pixels x neuron folds x pool positions x bases x taps
+    (the first layer's kernel rows at once) x words per pixel."""
     plan = map_folded(random_network("bnn", layout="conv"), pe=2, simd=8)
     conv, second, dense = plan.layers
-    assert conv.issue_cycles == 4 * 4 * 2 * 4 * 8 * 9 * 1   # 8x8, pad 1, pool 2; 4 ch; 8 bits
+    assert conv.rows == 3                                  # 3 rows of 1 element: 3 bits
+    assert conv.issue_cycles == 4 * 4 * 2 * 4 * 8 * 3 * 1   # 8x8, pad 1, pool 2; 4 ch; 8 bits
     assert second.issue_cycles == 2 * 2 * 3 * 1 * 1 * 9 * 1     # stride 2, pad 1: 2x2; 6 ch
     assert dense.issue_cycles == 1 * 3 * 1 * 1 * 4 * 1          # the 2x2 map as its kernel
 
