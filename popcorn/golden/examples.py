@@ -15,8 +15,8 @@ from .float_ref import batchnorm_forward, linear_forward, pad_value
 from .quantizers import quantize_activations
 from .windows import pool_windows
 
-__all__ = ["SCHEMES", "random_network", "scheme_quantizers", "sign_mlp", "cnv_network",
-           "CNV_CHANNELS"]
+__all__ = ["SCHEMES", "random_network", "random_layout", "scheme_quantizers", "sign_mlp",
+           "cnv_network", "CNV_CHANNELS"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
 
@@ -60,7 +60,34 @@ def _batchnorm(y, rng, final):
                      y.var(axis=axes) + 1e-3)
 
 
-def random_network(scheme, *, seed=0, layout="conv", calibration=32):
+def random_layout(seed):
+    """A random layout for :func:`random_network` (the randomized campaigns'): a quarter
+    Dense-only (3..40 inputs, up to two hidden layers), else a C x H x W input (C 1..3,
+    H, W 5..10) through one or two Conv2d (k 1..3, stride 1..2, padding below k, 2..8
+    channels), each followed half the time by a MaxPool2d (window 2..3, stride up to the
+    window), a Flatten, up to one hidden Dense and the scores (2..6 classes)."""
+    rng = np.random.default_rng(seed)
+    n = lambda lo, hi: int(rng.integers(lo, hi + 1))          # noqa: E731
+    if rng.random() < 0.25:
+        plan = [("dense", n(2, 20)) for _ in range(n(0, 2))] + [("dense", n(2, 6))]
+        return (n(3, 40),), tuple(plan)
+    source = (n(1, 3), n(5, 10), n(5, 10))
+    shape, plan = source[1:], []
+    for _ in range(n(1, 2)):
+        k = n(1, min(3, *shape))
+        stride, pad = n(1, 2), n(0, k - 1)
+        shape = tuple((d + 2 * pad - k) // stride + 1 for d in shape)
+        plan.append(("conv", n(2, 8), k, stride, pad))
+        if rng.random() < 0.5 and min(shape) >= 2:
+            window = n(2, min(3, *shape))
+            stride = n(1, window)
+            shape = tuple((d - window) // stride + 1 for d in shape)
+            plan.append(("pool", window, stride))
+    plan += [("flatten",)] + [("dense", n(2, 12)) for _ in range(n(0, 1))] + [("dense", n(2, 6))]
+    return source, tuple(plan)
+
+
+def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3)):
     """A random :class:`~popcorn.network.Network` of ``scheme`` (one of :data:`SCHEMES`).
 
     ``layout="conv"``: 1x8x8 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> MaxPool 2 ->
@@ -70,13 +97,15 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32):
     (overlapping) -> Conv2d 3x3 -> BN -> act -> Flatten -> Dense 4 -> Scores.
     ``layout="rgb"``: 3x7x7 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> MaxPool 2 (an odd
     map: its last row and column dropped) -> Flatten -> Dense 3 -> Scores.
+    ``layout=(input_shape, steps)``: any layout of that form (:func:`random_layout`).
+    ``bases``: (M, N) of ABC-Net and PA-Net (PA's M rounded up to even).
     Batch norms use the statistics of ``calibration`` random inputs, random gamma (some
     negative, one zero per hidden layer of 3+ channels) and beta. Pools take the minimum
     on about half their channels (``MaxPool2d.minimum``).
     """
     rng = np.random.default_rng(seed)
-    weights, act = scheme_quantizers(scheme, rng)
-    input_shape, plan = _LAYOUTS[layout]
+    weights, act = scheme_quantizers(scheme, rng, *bases)
+    input_shape, plan = _LAYOUTS[layout] if isinstance(layout, str) else layout
     input_quantizer = FixedPointActivation(8, 1 / 255)
     values = quantize_activations(rng.random((calibration,) + input_shape), input_quantizer)
     quantizer = input_quantizer

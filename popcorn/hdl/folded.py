@@ -188,7 +188,7 @@ class FoldedAccelerator(wiring.Component):
 
         # -- issue: one weight word per cycle, the loops of the module docstring ------------
         n_layers = len(layers)
-        layer = Signal(range(n_layers), name="layer")
+        layer = Signal(range(max(n_layers, 2)), name="layer")
         hold = Signal(range(DRAIN + 1))
         issue = Signal()
         m.d.comb += issue.eq(running & ~finishing & (hold == 0))
@@ -270,7 +270,7 @@ class FoldedAccelerator(wiring.Component):
 
         # -- the pipeline: tags travel with each issued word --------------------------------
         tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "lfirst": 1,
-                      "pad": rows, "layer": range(n_layers), "nf": c["nf"].shape(),
+                      "pad": rows, "layer": range(max(n_layers, 2)), "nf": c["nf"].shape(),
                       "j": c["j"].shape()}
         stages = [{k: Signal(v, name=f"t{n}_{k}") for k, v in tag_shapes.items()}
                   for n in range(7)]                   # t0: addresses, t1: read, ...
