@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .html_report import html_report
+
 
 def _accuracy(pred, labels):
     return None if labels is None else round(float(np.mean(pred == labels[:len(pred)])), 4)
@@ -68,13 +70,16 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
 
 
 def write_report(report, out_dir):
-    """Write ``report.json`` and ``report.md`` into ``out_dir``; return both paths."""
+    """Write ``report.json``, ``report.md`` and ``report.html``
+    (:func:`~popcorn.reports.html_report.html_report`) into ``out_dir``; return the three
+    paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out_dir / "report.json", out_dir / "report.md"
+    json_path, md_path, html_path = (out_dir / f"report.{ext}" for ext in ("json", "md", "html"))
     json_path.write_text(json.dumps(report, indent=2) + "\n")
     md_path.write_text(markdown(report))
-    return json_path, md_path
+    html_path.write_text(html_report(report))
+    return json_path, md_path, html_path
 
 
 def markdown(report):
