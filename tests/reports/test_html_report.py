@@ -1,15 +1,18 @@
-"""report.html: the numbers of report.json and the counts it derives."""
+"""report.html: the numbers of report.json, the counts it derives, plots a browser draws."""
 
 import json
 import re
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from popcorn import tools
 from popcorn.reports.html_report import (binary_ops_per_lut4_cycle, html_report,
                                          weight_memory_bits)
 from popcorn.reports.network_report import write_report
+from popcorn.tools import ToolMissing, find_tool
 
 REPORTS = Path(__file__).parents[2] / "reports"
 DATAFLOW = REPORTS / "digits-bnn-icebreaker/report.json"
@@ -146,3 +149,38 @@ def test_write_report_writes_the_html_beside_json_and_markdown(tmp_path):
     paths = write_report(report, tmp_path)
     assert [p.name for p in paths] == ["report.json", "report.md", "report.html"]
     assert paths[2].read_text() == html_report(report)
+
+
+def test_missing_browser_says_how_to_install(monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(tools, "script_dirs", lambda: [])
+    with pytest.raises(ToolMissing, match=r"`chromium-headless-shell` was not found on PATH: "
+                                          r".*`apt-get install -y chromium-headless-shell`"):
+        find_tool("chromium-headless-shell")
+
+
+# Counts, once the page has loaded, the images the browser decoded.
+COUNT_LOADED = """<script>
+window.addEventListener("load", () => {
+  const loaded = [...document.images].filter(img => img.complete && img.naturalWidth > 0);
+  document.body.dataset.plotsLoaded = loaded.length;
+});
+</script>
+"""
+
+
+def test_a_browser_draws_every_plot(tmp_path):
+    """The page in a real headless Chromium (a missing browser fails with the apt-get
+    command): every plot decodes, the confusion matrix included."""
+    browser = find_tool("chromium-headless-shell")
+    report = json.loads(DATAFLOW.read_text())
+    report["confusion"] = [[10 * (i == j) + j % 3 for j in range(10)] for i in range(10)]
+    text = html_report(report)
+    plots = len(Page(text).images)
+    assert plots == 4           # LUT4 per layer, totals, cycles per layer, confusion matrix
+    page = tmp_path / "report.html"
+    page.write_text(text.replace("</body>", COUNT_LOADED + "</body>"))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert re.search(r'<body data-plots-loaded="(\d+)"', dom).group(1) == str(plots)
