@@ -17,12 +17,17 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test,train,qonnx]'
 	touch $@
 
-# Icarus Verilog is the only tool pip cannot provide.
+# Icarus Verilog, and the headless Chromium that the HTML report's test opens the page in,
+# are the tools pip cannot provide.
 tools:
 	@command -v iverilog >/dev/null || { \
 	  echo "installing iverilog (Debian package)"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; }
+	@command -v chromium-headless-shell >/dev/null || { \
+	  echo "installing chromium-headless-shell (Debian package)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; }
 
 demo: $(STAMP) tools
 	$(VENV)/bin/popcorn build

@@ -103,7 +103,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 @click.option("--build-dir", type=click.Path(file_okay=False), default="build",
               show_default=True, help="Where simulation and tool outputs go.")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="reports",
-              show_default=True, help="Where report.json and report.md go.")
+              show_default=True, help="Where report.json, report.md and report.html go.")
 @click.option("--weight-memory", type=click.Choice(("fill", "yosys")), default="fill",
               show_default=True,
               help="fill: weight ROMs that Yosys would build in logic go to the board's "
@@ -205,7 +205,8 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         report = results["report"]
         md = Path(report["report_md"])
         console.print(f"bitstream: {report['bitstream']}")
-        console.print(f"report:    {md} ({Path(report['report_json']).name} beside it)")
+        console.print(f"report:    {md} ({Path(report['report_json']).name} and "
+                      f"{Path(report['report_html']).name} beside it)")
         console.print(md.read_text(), markup=False, highlight=False)
 
 

@@ -21,10 +21,11 @@ simulate   cocotb on the first ``sim_images`` inputs with  plan, those inputs,
 bitstream  Yosys + nextpnr + pack for the board;           plan, board
            ``bitstream`` (path), ``implementation``
            (``Implementation.to_dict()``)
-report     ``report.json`` and ``report.md`` into          plan, configuration; loads
-           ``<report_dir>/<name>`` from the saved results  the four results above
-           of the steps above; ``report_json``,
-           ``report_md``, ``bitstream`` (paths)
+report     ``report.json``, ``report.md`` and              plan, configuration; loads
+           ``report.html`` into ``<report_dir>/<name>``    the four results above
+           from the saved results of the steps above;
+           ``report_json``, ``report_md``,
+           ``report_html``, ``bitstream`` (paths)
 =========  ==============================================  ===========================
 
 Each step saves its result in ``<build_dir>/<name>/steps/``: ``<step>.json``, with its
@@ -244,8 +245,9 @@ def report(plan, config):
         impl=Implementation.from_dict(bit["implementation"]), bitstream=path,
         estimate=DesignEstimate(**dict(est["estimate"], layers=tuple(est["estimate"]["layers"]))),
         flash_image=bit.get("flash_image"))
-    json_path, md_path = write_report(rep, config.report_dir / config.name)
-    return {"report_json": str(json_path), "report_md": str(md_path), "bitstream": str(path)}, {}
+    json_path, md_path, html_path = write_report(rep, config.report_dir / config.name)
+    return {"report_json": str(json_path), "report_md": str(md_path),
+            "report_html": str(html_path), "bitstream": str(path)}, {}
 
 
 STEPS = {step.__name__: step for step in (estimate, golden, simulate, bitstream, report)}
@@ -284,6 +286,7 @@ class FlowResult:
     bitstream: Path = None
     report_json: Path = None
     report_md: Path = None
+    report_html: Path = None
     report: dict = None
     step_seconds: dict = field(default_factory=dict)
 
@@ -299,6 +302,6 @@ def build_network(plan, inputs, labels=None, *, name, board="icebreaker", build_
     results = run_steps(plan, config, progress=progress)
     rep = results["report"]
     return FlowResult(bitstream=Path(rep["bitstream"]), report_json=Path(rep["report_json"]),
-                      report_md=Path(rep["report_md"]),
+                      report_md=Path(rep["report_md"]), report_html=Path(rep["report_html"]),
                       report=json.loads(Path(rep["report_json"]).read_text()),
                       step_seconds={step: r["seconds"] for step, r in results.items()})

