@@ -169,7 +169,8 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             warnings.warn(f"the fastest {arch} folding found needs {plan.cycles_per_image} "
                           f"cycles per image: {clock / plan.cycles_per_image:.1f} images/s at "
                           f"the {board}'s {clock / 1e6:g} MHz, short of --target-fps "
-                          f"{target_fps:g} by {100 * (1 - clock / plan.cycles_per_image / target_fps):.0f} %")
+                          f"{target_fps:g} by "
+                          f"{100 * (1 - clock / plan.cycles_per_image / target_fps):.0f} %")
         if weight_memory == "fill":
             plan = place_weight_roms(plan, board)
     except (NetworkError, ValueError, TypeError) as error:

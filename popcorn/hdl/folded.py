@@ -72,13 +72,15 @@ class FoldedAccelerator(wiring.Component):
     ------
     Images go into two input banks in turn while the engine computes: ``i.ready`` is high
     unless the bank to fill holds an image, which it does from its last word until the
-    first layer has issued its last read of it. The engine starts when an image waits and
-    the previous scores have been handed to the argmax; it issues one weight word per cycle, ``NF * SF`` per layer, and waits
-    :data:`~popcorn.mapping.folded.DRAIN` cycles after each layer's last (the read, the
-    words registered, the popcounts of 16-bit parts, the accumulator, the comparator or
-    score register, then the write that the next layer reads); ``DRAIN + 1`` cycles after
-    its last issue it hands the scores to the argmax. :meth:`~popcorn.mapping.folded.FoldedPlan.cycle_model` follows this, cycle for
-    cycle.
+    cycle after the first layer's last issue. The engine starts when an image waits and
+    the previous scores have been handed to the argmax; it issues one weight word per
+    cycle (:attr:`~popcorn.mapping.folded.FoldedLayer.issue_cycles` per layer, the loops of
+    :mod:`popcorn.mapping.folded`) and waits :data:`~popcorn.mapping.folded.DRAIN` cycles
+    after each layer's last issue, whose group is written
+    :data:`~popcorn.mapping.folded.WRITE_AFTER_ISSUE` cycles later (addresses, reads,
+    words registered, popcounts, coefficient products, accumulator, comparators or
+    scores; then the pool and the write); the scores go to the argmax the cycle after.
+    :meth:`~popcorn.mapping.folded.FoldedPlan.cycle_model` follows this, cycle for cycle.
     """
 
     def __init__(self, plan):
@@ -157,7 +159,8 @@ class FoldedAccelerator(wiring.Component):
         gather, filled = Signal(bank_bits, name="gather"), Signal(bank_bits, name="filled")
         spread = Signal(bank_bits, name="spread")  # base j of element e at bit j * ew + e
         m.d.comb += spread.eq(Cat(*(Cat(*(self.i.payload[e * planes + j]
-                                          for e in range(per_transfer)), Const(0, ew - per_transfer))
+                                          for e in range(per_transfer)),
+                                        Const(0, ew - per_transfer))
                                     for j in range(planes))))
         take = Signal()
         m.d.comb += [self.i.ready.eq(self.loaded & ~full.bit_select(wbank, 1)),

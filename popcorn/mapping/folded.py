@@ -24,9 +24,10 @@ bit 0), as the golden model pads.
 
 Loops (one weight word and one activation word per cycle), outermost first: pooled output
 pixel (oy, ox), neuron fold nf, pool window position (dy, dx), weight base i, activation
-base j, tap (ky, kx), word cw. The conv output pixel is ``(oy * PS + dy, ox * PS + dx)``, its tap reads input pixel
-``(cy * S + ky - pad, cx * S + kx - pad)``. A group (oy, ox, nf, dy, dx) accumulates S of
-``pe`` channels, compares it, and ORs the bits over the pool window.
+base j, tap (ky, kx), word cw. The conv output pixel is ``(oy * PS + dy, ox * PS + dx)``,
+its tap reads input pixel ``(cy * S + ky - pad, cx * S + kx - pad)``. A group (oy, ox, nf,
+dy, dx) accumulates S of ``pe`` channels, compares it, and ORs the comparator levels over
+the pool window (ANDs them for the ``minimum`` channels).
 
 Memories (word layouts defined here, used by the RTL and its testbench):
 
@@ -35,8 +36,8 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   holds lane p's ``simd`` bits of base i (channel ``nf * pe + p``, tap t = (ky, kx) in
   steps of ``rows`` kernel rows, elements ``cw * simd ..``; with ``rows`` > 1 row r's E
   elements at bits ``r * E``; padding 1 for ``pm1`` weights, 0 for ``zo``, so that it
-  counts 0) at bits ``p * simd``; above ``pe * simd`` the word is 0. Loaded at run time (SPRAM has no
-  bitstream image).
+  counts 0) at bits ``p * simd``; above ``pe * simd`` the word is 0. Loaded at run time
+  (SPRAM has no bitstream image).
 * channel records (EBR ROM, in the bitstream): one word per neuron fold, layer after layer
   from :attr:`FoldedLayer.record_base`; lane p's record at bits ``p * record_width``:
   threshold layers, for each comparator k < L, ``T'_k`` (``count_width`` bits, signed) and
@@ -84,8 +85,8 @@ SPRAM_DEPTH = 16384
 
 WRITE_AFTER_ISSUE = 7
 """Cycles from an issue to the write of its group's outputs: the addresses registered (1),
-the words read (2), registered (3), the popcounts of 16-bit parts (4), times the base's
-gain (5), accumulated (6), compared or scored (7); the pool and the write follow in that
+the words read (2), registered (3), the popcounts of 16-bit parts (4), times the base
+pair's coefficient A (5), accumulated (6), compared or scored (7); the pool and the write follow in that
 7th cycle's successor, so a word a layer writes is read by an issue ``WRITE_AFTER_ISSUE``
 cycles after the issue that produced it, at the earliest."""
 
@@ -387,9 +388,10 @@ class FoldedPlan:
     def flash_image(self):
         """The weight image as the board's flash holds it (bytes): a 16-byte header
         (:data:`FLASH_MAGIC`, then little-endian the format (u16), the bytes per word (u16),
-        the words (u32) and the payload's CRC-32 (u32: the network's digest)), the payload (:meth:`weight_image`, 8 little-endian bytes
-        per word) and a trailer, the sum of the payload bytes modulo 2**32 (u32), which
-        :class:`~popcorn.hdl.flash.FlashLoader` checks."""
+        the words (u32) and the payload's CRC-32 (u32: the network's digest)), the payload
+        (:meth:`weight_image`, 8 little-endian bytes per word) and a trailer, the sum of the
+        payload bytes modulo 2**32 (u32), which :class:`~popcorn.hdl.flash.FlashLoader`
+        checks."""
         payload = b"".join(w.to_bytes(SPRAM_WIDTH // 8, "little") for w in self.weight_image())
         header = (FLASH_MAGIC + FLASH_FORMAT.to_bytes(2, "little")
                   + (SPRAM_WIDTH // 8).to_bytes(2, "little")

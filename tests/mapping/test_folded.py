@@ -57,7 +57,7 @@ def run_images(plan, inputs):
                         wv = words[layer.weight_base + ((nf * m + i) * layer.steps + t)
                                    * layer.words + word] >> (p * s)
                         bits = np.array([(wv >> e) & 1 for e in range(s)])
-                        count = int(np.sum(bits & x)) if layer.counts_and else int(np.sum(bits == x))
+                        count = int(np.sum(bits & x) if layer.counts_and else np.sum(bits == x))
                         a = _field(coefs[(layer.record_base + nf) * plan.pairs + i * nb + j], p, aw)
                         total += a * count
                     pooled.append(total)
