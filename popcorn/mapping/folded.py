@@ -86,9 +86,9 @@ SPRAM_DEPTH = 16384
 WRITE_AFTER_ISSUE = 7
 """Cycles from an issue to the write of its group's outputs: the addresses registered (1),
 the words read (2), registered (3), the popcounts of 16-bit parts (4), times the base
-pair's coefficient A (5), accumulated (6), compared or scored (7); the pool and the write follow in that
-7th cycle's successor, so a word a layer writes is read by an issue ``WRITE_AFTER_ISSUE``
-cycles after the issue that produced it, at the earliest."""
+pair's coefficient A (5), accumulated (6), compared or scored (7); the pool and the write
+follow in that 7th cycle's successor, so a word a layer writes is read by an issue
+``WRITE_AFTER_ISSUE`` cycles after the issue that produced it, at the earliest."""
 
 DRAIN = WRITE_AFTER_ISSUE - 1
 """Idle cycles after a layer's last issue: the next layer's first read (a cycle after its
