@@ -60,17 +60,21 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("reports/campaign"))
     args = parser.parse_args()
     seeds = range(args.seed, args.seed + args.size)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"campaign-{args.seed}-{args.size}"
     cases = []
-    with Progress() as progress, ProcessPoolExecutor(args.jobs) as pool:
+    with Progress() as progress, ProcessPoolExecutor(args.jobs) as pool, \
+            open(stem.with_suffix(".jsonl"), "w") as log:        # kept if interrupted
         task = progress.add_task("networks", total=args.size)
         for case in pool.map(_run, seeds):
             cases.append(case)
+            log.write(json.dumps(case) + "\n")
+            log.flush()
             if case["result"] != "pass":
                 progress.console.print(f"seed {case['seed']}: {case['result']}")
             progress.advance(task)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"campaign-{args.seed}-{args.size}"
     stem.with_suffix(".json").write_text(json.dumps(cases, indent=1))
+    stem.with_suffix(".jsonl").unlink()
     stem.with_suffix(".md").write_text(summary_markdown(cases, args.seed, args.size))
     print(stem.with_suffix(".md").read_text())
 

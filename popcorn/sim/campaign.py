@@ -34,7 +34,9 @@ def campaign_case(seed):
     case = {"seed": seed, "scheme": scheme, "layout": repr(layout), "bases": list(bases)}
     if seed % 2:
         pe = int(rng.choice([1, 2, 4, 8]))
-        simd = pe * int(rng.integers(1, SPRAM_WIDTH // pe // pe + 1))
+        # a pixel's channels (one input transfer) must fit a word: simd >= C
+        least = -(-net.input_shape[0] // pe) if len(net.input_shape) == 3 else 1
+        simd = pe * int(rng.integers(least, SPRAM_WIDTH // pe // pe + 1))
         case.update(arch="folded", pe=pe, simd=simd)
         return case, map_folded(net, pe=pe, simd=simd)
     target = int(rng.choice([1, 2, 4, 16, 64, 256]))
@@ -49,7 +51,13 @@ def run_case(seed, build_dir, *, images=3, simulator="icarus"):
     from .network import simulate_network
 
     start = time.perf_counter()
-    case, plan = campaign_case(seed)
+    try:
+        case, plan = campaign_case(seed)
+    except Exception as error:                     # a mapping that refuses is a failure too
+        return {"seed": seed, "scheme": SCHEMES[seed % len(SCHEMES)], "arch": "?",
+                "result": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}",
+                "traceback": traceback.format_exc()[-3000:],
+                "seconds": round(time.perf_counter() - start, 2)}
     x = np.random.default_rng([seed, 2]).random((images,) + tuple(plan.network.input_shape))
     try:
         simulate_network(plan, x, build_dir=build_dir, simulator=simulator, seed=seed,
