@@ -9,7 +9,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test tools
+.PHONY: demo test tools examples
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,6 +31,11 @@ tools:
 
 demo: $(STAMP) tools
 	$(VENV)/bin/popcorn build
+
+# every shipped example on both boards (hours), then reports/summary.md and index.html
+examples: $(STAMP) tools
+	$(PY) benchmarks/build_examples.py --all
+	$(PY) benchmarks/summary.py
 
 test: $(STAMP) tools
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

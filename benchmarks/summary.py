@@ -1,0 +1,70 @@
+"""The table of every build in reports/: reports/summary.md and reports/index.html (the
+table, each design linked to its report.html).
+
+    python benchmarks/summary.py
+
+Per build (reports/<design>/report.json, written by `popcorn build`): board, architecture,
+nextpnr's LUT4, FF, EBR, SPRAM, DSP and fmax, cycles per image measured in RTL, images/s at
+fmax, binary operations per LUT4 per cycle
+(:func:`popcorn.reports.html_report.binary_ops_per_lut4_cycle`), RTL accuracy, and the
+wall time of each step (estimate, golden, simulate, bitstream: Verilog, synthesis, place
+and route and pack; report) when the build folder build/<design>/steps/ is on this
+machine. `make examples` builds every shipped example for both boards and then runs this.
+"""
+
+import html
+import json
+from pathlib import Path
+
+from popcorn.reports.html_report import binary_ops_per_lut4_cycle
+
+REPORTS, BUILD = Path("reports"), Path("build")
+STEPS = ("estimate", "golden", "simulate", "bitstream", "report")
+COLUMNS = ("design", "board", "arch", "LUT4", "FF", "EBR", "SPRAM", "DSP", "fmax MHz",
+           "cycles/image", "images/s", "ops/LUT4/cycle", "RTL accuracy",
+           *(f"{step} s" for step in STEPS))
+
+
+def rows():
+    for path in sorted(REPORTS.glob("*/report.json")):
+        rep = json.loads(path.read_text())
+        if "implementation" not in rep:
+            continue
+        impl, design = rep["implementation"], rep["design"]
+        arch = "folded" if any(r["kind"].endswith("(folded)") for r in rep["layers"]) \
+            else "dataflow"
+        seconds = []
+        for step in STEPS:
+            saved = BUILD / design / "steps" / f"{step}.json"
+            seconds.append(json.loads(saved.read_text())["seconds"] if saved.is_file() else "")
+        yield (design, impl["board"], arch, impl["lut4"], impl["ff"], impl["ebr"],
+               impl.get("spram", 0), impl["dsp"], impl["fmax_mhz"],
+               rep["cycles"]["per_image_measured"],
+               rep["performance"]["fmax"]["throughput_images_per_s"],
+               f"{binary_ops_per_lut4_cycle(rep):.3f}", rep["accuracy"]["rtl"], *seconds)
+
+
+def main():
+    table = list(rows())
+    md = ["# Every build in reports/", "",
+          "Written by `benchmarks/summary.py` from each build's report.json (nextpnr figures, "
+          "cycles measured in RTL simulation, images/s at fmax) and, where the build folder "
+          "is on the machine, each step's wall time in seconds.", "",
+          "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    md += ["| " + " | ".join(str(v) for v in row) + " |" for row in table]
+    (REPORTS / "summary.md").write_text("\n".join(md) + "\n")
+    cells = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    body = "".join(
+        "<tr>" + f'<td><a href="{html.escape(row[0])}/report.html">{html.escape(row[0])}</a></td>'
+        + "".join(f"<td>{html.escape(str(v))}</td>" for v in row[1:]) + "</tr>"
+        for row in table)
+    (REPORTS / "index.html").write_text(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>popcorn builds'
+        "</title><style>table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+        "padding:2px 6px}</style></head><body><h1>popcorn builds</h1>"
+        f"<table><tr>{cells}</tr>{body}</table></body></html>\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
