@@ -376,7 +376,9 @@ def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, option
     except (NetworkError, ValueError, TypeError, SimulationFailed, ToolMissing,
             RtlMismatch) as error:
         raise click.ClickException(str(error)) from None
-    with open(output, "wb") as file:
+    from .atomic import atomic_open
+
+    with atomic_open(output) as file:
         np.savez(file, scores=run.scores, argmax=run.argmax,
                  frac_bits=np.array(plan.integer.score_frac_bits, dtype=np.int64),
                  cycles_per_image=np.array(run.measured["interval"] or 0, dtype=np.int64),

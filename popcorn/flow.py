@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_open, write_bytes, write_text
 from .boards.build import build_bitstream
 from .boards.fit import DesignEstimate, check_fit, estimate_design
 from .boards.host_link import WeightsFromFlash
@@ -149,8 +150,9 @@ def _step(run):
         path = config.steps_dir / f"{name}.json"
         path.unlink(missing_ok=True)           # no result of this step until it is complete
         if arrays:
-            np.savez(config.steps_dir / f"{name}.npz", **arrays)
-        path.write_text(json.dumps(result, indent=2) + "\n")
+            with atomic_open(config.steps_dir / f"{name}.npz") as file:
+                np.savez(file, **arrays)
+        write_text(path, json.dumps(result, indent=2) + "\n")
         return {**result, **arrays}
     return step
 
@@ -225,7 +227,7 @@ def bitstream(plan, config):
     result = {"bitstream": str(path), "implementation": impl.to_dict()}
     if folded:
         image = path.parent / "weights.bin"
-        image.write_bytes(plan.flash_image())
+        write_bytes(image, plan.flash_image())
         result["flash_image"] = {"path": str(image), "offset": FLASH_OFFSET}
     return result, {}
 

@@ -7,8 +7,8 @@ import warnings
 
 import numpy as np
 
-from popcorn.network import load_network
-
+from ..atomic import atomic_open
+from ..network import load_network
 from .float_ref import float_forward
 from .integer_model import CHUNK, codes_thermometer, run_integer, to_integer
 from .quantizers import comparators, thermometer
@@ -164,6 +164,6 @@ def predict_files(network_path, inputs_path, output_path, *, use_float=False, fr
     arrays = {"scores": result.scores, "argmax": result.argmax}
     if result.frac_bits is not None:
         arrays["frac_bits"] = np.array(result.frac_bits, dtype=np.int64)
-    with open(output_path, "wb") as file:
+    with atomic_open(output_path) as file:
         np.savez(file, **arrays)
     return result

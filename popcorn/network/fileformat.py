@@ -24,6 +24,7 @@ import json
 
 import numpy as np
 
+from ..atomic import atomic_open
 from .layers import LAYER_KINDS, Activation, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, \
     Network, Scores
 from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
@@ -54,7 +55,7 @@ def save_network(network, path):
         arrays.update({f"layers.{index}.{name}": value for name, value in layer.arrays().items()})
     meta = json.dumps(network_to_json(network), indent=1).encode()
     arrays[_META] = np.frombuffer(meta, dtype=np.uint8)
-    with open(path, "wb") as file:
+    with atomic_open(path) as file:
         np.savez(file, **arrays)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text
 from .html_report import html_report
 
 
@@ -76,9 +77,9 @@ def write_report(report, out_dir):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path, html_path = (out_dir / f"report.{ext}" for ext in ("json", "md", "html"))
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
-    md_path.write_text(markdown(report))
-    html_path.write_text(html_report(report))
+    write_text(json_path, json.dumps(report, indent=2) + "\n")
+    write_text(md_path, markdown(report))
+    write_text(html_path, html_report(report))
     return json_path, md_path, html_path
 
 
