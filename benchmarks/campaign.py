@@ -1,5 +1,6 @@
 """A randomized whole-network campaign (:mod:`popcorn.sim.campaign`): ``--size`` random
-networks from ``--seed`` on, every scheme and both architectures, each simulated (Icarus)
+networks from ``--seed`` on, every scheme and both architectures, each simulated (Icarus, or
+Verilator for long runs)
 under random stalls against the golden model with its cycle model checked; counts per
 scheme and architecture, and every failure with its traceback, into
 reports/campaign/campaign-<seed>-<size>.{json,md}.
@@ -31,7 +32,8 @@ def _run(seed):
 def summary_markdown(cases, seed, size):
     counts = Counter((c["scheme"], c["arch"], c["result"] == "pass") for c in cases)
     lines = [f"# Randomized campaign: {size} networks from seed {seed}", "",
-             "Written by `benchmarks/campaign.py`: each network simulated in Icarus under "
+             "Written by `benchmarks/campaign.py`: each network simulated (Icarus, Verilator for "
+             "long runs) under "
              "random stalls against the integer golden model, every image's scores and class "
              "compared and every handshake of a free-running burst against the cycle model.",
              "", "| scheme | architecture | networks | passed | failed |",

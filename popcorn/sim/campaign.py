@@ -44,7 +44,7 @@ def campaign_case(seed):
     return case, map_network(net, target_cycles=target)
 
 
-def run_case(seed, build_dir, *, images=3, simulator="icarus"):
+def run_case(seed, build_dir, *, images=3, simulator="auto"):
     """Simulate case ``seed`` on ``images`` random inputs; its description with
     ``"result"`` (``"pass"``, or the exception's type and first line), ``"seconds"`` and,
     on a failure, ``"traceback"``."""
