@@ -1,8 +1,7 @@
 """A randomized whole-network campaign (:mod:`popcorn.sim.campaign`): ``--size`` random
 networks from ``--seed`` on, every scheme and both architectures, each simulated (Icarus, or
-Verilator for long runs)
-under random stalls against the golden model with its cycle model checked; counts per
-scheme and architecture, and every failure with its traceback, into
+Verilator for long runs) under random stalls against the golden model with its cycle model
+checked; counts per scheme and architecture, and every failure with its traceback, into
 reports/campaign/campaign-<seed>-<size>.{json,md}.
 
     python benchmarks/campaign.py --size 1000 --seed 0 --jobs 2
