@@ -75,11 +75,35 @@ def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply):
 
 @click.group()
 @click.version_option(package_name="popcorn")
-def main():
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress and no report on the terminal: warnings, errors and the "
+                   "paths of what was written.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Every new line the tools log while they run, under the progress.")
+@click.option("--debug", is_flag=True, help="Show the Python traceback behind an error.")
+@click.pass_context
+def main(ctx, quiet, verbose, debug):
     """popcorn: binary neural networks to bit-exact FPGA accelerators."""
+    ctx.obj = {"quiet": quiet, "verbose": verbose, "debug": debug}
     # popcorn's warnings (e.g. InputRangeWarning) as one line each, once per message
     warnings.filterwarnings("once", module=r"popcorn\.")
     warnings.showwarning = _one_line_warning
+
+
+def _option(name):
+    """The value of a global option (``--quiet``, ``--verbose``, ``--debug``)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and (ctx.find_root().obj or {}).get(name))
+
+
+def _fail(error):
+    """The one-line :class:`click.ClickException` of ``error`` (its traceback first with
+    ``--debug``)."""
+    if _option("debug"):
+        import traceback
+
+        traceback.print_exception(error)
+    return click.ClickException(str(error))
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
@@ -139,7 +163,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     if unknown:
         raise click.BadParameter(f"unknown step {unknown[0]!r}; the steps are "
                                  f"{', '.join(STEPS)}", param_hint="--steps")
-    console = Console()
+    console = Console(quiet=_option("quiet"))
     try:
         if network is None:
             net, x, y, _ = load_example(example)
@@ -174,13 +198,19 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         if weight_memory == "fill":
             plan = place_weight_roms(plan, board)
     except (NetworkError, ValueError, TypeError) as error:
-        raise click.ClickException(str(error)) from None
+        raise _fail(error) from None
 
     @contextlib.contextmanager
     def progress(step):
+        seen = set()
+
+        def update(text):
+            status.update(f"[bold]{step}[/]: {escape(text)}")
+            if _option("verbose") and text not in seen:
+                seen.add(text)
+                console.print(f"  {step}: {text}", markup=False, highlight=False)
         with console.status(f"[bold]{step}[/]: {_STEP_TEXT[step]}") as status:
-            yield types.SimpleNamespace(
-                update=lambda text: status.update(f"[bold]{step}[/]: {escape(text)}"))
+            yield types.SimpleNamespace(update=update)
 
     config = FlowConfig(name=name, inputs=x, labels=y, board=board, build_dir=build_dir,
                         report_dir=report_dir, sim_images=sim_images, simulator=simulator)
@@ -193,7 +223,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         results = run_steps(plan, config, steps, progress=progress)
     except (BuildFailed, DesignTooLarge, TimingFailed, SimulationFailed, ToolMissing,
             MissingResult) as error:
-        raise click.ClickException(str(error)) from None
+        raise _fail(error) from None
     if "estimate" in results:
         est = results["estimate"]["estimate"]
         console.print("estimate:  " + ", ".join(
@@ -205,6 +235,8 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     if "report" in results:
         report = results["report"]
         md = Path(report["report_md"])
+        if _option("quiet"):
+            click.echo(f"{report['bitstream']}\n{md}\n{report['report_html']}")
         console.print(f"bitstream: {report['bitstream']}")
         console.print(f"report:    {md} ({Path(report['report_json']).name} and "
                       f"{Path(report['report_html']).name} beside it)")
@@ -343,7 +375,7 @@ def predict(network, inputs, output, use_float, frac_bits, chunk, workers, rtl, 
         result = predict_files(network, inputs, output, use_float=use_float, frac_bits=frac_bits,
                                chunk=chunk, workers=workers, progress=progress)
     except (NetworkError, ValueError, TypeError) as error:
-        raise click.ClickException(str(error)) from None
+        raise _fail(error) from None
     finally:
         bar.stop()
     model = "float reference" if use_float else \
@@ -375,7 +407,7 @@ def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, option
             run = predict_rtl(plan, inputs, build_dir=folder, simulator=sim)
     except (NetworkError, ValueError, TypeError, SimulationFailed, ToolMissing,
             RtlMismatch) as error:
-        raise click.ClickException(str(error)) from None
+        raise _fail(error) from None
     from .atomic import atomic_open
 
     with atomic_open(output) as file:
@@ -489,7 +521,7 @@ def import_model(model, output, keep_scales):
     try:
         from popcorn.frontends.qonnx import import_qonnx
     except MissingExtra as error:
-        raise click.ClickException(str(error)) from None
+        raise _fail(error) from None
     try:
         network = import_qonnx(model, fold_scales=not keep_scales)
     except QonnxImportError as error:
@@ -547,12 +579,12 @@ def run(images, port, report_path, network, baud, timeout):
                                    f"pass --network with the file the build was made from") \
             from None
     except (NetworkError, ValueError, TypeError) as error:
-        raise click.ClickException(str(error)) from None
+        raise _fail(error) from None
     try:
         with open_port(port, baud=baud, timeout=timeout) as link:
             result = run_board(link, plan, x)
     except LinkError as error:
-        raise click.ClickException(str(error)) from None
+        raise _fail(error) from None
     click.echo(f"{len(x)} images in {result.seconds:.2f} s on {port} at {baud} baud: "
                f"{result.images_per_s:.1f} images/s")
     if y is not None:

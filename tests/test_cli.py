@@ -160,3 +160,20 @@ def test_arch_auto_chooses_folded_when_dataflow_does_not_fit():
         == "folded"
     assert _choose_arch(large, map_network(large, target_cycles=64), "ulx3s-85f", 8, "auto") \
         == "dataflow"                       # fits the ECP5; and it has no SPRAM
+
+
+def test_quiet_and_debug(tmp_path, monkeypatch):
+    """--quiet keeps the terminal to warnings, errors and paths; --debug adds the traceback
+    behind an error, which is one line without it."""
+    monkeypatch.chdir(tmp_path)
+    quiet = CliRunner().invoke(main, ["--quiet", "build", "--steps", "estimate"])
+    assert quiet.exit_code == 0 and quiet.output == ""
+    loud = CliRunner().invoke(main, ["build", "--steps", "estimate"])
+    assert "plan:" in loud.output and "estimate:" in loud.output
+    (tmp_path / "junk.npz").write_text("junk")
+    args = ["build", "junk.npz", "--inputs", "junk.npz"]
+    plain = CliRunner().invoke(main, args)
+    assert plain.exit_code == 1 and "Traceback" not in plain.output
+    debug = CliRunner().invoke(main, ["--debug", *args])
+    assert debug.exit_code == 1 and "Traceback" in debug.output
+    assert plain.output.splitlines()[-1] == debug.output.splitlines()[-1]
