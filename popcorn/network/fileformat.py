@@ -21,6 +21,8 @@ unpickles (``allow_pickle=False``).
 """
 
 import json
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -176,6 +178,21 @@ def load_network(path):
         that does not match the arrays, or layers that do not chain; the message names the
         layer (``"layer i (kind)"``).
     """
+    try:
+        return _load_network(path)
+    except NetworkError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
+        # a damaged archive: NumPy reads its members lazily, so any read can fail
+        raise NetworkError(f"{path}: not a readable popcorn network file (damaged or "
+                           f"truncated: {type(error).__name__}: {error})") from None
+    except (TypeError, KeyError, AttributeError, IndexError) as error:
+        # a description whose values have the wrong JSON types where no check names them
+        raise NetworkError(f"{path}: malformed network description ({type(error).__name__}: "
+                           f"{error})") from None
+
+
+def _load_network(path):
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
