@@ -203,8 +203,12 @@ def _load_network(path):
     with archive:
         if _META not in archive.files:
             raise NetworkError(f"{path}: not a popcorn network file (no {_META!r} entry)")
+        raw = archive[_META]
+        if not isinstance(raw, np.ndarray):
+            raise NetworkError(f"{path}: not a readable popcorn network file (its {_META!r} "
+                               f"entry is not a NumPy array)")
         try:
-            meta = json.loads(archive[_META].tobytes().decode())
+            meta = json.loads(raw.tobytes().decode())
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise NetworkError(f"{path}: {_META!r} is not valid JSON: {error}") from None
         top = _Fields(meta, str(path))
