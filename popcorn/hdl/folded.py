@@ -98,7 +98,6 @@ class FoldedAccelerator(wiring.Component):
     def plan(self):
         return self._plan
 
-
     def elaborate(self, platform):
         plan = self._plan
         pe, simd, r, cw = plan.pe, plan.simd, plan.record_width, plan.count_width
@@ -112,7 +111,7 @@ class FoldedAccelerator(wiring.Component):
         m.submodules.weights = weights = Spram(SPRAM_WIDTH)
         m.submodules.records = records = memory.Memory(
             shape=pe * r, depth=plan.record_words, init=plan.record_image())
-        rows, pad0 = first.rows, first.padding
+        rows = first.rows
         inbufs = [memory.Memory(shape=bank_bits, depth=2 * bank_words, init=[])
                   for _ in range(rows)]
         for n, inbuf in enumerate(inbufs):
@@ -148,42 +147,16 @@ class FoldedAccelerator(wiring.Component):
         wbank, rbank = Signal(name="wbank"), Signal(name="rbank")
         running, emitting = Signal(name="running"), Signal(name="emitting")
         finishing = Signal(name="finishing")     # the last word issued, the scores to come
-        planes = first.planes
-        per_transfer = plan.in_width // planes
-        per_word = ew // per_transfer
-        per_pixel = first.elements // per_transfer
-        slot = Signal(range(per_word))
-        in_pixel = Signal(range(per_pixel))      # the transfer within its pixel
-        in_word = Signal(range(plan.in_words))
-        in_addr = Signal(range(bank_words))
-        gather, filled = Signal(bank_bits, name="gather"), Signal(bank_bits, name="filled")
-        spread = Signal(bank_bits, name="spread")  # base j of element e at bit j * ew + e
-        m.d.comb += spread.eq(Cat(*(Cat(*(self.i.payload[e * planes + j]
-                                          for e in range(per_transfer)),
-                                        Const(0, ew - per_transfer))
-                                    for j in range(planes))))
         take = Signal()
         m.d.comb += [self.i.ready.eq(self.loaded & ~full.bit_select(wbank, 1)),
-                     take.eq(self.i.valid & self.i.ready),
-                     filled.eq(Mux(slot == 0, 0, gather) | (spread << (slot * per_transfer)))]
-        with m.If(take):
-            m.d.sync += [gather.eq(filled), slot.eq(slot + 1), in_word.eq(in_word + 1),
-                         in_pixel.eq(Mux(in_pixel == per_pixel - 1, 0, in_pixel + 1))]
-            with m.If((slot == per_word - 1) | (in_pixel == per_pixel - 1)):
-                # memory r: pixel (y, x) at row y + pad - r (rows above the first skipped)
-                for n, in_wr in enumerate(in_wrs):
-                    shift = (pad0 - n) * first.map[1] * first.words
-                    m.d.comb += [in_wr.en.eq(in_addr + shift >= 0),
-                                 in_wr.addr.eq(wbank * bank_words + in_addr + shift),
-                                 in_wr.data.eq(filled)]
-                m.d.sync += [slot.eq(0), in_addr.eq(in_addr + 1)]
+                     take.eq(self.i.valid & self.i.ready)]
+        last_word = _image_writer(m, plan, self.i.payload, take, wbank, in_wrs)
         # (continuous assignments: an always @* block would stay undefined in Icarus until
         # one of its inputs changes, and these feed a register)
         freed = Signal(2, name="freed")          # the first layer's last read, last cycle
         filling = Signal(2, name="filling")      # an image's last word, this cycle
-        last_word = take & (in_word == plan.in_words - 1)
         with m.If(last_word):
-            m.d.sync += [in_word.eq(0), in_addr.eq(0), wbank.eq(~wbank)]
+            m.d.sync += wbank.eq(~wbank)
         m.d.comb += filling.eq(Mux(last_word, Mux(wbank, 0b10, 0b01), 0))
         m.d.sync += full.eq((full | filling) & ~freed)
         with m.If(full.bit_select(rbank, 1) & ~running):
@@ -222,54 +195,9 @@ class FoldedAccelerator(wiring.Component):
         m.d.comb += first_done.eq(issue & (layer == 0) & layer_end)
         m.d.sync += freed.eq(Mux(first_done, Mux(rbank, 0b10, 0b01), 0))
 
-        # the weight word: a base's words in order, again for every activation base; the
-        # neuron fold's bases in order, again for every pool position; the neuron folds
-        # again for every output pixel
-        waddr = Signal(range(plan.weight_words + 1), name="waddr")
-        wi, wnf = Signal.like(waddr, name="wi"), Signal.like(waddr, name="wnf")
-        wbase = Signal.like(waddr, name="wbase")
-        rbase = Signal(range(plan.record_words + 1), name="rbase")
-        pair = Signal(range(plan.pairs), name="pair")          # i * N + j
-        with m.If(issue & end["ky"]):
-            m.d.sync += pair.eq(Mux(end["i"], 0, pair + 1))
-        with m.If(issue):
-            with m.If(~end["ky"]):
-                m.d.sync += waddr.eq(waddr + 1)
-            with m.Elif(~end["j"]):
-                m.d.sync += waddr.eq(wi)
-            with m.Elif(~end["i"]):
-                m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1)]
-            with m.Elif(~end["dy"]):
-                m.d.sync += [waddr.eq(wnf), wi.eq(wnf)]
-            with m.Elif(~end["nf"]):
-                m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1)]
-            with m.Elif(~layer_end):
-                m.d.sync += [waddr.eq(wbase), wi.eq(wbase), wnf.eq(wbase)]
-            with m.Elif(layer == n_layers - 1):
-                m.d.sync += [waddr.eq(0), wi.eq(0), wnf.eq(0), wbase.eq(0), rbase.eq(0)]
-            with m.Else():
-                m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1),
-                             wbase.eq(waddr + 1),
-                             rbase.eq(rbase + _table([l.nf for l in layers])[layer])]
+        waddr, rbase, pair = _weight_addresses(m, plan, issue, end, layer)
 
-        # the activation word: tap (ky, kx) of conv output pixel (oy PS + dy, ox PS + dx)
-        geometry = {k: _table([f(l) for l in layers])[layer] for k, f in (
-            ("S", lambda l: l.stride), ("PS", lambda l: l.pool[1]), ("P", lambda l: l.padding),
-            ("H", lambda l: l.map[0]), ("W", lambda l: l.map[1]), ("CW", lambda l: l.words))}
-        span = max(max(l.map) + l.padding for l in layers).bit_length() + 1
-        iy, ix = Signal(signed(span), name="iy"), Signal(signed(span), name="ix")
-        g = geometry
-        m.d.comb += [iy.eq((c["oy"] * g["PS"] + c["dy"]) * g["S"] + c["ky"] - g["P"]),
-                     ix.eq((c["ox"] * g["PS"] + c["dx"]) * g["S"] + c["kx"] - g["P"])]
-        # padding, for each of the rows read at once (the first layer's), row r = iy + r
-        pad = Cat(*((iy + r < 0) | (ix < 0) | (iy + r >= g["H"]) | (ix >= g["W"])
-                    for r in range(rows)))
-        bank = Mux(layer == 0, rbank * bank_words, (~layer[0]) * words)
-        row = Signal(signed(span + 1), name="row")      # the input bank keeps pad rows above
-        m.d.comb += row.eq(iy + Mux(layer == 0, pad0, 0))
-        act_addr = Signal(range(2 * max(bank_words, words)), name="act_addr")
-        m.d.comb += act_addr.eq(bank + (row.as_unsigned() * g["W"] + ix.as_unsigned())
-                                * g["CW"] + c["cw"])
+        act_addr, pad = _activation_address(m, plan, c, layer, rbank)
 
         # -- the pipeline: tags travel with each issued word --------------------------------
         tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "lfirst": 1,
@@ -409,6 +337,103 @@ class FoldedAccelerator(wiring.Component):
             m.d.sync += [emitting.eq(0), finishing.eq(0), running.eq(0)]
         return m
 
+def _image_writer(m, plan, payload, take, wbank, in_wrs):
+    """Writes the input transfers taken (``take``, ``payload``) into input bank ``wbank``
+    (the layout of :mod:`popcorn.mapping.folded`: a pixel's transfers gathered into words
+    of ``N * ew`` bits, base j of element e at bit ``j * ew + e``; memory r of the first
+    layer's ``rows`` holds pixel (y, x) at row ``y + pad - r``); returns the strobe of an
+    image's last transfer."""
+    first = plan.layers[0]
+    bank_words, bank_bits = plan.input_bank
+    ew = min(plan.simd, first.elements)
+    planes = first.planes
+    per_transfer = plan.in_width // planes
+    per_word = ew // per_transfer
+    per_pixel = first.elements // per_transfer
+    slot = Signal(range(per_word))
+    in_pixel = Signal(range(per_pixel))      # the transfer within its pixel
+    in_word = Signal(range(plan.in_words))
+    in_addr = Signal(range(bank_words))
+    gather, filled = Signal(bank_bits, name="gather"), Signal(bank_bits, name="filled")
+    spread = Signal(bank_bits, name="spread")  # base j of element e at bit j * ew + e
+    m.d.comb += [spread.eq(Cat(*(Cat(*(payload[e * planes + j] for e in range(per_transfer)),
+                                     Const(0, ew - per_transfer))
+                                 for j in range(planes)))),
+                 filled.eq(Mux(slot == 0, 0, gather) | (spread << (slot * per_transfer)))]
+    with m.If(take):
+        m.d.sync += [gather.eq(filled), slot.eq(slot + 1), in_word.eq(in_word + 1),
+                     in_pixel.eq(Mux(in_pixel == per_pixel - 1, 0, in_pixel + 1))]
+        with m.If((slot == per_word - 1) | (in_pixel == per_pixel - 1)):
+            for n, in_wr in enumerate(in_wrs):
+                shift = (first.padding - n) * first.map[1] * first.words
+                m.d.comb += [in_wr.en.eq(in_addr + shift >= 0),
+                             in_wr.addr.eq(wbank * bank_words + in_addr + shift),
+                             in_wr.data.eq(filled)]
+            m.d.sync += [slot.eq(0), in_addr.eq(in_addr + 1)]
+    last_word = Signal(name="last_word")
+    m.d.comb += last_word.eq(take & (in_word == plan.in_words - 1))
+    with m.If(last_word):
+        m.d.sync += [in_word.eq(0), in_addr.eq(0)]
+    return last_word
+
+def _weight_addresses(m, plan, issue, end, layer):
+    """``(waddr, rbase, pair)``: the weight word of each issue (a base's words in order,
+    again for every activation base; a neuron fold's bases in order, again for every pool
+    position; the neuron folds again for every output pixel; the layers one after
+    another), the layer's first record and the base pair ``i * N + j``; ``end``: the
+    loops' "this loop and every loop inside it at its last" flags."""
+    layers, n_layers = plan.layers, len(plan.layers)
+    waddr = Signal(range(plan.weight_words + 1), name="waddr")
+    wi, wnf = Signal.like(waddr, name="wi"), Signal.like(waddr, name="wnf")
+    wbase = Signal.like(waddr, name="wbase")
+    rbase = Signal(range(plan.record_words + 1), name="rbase")
+    pair = Signal(range(plan.pairs), name="pair")
+    with m.If(issue & end["ky"]):
+        m.d.sync += pair.eq(Mux(end["i"], 0, pair + 1))
+    with m.If(issue):
+        with m.If(~end["ky"]):
+            m.d.sync += waddr.eq(waddr + 1)
+        with m.Elif(~end["j"]):
+            m.d.sync += waddr.eq(wi)
+        with m.Elif(~end["i"]):
+            m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1)]
+        with m.Elif(~end["dy"]):
+            m.d.sync += [waddr.eq(wnf), wi.eq(wnf)]
+        with m.Elif(~end["nf"]):
+            m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1)]
+        with m.Elif(~end["oy"]):
+            m.d.sync += [waddr.eq(wbase), wi.eq(wbase), wnf.eq(wbase)]
+        with m.Elif(layer == n_layers - 1):
+            m.d.sync += [waddr.eq(0), wi.eq(0), wnf.eq(0), wbase.eq(0), rbase.eq(0)]
+        with m.Else():
+            m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1),
+                         wbase.eq(waddr + 1),
+                         rbase.eq(rbase + _table([l.nf for l in layers])[layer])]
+    return waddr, rbase, pair
+
+def _activation_address(m, plan, c, layer, rbank):
+    """``(address, pad)``: the activation word of tap (ky, kx) of conv output pixel
+    ``(oy PS + dy, ox PS + dx)`` from the loop counters ``c`` (the first layer's in input
+    bank ``rbank``, which keeps ``padding`` rows above the map; a later layer's in the bank
+    the layer before wrote), and per row read at once whether it is padding."""
+    layers, first = plan.layers, plan.layers[0]
+    bank_words, words = plan.input_bank[0], plan.buffer_words
+    g = {k: _table([f(l) for l in layers])[layer] for k, f in (
+        ("S", lambda l: l.stride), ("PS", lambda l: l.pool[1]), ("P", lambda l: l.padding),
+        ("H", lambda l: l.map[0]), ("W", lambda l: l.map[1]), ("CW", lambda l: l.words))}
+    span = max(max(l.map) + l.padding for l in layers).bit_length() + 1
+    iy, ix = Signal(signed(span), name="iy"), Signal(signed(span), name="ix")
+    m.d.comb += [iy.eq((c["oy"] * g["PS"] + c["dy"]) * g["S"] + c["ky"] - g["P"]),
+                 ix.eq((c["ox"] * g["PS"] + c["dx"]) * g["S"] + c["kx"] - g["P"])]
+    pad = Cat(*((iy + r < 0) | (ix < 0) | (iy + r >= g["H"]) | (ix >= g["W"])
+                for r in range(first.rows)))
+    bank = Mux(layer == 0, rbank * bank_words, (~layer[0]) * words)
+    row = Signal(signed(span + 1), name="row")
+    m.d.comb += row.eq(iy + Mux(layer == 0, first.padding, 0))
+    address = Signal(range(2 * max(bank_words, words)), name="act_addr")
+    m.d.comb += address.eq(bank + (row.as_unsigned() * g["W"] + ix.as_unsigned()) * g["CW"]
+                           + c["cw"])
+    return address, pad
 
 def _by_layer(layer, values):
     """``values[layer]`` as a chain of multiplexers (continuous assignments, see
@@ -417,7 +442,6 @@ def _by_layer(layer, values):
     for n in reversed(range(len(values) - 1)):
         value = Mux(layer == n, values[n], value)
     return value
-
 
 def _nested_counters(m, enable, loops):
     """Counters ``[(signal, last), ...]`` (innermost first) that step on ``enable``, each
@@ -433,7 +457,6 @@ def _nested_counters(m, enable, loops):
             m.d.sync += sig.eq(Mux(sig == last, 0, sig + 1))
         carry = enable & inner
     return ends
-
 
 class _table:
     """A per-layer constant, ``table[index]``: a chain of multiplexers (continuous
