@@ -958,6 +958,18 @@ def import_qonnx(model, *, fold_scales=True):
         type and lists the supported ones).
     QonnxImportError
         for a supported node popcorn cannot express (naming the node and the attribute), a
-        non-sequential graph, or a file that is not an ONNX model.
+        non-sequential graph, or a file that is not an ONNX model; and for a graph that
+        breaks the importer's expectations in a way no check above names (an attribute or
+        initializer of the wrong type or shape, say): then with the exception it raised,
+        chained.
     """
-    return _Importer(_load(model), bool(fold_scales)).run()
+    proto = _load(model)
+    try:
+        return _Importer(proto, bool(fold_scales)).run()
+    except NetworkError:
+        raise
+    except Exception as error:         # a malformed graph must still end in popcorn's error
+        raise QonnxImportError(
+            f"the graph could not be imported ({type(error).__name__}: {error}); it is "
+            f"malformed or unusual: check it with `onnx.checker.check_model`, and report it "
+            f"with the model if it is valid") from error
