@@ -296,6 +296,71 @@ def doctor():
     click.echo("everything popcorn needs is installed")
 
 
+@main.command()
+@click.argument("network", type=click.Path(exists=True, dir_okay=False))
+@click.option("--inputs", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Test data (.npz with `x` and labels `y`).")
+@click.option("--board", type=click.Choice(sorted(BOARDS)), default="icebreaker",
+              show_default=True)
+@click.option("--targets", default="64,256,1024,4096", show_default=True,
+              help="Cycles per image targets, comma-separated.")
+@click.option("--arch", "archs", default="dataflow,folded", show_default=True,
+              help="Architectures, comma-separated.")
+@click.option("--steps", default="estimate,golden,simulate,bitstream", show_default=True,
+              help="The flow's steps each point runs.")
+@click.option("--sim-images", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--scheduler", default=None,
+              help="Address of a running Dask scheduler (e.g. tcp://host:8786); default: a "
+                   "local cluster.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes of the local cluster.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where the points, pareto.md and pareto.png go (default "
+                   "reports/explore/<network>-<board>).")
+def explore(network, inputs, board, targets, archs, steps, sim_images, scheduler, workers,
+            out_dir):
+    """Sweep architectures and cycles-per-image targets of NETWORK on BOARD, each point a
+    task on Dask built by the flow's steps; write the accuracy x LUT4 x images/s Pareto
+    front. Points that do not fit are pruned from their estimate first; points already
+    built are reused, so an interrupted sweep resumes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .explore import ARCHS
+    from .explore import explore as sweep
+    from .flow import STEPS
+    from .network import NetworkError
+
+    try:
+        target_list = [int(t) for t in targets.split(",")]
+        if min(target_list) < 1:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"must be positive integers, comma-separated, not "
+                                 f"{targets!r}", param_hint="--targets") from None
+    arch_list = [a.strip() for a in archs.split(",")]
+    step_list = [s.strip() for s in steps.split(",")]
+    for name, values, known in (("--arch", arch_list, ARCHS), ("--steps", step_list, STEPS)):
+        bad = [v for v in values if v not in known]
+        if bad:
+            raise click.BadParameter(f"unknown {bad[0]!r}; choose from {', '.join(known)}",
+                                     param_hint=name)
+    out_dir = Path(out_dir or f"reports/explore/{Path(network).stem}-{board}")
+    with Progress(TextColumn("explore"), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True, quiet=_option("quiet"))) as bar:
+        task = bar.add_task("points", total=None)
+        try:
+            rows, pruned, front = sweep(
+                network, inputs, board=board, targets=target_list, archs=arch_list,
+                out_dir=out_dir, steps=step_list, sim_images=sim_images, scheduler=scheduler,
+                workers=workers,
+                progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except (NetworkError, ValueError, OSError) as error:
+            raise _fail(error) from None
+    click.echo((out_dir / "pareto.md").read_text())
+    click.echo(f"{len(rows)} points built or reused, {len(pruned)} pruned, {len(front)} on "
+               f"the Pareto front: {out_dir / 'pareto.md'}, {out_dir / 'pareto.png'}")
+
+
 def _load_inputs(path):
     """(x, y or None) from an .npz with ``x`` [and ``y``] or an .npy of inputs; a
     ``ValueError`` naming the file when it is neither."""
