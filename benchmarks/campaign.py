@@ -5,6 +5,9 @@ checked; counts per scheme and architecture, and every failure with its tracebac
 reports/campaign/campaign-<seed>-<size>.{json,md}.
 
     python benchmarks/campaign.py --size 1000 --seed 0 --jobs 2
+    python benchmarks/campaign.py --summarize reports/campaign/campaign-0-1000.jsonl
+
+(the second writes the summary of the cases an interrupted campaign logged)
 
 A failure is reproduced with ``popcorn.sim.campaign.run_case(seed, build_dir)``; each one
 found becomes a regression case in tests/sim/test_campaign.py.
@@ -59,7 +62,18 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("reports/campaign"))
+    parser.add_argument("--summarize", type=Path, default=None,
+                        help="Only write the summary of the cases an interrupted campaign "
+                             "logged (its .jsonl)")
     args = parser.parse_args()
+    if args.summarize:
+        cases = [json.loads(line) for line in args.summarize.read_text().splitlines()]
+        stem = args.summarize.with_suffix("")
+        stem.with_suffix(".json").write_text(json.dumps(cases, indent=1))
+        stem.with_suffix(".md").write_text(summary_markdown(cases, cases[0]["seed"],
+                                                            len(cases)))
+        print(stem.with_suffix(".md").read_text())
+        return
     seeds = range(args.seed, args.seed + args.size)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"campaign-{args.seed}-{args.size}"
