@@ -9,14 +9,18 @@ fmax, binary operations per LUT4 per cycle
 (:func:`popcorn.reports.html_report.binary_ops_per_lut4_cycle`), RTL accuracy, and the
 wall time of each step (estimate, golden, simulate, bitstream: Verilog, synthesis, place
 and route and pack; report) when the build folder build/<design>/steps/ is on this
-machine. `make examples` builds every shipped example for both boards and then runs this.
+machine. Beside each report.json it (re)writes report.html
+(:func:`popcorn.reports.html_report.html_report`, a pure function of report.json), so that
+reports of builds older than the HTML report have one too. `make examples` builds every
+shipped example for both boards and then runs this.
 """
 
 import html
 import json
 from pathlib import Path
 
-from popcorn.reports.html_report import binary_ops_per_lut4_cycle
+from popcorn.atomic import write_text
+from popcorn.reports.html_report import binary_ops_per_lut4_cycle, html_report
 
 REPORTS, BUILD = Path("reports"), Path("build")
 STEPS = ("estimate", "golden", "simulate", "bitstream", "report")
@@ -30,6 +34,7 @@ def rows():
         rep = json.loads(path.read_text())
         if "implementation" not in rep:
             continue
+        write_text(path.with_name("report.html"), html_report(rep))
         impl, design = rep["implementation"], rep["design"]
         arch = "folded" if any(r["kind"].endswith("(folded)") for r in rep["layers"]) \
             else "dataflow"
