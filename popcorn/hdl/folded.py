@@ -72,14 +72,16 @@ class FoldedAccelerator(wiring.Component):
     ------
     Images go into two input banks in turn while the engine computes: ``i.ready`` is high
     unless the bank to fill holds an image, which it does from its last word until the
-    cycle after the first layer's last issue. The engine starts when an image waits and
-    the previous scores have been handed to the argmax; it issues one weight word per
-    cycle (:attr:`~popcorn.mapping.folded.FoldedLayer.issue_cycles` per layer, the loops of
+    cycle after the first layer's last read. The engine starts when an image waits and the
+    previous scores have been handed to the argmax; it issues one weight word per cycle
+    (:attr:`~popcorn.mapping.folded.FoldedLayer.issue_cycles` per layer, the loops of
     :mod:`popcorn.mapping.folded`) and waits :data:`~popcorn.mapping.folded.DRAIN` cycles
-    after each layer's last issue, whose group is written
-    :data:`~popcorn.mapping.folded.WRITE_AFTER_ISSUE` cycles later (addresses, reads,
-    words registered, popcounts, coefficient products, accumulator, comparators or
-    scores; then the pool and the write); the scores go to the argmax the cycle after.
+    after each layer's last issue. An issue's reads come
+    :data:`~popcorn.mapping.folded.READ_AFTER_ISSUE` cycles after it (counters, then
+    addresses registered), its group is written
+    :data:`~popcorn.mapping.folded.WRITE_AFTER_ISSUE` cycles after it (words registered,
+    popcounts, their sum, the coefficient product, the accumulator, comparators or scores,
+    then the pool and the write); the scores go to the argmax the cycle after.
     :meth:`~popcorn.mapping.folded.FoldedPlan.cycle_model` follows this, cycle for cycle.
     """
 
@@ -191,35 +193,44 @@ class FoldedAccelerator(wiring.Component):
                 m.d.sync += rbank.eq(~rbank)
             with m.If(layer == n_layers - 1):
                 m.d.sync += [layer.eq(0), finishing.eq(1), hold.eq(0)]
-        first_done = Signal()
+        # the bank is free the cycle after the first layer's last read, two after its issue
+        first_done, first_read = Signal(), Signal(2)
         m.d.comb += first_done.eq(issue & (layer == 0) & layer_end)
-        m.d.sync += freed.eq(Mux(first_done, Mux(rbank, 0b10, 0b01), 0))
+        m.d.sync += [first_read.eq(Mux(first_done, Mux(rbank, 0b10, 0b01), 0)),
+                     freed.eq(first_read)]
 
         waddr, rbase, pair = _weight_addresses(m, plan, issue, end, layer)
 
-        act_addr, pad = _activation_address(m, plan, c, layer, rbank)
+        # the activation address, from the loop counters registered at the issue
+        cq = {k: Signal.like(v, name=f"{k}_q") for k, v in c.items()}
+        layer_q, rbank_q = Signal.like(layer, name="layer_q"), Signal.like(rbank, name="rbank_q")
+        m.d.sync += [*(cq[k].eq(v) for k, v in c.items()), layer_q.eq(layer), rbank_q.eq(rbank)]
+        act_addr, pad = _activation_address(m, plan, cq, layer_q, rbank_q)
 
         # -- the pipeline: tags travel with each issued word --------------------------------
         tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "lfirst": 1,
                       "pad": rows, "layer": range(max(n_layers, 2)), "nf": c["nf"].shape(),
                       "j": c["j"].shape()}
         stages = [{k: Signal(v, name=f"t{n}_{k}") for k, v in tag_shapes.items()}
-                  for n in range(7)]                   # t0: addresses, t1: read, ...
-        ta = stages[0]
+                  for n in range(9)]    # tq: addresses, ta: reads, t1: words read, ...
+        tq, ta = stages[0], stages[1]
         group_first = (c["cw"] == 0) & (c["kx"] == 0) & (c["ky"] == 0) & (c["j"] == 0) \
             & (c["i"] == 0)
-        m.d.sync += [ta["valid"].eq(issue), ta["first"].eq(group_first),
-                     ta["last"].eq(end["i"]), ta["wfirst"].eq((c["dx"] == 0) & (c["dy"] == 0)),
-                     ta["wlast"].eq(end["dy"]),
-                     ta["lfirst"].eq((c["nf"] == 0) & (c["ox"] == 0) & (c["oy"] == 0)),
-                     ta["pad"].eq(pad), ta["layer"].eq(layer), ta["nf"].eq(c["nf"]),
-                     ta["j"].eq(c["j"])]
+        m.d.sync += [tq["valid"].eq(issue), tq["first"].eq(group_first),
+                     tq["last"].eq(end["i"]), tq["wfirst"].eq((c["dx"] == 0) & (c["dy"] == 0)),
+                     tq["wlast"].eq(end["dy"]),
+                     tq["lfirst"].eq((c["nf"] == 0) & (c["ox"] == 0) & (c["oy"] == 0)),
+                     tq["layer"].eq(layer), tq["nf"].eq(c["nf"]), tq["j"].eq(c["j"])]
         for before, after in zip(stages, stages[1:]):
             m.d.sync += [after[k].eq(before[k]) for k in before]
-        t1, t2, t3, t4, t5, t6 = stages[1:]
+        m.d.sync += ta["pad"].eq(pad)                  # computed in the address cycle
+        t1, t2, t3, t4, t5, t6, t7 = stages[2:]
         ra, rr = Signal.like(act_addr, name="read_addr"), Signal.like(rbase, name="read_rec")
         rw, rp = Signal.like(waddr, name="read_w"), Signal.like(pair, name="read_pair")
-        m.d.sync += [ra.eq(act_addr), rw.eq(waddr), rr.eq(rbase + c["nf"]), rp.eq(pair)]
+        wq, rq = Signal.like(waddr, name="waddr_q"), Signal.like(rbase, name="rec_q")
+        pq = Signal.like(pair, name="pair_q")
+        m.d.sync += [wq.eq(waddr), rq.eq(rbase + c["nf"]), pq.eq(pair),
+                     ra.eq(act_addr), rw.eq(wq), rr.eq(rq), rp.eq(pq)]
         # t0: the reads
         with m.If(ta["valid"]):
             m.d.comb += [weights.addr.eq(rw), act_rd.addr.eq(ra), *(in_rd.addr.eq(ra)
@@ -253,22 +264,26 @@ class FoldedAccelerator(wiring.Component):
             wp = w[p * simd:(p + 1) * simd]
             same = Mux(counts_and, wp & x, ~(wp ^ x))
             m.d.sync += [n.eq(popcount_tree(same[lo:hi])) for n, (lo, hi) in zip(counts[p], parts)]
-        # t3: the count times its pair's coefficient A[c, i, j]
+        # t3: the count of each lane (the sum of its parts)
+        sums = [Signal(range(simd + 1), name=f"sum{p}") for p in range(pe)]
+        coef4 = Signal(pe * aw, name="coef4")
+        m.d.sync += [*(sums[p].eq(sum(counts[p])) for p in range(pe)), coef4.eq(coef3)]
+        # t4: the count times its pair's coefficient A[c, i, j]
         terms = [Signal(signed(cw), name=f"term{p}") for p in range(pe)]
         for p in range(pe):
             a = Const(uniform, signed(aw)) if uniform is not None else \
-                coef3.word_select(p, aw).as_signed()
-            m.d.sync += terms[p].eq(a * sum(counts[p]))
-        # t4: accumulate S over the group
+                coef4.word_select(p, aw).as_signed()
+            m.d.sync += terms[p].eq(a * sums[p])
+        # t5: accumulate S over the group
         accs = [Signal(signed(cw), name=f"acc{p}") for p in range(pe)]
-        with m.If(t4["valid"]):
-            m.d.sync += [accs[p].eq(Mux(t4["first"], 0, accs[p]) + terms[p]) for p in range(pe)]
+        with m.If(t5["valid"]):
+            m.d.sync += [accs[p].eq(Mux(t5["first"], 0, accs[p]) + terms[p]) for p in range(pe)]
         records_at = [record2]
-        for n in range(3, 7):
+        for n in range(3, 8):
             records_at.append(Signal(pe * r, name=f"record{n}"))
             m.d.sync += records_at[-1].eq(records_at[-2])
-        record5, record6 = records_at[-2], records_at[-1]
-        # t5: the comparators or the scores, once per group
+        record6, record7 = records_at[-2], records_at[-1]
+        # t6: the comparators or the scores, once per group
         nf_last = _table(per["nf"])
         live = _table([layer.folding.channels - layer.nf * pe + pe for layer in layers])
         n_levels, field_w = max(plan.levels, 1), cw + MODE_WIDTH
@@ -276,30 +291,30 @@ class FoldedAccelerator(wiring.Component):
         ys = [Signal(signed(sw), name=f"y{p}") for p in range(pe)]
         done = Signal()
         for p in range(pe):
-            rec = record5[p * r:(p + 1) * r]
-            lane_live = (t5["nf"] != nf_last[t5["layer"]]) | (p < live[t5["layer"]])
+            rec = record6[p * r:(p + 1) * r]
+            lane_live = (t6["nf"] != nf_last[t6["layer"]]) | (p < live[t6["layer"]])
             m.d.sync += [levels[p].eq(Cat(*(
                              compare(accs[p], rec[k * field_w:k * field_w + cw].as_signed(),
                                      rec[k * field_w + cw:(k + 1) * field_w])
                              for k in range(n_levels))) & lane_live.replicate(n_levels)),
                          ys[p].eq(accs[p] + rec[:sw].as_signed())]
-        m.d.sync += done.eq(t5["valid"] & t5["last"])
+        m.d.sync += done.eq(t6["valid"] & t6["last"])
 
-        # t6: the pool over the window (of the comparator levels), the bases of the pooled
+        # t7: the pool over the window (of the comparator levels), the bases of the pooled
         # levels into the next bank, or the scores
         flag = plan.levels * field_w
         pooled = [Signal(n_levels, name=f"pooled{p}") for p in range(pe)]
         planes = plan.planes
         bases = [Signal(planes, name=f"bases{p}") for p in range(pe)]
         for p in range(pe):
-            invert = record6[p * r + flag].replicate(n_levels) if plan.levels else 0
+            invert = record7[p * r + flag].replicate(n_levels) if plan.levels else 0
             pooling = Signal(n_levels, name=f"pooling{p}")
-            m.d.comb += pooling.eq(Mux(t6["wfirst"], 0, pooled[p]) | (levels[p] ^ invert))
+            m.d.comb += pooling.eq(Mux(t7["wfirst"], 0, pooled[p]) | (levels[p] ^ invert))
             with m.If(done):
                 m.d.sync += pooled[p].eq(pooling)
             out = Signal(n_levels, name=f"out_levels{p}")
             m.d.comb += out.eq(pooling ^ invert)
-            m.d.comb += bases[p].eq(_by_layer(t6["layer"], [
+            m.d.comb += bases[p].eq(_by_layer(t7["layer"], [
                 0 if layer.scores else levels_to_bases(
                     m, out[:layer.levels], *layer.folding.level_to_base_map(),
                     width=layer.out_planes, name=f"bases{p}_{n}")
@@ -312,25 +327,25 @@ class FoldedAccelerator(wiring.Component):
         out_word = Signal(range(words), name="out_word")
         slot_now = Signal.like(out_slot, name="slot_now")
         word_now = Signal.like(out_word, name="word_now")
-        m.d.comb += [slot_now.eq(Mux(t6["nf"] == 0, 0, out_slot)),   # a pixel's first fold
-                     word_now.eq(Mux(t6["lfirst"], 0, out_word))]
+        m.d.comb += [slot_now.eq(Mux(t7["nf"] == 0, 0, out_slot)),   # a pixel's first fold
+                     word_now.eq(Mux(t7["lfirst"], 0, out_word))]
         for j in range(planes):
             m.d.comb += stored[j].eq(Mux(slot_now == 0, 0, collect[j])
                                      | (Cat(*(b[j] for b in bases)) << (slot_now * pe)))
-        last_layer = t6["layer"] == n_layers - 1
-        with m.If(done & t6["wlast"] & ~last_layer):
+        last_layer = t7["layer"] == n_layers - 1
+        with m.If(done & t7["wlast"] & ~last_layer):
             m.d.sync += [*(collect[j].eq(stored[j]) for j in range(planes)),
                          out_slot.eq(slot_now + 1), out_word.eq(word_now)]
-            with m.If((slot_now == per_fold - 1) | (t6["nf"] == nf_last[t6["layer"]])):
+            with m.If((slot_now == per_fold - 1) | (t7["nf"] == nf_last[t7["layer"]])):
                 m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(Cat(*stored)),
-                             act_wr.addr.eq(t6["layer"][0] * words + word_now)]
+                             act_wr.addr.eq(t7["layer"][0] * words + word_now)]
                 m.d.sync += [out_slot.eq(0), out_word.eq(word_now + 1)]
         with m.If(done & last_layer):
             for p in range(pe):
-                channel = t6["nf"] * pe + p
+                channel = t7["nf"] * pe + p
                 with m.If(channel < classes):
                     m.d.sync += scores.word_select(channel, sw).eq(ys[p])
-            with m.If(t6["nf"] == nf_last[t6["layer"]]):
+            with m.If(t7["nf"] == nf_last[t7["layer"]]):
                 m.d.sync += emitting.eq(1)
         m.d.comb += [argmax.i.valid.eq(emitting), argmax.i.payload.eq(scores)]
         with m.If(argmax.i.valid & argmax.i.ready):

@@ -83,17 +83,20 @@ SPRAM_WIDTH = 64
 SPRAM_DEPTH = 16384
 """Weight words the four SPRAMs hold (1 Mbit)."""
 
-WRITE_AFTER_ISSUE = 7
-"""Cycles from an issue to the write of its group's outputs: the addresses registered (1),
-the words read (2), registered (3), the popcounts of 16-bit parts (4), times the base
-pair's coefficient A (5), accumulated (6), compared or scored (7); the pool and the write
-follow in that 7th cycle's successor, so a word a layer writes is read by an issue
-``WRITE_AFTER_ISSUE`` cycles after the issue that produced it, at the earliest."""
+READ_AFTER_ISSUE = 2
+"""Cycles from an issue to its reads: the loop counters registered (1), the addresses
+computed from them and registered (2); the memories are read in that cycle."""
 
-DRAIN = WRITE_AFTER_ISSUE - 1
-"""Idle cycles after a layer's last issue: the next layer's first read (a cycle after its
-issue) follows the last write. The scores are handed to the argmax ``WRITE_AFTER_ISSUE +
-1`` cycles after the last issue."""
+WRITE_AFTER_ISSUE = 9
+"""Cycles from an issue to the write of its group's outputs: the reads (2), the words
+registered (3), the popcounts of 16-bit parts (4), their sum (5), times the base pair's
+coefficient A (6), accumulated (7), compared or scored (8); the pool and the write in the
+9th."""
+
+DRAIN = WRITE_AFTER_ISSUE - READ_AFTER_ISSUE
+"""Idle cycles after a layer's last issue: the next layer's first read follows the last
+write. The scores are handed to the argmax ``WRITE_AFTER_ISSUE + 1`` cycles after the last
+issue."""
 
 MODE_WIDTH = 2
 
@@ -329,9 +332,10 @@ class FoldedPlan:
         """:class:`~popcorn.mapping.timing.ChainCycles` of ``images`` images sent back to
         back (the weights loaded), the result always taken: the accelerator's control
         (:class:`~popcorn.hdl.folded.FoldedAccelerator`) cycle for cycle. Image n's W words
-        are taken from ``s_n`` on, one per cycle, into input bank ``n % 2``, free two cycles
-        after the first layer's last issue for image n - 2 (its read, then the bank's flag):
-        ``s_n = max(s_{n-1} + W, f_{n-2} + I_0 + 1)`` with I_0 the first layer's issue cycles.
+        are taken from ``s_n`` on, one per cycle, into input bank ``n % 2``, free three
+        cycles after the first layer's last issue for image n - 2 (its read
+        :data:`READ_AFTER_ISSUE` cycles later, then the bank's flag):
+        ``s_n = max(s_{n-1} + W, f_{n-2} + I_0 + 2)`` with I_0 the first layer's issue cycles.
         The engine starts at ``c_n = max(s_n + W, h_{n-1} + 1)`` (the image waiting, the
         previous scores handed over at ``h_{n-1}``) and issues from ``f_n = c_n + 1``; its
         last issue is at ``f_n + sum(I) + DRAIN (L - 1) - 1`` and the hand-over
@@ -344,7 +348,7 @@ class FoldedPlan:
         start, handed = 0, None
         for n in range(images):
             if n >= 2:
-                start = max(start, issued[n - 2] + first + 1)
+                start = max(start, issued[n - 2] + first + READ_AFTER_ISSUE)
             inputs += range(start, start + w)
             engine = start + w if handed is None else max(start + w, handed + 1)
             issued.append(engine + 1)
