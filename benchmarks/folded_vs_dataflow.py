@@ -31,9 +31,8 @@ def _row(name, arch, rep):
     bound = ""
     if arch == "folded":
         issues = sum(r["cycles_per_vector"] * r["vectors"] for r in rep["layers"])
-        used = {r["pe"] * r["simd"] for r in rep["layers"]}.pop()
         words = int(rep["layers"][0]["in"].split(" x ")[0])
-        bound = (f"SPRAM: {issues} words of 64 bits read ({used} used) per image"
+        bound = (f"SPRAM: {issues} weight words (one per cycle) per image"
                  if issues >= words else f"input: {words} words per image")
     return (f"| {name} | {arch} | {impl['board']} | {impl['lut4']} | {impl['ebr']} | "
             f"{impl.get('spram', 0)} | {impl['fmax_mhz']} | {cycles} | {fps} | "
