@@ -241,7 +241,8 @@ class FoldedPlan:
     def summary(self):
         """One dict per layer, as :meth:`NetworkPlan.summary
         <popcorn.mapping.network_map.NetworkPlan.summary>`'s rows: the layer as the shared
-        engine runs it."""
+        engine runs it; ``vectors`` the convolution outputs it computes (every pool window
+        position of every pooled pixel), ``cycles_per_vector`` the issues of each."""
         rows = []
         for layer in self.layers:
             f = layer.folding
@@ -259,8 +260,9 @@ class FoldedPlan:
                 "output": "scores" if layer.scores else
                           f"{layer.out_planes} {f.activation.quantizer.quantizer} bases",
                 "pe": self.pe, "simd": self.simd,
-                "cycles_per_vector": layer.nf * layer.pool[0] ** 2 * layer.group_issues,
-                "vectors": ph * pw, "engine_latency": layer.issue_cycles + DRAIN})
+                "cycles_per_vector": layer.nf * layer.group_issues,
+                "vectors": ph * pw * layer.pool[0] ** 2,   # conv outputs computed
+                "engine_latency": layer.issue_cycles + DRAIN})
         return rows
 
     # -- engine ------------------------------------------------------------------------------
