@@ -104,8 +104,9 @@ def test_html_shows_the_numbers_of_report_json(path):
     assert page.row("accuracy", "integer golden model")["accuracy"] == \
         f"{100 * acc['integer_golden']:.2f} %"
 
-    # Self-contained: three plots as data URIs, nothing loaded from elsewhere.
-    assert len(page.images) == 3
+    # Self-contained: three plots as data URIs (four with a confusion matrix), nothing
+    # loaded from elsewhere.
+    assert len(page.images) == 3 + ("confusion" in report)
     assert all(src.startswith("data:image/png;base64,") for src in page.images)
     assert not re.search(r"<(script|link|iframe)|https?:|url\(", text)
 
