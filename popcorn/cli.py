@@ -400,10 +400,12 @@ def _load_inputs(path):
                    "below shape it); writes the golden model's keys plus the measured "
                    "cycles, and stops at the first divergence from the golden model.")
 @_mapping_options
+@click.option("--arch", type=click.Choice(("dataflow", "folded")), default="dataflow",
+              show_default=True, help="--rtl: the architecture simulated (as popcorn build's).")
 @click.option("--build-dir", type=click.Path(file_okay=False), default="build",
               show_default=True, help="--rtl: where the simulation goes.")
 def predict(network, inputs, output, use_float, frac_bits, chunk, workers, rtl, target_cycles,
-            pipeline, bases, multiply, simulator, build_dir):
+            pipeline, bases, multiply, simulator, arch, build_dir):
     """Classify INPUTS (.npy, batch x input shape) with NETWORK (.npz) into scores and argmax.
 
     Float inputs are quantized by the network's input quantizer; integer inputs to a
@@ -419,7 +421,7 @@ def predict(network, inputs, output, use_float, frac_bits, chunk, workers, rtl, 
     if rtl:
         if use_float:
             raise click.UsageError("--rtl runs the integer accelerator; drop --float")
-        _predict_rtl(network, inputs, output, build_dir, simulator,
+        _predict_rtl(network, inputs, output, build_dir, simulator, arch,
                      dict(frac_bits=frac_bits, target_cycles=target_cycles, pipeline=pipeline,
                           bases=bases, multiply=multiply))
         return
@@ -448,7 +450,7 @@ def predict(network, inputs, output, use_float, frac_bits, chunk, workers, rtl, 
     click.echo(f"{len(result.argmax)} inputs, {model}: scores and argmax written to {output}")
 
 
-def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, options):
+def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, arch, options):
     """``popcorn predict --rtl``: map, simulate, write scores, argmax, frac_bits and the
     measured cycles; a divergence from the golden model ends the command with its report."""
     import numpy as np
@@ -463,7 +465,8 @@ def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, option
     try:
         network = load_network(network_path)
         inputs = load_array(inputs_path)
-        plan = _plan(network, **options)
+        plan = _plan(network, **options) if arch == "dataflow" else \
+            _folded_plan(network, options["frac_bits"], options["target_cycles"])
         plan.reference(inputs[:1])            # checks the inputs' shape and codes
         sim = choose_simulator(plan, len(inputs), simulator)
         folder = Path(build_dir) / f"{Path(network_path).stem}-rtl"

@@ -156,7 +156,7 @@ class RtlMismatch(RuntimeError):
 
     def __init__(self, divergence, images):
         self.divergence = divergence
-        where = divergence if isinstance(divergence, Divergence) else (
+        where = divergence if isinstance(divergence, (Divergence, str)) else (
             f"image {divergence}: every stage agreed with the golden model when it was "
             f"simulated alone (a difference that depends on the images before it)")
         super().__init__(f"the RTL differs from the golden model on {images} image(s); "
@@ -167,14 +167,21 @@ def predict_rtl(plan, inputs, *, build_dir, simulator="auto"):
     """Scores and classes of ``inputs`` from the RTL simulation of ``plan``'s accelerator
     (no stalls, then a free-running burst whose handshakes must equal the cycle model's):
     an :class:`RtlRun` equal to the golden model's, or :class:`RtlMismatch` naming the first
-    divergence of the first image that differs (:func:`first_divergence`)."""
+    divergence of the first image that differs (:func:`first_divergence`; for a
+    :class:`~popcorn.mapping.folded.FoldedPlan`, the image and both scores)."""
     from pathlib import Path
+
+    from ..mapping.folded import FoldedPlan
 
     inputs = np.asarray(inputs)
     run = simulate_network(plan, inputs, build_dir=Path(build_dir) / "run", simulator=simulator,
                            idle=0.0, stall=0.0, check=False, reuse=True)
     scores, _ = plan.reference(inputs)
     bad = np.flatnonzero((run.scores != scores).any(axis=1))
+    if bad.size and isinstance(plan, FoldedPlan):       # no stage probes to locate it
+        raise RtlMismatch(f"image {bad[0]}: scores {run.scores[bad[0]].tolist()}, the golden "
+                          f"model's {scores[bad[0]].tolist()} (the folded engine has no "
+                          f"per-layer probes; --arch dataflow locates the layer)", bad.size)
     if bad.size:
         where = first_divergence(plan, inputs[bad[0]], index=int(bad[0]),
                                  build_dir=Path(build_dir) / "diagnose",

@@ -5,6 +5,7 @@ only)."""
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from popcorn.cli import main
@@ -72,6 +73,37 @@ def test_predict_rtl_writes_the_golden_keys_and_the_cycles(tmp_path):
     assert int(out["cycles_per_image"]) == plan.cycles_per_image
     assert int(out["latency"]) == plan.latency and int(out["frac_bits"]) == golden.frac_bits
     assert "RTL (icarus), equal to the integer model" in result.output
+
+
+def test_predict_rtl_of_the_folded_architecture(tmp_path, monkeypatch):
+    """--arch folded: the folded engine in RTL, the golden model's keys and its cycles; a
+    difference names the image and both scores (no per-layer probes)."""
+    from popcorn.mapping.folded import choose_folded
+    from popcorn.sim.network import RtlMismatch, predict_rtl
+
+    network = random_network("abc", seed=3, layout="conv")
+    save_network(network, tmp_path / "net.npz")
+    inputs = np.random.default_rng(1).integers(0, 256, (3,) + network.input_shape)
+    np.save(tmp_path / "x.npy", inputs.astype(np.uint8))
+    result = CliRunner().invoke(main, [
+        "predict", str(tmp_path / "net.npz"), str(tmp_path / "x.npy"), "-o",
+        str(tmp_path / "s.npz"), "--rtl", "--arch", "folded", "--target-cycles", "20000",
+        "--sim", "icarus", "--build-dir", str(tmp_path / "build")])
+    assert result.exit_code == 0, result.output
+    out = np.load(tmp_path / "s.npz")
+    golden = predict(network, inputs)
+    assert (out["scores"] == golden.scores).all() and (out["argmax"] == golden.argmax).all()
+    plan = choose_folded(network, 20000)
+    assert int(out["cycles_per_image"]) == plan.cycles_per_image
+    # scores that differ: this network's accelerator against another network's golden model
+    other = choose_folded(random_network("abc", seed=4, layout="conv"), 20000)
+    import popcorn.sim.network as sim
+
+    real = sim.simulate_network
+    monkeypatch.setattr(sim, "simulate_network", lambda p, *a, **k: real(plan, *a, **k))
+    with pytest.raises(RtlMismatch, match=r"image 0: scores \[.*\], the golden model's "
+                                          r"\[.*\] \(the folded engine has no"):
+        predict_rtl(other, inputs, build_dir=tmp_path / "other", simulator="icarus")
 
 
 def test_predict_rtl_refuses_float(tmp_path):
