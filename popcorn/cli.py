@@ -49,20 +49,27 @@ def _mapping_options(command):
     return command
 
 
+def _target_cycles(value):
+    """``--target-cycles``: ``"auto"`` or a positive integer, else a usage error."""
+    if value == "auto":
+        return value
+    try:
+        target = int(value)
+        if target < 1:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"must be a positive integer or `auto`, not {value!r}",
+                                 param_hint="--target-cycles") from None
+    return target
+
+
 def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply):
     """Map ``network`` with the command line's options (``--pipeline`` checked here)."""
     from .mapping.network_map import map_network
 
+    target_cycles = _target_cycles(target_cycles)
     if target_cycles == "auto":
         target_cycles = max(256, 4 * math.prod(network.input_shape[-2:]))
-    else:
-        try:
-            target_cycles = int(target_cycles)
-            if target_cycles < 1:
-                raise ValueError
-        except ValueError:
-            raise click.BadParameter(f"must be a positive integer or `auto`, not "
-                                     f"{target_cycles!r}", param_hint="--target-cycles") from None
     if pipeline != "auto":
         try:
             pipeline = int(pipeline)
@@ -248,15 +255,9 @@ def _folded_plan(network, frac_bits, target_cycles):
     meeting it (:func:`~popcorn.mapping.folded.choose_folded`)."""
     from .mapping.folded import choose_folded, map_folded
 
-    if target_cycles == "auto":
+    target = _target_cycles(target_cycles)
+    if target == "auto":
         return map_folded(network, frac_bits=frac_bits)
-    try:
-        target = int(target_cycles)
-        if target < 1:
-            raise ValueError
-    except ValueError:
-        raise click.BadParameter(f"must be a positive integer or `auto`, not "
-                                 f"{target_cycles!r}", param_hint="--target-cycles") from None
     return choose_folded(network, target, frac_bits=frac_bits)
 
 

@@ -16,19 +16,7 @@ from popcorn.network import NetworkError
 
 from onnx import helper, numpy_helper
 
-from .test_qonnx_graphs import QONNX, _Graph, _mlp_graph, _pm1, RNG
-
-
-def _conv_graph():
-    g = _Graph((32, 2, 4, 4))
-    g.add("BipolarQuant", g.const(1.0), domain=QONNX)
-    g.add("Conv", g.const(_pm1(3, 2, 2, 2)), g.const(RNG.integers(-2, 3, 3) / 2.0),
-          kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 0, 0])
-    g.add("MultiThreshold", g.const(RNG.integers(-2, 3, (3, 1)) + 0.5), domain=QONNX,
-          out_scale=2.0, out_bias=-1.0, out_dtype="BIPOLAR")
-    g.add("Reshape", g.const([32, -1], np.int64))
-    g.add("MatMul", g.const(_pm1(12, 5)))
-    return g
+from .test_qonnx_graphs import QONNX, _conv_graph, _mlp_graph
 
 
 def _model(graph):
@@ -62,8 +50,9 @@ def test_a_changed_graph_imports_or_is_refused_by_name(which, mutation, where, v
     elif mutation == "initializer values":
         init = inits[where % len(inits)]
         array = numpy_helper.to_array(init).copy()
-        if array.size and isinstance(value, (int, float)):
-            array.flat[where % array.size] = value
+        if array.size and isinstance(value, (int, float)) and (
+                np.issubdtype(array.dtype, np.floating) or float(value).is_integer()):
+            array.flat[where % array.size] = value         # NaN only into float arrays
         init.CopyFrom(numpy_helper.from_array(array, init.name))
     elif mutation == "initializer shape":
         init = inits[where % len(inits)]

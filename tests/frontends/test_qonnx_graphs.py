@@ -87,8 +87,8 @@ def test_multithreshold_gemm_mlp(tmp_path):
     assert check_integer(net, x, reference)[0] == 0
 
 
-def test_conv_multithreshold_reshape(tmp_path):
-    x = RNG.normal(size=(32, 2, 4, 4)).astype(np.float32)
+def _conv_graph():
+    """BipolarQuant, Conv 2x2 stride 2, MultiThreshold, Reshape, MatMul on (32, 2, 4, 4)."""
     g = _Graph((32, 2, 4, 4))
     g.add("BipolarQuant", g.const(1.0), domain=QONNX)
     g.add("Conv", g.const(_pm1(3, 2, 2, 2)), g.const(RNG.integers(-2, 3, 3) / 2.0),
@@ -97,7 +97,12 @@ def test_conv_multithreshold_reshape(tmp_path):
           out_scale=2.0, out_bias=-1.0, out_dtype="BIPOLAR")
     g.add("Reshape", g.const([32, -1], np.int64))
     g.add("MatMul", g.const(_pm1(12, 5)))
-    path = g.save(tmp_path / "conv.onnx")
+    return g
+
+
+def test_conv_multithreshold_reshape(tmp_path):
+    x = RNG.normal(size=(32, 2, 4, 4)).astype(np.float32)
+    path = _conv_graph().save(tmp_path / "conv.onnx")
     net = import_qonnx(path)
     assert [layer.kind for layer in net.layers] == ["conv2d", "batchnorm", "activation",
                                                     "flatten", "dense", "scores"]
