@@ -173,7 +173,7 @@ def test_hostile_inputs(tmp_path, monkeypatch, kind, message):
 MISUSE = [
     (["build", "--board", "de10"], "Invalid value for '--board'"),
     (["build", "--target-cycles", "many"], "must be a positive integer or `auto`, not 'many'"),
-    (["build", "--target-cycles", "0"], "must be a positive integer or `auto`, not 0"),
+    (["build", "--target-cycles", "0"], "must be a positive integer or `auto`, not '0'"),
     (["build", "--pipeline", "deep"], "must be an integer or `auto`, not 'deep'"),
     (["build", "--target-fps", "5", "--target-cycles", "9"], "not both"),
     (["build", "--target-fps", "-3"], "--target-fps"),
