@@ -537,7 +537,8 @@ def map_folded(network, *, pe=1, simd=None, frac_bits=8):
     if plan.weight_words > SPRAM_DEPTH:
         raise NetworkError(f"the weights need {plan.weight_words} words of {SPRAM_WIDTH} "
                            f"bits, the SPRAM holds {SPRAM_DEPTH}; streaming weights from "
-                           f"flash is not built yet")
+                           f"flash is not built yet: build it with --arch dataflow for a "
+                           f"larger board (--board ulx3s-85f)")
     return plan
 
 
