@@ -20,11 +20,14 @@ import numpy as np
 from popcorn.frontends import bnn_pynq
 from popcorn.train.data import load_mnist_subset
 
-BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100), "cnv_1w1a": ("ulx3s-85f", "15000", 3),
-          "cnv_2w2a": ("ulx3s-85f", "150000", 2)}
-"""name -> (board, --target-cycles, images simulated in RTL). CNV-w2a2's weights (3.1 Mbit)
-fill the ULX3S-85F's 208 DP16KD only when its ROMs are deep enough to tile them: at 150 000
-cycles per image, with the weight ROMs placed (``--weight-memory fill``)."""
+BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100, ""),
+          "cnv_1w1a": ("ulx3s-85f", "15000", 3, ""),
+          "cnv_2w2a": ("ulx3s-85f", "150000", 2, "--placer-heap-beta 0.6")}
+"""name -> (board, --target-cycles, images simulated in RTL, --nextpnr-opts). CNV-w2a2's
+weights (3.1 Mbit) fill the ULX3S-85F's 208 DP16KD only when its ROMs are deep enough to
+tile them: at 150 000 cycles per image, with the weight ROMs placed (``--weight-memory
+fill``); at nextpnr's default placement density (0.9) router2's congestion did not clear
+(about 13 000 overused wires after 10 iterations), so its logic is spread sparser."""
 
 
 def main(args, build_dir=Path("build/finn")):
@@ -34,7 +37,7 @@ def main(args, build_dir=Path("build/finn")):
     split = load_mnist_subset()
     for arg in args or BUILDS:
         name, *rest = arg.split(":")
-        board, target, images = BUILDS.get(name, ("ulx3s-85f", "auto", 10))
+        board, target, images, opts = BUILDS.get(name, ("ulx3s-85f", "auto", 10, ""))
         board = rest[0] if rest else board
         target = rest[1] if len(rest) > 1 else target
         network = build_dir / name / f"{name}.npz"
@@ -46,7 +49,7 @@ def main(args, build_dir=Path("build/finn")):
                  y=split.y_test[:200])
         command = [sys.executable, "-m", "popcorn.cli", "build", str(network), "--inputs",
                    str(inputs), "--board", board, "--target-cycles", target, "--sim-images",
-                   str(images), "--arch", arch]
+                   str(images), "--arch", arch, "--nextpnr-opts", opts]
         if arch == "folded":         # the small board's architecture: images are cheap
             command[command.index("--board") + 1] = "icebreaker"
             command[command.index("--sim-images") + 1] = "100"

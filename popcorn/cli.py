@@ -139,6 +139,10 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               show_default=True,
               help="fill: weight ROMs that Yosys would build in logic go to the board's "
                    "spare block RAM, largest LUT4 saving first; yosys: Yosys decides.")
+@click.option("--nextpnr-opts", default="", metavar="OPTIONS",
+              help="Options added to nextpnr's command line, e.g. '--router router1' (by "
+                   "default router2 routes large designs) or '--placer-heap-beta 0.6' (a "
+                   "sparser placement) when routing does not converge.")
 @click.option("--arch", type=click.Choice(("auto", "dataflow", "folded")), default="auto",
               show_default=True,
               help="dataflow: an engine per layer, weights in ROMs; folded: one engine runs "
@@ -154,7 +158,8 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               help="The steps to run, comma-separated (run in pipeline order); each saves its "
                    "result in BUILD_DIR/NAME/steps/ for the later ones.")
 def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, bases, multiply,
-          simulator, sim_images, build_dir, report_dir, weight_memory, arch, target_fps, steps):
+          simulator, sim_images, build_dir, report_dir, weight_memory, nextpnr_opts, arch,
+          target_fps, steps):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
@@ -220,7 +225,8 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             yield types.SimpleNamespace(update=update)
 
     config = FlowConfig(name=name, inputs=x, labels=y, board=board, build_dir=build_dir,
-                        report_dir=report_dir, sim_images=sim_images, simulator=simulator)
+                        report_dir=report_dir, sim_images=sim_images, simulator=simulator,
+                        nextpnr_opts=nextpnr_opts)
     engine = f"one engine of {plan.pe} lanes x {plan.simd} bits" if arch == "folded" else \
         f"{len(plan.foldings)} engines"
     console.print(f"plan:      {arch} ({engine}): {plan.cycles_per_image} cycles per image, "

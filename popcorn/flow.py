@@ -68,7 +68,9 @@ class FlowConfig:
     """What the steps run on besides the plan: ``inputs`` (B, *input_shape) and their
     ``labels`` (B,) or None; the results go to ``build_dir/name`` and the report to
     ``report_dir/name``; ``simulator`` (``"icarus"``, ``"verilator"`` or ``"auto"``: by the
-    run's length) runs the first ``sim_images`` inputs with stalls drawn from ``seed``."""
+    run's length) runs the first ``sim_images`` inputs with stalls drawn from ``seed``;
+    ``nextpnr_opts`` go to nextpnr's command line
+    (:func:`~popcorn.boards.build.build_bitstream`)."""
     name: str
     inputs: np.ndarray
     labels: np.ndarray = None
@@ -78,6 +80,7 @@ class FlowConfig:
     sim_images: int = 100
     simulator: str = "auto"
     seed: int = 1
+    nextpnr_opts: str = ""
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", np.asarray(self.inputs))
@@ -223,7 +226,8 @@ def bitstream(plan, config):
                                  build_dir=config.build_dir / config.name / config.board,
                                  reuse=True, dsp=plan.needs_dsp,
                                  progress=status and status.update,
-                                 estimated_lut4=estimate_design(plan, config.board).total["lut4"])
+                                 estimated_lut4=estimate_design(plan, config.board).total["lut4"],
+                                 nextpnr_opts=config.nextpnr_opts)
     result = {"bitstream": str(path), "implementation": impl.to_dict()}
     if folded:
         image = path.parent / "weights.bin"

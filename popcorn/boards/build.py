@@ -19,7 +19,7 @@ class TimingFailed(RuntimeError):
 
 
 def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, dsp=False,
-                    progress=None, estimated_lut4=0):
+                    progress=None, estimated_lut4=0, nextpnr_opts=""):
     """Synthesize, place, route and pack ``top`` for ``board``.
 
     Yosys runs with the board's ``synth_opts``, plus its ``dsp_opt`` when ``dsp`` (a design
@@ -29,7 +29,9 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
     generated file and script) with the same tool versions is not run again.
 
     nextpnr routes with router2 when ``estimated_lut4`` (the core's estimate) exceeds the
-    board's ``router2_above``, else with its default router.
+    board's ``router2_above``, else with its default router, unless ``nextpnr_opts``
+    (options added to nextpnr's command line, e.g. ``"--placer-heap-beta 0.6"`` to spread
+    a congested placement) names a ``--router``.
 
     ``progress``, if given, is called every few seconds while the tools run with
     :func:`tool_progress` of the build folder (the tool and its latest log line).
@@ -49,10 +51,10 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
     platform = spec.platform()
     synth_opts = " ".join(o for o in (spec.synth_opts, spec.dsp_opt if dsp else "") if o)
     large = spec.router2_above is not None and estimated_lut4 > spec.router2_above
-    router = "--router router2" if large else ""
+    router = "--router router2" if large and "--router" not in nextpnr_opts else ""
     plan = platform.build(top, name="top", do_build=False, synth_opts=synth_opts,
                           nextpnr_opts=" ".join(o for o in ("--report top_report.json",
-                                                            router) if o),
+                                                            router, nextpnr_opts) if o),
                           script_after_synth="tee -q -o top_stat.json stat -json")
     build_dir = Path(build_dir).resolve()
     digest = plan.digest().hex() + " " + " ".join(

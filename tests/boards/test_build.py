@@ -76,16 +76,20 @@ def test_design_that_does_not_fit_names_the_resource(tmp_path):
 
 
 @pytest.mark.synth
-@pytest.mark.parametrize("estimated_lut4", [0, 20000])
-def test_ulx3s_build_matches_tool_outputs(estimated_lut4, tmp_path):
+@pytest.mark.parametrize("estimated_lut4, opts", [(0, ""), (20000, ""),
+                                                  (20000, "--router router1 --seed 3")])
+def test_ulx3s_build_matches_tool_outputs(estimated_lut4, opts, tmp_path):
     bitstream, impl = build_bitstream(BoardTop(accelerator("bnn", target_cycles=32)),
                                       board="ulx3s-85f", build_dir=tmp_path,
-                                      estimated_lut4=estimated_lut4)
+                                      estimated_lut4=estimated_lut4, nextpnr_opts=opts)
     assert bitstream.stat().st_size > 0
     # router2 above 15 000 estimated LUT4 (router1 is faster to route small designs
-    # and gives them a higher fmax)
+    # and gives them a higher fmax), unless the options name the router
     script = (tmp_path / "build_top.sh").read_text()
-    assert ("--router router2" in script) == (estimated_lut4 > 15000)
+    assert ("--router router2" in script) == (estimated_lut4 > 15000 and not opts)
+    assert opts in script
+    if opts:
+        assert "Router1 time" in (tmp_path / "top.tim").read_text()
     log = (tmp_path / "top.tim").read_text()
     fmax = float(re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz", log)[-1])
     assert impl.fmax_mhz == pytest.approx(fmax, abs=0.01)
