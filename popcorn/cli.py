@@ -661,7 +661,9 @@ def run(images, port, report_path, network, baud, timeout):
     except LinkError as error:
         raise _fail(error) from None
     click.echo(f"{len(x)} images in {result.seconds:.2f} s on {port} at {baud} baud: "
-               f"{result.images_per_s:.1f} images/s")
+               f"{result.images_per_s:.1f} images/s"
+               + (f" ({result.resent} requests sent again after link errors)"
+                  if result.resent else ""))
     if y is not None:
         click.echo(f"board accuracy {np.mean(result.classes == y):.4f} on the labels `y`")
     bad = result.mismatches

@@ -1,18 +1,19 @@
 """The host side of the UART link (:class:`~popcorn.boards.host_link.UARTLink`): images to
-bytes, replies to scores and classes, and a run of images on a board checked against the
-integer golden model (what ``popcorn run`` does).
+request frames, reply frames to scores and classes, and a run of images on a board checked
+against the integer golden model (what ``popcorn run`` does).
 
-Byte layout (README, "The host link"): an image is ``plan.in_words`` pixel words in raster
-order, each ``ceil(plan.in_width / 8)`` bytes, little-endian (word bit 0 is bit 0 of the
-first byte); the board answers each image with one output word of
-``ceil(plan.out_width / 8)`` bytes, little-endian: ``plan.classes`` two's complement
-scores of ``plan.score_width`` bits (class 0 lowest), the class above them, zero padding
-up to the byte.
+Payloads (README, "The host link"; frames in :mod:`popcorn.boards.frames`): an image is
+``plan.in_words`` pixel words in raster order, each ``ceil(plan.in_width / 8)`` bytes,
+little-endian (word bit 0 is bit 0 of the first byte); the board answers each image with
+one output word of ``ceil(plan.out_width / 8)`` bytes, little-endian: ``plan.classes`` two's
+complement scores of ``plan.score_width`` bits (class 0 lowest), the class above them, zero
+padding up to the byte.
 """
 
 import json
 import math
 import time
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,10 @@ import numpy as np
 import serial
 
 from ..golden.predict import predict
-from ..mapping.folded import FLASH_OFFSET, FoldedPlan, map_folded
-from .host_link import flash_error_word
+from ..mapping.folded import FLASH_OFFSET, map_folded
 from ..mapping.network_map import map_network
 from ..network import NetworkError
+from . import frames
 
 __all__ = ["LinkError", "BuildMismatch", "image_bytes", "reply_size", "decode_replies",
            "load_report", "plan_of_build", "open_port", "exchange", "BoardRun", "run_board"]
@@ -31,6 +32,13 @@ __all__ = ["LinkError", "BuildMismatch", "image_bytes", "reply_size", "decode_re
 WINDOW = 2
 """Images sent ahead of the replies read: the board takes a whole image while it transmits
 the previous reply, so its receiver never overruns, and the link stays busy."""
+
+RETRIES = 3
+"""Times an image is sent again after an error reply or a lost reply, before giving up."""
+
+QUIET_SECONDS = max(0.05, 20 * frames.IDLE_SECONDS)
+"""The pause before sending again after an error: the board discards bytes until its line
+has been idle for :data:`~popcorn.boards.frames.IDLE_SECONDS`."""
 
 _ROW_KEYS = ("layer", "kind", "in", "out", "fan_in", "channels", "weight_bases",
              "act_bases", "encodings", "output", "pe", "simd")
@@ -138,59 +146,122 @@ def open_port(name, *, baud, timeout):
                         f"--port") from None
 
 
-def exchange(port, frames, size, *, window=WINDOW, refused=None):
-    """Send ``frames`` (one ``bytes`` per image) on ``port`` and read a ``size``-byte reply
-    to each, at most ``window`` images ahead of the replies; return (replies, seconds
-    from the first byte sent to the last reply read).
+class _NoReply(Exception):
+    """No whole, intact reply frame within the port's timeout; ``noise``: the bytes read."""
 
-    ``port`` is a pyserial ``Serial``; its ``timeout`` bounds each reply. Raises
-    :class:`LinkError` when a reply does not come whole in time, or is ``refused`` (the
-    reply of a folded build that could not read its weights from flash,
-    :func:`~popcorn.boards.host_link.flash_error_word`).
+    def __init__(self, noise):
+        super().__init__(noise)
+        self.noise = noise
+
+
+def _read_reply(port):
+    """``(status, tag, payload)`` of the next reply frame on ``port`` (bytes before its sync
+    byte skipped); :class:`_NoReply` when none comes whole and intact in time."""
+    noise = b""
+    while True:
+        byte = port.read(1)
+        if not byte:
+            raise _NoReply(noise)
+        if byte[0] == frames.REPLY_SYNC:
+            break
+        noise += byte
+    head = byte + port.read(frames.HEADER - 1)
+    data = head + port.read(int.from_bytes(head[3:5], "little") + 2) \
+        if len(head) == frames.HEADER else head
+    try:
+        status, tag, payload, _ = frames.parse_reply(data)
+    except frames.FrameError:
+        raise _NoReply(noise + data) from None
+    return status, tag, payload
+
+
+def exchange(port, payloads, size, *, window=WINDOW, retries=RETRIES):
+    """Send ``payloads`` (one ``bytes`` per image) as image requests (tag: the image's
+    index modulo 256) on ``port``, at most ``window`` images ahead of the replies, and read
+    the ``size``-byte result of each; return (results, the requests sent again, seconds from
+    the first byte sent to the last reply read).
+
+    An image answered with an error status, or whose reply does not come whole and intact,
+    is sent again with those sent after it, once the line has been quiet for
+    :data:`QUIET_SECONDS` (the board discards bytes until then), at most ``retries`` times.
+    ``port`` is a pyserial ``Serial``; its ``timeout`` bounds each reply.
+
+    Raises :class:`LinkError` when not a byte answers the first image, when an image
+    fails more than ``retries`` times, or when the board reports that it has no weights
+    (a folded build that could not read them from flash).
     """
-    replies, sent = [], 0
+    requests = [frames.request(frames.IMAGE, n & 0xFF, p) for n, p in enumerate(payloads)]
+    results, failures = [None] * len(payloads), Counter()
+    pending, flight = deque(range(len(payloads))), {}      # flight: tag -> image
+    resent, heard = 0, False
+
+    def again(n, why):
+        nonlocal resent
+        failures[n] += 1
+        if failures[n] > retries:
+            raise LinkError(f"{port.name}: image {n} failed {failures[n]} times ({why}); "
+                            f"check the cable and the baud rate ({port.baudrate}), and that "
+                            f"the board runs the bitstream of this build")
+        time.sleep(QUIET_SECONDS)
+        port.reset_input_buffer()
+        pending.extendleft(sorted(flight.values(), reverse=True))
+        resent += len(flight)
+        flight.clear()
+
     try:
         port.reset_input_buffer()
         start = time.perf_counter()
-        for index in range(len(frames)):
-            while sent < min(len(frames), index + window):
-                port.write(frames[sent])
-                sent += 1
-            replies.append(port.read(size))
-            _check_reply(port, index, replies[-1], size)
-            if replies[-1] == refused:
+        while pending or flight:
+            while pending and len(flight) < window:
+                n = pending.popleft()
+                port.write(requests[n])
+                flight[n & 0xFF] = n
+            try:
+                status, tag, payload = _read_reply(port)
+            except _NoReply as missing:
+                first = min(flight.values())
+                if not heard and not missing.noise:
+                    raise LinkError(
+                        f"{port.name}: no reply to image {first} within {port.timeout:g} s; "
+                        f"check the port, the baud rate ({port.baudrate}) and that the "
+                        f"board runs the bitstream of this build") from None
+                noise = missing.noise
+                again(first, f"no intact reply within {port.timeout:g} s"
+                      + (f", {len(noise)} bytes that are no reply frame" if noise else ""))
+                continue
+            heard = True
+            n = flight.get(tag)
+            if n is None:
+                continue                      # a late reply to a request sent again
+            if status == frames.NO_WEIGHTS:
                 raise LinkError(
-                    f"{port.name}: the board answered image {index} with its flash-error "
-                    f"word: it could not read its weights (LED 0 lit, LED 1 dark); the "
-                    f"weight image at {FLASH_OFFSET >> 10}k in its flash is missing, "
-                    f"truncated or of another network: write this build's weights.bin "
-                    f"with `iceprog -o {FLASH_OFFSET >> 10}k weights.bin`")
+                    f"{port.name}: the board answered image {n} with `no weights`: it could "
+                    f"not read its weights (LED 0 lit, LED 1 dark); the weight image at "
+                    f"{FLASH_OFFSET >> 10}k in its flash is missing, truncated or of another "
+                    f"network: write this build's weights.bin with `iceprog -o "
+                    f"{FLASH_OFFSET >> 10}k weights.bin`")
+            if status == frames.OK and len(payload) == size:
+                results[n] = payload
+                del flight[tag]
+            else:
+                again(n, frames.STATUS.get(status, f"status {status}") if status != frames.OK
+                      else f"a result of {len(payload)} bytes, not {size}")
     except serial.SerialException as error:
         raise LinkError(f"{port.name}: {error}") from None
-    return replies, time.perf_counter() - start
-
-
-def _check_reply(port, index, reply, size):
-    """:class:`LinkError` when ``reply`` to image ``index`` is shorter than ``size``."""
-    if not reply and index == 0:
-        raise LinkError(f"{port.name}: no reply to image 0 within {port.timeout:g} s; check "
-                        f"the port, the baud rate ({port.baudrate}) and that the board runs "
-                        f"the bitstream of this build")
-    if len(reply) < size:
-        raise LinkError(f"{port.name}: the reply to image {index} is {len(reply)} of {size} "
-                        f"bytes (nothing more within {port.timeout:g} s); does the board run "
-                        f"the bitstream of this build?")
+    return results, resent, time.perf_counter() - start
 
 
 @dataclass(frozen=True)
 class BoardRun:
     """The board's ``scores`` (B, classes) and ``classes`` (B,), the integer golden
-    model's (``golden_scores``, ``golden_classes``) and the wall time of the exchange."""
+    model's (``golden_scores``, ``golden_classes``), the wall time of the exchange and the
+    image requests sent again after link errors (``resent``)."""
     scores: np.ndarray
     classes: np.ndarray
     golden_scores: np.ndarray
     golden_classes: np.ndarray
     seconds: float
+    resent: int = 0
 
     @property
     def mismatches(self):
@@ -209,11 +280,8 @@ def run_board(port, plan, images, *, window=WINDOW):
     (:func:`exchange`) and with the integer golden model
     (:func:`~popcorn.golden.predict.predict` at the plan's fractional bits); a
     :class:`BoardRun`."""
-    size = reply_size(plan)
-    refused = flash_error_word(plan.out_width).to_bytes(size, "little") \
-        if isinstance(plan, FoldedPlan) else None
-    replies, seconds = exchange(port, image_bytes(plan, images), size, window=window,
-                                refused=refused)
+    replies, resent, seconds = exchange(port, image_bytes(plan, images), reply_size(plan),
+                                        window=window)
     scores, classes = decode_replies(plan, b"".join(replies))
     golden = predict(plan.network, images, frac_bits=plan.integer.frac_bits)
-    return BoardRun(scores, classes, golden.scores, golden.argmax, seconds)
+    return BoardRun(scores, classes, golden.scores, golden.argmax, seconds, resent)

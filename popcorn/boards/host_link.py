@@ -1,84 +1,299 @@
-"""UART host link: bytes in, a core's words through, bytes out."""
+"""The UART host link: request frames in, a core's words through, reply frames out
+(:mod:`popcorn.boards.frames`), and the folded core's weights from the board's flash."""
 
-from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hdl.flash import FlashLoader
 from ..hdl.uart import UARTReceiver, UARTTransmitter
-from ..hdl.width import BytesToWord, WordToBytes
+from ..hdl.width import BytesToWord
+from .frames import BAD_CRC, BAD_KIND, BAD_LENGTH, CRC, IMAGE, LINE_ERROR, LOADED, \
+    MAX_PAYLOAD, NO_WEIGHTS, OK, REPLY_SYNC, REQUEST_SYNC, STATUS_BITS, TRUNCATED, WEIGHTS
+
+
+VERDICT = data.StructLayout({"status": STATUS_BITS, "result": 1, "tag": 8})
+"""What :class:`FrameReceiver` tells :class:`FrameTransmitter` of each request, in order:
+the reply's ``status`` and ``tag``, and whether a result word of the core comes with it
+(``result``: an image went into the core, whole or completed with zeros)."""
+
+
+class FrameReceiver(wiring.Component):
+    """Parses request frames (:mod:`popcorn.boards.frames`) from the UART's bytes ``i``.
+
+    An image frame's payload (``image_bytes``) leaves on ``image`` as it arrives, a weights
+    frame's (``weight_bytes``; None: the core takes no weights, the kind is refused) on
+    ``weights``; a weights frame once ``loaded`` is refused (:data:`~.frames.LOADED`).
+    Each request ends in one ``verdict`` (:data:`VERDICT`). ``dropped``: the UART lost a
+    byte; ``idle``: the cycles of silence on ``i`` that end a truncated frame (an image's
+    missing bytes then leave as zeros, so the core's words stay aligned) and, after an
+    error, the discarding of bytes.
+    """
+
+    def __init__(self, *, image_bytes, weight_bytes=None, idle):
+        for what, n in (("an image", image_bytes), ("the weight image", weight_bytes)):
+            if n is not None and not 0 < n <= MAX_PAYLOAD:
+                raise ValueError(f"{what} of {n} bytes does not fit a link frame (at most "
+                                 f"{MAX_PAYLOAD} bytes)")
+        self._image_bytes, self._weight_bytes, self._idle = image_bytes, weight_bytes, idle
+        super().__init__({
+            "i": In(stream.Signature(8)), "dropped": In(1), "loaded": In(1),
+            "image": Out(stream.Signature(8)), "weights": Out(stream.Signature(8)),
+            "verdict": Out(stream.Signature(VERDICT)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.crc = crc = CRC.create()
+        byte = Signal(8)
+        took = self.i.valid & self.i.ready
+        m.d.comb += [byte.eq(self.i.payload), crc.data.eq(self.i.payload)]
+
+        silence = Signal(range(self._idle + 1))
+        quiet = silence == self._idle
+        with m.If(self.i.valid | self.dropped):
+            m.d.sync += silence.eq(0)
+        with m.Elif(~quiet):
+            m.d.sync += silence.eq(silence + 1)
+
+        kind, tag, lost = Signal(8), Signal(8), Signal()
+        length = Signal(16)
+        count = Signal(range(MAX_PAYLOAD + 1))
+        to_weights = Signal()
+        status, result, then_discard = Signal(STATUS_BITS), Signal(), Signal()
+        with m.If(self.dropped):
+            m.d.sync += lost.eq(1)
+        dest_valid, dest_payload, dest_ready = Signal(), Signal(8), Signal()
+        m.d.comb += [self.image.payload.eq(dest_payload), self.weights.payload.eq(dest_payload),
+                     self.image.valid.eq(dest_valid & ~to_weights),
+                     self.weights.valid.eq(dest_valid & to_weights),
+                     dest_ready.eq(Mux(to_weights, self.weights.ready, self.image.ready))]
+
+        def verdict(code, *, with_result, discard):
+            """The request's verdict: ``code``, or LINE_ERROR when the UART lost one of its
+            bytes (which truncates it too)."""
+            m.d.sync += [status.eq(Mux(lost | self.dropped, LINE_ERROR, code)),
+                         result.eq(with_result), then_discard.eq(discard)]
+            m.next = "verdict"
+
+        image = ~to_weights
+        header = ("kind", "tag", "len0", "len1", "crc0", "crc1")
+        with m.FSM() as fsm:
+            with m.State("hunt"):
+                with m.If(took & (byte == REQUEST_SYNC)):
+                    m.d.sync += [lost.eq(0), tag.eq(0)]
+                    m.next = "kind"
+            for state, target, after in (("kind", kind, "tag"), ("tag", tag, "len0"),
+                                         ("len0", length[:8], "len1")):
+                with m.State(state):
+                    with m.If(took):
+                        m.d.sync += target.eq(byte)
+                        m.next = after
+                    with m.Elif(quiet):
+                        verdict(TRUNCATED, with_result=0, discard=0)
+            with m.State("len1"):
+                n = Cat(length[:8], byte)
+                weights_ok = self._weight_bytes is not None
+                expected = Mux(kind == WEIGHTS, self._weight_bytes or 0, self._image_bytes)
+                with m.If(took):
+                    m.d.sync += [to_weights.eq(kind == WEIGHTS), count.eq(expected)]
+                    with m.If((kind != IMAGE) & ((kind != WEIGHTS) | (not weights_ok))):
+                        verdict(BAD_KIND, with_result=0, discard=1)
+                    with m.Elif((kind == WEIGHTS) & self.loaded):
+                        verdict(LOADED, with_result=0, discard=1)
+                    with m.Elif(n != expected):
+                        verdict(BAD_LENGTH, with_result=0, discard=1)
+                    with m.Else():
+                        m.next = "payload"
+                with m.Elif(quiet):
+                    verdict(TRUNCATED, with_result=0, discard=0)
+            with m.State("payload"):
+                with m.If(took):
+                    m.d.sync += count.eq(count - 1)
+                    with m.If(count == 1):
+                        m.next = "crc0"
+                with m.Elif(quiet):
+                    m.next = "pad"
+            with m.State("pad"):                # the missing bytes: zeros
+                with m.If(dest_ready):
+                    m.d.sync += count.eq(count - 1)
+                    with m.If(count == 1):
+                        verdict(TRUNCATED, with_result=image, discard=0)
+            for state, after in (("crc0", "crc1"), ("crc1", "check")):
+                with m.State(state):
+                    with m.If(took):
+                        m.next = after
+                    with m.Elif(quiet):
+                        verdict(TRUNCATED, with_result=image, discard=0)
+            with m.State("check"):               # the CRC register after the last byte
+                with m.If(crc.match_detected & ~lost):
+                    verdict(OK, with_result=image, discard=0)
+                with m.Else():
+                    verdict(BAD_CRC, with_result=image, discard=1)
+            with m.State("verdict"):
+                with m.If(self.verdict.ready & then_discard):
+                    m.next = "discard"
+                with m.Elif(self.verdict.ready):
+                    m.next = "hunt"
+            with m.State("discard"):             # until the line falls idle
+                with m.If(quiet):
+                    m.next = "hunt"
+        # continuous assignments of the state (an always @* block stays undefined in Icarus)
+        in_header = Cat(*(fsm.ongoing(state) for state in header)).any()
+        payload, pad = fsm.ongoing("payload"), fsm.ongoing("pad")
+        m.d.comb += [
+            self.i.ready.eq(fsm.ongoing("hunt") | in_header | fsm.ongoing("discard")
+                            | (payload & dest_ready)),
+            crc.start.eq(fsm.ongoing("hunt")), crc.valid.eq(took & (in_header | payload)),
+            dest_valid.eq((payload & self.i.valid) | pad),
+            dest_payload.eq(Mux(pad, 0, byte)),
+            self.verdict.valid.eq(fsm.ongoing("verdict")),
+            self.verdict.payload.status.eq(status), self.verdict.payload.result.eq(result),
+            self.verdict.payload.tag.eq(tag)]
+        return m
+
+
+class FrameTransmitter(wiring.Component):
+    """Sends one reply frame (:mod:`popcorn.boards.frames`) per ``verdict``
+    (:data:`VERDICT`), in order. When the verdict says a result comes, it waits for the
+    core's ``result`` word (``width`` bits) and takes it whatever the status; the reply's
+    payload is its ``ceil(width / 8)`` bytes, little-endian, when the status is
+    :data:`~.frames.OK`, which becomes :data:`~.frames.NO_WEIGHTS` while ``fault`` is
+    high (the core could not read its weights)."""
+
+    def __init__(self, width):
+        self._bytes = (width + 7) // 8
+        super().__init__({"verdict": In(stream.Signature(VERDICT)),
+                          "result": In(stream.Signature(width)), "fault": In(1),
+                          "o": Out(stream.Signature(8))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.crc = crc = CRC.create()
+        n = self._bytes
+        word = Signal(8 * n)
+        status, tag, length = Signal(STATUS_BITS), Signal(8), Signal(range(n + 1))
+        left = Signal(range(n + 1))
+        sent = self.o.valid & self.o.ready
+        v = self.verdict.payload
+        m.d.comb += crc.data.eq(self.o.payload)
+        take = Signal()
+        fields = (("sync", REPLY_SYNC, "status"), ("status", status, "tag"),
+                  ("tag", tag, "len0"), ("len0", length, "len1"), ("len1", 0, None))
+        with m.FSM() as fsm:
+            with m.State("idle"):
+                with m.If(take):
+                    keep = (v.status == OK) & v.result & ~self.fault
+                    m.d.sync += [
+                        status.eq(Mux((v.status == OK) & v.result & self.fault, NO_WEIGHTS,
+                                      v.status)),
+                        tag.eq(v.tag), word.eq(self.result.payload),
+                        length.eq(Mux(keep, n, 0)), left.eq(Mux(keep, n, 0))]
+                    m.next = "sync"
+            for state, _, after in fields:
+                with m.State(state):
+                    with m.If(self.o.ready):
+                        m.next = after or "payload"
+                        if after is None:
+                            with m.If(length == 0):
+                                m.next = "crc0"
+            with m.State("payload"):
+                with m.If(sent):
+                    m.d.sync += [word.eq(word >> 8), left.eq(left - 1)]
+                    with m.If(left == 1):
+                        m.next = "crc0"
+            with m.State("crc0"):              # the CRC, most significant byte first
+                with m.If(self.o.ready):
+                    m.next = "crc1"
+            with m.State("crc1"):
+                with m.If(self.o.ready):
+                    m.next = "idle"
+        # continuous assignments of the state (an always @* block stays undefined in Icarus)
+        byte = Const(0, 8)
+        for state, value in (*((f[0], f[1]) for f in fields), ("payload", word[:8]),
+                             ("crc0", crc.crc[8:]), ("crc1", crc.crc[:8])):
+            byte = Mux(fsm.ongoing(state), value, byte)
+        counted = Cat(*(fsm.ongoing(state) for state in ("status", "tag", "len0", "len1",
+                                                          "payload"))).any()
+        m.d.comb += [
+            take.eq(fsm.ongoing("idle") & self.verdict.valid & (~v.result | self.result.valid)),
+            self.verdict.ready.eq(take), self.result.ready.eq(take & v.result),
+            self.o.valid.eq(~fsm.ongoing("idle")), self.o.payload.eq(byte),
+            crc.start.eq(fsm.ongoing("status")), crc.valid.eq(sent & counted)]
+        return m
+
+
+VERDICTS = 8
+"""Requests whose replies the link keeps waiting (more than a host's window of images in
+flight plus the refused frames between them)."""
 
 
 class UARTLink(wiring.Component):
-    """Wraps a stream core (``i``/``o`` stream ports) behind an 8N1 UART.
+    """A stream core (``i``/``o`` stream ports) behind an 8N1 UART, speaking the frames of
+    :mod:`popcorn.boards.frames`: image requests carry the ``in_words`` input words of an
+    image (``core.plan.in_words``; one without a plan), ``ceil(K/8)`` little-endian bytes
+    per ``K``-bit word of ``core.i``, and are answered with the ``ceil(N/8)`` bytes of the
+    ``N``-bit result word of ``core.o``. A core with a ``load`` port and ``loaded``
+    (:class:`~popcorn.hdl.folded.FoldedAccelerator`) takes its weight image in a weights
+    request, ``ceil(W/8)`` bytes per ``W``-bit word, once after reset (the development path;
+    the board's flash is the other); a core with an ``error`` output
+    (:class:`WeightsFromFlash`) answers :data:`~.frames.NO_WEIGHTS` while it is high.
 
-    The host sends each input word as ``ceil(K/8)`` bytes, little-endian (word bit 0 is
-    bit 0 of the first byte), and reads back ``ceil(N/8)`` bytes per output word.
-    ``error`` is sticky: a receive overrun or a framing error.
+    ``divisor``: clock cycles per bit; ``idle``: cycles of a silent line that end a
+    truncated frame or the discarding after an error (:class:`FrameReceiver`). ``error`` is
+    sticky: a receive overrun or a framing error (the LED; the frame it hit is answered
+    with :data:`~.frames.LINE_ERROR`).
     """
 
     rx: In(1)
     tx: Out(1, init=1)
     error: Out(1)
 
-    def __init__(self, core, *, divisor):
+    def __init__(self, core, *, divisor, idle):
         self._core = core
         self._divisor = divisor
-        self._in_width = core.i.payload.shape().width
-        self._out_width = core.o.payload.shape().width
+        members = core.signature.members
+        self._load = core.load.payload.shape().width if "load" in members else None
+        self._fault = "error" in members
+        plan = getattr(core, "plan", None)
+        in_bytes = (core.i.payload.shape().width + 7) // 8
+        self._receiver = FrameReceiver(
+            image_bytes=in_bytes * (plan.in_words if plan is not None else 1),
+            weight_bytes=None if self._load is None else
+            plan.weight_words * ((self._load + 7) // 8), idle=idle)
         super().__init__()
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.uart_rx = rx = UARTReceiver(divisor=self._divisor)
-        m.submodules.uart_tx = tx = UARTTransmitter(divisor=self._divisor)
-        m.submodules.unpack = unpack = BytesToWord(self._in_width)
-        m.submodules.pack = pack = WordToBytes(self._out_width)
-        m.submodules.core = core = self._core
-        wiring.connect(m, rx.o, unpack.i)
-        wiring.connect(m, unpack.o, core.i)
-        wiring.connect(m, core.o, pack.i)
-        wiring.connect(m, pack.o, tx.i)
-        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx),
-                     self.error.eq(rx.overrun | rx.frame_error)]
-        return m
-
-
-class WeightsThenImages(wiring.Component):
-    """A byte-stream face for a core with a ``load`` port (the folded accelerator,
-    :class:`~popcorn.hdl.folded.FoldedAccelerator`): the first bytes after reset are its
-    weight image, ``ceil(W/8)`` little-endian bytes per ``W``-bit ``load`` word, until the
-    core raises ``loaded``; every byte after that is image data, ``ceil(K/8)`` bytes per
-    ``K``-bit input word, as :class:`UARTLink` sends them. ``o`` is the core's. The
-    development path for SPRAM weights (the board's flash is the other).
-
-    Image bytes pass through a FIFO of ``buffer`` bytes (``SyncFIFOBuffered``), so that a
-    host streaming at the link's rate is not lost while the core computes (it takes no
-    input then): one image's bytes let the next image arrive during the computation.
-    """
-
-    def __init__(self, core, *, buffer):
-        self._core = core
-        self._buffer = buffer
-        super().__init__({"i": In(stream.Signature(8)),
-                          "o": Out(stream.Signature(core.o.payload.shape().width))})
 
     def elaborate(self, platform):
         m = Module()
         core = self._core
         m.submodules.core = core
-        m.submodules.weights = weights = BytesToWord(core.load.payload.shape().width)
-        m.submodules.image = image = BytesToWord(core.i.payload.shape().width)
-        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=8, depth=self._buffer)
-        wiring.connect(m, weights.o, core.load)
-        wiring.connect(m, image.o, core.i)
-        m.d.comb += [image.i.valid.eq(queue.r_rdy), image.i.payload.eq(queue.r_data),
-                     queue.r_en.eq(image.i.ready)]
-        wiring.connect(m, core.o, wiring.flipped(self.o))
-        m.d.comb += [weights.i.payload.eq(self.i.payload), queue.w_data.eq(self.i.payload),
-                     weights.i.valid.eq(self.i.valid & ~core.loaded),
-                     queue.w_en.eq(self.i.valid & core.loaded),
-                     self.i.ready.eq(Mux(core.loaded, queue.w_rdy, weights.i.ready))]
+        m.submodules.uart_rx = rx = UARTReceiver(divisor=self._divisor)
+        m.submodules.uart_tx = tx = UARTTransmitter(divisor=self._divisor)
+        m.submodules.receiver = receiver = self._receiver
+        m.submodules.transmitter = transmitter = FrameTransmitter(
+            core.o.payload.shape().width)
+        m.submodules.verdicts = verdicts = fifo.SyncFIFO(width=VERDICT.size, depth=VERDICTS)
+        m.submodules.unpack = unpack = BytesToWord(core.i.payload.shape().width)
+        wiring.connect(m, rx.o, receiver.i)
+        wiring.connect(m, receiver.image, unpack.i)
+        wiring.connect(m, unpack.o, core.i)
+        if self._load is not None:
+            m.submodules.weights = weights = BytesToWord(self._load)
+            wiring.connect(m, receiver.weights, weights.i)
+            wiring.connect(m, weights.o, core.load)
+            m.d.comb += receiver.loaded.eq(core.loaded)
+        if self._fault:
+            m.d.comb += transmitter.fault.eq(core.error)
+        m.d.comb += [verdicts.w_data.eq(receiver.verdict.payload),
+                     verdicts.w_en.eq(receiver.verdict.valid),
+                     receiver.verdict.ready.eq(verdicts.w_rdy),
+                     transmitter.verdict.payload.eq(verdicts.r_data),
+                     transmitter.verdict.valid.eq(verdicts.r_rdy),
+                     verdicts.r_en.eq(transmitter.verdict.ready)]
+        wiring.connect(m, core.o, transmitter.result)
+        wiring.connect(m, transmitter.o, tx.i)
+        m.d.comb += [receiver.dropped.eq(rx.dropped), rx.rx.eq(self.rx), self.tx.eq(tx.tx),
+                     self.error.eq(rx.overrun | rx.frame_error)]
         return m
 
 
@@ -96,7 +311,8 @@ class WeightsFromFlash(wiring.Component):
     are the core's, ``i`` closed until the image has been read and checked; ``error``: the
     image is missing, of another network or damaged: the core then takes no image, and
     every image sent (its ``core.plan.in_words`` words) is answered with
-    :func:`flash_error_word` instead; ``spi``: the loader's pins."""
+    :func:`flash_error_word` instead (which :class:`UARTLink` answers
+    :data:`~.frames.NO_WEIGHTS`, as ``error`` is high); ``spi``: the loader's pins."""
 
     def __init__(self, core, image, *, offset):
         self._core = core

@@ -3,14 +3,17 @@
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
+from .frames import IDLE_SECONDS
 from .host_link import UARTLink
 
 DEFAULT_BAUD = 115_200
 
 
 class BoardTop(Elaboratable):
-    """A stream core behind the board's UART (``uart`` 0); the first LED lights on a
-    UART error. The baud divisor comes from ``platform.default_clk_frequency``.
+    """A stream core behind the board's UART (``uart`` 0), speaking the host link's frames
+    (:mod:`popcorn.boards.frames`); the first LED lights on a UART error. The baud divisor
+    and the link's idle time (:data:`~popcorn.boards.frames.IDLE_SECONDS`) come from
+    ``platform.default_clk_frequency``.
 
     ``flash``: the core reads the board's SPI flash (``spi_flash_1x`` 0: its ``sck``,
     ``cs``, ``copi``, ``cipo``, :class:`~popcorn.boards.host_link.WeightsFromFlash`); the
@@ -23,8 +26,9 @@ class BoardTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        divisor = round(platform.default_clk_frequency / self.baud)
-        m.submodules.link = link = UARTLink(self.core, divisor=divisor)
+        clock = platform.default_clk_frequency
+        m.submodules.link = link = UARTLink(self.core, divisor=round(clock / self.baud),
+                                            idle=round(clock * IDLE_SECONDS))
         uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
         m.submodules.rx_buffer = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buffer = tx = io.Buffer("o", uart.tx)

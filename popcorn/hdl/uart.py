@@ -32,13 +32,15 @@ class UARTReceiver(_UARTComponent):
     is sampled at its middle. A byte is offered on ``o`` one cycle after its stop bit is
     sampled and held until taken; a frame that completes while the previous byte was not
     yet taken sets the sticky ``overrun`` flag (the new byte is dropped), and a frame
-    whose stop bit reads 0 sets the sticky ``frame_error`` flag and is dropped.
+    whose stop bit reads 0 sets the sticky ``frame_error`` flag and is dropped; ``dropped``
+    is high for one cycle at each byte lost either way.
     """
 
     rx: In(1)
     o: Out(stream.Signature(8))
     overrun: Out(1)
     frame_error: Out(1)
+    dropped: Out(1)
 
     def elaborate(self, platform):
         m = Module()
@@ -51,6 +53,7 @@ class UARTReceiver(_UARTComponent):
 
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
+        m.d.sync += self.dropped.eq(0)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -69,9 +72,9 @@ class UARTReceiver(_UARTComponent):
             with m.State("STOP"):
                 with m.If(timer == 0):
                     with m.If(~rx):
-                        m.d.sync += self.frame_error.eq(1)
+                        m.d.sync += [self.frame_error.eq(1), self.dropped.eq(1)]
                     with m.Elif(self.o.valid & ~self.o.ready):
-                        m.d.sync += self.overrun.eq(1)
+                        m.d.sync += [self.overrun.eq(1), self.dropped.eq(1)]
                     with m.Else():
                         m.d.sync += [self.o.payload.eq(shreg), self.o.valid.eq(1)]
                     m.next = "IDLE"

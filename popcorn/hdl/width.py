@@ -1,4 +1,4 @@
-"""Width converters between byte streams and wide word streams (little-endian)."""
+"""Byte streams into wide word streams (little-endian)."""
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
@@ -37,31 +37,4 @@ class BytesToWord(wiring.Component):
                 m.d.sync += [count.eq(0), self.o.valid.eq(1)]
             with m.Else():
                 m.d.sync += count.eq(count + 1)
-        return m
-
-
-class WordToBytes(wiring.Component):
-    """Sends one word from ``i`` as ``ceil(width/8)`` bytes on ``o``, byte 0 first
-    (word bits [0, 8)); padding bits above ``width`` are zero. The next word is taken in
-    the cycle the last byte is."""
-
-    def __init__(self, width):
-        self._bytes = _byte_count(width)
-        self._width = width
-        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(8))})
-
-    def elaborate(self, platform):
-        m = Module()
-        shreg = Signal(8 * self._bytes)
-        left = Signal(range(self._bytes + 1))
-        last = left == 1
-        m.d.comb += [
-            self.o.valid.eq(left != 0),
-            self.o.payload.eq(shreg[:8]),
-            self.i.ready.eq((left == 0) | (last & self.o.ready)),
-        ]
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += [shreg.eq(shreg >> 8), left.eq(left - 1)]
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [shreg.eq(self.i.payload), left.eq(self._bytes)]
         return m

@@ -3,20 +3,22 @@
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 
-async def uart_send(clk, rx, data, divisor, gap=0):
+async def uart_send(clk, rx, data, divisor, gap=0, bad_stop=()):
     """Send ``data`` (bytes) on ``rx``, LSB first, ``divisor`` clock cycles per bit;
-    ``gap`` idle bit times between bytes."""
-    for byte in data:
-        for level in (0, *((byte >> b) & 1 for b in range(8)), 1):
+    ``gap`` idle bit times between bytes; the bytes at the indices in ``bad_stop`` get a
+    stop bit of 0 (a framing error)."""
+    for n, byte in enumerate(data):
+        for level in (0, *((byte >> b) & 1 for b in range(8)), int(n not in bad_stop)):
             rx.value = level
             await ClockCycles(clk, divisor)
         if gap:
             await ClockCycles(clk, gap * divisor)
 
 
-async def uart_receive(clk, tx, count, divisor):
-    """Receive ``count`` bytes from ``tx``, sampling each bit at its middle."""
-    out = bytearray()
+async def uart_receive(clk, tx, count, divisor, out=None):
+    """Receive ``count`` bytes from ``tx``, sampling each bit at its middle; each byte is
+    appended to ``out`` (a ``bytearray``, returned) as it arrives."""
+    out = bytearray() if out is None else out
     for _ in range(count):
         while True:
             await RisingEdge(clk)

@@ -46,26 +46,3 @@ def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, scheme, layout, pe, si
     assert run.measured["interval"] == plan.cycles_per_image
     assert run.measured["latency"] == plan.latency
 
-
-def test_folded_behind_the_uart_takes_its_weights_then_images(tmp_path):
-    """The weight image and then the images as one byte stream over the UART, back to back;
-    every result equals the golden model's."""
-    from popcorn.boards.host_link import UARTLink, WeightsThenImages
-    from popcorn.golden.binary import unpack_words
-    from popcorn.hdl.folded import FoldedAccelerator
-    from popcorn.sim.runner import run_testbench
-
-    plan = map_folded(sign_mlp((20, 16, 4), seed=5), pe=2, simd=16)
-    x = np.random.default_rng(4).normal(size=(5, 20))
-    scores, argmax = plan.reference(x)
-    stream = b"".join(w.to_bytes(8, "little") for w in plan.weight_image())
-    stream += b"".join(w.to_bytes(-(-plan.in_width // 8), "little") for w in plan.input_words(x))
-    case = dict(inputs=np.unpackbits(np.frombuffer(stream, np.uint8)[:, None], axis=1,
-                                     bitorder="little"),
-                expected=unpack_words(plan.pack_outputs(scores, argmax), plan.out_width),
-                divisor=6)
-    core = WeightsThenImages(FoldedAccelerator(plan), buffer=plan.in_words)
-    measured = run_testbench(UARTLink(core, divisor=6),
-                             test_module="popcorn.sim.testbenches.uart_link_tb",
-                             build_dir=tmp_path, case=case, cells=("SB_SPRAM256KA",))
-    assert measured == {"words": len(stream), "results": 5}
