@@ -51,7 +51,7 @@ import numpy as np
 
 from .atomic import atomic_open, write_bytes, write_text
 from .boards.build import build_bitstream
-from .boards.fit import DesignEstimate, check_fit, estimate_design
+from .boards.fit import DesignEstimate, check_fit, check_link, estimate_design
 from .boards.host_link import WeightsFromFlash
 from .boards.top import BoardTop
 from .golden.predict import Prediction, predict
@@ -185,9 +185,11 @@ def load(step, plan, config, *, by=None):
 
 @_step
 def estimate(plan, config):
-    """The core's :class:`~popcorn.boards.fit.DesignEstimate`, checked against the board."""
+    """The core's :class:`~popcorn.boards.fit.DesignEstimate`, checked against the board
+    (and an image against the host link's frame)."""
     est = estimate_design(plan, config.board)
     check_fit(est)
+    check_link(plan)
     return {"estimate": est.to_dict()}, {}
 
 

@@ -9,6 +9,7 @@ from ..hdl.estimates import estimate_mva
 from ..hdl.folded import estimate_folded
 from ..mapping.folded import FoldedPlan
 from .boards import get_board
+from .frames import MAX_PAYLOAD
 
 KEYS = ("lut4", "ff", "ebr", "dsp", "spram")
 
@@ -89,6 +90,17 @@ def check_fit(estimate):
                 f"{names[key]} (estimate), the device has {have}; layer "
                 f"{heaviest['layer']} ({heaviest['kind']}) alone needs {heaviest[key]}. "
                 f"{advice}")
+
+
+def check_link(plan):
+    """Raise :class:`DesignTooLarge` when an image does not fit one host-link frame
+    (:data:`~popcorn.boards.frames.MAX_PAYLOAD` bytes)."""
+    size = plan.in_words * ((plan.in_width + 7) // 8)
+    if size > MAX_PAYLOAD:
+        raise DesignTooLarge(
+            f"an image is {size} bytes on the host link ({plan.in_words} words of "
+            f"{(plan.in_width + 7) // 8} bytes), more than a frame carries ({MAX_PAYLOAD}); "
+            f"use a smaller input (fewer pixels or channels)")
 
 
 def place_weight_roms(plan, board):

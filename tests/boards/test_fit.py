@@ -74,3 +74,15 @@ def test_too_few_block_rams_are_not_answered_with_folding(network, monkeypatch):
 def test_unknown_board(network):
     with pytest.raises(ValueError, match="unknown board 'de10'"):
         estimate_design(map_network(network), "de10")
+
+
+def test_an_image_larger_than_a_link_frame_is_refused():
+    from types import SimpleNamespace
+
+    from popcorn.boards.fit import check_link
+
+    check_link(SimpleNamespace(in_words=65535, in_width=8))
+    with pytest.raises(DesignTooLarge, match=r"an image is 98304 bytes on the host link "
+                                             r"\(32768 words of 3 bytes\), more than a frame "
+                                             r"carries \(65535\)"):
+        check_link(SimpleNamespace(in_words=32768, in_width=24))
