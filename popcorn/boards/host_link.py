@@ -50,7 +50,7 @@ class FrameReceiver(wiring.Component):
         m.d.comb += [byte.eq(self.i.payload), crc.data.eq(self.i.payload)]
 
         silence = Signal(range(self._idle + 1))
-        quiet = silence == self._idle
+        quiet = (silence == self._idle) & ~self.i.valid & ~self.dropped   # and no byte now
         with m.If(self.i.valid | self.dropped):
             m.d.sync += silence.eq(0)
         with m.Elif(~quiet):

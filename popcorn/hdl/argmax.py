@@ -55,8 +55,11 @@ class Argmax(wiring.Component):
         stages = argmax_stages(n)
         en, busy, scores = Signal(), Signal(), Signal(n * w)
         valid = Signal()           # the input handshake
-        m.d.comb += [en.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(~busy),
-                     valid.eq(self.i.valid & ~busy)]
+        # (~o.valid is implied by ~busy in every reachable state; it makes "the word is held
+        # until taken" hold in every state, so k-induction proves it)
+        m.d.comb += [en.eq(self.o.ready | ~self.o.valid),
+                     self.i.ready.eq(~busy & ~self.o.valid),
+                     valid.eq(self.i.valid & self.i.ready)]
         with m.If(valid):
             m.d.sync += [scores.eq(self.i.payload), busy.eq(1)]
         with m.If(self.o.valid & self.o.ready):

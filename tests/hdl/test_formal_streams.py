@@ -1,0 +1,201 @@
+"""Formal proofs of the stream rules (SymbiYosys, :mod:`popcorn.sim.formal`) of every
+streaming block, and of a whole small accelerator's output sequence.
+
+The environment obeys the rules it is checked against (``amaranth.lib.stream``): every
+``In`` stream's source holds ``valid`` and its payload until the transfer, with free
+payloads, free ``valid`` and free ``ready`` on every ``Out`` stream; other inputs free;
+reset low. Proved:
+
+* **held until taken** (k-induction, unbounded in time): an ``Out`` stream that offers a
+  word and is not taken offers the same word in the next cycle;
+* **the sequence** (bounded model check from reset, every trace of :data:`SEQUENCE_DEPTH`
+  cycles, or 40 with ``-m slow``, every stall pattern and every input sequence): a whole accelerator's results are
+  the golden model's for its images, in order, none lost or duplicated (a result with no
+  image waiting for it, or more images waiting than the accelerator holds, fails).
+
+Each proof has a broken variant that SymbiYosys must refute.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+from amaranth.asserts import AnySeq
+from amaranth.hdl import (Array, Assert, Assume, Cat, Const, Elaboratable, Module, Mux,
+                          ResetSignal, Signal, Value)
+from amaranth.lib import stream, wiring
+
+from popcorn.boards.host_link import FrameReceiver, FrameTransmitter
+from popcorn.golden.examples import sign_mlp
+from popcorn.hdl.accelerator import DataflowAccelerator
+from popcorn.hdl.argmax import Argmax
+from popcorn.hdl.flatten import Flatten
+from popcorn.hdl.input_layer import BitPlanes
+from popcorn.hdl.mva import MatrixVectorActivation
+from popcorn.hdl.pool import MaxPool
+from popcorn.hdl.queue import Queue
+from popcorn.hdl.uart import UARTReceiver
+from popcorn.hdl.window import SlidingWindow
+from popcorn.hdl.width import BytesToWord
+from popcorn.mapping.network_map import map_network
+from popcorn.sim.formal import FormalFailed, prove
+
+HOLD_DEPTH = 4
+SEQUENCE_DEPTH = 30
+"""Cycles of the default sequence proof (about 30 s): up to four results of images taken
+back to back (the tiny accelerator takes an image every 4 cycles, its latency is 13); 40
+behind the ``slow`` marker (about 13 minutes)."""
+
+
+def tiny_plan(target_cycles=1):
+    """A 4-input BNN: 16 possible images, so that the golden model's every answer fits a
+    table in the proof."""
+    return map_network(sign_mlp((4, 3, 2), seed=1), target_cycles=target_cycles)
+
+
+def held_source(m, port, name):
+    """Drive ``In`` stream ``port`` from free inputs that hold ``valid`` and the payload
+    until the transfer."""
+    width = len(Value.cast(port.payload))
+    valid, payload = Signal(name=f"{name}_valid"), Signal(width, name=f"{name}_payload")
+    m.d.comb += [valid.eq(AnySeq(1)), payload.eq(AnySeq(width)),
+                 port.valid.eq(valid), port.payload.eq(payload)]
+    was_offered = Signal(name=f"{name}_waiting")
+    last = Signal(width, name=f"{name}_last")
+    m.d.sync += [was_offered.eq(valid & ~port.ready), last.eq(payload)]
+    with m.If(was_offered):
+        m.d.comb += Assume(valid & (payload == last))
+
+
+def held_sink(m, port, name, *, broken=False):
+    """Free ``ready`` on ``Out`` stream ``port``; assert its word is held until taken
+    (``broken``: assert the opposite, which a block that holds must refute)."""
+    m.d.comb += port.ready.eq(AnySeq(1))
+    width = len(Value.cast(port.payload))
+    waiting, last = Signal(name=f"{name}_waiting"), Signal(width, name=f"{name}_last")
+    m.d.sync += [waiting.eq(port.valid & ~port.ready), last.eq(port.payload)]
+    held = port.valid & (Value.cast(port.payload) == last)
+    with m.If(waiting):
+        m.d.comb += Assert(~held if broken else held)
+
+
+class StreamRules(Elaboratable):
+    """The stream rules of ``dut``: every ``Out`` stream's word held until taken, against
+    held ``In`` streams (:func:`held_source`) and free other inputs."""
+
+    def __init__(self, dut, *, broken=False):
+        self.dut, self.broken = dut, broken
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = self.dut
+        m.d.comb += Assume(~ResetSignal())
+        for name, member in dut.signature.members.items():
+            port = getattr(dut, name)
+            if member.is_port:
+                if member.flow == wiring.In:
+                    m.d.comb += port.eq(AnySeq(len(Value.cast(port))))
+            elif isinstance(member.signature, stream.Signature):
+                if member.flow == wiring.In:
+                    held_source(m, port, name)
+                else:
+                    held_sink(m, port, name, broken=self.broken)
+        return m
+
+
+def blocks():
+    """One of each streaming block (the proved popcount tree, comparator and PE aside),
+    and a whole accelerator."""
+    plan = tiny_plan(target_cycles=4)
+    return {
+        "accelerator": DataflowAccelerator(plan),
+        "bit_planes": BitPlanes(channels=2, bits=3),
+        "mva": MatrixVectorActivation(plan.stages[0].folding),
+        "uart_receiver": UARTReceiver(divisor=4),
+        "bytes_to_word": BytesToWord(20),
+        "queue": Queue(width=5, depth=3),
+        "argmax": Argmax(classes=3, width=4),
+        "maxpool": MaxPool(height=4, width=4, channels=2, kernel=2),
+        "window": SlidingWindow(height=4, width=4, channels=2, kernel=3, padding=1),
+        "flatten": Flatten(height=2, width=2, channels=2),
+        "frame_receiver": FrameReceiver(image_bytes=3, weight_bytes=2, idle=3),
+        "frame_transmitter": FrameTransmitter(12),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(blocks()))
+def test_every_block_holds_its_words(name, tmp_path):
+    prove(StreamRules(blocks()[name]), depth=HOLD_DEPTH, build_dir=tmp_path)
+
+
+def test_a_block_that_drops_its_word_is_refuted(tmp_path):
+    """A block whose word changes while it waits (here: the check inverted) fails."""
+    with pytest.raises(FormalFailed) as failure:
+        prove(StreamRules(Queue(width=5, depth=3), broken=True), depth=HOLD_DEPTH,
+              build_dir=tmp_path, mode="bmc")
+    assert failure.value.status == "FAIL" and failure.value.trace.is_file()
+
+
+# -- a whole accelerator's output sequence -----------------------------------------------
+
+class SequenceProof(Elaboratable):
+    """The accelerator of ``plan`` (or ``hardware``'s, against ``plan``'s golden model)
+    under free stalls: each result equals the golden model's for the next image not yet
+    answered; at most ``in_flight`` images wait (more: one was lost)."""
+
+    def __init__(self, plan, *, hardware=None, depth=SEQUENCE_DEPTH):
+        self.plan, self.hardware = plan, hardware or plan
+        self.in_flight = depth // plan.cycles_per_image + 1    # every image the bound takes
+
+    def elaborate(self, platform):
+        m = Module()
+        plan = self.plan
+        m.submodules.dut = dut = DataflowAccelerator(self.hardware)
+        m.d.comb += Assume(~ResetSignal())
+        held_source(m, dut.i, "i")
+        held_sink(m, dut.o, "o")
+        k, width = plan.in_words, plan.in_width
+        x = np.array(list(itertools.product([-1.0, 1.0], repeat=k)))[:, ::-1]
+        table = plan.pack_outputs(*plan.reference(x))   # image bits (word 0 lowest) -> word
+        assert [sum(b << n for n, b in enumerate(plan.input_words(x[i:i + 1])))
+                for i in range(len(x))] == list(range(len(x)))
+        golden = Array(Const(w, plan.out_width) for w in table)
+
+        # the images taken, their golden results queued in order
+        bits, count = Signal(k * width), Signal(range(k))
+        take_in = dut.i.valid & dut.i.ready
+        take_out = dut.o.valid & dut.o.ready
+        image = Signal(k * width)
+        m.d.comb += image.eq(Cat(bits[width:], dut.i.payload))
+        depth = self.in_flight + 1
+        queue = Array(Signal(plan.out_width, name=f"spec{n}") for n in range(depth))
+        head, tail = Signal(range(depth)), Signal(range(depth))
+        waiting = Signal(range(depth + 1))
+        done = take_in & (count == k - 1)
+        with m.If(take_in):
+            m.d.sync += [bits.eq(image), count.eq(Mux(count == k - 1, 0, count + 1))]
+        with m.If(done):
+            m.d.sync += [queue[tail].eq(golden[image]),
+                         tail.eq(Mux(tail == depth - 1, 0, tail + 1))]
+        with m.If(take_out):
+            m.d.sync += head.eq(Mux(head == depth - 1, 0, head + 1))
+            m.d.comb += [Assert(waiting > 0), Assert(dut.o.payload == queue[head])]
+        m.d.sync += waiting.eq(waiting + done - take_out)
+        m.d.comb += Assert(waiting <= self.in_flight)
+        return m
+
+
+@pytest.mark.parametrize("depth", [SEQUENCE_DEPTH,
+                                   pytest.param(40, marks=pytest.mark.slow)])
+def test_accelerator_sequence_equals_the_golden_model(depth, tmp_path):
+    prove(SequenceProof(tiny_plan(), depth=depth), depth=depth, build_dir=tmp_path,
+          mode="bmc")
+
+
+def test_accelerator_of_another_network_is_refuted(tmp_path):
+    """The same shapes with other weights: some image's result differs within the bound."""
+    other = map_network(sign_mlp((4, 3, 2), seed=2), target_cycles=1)
+    with pytest.raises(FormalFailed) as failure:
+        prove(SequenceProof(tiny_plan(), hardware=other), depth=SEQUENCE_DEPTH,
+              build_dir=tmp_path, mode="bmc")
+    assert failure.value.status == "FAIL" and failure.value.trace.is_file()
