@@ -305,8 +305,14 @@ def doctor():
 
 @main.command()
 @click.argument("network", type=click.Path(exists=True, dir_okay=False))
-@click.option("--inputs", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Test data (.npz with `x` and labels `y`).")
+@click.option("--inputs", type=click.Path(exists=True, dir_okay=False),
+              help="Test data (.npz with `x` and labels `y`); required with a network file.")
+@click.option("--schemes", default=None,
+              help="With a training record: the schemes to train, comma-separated (default: "
+                   "the record's).")
+@click.option("--bases", default=None,
+              help="With a training record: M x N bases of the abc and pa schemes, "
+                   "comma-separated, e.g. 1x1,2x2,3x3 (default: the record's).")
 @click.option("--board", type=click.Choice(sorted(BOARDS)), default="icebreaker",
               show_default=True)
 @click.option("--targets", default="64,256,1024,4096", show_default=True,
@@ -324,15 +330,18 @@ def doctor():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where the points, pareto.md and pareto.png go (default "
                    "reports/explore/<network>-<board>).")
-def explore(network, inputs, board, targets, archs, steps, sim_images, scheduler, workers,
-            out_dir):
+def explore(network, inputs, schemes, bases, board, targets, archs, steps, sim_images,
+            scheduler, workers, out_dir):
     """Sweep architectures and cycles-per-image targets of NETWORK on BOARD, each point a
     task on Dask built by the flow's steps; write the accuracy x LUT4 x images/s Pareto
-    front. Points that do not fit are pruned from their estimate first; points already
-    built are reused, so an interrupted sweep resumes."""
+    front. NETWORK is a network file, or the run record NAME.train.json of `popcorn train`:
+    then every scheme of --schemes with every M x N of --bases is trained as the record
+    was (a Dask task each) and swept on its own test split. Points that do not fit are
+    pruned from their estimate first; networks and points already built are reused, so an
+    interrupted sweep resumes."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from .explore import ARCHS
+    from .explore import ARCHS, variants
     from .explore import explore as sweep
     from .flow import STEPS
     from .network import NetworkError
@@ -351,7 +360,24 @@ def explore(network, inputs, board, targets, archs, steps, sim_images, scheduler
         if bad:
             raise click.BadParameter(f"unknown {bad[0]!r}; choose from {', '.join(known)}",
                                      param_hint=name)
-    out_dir = Path(out_dir or f"reports/explore/{Path(network).stem}-{board}")
+    record, train = None, ()
+    if network.endswith(".train.json"):
+        record = _training_record(network)
+        scheme_list = [s.strip() for s in (schemes or record["scheme"]).split(",")]
+        bad = [s for s in scheme_list if s not in _TRAIN_SCHEMES]
+        if bad:
+            raise click.BadParameter(f"unknown {bad[0]!r}; choose from "
+                                     f"{', '.join(_TRAIN_SCHEMES)}", param_hint="--schemes")
+        config = record["config"]
+        train = variants(scheme_list, _bases(bases) if bases else
+                         [(config.get("m") or 1, config.get("n") or 1)])
+    elif schemes or bases:
+        raise click.UsageError("--schemes and --bases need a training record "
+                               "(NAME.train.json) to train from")
+    elif inputs is None:
+        raise click.UsageError("--inputs is required with a network file")
+    stem = Path(network).name.removesuffix(".train.json").removesuffix(".npz")
+    out_dir = Path(out_dir or f"reports/explore/{stem}-{board}")
     with Progress(TextColumn("explore"), BarColumn(), MofNCompleteColumn(),
                   console=Console(stderr=True, quiet=_option("quiet"))) as bar:
         task = bar.add_task("points", total=None)
@@ -359,13 +385,38 @@ def explore(network, inputs, board, targets, archs, steps, sim_images, scheduler
             rows, pruned, front = sweep(
                 network, inputs, board=board, targets=target_list, archs=arch_list,
                 out_dir=out_dir, steps=step_list, sim_images=sim_images, scheduler=scheduler,
-                workers=workers,
+                workers=workers, record=record, train=train,
                 progress=lambda done, total: bar.update(task, completed=done, total=total))
         except (NetworkError, ValueError, OSError) as error:
             raise _fail(error) from None
     click.echo((out_dir / "pareto.md").read_text())
     click.echo(f"{len(rows)} points built or reused, {len(pruned)} pruned, {len(front)} on "
                f"the Pareto front: {out_dir / 'pareto.md'}, {out_dir / 'pareto.png'}")
+
+
+def _training_record(path):
+    """The run record ``path`` (``popcorn train``'s ``.train.json``), or a one-line error."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"{path}: not a training record ({error})") from None
+    keys = {"scheme", "data", "arch", "epochs", "seed", "lr", "batch_size", "config"}
+    if not isinstance(record, dict) or not keys <= record.keys():
+        raise click.ClickException(f"{path}: not a training record of `popcorn train` (it "
+                                   f"needs {', '.join(sorted(keys))})")
+    return record
+
+
+def _bases(text):
+    """``--bases``: comma-separated ``MxN`` pairs of positive integers."""
+    try:
+        pairs = [tuple(int(v) for v in pair.lower().split("x")) for pair in text.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+        raise click.BadParameter(f"must be comma-separated MxN pairs, e.g. 1x1,2x2, not "
+                                 f"{text!r}", param_hint="--bases")
+    return pairs
 
 
 def _load_inputs(path):

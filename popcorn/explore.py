@@ -1,7 +1,13 @@
-"""Design-space exploration of one network on one board: every (architecture, cycles per
-image target) point of a sweep built by the flow's steps (:mod:`popcorn.flow`), each a task
-on Dask (a local cluster, or the scheduler of a cluster of many machines), and the Pareto
-front of accuracy x LUT4 x images/s.
+"""Design-space exploration on one board: every (architecture, cycles per image target)
+point of a sweep built by the flow's steps (:mod:`popcorn.flow`), each a task on Dask (a
+local cluster, or the scheduler of a cluster of many machines), and the Pareto front of
+accuracy x LUT4 x images/s.
+
+The sweep starts from a network file, or from a training run's record (``NAME.train.json``,
+what ``popcorn train`` writes): then each :class:`Variant` (a scheme with M x N bases) is
+first trained as the record was (its data set, architecture, epochs, seed, learning rate,
+batch size and options; a Dask task each, written to ``out_dir/networks/``), and every
+variant's points are built on its own test split. A variant already trained is reused.
 
 A point is pruned before any tool runs when its mapping is refused or its estimate does not
 fit the board (:func:`popcorn.boards.fit.check_fit`). A point's row is saved in
@@ -28,10 +34,69 @@ ARCHS = ("dataflow", "folded")
 class Point:
     arch: str
     target_cycles: int
+    variant: str = ""
 
     @property
     def key(self):
-        return f"{self.arch}-{self.target_cycles}"
+        return f"{self.variant + '-' if self.variant else ''}{self.arch}-{self.target_cycles}"
+
+
+MULTI_BASE = ("abc", "pa")
+"""The schemes with M weight and N activation bases; the others have one of each
+(BinaryConnect: its activation bits)."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A network to train: ``scheme`` with ``m`` x ``n`` bases (1 x 1 for the schemes
+    without, :data:`MULTI_BASE`)."""
+    scheme: str
+    m: int = 1
+    n: int = 1
+
+    @property
+    def key(self):
+        return f"{self.scheme}-{self.m}x{self.n}"
+
+
+def variants(schemes, bases):
+    """Every scheme of ``schemes`` with every (M, N) of ``bases`` for the multi-base
+    schemes, 1 x 1 for the others; in order, without repeats."""
+    out = []
+    for scheme in schemes:
+        for m, n in (bases if scheme in MULTI_BASE else [(1, 1)]):
+            if Variant(scheme, m, n) not in out:
+                out.append(Variant(scheme, m, n))
+    return out
+
+
+_DATA_KEYS = ("scheme", "arch", "input_shape", "classes", "input_max")
+
+
+def train_variant(record, variant, out_dir):
+    """Train ``variant`` as the run record ``record`` (a ``.train.json`` dict) was trained
+    (a task for a Dask worker); return the paths of its network file and test split in
+    ``out_dir/networks/``, already there when it was trained before."""
+    from .train.run import train_network
+
+    base = Path(out_dir) / "networks" / variant.key
+    network, test = base.with_name(base.name + ".npz"), base.with_name(base.name + ".test.npz")
+    if network.is_file() and test.is_file():
+        return str(network), str(test)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    options = {k: v for k, v in record["config"].items() if k not in _DATA_KEYS}
+    multi = variant.scheme in MULTI_BASE
+    options.update(m=variant.m if multi else None, n=variant.n if multi else None,
+                   shift_bn=options.get("shift_bn", False) and variant.scheme == "bnn",
+                   stochastic=options.get("stochastic", False)
+                   and variant.scheme == "binaryconnect",
+                   real_ends=False if variant.scheme == "xnor" else options.get("real_ends"))
+    if options["real_ends"] is None:
+        options.pop("real_ends")
+    train_network(variant.scheme, data=record["data"], output=str(base), arch=record["arch"],
+                  epochs=record["epochs"], seed=record["seed"], lr=record["lr"],
+                  batch_size=record["batch_size"], progress=False, **options)
+    return str(network), str(test)
 
 
 def plan_point(network, point, frac_bits=8):
@@ -78,8 +143,9 @@ def run_point(network_path, inputs_path, point, *, board, out_dir, steps, sim_im
                         build_dir=out_dir / "build", report_dir=out_dir / "reports",
                         sim_images=sim_images)
     results = run_steps(plan, config, steps)
-    row = {"key": point.key, "arch": point.arch, "target_cycles": point.target_cycles,
-           "source": "estimate", "cycles_per_image": plan.cycles_per_image}
+    row = {"key": point.key, "variant": point.variant, "arch": point.arch,
+           "target_cycles": point.target_cycles, "source": "estimate",
+           "cycles_per_image": plan.cycles_per_image}
     if "estimate" in results:
         row["lut4"] = results["estimate"]["estimate"]["total"]["lut4"]
     clock = get_board(board).clock_hz / 1e6
@@ -115,42 +181,61 @@ def pareto(rows):
 
 
 def explore(network_path, inputs_path, *, board, targets, archs=ARCHS, out_dir, steps,
-            sim_images=20, frac_bits=8, scheduler=None, workers=1, progress=None):
+            sim_images=20, frac_bits=8, scheduler=None, workers=1, progress=None,
+            record=None, train=()):
     """Sweep ``archs`` x ``targets`` on Dask; return ``(rows, pruned, front)`` and write
     ``out_dir/pareto.md`` and ``pareto.png``. Points with a saved row are not built again.
     ``scheduler``: the address of a running Dask scheduler, else a local cluster of
-    ``workers`` processes. ``progress(done, total)`` is called as points finish."""
+    ``workers`` processes. ``progress(done, total)`` is called as points finish.
+
+    With ``record`` (a run record, :func:`train_variant`) and ``train`` (:class:`Variant`
+    s), the variants are trained first and each one's points built on its test split;
+    ``network_path`` and ``inputs_path`` are then unused."""
     from distributed import Client, LocalCluster, as_completed
 
     from .network import load_network
 
-    network = load_network(network_path)
-    points = [Point(arch, int(t)) for arch in archs for t in targets]
-    kept, pruned = prune(network, points, board, frac_bits)
     out_dir = Path(out_dir)
-    rows = []
-    todo = []
-    for point in kept:
-        saved = out_dir / "points" / f"{point.key}.json"
-        (rows.append(json.loads(saved.read_text())) if saved.is_file() else todo.append(point))
-    if progress:
-        progress(len(rows), len(kept))
-    if todo:
-        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1,
-                                                      processes=True, dashboard_address=None)
+    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1,
+                                                  processes=True, dashboard_address=None)
+    rows, pruned = [], {}
+    try:
         with Client(scheduler or cluster) as client:
-            futures = [client.submit(run_point, str(network_path), str(inputs_path), point,
-                                     board=board, out_dir=str(out_dir), steps=tuple(steps),
+            if record is not None:
+                futures = [client.submit(train_variant, record, v, str(out_dir),
+                                         key=f"popcorn-train-{v.key}-{out_dir.name}")
+                           for v in train]
+                networks = [(v.key, *f.result()) for v, f in zip(train, futures)]
+            else:
+                networks = [("", str(network_path), str(inputs_path))]
+            todo, kept = [], 0
+            for variant, net_path, data_path in networks:
+                network = load_network(net_path)
+                points = [Point(arch, int(t), variant) for arch in archs for t in targets]
+                mine, refused = prune(network, points, board, frac_bits)
+                pruned.update(refused)
+                kept += len(mine)
+                for point in mine:
+                    saved = out_dir / "points" / f"{point.key}.json"
+                    if saved.is_file():
+                        rows.append(json.loads(saved.read_text()))
+                    else:
+                        todo.append((point, net_path, data_path))
+            if progress:
+                progress(len(rows), kept)
+            futures = [client.submit(run_point, net_path, data_path, point, board=board,
+                                     out_dir=str(out_dir), steps=tuple(steps),
                                      sim_images=sim_images, frac_bits=frac_bits,
                                      key=f"popcorn-{point.key}-{out_dir.name}")
-                       for point in todo]
+                       for point, net_path, data_path in todo]
             for future in as_completed(futures):
                 rows.append(future.result())
                 if progress:
-                    progress(len(rows), len(kept))
+                    progress(len(rows), kept)
+    finally:
         if cluster is not None:
             cluster.close()
-    rows.sort(key=lambda row: (row["arch"], row["target_cycles"]))
+    rows.sort(key=lambda row: (row.get("variant", ""), row["arch"], row["target_cycles"]))
     front = pareto(rows)
     _write_front(out_dir, rows, pruned, front, board)
     return rows, pruned, front
@@ -166,10 +251,12 @@ def _write_front(out_dir, rows, pruned, front, board):
              "source column says), cycles per image measured in RTL, images/s at fmax (or "
              "at the board clock without a bitstream), accuracy of the RTL on the simulated "
              "images (or of the integer golden model). Pareto points are marked *.", "",
-             "| point | architecture | target cycles | LUT4 | source | cycles per image | "
-             "images/s | accuracy |", "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |"]
+             "| point | network | architecture | target cycles | LUT4 | source | "
+             "cycles per image | images/s | accuracy |",
+             "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |"]
     for row in rows:
-        lines.append(f"| {row['key']}{' *' if row['key'] in keys else ''} | {row['arch']} | "
+        lines.append(f"| {row['key']}{' *' if row['key'] in keys else ''} | "
+                     f"{row.get('variant') or 'as given'} | {row['arch']} | "
                      f"{row['target_cycles']} | {row.get('lut4', '')} | {row['source']} | "
                      f"{row['cycles_per_image']} | {row['images_per_s']} | "
                      f"{row.get('accuracy', '')} |")

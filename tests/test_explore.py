@@ -44,3 +44,50 @@ def test_explore_sweeps_prunes_and_resumes(tmp_path, monkeypatch):
     assert second.exit_code == 0, second.output
     assert "3 points built or reused, 1 pruned" in second.output
     assert stamps == {p: (tmp_path / "out/points" / p).stat().st_mtime_ns for p in points}
+
+
+def test_explore_trains_schemes_and_bases_from_a_training_record(tmp_path, monkeypatch):
+    """From a run record: each scheme and M x N trained as the record was (here a
+    one-epoch digits MLP), each swept on its own test split; a second run trains and builds
+    nothing again."""
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    examples = Path(__file__).resolve().parents[1] / "popcorn/examples"
+    record = json.loads((examples / "digits_bnn_mlp.train.json").read_text())
+    record.update(epochs=1, config=dict(record["config"], hidden=[16]))
+    (tmp_path / "tiny.train.json").write_text(json.dumps(record))
+    args = ["explore", "tiny.train.json", "--schemes", "bnn,abc", "--bases", "2x2,1x1",
+            "--arch", "dataflow", "--targets", "64", "--steps", "estimate,golden",
+            "--out", "out"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    networks = sorted(p.name for p in (tmp_path / "out/networks").glob("*.npz"))
+    assert networks == ["abc-1x1.npz", "abc-1x1.test.npz", "abc-2x2.npz", "abc-2x2.test.npz",
+                        "bnn-1x1.npz", "bnn-1x1.test.npz"]
+    trained = json.loads((tmp_path / "out/networks/abc-2x2.train.json").read_text())
+    assert (trained["config"]["m"], trained["config"]["n"], trained["epochs"]) == (2, 2, 1)
+    assert trained["config"]["hidden"] == [16]
+    points = sorted(p.name for p in (tmp_path / "out/points").iterdir())
+    assert points == ["abc-1x1-dataflow-64.json", "abc-2x2-dataflow-64.json",
+                      "bnn-1x1-dataflow-64.json"]
+    for name in points:
+        row = json.loads((tmp_path / "out/points" / name).read_text())
+        assert 0 < row["accuracy"] <= 1 and row["variant"] == name.rsplit("-", 2)[0]
+    assert "| abc-2x2 |" in (tmp_path / "out/pareto.md").read_text()
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*.json")}
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0, second.output
+    assert "3 points built or reused, 0 pruned" in second.output
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+
+
+def test_explore_refuses_training_options_without_a_record(tmp_path):
+    save_network(sign_mlp((16, 8, 4), seed=1), tmp_path / "net.npz")
+    result = CliRunner().invoke(main, ["explore", str(tmp_path / "net.npz"), "--bases", "2x2"])
+    assert result.exit_code == 2
+    assert "--schemes and --bases need a training record (NAME.train.json)" in result.output
+    (tmp_path / "bad.train.json").write_text("{}")
+    result = CliRunner().invoke(main, ["explore", str(tmp_path / "bad.train.json")])
+    assert result.exit_code == 1
+    assert "bad.train.json: not a training record of `popcorn train`" in result.output
