@@ -38,7 +38,7 @@ def test_build_example_writes_bitstream_and_report_matching_the_tools(tmp_path, 
         impl["logic_cells_available"], impl["ebr_available"], impl["dsp_available"])
     est = report["estimate"]["total"]            # the pre-build estimate of the core
     assert est["ebr"] == impl["ebr"] and est["dsp"] == impl["dsp"]
-    assert 0.7 * impl["lut4"] <= est["lut4"] <= impl["lut4"]   # the link adds ~110 LUT4
+    assert 0.8 * impl["lut4"] <= est["lut4"] <= impl["lut4"]   # the link estimated too
     path = impl["critical_path"]          # its hops add up to the period nextpnr reports
     assert path["delay_ns"] == pytest.approx(1000 / fmax, abs=0.05)
     assert path["logic_ns"] + path["routing_ns"] == pytest.approx(path["delay_ns"], abs=0.02)

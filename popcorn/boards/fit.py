@@ -66,6 +66,11 @@ def estimate_design(plan, board):
     else:
         layers = [{"layer": stage.layer, "kind": stage.kind, "spram": 0,
                    **stage_resources(stage, b.family)} for stage in plan.stages]
+    folded = isinstance(plan, FoldedPlan)
+    link = estimate_link(family=b.family, in_width=plan.in_width, out_width=plan.out_width,
+                         in_words=plan.in_words, flash_words=plan.weight_words if folded else 0)
+    layers.append({"layer": "link", "kind": "host link", "spram": 0, "ebr": 0, "dsp": 0,
+                   **link})
     total = {k: sum(part[k] for part in layers) for k in KEYS}
     return DesignEstimate(board=b.name, family=b.family, layers=tuple(layers), total=total,
                           capacity=dict(b.capacity))
@@ -90,6 +95,42 @@ def check_fit(estimate):
                 f"{names[key]} (estimate), the device has {have}; layer "
                 f"{heaviest['layer']} ({heaviest['kind']}) alone needs {heaviest[key]}. "
                 f"{advice}")
+
+
+LINK_FACTORS = {
+    "ice40": {"plain": {"lut4": {"one": 456.17, "in_bytes": 8.07, "out_bytes": 1.01},
+                        "ff": {"one": 271.46, "in_bytes": 16.47, "out_bytes": 0.5}},
+              "flash": {"lut4": {"one": 104.4, "bits": 1.0}, "ff": {"one": 49.2, "bits": 1.0}}},
+    "ecp5": {"plain": {"lut4": {"one": 415.44, "in_bytes": 7.69, "out_bytes": 1.14},
+                       "ff": {"one": 175.46, "in_bytes": 16.47, "out_bytes": 0.5}},
+             "flash": {"lut4": {"one": 94.72, "bits": 3.36}, "ff": {"one": 49.2, "bits": 1.0}}},
+}
+"""LUT4 and flip-flops per feature of :func:`link_features`, fitted by
+``benchmarks/sweep_link.py --fit`` (``reports/blocks/link_estimates.md``)."""
+
+
+def link_features(*, in_width, out_width, in_words, flash_words):
+    """The host link's cost drivers: ``plain`` (the UART, the frame receiver and
+    transmitter: fixed, plus the input word's and the result's bytes, each a register
+    with its multiplexer) and ``flash`` (the flash loader: fixed, plus its counters and
+    address bits of the image's length)."""
+    return {"plain": {"one": 1, "in_bytes": -(-in_width // 8), "out_bytes": -(-out_width // 8)},
+            "flash": {"one": 1, "bits": (16 + 8 * flash_words + 4).bit_length()}}
+
+
+def estimate_link(*, family, in_width, out_width, in_words, flash_words=0):
+    """Estimated ``{"lut4", "ff"}`` of the host link (:class:`~.host_link.UARTLink`) of
+    a core with ``in_width``-bit input words (``in_words`` an image) and ``out_width``-bit
+    results, with the flash loader (:class:`~.host_link.WeightsFromFlash`) of
+    ``flash_words`` 64-bit words unless 0: :data:`LINK_FACTORS` times
+    :func:`link_features`."""
+    feats = link_features(in_width=in_width, out_width=out_width, in_words=in_words,
+                          flash_words=flash_words)
+    parts = ("plain", "flash") if flash_words else ("plain",)
+    k = LINK_FACTORS[family]
+    return {res: round(sum(k[part][res][f] * feats[part][f] for part in parts
+                           for f in feats[part]))
+            for res in ("lut4", "ff")}
 
 
 def check_link(plan):

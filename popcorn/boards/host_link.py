@@ -156,7 +156,9 @@ class FrameReceiver(wiring.Component):
 class FrameTransmitter(wiring.Component):
     """Sends one reply frame (:mod:`popcorn.boards.frames`) per ``verdict``
     (:data:`VERDICT`), in order. When the verdict says a result comes, it waits for the
-    core's ``result`` word (``width`` bits) and takes it whatever the status; the reply's
+    core's ``result`` word (``width`` bits) and takes it whatever the status (``ready``
+    from its state alone, registered, so that no long path reaches the core's enables); the
+    reply's
     payload is its ``ceil(width / 8)`` bytes, little-endian, when the status is
     :data:`~.frames.OK`, which becomes :data:`~.frames.NO_WEIGHTS` while ``fault`` is
     high (the core could not read its weights)."""
@@ -177,18 +179,23 @@ class FrameTransmitter(wiring.Component):
         sent = self.o.valid & self.o.ready
         v = self.verdict.payload
         m.d.comb += crc.data.eq(self.o.payload)
-        take = Signal()
         fields = (("sync", REPLY_SYNC, "status"), ("status", status, "tag"),
                   ("tag", tag, "len0"), ("len0", length, "len1"), ("len1", 0, None))
+        keep = Signal()                       # the result goes into the reply
         with m.FSM() as fsm:
-            with m.State("idle"):
-                with m.If(take):
-                    keep = (v.status == OK) & v.result & ~self.fault
-                    m.d.sync += [
-                        status.eq(Mux((v.status == OK) & v.result & self.fault, NO_WEIGHTS,
-                                      v.status)),
-                        tag.eq(v.tag), word.eq(self.result.payload),
-                        length.eq(Mux(keep, n, 0)), left.eq(Mux(keep, n, 0))]
+            with m.State("idle"):             # the verdict, registered
+                with m.If(self.verdict.valid):
+                    m.d.sync += [status.eq(v.status), tag.eq(v.tag), length.eq(0),
+                                 left.eq(0), keep.eq(v.status == OK)]
+                    m.next = "sync"
+                    with m.If(v.result):
+                        m.next = "result"
+            with m.State("result"):           # ready from the state alone: no long path
+                with m.If(self.result.valid):  # into the core's enables
+                    m.d.sync += [word.eq(self.result.payload),
+                                 status.eq(Mux(keep & self.fault, NO_WEIGHTS, status)),
+                                 length.eq(Mux(keep & ~self.fault, n, 0)),
+                                 left.eq(Mux(keep & ~self.fault, n, 0))]
                     m.next = "sync"
             for state, _, after in fields:
                 with m.State(state):
@@ -216,9 +223,10 @@ class FrameTransmitter(wiring.Component):
         counted = Cat(*(fsm.ongoing(state) for state in ("status", "tag", "len0", "len1",
                                                           "payload"))).any()
         m.d.comb += [
-            take.eq(fsm.ongoing("idle") & self.verdict.valid & (~v.result | self.result.valid)),
-            self.verdict.ready.eq(take), self.result.ready.eq(take & v.result),
-            self.o.valid.eq(~fsm.ongoing("idle")), self.o.payload.eq(byte),
+            self.verdict.ready.eq(fsm.ongoing("idle")),
+            self.result.ready.eq(fsm.ongoing("result")),
+            self.o.valid.eq(~fsm.ongoing("idle") & ~fsm.ongoing("result")),
+            self.o.payload.eq(byte),
             crc.start.eq(fsm.ongoing("status")), crc.valid.eq(sent & counted)]
         return m
 

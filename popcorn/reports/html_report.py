@@ -30,6 +30,13 @@ from matplotlib.figure import Figure
 RESOURCES = ("lut4", "ff", "ebr", "spram", "dsp")
 """The resource columns, in the order of the page."""
 
+def block_label(part):
+    """A row of the estimate: ``layer N (kind)``, or the kind of a part that is no layer
+    (the folded engine, the host link)."""
+    return f"layer {part['layer']} ({part['kind']})" if isinstance(part["layer"], int) \
+        else part["kind"]
+
+
 _NAMES = {"lut4": "LUT4", "ff": "FF", "ebr": "EBR", "spram": "SPRAM", "dsp": "DSP"}
 
 _CSS = """
@@ -137,22 +144,21 @@ def _resources(report):
         return ""
     rows = []
     if est is not None:
-        rows += [[f"layer {p['layer']} ({p['kind']})", *_cells(p)] for p in est["layers"]]
-        rows.append(_Total(["estimate, core total", *_cells(est["total"])]))
+        rows += [[block_label(p), *_cells(p)] for p in est["layers"]]
+        rows.append(_Total(["estimate, total", *_cells(est["total"])]))
     if impl is not None:
         rows.append(_Total(["nextpnr, whole design", *_cells(impl)]))
     if est is not None and "capacity" in est:
         rows.append(["available on the board", *_cells(est["capacity"])])
     parts = ["<h2>Resources: estimate and nextpnr</h2>",
              _p("The estimate (<code>popcorn.hdl.estimates</code>, made before any tool ran) "
-                "is per layer and covers the accelerator core; nextpnr's figures are of the "
-                "whole placed design, with the UART link and board glue, so it has no "
-                "per-layer rows."),
+                "is per layer, and the host link's; nextpnr's figures are of the whole placed "
+                "design, so it has no per-layer rows."),
              _table("resources", ["block", *(_NAMES[k] for k in RESOURCES)], rows)]
     if est is not None:
         layers = est["layers"]
         fig, ax = _figure(max(4.0, 0.6 * len(layers) + 2), 3.2)
-        names = [f"{p['layer']}\n{p['kind']}" for p in layers]
+        names = [block_label(p).replace(" (", "\n(") for p in layers]
         bars = ax.bar(range(len(layers)), [p["lut4"] for p in layers], color="#4c72b0")
         ax.bar_label(bars, fontsize=8)
         ax.set_xticks(range(len(layers)), names, fontsize=8)

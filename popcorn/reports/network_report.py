@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_text
-from .html_report import html_report
+from .html_report import block_label, html_report
 
 
 def _accuracy(pred, labels):
@@ -159,12 +159,12 @@ def _critical_path_lines(path):
 
 
 def _estimate_lines(est, impl):
-    rows = [(f"layer {part['layer']} ({part['kind']})", part) for part in est["layers"]]
-    rows += [("**core total**", est["total"])]
+    rows = [(block_label(part), part) for part in est["layers"]]
+    rows += [("**total**", est["total"])]
     return ["", "### Estimate before the build", "",
-            "`popcorn.hdl.estimates` on each block (Yosys-alone models, errors in "
-            "`reports/blocks/`), without the UART link and board glue that the nextpnr "
-            "figures above include.", "",
+            "`popcorn.hdl.estimates` on each block and `popcorn.boards.fit.estimate_link` "
+            "on the host link (Yosys-alone models, errors in `reports/blocks/`); the "
+            "nextpnr figures above are of the whole placed design.", "",
             "| block | LUT4 | FF | EBR | DSP |", "| --- | ---: | ---: | ---: | ---: |",
             *(f"| {label} | {p['lut4']} | {p['ff']} | {p['ebr']} | {p['dsp']} |"
               for label, p in rows),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from popcorn.boards.fit import DesignTooLarge, check_fit, estimate_design
+from popcorn.boards.fit import DesignTooLarge, check_fit, estimate_design, estimate_link
 from popcorn.examples import load_example
 from popcorn.hdl.estimates import estimate_argmax, estimate_mva
 from popcorn.hdl.pool import MaxPool
@@ -20,10 +20,13 @@ def test_estimate_is_the_sum_of_the_blocks(network):
     plan = map_network(network, target_cycles=256)
     est = estimate_design(plan, "ulx3s-85f")
     assert [(layer["layer"], layer["kind"]) for layer in est.layers] == \
-        [(1, "dense"), (4, "dense"), (7, "dense"), (9, "argmax")]
+        [(1, "dense"), (4, "dense"), (7, "dense"), (9, "argmax"), ("link", "host link")]
     assert plan.foldings[0].gather == 5                     # the first engine gathers pixels
     parts = [estimate_mva(f, "ecp5") for f in plan.foldings]
     parts.append(estimate_argmax(classes=10, width=plan.score_width, family="ecp5"))
+    parts.append(dict(estimate_link(family="ecp5", in_width=plan.in_width,
+                                    out_width=plan.out_width, in_words=plan.in_words),
+                      ebr=0, dsp=0))
     for key in ("lut4", "ff", "ebr", "dsp"):
         assert est.total[key] == sum(p[key] for p in parts)
         assert [layer[key] for layer in est.layers] == [p[key] for p in parts]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from popcorn import tools
-from popcorn.reports.html_report import (binary_ops_per_lut4_cycle, html_report,
+from popcorn.reports.html_report import (binary_ops_per_lut4_cycle, block_label, html_report,
                                          weight_memory_bits)
 from popcorn.reports.network_report import write_report
 from popcorn.tools import ToolMissing, find_tool
@@ -69,12 +69,11 @@ def test_html_shows_the_numbers_of_report_json(path):
     nextpnr = page.row("resources", "nextpnr, whole design")
     assert {name: nextpnr[name] for name in RESOURCES} == {
         name: str(impl[key]) for name, key in RESOURCES.items()}
-    total = page.row("resources", "estimate, core total")
+    total = page.row("resources", "estimate, total")
     for name, key in RESOURCES.items():
         assert total[name] == (str(est["total"][key]) if key in est["total"] else "—")
     for part in est["layers"]:
-        assert page.row("resources", f"layer {part['layer']} ({part['kind']})")["LUT4"] == \
-            str(part["lut4"])
+        assert page.row("resources", block_label(part))["LUT4"] == str(part["lut4"])
 
     assert page.row("timing", "fmax")["MHz"] == str(impl["fmax_mhz"])
     assert page.row("timing", "board clock")["MHz"] == str(impl["clock_mhz"])
