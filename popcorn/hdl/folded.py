@@ -33,7 +33,7 @@ def estimate_folded(plan, family="ice40"):
     coefs = {"lut4": 0, "ff": 0, "ebr": 0} if plan.uniform_coefficient is not None else \
         rom_resources(plan.pe * aw, plan.record_words * plan.pairs, family=family,
                       words=plan.coefficient_image())
-    acts = memory_resources(plan.planes * plan.simd, 2 * plan.buffer_words, family)
+    acts = memory_resources(plan.planes * plan.simd, sum(plan.bank_words), family)
     bank_words, bank_bits = plan.input_bank
     inbuf = memory_resources(bank_bits, 2 * bank_words, family)
     inbuf = {k: v * plan.layers[0].rows for k, v in inbuf.items()}
@@ -118,8 +118,8 @@ class FoldedAccelerator(wiring.Component):
                   for _ in range(rows)]
         for n, inbuf in enumerate(inbufs):
             m.submodules[f"inbuf{n}"] = inbuf
-        m.submodules.acts = acts = memory.Memory(shape=plan.planes * simd, depth=2 * words,
-                                                 init=[])
+        m.submodules.acts = acts = memory.Memory(shape=plan.planes * simd,
+                                                 depth=sum(plan.bank_words), init=[])
         rec_rd, act_rd, act_wr = records.read_port(), acts.read_port(), acts.write_port()
         uniform = plan.uniform_coefficient
         if uniform is None:
@@ -338,7 +338,8 @@ class FoldedAccelerator(wiring.Component):
                          out_slot.eq(slot_now + 1), out_word.eq(word_now)]
             with m.If((slot_now == per_fold - 1) | (t7["nf"] == nf_last[t7["layer"]])):
                 m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(Cat(*stored)),
-                             act_wr.addr.eq(t7["layer"][0] * words + word_now)]
+                             act_wr.addr.eq(t7["layer"][0] * plan.bank_words[0]
+                                            + word_now)]
                 m.d.sync += [out_slot.eq(0), out_word.eq(word_now + 1)]
         with m.If(done & last_layer):
             for p in range(pe):
@@ -432,7 +433,7 @@ def _activation_address(m, plan, c, layer, rbank):
     bank ``rbank``, which keeps ``padding`` rows above the map; a later layer's in the bank
     the layer before wrote), and per row read at once whether it is padding."""
     layers, first = plan.layers, plan.layers[0]
-    bank_words, words = plan.input_bank[0], plan.buffer_words
+    bank_words, bank0 = plan.input_bank[0], plan.bank_words[0]
     g = {k: _table([f(l) for l in layers])[layer] for k, f in (
         ("S", lambda l: l.stride), ("PS", lambda l: l.pool[1]), ("P", lambda l: l.padding),
         ("H", lambda l: l.map[0]), ("W", lambda l: l.map[1]), ("CW", lambda l: l.words))}
@@ -442,10 +443,10 @@ def _activation_address(m, plan, c, layer, rbank):
                  ix.eq((c["ox"] * g["PS"] + c["dx"]) * g["S"] + c["kx"] - g["P"])]
     pad = Cat(*((iy + r < 0) | (ix < 0) | (iy + r >= g["H"]) | (ix >= g["W"])
                 for r in range(first.rows)))
-    bank = Mux(layer == 0, rbank * bank_words, (~layer[0]) * words)
+    bank = Mux(layer == 0, rbank * bank_words, (~layer[0]) * bank0)
     row = Signal(signed(span + 1), name="row")
     m.d.comb += row.eq(iy + Mux(layer == 0, first.padding, 0))
-    address = Signal(range(2 * max(bank_words, words)), name="act_addr")
+    address = Signal(range(max(2 * bank_words, sum(plan.bank_words))), name="act_addr")
     m.d.comb += address.eq(bank + (row.as_unsigned() * g["W"] + ix.as_unsigned()) * g["CW"]
                            + c["cw"])
     return address, pad

@@ -56,7 +56,8 @@ Memories (word layouts defined here, used by the RTL and its testbench):
 * activation banks: two of ``planes * simd``-bit words (:attr:`FoldedPlan.planes`), pixel
   after pixel (raster order), ``CW`` words each, base j of element e at bit
   ``j * simd + e``: layer l writes bank ``l % 2`` and layer l > 0 reads bank
-  ``(l - 1) % 2``.
+  ``(l - 1) % 2``; one memory, bank 0 at word 0 and bank 1 after it, each as deep as the
+  largest map it holds (:attr:`FoldedPlan.bank_words`: CNV's first map alone is in bank 0).
 
 Cycles (:meth:`FoldedPlan.cycle_model`): the image's ``in_words`` words enter an input
 bank one per cycle while the engine computes earlier images; the engine runs each layer
@@ -317,9 +318,16 @@ class FoldedPlan:
 
     @property
     def buffer_words(self):
-        """Words of one activation bank: the largest input map of a layer after the
+        """Words of the larger activation bank: the largest input map of a layer after the
         first."""
-        return max([layer.in_words for layer in self.layers[1:]] or [1])
+        return max(self.bank_words)
+
+    @property
+    def bank_words(self):
+        """Words of activation banks 0 and 1: the largest input map of the layers that read
+        each (the odd layers bank 0, the even ones after the first bank 1; at least 1)."""
+        return tuple(max([layer.in_words for layer in self.layers[first::2]] or [1])
+                     for first in (1, 2))
 
     @property
     def weight_words(self):
