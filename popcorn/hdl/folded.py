@@ -20,7 +20,8 @@ def estimate_folded(plan, family="ice40"):
     of ``simd`` bits (:func:`~popcorn.hdl.estimates.estimate_pe`: popcount tree,
     accumulator), the coefficient multiply (about ``coef_width * log2(simd)`` LUT4 unless
     the coefficient is one constant), ``levels`` comparators and the scores' adder (about
-    ``count_width`` LUT4 each); the record and coefficient ROMs, the two input banks and
+    ``count_width`` LUT4 each); the record and coefficient ROMs (or the coefficients'
+    table: about ``coef_width`` LUT4 per three values), the two input banks and
     the two activation banks as Yosys maps them, the argmax, the loop counters and the
     address arithmetic (a multiply of the row by the map's width), and ``64 / 16`` SPRAM."""
     lanes = estimate_pe(simd=plan.simd, folds=plan.buffer_words, family=family)
@@ -30,9 +31,14 @@ def estimate_folded(plan, family="ice40"):
                 "ff": lanes["ff"] + 2 * cw + max(plan.levels, 1) + sw}
     records = rom_resources(plan.pe * plan.record_width, plan.record_words, family=family,
                             words=plan.record_image())
-    coefs = {"lut4": 0, "ff": 0, "ebr": 0} if plan.uniform_coefficient is not None else \
-        rom_resources(plan.pe * aw, plan.record_words * plan.pairs, family=family,
-                      words=plan.coefficient_image())
+    if plan.uniform_coefficient is not None:
+        coefs = {"lut4": 0, "ff": 0, "ebr": 0}
+    elif plan.pair_coefficients is not None:       # a multiplexer of the table's values
+        coefs = {"lut4": aw * (len(plan.layers) * plan.pairs) // 3, "ff": plan.pe * aw,
+                 "ebr": 0}
+    else:
+        coefs = rom_resources(plan.pe * aw, plan.record_words * plan.pairs, family=family,
+                              words=plan.coefficient_image())
     acts = memory_resources(plan.planes * plan.simd, sum(plan.bank_words), family)
     bank_words, bank_bits = plan.input_bank
     inbuf = memory_resources(bank_bits, 2 * bank_words, family)
@@ -121,8 +127,8 @@ class FoldedAccelerator(wiring.Component):
         m.submodules.acts = acts = memory.Memory(shape=plan.planes * simd,
                                                  depth=sum(plan.bank_words), init=[])
         rec_rd, act_rd, act_wr = records.read_port(), acts.read_port(), acts.write_port()
-        uniform = plan.uniform_coefficient
-        if uniform is None:
+        uniform, table = plan.uniform_coefficient, plan.pair_coefficients
+        if uniform is None and table is None:
             m.submodules.coefs = coefs = memory.Memory(
                 shape=pe * plan.coef_width, depth=plan.record_words * plan.pairs,
                 init=plan.coefficient_image())
@@ -236,7 +242,7 @@ class FoldedAccelerator(wiring.Component):
             m.d.comb += [weights.addr.eq(rw), act_rd.addr.eq(ra), *(in_rd.addr.eq(ra)
                                                                    for in_rd in in_rds),
                          rec_rd.addr.eq(rr)]
-            if uniform is None:
+            if uniform is None and table is None:
                 m.d.comb += coef_rd.addr.eq(Cat(rp, rr))
 
         # t1: the words read, registered (the input base or a bank's, and the weights)
@@ -252,8 +258,13 @@ class FoldedAccelerator(wiring.Component):
                                       act_rd.data.word_select(t1["j"], simd)))]
         m.d.sync += [x.eq(Mux(t1["layer"] == 0, in_plane, act_plane)),
                      w.eq(weights.rdata[:pe * simd]), record2.eq(rec_rd.data), coef3.eq(coef2)]
-        if uniform is None:
+        if uniform is None and table is None:
             m.d.sync += coef2.eq(coef_rd.data)
+        elif uniform is None:           # the table's value of the layer and pair, read as
+            coef1 = Signal(pe * aw, name="coef1")              # the ROM would be
+            value = _by_layer(ta["layer"], [
+                _by_layer(rp, [Const(v, signed(aw)) for v in row]) for row in table])
+            m.d.sync += [coef1.eq(value.as_unsigned().replicate(pe)), coef2.eq(coef1)]
         # t2: XNOR (pm1 weights) or AND ({0, 1} weights) and popcounts of every lane, in
         # parts of at most 16 bits
         parts = [(n, min(n + 16, simd)) for n in range(0, simd, 16)]

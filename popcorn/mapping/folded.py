@@ -44,7 +44,9 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   its mode (2 bits, :func:`~popcorn.golden.comparators.encode_comparators`), then the pool's
   AND flag (1 bit, at ``levels * (count_width + 2)``); the scores layer ``C'``
   (``score_width`` bits, signed).
-* coefficients (EBR ROM, unless one value serves every pair: then a constant): word
+* coefficients (EBR ROM, unless one value serves every pair: then a constant, or every
+  layer's depends on the pair alone: then a table of :attr:`FoldedPlan.pair_coefficients`
+  in logic): word
   ``(record_base + nf) * PAIRS + i * N + j`` (:attr:`FoldedPlan.pairs`, a power of two)
   holds lane p's ``A[c, i, j]`` at bits ``p * coef_width`` (signed).
 * input banks: two, that images fill in turn and the first layer reads; a bank holds the
@@ -284,6 +286,19 @@ class FoldedPlan:
         """The one A of every channel and pair of every layer, or None (then a ROM)."""
         values = {int(v) for layer in self.layers for v in layer.scale.ravel()}
         return values.pop() if len(values) == 1 else None
+
+    @property
+    def pair_coefficients(self):
+        """``[layer][pair]``: A[i, j] of every layer and pair (:attr:`pairs` per layer, 0
+        past its M * N) when no layer's A depends on the channel (a BNN's, a fixed-point
+        input's bit planes), else None (then a ROM of every neuron fold's)."""
+        table = []
+        for layer in self.layers:
+            pairs = layer.scale.reshape(layer.folding.channels, -1)
+            if (pairs != pairs[:1]).any():
+                return None
+            table.append([int(v) for v in pairs[0]] + [0] * (self.pairs - pairs.shape[1]))
+        return table
 
     @property
     def pairs(self):

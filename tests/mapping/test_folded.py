@@ -181,3 +181,26 @@ def test_choose_folded_takes_the_fewest_lanes_that_meet_the_target():
     fastest = min((map_folded(net, pe=pe) for pe in (1, 2, 4, 8)),
                   key=lambda p: p.cycles_per_image)
     assert choose_folded(net, 1).cycles_per_image == fastest.cycles_per_image
+
+
+def test_coefficients_by_layer_and_pair_when_no_channel_has_its_own():
+    """A BinaryConnect MLP's A depends on the layer and the activation plane alone: a
+    table, equal to every neuron fold's ROM word; XNOR-Net's per-channel alpha needs the
+    ROM; the RTL tests run both (test_folded_cnn_bit_exact_with_exact_cycles)."""
+    from popcorn.golden.examples import random_network
+
+    plan = map_folded(random_network("binaryconnect", layout="dense", seed=4), pe=4, simd=4)
+    table, words = plan.pair_coefficients, plan.coefficient_image()
+    assert table is not None and plan.uniform_coefficient is None
+    mask, aw = (1 << plan.coef_width) - 1, plan.coef_width
+    fold = 0
+    for layer, row in zip(plan.layers, table):
+        for nf in range(layer.nf):
+            for q, value in enumerate(row):
+                word = words[(fold + nf) * plan.pairs + q]
+                lanes = min(plan.pe, layer.folding.channels - nf * plan.pe) \
+                    if q < layer.wbases * layer.planes else 0
+                assert all((word >> (p * aw)) & mask == value & mask for p in range(lanes))
+        fold += layer.nf
+    xnor = map_folded(random_network("xnor", layout="strided", seed=64), pe=1, simd=64)
+    assert xnor.pair_coefficients is None
