@@ -98,12 +98,12 @@ def check_fit(estimate):
 
 
 LINK_FACTORS = {
-    "ice40": {"plain": {"lut4": {"one": 456.17, "in_bytes": 8.07, "out_bytes": 1.01},
-                        "ff": {"one": 271.46, "in_bytes": 16.47, "out_bytes": 0.5}},
-              "flash": {"lut4": {"one": 104.4, "bits": 1.0}, "ff": {"one": 49.2, "bits": 1.0}}},
-    "ecp5": {"plain": {"lut4": {"one": 415.44, "in_bytes": 7.69, "out_bytes": 1.14},
-                       "ff": {"one": 175.46, "in_bytes": 16.47, "out_bytes": 0.5}},
-             "flash": {"lut4": {"one": 94.72, "bits": 3.36}, "ff": {"one": 49.2, "bits": 1.0}}},
+    "ice40": {"plain": {"lut4": {"one": 464.98, "in_bytes": 8.95, "out_bytes": 0.81},
+                        "ff": {"one": 272.46, "in_bytes": 16.47, "out_bytes": 0.5}},
+              "flash": {"lut4": {"one": 109.68, "bits": 0.64}, "ff": {"one": 49.2, "bits": 1.0}}},
+    "ecp5": {"plain": {"lut4": {"one": 421.45, "in_bytes": 8.04, "out_bytes": 1.26},
+                       "ff": {"one": 176.46, "in_bytes": 16.47, "out_bytes": 0.5}},
+             "flash": {"lut4": {"one": 103.16, "bits": 2.88}, "ff": {"one": 49.2, "bits": 1.0}}},
 }
 """LUT4 and flip-flops per feature of :func:`link_features`, fitted by
 ``benchmarks/sweep_link.py --fit`` (``reports/blocks/link_estimates.md``)."""
