@@ -26,9 +26,10 @@ BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100, ""),
 """name -> (board, --target-cycles, images simulated in RTL, --nextpnr-opts). CNV-w2a2's
 weights (3.1 Mbit) fill the ULX3S-85F's 208 DP16KD only when its ROMs are deep enough to
 tile them: at 150 000 cycles per image, with the weight ROMs placed (``--weight-memory
-fill``). It places (191 DP16KD) but has not routed: router2's overuse fell to about 13 000
-wires and stayed there, at nextpnr's default placement density and at
-``--placer-heap-beta 0.6`` alike (75 k, 45 k, 29 k, 21 k, 17 k, 15 k in iterations 1-6)."""
+fill``). It places (191 DP16KD) but has not routed: at nextpnr's default placement density
+router2's overuse fell to about 13 000 wires by iteration 6 and stayed there to iteration
+10; at ``--placer-heap-beta 0.6`` it followed the same course (75 k, 45 k, 29 k, 21 k,
+17 k, 15 k in iterations 1-6) and was stopped."""
 
 
 def main(args, build_dir=Path("build/finn")):
