@@ -25,7 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -44,7 +44,8 @@ HELD_OUT = [dict(in_width=16, out_width=90, in_words=400, flash_words=0),
 
 
 class LinkStub(wiring.Component):
-    """A stream core of the given widths (its input's low bits, registered), with a
+    """A stream core of the given widths (its inputs shifted into a result register, so
+    that every result bit is live), with a
     ``load`` port of ``flash_words`` 64-bit words when that is not 0, and the ``plan``
     attributes the link reads."""
 
@@ -61,7 +62,8 @@ class LinkStub(wiring.Component):
         en = self.o.ready | ~self.o.valid
         m.d.comb += self.i.ready.eq(en & (self.loaded if self._flash_words else 1))
         with m.If(en):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
+            m.d.sync += [self.o.valid.eq(self.i.valid),        # every result bit live
+                         self.o.payload.eq(Cat(self.i.payload, self.o.payload))]
         if self._flash_words:
             count = Signal(range(self._flash_words + 1))
             m.d.comb += self.load.ready.eq(~self.loaded)

@@ -156,12 +156,13 @@ class FrameReceiver(wiring.Component):
 class FrameTransmitter(wiring.Component):
     """Sends one reply frame (:mod:`popcorn.boards.frames`) per ``verdict``
     (:data:`VERDICT`), in order. When the verdict says a result comes, it waits for the
-    core's ``result`` word (``width`` bits) and takes it whatever the status (``ready``
-    from its state alone, registered, so that no long path reaches the core's enables); the
-    reply's
-    payload is its ``ceil(width / 8)`` bytes, little-endian, when the status is
-    :data:`~.frames.OK`, which becomes :data:`~.frames.NO_WEIGHTS` while ``fault`` is
-    high (the core could not read its weights)."""
+    core's ``result`` word (``width`` bits); the reply's payload is its ``ceil(width / 8)``
+    bytes, little-endian, read from the word while the core holds it (the stream rule: no
+    copy of it here), when the status is :data:`~.frames.OK`, which becomes
+    :data:`~.frames.NO_WEIGHTS` while ``fault`` is high (the core could not read its
+    weights). The word is taken after its last byte, or at once when the status drops it;
+    ``result.ready`` comes from the state alone, so no long path reaches the core's
+    enables."""
 
     def __init__(self, width):
         self._bytes = (width + 7) // 8
@@ -173,9 +174,8 @@ class FrameTransmitter(wiring.Component):
         m = Module()
         m.submodules.crc = crc = CRC.create()
         n = self._bytes
-        word = Signal(8 * n)
         status, tag, length = Signal(STATUS_BITS), Signal(8), Signal(range(n + 1))
-        left = Signal(range(n + 1))
+        index = Signal(range(n))
         sent = self.o.valid & self.o.ready
         v = self.verdict.payload
         m.d.comb += crc.data.eq(self.o.payload)
@@ -186,29 +186,34 @@ class FrameTransmitter(wiring.Component):
             with m.State("idle"):             # the verdict, registered
                 with m.If(self.verdict.valid):
                     m.d.sync += [status.eq(v.status), tag.eq(v.tag), length.eq(0),
-                                 left.eq(0), keep.eq(v.status == OK)]
+                                 keep.eq(v.status == OK)]
                     m.next = "sync"
                     with m.If(v.result):
                         m.next = "result"
-            with m.State("result"):           # ready from the state alone: no long path
-                with m.If(self.result.valid):  # into the core's enables
-                    m.d.sync += [word.eq(self.result.payload),
-                                 status.eq(Mux(keep & self.fault, NO_WEIGHTS, status)),
-                                 length.eq(Mux(keep & ~self.fault, n, 0)),
-                                 left.eq(Mux(keep & ~self.fault, n, 0))]
+            with m.State("result"):           # the core offers its word, and holds it
+                with m.If(self.result.valid):
+                    m.d.sync += [status.eq(Mux(keep & self.fault, NO_WEIGHTS, status)),
+                                 length.eq(Mux(keep & ~self.fault, n, 0))]
                     m.next = "sync"
+                    with m.If(~keep | self.fault):
+                        m.next = "drop"
+            with m.State("drop"):             # a result the reply does not carry
+                m.next = "sync"
             for state, _, after in fields:
                 with m.State(state):
                     with m.If(self.o.ready):
                         m.next = after or "payload"
                         if after is None:
+                            m.d.sync += index.eq(0)
                             with m.If(length == 0):
                                 m.next = "crc0"
             with m.State("payload"):
                 with m.If(sent):
-                    m.d.sync += [word.eq(word >> 8), left.eq(left - 1)]
-                    with m.If(left == 1):
-                        m.next = "crc0"
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(index == n - 1):
+                        m.next = "release"
+            with m.State("release"):          # the word, taken after its last byte
+                m.next = "crc0"
             with m.State("crc0"):              # the CRC, most significant byte first
                 with m.If(self.o.ready):
                     m.next = "crc1"
@@ -217,15 +222,20 @@ class FrameTransmitter(wiring.Component):
                     m.next = "idle"
         # continuous assignments of the state (an always @* block stays undefined in Icarus)
         byte = Const(0, 8)
-        for state, value in (*((f[0], f[1]) for f in fields), ("payload", word[:8]),
+        word = Cat(self.result.payload, Const(0, 8 * n - len(self.result.payload)))
+        for state, value in (*((f[0], f[1]) for f in fields),
+                             ("payload", word.word_select(index, 8)),
                              ("crc0", crc.crc[8:]), ("crc1", crc.crc[:8])):
             byte = Mux(fsm.ongoing(state), value, byte)
         counted = Cat(*(fsm.ongoing(state) for state in ("status", "tag", "len0", "len1",
                                                           "payload"))).any()
+        sending = Cat(*(fsm.ongoing(state) for state, *_ in fields)).any() \
+            | fsm.ongoing("payload") | fsm.ongoing("crc0") | fsm.ongoing("crc1")
         m.d.comb += [
             self.verdict.ready.eq(fsm.ongoing("idle")),
-            self.result.ready.eq(fsm.ongoing("result")),
-            self.o.valid.eq(~fsm.ongoing("idle") & ~fsm.ongoing("result")),
+            self.result.ready.eq(fsm.ongoing("drop") | fsm.ongoing("release")),
+            # (result.valid is high in every reachable payload cycle; the induction needs it)
+            self.o.valid.eq(sending & (~fsm.ongoing("payload") | self.result.valid)),
             self.o.payload.eq(byte),
             crc.start.eq(fsm.ongoing("status")), crc.valid.eq(sent & counted)]
         return m
