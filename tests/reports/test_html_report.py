@@ -134,7 +134,7 @@ def test_weight_memory_by_hand():
 
 def test_missing_sections_are_left_out():
     report = json.loads(DATAFLOW.read_text())
-    for key in ("implementation", "estimate", "cycles", "performance", "accuracy"):
+    for key in ("implementation", "estimate", "cycles", "performance", "accuracy", "confusion"):
         del report[key]
     text = html_report(report)
     page = Page(text)
