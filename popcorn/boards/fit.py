@@ -98,12 +98,12 @@ def check_fit(estimate):
 
 
 LINK_FACTORS = {
-    "ice40": {"plain": {"lut4": {"one": 464.98, "in_bytes": 8.95, "out_bytes": 0.81},
-                        "ff": {"one": 272.46, "in_bytes": 16.47, "out_bytes": 0.5}},
-              "flash": {"lut4": {"one": 109.68, "bits": 0.64}, "ff": {"one": 49.2, "bits": 1.0}}},
-    "ecp5": {"plain": {"lut4": {"one": 421.45, "in_bytes": 8.04, "out_bytes": 1.26},
-                       "ff": {"one": 176.46, "in_bytes": 16.47, "out_bytes": 0.5}},
-             "flash": {"lut4": {"one": 103.16, "bits": 2.88}, "ff": {"one": 49.2, "bits": 1.0}}},
+    "ice40": {"plain": {"lut4": {"one": 462.08, "in_bytes": 0.38, "out_bytes": 7.77},
+                        "ff": {"one": 275.9, "in_bytes": 8.41, "out_bytes": 0.35}},
+              "flash": {"lut4": {"one": 88.0, "bits": 1.6}, "ff": {"one": 37.2, "bits": 1.0}}},
+    "ecp5": {"plain": {"lut4": {"one": 421.69, "in_bytes": 1.56, "out_bytes": 7.62},
+                       "ff": {"one": 179.9, "in_bytes": 8.41, "out_bytes": 0.35}},
+             "flash": {"lut4": {"one": 93.32, "bits": 2.96}, "ff": {"one": 37.2, "bits": 1.0}}},
 }
 """LUT4 and flip-flops per feature of :func:`link_features`, fitted by
 ``benchmarks/sweep_link.py --fit`` (``reports/blocks/link_estimates.md``)."""
@@ -111,9 +111,9 @@ LINK_FACTORS = {
 
 def link_features(*, in_width, out_width, in_words, flash_words):
     """The host link's cost drivers: ``plain`` (the UART, the frame receiver and
-    transmitter: fixed, plus the input word's and the result's bytes, each a register
-    with its multiplexer) and ``flash`` (the flash loader: fixed, plus its counters and
-    address bits of the image's length)."""
+    transmitter: fixed, plus the input word's bytes, gathered in a register, and the
+    result's, each a leg of the reply's byte multiplexer) and ``flash`` (the flash loader:
+    fixed, plus its counters and address bits of the image's length)."""
     return {"plain": {"one": 1, "in_bytes": -(-in_width // 8), "out_bytes": -(-out_width // 8)},
             "flash": {"one": 1, "bits": (16 + 8 * flash_words + 4).bit_length()}}
 
