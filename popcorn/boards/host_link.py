@@ -166,6 +166,9 @@ class FrameTransmitter(wiring.Component):
 
     def __init__(self, width):
         self._bytes = (width + 7) // 8
+        if self._bytes > MAX_PAYLOAD:
+            raise ValueError(f"a result of {self._bytes} bytes does not fit a link frame (at "
+                             f"most {MAX_PAYLOAD} bytes)")
         super().__init__({"verdict": In(stream.Signature(VERDICT)),
                           "result": In(stream.Signature(width)), "fault": In(1),
                           "o": Out(stream.Signature(8))})
@@ -174,13 +177,14 @@ class FrameTransmitter(wiring.Component):
         m = Module()
         m.submodules.crc = crc = CRC.create()
         n = self._bytes
-        status, tag, length = Signal(STATUS_BITS), Signal(8), Signal(range(n + 1))
+        status, tag, length = Signal(STATUS_BITS), Signal(8), Signal(16)
         index = Signal(range(n))
         sent = self.o.valid & self.o.ready
         v = self.verdict.payload
         m.d.comb += crc.data.eq(self.o.payload)
         fields = (("sync", REPLY_SYNC, "status"), ("status", status, "tag"),
-                  ("tag", tag, "len0"), ("len0", length, "len1"), ("len1", 0, None))
+                  ("tag", tag, "len0"), ("len0", length[:8], "len1"),
+                  ("len1", length[8:], None))
         keep = Signal()                       # the result goes into the reply
         with m.FSM() as fsm:
             with m.State("idle"):             # the verdict, registered

@@ -158,3 +158,37 @@ def test_reply_frames_are_checked_on_the_host():
             frames.parse_reply(data)
     with pytest.raises(ValueError, match="a frame carries at most 65535 bytes, not 65536"):
         frames.request(frames.IMAGE, 0, bytes(65536))
+
+
+def test_a_reply_longer_than_255_bytes_has_both_length_bytes():
+    """A 300-byte result (a 2 400-bit word): the reply's length field is 300, both of its
+    bytes (Amaranth's simulator, the transmitter alone)."""
+    from amaranth.sim import Simulator
+
+    from popcorn.boards.host_link import FrameTransmitter
+
+    dut = FrameTransmitter(2400)
+    word = int.from_bytes(bytes(range(256)) + bytes(range(44)), "little")
+    got = bytearray()
+
+    async def bench(ctx):
+        ctx.set(dut.verdict.payload, {"status": frames.OK, "result": 1, "tag": 7})
+        ctx.set(dut.verdict.valid, 1)
+        ctx.set(dut.result.payload, word)
+        ctx.set(dut.result.valid, 1)
+        ctx.set(dut.o.ready, 1)
+        for _ in range(400):
+            await ctx.tick()
+            if ctx.get(dut.verdict.ready):
+                ctx.set(dut.verdict.valid, 0)
+            if ctx.get(dut.result.ready):
+                ctx.set(dut.result.valid, 0)
+            if ctx.get(dut.o.valid):
+                got.append(ctx.get(dut.o.payload))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    status, tag, payload, rest = frames.parse_reply(bytes(got))
+    assert (status, tag, payload, rest) == (frames.OK, 7, word.to_bytes(300, "little"), b"")
