@@ -90,7 +90,8 @@ def _setup(tmp_path, kind):
 
 
 NETWORK_CASES = [
-    ("text", "net.npz: not a popcorn network file"),
+    ("text", "net.npz: not a popcorn network file (neither an .npz archive nor an array; "
+             "popcorn never loads pickled data)"),
     ("truncated", "net.npz: not a readable popcorn network file (damaged or truncated"),
     ("single array", "net.npz: not a popcorn network file (a single array, not an .npz)"),
     ("no description", "net.npz: not a popcorn network file (no 'popcorn.json' entry)"),

@@ -196,8 +196,9 @@ def _load_network(path):
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise NetworkError(f"{path}: not a popcorn network file (NumPy cannot read it as an "
-                           f".npz: {error})") from None
+        why = "neither an .npz archive nor an array; popcorn never loads pickled data" \
+            if "pickled" in str(error) else f"NumPy cannot read it as an .npz: {error}"
+        raise NetworkError(f"{path}: not a popcorn network file ({why})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise NetworkError(f"{path}: not a popcorn network file (a single array, not an .npz)")
     with archive:
