@@ -37,5 +37,6 @@ examples: $(STAMP) tools
 	$(PY) benchmarks/build_examples.py --all
 	$(PY) benchmarks/summary.py
 
+# the tests on every core (pytest-xdist); each test builds in its own tmp_path
 test: $(STAMP) tools
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n auto $(PYTEST_ARGS)
