@@ -241,7 +241,9 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         est = results["estimate"]["estimate"]
         console.print("estimate:  " + ", ".join(
             f"{est['total'][k]} of {est['capacity'][k]} {k.upper()}"
-            for k in ("lut4", "ff", "ebr", "spram", "dsp") if est["capacity"].get(k)))
+            for k in ("lut4", "ff", "ebr", "spram", "dsp") if est["capacity"].get(k)) + (
+            f", about {results['estimate']['logic_cells']} of {est['capacity']['lut4']} "
+            f"logic cells" if results["estimate"].get("logic_cells") else ""))
     for step, result in results.items():
         console.print(f"  {step:<10} {result['seconds']:7.1f} s")
     console.print(f"results:   {config.steps_dir}")
@@ -269,14 +271,13 @@ def _folded_plan(network, frac_bits, target_cycles):
 
 def _choose_arch(network, plan, board, frac_bits, target_cycles):
     """``--arch auto``: ``"dataflow"`` when ``plan``'s estimate is within the board's
-    capacity, else ``"folded"`` when that architecture takes the network and fits; otherwise
+    capacity (:meth:`~popcorn.boards.fit.DesignEstimate.within_capacity`), else ``"folded"`` when that architecture takes the network and fits; otherwise
     the dataflow (whose estimate step refuses it, with its advice, when it is far too
     large, and leaves a near miss to nextpnr)."""
     from .boards.fit import DesignTooLarge, check_fit, estimate_design
     from .network import NetworkError
 
-    estimate = estimate_design(plan, board)
-    if all(estimate.total[key] <= estimate.capacity[key] for key in estimate.total):
+    if estimate_design(plan, board).within_capacity():
         return "dataflow"
     try:
         check_fit(estimate_design(_folded_plan(network, frac_bits, target_cycles), board))

@@ -190,7 +190,8 @@ def estimate(plan, config):
     est = estimate_design(plan, config.board)
     check_fit(est)
     check_link(plan)
-    return {"estimate": est.to_dict()}, {}
+    cells = est.logic_cells
+    return {"estimate": est.to_dict(), "logic_cells": cells and cells[0]}, {}
 
 
 @_step

@@ -1,6 +1,7 @@
 """`popcorn build` on the built-in example, and on a network file given by the user."""
 
 import json
+import math
 import re
 
 import numpy as np
@@ -184,3 +185,24 @@ def test_quiet_and_debug(tmp_path, monkeypatch):
     debug = CliRunner().invoke(main, ["--debug", *args])
     assert debug.exit_code == 1 and "Traceback" in debug.output
     assert plain.output.splitlines()[-1] == debug.output.splitlines()[-1]
+
+
+def test_arch_auto_counts_ice40_logic_cells():
+    """`make examples` found it: the MNIST BNN at 92 images/s in the dataflow architecture
+    estimated 2 840 LUT4 and 3 469 flip-flops, each within the UP5K's 5 280, and nextpnr
+    ran out of logic cells (a cell holds one LUT4 and one flip-flop). Counting cells, auto
+    takes the folded architecture."""
+    from popcorn.boards.fit import LC_PACKING, estimate_design
+    from popcorn.cli import _choose_arch, _plan
+    from popcorn.examples import load_example
+
+    net = load_example("mnist-cnn-bnn")[0]
+    target = str(12_000_000 // 92)
+    plan = _plan(net, frac_bits=8, target_cycles=target, pipeline="auto", bases="parallel",
+                 multiply="shift-add")
+    est = estimate_design(plan, "icebreaker")
+    assert est.total["lut4"] <= 5280 and est.total["ff"] <= 5280
+    assert est.logic_cells[0] == math.ceil(LC_PACKING * (est.total["lut4"] + est.total["ff"]))
+    assert est.logic_cells[0] > 5280 and not est.within_capacity()
+    assert _choose_arch(net, plan, "icebreaker", 8, target) == "folded"
+    assert estimate_design(plan, "ulx3s-85f").logic_cells is None

@@ -2,6 +2,7 @@
 tool runs, against the board's capacity."""
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from ..hdl.accelerator import stage_resources
@@ -18,6 +19,13 @@ KEYS = ("lut4", "ff", "ebr", "dsp", "spram")
 # (reports/blocks/), so only a design this much larger is certain not to fit. Block RAM
 # and DSP estimates were exact on every swept block.
 LOGIC_MARGIN = 1.5
+
+LC_PACKING = 0.9
+"""iCE40 logic cells per LUT4 plus flip-flop: a cell holds one LUT4 and one flip-flop,
+shared only when the flip-flop takes the LUT's output, so a design needs more cells than
+either count alone. The largest ratio nextpnr placed on the builds in ``reports/``
+(0.815-0.891), rounded up; refitted by ``benchmarks/fit_logic_cells.py``
+(``reports/blocks/logic_cells.md``)."""
 
 
 ADVICE = {
@@ -52,6 +60,23 @@ class DesignEstimate:
     total: dict
     capacity: dict
 
+    @property
+    def logic_cells(self):
+        """``(need, have)`` of iCE40 logic cells (:data:`LC_PACKING` times the LUT4 and
+        flip-flops, against the device's cells), or None on a family whose LUTs and
+        flip-flops are counted apart."""
+        if self.family != "ice40":
+            return None
+        need = math.ceil(LC_PACKING * (self.total["lut4"] + self.total["ff"]))
+        return need, self.capacity["lut4"]
+
+    def within_capacity(self):
+        """Every resource, and the iCE40's logic cells, within the board's capacity (no
+        margin: what ``--arch auto`` asks of the dataflow architecture)."""
+        cells = self.logic_cells
+        return all(self.total[key] <= self.capacity[key] for key in KEYS) and \
+            (cells is None or cells[0] <= cells[1])
+
     def to_dict(self):
         return {"board": self.board, "family": self.family, "layers": list(self.layers),
                 "total": self.total, "capacity": self.capacity}
@@ -79,9 +104,11 @@ def estimate_design(plan, board):
 def check_fit(estimate):
     """Raise :class:`DesignTooLarge` when the core's estimate exceeds the board: LUT4 or
     flip-flops more than :data:`LOGIC_MARGIN` times the capacity, or more block RAMs or
-    DSP blocks than the device has. The message names the resource, both figures, the
-    heaviest layer and what to change. A design between the capacity and the margin is
-    left to nextpnr, which fails with the resource it lacks."""
+    DSP blocks than the device has; on the iCE40, logic cells
+    (:attr:`DesignEstimate.logic_cells`) more than the margin times the device's. The
+    message names the resource, both figures, the heaviest layer and what to change. A
+    design between the capacity and the margin is left to nextpnr, which fails with the
+    resource it lacks."""
     names = {"lut4": "LUT4", "ff": "flip-flops", "ebr": "block RAMs", "dsp": "DSP blocks",
              "spram": "SPRAM blocks"}
     for key in KEYS:
@@ -95,6 +122,12 @@ def check_fit(estimate):
                 f"{names[key]} (estimate), the device has {have}; layer "
                 f"{heaviest['layer']} ({heaviest['kind']}) alone needs {heaviest[key]}. "
                 f"{advice}")
+    cells = estimate.logic_cells
+    if cells is not None and cells[0] > cells[1] * LOGIC_MARGIN:
+        raise DesignTooLarge(
+            f"the design does not fit {estimate.board}: its {estimate.total['lut4']} LUT4 "
+            f"and {estimate.total['ff']} flip-flops need about {cells[0]} logic cells "
+            f"(estimate), the device has {cells[1]}. {ADVICE['lut4']}")
 
 
 LINK_FACTORS = {

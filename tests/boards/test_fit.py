@@ -89,3 +89,20 @@ def test_an_image_larger_than_a_link_frame_is_refused():
                                              r"\(32768 words of 3 bytes\), more than a frame "
                                              r"carries \(65535\)"):
         check_link(SimpleNamespace(in_words=32768, in_width=24))
+
+
+def test_ice40_logic_cells_refused_beyond_the_margin(network):
+    """LUT4 and flip-flops each within the margin, but together more logic cells than the
+    margin allows: refused, naming the cells."""
+    from dataclasses import replace
+
+    from popcorn.boards.fit import LC_PACKING, LOGIC_MARGIN
+
+    est = estimate_design(map_network(network, target_cycles=256), "icebreaker")
+    each = int(5280 * LOGIC_MARGIN / (2 * LC_PACKING)) + 10    # half the margin's cells, plus
+    big = replace(est, total=dict(est.total, lut4=each, ff=each))
+    assert each <= 5280 * LOGIC_MARGIN
+    with pytest.raises(DesignTooLarge, match=rf"its {each} LUT4 and {each} flip-flops need "
+                       rf"about \d+ logic cells \(estimate\), the device has 5280"):
+        check_fit(big)
+    check_fit(replace(est, total=dict(est.total, lut4=each - 40, ff=each - 40)))
