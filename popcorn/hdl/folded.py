@@ -14,16 +14,38 @@ from .spram import SPRAM_BITS, Spram
 from .window import memory_resources
 
 
+FOLDED_FACTORS = {"lut4": {"lanes": 0.386, "memories": 0.936, "one": 1065.154, "argmax": 1.0},
+                  "ff": {"lanes": 0.277, "memories": 0.813, "one": 1262.973, "argmax": 1.0}}
+"""Weights of :func:`folded_parts`' LUT4 and flip-flops (``"one"``: a constant; a part not
+named: weight 0) in the estimate of the whole engine, fitted by
+``benchmarks/sweep_folded.py --fit`` on Yosys's counts of 28 plans
+(``reports/blocks/folded_estimates.md``). The constant dominates: the engine's control,
+address arithmetic and word registers, which the parts model poorly (the lanes' PE
+estimates come from the dataflow engine's, which counts their trees at full weight)."""
+
+
 def estimate_folded(plan, family="ice40"):
-    """Estimated ``{"lut4", "ff", "ebr", "dsp", "spram"}`` of a :class:`FoldedAccelerator`,
-    composed from its blocks' estimates, not fitted to the whole: per lane a binary-base PE
-    of ``simd`` bits (:func:`~popcorn.hdl.estimates.estimate_pe`: popcount tree,
-    accumulator), the coefficient multiply (about ``coef_width * log2(simd)`` LUT4 unless
-    the coefficient is one constant), ``levels`` comparators and the scores' adder (about
-    ``count_width`` LUT4 each); the record and coefficient ROMs (or the coefficients'
-    table: about ``coef_width`` LUT4 per three values), the two input banks and
-    the two activation banks as Yosys maps them, the argmax, the loop counters and the
-    address arithmetic (a multiply of the row by the map's width), and ``64 / 16`` SPRAM."""
+    """Estimated ``{"lut4", "ff", "ebr", "dsp", "spram"}`` of a :class:`FoldedAccelerator`:
+    the LUT4 and flip-flops of :func:`folded_parts` weighted by :data:`FOLDED_FACTORS`,
+    block RAM, SPRAM and DSP as the parts add up."""
+    parts = folded_parts(plan, family)
+    total = {key: round(sum(weight * (1 if part == "one" else parts[key][part])
+                            for part, weight in FOLDED_FACTORS[key].items()))
+             for key in ("lut4", "ff")}
+    return total | {key: parts[key] for key in ("ebr", "dsp", "spram")}
+
+
+def folded_parts(plan, family="ice40"):
+    """The resources of a :class:`FoldedAccelerator` composed from its blocks' estimates,
+    LUT4 and flip-flops by part: ``lanes``, per lane a binary-base PE of ``simd`` bits
+    (:func:`~popcorn.hdl.estimates.estimate_pe`: popcount tree, accumulator), the
+    coefficient multiply (about ``coef_width * log2(simd)`` LUT4 unless the coefficient
+    is one constant), ``levels`` comparators and the scores' adder (about ``count_width``
+    LUT4 each); ``memories``, the record and coefficient ROMs (or the coefficients' table:
+    about ``coef_width`` LUT4 per three values), the two input banks and the two
+    activation banks as Yosys maps them; ``argmax``; ``glue``, the loop counters, the
+    address arithmetic (a multiply of the row by the map's width) and the word
+    registers. ``ebr``, ``dsp`` and ``spram`` (``64 / 16``) are totals."""
     lanes = estimate_pe(simd=plan.simd, folds=plan.buffer_words, family=family)
     cw, aw, sw = plan.count_width, plan.coef_width, plan.score_width
     multiply = 0 if plan.uniform_coefficient is not None else aw * plan.simd.bit_length()
@@ -48,16 +70,18 @@ def estimate_folded(plan, family="ice40"):
     counters = sum(n.bit_length() for n in (plan.weight_words, plan.record_words,
                                             plan.in_words, plan.buffer_words, len(plan.layers)))
     counters += 10 * side
-    blocks = (records, coefs, acts, inbuf, argmax)
-    total = {"lut4": plan.pe * per_lane["lut4"] + sum(b["lut4"] for b in blocks)
-             + 3 * counters + side * side + 2 * plan.planes * plan.simd
-             + plan.classes * sw // 4,
-             "ff": plan.pe * per_lane["ff"] + sum(b["ff"] for b in blocks) + counters
-             + 3 * plan.planes * plan.simd + plan.pe * (plan.record_width * 2 + 2 * aw)
-             + plan.classes * sw,
-             "ebr": sum(b["ebr"] for b in blocks), "dsp": 0,
-             "spram": SPRAM_WIDTH // SPRAM_BITS}
-    return total
+    memories = (records, coefs, acts, inbuf)
+    return {
+        "lut4": {"lanes": plan.pe * per_lane["lut4"],
+                 "memories": sum(b["lut4"] for b in memories), "argmax": argmax["lut4"],
+                 "glue": 3 * counters + side * side + 2 * plan.planes * plan.simd
+                 + plan.classes * sw // 4},
+        "ff": {"lanes": plan.pe * per_lane["ff"], "memories": sum(b["ff"] for b in memories),
+               "argmax": argmax["ff"],
+               "glue": counters + 3 * plan.planes * plan.simd
+               + plan.pe * (plan.record_width * 2 + 2 * aw) + plan.classes * sw},
+        "ebr": sum(b["ebr"] for b in (*memories, argmax)), "dsp": 0,
+        "spram": SPRAM_WIDTH // SPRAM_BITS}
 
 
 class FoldedAccelerator(wiring.Component):

@@ -26,7 +26,7 @@ DPR16X4_LUT4 = 6
 # sites: EXTRA_LUT4.
 CELLS = {
     "ice40": {"SB_LUT4": "lut4", "SB_DFF*": "ff", "SB_CARRY": "carry",
-              "SB_RAM40_4K*": "ebr", "SB_MAC16": "dsp"},
+              "SB_RAM40_4K*": "ebr", "SB_MAC16": "dsp", "SB_SPRAM256KA": "spram"},
     "ecp5": {"LUT4": "lut4", "CCU2C": "carry", "TRELLIS_DPR16X4": "lutram",
              "TRELLIS_FF": "ff", "DP16KD": "ebr", "MULT18X18D": "dsp"},
 }
@@ -42,7 +42,7 @@ class CellCount:
     two LUT4 with their carry logic) and :data:`DPR16X4_LUT4` per ``TRELLIS_DPR16X4``.
     ``carry`` (SB_CARRY or CCU2C) and ``lutram`` (TRELLIS_DPR16X4, 0 on iCE40) are the
     cells themselves; ``ff``, ``ebr`` (SB_RAM40_4K or DP16KD), ``dsp`` (SB_MAC16 or
-    MULT18X18D)."""
+    MULT18X18D), ``spram`` (SB_SPRAM256KA, 0 on ECP5)."""
     family: str
     lut4: int
     ff: int
@@ -51,6 +51,7 @@ class CellCount:
     dsp: int
     seconds: float
     lutram: int = 0
+    spram: int = 0
 
     def to_dict(self):
         return asdict(self)
@@ -71,7 +72,7 @@ def cell_count(family, cells, seconds=0.0):
     unknown = sorted(c for c in cells if _field(family, c) is None)
     if unknown:
         raise ValueError(f"synth_stat does not count {family} cells {', '.join(unknown)}")
-    fields = dict.fromkeys(("lut4", "ff", "carry", "ebr", "dsp", "lutram"), 0)
+    fields = dict.fromkeys(("lut4", "ff", "carry", "ebr", "dsp", "lutram", "spram"), 0)
     for cell, n in cells.items():
         fields[_field(family, cell)] += n
         fields["lut4"] += EXTRA_LUT4.get(cell, 0) * n

@@ -14,8 +14,8 @@ def test_cell_count_folds_carry_and_lutram_into_lut4():
     assert got == CellCount(family="ecp5", lut4=10 + 2 * 3 + 6 * 2, ff=7, carry=3, ebr=1,
                             dsp=0, seconds=0.0, lutram=2)
     assert cell_count("ice40", {"SB_LUT4": 5, "SB_CARRY": 4, "SB_DFFE": 2, "SB_DFFSR": 1,
-                                "SB_RAM40_4K": 1}).to_dict() == dict(
-        family="ice40", lut4=5, ff=3, carry=4, ebr=1, dsp=0, seconds=0.0, lutram=0)
+                                "SB_RAM40_4K": 1, "SB_SPRAM256KA": 4}).to_dict() == dict(
+        family="ice40", lut4=5, ff=3, carry=4, ebr=1, dsp=0, seconds=0.0, lutram=0, spram=4)
 
 
 def test_cell_count_rejects_cells_it_does_not_count():
