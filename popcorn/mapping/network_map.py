@@ -132,13 +132,18 @@ class NetworkPlan:
     # -- words -----------------------------------------------------------------------------
     def input_pixels(self, inputs):
         """The input stream's bits ``uint8`` (B, H*W, C, N) of raw inputs: pixel (y, x) of
-        image b at ``[b, y*W + x]``, element c's N bases (fixed point: the code's bits)."""
+        image b at ``[b, y*W + x]``, element c's N bases (fixed point: the code's bits); a
+        vector (K,) is K pixels of one element. Where the first engine takes several
+        pixels per transfer (:func:`pixels_per_word`): (B, in_words, P*C, N), P
+        consecutive pixels in each."""
         thermo = input_thermometer(self.network, inputs)
         bases = thermometer_to_bases(thermo, self.network.input_quantizer)  # (B, *shape, N)
         if bases.ndim == 3:                                                   # (B, K, N)
-            return bases[:, :, None, :]
+            bases = bases[:, None, None, :, :]                  # one channel, 1 x K
         b, c, h, w, n = bases.shape
-        return np.ascontiguousarray(bases.transpose(0, 2, 3, 1, 4)).reshape(b, h * w, c, n)
+        per = h * w // self.in_words                         # pixels per transfer
+        return np.ascontiguousarray(bases.transpose(0, 2, 3, 1, 4)).reshape(
+            b, self.in_words, per * c, n)
 
     def input_words(self, inputs):
         """Input stream words, image after image (Python ints,
@@ -173,6 +178,18 @@ def _stream_weights(linear, spatial):
     h, w = spatial
     bits = linear.weight_bits.reshape(m, out, k // (h * w), h, w).transpose(0, 1, 3, 4, 2)
     return replace(linear, kind="dense", weight_bits=np.ascontiguousarray(bits).reshape(m, out, k))
+
+
+def pixels_per_word(size, fold_bits, bits, target_cycles):
+    """Input pixels per transfer for an image of ``size`` pixels of ``bits`` bits each
+    that a Dense engine with element folds of ``fold_bits`` bits gathers: the fewest that
+    bring the image's transfers within ``target_cycles``, among counts that divide the
+    image and whose word divides the fold (the engine gathers whole words); 1 when one
+    pixel a transfer is fast enough or no count qualifies."""
+    for per in range(1, size + 1):
+        if size % per == 0 and fold_bits % (per * bits) == 0 and size // per <= target_cycles:
+            return per
+    return 1
 
 
 class _Stream:
@@ -274,10 +291,15 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
         if isinstance(stage, IntLinear):
             if not stream.vector:
                 # a map: the engine gathers its pixels when they pack into its element
-                # folds, else a FlattenStage gathers them into one vector word
+                # folds, else a FlattenStage gathers them into one vector word; the
+                # network's input several pixels a transfer where one a cycle would miss
+                # the target
                 linear = _stream_weights(stage, (stream.height, stream.width))
                 folded = fold(linear, activation, 1, "bases")
                 pixel = stream.channels * stream.bits
+                if not stages:
+                    pixel *= pixels_per_word(stream.height * stream.width,
+                                             folded.fold_width, pixel, target_cycles)
                 if folded.fold_width % pixel == 0:
                     folded = replace(folded, gather=pixel)
                 else:

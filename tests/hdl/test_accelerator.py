@@ -29,9 +29,23 @@ def test_dense_network_scores_and_cycles(scheme, tmp_path):
     network = random_network(scheme, seed=1, layout="dense")
     plan = map_network(network, target_cycles=6)
     assert [s.kind for s in plan.stages] == ["dense", "dense", "argmax"]
-    first = plan.stages[0].folding          # gathers the input elements into its buffer
-    assert first.gather == first.act_bases and first.synapse_folds > 1
+    first = plan.stages[0].folding          # gathers the input elements into its buffer,
+    assert first.gather == 2 * first.act_bases and first.synapse_folds > 1   # two a transfer
+    assert plan.in_words == 6 and plan.cycles_per_image == 6
     check_network(plan, random_inputs(network, 40, 2), tmp_path)
+
+
+@pytest.mark.parametrize("target", [16, 8, 2])
+def test_input_pixels_packed_to_meet_the_target(target, tmp_path):
+    """A 2x4x4 map flattened into a Dense engine: one pixel a transfer down to 16 cycles per
+    image, then 2 and 8 pixels a transfer, in raster order, so that the input stream keeps
+    up with the target (the weights follow the stream's order, the data is not permuted)."""
+    network = random_network("abc", seed=3, layout=((2, 4, 4), (("flatten",), ("dense", 5),
+                                                                 ("dense", 3))))
+    plan = map_network(network, target_cycles=target)
+    assert plan.in_words == max(target, 2) and plan.in_width == 16 * 16 // plan.in_words
+    assert plan.cycles_per_image == (3 if target == 2 else target)
+    check_network(plan, random_inputs(network, 12, 4), tmp_path)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

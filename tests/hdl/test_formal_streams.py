@@ -180,7 +180,8 @@ class SequenceProof(Elaboratable):
         held_source(m, dut.i, "i")
         m.d.comb += dut.o.ready.eq(AnySeq(1))
         k, width = plan.in_words, plan.in_width
-        x = np.array(list(itertools.product([-1.0, 1.0], repeat=k)))[:, ::-1]
+        elements = int(np.prod(plan.network.input_shape))
+        x = np.array(list(itertools.product([-1.0, 1.0], repeat=elements)))[:, ::-1]
         table = plan.pack_outputs(*plan.reference(x))   # image bits (word 0 lowest) -> word
         assert [sum(b << n for n, b in enumerate(plan.input_words(x[i:i + 1])))
                 for i in range(len(x))] == list(range(len(x)))
