@@ -67,3 +67,14 @@ def write_markdown_and_json(out, markdown, data):
     out.write_text(markdown)
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
     print(f"written {out} and {out.with_suffix('.json').name}")
+
+
+def sweep_args(argv):
+    """A sweep's command line: ``--fit`` (print the fitted factors from the saved .json),
+    ``--rerender`` (rewrite the tables from it), neither (run the sweep)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fit", action="store_true")
+    parser.add_argument("--rerender", action="store_true")
+    return parser.parse_args(argv)

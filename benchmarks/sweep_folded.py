@@ -14,7 +14,6 @@ flip-flops that the blocks' estimates add up to, and a constant).
 Writes ``reports/blocks/folded_estimates.md`` and ``.json``.
 """
 
-import argparse
 import json
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import write_markdown_and_json
+from _common import sweep_args, write_markdown_and_json
 from popcorn.examples import EXAMPLES, load_example
 from popcorn.golden.examples import SCHEMES, random_network
 from popcorn.hdl.folded import FoldedAccelerator, estimate_folded, folded_parts
@@ -90,10 +89,7 @@ def render(rows, estimates):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--fit", action="store_true")
-    parser.add_argument("--rerender", action="store_true")
-    args = parser.parse_args(argv)
+    args = sweep_args(argv)
     plans = {name: plan for name, plan, _ in points()}
     if args.fit or args.rerender:
         rows = json.loads(OUT.with_suffix(".json").read_text())

@@ -17,7 +17,6 @@ and the same widths without.
 Writes ``reports/blocks/link_estimates.md`` and ``.json``.
 """
 
-import argparse
 import json
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from _common import SYNTH_OPTS, write_markdown_and_json
+from _common import SYNTH_OPTS, sweep_args, write_markdown_and_json
 from popcorn.boards.fit import estimate_link, link_features
 from popcorn.boards.host_link import UARTLink, WeightsFromFlash
 from popcorn.hdl.synth import synth_stat
@@ -142,10 +141,7 @@ def render(rows):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--fit", action="store_true")
-    parser.add_argument("--rerender", action="store_true")
-    args = parser.parse_args(argv)
+    args = sweep_args(argv)
     if args.fit or args.rerender:
         rows = json.loads(OUT.with_suffix(".json").read_text())
         if args.fit:
