@@ -222,8 +222,9 @@ def test_accelerator_sequence_equals_the_golden_model(tmp_path):
 
 @pytest.mark.slow
 def test_two_layer_accelerator_sequence_bounded(tmp_path):
-    """Every trace of 40 cycles from reset (up to eight results) of a two-layer one."""
-    plan = tiny_plan()
+    """Every trace of 40 cycles from reset of a two-layer one (one element a transfer, an
+    image every 4 cycles, the first result after 17: up to six results)."""
+    plan = tiny_plan(target_cycles=4)
     prove(SequenceProof(plan, in_flight=40 // plan.cycles_per_image + 1), depth=40,
           build_dir=tmp_path, mode="bmc")
 
