@@ -43,10 +43,10 @@ def points():
 
 
 FITTED = ("lanes", "memories")
-"""The parts weighted by the fit (with a constant); the argmax keeps weight 1 and the glue
-weight 0: on this sweep, weighting them too gave negative weights (the argmax of 10
-classes in every example, the glue in step with the lanes), and no better held-out
-error."""
+"""The parts weighted by the fit (with a constant); the argmax keeps weight 1: weighting
+it too gave it a negative weight (10 classes in every example). A modelled part for the
+control and counters (the composed estimate's) got a negative weight as well, and no
+better held-out error, so the constant covers them."""
 
 
 def fit(rows):

@@ -271,7 +271,8 @@ def _folded_plan(network, frac_bits, target_cycles):
 
 def _choose_arch(network, plan, board, frac_bits, target_cycles):
     """``--arch auto``: ``"dataflow"`` when ``plan``'s estimate is within the board's
-    capacity (:meth:`~popcorn.boards.fit.DesignEstimate.within_capacity`), else ``"folded"`` when that architecture takes the network and fits; otherwise
+    capacity (:meth:`~popcorn.boards.fit.DesignEstimate.within_capacity`), else
+    ``"folded"`` when that architecture takes the network and fits; otherwise
     the dataflow (whose estimate step refuses it, with its advice, when it is far too
     large, and leaves a near miss to nextpnr)."""
     from .boards.fit import DesignTooLarge, check_fit, estimate_design

@@ -14,10 +14,10 @@ from .spram import SPRAM_BITS, Spram
 from .window import memory_resources
 
 
-FOLDED_FACTORS = {"lut4": {"lanes": 0.386, "memories": 0.936, "one": 1065.154, "argmax": 1.0},
-                  "ff": {"lanes": 0.277, "memories": 0.813, "one": 1262.973, "argmax": 1.0}}
-"""Weights of :func:`folded_parts`' LUT4 and flip-flops (``"one"``: a constant; a part not
-named: weight 0) in the estimate of the whole engine, fitted by
+FOLDED_FACTORS = {
+    "lut4": {"lanes": 0.386, "memories": 0.936, "one": 1065.154, "argmax": 1.0},
+    "ff": {"lanes": 0.277, "memories": 0.813, "one": 1262.973, "argmax": 1.0}}
+"""Weights of :func:`folded_parts`' LUT4 and flip-flops (``"one"``: a constant) in the estimate of the whole engine, fitted by
 ``benchmarks/sweep_folded.py --fit`` on Yosys's counts of 28 plans
 (``reports/blocks/folded_estimates.md``). The constant dominates: the engine's control,
 address arithmetic and word registers, which the parts model poorly (the lanes' PE
@@ -43,9 +43,9 @@ def folded_parts(plan, family="ice40"):
     is one constant), ``levels`` comparators and the scores' adder (about ``count_width``
     LUT4 each); ``memories``, the record and coefficient ROMs (or the coefficients' table:
     about ``coef_width`` LUT4 per three values), the two input banks and the two
-    activation banks as Yosys maps them; ``argmax``; ``glue``, the loop counters, the
-    address arithmetic (a multiply of the row by the map's width) and the word
-    registers. ``ebr``, ``dsp`` and ``spram`` (``64 / 16``) are totals."""
+    activation banks as Yosys maps them; ``argmax``. The control, counters, address
+    arithmetic and word registers are :data:`FOLDED_FACTORS`' constant. ``ebr``, ``dsp``
+    and ``spram`` (``64 / 16``) are totals."""
     lanes = estimate_pe(simd=plan.simd, folds=plan.buffer_words, family=family)
     cw, aw, sw = plan.count_width, plan.coef_width, plan.score_width
     multiply = 0 if plan.uniform_coefficient is not None else aw * plan.simd.bit_length()
@@ -66,20 +66,12 @@ def folded_parts(plan, family="ice40"):
     inbuf = memory_resources(bank_bits, 2 * bank_words, family)
     inbuf = {k: v * plan.layers[0].rows for k, v in inbuf.items()}
     argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=family)
-    side = max(max(layer.map) for layer in plan.layers).bit_length() + 1
-    counters = sum(n.bit_length() for n in (plan.weight_words, plan.record_words,
-                                            plan.in_words, plan.buffer_words, len(plan.layers)))
-    counters += 10 * side
     memories = (records, coefs, acts, inbuf)
     return {
         "lut4": {"lanes": plan.pe * per_lane["lut4"],
-                 "memories": sum(b["lut4"] for b in memories), "argmax": argmax["lut4"],
-                 "glue": 3 * counters + side * side + 2 * plan.planes * plan.simd
-                 + plan.classes * sw // 4},
+                 "memories": sum(b["lut4"] for b in memories), "argmax": argmax["lut4"]},
         "ff": {"lanes": plan.pe * per_lane["ff"], "memories": sum(b["ff"] for b in memories),
-               "argmax": argmax["ff"],
-               "glue": counters + 3 * plan.planes * plan.simd
-               + plan.pe * (plan.record_width * 2 + 2 * aw) + plan.classes * sw},
+               "argmax": argmax["ff"]},
         "ebr": sum(b["ebr"] for b in (*memories, argmax)), "dsp": 0,
         "spram": SPRAM_WIDTH // SPRAM_BITS}
 
