@@ -151,7 +151,8 @@ def _inputs(tmp_path, kind):
 
 
 INPUT_CASES = [
-    ("text .npy", "in.npy: not a NumPy .npy array"),
+    ("text .npy", "in.npy: not a NumPy .npy array (neither an .npz archive nor an array; "
+                  "popcorn never loads pickled data)"),
     ("npz without x", "in.npz: an .npz archive without `x` (it has images)"),
     ("wrong shape", "inputs have shape (2, 8, 8), but the network takes"),
     ("strings", "inputs must be an integer or float array, not <U1"),

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..atomic import atomic_open
 from ..network import load_network
+from ..network.fileformat import numpy_load_error
 from .float_ref import float_forward
 from .integer_model import CHUNK, codes_thermometer, run_integer, to_integer
 from .quantizers import comparators, thermometer
@@ -139,7 +140,8 @@ def load_array(path):
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: not a NumPy .npy array ({error})") from None
+        raise ValueError(f"{path}: not a NumPy .npy array ({numpy_load_error(error)})") \
+            from None
     if not isinstance(array, np.ndarray):
         with array:
             if "x" not in array.files:

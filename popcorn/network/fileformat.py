@@ -32,7 +32,8 @@ from .layers import LAYER_KINDS, Activation, BatchNorm, Conv2d, Dense, Flatten, 
 from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
 from .validate import NetworkError, check_float_array
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save_network", "load_network", "network_to_json"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "save_network", "load_network", "network_to_json",
+           "numpy_load_error"]
 
 FORMAT = "popcorn.network"
 FORMAT_VERSION = 1
@@ -192,13 +193,20 @@ def load_network(path):
                            f"{error})") from None
 
 
+def numpy_load_error(error):
+    """Why ``np.load(..., allow_pickle=False)`` failed, without NumPy's advice to load the
+    file with pickle allowed: popcorn never loads pickled data."""
+    if "pickled" in str(error):
+        return "neither an .npz archive nor an array; popcorn never loads pickled data"
+    return f"NumPy cannot read it: {error}"
+
+
 def _load_network(path):
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        why = "neither an .npz archive nor an array; popcorn never loads pickled data" \
-            if "pickled" in str(error) else f"NumPy cannot read it as an .npz: {error}"
-        raise NetworkError(f"{path}: not a popcorn network file ({why})") from None
+        raise NetworkError(f"{path}: not a popcorn network file "
+                           f"({numpy_load_error(error)})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise NetworkError(f"{path}: not a popcorn network file (a single array, not an .npz)")
     with archive:
