@@ -6,12 +6,17 @@ mapper can predict a block's shape and latency without importing the block.
 
 from math import ceil
 
-__all__ = ["clog2", "tree_levels", "class_width", "argmax_stages"]
+__all__ = ["clog2", "divisors", "tree_levels", "class_width", "argmax_stages"]
 
 
 def clog2(n):
     """Bits of a counter over ``n`` states (0 for ``n <= 1``)."""
     return max(0, (n - 1).bit_length())
+
+
+def divisors(n):
+    """The divisors of ``n``, ascending: the foldings (PE, SIMD) of ``n`` channels or inputs."""
+    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def tree_levels(width, group):

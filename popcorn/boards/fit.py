@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass
 
 from ..hdl.accelerator import stage_resources
-from ..hdl.estimates import estimate_mva
+from ..hdl.estimates import estimate_mva, rom_resources
 from ..hdl.folded import estimate_folded
+from ..hwmath import divisors
 from ..mapping.folded import FoldedPlan
 from .boards import get_board
 from .frames import MAX_PAYLOAD
@@ -177,48 +178,132 @@ def check_link(plan):
             f"use a smaller input (fewer pixels or channels)")
 
 
-def place_weight_roms(plan, board):
-    """``plan`` with its weight ROMs placed for ``board``
-    (:attr:`~popcorn.mapping.linear.LinearFolding.weight_memory`).
+def fit_block_ram(plan, board):
+    """``plan`` with its engines' weight ROMs refolded or moved to logic until the design
+    needs no more block RAMs than ``board`` has; ``plan`` itself when it fits already.
 
-    With block RAM to spare (the capacity less the estimated design's), ROMs that Yosys
-    would keep in logic move to block RAM, those saving the most LUT4 per block RAM first,
-    each while it fits: CNV-w1a1 on the ULX3S-85F at 30 000 cycles per image, the second
-    convolution's 1 024 x 36 ROM, about 3 000 LUT4 in logic, takes 29 DP16KD. With too
-    few block RAMs, ROMs in block RAM move to logic, those costing the fewest LUT4 per
-    block RAM freed first, until the block RAMs fit, as long as the LUT4 do (a wide and
-    shallow ROM wastes most of its blocks: CNV-w2a2's second convolution at 60 000 cycles
-    per image, 1 024 x 72 bits in 29 DP16KD). Estimates from
-    :func:`~popcorn.hdl.estimates.estimate_mva`; a plan with nothing to move is returned
-    as it is.
+    A weight ROM of ``pe * M * simd`` bits by ``NF * SF`` words fills its block RAMs only
+    when its shape suits them (ECP5 DP16KD: 512 x 36 .. 16 384 x 1; 18 kbit only at widths
+    of 9, 18 or 36 bits): CNV-w2a2 at 150 000 cycles per image puts its second-to-last
+    convolution's 8 x 147 456 bits in 72 DP16KD, where 18 x 65 536 takes 64. Two kinds of
+    move free block RAMs:
+
+    * refolding an engine: another (pe, simd) whose cycles per image (cycles per vector
+      times vectors) stay within the plan's slowest engine's, so the throughput is
+      unchanged, and whose weight ROM stays in block RAM but takes fewer blocks; of those
+      with the same count, the fewest lanes times SIMD. The popcount tree keeps the
+      mapper's ``"auto"`` pipeline where it had it
+      (:attr:`~popcorn.mapping.linear.LinearFolding.auto_pipeline`);
+    * the weight ROM to logic (``weight_memory="logic"``) while the LUT4 fit the board
+      (a wide and shallow ROM wastes most of its blocks: CNV-w2a2's second convolution at
+      60 000 cycles per image, 1 024 x 72 bits in 29 DP16KD).
+
+    Moves are taken greedily, the fewest LUT4 paid per block RAM freed first, while the
+    design needs more block RAMs than the board has, and after that as long as they save
+    LUT4 too. Estimates from :func:`~popcorn.hdl.estimates.estimate_mva`.
     """
     if isinstance(plan, FoldedPlan):
         return plan
     b = get_board(board)
     total = estimate_design(plan, board).total
-    spare = b.capacity["ebr"] - total["ebr"]
-    target = "block" if spare > 0 else "logic"
+    over = total["ebr"] - b.capacity["ebr"]
+    if over <= 0:
+        return plan
+    lut4 = total["lut4"]
+    engines = [n for n, stage in enumerate(plan.stages) if hasattr(stage, "folding")]
+    interval = max(plan.stages[n].folding.cycles_per_vector * plan.stages[n].out_words
+                   for n in engines)
+    now = {n: estimate_mva(plan.stages[n].folding, b.family) for n in engines}
+    refoldings = {n: _tilings(plan.stages[n], interval, b.family, now[n]["ebr"])
+                  for n in engines}
+    stages = list(plan.stages)
+
+    def to_logic(n):
+        moved = dataclasses.replace(stages[n].folding, weight_memory="logic")
+        return [(estimate_mva(moved, b.family), moved)]
+
+    in_logic = {n: to_logic(n) for n in engines}
+    while True:
+        moves = [((est["lut4"] - now[n]["lut4"]) / (now[n]["ebr"] - est["ebr"]), n, est, f)
+                 for n in engines for est, f in refoldings[n] + in_logic[n]
+                 if est["ebr"] < now[n]["ebr"] and (
+                     lut4 + est["lut4"] - now[n]["lut4"] <= b.capacity["lut4"])]
+        if not moves:
+            break
+        cost, n, est, folding = min(moves, key=lambda move: move[:2])
+        if over <= 0 and cost > 0:
+            break
+        over -= now[n]["ebr"] - est["ebr"]
+        lut4 += est["lut4"] - now[n]["lut4"]
+        now[n] = est
+        stages[n] = dataclasses.replace(stages[n], folding=folding)
+        in_logic[n] = [] if folding.weight_memory == "logic" else to_logic(n)
+    if stages == list(plan.stages):
+        return plan
+    return dataclasses.replace(plan, stages=tuple(stages), _cycles={})
+
+
+def _tilings(stage, interval, family, ebr_now):
+    """``[(estimate, folding)]``: the foldings of ``stage``'s engine within ``interval``
+    cycles per image whose weight ROM stays in block RAM but takes fewer blocks than
+    ``ebr_now``, the one with the fewest lanes times SIMD for each count (see
+    :func:`fit_block_ram`)."""
+    f = stage.folding
+    per_fold = f.cycles_per_vector // (f.neuron_folds * f.synapse_folds)
+    fewest = {}
+    for pe in divisors(f.channels):
+        for simd in divisors(f.fan_in):
+            folds = (f.channels // pe) * (f.fan_in // simd)
+            if folds * per_fold * stage.out_words > interval:
+                continue
+            ebr = rom_resources(pe * f.weight_bases * simd, folds, family=family)["ebr"]
+            if 0 < ebr < ebr_now and (ebr not in fewest or (pe * simd, pe) < fewest[ebr]):
+                fewest[ebr] = (pe * simd, pe)
+    tilings = []
+    for size, pe in fewest.values():
+        auto = f.pipeline == f.auto_pipeline
+        try:
+            folding = dataclasses.replace(f, pe=pe, simd=size // pe, pipeline=0)
+            folding = dataclasses.replace(
+                folding, pipeline=folding.auto_pipeline if auto
+                else min(f.pipeline, folding.tree_levels))
+        except ValueError:          # a gathering engine's pixels no longer pack its folds
+            continue
+        tilings.append((estimate_mva(folding, family), folding))
+    return tilings
+
+
+def place_weight_roms(plan, board):
+    """``plan`` with its weight ROMs placed for ``board``
+    (:attr:`~popcorn.mapping.linear.LinearFolding.weight_memory`): first
+    :func:`fit_block_ram`, where the design needs more block RAMs than the board has; then,
+    with block RAM to spare (the capacity less the estimated design's), ROMs that Yosys
+    would keep in logic move to block RAM, those saving the most LUT4 per block RAM first,
+    each while it fits: CNV-w1a1 on the ULX3S-85F at 30 000 cycles per image, the second
+    convolution's 1 024 x 36 ROM, about 3 000 LUT4 in logic, takes 29 DP16KD. Estimates
+    from :func:`~popcorn.hdl.estimates.estimate_mva`; a plan with nothing to move is
+    returned as it is.
+    """
+    if isinstance(plan, FoldedPlan):
+        return plan
+    plan = fit_block_ram(plan, board)
+    b = get_board(board)
+    spare = b.capacity["ebr"] - estimate_design(plan, board).total["ebr"]
     moves = []
     for n, stage in enumerate(plan.stages):
         folding = getattr(stage, "folding", None)
-        if folding is None or folding.weight_memory == target:
+        if spare <= 0 or folding is None or folding.weight_memory == "block":
             continue
-        moved = dataclasses.replace(folding, weight_memory=target)
+        moved = dataclasses.replace(folding, weight_memory="block")
         now, then = estimate_mva(folding, b.family), estimate_mva(moved, b.family)
         ebr, luts = then["ebr"] - now["ebr"], then["lut4"] - now["lut4"]
-        if target == "block" and ebr > 0 and luts < 0:
-            moves.append((luts / ebr, n, ebr, luts, moved))       # LUT4 saved per block
-        if target == "logic" and ebr < 0:
-            moves.append((luts / -ebr, n, ebr, luts, moved))      # LUT4 paid per block
+        if ebr > 0 and luts < 0:
+            moves.append((luts / ebr, n, ebr, moved))       # LUT4 saved per block
     stages = list(plan.stages)
-    lut4 = total["lut4"]
-    for _, n, ebr, luts, moved in sorted(moves, key=lambda move: (move[0], move[1])):
-        if target == "block" and ebr > spare:
-            continue
-        if target == "logic" and (spare >= 0 or lut4 + luts > b.capacity["lut4"]):
-            continue
-        stages[n] = dataclasses.replace(stages[n], folding=moved)
-        spare, lut4 = spare - ebr, lut4 + luts
+    for _, n, ebr, moved in sorted(moves, key=lambda move: (move[0], move[1])):
+        if ebr <= spare:
+            stages[n] = dataclasses.replace(stages[n], folding=moved)
+            spare -= ebr
     if stages == list(plan.stages):
         return plan
     return dataclasses.replace(plan, stages=tuple(stages), _cycles={})

@@ -320,6 +320,12 @@ class LinearFolding:
             + self.compare_stage
 
     @property
+    def auto_pipeline(self):
+        """The register stages ``pipeline="auto"`` gives the popcount tree: one per two of
+        its :attr:`tree_levels`."""
+        return self.tree_levels // 2
+
+    @property
     def tree_width(self):
         """Bits of one popcount tree: ``simd * bits_per_element``."""
         return self.simd * self.bits_per_element

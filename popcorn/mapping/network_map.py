@@ -21,7 +21,7 @@ from ..golden.binary import pack_words
 from ..golden.integer_model import IntLinear, IntThreshold, run_integer, to_integer
 from ..golden.predict import input_thermometer
 from ..golden.quantizers import base_coefficients, thermometer_to_bases
-from ..hwmath import class_width
+from ..hwmath import class_width, divisors
 from ..network.validate import NetworkError
 from .linear import LinearFolding, level_to_base_map, pack_scores, unpack_scores
 from .stages import (ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage,
@@ -33,17 +33,13 @@ PREDICTED_IMAGES = 4
 :attr:`NetworkPlan.latency` are read from (the interval between the last two outputs)."""
 
 
-def _divisors(n):
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
 def choose_folding(channels, fan_in, target_cycles):
     """The least parallel (pe, simd) whose NF*SF is at most ``target_cycles``, preferring
     wide SIMD (cheap: one popcount tree) over many PEs; the fully parallel (C, K) when no
     folding meets the target."""
     best = None
-    for pe in _divisors(channels):
-        for simd in _divisors(fan_in):
+    for pe in divisors(channels):
+        for simd in divisors(fan_in):
             cycles = (channels // pe) * (fan_in // simd)
             if cycles > target_cycles:
                 continue
@@ -242,9 +238,8 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
         kwargs = dict(options, emit=emit)
         try:
             if pipeline == "auto":
-                levels = LinearFolding(linear, activation, pe=pe, simd=simd,
-                                       **kwargs).tree_levels
-                kwargs["pipeline"] = levels // 2
+                kwargs["pipeline"] = LinearFolding(linear, activation, pe=pe, simd=simd,
+                                                   **kwargs).auto_pipeline
             else:
                 kwargs["pipeline"] = pipeline
             return LinearFolding(linear, activation, pe=pe, simd=simd, **kwargs)

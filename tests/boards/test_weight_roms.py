@@ -2,10 +2,11 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from popcorn.boards.boards import get_board
-from popcorn.boards.fit import estimate_design, place_weight_roms
+from popcorn.boards.fit import estimate_design, place_weight_roms, fit_block_ram
 from popcorn.examples import load_example
 from popcorn.hdl.estimates import estimate_mva
 from popcorn.hdl.mva import MatrixVectorActivation
@@ -45,16 +46,39 @@ def test_no_spare_block_ram_moves_nothing(monkeypatch):
 
 
 def test_too_few_block_rams_move_roms_to_logic(monkeypatch):
-    """A board one block RAM short: the ROM that costs the fewest LUT4 per block freed
-    goes to logic, and the design's block RAMs fit."""
-    plan = map_network(load_example("digits-bnn")[0], target_cycles=512)
-    before = estimate_design(plan, "icebreaker").total
-    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", before["ebr"] - 1)
-    placed = place_weight_roms(plan, "icebreaker")
-    after = estimate_design(placed, "icebreaker").total
+    """A board one block RAM short where no refolding frees one: the ROM that costs the
+    fewest LUT4 per block freed goes to logic, and the design's block RAMs fit."""
+    plan = map_network(load_example("mnist-cnn-bnn")[0], target_cycles=512)
+    before = estimate_design(plan, "ulx3s-85f").total
+    monkeypatch.setitem(get_board("ulx3s-85f").capacity, "ebr", before["ebr"] - 1)
+    placed = place_weight_roms(plan, "ulx3s-85f")
+    after = estimate_design(placed, "ulx3s-85f").total
+    assert [(f.pe, f.simd) for f in placed.foldings] == [(f.pe, f.simd) for f in plan.foldings]
     memories = [f.weight_memory for f in placed.foldings]
     assert "logic" in memories and "block" not in memories, memories
     assert after["ebr"] <= before["ebr"] - 1 and after["lut4"] > before["lut4"]
+
+
+def test_fitting_block_ram_pays_no_more_than_moving_a_rom_to_logic(monkeypatch):
+    """Refolding or moving to logic, whichever is cheaper: one block RAM short, the design
+    fits for no more LUT4 than the cheapest single ROM moved to logic would cost."""
+    for example, target in (("digits-bnn", 512), ("mnist-cnn-bnn", 20000)):
+        plan = map_network(load_example(example)[0], target_cycles=target)
+        before = estimate_design(plan, "icebreaker").total
+        monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", before["ebr"] - 1)
+        fitted = estimate_design(fit_block_ram(plan, "icebreaker"), "icebreaker").total
+        assert fitted["ebr"] <= before["ebr"] - 1
+        costs = []
+        for n, folding in enumerate(plan.foldings):
+            stages = list(plan.stages)
+            index = [i for i, s in enumerate(stages) if hasattr(s, "folding")][n]
+            stages[index] = dataclasses.replace(
+                stages[index], folding=dataclasses.replace(folding, weight_memory="logic"))
+            moved = estimate_design(dataclasses.replace(plan, stages=tuple(stages)),
+                                    "icebreaker").total
+            if moved["ebr"] <= before["ebr"] - 1:
+                costs.append(moved["lut4"])
+        assert costs and fitted["lut4"] <= min(costs), (example, fitted, costs)
 
 
 @pytest.mark.synth
@@ -77,3 +101,39 @@ def test_yosys_puts_a_block_weight_rom_in_block_ram(tmp_path):
         assert got[memory].ebr == estimate_mva(f, "ecp5")["ebr"]
     assert got["auto"].ebr == 0 and got["block"].ebr > 0
     assert got["block"].lut4 < got["auto"].lut4
+
+
+@pytest.mark.parametrize("example, target", [("mnist-cnn-bnn", 20000), ("mnist-cnn-xnor", 100000),
+                                             ("digits-bnn", 4096)])
+def test_refolding_tiles_block_ram_at_the_same_throughput(monkeypatch, example, target):
+    """A board one block RAM short of the plan: engines take foldings whose weight ROMs
+    tile the block RAM better, the design fits, no engine is slower than the slowest was,
+    the accelerator's interval does not grow, and the stages still compute the golden
+    model's words."""
+    from tests.mapping.test_network_map import chained
+
+    network = load_example(example)[0]
+    plan = map_network(network, target_cycles=target)
+    before = estimate_design(plan, "icebreaker").total["ebr"]
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", before - 1)
+    refolded = fit_block_ram(plan, "icebreaker")
+    assert refolded is not plan
+    assert estimate_design(refolded, "icebreaker").total["ebr"] <= before - 1
+    slowest = max(s.folding.cycles_per_vector * s.out_words for s in plan.stages
+                  if hasattr(s, "folding"))
+    changed = 0
+    for old, new in zip(plan.stages, refolded.stages):
+        if hasattr(old, "folding"):
+            assert new.folding.cycles_per_vector * new.out_words <= slowest
+            assert new.folding.pipeline == new.folding.auto_pipeline
+            changed += (old.folding.pe, old.folding.simd) != (new.folding.pe, new.folding.simd)
+    assert changed
+    assert refolded.cycles_per_image <= plan.cycles_per_image
+    top = 2 ** network.input_quantizer.bits
+    inputs = np.random.default_rng(2).integers(0, top, (3,) + network.input_shape)
+    assert chained(refolded, inputs) == plan.pack_outputs(*plan.reference(inputs))
+
+
+def test_a_plan_within_the_block_ram_is_not_refolded():
+    plan = map_network(load_example("mnist-cnn-bnn")[0], target_cycles=20000)
+    assert fit_block_ram(plan, "ulx3s-85f") is plan
