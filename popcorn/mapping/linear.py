@@ -421,11 +421,16 @@ class LinearFolding:
     def weight_rom(self):
         """Depth NF*SF; word ``nf*SF + sf`` holds, for lane p and weight base i, the
         ``simd`` bits of channel ``nf*pe + p`` at elements ``sf*simd ..``, at word bits
-        ``(p*M + i)*simd``."""
+        ``(p*M + i)*simd``: :meth:`weight_rom_bits` packed."""
+        return pack_words(self.weight_rom_bits())
+
+    def weight_rom_bits(self):
+        """The weight ROM's image as bits, ``uint8`` (NF*SF, pe*M*simd), bit b of word n at
+        ``[n, b]`` (:meth:`weight_rom`)."""
         w = self.linear.weight_bits  # (M, C, K)
         m, nf, sf = self.weight_bases, self.neuron_folds, self.synapse_folds
         w = w.reshape(m, nf, self.pe, sf, self.simd).transpose(1, 3, 2, 0, 4)
-        return pack_words(w.reshape(nf * sf, self.pe * m * self.simd))
+        return w.reshape(nf * sf, self.pe * m * self.simd)
 
     @property
     def compares_counts(self):
