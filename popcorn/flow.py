@@ -44,6 +44,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,7 @@ from .mapping.folded import FLASH_OFFSET, FoldedPlan
 from .reports.network_report import network_report, write_report
 from .reports.nextpnr import Implementation
 from .sim.network import simulate_network
+from .tools import toolchain_drift
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,6 +189,11 @@ def load(step, plan, config, *, by=None):
 def estimate(plan, config):
     """The core's :class:`~popcorn.boards.fit.DesignEstimate`, checked against the board
     (and an image against the host link's frame)."""
+    for name, pinned, installed in toolchain_drift():
+        warnings.warn(f"the estimates were fitted on {name} {pinned}, but {installed} is "
+                      f"installed: they may be off; install the pinned version "
+                      f"(`pip install {name}=={pinned}`) or re-fit them "
+                      f"(benchmarks/sweep_*.py --fit)")
     est = estimate_design(plan, config.board)
     check_fit(est)
     check_link(plan)

