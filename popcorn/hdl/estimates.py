@@ -166,6 +166,12 @@ ENGINE_FACTORS = {
 # beta fitted by relative least squares on the constant-weight layers of
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4).
 CONSTANT_WEIGHT_SHARING = {"ice40": 0.32, "ecp5": 0.205}
+TERNARY_DECODER_LUT4 = 20
+"""LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
+:func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
+LUT4 on either family (``synth_ecp5 -nowidelut``, ``synth_ice40``); an engine of 2 x 12
+over a 128-word ROM grows by 20.6 (ECP5) and 17.8 (iCE40) LUT4 a code; checked within
+15 % by ``tests/hdl/test_mva.py``."""
 
 
 def rom_columns(bits):
@@ -252,7 +258,8 @@ def mva_features(folding, family="ice40"):
     # ROMs.
     words, layout, record = f.channel_rom()
     ports = 2 if serial and not f.uniform_scale else 1
-    for rom in (rom_resources(pe * m_ * simd, f.neuron_folds * f.synapse_folds, family=family,
+    for rom in (rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,
+                              family=family,
                               bits=f.weight_rom_bits(), style=f.weight_memory),
                 rom_resources(pe * record, f.neuron_folds, read_ports=ports, family=family,
                               words=words)):
@@ -268,7 +275,8 @@ def mva_features(folding, family="ice40"):
     trees = f.popcount_trees
     shared = f.pe ** -CONSTANT_WEIGHT_SHARING[family] if f.neuron_folds * f.synapse_folds == 1 \
         else 1.0
-    feats["trees"] = _lut(tree, family) * trees * shared
+    feats["trees"] = _lut(tree, family) * trees * shared \
+        + TERNARY_DECODER_LUT4 * f.ternary_groups
     feats["ff"] += (tree["ff"] - f.pipeline) * trees
     if serial:
         # per element, the tree bit is XNOR/AND of a weight base picked from M and an

@@ -4,7 +4,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..mapping.linear import COMPRESSOR_GROUP, LinearFolding, csd_digits
+from ..mapping.linear import (COMPRESSOR_GROUP, TERNARY_BITS, TERNARY_GROUP, LinearFolding,
+                              csd_digits, ternary_table)
 from .comparator import compare, levels_to_bases
 from .estimates import estimate_mva
 from .popcount import build_tree, popcount_tree, tree_plan
@@ -71,7 +72,7 @@ class MatrixVectorActivation(wiring.Component):
         m = Module()
 
         m.submodules.weights = wrom = memory.Memory(
-            shape=pe * m_ * simd, depth=nf_n * sf_n, init=f.weight_rom(),
+            shape=f.weight_rom_width, depth=nf_n * sf_n, init=f.weight_rom(),
             attrs=None if f.weight_memory == "auto" else {"rom_style": f.weight_memory})
         words, layout, record = f.channel_rom()
         m.submodules.channels = crom = memory.Memory(shape=pe * record, depth=nf_n, init=words)
@@ -132,16 +133,19 @@ class MatrixVectorActivation(wiring.Component):
                     m.d.sync += [x.eq(self.i.payload), busy.eq(1)]
 
         weight_word = wport.data
+        if f.weight_code == "ternary":
+            weight_word = self._decode_ternary(m, weight_word)
         nf_chain = [nf, s1["nf"]]
         if f.weight_stage:
-            # A ROM deeper than one block RAM is read through a multiplexer of its rows:
-            # its word, the fold's activations and the flags are registered once more.
+            # A ROM deeper than one block RAM is read through a multiplexer of its rows, a
+            # ternary-coded one through its decoders: the word, the fold's activations and
+            # the flags are registered once more.
             staged = {key: Signal.like(value, name=f"s1w_{key}") for key, value in s1.items()}
             staged_x = Signal.like(s1_x, name="s1w_x")
-            staged_word = Signal.like(wport.data, name="s1w_weights")
+            staged_word = Signal.like(weight_word, name="s1w_weights")
             with m.If(advance):
                 m.d.sync += [staged[key].eq(value) for key, value in s1.items()]
-                m.d.sync += [staged_x.eq(s1_x), staged_word.eq(wport.data)]
+                m.d.sync += [staged_x.eq(s1_x), staged_word.eq(weight_word)]
             s1, s1_x, weight_word = staged, staged_x, staged_word
             nf_chain.append(s1["nf"])
 
@@ -304,6 +308,27 @@ class MatrixVectorActivation(wiring.Component):
                 m.d.sync += [self.o.payload.eq(Cat(staging[len(lane_bits):], lane_bits)),
                              self.o.valid.eq(1)]
         return m
+
+    def _decode_ternary(self, m, codes):
+        """The weight word (lanes' bases, ``pe*2*simd`` bits) of a ternary-coded ROM word:
+        each 5-bit code through :func:`~popcorn.mapping.linear.ternary_table`, a function
+        of its 5 bits per output bit, registered (``LinearFolding.weight_stage``)."""
+        f = self._folding
+        simd, groups = f.simd, -(-f.simd // TERNARY_GROUP)
+        table = ternary_table()
+        lookup = Const(sum(v << (2 * TERNARY_GROUP * code) for code, v in enumerate(table)),
+                       2 * TERNARY_GROUP * len(table))
+        word = Signal(f.pe * 2 * simd, name="weights_decoded")
+        for p in range(f.pe):
+            bases = [[], []]
+            for g in range(groups):
+                code = codes.word_select(p * groups + g, TERNARY_BITS)
+                pairs = lookup.word_select(code, 2 * TERNARY_GROUP)
+                bases[0].append(pairs[:TERNARY_GROUP])
+                bases[1].append(pairs[TERNARY_GROUP:])
+            m.d.comb += [word.word_select(2 * p + i, simd).eq(Cat(*bases[i])[:simd])
+                         for i in range(2)]
+        return word
 
     def _gather(self, m, busy, sf, advance, done, s1_x):
         """The input buffer of ``gather``: words of w bits packed into element folds of

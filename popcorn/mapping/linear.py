@@ -89,6 +89,11 @@ BASES = ("parallel", "serial")
 EMIT = ("bases", "levels")
 MULTIPLY = ("shift-add", "dsp")
 WEIGHT_MEMORY = ("auto", "block", "logic")
+WEIGHT_CODES = ("plain", "ternary")
+TERNARY_GROUP = 3
+"""Elements per code of a ``weight_code="ternary"`` ROM: their 3**3 = 27 weight pairs in
+:data:`TERNARY_BITS` bits."""
+TERNARY_BITS = 5
 DEEP_ROM = 512
 """Words of the deepest weight ROM read without an extra register: one DP16KD is 512 deep
 at its widest (36 bits), one iCE40 EBR 256 to 2048 (16 to 2 bits)."""
@@ -169,6 +174,12 @@ class LinearFolding:
         max-pool ORs before the bases are derived, :class:`~popcorn.mapping.stages.PoolStage`).
     weight_memory : keyword, ``"auto"`` (default: Yosys places the weight ROM),
         ``"block"`` (in block RAM) or ``"logic"``.
+    weight_code : keyword, ``"plain"`` (default: the weight ROM holds the bases' bits,
+        :meth:`weight_rom_bits`) or ``"ternary"``: for two weight bases never both 1 at an
+        element (a ternary weight {-1, 0, +1} as two {0, 1} bases: FINN's w2 networks), the
+        ROM holds each lane's element pairs three at a time as one 5-bit base-3 code
+        (:func:`ternary_codes`), 5/6 of the bits, and the engine decodes them after the
+        read (:func:`ternary_table`).
     gather : keyword, 0 (default: the input vector arrives as one word of
         :attr:`in_width` bits) or the width w of the words it arrives in, in order
         (:attr:`words_per_vector` of them: a feature map's pixels, flattened in the
@@ -187,6 +198,7 @@ class LinearFolding:
     multiply: str = field(default="shift-add", kw_only=True)
     emit: str = field(default="bases", kw_only=True)
     weight_memory: str = field(default="auto", kw_only=True)
+    weight_code: str = field(default="plain", kw_only=True)
     gather: int = field(default=0, kw_only=True)
 
     def __post_init__(self):
@@ -216,6 +228,14 @@ class LinearFolding:
         if self.weight_memory not in WEIGHT_MEMORY:
             raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORY}, not "
                              f"{self.weight_memory!r}")
+        if self.weight_code not in WEIGHT_CODES:
+            raise ValueError(f"weight_code must be one of {WEIGHT_CODES}, not "
+                             f"{self.weight_code!r}")
+        if self.weight_code == "ternary" and not self.ternary_weights:
+            raise ValueError(f"layer {lin.layer}: weight_code = 'ternary' needs two weight "
+                             f"bases never both 1 at an element (a ternary weight); this "
+                             f"layer has {self.weight_bases} base(s)"
+                             + ("" if self.weight_bases != 2 else " set together"))
         if not isinstance(self.pipeline, (int, np.integer)) or isinstance(self.pipeline, bool) \
                 or self.pipeline < 0:
             raise TypeError(f"pipeline must be a non-negative integer, not {self.pipeline!r}")
@@ -307,9 +327,11 @@ class LinearFolding:
         and its read goes through a multiplexer of their outputs: CNV-w1a1's last
         convolution, 24 576 x 24 bits in 36 DP16KD, had its critical path there, 19.1 ns)
         or placed in block RAM (``weight_memory="block"``: a DP16KD's clock-to-output
-        took 13.3 ns with the tree after it in the digits demo on the ECP5). Else 0."""
+        took 13.3 ns with the tree after it in the digits demo on the ECP5), or
+        ternary-coded (``weight_code="ternary"``: the decoders' LUT level sits before the
+        register, not in the path through the trees). Else 0."""
         return int(self.neuron_folds * self.synapse_folds > DEEP_ROM
-                   or self.weight_memory == "block")
+                   or self.weight_memory == "block" or self.weight_code == "ternary")
 
     @property
     def latency(self):
@@ -419,18 +441,51 @@ class LinearFolding:
 
     # -- ROM images ---------------------------------------------------------------------
     def weight_rom(self):
-        """Depth NF*SF; word ``nf*SF + sf`` holds, for lane p and weight base i, the
-        ``simd`` bits of channel ``nf*pe + p`` at elements ``sf*simd ..``, at word bits
-        ``(p*M + i)*simd``: :meth:`weight_rom_bits` packed."""
+        """The weight ROM's NF*SF words (Python ints): :meth:`weight_rom_bits` packed."""
         return pack_words(self.weight_rom_bits())
 
-    def weight_rom_bits(self):
-        """The weight ROM's image as bits, ``uint8`` (NF*SF, pe*M*simd), bit b of word n at
-        ``[n, b]`` (:meth:`weight_rom`)."""
+    def weight_words(self):
+        """The weight word the popcount trees read at each fold, ``uint8`` bits (NF*SF,
+        pe*M*simd): word ``nf*SF + sf`` holds, for lane p and weight base i, the ``simd``
+        bits of channel ``nf*pe + p`` at elements ``sf*simd ..``, at bits
+        ``(p*M + i)*simd``."""
         w = self.linear.weight_bits  # (M, C, K)
         m, nf, sf = self.weight_bases, self.neuron_folds, self.synapse_folds
         w = w.reshape(m, nf, self.pe, sf, self.simd).transpose(1, 3, 2, 0, 4)
         return w.reshape(nf * sf, self.pe * m * self.simd)
+
+    def weight_rom_bits(self):
+        """The weight ROM's image as bits, ``uint8`` (NF*SF, :attr:`weight_rom_width`),
+        bit b of word n at ``[n, b]``: :meth:`weight_words`, or with
+        ``weight_code="ternary"`` their :func:`ternary_codes`."""
+        words = self.weight_words()
+        if self.weight_code == "ternary":
+            return ternary_codes(words.reshape(len(words), self.pe, 2, self.simd)).reshape(
+                len(words), self.weight_rom_width)
+        return words
+
+    @property
+    def weight_rom_width(self):
+        """Bits of a weight ROM word: ``pe*M*simd``, or ``pe*ceil(simd/3)*5`` with
+        ``weight_code="ternary"``."""
+        if self.weight_code == "ternary":
+            return self.ternary_groups * TERNARY_BITS
+        return self.pe * self.weight_bases * self.simd
+
+    @property
+    def ternary_groups(self):
+        """Codes in a weight ROM word with ``weight_code="ternary"`` (``pe*ceil(simd/3)``,
+        one decoder each), else 0."""
+        if self.weight_code != "ternary":
+            return 0
+        return self.pe * -(-self.simd // TERNARY_GROUP)
+
+    @property
+    def ternary_weights(self):
+        """True when the layer has two weight bases never both 1 at an element: what
+        ``weight_code="ternary"`` needs."""
+        w = self.linear.weight_bits
+        return w.shape[0] == 2 and not (w[0] & w[1]).any()
 
     @property
     def compares_counts(self):
@@ -553,3 +608,32 @@ class LinearFolding:
         if self.activation is not None:
             return pack_words(out, axes=2)
         return pack_scores(out, self.score_width)
+
+
+def ternary_codes(pairs):
+    """Base-3 codes of weight pairs: ``pairs`` ``uint8`` (..., 2, K) holds the two bases of
+    K elements (never both 1); returns ``uint8`` bits (..., ceil(K/3)*5): the elements in
+    groups of :data:`TERNARY_GROUP` (the last padded with zero weights), each group's
+    ``t0 + 3*t1 + 9*t2`` (``t = base0 + 2*base1``, element 3g+k as t_k) in
+    :data:`TERNARY_BITS` bits, least significant first, group g at bits ``5g``."""
+    k = pairs.shape[-1]
+    groups = -(-k // TERNARY_GROUP)
+    trits = pairs[..., 0, :].astype(np.int64) + 2 * pairs[..., 1, :]
+    padded = np.zeros(trits.shape[:-1] + (groups * TERNARY_GROUP,), dtype=np.int64)
+    padded[..., :k] = trits
+    codes = (padded.reshape(*trits.shape[:-1], groups, TERNARY_GROUP)
+             * 3 ** np.arange(TERNARY_GROUP)).sum(axis=-1)
+    bits = (codes[..., None] >> np.arange(TERNARY_BITS)) & 1
+    return bits.reshape(*trits.shape[:-1], groups * TERNARY_BITS).astype(np.uint8)
+
+
+def ternary_table():
+    """The decoder of :func:`ternary_codes`: for each 5-bit code, the group's pairs as
+    6 bits, base 0 of elements 0..2 at bits 0..2 and base 1 at bits 3..5 (codes 27..31,
+    never stored, decode to zero weights)."""
+    table = []
+    for code in range(1 << TERNARY_BITS):
+        trits = [code // 3 ** k % 3 for k in range(TERNARY_GROUP)] if code < 27 else [0] * 3
+        table.append(sum((t == 1) << k | (t == 2) << (TERNARY_GROUP + k)
+                         for k, t in enumerate(trits)))
+    return table

@@ -329,3 +329,92 @@ def test_a_block_ram_weight_rom_has_a_weight_stage(tmp_path):
     cycles = 4 * 4
     assert run(folding, tmp_path, count=20) == {
         "words": 20, "interval": cycles, "latency": cycles + 3 + 1 + 1}
+
+
+def ternary_layers(scheme="pa", seed=0, threshold=0.4, layout="dense"):
+    """dense_layers of a random network whose Dense weights are ternary (two zo bases
+    never both 1, some weights zero)."""
+    import dataclasses
+
+    from popcorn.network import Dense, TernaryWeights
+
+    network = random_network(scheme, seed=seed, layout=layout, bases=(2, 2))
+    layers = tuple(dataclasses.replace(layer, quantizer=TernaryWeights(threshold=threshold))
+                   if isinstance(layer, Dense) else layer for layer in network.layers)
+    stages = to_integer(dataclasses.replace(network, layers=layers), frac_bits=8).stages
+    return [(stage, after if isinstance(after, IntThreshold) else None)
+            for stage, after in zip(stages, stages[1:] + (None,))
+            if isinstance(stage, IntLinear)]
+
+
+def test_ternary_codes_decode_to_the_weight_words():
+    """Every code decodes (ternary_table) to the pairs it was made of; a ternary ROM holds
+    5 bits per 3 elements of a lane, and its words decode to the plain weight words."""
+    from popcorn.mapping.linear import ternary_codes, ternary_table
+
+    table = ternary_table()
+    rng = np.random.default_rng(0)
+    trits = rng.integers(0, 3, (200, 7))
+    pairs = np.stack([trits == 1, trits == 2], axis=1).astype(np.uint8)      # (200, 2, 7)
+    codes = ternary_codes(pairs)
+    assert codes.shape == (200, 15)
+    for row, want in zip(codes, pairs):
+        got = []
+        for g in range(3):
+            v = table[int(sum(int(b) << k for k, b in enumerate(row[5 * g:5 * g + 5])))]
+            got.append([[(v >> (3 * i + k)) & 1 for k in range(3)] for i in range(2)])
+        assert (np.concatenate(got, axis=1)[:, :7] == want).all()
+    assert len({tuple(c) for c in codes.reshape(-1, 5)[:, :].tolist()}) <= 27
+    linear, activation = ternary_layers()[0]
+    plain = LinearFolding(linear, activation, pe=2, simd=6)
+    coded = LinearFolding(linear, activation, pe=2, simd=6, weight_code="ternary")
+    assert coded.weight_rom_width == 2 * 2 * 5 and plain.weight_rom_width == 2 * 2 * 6
+    assert (coded.weight_words() == plain.weight_words()).all()
+    assert coded.weight_rom_bits().shape == (plain.neuron_folds * plain.synapse_folds, 20)
+
+
+def test_ternary_code_needs_ternary_weights():
+    from popcorn.mapping.synthetic import abc_per_channel
+
+    linear, activation = abc_per_channel(12, 4, m=2, n=2, seed=1)   # two +-1 bases
+    with pytest.raises(ValueError, match=r"weight_code = 'ternary' needs two weight bases "
+                                         r"never both 1 .* set together"):
+        LinearFolding(linear, activation, pe=1, simd=4, weight_code="ternary")
+    linear, activation = dense_layers("bnn")[0]
+    with pytest.raises(ValueError, match=r"this layer has 1 base"):
+        LinearFolding(linear, activation, pe=1, simd=4, weight_code="ternary")
+
+
+@pytest.mark.parametrize("which, pe, simd, memory", [(0, 2, 4, "auto"), (0, 1, 3, "block"),
+                                                    (1, 1, 5, "auto")])
+def test_mva_ternary_weight_code(which, pe, simd, memory, tmp_path):
+    """The 5-bit codes decoded after the ROM: the same words and cycles as the plain ROM
+    (a hidden layer and the scores; simd a multiple of 3 or not; a registered ROM word)."""
+    linear, activation = ternary_layers()[which]
+    folding = LinearFolding(linear, activation, pe=pe, simd=simd, weight_code="ternary",
+                            weight_memory=memory)
+    assert folding.ternary_weights and folding.ternary_groups == pe * -(-simd // 3)
+    measured = run(folding, tmp_path, count=60)
+    assert measured == {"words": 60, "interval": folding.cycles_per_vector,
+                        "latency": folding.latency}
+
+
+@pytest.mark.synth
+def test_ternary_decoders_cost_what_the_estimate_says(tmp_path):
+    """TERNARY_DECODER_LUT4 per code: the engine with ternary codes minus the plain one,
+    within 15 % on both families."""
+    import dataclasses
+
+    from popcorn.hdl.estimates import TERNARY_DECODER_LUT4
+    from popcorn.hdl.synth import synth_stat
+
+    linear, activation = ternary_layers(layout=((96,), (("dense", 32), ("dense", 4))))[0]
+    plain = LinearFolding(linear, activation, pe=2, simd=12)       # a 128-word ROM
+    coded = dataclasses.replace(plain, weight_code="ternary")
+    for family, opts in (("ecp5", "-nowidelut"), ("ice40", "")):
+        got = [synth_stat(MatrixVectorActivation(f), family=family, synth_opts=opts,
+                          build_dir=tmp_path / f"{family}-{f.weight_code}").lut4
+               for f in (plain, coded)]
+        per_code = (got[1] - got[0]) / coded.ternary_groups
+        assert abs(per_code - TERNARY_DECODER_LUT4) <= 0.15 * TERNARY_DECODER_LUT4, \
+            (family, got, per_code)
