@@ -10,6 +10,7 @@ from ..hdl.estimates import estimate_mva, rom_resources
 from ..hdl.folded import estimate_folded
 from ..hwmath import divisors
 from ..mapping.folded import FoldedPlan
+from ..mapping.linear import TERNARY_BITS, TERNARY_GROUP
 from .boards import get_board
 from .frames import MAX_PAYLOAD
 
@@ -190,9 +191,10 @@ def fit_block_ram(plan, board):
 
     * refolding an engine: another (pe, simd) whose cycles per image (cycles per vector
       times vectors) stay within the plan's slowest engine's, so the throughput is
-      unchanged, and whose weight ROM stays in block RAM but takes fewer blocks; of those
-      with the same count, the fewest lanes times SIMD. The popcount tree keeps the
-      mapper's ``"auto"`` pipeline where it had it
+      unchanged, and whose weight ROM stays in block RAM but takes fewer blocks, with
+      ternary weights coded or not (``weight_code``: 5 bits per 3 elements, 20 LUT4 of
+      decoder per code); of those with the same count, the fewest lanes times SIMD, plain
+      before coded. The popcount tree keeps the mapper's ``"auto"`` pipeline where it had it
       (:attr:`~popcorn.mapping.linear.LinearFolding.auto_pipeline`);
     * the weight ROM to logic (``weight_memory="logic"``) while the LUT4 fit the board
       (a wide and shallow ROM wastes most of its blocks: CNV-w2a2's second convolution at
@@ -250,20 +252,26 @@ def _tilings(stage, interval, family, ebr_now):
     :func:`fit_block_ram`)."""
     f = stage.folding
     per_fold = f.cycles_per_vector // (f.neuron_folds * f.synapse_folds)
+    codes = ("plain", "ternary") if f.ternary_weights else ("plain",)
     fewest = {}
     for pe in divisors(f.channels):
         for simd in divisors(f.fan_in):
             folds = (f.channels // pe) * (f.fan_in // simd)
             if folds * per_fold * stage.out_words > interval:
                 continue
-            ebr = rom_resources(pe * f.weight_bases * simd, folds, family=family)["ebr"]
-            if 0 < ebr < ebr_now and (ebr not in fewest or (pe * simd, pe) < fewest[ebr]):
-                fewest[ebr] = (pe * simd, pe)
+            for code in codes:
+                width = pe * (f.weight_bases * simd if code == "plain"
+                              else -(-simd // TERNARY_GROUP) * TERNARY_BITS)
+                ebr = rom_resources(width, folds, family=family)["ebr"]
+                key = (pe * simd, code != "plain", pe)
+                if 0 < ebr < ebr_now and (ebr not in fewest or key < fewest[ebr][0]):
+                    fewest[ebr] = (key, code)
     tilings = []
-    for size, pe in fewest.values():
+    for (size, _, pe), code in fewest.values():
         auto = f.pipeline == f.auto_pipeline
         try:
-            folding = dataclasses.replace(f, pe=pe, simd=size // pe, pipeline=0)
+            folding = dataclasses.replace(f, pe=pe, simd=size // pe, pipeline=0,
+                                          weight_code=code)
             folding = dataclasses.replace(
                 folding, pipeline=folding.auto_pipeline if auto
                 else min(f.pipeline, folding.tree_levels))

@@ -124,3 +124,27 @@ def test_cnv_topology_in_verilator(tmp_path):
     plan = map_network(network, target_cycles=30_000)
     check_network(plan, random_inputs(network, 2, 6), tmp_path, simulator="verilator",
                   idle=0.05, stall=0.05)
+
+
+def test_ternary_network_fitted_to_block_ram_in_rtl(monkeypatch, tmp_path):
+    """A ternary network one block RAM over the board: fit_block_ram codes an engine's
+    weights (5 bits per 3 elements); the accelerator stays bit-exact with exact cycles."""
+    import dataclasses
+
+    from popcorn.boards.boards import get_board
+    from popcorn.boards.fit import estimate_design, fit_block_ram
+    from popcorn.network import Dense, TernaryWeights
+
+    layout = ((256,), (("dense", 128), ("dense", 64), ("dense", 4)))
+    network = random_network("pa", seed=0, layout=layout, bases=(2, 2))
+    network = dataclasses.replace(network, layers=tuple(
+        dataclasses.replace(layer, quantizer=TernaryWeights(threshold=0.4))
+        if isinstance(layer, Dense) else layer for layer in network.layers))
+    plan = map_network(network, target_cycles=4096)
+    need = estimate_design(plan, "icebreaker").total["ebr"]
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", need - 1)
+    fitted = fit_block_ram(plan, "icebreaker")
+    assert "ternary" in [f.weight_code for f in fitted.foldings]
+    assert estimate_design(fitted, "icebreaker").total["ebr"] <= need - 1
+    assert fitted.cycles_per_image <= plan.cycles_per_image
+    check_network(fitted, random_inputs(network, 4, 3), tmp_path, burst=2)
