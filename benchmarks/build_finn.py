@@ -24,12 +24,11 @@ BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100, ""),
           "cnv_1w1a": ("ulx3s-85f", "15000", 3, ""),
           "cnv_2w2a": ("ulx3s-85f", "150000", 2, "")}
 """name -> (board, --target-cycles, images simulated in RTL, --nextpnr-opts). CNV-w2a2's
-weights (3.1 Mbit) fill the ULX3S-85F's 208 DP16KD only when its ROMs are deep enough to
-tile them: at 150 000 cycles per image, with the weight ROMs placed (``--weight-memory
-fill``). It places (191 DP16KD) but has not routed: at nextpnr's default placement density
-router2's overuse fell to about 13 000 wires by iteration 6 and stayed there to iteration
-10; at ``--placer-heap-beta 0.6`` it followed the same course (75 k, 45 k, 29 k, 21 k,
-17 k, 15 k in iterations 1-6) and was stopped."""
+weights (3.1 Mbit) fill the ULX3S-85F's 208 DP16KD only when its ROMs tile them: at
+150 000 cycles per image ``popcorn.boards.fit.fit_block_ram`` refolds the engines whose
+ROMs waste block RAM (221 -> 205 DP16KD estimated, 201 placed) and routes. Before it, the
+second convolution's 512 x 144 ROM went to about 20 000 LUT4 of logic, and router2 stalled
+at about 13 000 overused wires (default density and ``--placer-heap-beta 0.6`` alike)."""
 
 
 def main(args, build_dir=Path("build/finn")):
