@@ -9,7 +9,7 @@ fmax, binary operations per LUT4 per cycle
 (:func:`popcorn.reports.html_report.binary_ops_per_lut4_cycle`), RTL accuracy, and the
 wall time of each step (estimate, golden, simulate, bitstream: Verilog, synthesis, place
 and route and pack; report) when the build folder build/<design>/steps/ is on this
-machine. Beside each report.json it (re)writes report.html
+machine, else the times the summary it replaces recorded. Beside each report.json it (re)writes report.html
 (:func:`popcorn.reports.html_report.html_report`, a pure function of report.json), so that
 reports of builds older than the HTML report have one too. `make examples` builds every
 shipped example for both boards and then runs this.
@@ -29,7 +29,22 @@ COLUMNS = ("design", "board", "arch", "LUT4", "FF", "EBR", "SPRAM", "DSP", "fmax
            *(f"{step} s" for step in STEPS))
 
 
+def recorded_seconds():
+    """Each design's step wall times in the summary.md this run replaces (its last
+    ``len(STEPS)`` columns): kept for builds whose folder is no longer on the machine."""
+    path = REPORTS / "summary.md"
+    if not path.is_file():
+        return {}
+    recorded = {}
+    for line in path.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == len(COLUMNS) and cells[0] != "design":
+            recorded[cells[0]] = cells[-len(STEPS):]
+    return recorded
+
+
 def rows():
+    recorded = recorded_seconds()
     for path in sorted(REPORTS.glob("*/report.json")):
         rep = json.loads(path.read_text())
         if "implementation" not in rep:
@@ -38,10 +53,13 @@ def rows():
         impl, design = rep["implementation"], rep["design"]
         arch = "folded" if any(r["kind"].endswith("(folded)") for r in rep["layers"]) \
             else "dataflow"
-        seconds = []
-        for step in STEPS:
-            saved = BUILD / design / "steps" / f"{step}.json"
-            seconds.append(json.loads(saved.read_text())["seconds"] if saved.is_file() else "")
+        seconds = recorded.get(design, [""] * len(STEPS))
+        if (BUILD / design / "steps").is_dir():
+            seconds = []
+            for step in STEPS:
+                saved = BUILD / design / "steps" / f"{step}.json"
+                seconds.append(json.loads(saved.read_text())["seconds"] if saved.is_file()
+                               else "")
         yield (design, impl["board"], arch, impl["lut4"], impl["ff"], impl["ebr"],
                impl.get("spram", 0), impl["dsp"], impl["fmax_mhz"],
                rep["cycles"]["per_image_measured"],
@@ -54,7 +72,7 @@ def main():
     md = ["# Every build in reports/", "",
           "Written by `benchmarks/summary.py` from each build's report.json (nextpnr figures, "
           "cycles measured in RTL simulation, images/s at fmax) and, where the build folder "
-          "is on the machine, each step's wall time in seconds.", "",
+          "was on the machine, each step's wall time in seconds.", "",
           "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     md += ["| " + " | ".join(str(v) for v in row) + " |" for row in table]
     (REPORTS / "summary.md").write_text("\n".join(md) + "\n")
