@@ -207,6 +207,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
                           f"the {board}'s {clock / 1e6:g} MHz, short of --target-fps "
                           f"{target_fps:g} by "
                           f"{100 * (1 - clock / plan.cycles_per_image / target_fps):.0f} %")
+        mapped = plan
         if weight_memory == "fill":
             plan = place_weight_roms(plan, board)
     except (NetworkError, ValueError, TypeError) as error:
@@ -232,6 +233,9 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     console.print(f"plan:      {arch} ({engine}): {plan.cycles_per_image} cycles per image, "
                   f"{clock / plan.cycles_per_image:,.1f} images/s at the {board}'s "
                   f"{clock / 1e6:g} MHz")
+    if plan is not mapped:
+        console.print(f"weights:   placed for the {board}'s block RAM: "
+                      + "; ".join(_weight_changes(mapped, plan)), highlight=False)
     try:
         results = run_steps(plan, config, steps, progress=progress)
     except (BuildFailed, DesignTooLarge, TimingFailed, SimulationFailed, ToolMissing,
@@ -256,6 +260,23 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         console.print(f"report:    {md} ({Path(report['report_json']).name} and "
                       f"{Path(report['report_html']).name} beside it)")
         console.print(md.read_text(), markup=False, highlight=False)
+
+
+def _weight_changes(mapped, placed):
+    """What :func:`~popcorn.boards.fit.place_weight_roms` changed, engine by engine: the
+    folding, the ternary code, where the weight ROM went."""
+    changes = []
+    for a, b in zip(mapped.foldings, placed.foldings):
+        what = []
+        if (a.pe, a.simd) != (b.pe, b.simd):
+            what.append(f"refolded {a.pe}x{a.simd} -> {b.pe}x{b.simd} (PE x SIMD)")
+        if a.weight_code != b.weight_code:
+            what.append(f"{b.weight_code}-coded weights")
+        if a.weight_memory != b.weight_memory:
+            what.append(f"weight ROM in {b.weight_memory}")
+        if what:
+            changes.append(f"layer {b.linear.layer} " + ", ".join(what))
+    return changes
 
 
 def _folded_plan(network, frac_bits, target_cycles):

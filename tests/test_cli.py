@@ -206,3 +206,31 @@ def test_arch_auto_counts_ice40_logic_cells():
     assert est.logic_cells[0] > 5280 and not est.within_capacity()
     assert _choose_arch(net, plan, "icebreaker", 8, target) == "folded"
     assert estimate_design(plan, "ulx3s-85f").logic_cells is None
+
+
+def test_build_says_what_fitting_the_block_ram_changed(tmp_path, monkeypatch):
+    """A board one block RAM short: before any tool runs, `popcorn build` names each engine
+    the fitting refolded, coded or moved, and the estimate then fits."""
+    from popcorn.boards.boards import get_board
+    from popcorn.boards.fit import estimate_design, place_weight_roms
+    from popcorn.examples import load_example
+    from popcorn.mapping.network_map import map_network
+
+    monkeypatch.chdir(tmp_path)
+    plan = map_network(load_example("digits-bnn")[0], target_cycles=4096)
+    need = estimate_design(plan, "icebreaker").total["ebr"]
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", need - 1)
+    placed = place_weight_roms(plan, "icebreaker")
+    (n, old, new), = [(n, a, b) for n, (a, b) in enumerate(zip(plan.foldings, placed.foldings))
+                      if a != b]
+    result = CliRunner().invoke(main, ["build", "--target-cycles", "4096", "--arch",
+                                       "dataflow", "--steps", "estimate"])
+    assert result.exit_code == 0, result.output
+    assert f"weights: placed for the icebreaker's block RAM: layer {new.linear.layer} " \
+        f"refolded {old.pe}x{old.simd} -> {new.pe}x{new.simd} (PE x SIMD)" \
+        in " ".join(result.output.split())
+    assert f"of {need - 1} EBR" in result.output
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", need)
+    result = CliRunner().invoke(main, ["build", "--target-cycles", "4096", "--arch",
+                                       "dataflow", "--steps", "estimate"])
+    assert result.exit_code == 0 and "weights:" not in result.output
