@@ -194,12 +194,14 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
                 raise click.UsageError("give --target-fps or --target-cycles, not both")
             target_cycles = str(max(1, int(clock // target_fps)))
         if arch != "folded":
-            plan = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
-                         pipeline=pipeline, bases=bases, multiply=multiply)
+            plan = mapped = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
+                                  pipeline=pipeline, bases=bases, multiply=multiply)
+            if weight_memory == "fill":
+                plan = place_weight_roms(plan, board)
         if arch == "auto":
             arch = _choose_arch(net, plan, board, frac_bits, target_cycles)
         if arch == "folded":
-            plan = _folded_plan(net, frac_bits, target_cycles)
+            plan = mapped = _folded_plan(net, frac_bits, target_cycles)
             name = name.replace(f"-{board}", f"-folded-{board}")
         if target_fps is not None and plan.cycles_per_image > int(target_cycles):
             warnings.warn(f"the fastest {arch} folding found needs {plan.cycles_per_image} "
@@ -207,9 +209,6 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
                           f"the {board}'s {clock / 1e6:g} MHz, short of --target-fps "
                           f"{target_fps:g} by "
                           f"{100 * (1 - clock / plan.cycles_per_image / target_fps):.0f} %")
-        mapped = plan
-        if weight_memory == "fill":
-            plan = place_weight_roms(plan, board)
     except (NetworkError, ValueError, TypeError) as error:
         raise _fail(error) from None
 
@@ -291,7 +290,8 @@ def _folded_plan(network, frac_bits, target_cycles):
 
 
 def _choose_arch(network, plan, board, frac_bits, target_cycles):
-    """``--arch auto``: ``"dataflow"`` when ``plan``'s estimate is within the board's
+    """``--arch auto``: ``"dataflow"`` when ``plan``'s estimate (its weight ROMs placed
+    for the board, :func:`~popcorn.boards.fit.place_weight_roms`) is within the board's
     capacity (:meth:`~popcorn.boards.fit.DesignEstimate.within_capacity`), else
     ``"folded"`` when that architecture takes the network and fits; otherwise
     the dataflow (whose estimate step refuses it, with its advice, when it is far too

@@ -234,3 +234,22 @@ def test_build_says_what_fitting_the_block_ram_changed(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["build", "--target-cycles", "4096", "--arch",
                                        "dataflow", "--steps", "estimate"])
     assert result.exit_code == 0 and "weights:" not in result.output
+
+
+def test_arch_auto_judges_the_dataflow_design_with_its_block_ram_fitted(tmp_path, monkeypatch):
+    """One block RAM short, the mapped dataflow plan is over the board, the fitted one is
+    not: --arch auto keeps the dataflow architecture."""
+    from popcorn.boards.boards import get_board
+    from popcorn.boards.fit import estimate_design
+    from popcorn.examples import load_example
+    from popcorn.mapping.network_map import map_network
+
+    monkeypatch.chdir(tmp_path)
+    plan = map_network(load_example("digits-bnn")[0], target_cycles=4096)
+    need = estimate_design(plan, "icebreaker").total["ebr"]
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", need - 1)
+    assert not estimate_design(plan, "icebreaker").within_capacity()
+    result = CliRunner().invoke(main, ["build", "--target-cycles", "4096", "--arch", "auto",
+                                       "--steps", "estimate"])
+    assert result.exit_code == 0, result.output
+    assert "plan: dataflow (3 engines)" in " ".join(result.output.split())
