@@ -99,15 +99,19 @@ def train_variant(record, variant, out_dir):
     return str(network), str(test)
 
 
-def plan_point(network, point, frac_bits=8):
-    """The plan of ``point``: the dataflow mapping at ``target_cycles``, or the cheapest
-    folded engine meeting it (:func:`~popcorn.mapping.folded.choose_folded`)."""
+def plan_point(network, point, board, frac_bits=8):
+    """The plan of ``point`` as ``popcorn build`` makes it for ``board``: the dataflow
+    mapping at ``target_cycles`` with its weight ROMs placed
+    (:func:`~popcorn.boards.fit.place_weight_roms`), or the cheapest folded engine meeting
+    it (:func:`~popcorn.mapping.folded.choose_folded`)."""
+    from .boards.fit import place_weight_roms
     from .mapping.folded import choose_folded
     from .mapping.network_map import map_network
 
     if point.arch == "folded":
         return choose_folded(network, point.target_cycles, frac_bits=frac_bits)
-    return map_network(network, frac_bits=frac_bits, target_cycles=point.target_cycles)
+    return place_weight_roms(map_network(network, frac_bits=frac_bits,
+                                         target_cycles=point.target_cycles), board)
 
 
 def prune(network, points, board, frac_bits=8):
@@ -119,7 +123,7 @@ def prune(network, points, board, frac_bits=8):
     kept, pruned = [], {}
     for point in points:
         try:
-            check_fit(estimate_design(plan_point(network, point, frac_bits), board))
+            check_fit(estimate_design(plan_point(network, point, board, frac_bits), board))
             kept.append(point)
         except (NetworkError, ValueError, DesignTooLarge) as error:
             pruned[point.key] = str(error).splitlines()[0]
@@ -137,7 +141,7 @@ def run_point(network_path, inputs_path, point, *, board, out_dir, steps, sim_im
     network = load_network(network_path)
     data = np.load(inputs_path)
     labels = data["y"] if "y" in data.files else None
-    plan = plan_point(network, point, frac_bits)
+    plan = plan_point(network, point, board, frac_bits)
     out_dir = Path(out_dir)
     config = FlowConfig(name=point.key, inputs=data["x"], labels=labels, board=board,
                         build_dir=out_dir / "build", report_dir=out_dir / "reports",
