@@ -305,7 +305,12 @@ def stage_summary(stage):
                       f"{'levels' if folding.emit == 'levels' else 'bases'}",
             "pe": folding.pe, "simd": folding.simd,
             "cycles_per_vector": folding.cycles_per_vector,
-            "vectors": stage.out_words, "engine_latency": folding.latency})
+            "vectors": stage.out_words, "engine_latency": folding.latency,
+            "weight_rom": f"{folding.weight_rom_width} x "
+                          f"{folding.neuron_folds * folding.synapse_folds}"
+                          + (", ternary-coded" if folding.weight_code == "ternary" else "")
+                          + (f", in {folding.weight_memory}"
+                             if folding.weight_memory != "auto" else "")})
     return row
 
 

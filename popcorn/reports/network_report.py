@@ -94,8 +94,9 @@ def markdown(report):
         "## Stages and folding", "",
         "Streams as words per image x bits per word (a pixel per word, or a vector).", "",
         "| layer | stage | in | out | K | C | M x N | encodings | output | PE | SIMD | "
-        "cycles per vector | vectors |",
-        "| ---: | --- | --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |",
+        "cycles per vector | vectors | weight ROM (bits x words) |",
+        "| ---: | --- | --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: "
+        "| --- |",
         *(_layer_line(l) for l in report["layers"]),
         "", "## Accuracy", "",
         "| model | images | accuracy |", "| --- | ---: | ---: |",
@@ -142,11 +143,11 @@ def _flash_lines(image):
 
 def _layer_line(l):
     if "pe" not in l:
-        return f"| {l['layer']} | {l['kind']} | {l['in']} | {l['out']} |" + " |" * 9
+        return f"| {l['layer']} | {l['kind']} | {l['in']} | {l['out']} |" + " |" * 10
     return (f"| {l['layer']} | {l['kind']} | {l['in']} | {l['out']} | {l['fan_in']} | "
             f"{l['channels']} | {l['weight_bases']} x {l['act_bases']} | {l['encodings']} | "
             f"{l['output']} | {l['pe']} | {l['simd']} | {l['cycles_per_vector']} | "
-            f"{l['vectors']} |")
+            f"{l['vectors']} | {l.get('weight_rom', '')} |")
 
 
 def _critical_path_lines(path):

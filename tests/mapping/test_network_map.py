@@ -98,3 +98,25 @@ def test_folding_per_engine_is_checked():
         map_network(network, folding=[(1, 1), (1, 1)])
     with pytest.raises(NetworkError, match=r"layer 0: simd = 4 does not divide the 9 inputs"):
         map_network(network, folding=[(1, 4), (1, 1), (1, 1)])
+
+
+def test_the_layer_table_states_each_engine_weight_rom():
+    """A report's layer row names the weight ROM's shape, its code and where it was put."""
+    import dataclasses
+
+    from popcorn.mapping.stages import stage_summary
+    from popcorn.network import TernaryWeights
+
+    network = random_network("pa", seed=0, layout="dense", bases=(2, 2))
+    network = dataclasses.replace(network, layers=tuple(
+        dataclasses.replace(layer, quantizer=TernaryWeights(threshold=0.4))
+        if isinstance(layer, Dense) else layer for layer in network.layers))
+    stage = map_network(network, target_cycles=40).stages[1]
+    f = stage.folding
+    assert stage_summary(stage)["weight_rom"] == \
+        f"{f.pe * 2 * f.simd} x {f.neuron_folds * f.synapse_folds}"
+    coded = dataclasses.replace(stage, folding=dataclasses.replace(
+        f, weight_code="ternary", weight_memory="block"))
+    assert stage_summary(coded)["weight_rom"] == \
+        f"{f.pe * -(-f.simd // 3) * 5} x {f.neuron_folds * f.synapse_folds}, " \
+        f"ternary-coded, in block"
