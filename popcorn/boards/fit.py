@@ -10,7 +10,7 @@ from ..hdl.estimates import estimate_mva, rom_resources
 from ..hdl.folded import estimate_folded
 from ..hwmath import divisors
 from ..mapping.folded import FoldedPlan
-from ..mapping.linear import TERNARY_BITS, TERNARY_GROUP
+from ..mapping.linear import weight_rom_width
 from .boards import get_board
 from .frames import MAX_PAYLOAD
 
@@ -260,8 +260,7 @@ def _tilings(stage, interval, family, ebr_now):
             if folds * per_fold * stage.out_words > interval:
                 continue
             for code in codes:
-                width = pe * (f.weight_bases * simd if code == "plain"
-                              else -(-simd // TERNARY_GROUP) * TERNARY_BITS)
+                width = weight_rom_width(pe, simd, f.weight_bases, code)
                 ebr = rom_resources(width, folds, family=family)["ebr"]
                 key = (pe * simd, code != "plain", pe)
                 if 0 < ebr < ebr_now and (ebr not in fewest or key < fewest[ebr][0]):

@@ -314,7 +314,7 @@ class MatrixVectorActivation(wiring.Component):
         each 5-bit code through :func:`~popcorn.mapping.linear.ternary_table`, a function
         of its 5 bits per output bit, registered (``LinearFolding.weight_stage``)."""
         f = self._folding
-        simd, groups = f.simd, -(-f.simd // TERNARY_GROUP)
+        simd, groups = f.simd, f.ternary_groups // f.pe
         table = ternary_table()
         lookup = Const(sum(v << (2 * TERNARY_GROUP * code) for code, v in enumerate(table)),
                        2 * TERNARY_GROUP * len(table))

@@ -466,19 +466,14 @@ class LinearFolding:
 
     @property
     def weight_rom_width(self):
-        """Bits of a weight ROM word: ``pe*M*simd``, or ``pe*ceil(simd/3)*5`` with
-        ``weight_code="ternary"``."""
-        if self.weight_code == "ternary":
-            return self.ternary_groups * TERNARY_BITS
-        return self.pe * self.weight_bases * self.simd
+        """Bits of a weight ROM word (:func:`weight_rom_width`)."""
+        return weight_rom_width(self.pe, self.simd, self.weight_bases, self.weight_code)
 
     @property
     def ternary_groups(self):
         """Codes in a weight ROM word with ``weight_code="ternary"`` (``pe*ceil(simd/3)``,
         one decoder each), else 0."""
-        if self.weight_code != "ternary":
-            return 0
-        return self.pe * -(-self.simd // TERNARY_GROUP)
+        return self.weight_rom_width // TERNARY_BITS if self.weight_code == "ternary" else 0
 
     @property
     def ternary_weights(self):
@@ -608,6 +603,14 @@ class LinearFolding:
         if self.activation is not None:
             return pack_words(out, axes=2)
         return pack_scores(out, self.score_width)
+
+
+def weight_rom_width(pe, simd, weight_bases, weight_code="plain"):
+    """Bits of a weight ROM word of ``pe`` lanes of ``simd`` elements: ``pe*M*simd``, or
+    ``pe*ceil(simd/3)*5`` with ``weight_code="ternary"`` (:func:`ternary_codes`)."""
+    if weight_code == "ternary":
+        return pe * -(-simd // TERNARY_GROUP) * TERNARY_BITS
+    return pe * weight_bases * simd
 
 
 def ternary_codes(pairs):
