@@ -9,7 +9,8 @@ import numpy as np
 
 from popcorn.network import (AbcActivation, AbcWeights, Activation, BatchNorm, BinaryConnectWeights,
                              BnnWeights, Conv2d, Dense, FixedPointActivation, Flatten, MaxPool2d,
-                             Network, PaActivation, PaWeights, Scores, SignActivation, XnorWeights)
+                             Network, PaActivation, PaWeights, Scores, SignActivation,
+                             TernaryWeights, XnorWeights)
 
 from .float_ref import batchnorm_forward, linear_forward, pad_value
 from .quantizers import quantize_activations
@@ -144,6 +145,17 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
         values = quantize_activations(batchnorm_forward(norm, y), act)
         quantizer = act
     return Network(input_shape, input_quantizer, tuple(layers) + (Scores(),))
+
+
+def with_ternary_weights(network, threshold=0.4):
+    """``network`` with every Dense and Conv2d layer's weights ternary
+    (:class:`~popcorn.network.TernaryWeights`, weights within ``threshold`` of 0 zeroed),
+    its other layers as they are: FINN's w2 weights on any layout."""
+    import dataclasses
+
+    return dataclasses.replace(network, layers=tuple(
+        dataclasses.replace(layer, quantizer=TernaryWeights(threshold=threshold))
+        if layer.kind in ("dense", "conv2d") else layer for layer in network.layers))
 
 
 def sign_mlp(sizes=(784, 64, 64, 64, 10), *, scheme="bnn", seed=0, calibration=32,

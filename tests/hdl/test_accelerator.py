@@ -129,17 +129,12 @@ def test_cnv_topology_in_verilator(tmp_path):
 def test_ternary_network_fitted_to_block_ram_in_rtl(monkeypatch, tmp_path):
     """A ternary network one block RAM over the board: fit_block_ram codes an engine's
     weights (5 bits per 3 elements); the accelerator stays bit-exact with exact cycles."""
-    import dataclasses
-
     from popcorn.boards.boards import get_board
     from popcorn.boards.fit import estimate_design, fit_block_ram
-    from popcorn.network import Dense, TernaryWeights
+    from popcorn.golden.examples import with_ternary_weights
 
     layout = ((256,), (("dense", 128), ("dense", 64), ("dense", 4)))
-    network = random_network("pa", seed=0, layout=layout, bases=(2, 2))
-    network = dataclasses.replace(network, layers=tuple(
-        dataclasses.replace(layer, quantizer=TernaryWeights(threshold=0.4))
-        if isinstance(layer, Dense) else layer for layer in network.layers))
+    network = with_ternary_weights(random_network("pa", seed=0, layout=layout, bases=(2, 2)))
     plan = map_network(network, target_cycles=4096)
     need = estimate_design(plan, "icebreaker").total["ebr"]
     monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", need - 1)

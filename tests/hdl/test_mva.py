@@ -331,17 +331,14 @@ def test_a_block_ram_weight_rom_has_a_weight_stage(tmp_path):
         "words": 20, "interval": cycles, "latency": cycles + 3 + 1 + 1}
 
 
-def ternary_layers(scheme="pa", seed=0, threshold=0.4, layout="dense"):
+def ternary_layers(scheme="pa", seed=0, layout="dense"):
     """dense_layers of a random network whose Dense weights are ternary (two zo bases
     never both 1, some weights zero)."""
-    import dataclasses
+    from popcorn.golden.examples import with_ternary_weights
 
-    from popcorn.network import Dense, TernaryWeights
-
-    network = random_network(scheme, seed=seed, layout=layout, bases=(2, 2))
-    layers = tuple(dataclasses.replace(layer, quantizer=TernaryWeights(threshold=threshold))
-                   if isinstance(layer, Dense) else layer for layer in network.layers)
-    stages = to_integer(dataclasses.replace(network, layers=layers), frac_bits=8).stages
+    network = with_ternary_weights(random_network(scheme, seed=seed, layout=layout,
+                                                  bases=(2, 2)))
+    stages = to_integer(network, frac_bits=8).stages
     return [(stage, after if isinstance(after, IntThreshold) else None)
             for stage, after in zip(stages, stages[1:] + (None,))
             if isinstance(stage, IntLinear)]

@@ -104,13 +104,10 @@ def test_the_layer_table_states_each_engine_weight_rom():
     """A report's layer row names the weight ROM's shape, its code and where it was put."""
     import dataclasses
 
+    from popcorn.golden.examples import with_ternary_weights
     from popcorn.mapping.stages import stage_summary
-    from popcorn.network import TernaryWeights
 
-    network = random_network("pa", seed=0, layout="dense", bases=(2, 2))
-    network = dataclasses.replace(network, layers=tuple(
-        dataclasses.replace(layer, quantizer=TernaryWeights(threshold=0.4))
-        if isinstance(layer, Dense) else layer for layer in network.layers))
+    network = with_ternary_weights(random_network("pa", seed=0, layout="dense", bases=(2, 2)))
     stage = map_network(network, target_cycles=40).stages[1]
     f = stage.folding
     assert stage_summary(stage)["weight_rom"] == \
