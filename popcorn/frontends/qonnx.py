@@ -59,8 +59,12 @@ constants
 =========================  ===============================================================
 
 A constant value shift o of the activations (signed Quant, MultiThreshold out_bias) is
-exact in the next layer: ``W (s a + o) + b = (s W) a + (b + o sum(W))``; a padded
-convolution then needs popcorn's padding value ``s pad + o`` to be 0, as ONNX pads with 0.
+exact in the next layer: ``W (s a + o) + b = (s W) a + (b + o sum(W))``. ONNX pads a
+convolution with the value 0: where popcorn's lowest code already means 0 (``s pad + o =
+0``: unsigned fixed point, unshifted PA pieces) the layer pads with it, otherwise, for
+activations without a shift (o = 0: signs, ABC-Net bases), with the value 0
+(``padding_fill="zero"``, :class:`~popcorn.network.layers.Conv2d`); a shifted activation
+(o != 0) padded is refused, since neither fill gives 0 after the shift moved into the bias.
 
 Input preprocessing. Scalar Mul/Div/Add/Sub on the raw input before the input quantizer
 (``x' = a x + b``, a > 0; FINN's ``2x - 1``) move into the quantizer's thresholds:
@@ -78,8 +82,8 @@ signed narrow Quant is :class:`PaActivation` with two ``zo`` pieces at ``(q - 1/
 q = 0, 1 (values s, 2 s), and the shift -s moves into the next layer's bias. This keeps every
 downstream stage exact: the pieces derive from a 2-comparator thermometer code, so the
 quantizer is non-decreasing and max-pooling stays an OR of thermometer codes; the value
-shift is a bias. It does not keep padding: popcorn pads with code 0 (value -s), ONNX with 0,
-so a padded convolution of ternary activations is refused (FINN's CNV has no padding).
+shift is a bias. It does not keep padding (the shift is in the bias, see above), so a
+padded convolution of ternary activations is refused (FINN's CNV has no padding).
 Weights: below.
 
 Weights (after folding) must be binary or ternary: every output row ``±alpha_c`` (binary) or
@@ -128,10 +132,10 @@ Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
   needs batches of exactly that size. Their inputs are images in [0, 1] (CNV: 3 x 32 x 32,
   FC: 1 x 28 x 28), fed to ``popcorn predict`` as floats (integer inputs to a fixed-point
   input quantizer are its codes, not pixels 0 .. 255).
-* ONNX ``Conv`` pads with the value 0, popcorn pads with activation code 0 (-1 for a sign
-  activation, as FINN does): a padded convolution is imported only where both agree
-  (unsigned fixed point and unshifted PA activations, whose code 0 is the value 0); a padded
-  convolution of ±1 maps is an error.
+* ONNX ``Conv`` pads with the value 0: a padded convolution of ±1 maps imports with
+  ``padding_fill="zero"`` (exact, a per-border-position correction in the hardware; the
+  folded accelerator refuses it), one of unsigned maps pads with code 0 (the same value);
+  one of shifted activations (a ternary signed Quant) is an error.
 * ``nn.Flatten``/``torch.flatten`` export an ONNX ``Flatten``; ``x.view(x.size(0), -1)``
   exports a ``Shape``/``Gather``/``Concat`` chain on the data tensor, which popcorn refuses
   (a side branch): use ``nn.Flatten``.
@@ -252,11 +256,12 @@ def _tensor_shape(value_info):
 class _Linear:
     """A Dense/Conv2d under construction: ±1 signs, per-output alpha, bias."""
 
-    def __init__(self, label, kind, weight, bias, stride=1, padding=0, origin=None):
+    def __init__(self, label, kind, weight, bias, stride=1, padding=0, origin=None,
+                 padding_fill="lowest"):
         self.label, self.kind, self.origin = label, kind, origin
         self.weight = weight
         self.bias = bias
-        self.stride, self.padding = stride, padding
+        self.stride, self.padding, self.padding_fill = stride, padding, padding_fill
 
     def split(self):
         """(units, alpha, ternary): units in {-1, +1} (binary) or {-1, 0, +1} (ternary, some
@@ -286,7 +291,8 @@ class _Linear:
     def layer(self, weight, scheme, bias):
         if self.kind == "dense":
             return Dense(weight, scheme, bias)
-        return Conv2d(weight, scheme, bias, stride=self.stride, padding=self.padding)
+        return Conv2d(weight, scheme, bias, stride=self.stride, padding=self.padding,
+                      padding_fill=self.padding_fill)
 
 
 class _Importer:
@@ -629,16 +635,21 @@ class _Importer:
     def _add_linear(self, label, kind, weight, bias, stride=1, padding=0, origin=None):
         self._need_codes(label, "MatMul/Gemm/Conv" if kind == "dense" else "Conv")
         pad = pad_value(self.quantizer) * self.act_scale + self.act_offset
+        fill = "lowest"
         if padding and pad != 0:
-            raise QonnxImportError(
-                f"{label}: pads={padding} on {self.quantizer.quantizer} activations: ONNX pads "
-                f"with 0, popcorn pads with activation code 0 (value {pad:g} here), so the "
-                f"borders would differ; use padding 0 (or an unsigned activation before it)")
+            if self.act_offset:
+                raise QonnxImportError(
+                    f"{label}: pads={padding} on {self.quantizer.quantizer} activations "
+                    f"shifted by {self.act_offset:g}: ONNX pads with 0, and the shift moves "
+                    f"into this layer's bias, so neither popcorn padding (the lowest code, "
+                    f"value {pad:g}, or the value 0 before the shift) gives 0 at the borders; "
+                    f"use padding 0, or an unshifted activation before it (sign, unsigned)")
+            fill = "zero"
         if self.act_offset:   # W (s a + o) + b = (s W) a + (b + o sum(W))
             extra = self.act_offset * weight.reshape(weight.shape[0], -1).sum(axis=1)
             bias = extra if bias is None else bias + extra
         weight = weight * self.act_scale
-        self.items.append(_Linear(label, kind, weight, bias, stride, padding, origin))
+        self.items.append(_Linear(label, kind, weight, bias, stride, padding, origin, fill))
         self.state = "linear"
         if kind == "dense":
             self.shape = (weight.shape[0],)

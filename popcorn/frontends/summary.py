@@ -39,7 +39,8 @@ def layer_summary(layer, input_shape, output_shape):
         detail = _weights(layer) + (", bias" if layer.bias is not None else "")
     elif kind == "conv2d":
         kh, kw = layer.kernel
-        detail = (f"{kh}x{kw} kernel, stride {layer.stride}, padding {layer.padding}, "
+        fill = " (value 0)" if layer.padding and layer.padding_fill == "zero" else ""
+        detail = (f"{kh}x{kw} kernel, stride {layer.stride}, padding {layer.padding}{fill}, "
                   + _weights(layer) + (", bias" if layer.bias is not None else ""))
     elif kind == "maxpool2d":
         detail = f"{layer.kernel}x{layer.kernel}, stride {layer.stride}" + (

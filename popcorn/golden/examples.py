@@ -12,7 +12,7 @@ from popcorn.network import (AbcActivation, AbcWeights, Activation, BatchNorm, B
                              Network, PaActivation, PaWeights, Scores, SignActivation,
                              TernaryWeights, XnorWeights)
 
-from .float_ref import batchnorm_forward, linear_forward, pad_value
+from .float_ref import batchnorm_forward, conv_pad_value, linear_forward
 from .quantizers import quantize_activations
 from .windows import pool_windows
 
@@ -88,7 +88,8 @@ def random_layout(seed):
     return source, tuple(plan)
 
 
-def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3)):
+def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3),
+                   padding_fill="lowest"):
     """A random :class:`~popcorn.network.Network` of ``scheme`` (one of :data:`SCHEMES`).
 
     ``layout="conv"``: 1x8x8 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> MaxPool 2 ->
@@ -102,7 +103,8 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
     ``bases``: (M, N) of ABC-Net and PA-Net (PA's M rounded up to even).
     Batch norms use the statistics of ``calibration`` random inputs, random gamma (some
     negative, one zero per hidden layer of 3+ channels) and beta. Pools take the minimum
-    on about half their channels (``MaxPool2d.minimum``).
+    on about half their channels (``MaxPool2d.minimum``). Every Conv2d pads with
+    ``padding_fill``.
     """
     rng = np.random.default_rng(seed)
     weights, act = scheme_quantizers(scheme, rng, *bases)
@@ -130,12 +132,13 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
         if step[0] == "conv":
             _, out, k, stride, padding = step
             w = rng.uniform(-scale, scale, (out, values.shape[1], k, k))
-            layer = Conv2d(w, weights, rng.normal(0, 0.1, out), stride=stride, padding=padding)
+            layer = Conv2d(w, weights, rng.normal(0, 0.1, out), stride=stride, padding=padding,
+                           padding_fill=padding_fill)
         else:
             w = rng.uniform(-scale, scale, (step[1], values.shape[1]))
             layer = Dense(w, weights, rng.normal(0, 0.1, step[1]))
         layers.append(layer)
-        y = linear_forward(layer, values, pad_value(quantizer))
+        y = linear_forward(layer, values, conv_pad_value(layer, quantizer))
         if final:
             if layout == "conv":
                 layers.append(_batchnorm(y, rng, final=True))

@@ -15,7 +15,8 @@ from .quantizers import (bases_to_values, comparators, quantize_activations, qua
                          thermometer_to_bases)
 from .windows import im2col, pool_windows
 
-__all__ = ["FloatResult", "float_forward", "linear_forward", "batchnorm_forward", "pad_value"]
+__all__ = ["FloatResult", "float_forward", "linear_forward", "batchnorm_forward", "pad_value",
+           "conv_pad_value"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +33,12 @@ def pad_value(quantizer):
     """The real value of activation code 0 (all bits zero), which convolution padding inserts."""
     zero = np.zeros(len(comparators(quantizer).thresholds), dtype=np.uint8)
     return float(bases_to_values(thermometer_to_bases(zero, quantizer), quantizer))
+
+
+def conv_pad_value(layer, quantizer):
+    """The real value a Dense or Conv2d ``layer`` reading ``quantizer``'s activations pads
+    with: 0 for ``padding_fill="zero"``, else :func:`pad_value`."""
+    return 0.0 if getattr(layer, "padding_fill", "lowest") == "zero" else pad_value(quantizer)
 
 
 def _xnor_scale(layer, magnitude):
@@ -84,7 +91,7 @@ def float_forward(network, x):
     for layer in network.layers:
         kind = layer.kind
         if kind in ("dense", "conv2d"):
-            values = linear_forward(layer, values, pad_value(quantizer), magnitude)
+            values = linear_forward(layer, values, conv_pad_value(layer, quantizer), magnitude)
             magnitude = None
         elif kind == "batchnorm":
             values = batchnorm_forward(layer, values)

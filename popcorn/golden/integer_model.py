@@ -11,7 +11,9 @@ thermometer-coded inputs. Semantics (ARCHITECTURE.md, "Integer semantics"):
   ``Y[c] = sum_ij Phi[c,i,j] dot_ij + B[c]`` with ``Phi = rint(2**F alpha_ci beta_j)`` and
   ``B = rint(2**F b)``, F the layer's own fractional bits (at least ``frac_bits``, see
   :func:`to_integer`) (``int64``; rint rounds half to even). Convolution padding feeds
-  all-zero bits (activation code 0).
+  all-zero bits (activation code 0); with ``padding_fill="zero"`` on ``pm1`` activations
+  the padded taps then contribute nothing: Y gains the per-position correction of
+  :mod:`popcorn.golden.borders`.
 * **BatchNorm + Activation** (:class:`IntThreshold`): comparator k of the quantizer,
   ``[R >= t_k]`` on ``R = gamma (y - mean) / sqrt(var + eps) + beta`` with y = Y / 2**F,
   becomes per channel ``[Y >= T]`` with ``T = ceil(2**F tau)``,
@@ -40,6 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from popcorn.network.validate import NetworkError
 
 from .binary import _BLOCK, WORD, pack_bits, packed_dot, popcount_block, popcount_scratch
+from .borders import border_correction
 from .quantizers import base_coefficients, comparators, quantize_weights, \
     thermometer_to_bases
 from .widths import accumulator_range
@@ -69,6 +72,7 @@ class IntLinear:
     coefficients : ``int64`` (out, M, N), Phi; bias : ``int64`` (out,), B.
     real_coefficients, real_bias : ``float64``, what Phi / 2**F and B / 2**F approximate.
     frac_bits : F. kernel, stride, padding : convolution geometry (Dense: None, 1, 0).
+    padding_fill : ``"lowest"`` or ``"zero"``, as :class:`~popcorn.network.layers.Conv2d`.
     """
 
     layer: int
@@ -85,6 +89,15 @@ class IntLinear:
     kernel: tuple = None
     stride: int = 1
     padding: int = 0
+    padding_fill: str = "lowest"
+
+    @property
+    def zero_fill_differs(self):
+        """True when padding with the value 0 differs from padding with code 0: a padded
+        Conv2d with ``padding_fill="zero"`` on ``pm1`` activations
+        (:func:`~popcorn.golden.borders.border_correction`)."""
+        return self.kind == "conv2d" and self.padding > 0 and self.padding_fill == "zero" \
+            and self.act_encoding == "pm1"
 
     @property
     def fan_in(self):
@@ -238,7 +251,8 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer):
         coefficients=_rint(phi * unit, "a coefficient", where),
         bias=_rint(bias * unit, "the bias", where), real_coefficients=phi, real_bias=bias,
         frac_bits=frac_bits, kernel=tuple(layer.kernel) if conv else None,
-        stride=layer.stride if conv else 1, padding=layer.padding if conv else 0)
+        stride=layer.stride if conv else 1, padding=layer.padding if conv else 0,
+        padding_fill=layer.padding_fill if conv else "lowest")
 
 
 def _threshold_stage(index, linear, norm, quantizer):
@@ -394,7 +408,18 @@ def linear_dots(stage, thermo):
     for j, dots in _pair_dots(stage, words):
         for i in range(m):
             result[i, j] = dots[:, i].reshape(result.shape[2:])
+    border = _border(stage, thermo)
+    if border is not None:
+        result += border.dots[:, border.class_map()][:, None, None]
     return result
+
+
+def _border(stage, thermo):
+    """The stage's :class:`~popcorn.golden.borders.BorderCorrection` on input ``thermo``
+    (B, C, H, W, L), or None."""
+    if not stage.zero_fill_differs:
+        return None
+    return border_correction(stage, *thermo.shape[2:4])
 
 
 def _linear(stage, thermo):
@@ -455,6 +480,9 @@ def _linear(stage, thermo):
                 np.multiply(counts, scaled[i, j], out=prod)
                 np.add(part, prod, out=part)
     y = y.reshape((batch,) + spatial + (out,))
+    border = _border(stage, thermo)
+    if border is not None:
+        y += border.correction(phi)[border.class_map()]
     return np.moveaxis(y, -1, 1) if stage.kind == "conv2d" else y
 
 

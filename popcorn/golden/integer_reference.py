@@ -8,7 +8,7 @@ needs about K bytes per output per image, so it is for small batches only.
 
 import numpy as np
 
-from .binary import binary_dot
+from .binary import binary_dot, values
 from .integer_model import IntegerResult, _run_stages
 from .quantizers import thermometer_to_bases
 from .windows import im2col
@@ -18,9 +18,15 @@ __all__ = ["reference_linear_dots", "reference_run_integer"]
 
 def reference_linear_dots(stage, thermo):
     """All M x N binary dot products ``int64`` (M, N, B, *spatial, out), as
-    :func:`~popcorn.golden.integer_model.linear_dots`."""
+    :func:`~popcorn.golden.integer_model.linear_dots`. A convolution padded with the value 0
+    (``IntLinear.zero_fill_differs``) multiplies the bases' values, 0 at the padded taps."""
     bases = thermometer_to_bases(thermo, stage.input_quantizer)  # (B, *shape, N)
     bases = np.moveaxis(bases, -1, 1)                             # (B, N, *shape)
+    if stage.zero_fill_differs:
+        acts = im2col(values(bases, stage.act_encoding), stage.kernel, stage.stride,
+                      stage.padding, 0)                           # (B, N, Ho, Wo, K)
+        weights = values(stage.weight_bits, stage.weight_encoding)  # (M, out, K)
+        return np.einsum("bnhwk,mck->mnbhwc", acts, weights)
     if stage.kind == "conv2d":
         bases = im2col(bases, stage.kernel, stage.stride, stage.padding, 0)  # (B, N, Ho, Wo, K)
     m, n = stage.coefficients.shape[1:]

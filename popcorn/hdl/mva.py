@@ -75,7 +75,8 @@ class MatrixVectorActivation(wiring.Component):
             shape=f.weight_rom_width, depth=nf_n * sf_n, init=f.weight_rom(),
             attrs=None if f.weight_memory == "auto" else {"rom_style": f.weight_memory})
         words, layout, record = f.channel_rom()
-        m.submodules.channels = crom = memory.Memory(shape=pe * record, depth=nf_n, init=words)
+        m.submodules.channels = crom = memory.Memory(shape=pe * record, depth=len(words),
+                                                     init=words)
         wport, cport = wrom.read_port(), crom.read_port()
         # Serial bases with per-channel A: the accumulate stage reads A from its own port.
         sport = crom.read_port() if serial and not f.uniform_scale else None
@@ -107,6 +108,11 @@ class MatrixVectorActivation(wiring.Component):
         s1 = dict(valid=Signal(name="s1_valid"), first=Signal(name="s1_first"),
                   last=Signal(name="s1_last"), final=Signal(name="s1_final"),
                   nf=Signal.like(nf, name="s1_nf"), q=Signal.like(q, name="s1_q"))
+        if f.borders is not None:
+            cls = self._border_class(m, advance & busy & last_fold)
+            s1["cls"] = Signal.like(cls, name="s1_cls")
+            with m.If(advance):
+                m.d.sync += s1["cls"].eq(cls)
         with m.If(advance):
             m.d.sync += [
                 s1["valid"].eq(busy), s1["first"].eq((sf == 0) & (q == 0)),
@@ -178,8 +184,10 @@ class MatrixVectorActivation(wiring.Component):
             acts.append(v)
 
         # Channel ROM (offset, thresholds, modes; per-channel A): read for the stage after
-        # the accumulation, i.e. addressed by the accumulating fold's nf.
-        m.d.comb += [cport.addr.eq(nf_chain[-1]), cport.en.eq(advance)]
+        # the accumulation, i.e. addressed by the accumulating fold's nf (and border class).
+        record_addr = nf_chain[-1] if f.borders is None else \
+            acc_flags["cls"] * nf_n + nf_chain[-1]
+        m.d.comb += [cport.addr.eq(record_addr), cport.en.eq(advance)]
         fields = {name: (start, w, count_) for name, start, w, count_ in layout}
 
         def record_field(data, p, name, n):
@@ -329,6 +337,27 @@ class MatrixVectorActivation(wiring.Component):
             m.d.comb += [word.word_select(2 * p + i, simd).eq(Cat(*bases[i])[:simd])
                          for i in range(2)]
         return word
+
+    def _border_class(self, m, step):
+        """The border class (``LinearFolding.borders``) of the vector being issued: output
+        row and column counters in raster order, advanced by ``step`` (its last fold
+        issued), through constant tables of the row and column classes."""
+        borders = self._folding.borders
+        rows, cols = borders.rows.tolist(), borders.cols.tolist()
+        width = (borders.classes - 1).bit_length() or 1
+        oy, ox = Signal(range(max(2, len(rows))), name="border_y"), \
+            Signal(range(max(2, len(cols))), name="border_x")
+        with m.If(step):
+            with m.If(ox == len(cols) - 1):
+                m.d.sync += [ox.eq(0), oy.eq(Mux(oy == len(rows) - 1, 0, oy + 1))]
+            with m.Else():
+                m.d.sync += ox.eq(ox + 1)
+        row_base = Const(sum(c * borders.column_classes << (n * width)
+                             for n, c in enumerate(rows)), width * len(rows))
+        col_class = Const(sum(c << (n * width) for n, c in enumerate(cols)), width * len(cols))
+        cls = Signal(width, name="border_class")
+        m.d.comb += cls.eq(row_base.word_select(oy, width) + col_class.word_select(ox, width))
+        return cls
 
     def _gather(self, m, busy, sf, advance, done, s1_x):
         """The input buffer of ``gather``: words of w bits packed into element folds of

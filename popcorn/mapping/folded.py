@@ -506,6 +506,9 @@ def fold_layers(dataflow, pe, simd):
             pool, minimum = (p.kernel, p.stride), tuple(int(c) for c in p.minimum)
             n += 1
         if isinstance(stage, ConvStage):
+            if folding.borders is not None:
+                _refuse(stage, "padding pm1 activations with the value 0 (padding_fill="
+                               "'zero') is not in the folded engine")
             h, w, e = stage.height, stage.width, stage.channels
             kernel, stride, padding = (stage.kernel, stage.kernel), stage.stride, stage.padding
         else:

@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..golden.binary import binary_dot, check_bits, pack_words
+from ..golden.borders import BorderCorrection
 from ..golden.comparators import MODE_GE, MODE_LT, MODE_ONE, MODE_ZERO, encode_comparators
 from ..golden.integer_model import IntLinear, IntThreshold, apply_thresholds
 from ..golden.quantizers import base_coefficients, comparators, thermometer_to_bases
@@ -180,6 +181,12 @@ class LinearFolding:
         ROM holds each lane's element pairs three at a time as one 5-bit base-3 code
         (:func:`ternary_codes`), 5/6 of the bits, and the engine decodes them after the
         read (:func:`ternary_table`).
+    borders : keyword, None (default) or the
+        :class:`~popcorn.golden.borders.BorderCorrection` of a convolution padded with the
+        value 0 (``padding_fill="zero"`` on ``pm1`` activations): Y gains a correction that
+        depends on the output position's class, so the channel ROM holds a record per class
+        and channel fold (word ``cls * NF + nf``, :meth:`channel_rom`) and the engine counts
+        the vectors of an image (raster order) to know each one's class.
     gather : keyword, 0 (default: the input vector arrives as one word of
         :attr:`in_width` bits) or the width w of the words it arrives in, in order
         (:attr:`words_per_vector` of them: a feature map's pixels, flattened in the
@@ -200,6 +207,7 @@ class LinearFolding:
     weight_memory: str = field(default="auto", kw_only=True)
     weight_code: str = field(default="plain", kw_only=True)
     gather: int = field(default=0, kw_only=True)
+    borders: BorderCorrection = field(default=None, kw_only=True)
 
     def __post_init__(self):
         lin = self.linear
@@ -225,6 +233,12 @@ class LinearFolding:
                 or self.gather < 0 or (self.gather and self.fold_width % self.gather):
             raise ValueError(f"layer {lin.layer}: gather = {self.gather!r} must be 0 or a "
                              f"divisor of the {self.fold_width} bits of an element fold")
+        if self.borders is not None and (
+                not isinstance(self.borders, BorderCorrection) or
+                self.borders.dots.shape[0::2] != (self.weight_bases, self.channels)):
+            raise ValueError(f"layer {lin.layer}: borders must be the BorderCorrection of this "
+                             f"layer's {self.weight_bases} weight bases and {self.channels} "
+                             f"channels, not {self.borders!r}")
         if self.weight_memory not in WEIGHT_MEMORY:
             raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORY}, not "
                              f"{self.weight_memory!r}")
@@ -413,6 +427,19 @@ class LinearFolding:
         return scale, offset
 
     @property
+    def classes(self):
+        """Border classes (:attr:`borders`): channel records per channel fold."""
+        return 1 if self.borders is None else self.borders.classes
+
+    def class_offsets(self):
+        """C' of each border class, ``object`` (classes, C): :meth:`affine`'s offset plus
+        the class's correction (one row without ``borders``)."""
+        _, offset = self.affine()
+        if self.borders is None:
+            return offset[None]
+        return offset[None] + self.borders.correction(self.linear.coefficients.astype(object))
+
+    @property
     def uniform_scale(self):
         """True when A is the same for every channel (then a constant of the hardware)."""
         scale, _ = self.affine()
@@ -420,13 +447,15 @@ class LinearFolding:
 
     def y_range(self):
         """(lo, hi) over channels of Y and of every partial sum of ``sum A*P + C'``."""
-        scale, offset = self.affine()
+        scale, _ = self.affine()
+        offsets = self.class_offsets()
         lo = hi = 0
         for c in range(self.channels):
             terms = [(min(0, v * self.count_max), max(0, v * self.count_max))
                      for v in scale[c].ravel().tolist()]
-            lo = min(lo, int(offset[c]) + sum(t[0] for t in terms), sum(t[0] for t in terms))
-            hi = max(hi, int(offset[c]) + sum(t[1] for t in terms), sum(t[1] for t in terms))
+            low, high = sum(t[0] for t in terms), sum(t[1] for t in terms)
+            lo = min(lo, low, min(int(o) for o in offsets[:, c]) + low)
+            hi = max(hi, high, max(int(o) for o in offsets[:, c]) + high)
         return lo, hi
 
     @property
@@ -519,17 +548,18 @@ class LinearFolding:
                                            field=(0, count_max or self.count_max))
         return stored.astype(object), modes.astype(object)
 
-    def channel_fields(self):
+    def channel_fields(self, cls=0):
         """Per channel, the ROM fields (name, width, values (C, n)) the engine reads once per
-        channel fold. A ``threshold`` field holds the stored T' of
+        channel fold, of border class ``cls`` (its C', :meth:`class_offsets`). A ``threshold`` field holds the stored T' of
         :func:`~popcorn.golden.comparators.encode_comparators` (T + 1 for ``[Y <= T]``),
         which never leaves the range of the value compared, so it is as wide as that value:
         ``count_max.bit_length()`` unsigned bits on counts, ``score_width`` signed on Y."""
+        scale, _ = self.affine()
+        offset = self.class_offsets()[cls]
         if self.compares_counts:
-            thresholds, modes = self.count_thresholds()
+            thresholds, modes = self.count_thresholds(affine=(scale, offset))
             return [("threshold", self.count_max.bit_length(), thresholds),
                     ("mode", 2, modes)]
-        scale, offset = self.affine()
         fields = [("offset", self.score_width, np.array(offset.tolist(), dtype=object)[:, None])]
         if not self.uniform_scale:
             fields.append(("scale", self.scale_width,
@@ -546,42 +576,51 @@ class LinearFolding:
         return fields
 
     def channel_rom(self):
-        """(words, layout): depth NF; a word holds ``pe`` channel records, each the
+        """(words, layout, record width): depth ``classes * NF``, word ``cls * NF + nf``
+        holds the ``pe`` channel records of fold nf and border class cls, each the
         concatenation of :meth:`channel_fields` (two's complement), lane p at
         ``p * record_width``."""
-        fields = self.channel_fields()
         layout, pos = [], 0
-        for name, width, values in fields:
+        for name, width, values in self.channel_fields():
             layout.append((name, pos, width, values.shape[1]))
             pos += width * values.shape[1]
         record = pos
         words = []
-        for nf in range(self.neuron_folds):
-            word = 0
-            for p in range(self.pe):
-                c = nf * self.pe + p
-                for (name, start, width, count), (_, _, values) in zip(layout, fields):
-                    for n in range(count):
-                        value = int(values[c, n])
-                        if not -(1 << (width - 1)) <= value < (1 << width):
-                            raise ValueError(f"layer {self.linear.layer}: {name} [{c}, {n}] "
-                                             f"= {value} does not fit its {width}-bit field")
-                        word |= (value & ((1 << width) - 1)) << (p * record + start + n * width)
-            words.append(word)
+        for cls in range(self.classes):
+            fields = self.channel_fields(cls)
+            for nf in range(self.neuron_folds):
+                word = 0
+                for p in range(self.pe):
+                    c = nf * self.pe + p
+                    for (name, start, width, count), (_, _, values) in zip(layout, fields):
+                        for n in range(count):
+                            value = int(values[c, n])
+                            if not -(1 << (width - 1)) <= value < (1 << width):
+                                raise ValueError(f"layer {self.linear.layer}: {name} [{c}, "
+                                                 f"{n}] = {value} does not fit its "
+                                                 f"{width}-bit field")
+                            word |= (value & ((1 << width) - 1)) << (p * record + start +
+                                                                     n * width)
+                words.append(word)
         return words, layout, record
 
     # -- golden model ---------------------------------------------------------------------
-    def reference(self, bases):
+    def reference(self, bases, classes=None):
         """What the engine outputs for input bases ``uint8`` (B, K, N): Y ``int64`` (B, C)
         for the scores layer, else the next layer's bases ``uint8`` (B, C, N') (with
-        ``emit="levels"`` the comparator levels (B, C, L))."""
+        ``emit="levels"`` the comparator levels (B, C, L)). With :attr:`borders`,
+        ``classes`` gives each vector's border class (B,)."""
         bases = check_bits(bases, "bases")
+        if (classes is None) != (self.borders is None):
+            raise ValueError("classes must be given exactly when the folding has borders")
         lin = self.linear
         dots = np.stack([np.stack([
             binary_dot(lin.weight_bits[i], bases[..., j], lin.weight_encoding,
                        lin.act_encoding) for j in range(self.act_bases)])
             for i in range(self.weight_bases)])                 # (M, N, B, C)
         y = np.einsum("ijbc,cij->bc", dots, lin.coefficients) + lin.bias
+        if self.borders is not None:
+            y = y + self.borders.correction(lin.coefficients)[np.asarray(classes)]
         if self.activation is None:
             return y
         levels = apply_thresholds(self.activation, y)         # (B, C, L)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..golden.binary import pack_words
+from ..golden.borders import border_correction
 from ..golden.integer_model import IntLinear, IntThreshold, run_integer, to_integer
 from ..golden.predict import input_thermometer
 from ..golden.quantizers import base_coefficients, thermometer_to_bases
@@ -231,11 +232,13 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     engines = iter(folding) if folding is not None else None
     options = dict(bases=bases, multiply=multiply)
 
-    def fold(linear, activation, items, emit):
+    def fold(linear, activation, items, emit, borders=None):
         channels, fan_in = linear.weight_bits.shape[1:]
         pe, simd = next(engines) if engines is not None else \
             choose_folding(channels, fan_in, max(1, target_cycles // items))
         kwargs = dict(options, emit=emit)
+        if borders is not None:
+            kwargs["borders"] = borders
         try:
             if pipeline == "auto":
                 kwargs["pipeline"] = LinearFolding(linear, activation, pe=pe, simd=simd,
@@ -276,7 +279,8 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                 queue=input_queue_depth(stream.width) if stages else 0)
             oh, ow = conv.out_shape
             linear = _stream_weights(stage, (kh, kh))
-            folded = fold(linear, activation, oh * ow, "levels" if levels else "bases")
+            folded = fold(linear, activation, oh * ow, "levels" if levels else "bases",
+                          border_correction(stage, stream.height, stream.width))
             conv = replace(conv, folding=folded)
             stages.append(conv)
             stream = _Stream(oh, ow, folded.channels, folded.out_bits, activation.quantizer,

@@ -79,7 +79,9 @@ class ConvStage:
 
     ``folding``'s weights are in the window's element order (ky, kx, c), permuted at
     mapping time from the golden model's (c, ky, kx) (:func:`~popcorn.golden.windows.im2col`).
-    Padding feeds all-zero bits: activation code 0, as the golden model pads. In: H*W
+    Padding feeds all-zero bits: activation code 0, as the golden model pads (a layer
+    padded with the value 0 corrects Y by the position's border class,
+    ``folding.borders``). In: H*W
     pixels of ``channels * bits`` bits; out: OH*OW pixels of ``folding.out_width`` bits.
     ``queue``: depth of the FIFO in front of the window (0: none; :func:`input_queue_depth`
     when another stage feeds it).
@@ -120,7 +122,9 @@ class ConvStage:
             self.height, self.width, self.in_width)
         win = windows(fmap, self.kernel, self.stride, self.padding, 0)   # (OH, OW, k, k, Cb)
         vectors = win.reshape(-1, self.kernel * self.kernel * self.channels, self.bits)
-        return _pack_engine_output(self.folding, self.folding.reference(vectors))
+        borders = self.folding.borders
+        classes = None if borders is None else borders.class_map().ravel()
+        return _pack_engine_output(self.folding, self.folding.reference(vectors, classes))
 
     def timing(self):
         return _queue(self) + [

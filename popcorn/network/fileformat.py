@@ -9,6 +9,8 @@ Layout (format version 1):
        "layers": [{"kind": "conv2d", "weights": {"scheme": "xnor"}, "bias": true,
                    "stride": 1, "padding": 1}, ...]}
 
+  A ``conv2d`` layer's optional ``"padding_fill"`` is ``"lowest"`` (the default: activation
+  code 0) or ``"zero"`` (the value 0, as PyTorch pads; :class:`~popcorn.network.layers.Conv2d`).
   A ``maxpool2d`` layer's optional ``"minimum"`` lists the channels it pools by the
   minimum (:class:`~popcorn.network.layers.MaxPool2d`).
 
@@ -152,7 +154,8 @@ def _layer(fields, arrays, prefix):
         if kind == "dense":
             return Dense(weight, quantizer, bias)
         return Conv2d(weight, quantizer, bias, stride=fields.get("stride"),
-                      padding=fields.get("padding"))
+                      padding=fields.get("padding"),
+                      padding_fill=fields.get("padding_fill", "lowest"))
     if kind == "batchnorm":
         return BatchNorm(*(arrays.take(prefix, n, fields.where) for n in ("gamma", "beta", "mean", "var")),
                          eps=fields.get("eps"))

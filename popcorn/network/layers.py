@@ -18,7 +18,10 @@ from .validate import check_float_array, check_positive_float, check_positive_in
     validate_network, NetworkError
 
 __all__ = ["Dense", "Conv2d", "MaxPool2d", "Flatten", "BatchNorm", "Activation", "Scores",
-           "Network", "LAYER_KINDS"]
+           "Network", "LAYER_KINDS", "PADDING_FILLS"]
+
+#: What a Conv2d's padded taps hold (:class:`Conv2d`).
+PADDING_FILLS = ("lowest", "zero")
 
 
 def _check_weight_scheme(scheme):
@@ -79,9 +82,16 @@ class Dense:
 class Conv2d:
     """2-D convolution (cross-correlation, PyTorch semantics) on quantized activations.
 
-    ``weight`` is ``(out, in, kh, kw)``. Padding inserts activation code 0 (all bits zero:
-    value 0 for ``zo`` bases, -sum(beta) for ``pm1`` bases, as FINN pads binary maps), in the
-    float reference and the integer model alike.
+    ``weight`` is ``(out, in, kh, kw)``. ``padding_fill`` says what the padded taps hold:
+
+    * ``"lowest"`` (default): activation code 0, all bits zero: value 0 for ``zo`` bases,
+      -sum(beta) for ``pm1`` bases, as FINN pads binary maps;
+    * ``"zero"``: the value 0, as PyTorch and ONNX pad (Brevitas ResNets, MobileNets): a
+      padded tap contributes nothing to the dot product, which one ``pm1`` bit cannot
+      hold; the integer model adds a per-position correction
+      (:mod:`popcorn.golden.borders`). For ``zo`` activations both fills are the same.
+
+    The float reference and the integer model pad alike.
     """
 
     weight: np.ndarray
@@ -89,6 +99,7 @@ class Conv2d:
     bias: np.ndarray = None
     stride: int = 1
     padding: int = 0
+    padding_fill: str = "lowest"
 
     kind = "conv2d"
 
@@ -100,6 +111,9 @@ class Conv2d:
         if isinstance(self.padding, bool) or not isinstance(self.padding, (int, np.integer)) \
                 or self.padding < 0:
             raise ValueError(f"padding must be a non-negative integer, not {self.padding!r}")
+        if self.padding_fill not in PADDING_FILLS:
+            raise ValueError(f"padding_fill must be one of {', '.join(PADDING_FILLS)}, not "
+                             f"{self.padding_fill!r}")
 
     @property
     def out_channels(self):
@@ -129,8 +143,9 @@ class Conv2d:
         return (self.out_channels, ho, wo)
 
     def to_json(self):
+        fill = {} if self.padding_fill == "lowest" else {"padding_fill": self.padding_fill}
         return {"kind": self.kind, "weights": self.quantizer.to_json(), "bias": self.bias is not None,
-                "stride": int(self.stride), "padding": int(self.padding)}
+                "stride": int(self.stride), "padding": int(self.padding)} | fill
 
     def arrays(self):
         return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})

@@ -124,7 +124,7 @@ def test_fixed_point_input_mlp(tmp_path):
 
 
 class _Cnn(nn.Module):
-    def __init__(self, pool_first=False):
+    def __init__(self, pool_first=False, pad_signs=0):
         super().__init__()
         self.pool_first = pool_first
         self.q0 = QuantIdentity(act_quant=Uint8ActPerTensorFloat)
@@ -132,11 +132,12 @@ class _Cnn(nn.Module):
         self.bn1 = nn.BatchNorm2d(6)
         self.q1 = sign()
         self.pool = nn.MaxPool2d(2)
-        self.c2 = binary_conv(6, 8, 3, scale=0.25, stride=1)
+        self.c2 = binary_conv(6, 8, 3, scale=0.25, stride=1, padding=pad_signs)
         self.bn2 = nn.BatchNorm2d(8)
         self.q2 = sign()
         self.flat = nn.Flatten()
-        self.fc = binary_linear(8 * 3 * 3, 5, bias=True)
+        side = 3 + 2 * pad_signs
+        self.fc = binary_linear(8 * side * side, 5, bias=True)
 
     def forward(self, x):
         x = self.bn1(self.c1(self.q0(x)))
@@ -145,18 +146,22 @@ class _Cnn(nn.Module):
         return self.fc(self.flat(x))
 
 
-@pytest.mark.parametrize("pool_first", [False, True])
-def test_cnn(tmp_path, pool_first):
+@pytest.mark.parametrize("pool_first, pad_signs", [(False, 0), (True, 0), (False, 1)])
+def test_cnn(tmp_path, pool_first, pad_signs):
     """Conv (padding 1 on the fixed-point input) + BatchNorm + sign + MaxPool + Conv + Flatten
-    + Linear; with ``pool_first`` the graph pools before the sign, which popcorn reorders."""
+    + Linear; with ``pool_first`` the graph pools before the sign, which popcorn reorders;
+    with ``pad_signs`` the second Conv pads its +-1 maps with 0, as ONNX does
+    (``padding_fill="zero"``), the first still with code 0 (value 0 too)."""
     rng = np.random.default_rng(5)
     x = rng.random((BATCH, 2, 10, 10)).astype(np.float32)
-    model = _Cnn(pool_first)
+    model = _Cnn(pool_first, pad_signs)
     path, _ = _roundtrip(tmp_path, model, x, 5, seed=5)
     net = import_qonnx(path)
     assert _kinds(net) == ["conv2d", "batchnorm", "activation", "maxpool2d", "conv2d", "batchnorm",
                            "activation", "flatten", "dense", "scores"]
     assert net.layers[0].padding == 1 and net.layers[3].kernel == 2
+    assert (net.layers[0].padding_fill, net.layers[4].padding, net.layers[4].padding_fill) == \
+        ("lowest", pad_signs, "zero" if pad_signs else "lowest")
     assert _schemes(net) == ["bnn", "bnn", "bnn"]   # conv2's 0.25 folded into bn2
     scale = net.input_quantizer.scale
     codes = rng.integers(0, 256, size=x.shape)

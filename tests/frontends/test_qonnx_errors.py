@@ -56,12 +56,17 @@ def test_dilated_conv_names_dilations(tmp_path):
         import_qonnx(path)
 
 
-def test_padded_conv_of_sign_maps_is_refused(tmp_path):
-    model = nn.Sequential(sign(), binary_conv(2, 2, 3, padding=1), nn.Flatten(), nn.BatchNorm1d(32))
+def test_padded_conv_of_shifted_activations_is_refused(tmp_path):
+    """A ternary signed Quant (values -s, 0, s) imports as codes shifted by -s, the shift in
+    the next layer's bias: neither padding gives ONNX's 0 at the borders."""
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    ternary = QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=2, narrow_range=True)
+    model = nn.Sequential(sign(), binary_conv(2, 2, 1), nn.BatchNorm2d(2), ternary,
+                          binary_conv(2, 2, 3, padding=1), nn.Flatten(), nn.BatchNorm1d(32))
     path = _export(tmp_path, model, (2, 4, 4))
-    with pytest.raises(QonnxImportError, match=r"\(Conv\): pads=1 on sign activations: ONNX pads "
-                                               r"with 0, popcorn pads with activation code 0 "
-                                               r"\(value -1 here\)"):
+    with pytest.raises(QonnxImportError, match=r"\(Conv\): pads=1 on pa activations shifted "
+                                               r"by -[0-9.]+: ONNX pads with 0.* use padding 0"):
         import_qonnx(path)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from popcorn.golden.compare import compare_models
 from popcorn.golden.examples import SCHEMES, random_network
-from popcorn.golden.float_ref import batchnorm_forward, float_forward, linear_forward, pad_value
+from popcorn.golden.float_ref import batchnorm_forward, conv_pad_value, float_forward, linear_forward
 from popcorn.golden.integer_model import codes_thermometer, layer_frac_bits, run_integer, to_integer
 from popcorn.golden.predict import input_thermometer, predict
 from popcorn.golden.quantizers import bases_to_values, thermometer, thermometer_to_bases
@@ -38,7 +38,7 @@ def layerwise(net, x, frac_bits):
             q = stage.input_quantizer
             a = bases_to_values(thermometer_to_bases(before, q), q)
             layer = net.layers[stage.layer]
-            y = linear_forward(layer, a, pad_value(q))
+            y = linear_forward(layer, a, conv_pad_value(layer, q))
             rest = net.layers[stage.layer + 1:]
             if rest[0].kind == "batchnorm" and rest[1].kind == "scores":
                 y = batchnorm_forward(rest[0], y)
@@ -65,10 +65,11 @@ def layerwise(net, x, frac_bits):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("layout", ["conv", "dense"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_integer_matches_float_within_bound(scheme, layout, seed):
-    net = random_network(scheme, seed=seed, layout=layout)
+    layout, _, fill = layout.partition("-")
+    net = random_network(scheme, seed=seed, layout=layout, padding_fill=fill or "lowest")
     x = np.random.default_rng(seed + 10).random((24,) + net.input_shape)
     for frac_bits in (4, 10):
         layerwise(net, x, frac_bits)

@@ -8,7 +8,7 @@ import pytest
 
 from popcorn.golden.binary import binary_dot, pack_bits, packed_dot
 from popcorn.golden.examples import SCHEMES, random_network, scheme_quantizers
-from popcorn.golden.float_ref import batchnorm_forward, linear_forward, pad_value
+from popcorn.golden.float_ref import batchnorm_forward, conv_pad_value, linear_forward
 from popcorn.golden.integer_model import linear_dots, run_integer, to_integer
 from popcorn.golden.integer_reference import reference_linear_dots, reference_run_integer
 from popcorn.golden.predict import input_thermometer, predict
@@ -68,10 +68,10 @@ PLANS = {
 }
 
 
-def mixed_network(seed, plan="narrow"):
+def mixed_network(seed, plan="narrow", padding_fill="lowest"):
     """Random layers that mix weight schemes and activation quantizers, so every encoding pair
-    (pm1/zo x pm1/zo) occurs, with padded and strided convolutions and pooling; batch norms
-    calibrated on random inputs."""
+    (pm1/zo x pm1/zo) occurs, with padded and strided convolutions (padded with
+    ``padding_fill``) and pooling; batch norms calibrated on random inputs."""
     rng = np.random.default_rng(seed)
     input_quantizer = FixedPointActivation(8, 1 / 255)
     values = quantize_activations(rng.random((16, 3, 9, 9)), input_quantizer)
@@ -91,12 +91,13 @@ def mixed_network(seed, plan="narrow"):
         if step[0] == "conv":
             _, out, kernel, stride, padding = step
             layer = Conv2d(rng.uniform(-0.5, 0.5, (out, values.shape[1], kernel, kernel)), weights,
-                           rng.normal(0, 0.1, out), stride=stride, padding=padding)
+                           rng.normal(0, 0.1, out), stride=stride, padding=padding,
+                           padding_fill=padding_fill)
         else:
             layer = Dense(rng.uniform(-0.5, 0.5, (step[1], values.shape[1])), weights,
                           rng.normal(0, 0.1, step[1]))
         layers.append(layer)
-        y = linear_forward(layer, values, pad_value(quantizer))
+        y = linear_forward(layer, values, conv_pad_value(layer, quantizer))
         if step == plan[-1]:
             break
         axes = (0,) + tuple(range(2, y.ndim))
@@ -130,9 +131,10 @@ def test_both_window_packings_are_exercised():
 
 
 @pytest.mark.parametrize("plan", PLANS)
+@pytest.mark.parametrize("fill", ["lowest", "zero"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_mixed_network_equals_reference(seed, plan):
-    net = mixed_network(seed, plan)
+def test_mixed_network_equals_reference(seed, fill, plan):
+    net = mixed_network(seed, plan, fill)
     x = np.random.default_rng(seed + 100).random((13,) + net.input_shape)
     for frac_bits in (3, 12):
         integer = to_integer(net, frac_bits)
@@ -147,10 +149,11 @@ def test_mixed_network_equals_reference(seed, plan):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("layout", ["conv", "dense"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense"])
 def test_random_networks_equal_reference(scheme, layout):
+    layout, _, fill = layout.partition("-")
     for seed in (0, 1, 2):
-        net = random_network(scheme, seed=seed, layout=layout)
+        net = random_network(scheme, seed=seed, layout=layout, padding_fill=fill or "lowest")
         x = np.random.default_rng(seed).random((21,) + net.input_shape)
         integer = to_integer(net, 8)
         thermo = input_thermometer(net, x)
@@ -161,6 +164,23 @@ def test_random_networks_equal_reference(scheme, layout):
             if stage.kind in ("dense", "conv2d"):
                 assert np.array_equal(linear_dots(stage, before),
                                       reference_linear_dots(stage, before))
+
+
+def test_zero_fill_is_exercised():
+    """Zero padding differs from code-0 padding in the "wide" and "narrow" plans' pm1
+    convolutions: their corrections are not all zero, and the scores move."""
+    corrected = 0
+    for seed in SEEDS:
+        for plan in PLANS:
+            lowest, zero = (to_integer(mixed_network(seed, plan, fill)) for fill in ("lowest", "zero"))
+            stages = [s for s in zero.stages if s.kind == "conv2d" and s.zero_fill_differs]
+            corrected += len(stages)
+            if stages:
+                x = np.random.default_rng(seed).random((4, 3, 9, 9))
+                thermo = input_thermometer(mixed_network(seed, plan), x)
+                assert not np.array_equal(run_integer(lowest, thermo).scores,
+                                          run_integer(zero, thermo).scores)
+    assert corrected >= 5
 
 
 def test_multiple_bases_are_exercised():

@@ -81,6 +81,20 @@ def test_conv_map_gathered_by_the_dense_engine(scheme, tmp_path):
                       idle=0.3, stall=0.3)
 
 
+@pytest.mark.parametrize("scheme, target", [("bnn", 200), ("abc", 200), ("xnor", 1)])
+def test_zero_padded_conv_network(scheme, target, tmp_path):
+    """Convolutions padded with the value 0, as PyTorch pads (``padding_fill="zero"``): the
+    second reads pm1 activations, so each of its 9 border classes has its own channel
+    records, picked by the engine's position counters; at one cycle per window (xnor)
+    too. Scores of every image and the cycles as the golden model and the cycle model."""
+    layout = ((1, 8, 8), (("conv", 4, 3, 1, 1), ("conv", 4, 3, 1, 1), ("pool", 2),
+                          ("flatten",), ("dense", 3)))
+    network = random_network(scheme, seed=2, layout=layout, padding_fill="zero")
+    plan = map_network(network, target_cycles=target)
+    assert [s.folding.classes for s in plan.stages if s.kind == "conv2d"] == [1, 9]
+    check_network(plan, random_inputs(network, 6, 7), tmp_path, idle=0.3, stall=0.3)
+
+
 def test_fully_parallel_conv_keeps_one_window_per_cycle(tmp_path):
     """One cycle per window: the engine takes a window in the cycle its result leaves, so
     the window's padding steps and row ends set the pace (exact in the cycle model)."""

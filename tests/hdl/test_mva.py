@@ -38,7 +38,11 @@ def compare_stage(folding):
 def run(folding, tmp_path, count=120, seed=0):
     rng = np.random.default_rng(seed)
     bases = random_bases(folding, count, rng)
-    out = folding.reference(bases)
+    classes = None
+    if folding.borders is not None:            # vectors in raster order, image after image
+        positions = folding.borders.class_map().ravel()
+        classes = np.resize(positions, count)
+    out = folding.reference(bases, classes)
     expected_words = folding.pack_outputs(out)
     width = folding.out_width
     expected = np.array([[(w >> b) & 1 for b in range(width)] for w in expected_words],
@@ -415,3 +419,34 @@ def test_ternary_decoders_cost_what_the_estimate_says(tmp_path):
         per_code = (got[1] - got[0]) / coded.ternary_groups
         assert abs(per_code - TERNARY_DECODER_LUT4) <= 0.15 * TERNARY_DECODER_LUT4, \
             (family, got, per_code)
+
+
+ZERO_PADDED = ((1, 6, 5), (("conv", 3, 1, 1, 0), ("conv", 4, 3, 1, 1), ("flatten",),
+                           ("dense", 3)))
+
+
+@pytest.mark.parametrize("scheme, pe, options", [
+    ("bnn", 2, {}),                                   # comparators on the counts
+    ("xnor", 1, {"pipeline": 1}),
+    ("abc", 2, {}),                                   # M x N bases, Y compared
+    ("abc", 1, {"bases": "serial"}),
+])
+def test_mva_zero_padding_corrects_each_border_class(scheme, pe, options, tmp_path):
+    """A 3 x 3 convolution padded with the value 0 on a 6 x 5 map of pm1 activations: 9
+    border classes, one channel record each; the engine counts the vectors of an image
+    (raster order, 4 images, so that the testbench's second, free-running pass starts at
+    the first position again) to pick them. Every word equals the golden model's."""
+    from popcorn.mapping.network_map import map_network
+
+    network = random_network(scheme, seed=3, layout=ZERO_PADDED, padding_fill="zero",
+                             bases=(2, 2))
+    plan = map_network(network, target_cycles=60)
+    conv = [stage for stage in plan.stages if stage.kind == "conv2d"][1]
+    folding = conv.folding
+    assert folding.classes == 9 and folding.borders.class_map().shape == (6, 5)
+    if options or pe != folding.pe:
+        from dataclasses import replace
+        folding = replace(folding, pe=pe, **options)
+    measured = run(folding, tmp_path, count=120)
+    assert measured == {"words": 120, "interval": folding.cycles_per_vector,
+                        "latency": folding.latency}

@@ -160,6 +160,19 @@ def test_weights_beyond_the_spram_are_refused():
         map_folded(sign_mlp((2048, 1024, 10)), pe=1, simd=64)
 
 
+def test_zero_padding_of_pm1_maps_is_refused_by_name():
+    """The folded engine pads with code 0 only; a convolution padded with the value 0 on
+    pm1 activations is refused, naming the layer and the way out. (A zero-padded
+    convolution on the fixed-point input pads alike either way and maps.)"""
+    network = random_network("bnn", seed=1, layout="conv", padding_fill="zero")
+    with pytest.raises(NetworkError, match=r"layer 4 \(conv2d\): padding pm1 activations "
+                                           r"with the value 0 .* build with --arch dataflow"):
+        map_folded(network)
+    first = random_network("bnn", seed=1, layout=((1, 6, 6), (
+        ("conv", 3, 3, 1, 1), ("flatten",), ("dense", 3))), padding_fill="zero")
+    map_folded(first)
+
+
 def test_folded_needs_spram_and_is_refused_without():
     from popcorn.boards.fit import DesignTooLarge, check_fit, estimate_design
 

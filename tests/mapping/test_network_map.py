@@ -26,10 +26,11 @@ def chained(plan, inputs):
     return out
 
 
-@pytest.mark.parametrize("layout", ["conv", "dense", "strided"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "strided"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_stage_references_chain_to_the_golden_model(scheme, layout):
-    network = random_network(scheme, seed=7, layout=layout)
+    layout, _, fill = layout.partition("-")
+    network = random_network(scheme, seed=7, layout=layout, padding_fill=fill or "lowest")
     plan = map_network(network, target_cycles=40)
     rng = np.random.default_rng(1)
     inputs = rng.integers(0, 256, (6,) + network.input_shape)

@@ -13,9 +13,10 @@ from popcorn.network import (FORMAT_VERSION, AbcActivation, Activation, Dense, F
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("layout", ["conv", "dense"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense"])
 def test_round_trip(tmp_path, scheme, layout):
-    net = random_network(scheme, seed=3, layout=layout)
+    layout, _, fill = layout.partition("-")
+    net = random_network(scheme, seed=3, layout=layout, padding_fill=fill or "lowest")
     save_network(net, tmp_path / "net.npz")
     back = load_network(tmp_path / "net.npz")
     assert network_to_json(back) == network_to_json(net)
@@ -25,6 +26,26 @@ def test_round_trip(tmp_path, scheme, layout):
             assert np.array_equal(value, b.arrays()[name]) and value.dtype == b.arrays()[name].dtype
     x = np.random.default_rng(0).integers(0, 256, (4,) + net.input_shape)
     assert np.array_equal(predict(net, x).scores, predict(back, x).scores)
+
+
+def test_padding_fill_in_the_file(tmp_path):
+    """A Conv2d's "padding_fill" is written only when it is "zero", so files of the default
+    (every file before it existed) are unchanged; a wrong value is named."""
+    for fill in ("lowest", "zero"):
+        net = random_network("bnn", seed=1, padding_fill=fill)
+        convs = [layer for layer in network_to_json(net)["layers"] if layer["kind"] == "conv2d"]
+        assert [c.get("padding_fill") for c in convs] == [None if fill == "lowest" else fill] * 2
+    path = tmp_path / "net.npz"
+    save_network(random_network("bnn", seed=1, padding_fill="zero"), path)
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(arrays["popcorn.json"].tobytes())
+    meta["layers"][0]["padding_fill"] = "reflect"
+    arrays["popcorn.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\).*padding_fill must be one of "
+                                           r"lowest, zero, not 'reflect'"):
+        load_network(path)
 
 
 def abc_net():
