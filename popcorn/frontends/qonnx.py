@@ -46,6 +46,9 @@ MaxPool                    :class:`MaxPool2d` (square kernel and stride, no padd
                            negative Mul): those are pooled by the minimum
                            (``MaxPool2d.minimum``). Any other node between them is refused
                            naming the MaxPool and that node
+GlobalAveragePool,         :class:`GlobalAvgPool2d` of quantized activations (a scale and
+AveragePool over the       shift pass through the mean unchanged); the Flatten after it is
+whole map                  a no-op
 Flatten (axis 1), Reshape  :class:`Flatten` (a no-op on a vector is dropped, a Reshape must
 to a vector                flatten); a Reshape of the raw input (FINN's FC models) keeps the
                            graph's input shape and puts the Flatten after the input quantizer
@@ -151,7 +154,8 @@ import numpy as np
 
 from popcorn.golden.float_ref import pad_value
 from popcorn.network import (Activation, BatchNorm, BnnWeights, Conv2d, Dense, FixedPointActivation,
-                             Flatten, MaxPool2d, Network, NetworkError, PaActivation, Scores,
+                             Flatten, GlobalAvgPool2d, MaxPool2d, Network, NetworkError,
+                             PaActivation, Scores,
                              SignActivation, TernaryWeights, XnorWeights)
 
 from .errors import QONNX_EXTRA_HINT, MissingExtra, QonnxImportError, UnsupportedNode
@@ -871,6 +875,22 @@ class _Importer:
             self.shape = pool.output_shape(self.shape)
         except ValueError as error:
             raise QonnxImportError(f"{label}: {error}") from None
+
+    def _map_GlobalAveragePool(self, label, node, attrs, next_node):
+        if len(self.shape) != 3:
+            raise QonnxImportError(f"{label}: average pooling a tensor of shape {self.shape}")
+        self._need_codes(label, "GlobalAveragePool")
+        self.items.append(GlobalAvgPool2d())
+        self.shape = (self.shape[0],)
+
+    def _map_AveragePool(self, label, node, attrs, next_node):
+        kernel = [int(k) for k in attrs.get("kernel_shape", [])]
+        pads = list(attrs.get("pads", [0] * 2 * len(kernel)))
+        if len(self.shape) != 3 or kernel != list(self.shape[1:]) or any(pads):
+            raise QonnxImportError(f"{label}: AveragePool kernel_shape={kernel}, pads={pads} "
+                                   f"on {self.shape}; popcorn imports average pooling over the "
+                                   f"whole map only (GlobalAveragePool, AdaptiveAvgPool2d(1))")
+        self._map_GlobalAveragePool(label, node, attrs, next_node)
 
     def _flatten(self, label, what):
         if len(self.shape) == 1:

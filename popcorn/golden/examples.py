@@ -8,7 +8,8 @@ the fixtures of the golden-model and hardware tests; they are not trained.
 import numpy as np
 
 from popcorn.network import (AbcActivation, AbcWeights, Activation, BatchNorm, BinaryConnectWeights,
-                             BnnWeights, Conv2d, Dense, FixedPointActivation, Flatten, MaxPool2d,
+                             BnnWeights, Conv2d, Dense, FixedPointActivation, Flatten,
+                             GlobalAvgPool2d, MaxPool2d,
                              Network, PaActivation, PaWeights, Scores, SignActivation,
                              TernaryWeights, XnorWeights)
 
@@ -28,6 +29,7 @@ _LAYOUTS = {
     "strided": ((1, 9, 9), (("conv", 3, 1, 1, 0), ("pool", 3, 2), ("conv", 5, 3, 1, 0),
                             ("flatten",), ("dense", 4))),
     "rgb": ((3, 7, 7), (("conv", 4, 3, 1, 1), ("pool", 2), ("flatten",), ("dense", 3))),
+    "gap": ((1, 6, 6), (("conv", 4, 3, 1, 1), ("conv", 6, 3, 1, 0), ("gap",), ("dense", 4))),
 }
 
 
@@ -99,7 +101,10 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
     (overlapping) -> Conv2d 3x3 -> BN -> act -> Flatten -> Dense 4 -> Scores.
     ``layout="rgb"``: 3x7x7 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> MaxPool 2 (an odd
     map: its last row and column dropped) -> Flatten -> Dense 3 -> Scores.
-    ``layout=(input_shape, steps)``: any layout of that form (:func:`random_layout`).
+    ``layout="gap"``: 1x6x6 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> Conv2d 3x3 ->
+    BN -> act -> GlobalAvgPool2d -> Dense 4 -> Scores.
+    ``layout=(input_shape, steps)``: any layout of that form (:func:`random_layout`; a
+    ``("gap",)`` step is a GlobalAvgPool2d).
     ``bases``: (M, N) of ABC-Net and PA-Net (PA's M rounded up to even).
     Batch norms use the statistics of ``calibration`` random inputs, random gamma (some
     negative, one zero per hidden layer of 3+ channels) and beta. Pools take the minimum
@@ -127,6 +132,10 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
         if step[0] == "flatten":
             layers.append(Flatten())
             values = values.reshape(len(values), -1)
+            continue
+        if step[0] == "gap":
+            layers.append(GlobalAvgPool2d())
+            values = values.mean(axis=(-2, -1))
             continue
         scale = 1.0 if scheme == "binaryconnect" else 0.5
         if step[0] == "conv":

@@ -2,7 +2,7 @@
 
 Weights are replaced by their approximation ``sum_i alpha_i T_i`` and activations by their
 quantized values ``sum_j beta_j V_j`` (:mod:`popcorn.golden.quantizers`); everything else
-(convolution, bias, batch norm, max-pooling, XNOR-Net input scaling) is real arithmetic.
+(convolution, bias, batch norm, max- and global average pooling, XNOR-Net input scaling) is real arithmetic.
 The integer model (:mod:`popcorn.golden.integer_model`) differs from it only by the
 rounding of coefficients and biases to ``frac_bits`` fractional bits.
 """
@@ -104,6 +104,8 @@ def float_forward(network, x):
             values = windows.max(axis=-1)
             if layer.minimum:
                 values[:, list(layer.minimum)] = windows[:, list(layer.minimum)].min(axis=-1)
+        elif kind == "globalavgpool":
+            values = values.mean(axis=(-2, -1))
         elif kind == "flatten":
             values = values.reshape(values.shape[0], -1)
             if magnitude is not None:

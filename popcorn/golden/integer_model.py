@@ -25,6 +25,10 @@ thermometer-coded inputs. Semantics (ARCHITECTURE.md, "Integer semantics"):
 * **MaxPool2d**: bitwise OR of thermometer codes over each window (AND, the minimum, on
   its ``minimum`` channels).
 * **Flatten**: C-major, the comparator axis stays last.
+* **GlobalAvgPool2d**: a Flatten, the average folded into the Dense after it: its weight
+  bases repeat each channel's bits over the H*W positions and its Phi is divided by H*W
+  (``W mean_p x_p = sum_p (W / HW) x_p``, exact before rounding; F_l rises with the
+  smaller Phi, :func:`layer_frac_bits`).
 * **BatchNorm + Scores**: folded into the last layer's Phi and B (per-class affine).
 * **Scores**: the last Y, ``int64`` (B, classes), in units of 2**-F of the last layer;
   argmax with ties to the
@@ -232,11 +236,16 @@ def layer_frac_bits(phi, frac_bits, per_layer=True):
     return max(int(frac_bits), min(raised, MAX_FRAC_BITS))
 
 
-def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer):
+def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer, average=1):
+    """The IntLinear of ``layer``; ``average`` > 1: a Dense after a GlobalAvgPool2d of that
+    many positions (bits repeated, Phi divided)."""
     where = f"layer {index} ({layer.kind})"
     bases = quantize_weights(layer.weight, layer.quantizer)
+    bits = bases.bits
     beta = base_coefficients(quantizer)
-    phi = bases.alpha[:, :, None] * beta[None, None, :]
+    phi = bases.alpha[:, :, None] * beta[None, None, :] / average
+    if average > 1:
+        bits = np.repeat(bits, average, axis=2)        # (M, out, C) -> (M, out, C*HW), C-major
     bias = np.zeros(layer.weight.shape[0]) if layer.bias is None else layer.bias.astype(np.float64)
     if fold is not None:
         scale = fold.gamma / np.sqrt(fold.var.astype(np.float64) + fold.eps)
@@ -246,7 +255,7 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer):
     unit = 2.0 ** frac_bits
     conv = layer.kind == "conv2d"
     return IntLinear(
-        layer=index, kind=layer.kind, weight_bits=bases.bits, weight_encoding=bases.encoding,
+        layer=index, kind=layer.kind, weight_bits=bits, weight_encoding=bases.encoding,
         act_encoding=quantizer.encoding, input_quantizer=quantizer,
         coefficients=_rint(phi * unit, "a coefficient", where),
         bias=_rint(bias * unit, "the bias", where), real_coefficients=phi, real_bias=bias,
@@ -322,6 +331,7 @@ def to_integer(network, frac_bits=8, *, per_layer=True):
     layers = network.layers
     stages = []
     previous = None
+    average = 1                       # positions of a GlobalAvgPool2d before the next Dense
     sources = [("input", network.input_quantizer)] + [
         (f"layer {i} (activation)", layer.quantizer) for i, layer in enumerate(layers)
         if layer.kind == "activation"]
@@ -336,8 +346,10 @@ def to_integer(network, frac_bits=8, *, per_layer=True):
             after = layers[index + 1: index + 3]
             fold = after[0] if len(after) == 2 and after[0].kind == "batchnorm" and \
                 after[1].kind == "scores" else None
-            previous = _linear_stage(index, layer, quantizer, int(frac_bits), fold, per_layer)
+            previous = _linear_stage(index, layer, quantizer, int(frac_bits), fold, per_layer,
+                                     average)
             stages.append(previous)
+            average = 1
         elif kind == "activation":
             norm = layers[index - 1] if layers[index - 1].kind == "batchnorm" else None
             quantizer = layer.quantizer
@@ -345,6 +357,10 @@ def to_integer(network, frac_bits=8, *, per_layer=True):
         elif kind == "maxpool2d":
             stages.append(IntMaxPool(index, layer.kernel, layer.stride, layer.minimum))
         elif kind == "flatten":
+            stages.append(IntFlatten(index))
+        elif kind == "globalavgpool":
+            _, height, width = network.shapes[index]
+            average = height * width
             stages.append(IntFlatten(index))
         elif kind == "scores":
             stages.append(IntScores(index))

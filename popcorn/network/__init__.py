@@ -9,7 +9,8 @@ from .validate import NetworkError
 from .schemes import (BnnWeights, BinaryConnectWeights, XnorWeights, AbcWeights, PaWeights,
                       TernaryWeights, SignActivation, AbcActivation, PaActivation, FixedPointActivation,
                       abc_default_shifts, pa_default_endpoints)
-from .layers import Dense, Conv2d, MaxPool2d, Flatten, BatchNorm, Activation, Scores, Network
+from .layers import (Dense, Conv2d, MaxPool2d, Flatten, GlobalAvgPool2d, BatchNorm, Activation,
+                     Scores, Network)
 from .fileformat import FORMAT_VERSION, save_network, load_network, network_to_json
 
 __all__ = [

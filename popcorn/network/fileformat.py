@@ -29,8 +29,8 @@ import zlib
 import numpy as np
 
 from ..atomic import atomic_open
-from .layers import LAYER_KINDS, Activation, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, \
-    Network, Scores
+from .layers import LAYER_KINDS, Activation, BatchNorm, Conv2d, Dense, Flatten, \
+    GlobalAvgPool2d, MaxPool2d, Network, Scores
 from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
 from .validate import NetworkError, check_float_array
 
@@ -168,6 +168,8 @@ def _layer(fields, arrays, prefix):
         return MaxPool2d(fields.get("kernel"), fields.get("stride"), fields.get("minimum", ()))
     if kind == "flatten":
         return Flatten()
+    if kind == "globalavgpool":
+        return GlobalAvgPool2d()
     return Scores()
 
 

@@ -17,7 +17,7 @@ from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
 from .validate import check_float_array, check_positive_float, check_positive_int, \
     validate_network, NetworkError
 
-__all__ = ["Dense", "Conv2d", "MaxPool2d", "Flatten", "BatchNorm", "Activation", "Scores",
+__all__ = ["Dense", "Conv2d", "MaxPool2d", "Flatten", "GlobalAvgPool2d", "BatchNorm", "Activation", "Scores",
            "Network", "LAYER_KINDS", "PADDING_FILLS"]
 
 #: What a Conv2d's padded taps hold (:class:`Conv2d`).
@@ -223,6 +223,32 @@ class Flatten:
         return {}
 
 
+@dataclass(frozen=True)
+class GlobalAvgPool2d:
+    """``(C, H, W) -> (C,)``: the mean of each channel's quantized activations over the map
+    (PyTorch's ``AdaptiveAvgPool2d(1)`` then ``flatten``), read by a Dense layer only.
+
+    The integer model folds it into that Dense, exactly: ``W mean_p(x_p) = sum_p (W / HW)
+    x_p``, a Dense over the flattened map (C-major, as :class:`Flatten`) whose weight bases
+    repeat each channel's bits over the HW positions and whose coefficients are divided by
+    HW (:func:`~popcorn.golden.integer_model.to_integer`). The hardware runs that Dense, so
+    its weight ROM holds HW times the layer's bits.
+    """
+
+    kind = "globalavgpool"
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"input must be (channels, height, width), not shape {input_shape}")
+        return (int(input_shape[0]),)
+
+    def to_json(self):
+        return {"kind": self.kind}
+
+    def arrays(self):
+        return {}
+
+
 @dataclass(frozen=True, eq=False)
 class BatchNorm:
     """Inference batch norm per channel (axis 0): ``gamma (x - mean) / sqrt(var + eps) + beta``.
@@ -313,8 +339,8 @@ class Scores:
         return {}
 
 
-LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2d, MaxPool2d, Flatten, BatchNorm, Activation,
-                                         Scores)}
+LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2d, MaxPool2d, Flatten, GlobalAvgPool2d,
+                                         BatchNorm, Activation, Scores)}
 
 
 @dataclass(frozen=True, eq=False)

@@ -90,19 +90,24 @@ def check_nondecreasing(arr, name):
 
 # What each layer kind may follow: "codes" = quantized activations (the network input, an
 # activation quantizer, pooling or flattening of those), "linear" = a Dense/Conv2d
-# pre-activation, "normalized" = batch norm of a pre-activation.
+# pre-activation, "normalized" = batch norm of a pre-activation, "averages" = the global
+# average of quantized activations (read only by a Dense, which the average folds into).
 _NEEDS = {
-    "dense": ("codes",), "conv2d": ("codes",), "maxpool2d": ("codes",), "flatten": ("codes",),
+    "dense": ("codes", "averages"), "conv2d": ("codes",), "maxpool2d": ("codes",),
+    "flatten": ("codes",), "globalavgpool": ("codes",),
     "batchnorm": ("linear",), "activation": ("linear", "normalized"),
     "scores": ("linear", "normalized"),
 }
 _GIVES = {"dense": "linear", "conv2d": "linear", "maxpool2d": "codes", "flatten": "codes",
+          "globalavgpool": "averages",
           "batchnorm": "normalized", "activation": "codes", "scores": "scores"}
 _FIX = {
     "dense": "put an Activation (quantizer) before it",
     "conv2d": "put an Activation (quantizer) before it",
     "maxpool2d": "pool quantized activations: move it after the Activation",
-    "flatten": "flatten quantized activations: move it after the Activation",
+    "flatten": "flatten quantized activations: move it after the Activation (after a "
+               "GlobalAvgPool2d none is needed)",
+    "globalavgpool": "average quantized activations: move it after the Activation",
     "batchnorm": "a BatchNorm must directly follow a Dense or Conv2d",
     "activation": "an Activation must follow a Dense, Conv2d or BatchNorm",
     "scores": "Scores must follow the last Dense (or its BatchNorm)",

@@ -172,6 +172,24 @@ def test_cnn(tmp_path, pool_first, pad_signs):
     assert wrong <= near
 
 
+@pytest.mark.parametrize("pool", ["adaptive", "whole-map"])
+def test_global_average_pool(tmp_path, pool):
+    """Sign maps padded with 0, averaged over the map (AdaptiveAvgPool2d(1) exports a
+    GlobalAveragePool, AvgPool2d(map) an AveragePool), flattened into the scores layer: a
+    GlobalAvgPool2d, the Flatten after it dropped; equal to qonnx's executor."""
+    averaging = nn.AdaptiveAvgPool2d(1) if pool == "adaptive" else nn.AvgPool2d(5)
+    model = nn.Sequential(sign(), binary_conv(2, 6, 3, padding=1), nn.BatchNorm2d(6), sign(),
+                          averaging, nn.Flatten(), binary_linear(6, 4, bias=True))
+    x = np.random.default_rng(12).normal(size=(BATCH, 2, 5, 5)).astype(np.float32)
+    path, reference = _roundtrip(tmp_path, model, x, 4, seed=12)
+    net = import_qonnx(path)
+    assert _kinds(net) == ["conv2d", "batchnorm", "activation", "globalavgpool", "dense",
+                           "scores"]
+    check_float(net, x, reference)
+    wrong, near = check_integer(net, x, reference)
+    assert wrong <= near
+
+
 def test_imported_network_round_trips_through_the_file_format(tmp_path):
     x = np.random.default_rng(6).normal(size=(BATCH, 16)).astype(np.float32)
     path, reference = _roundtrip(tmp_path, _mlp(0.1, final_bn=True), x, 10, seed=6)

@@ -95,6 +95,18 @@ def test_zero_padded_conv_network(scheme, target, tmp_path):
     check_network(plan, random_inputs(network, 6, 7), tmp_path, idle=0.3, stall=0.3)
 
 
+@pytest.mark.parametrize("scheme", ["bnn", "pa"])
+def test_global_average_pool_network(scheme, tmp_path):
+    """A GlobalAvgPool2d before the scores layer: the golden model folds the average into
+    the Dense (repeated weight bits, Phi / HW), which gathers the map's pixels; every
+    image's scores and the cycles as the golden model and the cycle model."""
+    network = random_network(scheme, seed=3, layout="gap")
+    plan = map_network(network, target_cycles=80)
+    dense = plan.stages[-2]
+    assert dense.kind == "dense" and dense.folding.fan_in == 6 * 4 * 4
+    check_network(plan, random_inputs(network, 6, 8), tmp_path, idle=0.3, stall=0.3)
+
+
 def test_fully_parallel_conv_keeps_one_window_per_cycle(tmp_path):
     """One cycle per window: the engine takes a window in the cycle its result leaves, so
     the window's padding steps and row ends set the pace (exact in the cycle model)."""

@@ -401,9 +401,11 @@ def test_mva_ternary_weight_code(which, pe, simd, memory, tmp_path):
 
 
 @pytest.mark.synth
+@pytest.mark.slow
 def test_ternary_decoders_cost_what_the_estimate_says(tmp_path):
     """TERNARY_DECODER_LUT4 per code: the engine with ternary codes minus the plain one,
-    within 15 % on both families."""
+    within 15 % on both families. Four Yosys runs of a PA engine (about 170 s on one core,
+    the longest test of the default run before it was marked slow)."""
     import dataclasses
 
     from popcorn.hdl.estimates import TERNARY_DECODER_LUT4

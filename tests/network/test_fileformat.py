@@ -13,7 +13,7 @@ from popcorn.network import (FORMAT_VERSION, AbcActivation, Activation, Dense, F
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "gap"])
 def test_round_trip(tmp_path, scheme, layout):
     layout, _, fill = layout.partition("-")
     net = random_network(scheme, seed=3, layout=layout, padding_fill=fill or "lowest")
