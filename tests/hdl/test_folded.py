@@ -36,6 +36,7 @@ def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme, b
     ("pa", "strided", 4, 16),     # {0, 1} weights and pieces: AND counts, one-hot bases
     ("binaryconnect", "dense", 4, 4),   # 2-bit fixed-point activations: binary bases
     ("xnor", "rgb", 2, 16),       # 3 channels, the first layer's 3 kernel rows at once
+    ("abc", "gap", 2, 8),         # a global average pool: a Dense over the map
 ])
 def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, scheme, layout, pe, simd):
     plan = map_folded(random_network(scheme, layout=layout, seed=simd), pe=pe, simd=simd)
