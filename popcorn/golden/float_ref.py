@@ -81,34 +81,69 @@ def batchnorm_forward(layer, y):
 def float_forward(network, x):
     """Run the float reference on real inputs ``x`` (B, *network.input_shape).
 
-    The input is quantized by ``network.input_quantizer`` first.
+    The input is quantized by ``network.input_quantizer`` first. ``network`` is a
+    :class:`~popcorn.network.Network` or a :class:`~popcorn.network.Graph` (then ``trace``
+    holds every node's output in node order; an Add sums its inputs' values, a Concat
+    joins them along the channel axis).
     """
+    from popcorn.network import Graph
+
     x = np.asarray(x, dtype=np.float64)
     quantizer = network.input_quantizer
     values = quantize_activations(x, quantizer)
     magnitude = np.abs(x) if getattr(quantizer, "mean_scaling", False) else None
+    if isinstance(network, Graph):
+        return _graph_forward(network, values)
     trace = []
     for layer in network.layers:
-        kind = layer.kind
-        if kind in ("dense", "conv2d"):
-            values = linear_forward(layer, values, conv_pad_value(layer, quantizer), magnitude)
-            magnitude = None
-        elif kind == "batchnorm":
-            values = batchnorm_forward(layer, values)
-        elif kind == "activation":
-            quantizer = layer.quantizer
-            magnitude = np.abs(values) if getattr(quantizer, "mean_scaling", False) else None
-            values = quantize_activations(values, quantizer)
-        elif kind == "maxpool2d":
-            windows = pool_windows(values, layer.kernel, layer.stride)
-            values = windows.max(axis=-1)
-            if layer.minimum:
-                values[:, list(layer.minimum)] = windows[:, list(layer.minimum)].min(axis=-1)
-        elif kind == "globalavgpool":
-            values = values.mean(axis=(-2, -1))
-        elif kind == "flatten":
-            values = values.reshape(values.shape[0], -1)
-            if magnitude is not None:
-                magnitude = magnitude.reshape(magnitude.shape[0], -1)
+        values, quantizer, magnitude = _layer_forward(layer, values, quantizer, magnitude)
         trace.append(values)
     return FloatResult(values, np.argmax(values, axis=1), trace)
+
+
+def _layer_forward(layer, values, quantizer, magnitude=None):
+    """One layer on ``values``: (values, the quantizer of the activations now, magnitude)."""
+    kind = layer.kind
+    if kind in ("dense", "conv2d"):
+        return linear_forward(layer, values, conv_pad_value(layer, quantizer), magnitude), \
+            quantizer, None
+    if kind == "batchnorm":
+        return batchnorm_forward(layer, values), quantizer, magnitude
+    if kind == "activation":
+        quantizer = layer.quantizer
+        magnitude = np.abs(values) if getattr(quantizer, "mean_scaling", False) else None
+        return quantize_activations(values, quantizer), quantizer, magnitude
+    if kind == "maxpool2d":
+        windows = pool_windows(values, layer.kernel, layer.stride)
+        values = windows.max(axis=-1)
+        if layer.minimum:
+            values[:, list(layer.minimum)] = windows[:, list(layer.minimum)].min(axis=-1)
+        return values, quantizer, magnitude
+    if kind == "globalavgpool":
+        return values.mean(axis=(-2, -1)), quantizer, magnitude
+    if kind == "flatten":
+        flat = values.reshape(values.shape[0], -1)
+        return flat, quantizer, None if magnitude is None else \
+            magnitude.reshape(magnitude.shape[0], -1)
+    return values, quantizer, magnitude                   # scores
+
+
+def _graph_forward(graph, values):
+    """:func:`float_forward` of a graph on the quantized input ``values``."""
+    from popcorn.network import INPUT
+
+    tensors = {INPUT: (values, graph.input_quantizer)}
+    trace = []
+    for node in graph.nodes:
+        ins = [tensors[name] for name in node.inputs]
+        if node.layer.kind == "add":
+            out = (ins[0][0] + ins[1][0], None)
+        elif node.layer.kind == "concat":
+            out = (np.concatenate([value for value, _ in ins], axis=1), ins[0][1])
+        else:
+            value, quantizer = ins[0]
+            out = _layer_forward(node.layer, value, quantizer)[:2]
+        tensors[node.name] = out
+        trace.append(out[0])
+    scores = trace[-1]
+    return FloatResult(scores, np.argmax(scores, axis=1), trace)

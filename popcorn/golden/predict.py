@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from ..atomic import atomic_open
-from ..network import load_network
+from ..network import load_graph, load_network
 from ..network.fileformat import numpy_load_error
 from .float_ref import float_forward
 from .integer_model import CHUNK, codes_thermometer, run_integer, to_integer
@@ -158,8 +158,10 @@ def predict_files(network_path, inputs_path, output_path, *, use_float=False, fr
     ``.npz`` with
     ``scores``, ``argmax`` and (integer model only) ``frac_bits``, the scores' fractional
     bits (:attr:`Prediction.frac_bits`); return the
-    :class:`Prediction`. ``chunk``, ``progress`` and ``workers`` as in :func:`predict`."""
-    network = load_network(network_path)
+    :class:`Prediction`. ``chunk``, ``progress`` and ``workers`` as in :func:`predict`.
+    The float reference also runs graphs (residual Adds, Concats: a version 2 file); the
+    integer model takes sequential networks."""
+    network = load_graph(network_path) if use_float else load_network(network_path)
     inputs = load_array(inputs_path)
     result = predict(network, inputs, use_float=use_float, frac_bits=frac_bits, chunk=chunk,
                      progress=progress, workers=workers)

@@ -18,11 +18,19 @@ Layout (format version 1):
   ``mean``, ``var``, ``shifts``, ``betas``, ``endpoints``), ``float32`` or ``float64``;
 * ``input.<name>``: the arrays of the input quantizer.
 
+Format version 2 holds a :class:`~popcorn.network.graph.Graph`: ``"nodes"`` instead of
+``"layers"``, each a layer's JSON with its ``"name"`` and the names of the tensors it reads
+(``"inputs"``; the input is ``"input"``), the joins ``{"kind": "add"}`` and
+``{"kind": "concat"}`` too, arrays under ``nodes.<name>.<array>``. A sequential
+:class:`~popcorn.network.layers.Network` is still written as version 1, so its files are
+what they always were; both versions are read.
+
 Every array must be declared by the JSON and every declared array present. Loading never
 unpickles (``allow_pickle=False``).
 """
 
 import json
+import re
 import zipfile
 import zlib
 
@@ -31,33 +39,49 @@ import numpy as np
 from ..atomic import atomic_open
 from .layers import LAYER_KINDS, Activation, BatchNorm, Conv2d, Dense, Flatten, \
     GlobalAvgPool2d, MaxPool2d, Network, Scores
+from .graph import GRAPH_KINDS, INPUT, Graph, Node
 from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
 from .validate import NetworkError, check_float_array
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save_network", "load_network", "network_to_json",
-           "numpy_load_error"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "save_network", "load_network", "load_graph",
+           "network_to_json", "numpy_load_error"]
 
 FORMAT = "popcorn.network"
-FORMAT_VERSION = 1
+#: The newest version read (and written, for graphs); sequential networks are version 1.
+FORMAT_VERSION = 2
+_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 _META = "popcorn.json"
 
 
 def network_to_json(network):
-    """The JSON metadata of ``network`` (a dict), as stored in the file."""
-    return {
-        "format": FORMAT, "version": FORMAT_VERSION,
-        "input": {"shape": list(network.input_shape),
-                  "activation": network.input_quantizer.to_json()},
-        "layers": [layer.to_json() for layer in network.layers],
-    }
+    """The JSON metadata of ``network`` (a dict), as stored in the file: version 1 for a
+    :class:`Network`, 2 for a :class:`~popcorn.network.graph.Graph`."""
+    top = {"format": FORMAT, "version": 1,
+           "input": {"shape": list(network.input_shape),
+                     "activation": network.input_quantizer.to_json()}}
+    if isinstance(network, Graph):
+        return top | {"version": 2, "nodes": [
+            {"name": node.name, "inputs": list(node.inputs)} | node.layer.to_json()
+            for node in network.nodes]}
+    return top | {"layers": [layer.to_json() for layer in network.layers]}
 
 
 def save_network(network, path):
-    """Write ``network`` to ``path`` (an ``.npz`` file, see the module docstring)."""
+    """Write ``network`` (a Network or a Graph) to ``path`` (an ``.npz`` file, see the
+    module docstring)."""
     arrays = {f"input.{name}": getattr(network.input_quantizer, name)
               for name in network.input_quantizer.arrays}
-    for index, layer in enumerate(network.layers):
-        arrays.update({f"layers.{index}.{name}": value for name, value in layer.arrays().items()})
+    if isinstance(network, Graph):
+        for node in network.nodes:
+            if not _NAME.fullmatch(node.name):
+                raise NetworkError(f"{node.where}: a name in a file is letters, digits and "
+                                   f"'_.:-' only")
+            arrays.update({f"nodes.{node.name}.{name}": value
+                           for name, value in node.layer.arrays().items()})
+    else:
+        for index, layer in enumerate(network.layers):
+            arrays.update({f"layers.{index}.{name}": value
+                           for name, value in layer.arrays().items()})
     meta = json.dumps(network_to_json(network), indent=1).encode()
     arrays[_META] = np.frombuffer(meta, dtype=np.uint8)
     with atomic_open(path) as file:
@@ -174,7 +198,9 @@ def _layer(fields, arrays, prefix):
 
 
 def load_network(path):
-    """Read and validate a network written by :func:`save_network`.
+    """Read and validate a sequential network written by :func:`save_network`: a version 1
+    file, or a version 2 graph whose nodes form a chain
+    (:meth:`~popcorn.network.graph.Graph.sequential`).
 
     Raises
     ------
@@ -182,8 +208,16 @@ def load_network(path):
         for a file that is not a popcorn network, a newer format version, an unknown layer
         kind or scheme, a missing or extra array, a wrong dtype, NaN or infinity, a base count
         that does not match the arrays, or layers that do not chain; the message names the
-        layer (``"layer i (kind)"``).
+        layer (``"layer i (kind)"``) or node. A graph with branches or joins is refused,
+        naming the first such node (:func:`load_graph` reads it).
     """
+    network = load_graph(path)
+    return network if isinstance(network, Network) else network.sequential()
+
+
+def load_graph(path):
+    """Read a network file of either version: a :class:`Network` (version 1) or a
+    :class:`~popcorn.network.graph.Graph` (version 2); errors as :func:`load_network`."""
     try:
         return _load_network(path)
     except NetworkError:
@@ -247,6 +281,12 @@ def _load_network(path):
         act.done()
         shape = inp.get("shape")
         inp.done()
+        if version == 2:
+            nodes = _nodes(top.get("nodes"), arrays, path)
+            top.done()
+            _no_extra_arrays(archive, arrays, path)
+            return Graph(tuple(shape) if isinstance(shape, list) else shape, input_quantizer,
+                         nodes)
         layers = []
         entries = top.get("layers")
         top.done()
@@ -265,8 +305,46 @@ def _load_network(path):
             except (TypeError, ValueError) as error:
                 raise NetworkError(f"layer {index} ({kind}): {error}") from None
             fields.done()
-        extra = sorted(set(archive.files) - arrays.used - {_META})
-        if extra:
-            raise NetworkError(f"{path}: unexpected array(s) {', '.join(map(repr, extra))} not "
-                               f"declared by the metadata; remove them or fix the metadata")
+        _no_extra_arrays(archive, arrays, path)
     return Network(tuple(shape) if isinstance(shape, list) else shape, input_quantizer, tuple(layers))
+
+
+def _no_extra_arrays(archive, arrays, path):
+    extra = sorted(set(archive.files) - arrays.used - {_META})
+    if extra:
+        raise NetworkError(f"{path}: unexpected array(s) {', '.join(map(repr, extra))} not "
+                           f"declared by the metadata; remove them or fix the metadata")
+
+
+def _nodes(entries, arrays, path):
+    """The :class:`~popcorn.network.graph.Node` s of a version 2 file's ``"nodes"``."""
+    if not isinstance(entries, list):
+        raise NetworkError(f"{path}: 'nodes' must be a JSON list, not {entries!r}")
+    nodes = []
+    for index, entry in enumerate(entries):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        kind = entry.get("kind") if isinstance(entry, dict) else None
+        label = f"node {name!r}" if isinstance(name, str) else f"node {index}"
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or name == INPUT:
+            raise NetworkError(f"{label}: 'name' must be letters, digits and '_.:-' (not "
+                               f"{INPUT!r}), not {name!r}")
+        if kind not in GRAPH_KINDS:
+            raise NetworkError(f"{label}: unknown node kind {kind!r}; known kinds are "
+                               f"{', '.join(GRAPH_KINDS)}")
+        where = f"{label} ({kind})"
+        fields = _Fields(entry, where)
+        fields.get("name"), fields.get("kind")
+        inputs = fields.get("inputs")
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            raise NetworkError(f"{where}: 'inputs' must be a list of tensor names, not "
+                               f"{inputs!r}")
+        try:
+            layer = GRAPH_KINDS[kind]() if kind in ("add", "concat") else \
+                _layer(fields, arrays, f"nodes.{name}")
+        except NetworkError:
+            raise
+        except (TypeError, ValueError) as error:
+            raise NetworkError(f"{where}: {error}") from None
+        fields.done()
+        nodes.append(Node(name, layer, tuple(inputs)))
+    return tuple(nodes)

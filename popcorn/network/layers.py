@@ -343,6 +343,21 @@ LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2d, MaxPool2d, Flatten, Glob
                                          BatchNorm, Activation, Scores)}
 
 
+def check_input(input_shape, input_quantizer):
+    """The input shape as a tuple of ints, checked with the input quantizer; raise
+    :class:`NetworkError` naming the input."""
+    shape = tuple(input_shape)
+    if not shape or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
+                        for d in shape):
+        raise NetworkError(f"input: shape must be a tuple of positive integers, not {input_shape!r}")
+    if len(shape) not in (1, 3):
+        raise NetworkError(f"input: shape must be (K,) or (C, H, W), not {shape}")
+    if type(input_quantizer) not in ACTIVATION_QUANTIZERS.values():
+        raise NetworkError(f"input: quantizer must be an activation quantizer, not "
+                           f"{input_quantizer!r}")
+    return tuple(int(d) for d in shape)
+
+
 @dataclass(frozen=True, eq=False)
 class Network:
     """A validated sequential network.
@@ -365,16 +380,8 @@ class Network:
     layers: tuple
 
     def __post_init__(self):
-        shape = tuple(self.input_shape)
-        if not shape or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
-                            for d in shape):
-            raise NetworkError(f"input: shape must be a tuple of positive integers, not {self.input_shape!r}")
-        if len(shape) not in (1, 3):
-            raise NetworkError(f"input: shape must be (K,) or (C, H, W), not {shape}")
-        if type(self.input_quantizer) not in ACTIVATION_QUANTIZERS.values():
-            raise NetworkError(f"input: quantizer must be an activation quantizer, not "
-                               f"{self.input_quantizer!r}")
-        object.__setattr__(self, "input_shape", tuple(int(d) for d in shape))
+        object.__setattr__(self, "input_shape",
+                           check_input(self.input_shape, self.input_quantizer))
         object.__setattr__(self, "layers", tuple(self.layers))
         for index, layer in enumerate(self.layers):
             if type(layer) not in LAYER_KINDS.values():
