@@ -261,7 +261,7 @@ def mva_features(folding, family="ice40"):
     for rom in (rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,
                               family=family,
                               bits=f.weight_rom_bits(), style=f.weight_memory),
-                rom_resources(pe * record, f.neuron_folds, read_ports=ports, family=family,
+                rom_resources(pe * record, len(words), read_ports=ports, family=family,
                               words=words)):
         feats["rom"] += rom["lut4"]
         feats["ff"] += rom["ff"]
@@ -339,6 +339,9 @@ def mva_features(folding, family="ice40"):
     counters = sum(max(1, (n - 1).bit_length()) for n in (f.neuron_folds, f.synapse_folds,
                                                            f.pairs_per_fold,
                                                            f.neuron_folds * f.synapse_folds))
+    if f.borders is not None:   # the output row and column counters of the border class
+        counters += sum(max(1, (len(v) - 1).bit_length()) for v in (f.borders.rows,
+                                                                     f.borders.cols))
     lane_group = f.out_width // f.neuron_folds
     if f.gather:
         # the input buffer (two banks of SF folds, its read port the stage-1 register),
@@ -359,7 +362,7 @@ def mva_features(folding, family="ice40"):
         feats["ff"] += f.in_width + f.fold_width
     # (the staging register's lowest lane group is never read: it is shifted out); the
     # flags of every stage, and with a weight stage its weight word and activations
-    flags = 6 + (f.neuron_folds - 1).bit_length()
+    flags = 6 + (f.neuron_folds - 1).bit_length() + (f.classes - 1).bit_length()
     feats["ff"] += 2 * f.out_width - lane_group + counters \
         + flags * (1 + f.pipeline + f.weight_stage) \
         + f.weight_stage * (pe * m_ * simd + f.fold_width)
