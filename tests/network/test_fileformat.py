@@ -1,12 +1,11 @@
 """The .npz network file: round trip, and every load error names the layer and the problem."""
 
-import json
-
 import numpy as np
 import pytest
 
 from popcorn.golden.examples import SCHEMES, random_network
 from popcorn.golden.predict import predict
+from ._files import edit_file
 from popcorn.network import (FORMAT_VERSION, AbcActivation, Activation, Dense, FixedPointActivation,
                              Network, NetworkError, PaActivation, PaWeights, Scores, load_network,
                              network_to_json, save_network)
@@ -37,12 +36,7 @@ def test_padding_fill_in_the_file(tmp_path):
         assert [c.get("padding_fill") for c in convs] == [None if fill == "lowest" else fill] * 2
     path = tmp_path / "net.npz"
     save_network(random_network("bnn", seed=1, padding_fill="zero"), path)
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    meta = json.loads(arrays["popcorn.json"].tobytes())
-    meta["layers"][0]["padding_fill"] = "reflect"
-    arrays["popcorn.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(path, **arrays)
+    edit_file(path, lambda meta: meta["layers"][0].update(padding_fill="reflect"))
     with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\).*padding_fill must be one of "
                                            r"lowest, zero, not 'reflect'"):
         load_network(path)
@@ -59,15 +53,7 @@ def rewrite(tmp_path, edit_meta=None, edit_arrays=None):
     """Save abc_net(), apply the edits to its JSON and arrays, and load it back."""
     path = tmp_path / "net.npz"
     save_network(abc_net(), path)
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    meta = json.loads(arrays.pop("popcorn.json").tobytes())
-    if edit_meta:
-        edit_meta(meta)
-    if edit_arrays:
-        edit_arrays(arrays)
-    arrays["popcorn.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(path, **arrays)
+    edit_file(path, edit_meta, edit_arrays)
     return load_network(path)
 
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from ._files import edit_file
 from popcorn.golden.float_ref import float_forward
 from popcorn.golden.examples import random_network
 from popcorn.network import (INPUT, Activation, Add, BatchNorm, BnnWeights, Concat, Conv2d,
@@ -200,40 +201,12 @@ def test_unread_tensor_is_named():
 def test_file_errors_name_the_node(tmp_path):
     path = tmp_path / "g.npz"
     save_network(branch_graph(), path)
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    meta = json.loads(arrays["popcorn.json"].tobytes())
-    meta["nodes"][6]["kind"] = "multiply"
-    arrays["popcorn.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(path, **arrays)
+    edit_file(path, lambda meta: meta["nodes"][6].update(kind="multiply"))
     with pytest.raises(NetworkError, match=r"node 'cat': unknown node kind 'multiply'; known "
                                            r"kinds are .*add, concat"):
         load_graph(path)
-    meta["nodes"][6]["kind"] = "concat"
-    del arrays["nodes.a.weight"]
-    arrays["popcorn.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(path, **arrays)
+    edit_file(path, lambda meta: meta["nodes"][6].update(kind="concat"),
+              lambda arrays: arrays.pop("nodes.a.weight"))
     with pytest.raises(NetworkError, match=r"node 'a' \(conv2d\): missing array "
                                            r"'nodes.a.weight'"):
         load_graph(path)
-
-
-def test_popcorn_predict_runs_a_graph_in_the_float_reference(tmp_path):
-    """``popcorn predict --float`` on a graph file writes the float reference's scores; the
-    integer model and the build refuse it, naming the first join."""
-    from click.testing import CliRunner
-
-    from popcorn.cli import main
-
-    graph = residual_graph()
-    save_network(graph, tmp_path / "res.npz")
-    x = np.random.default_rng(4).random((7,) + graph.input_shape)
-    np.save(tmp_path / "x.npy", x)
-    args = ["predict", str(tmp_path / "res.npz"), str(tmp_path / "x.npy"), "-o"]
-    result = CliRunner().invoke(main, args + [str(tmp_path / "out.npz"), "--float"])
-    assert result.exit_code == 0, result.output
-    assert np.array_equal(np.load(tmp_path / "out.npz")["scores"], float_forward(graph, x).scores)
-    for command in (args + [str(tmp_path / "int.npz")],
-                    ["build", str(tmp_path / "res.npz"), "--inputs", str(tmp_path / "x.npy")]):
-        result = CliRunner().invoke(main, command)
-        assert result.exit_code != 0 and "node 'b1.add' (add) reads 'b1.bn', 'x1'" in result.output
