@@ -264,15 +264,18 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer, average=1
         padding_fill=layer.padding_fill if conv else "lowest")
 
 
-def _threshold_stage(index, linear, norm, quantizer):
-    """Fold ``norm`` (BatchNorm or None) and ``quantizer`` into integer comparators on Y."""
+def _threshold_stage(index, linear, norm, quantizer, *, shift=0.0, y_range=None):
+    """Fold ``norm`` (BatchNorm or None) and ``quantizer`` into integer comparators on Y.
+    ``shift``: a value added to the normalized pre-activation before the comparators (a
+    residual shortcut's, :mod:`popcorn.golden.integer_graph`); ``y_range``: (y_min, y_max)
+    per channel when Y is not ``linear``'s alone."""
     comp = comparators(quantizer)
-    t = comp.thresholds
+    t = comp.thresholds - shift
     channels = linear.coefficients.shape[0]
     unit = 2.0 ** linear.frac_bits
-    y_min, y_max = (np.array(v, dtype=np.int64) for v in accumulator_range(
+    y_min, y_max = (np.array(v, dtype=np.int64) for v in (y_range or accumulator_range(
         linear.coefficients, linear.bias, linear.weight_encoding, linear.act_encoding,
-        linear.fan_in))
+        linear.fan_in)))
     thresholds = np.zeros((channels, len(t)), dtype=np.int64)
     direction = np.zeros((channels, len(t)), dtype=np.int8)
     constant = np.zeros((channels, len(t)), dtype=np.uint8)

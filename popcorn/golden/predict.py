@@ -8,9 +8,10 @@ import warnings
 import numpy as np
 
 from ..atomic import atomic_open
-from ..network import load_graph, load_network
+from ..network import Graph, load_graph
 from ..network.fileformat import numpy_load_error
 from .float_ref import float_forward
+from .integer_graph import run_integer_graph, to_integer_graph
 from .integer_model import CHUNK, codes_thermometer, run_integer, to_integer
 from .quantizers import comparators, thermometer
 
@@ -102,11 +103,24 @@ def predict(network, inputs, *, use_float=False, frac_bits=8, chunk=CHUNK, progr
     chunk. ``workers`` > 1 runs that many chunks at once in threads (NumPy releases the
     GIL in its loops; memory grows to ``workers`` chunks); the result does not depend on
     it. ``use_float=True`` runs the float reference instead (the whole batch at once).
+    ``network`` may be a :class:`~popcorn.network.Graph` (residual Adds, Concats: the
+    integer model of :mod:`popcorn.golden.integer_graph`).
     """
     if use_float:
         result = float_forward(network, input_values(network, inputs))
         return Prediction(result.scores, result.argmax, None)
-    integer = to_integer(network, frac_bits, per_layer=per_layer)
+    if isinstance(network, Graph):
+        integer = to_integer_graph(network, frac_bits, per_layer=per_layer)
+        stages = [stage for _, stage, _ in integer.steps]
+
+        def model(thermo):
+            return run_integer_graph(integer, thermo, trace=False).scores
+    else:
+        integer = to_integer(network, frac_bits, per_layer=per_layer)
+        stages = integer.stages
+
+        def model(thermo):
+            return run_integer(integer, thermo, trace=False, chunk=chunk).scores
     inputs = check_inputs(network, inputs)
     total = len(inputs)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
@@ -114,14 +128,13 @@ def predict(network, inputs, *, use_float=False, frac_bits=8, chunk=CHUNK, progr
     if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, not {chunk!r}")
     starts = range(0, max(total, 1), int(chunk))
-    for stage in integer.stages:                     # the packed weights, before any thread
+    for stage in stages:                             # the packed weights, before any thread
         if stage.kind in ("dense", "conv2d"):
             stage.weight_columns, stage.weight_words
 
     def run(start):
         part = inputs[start:start + chunk]
-        return run_integer(integer, input_thermometer(network, part), trace=False,
-                           chunk=chunk).scores
+        return model(input_thermometer(network, part))
 
     scores = []
     with ThreadPoolExecutor(int(workers)) if workers > 1 else nullcontext() as pool:
@@ -159,9 +172,8 @@ def predict_files(network_path, inputs_path, output_path, *, use_float=False, fr
     ``scores``, ``argmax`` and (integer model only) ``frac_bits``, the scores' fractional
     bits (:attr:`Prediction.frac_bits`); return the
     :class:`Prediction`. ``chunk``, ``progress`` and ``workers`` as in :func:`predict`.
-    The float reference also runs graphs (residual Adds, Concats: a version 2 file); the
-    integer model takes sequential networks."""
-    network = load_graph(network_path) if use_float else load_network(network_path)
+    Both models run graphs (residual Adds, Concats: a version 2 file)."""
+    network = load_graph(network_path)
     inputs = load_array(inputs_path)
     result = predict(network, inputs, use_float=use_float, frac_bits=frac_bits, chunk=chunk,
                      progress=progress, workers=workers)

@@ -8,7 +8,8 @@ one of the joins below with the names of the tensors it reads; the last node is 
 A sequential :class:`~popcorn.network.layers.Network` is the graph whose nodes read the
 node before them (:meth:`Graph.from_network`, :meth:`Graph.sequential`).
 
-Joins (value semantics: the float reference, :mod:`popcorn.golden.float_ref`):
+Joins (value semantics: the float reference, :mod:`popcorn.golden.float_ref`; the integer
+model, :mod:`popcorn.golden.integer_graph`, says where an Add meets the comparators):
 
 * :class:`Add`: the sum of two tensors of one shape, each either quantized activations
   (their values, an identity shortcut) or a pre-activation (a Dense/Conv2d output or its
@@ -140,8 +141,8 @@ class Graph:
             if node.layer.kind not in LAYER_KINDS or node.inputs != (previous,):
                 raise NetworkError(
                     f"{node.where} reads {', '.join(map(repr, node.inputs))}: a branch or a "
-                    f"join, and this step takes sequential networks only (so far the float "
-                    f"reference runs graphs: popcorn predict --float)")
+                    f"join, and this step takes sequential networks only (so far the golden "
+                    f"models run graphs: popcorn predict)")
             previous = node.name
         return Network(self.input_shape, self.input_quantizer,
                        tuple(node.layer for node in self.nodes))

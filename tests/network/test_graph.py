@@ -137,7 +137,7 @@ def test_graph_round_trips_through_the_file(tmp_path):
     x = np.random.default_rng(0).random((6,) + graph.input_shape)
     assert np.array_equal(float_forward(back, x).scores, float_forward(graph, x).scores)
     with pytest.raises(NetworkError, match=r"node 'b1.add' \(add\) reads 'b1.bn', 'x1': a "
-                                           r"branch or a join, .* popcorn predict --float"):
+                                           r"branch or a join, .* popcorn predict\)"):
         load_network(path)
 
 
@@ -210,3 +210,26 @@ def test_file_errors_name_the_node(tmp_path):
     with pytest.raises(NetworkError, match=r"node 'a' \(conv2d\): missing array "
                                            r"'nodes.a.weight'"):
         load_graph(path)
+
+
+def test_popcorn_predict_runs_a_graph(tmp_path):
+    """``popcorn predict`` (and ``--float``) on a graph file writes the golden models'
+    scores; the build refuses it, naming the first join."""
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+    from popcorn.golden.predict import predict
+
+    graph = residual_graph()
+    save_network(graph, tmp_path / "res.npz")
+    x = np.random.default_rng(4).random((7,) + graph.input_shape)
+    np.save(tmp_path / "x.npy", x)
+    args = ["predict", str(tmp_path / "res.npz"), str(tmp_path / "x.npy"), "-o"]
+    for extra, expected in ((["--float"], float_forward(graph, x).scores),
+                            ([], predict(graph, x).scores)):
+        result = CliRunner().invoke(main, args + [str(tmp_path / "out.npz")] + extra)
+        assert result.exit_code == 0, result.output
+        assert np.array_equal(np.load(tmp_path / "out.npz")["scores"], expected)
+    result = CliRunner().invoke(main, ["build", str(tmp_path / "res.npz"), "--inputs",
+                                       str(tmp_path / "x.npy")])
+    assert result.exit_code != 0 and "node 'b1.add' (add) reads 'b1.bn', 'x1'" in result.output
