@@ -123,3 +123,18 @@ def test_a_sum_read_twice_is_refused():
     with pytest.raises(NetworkError, match=r"node 'b1.add' \(add\): its sum must be read by "
                                            r"one Activation"):
         to_integer_graph(graph)
+
+
+@pytest.mark.parametrize("scheme", ["bnn", "binaryconnect", "xnor", "abc", "pa"])
+@pytest.mark.parametrize("layout", ["conv", "dense", "gap"])
+def test_a_chain_as_a_graph_is_the_sequential_model(scheme, layout):
+    """The graph model of a sequential network (Graph.from_network) gives the sequential
+    integer model's scores, bit for bit (a BatchNorm before the Scores folded alike)."""
+    from popcorn.golden.examples import random_network
+    from popcorn.network import Graph
+
+    network = random_network(scheme, seed=5, layout=layout)
+    x = np.random.default_rng(5).random((20,) + network.input_shape)
+    chain = predict(network, x)
+    graph = predict(Graph.from_network(network), x)
+    assert np.array_equal(chain.scores, graph.scores) and chain.frac_bits == graph.frac_bits
