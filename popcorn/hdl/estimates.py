@@ -180,7 +180,9 @@ def rom_columns(bits):
     constant ones before it places the ROM) and the varying ones counting equal columns
     once (in logic they are one function of the address)."""
     varying = bits[:, bits.min(axis=0) != bits.max(axis=0)]
-    distinct = len(np.unique(varying, axis=1).T) if varying.size else 0
+    # each column's bits packed into bytes, counted in a set (np.unique(varying, axis=1)
+    # sorts the columns as records of `depth` fields: about 0.2 s for a 32k-word ROM)
+    distinct = len({column.tobytes() for column in np.packbits(varying, axis=0).T})
     return varying.shape[1], distinct
 
 

@@ -448,15 +448,12 @@ class LinearFolding:
     def y_range(self):
         """(lo, hi) over channels of Y and of every partial sum of ``sum A*P + C'``."""
         scale, _ = self.affine()
-        offsets = self.class_offsets()
-        lo = hi = 0
-        for c in range(self.channels):
-            terms = [(min(0, v * self.count_max), max(0, v * self.count_max))
-                     for v in scale[c].ravel().tolist()]
-            low, high = sum(t[0] for t in terms), sum(t[1] for t in terms)
-            lo = min(lo, low, min(int(o) for o in offsets[:, c]) + low)
-            hi = max(hi, high, max(int(o) for o in offsets[:, c]) + high)
-        return lo, hi
+        offsets = self.class_offsets()                               # (classes, C)
+        terms = scale.reshape(self.channels, -1) * self.count_max   # Python ints
+        low = np.where(terms < 0, terms, 0).sum(axis=1)
+        high = np.where(terms > 0, terms, 0).sum(axis=1)
+        return (int(min(0, *low.tolist(), *(offsets.min(axis=0) + low).tolist())),
+                int(max(0, *high.tolist(), *(offsets.max(axis=0) + high).tolist())))
 
     @property
     def score_width(self):
