@@ -30,6 +30,7 @@ from popcorn.network.graph import INPUT
 from popcorn.network.validate import NetworkError
 
 from .integer_model import (IntegerResult, IntFlatten, IntMaxPool, IntScores, _linear,
+                            codes_thermometer,
                             _linear_stage, _maxpool, _threshold_stage, apply_thresholds,
                             layer_frac_bits)
 from .quantizers import bases_to_values, comparators, thermometer_to_bases
@@ -81,7 +82,7 @@ class IntegerGraph:
 def _code_values(quantizer):
     """The value of each thermometer code 0 .. L of ``quantizer``."""
     levels = len(comparators(quantizer).thresholds)
-    thermo = (np.arange(levels + 1)[:, None] > np.arange(levels)[None, :]).astype(np.uint8)
+    thermo = codes_thermometer(np.arange(levels + 1), levels)
     return bases_to_values(thermometer_to_bases(thermo, quantizer), quantizer)
 
 
