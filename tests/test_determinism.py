@@ -43,7 +43,7 @@ def test_bitstreams_are_byte_identical(tmp_path):
     from popcorn.hdl.accelerator import DataflowAccelerator
     from popcorn.mapping.network_map import map_network
 
-    plan = map_network(random_network("bnn", seed=2, layout="dense"), target_cycles=8)
+    plan = map_network(random_network("bnn", seed=2, layout="dense"), target_cycles=1000)
     bits = [build_bitstream(BoardTop(DataflowAccelerator(plan)), board="icebreaker",
                             build_dir=tmp_path / str(n))[0].read_bytes() for n in range(2)]
     assert bits[0] == bits[1] and len(bits[0]) > 1000
