@@ -7,18 +7,18 @@ the fixtures of the golden-model and hardware tests; they are not trained.
 
 import numpy as np
 
-from popcorn.network import (AbcActivation, AbcWeights, Activation, BatchNorm, BinaryConnectWeights,
-                             BnnWeights, Conv2d, Dense, FixedPointActivation, Flatten,
-                             GlobalAvgPool2d, MaxPool2d,
-                             Network, PaActivation, PaWeights, Scores, SignActivation,
+from popcorn.network import (INPUT, AbcActivation, AbcWeights, Activation, Add, BatchNorm,
+                             BinaryConnectWeights, BnnWeights, Conv2d, Dense,
+                             FixedPointActivation, Flatten, GlobalAvgPool2d, Graph, MaxPool2d,
+                             Network, Node, PaActivation, PaWeights, Scores, SignActivation,
                              TernaryWeights, XnorWeights)
 
 from .float_ref import batchnorm_forward, conv_pad_value, linear_forward
 from .quantizers import quantize_activations
 from .windows import pool_windows
 
-__all__ = ["SCHEMES", "random_network", "random_layout", "scheme_quantizers", "sign_mlp",
-           "cnv_network", "CNV_CHANNELS"]
+__all__ = ["SCHEMES", "random_network", "random_layout", "random_residual_network",
+           "scheme_quantizers", "sign_mlp", "cnv_network", "CNV_CHANNELS"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
 
@@ -157,6 +157,66 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
         values = quantize_activations(batchnorm_forward(norm, y), act)
         quantizer = act
     return Network(input_shape, input_quantizer, tuple(layers) + (Scores(),))
+
+
+def random_residual_network(scheme, *, seed=0, layout="conv", blocks=1, calibration=32,
+                            bases=(3, 3), padding_fill="lowest"):
+    """A random :class:`~popcorn.network.Graph` of ``scheme`` with ``blocks`` residual
+    blocks with identity shortcuts (ResNet's basic block: linear -> BN -> act -> linear ->
+    BN, plus the block's input, -> act), batch norms calibrated as :func:`random_network`'s.
+
+    ``layout="conv"``: 1x6x5 8-bit input, a 3x3 padded Conv2d of 4 channels -> BN -> act,
+    the blocks (3x3 convolutions, padding 1, ``padding_fill``), MaxPool 2, Flatten, Dense 3
+    -> Scores. ``layout="dense"``: 12 8-bit inputs, Dense 8 -> BN -> act, the blocks
+    (Dense 8), Dense 4 -> Scores.
+    """
+    rng = np.random.default_rng(seed)
+    weights, act = scheme_quantizers(scheme, rng, *bases)
+    conv = layout == "conv"
+    input_shape = (1, 6, 5) if conv else (12,)
+    input_quantizer = FixedPointActivation(8, 1 / 255)
+    values = quantize_activations(rng.random((calibration,) + input_shape), input_quantizer)
+    quantizer, nodes = input_quantizer, []
+    scale = 1.0 if scheme == "binaryconnect" else 0.5
+
+    def linear(name, read, out, final=False):
+        nonlocal values
+        inputs = values.shape[1]
+        if conv and not final:
+            layer = Conv2d(rng.uniform(-scale, scale, (out, inputs, 3, 3)), weights,
+                           rng.normal(0, 0.1, out), padding=1, padding_fill=padding_fill)
+        else:
+            layer = Dense(rng.uniform(-scale, scale, (out, inputs)), weights,
+                          rng.normal(0, 0.1, out))
+        nodes.append(Node(name, layer, (read,)))
+        return linear_forward(layer, values, conv_pad_value(layer, quantizer))
+
+    def norm(name, y):
+        layer = _batchnorm(y, rng, final=False)
+        nodes.append(Node(name + ".bn", layer, (name,)))
+        return batchnorm_forward(layer, y)
+
+    channels = 4 if conv else 8
+    values = quantize_activations(norm("stem", linear("stem", INPUT, channels)), act)
+    nodes.append(Node("x0", Activation(act), ("stem.bn",)))
+    quantizer = act
+    for b in range(blocks):
+        block, shortcut = f"b{b}", values
+        values = quantize_activations(norm(block + ".a", linear(block + ".a", f"x{b}",
+                                                                channels)), act)
+        nodes.append(Node(block + ".a.q", Activation(act), (block + ".a.bn",)))
+        total = norm(block + ".b", linear(block + ".b", block + ".a.q", channels)) + shortcut
+        nodes += [Node(block + ".add", Add(), (block + ".b.bn", f"x{b}")),
+                  Node(f"x{b + 1}", Activation(act), (block + ".add",))]
+        values = quantize_activations(total, act)
+    read = f"x{blocks}"
+    if conv:
+        nodes += [Node("pool", MaxPool2d(2), (read,)), Node("flat", Flatten(), ("pool",))]
+        values = pool_windows(values, 2, 2).max(axis=-1).reshape(len(values), -1)
+        read = "flat"
+    linear("fc", read, 3 if conv else 4, final=True)
+    nodes.append(Node("scores", Scores(), ("fc",)))
+    return Graph(input_shape, input_quantizer, tuple(nodes))
 
 
 def with_ternary_weights(network, threshold=0.4):

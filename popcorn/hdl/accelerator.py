@@ -6,7 +6,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..mapping.linear import level_to_base_map
 from ..mapping.network_map import NetworkPlan
-from ..mapping.stages import ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage
+from ..mapping.stages import (ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage,
+                              ShortcutStage)
 from .argmax import Argmax
 from .comparator import LevelsToBases, levels_to_bases_resources
 from .estimates import estimate_argmax, estimate_mva
@@ -14,6 +15,7 @@ from .flatten import Flatten, flatten_resources
 from .mva import MatrixVectorActivation
 from .pool import MaxPool, pool_resources
 from .queue import Queue, queue_resources
+from .shortcut import Shortcut, shortcut_resources
 from .window import SlidingWindow, window_resources
 
 
@@ -47,6 +49,8 @@ BLOCKS = {
                                                      channels=stage.in_width))],
     ArgmaxStage: lambda stage: [("argmax", Argmax(classes=stage.classes,
                                                   width=stage.score_width))],
+    ShortcutStage: lambda stage: [("shortcut", Shortcut(width=stage.in_width,
+                                                        depth=stage.depth))],
 }
 """The components of each stage kind, in stream order (named for the submodule)."""
 
@@ -88,6 +92,8 @@ COSTS = {
         height=stage.height, width=stage.width, channels=stage.in_width, family=family)],
     ArgmaxStage: lambda stage, family: [estimate_argmax(
         classes=stage.classes, width=stage.score_width, family=family)],
+    ShortcutStage: lambda stage, family: [shortcut_resources(
+        width=stage.in_width, depth=stage.depth, family=family)],
 }
 """The resource estimates of each stage kind's blocks (the same numbers as the blocks'
 ``resources(family)``, without building the blocks)."""
@@ -101,7 +107,9 @@ def stage_resources(stage, family):
 
 class DataflowAccelerator(wiring.Component):
     """The blocks of every stage of ``plan`` (:data:`BLOCKS`), each stream connected to the
-    next: submodule ``s<n>_<name>`` for stage n (``s0_window``, ``s0_engine``, ...).
+    next: submodule ``s<n>_<name>`` for stage n (``s0_window``, ``s0_engine``, ...). The
+    ``s`` port of a :class:`~popcorn.hdl.shortcut.Shortcut` feeds the ``r`` port of the
+    next engine that has one (the end of its residual block).
 
     Ports: ``i`` one input pixel per transfer (``plan.in_width`` bits,
     :func:`~popcorn.mapping.stages.pack_pixels`), ``plan.in_words`` per image, raster
@@ -132,7 +140,7 @@ class DataflowAccelerator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        previous = wiring.flipped(self.i)
+        previous, shortcut = wiring.flipped(self.i), None
         for n, stage in enumerate(self._plan.stages):
             if self._probes and n:
                 m.d.comb += [getattr(self, f"probe{n - 1}_fire").eq(previous.valid &
@@ -142,5 +150,10 @@ class DataflowAccelerator(wiring.Component):
                 m.submodules[f"s{n}_{name}"] = block
                 wiring.connect(m, previous, block.i)
                 previous = block.o
+                if isinstance(block, Shortcut):
+                    shortcut = block.s
+                elif isinstance(block, MatrixVectorActivation) and \
+                        block.folding.shortcut is not None:
+                    wiring.connect(m, shortcut, block.r)
         wiring.connect(m, previous, wiring.flipped(self.o))
         return m

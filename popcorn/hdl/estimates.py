@@ -335,6 +335,19 @@ def mva_features(folding, family="ice40"):
         feats["arith"] += pe * f.levels * (cw + 1)
         if f.level_to_base_map()[0] == "binary":
             feats["arith"] += pe * f.levels
+        if f.shortcut is not None:
+            # each comparator's T' and mode bits picked from the tables by the lane's
+            # pattern (only bits that differ between tables: the others are one column);
+            # from a ROM in logic the pick folds into the ROM's function of its address
+            # and the pattern, from block RAM it is a mux of the tables' outputs; the
+            # vector's shortcut word and its fold's slice in every stage's flags
+            tables, b = len(f.tables), f.shortcut_bits
+            in_logic = rom_resources(pe * record, len(words), words=words,
+                                     family=family)["ebr"] == 0
+            inputs = (max(0, (len(words) - 1).bit_length()) if in_logic else tables) + b
+            feats["control"] += _table_bits(words, layout, record, f) * _lut4_tree(inputs)
+            feats["ff"] += f.channels * b + pe * b * (2 + f.pipeline + f.weight_stage
+                                                      + f.compare_stage)
 
     # Control: fold counters and address; registers: the input vector, the stage flags,
     # staging and the output word.
@@ -372,6 +385,27 @@ def mva_features(folding, family="ice40"):
         # Y per lane, the thresholds and modes of its record, valid and final
         feats["ff"] += pe * (width + f.levels * (width + 2)) + 2
     return feats
+
+
+def _table_bits(words, layout, record, folding):
+    """Distinct functions a residual engine's lanes pick from its shortcut tables: per
+    lane, the comparator bits (thresholds and modes, every level) that differ between the
+    tables in some word, those with equal columns (a threshold's sign extension) counted
+    once, as Yosys merges them."""
+    from ..golden.binary import unpack_words
+    bits = unpack_words(words, folding.pe * record).reshape(len(words), folding.pe, record)
+    tables = len(folding.tables)
+    distinct = [set() for _ in range(folding.pe)]
+    for name, start, width, fields in layout:
+        if name not in ("threshold", "mode"):
+            continue
+        per = bits[:, :, start:start + width * fields].reshape(
+            len(words), folding.pe, tables, -1)                 # (words, pe, tables, L*w)
+        for p in range(folding.pe):
+            lane = per[:, p]
+            for column in np.flatnonzero((lane != lane[:, :1]).any(axis=(0, 1))):
+                distinct[p].add(lane[:, :, column].tobytes())
+    return sum(len(d) for d in distinct)
 
 
 def estimate_mva(folding, family="ice40"):

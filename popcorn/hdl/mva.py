@@ -25,6 +25,10 @@ class MatrixVectorActivation(wiring.Component):
     Ports
     -----
     i : ``In(stream.Signature(K*N))``: one input vector's bases per transfer.
+    r : with ``folding.shortcut`` only, ``In(stream.Signature(C*b))``: the vector's shortcut
+        bits (b per channel, channel c at ``[c*b, (c+1)*b)``), taken in the same handshake
+        as ``i`` (each ``ready`` waits for the other's ``valid``); lane p of channel fold
+        nf compares with the table its bits select (``LinearFolding.shortcut``).
     o : ``Out(stream.Signature(C*N'))`` (bases) or ``C*score_width`` (scores).
 
     Timing
@@ -46,10 +50,11 @@ class MatrixVectorActivation(wiring.Component):
         if not isinstance(folding, LinearFolding):
             raise TypeError(f"folding must be a LinearFolding, not {folding!r}")
         self._folding = folding
-        super().__init__({
-            "i": In(stream.Signature(folding.word_width)),
-            "o": Out(stream.Signature(folding.out_width)),
-        })
+        ports = {"i": In(stream.Signature(folding.word_width)),
+                 "o": Out(stream.Signature(folding.out_width))}
+        if folding.shortcut is not None:
+            ports["r"] = In(stream.Signature(folding.channels * folding.shortcut_bits))
+        super().__init__(ports)
 
     @property
     def folding(self):
@@ -100,7 +105,12 @@ class MatrixVectorActivation(wiring.Component):
             self._gather(m, busy, sf, advance, advance & busy & last_fold, s1_x)
         else:
             x = Signal(f.in_width)
-            m.d.comb += self.i.ready.eq(advance & (~busy | last_fold))
+            take = advance & (~busy | last_fold)
+            if f.shortcut is None:
+                m.d.comb += self.i.ready.eq(take)
+            else:
+                m.d.comb += [self.i.ready.eq(take & self.r.valid),
+                             self.r.ready.eq(take & self.i.valid)]
             with m.If(advance):
                 m.d.sync += s1_x.eq(x.word_select(sf, simd * n_))
 
@@ -108,6 +118,12 @@ class MatrixVectorActivation(wiring.Component):
         s1 = dict(valid=Signal(name="s1_valid"), first=Signal(name="s1_first"),
                   last=Signal(name="s1_last"), final=Signal(name="s1_final"),
                   nf=Signal.like(nf, name="s1_nf"), q=Signal.like(q, name="s1_q"))
+        if f.shortcut is not None:
+            # the vector's shortcut word; its channel fold's slice travels with the flags
+            shortcut = Signal(len(self.r.payload))
+            s1["pattern"] = Signal(pe * f.shortcut_bits, name="s1_pattern")
+            with m.If(advance):
+                m.d.sync += s1["pattern"].eq(shortcut.word_select(nf, pe * f.shortcut_bits))
         if f.borders is not None:
             cls = self._border_class(m, advance & busy & last_fold)
             s1["cls"] = Signal.like(cls, name="s1_cls")
@@ -137,6 +153,8 @@ class MatrixVectorActivation(wiring.Component):
             if not f.gather:      # a vector taken at the last fold keeps the engine busy
                 with m.If(self.i.valid & self.i.ready):
                     m.d.sync += [x.eq(self.i.payload), busy.eq(1)]
+                    if f.shortcut is not None:
+                        m.d.sync += shortcut.eq(self.r.payload)
 
         weight_word = wport.data
         if f.weight_code == "ternary":
@@ -251,6 +269,11 @@ class MatrixVectorActivation(wiring.Component):
             m.d.comb += [sport.addr.eq(nf_chain[-2]), sport.en.eq(advance)]
         with m.If(advance):
             m.d.sync += [s2_valid.eq(a_valid & a_last), s2_final.eq(acc_flags["final"])]
+        pattern = None
+        if f.shortcut is not None:
+            pattern = Signal.like(acc_flags["pattern"], name="s2_pattern")
+            with m.If(advance):
+                m.d.sync += pattern.eq(acc_flags["pattern"])
         # With a compare stage, Y and the channel record are registered between the
         # combine and the comparators (LinearFolding.compare_stage): one more cycle.
         out_valid, out_final, record_data = s2_valid, s2_final, cport.data
@@ -260,6 +283,11 @@ class MatrixVectorActivation(wiring.Component):
             with m.If(advance):
                 m.d.sync += [out_valid.eq(s2_valid), out_final.eq(s2_final),
                              record_data.eq(cport.data)]
+            if pattern is not None:
+                staged = Signal.like(pattern, name="s3_pattern")
+                with m.If(advance):
+                    m.d.sync += staged.eq(pattern)
+                pattern = staged
         if f.cycles_per_vector > 1:
             # A result waits for an empty output register, so `i.ready` and the stall come
             # from this engine's registers only: no ready path runs through two engines.
@@ -290,14 +318,23 @@ class MatrixVectorActivation(wiring.Component):
                     m.d.sync += y_reg.eq(y)
                 y = y_reg
             levels = Signal(f.levels, name=f"levels{p}")
+            tables = len(f.tables)
+            lane_pattern = None if pattern is None else \
+                pattern.word_select(p, f.shortcut_bits)
             for k in range(f.levels):
-                start, _, _ = fields["mode"]
-                mode = record_data.word_select(p, record)[start + k * 2:start + k * 2 + 2]
                 # one chain Y >= T' (T' = T + 1 for [Y <= T]); on counts T' is unsigned,
-                # as wide as P (LinearFolding.channel_fields)
-                threshold = field("threshold", k, data=record_data)
+                # as wide as P (LinearFolding.channel_fields); with a shortcut, the table
+                # of the lane's pattern
+                modes = [field("mode", s * f.levels + k, data=record_data).as_unsigned()
+                         for s in range(tables)]
+                thresholds = [field("threshold", s * f.levels + k, data=record_data)
+                              for s in range(tables)]
                 if f.compares_counts:
-                    threshold = threshold.as_unsigned()
+                    thresholds = [t.as_unsigned() for t in thresholds]
+                mode, threshold = modes[0], thresholds[0]
+                if lane_pattern is not None:
+                    mode, threshold = (_select(modes, lane_pattern),
+                                       _select(thresholds, lane_pattern))
                 m.d.comb += levels[k].eq(compare(y, threshold, mode))
             if f.emit == "levels":
                 results.append(levels)

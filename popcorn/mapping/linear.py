@@ -99,6 +99,9 @@ DEEP_ROM = 512
 """Words of the deepest weight ROM read without an extra register: one DP16KD is 512 deep
 at its widest (36 bits), one iCE40 EBR 256 to 2048 (16 to 2 bits)."""
 COMPRESSOR_GROUP = 3
+MAX_SHORTCUT_BITS = 4
+"""Most shortcut bits per channel of a residual engine (``LinearFolding.shortcut``): its
+records hold ``2**b`` comparator tables per channel."""
 """Bits per compressor group of the engine's pipelined popcount trees."""
 
 
@@ -187,6 +190,14 @@ class LinearFolding:
         depends on the output position's class, so the channel ROM holds a record per class
         and channel fold (word ``cls * NF + nf``, :meth:`channel_rom`) and the engine counts
         the vectors of an image (raster order) to know each one's class.
+    shortcut : keyword, None (default) or, for the layer that closes a residual block with
+        an identity shortcut (:class:`~popcorn.golden.integer_graph.IntResidualThreshold`),
+        the comparators per *shortcut pattern*: a tuple of ``2**b`` :class:`IntThreshold`
+        (``activation`` is entry 0's shape and quantizer), b the shortcut's bits per
+        channel (:attr:`shortcut_bits`); channel c compares with table s where s is c's b
+        shortcut bits read as a number (bit j = base j). The engine takes one shortcut word
+        (C channels of b bits, the stream's element layout) with each input vector (port
+        ``r``) and its lanes pick their thresholds by their pattern.
     gather : keyword, 0 (default: the input vector arrives as one word of
         :attr:`in_width` bits) or the width w of the words it arrives in, in order
         (:attr:`words_per_vector` of them: a feature map's pixels, flattened in the
@@ -208,6 +219,7 @@ class LinearFolding:
     weight_code: str = field(default="plain", kw_only=True)
     gather: int = field(default=0, kw_only=True)
     borders: BorderCorrection = field(default=None, kw_only=True)
+    shortcut: tuple = field(default=None, kw_only=True)
 
     def __post_init__(self):
         lin = self.linear
@@ -239,6 +251,8 @@ class LinearFolding:
             raise ValueError(f"layer {lin.layer}: borders must be the BorderCorrection of this "
                              f"layer's {self.weight_bases} weight bases and {self.channels} "
                              f"channels, not {self.borders!r}")
+        if self.shortcut is not None:
+            self._check_shortcut()
         if self.weight_memory not in WEIGHT_MEMORY:
             raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORY}, not "
                              f"{self.weight_memory!r}")
@@ -265,15 +279,33 @@ class LinearFolding:
         if self.activation is not None and not self.compares_counts:
             # Thresholds live in Y's ROM fields: one that does not fit would be truncated.
             lo, hi = -(1 << (self.score_width - 1)), (1 << (self.score_width - 1)) - 1
-            t = self.activation.thresholds
-            live = self.activation.direction != 0
-            bad = np.argwhere(live & ((t < lo) | (t > hi)))
-            if bad.size:
-                c, k = (int(v) for v in bad[0])
-                raise ValueError(f"layer {lin.layer}: threshold [{c}, {k}] = {int(t[c, k])} "
-                                 f"does not fit the {self.score_width}-bit pre-activation "
-                                 f"[{lo}, {hi}]; a comparator no Y can reach should be a "
-                                 f"constant (direction 0)")
+            for act in self.tables:
+                t = act.thresholds
+                bad = np.argwhere((act.direction != 0) & ((t < lo) | (t > hi)))
+                if bad.size:
+                    c, k = (int(v) for v in bad[0])
+                    raise ValueError(f"layer {lin.layer}: threshold [{c}, {k}] = "
+                                     f"{int(t[c, k])} does not fit the {self.score_width}-bit "
+                                     f"pre-activation [{lo}, {hi}]; a comparator no Y can "
+                                     f"reach should be a constant (direction 0)")
+
+    def _check_shortcut(self):
+        lin, tables = self.linear, self.shortcut
+        if self.activation is None or not isinstance(tables, tuple) or not tables or \
+                len(tables) & (len(tables) - 1) or len(tables) > 1 << MAX_SHORTCUT_BITS:
+            raise ValueError(f"layer {lin.layer}: shortcut must be a tuple of 2**b "
+                             f"IntThreshold (b <= {MAX_SHORTCUT_BITS} bits per channel) of a "
+                             f"threshold layer, not {tables!r}")
+        for table in tables:
+            if not isinstance(table, IntThreshold) or \
+                    table.thresholds.shape != self.activation.thresholds.shape or \
+                    table.quantizer != self.activation.quantizer:
+                raise ValueError(f"layer {lin.layer}: every shortcut table must be an "
+                                 f"IntThreshold of the activation's shape and quantizer, "
+                                 f"not {table!r}")
+        if self.gather:
+            raise ValueError(f"layer {lin.layer}: a residual engine takes its input vector "
+                             f"as one word (gather = 0)")
 
     # -- shape and folding -------------------------------------------------------------
     @property
@@ -440,6 +472,16 @@ class LinearFolding:
         return offset[None] + self.borders.correction(self.linear.coefficients.astype(object))
 
     @property
+    def tables(self):
+        """The comparator tables: :attr:`shortcut`, or the activation alone."""
+        return (self.activation,) if self.shortcut is None else self.shortcut
+
+    @property
+    def shortcut_bits(self):
+        """Shortcut bits per channel (0 without :attr:`shortcut`)."""
+        return len(self.tables).bit_length() - 1
+
+    @property
     def uniform_scale(self):
         """True when A is the same for every channel (then a constant of the hardware)."""
         scale, _ = self.affine()
@@ -515,7 +557,7 @@ class LinearFolding:
         needs neither Y nor its adders, as FINN's MVTU."""
         return self.activation is not None and self.weight_bases * self.act_bases == 1
 
-    def count_thresholds(self, affine=None, count_max=None):
+    def count_thresholds(self, affine=None, count_max=None, activation=None):
         """(thresholds T', modes) ``object`` (C, L) on P, the stored encoding
         (:func:`~popcorn.golden.comparators.encode_comparators`) of comparators equivalent
         to the activation's on Y: with ``Y = A*P + C'``, ``[Y >= T]`` is
@@ -524,9 +566,10 @@ class LinearFolding:
         comparator no P in 0 .. count_max can flip becomes a constant. So every T' lies in
         1 .. count_max: an unsigned field as wide as P. ``affine``: (A, C') of another count
         of the same layer (default :meth:`affine`'s), ``count_max`` its largest value
-        (default :attr:`count_max`)."""
+        (default :attr:`count_max`), ``activation`` one of :attr:`tables` (default the
+        activation)."""
         scale, offset = self.affine() if affine is None else affine
-        act = self.activation
+        act = self.activation if activation is None else activation
         bounds = np.zeros(act.thresholds.shape, dtype=np.int64)
         directions = np.zeros(act.thresholds.shape, dtype=np.int64)
         constant = np.zeros(act.thresholds.shape, dtype=np.int64)
@@ -547,29 +590,36 @@ class LinearFolding:
 
     def channel_fields(self, cls=0):
         """Per channel, the ROM fields (name, width, values (C, n)) the engine reads once per
-        channel fold, of border class ``cls`` (its C', :meth:`class_offsets`). A ``threshold`` field holds the stored T' of
+        channel fold, of border class ``cls`` (its C', :meth:`class_offsets`). A
+        ``threshold`` field holds the stored T' of
         :func:`~popcorn.golden.comparators.encode_comparators` (T + 1 for ``[Y <= T]``),
         which never leaves the range of the value compared, so it is as wide as that value:
-        ``count_max.bit_length()`` unsigned bits on counts, ``score_width`` signed on Y."""
+        ``count_max.bit_length()`` unsigned bits on counts, ``score_width`` signed on Y.
+        With :attr:`shortcut`, the thresholds and modes of every table, level k of table s
+        at index ``s * levels + k``."""
         scale, _ = self.affine()
         offset = self.class_offsets()[cls]
         if self.compares_counts:
-            thresholds, modes = self.count_thresholds(affine=(scale, offset))
-            return [("threshold", self.count_max.bit_length(), thresholds),
-                    ("mode", 2, modes)]
+            stored = [self.count_thresholds(affine=(scale, offset), activation=act)
+                      for act in self.tables]
+            return [("threshold", self.count_max.bit_length(),
+                     np.concatenate([t for t, _ in stored], axis=1)),
+                    ("mode", 2, np.concatenate([mode for _, mode in stored], axis=1))]
         fields = [("offset", self.score_width, np.array(offset.tolist(), dtype=object)[:, None])]
         if not self.uniform_scale:
             fields.append(("scale", self.scale_width,
                            np.array(scale.reshape(self.channels, -1).tolist(), dtype=object)))
         if self.activation is not None:
-            act = self.activation
             w = self.score_width
             # Y and T' both in the score_width field: [Y <= T] with T = the field's top
             # (T' would overflow) is stored as the constant 1 it is for every such Y.
-            stored, modes = encode_comparators(act.thresholds, act.direction, act.constant,
-                                               field=(-(1 << (w - 1)), (1 << (w - 1)) - 1))
-            fields.append(("threshold", w, stored.astype(object)))
-            fields.append(("mode", 2, modes.astype(object)))
+            stored = [encode_comparators(act.thresholds, act.direction, act.constant,
+                                         field=(-(1 << (w - 1)), (1 << (w - 1)) - 1))
+                      for act in self.tables]
+            fields.append(("threshold", w,
+                           np.concatenate([t for t, _ in stored], axis=1).astype(object)))
+            fields.append(("mode", 2,
+                           np.concatenate([mode for _, mode in stored], axis=1).astype(object)))
         return fields
 
     def channel_rom(self):
@@ -602,14 +652,17 @@ class LinearFolding:
         return words, layout, record
 
     # -- golden model ---------------------------------------------------------------------
-    def reference(self, bases, classes=None):
+    def reference(self, bases, classes=None, shortcut=None):
         """What the engine outputs for input bases ``uint8`` (B, K, N): Y ``int64`` (B, C)
         for the scores layer, else the next layer's bases ``uint8`` (B, C, N') (with
         ``emit="levels"`` the comparator levels (B, C, L)). With :attr:`borders`,
-        ``classes`` gives each vector's border class (B,)."""
+        ``classes`` gives each vector's border class (B,); with :attr:`shortcut`,
+        ``shortcut`` each vector's shortcut bits ``uint8`` (B, C, b)."""
         bases = check_bits(bases, "bases")
         if (classes is None) != (self.borders is None):
             raise ValueError("classes must be given exactly when the folding has borders")
+        if (shortcut is None) != (self.shortcut is None):
+            raise ValueError("shortcut must be given exactly when the folding has one")
         lin = self.linear
         dots = np.stack([np.stack([
             binary_dot(lin.weight_bits[i], bases[..., j], lin.weight_encoding,
@@ -621,6 +674,11 @@ class LinearFolding:
         if self.activation is None:
             return y
         levels = apply_thresholds(self.activation, y)         # (B, C, L)
+        if self.shortcut is not None:
+            bits = check_bits(shortcut, "shortcut")
+            pattern = (bits.astype(np.int64) << np.arange(self.shortcut_bits)).sum(axis=-1)
+            every = np.stack([apply_thresholds(act, y) for act in self.shortcut])
+            levels = np.take_along_axis(every, pattern[None, ..., None], axis=0)[0]
         if self.emit == "levels":
             return levels
         return thermometer_to_bases(levels, self.activation.quantizer)

@@ -19,14 +19,19 @@ import numpy as np
 
 from ..golden.binary import pack_words
 from ..golden.borders import border_correction
-from ..golden.integer_model import IntLinear, IntThreshold, run_integer, to_integer
+from ..golden.integer_graph import (IntegerGraph, IntResidualThreshold, run_integer_graph,
+                                    to_integer_graph)
+from ..golden.integer_model import (IntLinear, IntThreshold, codes_thermometer, run_integer,
+                                    to_integer)
 from ..golden.predict import input_thermometer
-from ..golden.quantizers import base_coefficients, thermometer_to_bases
+from ..golden.quantizers import base_coefficients, comparators, thermometer_to_bases
 from ..hwmath import class_width, divisors
+from ..network.graph import INPUT, Graph
 from ..network.validate import NetworkError
-from .linear import LinearFolding, level_to_base_map, pack_scores, unpack_scores
+from .linear import (MAX_SHORTCUT_BITS, LinearFolding, level_to_base_map, pack_scores,
+                     unpack_scores)
 from .stages import (ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage,
-                     input_queue_depth, stage_summary)
+                     ShortcutStage, input_queue_depth, shortcut_depth, stage_summary)
 from .timing import chain_cycles
 
 PREDICTED_IMAGES = 4
@@ -54,7 +59,8 @@ def choose_folding(channels, fan_in, target_cycles):
 class NetworkPlan:
     """A mapped network: ``stages`` in stream order (:mod:`popcorn.mapping.stages`), the
     last an :class:`~popcorn.mapping.stages.ArgmaxStage`; ``integer`` the integer model it
-    implements; ``network`` the source; ``input_shape`` the stream's (H, W, C) image."""
+    implements (an :class:`~popcorn.golden.integer_graph.IntegerGraph` for a graph);
+    ``network`` the source; ``input_shape`` the stream's (H, W, C) image."""
     network: object
     integer: object
     stages: tuple
@@ -150,7 +156,8 @@ class NetworkPlan:
     def reference(self, inputs):
         """(scores ``int64`` (B, classes), argmax (B,)) of the integer golden model."""
         thermo = input_thermometer(self.network, inputs)
-        result = run_integer(self.integer, thermo)
+        run = run_integer_graph if isinstance(self.integer, IntegerGraph) else run_integer
+        result = run(self.integer, thermo, trace=False)
         return result.scores, result.argmax
 
     def pack_outputs(self, scores, argmax):
@@ -198,9 +205,57 @@ class _Stream:
         self.vector = False
 
 
+def _graph_chain(integer):
+    """The steps of an :class:`~popcorn.golden.integer_graph.IntegerGraph` as one chain:
+    (stages, names, shortcuts), ``shortcuts[n]`` the tensor a residual step n adds (its
+    identity shortcut). Every step must read the step before it (a residual step also an
+    earlier tensor); anything else is refused naming the node."""
+    for name, stage, _ in integer.steps:
+        if stage.kind == "add":
+            raise NetworkError(f"node {name!r}: an Add of two pre-activations (a convolution "
+                               f"on the shortcut) has no hardware yet; only identity "
+                               f"shortcuts map (popcorn predict runs this graph)")
+        if stage.kind == "concat":
+            raise NetworkError(f"node {name!r}: Concat has no hardware yet (popcorn predict "
+                               f"runs this graph)")
+    stages, names, shortcuts = [], [], {}
+    previous = INPUT
+    for name, stage, inputs in integer.steps:
+        if inputs[0] != previous:
+            raise NetworkError(f"node {name!r} reads {inputs[0]!r}, not the node before it "
+                               f"({previous!r}); the dataflow accelerator maps a chain of "
+                               f"layers with identity shortcuts")
+        if stage.kind == "residual":
+            shortcuts[len(stages)] = inputs[1]
+        stages.append(stage)
+        names.append(name)
+        previous = name
+    return stages, names, shortcuts
+
+
+def _pattern_tables(residual, quantizer):
+    """The comparator table of each shortcut pattern (``LinearFolding.shortcut``): the
+    pattern of code s's bases selects ``residual.by_code[s]``; patterns no code has
+    (never in the stream) take code 0's."""
+    levels = len(comparators(quantizer).thresholds)
+    bases = thermometer_to_bases(codes_thermometer(np.arange(levels + 1), levels), quantizer)
+    code_of = {int((row.astype(np.int64) << np.arange(len(row))).sum()): code
+               for code, row in enumerate(bases)}
+    return tuple(residual.by_code[code_of.get(pattern, 0)]
+                 for pattern in range(1 << bases.shape[1]))
+
+
 def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipeline="auto",
                 bases="parallel", multiply="shift-add"):
     """Map ``network`` to a :class:`NetworkPlan`.
+
+    ``network`` is a :class:`~popcorn.network.Network` or a :class:`~popcorn.network.Graph`
+    whose joins are residual blocks with identity shortcuts (a chain of layers in which an
+    Add sums a block's input and its last BatchNorm, quantized next): the block's input
+    enters a :class:`~popcorn.mapping.stages.ShortcutStage` and the engine of its last
+    layer compares with thresholds chosen by the shortcut (``LinearFolding.shortcut``).
+    A block's layers must keep its map's shape (Conv2d of stride 1 and kernel 2p + 1, or
+    Dense layers on vectors).
 
     ``folding`` optionally fixes (pe, simd) per engine (a list, one per Conv2d or Dense in
     order); otherwise :func:`choose_folding` gives every engine about ``target_cycles``
@@ -214,8 +269,12 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     NetworkError
         naming the layer and the parameter the hardware cannot carry.
     """
-    integer = to_integer(network, frac_bits)
-    stages_in = list(integer.stages)
+    if isinstance(network, Graph):
+        integer = to_integer_graph(network, frac_bits)
+        stages_in, names, shortcuts = _graph_chain(integer)
+    else:
+        integer = to_integer(network, frac_bits)
+        stages_in, names, shortcuts = list(integer.stages), None, {}
     linears = [s for s in stages_in if isinstance(s, IntLinear)]
     if folding is not None and len(folding) != len(linears):
         raise ValueError(f"folding gives {len(folding)} (pe, simd) pairs for "
@@ -231,14 +290,17 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     stages = []
     engines = iter(folding) if folding is not None else None
     options = dict(bases=bases, multiply=multiply)
+    entering = {}           # step index -> (stage index, _Stream) of the stream it reads
 
-    def fold(linear, activation, items, emit, borders=None):
+    def fold(linear, activation, items, emit, borders=None, shortcut=None):
         channels, fan_in = linear.weight_bits.shape[1:]
         pe, simd = next(engines) if engines is not None else \
             choose_folding(channels, fan_in, max(1, target_cycles // items))
         kwargs = dict(options, emit=emit)
         if borders is not None:
             kwargs["borders"] = borders
+        if shortcut is not None:
+            kwargs["shortcut"] = shortcut
         try:
             if pipeline == "auto":
                 kwargs["pipeline"] = LinearFolding(linear, activation, pe=pe, simd=simd,
@@ -252,11 +314,45 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                 message = f"layer {linear.layer} ({linear.kind}): {message}"
             raise NetworkError(message) from None
 
+    def residual(n, after, where, out, closing=None):
+        """The shortcut tables of the residual step n + 1 (``after``), its
+        ShortcutStage inserted where the shortcut's stream begins; ``out``: (H, W, C) of
+        the block's output, ``closing`` the ConvStage of step n (None for a Dense)."""
+        short = shortcuts[n + 1]
+        at, source = entering[0 if short == INPUT else names.index(short) + 1]
+        main = stages[at:]
+        for stage in main:
+            if not (isinstance(stage, ConvStage) and stage.stride == 1 and
+                    stage.kernel == 2 * stage.padding + 1) and \
+                    not (isinstance(stage, DenseStage) and not stage.folding.gather):
+                raise NetworkError(f"{where}: the residual block from {short!r} holds layer "
+                                   f"{stage.layer} ({stage.kind}), which changes the map's "
+                                   f"shape; a block's layers must be Conv2d of stride 1 and "
+                                   f"kernel 2 * padding + 1, or Dense")
+        if any(isinstance(stage, ShortcutStage) for stage in main):
+            raise NetworkError(f"{where}: residual blocks overlap (another starts after "
+                               f"{short!r}); each block must end before the next begins")
+        if source.levels or (source.height, source.width, source.channels) != out:
+            raise NetworkError(f"{where}: the shortcut {short!r} is not a map of "
+                               f"{out[0]}x{out[1]}x{out[2]} activation bases")
+        if source.bits > MAX_SHORTCUT_BITS:
+            raise NetworkError(f"{where}: the shortcut {short!r} has {source.bits} bases "
+                               f"per channel; a residual engine takes at most "
+                               f"{MAX_SHORTCUT_BITS}")
+        minimum = shortcut_depth(main + [closing])
+        stages.insert(at, ShortcutStage(layer=short, height=source.height,
+                                        width=source.width, channels=source.channels,
+                                        bits=source.bits, minimum=minimum, depth=minimum))
+        return _pattern_tables(after, source.quantizer)
+
     n, flatten_at = 0, None
     while n < len(stages_in):
+        entering[n] = (len(stages), stream)
         stage = stages_in[n]
         after = stages_in[n + 1] if n + 1 < len(stages_in) else None
         activation = after if isinstance(after, IntThreshold) else None
+        if isinstance(after, IntResidualThreshold):
+            activation = after.by_code[0]
         where = f"layer {stage.layer} ({stage.kind})"
         if isinstance(stage, IntLinear) and stage.kind == "conv2d":
             kh, kw = stage.kernel
@@ -279,8 +375,10 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                 queue=input_queue_depth(stream.width) if stages else 0)
             oh, ow = conv.out_shape
             linear = _stream_weights(stage, (kh, kh))
+            tables = residual(n, after, where, (oh, ow, stage.weight_bits.shape[1]), conv) \
+                if n + 1 in shortcuts else None
             folded = fold(linear, activation, oh * ow, "levels" if levels else "bases",
-                          border_correction(stage, stream.height, stream.width))
+                          border_correction(stage, stream.height, stream.width), tables)
             conv = replace(conv, folding=folded)
             stages.append(conv)
             stream = _Stream(oh, ow, folded.channels, folded.out_bits, activation.quantizer,
@@ -307,7 +405,9 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                         height=stream.height, width=stream.width, channels=stream.channels,
                         bits=stream.bits))
             else:
-                folded = fold(stage, activation, 1, "bases")
+                tables = residual(n, after, where, (1, 1, stage.weight_bits.shape[1])) \
+                    if n + 1 in shortcuts else None
+                folded = fold(stage, activation, 1, "bases", shortcut=tables)
             stages.append(DenseStage(layer=stage.layer, folding=folded))
             if activation is None:
                 stream = None
@@ -350,5 +450,25 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             stages.append(ArgmaxStage(layer=stage.layer, classes=last.channels,
                                       score_width=last.score_width))
         n += 1
-    return NetworkPlan(network, integer, tuple(stages), input_shape)
+    return NetworkPlan(network, integer, size_shortcuts(stages), input_shape)
+
+
+def size_shortcuts(stages):
+    """``stages`` with every :class:`~popcorn.mapping.stages.ShortcutStage`'s depth the
+    larger of its ``minimum`` (no deadlock) and what a stall-free schedule needs: the most
+    words its queue's memory held in a free-running run of :data:`PREDICTED_IMAGES` images
+    with unbounded queues, plus 2 (the output register, and the write that a full memory
+    refuses even in a cycle that reads), so that run is not slowed at all. A queue of the
+    minimum alone keeps the main branch in step with the engine that closes the block:
+    CNN blocks ran at a third of the throughput (``tests/mapping/test_timing.py``)."""
+    forks = [n for n, stage in enumerate(stages) if isinstance(stage, ShortcutStage)]
+    if not forks:
+        return tuple(stages)
+    models = [stage.timing() if n not in forks else replace(stage, depth=1 << 30).timing()
+              for n, stage in enumerate(stages)]
+    chain_cycles([model for group in models for model in group],
+                 input_words=PREDICTED_IMAGES * stages[0].in_words,
+                 output_words=PREDICTED_IMAGES)
+    return tuple(replace(stage, depth=max(stage.minimum, models[n][0].peak + 2))
+                 if n in forks else stage for n, stage in enumerate(stages))
 

@@ -29,10 +29,11 @@ from ..golden.window_ref import or_pool, windows
 from ..hwmath import argmax_stages, class_width
 from .linear import LinearFolding, unpack_scores
 from .timing import (ArgmaxTiming, EngineTiming, FlattenTiming, GatherEngineTiming, PoolTiming,
-                     QueueTiming, WindowTiming)
+                     QueueTiming, ResidualEngineTiming, ShortcutTiming, WindowTiming)
 
 __all__ = ["ConvStage", "DenseStage", "PoolStage", "FlattenStage", "ArgmaxStage",
-           "unpack_pixels", "engine_stages", "input_queue_depth"]
+           "ShortcutStage", "unpack_pixels", "engine_stages", "input_queue_depth",
+           "shortcut_depth", "stream_references"]
 
 
 def unpack_pixels(words, elements, bits):
@@ -67,8 +68,43 @@ def input_queue_depth(width):
     return 2 * width
 
 
+def shortcut_depth(main):
+    """Words of the shortcut queue of a residual block whose main branch is ``main`` (its
+    stages, the last closing the block), the fewest that no stall pattern can deadlock:
+    ``L + 1``, L the main branch's lookahead, ``sum p * (W + 1)`` over its convolutions
+    (stride 1, ``k = 2p + 1``, on W-pixel rows; 0 for Dense layers).
+
+    Why: the engine that closes the block takes window q of its input with shortcut word q
+    (the block's input pixel q). A stride-1 window with padding p offers window q once it
+    has pixel ``q + p*W + p`` of its map, so window q of the last convolution needs the
+    block's input up to pixel ``q + L``, and the shortcut fork moves a pixel into the main
+    branch and the queue together: while the engine waits for window q, the queue holds
+    pixels q .. q + L. With ``L + 1`` words it never blocks the fork before those arrive;
+    with L it can (the main branch then waits for a pixel the full queue holds back).
+    :func:`~popcorn.mapping.timing.chain_cycles` hangs with L words (checked in the
+    tests)."""
+    lookahead = sum(stage.padding * (stage.width + 1) for stage in main
+                    if isinstance(stage, ConvStage))
+    return max(2, lookahead + 1)
+
+
 def _queue(stage):
     return [QueueTiming(depth=stage.queue)] if stage.queue else []
+
+
+def _engine_timing(folding):
+    """The cycle model of an engine that takes its input as one word."""
+    model = EngineTiming if folding.shortcut is None else ResidualEngineTiming
+    return model(cycles_per_vector=folding.cycles_per_vector, stages=engine_stages(folding))
+
+
+def _shortcut_bits(folding, words):
+    """The shortcut bits (B, C, b) of ``words`` (None for an engine without a shortcut)."""
+    if folding.shortcut is None:
+        return None
+    if words is None:
+        raise ValueError("a residual engine's reference needs its shortcut words")
+    return unpack_pixels(words, folding.channels, folding.shortcut_bits)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,22 +152,24 @@ class ConvStage:
         """(OH, OW, elements, bits per element) of the output stream."""
         return (*self.out_shape, self.folding.channels, self.folding.out_bits)
 
-    def reference(self, words):
-        """Output words of one image's input words."""
+    def reference(self, words, shortcut=None):
+        """Output words of one image's input words (and, closing a residual block, of its
+        shortcut words, one per output pixel)."""
         fmap = unpack_pixels(words, self.channels, self.bits).reshape(
             self.height, self.width, self.in_width)
         win = windows(fmap, self.kernel, self.stride, self.padding, 0)   # (OH, OW, k, k, Cb)
         vectors = win.reshape(-1, self.kernel * self.kernel * self.channels, self.bits)
         borders = self.folding.borders
         classes = None if borders is None else borders.class_map().ravel()
-        return _pack_engine_output(self.folding, self.folding.reference(vectors, classes))
+        out = self.folding.reference(vectors, classes,
+                                     _shortcut_bits(self.folding, shortcut))
+        return _pack_engine_output(self.folding, out)
 
     def timing(self):
         return _queue(self) + [
             WindowTiming(height=self.height, width=self.width, kernel=self.kernel,
                          stride=self.stride, padding=self.padding),
-            EngineTiming(cycles_per_vector=self.folding.cycles_per_vector,
-                         stages=engine_stages(self.folding))]
+            _engine_timing(self.folding)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,13 +193,13 @@ class DenseStage:
         f = self.folding
         return (1, 1, f.channels, f.score_width if f.activation is None else f.out_bits)
 
-    def reference(self, words):
+    def reference(self, words, shortcut=None):
         f = self.folding
         n = f.words_per_vector
         vectors = [sum(int(word) << (k * f.word_width) for k, word in enumerate(words[v:v + n]))
                    for v in range(0, len(words), n)]
         vector = unpack_pixels(vectors, f.fan_in, f.act_bases)
-        return _pack_engine_output(f, f.reference(vector))
+        return _pack_engine_output(f, f.reference(vector, None, _shortcut_bits(f, shortcut)))
 
     def timing(self):
         f = self.folding
@@ -170,7 +208,7 @@ class DenseStage:
                                        folds=f.synapse_folds,
                                        cycles_per_vector=f.cycles_per_vector,
                                        stages=engine_stages(f))]
-        return [EngineTiming(cycles_per_vector=f.cycles_per_vector, stages=engine_stages(f))]
+        return [_engine_timing(f)]
 
 
 def _pack_engine_output(folding, out):
@@ -289,6 +327,51 @@ class ArgmaxStage:
 
     def timing(self):
         return [ArgmaxTiming(stages=argmax_stages(self.classes))]
+
+
+@dataclass(frozen=True, eq=False)
+class ShortcutStage:
+    """The start of a residual block with an identity shortcut: the stream (an H x W map of
+    C elements of ``bits`` bits, or a vector as a 1 x 1 map) passes on unchanged, and a
+    copy waits in a queue of ``depth`` words for the engine that closes the block (the
+    next stage whose folding has a ``shortcut``), one word per vector it takes.
+    ``layer``: the tensor forked; ``minimum``: the fewest words that cannot deadlock
+    (:func:`shortcut_depth`); ``depth`` (at least that) is what the mapper chose
+    (:func:`~popcorn.mapping.network_map.size_shortcuts`)."""
+    layer: object
+    height: int
+    width: int
+    channels: int
+    bits: int
+    minimum: int
+    depth: int
+
+    kind = "shortcut"
+    in_width = out_width = property(lambda self: self.channels * self.bits)
+    in_words = out_words = property(lambda self: self.height * self.width)
+    out_layout = property(lambda self: (self.height, self.width, self.channels, self.bits))
+
+    def reference(self, words):
+        return list(words)
+
+    def timing(self):
+        return [ShortcutTiming(depth=self.depth)]
+
+
+def stream_references(stages, words):
+    """The output words of every stage of a plan (a list per stage) for one image's input
+    ``words``: each stage's :meth:`reference` on the words before it; an engine with a
+    shortcut also reads the words of the last :class:`ShortcutStage` before it."""
+    outputs, forked = [], None
+    for stage in stages:
+        if getattr(getattr(stage, "folding", None), "shortcut", None) is not None:
+            words = stage.reference(words, forked)
+        else:
+            words = stage.reference(words)
+        if isinstance(stage, ShortcutStage):
+            forked = words
+        outputs.append(words)
+    return outputs
 
 
 def stage_summary(stage):

@@ -22,7 +22,8 @@ network are not simply the slowest block's. The per-block formulas (the window's
 """
 
 __all__ = ["WindowTiming", "PoolTiming", "FlattenTiming", "EngineTiming",
-           "GatherEngineTiming", "ArgmaxTiming", "QueueTiming", "chain_cycles", "ChainCycles"]
+           "GatherEngineTiming", "ResidualEngineTiming", "ArgmaxTiming", "QueueTiming",
+           "ShortcutTiming", "chain_cycles", "ChainCycles"]
 
 from dataclasses import dataclass
 
@@ -203,6 +204,49 @@ class GatherEngineTiming(EngineTiming):
                 self.count += 1
 
 
+class ResidualEngineTiming(EngineTiming):
+    """:class:`popcorn.hdl.mva.MatrixVectorActivation` with a shortcut port: as
+    :class:`EngineTiming`, but a vector is taken only with the shortcut word at the head
+    of the queue of the :class:`ShortcutTiming` before it in the chain (``shortcut``, set
+    by :func:`chain_cycles`), which it pops in the same cycle; the queue's ``ready`` is
+    the engine's own (``take``) while ``i`` is valid."""
+
+    shortcut = None
+
+    def in_ready(self, out_ready):
+        return super().in_ready(out_ready) and self.shortcut.queue.out_valid
+
+    def clock(self, in_valid, out_ready):
+        take = super().in_ready(out_ready) and in_valid
+        super().clock(in_valid, out_ready)
+        queue = self.shortcut.queue
+        queue.clock(self.shortcut.written, take)
+        self.shortcut.peak = max(self.shortcut.peak, queue.level)
+
+
+class ShortcutTiming:
+    """:class:`popcorn.hdl.shortcut.Shortcut`: a word passes to the main branch and into
+    the shortcut's :class:`QueueTiming` in one handshake, when the main branch is ready and
+    the queue not full; its ``valid`` is its input's while the queue is not full
+    (combinational: :meth:`offer`). The queue is clocked by the engine that pops it
+    (:class:`ResidualEngineTiming`), which keeps ``peak``: the most words its memory has
+    held (besides the output register)."""
+
+    def __init__(self, *, depth):
+        self.queue = QueueTiming(depth=depth)
+        self.written = False
+        self.peak = 0
+
+    def offer(self, in_valid):
+        return in_valid and self.queue.in_ready(True)
+
+    def in_ready(self, out_ready):
+        return out_ready and self.queue.in_ready(True)
+
+    def clock(self, in_valid, out_ready):
+        self.written = in_valid and self.in_ready(out_ready)
+
+
 class ArgmaxTiming:
     """:class:`popcorn.hdl.argmax.Argmax`: ``stages`` registers; a word is taken only when
     none is inside (busy until its result is taken), and the last stage holds while the
@@ -266,8 +310,16 @@ def chain_cycles(models, *, input_words, output_words, max_cycles=None):
     once ``output_words`` words have left. Raises ``RuntimeError`` when no word has moved
     between any two blocks for longer than an engine can work on one vector (twice the
     longest ``cycles_per_vector``, and 10 000 cycles more): a chain that hangs; or after
-    ``max_cycles`` in all, if given.
+    ``max_cycles`` in all, if given. A :class:`ResidualEngineTiming` pops the queue of
+    the last :class:`ShortcutTiming` before it; a model with ``offer`` passes its input's
+    ``valid`` on (combinationally) instead of holding an ``out_valid`` register.
     """
+    shortcut = None
+    for model in models:
+        if isinstance(model, ShortcutTiming):
+            shortcut = model
+        elif isinstance(model, ResidualEngineTiming):
+            model.shortcut = shortcut
     idle_limit = 10_000 + 2 * max([getattr(model, "cpv", 0) for model in models] + [0])
     inputs, outputs = [], []
     cycle = last_move = 0
@@ -280,7 +332,10 @@ def chain_cycles(models, *, input_words, output_words, max_cycles=None):
         readies[n] = True
         for s in range(n - 1, -1, -1):
             readies[s] = models[s].in_ready(readies[s + 1])
-        valids = [len(inputs) < input_words] + [model.out_valid for model in models]
+        valids = [len(inputs) < input_words]
+        for model in models:
+            valids.append(model.offer(valids[-1]) if hasattr(model, "offer")
+                          else model.out_valid)
         if valids[0] and readies[0]:
             inputs.append(cycle)
         if valids[n]:

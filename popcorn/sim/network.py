@@ -114,11 +114,9 @@ def first_divergence(plan, image, *, index=0, build_dir, simulator="icarus", har
     from ..hdl.accelerator import DataflowAccelerator
 
     image = np.asarray(image)[None]
-    words = plan.input_words(image)
-    expected = []
-    for stage in plan.stages:
-        words = stage.reference(words)
-        expected.append(words)
+    from ..mapping.stages import stream_references
+
+    expected = stream_references(plan.stages, plan.input_words(image))
     limit = 8 * plan.cycle_model(1).outputs[-1] + 1000
     case = dict(inputs=_hex(plan.input_words(image)), images=1,
                 stages=len(plan.stages) - 1, max_cycles=limit)

@@ -38,11 +38,14 @@ def compare_stage(folding):
 def run(folding, tmp_path, count=120, seed=0):
     rng = np.random.default_rng(seed)
     bases = random_bases(folding, count, rng)
-    classes = None
+    classes = shortcut = None
     if folding.borders is not None:            # vectors in raster order, image after image
         positions = folding.borders.class_map().ravel()
         classes = np.resize(positions, count)
-    out = folding.reference(bases, classes)
+    if folding.shortcut is not None:           # every pattern, a table each
+        shortcut = rng.integers(0, 2, (count, folding.channels, folding.shortcut_bits),
+                                dtype=np.uint8)
+    out = folding.reference(bases, classes, shortcut)
     expected_words = folding.pack_outputs(out)
     width = folding.out_width
     expected = np.array([[(w >> b) & 1 for b in range(width)] for w in expected_words],
@@ -50,6 +53,8 @@ def run(folding, tmp_path, count=120, seed=0):
     case = dict(inputs=bases.reshape(count, -1), expected=expected,
                 interval=folding.cycles_per_vector, latency=folding.latency, burst=6,
                 seed=seed, idle=0.3, stall=0.3)
+    if shortcut is not None:
+        case["shortcut"] = shortcut.reshape(count, -1)
     measured = run_testbench(MatrixVectorActivation(folding),
                              test_module="popcorn.sim.testbenches.stream_tb",
                              build_dir=tmp_path, case=case)
@@ -451,4 +456,31 @@ def test_mva_zero_padding_corrects_each_border_class(scheme, pe, options, tmp_pa
         folding = replace(folding, pe=pe, **options)
     measured = run(folding, tmp_path, count=120)
     assert measured == {"words": 120, "interval": folding.cycles_per_vector,
+                        "latency": folding.latency}
+
+
+@pytest.mark.parametrize("scheme, layout, options", [
+    ("bnn", "dense", {}),                             # comparators on the counts
+    ("abc", "dense", {}),                             # 3 shortcut bits: 8 tables
+    ("pa", "dense", {"bases": "serial"}),
+    ("xnor", "conv", {"pipeline": 1}),
+    ("abc", "conv", {}),                              # emits levels (a pool follows)
+])
+def test_mva_residual_engine_picks_each_channels_table(scheme, layout, options, tmp_path):
+    """The engine closing a residual block takes a shortcut word with each vector (its own
+    random stalls) and each lane compares with the table of its channel's shortcut bits:
+    random bits, so every pattern's table is used. Every word equals the golden model's."""
+    from dataclasses import replace
+
+    from popcorn.golden.examples import random_residual_network
+    from popcorn.mapping.network_map import map_network
+
+    plan = map_network(random_residual_network(scheme, layout=layout), target_cycles=40)
+    folding = [f for f in plan.foldings if f.shortcut is not None][0]
+    assert len(folding.shortcut) == 2 ** folding.shortcut_bits
+    assert len({id(t) for t in folding.shortcut}) > 1          # the tables differ
+    if options:
+        folding = replace(folding, **options)
+    measured = run(folding, tmp_path, count=60)
+    assert measured == {"words": 60, "interval": folding.cycles_per_vector,
                         "latency": folding.latency}

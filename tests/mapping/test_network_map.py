@@ -118,3 +118,84 @@ def test_the_layer_table_states_each_engine_weight_rom():
     assert stage_summary(coded)["weight_rom"] == \
         f"{f.pe * -(-f.simd // 3) * 5} x {f.neuron_folds * f.synapse_folds}, " \
         f"ternary-coded, in block"
+
+
+# -- residual blocks ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense"])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_residual_stage_references_chain_to_the_graph_model(scheme, layout):
+    """Two identity blocks: a ShortcutStage where each block's input stream begins, and
+    the block's last engine reading it; stage after stage, the words give the integer
+    graph model's scores (run_integer_graph, which the plan's reference is)."""
+    from popcorn.golden.examples import random_residual_network
+    from popcorn.golden.integer_graph import run_integer_graph, to_integer_graph
+    from popcorn.golden.predict import input_thermometer
+    from popcorn.mapping.stages import stream_references
+
+    layout, _, fill = layout.partition("-")
+    graph = random_residual_network(scheme, seed=5, layout=layout, blocks=2,
+                                    padding_fill=fill or "lowest")
+    plan = map_network(graph, target_cycles=40)
+    kinds = [stage.kind for stage in plan.stages]
+    engine = "conv2d" if layout == "conv" else "dense"
+    assert kinds[:6] == [engine, "shortcut", engine, engine, "shortcut", engine]
+    assert [f.shortcut is not None for f in plan.foldings][:5] == [False, False, True,
+                                                                  False, True]
+    rng = np.random.default_rng(2)
+    inputs = rng.integers(0, 256, (6,) + graph.input_shape)
+    golden = run_integer_graph(to_integer_graph(graph), input_thermometer(graph, inputs))
+    words = [stream_references(plan.stages, plan.input_words(image[None]))[-1][0]
+             for image in inputs]
+    assert words == plan.pack_outputs(golden.scores, golden.argmax)
+
+
+def test_shortcut_queue_depth_is_tight_and_stall_free():
+    """The closed form (shortcut_depth: L + 1, L = sum p (W + 1) over the block's
+    convolutions) is the fewest words that cannot hang the cycle model; one fewer hangs
+    it. The depth the mapper picks gives the cycles of an unbounded queue."""
+    from dataclasses import replace
+
+    from popcorn.golden.examples import random_residual_network
+    from popcorn.mapping.network_map import NetworkPlan
+
+    graph = random_residual_network("bnn", seed=1, layout="conv")
+    for target in (1, 60, 400):
+        plan = map_network(graph, target_cycles=target)
+        n = [s.kind for s in plan.stages].index("shortcut")
+        fork = plan.stages[n]
+        assert fork.minimum == 2 * (5 + 1) + 1              # two 3x3 convs on 5-pixel rows
+
+        def with_depth(depth):
+            stages = list(plan.stages)
+            stages[n] = replace(fork, depth=depth)
+            return NetworkPlan(graph, plan.integer, tuple(stages), plan.input_shape)
+
+        with pytest.raises(RuntimeError, match="produced"):
+            with_depth(fork.minimum - 1).cycle_model()
+        unbounded = with_depth(1 << 20)
+        assert with_depth(fork.minimum).cycles_per_image >= unbounded.cycles_per_image
+        assert fork.depth >= fork.minimum
+        assert plan.cycle_model() == unbounded.cycle_model()
+    assert with_depth(fork.minimum).cycles_per_image > unbounded.cycles_per_image
+
+
+def test_residual_blocks_the_hardware_cannot_carry_are_refused():
+    """A downsampling block (a 1 x 1 convolution on the shortcut), a block whose layers
+    change the map's shape, and a Concat are refused naming the node."""
+    from popcorn.golden.examples import random_residual_network
+    from popcorn.network import Graph, Node
+
+    from ..network.test_graph import branch_graph, residual_graph
+
+    with pytest.raises(NetworkError, match="'b2.add'.*Add of two pre-activations"):
+        map_network(residual_graph())
+    with pytest.raises(NetworkError, match="'cat'.*Concat"):
+        map_network(branch_graph())
+    graph = random_residual_network("bnn", layout="conv")
+    nodes = list(graph.nodes)
+    at = [node.name for node in nodes].index("b0.a.q")
+    nodes.insert(at + 1, Node("b0.pool", MaxPool2d(1), ("b0.a.q",)))
+    nodes[at + 2] = Node("b0.b", nodes[at + 2].layer, ("b0.pool",))
+    with pytest.raises(NetworkError, match="residual block from 'x0' holds layer b0.pool"):
+        map_network(Graph(graph.input_shape, graph.input_quantizer, tuple(nodes)))

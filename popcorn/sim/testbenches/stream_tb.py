@@ -3,7 +3,9 @@
 Case (``POPCORN_CASE``): ``inputs`` and ``expected`` as bit arrays (words, width), element 0
 at bit 0 (the golden model's output, computed by the caller); ``interval`` and ``latency``
 (the block's documented cycles per word and input-to-output cycles); ``seed``, ``idle``,
-``stall``. Two phases:
+``stall``; optionally ``shortcut`` (bit arrays, one word per input word) for a block with a
+second input ``r`` taken with ``i`` (a residual engine), offered with its own random
+stalls. Two phases:
 
 1. every input word with random stalls on ``valid`` and ``ready``; every output word is
    compared, in order, with ``expected``;
@@ -34,18 +36,26 @@ async def matches_expected_words_and_cycles(dut):
     interval, latency = int(case["interval"]), int(case["latency"])
     await start_clock_and_reset(dut)
 
-    source = StreamSource(dut, "i", inputs, idle=float(case["idle"]), rng=rng)
+    side = pack_words(case["shortcut"]) if "shortcut" in case.files else None
+
+    def sources(count, idle=0.0):
+        found = [StreamSource(dut, "i", inputs[:count], idle=idle, rng=rng)]
+        if side is not None:
+            found.append(StreamSource(dut, "r", side[:count], idle=idle, rng=rng))
+        return found
+
+    source = sources(len(inputs), float(case["idle"]))
     sink = StreamSink(dut, "o", stall=float(case["stall"]), rng=rng)
-    await run_cycles(dut, [source], [sink], until=lambda: len(sink.words) == len(inputs),
+    await run_cycles(dut, source, [sink], until=lambda: len(sink.words) == len(inputs),
                      max_cycles=20 * len(inputs) * (latency + interval + 2))
     received = list(sink.words)
     for n, (got, want) in enumerate(zip(received, expected)):
         assert got == want, f"word {n}: output {got:#x} != golden {want:#x}"
 
     burst = min(len(inputs), int(case["burst"]))
-    source = StreamSource(dut, "i", inputs[:burst])
+    source, *_ = burst_sources = sources(burst)
     sink = StreamSink(dut, "o")
-    await run_cycles(dut, [source], [sink], until=lambda: len(sink.words) == burst,
+    await run_cycles(dut, burst_sources, [sink], until=lambda: len(sink.words) == burst,
                      max_cycles=burst * (interval + latency + 2) + 10)
     assert sink.words == expected[:burst], "free-running burst differs from the golden model"
     intervals = sorted(set(np.diff(sink.fired).tolist()))
