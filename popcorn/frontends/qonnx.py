@@ -1,8 +1,10 @@
-"""QONNX import: binary networks exported by Brevitas into a :class:`~popcorn.network.Network`.
+"""QONNX import: binary networks exported by Brevitas into a :class:`~popcorn.network.Network`,
+or a :class:`~popcorn.network.Graph` where they branch (residual blocks, concatenations).
 
 :func:`import_qonnx` reads a QONNX graph (a file, an ``onnx.ModelProto`` or a qonnx
 ``ModelWrapper``), folds its constant subgraphs (weight quantizers, weight transposes), walks
-the one data path from the graph input to the graph output and maps every node on it:
+the data paths from the graph input to the graph output in node order and maps every node
+on them:
 
 =========================  ===============================================================
 node                       popcorn
@@ -55,11 +57,41 @@ to a vector                flatten); a Reshape of the raw input (FINN's FC model
                            (element-wise, so they commute)
 Relu (just before an       nothing: the unsigned Quant (zero point 0) maps negatives to 0
 unsigned Quant: QuantReLU) anyway
+Add of two data tensors    :class:`~popcorn.network.Add` (below, Branches): quantized
+                           activations (an identity shortcut) + a pre-activation, or two
+                           pre-activations (a 1 x 1 downsampling shortcut and its
+                           BatchNormalization); the sum quantized next
+Concat                     :class:`~popcorn.network.Concat` (axis 1) of quantized
+                           activations of one quantizer (kind, levels, scale and shift)
 Identity                   nothing
 Constant, and any node     folded: BipolarQuant / Quant with qonnx's own functions, standard
 whose inputs are all       ops with ``onnx.reference``
 constants
 =========================  ===============================================================
+
+Branches. A data tensor read by several nodes (a fork) must be quantized activations (the
+input after its quantizer, an activation quantizer's output, pooling or flattening of
+those); each reader starts a branch from it. Branches join in an ``Add`` or a ``Concat``
+only, and every node must lead to the graph output. Where the walk never forks, the result
+is a :class:`~popcorn.network.Network` exactly as for a chain; otherwise a
+:class:`~popcorn.network.Graph` (file format version 2) whose nodes are named after their
+ONNX nodes (``/layer1/conv1/Conv`` -> ``layer1.conv1.Conv``, Brevitas's
+``act_quant``/``export_handler`` parts left out; ``_2``, ``_3`` ... where two would be
+equal, e.g. a BatchNorm made for an affine map or a threshold shift and the node it came
+from), the Scores last (``scores``). An Add is what popcorn's integer model carries
+(:mod:`popcorn.golden.integer_graph`): the sum of quantized activations whose values are the
+quantizer's own (scale 1, no shift: a BipolarQuant of scale 1, an unsigned Quant) and a
+MatMul/Gemm/Conv output or its BatchNormalization (Brevitas's ResNet block,
+``sign(BN(conv2(.)) + x)``), or of two such pre-activations, of one shape; the sum must be
+read by an activation quantizer (optionally through Identity, or a Relu before an unsigned
+Quant), whose per-channel threshold shift (a MultiThreshold's, a signed Quant's) moves
+into a pre-activation branch's BatchNorm. A MaxPool of pre-activations does not cross an
+Add. Refused, naming the ONNX node: an Add whose sum is not quantized next (or is the
+graph output), an Add of two quantized tensors, of another Add's sum or of scaled or
+shifted shortcut activations, a Concat of different quantizers, of pre-activations or
+along another axis than 1, a fork of pre-activations or of the raw input, a dead branch.
+What the graph's own validation (:func:`~popcorn.network.graph.validate_graph`) refuses
+(e.g. a Concat of global averages) names the ONNX node too.
 
 A constant value shift o of the activations (signed Quant, MultiThreshold out_bias) is
 exact in the next layer: ``W (s a + o) + b = (s W) a + (b + o sum(W))``. ONNX pads a
@@ -525,8 +557,9 @@ class _Importer:
             if path.pending_pools:
                 self._load(path)
                 self._pool_refused(f"{label} joins it with another branch")
-        what = {"raw": "the unquantized input", "sum": "the sum of an Add",
-                "linear": "pre-activations", "normalized": "pre-activations"}
+        # (a join never reads the raw input: the input would fork before its quantizer)
+        what = {"sum": "the sum of an Add", "linear": "pre-activations",
+                "normalized": "pre-activations"}
         if node.op_type == "Add":
             self._join_add(label, data, branches, what)
         else:
@@ -537,7 +570,7 @@ class _Importer:
         pre-activation, or two pre-activations; its sum must be quantized next."""
         states = [path.state for path in branches]
         for name, path in zip(data, branches):
-            if path.state in ("raw", "sum"):
+            if path.state == "sum":
                 raise QonnxImportError(
                     f"{label} adds {what[path.state]} ('{name}'); popcorn adds quantized "
                     f"activations (an identity shortcut) or pre-activations (a MatMul, Gemm or "
@@ -1179,12 +1212,12 @@ class _Importer:
         """The :class:`Graph` of the paths: nodes named after their ONNX nodes
         (:func:`_readable`, made unique with ``_2``, ``_3`` ...), the Scores last."""
         self._save()
-        onnx_names = {}              # graph node name -> its ONNX node's name
+        onnx_names = {}              # graph node name -> its ONNX node's name (None: Scores)
         ends = {}                    # id(path) -> the name of its last tensor
         nodes = []
 
         def node(onnx_name, layer, reads):
-            name = base = _readable(onnx_name)
+            name = base = "scores" if onnx_name is None else _readable(onnx_name)
             count = 1
             while name in onnx_names or name == INPUT:
                 count += 1
@@ -1198,13 +1231,13 @@ class _Importer:
             for layer, onnx_name in zip(self._layers(path.items), path.names):
                 reads = [node(onnx_name, layer, reads)]
             ends[id(path)] = reads[0]
-        node("scores", Scores(), [ends[id(self.path)]])
+        node(None, Scores(), [ends[id(self.path)]])
         try:
             return Graph(self.input_shape, self.input_quantizer, tuple(nodes))
         except NetworkError as error:
             named = re.match(r"node '([^']*)'", str(error))
             onnx_name = onnx_names.get(named.group(1)) if named else None
-            where = f"node '{onnx_name}': " if onnx_name and onnx_name != "scores" else ""
+            where = f"node '{onnx_name}': " if onnx_name else ""
             raise QonnxImportError(f"{where}the imported graph is not valid: {error}") from None
 
 
@@ -1220,7 +1253,9 @@ def import_qonnx(model, *, fold_scales=True):
 
     Returns
     -------
-    :class:`popcorn.network.Network`, ending with :class:`Scores`. Its float reference
+    :class:`popcorn.network.Network`, ending with :class:`Scores`; a
+    :class:`popcorn.network.Graph` (its last node the Scores) if the data path branches
+    (module docstring, Branches). Its float reference
     (:func:`popcorn.golden.float_ref.float_forward`) computes what qonnx's ``execute_onnx``
     computes, up to float rounding (see the module docstring for the rounding caveats).
 
@@ -1231,7 +1266,7 @@ def import_qonnx(model, *, fold_scales=True):
         type and lists the supported ones).
     QonnxImportError
         for a supported node popcorn cannot express (naming the node and the attribute), a
-        non-sequential graph, or a file that is not an ONNX model; and for a graph that
+        branch or join the integer model cannot carry (naming the node), or a file that is not an ONNX model; and for a graph that
         breaks the importer's expectations in a way no check above names (an attribute or
         initializer of the wrong type or shape, say): then with the exception it raised,
         chained.

@@ -268,6 +268,16 @@ def test_add_of_two_quantized_tensors_is_refused(tmp_path):
              "identity shortcut to a pre-activation")
 
 
+def test_add_of_a_sum_is_refused(tmp_path):
+    g = _Onnx((8,))
+    q = g.sign("q", "x")
+    inner = g.node("Add", "add1", g.matmul("fc1", q, 8, 8, seed=1), q)
+    s = g.sign("q2", g.node("Add", "add2", inner, g.matmul("fc2", q, 8, 8, seed=2)))
+    _refused(g.save(tmp_path / "m.onnx", g.matmul("fc3", s, 8, 3, seed=3)),
+             "node '/add2' (Add) adds the sum of an Add ('add1'); popcorn adds quantized "
+             "activations (an identity shortcut) or pre-activations")
+
+
 def test_scaled_shortcut_is_refused(tmp_path):
     _refused(_block(tmp_path, shortcut_scale=0.5),
              "node '/add' (Add): the shortcut 'q' holds sign activations scaled by 0.5 and "
