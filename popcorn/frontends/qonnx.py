@@ -557,22 +557,19 @@ class _Importer:
             if path.pending_pools:
                 self._load(path)
                 self._pool_refused(f"{label} joins it with another branch")
-        # (a join never reads the raw input: the input would fork before its quantizer)
-        what = {"sum": "the sum of an Add", "linear": "pre-activations",
-                "normalized": "pre-activations"}
         if node.op_type == "Add":
-            self._join_add(label, data, branches, what)
+            self._join_add(label, data, branches)
         else:
-            self._join_concat(label, node, data, branches, what)
+            self._join_concat(label, node, data, branches)
 
-    def _join_add(self, label, data, branches, what):
+    def _join_add(self, label, data, branches):
         """An Add of two branches: quantized activations (an identity shortcut) and a
         pre-activation, or two pre-activations; its sum must be quantized next."""
         states = [path.state for path in branches]
         for name, path in zip(data, branches):
             if path.state == "sum":
                 raise QonnxImportError(
-                    f"{label} adds {what[path.state]} ('{name}'); popcorn adds quantized "
+                    f"{label} adds the sum of an Add ('{name}'); popcorn adds quantized "
                     f"activations (an identity shortcut) or pre-activations (a MatMul, Gemm or "
                     f"Conv output, or its BatchNormalization)")
         if states == ["codes", "codes"]:
@@ -598,7 +595,7 @@ class _Importer:
                     act_scale=1.0, act_offset=0.0, shape=branches[0].shape, pending_pools=[],
                     sum_of=(label, preact))
 
-    def _join_concat(self, label, node, data, branches, what):
+    def _join_concat(self, label, node, data, branches):
         """A Concat (axis 1) of quantized activations of one quantizer, scale and shift."""
         rank = 1 + len(branches[0].shape)
         axis = int(_attrs(node).get("axis", 1))
@@ -608,10 +605,11 @@ class _Importer:
         if len(data) != len([name for name in node.input if name]):
             raise QonnxImportError(f"{label} concatenates a constant; popcorn concatenates "
                                    f"the branches' activations only")
-        for name, path in zip(data, branches):
+        for name, path in zip(data, branches):   # (never the raw input: it forks first)
             if path.state != "codes":
+                what = "the sum of an Add" if path.state == "sum" else "pre-activations"
                 raise QonnxImportError(
-                    f"{label} concatenates {what[path.state]} ('{name}'); popcorn "
+                    f"{label} concatenates {what} ('{name}'); popcorn "
                     f"concatenates quantized activations: quantize every branch before it")
         first = branches[0]
         for name, path in zip(data[1:], branches[1:]):

@@ -396,6 +396,57 @@ def test_concat_of_averages_names_the_onnx_node(tmp_path):
                    "read 'gap1' (averages): a Concat joins quantized activations")
 
 
+def test_concat_of_a_constant_or_of_other_sizes_is_refused(tmp_path):
+    g = _Onnx((2, 4, 4))
+    q = g.sign("q", "x")
+    cat = g.node("Concat", "cat", g.sign("s1", g.conv("conv1", q, 2, 2, seed=1)),
+                 g.const(np.ones((BATCH, 3, 4, 4))), axis=1)
+    _refused(g.save(tmp_path / "m.onnx", g.matmul("fc", g.node("Flatten", "flat", cat), 80, 3,
+                                                  seed=2)),
+             "node '/cat' (Concat) concatenates a constant; popcorn concatenates the branches' "
+             "activations only")
+
+    def pool(g, data):
+        return g.node("MaxPool", "pool", g.sign("s2", data), kernel_shape=[2, 2], strides=[2, 2])
+
+    _refused(_concat(tmp_path, _sign("s1"), pool),
+             "node '/cat' (Concat) concatenates tensors of shapes (2, 4, 4), (3, 2, 2); all "
+             "but the channel axis must be equal")
+
+
+def test_forked_or_concatenated_sum_is_refused(tmp_path):
+    g = _Onnx((8,))
+    q = g.sign("q", "x")
+    s = g.node("Add", "add", g.matmul("fc1", q, 8, 8, seed=1), q)
+    a, b = g.sign("q2", s), g.sign("q3", s)
+    cat = g.node("Concat", "cat", a, b, axis=1)
+    _refused(g.save(tmp_path / "m.onnx", g.matmul("fc2", cat, 16, 3, seed=2)),
+             "tensor 'add' (the sum of an Add) feeds 2 nodes (node '/q2' (BipolarQuant), "
+             "node '/q3' (BipolarQuant)); popcorn branches quantized activations only")
+    g = _Onnx((8,))
+    q = g.sign("q", "x")
+    s = g.node("Add", "add", g.matmul("fc1", q, 8, 8, seed=1), q)
+    cat = g.node("Concat", "cat", s, g.sign("q2", g.matmul("fc3", q, 8, 8, seed=3)), axis=1)
+    _refused(g.save(tmp_path / "m.onnx", g.matmul("fc2", cat, 16, 3, seed=2)),
+             "node '/cat' (Concat) concatenates the sum of an Add ('add'); popcorn "
+             "concatenates quantized activations")
+
+
+def test_other_joins_and_unordered_nodes_are_refused(tmp_path):
+    g = _Onnx((8,))
+    q = g.sign("q", "x")
+    m = g.sign("q2", g.node("Mul", "mul", g.matmul("fc1", q, 8, 8, seed=1), q))
+    _refused(g.save(tmp_path / "m.onnx", g.matmul("fc2", m, 8, 3, seed=2)),
+             "node '/mul' (Mul) takes ['fc1', 'q'] as its data inputs; popcorn imports nodes "
+             "with one data input (the first), and joins branches with Add and Concat only")
+    g = _Onnx((8,))
+    out = g.matmul("fc", g.sign("q", "x"), 8, 3, seed=1)
+    g.nodes.reverse()
+    _refused(g.save(tmp_path / "m.onnx", out),
+             "node '/fc' (MatMul) reads 'q', which no earlier node computes from the graph "
+             "input; popcorn imports graphs with one data input, nodes in topological order")
+
+
 def test_dead_branch_is_refused(tmp_path):
     g = _Onnx((8,))
     q = g.sign("q", "x")
