@@ -662,12 +662,13 @@ def _widths(text, option):
               help="Keep binary weight scales as XNOR-Net alpha instead of folding them into "
                    "the following batch norm.")
 def import_model(model, output, keep_scales):
-    """Import MODEL, a QONNX graph exported by Brevitas, as a popcorn network (.npz).
+    """Import MODEL, a QONNX graph exported by Brevitas, as a popcorn network (.npz): a
+    graph (format version 2) when it has branches (residual Adds, Concats).
 
     Needs the qonnx extra: pip install 'popcorn[qonnx]'.
     """
     from popcorn.frontends import MissingExtra, QonnxImportError, network_summary
-    from popcorn.network import save_network
+    from popcorn.network import Graph, save_network
 
     try:
         from popcorn.frontends.qonnx import import_qonnx
@@ -682,7 +683,9 @@ def import_model(model, output, keep_scales):
     save_network(network, output)
     for line in network_summary(network):
         click.echo(f"  {line}")
-    click.echo(f"{len(network.layers)} layers, {network.classes} classes: written to {output}")
+    parts = f"{len(network.nodes)} nodes (a graph)" if isinstance(network, Graph) else \
+        f"{len(network.layers)} layers"
+    click.echo(f"{parts}, {network.classes} classes: written to {output}")
 
 
 @main.command()

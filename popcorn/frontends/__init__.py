@@ -1,4 +1,5 @@
-"""Importers: trained networks from other tools into :class:`popcorn.network.Network`.
+"""Importers: trained networks from other tools into :class:`popcorn.network.Network` (or
+:class:`popcorn.network.Graph` where they branch).
 
 * :func:`popcorn.frontends.qonnx.import_qonnx`: QONNX graphs exported by Brevitas
   (``pip install 'popcorn[qonnx]'``).

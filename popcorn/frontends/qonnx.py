@@ -1,8 +1,10 @@
-"""QONNX import: binary networks exported by Brevitas into a :class:`~popcorn.network.Network`.
+"""QONNX import: binary networks exported by Brevitas into a :class:`~popcorn.network.Network`,
+or a :class:`~popcorn.network.Graph` where they branch (residual blocks, concatenations).
 
 :func:`import_qonnx` reads a QONNX graph (a file, an ``onnx.ModelProto`` or a qonnx
 ``ModelWrapper``), folds its constant subgraphs (weight quantizers, weight transposes), walks
-the one data path from the graph input to the graph output and maps every node on it:
+the data paths from the graph input to the graph output in node order and maps every node
+on them:
 
 =========================  ===============================================================
 node                       popcorn
@@ -55,11 +57,41 @@ to a vector                flatten); a Reshape of the raw input (FINN's FC model
                            (element-wise, so they commute)
 Relu (just before an       nothing: the unsigned Quant (zero point 0) maps negatives to 0
 unsigned Quant: QuantReLU) anyway
+Add of two data tensors    :class:`~popcorn.network.Add` (below, Branches): quantized
+                           activations (an identity shortcut) + a pre-activation, or two
+                           pre-activations (a 1 x 1 downsampling shortcut and its
+                           BatchNormalization); the sum quantized next
+Concat                     :class:`~popcorn.network.Concat` (axis 1) of quantized
+                           activations of one quantizer (kind, levels, scale and shift)
 Identity                   nothing
 Constant, and any node     folded: BipolarQuant / Quant with qonnx's own functions, standard
 whose inputs are all       ops with ``onnx.reference``
 constants
 =========================  ===============================================================
+
+Branches. A data tensor read by several nodes (a fork) must be quantized activations (the
+input after its quantizer, an activation quantizer's output, pooling or flattening of
+those); each reader starts a branch from it. Branches join in an ``Add`` or a ``Concat``
+only, and every node must lead to the graph output. Where the walk never forks, the result
+is a :class:`~popcorn.network.Network` exactly as for a chain; otherwise a
+:class:`~popcorn.network.Graph` (file format version 2) whose nodes are named after their
+ONNX nodes (``/layer1/conv1/Conv`` -> ``layer1.conv1.Conv``, Brevitas's
+``act_quant``/``export_handler`` parts left out; ``_2``, ``_3`` ... where two would be
+equal, e.g. a BatchNorm made for an affine map or a threshold shift and the node it came
+from), the Scores last (``scores``). An Add is what popcorn's integer model carries
+(:mod:`popcorn.golden.integer_graph`): the sum of quantized activations whose values are the
+quantizer's own (scale 1, no shift: a BipolarQuant of scale 1, an unsigned Quant) and a
+MatMul/Gemm/Conv output or its BatchNormalization (Brevitas's ResNet block,
+``sign(BN(conv2(.)) + x)``), or of two such pre-activations, of one shape; the sum must be
+read by an activation quantizer (optionally through Identity, or a Relu before an unsigned
+Quant), whose per-channel threshold shift (a MultiThreshold's, a signed Quant's) moves
+into a pre-activation branch's BatchNorm. A MaxPool of pre-activations does not cross an
+Add. Refused, naming the ONNX node: an Add whose sum is not quantized next (or is the
+graph output), an Add of two quantized tensors, of another Add's sum or of scaled or
+shifted shortcut activations, a Concat of different quantizers, of pre-activations or
+along another axis than 1, a fork of pre-activations or of the raw input, a dead branch.
+What the graph's own validation (:func:`~popcorn.network.graph.validate_graph`) refuses
+(e.g. a Concat of global averages) names the ONNX node too.
 
 A constant value shift o of the activations (signed Quant, MultiThreshold out_bias) is
 exact in the next layer: ``W (s a + o) + b = (s W) a + (b + o sum(W))``. ONNX pads a
@@ -149,14 +181,16 @@ Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
 
 import dataclasses
 import os
+import re
 
 import numpy as np
 
 from popcorn.golden.float_ref import pad_value
-from popcorn.network import (Activation, BatchNorm, BnnWeights, Conv2d, Dense, FixedPointActivation,
-                             Flatten, GlobalAvgPool2d, MaxPool2d, Network, NetworkError,
-                             PaActivation, Scores,
+from popcorn.network import (INPUT, Activation, Add, BatchNorm, BnnWeights, Concat, Conv2d,
+                             Dense, FixedPointActivation, Flatten, GlobalAvgPool2d, Graph,
+                             MaxPool2d, Network, NetworkError, Node, PaActivation, Scores,
                              SignActivation, TernaryWeights, XnorWeights)
+from popcorn.network.graph import same_quantizer
 
 from .errors import QONNX_EXTRA_HINT, MissingExtra, QonnxImportError, UnsupportedNode
 
@@ -173,9 +207,9 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
 __all__ = ["import_qonnx", "SUPPORTED_OPS"]
 
 #: Op types popcorn maps (data path) or folds (constant subgraphs).
-SUPPORTED_OPS = ("Add", "BatchNormalization", "BipolarQuant", "Constant", "Conv", "Div",
-                 "Flatten", "Gemm", "Identity", "MatMul", "MaxPool", "Mul", "MultiThreshold",
-                 "Quant", "Relu", "Reshape", "Sub", "Transpose")
+SUPPORTED_OPS = ("Add", "BatchNormalization", "BipolarQuant", "Concat", "Constant", "Conv",
+                 "Div", "Flatten", "Gemm", "Identity", "MatMul", "MaxPool", "Mul",
+                 "MultiThreshold", "Quant", "Relu", "Reshape", "Sub", "Transpose")
 
 _QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold")
 _LINEAR = ("MatMul", "Gemm", "Conv")
@@ -250,6 +284,11 @@ def _fold(node, index, inputs):
                                f"inputs ({error})") from None
 
 
+def _describe(path):
+    """A path's activations for messages: their quantizer, scale and shift."""
+    return (f"{path.quantizer.to_json()}, value x {path.act_scale:g} + {path.act_offset:g}")
+
+
 def _tensor_shape(value_info):
     dims = value_info.type.tensor_type.shape.dim
     return tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
@@ -299,20 +338,85 @@ class _Linear:
                       padding_fill=self.padding_fill)
 
 
+#: The walk state of one data tensor (the importer's attributes of these names), kept per
+#: :class:`_Path` while the importer walks another.
+_PATH_FIELDS = ("items", "names", "state", "act_scale", "act_offset", "quantizer",
+                "pending_pools", "shape", "sum_of")
+
+# ONNX name parts of Brevitas's quantizer wrappers, left out of popcorn's node names
+_WRAPPERS = ("act_quant", "weight_quant", "input_quant", "output_quant", "export_handler")
+
+
+def _readable(onnx_name):
+    """A graph node name from an ONNX node's: ``/q1/act_quant/export_handler/BipolarQuant``
+    -> ``q1.BipolarQuant``, ``#7`` (unnamed) -> ``node7``; letters, digits and ``_.:-``."""
+    if onnx_name.startswith("#"):
+        return f"node{onnx_name[1:]}"
+    parts = [part for part in onnx_name.split("/") if part and part not in _WRAPPERS]
+    return re.sub(r"[^A-Za-z0-9_.:-]", "_", ".".join(parts)) or "node"
+
+
+class _Path:
+    """A chain of the walk from the input, a fork or a join to the next fork or join:
+    ``reads`` the paths whose last tensors its first item reads (none: the graph input; a
+    join's first item is the :class:`Add` or :class:`Concat`), and the walk state of its
+    last tensor (``_PATH_FIELDS``)."""
+
+    def __init__(self, reads, fields):
+        self.reads = reads
+        for name in _PATH_FIELDS:
+            setattr(self, name, fields[name])
+
+
 class _Importer:
     def __init__(self, proto, fold_scales):
         self.graph = proto.graph
         self.fold_scales = fold_scales
-        self.items = []            # popcorn layers, _Linear, or ("bn", label, BatchNorm)
         self.input_quantizer = None
-        self.state = "raw"         # raw | codes | linear | normalized
-        self.act_scale = 1.0       # qonnx value = act_scale * popcorn value + act_offset
-        self.act_offset = 0.0
-        self.quantizer = None      # the current activation quantizer (for padding)
-        self.pending_pools = []    # (label, MaxPool2d, decreasing channels) before their quantizer
         self.pre_scale = 1.0       # raw input preprocessing: the quantizer reads
         self.pre_shift = 0.0       #   pre_scale * x + pre_shift
         self.raw_flatten = False   # a Reshape of the raw input to a vector
+        self.paths = []            # every _Path, in the order they start (topological)
+        self.path = None           # the current one; its walk state (_PATH_FIELDS):
+        self.items = []            # popcorn layers, _Linear, or ("bn", label, BatchNorm)
+        self.names = []            # the ONNX node name of each item
+        self.state = "raw"         # raw | codes | linear | normalized | sum (of an Add)
+        self.act_scale = 1.0       # qonnx value = act_scale * popcorn value + act_offset
+        self.act_offset = 0.0
+        self.quantizer = None      # the current activation quantizer (for padding)
+        self.pending_pools = []    # (label, MaxPool2d, decreasing channels, name) before
+        #                            their quantizer
+        self.shape = None
+        self.sum_of = None         # in state sum: (the Add's label, its pre-activation _Path)
+
+    # -- paths: the walk state of each data tensor
+
+    def _save(self):
+        if self.path is not None:
+            for name in _PATH_FIELDS:
+                setattr(self.path, name, getattr(self, name))
+
+    def _load(self, path):
+        self._save()
+        self.path = path
+        for name in _PATH_FIELDS:
+            setattr(self, name, getattr(path, name))
+
+    def _start(self, reads, **fields):
+        """Start a new path reading ``reads`` from the current walk state with ``fields``
+        changed (no items), and make it current."""
+        self._save()
+        state = {name: getattr(self, name) for name in _PATH_FIELDS}
+        state.update(items=[], names=[], pending_pools=list(self.pending_pools))
+        state.update(fields)
+        self.paths.append(_Path(reads, state))
+        self._load(self.paths[-1])
+
+    def _append(self, item, name=None):
+        """Append ``item`` to the current path, from the ONNX node ``name`` (default: the
+        node being mapped)."""
+        self.items.append(item)
+        self.names.append(self.name if name is None else name)
 
     # -- graph walking
 
@@ -334,6 +438,7 @@ class _Importer:
                                    f"with fixed sizes")
         self.input_shape = tuple(int(d) for d in shape[1:])
         self.shape = self.input_shape
+        self._start([])
 
         data_nodes = []
         origin = self.origin = {}     # folded tensor -> the quantizer node it comes from
@@ -358,34 +463,66 @@ class _Importer:
             for name in node.input:
                 if name and name not in const:
                     consumers.setdefault(name, []).append((index, node))
-        current = data_inputs[0].name
-        for position, (index, node) in enumerate(data_nodes):
+        outputs = {o.name for o in graph.output}
+        paths = {data_inputs[0].name: self.path}   # data tensor -> the path ending with it
+        made_by = {}                               # data tensor -> the label of its node
+        for index, node in data_nodes:
             label = _node_label(node, index)
-            users = consumers.get(current, [])
-            if len(users) > 1:
-                names = ", ".join(_node_label(n, i) for i, n in users)
-                raise QonnxImportError(f"tensor '{current}' feeds {len(users)} nodes ({names}); "
-                                       f"popcorn imports sequential networks only (no branches "
-                                       f"or residual connections)")
+            self.name = node.name or f"#{index}"
             data = [n for n in node.input if n and n not in const]
-            if data != [current] or node.input[0] != current and node.op_type not in _AFFINE:
-                raise QonnxImportError(f"{label} does not take the previous layer's output "
-                                       f"'{current}' as its data input (inputs: "
-                                       f"{list(node.input)}); popcorn imports sequential networks "
-                                       f"only")
-            outputs = {o.name for o in graph.output}
+            unknown = [n for n in data if n not in paths]
+            if unknown:
+                raise QonnxImportError(f"{label} reads '{unknown[0]}', which no earlier node "
+                                       f"computes from the graph input; popcorn imports "
+                                       f"graphs with one data input, nodes in topological "
+                                       f"order")
             for extra in node.output[1:]:
                 if extra and (extra in consumers or extra in outputs):
                     raise QonnxImportError(f"{label}: its output {extra!r} is used; popcorn "
                                            f"imports only the first output of a node")
-            next_node = data_nodes[position + 1][1] if position + 1 < len(data_nodes) else None
-            self.name = node.name or f"#{index}"
-            self.map_node(label, node, next_node)
-            current = node.output[0]
-        if current != graph.output[0].name:
-            raise QonnxImportError(f"the data path ends at tensor '{current}', not at the graph "
-                                   f"output '{graph.output[0].name}'")
+            branches = [self._branch(name, consumers[name], paths[name]) for name in data]
+            if node.op_type == "Concat" or node.op_type == "Add" and len(data) == 2:
+                self._join(label, node, data, branches)
+            else:
+                if len(data) != 1 or node.input[0] != data[0] and node.op_type not in _AFFINE:
+                    raise QonnxImportError(f"{label} takes {data} as its data inputs; popcorn "
+                                           f"imports nodes with one data input (the first), "
+                                           f"and joins branches with Add and Concat only")
+                self._load(branches[0])
+                users = consumers.get(node.output[0], [])
+                self.map_node(label, node, users[0][1] if len(users) == 1 else None)
+            self._save()
+            paths[node.output[0]] = self.path
+            made_by[node.output[0]] = label
+        for name, label in made_by.items():
+            if name not in consumers and name not in outputs:
+                raise QonnxImportError(f"{label}: its output '{name}' is not used; popcorn "
+                                       f"imports graphs whose every node leads to the output "
+                                       f"(remove the dead branch)")
+        end = graph.output[0].name
+        if end not in paths:
+            raise QonnxImportError(f"the graph output '{end}' is not computed from the graph "
+                                   f"input")
+        self._load(paths[end])
         return self.finish()
+
+    def _branch(self, name, users, path):
+        """The path that continues from data tensor ``name`` (read by ``users``) to the
+        node being mapped: ``path``, or a new one where the tensor forks (quantized
+        activations only)."""
+        if len(users) == 1:
+            return path
+        nodes = ", ".join(_node_label(n, i) for i, n in users)
+        if path.state != "codes":
+            what = {"raw": "the unquantized input", "sum": "the sum of an Add"}.get(
+                path.state, "pre-activations")
+            raise QonnxImportError(
+                f"tensor '{name}' ({what}) feeds {len(users)} nodes ({nodes}); popcorn "
+                f"branches quantized activations only: put the activation quantizer "
+                f"(BipolarQuant, Quant or MultiThreshold) before the branches")
+        self._load(path)
+        self._start([path])
+        return self.path
 
     @staticmethod
     def _origin(node, index, const, origin):
@@ -413,6 +550,85 @@ class _Importer:
                                    f"shape {None if value is None else value.shape}")
         return float(value.reshape(()))
 
+    # -- joins: Add of two branches, Concat
+
+    def _join(self, label, node, data, branches):
+        for path in branches:
+            if path.pending_pools:
+                self._load(path)
+                self._pool_refused(f"{label} joins it with another branch")
+        if node.op_type == "Add":
+            self._join_add(label, data, branches)
+        else:
+            self._join_concat(label, node, data, branches)
+
+    def _join_add(self, label, data, branches):
+        """An Add of two branches: quantized activations (an identity shortcut) and a
+        pre-activation, or two pre-activations; its sum must be quantized next."""
+        states = [path.state for path in branches]
+        for name, path in zip(data, branches):
+            if path.state == "sum":
+                raise QonnxImportError(
+                    f"{label} adds the sum of an Add ('{name}'); popcorn adds quantized "
+                    f"activations (an identity shortcut) or pre-activations (a MatMul, Gemm or "
+                    f"Conv output, or its BatchNormalization)")
+        if states == ["codes", "codes"]:
+            raise QonnxImportError(
+                f"{label} adds two quantized tensors ('{data[0]}', '{data[1]}'); popcorn adds "
+                f"an identity shortcut to a pre-activation (a MatMul, Gemm or Conv output, or "
+                f"its BatchNormalization), or two pre-activations: add the main branch before "
+                f"its activation quantizer")
+        for name, path in zip(data, branches):
+            if path.state == "codes" and (path.act_scale, path.act_offset) != (1.0, 0.0):
+                raise QonnxImportError(
+                    f"{label}: the shortcut '{name}' holds {path.quantizer.quantizer} "
+                    f"activations scaled by {path.act_scale:g} and shifted by "
+                    f"{path.act_offset:g}; popcorn adds a shortcut's activations with the "
+                    f"values of its quantizer (scale 1, no shift): use a BipolarQuant of "
+                    f"scale 1 or an unsigned Quant (zero point 0)")
+        if branches[0].shape != branches[1].shape:
+            raise QonnxImportError(f"{label} adds tensors of shapes {branches[0].shape} and "
+                                   f"{branches[1].shape}; popcorn adds tensors of one shape "
+                                   f"(no broadcasting)")
+        preact = next(path for path in branches if path.state != "codes")
+        self._start(branches, items=[Add()], names=[self.name], state="sum", quantizer=None,
+                    act_scale=1.0, act_offset=0.0, shape=branches[0].shape, pending_pools=[],
+                    sum_of=(label, preact))
+
+    def _join_concat(self, label, node, data, branches):
+        """A Concat (axis 1) of quantized activations of one quantizer, scale and shift."""
+        rank = 1 + len(branches[0].shape)
+        axis = int(_attrs(node).get("axis", 1))
+        if axis % rank != 1:
+            raise QonnxImportError(f"{label}: axis={axis}; popcorn concatenates along the "
+                                   f"channel axis (1) only")
+        if len(data) != len([name for name in node.input if name]):
+            raise QonnxImportError(f"{label} concatenates a constant; popcorn concatenates "
+                                   f"the branches' activations only")
+        for name, path in zip(data, branches):   # (never the raw input: it forks first)
+            if path.state != "codes":
+                what = "the sum of an Add" if path.state == "sum" else "pre-activations"
+                raise QonnxImportError(
+                    f"{label} concatenates {what} ('{name}'); popcorn "
+                    f"concatenates quantized activations: quantize every branch before it")
+        first = branches[0]
+        for name, path in zip(data[1:], branches[1:]):
+            if not same_quantizer(first.quantizer, path.quantizer) or \
+                    (first.act_scale, first.act_offset) != (path.act_scale, path.act_offset):
+                raise QonnxImportError(
+                    f"{label} concatenates activations of different quantizers "
+                    f"('{data[0]}': {_describe(first)}; '{name}': {_describe(path)}); popcorn "
+                    f"concatenates activations of one quantizer: quantize every branch alike")
+        shapes = [path.shape for path in branches]
+        if len({shape[1:] for shape in shapes}) != 1:
+            raise QonnxImportError(f"{label} concatenates tensors of shapes "
+                                   f"{', '.join(map(str, shapes))}; all but the channel axis "
+                                   f"must be equal")
+        self._start(branches, items=[Concat()], names=[self.name],
+                    shape=(sum(shape[0] for shape in shapes),) + shapes[0][1:],
+                    quantizer=first.quantizer, act_scale=first.act_scale,
+                    act_offset=first.act_offset, state="codes", pending_pools=[], sum_of=None)
+
     # -- nodes
 
     def map_node(self, label, node, next_node):
@@ -423,6 +639,8 @@ class _Importer:
                                   f"import; supported: {', '.join(SUPPORTED_OPS)}")
         if self.pending_pools and op not in _BEFORE_QUANTIZER:
             self._pool_refused(f"{label} follows it before any activation quantizer")
+        if self.state == "sum" and op not in _QUANTIZERS + ("Identity", "Relu"):
+            self._sum_refused(f"{label} reads it")
         handler(label, node, _attrs(node), next_node)
 
     def _pool_refused(self, why):
@@ -435,14 +653,20 @@ class _Importer:
                                f"(BipolarQuant, Quant or MultiThreshold) directly before or after "
                                f"the MaxPool")
 
+    def _sum_refused(self, why):
+        raise QonnxImportError(f"{self.sum_of[0]}: {why}; popcorn's integer model folds an "
+                               f"Add into the activation quantizer that reads its sum: quantize "
+                               f"the sum next (BipolarQuant, Quant or MultiThreshold, a Relu "
+                               f"before an unsigned Quant)")
+
     def _map_Identity(self, label, node, attrs, next_node):
         pass
 
     def _set_quantizer(self, label, quantizer, scale, offset=0.0):
         if self.state == "raw":
             self.input_quantizer = quantizer
-        elif self.state in ("linear", "normalized"):
-            self.items.append(Activation(quantizer))
+        elif self.state in ("linear", "normalized", "sum"):
+            self._append(Activation(quantizer))
         else:
             raise QonnxImportError(f"{label}: an activation quantizer on already quantized "
                                    f"activations; popcorn quantizes the output of a MatMul, Gemm, "
@@ -450,17 +674,18 @@ class _Importer:
         self.quantizer = quantizer
         self.act_scale, self.act_offset = scale, offset
         if self.state == "raw" and self.raw_flatten:
-            self.items.append(Flatten())
+            self._append(Flatten())
         self.state = "codes"
-        for _, pool, decreasing in self.pending_pools:   # q(max x) = max q(x): q increases
-            self.items.append(dataclasses.replace(
-                pool, minimum=tuple(int(c) for c in np.flatnonzero(decreasing))))
+        self.sum_of = None
+        for _, pool, decreasing, name in self.pending_pools:   # q(max x) = max q(x): q increases
+            self._append(dataclasses.replace(
+                pool, minimum=tuple(int(c) for c in np.flatnonzero(decreasing))), name)
         self.pending_pools = []
 
     def _decreasing(self, channels):
         """A map decreasing on ``channels`` (bool per channel) follows the pending pools:
         their max becomes a min there, and a min a max again."""
-        for _, _, decreasing in self.pending_pools:
+        for _, _, decreasing, _ in self.pending_pools:
             decreasing ^= np.broadcast_to(channels, decreasing.shape)
 
     def _preprocessed(self):
@@ -541,7 +766,7 @@ class _Importer:
             self._input_quantizer(label, (codes[1:] - 0.5) * scale, codes * scale)
         elif not signed and not narrow:
             self._set_quantizer(label, FixedPointActivation(bits, scale), 1.0)
-        elif signed and not narrow and self.state in ("linear", "normalized"):
+        elif signed and not narrow and self.state in ("linear", "normalized", "sum"):
             # code q - low of x is the unsigned code of x - low * scale: shift, then fixed point
             self._shift_before_activation(label, np.full(self.shape[0], low * scale))
             self._set_quantizer(label, FixedPointActivation(bits, scale), 1.0, low * scale)
@@ -613,14 +838,20 @@ class _Importer:
         self._set_quantizer(label, quantizer, scale, bias)
 
     def _shift_before_activation(self, label, offset):
-        """Subtract ``offset`` per channel from the pre-activation (a BatchNorm's beta)."""
-        if self.state == "normalized":
+        """Subtract ``offset`` per channel from the pre-activation (a BatchNorm's beta; from
+        an Add's sum: from its pre-activation branch)."""
+        if self.state == "sum":
+            here = self.path
+            self._load(self.sum_of[1])
+            self._shift_before_activation(label, offset)
+            self._load(here)
+        elif self.state == "normalized":
             _, bn_label, bn = self.items[-1]
             self.items[-1] = ("bn", bn_label, BatchNorm(bn.gamma, bn.beta - offset, bn.mean,
                                                         bn.var, bn.eps))
         elif self.state == "linear":
             ones = np.ones_like(offset)
-            self.items.append(("bn", label, BatchNorm(ones, -offset, np.zeros_like(offset),
+            self._append(("bn", label, BatchNorm(ones, -offset, np.zeros_like(offset),
                                                       ones.copy(), 1e-30)))
             self.state = "normalized"
         else:
@@ -653,7 +884,7 @@ class _Importer:
             extra = self.act_offset * weight.reshape(weight.shape[0], -1).sum(axis=1)
             bias = extra if bias is None else bias + extra
         weight = weight * self.act_scale
-        self.items.append(_Linear(label, kind, weight, bias, stride, padding, origin, fill))
+        self._append(_Linear(label, kind, weight, bias, stride, padding, origin, fill))
         self.state = "linear"
         if kind == "dense":
             self.shape = (weight.shape[0],)
@@ -755,7 +986,7 @@ class _Importer:
             scale = bn.gamma.astype(np.float64) / np.sqrt(bn.var.astype(np.float64) + bn.eps)
             self._affine_after_linear(label, scale, bn.beta - bn.mean * scale)
             return
-        self.items.append(("bn", label, bn))
+        self._append(("bn", label, bn))
         self.state = "normalized"
 
     # -- constant element-wise Add / Sub / Mul / Div: affine maps a x + b
@@ -829,7 +1060,7 @@ class _Importer:
         """Compose ``scale * y + shift`` (per channel) into the BatchNorm after the layer."""
         if self.state == "linear":
             ones = np.ones(self.shape[0])
-            self.items.append(("bn", label, BatchNorm(ones, np.zeros_like(ones),
+            self._append(("bn", label, BatchNorm(ones, np.zeros_like(ones),
                                                       np.zeros_like(ones), ones.copy(), 1e-30)))
             self.state = "normalized"
         _, bn_label, bn = self.items[-1]
@@ -864,10 +1095,10 @@ class _Importer:
                                    f"{h}x{w} input; popcorn pools with ceil_mode=0")
         pool = MaxPool2d(k, s)
         if self.state == "codes":
-            self.items.append(pool)
+            self._append(pool)
         elif self.state in ("linear", "normalized"):
             # moved after the quantizer, exactly
-            self.pending_pools.append((label, pool, np.zeros(self.shape[0], bool)))
+            self.pending_pools.append((label, pool, np.zeros(self.shape[0], bool), self.name))
         else:
             raise QonnxImportError(f"{label}: max-pooling of the raw input; popcorn pools "
                                    f"quantized activations: put the input quantizer before it")
@@ -880,7 +1111,7 @@ class _Importer:
         if len(self.shape) != 3:
             raise QonnxImportError(f"{label}: average pooling a tensor of shape {self.shape}")
         self._need_codes(label, "GlobalAveragePool")
-        self.items.append(GlobalAvgPool2d())
+        self._append(GlobalAvgPool2d())
         self.shape = (self.shape[0],)
 
     def _map_AveragePool(self, label, node, attrs, next_node):
@@ -900,7 +1131,7 @@ class _Importer:
             self.shape = (int(np.prod(self.shape)),)
             return
         self._need_codes(label, what)
-        self.items.append(Flatten())
+        self._append(Flatten())
         self.shape = (int(np.prod(self.shape)),)
 
     def _map_Flatten(self, label, node, attrs, next_node):
@@ -924,6 +1155,10 @@ class _Importer:
     # -- the end
 
     def finish(self):
+        """The imported network: a :class:`Network` if the walk never branched (one path),
+        else a :class:`Graph`."""
+        if self.state == "sum":
+            self._sum_refused("its sum is the graph output")
         if self.state not in ("linear", "normalized"):
             where = "the input" if self.state == "raw" else "a quantizer or pooling"
             raise QonnxImportError(f"the graph ends with quantized activations (after {where}); "
@@ -931,8 +1166,18 @@ class _Importer:
                                    "BatchNormalization) outputs: remove the final quantizer")
         if self.pending_pools:
             self._pool_refused("the graph ends before any activation quantizer")
+        if len(self.paths) > 1:
+            return self._graph()
+        layers = self._layers(self.items) + [Scores()]
+        try:
+            return Network(self.input_shape, self.input_quantizer, tuple(layers))
+        except NetworkError as error:
+            raise QonnxImportError(f"the imported network is not valid: {error}") from None
+
+    def _layers(self, items):
+        """popcorn layers of a path's ``items``, one per item: binary weight scales folded
+        into the BatchNorm after them (``fold_scales``) or kept as XNOR-Net alpha."""
         layers = []
-        items = self.items
         for position, item in enumerate(items):
             if isinstance(item, _Linear):
                 follower = items[position + 1] if position + 1 < len(items) else None
@@ -959,11 +1204,39 @@ class _Importer:
                 layers.append(item[2])
             else:
                 layers.append(item)
-        layers.append(Scores())
+        return layers
+
+    def _graph(self):
+        """The :class:`Graph` of the paths: nodes named after their ONNX nodes
+        (:func:`_readable`, made unique with ``_2``, ``_3`` ...), the Scores last."""
+        self._save()
+        onnx_names = {}              # graph node name -> its ONNX node's name (None: Scores)
+        ends = {}                    # id(path) -> the name of its last tensor
+        nodes = []
+
+        def node(onnx_name, layer, reads):
+            name = base = "scores" if onnx_name is None else _readable(onnx_name)
+            count = 1
+            while name in onnx_names or name == INPUT:
+                count += 1
+                name = f"{base}_{count}"
+            onnx_names[name] = onnx_name
+            nodes.append(Node(name, layer, reads))
+            return name
+
+        for path in self.paths:
+            reads = [ends[id(p)] for p in path.reads] or [INPUT]
+            for layer, onnx_name in zip(self._layers(path.items), path.names):
+                reads = [node(onnx_name, layer, reads)]
+            ends[id(path)] = reads[0]
+        node(None, Scores(), [ends[id(self.path)]])
         try:
-            return Network(self.input_shape, self.input_quantizer, tuple(layers))
+            return Graph(self.input_shape, self.input_quantizer, tuple(nodes))
         except NetworkError as error:
-            raise QonnxImportError(f"the imported network is not valid: {error}") from None
+            named = re.match(r"node '([^']*)'", str(error))
+            onnx_name = onnx_names.get(named.group(1)) if named else None
+            where = f"node '{onnx_name}': " if onnx_name else ""
+            raise QonnxImportError(f"{where}the imported graph is not valid: {error}") from None
 
 
 def import_qonnx(model, *, fold_scales=True):
@@ -978,7 +1251,9 @@ def import_qonnx(model, *, fold_scales=True):
 
     Returns
     -------
-    :class:`popcorn.network.Network`, ending with :class:`Scores`. Its float reference
+    :class:`popcorn.network.Network`, ending with :class:`Scores`; a
+    :class:`popcorn.network.Graph` (its last node the Scores) if the data path branches
+    (module docstring, Branches). Its float reference
     (:func:`popcorn.golden.float_ref.float_forward`) computes what qonnx's ``execute_onnx``
     computes, up to float rounding (see the module docstring for the rounding caveats).
 
@@ -989,7 +1264,7 @@ def import_qonnx(model, *, fold_scales=True):
         type and lists the supported ones).
     QonnxImportError
         for a supported node popcorn cannot express (naming the node and the attribute), a
-        non-sequential graph, or a file that is not an ONNX model; and for a graph that
+        branch or join the integer model cannot carry (naming the node), or a file that is not an ONNX model; and for a graph that
         breaks the importer's expectations in a way no check above names (an attribute or
         initializer of the wrong type or shape, say): then with the exception it raised,
         chained.

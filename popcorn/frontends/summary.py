@@ -1,4 +1,5 @@
-"""One-line descriptions of a network's layers (``popcorn import`` prints them)."""
+"""One-line descriptions of a network's layers or a graph's nodes (``popcorn import``
+prints them)."""
 
 __all__ = ["layer_summary", "network_summary"]
 
@@ -57,10 +58,24 @@ def layer_summary(layer, input_shape, output_shape):
 
 
 def network_summary(network):
-    """The input line and one line per layer of ``network``."""
+    """The input line and one line per layer of ``network``; for a
+    :class:`~popcorn.network.Graph`, one per node: ``"<name> <- <inputs>"``, then its
+    layer's line (a join's input shapes joined by ``+``)."""
+    from popcorn.network import Graph
+
     shapes = network.shapes
     lines = [f"{'input':<10} {str(tuple(network.input_shape)):<28} "
              f"{_quantizer(network.input_quantizer)}"]
-    for index, layer in enumerate(network.layers):
-        lines.append(layer_summary(layer, shapes[index], shapes[index + 1]))
+    if not isinstance(network, Graph):
+        for index, layer in enumerate(network.layers):
+            lines.append(layer_summary(layer, shapes[index], shapes[index + 1]))
+        return lines
+    reads = [f"{node.name} <- {', '.join(node.inputs)}" for node in network.nodes]
+    width = max(map(len, reads))
+    lines[0] = f"{'input':<{width}}  {'':<10} {lines[0][11:]}"
+    for node, left in zip(network.nodes, reads):
+        ins = [shapes[name] for name in node.inputs]
+        line = layer_summary(node.layer, ins[0], shapes[node.name]) if len(ins) == 1 else \
+            f"{node.layer.kind:<10} {' + '.join(map(str, ins))} -> {shapes[node.name]}"
+        lines.append(f"{left:<{width}}  {line}")
     return lines

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from .layers import LAYER_KINDS, Network, check_input
 from .validate import _FIX, _GIVES, _NEEDS, NetworkError
 
-__all__ = ["Add", "Concat", "Node", "Graph", "INPUT", "GRAPH_KINDS", "validate_graph"]
+__all__ = ["Add", "Concat", "Node", "Graph", "INPUT", "GRAPH_KINDS", "validate_graph",
+           "same_quantizer"]
 
 #: The name of the graph's input tensor.
 INPUT = "input"
@@ -205,7 +206,7 @@ def validate_graph(graph):
         if kind == "concat":
             first = quantizers[node.inputs[0]]
             for name in node.inputs[1:]:
-                if not _same_quantizer(first, quantizers[name]):
+                if not same_quantizer(first, quantizers[name]):
                     raise NetworkError(f"{where} joins activations of different quantizers "
                                        f"({node.inputs[0]!r} and {name!r}); quantize every "
                                        f"branch alike")
@@ -238,7 +239,8 @@ def validate_graph(graph):
     return shapes
 
 
-def _same_quantizer(a, b):
+def same_quantizer(a, b):
+    """Whether activation quantizers ``a`` and ``b`` are equal (kind, parameters, arrays)."""
     if type(a) is not type(b) or a.to_json() != b.to_json():
         return False
     return all((getattr(a, name) == getattr(b, name)).all() for name in type(a).arrays)

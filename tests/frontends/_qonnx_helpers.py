@@ -132,45 +132,65 @@ def check_float(network, x, reference):
     return int(differ.sum())
 
 
-def _score_bound(network, frac_bits):
-    """Bound on |integer score - float score| from the last layer's rounding alone:
-    0.5 ulp on each Phi times the largest dot product magnitudes, plus 0.5 ulp of bias."""
-    from popcorn.golden.integer_model import to_integer
-
-    last = [s for s in to_integer(network, frac_bits).stages if s.kind in ("dense", "conv2d")][-1]
+def _score_bound(last, frac_bits):
+    """Bound on |integer score - float score| from the last layer's (integer stage
+    ``last``) rounding alone: 0.5 ulp on each Phi times the largest dot product magnitudes,
+    plus 0.5 ulp of bias."""
     m, n = last.coefficients.shape[1:]
     return 0.5 * 2.0 ** -frac_bits * (m * n * last.fan_in + 1)
 
 
+def _integer_run(network, x, frac_bits):
+    """The integer golden model on ``x``: (argmax, [(threshold stage, its codes, the float
+    reference's values there)], the last linear stage); a Network or a Graph."""
+    from popcorn.golden.integer_graph import run_integer_graph, to_integer_graph
+    from popcorn.golden.integer_model import run_integer, to_integer
+    from popcorn.golden.predict import input_thermometer
+    from popcorn.network import Graph
+
+    float_trace = float_forward(network, x).trace
+    thermo = input_thermometer(network, x)
+    if isinstance(network, Graph):
+        integer = to_integer_graph(network, frac_bits)
+        result = run_integer_graph(integer, thermo)
+        index = {node.name: i for i, node in enumerate(network.nodes)}
+        stages = [(stage, float_trace[index[name]]) for name, stage, _ in integer.steps]
+    else:
+        integer = to_integer(network, frac_bits)
+        result = run_integer(integer, thermo)
+        stages = [(stage, float_trace[stage.layer] if stage.kind == "threshold" else None)
+                  for stage in integer.stages]
+    thresholds = [(stage, codes, real) for (stage, real), codes in zip(stages, result.trace)
+                  if stage.kind in ("threshold", "residual")]
+    last = [stage for stage, _ in stages if stage.kind in ("dense", "conv2d")][-1]
+    return result.argmax, thresholds, last
+
+
 def check_integer(network, x, reference, frac_bits=8):
-    """The integer golden model's argmax equals qonnx's except on near ties.
+    """The integer golden model's argmax equals qonnx's except on near ties (a Network, or a
+    Graph: :mod:`popcorn.golden.integer_graph`).
 
     An input is a near tie if qonnx's top-two score margin is within twice the last layer's
     rounding bound, or if some hidden activation of the integer model differs from the float
     reference's (a pre-activation within coefficient rounding of a threshold). Returns
     ``(disagreements, near_ties)``; every disagreement must be a near tie.
     """
-    from popcorn.golden.integer_model import run_integer, to_integer
-    from popcorn.golden.predict import input_thermometer
     from popcorn.golden.quantizers import bases_to_values, thermometer_to_bases
 
-    integer = to_integer(network, frac_bits)
-    result = run_integer(integer, input_thermometer(network, x))
-    float_trace = float_forward(network, x).trace
+    argmax, thresholds, last = _integer_run(network, x, frac_bits)
     hidden_flip = np.zeros(len(x), dtype=bool)
-    for stage, codes in zip(integer.stages, result.trace):
-        if stage.kind == "threshold":
-            values = bases_to_values(thermometer_to_bases(codes, stage.quantizer), stage.quantizer)
-            differs = values != float_trace[stage.layer]
-            hidden_flip |= differs.reshape(len(x), -1).any(axis=1)
+    for stage, codes, real in thresholds:
+        values = bases_to_values(thermometer_to_bases(codes, stage.quantizer), stage.quantizer)
+        differs = values != real
+        hidden_flip |= differs.reshape(len(x), -1).any(axis=1)
     top2 = np.sort(reference, axis=1)[:, -2:]
     margin = top2[:, 1] - top2[:, 0]
-    near = hidden_flip | (margin <= 2 * _score_bound(network, frac_bits))
-    wrong = result.argmax != np.argmax(reference, axis=1)
+    near = hidden_flip | (margin <= 2 * _score_bound(last, frac_bits))
+    wrong = argmax != np.argmax(reference, axis=1)
     assert not (wrong & ~near).any(), (
         f"integer argmax differs from qonnx on inputs {np.flatnonzero(wrong & ~near).tolist()} "
         f"that are not near a tie")
-    assert predict(network, x, frac_bits=frac_bits).argmax.tolist() == result.argmax.tolist()
+    assert predict(network, x, frac_bits=frac_bits).argmax.tolist() == argmax.tolist()
     print(f"integer model ({frac_bits} fractional bits): {int(wrong.sum())} of {len(x)} argmax "
           f"differ from qonnx, {int(near.sum())} inputs near a tie "
           f"({int(hidden_flip.sum())} with a hidden activation flipped by rounding)")
