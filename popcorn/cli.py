@@ -168,7 +168,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     from .sim.runner import SimulationFailed
     from .golden.predict import check_inputs
     from .tools import ToolMissing
-    from .network import NetworkError, load_network
+    from .network import NetworkError, load_graph
 
     steps = [step.strip() for step in steps.split(",")]
     unknown = [step for step in steps if step not in STEPS]
@@ -184,7 +184,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             if inputs is None:
                 raise click.UsageError("--inputs is required with NETWORK (the images to "
                                        "check accuracy and simulate)")
-            net = load_network(network)
+            net = load_graph(network)
             x, y = _load_inputs(inputs)
             x = check_inputs(net, x)
             name = f"{Path(network).stem}-{board}"
@@ -539,14 +539,14 @@ def _predict_rtl(network_path, inputs_path, output, build_dir, simulator, arch, 
     import numpy as np
 
     from .golden.predict import load_array
-    from .network import NetworkError, load_network
+    from .network import NetworkError, load_graph
     from .sim.network import RtlMismatch, choose_simulator, predict_rtl
     from .sim.runner import SimulationFailed
     from .tools import ToolMissing
 
     console = Console(stderr=True)
     try:
-        network = load_network(network_path)
+        network = load_graph(network_path)
         inputs = load_array(inputs_path)
         plan = _plan(network, **options) if arch == "dataflow" else \
             _folded_plan(network, options["frac_bits"], options["target_cycles"])
@@ -711,7 +711,7 @@ def run(images, port, report_path, network, baud, timeout):
     from .boards.host import BuildMismatch, LinkError, load_report, open_port, \
         plan_of_build, run_board
     from .golden.predict import check_inputs
-    from .network import NetworkError, load_network
+    from .network import NetworkError, load_graph
 
     try:
         report, report_file = load_report(report_path)
@@ -722,7 +722,7 @@ def run(images, port, report_path, network, baud, timeout):
                                  f"{report['design']!r}): pass that file with --network")
             net, source = load_example(names[0])[0], f"example {names[0]}"
         else:
-            net, source = load_network(network), network
+            net, source = load_graph(network), network
         plan = plan_of_build(net, report)
         x, y = _load_inputs(images)
         x = check_inputs(net, x)

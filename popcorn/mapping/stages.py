@@ -380,6 +380,9 @@ def stage_summary(stage):
     ``popcorn run`` compares with a build's report."""
     row = {"layer": stage.layer, "kind": stage.kind, "in": _shape(stage, "in"),
            "out": _shape(stage, "out")}
+    if isinstance(stage, ShortcutStage):
+        row["output"] = (f"queue of {stage.depth} words (the fewest that cannot deadlock: "
+                         f"{stage.minimum})")
     folding = getattr(stage, "folding", None)
     if folding is not None:
         lin = folding.linear

@@ -214,7 +214,8 @@ def test_file_errors_name_the_node(tmp_path):
 
 def test_popcorn_predict_runs_a_graph(tmp_path):
     """``popcorn predict`` (and ``--float``) on a graph file writes the golden models'
-    scores; the build refuses it, naming the first join."""
+    scores; the build maps its identity block and refuses its downsampling block (two
+    pre-activations added: no hardware yet), naming the Add."""
     from click.testing import CliRunner
 
     from popcorn.cli import main
@@ -232,4 +233,28 @@ def test_popcorn_predict_runs_a_graph(tmp_path):
         assert np.array_equal(np.load(tmp_path / "out.npz")["scores"], expected)
     result = CliRunner().invoke(main, ["build", str(tmp_path / "res.npz"), "--inputs",
                                        str(tmp_path / "x.npy")])
-    assert result.exit_code != 0 and "node 'b1.add' (add) reads 'b1.bn', 'x1'" in result.output
+    assert result.exit_code != 0, result.output
+    assert "node 'b2.add': an Add of two pre-activations" in " ".join(result.output.split())
+
+
+def test_popcorn_build_maps_a_residual_graph_file(tmp_path, monkeypatch):
+    """A graph file of two identity residual blocks through ``popcorn build`` (estimate,
+    golden models, RTL simulation): the estimate names the shortcut queues, and the RTL
+    equals the golden model with the predicted cycles (the flow checks both)."""
+    from click.testing import CliRunner
+
+    from popcorn.cli import main
+    from popcorn.golden.examples import random_residual_network
+
+    monkeypatch.chdir(tmp_path)
+    graph = random_residual_network("abc", seed=6, layout="conv", blocks=2)
+    save_network(graph, tmp_path / "res.npz")
+    x = np.random.default_rng(5).integers(0, 256, (6,) + graph.input_shape).astype(np.uint8)
+    np.savez(tmp_path / "x.npz", x=x, y=np.zeros(6, dtype=np.int64))
+    result = CliRunner().invoke(main, ["build", "res.npz", "--inputs", "x.npz", "--board",
+                                       "ulx3s-85f", "--target-cycles", "300",
+                                       "--steps", "estimate,golden,simulate"])
+    assert result.exit_code == 0, result.output
+    summary = (tmp_path / "build" / "res-ulx3s-85f").rglob("*.json")
+    texts = " ".join(path.read_text() for path in summary)
+    assert texts.count('"kind": "shortcut"') == 2 and '"interval": 278' in texts
