@@ -159,16 +159,20 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
     return Network(input_shape, input_quantizer, tuple(layers) + (Scores(),))
 
 
-def random_residual_network(scheme, *, seed=0, layout="conv", blocks=1, calibration=32,
-                            bases=(3, 3), padding_fill="lowest"):
+def random_residual_network(scheme, *, seed=0, layout="conv", blocks=1, downsample=False,
+                            calibration=32, bases=(3, 3), padding_fill="lowest"):
     """A random :class:`~popcorn.network.Graph` of ``scheme`` with ``blocks`` residual
-    blocks with identity shortcuts (ResNet's basic block: linear -> BN -> act -> linear ->
-    BN, plus the block's input, -> act), batch norms calibrated as :func:`random_network`'s.
+    blocks (ResNet's basic block: linear -> BN -> act -> linear -> BN, plus the shortcut,
+    -> act), batch norms calibrated as :func:`random_network`'s. The shortcut is the
+    block's input (identity), or with ``downsample`` for the last block a linear layer and
+    its BatchNorm (an Add of two pre-activations): a 1 x 1 convolution of stride 2 beside
+    a first 3 x 3 convolution of stride 2 and two more channels (a Dense layer of 6 beside
+    a first Dense of 6).
 
     ``layout="conv"``: 1x6x5 8-bit input, a 3x3 padded Conv2d of 4 channels -> BN -> act,
-    the blocks (3x3 convolutions, padding 1, ``padding_fill``), MaxPool 2, Flatten, Dense 3
-    -> Scores. ``layout="dense"``: 12 8-bit inputs, Dense 8 -> BN -> act, the blocks
-    (Dense 8), Dense 4 -> Scores.
+    the blocks (3x3 convolutions, padding 1, ``padding_fill``), MaxPool 2 (none after a
+    downsampling block), Flatten, Dense 3 -> Scores. ``layout="dense"``: 12 8-bit inputs,
+    Dense 8 -> BN -> act, the blocks (Dense 8), Dense 4 -> Scores.
     """
     rng = np.random.default_rng(seed)
     weights, act = scheme_quantizers(scheme, rng, *bases)
@@ -179,17 +183,17 @@ def random_residual_network(scheme, *, seed=0, layout="conv", blocks=1, calibrat
     quantizer, nodes = input_quantizer, []
     scale = 1.0 if scheme == "binaryconnect" else 0.5
 
-    def linear(name, read, out, final=False):
-        nonlocal values
-        inputs = values.shape[1]
+    def linear(name, read, x, out, kernel=3, stride=1, final=False):
+        inputs = x.shape[1]
         if conv and not final:
-            layer = Conv2d(rng.uniform(-scale, scale, (out, inputs, 3, 3)), weights,
-                           rng.normal(0, 0.1, out), padding=1, padding_fill=padding_fill)
+            layer = Conv2d(rng.uniform(-scale, scale, (out, inputs, kernel, kernel)), weights,
+                           rng.normal(0, 0.1, out), stride=stride, padding=kernel // 2,
+                           padding_fill=padding_fill)
         else:
             layer = Dense(rng.uniform(-scale, scale, (out, inputs)), weights,
                           rng.normal(0, 0.1, out))
         nodes.append(Node(name, layer, (read,)))
-        return linear_forward(layer, values, conv_pad_value(layer, quantizer))
+        return linear_forward(layer, x, conv_pad_value(layer, quantizer))
 
     def norm(name, y):
         layer = _batchnorm(y, rng, final=False)
@@ -197,24 +201,34 @@ def random_residual_network(scheme, *, seed=0, layout="conv", blocks=1, calibrat
         return batchnorm_forward(layer, y)
 
     channels = 4 if conv else 8
-    values = quantize_activations(norm("stem", linear("stem", INPUT, channels)), act)
+    values = quantize_activations(norm("stem", linear("stem", INPUT, values, channels)), act)
     nodes.append(Node("x0", Activation(act), ("stem.bn",)))
     quantizer = act
     for b in range(blocks):
-        block, shortcut = f"b{b}", values
-        values = quantize_activations(norm(block + ".a", linear(block + ".a", f"x{b}",
-                                                                channels)), act)
+        block, shortcut, read = f"b{b}", values, f"x{b}"
+        down = downsample and b == blocks - 1
+        out, stride = (channels + 2 if conv else 6, 2 if conv else 1) if down else (channels, 1)
+        values = quantize_activations(norm(block + ".a", linear(
+            block + ".a", read, values, out, stride=stride)), act)
         nodes.append(Node(block + ".a.q", Activation(act), (block + ".a.bn",)))
-        total = norm(block + ".b", linear(block + ".b", block + ".a.q", channels)) + shortcut
-        nodes += [Node(block + ".add", Add(), (block + ".b.bn", f"x{b}")),
+        total = norm(block + ".b", linear(block + ".b", block + ".a.q", values, out))
+        if down:
+            total = total + norm(block + ".short", linear(block + ".short", read, shortcut,
+                                                          out, kernel=1, stride=stride))
+            added = (block + ".b.bn", block + ".short.bn")
+        else:
+            total, added = total + shortcut, (block + ".b.bn", read)
+        nodes += [Node(block + ".add", Add(), added),
                   Node(f"x{b + 1}", Activation(act), (block + ".add",))]
         values = quantize_activations(total, act)
     read = f"x{blocks}"
     if conv:
-        nodes += [Node("pool", MaxPool2d(2), (read,)), Node("flat", Flatten(), ("pool",))]
-        values = pool_windows(values, 2, 2).max(axis=-1).reshape(len(values), -1)
-        read = "flat"
-    linear("fc", read, 3 if conv else 4, final=True)
+        if not downsample:
+            nodes.append(Node("pool", MaxPool2d(2), (read,)))
+            values, read = pool_windows(values, 2, 2).max(axis=-1), "pool"
+        nodes.append(Node("flat", Flatten(), (read,)))
+        values, read = values.reshape(len(values), -1), "flat"
+    linear("fc", read, values, 3 if conv else 4, final=True)
     nodes.append(Node("scores", Scores(), ("fc",)))
     return Graph(input_shape, input_quantizer, tuple(nodes))
 

@@ -49,8 +49,9 @@ BLOCKS = {
                                                      channels=stage.in_width))],
     ArgmaxStage: lambda stage: [("argmax", Argmax(classes=stage.classes,
                                                   width=stage.score_width))],
-    ShortcutStage: lambda stage: [("shortcut", Shortcut(width=stage.in_width,
-                                                        depth=stage.depth))],
+    ShortcutStage: lambda stage: [("shortcut", Shortcut(
+        width=stage.in_width, depth=stage.depth,
+        side=() if stage.side is None else stage_blocks(stage.side)))],
 }
 """The components of each stage kind, in stream order (named for the submodule)."""
 
@@ -93,7 +94,8 @@ COSTS = {
     ArgmaxStage: lambda stage, family: [estimate_argmax(
         classes=stage.classes, width=stage.score_width, family=family)],
     ShortcutStage: lambda stage, family: [shortcut_resources(
-        width=stage.in_width, depth=stage.depth, family=family)],
+        width=stage.queue_width, depth=stage.depth, family=family)] + (
+        [] if stage.side is None else COSTS[type(stage.side)](stage.side, family)),
 }
 """The resource estimates of each stage kind's blocks (the same numbers as the blocks'
 ``resources(family)``, without building the blocks)."""
@@ -152,8 +154,7 @@ class DataflowAccelerator(wiring.Component):
                 previous = block.o
                 if isinstance(block, Shortcut):
                     shortcut = block.s
-                elif isinstance(block, MatrixVectorActivation) and \
-                        block.folding.shortcut is not None:
+                elif isinstance(block, MatrixVectorActivation) and block.folding.side_bits:
                     wiring.connect(m, shortcut, block.r)
         wiring.connect(m, previous, wiring.flipped(self.o))
         return m

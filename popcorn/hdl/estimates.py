@@ -348,6 +348,16 @@ def mva_features(folding, family="ice40"):
             feats["control"] += _table_bits(words, layout, record, f) * _lut4_tree(inputs)
             feats["ff"] += f.channels * b + pe * b * (2 + f.pipeline + f.weight_stage
                                                       + f.compare_stage)
+        if f.addend is not None:
+            # one more term in Y's sum; the vector's addend word and its fold's slice in
+            # the flags up to the combine
+            aw = f.addend_width
+            feats["arith"] += pe * width * FACTORS[family]["comb_adder"]
+            feats["ff"] += f.channels * aw + pe * aw * (2 + f.pipeline + f.weight_stage)
+        if f.side_bits and f.neuron_folds > 1:
+            # the channel fold's slice of the `r` word: an NF:1 mux per bit
+            nf = f.neuron_folds
+            feats["control"] += pe * f.side_bits * _lut4_tree(nf + (nf - 1).bit_length())
 
     # Control: fold counters and address; registers: the input vector, the stage flags,
     # staging and the output word.

@@ -25,10 +25,12 @@ class MatrixVectorActivation(wiring.Component):
     Ports
     -----
     i : ``In(stream.Signature(K*N))``: one input vector's bases per transfer.
-    r : with ``folding.shortcut`` only, ``In(stream.Signature(C*b))``: the vector's shortcut
-        bits (b per channel, channel c at ``[c*b, (c+1)*b)``), taken in the same handshake
-        as ``i`` (each ``ready`` waits for the other's ``valid``); lane p of channel fold
-        nf compares with the table its bits select (``LinearFolding.shortcut``).
+    r : with ``folding.shortcut`` or ``folding.addend`` only,
+        ``In(stream.Signature(C*folding.side_bits))``, taken in the same handshake as ``i``
+        (each ``ready`` waits for the other's ``valid``), channel c at
+        ``[c*b, (c+1)*b)``: its shortcut bits (lane p of channel fold nf compares with the
+        table they select, ``LinearFolding.shortcut``) or the signed Y added to its own
+        before the comparators (``LinearFolding.addend``).
     o : ``Out(stream.Signature(C*N'))`` (bases) or ``C*score_width`` (scores).
 
     Timing
@@ -52,8 +54,8 @@ class MatrixVectorActivation(wiring.Component):
         self._folding = folding
         ports = {"i": In(stream.Signature(folding.word_width)),
                  "o": Out(stream.Signature(folding.out_width))}
-        if folding.shortcut is not None:
-            ports["r"] = In(stream.Signature(folding.channels * folding.shortcut_bits))
+        if folding.side_bits:
+            ports["r"] = In(stream.Signature(folding.channels * folding.side_bits))
         super().__init__(ports)
 
     @property
@@ -106,7 +108,7 @@ class MatrixVectorActivation(wiring.Component):
         else:
             x = Signal(f.in_width)
             take = advance & (~busy | last_fold)
-            if f.shortcut is None:
+            if not f.side_bits:
                 m.d.comb += self.i.ready.eq(take)
             else:
                 m.d.comb += [self.i.ready.eq(take & self.r.valid),
@@ -118,12 +120,12 @@ class MatrixVectorActivation(wiring.Component):
         s1 = dict(valid=Signal(name="s1_valid"), first=Signal(name="s1_first"),
                   last=Signal(name="s1_last"), final=Signal(name="s1_final"),
                   nf=Signal.like(nf, name="s1_nf"), q=Signal.like(q, name="s1_q"))
-        if f.shortcut is not None:
-            # the vector's shortcut word; its channel fold's slice travels with the flags
-            shortcut = Signal(len(self.r.payload))
-            s1["pattern"] = Signal(pe * f.shortcut_bits, name="s1_pattern")
+        if f.side_bits:
+            # the vector's `r` word; its channel fold's slice travels with the flags
+            side_word = Signal(len(self.r.payload))
+            s1["side"] = Signal(pe * f.side_bits, name="s1_side")
             with m.If(advance):
-                m.d.sync += s1["pattern"].eq(shortcut.word_select(nf, pe * f.shortcut_bits))
+                m.d.sync += s1["side"].eq(side_word.word_select(nf, pe * f.side_bits))
         if f.borders is not None:
             cls = self._border_class(m, advance & busy & last_fold)
             s1["cls"] = Signal.like(cls, name="s1_cls")
@@ -153,8 +155,8 @@ class MatrixVectorActivation(wiring.Component):
             if not f.gather:      # a vector taken at the last fold keeps the engine busy
                 with m.If(self.i.valid & self.i.ready):
                     m.d.sync += [x.eq(self.i.payload), busy.eq(1)]
-                    if f.shortcut is not None:
-                        m.d.sync += shortcut.eq(self.r.payload)
+                    if f.side_bits:
+                        m.d.sync += side_word.eq(self.r.payload)
 
         weight_word = wport.data
         if f.weight_code == "ternary":
@@ -269,11 +271,12 @@ class MatrixVectorActivation(wiring.Component):
             m.d.comb += [sport.addr.eq(nf_chain[-2]), sport.en.eq(advance)]
         with m.If(advance):
             m.d.sync += [s2_valid.eq(a_valid & a_last), s2_final.eq(acc_flags["final"])]
-        pattern = None
-        if f.shortcut is not None:
-            pattern = Signal.like(acc_flags["pattern"], name="s2_pattern")
+        side = None                  # the `r` slice of the fold being combined / compared
+        if f.side_bits:
+            side = Signal.like(acc_flags["side"], name="s2_side")
             with m.If(advance):
-                m.d.sync += pattern.eq(acc_flags["pattern"])
+                m.d.sync += side.eq(acc_flags["side"])
+        s2_side = side
         # With a compare stage, Y and the channel record are registered between the
         # combine and the comparators (LinearFolding.compare_stage): one more cycle.
         out_valid, out_final, record_data = s2_valid, s2_final, cport.data
@@ -283,11 +286,11 @@ class MatrixVectorActivation(wiring.Component):
             with m.If(advance):
                 m.d.sync += [out_valid.eq(s2_valid), out_final.eq(s2_final),
                              record_data.eq(cport.data)]
-            if pattern is not None:
-                staged = Signal.like(pattern, name="s3_pattern")
+            if side is not None:
+                staged = Signal.like(side, name="s3_side")
                 with m.If(advance):
-                    m.d.sync += staged.eq(pattern)
-                pattern = staged
+                    m.d.sync += staged.eq(side)
+                side = staged
         if f.cycles_per_vector > 1:
             # A result waits for an empty output register, so `i.ready` and the stall come
             # from this engine's registers only: no ready path runs through two engines.
@@ -308,7 +311,11 @@ class MatrixVectorActivation(wiring.Component):
             else:
                 y = Signal(signed(width), name=f"y{p}")
                 partial = s2_count[p] if serial else self._combine(s2_count, p, field)
-                m.d.comb += y.eq(partial + field("offset", 0))
+                if f.addend is None:
+                    m.d.comb += y.eq(partial + field("offset", 0))
+                else:
+                    addend = s2_side.word_select(p, f.addend_width).as_signed()
+                    m.d.comb += y.eq(partial + field("offset", 0) + addend)
             if f.activation is None:
                 results.append(y)
                 continue
@@ -319,8 +326,8 @@ class MatrixVectorActivation(wiring.Component):
                 y = y_reg
             levels = Signal(f.levels, name=f"levels{p}")
             tables = len(f.tables)
-            lane_pattern = None if pattern is None else \
-                pattern.word_select(p, f.shortcut_bits)
+            lane_pattern = None if f.shortcut is None else \
+                side.word_select(p, f.shortcut_bits)
             for k in range(f.levels):
                 # one chain Y >= T' (T' = T + 1 for [Y <= T]); on counts T' is unsigned,
                 # as wide as P (LinearFolding.channel_fields); with a shortcut, the table

@@ -9,38 +9,46 @@ from .queue import Queue, queue_resources
 
 
 def shortcut_resources(*, width, depth, family="ice40"):
-    """Estimate of a :class:`Shortcut`: its queue's (the fork itself is two AND gates)."""
+    """Estimate of a :class:`Shortcut` without its side blocks: its queue's of ``width``
+    bits (the fork itself is two AND gates)."""
     queue = queue_resources(width=width, depth=depth, family=family)
     return {**queue, "lut4": queue["lut4"] + 2}
 
 
 class Shortcut(wiring.Component):
-    """Ports: ``i``, ``o`` (the main branch) and ``s`` (the shortcut), all
-    ``stream.Signature(width)``. A word moves from ``i`` to ``o`` and into a
-    :class:`~popcorn.hdl.queue.Queue` of ``depth`` words in one handshake, when ``o`` is
-    ready and the queue not full; ``s`` is the queue's output. ``o.valid`` is ``i.valid``
-    while the queue is not full (it never depends on ``o.ready``). Cycle model:
-    :class:`~popcorn.mapping.timing.ShortcutTiming`; the depth that keeps a residual block
-    free of deadlock: :func:`~popcorn.mapping.stages.shortcut_depth`.
+    """Ports: ``i`` and ``o`` (the main branch), ``stream.Signature(width)``, and ``s``
+    (the shortcut). A word moves from ``i`` to ``o`` and into the shortcut branch in one
+    handshake, when ``o`` and the branch are ready: the ``side`` blocks (``[(name,
+    component), ...]`` with ``i``/``o`` streams, chained; none for an identity shortcut),
+    then a :class:`~popcorn.hdl.queue.Queue` of ``depth`` words, whose output is ``s``.
+    ``o.valid`` is ``i.valid`` while the branch is ready (it never depends on
+    ``o.ready``). Cycle model: :class:`~popcorn.mapping.timing.ShortcutTiming`; the depth
+    that keeps a residual block free of deadlock:
+    :func:`~popcorn.mapping.stages.shortcut_depth`.
     """
 
-    def __init__(self, *, width, depth):
-        self._width, self._depth = width, depth
+    def __init__(self, *, width, depth, side=()):
+        self._width, self._depth, self._side = width, depth, list(side)
+        out = len(self._side[-1][1].o.payload) if self._side else width
         super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width)),
-                          "s": Out(stream.Signature(width))})
-
-    def resources(self, family="ice40"):
-        """Estimate ``{"lut4", "ff", "ebr", "dsp"}``: :func:`shortcut_resources`."""
-        return shortcut_resources(width=self._width, depth=self._depth, family=family)
+                          "s": Out(stream.Signature(out))})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.queue = queue = Queue(width=self._width, depth=self._depth)
+        m.submodules.queue = queue = Queue(width=len(self.s.payload), depth=self._depth)
+        branch = queue.i
+        if self._side:
+            for name, block in self._side:
+                m.submodules[name] = block
+            for (_, block), (_, after) in zip(self._side, self._side[1:]):
+                wiring.connect(m, block.o, after.i)
+            wiring.connect(m, self._side[-1][1].o, queue.i)
+            branch = self._side[0][1].i
         m.d.comb += [
-            self.o.payload.eq(self.i.payload), queue.i.payload.eq(self.i.payload),
-            self.o.valid.eq(self.i.valid & queue.i.ready),
-            queue.i.valid.eq(self.i.valid & self.o.ready),
-            self.i.ready.eq(self.o.ready & queue.i.ready),
+            self.o.payload.eq(self.i.payload), branch.payload.eq(self.i.payload),
+            self.o.valid.eq(self.i.valid & branch.ready),
+            branch.valid.eq(self.i.valid & self.o.ready),
+            self.i.ready.eq(self.o.ready & branch.ready),
         ]
         wiring.connect(m, queue.o, wiring.flipped(self.s))
         return m

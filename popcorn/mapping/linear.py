@@ -198,6 +198,12 @@ class LinearFolding:
         shortcut bits read as a number (bit j = base j). The engine takes one shortcut word
         (C channels of b bits, the stream's element layout) with each input vector (port
         ``r``) and its lanes pick their thresholds by their pattern.
+    addend : keyword, None (default) or, for the layer that closes a residual block whose
+        shortcut is another linear layer (:class:`~popcorn.golden.integer_graph.IntAdd`: a
+        1 x 1 downsampling convolution), the range (lo, hi) of that layer's Y, which the
+        engine takes with each input vector (port ``r``: C signed fields of
+        :attr:`addend_width` bits) and adds to its own Y, in the same units, before the
+        comparators (on Y: never :attr:`compares_counts`).
     gather : keyword, 0 (default: the input vector arrives as one word of
         :attr:`in_width` bits) or the width w of the words it arrives in, in order
         (:attr:`words_per_vector` of them: a feature map's pixels, flattened in the
@@ -220,6 +226,7 @@ class LinearFolding:
     gather: int = field(default=0, kw_only=True)
     borders: BorderCorrection = field(default=None, kw_only=True)
     shortcut: tuple = field(default=None, kw_only=True)
+    addend: tuple = field(default=None, kw_only=True)
 
     def __post_init__(self):
         lin = self.linear
@@ -253,6 +260,14 @@ class LinearFolding:
                              f"channels, not {self.borders!r}")
         if self.shortcut is not None:
             self._check_shortcut()
+        if self.addend is not None and (
+                self.activation is None or self.shortcut is not None or self.gather or
+                not isinstance(self.addend, tuple) or len(self.addend) != 2 or
+                not all(isinstance(v, int) for v in self.addend) or
+                self.addend[0] > self.addend[1]):
+            raise ValueError(f"layer {lin.layer}: addend must be the (lo, hi) range of the Y "
+                             f"a threshold layer adds (taking its vector as one word, no "
+                             f"shortcut tables), not {self.addend!r}")
         if self.weight_memory not in WEIGHT_MEMORY:
             raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORY}, not "
                              f"{self.weight_memory!r}")
@@ -482,6 +497,17 @@ class LinearFolding:
         return len(self.tables).bit_length() - 1
 
     @property
+    def addend_width(self):
+        """Signed bits per channel of the :attr:`addend` (0 without one)."""
+        return 0 if self.addend is None else signed_width(*self.addend)
+
+    @property
+    def side_bits(self):
+        """Bits per channel of the word port ``r`` takes with each vector: the shortcut's
+        pattern, the addend, or 0 (no port)."""
+        return self.shortcut_bits or self.addend_width
+
+    @property
     def uniform_scale(self):
         """True when A is the same for every channel (then a constant of the hardware)."""
         scale, _ = self.affine()
@@ -494,8 +520,11 @@ class LinearFolding:
         terms = scale.reshape(self.channels, -1) * self.count_max   # Python ints
         low = np.where(terms < 0, terms, 0).sum(axis=1)
         high = np.where(terms > 0, terms, 0).sum(axis=1)
-        return (int(min(0, *low.tolist(), *(offsets.min(axis=0) + low).tolist())),
-                int(max(0, *high.tolist(), *(offsets.max(axis=0) + high).tolist())))
+        lo = int(min(0, *low.tolist(), *(offsets.min(axis=0) + low).tolist()))
+        hi = int(max(0, *high.tolist(), *(offsets.max(axis=0) + high).tolist()))
+        if self.addend is not None:                  # Y + the addend's Y
+            lo, hi = min(lo, lo + self.addend[0]), max(hi, hi + self.addend[1])
+        return lo, hi
 
     @property
     def score_width(self):
@@ -555,7 +584,8 @@ class LinearFolding:
         """True for a threshold layer with one base pair (BNN, XNOR-Net): its comparators
         are moved onto the popcount P itself (:meth:`count_thresholds`), so the engine
         needs neither Y nor its adders, as FINN's MVTU."""
-        return self.activation is not None and self.weight_bases * self.act_bases == 1
+        return self.activation is not None and self.weight_bases * self.act_bases == 1 \
+            and self.addend is None
 
     def count_thresholds(self, affine=None, count_max=None, activation=None):
         """(thresholds T', modes) ``object`` (C, L) on P, the stored encoding
@@ -652,17 +682,20 @@ class LinearFolding:
         return words, layout, record
 
     # -- golden model ---------------------------------------------------------------------
-    def reference(self, bases, classes=None, shortcut=None):
+    def reference(self, bases, classes=None, shortcut=None, addend=None):
         """What the engine outputs for input bases ``uint8`` (B, K, N): Y ``int64`` (B, C)
         for the scores layer, else the next layer's bases ``uint8`` (B, C, N') (with
         ``emit="levels"`` the comparator levels (B, C, L)). With :attr:`borders`,
         ``classes`` gives each vector's border class (B,); with :attr:`shortcut`,
-        ``shortcut`` each vector's shortcut bits ``uint8`` (B, C, b)."""
+        ``shortcut`` each vector's shortcut bits ``uint8`` (B, C, b); with :attr:`addend`,
+        ``addend`` the Y added, ``int64`` (B, C)."""
         bases = check_bits(bases, "bases")
         if (classes is None) != (self.borders is None):
             raise ValueError("classes must be given exactly when the folding has borders")
         if (shortcut is None) != (self.shortcut is None):
             raise ValueError("shortcut must be given exactly when the folding has one")
+        if (addend is None) != (self.addend is None):
+            raise ValueError("addend must be given exactly when the folding has one")
         lin = self.linear
         dots = np.stack([np.stack([
             binary_dot(lin.weight_bits[i], bases[..., j], lin.weight_encoding,
@@ -671,6 +704,8 @@ class LinearFolding:
         y = np.einsum("ijbc,cij->bc", dots, lin.coefficients) + lin.bias
         if self.borders is not None:
             y = y + self.borders.correction(lin.coefficients)[np.asarray(classes)]
+        if addend is not None:
+            y = y + np.asarray(addend, dtype=np.int64)
         if self.activation is None:
             return y
         levels = apply_thresholds(self.activation, y)         # (B, C, L)

@@ -207,30 +207,53 @@ class _Stream:
 
 def _graph_chain(integer):
     """The steps of an :class:`~popcorn.golden.integer_graph.IntegerGraph` as one chain:
-    (stages, names, shortcuts), ``shortcuts[n]`` the tensor a residual step n adds (its
-    identity shortcut). Every step must read the step before it (a residual step also an
-    earlier tensor); anything else is refused naming the node."""
-    for name, stage, _ in integer.steps:
-        if stage.kind == "add":
-            raise NetworkError(f"node {name!r}: an Add of two pre-activations (a convolution "
-                               f"on the shortcut) has no hardware yet; only identity "
-                               f"shortcuts map (popcorn predict runs this graph)")
+    (stages, names, joins). ``joins[n]`` for the activation step n that closes a residual
+    block: (the tensor the block forks, the shortcut's linear stage or None for the
+    identity). Of an Add of two pre-activations the shortcut is the branch that reads the
+    earlier tensor (the block's input), or the smaller kernel if both read it. Every other
+    step must read the step before it; anything else is refused naming the node."""
+    steps = {name: (stage, inputs) for name, stage, inputs in integer.steps}
+    order = {name: n for n, (name, _, _) in enumerate(integer.steps)}
+    order[INPUT] = -1
+    sides, adds = {}, {}                         # side linear -> its Add; Add -> (main, side)
+    for name, stage, inputs in integer.steps:
         if stage.kind == "concat":
             raise NetworkError(f"node {name!r}: Concat has no hardware yet (popcorn predict "
                                f"runs this graph)")
-    stages, names, shortcuts = [], [], {}
+        if stage.kind == "add":
+            a, b = inputs
+            key = {n: (order[steps[n][1][0]], _kernel(steps[n][0])) for n in inputs}
+            side = b if key[b] <= key[a] else a
+            adds[name] = (a if side == b else b, side)
+            sides[side] = name
+    stages, names, joins = [], [], {}
     previous = INPUT
     for name, stage, inputs in integer.steps:
-        if inputs[0] != previous:
-            raise NetworkError(f"node {name!r} reads {inputs[0]!r}, not the node before it "
+        if name in sides or stage.kind == "add":
+            continue
+        read = inputs[0]
+        if read in adds:                        # the activation quantizing an Add's sum
+            main, side = adds[read]
+            if main != previous:
+                raise NetworkError(f"node {read!r} adds {main!r}, not the node before it "
+                                   f"({previous!r}); the dataflow accelerator maps a chain "
+                                   f"of layers with residual blocks")
+            joins[len(stages)] = (steps[side][1][0], steps[side][0])
+        elif read != previous:
+            raise NetworkError(f"node {name!r} reads {read!r}, not the node before it "
                                f"({previous!r}); the dataflow accelerator maps a chain of "
-                               f"layers with identity shortcuts")
+                               f"layers with residual blocks")
         if stage.kind == "residual":
-            shortcuts[len(stages)] = inputs[1]
+            joins[len(stages)] = (inputs[1], None)
         stages.append(stage)
         names.append(name)
         previous = name
-    return stages, names, shortcuts
+    return stages, names, joins
+
+
+def _kernel(stage):
+    """A linear stage's kernel size (1 for a Dense layer)."""
+    return stage.kernel[0] if stage.kind == "conv2d" else 1
 
 
 def _pattern_tables(residual, quantizer):
@@ -250,12 +273,15 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     """Map ``network`` to a :class:`NetworkPlan`.
 
     ``network`` is a :class:`~popcorn.network.Network` or a :class:`~popcorn.network.Graph`
-    whose joins are residual blocks with identity shortcuts (a chain of layers in which an
-    Add sums a block's input and its last BatchNorm, quantized next): the block's input
-    enters a :class:`~popcorn.mapping.stages.ShortcutStage` and the engine of its last
-    layer compares with thresholds chosen by the shortcut (``LinearFolding.shortcut``).
-    A block's layers must keep its map's shape (Conv2d of stride 1 and kernel 2p + 1, or
-    Dense layers on vectors).
+    whose joins are residual blocks (a chain of layers in which an Add, quantized next,
+    sums a block's last BatchNorm and its shortcut): the block's input enters a
+    :class:`~popcorn.mapping.stages.ShortcutStage`; with an identity shortcut the engine
+    of the block's last layer compares with thresholds chosen by the shortcut's code
+    (``LinearFolding.shortcut``), with a linear shortcut (a 1 x 1 downsampling convolution
+    and its BatchNorm) that layer's engine runs inside the ShortcutStage and the closing
+    engine adds its Y (``LinearFolding.addend``). A block's main branch holds Conv2d
+    layers (or Dense layers on vectors). ``folding`` then lists a block's shortcut layer
+    just before the layer that closes the block.
 
     ``folding`` optionally fixes (pe, simd) per engine (a list, one per Conv2d or Dense in
     order); otherwise :func:`choose_folding` gives every engine about ``target_cycles``
@@ -271,10 +297,10 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     """
     if isinstance(network, Graph):
         integer = to_integer_graph(network, frac_bits)
-        stages_in, names, shortcuts = _graph_chain(integer)
+        stages_in, names, joins = _graph_chain(integer)
     else:
         integer = to_integer(network, frac_bits)
-        stages_in, names, shortcuts = list(integer.stages), None, {}
+        stages_in, names, joins = list(integer.stages), None, {}
     linears = [s for s in stages_in if isinstance(s, IntLinear)]
     if folding is not None and len(folding) != len(linears):
         raise ValueError(f"folding gives {len(folding)} (pe, simd) pairs for "
@@ -292,7 +318,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     options = dict(bases=bases, multiply=multiply)
     entering = {}           # step index -> (stage index, _Stream) of the stream it reads
 
-    def fold(linear, activation, items, emit, borders=None, shortcut=None):
+    def fold(linear, activation, items, emit, borders=None, shortcut=None, addend=None):
         channels, fan_in = linear.weight_bits.shape[1:]
         pe, simd = next(engines) if engines is not None else \
             choose_folding(channels, fan_in, max(1, target_cycles // items))
@@ -301,6 +327,8 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             kwargs["borders"] = borders
         if shortcut is not None:
             kwargs["shortcut"] = shortcut
+        if addend is not None:
+            kwargs["addend"] = addend
         try:
             if pipeline == "auto":
                 kwargs["pipeline"] = LinearFolding(linear, activation, pe=pe, simd=simd,
@@ -314,36 +342,53 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                 message = f"layer {linear.layer} ({linear.kind}): {message}"
             raise NetworkError(message) from None
 
-    def residual(n, after, where, out, closing=None):
-        """The shortcut tables of the residual step n + 1 (``after``), its
-        ShortcutStage inserted where the shortcut's stream begins; ``out``: (H, W, C) of
-        the block's output, ``closing`` the ConvStage of step n (None for a Dense)."""
-        short = shortcuts[n + 1]
+    def residual(n, after, where, out, closing):
+        """(shortcut tables, addend) of the engine of step n, which closes a residual block
+        (its activation, step n + 1, is ``after``); inserts the block's ShortcutStage (and
+        its side engine) where the forked stream begins. ``out``: (H, W, C) of the
+        block's output, ``closing`` the ConvStage or DenseStage of step n (no folding
+        yet)."""
+        short, side_linear = joins[n + 1]
         at, source = entering[0 if short == INPUT else names.index(short) + 1]
-        main = stages[at:]
+        main = stages[at:] + [closing]
         for stage in main:
-            if not (isinstance(stage, ConvStage) and stage.stride == 1 and
-                    stage.kernel == 2 * stage.padding + 1) and \
-                    not (isinstance(stage, DenseStage) and not stage.folding.gather):
+            if not isinstance(stage, ConvStage) and not (
+                    isinstance(stage, DenseStage) and
+                    (stage.folding is None or not stage.folding.gather)):
                 raise NetworkError(f"{where}: the residual block from {short!r} holds layer "
-                                   f"{stage.layer} ({stage.kind}), which changes the map's "
-                                   f"shape; a block's layers must be Conv2d of stride 1 and "
-                                   f"kernel 2 * padding + 1, or Dense")
+                                   f"{stage.layer} ({stage.kind}); a block's main branch "
+                                   f"takes Conv2d layers, or Dense layers on vectors")
         if any(isinstance(stage, ShortcutStage) for stage in main):
             raise NetworkError(f"{where}: residual blocks overlap (another starts after "
                                f"{short!r}); each block must end before the next begins")
-        if source.levels or (source.height, source.width, source.channels) != out:
-            raise NetworkError(f"{where}: the shortcut {short!r} is not a map of "
-                               f"{out[0]}x{out[1]}x{out[2]} activation bases")
-        if source.bits > MAX_SHORTCUT_BITS:
-            raise NetworkError(f"{where}: the shortcut {short!r} has {source.bits} bases "
-                               f"per channel; a residual engine takes at most "
-                               f"{MAX_SHORTCUT_BITS}")
-        minimum = shortcut_depth(main + [closing])
+        if source.levels:
+            raise NetworkError(f"{where}: the shortcut {short!r} is comparator levels "
+                               f"before a pool, not activation bases")
+        tables = addend = side = None
+        if side_linear is None:
+            if (source.height, source.width, source.channels) != out:
+                raise NetworkError(f"{where}: the shortcut {short!r} is not a map of "
+                                   f"{out[0]}x{out[1]}x{out[2]} activation bases")
+            if source.bits > MAX_SHORTCUT_BITS:
+                raise NetworkError(f"{where}: the shortcut {short!r} has {source.bits} "
+                                   f"bases per channel; a residual engine takes at most "
+                                   f"{MAX_SHORTCUT_BITS}")
+            tables = _pattern_tables(after, source.quantizer)
+        else:
+            side = _side_stage(side_linear, source, fold)
+            shape = (*side.out_shape, side.folding.channels) \
+                if isinstance(side, ConvStage) else (1, 1, side.folding.channels)
+            if shape != out:
+                raise NetworkError(f"{where}: the shortcut layer {side_linear.layer} gives "
+                                   f"{shape[0]}x{shape[1]}x{shape[2]}, the block "
+                                   f"{out[0]}x{out[1]}x{out[2]}")
+            addend = side.folding.y_range()
+        minimum = shortcut_depth(main, side)
         stages.insert(at, ShortcutStage(layer=short, height=source.height,
                                         width=source.width, channels=source.channels,
-                                        bits=source.bits, minimum=minimum, depth=minimum))
-        return _pattern_tables(after, source.quantizer)
+                                        bits=source.bits, minimum=minimum, depth=minimum,
+                                        side=side))
+        return tables, addend
 
     n, flatten_at = 0, None
     while n < len(stages_in):
@@ -375,10 +420,11 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                 queue=input_queue_depth(stream.width) if stages else 0)
             oh, ow = conv.out_shape
             linear = _stream_weights(stage, (kh, kh))
-            tables = residual(n, after, where, (oh, ow, stage.weight_bits.shape[1]), conv) \
-                if n + 1 in shortcuts else None
+            tables, addend = residual(n, after, where, (oh, ow, stage.weight_bits.shape[1]),
+                                      conv) if n + 1 in joins else (None, None)
             folded = fold(linear, activation, oh * ow, "levels" if levels else "bases",
-                          border_correction(stage, stream.height, stream.width), tables)
+                          border_correction(stage, stream.height, stream.width), tables,
+                          addend)
             conv = replace(conv, folding=folded)
             stages.append(conv)
             stream = _Stream(oh, ow, folded.channels, folded.out_bits, activation.quantizer,
@@ -405,9 +451,10 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                         height=stream.height, width=stream.width, channels=stream.channels,
                         bits=stream.bits))
             else:
-                tables = residual(n, after, where, (1, 1, stage.weight_bits.shape[1])) \
-                    if n + 1 in shortcuts else None
-                folded = fold(stage, activation, 1, "bases", shortcut=tables)
+                tables, addend = residual(n, after, where, (1, 1, stage.weight_bits.shape[1]),
+                                          DenseStage(layer=stage.layer, folding=None)) \
+                    if n + 1 in joins else (None, None)
+                folded = fold(stage, activation, 1, "bases", shortcut=tables, addend=addend)
             stages.append(DenseStage(layer=stage.layer, folding=folded))
             if activation is None:
                 stream = None
@@ -451,6 +498,22 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                                       score_width=last.score_width))
         n += 1
     return NetworkPlan(network, integer, size_shortcuts(stages), input_shape)
+
+
+def _side_stage(linear, source, fold):
+    """The stage of a residual block's shortcut layer ``linear`` (a 1 x 1 downsampling
+    convolution, or a Dense layer) on the forked stream ``source``: its engine emits Y
+    (no activation), which the engine that closes the block adds to its own."""
+    if linear.kind == "dense":
+        return DenseStage(layer=linear.layer, folding=fold(linear, None, 1, "bases"))
+    kh = linear.kernel[0]
+    stage = ConvStage(layer=linear.layer, height=source.height, width=source.width,
+                      channels=source.channels, bits=source.bits, kernel=kh,
+                      stride=linear.stride, padding=linear.padding, folding=None)
+    oh, ow = stage.out_shape
+    folded = fold(_stream_weights(linear, (kh, kh)), None, oh * ow, "bases",
+                  border_correction(linear, source.height, source.width))
+    return replace(stage, folding=folded)
 
 
 def size_shortcuts(stages):

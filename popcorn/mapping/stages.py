@@ -68,24 +68,48 @@ def input_queue_depth(width):
     return 2 * width
 
 
-def shortcut_depth(main):
-    """Words of the shortcut queue of a residual block whose main branch is ``main`` (its
-    stages, the last closing the block), the fewest that no stall pattern can deadlock:
-    ``L + 1``, L the main branch's lookahead, ``sum p * (W + 1)`` over its convolutions
-    (stride 1, ``k = 2p + 1``, on W-pixel rows; 0 for Dense layers).
+def _needed(stage, q):
+    """The last input word (raster index) a :class:`ConvStage`'s window q needs: the real
+    pixel at or before the padded position that completes it; a Dense stage's vector q
+    needs word q."""
+    if not isinstance(stage, ConvStage):
+        return q
+    ow = stage.out_shape[1]
+    k, s, p = stage.kernel, stage.stride, stage.padding
+    y, x = (q // ow) * s + k - 1 - p, (q % ow) * s + k - 1 - p      # real coordinates
+    if y >= stage.height:
+        return stage.height * stage.width - 1
+    return y * stage.width + min(x, stage.width - 1)
 
-    Why: the engine that closes the block takes window q of its input with shortcut word q
-    (the block's input pixel q). A stride-1 window with padding p offers window q once it
-    has pixel ``q + p*W + p`` of its map, so window q of the last convolution needs the
-    block's input up to pixel ``q + L``, and the shortcut fork moves a pixel into the main
-    branch and the queue together: while the engine waits for window q, the queue holds
-    pixels q .. q + L. With ``L + 1`` words it never blocks the fork before those arrive;
-    with L it can (the main branch then waits for a pixel the full queue holds back).
-    :func:`~popcorn.mapping.timing.chain_cycles` hangs with L words (checked in the
-    tests)."""
-    lookahead = sum(stage.padding * (stage.width + 1) for stage in main
-                    if isinstance(stage, ConvStage))
-    return max(2, lookahead + 1)
+
+def shortcut_depth(main, side=None):
+    """Words of the shortcut queue of a residual block, the fewest that no stall pattern can
+    deadlock. ``main``: the main branch's stages (Conv or Dense), the last closing the
+    block; ``side``: the shortcut's :class:`ConvStage` (a 1 x 1 downsampling convolution),
+    or None for the identity. The engine that closes the block takes its window q with
+    shortcut word q. Window q needs the block's input up to word N(q) (each window of the
+    chain needs the input up to the real pixel that completes it: :func:`_needed`,
+    composed), and the fork moves a word into the main branch and the shortcut branch in
+    one handshake, so while the engine waits for window q the shortcut branch has received
+    the input up to N(q): every shortcut word q' >= q it can make from that input (the
+    identity: words q .. N(q); a convolution: those whose window needs no more) is
+    unread. A queue that holds them all never blocks the fork before N(q) arrives: the
+    depth is the most of them over q (at least 2). For an identity block of stride-1
+    convolutions with k = 2p + 1 on W-pixel rows, ``L + 1`` with ``L = sum p (W + 1)``;
+    there one word fewer hangs :func:`~popcorn.mapping.timing.chain_cycles` (tested). With
+    a side convolution the words its window and engine hold are not counted: an upper
+    bound."""
+    words = main[-1].out_words
+    most, made = 0, 0
+    for q in range(words):
+        need = q
+        for stage in reversed(main):
+            need = _needed(stage, need)
+        made = max(made, q)
+        while made < words and (made if side is None else _needed(side, made)) <= need:
+            made += 1
+        most = max(most, made - q)
+    return max(2, most)
 
 
 def _queue(stage):
@@ -94,17 +118,22 @@ def _queue(stage):
 
 def _engine_timing(folding):
     """The cycle model of an engine that takes its input as one word."""
-    model = EngineTiming if folding.shortcut is None else ResidualEngineTiming
+    model = ResidualEngineTiming if folding.side_bits else EngineTiming
     return model(cycles_per_vector=folding.cycles_per_vector, stages=engine_stages(folding))
 
 
-def _shortcut_bits(folding, words):
-    """The shortcut bits (B, C, b) of ``words`` (None for an engine without a shortcut)."""
-    if folding.shortcut is None:
-        return None
+def _side_reference(folding, vectors, classes, words):
+    """``folding.reference`` of ``vectors``, with the words port ``r`` took alongside (the
+    shortcut's bits or the addend's Y) when the engine closes a residual block."""
+    if not folding.side_bits:
+        return folding.reference(vectors, classes)
     if words is None:
         raise ValueError("a residual engine's reference needs its shortcut words")
-    return unpack_pixels(words, folding.channels, folding.shortcut_bits)
+    if folding.shortcut is not None:
+        return folding.reference(vectors, classes,
+                                 unpack_pixels(words, folding.channels, folding.shortcut_bits))
+    return folding.reference(vectors, classes, None,
+                             unpack_scores(words, folding.channels, folding.addend_width))
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,8 +190,7 @@ class ConvStage:
         vectors = win.reshape(-1, self.kernel * self.kernel * self.channels, self.bits)
         borders = self.folding.borders
         classes = None if borders is None else borders.class_map().ravel()
-        out = self.folding.reference(vectors, classes,
-                                     _shortcut_bits(self.folding, shortcut))
+        out = _side_reference(self.folding, vectors, classes, shortcut)
         return _pack_engine_output(self.folding, out)
 
     def timing(self):
@@ -199,7 +227,7 @@ class DenseStage:
         vectors = [sum(int(word) << (k * f.word_width) for k, word in enumerate(words[v:v + n]))
                    for v in range(0, len(words), n)]
         vector = unpack_pixels(vectors, f.fan_in, f.act_bases)
-        return _pack_engine_output(f, f.reference(vector, None, _shortcut_bits(f, shortcut)))
+        return _pack_engine_output(f, _side_reference(f, vector, None, shortcut))
 
     def timing(self):
         f = self.folding
@@ -334,8 +362,10 @@ class ShortcutStage:
     """The start of a residual block with an identity shortcut: the stream (an H x W map of
     C elements of ``bits`` bits, or a vector as a 1 x 1 map) passes on unchanged, and a
     copy waits in a queue of ``depth`` words for the engine that closes the block (the
-    next stage whose folding has a ``shortcut``), one word per vector it takes.
-    ``layer``: the tensor forked; ``minimum``: the fewest words that cannot deadlock
+    next stage whose folding has a ``shortcut`` or an ``addend``), one word per vector it
+    takes; with ``side`` (a :class:`ConvStage` whose engine emits Y, a downsampling
+    block's 1 x 1 convolution) the copy goes through that stage first and the queue holds
+    its Y words. ``layer``: the tensor forked; ``minimum``: the fewest words that cannot deadlock
     (:func:`shortcut_depth`); ``depth`` (at least that) is what the mapper chose
     (:func:`~popcorn.mapping.network_map.size_shortcuts`)."""
     layer: object
@@ -345,31 +375,43 @@ class ShortcutStage:
     bits: int
     minimum: int
     depth: int
+    side: object = None
 
     kind = "shortcut"
     in_width = out_width = property(lambda self: self.channels * self.bits)
     in_words = out_words = property(lambda self: self.height * self.width)
     out_layout = property(lambda self: (self.height, self.width, self.channels, self.bits))
 
+    @property
+    def queue_width(self):
+        """Bits of a queued word: the input's, or the side engine's Y word."""
+        return self.in_width if self.side is None else self.side.out_width
+
     def reference(self, words):
         return list(words)
 
+    def shortcut_words(self, words):
+        """The words the queue delivers for one image's input ``words``."""
+        return list(words) if self.side is None else self.side.reference(words)
+
     def timing(self):
-        return [ShortcutTiming(depth=self.depth)]
+        side = () if self.side is None else self.side.timing()
+        return [ShortcutTiming(depth=self.depth, side=side)]
 
 
 def stream_references(stages, words):
     """The output words of every stage of a plan (a list per stage) for one image's input
     ``words``: each stage's :meth:`reference` on the words before it; an engine with a
-    shortcut also reads the words of the last :class:`ShortcutStage` before it."""
+    shortcut or an addend also reads the words the queue of the last
+    :class:`ShortcutStage` before it delivers."""
     outputs, forked = [], None
     for stage in stages:
-        if getattr(getattr(stage, "folding", None), "shortcut", None) is not None:
+        if getattr(getattr(stage, "folding", None), "side_bits", 0):
             words = stage.reference(words, forked)
         else:
+            if isinstance(stage, ShortcutStage):
+                forked = stage.shortcut_words(words)
             words = stage.reference(words)
-        if isinstance(stage, ShortcutStage):
-            forked = words
         outputs.append(words)
     return outputs
 

@@ -226,25 +226,39 @@ class ResidualEngineTiming(EngineTiming):
 
 class ShortcutTiming:
     """:class:`popcorn.hdl.shortcut.Shortcut`: a word passes to the main branch and into
-    the shortcut's :class:`QueueTiming` in one handshake, when the main branch is ready and
-    the queue not full; its ``valid`` is its input's while the queue is not full
+    the shortcut branch in one handshake, when both are ready; the branch is the models
+    ``side`` (a chain, none for an identity shortcut) ending in a :class:`QueueTiming`
+    (``queue``). The fork's ``valid`` is its input's while the branch is ready
     (combinational: :meth:`offer`). The queue is clocked by the engine that pops it
-    (:class:`ResidualEngineTiming`), which keeps ``peak``: the most words its memory has
-    held (besides the output register)."""
+    (:class:`ResidualEngineTiming`), with ``written``; that engine keeps ``peak``: the most
+    words the queue's memory has held (besides the output register)."""
 
-    def __init__(self, *, depth):
+    def __init__(self, *, depth, side=()):
         self.queue = QueueTiming(depth=depth)
+        self.side = list(side)
+        self.cpv = max([getattr(model, "cpv", 0) for model in self.side] + [0])
         self.written = False
         self.peak = 0
 
+    def _readies(self):
+        readies = [False] * len(self.side) + [self.queue.in_ready(True)]
+        for s in range(len(self.side) - 1, -1, -1):
+            readies[s] = self.side[s].in_ready(readies[s + 1])
+        return readies
+
     def offer(self, in_valid):
-        return in_valid and self.queue.in_ready(True)
+        return in_valid and self._readies()[0]
 
     def in_ready(self, out_ready):
-        return out_ready and self.queue.in_ready(True)
+        return out_ready and self._readies()[0]
 
     def clock(self, in_valid, out_ready):
-        self.written = in_valid and self.in_ready(out_ready)
+        readies = self._readies()
+        valids = [in_valid and out_ready and readies[0]] + \
+            [model.out_valid for model in self.side]
+        self.written = valids[-1] and readies[-1]
+        for s, model in enumerate(self.side):
+            model.clock(valids[s], readies[s + 1])
 
 
 class ArgmaxTiming:

@@ -171,37 +171,43 @@ def test_ternary_network_fitted_to_block_ram_in_rtl(monkeypatch, tmp_path):
     check_network(fitted, random_inputs(network, 4, 3), tmp_path, burst=2)
 
 
-@pytest.mark.parametrize("scheme, layout, target", [
-    ("bnn", "conv-zero", 200), ("abc", "conv", 60), ("xnor", "conv", 1), ("pa", "dense", 20),
-    ("binaryconnect", "dense", 1)])
-def test_residual_network_scores_and_cycles(scheme, layout, target, tmp_path):
-    """Two identity residual blocks: each block's input forked into a shortcut queue that
-    the block's last engine reads, its lanes comparing with the table of their shortcut
-    code. Every image's scores under random stalls, and the cycles as the cycle model's
-    (at one cycle per window too, where the queue is deepest)."""
+@pytest.mark.parametrize("scheme, layout, target, downsample", [
+    ("bnn", "conv-zero", 200, False), ("abc", "conv", 60, False), ("xnor", "conv", 1, False),
+    ("pa", "dense", 20, False), ("binaryconnect", "dense", 1, False),
+    ("bnn", "conv-zero", 40, True), ("abc", "conv", 1, True), ("pa", "dense", 8, True)])
+def test_residual_network_scores_and_cycles(scheme, layout, target, downsample, tmp_path):
+    """Two residual blocks: each block's input forked into a shortcut queue that the
+    block's last engine reads, its lanes comparing with the table of their shortcut code;
+    with ``downsample`` the second block's shortcut is a 1 x 1 convolution of stride 2 (a
+    Dense layer) whose engine, inside the fork, queues Y for the closing engine to add.
+    Every image's scores under random stalls, and the cycles as the cycle model's (at one
+    cycle per window too, where the queues are deepest)."""
     from popcorn.golden.examples import random_residual_network
 
     layout, _, fill = layout.partition("-")
     graph = random_residual_network(scheme, seed=4, layout=layout, blocks=2,
-                                    padding_fill=fill or "lowest")
+                                    downsample=downsample, padding_fill=fill or "lowest")
     plan = map_network(graph, target_cycles=target)
-    assert [s.kind for s in plan.stages].count("shortcut") == 2
+    forks = [s for s in plan.stages if s.kind == "shortcut"]
+    assert [fork.side is not None for fork in forks] == [False, downsample]
     check_network(plan, random_inputs(graph, 6, 9), tmp_path, idle=0.3, stall=0.3)
 
 
 @pytest.mark.parametrize("idle, stall", [(0.0, 0.95), (0.9, 0.0), (0.6, 0.8)])
 def test_residual_queue_at_its_minimum_survives_any_stalls(idle, stall, tmp_path):
-    """The shortcut queue at its closed-form minimum (no room to run ahead), the output
-    stalled 95 % of the cycles (every queue of the main branch fills), the input starved,
-    and both: every image's scores still come out equal to the golden model's."""
+    """The shortcut queues at their closed-form minimum (no room to run ahead; an identity
+    block and a downsampling block), the output stalled 95 % of the cycles (every queue of
+    the main branch fills), the input starved, and both: every image's scores still come
+    out equal to the golden model's."""
     from dataclasses import replace
 
     from popcorn.golden.examples import random_residual_network
     from popcorn.mapping.network_map import NetworkPlan
 
-    graph = random_residual_network("bnn", seed=2, layout="conv")
+    graph = random_residual_network("bnn", seed=2, layout="conv", blocks=2, downsample=True)
     plan = map_network(graph, target_cycles=1)
     stages = [replace(s, depth=s.minimum) if s.kind == "shortcut" else s for s in plan.stages]
     tight = NetworkPlan(graph, plan.integer, tuple(stages), plan.input_shape)
-    assert tight.stages[1].depth == 13 < plan.stages[1].depth
+    assert [s.depth for s in tight.stages if s.kind == "shortcut"] == [13, 6]
+    assert tight.stages[1].depth < plan.stages[1].depth
     check_network(tight, random_inputs(graph, 5, 3), tmp_path, idle=idle, stall=stall)

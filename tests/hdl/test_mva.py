@@ -42,10 +42,19 @@ def run(folding, tmp_path, count=120, seed=0):
     if folding.borders is not None:            # vectors in raster order, image after image
         positions = folding.borders.class_map().ravel()
         classes = np.resize(positions, count)
+    side = None                                # port r's words, as bits
     if folding.shortcut is not None:           # every pattern, a table each
         shortcut = rng.integers(0, 2, (count, folding.channels, folding.shortcut_bits),
                                 dtype=np.uint8)
-    out = folding.reference(bases, classes, shortcut)
+        side = shortcut.reshape(count, -1)
+    addend = None
+    if folding.addend is not None:             # the whole range, both ends included
+        lo, hi = folding.addend
+        addend = rng.integers(lo, hi + 1, (count, folding.channels))
+        addend[0], addend[1] = lo, hi
+        side = ((addend[..., None] >> np.arange(folding.addend_width)) & 1).astype(
+            np.uint8).reshape(count, -1)
+    out = folding.reference(bases, classes, shortcut, addend)
     expected_words = folding.pack_outputs(out)
     width = folding.out_width
     expected = np.array([[(w >> b) & 1 for b in range(width)] for w in expected_words],
@@ -53,8 +62,8 @@ def run(folding, tmp_path, count=120, seed=0):
     case = dict(inputs=bases.reshape(count, -1), expected=expected,
                 interval=folding.cycles_per_vector, latency=folding.latency, burst=6,
                 seed=seed, idle=0.3, stall=0.3)
-    if shortcut is not None:
-        case["shortcut"] = shortcut.reshape(count, -1)
+    if side is not None:
+        case["shortcut"] = side
     measured = run_testbench(MatrixVectorActivation(folding),
                              test_module="popcorn.sim.testbenches.stream_tb",
                              build_dir=tmp_path, case=case)
@@ -481,6 +490,26 @@ def test_mva_residual_engine_picks_each_channels_table(scheme, layout, options, 
     assert len({id(t) for t in folding.shortcut}) > 1          # the tables differ
     if options:
         folding = replace(folding, **options)
+    measured = run(folding, tmp_path, count=60)
+    assert measured == {"words": 60, "interval": folding.cycles_per_vector,
+                        "latency": folding.latency}
+
+
+@pytest.mark.parametrize("scheme, options", [("bnn", {}), ("abc", {}),
+                                             ("pa", {"bases": "serial"}),
+                                             ("xnor", {"pipeline": 1})])
+def test_mva_adds_the_shortcut_engines_y(scheme, options, tmp_path):
+    """The engine closing a downsampling block takes the shortcut engine's Y with each
+    vector (signed fields, the whole range, ends included) and compares Y + Y' (on Y even
+    for one base pair). Every word equals the golden model's."""
+    from dataclasses import replace
+
+    linear, activation = dense_layers(scheme, seed=2)[0]
+    folding = LinearFolding(linear, activation, pe=2 if linear.weight_bits.shape[1] % 2 == 0
+                            else 1, simd=4 if linear.weight_bits.shape[2] % 4 == 0 else 1,
+                            addend=(-300, 517))
+    assert not folding.compares_counts and folding.addend_width == 11
+    folding = replace(folding, **options)
     measured = run(folding, tmp_path, count=60)
     assert measured == {"words": 60, "interval": folding.cycles_per_vector,
                         "latency": folding.latency}

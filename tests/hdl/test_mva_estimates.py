@@ -110,3 +110,26 @@ def test_residual_tables_cost_what_the_estimate_says(scheme, tmp_path):
         grown = getattr(got[1], key) - getattr(got[0], key)
         estimated = est[1][key] - est[0][key]
         assert grown > 0 and abs(estimated - grown) <= 0.4 * grown, (key, grown, estimated)
+
+
+@pytest.mark.synth
+def test_addend_costs_what_the_estimate_says(tmp_path):
+    """The engine closing a downsampling block adds the shortcut engine's Y (one more term
+    in Y's sum, the addend word and its fold's slice in the flags): the estimate's
+    increase over the same engine without it within 40 % of Yosys's, LUT4 and FF."""
+    import dataclasses
+
+    from popcorn.golden.examples import random_residual_network
+    from popcorn.mapping.network_map import map_network
+
+    graph = random_residual_network("abc", layout="conv", blocks=2, downsample=True)
+    folding = [f for f in map_network(graph, target_cycles=60).foldings
+               if f.addend is not None][0]
+    plain = dataclasses.replace(folding, addend=None)
+    got = [synth_stat(MatrixVectorActivation(f), family="ice40", build_dir=tmp_path / str(n))
+           for n, f in enumerate((plain, folding))]
+    est = [estimate_mva(f, "ice40") for f in (plain, folding)]
+    for key in ("lut4", "ff"):
+        grown = getattr(got[1], key) - getattr(got[0], key)
+        estimated = est[1][key] - est[0][key]
+        assert grown > 0 and abs(estimated - grown) <= 0.4 * grown, (key, grown, estimated)

@@ -183,15 +183,13 @@ def test_shortcut_queue_depth_is_tight_and_stall_free():
 
 
 def test_residual_blocks_the_hardware_cannot_carry_are_refused():
-    """A downsampling block (a 1 x 1 convolution on the shortcut), a block whose layers
-    change the map's shape, and a Concat are refused naming the node."""
+    """A Concat, and a block whose main branch holds a pool, are refused naming the
+    node."""
     from popcorn.golden.examples import random_residual_network
     from popcorn.network import Graph, Node
 
-    from ..network.test_graph import branch_graph, residual_graph
+    from ..network.test_graph import branch_graph
 
-    with pytest.raises(NetworkError, match="'b2.add'.*Add of two pre-activations"):
-        map_network(residual_graph())
     with pytest.raises(NetworkError, match="'cat'.*Concat"):
         map_network(branch_graph())
     graph = random_residual_network("bnn", layout="conv")
@@ -199,5 +197,63 @@ def test_residual_blocks_the_hardware_cannot_carry_are_refused():
     at = [node.name for node in nodes].index("b0.a.q")
     nodes.insert(at + 1, Node("b0.pool", MaxPool2d(1), ("b0.a.q",)))
     nodes[at + 2] = Node("b0.b", nodes[at + 2].layer, ("b0.pool",))
-    with pytest.raises(NetworkError, match="residual block from 'x0' holds layer b0.pool"):
+    with pytest.raises(NetworkError, match="residual block from 'x0' holds layer b0.pool "
+                                           r"\(maxpool2d\)"):
         map_network(Graph(graph.input_shape, graph.input_quantizer, tuple(nodes)))
+
+
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense"])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_downsampling_block_references_chain_to_the_graph_model(scheme, layout):
+    """An identity block, then a downsampling block whose shortcut is a linear layer (a
+    1 x 1 convolution of stride 2, or a Dense layer) and its BatchNorm: the side engine
+    runs inside the block's ShortcutStage and emits Y, which the closing engine adds to
+    its own; the words give the integer graph model's scores."""
+    from popcorn.golden.examples import random_residual_network
+    from popcorn.golden.integer_graph import run_integer_graph, to_integer_graph
+    from popcorn.golden.predict import input_thermometer
+    from popcorn.mapping.stages import stream_references
+
+    layout, _, fill = layout.partition("-")
+    graph = random_residual_network(scheme, seed=3, layout=layout, blocks=2, downsample=True,
+                                    padding_fill=fill or "lowest")
+    plan = map_network(graph, target_cycles=40)
+    forks = [stage for stage in plan.stages if stage.kind == "shortcut"]
+    assert [fork.side is None for fork in forks] == [True, False]
+    side = forks[1].side
+    assert side.layer == "b1.short" and side.folding.activation is None
+    closing = [f for f in plan.foldings if f.addend is not None]
+    assert len(closing) == 1 and closing[0].addend == side.folding.y_range()
+    assert closing[0].linear.layer == "b1.b"
+    rng = np.random.default_rng(4)
+    inputs = rng.integers(0, 256, (6,) + graph.input_shape)
+    golden = run_integer_graph(to_integer_graph(graph), input_thermometer(graph, inputs))
+    words = [stream_references(plan.stages, plan.input_words(image[None]))[-1][0]
+             for image in inputs]
+    assert words == plan.pack_outputs(golden.scores, golden.argmax)
+
+
+def test_downsampling_queue_minimum_does_not_hang():
+    """With a side engine the closed form counts the shortcut words the side branch can
+    make while the main branch waits, not those its window and engine hold: an upper
+    bound, with which the cycle model never hangs, and the mapper's depth runs as an
+    unbounded queue."""
+    from dataclasses import replace
+
+    from popcorn.golden.examples import random_residual_network
+    from popcorn.mapping.network_map import NetworkPlan
+
+    graph = random_residual_network("abc", seed=3, layout="conv", blocks=2, downsample=True)
+    for target in (1, 40, 400):
+        plan = map_network(graph, target_cycles=target)
+        n = [i for i, s in enumerate(plan.stages) if s.kind == "shortcut"][-1]
+        fork = plan.stages[n]
+
+        def with_depth(depth):
+            stages = list(plan.stages)
+            stages[n] = replace(fork, depth=depth)
+            return NetworkPlan(graph, plan.integer, tuple(stages), plan.input_shape)
+
+        assert fork.minimum == 6 and fork.depth >= fork.minimum
+        with_depth(fork.minimum).cycle_model()                  # does not raise
+        assert plan.cycle_model() == with_depth(1 << 20).cycle_model()
