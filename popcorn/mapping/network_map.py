@@ -77,9 +77,15 @@ class NetworkPlan:
         return self.stages[-1].classes
 
     def summary(self):
-        """One dict per stage (:func:`~popcorn.mapping.stages.stage_summary`): a report's
-        layer table."""
-        return [stage_summary(stage) for stage in self.stages]
+        """One dict per stage (:func:`~popcorn.mapping.stages.stage_summary`), a residual
+        block's shortcut engine after its ShortcutStage: a report's layer table."""
+        rows = []
+        for stage in self.stages:
+            rows.append(stage_summary(stage))
+            if getattr(stage, "side", None) is not None:
+                rows.append({**stage_summary(stage.side),
+                             "output": "Y, added by the block's last layer"})
+        return rows
 
     @property
     def score_width(self):

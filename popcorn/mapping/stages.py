@@ -365,9 +365,9 @@ class ShortcutStage:
     next stage whose folding has a ``shortcut`` or an ``addend``), one word per vector it
     takes; with ``side`` (a :class:`ConvStage` whose engine emits Y, a downsampling
     block's 1 x 1 convolution) the copy goes through that stage first and the queue holds
-    its Y words. ``layer``: the tensor forked; ``minimum``: the fewest words that cannot deadlock
-    (:func:`shortcut_depth`); ``depth`` (at least that) is what the mapper chose
-    (:func:`~popcorn.mapping.network_map.size_shortcuts`)."""
+    its Y words. ``layer``: the tensor forked; ``minimum``: a depth that cannot deadlock
+    (:func:`shortcut_depth`: the fewest for an identity block); ``depth`` (at least that)
+    is what the mapper chose (:func:`~popcorn.mapping.network_map.size_shortcuts`)."""
     layer: object
     height: int
     width: int
@@ -423,7 +423,7 @@ def stage_summary(stage):
     row = {"layer": stage.layer, "kind": stage.kind, "in": _shape(stage, "in"),
            "out": _shape(stage, "out")}
     if isinstance(stage, ShortcutStage):
-        row["output"] = (f"queue of {stage.depth} words (the fewest that cannot deadlock: "
+        row["output"] = (f"queue of {stage.depth} words (deadlock-free from "
                          f"{stage.minimum})")
     folding = getattr(stage, "folding", None)
     if folding is not None:

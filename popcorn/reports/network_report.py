@@ -143,7 +143,8 @@ def _flash_lines(image):
 
 def _layer_line(l):
     if "pe" not in l:
-        return f"| {l['layer']} | {l['kind']} | {l['in']} | {l['out']} |" + " |" * 10
+        return (f"| {l['layer']} | {l['kind']} | {l['in']} | {l['out']} |" + " |" * 4
+                + f" {l.get('output', '')} |" + " |" * 5)
     return (f"| {l['layer']} | {l['kind']} | {l['in']} | {l['out']} | {l['fan_in']} | "
             f"{l['channels']} | {l['weight_bases']} x {l['act_bases']} | {l['encodings']} | "
             f"{l['output']} | {l['pe']} | {l['simd']} | {l['cycles_per_vector']} | "

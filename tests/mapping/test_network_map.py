@@ -177,8 +177,8 @@ def test_shortcut_queue_depth_is_tight_and_stall_free():
         assert with_depth(fork.minimum).cycles_per_image >= unbounded.cycles_per_image
         assert fork.depth >= fork.minimum
         assert plan.cycle_model() == unbounded.cycle_model()
-        assert plan.summary()[n]["output"] == (f"queue of {fork.depth} words (the fewest "
-                                               f"that cannot deadlock: 13)")
+        assert plan.summary()[n]["output"] == (f"queue of {fork.depth} words "
+                                               f"(deadlock-free from 13)")
     assert with_depth(fork.minimum).cycles_per_image > unbounded.cycles_per_image
 
 
