@@ -122,6 +122,20 @@ def test_the_layer_table_states_each_engine_weight_rom():
 
 # -- residual blocks ----------------------------------------------------------------------
 
+def check_graph_words(plan, graph, seed):
+    """Stage reference after stage reference (stream_references), the words of 6 random
+    images give the integer graph model's scores and classes (run_integer_graph)."""
+    from popcorn.golden.integer_graph import run_integer_graph, to_integer_graph
+    from popcorn.golden.predict import input_thermometer
+    from popcorn.mapping.stages import stream_references
+
+    inputs = np.random.default_rng(seed).integers(0, 256, (6,) + graph.input_shape)
+    golden = run_integer_graph(to_integer_graph(graph), input_thermometer(graph, inputs))
+    words = [stream_references(plan.stages, plan.input_words(image[None]))[-1][0]
+             for image in inputs]
+    assert words == plan.pack_outputs(golden.scores, golden.argmax)
+
+
 @pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_residual_stage_references_chain_to_the_graph_model(scheme, layout):
@@ -129,9 +143,6 @@ def test_residual_stage_references_chain_to_the_graph_model(scheme, layout):
     the block's last engine reading it; stage after stage, the words give the integer
     graph model's scores (run_integer_graph, which the plan's reference is)."""
     from popcorn.golden.examples import random_residual_network
-    from popcorn.golden.integer_graph import run_integer_graph, to_integer_graph
-    from popcorn.golden.predict import input_thermometer
-    from popcorn.mapping.stages import stream_references
 
     layout, _, fill = layout.partition("-")
     graph = random_residual_network(scheme, seed=5, layout=layout, blocks=2,
@@ -142,12 +153,7 @@ def test_residual_stage_references_chain_to_the_graph_model(scheme, layout):
     assert kinds[:6] == [engine, "shortcut", engine, engine, "shortcut", engine]
     assert [f.shortcut is not None for f in plan.foldings][:5] == [False, False, True,
                                                                   False, True]
-    rng = np.random.default_rng(2)
-    inputs = rng.integers(0, 256, (6,) + graph.input_shape)
-    golden = run_integer_graph(to_integer_graph(graph), input_thermometer(graph, inputs))
-    words = [stream_references(plan.stages, plan.input_words(image[None]))[-1][0]
-             for image in inputs]
-    assert words == plan.pack_outputs(golden.scores, golden.argmax)
+    check_graph_words(plan, graph, seed=2)
 
 
 def test_shortcut_queue_depth_is_tight_and_stall_free():
@@ -210,9 +216,6 @@ def test_downsampling_block_references_chain_to_the_graph_model(scheme, layout):
     runs inside the block's ShortcutStage and emits Y, which the closing engine adds to
     its own; the words give the integer graph model's scores."""
     from popcorn.golden.examples import random_residual_network
-    from popcorn.golden.integer_graph import run_integer_graph, to_integer_graph
-    from popcorn.golden.predict import input_thermometer
-    from popcorn.mapping.stages import stream_references
 
     layout, _, fill = layout.partition("-")
     graph = random_residual_network(scheme, seed=3, layout=layout, blocks=2, downsample=True,
@@ -225,12 +228,7 @@ def test_downsampling_block_references_chain_to_the_graph_model(scheme, layout):
     closing = [f for f in plan.foldings if f.addend is not None]
     assert len(closing) == 1 and closing[0].addend == side.folding.y_range()
     assert closing[0].linear.layer == "b1.b"
-    rng = np.random.default_rng(4)
-    inputs = rng.integers(0, 256, (6,) + graph.input_shape)
-    golden = run_integer_graph(to_integer_graph(graph), input_thermometer(graph, inputs))
-    words = [stream_references(plan.stages, plan.input_words(image[None]))[-1][0]
-             for image in inputs]
-    assert words == plan.pack_outputs(golden.scores, golden.argmax)
+    check_graph_words(plan, graph, seed=4)
 
 
 def test_downsampling_queue_minimum_does_not_hang():
