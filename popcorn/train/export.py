@@ -1,7 +1,8 @@
 """A trained :class:`~.models.QuantNet` as a popcorn network.
 
 This is the one place that knows both the PyTorch modules and the popcorn network
-description. :func:`to_network` gives a ``popcorn.network.Network`` (the IR;
+description. :func:`to_network` gives a ``popcorn.network.Network`` (a ``Graph`` for a
+ResNet; the IR;
 ``popcorn.network.save_network`` writes it), which the golden model, the mapper and the
 hardware take; ``popcorn.golden.predict(network, x, use_float=True)`` reproduces the model's
 scores. A model with no binary form (XNOR-Net's real first/last layers, BinaryConnect with
@@ -11,7 +12,7 @@ real ReLU activations) raises ``ValueError`` naming the layer (:func:`check_mapp
 import numpy as np
 from torch import nn
 
-from .models import InputScale, QConv2d, QLinear, QuantNet
+from .models import InputScale, QConv2d, QLinear, QuantNet, ResidualBlock
 from .quantizers import ABCActivation, FixedPointReLU, PAActivation, ShiftBatchNorm, \
     SignActivation
 
@@ -67,6 +68,30 @@ def _activation_quantizer(pn, act, index):
                      f"(real ReLU); train with fixed-point activations (act_bits)")
 
 
+def _layer(pn, layer, index):
+    """The popcorn layer of one module (not an InputScale, MaxPool2d or ResidualBlock)."""
+    if isinstance(layer, (QLinear, QConv2d)):
+        scheme = _weight_scheme(pn, layer.quantizer, index)
+        weight = layer.weight.detach().numpy().copy()
+        bias = None if layer.bias is None else layer.bias.detach().numpy().copy()
+        if isinstance(layer, QLinear):
+            return pn.Dense(weight, scheme, bias)
+        return pn.Conv2d(weight, scheme, bias, stride=layer.stride[0], padding=layer.pad)
+    if isinstance(layer, ShiftBatchNorm):
+        scale, _ = layer.affine()
+        return pn.BatchNorm(scale.numpy(), layer.bias.detach().double().numpy(),
+                            layer.running_mean.double().numpy(),
+                            np.full(layer.channels, 1.0 - layer.eps), layer.eps)
+    if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return pn.BatchNorm(layer.weight.detach().double().numpy(),
+                            layer.bias.detach().double().numpy(),
+                            layer.running_mean.double().numpy(),
+                            layer.running_var.double().numpy(), float(layer.eps))
+    if isinstance(layer, nn.Flatten):
+        return pn.Flatten()
+    return pn.Activation(_activation_quantizer(pn, layer, index))
+
+
 def to_network(model):
     """The ``popcorn.network.Network`` of a trained ``model`` (:class:`QuantNet`).
 
@@ -80,6 +105,10 @@ def to_network(model):
     * max-pooling (before the quantizer in the model) is written after the activation: the
       quantizers are non-decreasing (``constrain()``), so both orders give the same codes;
     * ``Scores`` last.
+
+    With :class:`ResidualBlock` s it is a ``popcorn.network.Graph``: nodes ``n<i>`` for the
+    layers outside the blocks, ``b<i>.conv_a``, ``b<i>.bn_a``, ... inside block i, whose
+    ``b<i>.add`` sums ``bn_b`` and the block's input (or ``bn_s``) before ``b<i>.act``.
     """
     from popcorn import network as pn
 
@@ -88,39 +117,39 @@ def to_network(model):
     check_mappable(model.config)
     cfg = model.config
     h, w = cfg["input_shape"][-2:]
-    layers, pending_pool = [], None
+    nodes, current, pending_pool = [], pn.INPUT, None
+
+    def add(name, layer, inputs=None):
+        nonlocal current
+        nodes.append(pn.Node(name, layer, (current,) if inputs is None else inputs))
+        current = name
+
     for index, layer in enumerate(model):
         if isinstance(layer, InputScale):
             input_quantizer = pn.FixedPointActivation(input_bits(layer.input_max),
                                                       1.0 / layer.input_max)
             if layer.flatten:
-                layers.append(pn.Flatten())
-        elif isinstance(layer, (QLinear, QConv2d)):
-            scheme = _weight_scheme(pn, layer.quantizer, index)
-            weight = layer.weight.detach().numpy().copy()
-            bias = None if layer.bias is None else layer.bias.detach().numpy().copy()
-            if isinstance(layer, QLinear):
-                layers.append(pn.Dense(weight, scheme, bias))
-            else:
-                layers.append(pn.Conv2d(weight, scheme, bias, stride=1, padding=layer.pad))
-        elif isinstance(layer, ShiftBatchNorm):
-            scale, _ = layer.affine()
-            layers.append(pn.BatchNorm(scale.numpy(), layer.bias.detach().double().numpy(),
-                                       layer.running_mean.double().numpy(),
-                                       np.full(layer.channels, 1.0 - layer.eps), layer.eps))
-        elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            layers.append(pn.BatchNorm(layer.weight.detach().double().numpy(),
-                                       layer.bias.detach().double().numpy(),
-                                       layer.running_mean.double().numpy(),
-                                       layer.running_var.double().numpy(), float(layer.eps)))
+                add(f"n{index}", pn.Flatten())
         elif isinstance(layer, nn.MaxPool2d):
             pending_pool = pn.MaxPool2d(2)
-        elif isinstance(layer, nn.Flatten):
-            layers.append(pn.Flatten())
+        elif isinstance(layer, ResidualBlock):
+            block, start = f"b{index}", current
+            for part in ("conv_a", "bn_a", "act_a", "conv_b", "bn_b"):
+                add(f"{block}.{part}", _layer(pn, getattr(layer, part), index))
+            shortcut = start
+            if layer.conv_s is not None:
+                add(f"{block}.conv_s", _layer(pn, layer.conv_s, index), (start,))
+                add(f"{block}.bn_s", _layer(pn, layer.bn_s, index))
+                shortcut = current
+            add(f"{block}.add", pn.Add(), (f"{block}.bn_b", shortcut))
+            add(f"{block}.act", _layer(pn, layer.act, index))
         else:
-            layers.append(pn.Activation(_activation_quantizer(pn, layer, index)))
-            if pending_pool is not None:
-                layers.append(pending_pool)
+            add(f"n{index}", _layer(pn, layer, index))
+            if pending_pool is not None and nodes[-1].layer.kind == "activation":
+                add(f"n{index}.pool", pending_pool)
                 pending_pool = None
-    layers.append(pn.Scores())
-    return pn.Network((1, h, w), input_quantizer, tuple(layers))
+    add("scores", pn.Scores())
+    graph = pn.Graph((1, h, w), input_quantizer, tuple(nodes))
+    if any(isinstance(layer, ResidualBlock) for layer in model):
+        return graph
+    return pn.Network((1, h, w), input_quantizer, tuple(node.layer for node in nodes))

@@ -1,4 +1,5 @@
-"""MLPs and a small CNN for each scheme, as plain layer sequences the export can walk.
+"""MLPs, a small CNN and a small ResNet for each scheme, as layer sequences the export can
+walk.
 
 Every network is a :class:`QuantNet`: an ``nn.Sequential`` of
 
@@ -10,7 +11,9 @@ Every network is a :class:`QuantNet`: an ``nn.Sequential`` of
 * ``MaxPool2d(2)``, ``Flatten``,
 * an activation quantizer.
 
-Block order is ``layer -> batch norm [-> max-pool] -> activation quantizer``. Pooling comes
+Block order is ``layer -> batch norm [-> max-pool] -> activation quantizer``; a ResNet's
+:class:`ResidualBlock` holds two such convolutions, the second's batch norm added to the
+shortcut before its quantizer. Pooling comes
 before the quantizer: every quantizer here is monotone in its input level, so pooling the
 batch-norm output and then quantizing gives the same levels as the hardware's bitwise OR of
 thermometer codes (ARCHITECTURE.md), whatever the coefficients. The last layer is followed
@@ -26,10 +29,11 @@ from torch.nn import functional as F
 
 from . import quantizers as q
 
-__all__ = ["SCHEMES", "DEFAULT_BASES", "InputScale", "QLinear", "QConv2d", "QuantNet",
-           "build_model"]
+__all__ = ["SCHEMES", "DEFAULT_BASES", "InputScale", "QLinear", "QConv2d", "ResidualBlock",
+           "QuantNet", "build_model"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
+ARCHS = ("mlp", "cnn", "resnet")
 
 #: Default (M, N) = (weight bases, activation bases) per scheme.
 DEFAULT_BASES = {"bnn": (1, 1), "binaryconnect": (1, 4), "xnor": (1, 1), "abc": (3, 3),
@@ -61,7 +65,8 @@ class QLinear(nn.Linear):
 
 
 class QConv2d(nn.Conv2d):
-    """2-D convolution (stride 1) with a quantized weight, padded with activation code 0.
+    """2-D convolution (``stride``, default 1) with a quantized weight, padded with
+    activation code 0.
 
     As in ``popcorn.network.Conv2d``, padding inserts the value of the all-zero activation
     code of the quantizer in front (``pad_from``; ``None``: the input, value 0): 0 for
@@ -69,8 +74,9 @@ class QConv2d(nn.Conv2d):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, quantizer, padding=1, bias=False,
-                 pad_from=None):
-        super().__init__(in_channels, out_channels, kernel_size, padding=0, bias=bias)
+                 pad_from=None, stride=1):
+        super().__init__(in_channels, out_channels, kernel_size, padding=0, bias=bias,
+                         stride=stride)
         self.quantizer = quantizer
         self.pad = int(padding)
         self.__dict__["pad_from"] = pad_from    # not a submodule: it sits earlier in the net
@@ -82,6 +88,33 @@ class QConv2d(nn.Conv2d):
         if self.pad:
             x = F.pad(x, (self.pad,) * 4, value=self.pad_value())
         return self._conv_forward(x, self.quantizer(self.weight), self.bias)
+
+
+class ResidualBlock(nn.Module):
+    """ResNet's basic block (seed 000 section 4, seed 004): ``conv_a -> bn_a -> act_a ->
+    conv_b -> bn_b``, plus the shortcut, then ``act``. The shortcut is the block's input
+    (its quantized activations' values) when ``stride`` is 1 and the channels stay, else
+    ``conv_s -> bn_s``, a 1 x 1 convolution of ``stride``. ``pad_from``: the quantizer
+    whose code-0 value the first convolution pads with (the block's input's)."""
+
+    def __init__(self, c_in, c_out, stride, weight_quantizer, act, bn, pad_from):
+        super().__init__()
+        self.conv_a = QConv2d(c_in, c_out, 3, weight_quantizer(), pad_from=pad_from,
+                              stride=stride)
+        self.bn_a, self.act_a = bn(c_out, 2), act()
+        self.conv_b = QConv2d(c_out, c_out, 3, weight_quantizer(), pad_from=self.act_a)
+        self.bn_b, self.act = bn(c_out, 2), act()
+        self.conv_s = self.bn_s = None
+        if stride != 1 or c_in != c_out:
+            self.conv_s = QConv2d(c_in, c_out, 1, weight_quantizer(), padding=0, stride=stride)
+            self.bn_s = bn(c_out, 2)
+
+    def pad_value(self):
+        return self.act.pad_value()
+
+    def forward(self, x):
+        y = self.bn_b(self.conv_b(self.act_a(self.bn_a(self.conv_a(x)))))
+        return self.act(y + (x if self.conv_s is None else self.bn_s(self.conv_s(x))))
 
 
 class QuantNet(nn.Sequential):
@@ -131,7 +164,8 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
                 hidden=(256, 256), channels=(16, 32), m=None, n=None, shift_bn=False,
                 stochastic=False, act_bits=4, frac_bits=2, window="report", lam_w=1.0,
                 lam_a=1.0, lam_delta=1.0, real_ends=True, generator=None):
-    """Build an MLP (``arch="mlp"``) or a small CNN (``arch="cnn"``) for ``scheme``.
+    """Build an MLP (``arch="mlp"``), a small CNN (``arch="cnn"``) or a small ResNet
+    (``arch="resnet"``) for ``scheme``.
 
     ``m``/``n``: weight/activation base counts (ABC-Net, PA-Net; defaults in
     :data:`DEFAULT_BASES`); ``shift_bn``: BNN's shift-based batch norm; ``stochastic``:
@@ -141,11 +175,13 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
     ``real_ends``: XNOR-Net keeps its first and last layers real (seed 003; such a network has
     no binary bases there and cannot go to hardware: ``real_ends=False`` binarizes them too).
     The CNN is conv3x3(c1) -> BN -> pool -> act -> conv3x3(c2) -> BN -> pool -> act -> dense.
+    The ResNet is conv3x3(c1) -> BN -> act, a :class:`ResidualBlock` of c1 (identity
+    shortcut), one of c2 and stride 2 (its shortcut a 1 x 1 convolution), dense.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, not {scheme!r}")
-    if arch not in ("mlp", "cnn"):
-        raise ValueError(f"arch must be 'mlp' or 'cnn', not {arch!r}")
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}")
     dm, dn = DEFAULT_BASES[scheme]
     n_given = n
     m = dm if m is None else int(m)
@@ -189,6 +225,15 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
         for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
             layers += [QLinear(a, b, wq("first" if i == 0 else "mid")), bn(b, 1), act()]
         layers.append(QLinear(sizes[-1], classes, wq("last"), bias=last_bias))
+    elif arch == "resnet":
+        h, w = input_shape[-2:]
+        c_in = input_shape[0] if len(input_shape) == 3 else 1
+        c1, c2 = channels
+        layers += [QConv2d(c_in, c1, 3, wq("first")), bn(c1, 2), act()]
+        layers += [ResidualBlock(c1, c1, 1, lambda: wq("mid"), act, bn, layers[-1])]
+        layers += [ResidualBlock(c1, c2, 2, lambda: wq("mid"), act, bn, layers[-1])]
+        h, w = (h + 1) // 2, (w + 1) // 2
+        layers += [nn.Flatten(), QLinear(c2 * h * w, classes, wq("last"), bias=last_bias)]
     else:
         h, w = input_shape[-2:]
         c_in = input_shape[0] if len(input_shape) == 3 else 1

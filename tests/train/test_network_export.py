@@ -14,13 +14,15 @@ torch = require("torch")
 from popcorn.train import data, export, loop  # noqa: E402
 
 from popcorn.golden.float_ref import float_forward  # noqa: E402
-from popcorn.network import load_network, save_network  # noqa: E402
+from popcorn.network import Graph, load_graph, save_network  # noqa: E402
 
 CASES = [
     ("bnn", "mlp", {}), ("bnn", "mlp", {"shift_bn": True}), ("binaryconnect", "mlp", {}),
     ("xnor", "mlp", {"real_ends": False}), ("abc", "mlp", {}), ("pa", "mlp", {}),
     ("bnn", "cnn", {}), ("binaryconnect", "cnn", {"stochastic": True}),
     ("xnor", "cnn", {"real_ends": False}), ("abc", "cnn", {}), ("pa", "cnn", {}),
+    ("bnn", "resnet", {}), ("binaryconnect", "resnet", {}),
+    ("xnor", "resnet", {"real_ends": False}), ("abc", "resnet", {}), ("pa", "resnet", {}),
 ]
 
 
@@ -32,9 +34,10 @@ def digits():
 @pytest.mark.parametrize("scheme, arch, options", CASES)
 def test_golden_float_reference_reproduces_model(digits, tmp_path, scheme, arch, options):
     model, result = loop.fit(scheme, digits, arch=arch, epochs=2, seed=0, progress=False,
-                             hidden=(64, 64), **options)
+                             hidden=(64, 64), channels=(8, 12), **options)
     save_network(export.to_network(model), tmp_path / "net.npz")
-    network = load_network(tmp_path / "net.npz")
+    network = load_graph(tmp_path / "net.npz")
+    assert isinstance(network, Graph) == (arch == "resnet")
     x = digits.x_test
     model.eval()
     with torch.no_grad():
