@@ -54,12 +54,18 @@ def test_example_files_shapes_and_record(name):
     assert record["scheme"] == options["--scheme"] and record["data"] == options["--data"]
     assert record["epochs"] == int(options["--epochs"]) and record["seed"] == 0
     assert record["arch"] == options.get("--arch", "mlp")
-    convs = [layer for layer in network.layers if layer.kind == "conv2d"]
+    layers = [node.layer for node in network.nodes] if record["arch"] == "resnet" else \
+        network.layers
+    convs = [layer for layer in layers if layer.kind == "conv2d"]
     if record["arch"] == "cnn":
         widths = [int(c) for c in options["--channels"].split(",")]
         assert record["config"]["channels"] == widths
         assert [layer.weight.shape[0] for layer in convs] == widths
         assert convs[0].weight.shape[1] == 1
+    elif record["arch"] == "resnet":             # stem, 2 in the identity block, 3 after
+        c1, c2 = (int(c) for c in options["--channels"].split(","))
+        assert [layer.weight.shape[0] for layer in convs] == [c1] * 3 + [c2] * 3
+        assert [layer.kind for layer in layers].count("add") == 2
     else:
         assert not convs
 
@@ -106,5 +112,6 @@ def test_predict_reproduces_the_record_on_every_shipped_image(name):
 
 def test_unknown_example_lists_the_known_ones():
     with pytest.raises(ValueError, match=re.escape(
-            "unknown example 'mnist'; known examples: digits-bnn, mnist-cnn-bnn")):
+            "unknown example 'mnist'; known examples: digits-bnn, digits-resnet-abc, "
+            "mnist-cnn-bnn")):
         load_example("mnist")

