@@ -207,9 +207,10 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
 __all__ = ["import_qonnx", "SUPPORTED_OPS"]
 
 #: Op types popcorn maps (data path) or folds (constant subgraphs).
-SUPPORTED_OPS = ("Add", "BatchNormalization", "BipolarQuant", "Concat", "Constant", "Conv",
-                 "Div", "Flatten", "Gemm", "Identity", "MatMul", "MaxPool", "Mul",
-                 "MultiThreshold", "Quant", "Relu", "Reshape", "Sub", "Transpose")
+SUPPORTED_OPS = ("Add", "AveragePool", "BatchNormalization", "BipolarQuant", "Concat",
+                 "Constant", "Conv", "Div", "Flatten", "Gemm", "GlobalAveragePool",
+                 "Identity", "MatMul", "MaxPool", "Mul", "MultiThreshold", "Quant", "Relu",
+                 "Reshape", "Sub", "Transpose")
 
 _QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold")
 _LINEAR = ("MatMul", "Gemm", "Conv")

@@ -27,8 +27,18 @@ def test_sigmoid_is_an_unsupported_node(tmp_path):
     name = _node(path, "Sigmoid")
     with pytest.raises(UnsupportedNode, match=re.escape(
             f"node '{name}' has op type 'Sigmoid', which popcorn cannot import; supported: Add, "
-            f"BatchNormalization, BipolarQuant")):
+            f"AveragePool, BatchNormalization, BipolarQuant")):
         import_qonnx(path)
+
+
+def test_every_op_with_a_mapping_is_listed_as_supported():
+    """The ops the importer maps (a ``_map_<op>`` handler) are the ones the unsupported-node
+    message lists, with the folded and joined ones (Constant, Concat, Add ...)."""
+    from popcorn.frontends.qonnx import SUPPORTED_OPS, _Importer
+
+    mapped = {name[len("_map_"):] for name in dir(_Importer)
+              if name.startswith("_map_") and name[5].isupper()}
+    assert mapped <= set(SUPPORTED_OPS), mapped - set(SUPPORTED_OPS)
 
 
 def test_softmax_is_an_unsupported_node(tmp_path):
