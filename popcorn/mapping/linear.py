@@ -708,8 +708,9 @@ class LinearFolding:
             y = y + np.asarray(addend, dtype=np.int64)
         if self.activation is None:
             return y
-        levels = apply_thresholds(self.activation, y)         # (B, C, L)
-        if self.shortcut is not None:
+        if self.shortcut is None:
+            levels = apply_thresholds(self.activation, y)     # (B, C, L)
+        else:
             bits = check_bits(shortcut, "shortcut")
             pattern = (bits.astype(np.int64) << np.arange(self.shortcut_bits)).sum(axis=-1)
             every = np.stack([apply_thresholds(act, y) for act in self.shortcut])

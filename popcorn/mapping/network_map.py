@@ -69,8 +69,10 @@ class NetworkPlan:
 
     @property
     def foldings(self):
-        """The engines' :class:`~popcorn.mapping.linear.LinearFolding`, in order."""
-        return tuple(s.folding for s in self.stages if hasattr(s, "folding"))
+        """The engines' :class:`~popcorn.mapping.linear.LinearFolding`, in stream order (a
+        residual block's shortcut engine after its ShortcutStage)."""
+        stages = [getattr(s, "side", None) or s for s in self.stages]
+        return tuple(s.folding for s in stages if hasattr(s, "folding"))
 
     @property
     def classes(self):
@@ -307,7 +309,8 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     else:
         integer = to_integer(network, frac_bits)
         stages_in, names, joins = list(integer.stages), None, {}
-    linears = [s for s in stages_in if isinstance(s, IntLinear)]
+    linears = [s for s in stages_in if isinstance(s, IntLinear)] + \
+        [side for _, side in joins.values() if side is not None]
     if folding is not None and len(folding) != len(linears):
         raise ValueError(f"folding gives {len(folding)} (pe, simd) pairs for "
                          f"{len(linears)} Conv2d and Dense layers")

@@ -255,3 +255,25 @@ def test_downsampling_queue_minimum_does_not_hang():
         assert fork.minimum == 6 and fork.depth >= fork.minimum
         with_depth(fork.minimum).cycle_model()                  # does not raise
         assert plan.cycle_model() == with_depth(1 << 20).cycle_model()
+
+
+def test_explicit_folding_of_a_downsampling_block_lists_its_shortcut_layer():
+    """``folding`` counts the shortcut's layer too, just before the layer that closes the
+    block: the mapper's own choice given back maps the same engines."""
+    from popcorn.golden.examples import random_residual_network
+
+    graph = random_residual_network("bnn", layout="conv", blocks=2, downsample=True)
+    plan = map_network(graph, target_cycles=40)
+    side = [stage.side.folding for stage in plan.stages
+            if getattr(stage, "side", None) is not None]
+    assert len(side) == 1 and side[0] in plan.foldings     # after its ShortcutStage
+    order = []
+    for f in plan.foldings:
+        if f is not side[0]:
+            order += side + [f] if f.addend is not None else [f]
+    chosen = [(f.pe, f.simd) for f in order]
+    assert len(chosen) == len(plan.foldings)
+    again = map_network(graph, folding=chosen)
+    assert [(f.pe, f.simd) for f in again.foldings] == [(f.pe, f.simd) for f in plan.foldings]
+    with pytest.raises(ValueError, match=f"gives {len(chosen) - 1} .* for {len(chosen)}"):
+        map_network(graph, folding=chosen[:-1])
