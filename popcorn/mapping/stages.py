@@ -83,10 +83,11 @@ def _needed(stage, q):
 
 
 def shortcut_depth(main, side=None):
-    """Words of the shortcut queue of a residual block, the fewest that no stall pattern can
-    deadlock. ``main``: the main branch's stages (Conv or Dense), the last closing the
-    block; ``side``: the shortcut's :class:`ConvStage` (a 1 x 1 downsampling convolution),
-    or None for the identity. The engine that closes the block takes its window q with
+    """Words of the shortcut queue of a residual block that no stall pattern can deadlock
+    (the fewest for an identity block). ``main``: the main branch's stages (Conv or
+    Dense), the last closing the block; ``side``: the shortcut's stage (a 1 x 1
+    downsampling :class:`ConvStage`, or a :class:`DenseStage`), or None for the
+    identity. The engine that closes the block takes its window q with
     shortcut word q. Window q needs the block's input up to word N(q) (each window of the
     chain needs the input up to the real pixel that completes it: :func:`_needed`,
     composed), and the fork moves a word into the main branch and the shortcut branch in
@@ -359,12 +360,12 @@ class ArgmaxStage:
 
 @dataclass(frozen=True, eq=False)
 class ShortcutStage:
-    """The start of a residual block with an identity shortcut: the stream (an H x W map of
+    """The start of a residual block: the stream (an H x W map of
     C elements of ``bits`` bits, or a vector as a 1 x 1 map) passes on unchanged, and a
     copy waits in a queue of ``depth`` words for the engine that closes the block (the
     next stage whose folding has a ``shortcut`` or an ``addend``), one word per vector it
-    takes; with ``side`` (a :class:`ConvStage` whose engine emits Y, a downsampling
-    block's 1 x 1 convolution) the copy goes through that stage first and the queue holds
+    takes; with ``side`` (a :class:`ConvStage` or :class:`DenseStage` whose engine emits Y:
+    a downsampling block's 1 x 1 convolution) the copy goes through that stage first and the queue holds
     its Y words. ``layer``: the tensor forked; ``minimum``: a depth that cannot deadlock
     (:func:`shortcut_depth`: the fewest for an identity block); ``depth`` (at least that)
     is what the mapper chose (:func:`~popcorn.mapping.network_map.size_shortcuts`)."""
