@@ -50,7 +50,8 @@ MaxPool                    :class:`MaxPool2d` (square kernel and stride, no padd
                            naming the MaxPool and that node
 GlobalAveragePool,         :class:`GlobalAvgPool2d` of quantized activations (a scale and
 AveragePool over the       shift pass through the mean unchanged); the Flatten after it is
-whole map                  a no-op
+whole map, ReduceMean      a no-op
+over axes 2 and 3
 Flatten (axis 1), Reshape  :class:`Flatten` (a no-op on a vector is dropped, a Reshape must
 to a vector                flatten); a Reshape of the raw input (FINN's FC models) keeps the
                            graph's input shape and puts the Flatten after the input quantizer
@@ -209,8 +210,8 @@ __all__ = ["import_qonnx", "SUPPORTED_OPS"]
 #: Op types popcorn maps (data path) or folds (constant subgraphs).
 SUPPORTED_OPS = ("Add", "AveragePool", "BatchNormalization", "BipolarQuant", "Concat",
                  "Constant", "Conv", "Div", "Flatten", "Gemm", "GlobalAveragePool",
-                 "Identity", "MatMul", "MaxPool", "Mul", "MultiThreshold", "Quant", "Relu",
-                 "Reshape", "Sub", "Transpose")
+                 "Identity", "MatMul", "MaxPool", "Mul", "MultiThreshold", "Quant",
+                 "ReduceMean", "Relu", "Reshape", "Sub", "Transpose")
 
 _QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold")
 _LINEAR = ("MatMul", "Gemm", "Conv")
@@ -1122,6 +1123,17 @@ class _Importer:
             raise QonnxImportError(f"{label}: AveragePool kernel_shape={kernel}, pads={pads} "
                                    f"on {self.shape}; popcorn imports average pooling over the "
                                    f"whole map only (GlobalAveragePool, AdaptiveAvgPool2d(1))")
+        self._map_GlobalAveragePool(label, node, attrs, next_node)
+
+    def _map_ReduceMean(self, label, node, attrs, next_node):
+        axes = attrs.get("axes")
+        if axes is None:                           # opset 18: the axes are an input
+            axes = self.constant(node, 1, label, "axes")
+        axes = None if axes is None else sorted(int(a) % 4 for a in np.ravel(axes))
+        if len(self.shape) != 3 or axes != [2, 3]:
+            raise QonnxImportError(f"{label}: ReduceMean over axes {axes} of {self.shape}; "
+                                   f"popcorn imports a mean over the whole map only (axes 2 "
+                                   f"and 3: x.mean((2, 3)), AdaptiveAvgPool2d(1))")
         self._map_GlobalAveragePool(label, node, attrs, next_node)
 
     def _flatten(self, label, what):

@@ -172,12 +172,19 @@ def test_cnn(tmp_path, pool_first, pad_signs):
     assert wrong <= near
 
 
-@pytest.mark.parametrize("pool", ["adaptive", "whole-map"])
+class _MapMean(nn.Module):
+    def forward(self, x):
+        return x.mean((2, 3), keepdim=True)
+
+
+@pytest.mark.parametrize("pool", ["adaptive", "whole-map", "mean"])
 def test_global_average_pool(tmp_path, pool):
     """Sign maps padded with 0, averaged over the map (AdaptiveAvgPool2d(1) exports a
-    GlobalAveragePool, AvgPool2d(map) an AveragePool), flattened into the scores layer: a
-    GlobalAvgPool2d, the Flatten after it dropped; equal to qonnx's executor."""
-    averaging = nn.AdaptiveAvgPool2d(1) if pool == "adaptive" else nn.AvgPool2d(5)
+    GlobalAveragePool, AvgPool2d(map) an AveragePool, ``x.mean((2, 3))`` a ReduceMean),
+    flattened into the scores layer: a GlobalAvgPool2d, the Flatten after it dropped; equal
+    to qonnx's executor."""
+    averaging = {"adaptive": nn.AdaptiveAvgPool2d(1), "whole-map": nn.AvgPool2d(5),
+                 "mean": _MapMean()}[pool]
     model = nn.Sequential(sign(), binary_conv(2, 6, 3, padding=1), nn.BatchNorm2d(6), sign(),
                           averaging, nn.Flatten(), binary_linear(6, 4, bias=True))
     x = np.random.default_rng(12).normal(size=(BATCH, 2, 5, 5)).astype(np.float32)
