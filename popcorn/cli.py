@@ -448,19 +448,21 @@ def _load_inputs(path):
     import numpy as np
 
     from .golden.predict import load_array
-    from .network.fileformat import numpy_load_error
+    from .network.fileformat import DAMAGED_ARCHIVE, numpy_load_error
 
     if str(path).endswith(".npy"):
         return load_array(path), None
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+        if not hasattr(data, "files") or "x" not in data.files:
+            raise KeyError("x")
+        return data["x"], (data["y"] if "y" in data.files else None)
+    except DAMAGED_ARCHIVE as error:
         raise ValueError(f"{path}: not an .npz of inputs ({numpy_load_error(error)})") \
             from None
-    if not hasattr(data, "files") or "x" not in data.files:
+    except KeyError:
         raise ValueError(f"{path} has no array `x` (the inputs); pass an .npz with `x` "
-                         f"(and labels `y`) or an .npy")
-    return data["x"], (data["y"] if "y" in data.files else None)
+                         f"(and labels `y`) or an .npy") from None
 
 
 @main.command()

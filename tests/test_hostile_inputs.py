@@ -132,6 +132,11 @@ def _inputs(tmp_path, kind):
     if kind == "text .npy":
         (tmp_path / "in.npy").write_text("no array")
         return "in.npy"
+    if kind == "truncated .npz":
+        np.savez(tmp_path / "in.npz", x=np.zeros((2, 1, 8, 8)))
+        data = (tmp_path / "in.npz").read_bytes()
+        (tmp_path / "in.npz").write_bytes(data[:len(data) // 2])
+        return "in.npz"
     if kind == "npz without x":
         np.savez(tmp_path / "in.npz", images=np.zeros((2, 1, 8, 8)))
         return "in.npz"
@@ -153,12 +158,24 @@ def _inputs(tmp_path, kind):
 INPUT_CASES = [
     ("text .npy", "in.npy: not a NumPy .npy array (neither an .npz archive nor an array; "
                   "popcorn never loads pickled data)"),
+    ("truncated .npz", "in.npz: not a readable .npz archive (NumPy cannot read it"),
     ("npz without x", "in.npz: an .npz archive without `x` (it has images)"),
     ("wrong shape", "inputs have shape (2, 8, 8), but the network takes"),
     ("strings", "inputs must be an integer or float array, not <U1"),
     ("NaN pixels", "NaN"),
     ("object array", "in.npy"),
 ]
+
+
+def test_build_with_truncated_inputs_says_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    save_network(random_network("bnn", seed=0, layout="conv"), tmp_path / "net.npz")
+    result = CliRunner().invoke(main, ["build", "net.npz", "--inputs",
+                                       _inputs(tmp_path, "truncated .npz"), "--steps",
+                                       "estimate"])
+    assert result.exit_code == 1, result.output
+    assert "in.npz: not an .npz of inputs (NumPy cannot read it" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
 
 
 @pytest.mark.parametrize("kind, message", INPUT_CASES, ids=[c[0] for c in INPUT_CASES])

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..atomic import atomic_open
 from ..network import Graph, load_graph
-from ..network.fileformat import numpy_load_error
+from ..network.fileformat import DAMAGED_ARCHIVE, numpy_load_error
 from .float_ref import float_forward
 from .integer_graph import run_integer_graph, to_integer_graph
 from .integer_model import CHUNK, codes_thermometer, run_integer, to_integer
@@ -152,17 +152,18 @@ def load_array(path):
     ``popcorn train`` writes its test split); ``ValueError`` naming the file otherwise."""
     try:
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: not a NumPy .npy array ({numpy_load_error(error)})") \
-            from None
-    if not isinstance(array, np.ndarray):
+        if isinstance(array, np.ndarray):
+            return array
         with array:
-            if "x" not in array.files:
-                raise ValueError(f"{path}: an .npz archive without `x` (it has "
-                                 f"{', '.join(array.files) or 'nothing'}); pass the inputs "
-                                 f"as `x`, or as one .npy array")
-            return array["x"]
-    return array
+            if "x" in array.files:
+                return array["x"]
+            files = array.files
+    except DAMAGED_ARCHIVE as error:
+        what = "NumPy .npy array" if str(path).endswith(".npy") else "readable .npz archive"
+        raise ValueError(f"{path}: not a {what} ({numpy_load_error(error)})") from None
+    shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    raise ValueError(f"{path}: an .npz archive without `x` (it has {shown or 'nothing'}); "
+                     f"pass the inputs as `x`, or as one .npy array")
 
 
 def predict_files(network_path, inputs_path, output_path, *, use_float=False, frac_bits=8,

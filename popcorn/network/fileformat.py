@@ -44,7 +44,11 @@ from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
 from .validate import NetworkError, check_float_array
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "save_network", "load_network", "load_graph",
-           "network_to_json", "numpy_load_error"]
+           "network_to_json", "numpy_load_error", "DAMAGED_ARCHIVE"]
+
+DAMAGED_ARCHIVE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
+"""What reading a damaged or truncated ``.npz``/``.npy`` can raise: NumPy reads an
+archive's members lazily, so any read can fail."""
 
 FORMAT = "popcorn.network"
 #: The newest version read (and written, for graphs); sequential networks are version 1.
@@ -222,8 +226,7 @@ def load_graph(path):
         return _load_network(path)
     except NetworkError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
-        # a damaged archive: NumPy reads its members lazily, so any read can fail
+    except DAMAGED_ARCHIVE as error:
         raise NetworkError(f"{path}: not a readable popcorn network file (damaged or "
                            f"truncated: {type(error).__name__}: {error})") from None
     except (TypeError, KeyError, AttributeError, IndexError) as error:
