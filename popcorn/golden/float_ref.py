@@ -84,11 +84,14 @@ def float_forward(network, x):
     The input is quantized by ``network.input_quantizer`` first. ``network`` is a
     :class:`~popcorn.network.Network` or a :class:`~popcorn.network.Graph` (then ``trace``
     holds every node's output in node order; an Add sums its inputs' values, a Concat
-    joins them along the channel axis).
+    joins them along the channel axis). A network over sequences runs as the graph over
+    maps of :func:`~popcorn.network.sequences.as_2d` (its trace holds ``(B, C, 1, T)``).
     """
     from popcorn.network import Graph
+    from popcorn.network.sequences import as_2d, inputs_2d
 
-    x = np.asarray(x, dtype=np.float64)
+    x = inputs_2d(network, np.asarray(x, dtype=np.float64))
+    network = as_2d(network)
     quantizer = network.input_quantizer
     values = quantize_activations(x, quantizer)
     magnitude = np.abs(x) if getattr(quantizer, "mean_scaling", False) else None

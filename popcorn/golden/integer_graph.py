@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from popcorn.network.graph import INPUT
+from popcorn.network.sequences import as_2d
 from popcorn.network.validate import NetworkError
 
 from .integer_model import (IntegerResult, IntFlatten, IntMaxPool, IntScores, _linear,
@@ -95,7 +96,11 @@ def to_integer_graph(graph, frac_bits=8, *, per_layer=True):
     NetworkError
         naming the node, for a BatchNorm with more than one reader, an Add whose shortcut
         is not quantized activations or a pre-activation, or an Add not quantized next.
+
+    A graph over sequences is mapped as its graph over maps
+    (:func:`~popcorn.network.sequences.as_2d`), whose input shape the result has.
     """
+    graph = as_2d(graph)
     nodes = {node.name: node for node in graph.nodes}
     readers = {name: [] for name in [INPUT, *nodes]}
     for node in graph.nodes:
@@ -202,10 +207,12 @@ def _scale(norm):
 
 
 def run_integer_graph(integer_graph, thermo, trace=True):
-    """Run the integer graph model on an input thermometer code (B, *input_shape, L):
-    an :class:`~popcorn.golden.integer_model.IntegerResult` whose ``trace`` holds every
+    """Run the integer graph model on an input thermometer code (B, *input_shape, L) (or
+    (B, C, T, L) of a sequence, the graph's (C, 1, T)): an
+    :class:`~popcorn.golden.integer_model.IntegerResult` whose ``trace`` holds every
     step's output in step order (Y for linear stages and Adds, thermometer codes else)."""
-    tensors = {INPUT: np.asarray(thermo, dtype=np.uint8)}
+    thermo = np.asarray(thermo, dtype=np.uint8)
+    tensors = {INPUT: thermo.reshape(len(thermo), *integer_graph.input_shape, thermo.shape[-1])}
     outputs = []
     for name, stage, inputs in integer_graph.steps:
         ins = [tensors[n] for n in inputs]

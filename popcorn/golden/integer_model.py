@@ -43,6 +43,7 @@ from functools import cached_property
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from popcorn.network.sequences import has_sequences
 from popcorn.network.validate import NetworkError
 
 from .binary import _BLOCK, WORD, pack_bits, packed_dot, popcount_block, popcount_scratch
@@ -330,6 +331,9 @@ def to_integer(network, frac_bits=8, *, per_layer=True):
     if isinstance(frac_bits, bool) or not isinstance(frac_bits, (int, np.integer)) or \
             not 0 <= frac_bits <= MAX_FRAC_BITS:
         raise ValueError(f"frac_bits must be an integer in 0 .. {MAX_FRAC_BITS}, not {frac_bits!r}")
+    if has_sequences(network):
+        raise NetworkError("the network runs over sequences; map its graph over maps, "
+                           "to_integer_graph(popcorn.network.sequences.as_2d(network))")
     quantizer = network.input_quantizer
     layers = network.layers
     stages = []

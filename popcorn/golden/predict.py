@@ -9,6 +9,7 @@ import numpy as np
 
 from ..atomic import atomic_open
 from ..network import Graph, load_graph
+from ..network.sequences import as_2d, inputs_2d
 from ..network.fileformat import DAMAGED_ARCHIVE, numpy_load_error
 from .float_ref import float_forward
 from .integer_graph import run_integer_graph, to_integer_graph
@@ -104,8 +105,11 @@ def predict(network, inputs, *, use_float=False, frac_bits=8, chunk=CHUNK, progr
     GIL in its loops; memory grows to ``workers`` chunks); the result does not depend on
     it. ``use_float=True`` runs the float reference instead (the whole batch at once).
     ``network`` may be a :class:`~popcorn.network.Graph` (residual Adds, Concats: the
-    integer model of :mod:`popcorn.golden.integer_graph`).
+    integer model of :mod:`popcorn.golden.integer_graph`); a network over sequences runs
+    as its graph over maps (:func:`~popcorn.network.sequences.as_2d`).
     """
+    inputs = inputs_2d(network, check_inputs(network, inputs))
+    network = as_2d(network)
     if use_float:
         result = float_forward(network, input_values(network, inputs))
         return Prediction(result.scores, result.argmax, None)
@@ -121,7 +125,6 @@ def predict(network, inputs, *, use_float=False, frac_bits=8, chunk=CHUNK, progr
 
         def model(thermo):
             return run_integer(integer, thermo, trace=False, chunk=chunk).scores
-    inputs = check_inputs(network, inputs)
     total = len(inputs)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer, not {workers!r}")

@@ -27,6 +27,7 @@ from ..golden.predict import input_thermometer
 from ..golden.quantizers import base_coefficients, comparators, thermometer_to_bases
 from ..hwmath import class_width, divisors
 from ..network.graph import INPUT, Graph
+from ..network.sequences import as_2d
 from ..network.validate import NetworkError
 from .linear import (MAX_SHORTCUT_BITS, LinearFolding, level_to_base_map, pack_scores,
                      unpack_scores)
@@ -151,6 +152,8 @@ class NetworkPlan:
         bases = thermometer_to_bases(thermo, self.network.input_quantizer)  # (B, *shape, N)
         if bases.ndim == 3:                                                   # (B, K, N)
             bases = bases[:, None, None, :, :]                  # one channel, 1 x K
+        elif bases.ndim == 4:                                             # (B, C, T, N)
+            bases = bases[:, :, None]                           # a sequence, 1 x T
         b, c, h, w, n = bases.shape
         per = h * w // self.in_words                         # pixels per transfer
         return np.ascontiguousarray(bases.transpose(0, 2, 3, 1, 4)).reshape(
@@ -303,19 +306,20 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     NetworkError
         naming the layer and the parameter the hardware cannot carry.
     """
-    if isinstance(network, Graph):
-        integer = to_integer_graph(network, frac_bits)
+    flat = as_2d(network)
+    if isinstance(flat, Graph):
+        integer = to_integer_graph(flat, frac_bits)
         stages_in, names, joins = _graph_chain(integer)
     else:
-        integer = to_integer(network, frac_bits)
+        integer = to_integer(flat, frac_bits)
         stages_in, names, joins = list(integer.stages), None, {}
     linears = [s for s in stages_in if isinstance(s, IntLinear)] + \
         [side for _, side in joins.values() if side is not None]
     if folding is not None and len(folding) != len(linears):
         raise ValueError(f"folding gives {len(folding)} (pe, simd) pairs for "
                          f"{len(linears)} Conv2d and Dense layers")
-    shape = network.input_shape
-    quantizer = network.input_quantizer
+    shape = flat.input_shape
+    quantizer = flat.input_quantizer
     n_in = len(base_coefficients(quantizer))
     if len(shape) == 1:
         stream = _Stream(1, shape[0], 1, n_in, quantizer)

@@ -10,8 +10,8 @@ from .validate import NetworkError
 from .schemes import (BnnWeights, BinaryConnectWeights, XnorWeights, AbcWeights, PaWeights,
                       TernaryWeights, SignActivation, AbcActivation, PaActivation, FixedPointActivation,
                       abc_default_shifts, pa_default_endpoints)
-from .layers import (Dense, Conv2d, MaxPool2d, Flatten, GlobalAvgPool2d, BatchNorm, Activation,
-                     Scores, Network)
+from .layers import (Dense, Conv2d, MaxPool2d, Flatten, GlobalAvgPool2d, Conv1d, MaxPool1d,
+                     GlobalMaxPool, BatchNorm, Activation, Scores, Network)
 from .graph import INPUT, Add, Concat, Graph, Node
 from .fileformat import FORMAT_VERSION, save_network, load_network, load_graph, network_to_json
 
@@ -20,7 +20,8 @@ __all__ = [
     "BnnWeights", "BinaryConnectWeights", "XnorWeights", "AbcWeights", "PaWeights",
     "TernaryWeights", "SignActivation", "AbcActivation", "PaActivation", "FixedPointActivation",
     "abc_default_shifts", "pa_default_endpoints",
-    "Dense", "Conv2d", "MaxPool2d", "Flatten", "GlobalAvgPool2d", "BatchNorm", "Activation",
+    "Dense", "Conv2d", "MaxPool2d", "Flatten", "GlobalAvgPool2d", "Conv1d", "MaxPool1d",
+    "GlobalMaxPool", "BatchNorm", "Activation",
     "Scores", "Network", "Graph", "Node", "Add", "Concat", "INPUT",
     "FORMAT_VERSION", "save_network", "load_network", "load_graph", "network_to_json",
 ]

@@ -12,7 +12,9 @@ Layout (format version 1):
   A ``conv2d`` layer's optional ``"padding_fill"`` is ``"lowest"`` (the default: activation
   code 0) or ``"zero"`` (the value 0, as PyTorch pads; :class:`~popcorn.network.layers.Conv2d`).
   A ``maxpool2d`` layer's optional ``"minimum"`` lists the channels it pools by the
-  minimum (:class:`~popcorn.network.layers.MaxPool2d`).
+  minimum (:class:`~popcorn.network.layers.MaxPool2d`). Sequences (input shape ``[C, T]``)
+  take ``conv1d`` (as ``conv2d``, a ``(out, in, k)`` weight), ``maxpool1d`` (as
+  ``maxpool2d``) and ``globalmaxpool`` (optional ``"minimum"``), which maps take too.
 
 * ``layers.<i>.<name>``: the arrays of layer i (``weight``, ``bias``, ``gamma``, ``beta``,
   ``mean``, ``var``, ``shifts``, ``betas``, ``endpoints``), ``float32`` or ``float64``;
@@ -37,8 +39,8 @@ import zlib
 import numpy as np
 
 from ..atomic import atomic_open
-from .layers import LAYER_KINDS, Activation, BatchNorm, Conv2d, Dense, Flatten, \
-    GlobalAvgPool2d, MaxPool2d, Network, Scores
+from .layers import LAYER_KINDS, Activation, BatchNorm, Conv1d, Conv2d, Dense, Flatten, \
+    GlobalAvgPool2d, GlobalMaxPool, MaxPool1d, MaxPool2d, Network, Scores
 from .graph import GRAPH_KINDS, INPUT, Graph, Node
 from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
 from .validate import NetworkError, check_float_array
@@ -173,7 +175,7 @@ def _activation(fields, arrays, prefix):
 
 def _layer(fields, arrays, prefix):
     kind = fields.get("kind")
-    if kind == "dense" or kind == "conv2d":
+    if kind in ("dense", "conv2d", "conv1d"):
         sub = _Fields(fields.get("weights"), fields.where + " weights")
         quantizer = _weights(sub)
         sub.done()
@@ -181,9 +183,10 @@ def _layer(fields, arrays, prefix):
         bias = arrays.take(prefix, "bias", fields.where) if fields.get("bias") else None
         if kind == "dense":
             return Dense(weight, quantizer, bias)
-        return Conv2d(weight, quantizer, bias, stride=fields.get("stride"),
-                      padding=fields.get("padding"),
-                      padding_fill=fields.get("padding_fill", "lowest"))
+        conv = Conv1d if kind == "conv1d" else Conv2d
+        return conv(weight, quantizer, bias, stride=fields.get("stride"),
+                    padding=fields.get("padding"),
+                    padding_fill=fields.get("padding_fill", "lowest"))
     if kind == "batchnorm":
         return BatchNorm(*(arrays.take(prefix, n, fields.where) for n in ("gamma", "beta", "mean", "var")),
                          eps=fields.get("eps"))
@@ -192,8 +195,11 @@ def _layer(fields, arrays, prefix):
         quantizer = _activation(sub, arrays, prefix)
         sub.done()
         return Activation(quantizer)
-    if kind == "maxpool2d":
-        return MaxPool2d(fields.get("kernel"), fields.get("stride"), fields.get("minimum", ()))
+    if kind in ("maxpool2d", "maxpool1d"):
+        pool = MaxPool1d if kind == "maxpool1d" else MaxPool2d
+        return pool(fields.get("kernel"), fields.get("stride"), fields.get("minimum", ()))
+    if kind == "globalmaxpool":
+        return GlobalMaxPool(fields.get("minimum", ()))
     if kind == "flatten":
         return Flatten()
     if kind == "globalavgpool":

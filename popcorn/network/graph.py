@@ -218,7 +218,8 @@ def validate_graph(graph):
         readers[node.name] = 0
         states[node.name] = _JOIN_GIVES.get(kind) or _GIVES[kind]
         quantizers[node.name] = node.layer.quantizer if kind == "activation" else \
-            quantizers[node.inputs[0]] if kind in ("maxpool2d", "flatten", "concat") else None
+            quantizers[node.inputs[0]] if kind in ("maxpool2d", "maxpool1d", "globalmaxpool",
+                                                  "flatten", "concat") else None
         if kind == "activation" and getattr(node.layer.quantizer, "mean_scaling", False):
             raise NetworkError(f"{where}: XNOR-Net input scaling (mean_scaling) is not taken "
                                f"in graphs; use SignActivation()")

@@ -17,7 +17,8 @@ from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
 from .validate import check_float_array, check_positive_float, check_positive_int, \
     validate_network, NetworkError
 
-__all__ = ["Dense", "Conv2d", "MaxPool2d", "Flatten", "GlobalAvgPool2d", "BatchNorm", "Activation", "Scores",
+__all__ = ["Dense", "Conv2d", "MaxPool2d", "Flatten", "GlobalAvgPool2d", "Conv1d", "MaxPool1d",
+           "GlobalMaxPool", "BatchNorm", "Activation", "Scores",
            "Network", "LAYER_KINDS", "PADDING_FILLS"]
 
 #: What a Conv2d's padded taps hold (:class:`Conv2d`).
@@ -250,6 +251,172 @@ class GlobalAvgPool2d:
 
 
 @dataclass(frozen=True, eq=False)
+class Conv1d:
+    """1-D convolution over a sequence (PyTorch ``Conv1d`` semantics) on quantized
+    activations: ``(C, T) -> (out, T')``, ``T' = (T + 2 padding - k) // stride + 1``.
+
+    ``weight`` is ``(out, in, k)``; ``padding_fill`` as for :class:`Conv2d`. It computes
+    exactly what :meth:`as_2d` computes on the sequence seen as a ``(C, 1, T)`` map: the
+    golden models and the hardware run that (:mod:`popcorn.network.sequences`).
+    """
+
+    weight: np.ndarray
+    quantizer: object
+    bias: np.ndarray = None
+    stride: int = 1
+    padding: int = 0
+    padding_fill: str = "lowest"
+
+    kind = "conv1d"
+
+    def __post_init__(self):
+        check_float_array(self.weight, "weight", ndim=3)
+        _check_weight_scheme(self.quantizer)
+        _check_bias(self.bias, self.weight.shape[0])
+        check_positive_int(self.stride, "stride")
+        if isinstance(self.padding, bool) or not isinstance(self.padding, (int, np.integer)) \
+                or self.padding < 0:
+            raise ValueError(f"padding must be a non-negative integer, not {self.padding!r}")
+        if self.padding_fill not in PADDING_FILLS:
+            raise ValueError(f"padding_fill must be one of {', '.join(PADDING_FILLS)}, not "
+                             f"{self.padding_fill!r}")
+
+    @property
+    def out_channels(self):
+        return self.weight.shape[0]
+
+    @property
+    def in_channels(self):
+        return self.weight.shape[1]
+
+    @property
+    def kernel(self):
+        return self.weight.shape[2]
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"input must be a sequence (channels, time), not shape "
+                             f"{input_shape}")
+        c, t = input_shape
+        if c != self.in_channels:
+            raise ValueError(f"weight has {self.in_channels} input channels but the input has "
+                             f"{c} (shape {input_shape})")
+        steps = (t + 2 * self.padding - self.kernel) // self.stride + 1
+        if steps < 1:
+            raise ValueError(f"kernel {self.kernel} with padding {self.padding} does not fit "
+                             f"the {t}-step input")
+        return (self.out_channels, steps)
+
+    def as_2d(self):
+        """The :class:`Conv2d` that computes this layer on ``(C, 1, T)`` maps: kernel
+        ``(1, k)``, stride ``(1, s)``, padding ``(0, p)``."""
+        return Conv2d(self.weight[:, :, None, :], self.quantizer, self.bias,
+                      stride=(1, int(self.stride)), padding=(0, int(self.padding)),
+                      padding_fill=self.padding_fill)
+
+    def to_json(self):
+        fill = {} if self.padding_fill == "lowest" else {"padding_fill": self.padding_fill}
+        return {"kind": self.kind, "weights": self.quantizer.to_json(), "bias": self.bias is not None,
+                "stride": int(self.stride), "padding": int(self.padding)} | fill
+
+    def arrays(self):
+        return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})
+
+
+def _check_minimum(minimum):
+    """``minimum`` (a pool's channels pooled by the minimum) as a sorted tuple of ints."""
+    try:
+        minimum = tuple(int(c) for c in minimum)
+    except (TypeError, ValueError):
+        raise TypeError(f"pooling minimum must be a sequence of channel indices, not "
+                        f"{minimum!r}") from None
+    if list(minimum) != sorted(set(minimum)) or (minimum and minimum[0] < 0):
+        raise ValueError(f"pooling minimum must list distinct channel indices >= 0 in "
+                         f"increasing order, not {list(minimum)}")
+    return minimum
+
+
+def _check_minimum_channels(minimum, channels):
+    if minimum and minimum[-1] >= channels:
+        raise ValueError(f"pooling minimum names channel {minimum[-1]}, the input has "
+                         f"{channels} channels")
+
+
+@dataclass(frozen=True)
+class MaxPool1d:
+    """Max pooling over time of a quantized sequence, no padding: ``(C, T) -> (C, T')``;
+    ``stride`` defaults to ``kernel``; ``minimum`` as for :class:`MaxPool2d`, which
+    :meth:`as_2d` gives (kernel ``(1, k)``, stride ``(1, s)``, on ``(C, 1, T)`` maps)."""
+
+    kernel: int
+    stride: int = None
+    minimum: tuple = ()
+
+    kind = "maxpool1d"
+
+    def __post_init__(self):
+        check_positive_int(self.kernel, "pooling kernel")
+        if self.stride is None:
+            object.__setattr__(self, "stride", self.kernel)
+        check_positive_int(self.stride, "pooling stride")
+        object.__setattr__(self, "minimum", _check_minimum(self.minimum))
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"input must be a sequence (channels, time), not shape "
+                             f"{input_shape}")
+        c, t = input_shape
+        if t < self.kernel:
+            raise ValueError(f"kernel {self.kernel} does not fit the {t}-step input")
+        _check_minimum_channels(self.minimum, c)
+        return (c, (t - self.kernel) // self.stride + 1)
+
+    def as_2d(self):
+        return MaxPool2d((1, int(self.kernel)), (1, int(self.stride)), self.minimum)
+
+    def to_json(self):
+        return {"kind": self.kind, "kernel": int(self.kernel), "stride": int(self.stride)} | (
+            {"minimum": list(self.minimum)} if self.minimum else {})
+
+    def arrays(self):
+        return {}
+
+
+@dataclass(frozen=True)
+class GlobalMaxPool:
+    """The maximum of each channel over time or over the map: ``(C, T) -> (C,)`` or
+    ``(C, H, W) -> (C,)`` (seed 003's max over time; PyTorch's ``x.amax(-1)``,
+    ``AdaptiveMaxPool1d(1)`` then ``flatten``). ``minimum`` as for :class:`MaxPool2d`.
+    :meth:`as_2d` gives the :class:`MaxPool2d` over the whole ``(C, H, W)`` map (a sequence
+    is ``(C, 1, T)``) and the :class:`Flatten` of its ``(C, 1, 1)`` output."""
+
+    minimum: tuple = ()
+
+    kind = "globalmaxpool"
+
+    def __post_init__(self):
+        object.__setattr__(self, "minimum", _check_minimum(self.minimum))
+
+    def output_shape(self, input_shape):
+        if len(input_shape) not in (2, 3):
+            raise ValueError(f"input must be a sequence (channels, time) or a map (channels, "
+                             f"height, width), not shape {input_shape}")
+        _check_minimum_channels(self.minimum, input_shape[0])
+        return (int(input_shape[0]),)
+
+    def as_2d(self, input_shape):
+        """``(MaxPool2d, Flatten)`` on the ``(C, H, W)`` (or ``(C, 1, T)``) map."""
+        h, w = input_shape[1:] if len(input_shape) == 3 else (1, input_shape[1])
+        return MaxPool2d((int(h), int(w)), (int(h), int(w)), self.minimum), Flatten()
+
+    def to_json(self):
+        return {"kind": self.kind} | ({"minimum": list(self.minimum)} if self.minimum else {})
+
+    def arrays(self):
+        return {}
+
+
+@dataclass(frozen=True, eq=False)
 class BatchNorm:
     """Inference batch norm per channel (axis 0): ``gamma (x - mean) / sqrt(var + eps) + beta``.
 
@@ -340,7 +507,8 @@ class Scores:
 
 
 LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2d, MaxPool2d, Flatten, GlobalAvgPool2d,
-                                         BatchNorm, Activation, Scores)}
+                                         Conv1d, MaxPool1d, GlobalMaxPool, BatchNorm,
+                                         Activation, Scores)}
 
 
 def check_input(input_shape, input_quantizer):
@@ -350,8 +518,9 @@ def check_input(input_shape, input_quantizer):
     if not shape or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
                         for d in shape):
         raise NetworkError(f"input: shape must be a tuple of positive integers, not {input_shape!r}")
-    if len(shape) not in (1, 3):
-        raise NetworkError(f"input: shape must be (K,) or (C, H, W), not {shape}")
+    if len(shape) not in (1, 2, 3):
+        raise NetworkError(f"input: shape must be (K,), a sequence (C, T) or a map (C, H, W), "
+                           f"not {shape}")
     if type(input_quantizer) not in ACTIVATION_QUANTIZERS.values():
         raise NetworkError(f"input: quantizer must be an activation quantizer, not "
                            f"{input_quantizer!r}")

@@ -90,16 +90,18 @@ def check_nondecreasing(arr, name):
 
 # What each layer kind may follow: "codes" = quantized activations (the network input, an
 # activation quantizer, pooling or flattening of those), "linear" = a Dense/Conv2d
-# pre-activation, "normalized" = batch norm of a pre-activation, "averages" = the global
+# pre-activation (also of a Conv1d), "normalized" = batch norm of a pre-activation, "averages" = the global
 # average of quantized activations (read only by a Dense, which the average folds into).
 _NEEDS = {
     "dense": ("codes", "averages"), "conv2d": ("codes",), "maxpool2d": ("codes",),
     "flatten": ("codes",), "globalavgpool": ("codes",),
+    "conv1d": ("codes",), "maxpool1d": ("codes",), "globalmaxpool": ("codes",),
     "batchnorm": ("linear",), "activation": ("linear", "normalized"),
     "scores": ("linear", "normalized"),
 }
 _GIVES = {"dense": "linear", "conv2d": "linear", "maxpool2d": "codes", "flatten": "codes",
-          "globalavgpool": "averages",
+          "globalavgpool": "averages", "conv1d": "linear", "maxpool1d": "codes",
+          "globalmaxpool": "codes",
           "batchnorm": "normalized", "activation": "codes", "scores": "scores"}
 _FIX = {
     "dense": "put an Activation (quantizer) before it",
@@ -108,7 +110,10 @@ _FIX = {
     "flatten": "flatten quantized activations: move it after the Activation (after a "
                "GlobalAvgPool2d none is needed)",
     "globalavgpool": "average quantized activations: move it after the Activation",
-    "batchnorm": "a BatchNorm must directly follow a Dense or Conv2d",
+    "conv1d": "put an Activation (quantizer) before it",
+    "maxpool1d": "pool quantized activations: move it after the Activation",
+    "globalmaxpool": "pool quantized activations: move it after the Activation",
+    "batchnorm": "a BatchNorm must directly follow a Dense, Conv2d or Conv1d",
     "activation": "an Activation must follow a Dense, Conv2d or BatchNorm",
     "scores": "Scores must follow the last Dense (or its BatchNorm)",
 }
@@ -147,7 +152,7 @@ def validate_network(input_shape, input_quantizer, layers):
         if layer.kind == "scores" and index != len(layers) - 1:
             raise NetworkError(f"{where}: Scores must be the last layer, but "
                                f"{len(layers) - 1 - index} layer(s) follow it")
-        if layer.kind in ("dense", "conv2d"):
+        if layer.kind in ("dense", "conv2d", "conv1d"):
             scaled = False
         elif layer.kind == "activation":
             scaled = layer.quantizer.quantizer == "sign" and layer.quantizer.mean_scaling

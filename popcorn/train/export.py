@@ -12,16 +12,24 @@ real ReLU activations) raises ``ValueError`` naming the layer (:func:`check_mapp
 import numpy as np
 from torch import nn
 
-from .models import InputScale, QConv2d, QLinear, QuantNet, ResidualBlock
+from .models import InputScale, NGramBranches, QConv1d, QConv2d, QLinear, QuantNet, \
+    ResidualBlock
 from .quantizers import ABCActivation, FixedPointReLU, PAActivation, ShiftBatchNorm, \
     SignActivation
 
-__all__ = ["check_mappable", "to_network", "input_bits"]
+__all__ = ["check_mappable", "to_network", "network_inputs", "input_bits"]
 
 
 def input_bits(input_max):
     """Bits of the fixed-point input code: pixels 0..input_max (16 -> 5, 255 -> 8)."""
     return max(1, int(np.ceil(np.log2(float(input_max) + 1))))
+
+
+def network_inputs(config, images):
+    """A data set's uint8 ``images`` (B, H, W) as the network of a model built with
+    ``config`` takes them: (B, 1, H, W) images, or for the text CNN (B, C, T) sequences,
+    the rows of an image its channels and its columns the time steps."""
+    return images if config["arch"] == "textcnn" else images[:, None]
 
 
 def check_mappable(config):
@@ -70,12 +78,14 @@ def _activation_quantizer(pn, act, index):
 
 def _layer(pn, layer, index):
     """The popcorn layer of one module (not an InputScale, MaxPool2d or ResidualBlock)."""
-    if isinstance(layer, (QLinear, QConv2d)):
+    if isinstance(layer, (QLinear, QConv2d, QConv1d)):
         scheme = _weight_scheme(pn, layer.quantizer, index)
         weight = layer.weight.detach().numpy().copy()
         bias = None if layer.bias is None else layer.bias.detach().numpy().copy()
         if isinstance(layer, QLinear):
             return pn.Dense(weight, scheme, bias)
+        if isinstance(layer, QConv1d):
+            return pn.Conv1d(weight, scheme, bias)
         return pn.Conv2d(weight, scheme, bias, stride=layer.stride[0], padding=layer.pad)
     if isinstance(layer, ShiftBatchNorm):
         scale, _ = layer.affine()
@@ -109,6 +119,9 @@ def to_network(model):
     With :class:`ResidualBlock` s it is a ``popcorn.network.Graph``: nodes ``n<i>`` for the
     layers outside the blocks, ``b<i>.conv_a``, ``b<i>.bn_a``, ... inside block i, whose
     ``b<i>.add`` sums ``bn_b`` and the block's input (or ``bn_s``) before ``b<i>.act``.
+    The text CNN is a Graph over ``(C, T)`` sequences: its :class:`NGramBranches` (module
+    i) become branches ``g<i>.<n>.conv``, ``.bn``, ``.act`` and ``.max`` (a GlobalMaxPool
+    after the activation: the quantizers are monotone) joined by the Concat ``g<i>``.
     """
     from popcorn import network as pn
 
@@ -143,13 +156,25 @@ def to_network(model):
                 shortcut = current
             add(f"{block}.add", pn.Add(), (f"{block}.bn_b", shortcut))
             add(f"{block}.act", _layer(pn, layer.act, index))
+        elif isinstance(layer, NGramBranches):
+            start, ends = current, []
+            for n, conv, bn in zip(layer.grams, layer.convs, layer.bns):
+                branch = f"g{index}.{n}"
+                add(f"{branch}.conv", _layer(pn, conv, index), (start,))
+                add(f"{branch}.bn", _layer(pn, bn, index))
+                add(f"{branch}.act", _layer(pn, layer.act, index))
+                add(f"{branch}.max", pn.GlobalMaxPool())
+                ends.append(current)
+            add(f"g{index}", pn.Concat(), tuple(ends))
         else:
             add(f"n{index}", _layer(pn, layer, index))
             if pending_pool is not None and nodes[-1].layer.kind == "activation":
                 add(f"n{index}.pool", pending_pool)
                 pending_pool = None
     add("scores", pn.Scores())
-    graph = pn.Graph((1, h, w), input_quantizer, tuple(nodes))
-    if any(isinstance(layer, ResidualBlock) for layer in model):
+    sequence = cfg["arch"] == "textcnn"
+    graph = pn.Graph(tuple(cfg["input_shape"]) if sequence else (1, h, w), input_quantizer,
+                     tuple(nodes))
+    if sequence or any(isinstance(layer, ResidualBlock) for layer in model):
         return graph
     return pn.Network((1, h, w), input_quantizer, tuple(node.layer for node in nodes))

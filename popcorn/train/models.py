@@ -1,11 +1,11 @@
-"""MLPs, a small CNN and a small ResNet for each scheme, as layer sequences the export can
-walk.
+"""MLPs, a small CNN, a small ResNet and seed 003's n-gram text CNN for each scheme, as
+layer sequences the export can walk.
 
 Every network is a :class:`QuantNet`: an ``nn.Sequential`` of
 
 * :class:`InputScale` (uint8 pixels -> ``x / input_max``; the first layer takes the pixels as
   8-bit ``zo`` bit planes in hardware, the scale folds into its batch norm),
-* :class:`QLinear` / :class:`QConv2d` (a weight quantizer from :mod:`.quantizers`, no bias
+* :class:`QLinear` / :class:`QConv2d` / :class:`QConv1d` (a weight quantizer from :mod:`.quantizers`, no bias
   except in XNOR-Net's real last layer),
 * ``BatchNorm1d/2d`` (or :class:`~.quantizers.ShiftBatchNorm` for BNN with ``shift_bn``),
 * ``MaxPool2d(2)``, ``Flatten``,
@@ -13,7 +13,8 @@ Every network is a :class:`QuantNet`: an ``nn.Sequential`` of
 
 Block order is ``layer -> batch norm [-> max-pool] -> activation quantizer``; a ResNet's
 :class:`ResidualBlock` holds two such convolutions, the second's batch norm added to the
-shortcut before its quantizer. Pooling comes
+shortcut before its quantizer; the text CNN's :class:`NGramBranches` holds one such
+convolution per n-gram size, each pooled over time. Pooling comes
 before the quantizer: every quantizer here is monotone in its input level, so pooling the
 batch-norm output and then quantizing gives the same levels as the hardware's bitwise OR of
 thermometer codes (ARCHITECTURE.md), whatever the coefficients. The last layer is followed
@@ -29,11 +30,11 @@ from torch.nn import functional as F
 
 from . import quantizers as q
 
-__all__ = ["SCHEMES", "DEFAULT_BASES", "InputScale", "QLinear", "QConv2d", "ResidualBlock",
-           "QuantNet", "build_model"]
+__all__ = ["SCHEMES", "DEFAULT_BASES", "InputScale", "QLinear", "QConv2d", "QConv1d",
+           "ResidualBlock", "NGramBranches", "QuantNet", "build_model"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
-ARCHS = ("mlp", "cnn", "resnet")
+ARCHS = ("mlp", "cnn", "resnet", "textcnn")
 
 #: Default (M, N) = (weight bases, activation bases) per scheme.
 DEFAULT_BASES = {"bnn": (1, 1), "binaryconnect": (1, 4), "xnor": (1, 1), "abc": (3, 3),
@@ -41,15 +42,19 @@ DEFAULT_BASES = {"bnn": (1, 1), "binaryconnect": (1, 4), "xnor": (1, 1), "abc": 
 
 
 class InputScale(nn.Module):
-    """``x / input_max`` as float32; adds a channel axis for images (CNN) or flattens (MLP)."""
+    """``x / input_max`` as float32; adds a channel axis for images (CNN) or flattens (MLP);
+    with ``sequence`` the samples stay ``(C, T)`` sequences (the text CNN)."""
 
-    def __init__(self, input_max, flatten):
+    def __init__(self, input_max, flatten, sequence=False):
         super().__init__()
         self.input_max = float(input_max)
         self.flatten = bool(flatten)
+        self.sequence = bool(sequence)
 
     def forward(self, x):
         x = x.to(torch.float32) / self.input_max
+        if self.sequence:
+            return x
         return x.flatten(1) if self.flatten else x.unsqueeze(1) if x.dim() == 3 else x
 
 
@@ -88,6 +93,40 @@ class QConv2d(nn.Conv2d):
         if self.pad:
             x = F.pad(x, (self.pad,) * 4, value=self.pad_value())
         return self._conv_forward(x, self.quantizer(self.weight), self.bias)
+
+
+class QConv1d(nn.Conv1d):
+    """1-D convolution over a sequence, unpadded, with a quantized weight."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, quantizer):
+        super().__init__(in_channels, out_channels, kernel_size, bias=False)
+        self.quantizer = quantizer
+
+    def forward(self, x):
+        return self._conv_forward(x, self.quantizer(self.weight), self.bias)
+
+
+class NGramBranches(nn.Module):
+    """Seed 003's text model (section 4.3.2): for each n-gram size n of ``grams``, a
+    convolution of ``channels`` filters of n steps over the ``(c_in, T)`` sequence ->
+    batch norm -> the max over time -> activation quantizer; the branches' outputs
+    concatenated, ``len(grams) * channels`` values. The max comes before the quantizer, as
+    the CNN pools (monotone quantizers: the same codes as the hardware's max of codes).
+    The branches share one activation quantizer (``act``; ABC-Net's and PA-Net's trainable
+    shifts, endpoints and betas): the layer after the concatenation reads all its inputs
+    with the same base coefficients."""
+
+    def __init__(self, c_in, channels, grams, weight_quantizer, act, bn):
+        super().__init__()
+        self.grams = tuple(int(n) for n in grams)
+        self.convs = nn.ModuleList(QConv1d(c_in, channels, n, weight_quantizer())
+                                   for n in self.grams)
+        self.bns = nn.ModuleList(bn(channels, 1) for _ in self.grams)
+        self.act = act()
+
+    def forward(self, x):
+        return torch.cat([self.act(bn(conv(x)).amax(-1))
+                          for conv, bn in zip(self.convs, self.bns)], 1)
 
 
 class ResidualBlock(nn.Module):
@@ -130,7 +169,8 @@ class QuantNet(nn.Sequential):
         """After an update: clip real weights (BinaryConnect, BNN: [-1, 1]) and keep PA
         endpoints ordered."""
         for module in self.modules():
-            if isinstance(module, (QLinear, QConv2d)) and module.quantizer.clip is not None:
+            if isinstance(module, (QLinear, QConv2d, QConv1d)) and \
+                    module.quantizer.clip is not None:
                 module.weight.clamp_(-module.quantizer.clip, module.quantizer.clip)
             elif hasattr(module, "constrain") and module is not self:
                 module.constrain()
@@ -164,8 +204,8 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
                 hidden=(256, 256), channels=(16, 32), m=None, n=None, shift_bn=False,
                 stochastic=False, act_bits=4, frac_bits=2, window="report", lam_w=1.0,
                 lam_a=1.0, lam_delta=1.0, real_ends=True, generator=None):
-    """Build an MLP (``arch="mlp"``), a small CNN (``arch="cnn"``) or a small ResNet
-    (``arch="resnet"``) for ``scheme``.
+    """Build an MLP (``arch="mlp"``), a small CNN (``arch="cnn"``), a small ResNet
+    (``arch="resnet"``) or seed 003's n-gram text CNN (``arch="textcnn"``) for ``scheme``.
 
     ``m``/``n``: weight/activation base counts (ABC-Net, PA-Net; defaults in
     :data:`DEFAULT_BASES`); ``shift_bn``: BNN's shift-based batch norm; ``stochastic``:
@@ -176,7 +216,10 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
     no binary bases there and cannot go to hardware: ``real_ends=False`` binarizes them too).
     The CNN is conv3x3(c1) -> BN -> pool -> act -> conv3x3(c2) -> BN -> pool -> act -> dense.
     The ResNet is conv3x3(c1) -> BN -> act, a :class:`ResidualBlock` of c1 (identity
-    shortcut), one of c2 and stride 2 (its shortcut a 1 x 1 convolution), dense.
+    shortcut), one of c2 and stride 2 (its shortcut a 1 x 1 convolution), dense. The text
+    CNN reads each sample as a sequence, ``input_shape`` (C, T) (an 8 x 8 digit: T = 8
+    columns of C = 8 pixels, left to right): :class:`NGramBranches` of c1 filters for the
+    n-grams 3, 4 and 5 (those that fit T), dense.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, not {scheme!r}")
@@ -219,12 +262,17 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
         return nn.BatchNorm1d(c) if dims == 1 else nn.BatchNorm2d(c)
 
     last_bias = scheme == "xnor" and real_ends
-    layers = [InputScale(input_max, flatten=arch == "mlp")]
+    layers = [InputScale(input_max, flatten=arch == "mlp", sequence=arch == "textcnn")]
     if arch == "mlp":
         sizes = [int(torch.tensor(input_shape).prod())] + list(hidden)
         for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
             layers += [QLinear(a, b, wq("first" if i == 0 else "mid")), bn(b, 1), act()]
         layers.append(QLinear(sizes[-1], classes, wq("last"), bias=last_bias))
+    elif arch == "textcnn":
+        c_in, steps = input_shape
+        grams = [n for n in (3, 4, 5) if n <= steps]
+        layers += [NGramBranches(c_in, channels[0], grams, lambda: wq("first"), act, bn),
+                   QLinear(len(grams) * channels[0], classes, wq("last"), bias=last_bias)]
     elif arch == "resnet":
         h, w = input_shape[-2:]
         c_in = input_shape[0] if len(input_shape) == 3 else 1
@@ -251,6 +299,7 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
         # sigmoid is near 1/2 everywhere and the stochastic bases are pure noise.
         with torch.no_grad():
             for layer in layers:
-                if isinstance(layer, (QLinear, QConv2d)):
-                    layer.weight.uniform_(-1.0, 1.0, generator=generator)
+                for conv in layer.modules():
+                    if isinstance(conv, (QLinear, QConv2d, QConv1d)):
+                        conv.weight.uniform_(-1.0, 1.0, generator=generator)
     return QuantNet(layers, scheme, config)

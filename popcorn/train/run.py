@@ -12,7 +12,7 @@ from . import data as datasets
 from popcorn.golden.predict import predict
 from popcorn.network import save_network
 
-from .export import check_mappable, to_network
+from .export import check_mappable, network_inputs, to_network
 from .loop import fit
 from .models import build_model
 
@@ -38,7 +38,8 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
     float test accuracy, per-epoch statistics, and ``integer_test_accuracy``: the network
     file through the integer golden model with :data:`INTEGER_FRAC_BITS` fractional bits on
     the same test images, what ``popcorn predict`` gives) and ``BASE.test.npz`` (the
-    held-out test split: ``x``, uint8 pixel codes (B, 1, H, W) as the network takes them,
+    held-out test split: ``x``, uint8 pixel codes (B, 1, H, W), or (B, C, T) for the
+    text CNN (:func:`~.export.network_inputs`), as the network takes them,
     what ``popcorn build --inputs`` and ``popcorn predict`` read, and ``y``, int64
     labels); the model is checked for a binary form before training.
     """
@@ -54,7 +55,8 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
                         **model_options)
     seconds = time.perf_counter() - start
     network = to_network(model)
-    integer = predict(network, dataset.x_test[:, None], frac_bits=INTEGER_FRAC_BITS)
+    x_test = network_inputs(model.config, dataset.x_test)
+    integer = predict(network, x_test, frac_bits=INTEGER_FRAC_BITS)
     record = {
         "scheme": scheme, "data": dataset.name, "arch": arch, "seed": seed, "epochs": epochs,
         "lr": lr, "batch_size": batch_size, "config": model.config,
@@ -72,5 +74,5 @@ def train_network(scheme, data="digits", output="network", arch="mlp", epochs=10
     record_path = base.with_name(base.name + ".train.json")
     record_path.write_text(json.dumps(record, indent=1) + "\n")
     test_path = base.with_name(base.name + ".test.npz")
-    np.savez(test_path, x=dataset.x_test[:, None], y=dataset.y_test)
+    np.savez(test_path, x=x_test, y=dataset.y_test)
     return model, result, (npz, record_path, test_path)

@@ -45,7 +45,7 @@ def test_shapes_chain():
      "layer 1 (maxpool2d) cannot follow layer 0 (conv2d): pool quantized activations: move it "
      "after the Activation"),
     ((bn(1), Scores()), "layer 0 (batchnorm) cannot follow the input: a BatchNorm must directly "
-                        "follow a Dense or Conv2d"),
+                        "follow a Dense, Conv2d or Conv1d"),
     ((conv(), Activation(SignActivation()), MaxPool2d(5), Scores()),
      "layer 2 (maxpool2d): kernel 5 does not fit the 4x4 input"),
     ((conv(), Activation(SignActivation()), MaxPool2d(2, minimum=(1, 4)), Scores()),
@@ -72,8 +72,9 @@ def test_empty_and_bad_input():
         Network((4,), PIXELS, ())
     with pytest.raises(NetworkError, match=r"input: shape must be a tuple of positive integers, not \(0, 3\)"):
         Network((0, 3), PIXELS, (Scores(),))
-    with pytest.raises(NetworkError, match=r"input: shape must be \(K,\) or \(C, H, W\), not \(2, 3\)"):
-        Network((2, 3), PIXELS, (Scores(),))
+    with pytest.raises(NetworkError, match=r"input: shape must be \(K,\), a sequence \(C, T\) or "
+                                           r"a map \(C, H, W\), not \(2, 3, 4, 5\)"):
+        Network((2, 3, 4, 5), PIXELS, (Scores(),))
     with pytest.raises(NetworkError, match="input: quantizer must be an activation quantizer"):
         Network((4,), BnnWeights(), (Scores(),))
 
