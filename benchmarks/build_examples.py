@@ -21,6 +21,7 @@ BUILDS = {
     "mnist-cnn-xnor": "ulx3s-85f",
     "mnist-cnn-abc": "ulx3s-85f",
     "mnist-cnn-pa": "ulx3s-85f",
+    "digits-resnet-abc": "ulx3s-85f",
 }
 """Example -> board, each with the default folding (``--target-cycles auto``)."""
 

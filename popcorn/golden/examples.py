@@ -8,17 +8,18 @@ the fixtures of the golden-model and hardware tests; they are not trained.
 import numpy as np
 
 from popcorn.network import (INPUT, AbcActivation, AbcWeights, Activation, Add, BatchNorm,
-                             BinaryConnectWeights, BnnWeights, Conv2d, Dense,
-                             FixedPointActivation, Flatten, GlobalAvgPool2d, Graph, MaxPool2d,
-                             Network, Node, PaActivation, PaWeights, Scores, SignActivation,
-                             TernaryWeights, XnorWeights)
+                             BinaryConnectWeights, BnnWeights, Concat, Conv1d, Conv2d, Dense,
+                             FixedPointActivation, Flatten, GlobalAvgPool2d, GlobalMaxPool,
+                             Graph, MaxPool1d, MaxPool2d, Network, Node, PaActivation,
+                             PaWeights, Scores, SignActivation, TernaryWeights, XnorWeights)
 
 from .float_ref import batchnorm_forward, conv_pad_value, linear_forward
 from .quantizers import quantize_activations
 from .windows import pool_windows
 
 __all__ = ["SCHEMES", "random_network", "random_layout", "random_residual_network",
-           "scheme_quantizers", "sign_mlp", "cnv_network", "CNV_CHANNELS"]
+           "random_text_network", "scheme_quantizers", "sign_mlp", "cnv_network",
+           "CNV_CHANNELS"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
 
@@ -323,3 +324,53 @@ def _random_norm(rng, channels, centre, spread):
     return BatchNorm(rng.uniform(0.5, 1.5, channels), np.zeros(channels),
                      centre + rng.normal(0, 0.3 * spread, channels),
                      np.full(channels, spread ** 2))
+
+
+def random_text_network(scheme, *, seed=0, in_channels=4, steps=9, grams=(2, 3, 4),
+                        channels=3, classes=3, calibration=32, bases=(3, 3),
+                        padding_fill="lowest"):
+    """A random :class:`~popcorn.network.Graph` of seed 003's text model shape over
+    ``(in_channels, steps)`` 8-bit sequences: for each n of ``grams`` a branch Conv1d of
+    kernel n and ``channels`` filters -> BN -> act -> GlobalMaxPool (the first branch
+    padded by 1 with ``padding_fill``, the second of stride 2 and pooled by MaxPool1d 2
+    before its max over time, about half the channels of each max the minimum), the
+    branches concatenated, Dense ``classes`` -> BN -> Scores. Batch norms as
+    :func:`random_network`'s; every branch shares the activation quantizer."""
+    rng = np.random.default_rng(seed)
+    weights, act = scheme_quantizers(scheme, rng, *bases)
+    input_quantizer = FixedPointActivation(8, 1 / 255)
+    values = quantize_activations(rng.random((calibration, in_channels, 1, steps)),
+                                  input_quantizer)
+    scale = 1.0 if scheme == "binaryconnect" else 0.5
+    nodes, ends, outputs = [], [], []
+    for b, n in enumerate(grams):
+        branch = f"g{n}"
+        conv = Conv1d(rng.uniform(-scale, scale, (channels, in_channels, n)), weights,
+                      rng.normal(0, 0.1, channels), stride=2 if b == 1 else 1,
+                      padding=1 if b == 0 else 0, padding_fill=padding_fill)
+        y = linear_forward(conv.as_2d(), values, conv_pad_value(conv, input_quantizer))
+        norm = _batchnorm(y, rng, final=False)
+        codes = quantize_activations(batchnorm_forward(norm, y), act)
+        nodes += [Node(branch + ".conv", conv, (INPUT,)), Node(branch + ".bn", norm,
+                                                                (branch + ".conv",)),
+                  Node(branch + ".act", Activation(act), (branch + ".bn",))]
+        read = branch + ".act"
+        if b == 1:
+            nodes.append(Node(branch + ".pool", MaxPool1d(2), (read,)))
+            pairs = codes.shape[-1] // 2
+            codes = codes[..., :2 * pairs].reshape(*codes.shape[:-1], pairs, 2).max(axis=-1)
+            read = branch + ".pool"
+        pick = tuple(np.flatnonzero(np.random.default_rng([seed, b]).random(channels) < 0.5))
+        nodes.append(Node(branch + ".max", GlobalMaxPool(pick), (read,)))
+        flat = codes.reshape(calibration, channels, -1)
+        most = flat.max(axis=-1)
+        most[:, list(pick)] = flat[:, list(pick)].min(axis=-1)
+        ends.append(branch + ".max")
+        outputs.append(most)
+    nodes.append(Node("cat", Concat(), tuple(ends)))
+    fc = Dense(rng.uniform(-scale, scale, (classes, channels * len(grams))), weights,
+               rng.normal(0, 0.1, classes))
+    y = linear_forward(fc, np.concatenate(outputs, axis=1))
+    nodes += [Node("fc", fc, ("cat",)), Node("fc.bn", _batchnorm(y, rng, final=True), ("fc",)),
+              Node("scores", Scores(), ("fc.bn",))]
+    return Graph((in_channels, steps), input_quantizer, tuple(nodes))

@@ -23,6 +23,8 @@ CASES = [
     ("xnor", "cnn", {"real_ends": False}), ("abc", "cnn", {}), ("pa", "cnn", {}),
     ("bnn", "resnet", {}), ("binaryconnect", "resnet", {}),
     ("xnor", "resnet", {"real_ends": False}), ("abc", "resnet", {}), ("pa", "resnet", {}),
+    ("bnn", "textcnn", {}), ("binaryconnect", "textcnn", {}),
+    ("xnor", "textcnn", {"real_ends": False}), ("abc", "textcnn", {}), ("pa", "textcnn", {}),
 ]
 
 
@@ -37,12 +39,14 @@ def test_golden_float_reference_reproduces_model(digits, tmp_path, scheme, arch,
                              hidden=(64, 64), channels=(8, 12), **options)
     save_network(export.to_network(model), tmp_path / "net.npz")
     network = load_graph(tmp_path / "net.npz")
-    assert isinstance(network, Graph) == (arch == "resnet")
+    assert isinstance(network, Graph) == (arch in ("resnet", "textcnn"))
     x = digits.x_test
     model.eval()
     with torch.no_grad():
         scores = model(torch.as_tensor(x)).double().numpy()
-    ref = float_forward(network, x[:, None].astype(np.float64) / digits.input_max)
+    inputs = export.network_inputs(model.config, x)
+    assert inputs.shape[1:] == network.input_shape
+    ref = float_forward(network, inputs.astype(np.float64) / digits.input_max)
     # float32 (model) and float64 (reference) may round a value sitting on a comparator
     # threshold differently; all but a few samples agree to float32 precision.
     close = np.isclose(ref.scores, scores, rtol=1e-4, atol=1e-4).all(axis=1)
