@@ -355,7 +355,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     """Map ``network`` to a :class:`NetworkPlan`.
 
     ``network`` is a :class:`~popcorn.network.Network` or a :class:`~popcorn.network.Graph`
-    whose joins are residual blocks (a chain of layers in which an Add, quantized next,
+    whose joins are Concats or residual blocks (a chain of layers in which an Add, quantized next,
     sums a block's last BatchNorm and its shortcut): the block's input enters a
     :class:`~popcorn.mapping.stages.ShortcutStage`; with an identity shortcut the engine
     of the block's last layer compares with thresholds chosen by the shortcut's code
@@ -363,7 +363,13 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     and its BatchNorm) that layer's engine runs inside the ShortcutStage and the closing
     engine adds its Y (``LinearFolding.addend``). A block's main branch holds Conv2d
     layers (or Dense layers on vectors). ``folding`` then lists a block's shortcut layer
-    just before the layer that closes the block.
+    just before the layer that closes the block. A Concat of branches that all read one
+    tensor (read by them alone) through layers of one input (Conv2d, MaxPool2d, Flatten,
+    Dense, their activations; or none: the tensor itself) becomes a
+    :class:`~popcorn.mapping.stages.ConcatStage` holding the branches' stages; ``folding``
+    and :attr:`NetworkPlan.foldings` list their engines in its place, branch 0 (the
+    Concat's first input) first, each branch's in order. A Concat inside a residual block,
+    or a residual block inside a branch, is refused.
 
     ``folding`` optionally fixes (pe, simd) per engine (a list, one per Conv2d or Dense in
     order); otherwise :func:`choose_folding` gives every engine about ``target_cycles``

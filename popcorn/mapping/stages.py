@@ -73,7 +73,10 @@ def _needed(stage, q):
     """The last input word (raster index) output word q of ``stage`` needs: for a
     :class:`ConvStage` (and a :class:`PoolStage`, unpadded) the real pixel at or before the
     padded position that completes its window; for a stage of one output word per image
-    (Dense, Flatten) the last of that image's input words."""
+    (Dense, Flatten) the last of that image's input words (a Dense stage not folded yet,
+    the engine closing a residual block, reads one vector word)."""
+    if isinstance(stage, DenseStage) and stage.folding is None:
+        return q
     if not isinstance(stage, (ConvStage, PoolStage)):
         return (q + 1) * stage.in_words - 1
     ow = stage.out_shape[1]
