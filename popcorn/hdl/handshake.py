@@ -9,8 +9,8 @@ __all__ = ["fork", "join", "chain"]
 
 
 def _all(signals):
-    """The AND of ``signals`` (1 for none)."""
-    return Cat(*signals).all() if signals else 1
+    """The AND of ``signals``."""
+    return Cat(*signals).all()
 
 
 def fork(m, source, sinks):
