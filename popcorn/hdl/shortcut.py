@@ -23,9 +23,9 @@ class Shortcut(wiring.Component):
     component), ...]`` with ``i``/``o`` streams, chained; none for an identity shortcut),
     then a :class:`~popcorn.hdl.queue.Queue` of ``depth`` words, whose output is ``s``.
     ``o.valid`` is ``i.valid`` while the branch is ready (it never depends on
-    ``o.ready``: :func:`~popcorn.hdl.handshake.fork`). Cycle model: :class:`~popcorn.mapping.timing.ShortcutTiming`; the depth
-    that keeps a residual block free of deadlock:
-    :func:`~popcorn.mapping.stages.shortcut_depth`.
+    ``o.ready``: :func:`~popcorn.hdl.handshake.fork`). Cycle model:
+    :class:`~popcorn.mapping.timing.ShortcutTiming`; the depth that keeps a residual
+    block free of deadlock: :func:`~popcorn.mapping.stages.shortcut_depth`.
     """
 
     def __init__(self, *, width, depth, side=()):

@@ -7,8 +7,8 @@ payloads, free ``valid`` and free ``ready`` on every ``Out`` stream; other input
 reset low. Proved:
 
 * **held until taken** (k-induction, unbounded in time; the shortcut forks and the
-  concats, whose FIFOs defeat induction, every trace of 16 cycles from reset): an ``Out`` stream that offers
-  a word and is not taken offers the same word in the next cycle;
+  concats, whose FIFOs defeat induction, every trace of 16 cycles from reset): an ``Out``
+  stream that offers a word and is not taken offers the same word in the next cycle;
 * **the sequence**, unbounded (PDR, Berkeley ABC), for every stall pattern and every input
   sequence: a whole one-layer accelerator's results are the golden model's for its images,
   in order, none lost or duplicated (a result with no image waiting for it, or more images
@@ -151,9 +151,9 @@ def blocks():
 FROM_RESET = {"shortcut": 16, "shortcut_with_engine": 16, "concat": 16,
               "concat_with_engines": 16}
 """Blocks whose hold proof is a bounded check from reset (every trace of that many
-cycles): the FIFO inside a shortcut fork (and a concat's) has unreachable states (a level above its depth)
-in which its ``ready`` falls with no write, which defeat k-induction at any depth (tried
-up to 10); from reset they cannot occur."""
+cycles): the FIFO inside a shortcut fork (and a concat's) has unreachable states (a
+level above its depth) in which its ``ready`` falls with no write, which defeat
+k-induction at any depth (tried up to 10); from reset they cannot occur."""
 
 
 @pytest.mark.parametrize("name", sorted(blocks()))
