@@ -18,8 +18,8 @@ from .quantizers import quantize_activations
 from .windows import pool_windows
 
 __all__ = ["SCHEMES", "random_network", "random_layout", "random_residual_network",
-           "random_text_network", "scheme_quantizers", "sign_mlp", "cnv_network",
-           "CNV_CHANNELS"]
+           "random_concat_network", "random_text_network", "scheme_quantizers", "sign_mlp",
+           "cnv_network", "CNV_CHANNELS"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
 
@@ -230,6 +230,93 @@ def random_residual_network(scheme, *, seed=0, layout="conv", blocks=1, downsamp
         nodes.append(Node("flat", Flatten(), (read,)))
         values, read = values.reshape(len(values), -1), "flat"
     linear("fc", read, values, 3 if conv else 4, final=True)
+    nodes.append(Node("scores", Scores(), ("fc",)))
+    return Graph(input_shape, input_quantizer, tuple(nodes))
+
+
+_CONCAT_BRANCHES = {
+    "conv": ((("conv", 3, 3, 1),), (("conv", 2, 1, 0),),
+             (("conv", 2, 3, 1), ("conv", 2, 1, 0))),
+    "dense": ((("dense", 6),), (("dense", 4),), (("dense", 5), ("dense", 3))),
+    "text": ((("conv", 3, 3, 0), ("pool", 4)), (("conv", 2, 2, 0), ("pool", 5)),
+             (("conv", 2, 1, 0), ("pool", 6))),
+}
+
+
+def random_concat_network(scheme, *, seed=0, layout="conv", branches=2, identity=False,
+                          calibration=32, bases=(3, 3), padding_fill="lowest"):
+    """A random :class:`~popcorn.network.Graph` of ``scheme`` whose tensor x0 is forked
+    into ``branches`` (2 or 3) parallel branches joined by a Concat (seed 003's text
+    model), batch norms calibrated as :func:`random_network`'s; with ``identity`` one more
+    branch, last, that is x0 itself.
+
+    ``layout="conv"``: 1x6x6 8-bit input, x0 = a 3x3 padded Conv2d of 3 channels -> BN ->
+    act; branches (each Conv2d -> BN -> act): a 3x3 padded of 3, a 1x1 of 2, a 3x3 padded
+    of 2 then a 1x1 of 2; the Concat; a 3x3 Conv2d of stride 2, padding 1, of 4 -> BN ->
+    act; Flatten; Dense 3 -> Scores. ``layout="dense"``: 12 8-bit inputs, x0 = Dense 8 ->
+    BN -> act; branches Dense 6, Dense 4, Dense 5 then Dense 3; Dense 4 -> Scores.
+    ``layout="text"``: the text model's shape on a 1x6x6 8-bit input, x0 the input
+    itself: a 3x3, a 2x2 and a 1x1 Conv2d (3, 2, 2 channels) each with its max over the
+    whole map (MaxPool 4, 5, 6); Flatten; Dense 3 -> Scores.
+    """
+    if not 2 <= branches <= 3:
+        raise ValueError(f"branches must be 2 or 3, not {branches!r}")
+    rng = np.random.default_rng(seed)
+    weights, act = scheme_quantizers(scheme, rng, *bases)
+    input_shape = (12,) if layout == "dense" else (1, 6, 6)
+    input_quantizer = FixedPointActivation(8, 1 / 255)
+    values = quantize_activations(rng.random((calibration,) + input_shape), input_quantizer)
+    nodes = []
+    scale = 1.0 if scheme == "binaryconnect" else 0.5
+
+    def layer(name, read, x, quantizer, step, final=False):
+        """Node(s) of ``step`` reading ``read`` (values ``x``); its output values."""
+        if step[0] == "pool":
+            nodes.append(Node(name, MaxPool2d(step[1]), (read,)))
+            return pool_windows(x, step[1], step[1]).max(axis=-1)
+        inputs, out = x.shape[1], step[1]
+        if step[0] == "conv":
+            kernel, padding = step[2], step[3]
+            linear = Conv2d(rng.uniform(-scale, scale, (out, inputs, kernel, kernel)),
+                            weights, rng.normal(0, 0.1, out),
+                            stride=step[4] if len(step) > 4 else 1, padding=padding,
+                            padding_fill=padding_fill)
+        else:
+            linear = Dense(rng.uniform(-scale, scale, (out, inputs)), weights,
+                           rng.normal(0, 0.1, out))
+        nodes.append(Node(name, linear, (read,)))
+        y = linear_forward(linear, x, conv_pad_value(linear, quantizer))
+        if final:
+            return y
+        norm = _batchnorm(y, rng, final=False)
+        nodes.extend([Node(name + ".bn", norm, (name,)),
+                      Node(name + ".q", Activation(act), (name + ".bn",))])
+        return quantize_activations(batchnorm_forward(norm, y), act)
+
+    read, quantizer = INPUT, input_quantizer
+    if layout != "text":
+        stem = ("conv", 3, 3, 1) if layout == "conv" else ("dense", 8)
+        values, read, quantizer = layer("x0", INPUT, values, quantizer, stem), "x0.q", act
+    ends, outputs = [], []
+    for b, steps in enumerate(_CONCAT_BRANCHES[layout][:branches]):
+        x, at, q = values, read, quantizer
+        for k, step in enumerate(steps):
+            name = f"br{b}.{k}"
+            x = layer(name, at, x, q, step)
+            at, q = (name, q) if step[0] == "pool" else (name + ".q", act)
+        ends.append(at)
+        outputs.append(x)
+    if identity:
+        ends.append(read)
+        outputs.append(values)
+    nodes.append(Node("cat", Concat(), tuple(ends)))
+    values, read = np.concatenate(outputs, axis=1), "cat"
+    if layout == "conv":
+        values, read = layer("post", read, values, act, ("conv", 4, 3, 1, 2)), "post.q"
+    if layout != "dense":
+        nodes.append(Node("flat", Flatten(), (read,)))
+        values, read = values.reshape(len(values), -1), "flat"
+    layer("fc", read, values, act, ("dense", 4 if layout == "dense" else 3), final=True)
     nodes.append(Node("scores", Scores(), ("fc",)))
     return Graph(input_shape, input_quantizer, tuple(nodes))
 

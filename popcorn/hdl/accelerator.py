@@ -6,10 +6,11 @@ from amaranth.lib.wiring import In, Out
 
 from ..mapping.linear import level_to_base_map
 from ..mapping.network_map import NetworkPlan
-from ..mapping.stages import (ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage,
-                              ShortcutStage)
+from ..mapping.stages import (ArgmaxStage, ConcatStage, ConvStage, DenseStage, FlattenStage,
+                              PoolStage, ShortcutStage)
 from .argmax import Argmax
 from .comparator import LevelsToBases, levels_to_bases_resources
+from .concat import Concat, concat_resources
 from .estimates import estimate_argmax, estimate_mva
 from .flatten import Flatten, flatten_resources
 from .mva import MatrixVectorActivation
@@ -52,6 +53,10 @@ BLOCKS = {
     ShortcutStage: lambda stage: [("shortcut", Shortcut(
         width=stage.in_width, depth=stage.depth,
         side=() if stage.side is None else stage_blocks(stage.side)))],
+    ConcatStage: lambda stage: [("concat", Concat(
+        width=stage.in_width, depths=stage.depths,
+        branches=[[(f"{k}_{name}", block) for k, inner in enumerate(branch)
+                   for name, block in stage_blocks(inner)] for branch in stage.branches]))],
 }
 """The components of each stage kind, in stream order (named for the submodule)."""
 
@@ -96,6 +101,9 @@ COSTS = {
     ShortcutStage: lambda stage, family: [shortcut_resources(
         width=stage.queue_width, depth=stage.depth, family=family)] + (
         [] if stage.side is None else COSTS[type(stage.side)](stage.side, family)),
+    ConcatStage: lambda stage, family: [concat_resources(
+        widths=stage.branch_widths, depths=stage.depths, family=family)] + [
+        part for inner in stage.stages for part in COSTS[type(inner)](inner, family)],
 }
 """The resource estimates of each stage kind's blocks (the same numbers as the blocks'
 ``resources(family)``, without building the blocks)."""

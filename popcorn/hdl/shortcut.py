@@ -5,6 +5,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .handshake import chain, fork
 from .queue import Queue, queue_resources
 
 
@@ -22,9 +23,9 @@ class Shortcut(wiring.Component):
     component), ...]`` with ``i``/``o`` streams, chained; none for an identity shortcut),
     then a :class:`~popcorn.hdl.queue.Queue` of ``depth`` words, whose output is ``s``.
     ``o.valid`` is ``i.valid`` while the branch is ready (it never depends on
-    ``o.ready``). Cycle model: :class:`~popcorn.mapping.timing.ShortcutTiming`; the depth
-    that keeps a residual block free of deadlock:
-    :func:`~popcorn.mapping.stages.shortcut_depth`.
+    ``o.ready``: :func:`~popcorn.hdl.handshake.fork`). Cycle model:
+    :class:`~popcorn.mapping.timing.ShortcutTiming`; the depth that keeps a residual
+    block free of deadlock: :func:`~popcorn.mapping.stages.shortcut_depth`.
     """
 
     def __init__(self, *, width, depth, side=()):
@@ -38,17 +39,9 @@ class Shortcut(wiring.Component):
         m.submodules.queue = queue = Queue(width=len(self.s.payload), depth=self._depth)
         branch = queue.i
         if self._side:
-            for name, block in self._side:
-                m.submodules[name] = block
-            for (_, block), (_, after) in zip(self._side, self._side[1:]):
-                wiring.connect(m, block.o, after.i)
+            chain(m, self._side)
             wiring.connect(m, self._side[-1][1].o, queue.i)
             branch = self._side[0][1].i
-        m.d.comb += [
-            self.o.payload.eq(self.i.payload), branch.payload.eq(self.i.payload),
-            self.o.valid.eq(self.i.valid & branch.ready),
-            branch.valid.eq(self.i.valid & self.o.ready),
-            self.i.ready.eq(self.o.ready & branch.ready),
-        ]
+        fork(m, self.i, [self.o, branch])
         wiring.connect(m, queue.o, wiring.flipped(self.s))
         return m

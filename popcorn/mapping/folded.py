@@ -77,7 +77,7 @@ from ..golden.widths import signed_width
 from ..hwmath import argmax_stages
 from ..network.validate import NetworkError
 from .network_map import PREDICTED_IMAGES, map_network
-from .stages import ConvStage, FlattenStage, PoolStage, ShortcutStage
+from .stages import ConcatStage, ConvStage, FlattenStage, PoolStage, ShortcutStage
 from .timing import ChainCycles
 
 SPRAM_WIDTH = 64
@@ -501,6 +501,9 @@ def fold_layers(dataflow, pe, simd):
             _refuse(stage, "the folded accelerator pools only right after a convolution")
         if isinstance(stage, ShortcutStage):
             _refuse(stage, "residual blocks (a shortcut queue) are not in the folded engine")
+        if isinstance(stage, ConcatStage):
+            _refuse(stage, "parallel branches joined by a Concat are not in the folded "
+                           "engine")
         folding = stage.folding
         pool, minimum = (1, 1), ()
         if n + 1 < len(stages) and isinstance(stages[n + 1], PoolStage):

@@ -31,8 +31,9 @@ from ..network.sequences import as_2d
 from ..network.validate import NetworkError
 from .linear import (MAX_SHORTCUT_BITS, LinearFolding, level_to_base_map, pack_scores,
                      unpack_scores)
-from .stages import (ArgmaxStage, ConvStage, DenseStage, FlattenStage, PoolStage,
-                     ShortcutStage, input_queue_depth, shortcut_depth, stage_summary)
+from .stages import (ArgmaxStage, ConcatStage, ConvStage, DenseStage, FlattenStage, PoolStage,
+                     ShortcutStage, branch_depths, input_queue_depth, shortcut_depth,
+                     stage_summary)
 from .timing import chain_cycles
 
 PREDICTED_IMAGES = 4
@@ -71,8 +72,11 @@ class NetworkPlan:
     @property
     def foldings(self):
         """The engines' :class:`~popcorn.mapping.linear.LinearFolding`, in stream order (a
-        residual block's shortcut engine after its ShortcutStage)."""
-        stages = [getattr(s, "side", None) or s for s in self.stages]
+        residual block's shortcut engine after its ShortcutStage, a Concat's branch engines
+        in its ConcatStage's place, branch 0 first)."""
+        stages = []
+        for stage in self.stages:
+            stages += [getattr(stage, "side", None) or stage, *getattr(stage, "stages", ())]
         return tuple(s.folding for s in stages if hasattr(s, "folding"))
 
     @property
@@ -81,13 +85,16 @@ class NetworkPlan:
 
     def summary(self):
         """One dict per stage (:func:`~popcorn.mapping.stages.stage_summary`), a residual
-        block's shortcut engine after its ShortcutStage: a report's layer table."""
+        block's shortcut engine after its ShortcutStage, a Concat's branch stages after its
+        ConcatStage (with ``"branch"``: its number): a report's layer table."""
         rows = []
         for stage in self.stages:
             rows.append(stage_summary(stage))
             if getattr(stage, "side", None) is not None:
                 rows.append({**stage_summary(stage.side),
                              "output": "Y, added by the block's last layer"})
+            for b, branch in enumerate(getattr(stage, "branches", ())):
+                rows += [{**stage_summary(inner), "branch": b} for inner in branch]
         return rows
 
     @property
@@ -218,48 +225,115 @@ class _Stream:
 
 def _graph_chain(integer):
     """The steps of an :class:`~popcorn.golden.integer_graph.IntegerGraph` as one chain:
-    (stages, names, joins). ``joins[n]`` for the activation step n that closes a residual
-    block: (the tensor the block forks, the shortcut's linear stage or None for the
+    (stages, names, joins, concats). ``joins[n]`` for the activation step n that closes a
+    residual block: (the tensor the block forks, the shortcut's linear stage or None for the
     identity). Of an Add of two pre-activations the shortcut is the branch that reads the
-    earlier tensor (the block's input), or the smaller kernel if both read it. Every other
-    step must read the step before it; anything else is refused naming the node."""
+    earlier tensor (the block's input), or the smaller kernel if both read it. A Concat's
+    branches come just before it, branch 0 first: ``concats[n]`` for the Concat step n is
+    (the tensor forked, ((start, end), ...) the steps of each branch, start == end for the
+    tensor itself). Every other step must read the step before it; anything else is
+    refused naming the node."""
     steps = {name: (stage, inputs) for name, stage, inputs in integer.steps}
     order = {name: n for n, (name, _, _) in enumerate(integer.steps)}
     order[INPUT] = -1
     sides, adds = {}, {}                         # side linear -> its Add; Add -> (main, side)
     for name, stage, inputs in integer.steps:
-        if stage.kind == "concat":
-            raise NetworkError(f"node {name!r}: Concat has no hardware yet (popcorn predict "
-                               f"runs this graph)")
         if stage.kind == "add":
             a, b = inputs
             key = {n: (order[steps[n][1][0]], _kernel(steps[n][0])) for n in inputs}
             side = b if key[b] <= key[a] else a
             adds[name] = (a if side == b else b, side)
             sides[side] = name
-    stages, names, joins = [], [], {}
-    previous = INPUT
+    branches = _concat_branches(integer)
+    inside = {step for _, chains in branches.values() for chain in chains for step in chain}
+    walk = []
     for name, stage, inputs in integer.steps:
+        if name in inside:
+            continue
+        if name in branches:
+            walk += [(step, *steps[step], branches[name][0] if k == 0 else None)
+                     for chain in branches[name][1] for k, step in enumerate(chain)]
+        walk.append((name, stage, inputs, None))
+    stages, names, joins, concats = [], [], {}, {}
+    previous, begun = INPUT, []
+    for name, stage, inputs, fork in walk:
         if name in sides or stage.kind == "add":
             continue
+        if fork is not None:                    # the first step of a Concat's branch
+            previous = fork
+            begun.append(len(stages))
         read = inputs[0]
-        if read in adds:                        # the activation quantizing an Add's sum
+        if stage.kind == "concat":
+            fork, chains = branches[name]
+            concats[len(stages)] = (fork, _branch_ranges(chains, begun, len(stages)))
+            begun = []
+        elif read in adds:                      # the activation quantizing an Add's sum
             main, side = adds[read]
             if main != previous:
                 raise NetworkError(f"node {read!r} adds {main!r}, not the node before it "
                                    f"({previous!r}); the dataflow accelerator maps a chain "
-                                   f"of layers with residual blocks")
+                                   f"of layers with residual blocks and Concats")
             joins[len(stages)] = (steps[side][1][0], steps[side][0])
         elif read != previous:
             raise NetworkError(f"node {name!r} reads {read!r}, not the node before it "
                                f"({previous!r}); the dataflow accelerator maps a chain of "
-                               f"layers with residual blocks")
+                               f"layers with residual blocks and Concats")
         if stage.kind == "residual":
             joins[len(stages)] = (inputs[1], None)
         stages.append(stage)
         names.append(name)
         previous = name
-    return stages, names, joins
+    return stages, names, joins, concats
+
+
+def _concat_branches(integer):
+    """``{Concat step: (the tensor forked, [the step names of each branch, in order])}``:
+    a branch walks back from the Concat's input through steps of one input and one reader
+    to the tensor every branch reads (read by the branches alone); refused naming the
+    Concat otherwise."""
+    readers, inputs_of, kinds = {INPUT: []}, {}, {}
+    for name, stage, inputs in integer.steps:
+        readers[name], inputs_of[name], kinds[name] = [], inputs, stage.kind
+        for read in inputs:
+            readers[read].append(name)
+    takes = ("the dataflow accelerator forks one tensor into chains of Conv2d, MaxPool2d "
+             "and Dense layers (with their activations), joined by the Concat")
+    found = {}
+    for name, stage, inputs in integer.steps:
+        if stage.kind != "concat":
+            continue
+        chains, forks = [], []
+        for end in inputs:
+            chain, tensor = [], end
+            while tensor != INPUT and len(readers[tensor]) == 1:
+                if len(inputs_of[tensor]) != 1:
+                    raise NetworkError(f"node {name!r}: its branch through {tensor!r} holds "
+                                       f"a join ({kinds[tensor]}); {takes}")
+                chain.insert(0, tensor)
+                tensor = inputs_of[tensor][0]
+            chains.append(chain)
+            forks.append(tensor)
+        if len(set(forks)) != 1:
+            raise NetworkError(f"node {name!r}: its branches start from "
+                               f"{', '.join(repr(f) for f in dict.fromkeys(forks))}; {takes}")
+        fork = forks[0]
+        if len(readers[fork]) != len(inputs):
+            raise NetworkError(f"node {name!r}: {fork!r}, which its branches fork, is read "
+                               f"by {len(readers[fork])} nodes, its {len(inputs)} branches "
+                               f"and others; {takes}")
+        found[name] = (fork, chains)
+    return found
+
+
+def _branch_ranges(chains, begun, at):
+    """((start, end), ...) of each branch's chain steps, given ``begun``: the chain index of
+    each non-empty branch's first step, in order; the Concat at ``at``."""
+    starts = iter(begun)
+    bounds = [next(starts) if chain else None for chain in chains] + [at]
+    for b in range(len(chains) - 1, -1, -1):
+        if bounds[b] is None:
+            bounds[b] = bounds[b + 1]
+    return tuple(zip(bounds[:-1], bounds[1:]))
 
 
 def _kernel(stage):
@@ -284,7 +358,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     """Map ``network`` to a :class:`NetworkPlan`.
 
     ``network`` is a :class:`~popcorn.network.Network` or a :class:`~popcorn.network.Graph`
-    whose joins are residual blocks (a chain of layers in which an Add, quantized next,
+    whose joins are Concats or residual blocks (a chain of layers in which an Add, quantized next,
     sums a block's last BatchNorm and its shortcut): the block's input enters a
     :class:`~popcorn.mapping.stages.ShortcutStage`; with an identity shortcut the engine
     of the block's last layer compares with thresholds chosen by the shortcut's code
@@ -292,7 +366,13 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     and its BatchNorm) that layer's engine runs inside the ShortcutStage and the closing
     engine adds its Y (``LinearFolding.addend``). A block's main branch holds Conv2d
     layers (or Dense layers on vectors). ``folding`` then lists a block's shortcut layer
-    just before the layer that closes the block.
+    just before the layer that closes the block. A Concat of branches that all read one
+    tensor (read by them alone) through layers of one input (Conv2d, MaxPool2d, Flatten,
+    Dense, their activations; or none: the tensor itself) becomes a
+    :class:`~popcorn.mapping.stages.ConcatStage` holding the branches' stages; ``folding``
+    and :attr:`NetworkPlan.foldings` list their engines in its place, branch 0 (the
+    Concat's first input) first, each branch's in order. A Concat inside a residual block,
+    or a residual block inside a branch, is refused.
 
     ``folding`` optionally fixes (pe, simd) per engine (a list, one per Conv2d or Dense in
     order); otherwise :func:`choose_folding` gives every engine about ``target_cycles``
@@ -309,10 +389,10 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     flat = as_2d(network)
     if isinstance(flat, Graph):
         integer = to_integer_graph(flat, frac_bits)
-        stages_in, names, joins = _graph_chain(integer)
+        stages_in, names, joins, concats = _graph_chain(integer)
     else:
         integer = to_integer(flat, frac_bits)
-        stages_in, names, joins = list(integer.stages), None, {}
+        stages_in, names, joins, concats = list(integer.stages), None, {}, {}
     linears = [s for s in stages_in if isinstance(s, IntLinear)] + \
         [side for _, side in joins.values() if side is not None]
     if folding is not None and len(folding) != len(linears):
@@ -403,11 +483,21 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                                         side=side))
         return tables, addend
 
+    fork_at = {ranges[0][0]: c for c, (_, ranges) in concats.items()}
+    branch_at = {start: c for c, (_, ranges) in concats.items()
+                 for start, end in ranges if start < end}
+    forked = {}             # Concat step -> the _Stream its branches read
+
     n, flatten_at = 0, None
     while n < len(stages_in):
+        if n in fork_at:
+            forked[fork_at[n]] = stream
+        if n in branch_at:
+            stream = forked[branch_at[n]]
         entering[n] = (len(stages), stream)
         stage = stages_in[n]
-        after = stages_in[n + 1] if n + 1 < len(stages_in) else None
+        after = stages_in[n + 1] if n + 1 < len(stages_in) and n + 1 not in branch_at \
+            else None
         activation = after if isinstance(after, IntThreshold) else None
         if isinstance(after, IntResidualThreshold):
             activation = after.by_code[0]
@@ -424,7 +514,8 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             if activation is None:
                 raise NetworkError(f"{where}: a convolution must be followed by an "
                                    f"activation; the scores come from a Dense layer")
-            pool_next = n + 2 < len(stages_in) and stages_in[n + 2].kind == "maxpool2d"
+            pool_next = n + 2 < len(stages_in) and stages_in[n + 2].kind == "maxpool2d" \
+                and n + 2 not in branch_at
             levels = pool_next and level_to_base_map(activation.quantizer)[0] != "levels"
             conv = ConvStage(
                 layer=stage.layer, height=stream.height, width=stream.width,
@@ -502,6 +593,18 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                              stream.levels and not last_pool)
             n += 1
             continue
+        if stage.kind == "concat":
+            concat = _concat_stage(names[n], forked[n], [
+                tuple(stages[entering[start][0]:entering[end][0]])
+                for start, end in concats[n][1]])
+            del stages[entering[concats[n][1][0][0]][0]:]
+            stages.append(concat)
+            rows, cols, elements, bits = concat.out_layout
+            vector = stream.vector
+            stream = _Stream(rows, cols, elements, bits, stream.quantizer)
+            stream.vector = vector
+            n += 1
+            continue
         # flatten: the next Dense gathers the map (FlattenStage); scores: the argmax
         if stage.kind == "flatten":
             flatten_at = stage.layer
@@ -510,7 +613,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             stages.append(ArgmaxStage(layer=stage.layer, classes=last.channels,
                                       score_width=last.score_width))
         n += 1
-    return NetworkPlan(network, integer, size_shortcuts(stages), input_shape)
+    return NetworkPlan(network, integer, size_fork_queues(stages), input_shape)
 
 
 def _side_stage(linear, source, fold):
@@ -529,22 +632,52 @@ def _side_stage(linear, source, fold):
     return replace(stage, folding=folded)
 
 
-def size_shortcuts(stages):
-    """``stages`` with every :class:`~popcorn.mapping.stages.ShortcutStage`'s depth the
-    larger of its ``minimum`` (no deadlock) and what a stall-free schedule needs: the most
-    words its queue's memory held in a free-running run of :data:`PREDICTED_IMAGES` images
-    with unbounded queues, plus 2 (the output register, and the write that a full memory
+def _concat_stage(name, source, branches):
+    """The :class:`~popcorn.mapping.stages.ConcatStage` of Concat ``name`` joining
+    ``branches`` (tuples of stages) of the forked stream ``source``; refused naming the
+    node when the branches end in maps of other shapes."""
+    stage = ConcatStage(layer=name, height=source.height, width=source.width,
+                        channels=source.channels, bits=source.bits, branches=tuple(branches),
+                        minima=(), depths=())
+    layouts = stage.branch_layouts
+    for b, layout in enumerate(layouts):
+        if (layout[0], layout[1], layout[3]) != (layouts[0][0], layouts[0][1], layouts[0][3]):
+            raise NetworkError(
+                f"node {name!r}: branch {b} ends in {layout[0]}x{layout[1]} pixels of "
+                f"{layout[3]}-bit elements, branch 0 in {layouts[0][0]}x{layouts[0][1]} of "
+                f"{layouts[0][3]}; the join takes one word of every branch per pixel, so "
+                f"the branches must end in maps of one shape and quantizer")
+    minima = branch_depths(stage.branches, stage.out_words)
+    return replace(stage, minima=minima, depths=minima)
+
+
+def size_fork_queues(stages):
+    """``stages`` with every fork's queues (a
+    :class:`~popcorn.mapping.stages.ShortcutStage`'s, a
+    :class:`~popcorn.mapping.stages.ConcatStage`'s branch queues) as deep as the larger
+    of their deadlock-free minimum and what a stall-free schedule needs: the most words
+    the queue's memory held in a free-running run of :data:`PREDICTED_IMAGES` images with
+    unbounded queues, plus 2 (the output register, and the write that a full memory
     refuses even in a cycle that reads), so that run is not slowed at all. A queue of the
-    minimum alone keeps the main branch in step with the engine that closes the block:
-    CNN blocks ran at a third of the throughput (``tests/mapping/test_timing.py``)."""
-    forks = [n for n, stage in enumerate(stages) if isinstance(stage, ShortcutStage)]
+    minimum alone keeps the branches in step with the join: CNN residual blocks ran at a
+    third of the throughput (``tests/mapping/test_timing.py``)."""
+    unbounded = 1 << 30
+    forks = {n: stage for n, stage in enumerate(stages)
+             if isinstance(stage, (ShortcutStage, ConcatStage))}
     if not forks:
         return tuple(stages)
-    models = [stage.timing() if n not in forks else replace(stage, depth=1 << 30).timing()
+    models = [stage.timing() if n not in forks else
+              replace(stage, depth=unbounded).timing() if isinstance(stage, ShortcutStage)
+              else replace(stage, depths=(unbounded,) * len(stage.branches)).timing()
               for n, stage in enumerate(stages)]
     chain_cycles([model for group in models for model in group],
                  input_words=PREDICTED_IMAGES * stages[0].in_words,
                  output_words=PREDICTED_IMAGES)
-    return tuple(replace(stage, depth=max(stage.minimum, models[n][0].peak + 2))
-                 if n in forks else stage for n, stage in enumerate(stages))
-
+    sized = list(stages)
+    for n, stage in forks.items():
+        if isinstance(stage, ShortcutStage):
+            sized[n] = replace(stage, depth=max(stage.minimum, models[n][0].peak + 2))
+        else:
+            sized[n] = replace(stage, depths=tuple(
+                max(least, peak + 2) for least, peak in zip(stage.minima, models[n][0].peaks)))
+    return tuple(sized)

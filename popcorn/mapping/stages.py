@@ -28,12 +28,13 @@ from ..golden.window_ref import flatten as flatten_ref
 from ..golden.window_ref import or_pool, windows
 from ..hwmath import argmax_stages, class_width
 from .linear import LinearFolding, unpack_scores
-from .timing import (ArgmaxTiming, EngineTiming, FlattenTiming, GatherEngineTiming, PoolTiming,
-                     QueueTiming, ResidualEngineTiming, ShortcutTiming, WindowTiming)
+from .timing import (ArgmaxTiming, ConcatTiming, EngineTiming, FlattenTiming,
+                     GatherEngineTiming, PoolTiming, QueueTiming, ResidualEngineTiming,
+                     ShortcutTiming, WindowTiming)
 
 __all__ = ["ConvStage", "DenseStage", "PoolStage", "FlattenStage", "ArgmaxStage",
-           "ShortcutStage", "unpack_pixels", "engine_stages", "input_queue_depth",
-           "shortcut_depth", "stream_references"]
+           "ShortcutStage", "ConcatStage", "unpack_pixels", "engine_stages",
+           "input_queue_depth", "branch_depths", "shortcut_depth", "stream_references"]
 
 
 def unpack_pixels(words, elements, bits):
@@ -69,48 +70,69 @@ def input_queue_depth(width):
 
 
 def _needed(stage, q):
-    """The last input word (raster index) a :class:`ConvStage`'s window q needs: the real
-    pixel at or before the padded position that completes it; a Dense stage's vector q
-    needs word q."""
-    if not isinstance(stage, ConvStage):
+    """The last input word (raster index) output word q of ``stage`` needs: for a
+    :class:`ConvStage` (and a :class:`PoolStage`, unpadded) the real pixel at or before the
+    padded position that completes its window; for a stage of one output word per image
+    (Dense, Flatten) the last of that image's input words (a Dense stage not folded yet,
+    the engine closing a residual block, reads one vector word)."""
+    if isinstance(stage, DenseStage) and stage.folding is None:
         return q
+    if not isinstance(stage, (ConvStage, PoolStage)):
+        return (q + 1) * stage.in_words - 1
     ow = stage.out_shape[1]
-    k, s, p = stage.kernel, stage.stride, stage.padding
+    k, s, p = stage.kernel, stage.stride, getattr(stage, "padding", 0)
     y, x = (q // ow) * s + k - 1 - p, (q % ow) * s + k - 1 - p      # real coordinates
     if y >= stage.height:
         return stage.height * stage.width - 1
     return y * stage.width + min(x, stage.width - 1)
 
 
+def branch_depths(branches, words):
+    """Words of each branch's output queue of a fork and join that no stall pattern can
+    deadlock: ``branches`` chains of stages reading one forked stream (an empty chain: the
+    stream itself), each making ``words`` words per image, joined word q with word q.
+
+    Word q of branch b needs the fork's input up to word N_b(q) (each stage's
+    :func:`_needed`, composed), and the fork moves a word into every branch in one
+    handshake, so the join waits for its words q until every branch has taken input word
+    N(q) = max_b N_b(q); meanwhile the words q' >= q a branch makes are unread. A branch
+    takes word N(q) when its queue holds every word it made from the input before it: for a
+    branch of stages the words with N_b(q') < N(q), for an empty branch (its words are the
+    input's) the words q' <= N(q), word N(q) included. The depth is the most of them over q
+    (at least 2). Exact (the fewest: one word fewer hangs
+    :func:`~popcorn.mapping.timing.chain_cycles`) for an empty branch; for a branch of
+    stages an upper bound, since the words its own blocks hold are not counted."""
+    needs = []
+    for branch in branches:
+        row = []
+        for q in range(words):
+            for stage in reversed(branch):
+                q = _needed(stage, q)
+            row.append(q)
+        needs.append(row)
+    last = [max(column) for column in zip(*needs)]
+    depths = []
+    for branch, row in zip(branches, needs):
+        most, made, own = 0, 0, int(not branch)      # an empty branch queues word N(q)
+        for q in range(words):
+            made = max(made, q)
+            while made < words and row[made] < last[q] + own:
+                made += 1
+            most = max(most, made - q)
+        depths.append(max(2, most))
+    return tuple(depths)
+
+
 def shortcut_depth(main, side=None):
     """Words of the shortcut queue of a residual block that no stall pattern can deadlock
-    (the fewest for an identity block). ``main``: the main branch's stages (Conv or
-    Dense), the last closing the block; ``side``: the shortcut's stage (a 1 x 1
-    downsampling :class:`ConvStage`, or a :class:`DenseStage`), or None for the
-    identity. The engine that closes the block takes its window q with
-    shortcut word q. Window q needs the block's input up to word N(q) (each window of the
-    chain needs the input up to the real pixel that completes it: :func:`_needed`,
-    composed), and the fork moves a word into the main branch and the shortcut branch in
-    one handshake, so while the engine waits for window q the shortcut branch has received
-    the input up to N(q): every shortcut word q' >= q it can make from that input (the
-    identity: words q .. N(q); a convolution: those whose window needs no more) is
-    unread. A queue that holds them all never blocks the fork before N(q) arrives: the
-    depth is the most of them over q (at least 2). For an identity block of stride-1
+    (the fewest for an identity block): :func:`branch_depths` of the main branch ``main``
+    (Conv or Dense stages, the last closing the block: it takes its window q with shortcut
+    word q) and the shortcut branch (``side``: a 1 x 1 downsampling :class:`ConvStage`, or
+    a :class:`DenseStage`; None for the identity). For an identity block of stride-1
     convolutions with k = 2p + 1 on W-pixel rows, ``L + 1`` with ``L = sum p (W + 1)``;
     there one word fewer hangs :func:`~popcorn.mapping.timing.chain_cycles` (tested). With
-    a side convolution the words its window and engine hold are not counted: an upper
-    bound."""
-    words = main[-1].out_words
-    most, made = 0, 0
-    for q in range(words):
-        need = q
-        for stage in reversed(main):
-            need = _needed(stage, need)
-        made = max(made, q)
-        while made < words and (made if side is None else _needed(side, made)) <= need:
-            made += 1
-        most = max(most, made - q)
-    return max(2, most)
+    a side convolution an upper bound."""
+    return branch_depths([main, () if side is None else (side,)], main[-1].out_words)[1]
 
 
 def _queue(stage):
@@ -368,7 +390,7 @@ class ShortcutStage:
     a downsampling block's 1 x 1 convolution) the copy goes through that stage first and the queue holds
     its Y words. ``layer``: the tensor forked; ``minimum``: a depth that cannot deadlock
     (:func:`shortcut_depth`: the fewest for an identity block); ``depth`` (at least that)
-    is what the mapper chose (:func:`~popcorn.mapping.network_map.size_shortcuts`)."""
+    is what the mapper chose (:func:`~popcorn.mapping.network_map.size_fork_queues`)."""
     layer: object
     height: int
     width: int
@@ -400,6 +422,73 @@ class ShortcutStage:
         return [ShortcutTiming(depth=self.depth, side=side)]
 
 
+@dataclass(frozen=True, eq=False)
+class ConcatStage:
+    """Parallel branches of one stream joined along the channels (a Concat): the forked
+    stream (an H x W map of C elements of ``bits`` bits, or a vector as a 1 x 1 map) enters
+    every branch in one handshake; each branch (``branches[b]``: a chain of
+    :class:`ConvStage`, :class:`PoolStage`, :class:`DenseStage` and :class:`FlattenStage`,
+    or none: the stream itself) ends in a queue of ``depths[b]`` words; a word leaves when
+    every queue offers one: the branches' words side by side, branch 0 in the low bits,
+    so that branch b's element c is element ``c + (the elements of branches 0 .. b-1)``,
+    the golden model's channel order. Every branch ends in the same rows, columns and bits
+    per element. ``layer``: the Concat node; ``minima``: depths that cannot deadlock
+    (:func:`branch_depths`); ``depths`` (at least those) what the mapper chose
+    (:func:`~popcorn.mapping.network_map.size_fork_queues`)."""
+    layer: object
+    height: int
+    width: int
+    channels: int
+    bits: int
+    branches: tuple
+    minima: tuple
+    depths: tuple
+
+    kind = "concat"
+    in_width = property(lambda self: self.channels * self.bits)
+    in_words = property(lambda self: self.height * self.width)
+
+    @property
+    def branch_layouts(self):
+        """(rows, columns, elements, bits per element) of each branch's output."""
+        return tuple(branch[-1].out_layout if branch else
+                     (self.height, self.width, self.channels, self.bits)
+                     for branch in self.branches)
+
+    @property
+    def branch_widths(self):
+        """Bits of each branch's output word (of its queue)."""
+        return tuple(e * b for _, _, e, b in self.branch_layouts)
+
+    @property
+    def out_layout(self):
+        rows, cols, _, bits = self.branch_layouts[0]
+        return (rows, cols, sum(layout[2] for layout in self.branch_layouts), bits)
+
+    out_width = property(lambda self: sum(self.branch_widths))
+    out_words = property(lambda self: self.out_layout[0] * self.out_layout[1])
+
+    @property
+    def stages(self):
+        """The branches' stages in stream order (branch 0 first)."""
+        return tuple(stage for branch in self.branches for stage in branch)
+
+    def reference(self, words):
+        outputs = []
+        for branch in self.branches:
+            out = list(words)
+            for stage in branch:
+                out = stage.reference(out)
+            outputs.append(out)
+        shifts = np.cumsum((0,) + self.branch_widths[:-1])
+        return [sum(int(word) << int(shift) for word, shift in zip(column, shifts))
+                for column in zip(*outputs)]
+
+    def timing(self):
+        return [ConcatTiming(branches=[[model for stage in branch for model in stage.timing()]
+                                       for branch in self.branches], depths=self.depths)]
+
+
 def stream_references(stages, words):
     """The output words of every stage of a plan (a list per stage) for one image's input
     ``words``: each stage's :meth:`reference` on the words before it; an engine with a
@@ -426,6 +515,9 @@ def stage_summary(stage):
     if isinstance(stage, ShortcutStage):
         row["output"] = (f"queue of {stage.depth} words (deadlock-free from "
                          f"{stage.minimum})")
+    if isinstance(stage, ConcatStage):
+        row["output"] = (f"queues of {', '.join(map(str, stage.depths))} words "
+                         f"(deadlock-free from {', '.join(map(str, stage.minima))})")
     folding = getattr(stage, "folding", None)
     if folding is not None:
         lin = folding.linear

@@ -23,7 +23,7 @@ network are not simply the slowest block's. The per-block formulas (the window's
 
 __all__ = ["WindowTiming", "PoolTiming", "FlattenTiming", "EngineTiming",
            "GatherEngineTiming", "ResidualEngineTiming", "ArgmaxTiming", "QueueTiming",
-           "ShortcutTiming", "chain_cycles", "ChainCycles"]
+           "ShortcutTiming", "ConcatTiming", "chain_cycles", "ChainCycles"]
 
 from dataclasses import dataclass
 
@@ -259,6 +259,47 @@ class ShortcutTiming:
         self.written = valids[-1] and readies[-1]
         for s, model in enumerate(self.side):
             model.clock(valids[s], readies[s + 1])
+
+
+class ConcatTiming:
+    """:class:`popcorn.hdl.concat.Concat`: a word enters every branch (``branches``: a chain
+    of models each, none for the stream itself) in one handshake, when all are ready (the
+    fork offers it to each branch while the others are ready); each branch ends in a
+    :class:`QueueTiming` of ``depths[b]`` words; the join offers a word while every queue
+    does (``out_valid``) and pops them all in the cycle it is taken. ``peaks``: the most
+    words each queue's memory has held (besides the output register)."""
+
+    def __init__(self, *, branches, depths):
+        self.branches = [list(branch) for branch in branches]
+        self.queues = [QueueTiming(depth=depth) for depth in depths]
+        self.cpv = max([getattr(model, "cpv", 0) for branch in self.branches
+                        for model in branch] + [0])
+        self.peaks = [0] * len(self.queues)
+
+    @property
+    def out_valid(self):
+        return all(queue.out_valid for queue in self.queues)
+
+    def _readies(self, b):
+        chain = self.branches[b]
+        readies = [False] * len(chain) + [self.queues[b].in_ready(True)]
+        for s in range(len(chain) - 1, -1, -1):
+            readies[s] = chain[s].in_ready(readies[s + 1])
+        return readies
+
+    def in_ready(self, out_ready):
+        return all(self._readies(b)[0] for b in range(len(self.branches)))
+
+    def clock(self, in_valid, out_ready):
+        readies = [self._readies(b) for b in range(len(self.branches))]
+        take = self.out_valid and out_ready
+        for b, (chain, queue) in enumerate(zip(self.branches, self.queues)):
+            others = all(r[0] for c, r in enumerate(readies) if c != b)
+            valids = [in_valid and others] + [model.out_valid for model in chain]
+            for s, model in enumerate(chain):
+                model.clock(valids[s], readies[b][s + 1])
+            queue.clock(valids[-1], take)
+            self.peaks[b] = max(self.peaks[b], queue.level)
 
 
 class ArgmaxTiming:

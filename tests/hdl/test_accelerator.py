@@ -213,6 +213,59 @@ def test_residual_queue_at_its_minimum_survives_any_stalls(idle, stall, tmp_path
     check_network(tight, random_inputs(graph, 5, 3), tmp_path, idle=idle, stall=stall)
 
 
+@pytest.mark.parametrize("scheme, layout, target", [
+    ("abc", "conv", 40), ("bnn", "conv", 1), ("pa", "dense", 8), ("binaryconnect", "text", 1),
+    ("xnor", "text", 60)])
+def test_concat_network_scores_and_cycles(scheme, layout, target, tmp_path):
+    """A tensor forked into three branches of different latencies (and, but in the text
+    layout, a fourth that is the tensor itself), each queued and joined along the channels:
+    every image's scores under random stalls, the cycles as the cycle model's."""
+    from popcorn.golden.examples import random_concat_network
+
+    graph = random_concat_network(scheme, seed=4, layout=layout, branches=3,
+                                  identity=layout != "text")
+    plan = map_network(graph, target_cycles=target)
+    (concat,) = [s for s in plan.stages if s.kind == "concat"]
+    assert len(concat.branches) == 3 + (layout != "text")
+    check_network(plan, random_inputs(graph, 5, 9), tmp_path, idle=0.3, stall=0.3)
+
+
+@pytest.mark.parametrize("idle, stall", [(0.0, 0.95), (0.9, 0.0), (0.6, 0.8)])
+def test_concat_queues_at_their_minimum_survive_any_stalls(idle, stall, tmp_path):
+    """The branch queues at their closed-form minima (the forked tensor's own branch at its
+    exact fewest), the output stalled 95 % of the cycles, the input starved, and both:
+    every image's scores still equal the golden model's."""
+    from dataclasses import replace
+
+    from popcorn.golden.examples import random_concat_network
+    from popcorn.mapping.network_map import NetworkPlan
+
+    graph = random_concat_network("bnn", seed=2, layout="conv", branches=3, identity=True)
+    plan = map_network(graph, target_cycles=1)
+    stages = [replace(s, depths=s.minima) if s.kind == "concat" else s for s in plan.stages]
+    tight = NetworkPlan(graph, plan.integer, tuple(stages), plan.input_shape)
+    (concat,) = [s for s in tight.stages if s.kind == "concat"]
+    assert concat.depths == (2, 7, 2, 8)
+    check_network(tight, random_inputs(graph, 4, 3), tmp_path, idle=idle, stall=stall)
+
+
+def test_concat_estimate_is_its_blocks():
+    """A ConcatStage's estimate: its queues, fork and join, and every branch stage's
+    blocks."""
+    from popcorn.golden.examples import random_concat_network
+    from popcorn.hdl.accelerator import stage_resources
+    from popcorn.hdl.concat import concat_resources
+
+    plan = map_network(random_concat_network("abc", layout="conv", branches=3,
+                                             identity=True), target_cycles=40)
+    (concat,) = [s for s in plan.stages if s.kind == "concat"]
+    total = stage_resources(concat, "ice40")
+    own = concat_resources(widths=concat.branch_widths, depths=concat.depths)
+    inner = [stage_resources(stage, "ice40") for stage in concat.stages]
+    assert total == {key: own[key] + sum(part[key] for part in inner) for key in total}
+    assert own["lut4"] > 0 and total["lut4"] > own["lut4"]
+
+
 def test_resnet_example_in_rtl(tmp_path):
     """The built-in ABC-Net ResNet (an identity block and a downsampling block) on shipped
     test images: every image's scores and class under random stalls, the cycles as the

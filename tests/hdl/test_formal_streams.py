@@ -6,9 +6,9 @@ The environment obeys the rules it is checked against (``amaranth.lib.stream``):
 payloads, free ``valid`` and free ``ready`` on every ``Out`` stream; other inputs free;
 reset low. Proved:
 
-* **held until taken** (k-induction, unbounded in time; the shortcut forks, whose FIFO
-  defeats induction, every trace of 16 cycles from reset): an ``Out`` stream that offers
-  a word and is not taken offers the same word in the next cycle;
+* **held until taken** (k-induction, unbounded in time; the shortcut forks and the
+  concats, whose FIFOs defeat induction, every trace of 16 cycles from reset): an ``Out``
+  stream that offers a word and is not taken offers the same word in the next cycle;
 * **the sequence**, unbounded (PDR, Berkeley ABC), for every stall pattern and every input
   sequence: a whole one-layer accelerator's results are the golden model's for its images,
   in order, none lost or duplicated (a result with no image waiting for it, or more images
@@ -32,9 +32,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from popcorn.boards.host_link import FrameReceiver, FrameTransmitter
-from popcorn.golden.examples import random_residual_network, sign_mlp
+from popcorn.golden.examples import random_concat_network, random_residual_network, sign_mlp
 from popcorn.hdl.accelerator import DataflowAccelerator, stage_blocks
 from popcorn.hdl.argmax import Argmax
+from popcorn.hdl.concat import Concat
 from popcorn.hdl.flatten import Flatten
 from popcorn.hdl.input_layer import BitPlanes
 from popcorn.hdl.mva import MatrixVectorActivation
@@ -121,11 +122,16 @@ def blocks():
                            target_cycles=16)
     forks = [stage for stage in residual.stages if stage.kind == "shortcut"]
     closing = [f for f in residual.foldings if f.side_bits]
+    concat = [stage for stage in map_network(random_concat_network(
+        "bnn", layout="dense", branches=2, identity=True), target_cycles=16).stages
+        if stage.kind == "concat"]
     return {
         "shortcut": Shortcut(width=3, depth=3),
         "shortcut_with_engine": Shortcut(width=forks[1].in_width, depth=forks[1].depth,
                                          side=stage_blocks(forks[1].side)),
         "mva_shortcut_tables": MatrixVectorActivation(closing[0]),
+        "concat": Concat(width=3, branches=[[], []], depths=(2, 3)),
+        "concat_with_engines": stage_blocks(concat[0])[0][1],
         "mva_addend": MatrixVectorActivation(closing[1]),
         "accelerator": DataflowAccelerator(plan),
         "bit_planes": BitPlanes(channels=2, bits=3),
@@ -142,11 +148,12 @@ def blocks():
     }
 
 
-FROM_RESET = {"shortcut": 16, "shortcut_with_engine": 16}
+FROM_RESET = {"shortcut": 16, "shortcut_with_engine": 16, "concat": 16,
+              "concat_with_engines": 16}
 """Blocks whose hold proof is a bounded check from reset (every trace of that many
-cycles): the FIFO inside a shortcut fork has unreachable states (a level above its depth)
-in which its ``ready`` falls with no write, which defeat k-induction at any depth (tried
-up to 10); from reset they cannot occur."""
+cycles): the FIFO inside a shortcut fork (and a concat's) has unreachable states (a
+level above its depth) in which its ``ready`` falls with no write, which defeat
+k-induction at any depth (tried up to 10); from reset they cannot occur."""
 
 
 @pytest.mark.parametrize("name", sorted(blocks()))

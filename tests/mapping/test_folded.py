@@ -173,6 +173,17 @@ def test_zero_padding_of_pm1_maps_is_refused_by_name():
     map_folded(first)
 
 
+def test_concat_is_refused_by_name():
+    """Parallel branches are the dataflow accelerator's alone: the folded mapper names the
+    Concat and the way out."""
+    from popcorn.golden.examples import random_concat_network
+
+    with pytest.raises(NetworkError, match=r"layer cat \(concat\): parallel branches "
+                                           r"joined by a Concat are not in the folded "
+                                           r"engine; build with --arch dataflow"):
+        map_folded(random_concat_network("bnn", layout="dense"))
+
+
 def test_folded_needs_spram_and_is_refused_without():
     from popcorn.boards.fit import DesignTooLarge, check_fit, estimate_design
 

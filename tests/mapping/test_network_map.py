@@ -189,15 +189,10 @@ def test_shortcut_queue_depth_is_tight_and_stall_free():
 
 
 def test_residual_blocks_the_hardware_cannot_carry_are_refused():
-    """A Concat, and a block whose main branch holds a pool, are refused naming the
-    node."""
+    """A block whose main branch holds a pool is refused naming the node."""
     from popcorn.golden.examples import random_residual_network
     from popcorn.network import Graph, Node
 
-    from ..network.test_graph import branch_graph
-
-    with pytest.raises(NetworkError, match="'cat'.*Concat"):
-        map_network(branch_graph())
     graph = random_residual_network("bnn", layout="conv")
     nodes = list(graph.nodes)
     at = [node.name for node in nodes].index("b0.a.q")
@@ -277,3 +272,137 @@ def test_explicit_folding_of_a_downsampling_block_lists_its_shortcut_layer():
     assert [(f.pe, f.simd) for f in again.foldings] == [(f.pe, f.simd) for f in plan.foldings]
     with pytest.raises(ValueError, match=f"gives {len(chosen) - 1} .* for {len(chosen)}"):
         map_network(graph, folding=chosen[:-1])
+
+
+# -- concatenated branches ----------------------------------------------------------------
+
+@pytest.mark.parametrize("layout, branches, identity", [
+    ("conv", 3, False), ("conv", 2, True), ("dense", 3, True), ("text", 3, False)])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_concat_stage_references_chain_to_the_graph_model(scheme, layout, branches, identity):
+    """A tensor forked into parallel branches (convolutions, pools, Dense layers, or the
+    tensor itself) joined along the channels: one ConcatStage holding the branches, the
+    chain going on after it; stage after stage, the words give the integer graph model's
+    scores."""
+    from popcorn.golden.examples import random_concat_network
+
+    graph = random_concat_network(scheme, seed=1, layout=layout, branches=branches,
+                                  identity=identity)
+    plan = map_network(graph, target_cycles=40)
+    (concat,) = [stage for stage in plan.stages if stage.kind == "concat"]
+    assert len(concat.branches) == branches + identity
+    assert (not concat.branches[-1]) == identity
+    assert concat.out_width == sum(concat.branch_widths)
+    assert len(plan.foldings) == sum(node.layer.kind in ("conv2d", "dense")
+                                     for node in graph.nodes)
+    check_graph_words(plan, graph, seed=2)
+
+
+def test_branch_graph_maps():
+    """The two-branch graph of the graph tests (two convolutions of the network input):
+    forked at the input."""
+    from ..network.test_graph import branch_graph
+
+    graph = branch_graph()
+    plan = map_network(graph, target_cycles=40)
+    assert [s.kind for s in plan.stages][0] == "concat"
+    check_graph_words(plan, graph, seed=3)
+
+
+def test_concat_queue_depths_are_tight_and_stall_free():
+    """The closed form (branch_depths) for the branch that is the forked tensor itself is
+    the fewest words that cannot hang the cycle model (one fewer hangs it: a 3 x 3 padded
+    convolution on 6-pixel rows needs W + 2 = 8 words ahead); those of the branches of
+    stages (upper bounds) do not hang it; the mapper's depths run as unbounded queues."""
+    from dataclasses import replace
+
+    from popcorn.golden.examples import random_concat_network
+    from popcorn.mapping.network_map import NetworkPlan
+
+    graph = random_concat_network("bnn", seed=1, layout="conv", branches=2, identity=True)
+    for target in (1, 40, 400):
+        plan = map_network(graph, target_cycles=target)
+        n = [s.kind for s in plan.stages].index("concat")
+        concat = plan.stages[n]
+        assert concat.minima == (2, 7, 8)
+
+        def with_depths(depths):
+            stages = list(plan.stages)
+            stages[n] = replace(concat, depths=depths)
+            return NetworkPlan(graph, plan.integer, tuple(stages), plan.input_shape)
+
+        with pytest.raises(RuntimeError, match="produced"):
+            with_depths(concat.minima[:2] + (7,)).cycle_model()
+        with_depths(concat.minima).cycle_model()                # does not raise
+        assert all(d >= m for d, m in zip(concat.depths, concat.minima))
+        assert plan.cycle_model() == with_depths((1 << 20,) * 3).cycle_model()
+        assert plan.summary()[n]["output"] == (
+            f"queues of {', '.join(map(str, concat.depths))} words (deadlock-free from "
+            f"2, 7, 8)")
+
+
+def test_explicit_folding_follows_the_branches_in_order():
+    """``plan.foldings`` lists a Concat's branch engines in its place, branch 0 first; the
+    mapper's own choice given back as ``folding`` maps the same engines; the layer table
+    has a row per branch stage after the ConcatStage's, with its branch."""
+    from popcorn.golden.examples import random_concat_network
+
+    graph = random_concat_network("abc", seed=2, layout="conv", branches=3)
+    plan = map_network(graph, target_cycles=40)
+    names = [f.linear.layer for f in plan.foldings]
+    assert names == ["x0", "br0.0", "br1.0", "br2.0", "br2.1", "post", "fc"]
+    chosen = [(f.pe, f.simd) for f in plan.foldings]
+    again = map_network(graph, folding=chosen)
+    assert [(f.pe, f.simd) for f in again.foldings] == chosen
+    rows = plan.summary()
+    n = [row["kind"] for row in rows].index("concat")
+    assert [row.get("branch") for row in rows[n + 1:n + 5]] == [0, 1, 2, 2]
+    assert [row["layer"] for row in rows[n + 1:n + 5]] == ["br0.0", "br1.0", "br2.0", "br2.1"]
+
+
+def _dense_concat(nodes_edit):
+    """The dense-layout concat graph (bnn, two branches) with its nodes edited."""
+    from popcorn.golden.examples import random_concat_network
+    from popcorn.network import Graph
+
+    graph = random_concat_network("bnn", layout="dense", branches=2)
+    return Graph(graph.input_shape, graph.input_quantizer, tuple(nodes_edit(list(graph.nodes))))
+
+
+def test_concats_the_hardware_cannot_carry_are_refused():
+    """Branches that start from different tensors, a forked tensor read outside the
+    Concat's branches, and a Concat inside a residual block are refused naming the node;
+    branches of other map sizes are refused by the graph itself."""
+    from popcorn.golden.examples import random_concat_network, random_residual_network
+    from popcorn.network import BnnWeights, Concat, Dense, Graph, Node
+
+    with pytest.raises(NetworkError, match=r"node 'cat': 'x0.q', which its branches fork, "
+                                           r"is read by 3 nodes"):
+        map_network(_dense_concat(lambda nodes: nodes[:-2] + [
+            Node("cat2", Concat(), ("cat", "x0.q")),
+            Node("fc", Dense(np.ones((4, 18)), BnnWeights()), ("cat2",)), nodes[-1]]))
+    graph = random_concat_network("bnn", layout="conv", branches=3)
+    nodes = list(graph.nodes)
+    at = [node.name for node in nodes].index("br2.0")
+    nodes[at] = Node("br2.0", nodes[at].layer, ("br0.0.q",))
+    with pytest.raises(NetworkError, match=r"node 'cat': its branches start from 'br0.0.q', "
+                                           r"'x0.q'; the dataflow accelerator forks one"):
+        map_network(Graph(graph.input_shape, graph.input_quantizer, tuple(nodes)))
+    graph = random_residual_network("bnn", layout="dense")
+    nodes = list(graph.nodes)
+    at = [node.name for node in nodes].index("b0.b")
+    nodes[at:at] = [Node("c0", Dense(np.ones((4, 8)), BnnWeights()), ("b0.a.q",)),
+                    Node("c0.q", nodes[at - 1].layer, ("c0",)),
+                    Node("c1", Dense(np.ones((4, 8)), BnnWeights()), ("b0.a.q",)),
+                    Node("c1.q", nodes[at - 1].layer, ("c1",)),
+                    Node("cat", Concat(), ("c0.q", "c1.q"))]
+    nodes[at + 5] = Node("b0.b", nodes[at + 5].layer, ("cat",))
+    with pytest.raises(NetworkError, match=r"residual block from 'x0' holds layer cat "
+                                           r"\(concat\)"):
+        map_network(Graph(graph.input_shape, graph.input_quantizer, tuple(nodes)))
+    graph = random_concat_network("bnn", layout="text", branches=2)
+    nodes = list(graph.nodes)
+    at = [node.name for node in nodes].index("br1.1")
+    nodes[at] = Node("br1.1", MaxPool2d(2), nodes[at].inputs)
+    with pytest.raises(NetworkError, match=r"node 'cat' \(concat\): concatenates"):
+        Graph(graph.input_shape, graph.input_quantizer, tuple(nodes))

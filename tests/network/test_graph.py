@@ -214,7 +214,7 @@ def test_file_errors_name_the_node(tmp_path):
 
 def test_popcorn_predict_runs_a_graph(tmp_path):
     """``popcorn predict`` (and ``--float``) on a graph file writes the golden models'
-    scores; the build refuses a Concat graph (no hardware yet), naming the node."""
+    scores; the folded build refuses a Concat graph, naming the node."""
     from click.testing import CliRunner
 
     from popcorn.cli import main
@@ -233,9 +233,10 @@ def test_popcorn_predict_runs_a_graph(tmp_path):
     save_network(branch_graph(), tmp_path / "cat.npz")
     np.save(tmp_path / "x5.npy", np.zeros((2, 1, 5, 5)))
     result = CliRunner().invoke(main, ["build", str(tmp_path / "cat.npz"), "--inputs",
-                                       str(tmp_path / "x5.npy")])
+                                       str(tmp_path / "x5.npy"), "--arch", "folded"])
     assert result.exit_code != 0, result.output
-    assert "node 'cat': Concat has no hardware yet" in " ".join(result.output.split())
+    assert "layer cat (concat): parallel branches joined by a Concat are not in the folded " \
+           "engine" in " ".join(result.output.split())
 
 
 def test_popcorn_build_maps_a_residual_graph_file(tmp_path, monkeypatch):
