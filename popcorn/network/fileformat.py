@@ -12,7 +12,9 @@ Layout (format version 1):
   A ``conv2d`` layer's optional ``"padding_fill"`` is ``"lowest"`` (the default: activation
   code 0) or ``"zero"`` (the value 0, as PyTorch pads; :class:`~popcorn.network.layers.Conv2d`).
   A ``maxpool2d`` layer's optional ``"minimum"`` lists the channels it pools by the
-  minimum (:class:`~popcorn.network.layers.MaxPool2d`).
+  minimum (:class:`~popcorn.network.layers.MaxPool2d`). A ``conv2d`` layer's ``"stride"``
+  and ``"padding"`` and a ``maxpool2d`` layer's ``"kernel"`` and ``"stride"`` are an integer
+  (the same on both axes; what a square layer is written with) or a list ``[h, w]``.
 
 * ``layers.<i>.<name>``: the arrays of layer i (``weight``, ``bias``, ``gamma``, ``beta``,
   ``mean``, ``var``, ``shifts``, ``betas``, ``endpoints``), ``float32`` or ``float64``;

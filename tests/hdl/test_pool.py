@@ -96,8 +96,8 @@ def test_or_pool_is_max_of_thermometer_codes():
 
 def test_pool_defaults_and_formulas():
     pool = MaxPool(height=28, width=28, channels=16, kernel=2)
-    assert pool.stride == 2 and pool.out_shape == (14, 14) and not pool.overlapping
-    assert MaxPool(height=7, width=7, channels=1, kernel=3, stride=2).overlapping
+    assert pool.stride == (2, 2) and pool.out_shape == (14, 14) and not pool.uses_window
+    assert MaxPool(height=7, width=7, channels=1, kernel=3, stride=2).uses_window
     assert pool.cycles_per_image() == 28 * 28
     assert pool.latency() == 28 + 2
     est = pool.resources()
