@@ -106,7 +106,7 @@ def test_conv_multithreshold_reshape(tmp_path):
     net = import_qonnx(path)
     assert [layer.kind for layer in net.layers] == ["conv2d", "batchnorm", "activation",
                                                     "flatten", "dense", "scores"]
-    assert net.layers[0].stride == 2
+    assert net.layers[0].stride == (2, 2)
     reference = run_qonnx(path, x)
     check_float(net, x, reference)
     assert check_integer(net, x, reference)[0] == 0

@@ -122,7 +122,7 @@ def test_pointwise_conv_and_overlapping_pool(scheme, tmp_path):
     with an OR tree), behind a queue."""
     network = random_network(scheme, seed=4, layout="strided")
     plan = map_network(network, target_cycles=60)
-    assert (plan.stages[0].kernel, plan.stages[1].kernel, plan.stages[1].stride) == (1, 3, 2)
+    assert (plan.stages[0].kernel, plan.stages[1].kernel, plan.stages[1].stride) == ((1, 1), (3, 3), (2, 2))
     assert plan.stages[1].queue == 18
     check_network(plan, random_inputs(network, 8, 5), tmp_path)
 
