@@ -125,14 +125,17 @@ def window_resources(*, height, width, channels, kernel, stride=1, padding=0,
     hp, wp = height + 2 * ph, width + 2 * pw
     counter_bits = _clog2(hp) + _clog2(wp) + _clog2(sh) + _clog2(sw)
     lines = memory_resources((kh - 1) * c, wp, family)
+    padded_axes = bool(ph) + bool(pw)
+    one_row = 6 if hp == 1 else 0        # no row counter, its wrap and window-end tests
     if family == "ecp5":
-        lut = 11 + 4 * (_clog2(sh) + _clog2(sw)) + ecp5_chain(_clog2(hp)) \
+        lut = 11 - one_row + 4 * (_clog2(sh) + _clog2(sw)) + ecp5_chain(_clog2(hp)) \
             + ecp5_chain(_clog2(wp))
-        if ph or pw:
-            lut += c + 11 + (_ecp5_less_than(_clog2(hp), ph + height) if ph else 0) \
+        if padded_axes:
+            lut += c + 1 + 5 * padded_axes \
+                + (_ecp5_less_than(_clog2(hp), ph + height) if ph else 0) \
                 + (_ecp5_less_than(_clog2(wp), pw + width) if pw else 0)
     else:
-        lut = counter_bits + 12 + (c + 4 if ph or pw else 0)
+        lut = counter_bits + 12 - one_row + (c + 2 * padded_axes if padded_axes else 0)
     return {"lut4": lut + lines["lut4"],
             "ff": kh * kw * c + 1 + counter_bits + lines["ff"],
             "ebr": lines["ebr"], "dsp": 0}
@@ -287,12 +290,13 @@ class SlidingWindow(wiring.Component):
           tiling (256x16 .. 2048x2) unless small enough for logic; ECP5 in DP16KD only when
           distributed RAM would cost Yosys more (:func:`ecp5_memory_map`).
         * LUT4: iCE40 about ``clog2 Hp + clog2 Wp + clog2 sh + clog2 sw + 12`` for the
-          counters, wrap and window-end tests (SB_CARRY chains not counted); with padding
-          on either axis, one LUT per channel bit for the padding multiplexer and about 4
-          for the in-image test. ECP5: 11, 4 per stride phase bit and the counters' CCU2C
-          chains (:func:`ecp5_chain`); with padding one per channel bit, 11, and a chain
-          for each padded axis's in-image bound that is not a power of two; plus the line
-          buffer (DPR16X4 and read multiplexer).
+          counters, wrap and window-end tests (SB_CARRY chains not counted; 6 fewer on a
+          one-row map, Hp = 1, which has no row counter); with padding, one LUT per channel
+          bit for the padding multiplexer and about 2 per padded axis for the in-image test.
+          ECP5: 11 (5 on a one-row map), 4 per stride phase bit and the counters' CCU2C
+          chains (:func:`ecp5_chain`); with padding one per channel bit, 1, 5 per padded
+          axis and a chain for each padded axis's in-image bound that is not a power of
+          two; plus the line buffer (DPR16X4 and read multiplexer).
 
         Error against Yosys (``benchmarks/sweep_dataflow.py``; fitted / held-out shapes):
         EBR exact on both. FF exact in every run. LUT4: iCE40 mean 4.2 % / 10.8 %, max 5

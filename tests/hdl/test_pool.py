@@ -37,11 +37,17 @@ def run(tmp_path, block, c):
     (3, 4, 5, 3, 1),      # kernel = image height
     (4, 5, 3, 1, 2),      # 1x1 "pooling": subsampling, no memory
     (6, 7, 16, 3, 3),     # 3x3/3, ragged right column
+    (1, 9, 5, (1, 9), (1, 9)),    # a global max over a 1 x T row: one output, no memory
+    (1, 10, 3, (1, 4), (1, 3)),   # a 1 x T row, overlapping in time: a window
+    (1, 11, 4, (1, 3), (1, 4)),   # a 1 x T row, pixels skipped
+    (6, 5, 4, (2, 1), (2, 1)),    # one column, two rows: a window
+    (7, 8, 6, (2, 3), (3, 2)),    # non-square window and stride, overlapping across
+    (6, 9, 3, (2, 3), (2, 4)),    # non-overlapping, a pixel skipped per window
 ])
 def test_pool_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, stride):
     c = dict(block="pool", height=height, width=width, channels=channels, kernel=kernel,
-             stride=stride, images=thermometer_maps(3, height, width, channels, seed=kernel),
-             seed=height + stride, idle=0.3, stall=0.3, burst=2)
+             stride=stride, images=thermometer_maps(3, height, width, channels, seed=width),
+             seed=height + width, idle=0.3, stall=0.3, burst=2)
     block = MaxPool(height=height, width=width, channels=channels, kernel=kernel,
                     stride=stride)
     m = run(tmp_path, block, c)
@@ -51,6 +57,7 @@ def test_pool_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, s
 @pytest.mark.parametrize("height, width, channels, kernel, stride", [
     (4, 6, 8, 2, 2),
     (7, 7, 6, 3, 2),      # overlapping: through the sliding window
+    (1, 12, 5, (1, 12), (1, 12)),   # global max/min over a 1 x T row
 ])
 def test_min_pool_channels_bit_exact_with_stalls(tmp_path, height, width, channels, kernel,
                                                  stride):

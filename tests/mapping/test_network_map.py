@@ -26,7 +26,8 @@ def chained(plan, inputs):
     return out
 
 
-@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "strided", "gap"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "strided", "gap", "sequence",
+                                    "sequence-zero", "rect", "rect-zero"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_stage_references_chain_to_the_golden_model(scheme, layout):
     layout, _, fill = layout.partition("-")
