@@ -16,9 +16,9 @@ one axis, output index o reads input rows ``o * stride - padding + t`` (t < kern
 of those outside the map is its *axis class* (interior positions share one); rows and columns
 each have their own kernel, stride and padding. A position's class is
 ``rows[oy] * column_classes + cols[ox]``: 9 for a 3 x 3 kernel with padding 1 on a map of 3
-or more, 3 for a (1, 3) kernel with padding (0, 1) on a 1 x T map. The hardware keeps one channel record per class and channel fold
-(:class:`~popcorn.mapping.linear.LinearFolding` ``borders``); the engine counts output
-positions to pick it.
+or more, 3 for a (1, 3) kernel with padding (0, 1) on a 1 x T map. The hardware keeps one
+channel record per class and channel fold (:class:`~popcorn.mapping.linear.LinearFolding`
+``borders``); the engine counts output positions to pick it.
 """
 
 from dataclasses import dataclass
