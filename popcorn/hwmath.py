@@ -6,7 +6,8 @@ mapper can predict a block's shape and latency without importing the block.
 
 from math import ceil
 
-__all__ = ["clog2", "divisors", "tree_levels", "class_width", "argmax_stages"]
+__all__ = ["clog2", "divisors", "tree_levels", "class_width", "argmax_stages",
+           "pool_uses_window"]
 
 
 def clog2(n):
@@ -28,6 +29,16 @@ def tree_levels(width, group):
 def class_width(classes):
     """Bits of a class index 0 .. classes-1 (at least 1)."""
     return max(1, (classes - 1).bit_length())
+
+
+def pool_uses_window(kernel, stride):
+    """Whether :class:`popcorn.hdl.pool.MaxPool` of ``kernel`` ``(kh, kw)`` and ``stride``
+    ``(sh, sw)`` is built on a sliding window (its timing then the window's): when windows
+    overlap on an axis (``s < k``), or are one column over several rows (``kw == 1 < kh``:
+    the row of partial ORs is read the pixel before the one that completes a window row,
+    which a 1-wide window does not have)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    return sh < kh or sw < kw or kw == 1 < kh
 
 
 def argmax_stages(classes):

@@ -75,12 +75,12 @@ def test_build_network_file_needs_inputs(tmp_path):
 def test_build_refuses_an_unmapped_layer_naming_it(tmp_path):
     path = tmp_path / "net.npz"
     save_network(Network((1, 6, 6), FixedPointActivation(8, 1 / 255), (
-        Conv2d(np.ones((2, 1, 3, 2)), BnnWeights()), Activation(SignActivation()), Flatten(),
-        Dense(np.ones((2, 2 * 4 * 5)), BnnWeights()), Scores())), path)
+        Conv2d(np.ones((2, 1, 3, 2)), BnnWeights(), padding=(0, 2)), Activation(SignActivation()),
+        Flatten(), Dense(np.ones((2, 2 * 4 * 9)), BnnWeights()), Scores())), path)
     np.savez(tmp_path / "x.npz", x=np.zeros((2, 1, 6, 6)))
     result = CliRunner().invoke(main, ["build", str(path), "--inputs", str(tmp_path / "x.npz")])
     assert result.exit_code != 0
-    assert "layer 0 (conv2d): kernel 3x2; the sliding window takes square kernels only" \
+    assert "layer 0 (conv2d): padding 2 is not smaller than the kernel 2 along the width" \
         in result.output
 
 

@@ -35,11 +35,11 @@ constant: a x + b)         input quantizer's thresholds (below); after a MatMul/
                            quantized activations: a scalar positive scale / shift, folded
                            into the next layer
 MatMul, Gemm               :class:`Dense` (Gemm: transA = 0, transB, alpha, beta * C)
-Conv                       :class:`Conv2d` (square stride, symmetric pads, group = 1,
-                           dilations = 1)
+Conv                       :class:`Conv2d` (any kernel_shape and strides, pads the same
+                           at both ends of each axis, group = 1, dilations = 1)
 BatchNormalization         :class:`BatchNorm` (after a MatMul/Gemm/Conv; a second one is
                            composed into the first)
-MaxPool                    :class:`MaxPool2d` (square kernel and stride, no padding); a
+MaxPool                    :class:`MaxPool2d` (any 2-D kernel and stride, no padding); a
                            MaxPool of pre-activations is moved after the next quantizer
                            across per-channel affine maps (BatchNormalization, Add/Sub,
                            Mul/Div by constants) and Relu: exact, as every quantizer here is
@@ -301,7 +301,7 @@ def _tensor_shape(value_info):
 class _Linear:
     """A Dense/Conv2d under construction: ±1 signs, per-output alpha, bias."""
 
-    def __init__(self, label, kind, weight, bias, stride=1, padding=0, origin=None,
+    def __init__(self, label, kind, weight, bias, stride=(1, 1), padding=(0, 0), origin=None,
                  padding_fill="lowest"):
         self.label, self.kind, self.origin = label, kind, origin
         self.weight = weight
@@ -869,14 +869,16 @@ class _Importer:
         raise QonnxImportError(f"{label}: a {what} on pre-activations; popcorn's {what} reads "
                                f"quantized activations: put an activation quantizer before it")
 
-    def _add_linear(self, label, kind, weight, bias, stride=1, padding=0, origin=None):
+    def _add_linear(self, label, kind, weight, bias, stride=(1, 1), padding=(0, 0),
+                    origin=None):
+        """``stride``, ``padding``: ``(h, w)`` pairs of a convolution."""
         self._need_codes(label, "MatMul/Gemm/Conv" if kind == "dense" else "Conv")
         pad = pad_value(self.quantizer) * self.act_scale + self.act_offset
         fill = "lowest"
-        if padding and pad != 0:
+        if any(padding) and pad != 0:
             if self.act_offset:
                 raise QonnxImportError(
-                    f"{label}: pads={padding} on {self.quantizer.quantizer} activations "
+                    f"{label}: pads={list(padding)} on {self.quantizer.quantizer} activations "
                     f"shifted by {self.act_offset:g}: ONNX pads with 0, and the shift moves "
                     f"into this layer's bias, so neither popcorn padding (the lowest code, "
                     f"value {pad:g}, or the value 0 before the shift) gives 0 at the borders; "
@@ -891,10 +893,8 @@ class _Importer:
         if kind == "dense":
             self.shape = (weight.shape[0],)
         else:
-            c, h, w = self.shape
-            kh, kw = weight.shape[2:]
-            self.shape = (weight.shape[0], (h + 2 * padding - kh) // stride + 1,
-                          (w + 2 * padding - kw) // stride + 1)
+            (_, h, w), (kh, kw), (sh, sw), (ph, pw) = self.shape, weight.shape[2:], stride, padding
+            self.shape = (weight.shape[0], (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
 
     def _vector(self, label, what):
         if len(self.shape) != 1:
@@ -950,13 +950,11 @@ class _Importer:
         auto_pad = _text(attrs.get("auto_pad", "NOTSET"))
         if auto_pad not in ("NOTSET", "VALID"):
             raise QonnxImportError(f"{label}: auto_pad={auto_pad}; give explicit pads")
-        pads = list(attrs.get("pads", [0, 0, 0, 0]))
-        if len(set(pads)) != 1:
-            raise QonnxImportError(f"{label}: pads={pads}; popcorn imports the same padding on "
-                                   f"all four sides")
-        strides = list(attrs.get("strides", [1, 1]))
-        if len(set(strides)) != 1:
-            raise QonnxImportError(f"{label}: strides={strides}; popcorn imports equal strides")
+        pads = [int(p) for p in attrs.get("pads", [0, 0, 0, 0])]
+        if pads[:2] != pads[2:]:
+            raise QonnxImportError(f"{label}: pads={pads}; popcorn imports the same padding at "
+                                   f"both ends of each axis (top = bottom, left = right)")
+        strides = tuple(int(s) for s in attrs.get("strides", [1, 1]))
         if "kernel_shape" in attrs and list(attrs["kernel_shape"]) != list(weight.shape[2:]):
             raise QonnxImportError(f"{label}: kernel_shape={list(attrs['kernel_shape'])} does "
                                    f"not match the weight {weight.shape}")
@@ -964,7 +962,7 @@ class _Importer:
             raise QonnxImportError(f"{label}: weight has {weight.shape[1]} input channels, the "
                                    f"input {self.shape[0]}")
         bias = self.constant(node, 2, label, "bias")
-        self._add_linear(label, "conv2d", weight, bias, int(strides[0]), int(pads[0]),
+        self._add_linear(label, "conv2d", weight, bias, strides, tuple(pads[:2]),
                          origin=self.origin.get(node.input[1]))
 
     def _map_BatchNormalization(self, label, node, attrs, next_node):
@@ -1075,11 +1073,9 @@ class _Importer:
         kernel = list(attrs.get("kernel_shape", []))
         strides = list(attrs.get("strides", [1] * len(kernel)))
         pads = list(attrs.get("pads", [0] * 2 * len(kernel)))
-        if len(kernel) != 2 or kernel[0] != kernel[1]:
-            raise QonnxImportError(f"{label}: kernel_shape={kernel}; popcorn imports square 2-D "
-                                   f"pooling")
-        if len(set(strides)) != 1:
-            raise QonnxImportError(f"{label}: strides={strides}; popcorn imports equal strides")
+        if len(kernel) != 2 or len(strides) != 2:
+            raise QonnxImportError(f"{label}: kernel_shape={kernel}, strides={strides}; popcorn "
+                                   f"imports 2-D pooling")
         if any(pads):
             raise QonnxImportError(f"{label}: pads={pads}; popcorn pools without padding")
         if any(d != 1 for d in attrs.get("dilations", [1, 1])):
@@ -1090,12 +1086,12 @@ class _Importer:
             raise QonnxImportError(f"{label}: auto_pad={auto_pad}; popcorn pools without padding")
         if len(self.shape) != 3:
             raise QonnxImportError(f"{label}: pooling a tensor of shape {self.shape}")
-        k, s = int(kernel[0]), int(strides[0])
+        (kh, kw), (sh, sw) = (int(k) for k in kernel), (int(s) for s in strides)
         _, h, w = self.shape
-        if attrs.get("ceil_mode", 0) and ((h - k) % s or (w - k) % s):
+        if attrs.get("ceil_mode", 0) and ((h - kh) % sh or (w - kw) % sw):
             raise QonnxImportError(f"{label}: ceil_mode=1 with a window that does not tile the "
                                    f"{h}x{w} input; popcorn pools with ceil_mode=0")
-        pool = MaxPool2d(k, s)
+        pool = MaxPool2d((kh, kw), (sh, sw))
         if self.state == "codes":
             self._append(pool)
         elif self.state in ("linear", "normalized"):

@@ -1,6 +1,8 @@
 """One-line descriptions of a network's layers or a graph's nodes (``popcorn import``
 prints them)."""
 
+from ..network.validate import pair_text
+
 __all__ = ["layer_summary", "network_summary"]
 
 
@@ -40,11 +42,12 @@ def layer_summary(layer, input_shape, output_shape):
         detail = _weights(layer) + (", bias" if layer.bias is not None else "")
     elif kind == "conv2d":
         kh, kw = layer.kernel
-        fill = " (value 0)" if layer.padding and layer.padding_fill == "zero" else ""
-        detail = (f"{kh}x{kw} kernel, stride {layer.stride}, padding {layer.padding}{fill}, "
+        fill = " (value 0)" if any(layer.padding) and layer.padding_fill == "zero" else ""
+        detail = (f"{kh}x{kw} kernel, stride {pair_text(layer.stride)}, padding "
+                  f"{pair_text(layer.padding)}{fill}, "
                   + _weights(layer) + (", bias" if layer.bias is not None else ""))
     elif kind == "maxpool2d":
-        detail = f"{layer.kernel}x{layer.kernel}, stride {layer.stride}" + (
+        detail = f"{layer.kernel[0]}x{layer.kernel[1]}, stride {pair_text(layer.stride)}" + (
             f", minimum on {len(layer.minimum)} channels" if layer.minimum else "")
     elif kind == "batchnorm":
         detail = f"{layer.channels} channels, eps {layer.eps:.3g}"

@@ -13,11 +13,12 @@ both fills agree and nothing is corrected.)
 
 The padded taps of an output position depend only on the borders its window crosses. Along
 one axis, output index o reads input rows ``o * stride - padding + t`` (t < kernel); the set
-of those outside the map is its *axis class* (interior positions share one). A position's
-class is ``rows[oy] * column_classes + cols[ox]``: 9 for a 3 x 3 kernel with padding 1 on a
-map of 3 or more. The hardware keeps one channel record per class and channel fold
-(:class:`~popcorn.mapping.linear.LinearFolding` ``borders``); the engine counts output
-positions to pick it.
+of those outside the map is its *axis class* (interior positions share one); rows and columns
+each have their own kernel, stride and padding. A position's class is
+``rows[oy] * column_classes + cols[ox]``: 9 for a 3 x 3 kernel with padding 1 on a map of 3
+or more, 3 for a (1, 3) kernel with padding (0, 1) on a 1 x T map. The hardware keeps one
+channel record per class and channel fold (:class:`~popcorn.mapping.linear.LinearFolding`
+``borders``); the engine counts output positions to pick it.
 """
 
 from dataclasses import dataclass
@@ -88,8 +89,9 @@ def border_correction(stage, height, width):
     m, out, k = stage.weight_bits.shape
     taps = values(stage.weight_bits, stage.weight_encoding).reshape(m, out, k // (kh * kw),
                                                                        kh, kw).sum(axis=2)
-    rows, row_padded = axis_classes(height, kh, stage.stride, stage.padding)
-    cols, col_padded = axis_classes(width, kw, stage.stride, stage.padding)
+    (sh, sw), (ph, pw) = stage.stride, stage.padding
+    rows, row_padded = axis_classes(height, kh, sh, ph)
+    cols, col_padded = axis_classes(width, kw, sw, pw)
     dots = np.empty((m, len(row_padded) * len(col_padded), out), dtype=np.int64)
     for ry, py in enumerate(row_padded):
         for rx, px in enumerate(col_padded):

@@ -13,6 +13,8 @@ from popcorn.network import (INPUT, AbcActivation, AbcWeights, Activation, Add, 
                              Graph, MaxPool1d, MaxPool2d, Network, Node, PaActivation,
                              PaWeights, Scores, SignActivation, TernaryWeights, XnorWeights)
 
+from popcorn.network.validate import check_pair
+
 from .float_ref import batchnorm_forward, conv_pad_value, linear_forward
 from .quantizers import quantize_activations
 from .windows import pool_windows
@@ -31,6 +33,10 @@ _LAYOUTS = {
                             ("flatten",), ("dense", 4))),
     "rgb": ((3, 7, 7), (("conv", 4, 3, 1, 1), ("pool", 2), ("flatten",), ("dense", 3))),
     "gap": ((1, 6, 6), (("conv", 4, 3, 1, 1), ("conv", 6, 3, 1, 0), ("gap",), ("dense", 4))),
+    "sequence": ((2, 1, 16), (("conv", 4, (1, 3), 1, (0, 1)), ("conv", 6, (1, 3), (1, 2), (0, 1)),
+                              ("pool", (1, 8)), ("flatten",), ("dense", 4))),
+    "rect": ((1, 7, 8), (("conv", 4, (3, 1), 1, (1, 0)), ("conv", 5, (1, 3), (2, 1), (0, 1)),
+                         ("pool", (2, 1)), ("flatten",), ("dense", 3))),
 }
 
 
@@ -104,8 +110,15 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
     map: its last row and column dropped) -> Flatten -> Dense 3 -> Scores.
     ``layout="gap"``: 1x6x6 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> Conv2d 3x3 ->
     BN -> act -> GlobalAvgPool2d -> Dense 4 -> Scores.
+    ``layout="sequence"``: a 1-D convolution network lowered to 2-D, a 2 x 1 x 16 8-bit
+    input, Conv2d (1, 3) pad (0, 1) -> BN -> act -> Conv2d (1, 3) stride (1, 2) pad (0, 1)
+    -> BN -> act -> MaxPool (1, 8) (a global max over time) -> Flatten -> Dense 4 -> Scores.
+    ``layout="rect"``: 1x7x8 8-bit input, Conv2d (3, 1) pad (1, 0) -> BN -> act -> Conv2d
+    (1, 3) stride (2, 1) pad (0, 1) -> BN -> act -> MaxPool (2, 1) -> Flatten -> Dense 3 ->
+    Scores.
     ``layout=(input_shape, steps)``: any layout of that form (:func:`random_layout`; a
-    ``("gap",)`` step is a GlobalAvgPool2d).
+    ``("gap",)`` step is a GlobalAvgPool2d; a conv's kernel, stride and padding and a
+    pool's window and stride are integers or ``(h, w)`` pairs).
     ``bases``: (M, N) of ABC-Net and PA-Net (PA's M rounded up to even).
     Batch norms use the statistics of ``calibration`` random inputs, random gamma (some
     negative, one zero per hidden layer of 3+ channels) and beta. Pools take the minimum
@@ -141,7 +154,7 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
         scale = 1.0 if scheme == "binaryconnect" else 0.5
         if step[0] == "conv":
             _, out, k, stride, padding = step
-            w = rng.uniform(-scale, scale, (out, values.shape[1], k, k))
+            w = rng.uniform(-scale, scale, (out, values.shape[1], *check_pair(k, "kernel")))
             layer = Conv2d(w, weights, rng.normal(0, 0.1, out), stride=stride, padding=padding,
                            padding_fill=padding_fill)
         else:

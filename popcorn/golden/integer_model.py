@@ -76,7 +76,8 @@ class IntLinear:
     input_quantizer : the activation quantizer whose thermometer code this layer reads.
     coefficients : ``int64`` (out, M, N), Phi; bias : ``int64`` (out,), B.
     real_coefficients, real_bias : ``float64``, what Phi / 2**F and B / 2**F approximate.
-    frac_bits : F. kernel, stride, padding : convolution geometry (Dense: None, 1, 0).
+    frac_bits : F. kernel, stride, padding : convolution geometry, pairs ``(h, w)``
+    (Dense: None, (1, 1), (0, 0)).
     padding_fill : ``"lowest"`` or ``"zero"``, as :class:`~popcorn.network.layers.Conv2d`.
     """
 
@@ -92,8 +93,8 @@ class IntLinear:
     real_bias: np.ndarray
     frac_bits: int
     kernel: tuple = None
-    stride: int = 1
-    padding: int = 0
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
     padding_fill: str = "lowest"
 
     @property
@@ -101,7 +102,7 @@ class IntLinear:
         """True when padding with the value 0 differs from padding with code 0: a padded
         Conv2d with ``padding_fill="zero"`` on ``pm1`` activations
         (:func:`~popcorn.golden.borders.border_correction`)."""
-        return self.kind == "conv2d" and self.padding > 0 and self.padding_fill == "zero" \
+        return self.kind == "conv2d" and any(self.padding) and self.padding_fill == "zero" \
             and self.act_encoding == "pm1"
 
     @property
@@ -164,10 +165,10 @@ class IntThreshold:
 @dataclass(frozen=True)
 class IntMaxPool:
     """``minimum``: the channels pooled by the AND of their codes (their minimum), as
-    :class:`~popcorn.network.layers.MaxPool2d`."""
+    :class:`~popcorn.network.layers.MaxPool2d`; ``kernel``, ``stride`` pairs ``(h, w)``."""
     layer: int
-    kernel: int
-    stride: int
+    kernel: tuple
+    stride: tuple
     minimum: tuple = ()
 
     kind = "maxpool2d"
@@ -261,7 +262,7 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer, average=1
         coefficients=_rint(phi * unit, "a coefficient", where),
         bias=_rint(bias * unit, "the bias", where), real_coefficients=phi, real_bias=bias,
         frac_bits=frac_bits, kernel=tuple(layer.kernel) if conv else None,
-        stride=layer.stride if conv else 1, padding=layer.padding if conv else 0,
+        stride=layer.stride if conv else (1, 1), padding=layer.padding if conv else (0, 0),
         padding_fill=layer.padding_fill if conv else "lowest")
 
 
@@ -391,11 +392,11 @@ def _packed_bases(stage, thermo):
         words = pack_bits(np.moveaxis(bases, 1, -1))              # (B, H, W, N, Cw)
         words = np.moveaxis(words, 3, 1)                          # (B, N, H, W, Cw)
         kh, kw = stage.kernel
-        if stage.padding:                                         # zero bits = zero words
-            p = stage.padding
-            words = np.pad(words, [(0, 0)] * 2 + [(p, p)] * 2 + [(0, 0)])
+        (ph, pw), (sh, sw) = stage.padding, stage.stride
+        if ph or pw:                                              # zero bits = zero words
+            words = np.pad(words, [(0, 0)] * 2 + [(ph, ph), (pw, pw), (0, 0)])
         win = sliding_window_view(words, (kh, kw), axis=(2, 3))   # (B, N, Ho', Wo', Cw, kh, kw)
-        win = win[:, :, ::stage.stride, ::stage.stride].transpose(0, 1, 2, 3, 5, 6, 4)
+        win = win[:, :, ::sh, ::sw].transpose(0, 1, 2, 3, 5, 6, 4)
         return win.reshape(win.shape[:4] + (int(np.prod(win.shape[4:])),))
     bases = np.moveaxis(bases, -1, 1)                             # (B, N, *shape)
     if stage.kind == "conv2d":

@@ -10,6 +10,7 @@ The hardware (:mod:`popcorn.hdl.window`, :mod:`popcorn.hdl.pool`,
 
 import numpy as np
 
+from ..network.validate import check_pair
 from .binary import check_bits
 from .windows import im2col
 
@@ -20,28 +21,32 @@ def out_size(size, kernel, stride, padding=0):
 
 
 def pad(fmap, padding, value=0):
-    """``fmap`` (H, W, C) with ``padding`` rows/columns of bit ``value`` on every side."""
+    """``fmap`` (H, W, C) with ``padding`` (an integer or ``(ph, pw)``) rows above and
+    below and columns left and right of bit ``value``."""
     fmap = check_bits(fmap, "feature map")
-    return np.pad(fmap, ((padding, padding), (padding, padding), (0, 0)),
-                  constant_values=value)
+    ph, pw = check_pair(padding, "padding", minimum=0)
+    return np.pad(fmap, ((ph, ph), (pw, pw), (0, 0)), constant_values=value)
 
 
 def windows(fmap, kernel, stride=1, padding=0, pad_value=0):
-    """All k x k windows of the padded ``fmap``, in raster order of output positions.
+    """All kh x kw windows of the padded ``fmap``, in raster order of output positions;
+    ``kernel``, ``stride``, ``padding`` integers (square) or pairs ``(h, w)``.
 
-    Returns an array ``(OH, OW, k, k, C)``: ``out[oy, ox, ky, kx, c]`` is
-    ``padded[oy*stride + ky, ox*stride + kx, c]`` (the golden model's
+    Returns an array ``(OH, OW, kh, kw, C)``: ``out[oy, ox, ky, kx, c]`` is
+    ``padded[oy*sh + ky, ox*sw + kx, c]`` (the golden model's
     :func:`~popcorn.golden.windows.im2col`, in the hardware's (ky, kx, c) order).
     """
     fmap = check_bits(fmap, "feature map")
-    cols = im2col(np.moveaxis(fmap, -1, 0), (kernel, kernel), stride, padding, pad_value)
+    kh, kw = check_pair(kernel, "kernel")
+    cols = im2col(np.moveaxis(fmap, -1, 0), (kh, kw), stride, padding, pad_value)
     oh, ow = cols.shape[:2]
-    return cols.reshape(oh, ow, fmap.shape[-1], kernel, kernel).transpose(0, 1, 3, 4, 2)
+    return cols.reshape(oh, ow, fmap.shape[-1], kh, kw).transpose(0, 1, 3, 4, 2)
 
 
 def or_pool(fmap, kernel, stride=None):
     """Max-pooling of thermometer codes (or ``pm1`` sign bits): the bitwise OR of every
-    k x k window, ``(OH, OW, C)``; no padding, ``stride`` defaults to ``kernel``."""
+    kh x kw window, ``(OH, OW, C)``; no padding, ``stride`` defaults to ``kernel``
+    (integers or pairs ``(h, w)``)."""
     w = windows(fmap, kernel, kernel if stride is None else stride)
     return np.bitwise_or.reduce(w.reshape(*w.shape[:2], -1, w.shape[-1]), axis=2)
 

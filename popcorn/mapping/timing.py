@@ -27,22 +27,28 @@ __all__ = ["WindowTiming", "PoolTiming", "FlattenTiming", "EngineTiming",
 
 from dataclasses import dataclass
 
+from ..hwmath import pool_uses_window
+from ..network.validate import check_pair
+
 
 class WindowTiming:
     """:class:`popcorn.hdl.window.SlidingWindow`: one step per padded position, a padding
-    step needs no input, a step that completes a window offers it the next cycle."""
+    step needs no input, a step that completes a window offers it the next cycle.
+    ``kernel``, ``stride``, ``padding``: integers (square) or pairs ``(h, w)``."""
 
     def __init__(self, *, height, width, kernel, stride, padding):
-        self.h, self.w, self.k, self.s, self.p = height, width, kernel, stride, padding
-        self.hp, self.wp = height + 2 * padding, width + 2 * padding
-        self.phase0 = (-(kernel - 1)) % stride
+        self.kh, self.kw = check_pair(kernel, "kernel")
+        self.sh, self.sw = check_pair(stride, "stride")
+        self.ph, self.pw = check_pair(padding, "padding", minimum=0)
+        self.h, self.w = height, width
+        self.hp, self.wp = height + 2 * self.ph, width + 2 * self.pw
+        self.phase_y, self.phase_x = (-(self.kh - 1)) % self.sh, (-(self.kw - 1)) % self.sw
         self.py = self.px = 0
-        self.cy = self.cx = self.phase0
+        self.cy, self.cx = self.phase_y, self.phase_x
         self.out_valid = False
 
     def _real(self):
-        p = self.p
-        return p <= self.py < p + self.h and p <= self.px < p + self.w
+        return self.ph <= self.py < self.ph + self.h and self.pw <= self.px < self.pw + self.w
 
     def in_ready(self, out_ready):
         return (out_ready or not self.out_valid) and self._real()
@@ -51,34 +57,37 @@ class WindowTiming:
         out_free = out_ready or not self.out_valid
         step = out_free and (in_valid or not self._real())
         if out_free:
-            self.out_valid = step and self.py >= self.k - 1 and self.px >= self.k - 1 \
+            self.out_valid = step and self.py >= self.kh - 1 and self.px >= self.kw - 1 \
                 and self.cy == 0 and self.cx == 0
         if step:
-            s = self.s
             if self.px == self.wp - 1:
-                self.px, self.cx = 0, self.phase0
+                self.px, self.cx = 0, self.phase_x
                 if self.py == self.hp - 1:
-                    self.py, self.cy = 0, self.phase0
+                    self.py, self.cy = 0, self.phase_y
                 else:
-                    self.py, self.cy = self.py + 1, (0 if self.cy == s - 1 else self.cy + 1)
+                    self.py, self.cy = self.py + 1, (0 if self.cy == self.sh - 1 else self.cy + 1)
             else:
-                self.px, self.cx = self.px + 1, (0 if self.cx == s - 1 else self.cx + 1)
+                self.px, self.cx = self.px + 1, (0 if self.cx == self.sw - 1 else self.cx + 1)
 
 
 class PoolTiming:
     """:class:`popcorn.hdl.pool.MaxPool`: one pixel per cycle; an output the cycle after the
-    last pixel of its window. Overlapping windows (``stride < kernel``) go through a
-    sliding window, so their timing is :class:`WindowTiming`'s without padding."""
+    last pixel of its window. ``kernel``, ``stride``: integers or pairs ``(h, w)``. A pool
+    built on a sliding window (:func:`~popcorn.hwmath.pool_uses_window`: overlapping
+    windows, or one column over several rows) has :class:`WindowTiming`'s timing without padding."""
 
     def __new__(cls, *, height, width, kernel, stride):
-        if stride < kernel:
+        if pool_uses_window(check_pair(kernel, "kernel"), check_pair(stride, "stride")):
             return WindowTiming(height=height, width=width, kernel=kernel, stride=stride,
-                                padding=0)
+                                padding=(0, 0))
         return super().__new__(cls)
 
     def __init__(self, *, height, width, kernel, stride):
-        self.h, self.w, self.k, self.s = height, width, kernel, stride
-        self.oh, self.ow = (height - kernel) // stride + 1, (width - kernel) // stride + 1
+        self.kh, self.kw = check_pair(kernel, "kernel")
+        self.sh, self.sw = check_pair(stride, "stride")
+        self.h, self.w = height, width
+        self.oh = (height - self.kh) // self.sh + 1
+        self.ow = (width - self.kw) // self.sw + 1
         self.x = self.rx = self.ox = self.y = self.ry = self.oy = 0
         self.out_valid = False
 
@@ -89,17 +98,17 @@ class PoolTiming:
         out_free = out_ready or not self.out_valid
         step = in_valid and out_free
         if out_free:
-            self.out_valid = step and self.rx == self.k - 1 and self.ry == self.k - 1 \
+            self.out_valid = step and self.rx == self.kw - 1 and self.ry == self.kh - 1 \
                 and self.ox < self.ow and self.oy < self.oh
         if not step:
             return
         x, rx, y, ry = self.x, self.rx, self.y, self.ry
         self.x, self.rx = x + 1, rx + 1
-        if rx == self.s - 1:
+        if rx == self.sw - 1:
             self.rx, self.ox = 0, self.ox + 1
         if x == self.w - 1:
             self.x, self.rx, self.ox, self.y, self.ry = 0, 0, 0, y + 1, ry + 1
-            if ry == self.s - 1:
+            if ry == self.sh - 1:
                 self.ry, self.oy = 0, self.oy + 1
             if y == self.h - 1:
                 self.y, self.ry, self.oy = 0, 0, 0

@@ -12,9 +12,12 @@ Layout (format version 1):
   A ``conv2d`` layer's optional ``"padding_fill"`` is ``"lowest"`` (the default: activation
   code 0) or ``"zero"`` (the value 0, as PyTorch pads; :class:`~popcorn.network.layers.Conv2d`).
   A ``maxpool2d`` layer's optional ``"minimum"`` lists the channels it pools by the
-  minimum (:class:`~popcorn.network.layers.MaxPool2d`). Sequences (input shape ``[C, T]``)
-  take ``conv1d`` (as ``conv2d``, a ``(out, in, k)`` weight), ``maxpool1d`` (as
-  ``maxpool2d``) and ``globalmaxpool`` (optional ``"minimum"``), which maps take too.
+  minimum (:class:`~popcorn.network.layers.MaxPool2d`). A ``conv2d`` layer's ``"stride"``
+  and ``"padding"`` and a ``maxpool2d`` layer's ``"kernel"`` and ``"stride"`` are an integer
+  (the same on both axes; what a square layer is written with) or a list ``[h, w]``.
+  Sequences (input shape ``[C, T]``) take ``conv1d`` (as ``conv2d``, a ``(out, in, k)``
+  weight, integer stride and padding), ``maxpool1d`` (as ``maxpool2d``, integers) and
+  ``globalmaxpool`` (optional ``"minimum"``), which maps take too.
 
 * ``layers.<i>.<name>``: the arrays of layer i (``weight``, ``bias``, ``gamma``, ``beta``,
   ``mean``, ``var``, ``shifts``, ``betas``, ``endpoints``), ``float32`` or ``float64``;

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .schemes import ACTIVATION_QUANTIZERS, WEIGHT_SCHEMES
-from .validate import check_float_array, check_positive_float, check_positive_int, \
-    validate_network, NetworkError
+from .validate import check_float_array, check_pair, check_positive_float, \
+    check_positive_int, pair_text, validate_network, NetworkError
 
 __all__ = ["Dense", "Conv2d", "MaxPool2d", "Flatten", "GlobalAvgPool2d", "Conv1d", "MaxPool1d",
            "GlobalMaxPool", "BatchNorm", "Activation", "Scores",
@@ -93,13 +93,20 @@ class Conv2d:
       (:mod:`popcorn.golden.borders`). For ``zo`` activations both fills are the same.
 
     The float reference and the integer model pad alike.
+
+    Geometry per axis: ``kernel`` is ``(kh, kw)`` (the weight's last two axes); ``stride``
+    and ``padding`` are given as an integer (the same on both axes) or a pair ``(h, w)``
+    and stored as the pair (:func:`~popcorn.network.validate.check_pair`). ``padding``
+    rows are added above and below, columns left and right; the output is
+    ``((H + 2 ph - kh) // sh + 1, (W + 2 pw - kw) // sw + 1)``. A square layer is written to
+    a file with integers, as always; a rectangular one with ``[h, w]`` lists.
     """
 
     weight: np.ndarray
     quantizer: object
     bias: np.ndarray = None
-    stride: int = 1
-    padding: int = 0
+    stride: tuple = 1
+    padding: tuple = 0
     padding_fill: str = "lowest"
 
     kind = "conv2d"
@@ -108,10 +115,8 @@ class Conv2d:
         check_float_array(self.weight, "weight", ndim=4)
         _check_weight_scheme(self.quantizer)
         _check_bias(self.bias, self.weight.shape[0])
-        check_positive_int(self.stride, "stride")
-        if isinstance(self.padding, bool) or not isinstance(self.padding, (int, np.integer)) \
-                or self.padding < 0:
-            raise ValueError(f"padding must be a non-negative integer, not {self.padding!r}")
+        object.__setattr__(self, "stride", check_pair(self.stride, "stride"))
+        object.__setattr__(self, "padding", check_pair(self.padding, "padding", minimum=0))
         if self.padding_fill not in PADDING_FILLS:
             raise ValueError(f"padding_fill must be one of {', '.join(PADDING_FILLS)}, not "
                              f"{self.padding_fill!r}")
@@ -126,7 +131,8 @@ class Conv2d:
 
     @property
     def kernel(self):
-        return self.weight.shape[2:]
+        """``(kh, kw)``."""
+        return tuple(int(k) for k in self.weight.shape[2:])
 
     def output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -135,26 +141,37 @@ class Conv2d:
         if c != self.in_channels:
             raise ValueError(f"weight has {self.in_channels} input channels but the input has "
                              f"{c} (shape {input_shape})")
-        kh, kw = self.kernel
-        ho = (h + 2 * self.padding - kh) // self.stride + 1
-        wo = (w + 2 * self.padding - kw) // self.stride + 1
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        ho = (h + 2 * ph - kh) // sh + 1
+        wo = (w + 2 * pw - kw) // sw + 1
         if ho < 1 or wo < 1:
-            raise ValueError(f"kernel {kh}x{kw} with padding {self.padding} does not fit the "
-                             f"{h}x{w} input")
+            raise ValueError(f"kernel {kh}x{kw} with padding {pair_text(self.padding)} does not "
+                             f"fit the {h}x{w} input")
         return (self.out_channels, ho, wo)
 
     def to_json(self):
         fill = {} if self.padding_fill == "lowest" else {"padding_fill": self.padding_fill}
         return {"kind": self.kind, "weights": self.quantizer.to_json(), "bias": self.bias is not None,
-                "stride": int(self.stride), "padding": int(self.padding)} | fill
+                "stride": _pair_json(self.stride), "padding": _pair_json(self.padding)} | fill
 
     def arrays(self):
         return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})
 
 
+def _pair_json(pair):
+    """A normalised ``(h, w)`` as the file writes it: an integer when square (as files have
+    always held), else the list ``[h, w]``."""
+    return pair[0] if pair[0] == pair[1] else list(pair)
+
+
 @dataclass(frozen=True)
 class MaxPool2d:
     """Max pooling of quantized activations, no padding; ``stride`` defaults to ``kernel``.
+
+    ``kernel`` and ``stride`` are an integer (square) or a pair ``(h, w)``, stored as the
+    pair (:func:`~popcorn.network.validate.check_pair`): the output is
+    ``((H - kh) // sh + 1, (W - kw) // sw + 1)``. A ``(1, W)`` kernel on a ``1 x W`` map is
+    a global max over the row.
 
     Quantizers are non-decreasing, so this is the max of activation codes: a bitwise OR of
     thermometer codes in the integer model.
@@ -168,40 +185,31 @@ class MaxPool2d:
     compared: every per-channel affine map is monotone.
     """
 
-    kernel: int
-    stride: int = None
+    kernel: tuple
+    stride: tuple = None
     minimum: tuple = ()
 
     kind = "maxpool2d"
 
     def __post_init__(self):
-        check_positive_int(self.kernel, "pooling kernel")
-        if self.stride is None:
-            object.__setattr__(self, "stride", self.kernel)
-        check_positive_int(self.stride, "pooling stride")
-        try:
-            minimum = tuple(int(c) for c in self.minimum)
-        except (TypeError, ValueError):
-            raise TypeError(f"pooling minimum must be a sequence of channel indices, not "
-                            f"{self.minimum!r}") from None
-        if list(minimum) != sorted(set(minimum)) or (minimum and minimum[0] < 0):
-            raise ValueError(f"pooling minimum must list distinct channel indices >= 0 in "
-                             f"increasing order, not {list(minimum)}")
-        object.__setattr__(self, "minimum", minimum)
+        object.__setattr__(self, "kernel", check_pair(self.kernel, "pooling kernel"))
+        object.__setattr__(self, "stride", self.kernel if self.stride is None
+                           else check_pair(self.stride, "pooling stride"))
+        object.__setattr__(self, "minimum", _check_minimum(self.minimum))
 
     def output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(f"input must be (channels, height, width), not shape {input_shape}")
         c, h, w = input_shape
-        if h < self.kernel or w < self.kernel:
-            raise ValueError(f"kernel {self.kernel} does not fit the {h}x{w} input")
-        if self.minimum and self.minimum[-1] >= c:
-            raise ValueError(f"pooling minimum names channel {self.minimum[-1]}, the input "
-                             f"has {c} channels")
-        return (c, (h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        if h < kh or w < kw:
+            raise ValueError(f"kernel {pair_text(self.kernel)} does not fit the {h}x{w} input")
+        _check_minimum_channels(self.minimum, c)
+        return (c, (h - kh) // sh + 1, (w - kw) // sw + 1)
 
     def to_json(self):
-        return {"kind": self.kind, "kernel": int(self.kernel), "stride": int(self.stride)} | (
+        return {"kind": self.kind, "kernel": _pair_json(self.kernel),
+                "stride": _pair_json(self.stride)} | (
             {"minimum": list(self.minimum)} if self.minimum else {})
 
     def arrays(self):

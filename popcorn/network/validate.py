@@ -7,7 +7,7 @@ kind (``"layer 3 (conv2d): ..."``), the problem, and what to do.
 
 import numpy as np
 
-__all__ = ["NetworkError", "check_bool", "check_int", "check_positive_int", "check_positive_float",
+__all__ = ["NetworkError", "check_bool", "check_int", "check_positive_int", "check_positive_float", "check_pair", "pair_text",
            "check_finite_vector", "check_float_array", "check_increasing", "check_nondecreasing",
            "validate_network"]
 
@@ -29,6 +29,33 @@ def check_int(value, name):
 def check_positive_int(value, name):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
+
+
+def check_pair(value, name, minimum=1):
+    """``value``, an integer or a pair ``(h, w)`` of integers each at least ``minimum`` (1 or
+    0), as a tuple ``(h, w)`` of ``int``: the per-axis geometry of a 2-D layer or block
+    (kernel, stride, padding), an integer meaning the same on both axes. The one place that
+    normalises it. Raise ``TypeError`` (not integers) or ``ValueError`` (out of range, not
+    two of them) naming ``name``."""
+    what = "a positive integer" if minimum == 1 else "a non-negative integer"
+    if isinstance(value, (tuple, list, np.ndarray)):
+        items = tuple(value.tolist() if isinstance(value, np.ndarray) else value)
+        message = f"{name} must be {what} or a pair (h, w) of them, not {value!r}"
+        if len(items) != 2:
+            raise ValueError(message)
+    else:
+        items, message = (value, value), f"{name} must be {what}, not {value!r}"
+    for item in items:
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+            raise TypeError(message)
+        if item < minimum:
+            raise ValueError(message)
+    return tuple(int(item) for item in items)
+
+
+def pair_text(pair):
+    """A normalised ``(h, w)`` in a message: ``"3"`` when square, else ``"(1, 3)"``."""
+    return str(pair[0]) if pair[0] == pair[1] else str(tuple(pair))
 
 
 def check_positive_float(value, name):

@@ -108,7 +108,7 @@ def test_downsampling_residual_block(tmp_path, fold_scales):
     add = nodes["Add"]
     assert [nodes[name].layer.kind for name in add.inputs] == ["batchnorm", "batchnorm"]
     short = nodes[nodes[add.inputs[1]].inputs[0]].layer
-    assert (short.kind, short.kernel, short.stride) == ("conv2d", (1, 1), 2)
+    assert (short.kind, short.kernel, short.stride) == ("conv2d", (1, 1), (2, 2))
     assert short.quantizer.scheme == ("bnn" if fold_scales else "xnor")
     assert graph.shapes["Add"] == (6, 3, 3)
     check_float(graph, x, reference)

@@ -159,9 +159,9 @@ def test_cnn(tmp_path, pool_first, pad_signs):
     net = import_qonnx(path)
     assert _kinds(net) == ["conv2d", "batchnorm", "activation", "maxpool2d", "conv2d", "batchnorm",
                            "activation", "flatten", "dense", "scores"]
-    assert net.layers[0].padding == 1 and net.layers[3].kernel == 2
+    assert net.layers[0].padding == (1, 1) and net.layers[3].kernel == (2, 2)
     assert (net.layers[0].padding_fill, net.layers[4].padding, net.layers[4].padding_fill) == \
-        ("lowest", pad_signs, "zero" if pad_signs else "lowest")
+        ("lowest", (pad_signs,) * 2, "zero" if pad_signs else "lowest")
     assert _schemes(net) == ["bnn", "bnn", "bnn"]   # conv2's 0.25 folded into bn2
     scale = net.input_quantizer.scale
     codes = rng.integers(0, 256, size=x.shape)

@@ -100,13 +100,61 @@ def _conv_graph():
     return g
 
 
+def _sequence_graph(kernel, strides, pads, pool):
+    """BipolarQuant, Conv of ``kernel``/``strides``/``pads``, MultiThreshold, MaxPool of
+    ``pool`` (its kernel and stride), Reshape, MatMul on (16, 2, H, W) maps."""
+    shape = (16, 2) + ((1, 12) if kernel[0] == 1 else (6, 5))
+    g = _Graph(shape)
+    g.add("BipolarQuant", g.const(1.0), domain=QONNX)
+    g.add("Conv", g.const(_pm1(3, 2, *kernel)), g.const(RNG.integers(-2, 3, 3) / 2.0),
+          kernel_shape=list(kernel), strides=list(strides), pads=list(pads))
+    g.add("MultiThreshold", g.const(RNG.integers(-2, 3, (3, 1)) + 0.5), domain=QONNX,
+          out_scale=2.0, out_bias=-1.0, out_dtype="BIPOLAR")
+    g.add("MaxPool", kernel_shape=list(pool), strides=list(pool))
+    h = (shape[2] + pads[0] + pads[2] - kernel[0]) // strides[0] + 1
+    w = (shape[3] + pads[1] + pads[3] - kernel[1]) // strides[1] + 1
+    g.add("Reshape", g.const([shape[0], -1], np.int64))
+    g.add("MatMul", g.const(_pm1(3 * (h // pool[0]) * (w // pool[1]), 4)))
+    return g, shape
+
+
+@pytest.mark.parametrize("kernel, strides, pads, pool", [
+    ((1, 3), (1, 2), (0, 1, 0, 1), (1, 6)),    # a 1-D conv over time, a global max over time
+    ((1, 3), (1, 1), (0, 1, 0, 1), (1, 4)),
+    ((3, 1), (2, 1), (1, 0, 1, 0), (2, 1)),
+    ((2, 3), (1, 2), (0, 1, 0, 1), (1, 3)),
+])
+def test_rectangular_conv_and_pool(tmp_path, kernel, strides, pads, pool):
+    """Non-square kernel_shape, strides, pads (the same at both ends of each axis) and
+    MaxPool import per axis; ±1 maps padded with the value 0 import with padding_fill="zero"."""
+    g, shape = _sequence_graph(kernel, strides, pads, pool)
+    path = g.save(tmp_path / "seq.onnx")
+    net = import_qonnx(path)
+    conv, pooling = net.layers[0], net.layers[3]
+    assert (conv.kernel, conv.stride, conv.padding, conv.padding_fill) == \
+        (kernel, strides, pads[:2], "zero")
+    assert (pooling.kind, pooling.kernel, pooling.stride) == ("maxpool2d", pool, pool)
+    x = RNG.normal(size=shape).astype(np.float32)
+    reference = run_qonnx(path, x)
+    check_float(net, x, reference)
+    assert check_integer(net, x, reference)[0] == 0
+
+
+def test_asymmetric_pads_are_refused_by_name(tmp_path):
+    g, _ = _sequence_graph((1, 3), (1, 1), (0, 1, 0, 2), (1, 1))
+    with pytest.raises(QonnxImportError, match=r"node '/conv\d+' \(Conv\): pads=\[0, 1, 0, 2\]; "
+                                               r"popcorn imports the same padding at both ends "
+                                               r"of each axis"):
+        import_qonnx(g.save(tmp_path / "asym.onnx"))
+
+
 def test_conv_multithreshold_reshape(tmp_path):
     x = RNG.normal(size=(32, 2, 4, 4)).astype(np.float32)
     path = _conv_graph().save(tmp_path / "conv.onnx")
     net = import_qonnx(path)
     assert [layer.kind for layer in net.layers] == ["conv2d", "batchnorm", "activation",
                                                     "flatten", "dense", "scores"]
-    assert net.layers[0].stride == 2
+    assert net.layers[0].stride == (2, 2)
     reference = run_qonnx(path, x)
     check_float(net, x, reference)
     assert check_integer(net, x, reference)[0] == 0

@@ -57,9 +57,10 @@ def layerwise(net, x, frac_bits):
             assert np.array_equal(after, thermometer(r, stage.quantizer)), stage.layer
         elif stage.kind == "maxpool2d":
             levels = before.sum(axis=-1)
-            k = stage.kernel
+            kh, kw = stage.kernel
             b, c, h, w = levels.shape
-            windows = levels[:, :, :h // k * k, :w // k * k].reshape(b, c, h // k, k, w // k, k)
+            windows = levels[:, :, :h // kh * kh, :w // kw * kw].reshape(b, c, h // kh, kh,
+                                                                         w // kw, kw)
             top = windows.max(axis=(3, 5))
             top[:, list(stage.minimum)] = windows[:, list(stage.minimum)].min(axis=(3, 5))
             assert np.array_equal(after, codes_thermometer(top, before.shape[-1]))
@@ -67,7 +68,8 @@ def layerwise(net, x, frac_bits):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "gap"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "gap", "sequence",
+                                    "sequence-zero", "rect", "rect-zero"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_integer_matches_float_within_bound(scheme, layout, seed):
     layout, _, fill = layout.partition("-")

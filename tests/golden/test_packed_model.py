@@ -149,7 +149,8 @@ def test_mixed_network_equals_reference(seed, fill, plan):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "gap"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "gap", "sequence",
+                                    "sequence-zero", "rect", "rect-zero"])
 def test_random_networks_equal_reference(scheme, layout):
     layout, _, fill = layout.partition("-")
     for seed in (0, 1, 2):

@@ -122,9 +122,41 @@ def test_pointwise_conv_and_overlapping_pool(scheme, tmp_path):
     with an OR tree), behind a queue."""
     network = random_network(scheme, seed=4, layout="strided")
     plan = map_network(network, target_cycles=60)
-    assert (plan.stages[0].kernel, plan.stages[1].kernel, plan.stages[1].stride) == (1, 3, 2)
+    assert (plan.stages[0].kernel, plan.stages[1].kernel, plan.stages[1].stride) == \
+        ((1, 1), (3, 3), (2, 2))
     assert plan.stages[1].queue == 18
     check_network(plan, random_inputs(network, 8, 5), tmp_path)
+
+
+@pytest.mark.parametrize("scheme, fill, target", [("bnn", "zero", 40), ("bnn", "lowest", 1),
+                                                  ("abc", "zero", 1), ("abc", "lowest", 40)])
+def test_sequence_conv_network_scores_and_cycles(scheme, fill, target, tmp_path):
+    """A 1-D convolution network lowered to 2-D, on a (2, 1, 16) map: (1, 3) convolutions
+    padded (0, 1) (no line buffers), the second of stride (1, 2), whose pm1 input padded with
+    the value 0 has two border classes; a (1, 8) max-pool over the whole row (a global max
+    over time), flatten, dense. Scores of every image and the cycles as the golden model
+    and the cycle model."""
+    network = random_network(scheme, seed=1, layout="sequence", padding_fill=fill)
+    plan = map_network(network, target_cycles=target)
+    conv, strided, pool = plan.stages[:3]
+    assert (conv.kernel, conv.padding, strided.stride, strided.out_shape) == \
+        ((1, 3), (0, 1), (1, 2), (1, 8))
+    assert (pool.kind, pool.kernel, pool.out_shape) == ("maxpool2d", (1, 8), (1, 1))
+    assert [s.folding.classes for s in (conv, strided)] == [1, 2 if fill == "zero" else 1]
+    check_network(plan, random_inputs(network, 6, 3), tmp_path, idle=0.3, stall=0.3)
+
+
+@pytest.mark.parametrize("scheme, fill", [("bnn", "zero"), ("pa", "lowest")])
+def test_rectangular_conv_network_scores_and_cycles(scheme, fill, tmp_path):
+    """A 2-D network of a (3, 1) convolution padded (1, 0), a (1, 3) one of stride (2, 1)
+    padded (0, 1) (three border classes with the value 0 on pm1 maps) and a (2, 1) pool
+    (one column: through a sliding window)."""
+    network = random_network(scheme, seed=2, layout="rect", padding_fill=fill)
+    plan = map_network(network, target_cycles=30)
+    assert [(s.kernel, s.out_shape) for s in plan.stages[:3]] == \
+        [((3, 1), (7, 8)), ((1, 3), (4, 8)), ((2, 1), (2, 8))]
+    assert plan.stages[1].folding.classes == (3 if fill == "zero" else 1)
+    check_network(plan, random_inputs(network, 6, 4), tmp_path, idle=0.3, stall=0.3)
 
 
 def test_tiny_cnn_example_in_rtl(tmp_path):

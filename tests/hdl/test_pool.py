@@ -37,11 +37,17 @@ def run(tmp_path, block, c):
     (3, 4, 5, 3, 1),      # kernel = image height
     (4, 5, 3, 1, 2),      # 1x1 "pooling": subsampling, no memory
     (6, 7, 16, 3, 3),     # 3x3/3, ragged right column
+    (1, 9, 5, (1, 9), (1, 9)),    # a global max over a 1 x T row: one output, no memory
+    (1, 10, 3, (1, 4), (1, 3)),   # a 1 x T row, overlapping in time: a window
+    (1, 11, 4, (1, 3), (1, 4)),   # a 1 x T row, pixels skipped
+    (6, 5, 4, (2, 1), (2, 1)),    # one column, two rows: a window
+    (7, 8, 6, (2, 3), (3, 2)),    # non-square window and stride, overlapping across
+    (6, 9, 3, (2, 3), (2, 4)),    # non-overlapping, a pixel skipped per window
 ])
 def test_pool_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, stride):
     c = dict(block="pool", height=height, width=width, channels=channels, kernel=kernel,
-             stride=stride, images=thermometer_maps(3, height, width, channels, seed=kernel),
-             seed=height + stride, idle=0.3, stall=0.3, burst=2)
+             stride=stride, images=thermometer_maps(3, height, width, channels, seed=width),
+             seed=height + width, idle=0.3, stall=0.3, burst=2)
     block = MaxPool(height=height, width=width, channels=channels, kernel=kernel,
                     stride=stride)
     m = run(tmp_path, block, c)
@@ -51,6 +57,7 @@ def test_pool_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, s
 @pytest.mark.parametrize("height, width, channels, kernel, stride", [
     (4, 6, 8, 2, 2),
     (7, 7, 6, 3, 2),      # overlapping: through the sliding window
+    (1, 12, 5, (1, 12), (1, 12)),   # global max/min over a 1 x T row
 ])
 def test_min_pool_channels_bit_exact_with_stalls(tmp_path, height, width, channels, kernel,
                                                  stride):
@@ -96,8 +103,8 @@ def test_or_pool_is_max_of_thermometer_codes():
 
 def test_pool_defaults_and_formulas():
     pool = MaxPool(height=28, width=28, channels=16, kernel=2)
-    assert pool.stride == 2 and pool.out_shape == (14, 14) and not pool.overlapping
-    assert MaxPool(height=7, width=7, channels=1, kernel=3, stride=2).overlapping
+    assert pool.stride == (2, 2) and pool.out_shape == (14, 14) and not pool.uses_window
+    assert MaxPool(height=7, width=7, channels=1, kernel=3, stride=2).uses_window
     assert pool.cycles_per_image() == 28 * 28
     assert pool.latency() == 28 + 2
     est = pool.resources()

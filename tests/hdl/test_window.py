@@ -46,11 +46,18 @@ def _run(tmp_path, c):
     (4, 6, 2, 4, 1, 0, 0),    # kernel = image height (one row of windows)
     (3, 3, 5, 1, 1, 0, 0),    # 1x1 kernel: no line buffer
     (1, 5, 3, 3, 1, 1, 0),    # a one-row image, padded to three rows
+    (1, 9, 4, (1, 3), 1, (0, 1), 0),          # a 1-D convolution over time: no line buffer
+    (1, 10, 3, (1, 3), (1, 2), (0, 1), 1),    # strided in time
+    (1, 7, 2, (1, 4), (1, 3), 0, 0),          # no padding, ragged end dropped
+    (6, 4, 3, (3, 1), 1, (1, 0), 0),          # one column, padded rows only
+    (5, 7, 2, (2, 3), (1, 2), (1, 0), 1),
+    (5, 6, 3, (2, 3), (2, 1), (0, 1), 0),
+    (4, 5, 2, (3, 2), (2, 3), (2, 1), 1),
 ])
 def test_window_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, stride,
                                       padding, pad_value):
     c = window_case(height, width, channels, kernel, stride, padding, pad_value, n=3,
-                    seed=height * 100 + width * 10 + kernel + stride + padding)
+                    seed=height * 100 + width * 10 + channels)
     _run(tmp_path, c)
 
 
@@ -106,6 +113,14 @@ def test_window_cycle_formulas():
     assert block.cycles_per_image() == 900
     assert block.latency() == 1 * 31 + 1
     assert SlidingWindow(height=8, width=8, channels=2, kernel=3, stride=2).out_shape == (3, 3)
+    row = SlidingWindow(height=1, width=12, channels=4, kernel=(1, 3), stride=(1, 2),
+                        padding=(0, 1))
+    assert (row.kernel, row.stride, row.padding) == ((1, 3), (1, 2), (0, 1))
+    assert row.padded_shape == (1, 14) and row.out_shape == (1, 6)
+    assert row.latency() == 2 and row.output_offsets() == [2, 4, 6, 8, 10, 12]
+    assert row.resources()["ebr"] == 0 and row.resources()["ff"] == 3 * 4 + 1 + 4 + 1
+    tall = SlidingWindow(height=6, width=5, channels=2, kernel=(3, 1), padding=(1, 0))
+    assert tall.padded_shape == (8, 5) and tall.latency() == 1 * 5 + 0 + 1
 
 
 def test_window_resource_estimate():
@@ -127,6 +142,11 @@ def test_window_resource_estimate():
     (dict(pad_value=2), ValueError, "pad value must be the bit 0 or 1, not 2"),
     (dict(kernel=5, width=3, padding=0), ValueError,
      "kernel size 5 is larger than the padded image 6x3"),
+    (dict(kernel=(1, 3), padding=(1, 0)), ValueError,
+     r"padding must be less than the kernel size \(1, 3\), not \(1, 0\)"),
+    (dict(kernel=(1, 7)), ValueError, r"kernel size \(1, 7\) is larger than the padded image 6x6"),
+    (dict(stride=(1, 2, 3)), ValueError,
+     r"stride must be a positive integer or a pair \(h, w\) of them, not \(1, 2, 3\)"),
 ])
 def test_window_validation(params, error, message):
     args = dict(height=6, width=6, channels=4, kernel=3) | params
@@ -147,6 +167,13 @@ def _blocks():
         "pool-rows-logic": lambda: MaxPool(height=8, width=8, channels=8, kernel=2),
         "pool-overlapping": lambda: MaxPool(height=9, width=9, channels=32, kernel=3,
                                             stride=2),
+        "window-row": lambda: SlidingWindow(height=1, width=40, channels=16, kernel=(1, 3),
+                                            stride=(1, 2), padding=(0, 1)),
+        "window-rect": lambda: SlidingWindow(height=12, width=12, channels=8, kernel=(3, 1),
+                                             padding=(1, 0)),
+        "pool-row": lambda: MaxPool(height=1, width=24, channels=16, kernel=(1, 24)),
+        "pool-rect": lambda: MaxPool(height=12, width=12, channels=16, kernel=(2, 3)),
+        "pool-column": lambda: MaxPool(height=10, width=9, channels=8, kernel=(2, 1)),
         "flatten": lambda: Flatten(height=7, width=7, channels=8),
         "planes": lambda: BitPlanes(channels=3),
     }

@@ -184,6 +184,22 @@ def test_concat_is_refused_by_name():
         map_folded(random_concat_network("bnn", layout="dense"))
 
 
+def test_rectangular_layers_are_refused_by_name():
+    """The folded engine runs square kernels, strides, padding and pools; a rectangular one
+    is refused naming the layer and the way out."""
+    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\): a 1x3 kernel of stride "
+                                           r"\(1, 1\) and padding \(0, 1\) \(not square\) "
+                                           r"is not in the folded engine; build with --arch "
+                                           r"dataflow"):
+        map_folded(random_network("bnn", seed=1, layout="sequence"))
+    pool = random_network("bnn", seed=1, layout=((1, 6, 6), (
+        ("conv", 3, 3, 1, 1), ("pool", (1, 2)), ("flatten",), ("dense", 3))))
+    with pytest.raises(NetworkError, match=r"layer 3 \(maxpool2d\): a 1x2 pool of stride "
+                                           r"\(1, 2\) \(not square\) is not in the folded "
+                                           r"engine; build with --arch dataflow"):
+        map_folded(pool)
+
+
 def test_folded_needs_spram_and_is_refused_without():
     from popcorn.boards.fit import DesignTooLarge, check_fit, estimate_design
 

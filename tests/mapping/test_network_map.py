@@ -26,7 +26,8 @@ def chained(plan, inputs):
     return out
 
 
-@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "strided", "gap"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "strided", "gap", "sequence",
+                                    "sequence-zero", "rect", "rect-zero"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_stage_references_chain_to_the_golden_model(scheme, layout):
     layout, _, fill = layout.partition("-")
@@ -62,16 +63,25 @@ def _conv_network(weight, padding=0, pool_input=False, quantizer=None):
     size = 3 if pool_input else 6
     layers += [Conv2d(weight, BnnWeights(), padding=padding), Activation(SignActivation())]
     out = weight.shape[0]
-    oh = size + 2 * padding - weight.shape[2] + 1
-    ow = size + 2 * padding - weight.shape[3] + 1
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    oh = size + 2 * ph - weight.shape[2] + 1
+    ow = size + 2 * pw - weight.shape[3] + 1
     layers += [Flatten(), Dense(np.ones((2, out * oh * ow)), BnnWeights()), Scores()]
     return Network((1, 6, 6), quantizer, tuple(layers))
 
 
-def test_non_square_kernels_are_refused():
-    network = _conv_network(np.ones((2, 1, 3, 2)))
-    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\): kernel 3x2; the sliding "
-                                           r"window takes square kernels only"):
+def test_rectangular_kernels_map_per_axis():
+    network = _conv_network(np.ones((2, 1, 3, 2)), padding=(1, 0))
+    conv = map_network(network).stages[0]
+    assert (conv.kernel, conv.stride, conv.padding, conv.out_shape) == \
+        ((3, 2), (1, 1), (1, 0), (6, 5))
+    assert conv.window_width == 3 * 2 * 8
+
+
+def test_padding_of_a_kernel_or_more_along_an_axis_is_refused():
+    network = _conv_network(np.ones((2, 1, 3, 2)), padding=(1, 2))
+    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\): padding 2 is not smaller "
+                                           r"than the kernel 2 along the width"):
         map_network(network)
 
 

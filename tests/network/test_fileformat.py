@@ -12,7 +12,8 @@ from popcorn.network import (FORMAT_VERSION, AbcActivation, Activation, Dense, F
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "gap"])
+@pytest.mark.parametrize("layout", ["conv", "conv-zero", "dense", "gap", "sequence",
+                                    "sequence-zero", "rect", "rect-zero"])
 def test_round_trip(tmp_path, scheme, layout):
     layout, _, fill = layout.partition("-")
     net = random_network(scheme, seed=3, layout=layout, padding_fill=fill or "lowest")
@@ -40,6 +41,29 @@ def test_padding_fill_in_the_file(tmp_path):
     with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\).*padding_fill must be one of "
                                            r"lowest, zero, not 'reflect'"):
         load_network(path)
+
+
+def test_pairs_in_the_file(tmp_path):
+    """A square Conv2d's stride and padding and a square MaxPool2d's kernel and stride are
+    written as integers, as always; rectangular ones as [h, w] lists, and read back."""
+    square = [layer for layer in network_to_json(random_network("bnn", seed=1))["layers"]
+              if layer["kind"] in ("conv2d", "maxpool2d")]
+    assert [(c.get("stride"), c.get("padding", c.get("kernel"))) for c in square] == \
+        [(1, 1), (2, 2), (2, 1)]
+    net = random_network("abc", seed=2, layout="sequence")
+    layers = [layer for layer in network_to_json(net)["layers"]
+              if layer["kind"] in ("conv2d", "maxpool2d")]
+    assert [(c["stride"], c.get("padding", c.get("kernel"))) for c in layers] == \
+        [(1, [0, 1]), ([1, 2], [0, 1]), ([1, 8], [1, 8])]
+    save_network(net, tmp_path / "net.npz")
+    back = load_network(tmp_path / "net.npz")
+    assert [(b.stride, getattr(b, "padding", None)) for b in back.layers
+            if b.kind in ("conv2d", "maxpool2d")] == [((1, 1), (0, 1)), ((1, 2), (0, 1)),
+                                                      ((1, 8), None)]
+    edit_file(tmp_path / "net.npz", lambda meta: meta["layers"][0].update(padding=[0, 1, 2]))
+    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\).*padding must be a "
+                                           r"non-negative integer or a pair \(h, w\) of them"):
+        load_network(tmp_path / "net.npz")
 
 
 def abc_net():

@@ -25,6 +25,21 @@ def small_cnn():
                                        Scores()))
 
 
+def test_geometry_per_axis():
+    """Integers mean the same on both axes; pairs are (h, w); both are stored as pairs."""
+    layer = Conv2d(np.ones((4, 2, 1, 3)), BnnWeights(), stride=(1, 2), padding=[0, 1])
+    assert (layer.kernel, layer.stride, layer.padding) == ((1, 3), (1, 2), (0, 1))
+    assert layer.output_shape((2, 1, 9)) == (4, 1, 5)
+    assert conv(stride=2, padding=1).stride == (2, 2)
+    assert MaxPool2d((1, 5)).stride == (1, 5) and MaxPool2d(2) == MaxPool2d((2, 2), 2)
+    assert MaxPool2d((2, 1), (1, 1)).output_shape((3, 4, 4)) == (3, 3, 4)
+    with pytest.raises(ValueError, match=r"kernel \(1, 6\) does not fit the 1x5 input"):
+        MaxPool2d((1, 6)).output_shape((3, 1, 5))
+    with pytest.raises(ValueError, match=r"kernel 1x3 with padding \(1, 0\) does not fit the "
+                                         r"1x2 input"):
+        Conv2d(np.ones((4, 2, 1, 3)), BnnWeights(), padding=(1, 0)).output_shape((2, 1, 2))
+
+
 def test_shapes_chain():
     assert small_cnn().shapes == [(1, 6, 6), (4, 6, 6), (4, 6, 6), (4, 6, 6), (4, 3, 3), (36,),
                                   (3,), (3,)]
@@ -94,6 +109,15 @@ def test_layer_argument_errors():
         conv(padding=-1)
     with pytest.raises(ValueError, match="pooling kernel must be a positive integer, not 0"):
         MaxPool2d(0)
+    with pytest.raises(ValueError, match=r"stride must be a positive integer or a pair \(h, w\) "
+                                         r"of them, not \(1, 0\)"):
+        conv(stride=(1, 0))
+    with pytest.raises(TypeError, match=r"padding must be a non-negative integer or a pair "
+                                        r"\(h, w\) of them, not \(0, 1.0\)"):
+        conv(padding=(0, 1.0))
+    with pytest.raises(ValueError, match=r"pooling stride must be a positive integer or a pair "
+                                         r"\(h, w\) of them, not \(1, 2, 3\)"):
+        MaxPool2d(2, (1, 2, 3))
     with pytest.raises(ValueError, match=r"pooling minimum must list distinct channel indices "
                                          r">= 0 in increasing order, not \[2, 1\]"):
         MaxPool2d(2, minimum=[2, 1])

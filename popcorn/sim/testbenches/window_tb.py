@@ -61,8 +61,8 @@ def build(case):
     from popcorn.hdl.pool import MaxPool
     from popcorn.hdl.window import SlidingWindow
 
-    p = {key: int(case[key]) for key in ("height", "width", "channels", "kernel", "stride",
-                                         "padding", "pad_value", "bits") if key in case}
+    p = {key: _geometry(case[key]) for key in ("height", "width", "channels", "kernel", "stride",
+                                               "padding", "pad_value", "bits") if key in case}
     block = str(case["block"])
     if block == "window":
         return SlidingWindow(**p)
@@ -73,6 +73,11 @@ def build(case):
     if block == "planes":
         return BitPlanes(**p)
     raise ValueError(f"unknown block {block!r}")
+
+
+def _geometry(value):
+    """A case's integer, or its ``[h, w]`` pair (kernel, stride, padding) as a tuple."""
+    return tuple(int(v) for v in value) if np.ndim(value) else int(value)
 
 
 def _invert(case):
@@ -94,13 +99,13 @@ def reference(case, images):
     outs = []
     for img in images:
         if block == "window":
-            w = ref.windows(img, int(case["kernel"]), int(case["stride"]),
-                            int(case["padding"]), int(case["pad_value"]))
+            w = ref.windows(img, _geometry(case["kernel"]), _geometry(case["stride"]),
+                            _geometry(case["padding"]), int(case["pad_value"]))
             outs.append(pack_words(w, axes=3))
         elif block == "pool":
             invert = _invert(case)          # AND = NOT OR NOT on these channels
-            outs.append(pack_words(ref.or_pool(img ^ invert, int(case["kernel"]),
-                                               int(case["stride"])) ^ invert))
+            outs.append(pack_words(ref.or_pool(img ^ invert, _geometry(case["kernel"]),
+                                               _geometry(case["stride"])) ^ invert))
         else:
             outs.append(pack_words(ref.flatten(img)[np.newaxis]))
     return ins, [w for o in outs for w in o], len(outs[0])
