@@ -262,6 +262,20 @@ def test_concat_network_scores_and_cycles(scheme, layout, target, tmp_path):
     check_network(plan, random_inputs(graph, 5, 9), tmp_path, idle=0.3, stall=0.3)
 
 
+@pytest.mark.parametrize("scheme, fill, target", [("xnor", "lowest", 30), ("abc", "zero", 1),
+                                                  ("pa", "lowest", 200)])
+def test_text_network_over_sequences_scores_and_cycles(scheme, fill, target, tmp_path):
+    """Seed 003's text model over (C, T) sequences: n-gram convolutions as 1 x n windows
+    (one padded with ``fill``, one of stride 2 and pooled), each branch's max over time,
+    the branches joined: every image's scores under random stalls, the cycles as the cycle
+    model's."""
+    from popcorn.golden.examples import random_text_network
+
+    graph = random_text_network(scheme, seed=5, padding_fill=fill)
+    plan = map_network(graph, target_cycles=target)
+    check_network(plan, random_inputs(graph, 5, 11), tmp_path, idle=0.3, stall=0.3)
+
+
 @pytest.mark.parametrize("idle, stall", [(0.0, 0.95), (0.9, 0.0), (0.6, 0.8)])
 def test_concat_queues_at_their_minimum_survive_any_stalls(idle, stall, tmp_path):
     """The branch queues at their closed-form minima (the forked tensor's own branch at its

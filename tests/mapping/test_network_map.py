@@ -308,6 +308,25 @@ def test_concat_stage_references_chain_to_the_graph_model(scheme, layout, branch
     check_graph_words(plan, graph, seed=2)
 
 
+@pytest.mark.parametrize("fill", ["lowest", "zero"])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_text_network_over_sequences_maps(scheme, fill):
+    """Seed 003's text model over (C, T) sequences (random_text_network): mapped as its
+    graph over 1 x T maps, its n-gram convolutions 1 x n windows with no line buffer, the
+    max over time a 1 x T' pool, the branches a ConcatStage; stage after stage the words
+    give the integer graph model's scores."""
+    from popcorn.golden.examples import random_text_network
+
+    graph = random_text_network(scheme, seed=2, padding_fill=fill)
+    plan = map_network(graph, target_cycles=30)
+    (concat,) = [stage for stage in plan.stages if stage.kind == "concat"]
+    assert [[s.kind for s in branch] for branch in concat.branches] == [
+        ["conv2d", "maxpool2d"], ["conv2d", "maxpool2d", "maxpool2d"], ["conv2d", "maxpool2d"]]
+    assert [branch[0].kernel for branch in concat.branches] == [(1, 2), (1, 3), (1, 4)]
+    assert concat.branches[2][1].kernel == (1, 6) and concat.out_words == 1
+    check_graph_words(plan, graph, seed=4)
+
+
 def test_branch_graph_maps():
     """The two-branch graph of the graph tests (two convolutions of the network input):
     forked at the input."""
