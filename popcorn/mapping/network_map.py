@@ -533,11 +533,11 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             n += 2
             continue
         if isinstance(stage, IntLinear):
-            if not stream.vector:
+            if not stream.vector and stream.height * stream.width > 1:
                 # a map: the engine gathers its pixels when they pack into its element
                 # folds, else a FlattenStage gathers them into one vector word; the
                 # network's input several pixels a transfer where one a cycle would miss
-                # the target
+                # the target (a 1 x 1 map, a global pool's, is one vector word already)
                 linear = _stream_weights(stage, (stream.height, stream.width))
                 folded = fold(linear, activation, 1, "bases")
                 pixel = stream.channels * stream.bits

@@ -324,6 +324,7 @@ def test_text_network_over_sequences_maps(scheme, fill):
         ["conv2d", "maxpool2d"], ["conv2d", "maxpool2d", "maxpool2d"], ["conv2d", "maxpool2d"]]
     assert [branch[0].kernel for branch in concat.branches] == [(1, 2), (1, 3), (1, 4)]
     assert concat.branches[2][1].kernel == (1, 6) and concat.out_words == 1
+    assert [s.kind for s in plan.stages[1:]] == ["dense", "argmax"]   # one word: no Flatten
     check_graph_words(plan, graph, seed=4)
 
 
