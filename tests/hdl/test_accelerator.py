@@ -320,3 +320,14 @@ def test_resnet_example_in_rtl(tmp_path):
     plan = map_network(network, target_cycles=512)
     assert [s.side is not None for s in plan.stages if s.kind == "shortcut"] == [False, True]
     check_network(plan, x[:8], tmp_path, idle=0.3, stall=0.3)
+
+
+def test_text_cnn_example_in_rtl(tmp_path):
+    """The built-in XNOR-Net n-gram text CNN (three 1-D convolutions of the digit's columns,
+    max over time, concatenated) on shipped test sequences: every image's scores and
+    class under random stalls, the cycles as the cycle model's."""
+    network, x, _, _ = load_example("digits-textcnn-xnor")
+    plan = map_network(network, target_cycles=256)
+    (concat,) = [s for s in plan.stages if s.kind == "concat"]
+    assert [branch[0].kernel for branch in concat.branches] == [(1, 3), (1, 4), (1, 5)]
+    check_network(plan, x[:8], tmp_path, idle=0.3, stall=0.3)
