@@ -39,8 +39,30 @@ def _check_bias(bias, out):
         raise ValueError(f"bias must have shape ({out},) (one per output), not {bias.shape}")
 
 
+def _check_convolution(layer, ndim):
+    """The checks a Conv2d and a Conv1d share: weight, scheme, bias, padding fill."""
+    check_float_array(layer.weight, "weight", ndim=ndim)
+    _check_weight_scheme(layer.quantizer)
+    _check_bias(layer.bias, layer.weight.shape[0])
+    if layer.padding_fill not in PADDING_FILLS:
+        raise ValueError(f"padding_fill must be one of {', '.join(PADDING_FILLS)}, not "
+                         f"{layer.padding_fill!r}")
+
+
+class _Weighted:
+    """What the layers with a ``weight`` (out, in, ...) and an optional ``bias`` share."""
+
+    def arrays(self):
+        return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})
+
+    def _convolution_json(self, stride, padding):
+        fill = {} if self.padding_fill == "lowest" else {"padding_fill": self.padding_fill}
+        return {"kind": self.kind, "weights": self.quantizer.to_json(),
+                "bias": self.bias is not None, "stride": stride, "padding": padding} | fill
+
+
 @dataclass(frozen=True, eq=False)
-class Dense:
+class Dense(_Weighted):
     """Fully connected layer ``y = Wq x + b`` on quantized activations.
 
     ``weight`` is ``(out, in)``; ``quantizer`` one of the weight schemes of
@@ -75,12 +97,9 @@ class Dense:
     def to_json(self):
         return {"kind": self.kind, "weights": self.quantizer.to_json(), "bias": self.bias is not None}
 
-    def arrays(self):
-        return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})
-
 
 @dataclass(frozen=True, eq=False)
-class Conv2d:
+class Conv2d(_Weighted):
     """2-D convolution (cross-correlation, PyTorch semantics) on quantized activations.
 
     ``weight`` is ``(out, in, kh, kw)``. ``padding_fill`` says what the padded taps hold:
@@ -112,22 +131,12 @@ class Conv2d:
     kind = "conv2d"
 
     def __post_init__(self):
-        check_float_array(self.weight, "weight", ndim=4)
-        _check_weight_scheme(self.quantizer)
-        _check_bias(self.bias, self.weight.shape[0])
+        _check_convolution(self, 4)
         object.__setattr__(self, "stride", check_pair(self.stride, "stride"))
         object.__setattr__(self, "padding", check_pair(self.padding, "padding", minimum=0))
-        if self.padding_fill not in PADDING_FILLS:
-            raise ValueError(f"padding_fill must be one of {', '.join(PADDING_FILLS)}, not "
-                             f"{self.padding_fill!r}")
 
-    @property
-    def out_channels(self):
-        return self.weight.shape[0]
-
-    @property
-    def in_channels(self):
-        return self.weight.shape[1]
+    out_channels = property(lambda self: self.weight.shape[0])
+    in_channels = property(lambda self: self.weight.shape[1])
 
     @property
     def kernel(self):
@@ -150,12 +159,7 @@ class Conv2d:
         return (self.out_channels, ho, wo)
 
     def to_json(self):
-        fill = {} if self.padding_fill == "lowest" else {"padding_fill": self.padding_fill}
-        return {"kind": self.kind, "weights": self.quantizer.to_json(), "bias": self.bias is not None,
-                "stride": _pair_json(self.stride), "padding": _pair_json(self.padding)} | fill
-
-    def arrays(self):
-        return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})
+        return self._convolution_json(_pair_json(self.stride), _pair_json(self.padding))
 
 
 def _pair_json(pair):
@@ -259,7 +263,7 @@ class GlobalAvgPool2d:
 
 
 @dataclass(frozen=True, eq=False)
-class Conv1d:
+class Conv1d(_Weighted):
     """1-D convolution over a sequence (PyTorch ``Conv1d`` semantics) on quantized
     activations: ``(C, T) -> (out, T')``, ``T' = (T + 2 padding - k) // stride + 1``.
 
@@ -278,24 +282,14 @@ class Conv1d:
     kind = "conv1d"
 
     def __post_init__(self):
-        check_float_array(self.weight, "weight", ndim=3)
-        _check_weight_scheme(self.quantizer)
-        _check_bias(self.bias, self.weight.shape[0])
+        _check_convolution(self, 3)
         check_positive_int(self.stride, "stride")
         if isinstance(self.padding, bool) or not isinstance(self.padding, (int, np.integer)) \
                 or self.padding < 0:
             raise ValueError(f"padding must be a non-negative integer, not {self.padding!r}")
-        if self.padding_fill not in PADDING_FILLS:
-            raise ValueError(f"padding_fill must be one of {', '.join(PADDING_FILLS)}, not "
-                             f"{self.padding_fill!r}")
 
-    @property
-    def out_channels(self):
-        return self.weight.shape[0]
-
-    @property
-    def in_channels(self):
-        return self.weight.shape[1]
+    out_channels = property(lambda self: self.weight.shape[0])
+    in_channels = property(lambda self: self.weight.shape[1])
 
     @property
     def kernel(self):
@@ -323,12 +317,7 @@ class Conv1d:
                       padding_fill=self.padding_fill)
 
     def to_json(self):
-        fill = {} if self.padding_fill == "lowest" else {"padding_fill": self.padding_fill}
-        return {"kind": self.kind, "weights": self.quantizer.to_json(), "bias": self.bias is not None,
-                "stride": int(self.stride), "padding": int(self.padding)} | fill
-
-    def arrays(self):
-        return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})
+        return self._convolution_json(int(self.stride), int(self.padding))
 
 
 def _check_minimum(minimum):
