@@ -653,7 +653,8 @@ class _Importer:
         if handler is None or node.domain not in _DOMAINS:
             raise UnsupportedNode(f"node '{self.name}' has op type '{op}', which popcorn cannot "
                                   f"import; supported: {', '.join(SUPPORTED_OPS)}")
-        if self.pending_pools and op not in _BEFORE_QUANTIZER:
+        if self.pending_pools and op not in _BEFORE_QUANTIZER and \
+                not (op in ("Flatten", "Reshape") and len(self.shape) == 1):   # a no-op
             self._pool_refused(f"{label} follows it before any activation quantizer")
         if self.state == "sum" and op not in _QUANTIZERS + ("Identity", "Relu"):
             self._sum_refused(f"{label} reads it")

@@ -15,7 +15,7 @@ try:
     import torch
     from torch import nn
     from brevitas.export import export_qonnx
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantIdentity, QuantLinear
     from brevitas.quant import Uint8ActPerTensorFloat
     from brevitas.quant.binary import SignedBinaryActPerTensorConst, \
         SignedBinaryWeightPerTensorConst
@@ -29,7 +29,7 @@ except ImportError as error:
 from popcorn.golden.float_ref import float_forward
 from popcorn.golden.predict import predict
 
-__all__ = ["onnx", "torch", "nn", "QuantConv2d", "QuantIdentity", "QuantLinear",
+__all__ = ["onnx", "torch", "nn", "QuantConv1d", "QuantConv2d", "QuantIdentity", "QuantLinear",
            "Uint8ActPerTensorFloat", "SignedBinaryActPerTensorConst",
            "SignedBinaryWeightPerTensorConst", "sign", "binary_linear", "binary_conv",
            "train", "randomize_batchnorms", "export", "run_qonnx", "check_float", "check_integer",
