@@ -180,6 +180,12 @@ Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
   ``padding_fill="zero"`` (exact, a per-border-position correction in the hardware; the
   folded accelerator refuses it), one of unsigned maps pads with code 0 (the same value);
   one of shifted activations (a ternary signed Quant) is an error.
+* Sequences (torch 2.13 exports opset 20): ``QuantConv1d`` is a Conv of a 3-D weight,
+  ``x.amax(-1)`` a ReduceMax whose axes are an input (keepdims 0), ``nn.AdaptiveMaxPool1d(1)``
+  a MaxPool over the whole sequence (a :class:`MaxPool1d`, then the Flatten after it a
+  :class:`Flatten` of the ``(C, 1)`` codes); both compute the maximum over time. A
+  MultiThreshold on a sequence needs ``data_layout="NCW"`` unless its thresholds are
+  shared: qonnx reads an unset layout of a 3-D tensor as NWC.
 * ``nn.Flatten``/``torch.flatten`` export an ONNX ``Flatten``; ``x.view(x.size(0), -1)``
   exports a ``Shape``/``Gather``/``Concat`` chain on the data tensor, which popcorn refuses
   (a side branch): use ``nn.Flatten``.
