@@ -20,8 +20,10 @@ Quant (data)               zero point 0, rounding ROUND / HALF_EVEN / HALF_UP, s
                            behind a BatchNorm shift, otherwise (input, narrow range)
                            :class:`PaActivation` pieces at (q - 1/2) scale. A 1-bit signed
                            Quant is bipolar (as qonnx executes it) -> sign
-MultiThreshold (data)      one threshold with ``out_bias = -out_scale/2`` -> Sign (behind a
-                           BatchNorm that moves per-channel thresholds to 0); otherwise
+MultiThreshold (data)      data_layout NC, NCW (set it: qonnx reads an unset one of a
+                           sequence as NWC) or NCHW. One threshold with ``out_bias =
+                           -out_scale/2`` -> Sign (behind a BatchNorm that moves
+                           per-channel thresholds to 0); otherwise
                            levels ``out_scale * count`` -> :class:`PaActivation` (shared
                            thresholds, or per-channel ones that differ by a shift), out_bias
                            moving into the next layer's bias (ABC-like bipolar levels
@@ -35,12 +37,14 @@ constant: a x + b)         input quantizer's thresholds (below); after a MatMul/
                            quantized activations: a scalar positive scale / shift, folded
                            into the next layer
 MatMul, Gemm               :class:`Dense` (Gemm: transA = 0, transB, alpha, beta * C)
-Conv                       :class:`Conv2d` (any kernel_shape and strides, pads the same
-                           at both ends of each axis, group = 1, dilations = 1)
+Conv                       :class:`Conv2d` on (C, H, W) maps, :class:`Conv1d` (a 3-D
+                           weight) on (C, T) sequences: any kernel_shape and strides, pads
+                           the same at both ends of each axis, group = 1, dilations = 1
 BatchNormalization         :class:`BatchNorm` (after a MatMul/Gemm/Conv; a second one is
                            composed into the first)
-MaxPool                    :class:`MaxPool2d` (any 2-D kernel and stride, no padding); a
-                           MaxPool of pre-activations is moved after the next quantizer
+MaxPool                    :class:`MaxPool2d` (any 2-D kernel and stride, no padding),
+                           :class:`MaxPool1d` (a 1-D one, on sequences); a MaxPool of
+                           pre-activations is moved after the next quantizer
                            across per-channel affine maps (BatchNormalization, Add/Sub,
                            Mul/Div by constants) and Relu: exact, as every quantizer here is
                            non-decreasing, so q(g(max y)) = max q(g(y)) where g increases
@@ -48,6 +52,10 @@ MaxPool                    :class:`MaxPool2d` (any 2-D kernel and stride, no pad
                            negative Mul): those are pooled by the minimum
                            (``MaxPool2d.minimum``). Any other node between them is refused
                            naming the MaxPool and that node
+GlobalMaxPool, ReduceMax   :class:`GlobalMaxPool` (the maximum over time of (C, T), over the
+over axis 2 of (N, C, T)   map of (C, H, W); keepdims 0 or 1, axes an attribute or, opset
+or axes 2 and 3            18, an input), before the quantizer too, like MaxPool; the
+                           Flatten after it is a no-op
 GlobalAveragePool,         :class:`GlobalAvgPool2d` of quantized activations (a scale and
 AveragePool over the       shift pass through the mean unchanged); the Flatten after it is
 whole map, ReduceMean      a no-op
@@ -172,6 +180,12 @@ Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
   ``padding_fill="zero"`` (exact, a per-border-position correction in the hardware; the
   folded accelerator refuses it), one of unsigned maps pads with code 0 (the same value);
   one of shifted activations (a ternary signed Quant) is an error.
+* Sequences (torch 2.13 exports opset 20): ``QuantConv1d`` is a Conv of a 3-D weight,
+  ``x.amax(-1)`` a ReduceMax whose axes are an input (keepdims 0), ``nn.AdaptiveMaxPool1d(1)``
+  a MaxPool over the whole sequence (a :class:`MaxPool1d`, then the Flatten after it a
+  :class:`Flatten` of the ``(C, 1)`` codes); both compute the maximum over time. A
+  MultiThreshold on a sequence needs ``data_layout="NCW"`` unless its thresholds are
+  shared: qonnx reads an unset layout of a 3-D tensor as NWC.
 * ``nn.Flatten``/``torch.flatten`` export an ONNX ``Flatten``; ``x.view(x.size(0), -1)``
   exports a ``Shape``/``Gather``/``Concat`` chain on the data tensor, which popcorn refuses
   (a side branch): use ``nn.Flatten``.
@@ -187,11 +201,13 @@ import re
 import numpy as np
 
 from popcorn.golden.float_ref import pad_value
-from popcorn.network import (INPUT, Activation, Add, BatchNorm, BnnWeights, Concat, Conv2d,
-                             Dense, FixedPointActivation, Flatten, GlobalAvgPool2d, Graph,
-                             MaxPool2d, Network, NetworkError, Node, PaActivation, Scores,
-                             SignActivation, TernaryWeights, XnorWeights)
+from popcorn.network import (INPUT, Activation, Add, BatchNorm, BnnWeights, Concat, Conv1d,
+                             Conv2d, Dense, FixedPointActivation, Flatten, GlobalAvgPool2d,
+                             GlobalMaxPool, Graph, MaxPool1d, MaxPool2d, Network, NetworkError,
+                             Node, PaActivation, Scores, SignActivation, TernaryWeights,
+                             XnorWeights)
 from popcorn.network.graph import same_quantizer
+from popcorn.network.validate import pair_text
 
 from .errors import QONNX_EXTRA_HINT, MissingExtra, QonnxImportError, UnsupportedNode
 
@@ -210,8 +226,8 @@ __all__ = ["import_qonnx", "SUPPORTED_OPS"]
 #: Op types popcorn maps (data path) or folds (constant subgraphs).
 SUPPORTED_OPS = ("Add", "AveragePool", "BatchNormalization", "BipolarQuant", "Concat",
                  "Constant", "Conv", "Div", "Flatten", "Gemm", "GlobalAveragePool",
-                 "Identity", "MatMul", "MaxPool", "Mul", "MultiThreshold", "Quant",
-                 "ReduceMean", "Relu", "Reshape", "Sub", "Transpose")
+                 "GlobalMaxPool", "Identity", "MatMul", "MaxPool", "Mul", "MultiThreshold",
+                 "Quant", "ReduceMax", "ReduceMean", "Relu", "Reshape", "Sub", "Transpose")
 
 _QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold")
 _LINEAR = ("MatMul", "Gemm", "Conv")
@@ -299,9 +315,10 @@ def _tensor_shape(value_info):
 # -- the mapping --------------------------------------------------------------------------
 
 class _Linear:
-    """A Dense/Conv2d under construction: ±1 signs, per-output alpha, bias."""
+    """A Dense/Conv1d/Conv2d under construction (``kind`` "dense", "conv1d", "conv2d"): ±1
+    signs, per-output alpha, bias; ``stride`` and ``padding`` one value per axis."""
 
-    def __init__(self, label, kind, weight, bias, stride=(1, 1), padding=(0, 0), origin=None,
+    def __init__(self, label, kind, weight, bias, stride=(), padding=(), origin=None,
                  padding_fill="lowest"):
         self.label, self.kind, self.origin = label, kind, origin
         self.weight = weight
@@ -336,6 +353,9 @@ class _Linear:
     def layer(self, weight, scheme, bias):
         if self.kind == "dense":
             return Dense(weight, scheme, bias)
+        if self.kind == "conv1d":
+            return Conv1d(weight, scheme, bias, stride=self.stride[0], padding=self.padding[0],
+                          padding_fill=self.padding_fill)
         return Conv2d(weight, scheme, bias, stride=self.stride, padding=self.padding,
                       padding_fill=self.padding_fill)
 
@@ -386,7 +406,7 @@ class _Importer:
         self.act_scale = 1.0       # qonnx value = act_scale * popcorn value + act_offset
         self.act_offset = 0.0
         self.quantizer = None      # the current activation quantizer (for padding)
-        self.pending_pools = []    # (label, MaxPool2d, decreasing channels, name) before
+        self.pending_pools = []    # (label, max pool, decreasing channels, name) before
         #                            their quantizer
         self.shape = None
         self.sum_of = None         # in state sum: (the Add's label, its pre-activation _Path)
@@ -434,10 +454,10 @@ class _Importer:
             raise QonnxImportError(f"the graph has {len(graph.output)} outputs; popcorn imports "
                                    f"networks with one output (the class scores)")
         shape = _tensor_shape(data_inputs[0])
-        if len(shape) not in (2, 4) or any(d is None or d < 1 for d in shape[1:]):
+        if len(shape) not in (2, 3, 4) or any(d is None or d < 1 for d in shape[1:]):
             raise QonnxImportError(f"graph input '{data_inputs[0].name}' has shape {shape}; "
-                                   f"popcorn imports (batch, features) or (batch, C, H, W) inputs "
-                                   f"with fixed sizes")
+                                   f"popcorn imports (batch, features), (batch, C, T) or "
+                                   f"(batch, C, H, W) inputs with fixed sizes")
         self.input_shape = tuple(int(d) for d in shape[1:])
         self.shape = self.input_shape
         self._start([])
@@ -639,7 +659,8 @@ class _Importer:
         if handler is None or node.domain not in _DOMAINS:
             raise UnsupportedNode(f"node '{self.name}' has op type '{op}', which popcorn cannot "
                                   f"import; supported: {', '.join(SUPPORTED_OPS)}")
-        if self.pending_pools and op not in _BEFORE_QUANTIZER:
+        if self.pending_pools and op not in _BEFORE_QUANTIZER and \
+                not (op in ("Flatten", "Reshape") and len(self.shape) == 1):   # a no-op
             self._pool_refused(f"{label} follows it before any activation quantizer")
         if self.state == "sum" and op not in _QUANTIZERS + ("Identity", "Relu"):
             self._sum_refused(f"{label} reads it")
@@ -793,12 +814,16 @@ class _Importer:
     def _map_MultiThreshold(self, label, node, attrs, next_node):
         thresholds = self.constant(node, 1, label, "thresholds")
         layout = _text(attrs.get("data_layout", "")) or None
-        if layout not in (None, "NC", "NCHW"):
-            raise QonnxImportError(f"{label}: data_layout={layout!r}; popcorn imports NC and NCHW "
-                                   f"tensors")
+        if layout not in (None, "NC", "NCW", "NCHW"):
+            raise QonnxImportError(f"{label}: data_layout={layout!r}; popcorn imports NC, NCW "
+                                   f"and NCHW tensors")
         if thresholds.ndim != 2 or not np.isfinite(thresholds).all():
             raise QonnxImportError(f"{label}: thresholds must be a finite (channels, steps) "
                                    f"matrix, not shape {thresholds.shape}")
+        if layout is None and len(self.shape) == 2 and thresholds.shape[0] != 1:
+            raise QonnxImportError(f"{label}: per-channel thresholds on a (batch, C, T) "
+                                   f"sequence without a data_layout, which qonnx reads as NWC; "
+                                   f"popcorn imports channels on axis 1: set data_layout='NCW'")
         out_scale = float(attrs.get("out_scale", 1.0))
         out_bias = float(attrs.get("out_bias", 0.0))
         channels = self.shape[0]
@@ -869,20 +894,23 @@ class _Importer:
         raise QonnxImportError(f"{label}: a {what} on pre-activations; popcorn's {what} reads "
                                f"quantized activations: put an activation quantizer before it")
 
-    def _add_linear(self, label, kind, weight, bias, stride=(1, 1), padding=(0, 0),
-                    origin=None):
-        """``stride``, ``padding``: ``(h, w)`` pairs of a convolution."""
+    def _add_linear(self, label, kind, weight, bias, stride=(), padding=(), origin=None):
+        """Append a ``kind`` ("dense", "conv1d", "conv2d") layer of ``weight`` and ``bias``
+        on the current activations, their scale and shift folded in and the padding fill
+        chosen to give ONNX's 0 (module docstring); ``stride``, ``padding``: one value per
+        axis of a convolution."""
         self._need_codes(label, "MatMul/Gemm/Conv" if kind == "dense" else "Conv")
         pad = pad_value(self.quantizer) * self.act_scale + self.act_offset
         fill = "lowest"
         if any(padding) and pad != 0:
             if self.act_offset:
                 raise QonnxImportError(
-                    f"{label}: pads={list(padding)} on {self.quantizer.quantizer} activations "
-                    f"shifted by {self.act_offset:g}: ONNX pads with 0, and the shift moves "
-                    f"into this layer's bias, so neither popcorn padding (the lowest code, "
-                    f"value {pad:g}, or the value 0 before the shift) gives 0 at the borders; "
-                    f"use padding 0, or an unshifted activation before it (sign, unsigned)")
+                    f"{label}: pads={pair_text(padding)} on {self.quantizer.quantizer} "
+                    f"activations shifted by {self.act_offset:g}: ONNX pads with 0, and the "
+                    f"shift moves into this layer's bias, so neither popcorn padding (the "
+                    f"lowest code, value {pad:g}, or the value 0 before the shift) gives 0 at "
+                    f"the borders; use padding 0, or an unshifted activation before it (sign, "
+                    f"unsigned)")
             fill = "zero"
         if self.act_offset:   # W (s a + o) + b = (s W) a + (b + o sum(W))
             extra = self.act_offset * weight.reshape(weight.shape[0], -1).sum(axis=1)
@@ -890,11 +918,9 @@ class _Importer:
         weight = weight * self.act_scale
         self._append(_Linear(label, kind, weight, bias, stride, padding, origin, fill))
         self.state = "linear"
-        if kind == "dense":
-            self.shape = (weight.shape[0],)
-        else:
-            (_, h, w), (kh, kw), (sh, sw), (ph, pw) = self.shape, weight.shape[2:], stride, padding
-            self.shape = (weight.shape[0], (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+        self.shape = (weight.shape[0],) + tuple(
+            (n + 2 * p - k) // s + 1
+            for n, k, s, p in zip(self.shape[1:], weight.shape[2:], stride, padding))
 
     def _vector(self, label, what):
         if len(self.shape) != 1:
@@ -938,23 +964,26 @@ class _Importer:
     def _map_Conv(self, label, node, attrs, next_node):
         self._need_codes(label, "Conv")
         weight = self.constant(node, 1, label, "weight")
-        if weight.ndim != 4 or len(self.shape) != 3:
-            raise QonnxImportError(f"{label}: popcorn imports 2-D convolutions of (C, H, W) "
-                                   f"maps, not weight {weight.shape} on input {self.shape}")
+        axes = weight.ndim - 2
+        if axes not in (1, 2) or len(self.shape) != axes + 1:
+            raise QonnxImportError(f"{label}: popcorn imports 1-D convolutions of (C, T) "
+                                   f"sequences and 2-D convolutions of (C, H, W) maps, not "
+                                   f"weight {weight.shape} on input {self.shape}")
         if attrs.get("group", 1) != 1:
             raise QonnxImportError(f"{label}: group={attrs['group']}; popcorn imports group=1 "
                                    f"only (no grouped or depthwise convolutions)")
-        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+        if any(d != 1 for d in attrs.get("dilations", [1] * axes)):
             raise QonnxImportError(f"{label}: dilations={list(attrs['dilations'])}; popcorn "
                                    f"imports dilations=1 only")
         auto_pad = _text(attrs.get("auto_pad", "NOTSET"))
         if auto_pad not in ("NOTSET", "VALID"):
             raise QonnxImportError(f"{label}: auto_pad={auto_pad}; give explicit pads")
-        pads = [int(p) for p in attrs.get("pads", [0, 0, 0, 0])]
-        if pads[:2] != pads[2:]:
+        pads = [int(p) for p in attrs.get("pads", [0] * 2 * axes)]
+        if pads[:axes] != pads[axes:]:
+            ends = "top = bottom, left = right" if axes == 2 else "begin = end"
             raise QonnxImportError(f"{label}: pads={pads}; popcorn imports the same padding at "
-                                   f"both ends of each axis (top = bottom, left = right)")
-        strides = tuple(int(s) for s in attrs.get("strides", [1, 1]))
+                                   f"both ends of each axis ({ends})")
+        strides = tuple(int(s) for s in attrs.get("strides", [1] * axes))
         if "kernel_shape" in attrs and list(attrs["kernel_shape"]) != list(weight.shape[2:]):
             raise QonnxImportError(f"{label}: kernel_shape={list(attrs['kernel_shape'])} does "
                                    f"not match the weight {weight.shape}")
@@ -962,7 +991,7 @@ class _Importer:
             raise QonnxImportError(f"{label}: weight has {weight.shape[1]} input channels, the "
                                    f"input {self.shape[0]}")
         bias = self.constant(node, 2, label, "bias")
-        self._add_linear(label, "conv2d", weight, bias, strides, tuple(pads[:2]),
+        self._add_linear(label, f"conv{axes}d", weight, bias, strides, tuple(pads[:axes]),
                          origin=self.origin.get(node.input[1]))
 
     def _map_BatchNormalization(self, label, node, attrs, next_node):
@@ -1070,32 +1099,36 @@ class _Importer:
                                                     bn.var.astype(np.float64), bn.eps))
 
     def _map_MaxPool(self, label, node, attrs, next_node):
-        kernel = list(attrs.get("kernel_shape", []))
-        strides = list(attrs.get("strides", [1] * len(kernel)))
-        pads = list(attrs.get("pads", [0] * 2 * len(kernel)))
-        if len(kernel) != 2 or len(strides) != 2:
-            raise QonnxImportError(f"{label}: kernel_shape={kernel}, strides={strides}; popcorn "
-                                   f"imports 2-D pooling")
+        kernel = [int(k) for k in attrs.get("kernel_shape", [])]
+        axes = len(kernel)
+        strides = [int(s) for s in attrs.get("strides", [1] * axes)]
+        pads = list(attrs.get("pads", [0] * 2 * axes))
+        if axes not in (1, 2) or len(strides) != axes or len(self.shape) != axes + 1:
+            raise QonnxImportError(f"{label}: kernel_shape={kernel}, strides={strides} on "
+                                   f"{self.shape}; popcorn imports 1-D pooling of (C, T) "
+                                   f"sequences and 2-D pooling of (C, H, W) maps")
         if any(pads):
             raise QonnxImportError(f"{label}: pads={pads}; popcorn pools without padding")
-        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+        if any(d != 1 for d in attrs.get("dilations", [1] * axes)):
             raise QonnxImportError(f"{label}: dilations={list(attrs['dilations'])}; popcorn "
                                    f"imports dilations=1 only")
         auto_pad = _text(attrs.get("auto_pad", "NOTSET"))
         if auto_pad not in ("NOTSET", "VALID"):
             raise QonnxImportError(f"{label}: auto_pad={auto_pad}; popcorn pools without padding")
-        if len(self.shape) != 3:
-            raise QonnxImportError(f"{label}: pooling a tensor of shape {self.shape}")
-        (kh, kw), (sh, sw) = (int(k) for k in kernel), (int(s) for s in strides)
-        _, h, w = self.shape
-        if attrs.get("ceil_mode", 0) and ((h - kh) % sh or (w - kw) % sw):
+        if attrs.get("ceil_mode", 0) and any(
+                (n - k) % s for n, k, s in zip(self.shape[1:], kernel, strides)):
             raise QonnxImportError(f"{label}: ceil_mode=1 with a window that does not tile the "
-                                   f"{h}x{w} input; popcorn pools with ceil_mode=0")
-        pool = MaxPool2d((kh, kw), (sh, sw))
+                                   f"{'x'.join(map(str, self.shape[1:]))} input; popcorn pools "
+                                   f"with ceil_mode=0")
+        self._max_pool(label, MaxPool1d(kernel[0], strides[0]) if axes == 1 else
+                       MaxPool2d(tuple(kernel), tuple(strides)))
+
+    def _max_pool(self, label, pool):
+        """Append the max pool ``pool`` of quantized activations, or hold it, if it pools
+        pre-activations, until the next quantizer, which it follows (module docstring)."""
         if self.state == "codes":
             self._append(pool)
         elif self.state in ("linear", "normalized"):
-            # moved after the quantizer, exactly
             self.pending_pools.append((label, pool, np.zeros(self.shape[0], bool), self.name))
         else:
             raise QonnxImportError(f"{label}: max-pooling of the raw input; popcorn pools "
@@ -1104,6 +1137,23 @@ class _Importer:
             self.shape = pool.output_shape(self.shape)
         except ValueError as error:
             raise QonnxImportError(f"{label}: {error}") from None
+
+    def _map_GlobalMaxPool(self, label, node, attrs, next_node):
+        if len(self.shape) not in (2, 3):
+            raise QonnxImportError(f"{label}: a maximum over a tensor of shape {self.shape}; "
+                                   f"popcorn imports the maximum over time of (C, T) sequences "
+                                   f"and over the whole map of (C, H, W) maps")
+        self._max_pool(label, GlobalMaxPool())
+
+    def _map_ReduceMax(self, label, node, attrs, next_node):
+        axes = self._reduce_axes(label, node, attrs)
+        if len(self.shape) not in (2, 3) or axes != list(range(2, 1 + len(self.shape))):
+            raise QonnxImportError(
+                f"{label}: ReduceMax over {'all axes' if axes is None else f'axes {axes}'} of "
+                f"{self.shape}; popcorn imports a maximum over time (axis 2 of (batch, C, T): "
+                f"x.amax(-1), AdaptiveMaxPool1d(1)) or over the whole map (axes 2 and 3 of "
+                f"(batch, C, H, W))")
+        self._map_GlobalMaxPool(label, node, attrs, next_node)
 
     def _map_GlobalAveragePool(self, label, node, attrs, next_node):
         if len(self.shape) != 3:
@@ -1121,11 +1171,17 @@ class _Importer:
                                    f"whole map only (GlobalAveragePool, AdaptiveAvgPool2d(1))")
         self._map_GlobalAveragePool(label, node, attrs, next_node)
 
-    def _map_ReduceMean(self, label, node, attrs, next_node):
+    def _reduce_axes(self, label, node, attrs):
+        """The sorted axes (of the tensor with its batch axis) a Reduce* node reduces: its
+        ``axes`` attribute, or (opset 18) input; None if it has neither (every axis)."""
         axes = attrs.get("axes")
-        if axes is None:                           # opset 18: the axes are an input
+        if axes is None:
             axes = self.constant(node, 1, label, "axes")
-        axes = None if axes is None else sorted(int(a) % 4 for a in np.ravel(axes))
+        return None if axes is None else sorted(int(a) % (1 + len(self.shape))
+                                                for a in np.ravel(axes))
+
+    def _map_ReduceMean(self, label, node, attrs, next_node):
+        axes = self._reduce_axes(label, node, attrs)
         if len(self.shape) != 3 or axes != [2, 3]:
             raise QonnxImportError(f"{label}: ReduceMean over axes {axes} of {self.shape}; "
                                    f"popcorn imports a mean over the whole map only (axes 2 "

@@ -34,21 +34,30 @@ def _weights(layer):
     return f"{scheme} weights"
 
 
+def _minimum(pool):
+    return f", minimum on {len(pool.minimum)} channels" if pool.minimum else ""
+
+
 def layer_summary(layer, input_shape, output_shape):
     """``"dense  (36,) -> (5,)  bnn weights, bias"`` style text for one layer."""
     shapes = f"{tuple(input_shape)} -> {tuple(output_shape)}"
     kind = layer.kind
     if kind == "dense":
         detail = _weights(layer) + (", bias" if layer.bias is not None else "")
-    elif kind == "conv2d":
-        kh, kw = layer.kernel
-        fill = " (value 0)" if any(layer.padding) and layer.padding_fill == "zero" else ""
-        detail = (f"{kh}x{kw} kernel, stride {pair_text(layer.stride)}, padding "
-                  f"{pair_text(layer.padding)}{fill}, "
+    elif kind in ("conv1d", "conv2d"):
+        kernel, stride, padding = (layer.kernel, layer.stride, layer.padding) \
+            if kind == "conv2d" else ((layer.kernel,), (layer.stride,), (layer.padding,))
+        fill = " (value 0)" if any(padding) and layer.padding_fill == "zero" else ""
+        detail = (f"{'x'.join(map(str, kernel))} kernel, stride {pair_text(stride)}, padding "
+                  f"{pair_text(padding)}{fill}, "
                   + _weights(layer) + (", bias" if layer.bias is not None else ""))
     elif kind == "maxpool2d":
-        detail = f"{layer.kernel[0]}x{layer.kernel[1]}, stride {pair_text(layer.stride)}" + (
-            f", minimum on {len(layer.minimum)} channels" if layer.minimum else "")
+        detail = f"{layer.kernel[0]}x{layer.kernel[1]}, stride {pair_text(layer.stride)}" \
+            + _minimum(layer)
+    elif kind == "maxpool1d":
+        detail = f"{layer.kernel}, stride {layer.stride}" + _minimum(layer)
+    elif kind == "globalmaxpool":
+        detail = ("over time" if len(input_shape) == 2 else "over the map") + _minimum(layer)
     elif kind == "batchnorm":
         detail = f"{layer.channels} channels, eps {layer.eps:.3g}"
     elif kind == "activation":

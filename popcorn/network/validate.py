@@ -54,8 +54,9 @@ def check_pair(value, name, minimum=1):
 
 
 def pair_text(pair):
-    """A normalised ``(h, w)`` in a message: ``"3"`` when square, else ``"(1, 3)"``."""
-    return str(pair[0]) if pair[0] == pair[1] else str(tuple(pair))
+    """A normalised ``(h, w)`` (or one value per axis) in a message: ``"3"`` when every
+    axis has that value, else ``"(1, 3)"``."""
+    return str(pair[0]) if len(set(pair)) == 1 else str(tuple(pair))
 
 
 def check_positive_float(value, name):

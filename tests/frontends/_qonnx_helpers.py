@@ -11,10 +11,11 @@ from popcorn.frontends import QONNX_EXTRA_HINT
 
 try:
     import onnx
+    from onnx import TensorProto, helper, numpy_helper
     import torch
     from torch import nn
     from brevitas.export import export_qonnx
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantIdentity, QuantLinear
     from brevitas.quant import Uint8ActPerTensorFloat
     from brevitas.quant.binary import SignedBinaryActPerTensorConst, \
         SignedBinaryWeightPerTensorConst
@@ -28,16 +29,18 @@ except ImportError as error:
 from popcorn.golden.float_ref import float_forward
 from popcorn.golden.predict import predict
 
-__all__ = ["onnx", "torch", "nn", "QuantConv2d", "QuantIdentity", "QuantLinear",
+__all__ = ["onnx", "torch", "nn", "QuantConv1d", "QuantConv2d", "QuantIdentity", "QuantLinear",
            "Uint8ActPerTensorFloat", "SignedBinaryActPerTensorConst",
            "SignedBinaryWeightPerTensorConst", "sign", "binary_linear", "binary_conv",
            "train", "randomize_batchnorms", "export", "run_qonnx", "check_float", "check_integer",
-           "RTOL", "BATCH"]
+           "OnnxGraph", "RTOL", "BATCH", "QONNX"]
 
 #: Scores of popcorn's float reference (float64) and qonnx (float32) agree to this relative
 #: tolerance, measured against the largest score magnitude of the batch.
 RTOL = 1e-4
 BATCH = 64
+#: The domain of qonnx's custom ops (BipolarQuant, Quant, MultiThreshold).
+QONNX = "qonnx.custom_op.general"
 
 
 def sign():
@@ -106,6 +109,47 @@ def run_qonnx(path, x):
     return np.asarray(out[wrapper.graph.output[0].name], dtype=np.float64)
 
 
+class OnnxGraph:
+    """An ONNX graph built node by node, each node reading named tensors; its input ``x`` is
+    (BATCH, *shape)."""
+
+    def __init__(self, shape):
+        self.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, [BATCH, *shape])
+        self.nodes, self.inits, self.count = [], [], 0
+
+    def const(self, value, dtype=np.float32):
+        self.count += 1
+        name = f"c{self.count}"
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def node(self, op, name, *inputs, domain="", **attrs):
+        self.nodes.append(helper.make_node(op, list(inputs), [name], name=f"/{name}",
+                                           domain=domain, **attrs))
+        return name
+
+    def sign(self, name, data, scale=1.0):
+        return self.node("BipolarQuant", name, data, self.const(scale), domain=QONNX)
+
+    def matmul(self, name, data, inputs, outputs, seed):
+        weight = np.random.default_rng(seed).choice([-1.0, 1.0], (inputs, outputs))
+        return self.node("MatMul", name, data, self.const(weight))
+
+    def conv(self, name, data, inputs, outputs, seed, kernel=1):
+        weight = np.random.default_rng(seed).choice([-1.0, 1.0],
+                                                    (outputs, inputs, kernel, kernel))
+        return self.node("Conv", name, data, self.const(weight))
+
+    def save(self, path, output, opset=13):
+        graph = helper.make_graph(self.nodes, "g", [self.input],
+                                  [helper.make_tensor_value_info(output, TensorProto.FLOAT,
+                                                                 None)], self.inits)
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
+                                                          helper.make_opsetid(QONNX, 1)]),
+                  str(path))
+        return path
+
+
 def check_float(network, x, reference):
     """popcorn's float reference equals qonnx: scores within RTOL of the largest score, and
     the same argmax except on ties: where popcorn's two best scores are within that
@@ -142,13 +186,16 @@ def _score_bound(last, frac_bits):
 
 def _integer_run(network, x, frac_bits):
     """The integer golden model on ``x``: (argmax, [(threshold stage, its codes, the float
-    reference's values there)], the last linear stage); a Network or a Graph."""
+    reference's values there)], the last linear stage); a Network or a Graph, over maps or
+    sequences (run as the graph over maps, :func:`~popcorn.network.sequences.as_2d`)."""
     from popcorn.golden.integer_graph import run_integer_graph, to_integer_graph
     from popcorn.golden.integer_model import run_integer, to_integer
     from popcorn.golden.predict import input_thermometer
     from popcorn.network import Graph
+    from popcorn.network.sequences import as_2d, inputs_2d
 
     float_trace = float_forward(network, x).trace
+    x, network = inputs_2d(network, x), as_2d(network)   # sequences: over (C, 1, T) maps
     thermo = input_thermometer(network, x)
     if isinstance(network, Graph):
         integer = to_integer_graph(network, frac_bits)

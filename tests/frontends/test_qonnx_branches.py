@@ -8,18 +8,15 @@ import re
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from onnx import TensorProto, helper, numpy_helper
 
-from ._qonnx_helpers import (BATCH, binary_conv, binary_linear, check_float, check_integer,
-                            export, nn, onnx, randomize_batchnorms, run_qonnx, sign, torch,
-                            train)
+from ._qonnx_helpers import (BATCH, QONNX, OnnxGraph, binary_conv, binary_linear, check_float,
+                            check_integer, export, nn, onnx, randomize_batchnorms, run_qonnx,
+                            sign, torch, train)
 
 from popcorn.cli import main
 from popcorn.frontends import QonnxImportError, import_qonnx
 from popcorn.golden.float_ref import float_forward
 from popcorn.network import INPUT, Graph, Network, load_graph
-
-QONNX = "qonnx.custom_op.general"
 
 
 @pytest.fixture(autouse=True)
@@ -172,50 +169,10 @@ def test_popcorn_import_writes_a_graph_file(tmp_path):
 
 # -- hand-built graphs: what popcorn refuses, by message --------------------------------
 
-class _Onnx:
-    """An ONNX graph built node by node, each node reading named tensors."""
-
-    def __init__(self, shape):
-        self.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, [BATCH, *shape])
-        self.nodes, self.inits, self.count = [], [], 0
-
-    def const(self, value):
-        self.count += 1
-        name = f"c{self.count}"
-        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
-        return name
-
-    def node(self, op, name, *inputs, domain="", **attrs):
-        self.nodes.append(helper.make_node(op, list(inputs), [name], name=f"/{name}",
-                                           domain=domain, **attrs))
-        return name
-
-    def sign(self, name, data, scale=1.0):
-        return self.node("BipolarQuant", name, data, self.const(scale), domain=QONNX)
-
-    def matmul(self, name, data, inputs, outputs, seed):
-        weight = np.random.default_rng(seed).choice([-1.0, 1.0], (inputs, outputs))
-        return self.node("MatMul", name, data, self.const(weight))
-
-    def conv(self, name, data, inputs, outputs, seed, kernel=1):
-        weight = np.random.default_rng(seed).choice([-1.0, 1.0],
-                                                    (outputs, inputs, kernel, kernel))
-        return self.node("Conv", name, data, self.const(weight))
-
-    def save(self, path, output):
-        graph = helper.make_graph(self.nodes, "g", [self.input],
-                                  [helper.make_tensor_value_info(output, TensorProto.FLOAT,
-                                                                 None)], self.inits)
-        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
-                                                          helper.make_opsetid(QONNX, 1)]),
-                  str(path))
-        return path
-
-
 def _block(tmp_path, *, shortcut_scale=1.0, after="sign"):
     """sign(x) -> MatMul -> + sign(x) -> ``after`` -> MatMul: an identity shortcut around a
     layer without BatchNorm."""
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     q = g.sign("q", "x", shortcut_scale)
     y = g.matmul("fc1", q, 8, 8, seed=1)
     s = g.node("Add", "add", y, q)
@@ -250,7 +207,7 @@ def _refused(path, message):
 
 
 def test_sum_not_quantized_next_is_refused(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     q = g.sign("q", "x")
     s = g.node("Add", "add", g.matmul("fc1", q, 8, 8, seed=1), q)
     _refused(g.save(tmp_path / "m.onnx", g.matmul("fc2", s, 8, 3, seed=2)),
@@ -259,7 +216,7 @@ def test_sum_not_quantized_next_is_refused(tmp_path):
 
 
 def test_add_of_two_quantized_tensors_is_refused(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     q = g.sign("q", "x")
     a = g.sign("q1", g.matmul("fc1", q, 8, 8, seed=1))
     s = g.sign("q2", g.node("Add", "add", a, q))
@@ -269,7 +226,7 @@ def test_add_of_two_quantized_tensors_is_refused(tmp_path):
 
 
 def test_add_of_a_sum_is_refused(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     q = g.sign("q", "x")
     inner = g.node("Add", "add1", g.matmul("fc1", q, 8, 8, seed=1), q)
     s = g.sign("q2", g.node("Add", "add2", inner, g.matmul("fc2", q, 8, 8, seed=2)))
@@ -286,7 +243,7 @@ def test_scaled_shortcut_is_refused(tmp_path):
 
 
 def test_add_of_the_raw_input_is_refused(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     y = g.matmul("fc1", g.sign("q", "x"), 8, 8, seed=1)
     s = g.sign("q2", g.node("Add", "add", y, "x"))
     _refused(g.save(tmp_path / "m.onnx", g.matmul("fc2", s, 8, 3, seed=2)),
@@ -295,7 +252,7 @@ def test_add_of_the_raw_input_is_refused(tmp_path):
 
 
 def test_add_of_different_shapes_is_refused(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     q = g.sign("q", "x")
     s = g.sign("q2", g.node("Add", "add", g.matmul("fc1", q, 8, 1, seed=1), q))
     _refused(g.save(tmp_path / "m.onnx", g.matmul("fc2", s, 8, 3, seed=2)),
@@ -304,7 +261,7 @@ def test_add_of_different_shapes_is_refused(tmp_path):
 
 
 def test_branching_pre_activations_is_refused(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     y = g.matmul("fc1", g.sign("q", "x"), 8, 8, seed=1)
     s = g.sign("q2", g.node("Add", "add", y, g.matmul("fc2", g.sign("q1", y), 8, 8, seed=2)))
     _refused(g.save(tmp_path / "m.onnx", g.matmul("fc3", s, 8, 3, seed=3)),
@@ -314,7 +271,7 @@ def test_branching_pre_activations_is_refused(tmp_path):
 
 
 def test_pooling_pre_activations_before_an_add_is_refused(tmp_path):
-    g = _Onnx((2, 4, 4))
+    g = OnnxGraph((2, 4, 4))
     q = g.sign("q", "x")
     pool = g.node("MaxPool", "pool", g.conv("conv1", q, 2, 2, seed=1), kernel_shape=[2, 2],
                   strides=[2, 2])
@@ -328,7 +285,7 @@ def test_pooling_pre_activations_before_an_add_is_refused(tmp_path):
 
 
 def _concat(tmp_path, first, second, axis=1):
-    g = _Onnx((2, 4, 4))
+    g = OnnxGraph((2, 4, 4))
     q = g.sign("q", "x")
     a = first(g, g.conv("conv1", q, 2, 2, seed=1))
     b = second(g, g.conv("conv2", q, 2, 3, seed=2))
@@ -386,7 +343,7 @@ def test_concat_of_averages_names_the_onnx_node(tmp_path):
     def average(name):
         return lambda g, data: g.node("GlobalAveragePool", name, g.sign(f"{name}q", data))
 
-    g = _Onnx((2, 4, 4))
+    g = OnnxGraph((2, 4, 4))
     q = g.sign("q", "x")
     cat = g.node("Concat", "cat", average("gap1")(g, g.conv("conv1", q, 2, 2, seed=1)),
                  average("gap2")(g, g.conv("conv2", q, 2, 3, seed=2)), axis=1)
@@ -397,7 +354,7 @@ def test_concat_of_averages_names_the_onnx_node(tmp_path):
 
 
 def test_concat_of_a_constant_or_of_other_sizes_is_refused(tmp_path):
-    g = _Onnx((2, 4, 4))
+    g = OnnxGraph((2, 4, 4))
     q = g.sign("q", "x")
     cat = g.node("Concat", "cat", g.sign("s1", g.conv("conv1", q, 2, 2, seed=1)),
                  g.const(np.ones((BATCH, 3, 4, 4))), axis=1)
@@ -415,7 +372,7 @@ def test_concat_of_a_constant_or_of_other_sizes_is_refused(tmp_path):
 
 
 def test_forked_or_concatenated_sum_is_refused(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     q = g.sign("q", "x")
     s = g.node("Add", "add", g.matmul("fc1", q, 8, 8, seed=1), q)
     a, b = g.sign("q2", s), g.sign("q3", s)
@@ -423,7 +380,7 @@ def test_forked_or_concatenated_sum_is_refused(tmp_path):
     _refused(g.save(tmp_path / "m.onnx", g.matmul("fc2", cat, 16, 3, seed=2)),
              "tensor 'add' (the sum of an Add) feeds 2 nodes (node '/q2' (BipolarQuant), "
              "node '/q3' (BipolarQuant)); popcorn branches quantized activations only")
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     q = g.sign("q", "x")
     s = g.node("Add", "add", g.matmul("fc1", q, 8, 8, seed=1), q)
     cat = g.node("Concat", "cat", s, g.sign("q2", g.matmul("fc3", q, 8, 8, seed=3)), axis=1)
@@ -433,13 +390,13 @@ def test_forked_or_concatenated_sum_is_refused(tmp_path):
 
 
 def test_other_joins_and_unordered_nodes_are_refused(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     q = g.sign("q", "x")
     m = g.sign("q2", g.node("Mul", "mul", g.matmul("fc1", q, 8, 8, seed=1), q))
     _refused(g.save(tmp_path / "m.onnx", g.matmul("fc2", m, 8, 3, seed=2)),
              "node '/mul' (Mul) takes ['fc1', 'q'] as its data inputs; popcorn imports nodes "
              "with one data input (the first), and joins branches with Add and Concat only")
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     out = g.matmul("fc", g.sign("q", "x"), 8, 3, seed=1)
     g.nodes.reverse()
     _refused(g.save(tmp_path / "m.onnx", out),
@@ -448,7 +405,7 @@ def test_other_joins_and_unordered_nodes_are_refused(tmp_path):
 
 
 def test_dead_branch_is_refused(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     q = g.sign("q", "x")
     g.matmul("unused", q, 8, 4, seed=1)
     _refused(g.save(tmp_path / "m.onnx", g.matmul("fc", q, 8, 3, seed=2)),
@@ -457,6 +414,6 @@ def test_dead_branch_is_refused(tmp_path):
 
 
 def test_a_chain_is_still_a_network(tmp_path):
-    g = _Onnx((8,))
+    g = OnnxGraph((8,))
     path = g.save(tmp_path / "m.onnx", g.matmul("fc", g.sign("q", "x"), 8, 3, seed=1))
     assert isinstance(import_qonnx(path), Network)
