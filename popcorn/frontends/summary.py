@@ -24,13 +24,15 @@ def _weights(layer):
         lo, hi = float(alpha.min()), float(alpha.max())
         span = f"alpha {lo:.6g}" if lo == hi else f"alpha {lo:.6g}..{hi:.6g}"
         return f"xnor weights ({span})"
-    if scheme == "ternary":
+    if scheme in ("ternary", "fixedpoint"):
         from popcorn.golden.quantizers import quantize_weights
 
         alpha = quantize_weights(layer.weight, layer.quantizer).alpha[:, 0]
         lo, hi = float(alpha.min()), float(alpha.max())
-        span = f"alpha {lo:.6g}" if lo == hi else f"alpha {lo:.6g}..{hi:.6g}"
-        return f"ternary weights ({span}{', per channel' if layer.quantizer.per_channel else ''})"
+        label, name = ("alpha", "ternary") if scheme == "ternary" else \
+            ("scale", f"fixed point {layer.quantizer.bits}-bit")
+        span = f"{label} {lo:.6g}" if lo == hi else f"{label} {lo:.6g}..{hi:.6g}"
+        return f"{name} weights ({span}{', per channel' if layer.quantizer.per_channel else ''})"
     return f"{scheme} weights"
 
 

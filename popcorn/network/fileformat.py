@@ -152,6 +152,8 @@ def _weights(fields):
         return cls(tuple(values))
     if scheme == "ternary":
         return cls(per_channel=fields.get("per_channel"), threshold=fields.get("threshold"))
+    if scheme == "fixedpoint":
+        return cls(bits=fields.get("bits"), per_channel=fields.get("per_channel"))
     return cls()
 
 
