@@ -45,8 +45,10 @@ def layer_summary(layer, input_shape, output_shape):
     elif kind == "conv2d":
         kh, kw = layer.kernel
         fill = " (value 0)" if any(layer.padding) and layer.padding_fill == "zero" else ""
+        groups = "" if layer.groups == 1 else f", {layer.groups} groups" + (
+            " (depthwise)" if layer.groups == layer.in_channels else "")
         detail = (f"{kh}x{kw} kernel, stride {pair_text(layer.stride)}, padding "
-                  f"{pair_text(layer.padding)}{fill}, "
+                  f"{pair_text(layer.padding)}{fill}{groups}, "
                   + _weights(layer) + (", bias" if layer.bias is not None else ""))
     elif kind == "maxpool2d":
         detail = f"{layer.kernel[0]}x{layer.kernel[1]}, stride {pair_text(layer.stride)}" + (

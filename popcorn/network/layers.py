@@ -100,6 +100,15 @@ class Conv2d:
     rows are added above and below, columns left and right; the output is
     ``((H + 2 ph - kh) // sh + 1, (W + 2 pw - kw) // sw + 1)``. A square layer is written to
     a file with integers, as always; a rectangular one with ``[h, w]`` lists.
+
+    ``groups`` g (PyTorch's ``groups``): the input channels and the outputs are split into
+    g groups in order, output o reading only the ``in / g`` channels of its group
+    ``o // (out / g)``; ``weight`` is then ``(out, in / g, kh, kw)``, g dividing ``out``.
+    A depthwise convolution (MobileNet's, seed 004 section 4.3) has ``g = in``. The golden
+    models and the hardware run the dense ``(out, in, kh, kw)`` convolution of
+    :meth:`block_diagonal` (zero weights outside each output's group), which only weight
+    schemes with a zero weight (``zo`` bases) can hold. A file holds ``"groups"`` only
+    when g != 1.
     """
 
     weight: np.ndarray
@@ -108,6 +117,7 @@ class Conv2d:
     stride: tuple = 1
     padding: tuple = 0
     padding_fill: str = "lowest"
+    groups: int = 1
 
     kind = "conv2d"
 
@@ -120,6 +130,11 @@ class Conv2d:
         if self.padding_fill not in PADDING_FILLS:
             raise ValueError(f"padding_fill must be one of {', '.join(PADDING_FILLS)}, not "
                              f"{self.padding_fill!r}")
+        check_positive_int(self.groups, "groups")
+        object.__setattr__(self, "groups", int(self.groups))
+        if self.out_channels % self.groups:
+            raise ValueError(f"groups ({self.groups}) must divide the {self.out_channels} "
+                             f"output channels")
 
     @property
     def out_channels(self):
@@ -127,7 +142,21 @@ class Conv2d:
 
     @property
     def in_channels(self):
-        return self.weight.shape[1]
+        """Input channels: ``groups`` times the weight's second axis."""
+        return self.weight.shape[1] * self.groups
+
+    def block_diagonal(self, array):
+        """An array laid out like the weight, ``(out, in / g, ...)``, as the dense
+        ``(out, in, ...)`` one of a convolution without groups: zero outside each output's
+        group (the array itself when g = 1)."""
+        if self.groups == 1:
+            return array
+        out, per = array.shape[:2]
+        dense = np.zeros((out, per * self.groups) + array.shape[2:], dtype=array.dtype)
+        group = np.arange(out) // (out // self.groups)
+        for g in range(self.groups):
+            dense[group == g, g * per:(g + 1) * per] = array[group == g]
+        return dense
 
     @property
     def kernel(self):
@@ -151,8 +180,10 @@ class Conv2d:
 
     def to_json(self):
         fill = {} if self.padding_fill == "lowest" else {"padding_fill": self.padding_fill}
+        groups = {} if self.groups == 1 else {"groups": self.groups}
         return {"kind": self.kind, "weights": self.quantizer.to_json(), "bias": self.bias is not None,
-                "stride": _pair_json(self.stride), "padding": _pair_json(self.padding)} | fill
+                "stride": _pair_json(self.stride), "padding": _pair_json(self.padding)} | fill \
+            | groups
 
     def arrays(self):
         return {"weight": self.weight} | ({} if self.bias is None else {"bias": self.bias})
