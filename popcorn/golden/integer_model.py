@@ -84,6 +84,8 @@ class IntLinear:
     frac_bits : F. kernel, stride, padding : convolution geometry, pairs ``(h, w)``
     (Dense: None, (1, 1), (0, 0)).
     padding_fill : ``"lowest"`` or ``"zero"``, as :class:`~popcorn.network.layers.Conv2d`.
+    groups : the Conv2d's ``groups`` g; ``weight_bits`` are already the dense block-diagonal
+    bases (K = in * kh * kw), g only says how many of them are structural zeros.
     """
 
     layer: int
@@ -101,6 +103,7 @@ class IntLinear:
     stride: tuple = (1, 1)
     padding: tuple = (0, 0)
     padding_fill: str = "lowest"
+    groups: int = 1
 
     @property
     def zero_fill_differs(self):
@@ -249,7 +252,8 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer, average=1
     where = f"layer {index} ({layer.kind})"
     bases = quantize_weights(layer.weight, layer.quantizer)
     bits = bases.bits
-    if getattr(layer, "groups", 1) != 1:
+    conv = layer.kind == "conv2d"
+    if conv and layer.groups != 1:
         bits = _block_diagonal_bits(layer, bases, where)
     beta = base_coefficients(quantizer)
     phi = bases.alpha[:, :, None] * beta[None, None, :] / average
@@ -262,7 +266,6 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer, average=1
         bias = (bias - fold.mean) * scale + fold.beta
     frac_bits = layer_frac_bits(phi, frac_bits, per_layer)
     unit = 2.0 ** frac_bits
-    conv = layer.kind == "conv2d"
     return IntLinear(
         layer=index, kind=layer.kind, weight_bits=bits, weight_encoding=bases.encoding,
         act_encoding=quantizer.encoding, input_quantizer=quantizer,
@@ -270,7 +273,8 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer, average=1
         bias=_rint(bias * unit, "the bias", where), real_coefficients=phi, real_bias=bias,
         frac_bits=frac_bits, kernel=tuple(layer.kernel) if conv else None,
         stride=layer.stride if conv else (1, 1), padding=layer.padding if conv else (0, 0),
-        padding_fill=layer.padding_fill if conv else "lowest")
+        padding_fill=layer.padding_fill if conv else "lowest",
+        groups=layer.groups if conv else 1)
 
 
 def _block_diagonal_bits(layer, bases, where):

@@ -251,6 +251,11 @@ class FixedPointWeights:
     whose largest ``|code|`` is ``2**(bits-1) - 1`` come back exactly. The code
     ``-2**(bits-1)`` is never produced; the sign plane's coefficient spans it anyway.
     ``bits`` is 2 to 16.
+
+    The engine multiplies only the M x N coefficients by popcounts: a per-tensor s makes them
+    constants (shift-adds), a per-channel s ROM entries, which ``multiply="dsp"``
+    (:class:`~popcorn.mapping.linear.LinearFolding`) maps to DSP blocks; no multiplier per
+    weight.
     """
 
     bits: int
