@@ -65,9 +65,6 @@ def linear_forward(layer, x, pad=0.0, magnitude=None, weight=None):
     if layer.kind == "dense":
         y = x @ w.T
     else:
-        if magnitude is not None and layer.groups != 1:
-            raise ValueError("XNOR-Net input scaling (seed 003) averages over all input "
-                             "channels; it has no grouped-convolution form")
         w = layer.block_diagonal(w)
         cols = im2col(x, layer.kernel, layer.stride, layer.padding, pad)
         y = np.moveaxis(cols @ w.reshape(w.shape[0], -1).T, -1, 1)

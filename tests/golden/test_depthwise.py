@@ -13,7 +13,7 @@ from popcorn.golden.predict import input_thermometer
 from popcorn.golden.quantizers import quantize_activations, quantize_weights
 from popcorn.network import (Activation, BnnWeights, Conv2d, Dense, FixedPointActivation,
                              FixedPointWeights, Flatten, Network, NetworkError, Scores,
-                             TernaryWeights, load_network, save_network)
+                             SignActivation, TernaryWeights, load_network, save_network)
 from popcorn.network.fileformat import network_to_json
 
 from .test_integer_model import layerwise
@@ -118,3 +118,12 @@ def test_pm1_weights_cannot_be_grouped_in_the_integer_model():
                                            r"outside each output's group, which bnn weights "
                                            r"\(pm1 bases\) cannot hold"):
         to_integer(net)
+
+
+def test_xnor_input_scaling_before_a_grouped_conv_is_refused():
+    layers = (Conv2d(np.ones((4, 1, 3, 3)), TernaryWeights(), groups=4),
+              Activation(FixedPointActivation(2, 1.0)), Flatten(),
+              Dense(np.ones((2, 36)), BnnWeights()), Scores())
+    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\): XNOR-Net input scaling "
+                                           r"\(mean_scaling\) averages over all input channels"):
+        Network((4, 5, 5), SignActivation(mean_scaling=True), layers)
