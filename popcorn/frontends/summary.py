@@ -24,13 +24,15 @@ def _weights(layer):
         lo, hi = float(alpha.min()), float(alpha.max())
         span = f"alpha {lo:.6g}" if lo == hi else f"alpha {lo:.6g}..{hi:.6g}"
         return f"xnor weights ({span})"
-    if scheme == "ternary":
+    if scheme in ("ternary", "fixedpoint"):
         from popcorn.golden.quantizers import quantize_weights
 
         alpha = quantize_weights(layer.weight, layer.quantizer).alpha[:, 0]
         lo, hi = float(alpha.min()), float(alpha.max())
-        span = f"alpha {lo:.6g}" if lo == hi else f"alpha {lo:.6g}..{hi:.6g}"
-        return f"ternary weights ({span}{', per channel' if layer.quantizer.per_channel else ''})"
+        label, name = ("alpha", "ternary") if scheme == "ternary" else \
+            ("scale", f"fixed point {layer.quantizer.bits}-bit")
+        span = f"{label} {lo:.6g}" if lo == hi else f"{label} {lo:.6g}..{hi:.6g}"
+        return f"{name} weights ({span}{', per channel' if layer.quantizer.per_channel else ''})"
     return f"{scheme} weights"
 
 
@@ -48,8 +50,11 @@ def layer_summary(layer, input_shape, output_shape):
         kernel, stride, padding = (layer.kernel, layer.stride, layer.padding) \
             if kind == "conv2d" else ((layer.kernel,), (layer.stride,), (layer.padding,))
         fill = " (value 0)" if any(padding) and layer.padding_fill == "zero" else ""
+        groups = getattr(layer, "groups", 1)
+        grouped = "" if groups == 1 else f", {groups} groups" + (
+            " (depthwise)" if groups == layer.in_channels else "")
         detail = (f"{'x'.join(map(str, kernel))} kernel, stride {pair_text(stride)}, padding "
-                  f"{pair_text(padding)}{fill}, "
+                  f"{pair_text(padding)}{fill}{grouped}, "
                   + _weights(layer) + (", bias" if layer.bias is not None else ""))
     elif kind == "maxpool2d":
         detail = f"{layer.kernel[0]}x{layer.kernel[1]}, stride {pair_text(layer.stride)}" \

@@ -9,7 +9,7 @@ import numpy as np
 
 from popcorn.network import (INPUT, AbcActivation, AbcWeights, Activation, Add, BatchNorm,
                              BinaryConnectWeights, BnnWeights, Concat, Conv1d, Conv2d, Dense,
-                             FixedPointActivation, Flatten, GlobalAvgPool2d, GlobalMaxPool,
+                             FixedPointActivation, FixedPointWeights, Flatten, GlobalAvgPool2d, GlobalMaxPool,
                              Graph, MaxPool1d, MaxPool2d, Network, Node, PaActivation,
                              PaWeights, Scores, SignActivation, TernaryWeights, XnorWeights)
 
@@ -20,7 +20,8 @@ from .quantizers import quantize_activations
 from .windows import pool_windows
 
 __all__ = ["SCHEMES", "random_network", "random_layout", "random_residual_network",
-           "random_concat_network", "random_text_network", "scheme_quantizers", "sign_mlp",
+           "random_concat_network", "random_text_network", "random_separable_network",
+           "scheme_quantizers", "sign_mlp",
            "cnv_network", "CNV_CHANNELS"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
@@ -332,6 +333,45 @@ def random_concat_network(scheme, *, seed=0, layout="conv", branches=2, identity
     layer("fc", read, values, act, ("dense", 4 if layout == "dense" else 3), final=True)
     nodes.append(Node("scores", Scores(), ("fc",)))
     return Graph(input_shape, input_quantizer, tuple(nodes))
+
+
+def random_separable_network(scheme, *, seed=0, channels=4, pointwise=5, stride=1,
+                             weight_bits=4, act_bits=3, classes=3, calibration=32,
+                             bases=(3, 3), padding_fill="lowest"):
+    """A random MobileNet-style :class:`~popcorn.network.Network`: a depthwise-separable
+    block whose depthwise part is at fixed point and whose pointwise part is binary (seed
+    004 section 4.3: "pointwise convolution is binarized while depthwise convolution is
+    kept as full precision").
+
+    1x6x6 8-bit input -> Conv2d 3x3 pad 1 of ``channels`` (``scheme`` weights) -> BN ->
+    ``FixedPointActivation(act_bits, 4 / 2**act_bits)`` -> depthwise Conv2d 3x3 pad 1,
+    ``stride``, ``groups=channels`` with ``FixedPointWeights(weight_bits, per_channel=True)``
+    -> BN -> the scheme's activation -> pointwise Conv2d 1x1 of ``pointwise`` (``scheme``
+    weights) -> BN -> act -> Flatten -> Dense ``classes`` -> Scores. Batch norms as
+    :func:`random_network`'s; the padded convolutions pad with ``padding_fill``.
+    """
+    rng = np.random.default_rng(seed)
+    weights, act = scheme_quantizers(scheme, rng, *bases)
+    input_quantizer = FixedPointActivation(8, 1 / 255)
+    values = quantize_activations(rng.random((calibration, 1, 6, 6)), input_quantizer)
+    scale = 1.0 if scheme == "binaryconnect" else 0.5
+    plan = (((channels, 1, 3, 3), weights, dict(padding=1),
+             FixedPointActivation(act_bits, 4 / 2 ** act_bits)),
+            ((channels, 1, 3, 3), FixedPointWeights(weight_bits, per_channel=True),
+             dict(padding=1, stride=stride, groups=channels), act),
+            ((pointwise, channels, 1, 1), weights, {}, act))
+    quantizer, layers = input_quantizer, []
+    for shape, layer_weights, geometry, after in plan:
+        layer = Conv2d(rng.uniform(-scale, scale, shape), layer_weights,
+                       rng.normal(0, 0.1, shape[0]), padding_fill=padding_fill, **geometry)
+        y = linear_forward(layer, values, conv_pad_value(layer, quantizer))
+        norm = _batchnorm(y, rng, final=False)
+        layers += [layer, norm, Activation(after)]
+        values, quantizer = quantize_activations(batchnorm_forward(norm, y), after), after
+    dense = Dense(rng.uniform(-scale, scale, (classes, values[0].size)), weights,
+                  rng.normal(0, 0.1, classes))
+    layers += [Flatten(), dense, Scores()]
+    return Network((1, 6, 6), input_quantizer, tuple(layers))
 
 
 def with_ternary_weights(network, threshold=0.4):

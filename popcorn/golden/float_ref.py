@@ -53,15 +53,19 @@ def _xnor_scale(layer, magnitude):
 def linear_forward(layer, x, pad=0.0, magnitude=None, weight=None):
     """Dense or Conv2d on real activations ``x`` (B, *in_shape): (B, *out_shape) float64.
 
-    ``weight`` is the approximated weight (default: quantized from ``layer``); ``pad`` the
-    value convolution padding inserts; ``magnitude`` abs of the real input for XNOR-Net input
-    scaling (None: no scaling).
+    ``weight`` is the approximated weight, shaped as ``layer.weight`` (default: quantized
+    from ``layer``); ``pad`` the value convolution padding inserts; ``magnitude`` abs of
+    the real input for XNOR-Net input scaling (None: no scaling). A grouped Conv2d
+    (``groups`` > 1) runs as the dense convolution of its
+    :meth:`~popcorn.network.layers.Conv2d.block_diagonal` weight, which is PyTorch's
+    ``conv2d(..., groups=g)`` exactly.
     """
     w = quantize_weights(layer.weight, layer.quantizer).values() if weight is None else weight
     x = np.asarray(x, dtype=np.float64)
     if layer.kind == "dense":
         y = x @ w.T
     else:
+        w = layer.block_diagonal(w)
         cols = im2col(x, layer.kernel, layer.stride, layer.padding, pad)
         y = np.moveaxis(cols @ w.reshape(w.shape[0], -1).T, -1, 1)
     if magnitude is not None:

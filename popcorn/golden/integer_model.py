@@ -13,7 +13,12 @@ thermometer-coded inputs. Semantics (ARCHITECTURE.md, "Integer semantics"):
   :func:`to_integer`) (``int64``; rint rounds half to even). Convolution padding feeds
   all-zero bits (activation code 0); with ``padding_fill="zero"`` on ``pm1`` activations
   the padded taps then contribute nothing: Y gains the per-position correction of
-  :mod:`popcorn.golden.borders`.
+  :mod:`popcorn.golden.borders`. A grouped Conv2d (``groups`` g > 1, a depthwise one) is
+  quantized as its ``(out, in / g, kh, kw)`` weight, then runs as the dense convolution of
+  its block-diagonal bases (zero bits outside each output's group, ``zo`` weights only):
+  K = in * kh * kw, g times the taps an output needs, so the model, the hardware's weight
+  ROM and its cycles all pay g times the necessary work (a dedicated depthwise engine is
+  future work); the accumulator widths count the dense K.
 * **BatchNorm + Activation** (:class:`IntThreshold`): comparator k of the quantizer,
   ``[R >= t_k]`` on ``R = gamma (y - mean) / sqrt(var + eps) + beta`` with y = Y / 2**F,
   becomes per channel ``[Y >= T]`` with ``T = ceil(2**F tau)``,
@@ -79,6 +84,8 @@ class IntLinear:
     frac_bits : F. kernel, stride, padding : convolution geometry, pairs ``(h, w)``
     (Dense: None, (1, 1), (0, 0)).
     padding_fill : ``"lowest"`` or ``"zero"``, as :class:`~popcorn.network.layers.Conv2d`.
+    groups : the Conv2d's ``groups`` g; ``weight_bits`` are already the dense block-diagonal
+    bases (K = in * kh * kw), g only says how many of them are structural zeros.
     """
 
     layer: int
@@ -96,6 +103,7 @@ class IntLinear:
     stride: tuple = (1, 1)
     padding: tuple = (0, 0)
     padding_fill: str = "lowest"
+    groups: int = 1
 
     @property
     def zero_fill_differs(self):
@@ -244,6 +252,9 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer, average=1
     where = f"layer {index} ({layer.kind})"
     bases = quantize_weights(layer.weight, layer.quantizer)
     bits = bases.bits
+    conv = layer.kind == "conv2d"
+    if conv and layer.groups != 1:
+        bits = _block_diagonal_bits(layer, bases, where)
     beta = base_coefficients(quantizer)
     phi = bases.alpha[:, :, None] * beta[None, None, :] / average
     if average > 1:
@@ -255,7 +266,6 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer, average=1
         bias = (bias - fold.mean) * scale + fold.beta
     frac_bits = layer_frac_bits(phi, frac_bits, per_layer)
     unit = 2.0 ** frac_bits
-    conv = layer.kind == "conv2d"
     return IntLinear(
         layer=index, kind=layer.kind, weight_bits=bits, weight_encoding=bases.encoding,
         act_encoding=quantizer.encoding, input_quantizer=quantizer,
@@ -263,7 +273,22 @@ def _linear_stage(index, layer, quantizer, frac_bits, fold, per_layer, average=1
         bias=_rint(bias * unit, "the bias", where), real_coefficients=phi, real_bias=bias,
         frac_bits=frac_bits, kernel=tuple(layer.kernel) if conv else None,
         stride=layer.stride if conv else (1, 1), padding=layer.padding if conv else (0, 0),
-        padding_fill=layer.padding_fill if conv else "lowest")
+        padding_fill=layer.padding_fill if conv else "lowest",
+        groups=layer.groups if conv else 1)
+
+
+def _block_diagonal_bits(layer, bases, where):
+    """The weight bases (M, out, in * kh * kw) of the dense convolution a grouped Conv2d
+    runs as (:meth:`~popcorn.network.layers.Conv2d.block_diagonal`): all-zero bits outside
+    each output's group, weight 0 for ``zo`` bases. A ``pm1`` base has no 0 (bit 0 is -1):
+    refused."""
+    if bases.encoding == "pm1":
+        raise NetworkError(f"{where}: groups={layer.groups} needs a weight of 0 outside each "
+                           f"output's group, which {layer.quantizer.scheme} weights (pm1 "
+                           f"bases) cannot hold; use zo weights (fixedpoint, ternary, pa)")
+    m, out = bases.bits.shape[:2]
+    per_group = bases.bits.reshape(m, out, layer.weight.shape[1], -1).transpose(1, 2, 0, 3)
+    return layer.block_diagonal(per_group).transpose(2, 0, 1, 3).reshape(m, out, -1)
 
 
 def _threshold_stage(index, linear, norm, quantizer, *, shift=0.0, y_range=None):

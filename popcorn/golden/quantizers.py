@@ -1,4 +1,5 @@
-"""The quantizers of the five schemes, as the seed documents define them, and ternary weights.
+"""The quantizers of the five schemes, as the seed documents define them, and ternary and
+fixed-point weights.
 
 Weights: :func:`quantize_weights` turns a real weight tensor and a weight scheme
 (:mod:`popcorn.network.schemes`) into :class:`WeightBases`: M bit tensors and coefficients
@@ -21,7 +22,7 @@ import numpy as np
 from .binary import sign_bits, values
 
 __all__ = ["WeightBases", "hard_sigmoid", "bnn_weights", "binaryconnect_weights", "xnor_weights",
-           "abc_weights", "pa_weights", "ternary_weights", "quantize_weights", "Comparators", "comparators",
+           "abc_weights", "pa_weights", "ternary_weights", "fixed_point_weights", "quantize_weights", "Comparators", "comparators",
            "thermometer", "thermometer_to_bases", "base_coefficients", "bases_to_values",
            "quantize_activations"]
 
@@ -167,6 +168,23 @@ def ternary_weights(weight, per_channel=False, threshold=0.0):
     return WeightBases(bits, "zo", alpha, np.asarray(weight).shape)
 
 
+def fixed_point_weights(weight, bits, per_channel=False):
+    """Signed fixed-point weights (:class:`~popcorn.network.schemes.FixedPointWeights`):
+    ``bits`` ``zo`` bases, the bit planes of ``code = clip(rint(w / s), -(2**(bits-1) - 1),
+    2**(bits-1) - 1)`` in two's complement, alpha_b = s 2**b, the sign plane's
+    -s 2**(bits-1); ``s = max|W| / (2**(bits-1) - 1)`` over the tensor or (``per_channel``)
+    each output channel's filter, 0 where all weights are 0."""
+    w = _matrix(weight)
+    top = 2 ** (bits - 1) - 1
+    magnitude = np.abs(w)
+    s = (magnitude.max(axis=1) if per_channel else np.full(w.shape[0], magnitude.max())) / top
+    codes = np.clip(np.rint(w / np.where(s > 0, s, 1.0)[:, None]), -top, top).astype(np.int64)
+    planes = ((codes & (2 ** bits - 1))[None] >> np.arange(bits)[:, None, None]) & 1
+    alpha = s[:, None] * 2.0 ** np.arange(bits)
+    alpha[:, -1] *= -1
+    return WeightBases(planes.astype(np.uint8), "zo", alpha, np.asarray(weight).shape)
+
+
 def quantize_weights(weight, scheme):
     """:class:`WeightBases` of ``weight`` under a weight scheme of :mod:`popcorn.network.schemes`."""
     name = scheme.scheme
@@ -182,8 +200,10 @@ def quantize_weights(weight, scheme):
         return pa_weights(weight, scheme.endpoints)
     if name == "ternary":
         return ternary_weights(weight, scheme.per_channel, scheme.threshold)
+    if name == "fixedpoint":
+        return fixed_point_weights(weight, scheme.bits, scheme.per_channel)
     raise ValueError(f"weight scheme must be one of bnn, binaryconnect, xnor, abc, pa, ternary, "
-                     f"not {name!r}")
+                     f"fixedpoint, not {name!r}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -537,6 +537,8 @@ def stage_summary(stage):
             "weight_rom": f"{folding.weight_rom_width} x "
                           f"{folding.neuron_folds * folding.synapse_folds}"
                           + (", ternary-coded" if folding.weight_code == "ternary" else "")
+                          + (f", block-diagonal: {lin.groups} groups, 1/{lin.groups} of it "
+                             f"non-zero" if lin.groups > 1 else "")
                           + (f", in {folding.weight_memory}"
                              if folding.weight_memory != "auto" else "")})
     return row

@@ -8,7 +8,7 @@ one ``.npz`` file (arrays plus JSON metadata, see :mod:`popcorn.network.fileform
 
 from .validate import NetworkError
 from .schemes import (BnnWeights, BinaryConnectWeights, XnorWeights, AbcWeights, PaWeights,
-                      TernaryWeights, SignActivation, AbcActivation, PaActivation, FixedPointActivation,
+                      TernaryWeights, FixedPointWeights, SignActivation, AbcActivation, PaActivation, FixedPointActivation,
                       abc_default_shifts, pa_default_endpoints)
 from .layers import (Dense, Conv2d, MaxPool2d, Flatten, GlobalAvgPool2d, Conv1d, MaxPool1d,
                      GlobalMaxPool, BatchNorm, Activation, Scores, Network)
@@ -18,7 +18,7 @@ from .fileformat import FORMAT_VERSION, save_network, load_network, load_graph, 
 __all__ = [
     "NetworkError",
     "BnnWeights", "BinaryConnectWeights", "XnorWeights", "AbcWeights", "PaWeights",
-    "TernaryWeights", "SignActivation", "AbcActivation", "PaActivation", "FixedPointActivation",
+    "TernaryWeights", "FixedPointWeights", "SignActivation", "AbcActivation", "PaActivation", "FixedPointActivation",
     "abc_default_shifts", "pa_default_endpoints",
     "Dense", "Conv2d", "MaxPool2d", "Flatten", "GlobalAvgPool2d", "Conv1d", "MaxPool1d",
     "GlobalMaxPool", "BatchNorm", "Activation",

@@ -11,6 +11,9 @@ Layout (format version 1):
 
   A ``conv2d`` layer's optional ``"padding_fill"`` is ``"lowest"`` (the default: activation
   code 0) or ``"zero"`` (the value 0, as PyTorch pads; :class:`~popcorn.network.layers.Conv2d`).
+  A ``conv2d`` layer's optional ``"groups"`` (written only when not 1) is PyTorch's
+  ``groups`` (:class:`~popcorn.network.layers.Conv2d`; a depthwise convolution has one
+  group per input channel).
   A ``maxpool2d`` layer's optional ``"minimum"`` lists the channels it pools by the
   minimum (:class:`~popcorn.network.layers.MaxPool2d`). A ``conv2d`` layer's ``"stride"``
   and ``"padding"`` and a ``maxpool2d`` layer's ``"kernel"`` and ``"stride"`` are an integer
@@ -152,6 +155,8 @@ def _weights(fields):
         return cls(tuple(values))
     if scheme == "ternary":
         return cls(per_channel=fields.get("per_channel"), threshold=fields.get("threshold"))
+    if scheme == "fixedpoint":
+        return cls(bits=fields.get("bits"), per_channel=fields.get("per_channel"))
     return cls()
 
 
@@ -186,10 +191,11 @@ def _layer(fields, arrays, prefix):
         bias = arrays.take(prefix, "bias", fields.where) if fields.get("bias") else None
         if kind == "dense":
             return Dense(weight, quantizer, bias)
-        conv = Conv1d if kind == "conv1d" else Conv2d
-        return conv(weight, quantizer, bias, stride=fields.get("stride"),
-                    padding=fields.get("padding"),
-                    padding_fill=fields.get("padding_fill", "lowest"))
+        geometry = dict(stride=fields.get("stride"), padding=fields.get("padding"),
+                        padding_fill=fields.get("padding_fill", "lowest"))
+        if kind == "conv1d":
+            return Conv1d(weight, quantizer, bias, **geometry)
+        return Conv2d(weight, quantizer, bias, groups=fields.get("groups", 1), **geometry)
     if kind == "batchnorm":
         return BatchNorm(*(arrays.take(prefix, n, fields.where) for n in ("gamma", "beta", "mean", "var")),
                          eps=fields.get("eps"))

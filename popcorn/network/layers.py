@@ -119,6 +119,15 @@ class Conv2d(_Weighted):
     rows are added above and below, columns left and right; the output is
     ``((H + 2 ph - kh) // sh + 1, (W + 2 pw - kw) // sw + 1)``. A square layer is written to
     a file with integers, as always; a rectangular one with ``[h, w]`` lists.
+
+    ``groups`` g (PyTorch's ``groups``): the input channels and the outputs are split into
+    g groups in order, output o reading only the ``in / g`` channels of its group
+    ``o // (out / g)``; ``weight`` is then ``(out, in / g, kh, kw)``, g dividing ``out``.
+    A depthwise convolution (MobileNet's, seed 004 section 4.3) has ``g = in``. The golden
+    models and the hardware run the dense ``(out, in, kh, kw)`` convolution of
+    :meth:`block_diagonal` (zero weights outside each output's group), which only weight
+    schemes with a zero weight (``zo`` bases) can hold. A file holds ``"groups"`` only
+    when g != 1.
     """
 
     weight: np.ndarray
@@ -127,6 +136,7 @@ class Conv2d(_Weighted):
     stride: tuple = 1
     padding: tuple = 0
     padding_fill: str = "lowest"
+    groups: int = 1
 
     kind = "conv2d"
 
@@ -134,9 +144,31 @@ class Conv2d(_Weighted):
         _check_convolution(self, 4)
         object.__setattr__(self, "stride", check_pair(self.stride, "stride"))
         object.__setattr__(self, "padding", check_pair(self.padding, "padding", minimum=0))
+        check_positive_int(self.groups, "groups")
+        object.__setattr__(self, "groups", int(self.groups))
+        if self.out_channels % self.groups:
+            raise ValueError(f"groups ({self.groups}) must divide the {self.out_channels} "
+                             f"output channels")
 
     out_channels = property(lambda self: self.weight.shape[0])
-    in_channels = property(lambda self: self.weight.shape[1])
+
+    @property
+    def in_channels(self):
+        """Input channels: ``groups`` times the weight's second axis."""
+        return self.weight.shape[1] * self.groups
+
+    def block_diagonal(self, array):
+        """An array laid out like the weight, ``(out, in / g, ...)``, as the dense
+        ``(out, in, ...)`` one of a convolution without groups: zero outside each output's
+        group (the array itself when g = 1)."""
+        if self.groups == 1:
+            return array
+        out, per = array.shape[:2]
+        dense = np.zeros((out, per * self.groups) + array.shape[2:], dtype=array.dtype)
+        group = np.arange(out) // (out // self.groups)
+        for g in range(self.groups):
+            dense[group == g, g * per:(g + 1) * per] = array[group == g]
+        return dense
 
     @property
     def kernel(self):
@@ -159,7 +191,9 @@ class Conv2d(_Weighted):
         return (self.out_channels, ho, wo)
 
     def to_json(self):
-        return self._convolution_json(_pair_json(self.stride), _pair_json(self.padding))
+        groups = {} if self.groups == 1 else {"groups": self.groups}
+        return self._convolution_json(_pair_json(self.stride), _pair_json(self.padding)) \
+            | groups
 
 
 def _pair_json(pair):

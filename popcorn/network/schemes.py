@@ -13,7 +13,10 @@ Weight schemes (``scheme`` in JSON), M bases each, see ARCHITECTURE.md:
 * :class:`AbcWeights` (``abc``): M ``pm1``, alpha by least squares (seed 000);
 * :class:`PaWeights` (``pa``): M ``zo`` pieces, alpha = mean of each piece (seed 004);
 * :class:`TernaryWeights` (``ternary``): M = 2 ``zo`` bases ``[w > t]``, ``[w < -t]``,
-  alpha = (+s, -s) (FINN's w2a2 "2-bit" signed narrow weights, ARCHITECTURE.md).
+  alpha = (+s, -s) (FINN's w2a2 "2-bit" signed narrow weights, ARCHITECTURE.md);
+* :class:`FixedPointWeights` (``fixedpoint``): M = bits ``zo`` bit planes of a signed
+  two's-complement code, alpha = s 2**b, the top one -s 2**(bits-1) (seed 004's MobileNet
+  keeps its depthwise layers at fixed point).
 
 Activation quantizers (``quantizer`` in JSON), N bases each:
 
@@ -32,7 +35,7 @@ from .validate import (check_bool, check_finite_vector, check_positive_float, ch
 
 __all__ = [
     "BnnWeights", "BinaryConnectWeights", "XnorWeights", "AbcWeights", "PaWeights",
-    "TernaryWeights", "SignActivation", "AbcActivation", "PaActivation", "FixedPointActivation",
+    "TernaryWeights", "FixedPointWeights", "SignActivation", "AbcActivation", "PaActivation", "FixedPointActivation",
     "WEIGHT_SCHEMES", "ACTIVATION_QUANTIZERS", "abc_default_shifts", "pa_default_endpoints",
     "PA_TABLE1_ENDPOINTS",
 ]
@@ -231,9 +234,55 @@ class TernaryWeights:
                 "threshold": self.threshold}
 
 
+@dataclass(frozen=True)
+class FixedPointWeights:
+    """Signed fixed-point weights ``w = s * code``: ``bits`` ``zo`` bases, the bit planes of
+    the ``bits``-bit two's-complement code, with coefficients ``alpha_b = s 2**b`` for
+    b < bits - 1 and ``-s 2**(bits-1)`` for the sign plane, so that
+    ``sum_b alpha_b T_b = s * code``. On the M x N datapath with fixed-point activations
+    (:class:`FixedPointActivation`, ``zo`` bit planes) this is exact fixed-point
+    multiply-accumulate; a code 0 is all planes 0, so a weight can be exactly zero.
+
+    ``code = clip(rint(w / s), -(2**(bits-1) - 1), 2**(bits-1) - 1)`` (rint: half to even),
+    ``s = max|W| / (2**(bits-1) - 1)`` over the whole tensor (``per_channel=False``) or each
+    output channel's filter (``per_channel=True``), s = 0 (all codes 0) where every weight
+    is 0. This is the narrow range of Brevitas' max-scaled integer weight quantizers
+    (``narrow_range=True``, their default for weights, and FINN's): weights ``s * code``
+    whose largest ``|code|`` is ``2**(bits-1) - 1`` come back exactly. The code
+    ``-2**(bits-1)`` is never produced; the sign plane's coefficient spans it anyway.
+    ``bits`` is 2 to 16.
+
+    The engine multiplies only the M x N coefficients by popcounts: a per-tensor s makes them
+    constants (shift-adds), a per-channel s ROM entries, which ``multiply="dsp"``
+    (:class:`~popcorn.mapping.linear.LinearFolding`) maps to DSP blocks; no multiplier per
+    weight.
+    """
+
+    bits: int
+    per_channel: bool = False
+
+    scheme = "fixedpoint"
+    encoding = "zo"
+
+    def __post_init__(self):
+        check_positive_int(self.bits, "fixed-point weight bits")
+        if not 2 <= self.bits <= 16:
+            raise ValueError(f"fixed-point weight bits must be 2 to 16 (a sign plane and at "
+                             f"least one magnitude plane), not {self.bits!r}")
+        check_bool(self.per_channel, "fixed-point weight per_channel")
+        object.__setattr__(self, "bits", int(self.bits))
+
+    @property
+    def bases(self):
+        return self.bits
+
+    def to_json(self):
+        return {"scheme": self.scheme, "bits": self.bits, "per_channel": self.per_channel}
+
+
 WEIGHT_SCHEMES = {cls.scheme: cls for cls in
                   (BnnWeights, BinaryConnectWeights, XnorWeights, AbcWeights, PaWeights,
-                   TernaryWeights)}
+                   TernaryWeights, FixedPointWeights)}
 
 
 # -- activation quantizers ----------------------------------------------------------------

@@ -173,6 +173,10 @@ def validate_network(input_shape, input_quantizer, layers):
             raise NetworkError(f"{where} cannot follow a sign activation with mean_scaling "
                                f"(XNOR-Net input scaling): the next layer must be Dense or "
                                f"Conv2d, optionally after Flatten")
+        if scaled and getattr(layer, "groups", 1) != 1:
+            raise NetworkError(f"{where}: XNOR-Net input scaling (mean_scaling) averages over "
+                               f"all input channels (seed 003), which a grouped convolution "
+                               f"does not read; use SignActivation() before it")
         try:
             shape = layer.output_shape(shapes[-1])
         except ValueError as error:

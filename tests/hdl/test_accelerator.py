@@ -331,3 +331,21 @@ def test_text_cnn_example_in_rtl(tmp_path):
     (concat,) = [s for s in plan.stages if s.kind == "concat"]
     assert [branch[0].kernel for branch in concat.branches] == [(1, 3), (1, 4), (1, 5)]
     check_network(plan, x[:8], tmp_path, idle=0.3, stall=0.3)
+
+
+@pytest.mark.parametrize("scheme, stride, fill, target, multiply", [
+    ("bnn", 1, "lowest", 60, "shift-add"), ("pa", 2, "zero", 8, "dsp")])
+def test_separable_network_scores_and_cycles(scheme, stride, fill, target, multiply, tmp_path):
+    """Seed 004's MobileNet block (random_separable_network): a depthwise 3 x 3 at fixed
+    point (4-bit weights x 3-bit activations, the dense block-diagonal convolution) then a
+    binary pointwise 1 x 1, bit-exact with exact cycles under random stalls. Its per-channel
+    weight scales make per-channel coefficients: with ``multiply="dsp"`` their products are
+    the multiplies a board maps to DSP blocks."""
+    from popcorn.golden.examples import random_separable_network
+
+    network = random_separable_network(scheme, seed=3, stride=stride, padding_fill=fill)
+    plan = map_network(network, target_cycles=target, multiply=multiply)
+    depthwise = plan.stages[1].folding
+    assert depthwise.weight_bases == 4 and plan.stages[1].kernel == (3, 3)
+    assert depthwise.needs_dsp == (multiply == "dsp")
+    check_network(plan, random_inputs(network, 6, 5), tmp_path, idle=0.3, stall=0.3)

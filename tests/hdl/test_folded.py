@@ -47,3 +47,18 @@ def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, scheme, layout, pe, si
     assert run.measured["interval"] == plan.cycles_per_image
     assert run.measured["latency"] == plan.latency
 
+
+
+def test_folded_separable_network_bit_exact_with_exact_cycles(tmp_path):
+    """Seed 004's MobileNet block (random_separable_network) on the folded engine: the
+    depthwise 3 x 3 as the dense block-diagonal convolution of 4-bit zo weights and 3-bit
+    planes, then the binary pointwise 1 x 1."""
+    from popcorn.golden.examples import random_separable_network
+
+    plan = map_folded(random_separable_network("abc", seed=2), pe=2, simd=8)
+    x = np.random.default_rng(6).random((3,) + tuple(plan.network.input_shape))
+    run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=2)
+    scores, argmax = plan.reference(x)
+    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
+    assert run.measured["interval"] == plan.cycles_per_image
+    assert run.measured["latency"] == plan.latency

@@ -244,3 +244,19 @@ def test_coefficients_by_layer_and_pair_when_no_channel_has_its_own():
         fold += layer.nf
     xnor = map_folded(random_network("xnor", layout="strided", seed=64), pe=1, simd=64)
     assert xnor.pair_coefficients is None
+
+
+@pytest.mark.parametrize("scheme", ["bnn", "pa"])
+def test_separable_network_folds(scheme):
+    """Seed 004's MobileNet block (random_separable_network): the folded engine runs the
+    depthwise 3 x 3 as the dense block-diagonal convolution (4-bit zo weights x 3-bit
+    planes, C times the weight words and cycles it needs), then the binary pointwise
+    1 x 1; the images and loops against the golden model."""
+    from popcorn.golden.examples import random_separable_network
+
+    plan = map_folded(random_separable_network(scheme, seed=1), pe=2, simd=8)
+    depthwise = plan.layers[1]
+    assert (depthwise.wbases, depthwise.planes, depthwise.folding.fan_in) == (4, 3, 4 * 9)
+    x = np.random.default_rng(2).random((2,) + tuple(plan.network.input_shape))
+    scores, _ = plan.reference(x)
+    assert np.array_equal(run_images(plan, x), scores)

@@ -436,3 +436,30 @@ def test_concats_the_hardware_cannot_carry_are_refused():
     nodes[at] = Node("br1.1", MaxPool2d(2), nodes[at].inputs)
     with pytest.raises(NetworkError, match=r"node 'cat' \(concat\): concatenates"):
         Graph(graph.input_shape, graph.input_quantizer, tuple(nodes))
+
+
+@pytest.mark.parametrize("stride, fill", [(1, "lowest"), (2, "zero")])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_separable_network_maps(scheme, stride, fill):
+    """Seed 004's MobileNet block (random_separable_network): the depthwise 3 x 3 at fixed
+    point (4-bit weights, 3-bit activations) is a Conv2d engine of the dense block-diagonal
+    convolution, K = C * 9 (C times the taps it needs, and C times the weight ROM), the
+    pointwise 1 x 1 a binary one; stage after stage the words give the integer model's
+    scores."""
+    from popcorn.golden.integer_model import run_integer, to_integer
+    from popcorn.golden.predict import input_thermometer
+    from popcorn.golden.examples import random_separable_network
+    from popcorn.mapping.stages import stage_summary
+
+    network = random_separable_network(scheme, seed=4, stride=stride, padding_fill=fill)
+    plan = map_network(network, target_cycles=60)
+    assert [s.kind for s in plan.stages] == ["conv2d", "conv2d", "conv2d", "flatten", "dense",
+                                             "argmax"]
+    depthwise = plan.stages[1].folding
+    assert (depthwise.fan_in, depthwise.weight_bases, depthwise.act_bases) == (4 * 9, 4, 3)
+    assert depthwise.weight_rom_bits().size == 4 * 4 * 4 * 9   # M x out x C * 9: zeros kept
+    assert stage_summary(plan.stages[1])["weight_rom"].endswith(
+        ", block-diagonal: 4 groups, 1/4 of it non-zero")
+    inputs = np.random.default_rng(3).integers(0, 256, (6,) + network.input_shape)
+    golden = run_integer(to_integer(network), input_thermometer(network, inputs))
+    assert chained(plan, inputs) == plan.pack_outputs(golden.scores, golden.argmax)
