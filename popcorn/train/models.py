@@ -1,5 +1,5 @@
-"""MLPs, a small CNN, a small ResNet and seed 003's n-gram text CNN for each scheme, as
-layer sequences the export can walk.
+"""MLPs, a small CNN, a small ResNet, a MobileNet-style network and seed 003's n-gram text
+CNN for each scheme, as layer sequences the export can walk.
 
 Every network is a :class:`QuantNet`: an ``nn.Sequential`` of
 
@@ -14,7 +14,8 @@ Every network is a :class:`QuantNet`: an ``nn.Sequential`` of
 Block order is ``layer -> batch norm [-> max-pool] -> activation quantizer``; a ResNet's
 :class:`ResidualBlock` holds two such convolutions, the second's batch norm added to the
 shortcut before its quantizer; the text CNN's :class:`NGramBranches` holds one such
-convolution per n-gram size, each pooled over time. Pooling comes
+convolution per n-gram size, each pooled over time; a MobileNet's :class:`SeparableBlock` a
+depthwise convolution at fixed point and a binary pointwise one. Pooling comes
 before the quantizer: every quantizer here is monotone in its input level, so pooling the
 batch-norm output and then quantizing gives the same levels as the hardware's bitwise OR of
 thermometer codes (ARCHITECTURE.md), whatever the coefficients. The last layer is followed
@@ -31,10 +32,10 @@ from torch.nn import functional as F
 from . import quantizers as q
 
 __all__ = ["SCHEMES", "DEFAULT_BASES", "InputScale", "QLinear", "QConv2d", "QConv1d",
-           "ResidualBlock", "NGramBranches", "QuantNet", "build_model"]
+           "ResidualBlock", "NGramBranches", "SeparableBlock", "QuantNet", "build_model"]
 
 SCHEMES = ("bnn", "binaryconnect", "xnor", "abc", "pa")
-ARCHS = ("mlp", "cnn", "resnet", "textcnn")
+ARCHS = ("mlp", "cnn", "resnet", "textcnn", "mobilenet")
 
 #: Default (M, N) = (weight bases, activation bases) per scheme.
 DEFAULT_BASES = {"bnn": (1, 1), "binaryconnect": (1, 4), "xnor": (1, 1), "abc": (3, 3),
@@ -79,9 +80,9 @@ class QConv2d(nn.Conv2d):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, quantizer, padding=1, bias=False,
-                 pad_from=None, stride=1):
+                 pad_from=None, stride=1, groups=1):
         super().__init__(in_channels, out_channels, kernel_size, padding=0, bias=bias,
-                         stride=stride)
+                         stride=stride, groups=groups)
         self.quantizer = quantizer
         self.pad = int(padding)
         self.__dict__["pad_from"] = pad_from    # not a submodule: it sits earlier in the net
@@ -156,6 +157,28 @@ class ResidualBlock(nn.Module):
         return self.act(y + (x if self.conv_s is None else self.bn_s(self.conv_s(x))))
 
 
+class SeparableBlock(nn.Module):
+    """A MobileNet block as seed 004 binarizes it: a depthwise 3 x 3 convolution
+    (``groups`` = channels, ``stride``) whose weights stay at fixed point
+    (:class:`~.quantizers.FixedPointWeight` of ``dw_bits``) -> ``bn_dw`` -> ``act_dw``, then
+    a pointwise 1 x 1 convolution with the scheme's binary weights -> ``bn`` -> ``act``.
+    ``pad_from``: the quantizer whose code-0 value the depthwise convolution pads with."""
+
+    def __init__(self, c_in, c_out, stride, dw_bits, weight_quantizer, act, bn, pad_from):
+        super().__init__()
+        self.dw = QConv2d(c_in, c_in, 3, q.FixedPointWeight(dw_bits), pad_from=pad_from,
+                          stride=stride, groups=c_in)
+        self.bn_dw, self.act_dw = bn(c_in, 2), act()
+        self.pw = QConv2d(c_in, c_out, 1, weight_quantizer(), padding=0)
+        self.bn, self.act = bn(c_out, 2), act()
+
+    def pad_value(self):
+        return self.act.pad_value()
+
+    def forward(self, x):
+        return self.act(self.bn(self.pw(self.act_dw(self.bn_dw(self.dw(x))))))
+
+
 class QuantNet(nn.Sequential):
     """A quantized network: the layers, plus ``scheme`` and ``config`` (how it was built)."""
 
@@ -203,7 +226,7 @@ def _activation(scheme, n, act_bits, frac_bits, window, lam_a, lam_delta):
 def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16.0,
                 hidden=(256, 256), channels=(16, 32), m=None, n=None, shift_bn=False,
                 stochastic=False, act_bits=4, frac_bits=2, window="report", lam_w=1.0,
-                lam_a=1.0, lam_delta=1.0, real_ends=True, generator=None):
+                lam_a=1.0, lam_delta=1.0, real_ends=True, dw_bits=4, generator=None):
     """Build an MLP (``arch="mlp"``), a small CNN (``arch="cnn"``), a small ResNet
     (``arch="resnet"``) or seed 003's n-gram text CNN (``arch="textcnn"``) for ``scheme``.
 
@@ -219,7 +242,9 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
     shortcut), one of c2 and stride 2 (its shortcut a 1 x 1 convolution), dense. The text
     CNN reads each sample as a sequence, ``input_shape`` (C, T) (an 8 x 8 digit: T = 8
     columns of C = 8 pixels, left to right): :class:`NGramBranches` of c1 filters for the
-    n-grams 3, 4 and 5 (those that fit T), dense.
+    n-grams 3, 4 and 5 (those that fit T), dense. The MobileNet is conv3x3(c1) -> BN ->
+    act, a :class:`SeparableBlock` of c1 and one of c2 and stride 2 (depthwise weights of
+    ``dw_bits`` bits), dense.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, not {scheme!r}")
@@ -246,7 +271,8 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
                   input_max=input_max, hidden=list(hidden), channels=list(channels), m=m, n=n,
                   shift_bn=shift_bn, stochastic=stochastic, act_bits=act_bits,
                   frac_bits=frac_bits, window=window, lam_w=lam_w, lam_a=lam_a,
-                  lam_delta=lam_delta, real_ends=bool(real_ends) if scheme == "xnor" else None)
+                  lam_delta=lam_delta, real_ends=bool(real_ends) if scheme == "xnor" else None,
+                  dw_bits=int(dw_bits) if arch == "mobilenet" else None)
 
     def wq(position):
         if scheme == "xnor" and real_ends and position in ("first", "last"):
@@ -273,6 +299,15 @@ def build_model(scheme, arch="mlp", input_shape=(8, 8), classes=10, input_max=16
         grams = [n for n in (3, 4, 5) if n <= steps]
         layers += [NGramBranches(c_in, channels[0], grams, lambda: wq("first"), act, bn),
                    QLinear(len(grams) * channels[0], classes, wq("last"), bias=last_bias)]
+    elif arch == "mobilenet":
+        h, w = input_shape[-2:]
+        c_in = input_shape[0] if len(input_shape) == 3 else 1
+        c1, c2 = channels
+        layers += [QConv2d(c_in, c1, 3, wq("first")), bn(c1, 2), act()]
+        layers += [SeparableBlock(c1, c1, 1, dw_bits, lambda: wq("mid"), act, bn, layers[-1])]
+        layers += [SeparableBlock(c1, c2, 2, dw_bits, lambda: wq("mid"), act, bn, layers[-1])]
+        h, w = (h + 1) // 2, (w + 1) // 2
+        layers += [nn.Flatten(), QLinear(c2 * h * w, classes, wq("last"), bias=last_bias)]
     elif arch == "resnet":
         h, w = input_shape[-2:]
         c_in = input_shape[0] if len(input_shape) == 3 else 1

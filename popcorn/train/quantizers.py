@@ -31,7 +31,7 @@ __all__ = [
     "sign", "ap2", "hard_sigmoid", "SignSTE", "BinarizeIdentity", "StochasticSign",
     "ABCActivationFn", "PAWeightFn", "PAActivationFn",
     "WeightQuantizer", "FloatWeight", "BinaryConnectWeight", "BNNWeight", "XNORWeight",
-    "ABCWeight", "PAWeight", "abc_shifts", "abc_alpha", "pa_weight_endpoints", "pa_pieces",
+    "ABCWeight", "PAWeight", "FixedPointWeight", "abc_shifts", "abc_alpha", "pa_weight_endpoints", "pa_pieces",
     "PA_TABLE1_M8",
     "SignActivation", "ABCActivation", "PAActivation", "FixedPointReLU",
     "ShiftBatchNorm", "ShiftAdaMax",
@@ -217,6 +217,44 @@ class XNORWeight(WeightQuantizer):
     def bases(self, w):
         alpha = w.detach().double().abs().mean(dim=tuple(range(1, w.dim())))
         return (w >= 0).to(torch.uint8)[None], alpha[None], "pm1"
+
+
+class FixedPointWeight(WeightQuantizer):
+    """Signed fixed-point weights, what seed 004's MobileNet keeps its depthwise layers at:
+    ``s * clip(round(W / s), -(2**(bits-1) - 1), 2**(bits-1) - 1)``, ``s = max|W| /
+    (2**(bits-1) - 1)`` over the tensor or (``per_channel``) each output filter, as
+    ``popcorn.network.FixedPointWeights`` defines them; the straight-through estimator
+    passes the gradient unchanged. ``bits`` ``zo`` bases, the two's-complement bit planes
+    of the code, alpha ``s 2**b`` (the sign plane's ``-s 2**(bits-1)``)."""
+
+    scheme = "fixedpoint"
+    encoding = "zo"
+
+    def __init__(self, bits=4, per_channel=True):
+        super().__init__()
+        self.bits = int(bits)
+        self.per_channel = bool(per_channel)
+        self.bases_count = self.bits
+
+    def _scale_codes(self, w):
+        top = 2 ** (self.bits - 1) - 1
+        dims = tuple(range(1, w.dim())) if self.per_channel else tuple(range(w.dim()))
+        s = w.abs().amax(dim=dims, keepdim=True) / top
+        codes = torch.clamp(torch.round(w / torch.where(s > 0, s, torch.ones_like(s))),
+                            -top, top)
+        return s, codes
+
+    def forward(self, w):
+        s, codes = self._scale_codes(w.detach())
+        return w + (s * codes - w).detach()
+
+    def bases(self, w):
+        s, codes = self._scale_codes(w.detach().double())
+        planes = (codes.to(torch.int64) & (2 ** self.bits - 1))[None] >> \
+            torch.arange(self.bits).reshape(-1, *[1] * w.dim())
+        alpha = s.reshape(1, -1) * 2.0 ** torch.arange(self.bits, dtype=torch.float64)[:, None]
+        alpha[-1] *= -1
+        return (planes & 1).to(torch.uint8), alpha, "zo"
 
 
 def abc_shifts(m):

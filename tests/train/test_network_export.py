@@ -25,6 +25,9 @@ CASES = [
     ("xnor", "resnet", {"real_ends": False}), ("abc", "resnet", {}), ("pa", "resnet", {}),
     ("bnn", "textcnn", {}), ("binaryconnect", "textcnn", {}),
     ("xnor", "textcnn", {"real_ends": False}), ("abc", "textcnn", {}), ("pa", "textcnn", {}),
+    ("bnn", "mobilenet", {}), ("binaryconnect", "mobilenet", {}),
+    ("xnor", "mobilenet", {"real_ends": False}), ("abc", "mobilenet", {}),
+    ("pa", "mobilenet", {}),
 ]
 
 
@@ -82,6 +85,8 @@ WEIGHT_PAIRS = [
     (q.PAWeight(2), ns.PaWeights.with_bases(2)),
     (q.PAWeight(4), ns.PaWeights.with_bases(4)),
     (q.PAWeight(8), ns.PaWeights.with_bases(8)),
+    (q.FixedPointWeight(4), ns.FixedPointWeights(4, per_channel=True)),
+    (q.FixedPointWeight(3, per_channel=False), ns.FixedPointWeights(3)),
 ]
 
 
