@@ -24,6 +24,7 @@ BUILDS = {
     "mnist-cnn-pa": "ulx3s-85f",
     "digits-resnet-abc": "ulx3s-85f",
     "digits-textcnn-xnor": "ulx3s-85f",
+    "digits-mobilenet-pa": "ulx3s-85f",
 }
 """Example -> board, each with the default folding (``--target-cycles auto``)."""
 

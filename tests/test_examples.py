@@ -66,6 +66,11 @@ def test_example_files_shapes_and_record(name):
         c1, c2 = (int(c) for c in options["--channels"].split(","))
         assert [layer.weight.shape[0] for layer in convs] == [c1] * 3 + [c2] * 3
         assert [layer.kind for layer in layers].count("add") == 2
+    elif record["arch"] == "mobilenet":          # stem, then depthwise and pointwise twice
+        c1, c2 = (int(c) for c in options["--channels"].split(","))
+        assert [layer.weight.shape[0] for layer in convs] == [c1, c1, c1, c1, c2]
+        assert [layer.groups for layer in convs] == [1, c1, 1, c1, 1]
+        assert [layer.quantizer.scheme for layer in convs][1::2] == ["fixedpoint"] * 2
     elif record["arch"] == "textcnn":            # one 1-D convolution per n-gram size
         ngrams = [layer for layer in layers if layer.kind == "conv1d"]
         assert [layer.weight.shape for layer in ngrams] == [
@@ -119,5 +124,5 @@ def test_predict_reproduces_the_record_on_every_shipped_image(name):
 def test_unknown_example_lists_the_known_ones():
     with pytest.raises(ValueError, match=re.escape(
             "unknown example 'mnist'; known examples: digits-bnn, digits-resnet-abc, "
-            "digits-textcnn-xnor, mnist-cnn-bnn")):
+            "digits-mobilenet-pa, digits-textcnn-xnor, mnist-cnn-bnn")):
         load_example("mnist")

