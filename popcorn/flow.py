@@ -52,13 +52,15 @@ import numpy as np
 
 from .atomic import atomic_open, write_bytes, write_text
 from .boards.build import build_bitstream
-from .boards.fit import DesignEstimate, check_fit, check_link, estimate_design
+from .boards.fit import DesignEstimate, check_fit, check_link, estimate_design, \
+    place_weight_roms
 from .boards.host_link import WeightsFromFlash
 from .boards.top import BoardTop
 from .golden.predict import Prediction, predict
 from .hdl.accelerator import DataflowAccelerator
 from .hdl.folded import FoldedAccelerator
 from .mapping.folded import FLASH_OFFSET, FoldedPlan
+from .mapping.network_map import map_network
 from .reports.network_report import network_report, write_report
 from .reports.nextpnr import Implementation
 from .sim.network import simulate_network
@@ -195,10 +197,22 @@ def estimate(plan, config):
                       f"(`pip install {name}=={pinned}`) or re-fit them "
                       f"(benchmarks/sweep_*.py --fit)")
     est = estimate_design(plan, config.board)
-    check_fit(est)
+    check_fit(est, slowest=lambda: _most_folded(plan, config.board))
     check_link(plan)
     cells = est.logic_cells
     return {"estimate": est.to_dict(), "logic_cells": cells and cells[0]}, {}
+
+
+def _most_folded(plan, board):
+    """The estimate of a dataflow ``plan``'s network with every engine folded to one lane
+    of one input bit (its weight ROMs placed for ``board``), or None for a folded plan."""
+    if isinstance(plan, FoldedPlan):
+        return None
+    first = plan.foldings[0]
+    slowest = map_network(plan.network, frac_bits=plan.integer.frac_bits,
+                          folding=[(1, 1)] * len(plan.foldings), bases=first.bases,
+                          multiply=first.multiply)
+    return estimate_design(place_weight_roms(slowest, board), board)
 
 
 @_step

@@ -32,7 +32,6 @@ either count alone. The largest ratio nextpnr placed on the builds in ``reports/
 
 ADVICE = {
     "lut4": "Fold more (a larger --target-cycles), use serial bases, or choose a larger board",
-    "ff": "Fold more (a larger --target-cycles), use serial bases, or choose a larger board",
     "ebr": "Block RAM holds the weight ROMs (those Yosys or --weight-memory put there), line "
            "buffers and queues; folding more does not shrink the weights (ROMs of fewer "
            "words but as many bits). Choose a board with more block RAM, or a network with "
@@ -103,33 +102,66 @@ def estimate_design(plan, board):
                           capacity=dict(b.capacity))
 
 
-def check_fit(estimate):
+def check_fit(estimate, slowest=None):
     """Raise :class:`DesignTooLarge` when the core's estimate exceeds the board: LUT4 or
     flip-flops more than :data:`LOGIC_MARGIN` times the capacity, or more block RAMs or
     DSP blocks than the device has; on the iCE40, logic cells
     (:attr:`DesignEstimate.logic_cells`) more than the margin times the device's. The
     message names the resource, both figures, the heaviest layer and what to change. A
     design between the capacity and the margin is left to nextpnr, which fails with the
-    resource it lacks."""
+    resource it lacks.
+
+    ``slowest``: None, or a function giving the estimate of the same network with every
+    engine folded to one lane of one input bit (called only when logic is short): the
+    advice then says whether folding more can make the design fit, with the figures."""
     names = {"lut4": "LUT4", "ff": "flip-flops", "ebr": "block RAMs", "dsp": "DSP blocks",
              "spram": "SPRAM blocks"}
-    for key in KEYS:
-        need, have = estimate.total[key], estimate.capacity[key]
-        limit = have * LOGIC_MARGIN if key in ("lut4", "ff") else have
-        if need > limit:
-            heaviest = max(estimate.layers, key=lambda layer: layer[key])
-            advice = ADVICE.get(key, ADVICE["lut4"])
-            raise DesignTooLarge(
-                f"the design does not fit {estimate.board}: its layers need about {need} "
-                f"{names[key]} (estimate), the device has {have}; layer "
-                f"{heaviest['layer']} ({heaviest['kind']}) alone needs {heaviest[key]}. "
-                f"{advice}")
-    cells = estimate.logic_cells
-    if cells is not None and cells[0] > cells[1] * LOGIC_MARGIN:
+    short = _short(estimate)
+    if short is None:
+        return
+    key = short
+    if key == "cells":
+        cells = estimate.logic_cells
         raise DesignTooLarge(
             f"the design does not fit {estimate.board}: its {estimate.total['lut4']} LUT4 "
             f"and {estimate.total['ff']} flip-flops need about {cells[0]} logic cells "
-            f"(estimate), the device has {cells[1]}. {ADVICE['lut4']}")
+            f"(estimate), the device has {cells[1]}. {_logic_advice(slowest)}")
+    need, have = estimate.total[key], estimate.capacity[key]
+    heaviest = max(estimate.layers, key=lambda layer: layer[key])
+    advice = _logic_advice(slowest) if key in ("lut4", "ff") else ADVICE[key]
+    raise DesignTooLarge(
+        f"the design does not fit {estimate.board}: its layers need about {need} "
+        f"{names[key]} (estimate), the device has {have}; layer "
+        f"{heaviest['layer']} ({heaviest['kind']}) alone needs {heaviest[key]}. {advice}")
+
+
+def _short(estimate):
+    """The first resource :func:`check_fit` finds short (a key of :data:`KEYS`, or
+    ``"cells"``), or None."""
+    for key in KEYS:
+        limit = estimate.capacity[key] * (LOGIC_MARGIN if key in ("lut4", "ff") else 1)
+        if estimate.total[key] > limit:
+            return key
+    cells = estimate.logic_cells
+    if cells is not None and cells[0] > cells[1] * LOGIC_MARGIN:
+        return "cells"
+    return None
+
+
+def _logic_advice(slowest):
+    """What to change when LUT4, flip-flops or logic cells are short: fold more, unless
+    ``slowest()`` (the most folded design's estimate) is short too."""
+    folded = None if slowest is None else slowest()
+    if folded is None:
+        return ADVICE["lut4"]
+    cells = folded.logic_cells
+    figures = (f"about {folded.total['lut4']} LUT4 and {folded.total['ff']} flip-flops"
+               + (f" ({cells[0]} logic cells)" if cells is not None else ""))
+    if _short(folded) in ("lut4", "ff", "cells"):
+        return (f"Folding more does not make it fit: with every engine at one lane of one "
+                f"input bit it still needs {figures}. Choose a larger board")
+    return (f"Fold more (a larger --target-cycles): with every engine at one lane of one "
+            f"input bit it needs {figures}; or choose a larger board")
 
 
 LINK_FACTORS = {

@@ -61,6 +61,40 @@ def test_unfolded_network_does_not_fit_the_up5k_but_fits_the_ecp5(network):
     check_fit(estimate_design(plan, "ulx3s-85f"))
 
 
+def _most_folded(network, board):
+    plan = map_network(network, target_cycles=1)
+    return lambda: estimate_design(map_network(
+        network, folding=[(1, 1)] * len(plan.foldings)), board)
+
+
+def test_the_advice_says_how_far_folding_goes(network):
+    """Logic short, the same network folded to one lane of one bit per engine fits: the
+    advice is to fold more, with that design's figures."""
+    plan = map_network(network, target_cycles=1)
+    folded = _most_folded(network, "icebreaker")()
+    check_fit(folded)
+    with pytest.raises(DesignTooLarge, match=rf"Fold more \(a larger --target-cycles\): with "
+                       rf"every engine at one lane of one input bit it needs about "
+                       rf"{folded.total['lut4']} LUT4 and {folded.total['ff']} flip-flops"):
+        check_fit(estimate_design(plan, "icebreaker"), slowest=_most_folded(network,
+                                                                             "icebreaker"))
+
+
+def test_folding_that_cannot_fit_is_not_advised():
+    """A design whose registers do not shrink with folding (the text CNN's windows and
+    engines on the UP5K): refused saying that folding more does not make it fit."""
+    from popcorn.examples import load_example
+
+    network = load_example("digits-textcnn-xnor")[0]
+    plan = map_network(network, target_cycles=256)
+    with pytest.raises(DesignTooLarge, match=r"logic cells \(estimate\), the device has "
+                       r"5280\. Folding more does not make it fit: with every engine at one "
+                       r"lane of one input bit it still needs about \d+ LUT4 and \d+ "
+                       r"flip-flops \(\d+ logic cells\)\. Choose a larger board"):
+        check_fit(estimate_design(plan, "icebreaker"), slowest=_most_folded(network,
+                                                                             "icebreaker"))
+
+
 def test_too_few_block_rams_are_not_answered_with_folding(network, monkeypatch):
     """Block RAM short: the message says that folding does not shrink the weights."""
     from popcorn.boards.boards import get_board
