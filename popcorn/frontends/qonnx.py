@@ -39,7 +39,9 @@ constant: a x + b)         input quantizer's thresholds (below); after a MatMul/
 MatMul, Gemm               :class:`Dense` (Gemm: transA = 0, transB, alpha, beta * C)
 Conv                       :class:`Conv2d` on (C, H, W) maps, :class:`Conv1d` (a 3-D
                            weight) on (C, T) sequences: any kernel_shape and strides, pads
-                           the same at both ends of each axis, group = 1, dilations = 1
+                           the same at both ends of each axis, dilations = 1; group g
+                           dividing the input and output channels -> ``Conv2d(groups=g)``
+                           (depthwise: g = C; a Conv1d has group = 1)
 BatchNormalization         :class:`BatchNorm` (after a MatMul/Gemm/Conv; a second one is
                            composed into the first)
 MaxPool                    :class:`MaxPool2d` (any 2-D kernel and stride, no padding),
@@ -130,17 +132,27 @@ shift is a bias. It does not keep padding (the shift is in the bias, see above),
 padded convolution of ternary activations is refused (FINN's CNV has no padding).
 Weights: below.
 
-Weights (after folding) must be binary or ternary: every output row ``±alpha_c`` (binary) or
-``{-alpha_c, 0, +alpha_c}`` (ternary, when some weight of the layer is 0) with alpha_c > 0.
+Weights (after folding) must be binary, ternary or fixed point. Binary or ternary: every
+output row ``±alpha_c`` (binary) or ``{-alpha_c, 0, +alpha_c}`` (ternary, when some weight
+of the layer is 0) with alpha_c > 0; binary weights of a grouped convolution are ternary
+(``zo`` bases hold the zeros outside each output's group, which ``pm1`` ones cannot).
 alpha = 1 everywhere gives :class:`BnnWeights` (:class:`TernaryWeights`: two ``zo`` bases
 ``[w > 0]``, ``[w < 0]`` with coefficients +1 and -1 on the M x N datapath); otherwise, when a
 BatchNorm follows, alpha (times the previous activation scale) is folded into the BatchNorm
 (``mean / alpha``, ``(var + eps) / alpha**2``, ``bias / alpha``) and the weights stay
 ±1 (or {-1, 0, +1}); without a BatchNorm they become :class:`XnorWeights` (ternary:
 :class:`TernaryWeights`, per output channel when the alpha_c differ), whose alpha (mean abs of
-the non-zero weights per output) is exactly alpha_c. The graph's last layer must be linear (MatMul, Gemm,
-Conv, optionally with BatchNorm): its outputs are the class scores, and :class:`Scores` is
-appended. Any other node raises :class:`UnsupportedNode` naming it and its op type; a
+the non-zero weights per output) is exactly alpha_c. Fixed point (any other weights, from a
+signed b-bit weight ``Quant``, 3 <= b <= 16, zero point 0: Brevitas's
+``Int8WeightPerTensorFloat``, ``Int8WeightPerChannelFloat``, any ``weight_bit_width``):
+:class:`FixedPointWeights` (b, per_channel), when ``w / s`` are integers within
+±(2**(b-1) - 1) for ``s = max|W| / (2**(b-1) - 1)`` over the tensor (per_channel False,
+tried first) or each output (True), so the weights come back exactly; the weight
+``Quant``'s code -2**(b-1) (not narrow range) or a scale above ``max|W| / (2**(b-1) - 1)``
+(a constant scale) is refused with the offending output and value. The activation shift
+moves into the bias with each output's own weights (a grouped one's, its group's inputs).
+The graph's last layer must be linear (MatMul, Gemm, Conv, optionally with BatchNorm): its
+outputs are the class scores, and :class:`Scores` is appended. Any other node raises :class:`UnsupportedNode` naming it and its op type; a
 supported node that popcorn cannot express exactly raises :class:`QonnxImportError` naming
 the node and the attribute. Nothing is silently dropped.
 

@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from ._qonnx_helpers import (QuantIdentity, QuantLinear, Uint8ActPerTensorFloat, binary_conv,
-                            binary_linear, export, nn, onnx, sign, torch)
+from ._qonnx_helpers import (QuantIdentity, binary_conv, binary_linear, export, nn, onnx, sign,
+                            torch)
 
 from popcorn.frontends import QonnxImportError, UnsupportedNode, import_qonnx
 
