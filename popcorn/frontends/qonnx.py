@@ -152,9 +152,10 @@ tried first) or each output (True), so the weights come back exactly; the weight
 (a constant scale) is refused with the offending output and value. The activation shift
 moves into the bias with each output's own weights (a grouped one's, its group's inputs).
 The graph's last layer must be linear (MatMul, Gemm, Conv, optionally with BatchNorm): its
-outputs are the class scores, and :class:`Scores` is appended. Any other node raises :class:`UnsupportedNode` naming it and its op type; a
-supported node that popcorn cannot express exactly raises :class:`QonnxImportError` naming
-the node and the attribute. Nothing is silently dropped.
+outputs are the class scores, and :class:`Scores` is appended. Any other node raises
+:class:`UnsupportedNode` naming it and its op type; a supported node that popcorn cannot
+express exactly raises :class:`QonnxImportError` naming the node and the attribute. Nothing
+is silently dropped.
 
 Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
 ------------------------------------------------
@@ -1072,8 +1073,9 @@ class _Importer:
             raise QonnxImportError(f"{label}: kernel_shape={list(attrs['kernel_shape'])} does "
                                    f"not match the weight {weight.shape}")
         if weight.shape[1] * groups != self.shape[0]:
-            raise QonnxImportError(f"{label}: weight has {weight.shape[1]} input channels per "
-                                   f"group ({groups} groups), the input {self.shape[0]}")
+            per_group = f" per group ({groups} groups)" if groups != 1 else ""
+            raise QonnxImportError(f"{label}: weight has {weight.shape[1]} input channels"
+                                   f"{per_group}, the input {self.shape[0]}")
         bias = self.constant(node, 2, label, "bias")
         self._add_linear(label, f"conv{axes}d", weight, bias, strides, tuple(pads[:axes]),
                          origin=self.origin.get(node.input[1]), groups=groups)
