@@ -39,7 +39,9 @@ constant: a x + b)         input quantizer's thresholds (below); after a MatMul/
 MatMul, Gemm               :class:`Dense` (Gemm: transA = 0, transB, alpha, beta * C)
 Conv                       :class:`Conv2d` on (C, H, W) maps, :class:`Conv1d` (a 3-D
                            weight) on (C, T) sequences: any kernel_shape and strides, pads
-                           the same at both ends of each axis, group = 1, dilations = 1
+                           the same at both ends of each axis, dilations = 1; group g
+                           dividing the input and output channels -> ``Conv2d(groups=g)``
+                           (depthwise: g = C; a Conv1d has group = 1)
 BatchNormalization         :class:`BatchNorm` (after a MatMul/Gemm/Conv; a second one is
                            composed into the first)
 MaxPool                    :class:`MaxPool2d` (any 2-D kernel and stride, no padding),
@@ -130,19 +132,30 @@ shift is a bias. It does not keep padding (the shift is in the bias, see above),
 padded convolution of ternary activations is refused (FINN's CNV has no padding).
 Weights: below.
 
-Weights (after folding) must be binary or ternary: every output row ``±alpha_c`` (binary) or
-``{-alpha_c, 0, +alpha_c}`` (ternary, when some weight of the layer is 0) with alpha_c > 0.
+Weights (after folding) must be binary, ternary or fixed point. Binary or ternary: every
+output row ``±alpha_c`` (binary) or ``{-alpha_c, 0, +alpha_c}`` (ternary, when some weight
+of the layer is 0) with alpha_c > 0; binary weights of a grouped convolution are ternary
+(``zo`` bases hold the zeros outside each output's group, which ``pm1`` ones cannot).
 alpha = 1 everywhere gives :class:`BnnWeights` (:class:`TernaryWeights`: two ``zo`` bases
 ``[w > 0]``, ``[w < 0]`` with coefficients +1 and -1 on the M x N datapath); otherwise, when a
 BatchNorm follows, alpha (times the previous activation scale) is folded into the BatchNorm
 (``mean / alpha``, ``(var + eps) / alpha**2``, ``bias / alpha``) and the weights stay
 ±1 (or {-1, 0, +1}); without a BatchNorm they become :class:`XnorWeights` (ternary:
 :class:`TernaryWeights`, per output channel when the alpha_c differ), whose alpha (mean abs of
-the non-zero weights per output) is exactly alpha_c. The graph's last layer must be linear (MatMul, Gemm,
-Conv, optionally with BatchNorm): its outputs are the class scores, and :class:`Scores` is
-appended. Any other node raises :class:`UnsupportedNode` naming it and its op type; a
-supported node that popcorn cannot express exactly raises :class:`QonnxImportError` naming
-the node and the attribute. Nothing is silently dropped.
+the non-zero weights per output) is exactly alpha_c. Fixed point (any other weights, from a
+signed b-bit weight ``Quant``, 3 <= b <= 16, zero point 0: Brevitas's
+``Int8WeightPerTensorFloat``, ``Int8WeightPerChannelFloat``, any ``weight_bit_width``):
+:class:`FixedPointWeights` (b, per_channel), when ``w / s`` are integers within
+±(2**(b-1) - 1) for ``s = max|W| / (2**(b-1) - 1)`` over the tensor (per_channel False,
+tried first) or each output (True), so the weights come back exactly; the weight
+``Quant``'s code -2**(b-1) (not narrow range) or a scale above ``max|W| / (2**(b-1) - 1)``
+(a constant scale) is refused with the offending output and value. The activation shift
+moves into the bias with each output's own weights (a grouped one's, its group's inputs).
+The graph's last layer must be linear (MatMul, Gemm, Conv, optionally with BatchNorm): its
+outputs are the class scores, and :class:`Scores` is appended. Any other node raises
+:class:`UnsupportedNode` naming it and its op type; a supported node that popcorn cannot
+express exactly raises :class:`QonnxImportError` naming the node and the attribute. Nothing
+is silently dropped.
 
 Brevitas pitfalls (Brevitas 0.13.4, qonnx 1.0.0)
 ------------------------------------------------
@@ -202,10 +215,10 @@ import numpy as np
 
 from popcorn.golden.float_ref import pad_value
 from popcorn.network import (INPUT, Activation, Add, BatchNorm, BnnWeights, Concat, Conv1d,
-                             Conv2d, Dense, FixedPointActivation, Flatten, GlobalAvgPool2d,
-                             GlobalMaxPool, Graph, MaxPool1d, MaxPool2d, Network, NetworkError,
-                             Node, PaActivation, Scores, SignActivation, TernaryWeights,
-                             XnorWeights)
+                             Conv2d, Dense, FixedPointActivation, FixedPointWeights, Flatten,
+                             GlobalAvgPool2d, GlobalMaxPool, Graph, MaxPool1d, MaxPool2d,
+                             Network, NetworkError, Node, PaActivation, Scores, SignActivation,
+                             TernaryWeights, XnorWeights)
 from popcorn.network.graph import same_quantizer
 from popcorn.network.validate import pair_text
 
@@ -314,41 +327,103 @@ def _tensor_shape(value_info):
 
 # -- the mapping --------------------------------------------------------------------------
 
+@dataclasses.dataclass(frozen=True)
+class _Origin:
+    """The quantizer node a folded weight comes from (for messages, and the bit width of
+    fixed-point weights): its label; for a Quant its bit width, signedness and zero point
+    (``bits`` None: a BipolarQuant)."""
+
+    label: str
+    bits: float = None
+    signed: bool = True
+    zero: float = 0.0
+
+    def __str__(self):
+        if self.bits is None:
+            return self.label
+        return f"{self.label}, {'signed' if self.signed else 'unsigned'} {self.bits:g}-bit"
+
+
 class _Linear:
-    """A Dense/Conv1d/Conv2d under construction (``kind`` "dense", "conv1d", "conv2d"): ±1
-    signs, per-output alpha, bias; ``stride`` and ``padding`` one value per axis."""
+    """A Dense/Conv1d/Conv2d under construction (``kind`` "dense", "conv1d", "conv2d"):
+    weight, bias; ``stride`` and ``padding`` one value per axis, ``groups`` of a Conv2d."""
 
     def __init__(self, label, kind, weight, bias, stride=(), padding=(), origin=None,
-                 padding_fill="lowest"):
+                 padding_fill="lowest", groups=1):
         self.label, self.kind, self.origin = label, kind, origin
         self.weight = weight
         self.bias = bias
         self.stride, self.padding, self.padding_fill = stride, padding, padding_fill
+        self.groups = groups
 
     def split(self):
-        """(units, alpha, ternary): units in {-1, +1} (binary) or {-1, 0, +1} (ternary, some
-        weight exactly 0) of the weight's shape, alpha (out,) > 0 (1 for an all-zero output)
-        with ``weight = alpha_c * units``; raise if the weight is neither."""
+        """(units, alpha, unit scheme) with ``weight = alpha_c * units``, alpha (out,) > 0:
+
+        * binary (every output row ``±alpha_c``): units ±1, :class:`BnnWeights`; of a grouped
+          convolution :class:`TernaryWeights` (``zo`` bases hold the zeros outside each
+          output's group, ``pm1`` ones cannot);
+        * ternary (``{-alpha_c, 0, +alpha_c}``, some weight exactly 0): units {-1, 0, +1},
+          :class:`TernaryWeights` (alpha 1 for an all-zero output);
+        * otherwise fixed point (:meth:`fixed_point`): the weight itself, alpha 1.
+        """
         w = self.weight
         rows = np.abs(w.reshape(w.shape[0], -1))
-        ternary = bool((rows == 0).any())
         counts = (rows > 0).sum(axis=1)
         lo = np.where(rows > 0, rows, np.inf).min(axis=1)
         hi = rows.max(axis=1)
-        for c in range(w.shape[0]):
-            if counts[c] and hi[c] - lo[c] > 1e-6 * hi[c]:
-                distinct = np.unique(rows[c])
-                raise QonnxImportError(
-                    f"{self.label}: weights are not binary or ternary: output {c} has "
-                    f"{len(distinct)} distinct magnitudes in [{rows[c].min():.6g}, {hi[c]:.6g}]"
-                    + (f" (they come from {self.origin})" if self.origin else "")
-                    + f"; popcorn imports ±alpha weights per output (BipolarQuant, or a 1-bit "
-                    f"signed Quant, e.g. Brevitas's SignedBinaryWeightPerTensorConst) and "
-                    f"ternary {{-alpha, 0, +alpha}} ones (a 2-bit signed narrow Quant)")
+        spread = [c for c in range(w.shape[0]) if counts[c] and hi[c] - lo[c] > 1e-6 * hi[c]]
+        if spread:
+            return w, np.ones(w.shape[0]), self.fixed_point(spread[0])
+        ternary = bool((rows == 0).any()) or self.groups != 1
         alpha = rows.sum(axis=1) / np.maximum(counts, 1)
         alpha[counts == 0] = alpha[counts > 0].max() if counts.any() else 1.0
         units = np.sign(w) if ternary else np.where(w >= 0, 1.0, -1.0)
-        return units, alpha, ternary
+        return units, alpha, TernaryWeights() if ternary else BnnWeights()
+
+    def fixed_point(self, output):
+        """:class:`FixedPointWeights` (b, per_channel) that give the weight back exactly: the
+        weight comes from a signed b-bit Quant (b > 2, zero point 0) and ``w / s`` are
+        integers with ``|w / s| <= 2**(b-1) - 1`` for ``s = max|W| / (2**(b-1) - 1)`` over
+        the tensor (per_channel False) or each output (True). Raise naming ``output`` (a
+        row with several magnitudes) or the first row off the grid otherwise."""
+        w = self.weight.reshape(self.weight.shape[0], -1)
+        rows = np.abs(w)
+        origin = self.origin
+        problems = ["no weight Quant"] if origin is None or origin.bits is None else \
+            (["unsigned"] if not origin.signed else []) \
+            + ([f"zero point {origin.zero:g}"] if origin.zero else []) \
+            + ([f"bit width {origin.bits:g}"] if origin.bits != int(origin.bits)
+               or not 2 < origin.bits <= 16 else [])
+        if problems:
+            distinct = np.unique(rows[output])
+            raise QonnxImportError(
+                f"{self.label}: weights are not binary or ternary: output {output} has "
+                f"{len(distinct)} distinct magnitudes in [{rows[output].min():.6g}, "
+                f"{rows[output].max():.6g}]"
+                + (f" (they come from {origin})" if origin else "")
+                + "; popcorn imports ±alpha weights per output (BipolarQuant, or a 1-bit "
+                "signed Quant, e.g. Brevitas's SignedBinaryWeightPerTensorConst), ternary "
+                "{-alpha, 0, +alpha} ones (a 2-bit signed narrow Quant) and fixed-point ones "
+                "from a signed Quant of 3 .. 16 bits with zero point 0 (e.g. Brevitas's "
+                "Int8WeightPerTensorFloat or Int8WeightPerChannelFloat, any weight_bit_width), "
+                f"here: {', '.join(problems)}")
+        bits = int(origin.bits)
+        top = 2 ** (bits - 1) - 1
+        for per_channel in (False, True):
+            top_w = rows.max(axis=1, keepdims=True) if per_channel else rows.max()
+            codes = w / np.where(top_w > 0, top_w / top, 1.0)
+            off = np.abs(codes - np.rint(codes)) > top * 2.0 ** -20
+            if not off.any():
+                return FixedPointWeights(bits, per_channel=per_channel)
+        c = int(np.flatnonzero(off.any(axis=1))[0])
+        code = codes[c][off[c]][0]
+        raise QonnxImportError(
+            f"{self.label}: {bits}-bit weights (from {origin}) not on popcorn's fixed-point "
+            f"grid: output {c} has w / s = {code:.6g}, not an integer, for s = max|w| / {top} "
+            f"= {float(rows[c].max()) / top:.6g}; popcorn's FixedPointWeights takes codes "
+            f"-{top} .. {top} whose largest |code| is {top} per tensor or per output channel "
+            f"(a narrow-range, max-scaled quantizer: Brevitas's narrow_range=True, not a "
+            f"code -{top + 1} or a constant scale)")
 
     def layer(self, weight, scheme, bias):
         if self.kind == "dense":
@@ -357,7 +432,7 @@ class _Linear:
             return Conv1d(weight, scheme, bias, stride=self.stride[0], padding=self.padding[0],
                           padding_fill=self.padding_fill)
         return Conv2d(weight, scheme, bias, stride=self.stride, padding=self.padding,
-                      padding_fill=self.padding_fill)
+                      padding_fill=self.padding_fill, groups=self.groups)
 
 
 #: The walk state of one data tensor (the importer's attributes of these names), kept per
@@ -548,13 +623,16 @@ class _Importer:
 
     @staticmethod
     def _origin(node, index, const, origin):
+        """The :class:`_Origin` of a folded node's output: the node itself if it is a
+        BipolarQuant or Quant, else that of its first input that has one (or None)."""
         if node.op_type == "BipolarQuant":
-            return _node_label(node, index)
+            return _Origin(_node_label(node, index))
         if node.op_type == "Quant":
-            attrs = _attrs(node)
-            bits = float(np.asarray(const[node.input[3]]).reshape(-1)[0])
-            kind = "signed" if attrs.get("signed", 1) else "unsigned"
-            return f"{_node_label(node, index)}, {kind} {bits:g}-bit"
+            zero = np.asarray(const[node.input[2]], dtype=np.float64)
+            return _Origin(_node_label(node, index),
+                           float(np.asarray(const[node.input[3]]).reshape(-1)[0]),
+                           bool(_attrs(node).get("signed", 1)),
+                           float(np.abs(zero).max()) if zero.size else 0.0)
         return next((origin[n] for n in node.input if n in origin), None)
 
     def constant(self, node, position, label, what):
@@ -894,11 +972,13 @@ class _Importer:
         raise QonnxImportError(f"{label}: a {what} on pre-activations; popcorn's {what} reads "
                                f"quantized activations: put an activation quantizer before it")
 
-    def _add_linear(self, label, kind, weight, bias, stride=(), padding=(), origin=None):
+    def _add_linear(self, label, kind, weight, bias, stride=(), padding=(), origin=None,
+                    groups=1):
         """Append a ``kind`` ("dense", "conv1d", "conv2d") layer of ``weight`` and ``bias``
         on the current activations, their scale and shift folded in and the padding fill
         chosen to give ONNX's 0 (module docstring); ``stride``, ``padding``: one value per
-        axis of a convolution."""
+        axis of a convolution; ``groups``: a grouped Conv2d's (its weight ``(out, in / g,
+        ...)``, so a row's sum is over its own group's inputs)."""
         self._need_codes(label, "MatMul/Gemm/Conv" if kind == "dense" else "Conv")
         pad = pad_value(self.quantizer) * self.act_scale + self.act_offset
         fill = "lowest"
@@ -916,7 +996,7 @@ class _Importer:
             extra = self.act_offset * weight.reshape(weight.shape[0], -1).sum(axis=1)
             bias = extra if bias is None else bias + extra
         weight = weight * self.act_scale
-        self._append(_Linear(label, kind, weight, bias, stride, padding, origin, fill))
+        self._append(_Linear(label, kind, weight, bias, stride, padding, origin, fill, groups))
         self.state = "linear"
         self.shape = (weight.shape[0],) + tuple(
             (n + 2 * p - k) // s + 1
@@ -969,9 +1049,14 @@ class _Importer:
             raise QonnxImportError(f"{label}: popcorn imports 1-D convolutions of (C, T) "
                                    f"sequences and 2-D convolutions of (C, H, W) maps, not "
                                    f"weight {weight.shape} on input {self.shape}")
-        if attrs.get("group", 1) != 1:
-            raise QonnxImportError(f"{label}: group={attrs['group']}; popcorn imports group=1 "
-                                   f"only (no grouped or depthwise convolutions)")
+        groups = int(attrs.get("group", 1))
+        if groups != 1 and axes == 1:
+            raise QonnxImportError(f"{label}: group={groups}; popcorn imports group=1 only for "
+                                   f"1-D convolutions (grouped and depthwise ones are 2-D)")
+        if groups < 1 or self.shape[0] % groups or weight.shape[0] % groups:
+            raise QonnxImportError(f"{label}: group={groups} does not divide the "
+                                   f"{self.shape[0]} input and {weight.shape[0]} output "
+                                   f"channels")
         if any(d != 1 for d in attrs.get("dilations", [1] * axes)):
             raise QonnxImportError(f"{label}: dilations={list(attrs['dilations'])}; popcorn "
                                    f"imports dilations=1 only")
@@ -987,12 +1072,13 @@ class _Importer:
         if "kernel_shape" in attrs and list(attrs["kernel_shape"]) != list(weight.shape[2:]):
             raise QonnxImportError(f"{label}: kernel_shape={list(attrs['kernel_shape'])} does "
                                    f"not match the weight {weight.shape}")
-        if weight.shape[1] != self.shape[0]:
-            raise QonnxImportError(f"{label}: weight has {weight.shape[1]} input channels, the "
-                                   f"input {self.shape[0]}")
+        if weight.shape[1] * groups != self.shape[0]:
+            per_group = f" per group ({groups} groups)" if groups != 1 else ""
+            raise QonnxImportError(f"{label}: weight has {weight.shape[1]} input channels"
+                                   f"{per_group}, the input {self.shape[0]}")
         bias = self.constant(node, 2, label, "bias")
         self._add_linear(label, f"conv{axes}d", weight, bias, strides, tuple(pads[:axes]),
-                         origin=self.origin.get(node.input[1]))
+                         origin=self.origin.get(node.input[1]), groups=groups)
 
     def _map_BatchNormalization(self, label, node, attrs, next_node):
         if self.state not in ("linear", "normalized"):
@@ -1246,8 +1332,7 @@ class _Importer:
         for position, item in enumerate(items):
             if isinstance(item, _Linear):
                 follower = items[position + 1] if position + 1 < len(items) else None
-                signs, alpha, ternary = item.split()
-                unit = TernaryWeights() if ternary else BnnWeights()
+                signs, alpha, unit = item.split()
                 if np.all(alpha == 1.0):
                     layers.append(item.layer(signs, unit, item.bias))
                 elif self.fold_scales and isinstance(follower, tuple):
@@ -1263,7 +1348,7 @@ class _Importer:
                 else:
                     weight = signs * alpha.reshape((-1,) + (1,) * (signs.ndim - 1))
                     scheme = TernaryWeights(per_channel=bool((alpha != alpha[0]).any())) \
-                        if ternary else XnorWeights()
+                        if isinstance(unit, TernaryWeights) else XnorWeights()
                     layers.append(item.layer(weight, scheme, item.bias))
             elif isinstance(item, tuple):
                 layers.append(item[2])

@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from ._qonnx_helpers import (QuantIdentity, QuantLinear, Uint8ActPerTensorFloat, binary_conv,
-                            binary_linear, export, nn, onnx, sign, torch)
+from ._qonnx_helpers import (QuantIdentity, binary_conv, binary_linear, export, nn, onnx, sign,
+                            torch)
 
 from popcorn.frontends import QonnxImportError, UnsupportedNode, import_qonnx
 
@@ -48,16 +48,6 @@ def test_softmax_is_an_unsupported_node(tmp_path):
         import_qonnx(path)
 
 
-def test_grouped_conv_names_group(tmp_path):
-    model = nn.Sequential(QuantIdentity(act_quant=Uint8ActPerTensorFloat),
-                          binary_conv(4, 4, 3, groups=2), nn.Flatten(), sign(),
-                          binary_linear(16, 3))
-    path = _export(tmp_path, model, (4, 4, 4))
-    with pytest.raises(QonnxImportError, match=re.escape(
-            f"node '{_node(path, 'Conv')}' (Conv): group=2; popcorn imports group=1 only")):
-        import_qonnx(path)
-
-
 def test_dilated_conv_names_dilations(tmp_path):
     model = nn.Sequential(sign(), binary_conv(2, 2, 2, dilation=2), nn.BatchNorm2d(2), sign(),
                           nn.Flatten(), binary_linear(2 * 2 * 2, 3))
@@ -77,17 +67,6 @@ def test_padded_conv_of_shifted_activations_is_refused(tmp_path):
     path = _export(tmp_path, model, (2, 4, 4))
     with pytest.raises(QonnxImportError, match=r"\(Conv\): pads=1 on pa activations shifted "
                                                r"by -[0-9.]+: ONNX pads with 0.* use padding 0"):
-        import_qonnx(path)
-
-
-def test_multibit_weights_are_refused(tmp_path):
-    from brevitas.quant import Int4WeightPerTensorFloatDecoupled
-
-    model = nn.Sequential(sign(), QuantLinear(8, 4, bias=False,
-                                              weight_quant=Int4WeightPerTensorFloatDecoupled))
-    path = _export(tmp_path, model, (8,))
-    with pytest.raises(QonnxImportError, match=r"\(MatMul\): weights are not binary or ternary: output 0 "
-                                               r"has \d+ distinct magnitudes .*signed 4-bit"):
         import_qonnx(path)
 
 

@@ -277,8 +277,8 @@ def _refusal(case):
         return g, y, "node '/conv' (Conv): dilations=[2]; popcorn imports dilations=1 only"
     if case == "group":
         y = g.node("Conv", "conv", q, g.const(np.ones((3, 1, 3))), group=3)
-        return g, y, ("node '/conv' (Conv): group=3; popcorn imports group=1 only (no grouped "
-                      "or depthwise convolutions)")
+        return g, y, ("node '/conv' (Conv): group=3; popcorn imports group=1 only for 1-D "
+                      "convolutions (grouped and depthwise ones are 2-D)")
     if case == "asymmetric pads":
         y = g.node("Conv", "conv", q, weight, pads=[0, 1])
         return g, y, ("node '/conv' (Conv): pads=[0, 1]; popcorn imports the same padding "
