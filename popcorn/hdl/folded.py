@@ -200,8 +200,8 @@ class FoldedAccelerator(wiring.Component):
         per = {  # innermost first
             "cw": [l.words - 1 for l in layers], "kx": [l.kernel[1] - 1 for l in layers],
             "ky": [l.kernel[0] // l.rows - 1 for l in layers], "j": [l.planes - 1 for l in layers],
-            "i": [l.wbases - 1 for l in layers], "dx": [l.pool[0] - 1 for l in layers],
-            "dy": [l.pool[0] - 1 for l in layers],
+            "i": [l.wbases - 1 for l in layers], "dx": [l.pool[0][1] - 1 for l in layers],
+            "dy": [l.pool[0][0] - 1 for l in layers],
             "nf": [l.nf - 1 for l in layers], "ox": [l.out_shape[1] - 1 for l in layers],
             "oy": [l.out_shape[0] - 1 for l in layers]}
         loops = {name: counter(name, lasts) for name, lasts in per.items()}
@@ -384,7 +384,7 @@ def _image_writer(m, plan, payload, take, wbank, in_wrs):
     """Writes the input transfers taken (``take``, ``payload``) into input bank ``wbank``
     (the layout of :mod:`popcorn.mapping.folded`: a pixel's transfers gathered into words
     of ``N * ew`` bits, base j of element e at bit ``j * ew + e``; memory r of the first
-    layer's ``rows`` holds pixel (y, x) at row ``y + pad - r``); returns the strobe of an
+    layer's ``rows`` holds pixel (y, x) at row ``y + Py - r``); returns the strobe of an
     image's last transfer."""
     first = plan.layers[0]
     bank_words, bank_bits = plan.input_bank
@@ -408,7 +408,7 @@ def _image_writer(m, plan, payload, take, wbank, in_wrs):
                      in_pixel.eq(Mux(in_pixel == per_pixel - 1, 0, in_pixel + 1))]
         with m.If((slot == per_word - 1) | (in_pixel == per_pixel - 1)):
             for n, in_wr in enumerate(in_wrs):
-                shift = (first.padding - n) * first.map[1] * first.words
+                shift = (first.padding[0] - n) * first.map[1] * first.words
                 m.d.comb += [in_wr.en.eq(in_addr + shift >= 0),
                              in_wr.addr.eq(wbank * bank_words + in_addr + shift),
                              in_wr.data.eq(filled)]
@@ -456,23 +456,25 @@ def _weight_addresses(m, plan, issue, end, layer):
 
 def _activation_address(m, plan, c, layer, rbank):
     """``(address, pad)``: the activation word of tap (ky, kx) of conv output pixel
-    ``(oy PS + dy, ox PS + dx)`` from the loop counters ``c`` (the first layer's in input
-    bank ``rbank``, which keeps ``padding`` rows above the map; a later layer's in the bank
-    the layer before wrote), and per row read at once whether it is padding."""
+    ``(oy PSy + dy, ox PSx + dx)`` from the loop counters ``c`` (the first layer's in input
+    bank ``rbank``, which keeps ``Py`` rows above the map; a later layer's in the bank the
+    layer before wrote), and per row read at once whether it is padding."""
     layers, first = plan.layers, plan.layers[0]
     bank_words, bank0 = plan.input_bank[0], plan.bank_words[0]
     g = {k: _table([f(l) for l in layers])[layer] for k, f in (
-        ("S", lambda l: l.stride), ("PS", lambda l: l.pool[1]), ("P", lambda l: l.padding),
+        ("Sy", lambda l: l.stride[0]), ("Sx", lambda l: l.stride[1]),
+        ("PSy", lambda l: l.pool[1][0]), ("PSx", lambda l: l.pool[1][1]),
+        ("Py", lambda l: l.padding[0]), ("Px", lambda l: l.padding[1]),
         ("H", lambda l: l.map[0]), ("W", lambda l: l.map[1]), ("CW", lambda l: l.words))}
-    span = max(max(l.map) + l.padding for l in layers).bit_length() + 1
+    span = max(max(l.map) + max(l.padding) for l in layers).bit_length() + 1
     iy, ix = Signal(signed(span), name="iy"), Signal(signed(span), name="ix")
-    m.d.comb += [iy.eq((c["oy"] * g["PS"] + c["dy"]) * g["S"] + c["ky"] - g["P"]),
-                 ix.eq((c["ox"] * g["PS"] + c["dx"]) * g["S"] + c["kx"] - g["P"])]
+    m.d.comb += [iy.eq((c["oy"] * g["PSy"] + c["dy"]) * g["Sy"] + c["ky"] - g["Py"]),
+                 ix.eq((c["ox"] * g["PSx"] + c["dx"]) * g["Sx"] + c["kx"] - g["Px"])]
     pad = Cat(*((iy + r < 0) | (ix < 0) | (iy + r >= g["H"]) | (ix >= g["W"])
                 for r in range(first.rows)))
     bank = Mux(layer == 0, rbank * bank_words, (~layer[0]) * bank0)
     row = Signal(signed(span + 1), name="row")
-    m.d.comb += row.eq(iy + Mux(layer == 0, first.padding, 0))
+    m.d.comb += row.eq(iy + Mux(layer == 0, first.padding[0], 0))
     address = Signal(range(max(2 * bank_words, sum(plan.bank_words))), name="act_addr")
     m.d.comb += address.eq(bank + (row.as_unsigned() * g["W"] + ix.as_unsigned()) * g["CW"]
                            + c["cw"])

@@ -1,10 +1,10 @@
 """Mapping a network onto the time-multiplexed ("folded") accelerator: one engine of ``pe``
 lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
 
-The small-board architecture (issue 10). Layers: Conv2d (k x k, stride, padding, the
-same on both axes), a MaxPool2d after it (fused: any square window and stride, OR or, for
-the ``minimum`` channels, AND of the comparator levels); a rectangular kernel, stride,
-padding or pool is refused naming the layer (the dataflow accelerator runs it), Flatten and Dense, the scores layer last; every scheme: M weight
+The small-board architecture (issue 10). Layers: Conv2d (kh x kw, stride and padding per
+axis: rectangular kernels and the (1, k) convolutions of a sequence alike), a MaxPool2d
+after it (fused: any window and stride per axis, OR or, for the ``minimum`` channels, AND
+of the comparator levels), Flatten and Dense, the scores layer last; every scheme: M weight
 bases x N activation bases of either encoding, L comparators per channel whose levels
 become the next layer's N' bases (sign, ABC-Net, PA-Net's pieces, fixed-point planes).
 
@@ -25,8 +25,8 @@ bit 0), as the golden model pads.
 
 Loops (one weight word and one activation word per cycle), outermost first: pooled output
 pixel (oy, ox), neuron fold nf, pool window position (dy, dx), weight base i, activation
-base j, tap (ky, kx), word cw. The conv output pixel is ``(oy * PS + dy, ox * PS + dx)``,
-its tap reads input pixel ``(cy * S + ky - pad, cx * S + kx - pad)``. A group (oy, ox, nf,
+base j, tap (ky, kx), word cw. The conv output pixel is ``(cy, cx) = (oy * PSy + dy, ox *
+PSx + dx)``, its tap reads input pixel ``(cy * Sy + ky - Py, cx * Sx + kx - Px)``. A group (oy, ox, nf,
 dy, dx) accumulates S of ``pe`` channels, compares it, and ORs the comparator levels over
 the pool window (ANDs them for the ``minimum`` channels).
 
@@ -53,8 +53,8 @@ Memories (word layouts defined here, used by the RTL and its testbench):
 * input banks: two, that images fill in turn and the first layer reads; a bank holds the
   image's pixels, ``CW`` words each, of ``N * ew`` bits (``ew = min(simd, E)`` elements):
   base j of element e of word cw at bit ``j * ew + e``; pixel (y, x) at word
-  ``((y + pad) * W + x) * CW``. The first layer's ``rows`` kernel rows are read at once from
-  ``rows`` memories: memory r holds pixel (y, x) at row ``y + pad - r``, so that one address
+  ``((y + Py) * W + x) * CW``. The first layer's ``rows`` kernel rows are read at once from
+  ``rows`` memories: memory r holds pixel (y, x) at row ``y + Py - r``, so that one address
   gives rows iy .. iy + rows - 1.
 * activation banks: two of ``planes * simd``-bit words (:attr:`FoldedPlan.planes`), pixel
   after pixel (raster order), ``CW`` words each, base j of element e at bit
@@ -117,8 +117,9 @@ class FoldedLayer:
     coefficients, weights in (ky, kx, c) order); ``nf`` its neuron folds; ``weight_base``
     and ``record_base`` its first words in the weight memory and the record ROM; the
     geometry (module docstring): input ``map`` (H, W) of ``elements``-element pixels of
-    ``planes`` bases, ``words`` (CW) per pixel and base, ``kernel`` (kh, kw), ``stride``,
-    ``padding``, ``pool`` (window, stride; (1, 1) without a pool), ``minimum`` the channels
+    ``planes`` bases, ``words`` (CW) per pixel and base, ``kernel`` (kh, kw), ``stride``
+    (Sy, Sx), ``padding`` (Py, Px), ``pool`` ((window h, w), (stride y, x); ((1, 1), (1, 1))
+    without a pool), ``minimum`` the channels
     the pool ANDs; ``scale`` A (C, M, N) and ``offset`` C' (C,) of ``Y = S + C'``
     (:func:`count_affine`); ``rows``: kernel rows read in one issue (the first layer's, when
     its ``kh`` rows of E elements fit ``simd`` bits: its taps (ky, kx) for every ky at once,
@@ -132,8 +133,8 @@ class FoldedLayer:
     planes: int
     words: int
     kernel: tuple
-    stride: int
-    padding: int
+    stride: tuple
+    padding: tuple
     pool: tuple
     minimum: tuple
     scale: object
@@ -164,14 +165,18 @@ class FoldedLayer:
     @property
     def conv_shape(self):
         """(OH, OW) of the convolution."""
-        (h, w), (kh, kw), s, p = self.map, self.kernel, self.stride, self.padding
-        return (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+        return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in
+                     zip(self.map, self.kernel, self.stride, self.padding))
 
     @property
     def out_shape(self):
         """(PH, PW): the pooled output map."""
-        k, s = self.pool
-        return tuple((n - k) // s + 1 for n in self.conv_shape)
+        return tuple((n - k) // s + 1 for n, k, s in zip(self.conv_shape, *self.pool))
+
+    @property
+    def pool_positions(self):
+        """Conv outputs pooled into one output pixel: the pool window's area."""
+        return self.pool[0][0] * self.pool[0][1]
 
     @property
     def taps(self):
@@ -200,8 +205,8 @@ class FoldedLayer:
 
     @property
     def issue_cycles(self):
-        (ph, pw), k = self.out_shape, self.pool[0]
-        return ph * pw * self.nf * k * k * self.group_issues
+        (ph, pw) = self.out_shape
+        return ph * pw * self.nf * self.pool_positions * self.group_issues
 
     @property
     def in_words(self):
@@ -251,10 +256,11 @@ class FoldedPlan:
         for layer in self.layers:
             f = layer.folding
             (h, w), (ph, pw) = layer.map, layer.out_shape
-            kind = "dense" if layer.kernel == layer.map and layer.padding == 0 else "conv2d"
+            kind = "dense" if layer.kernel == layer.map and layer.padding == (0, 0) \
+                else "conv2d"
             rows.append({
                 "layer": f.linear.layer,
-                "kind": f"{kind}{' + maxpool' if layer.pool[0] > 1 else ''} (folded)",
+                "kind": f"{kind}{' + maxpool' if layer.pool_positions > 1 else ''} (folded)",
                 "in": f"{h * w * layer.words} x {layer.planes * min(self.simd, layer.elements)}",
                 "out": (f"1 x {self.classes * self.score_width}" if layer.scores else
                         f"{ph * pw} x {f.channels * layer.out_planes}"),
@@ -265,7 +271,7 @@ class FoldedPlan:
                           f"{layer.out_planes} {f.activation.quantizer.quantizer} bases",
                 "pe": self.pe, "simd": self.simd,
                 "cycles_per_vector": layer.nf * layer.group_issues,
-                "vectors": ph * pw * layer.pool[0] ** 2,   # conv outputs computed
+                "vectors": ph * pw * layer.pool_positions,   # conv outputs computed
                 "engine_latency": layer.issue_cycles + DRAIN})
         return rows
 
@@ -327,9 +333,9 @@ class FoldedPlan:
     @property
     def input_bank(self):
         """(words, bits) of one input bank (of each of its ``rows`` memories): the first
-        layer's map with ``padding`` rows above it."""
+        layer's map with ``Py`` padding rows above it."""
         first = self.layers[0]
-        words = (first.map[0] + first.padding) * first.map[1] * first.words
+        words = (first.map[0] + first.padding[0]) * first.map[1] * first.words
         return words, first.planes * min(self.simd, first.elements)
 
     @property
@@ -481,10 +487,6 @@ def _record(layer, c, plan):
                      for t, mode in zip(stored[0], modes[0])], w + MODE_WIDTH)
     return fields | (int(c in layer.minimum) << (plan.levels * (w + MODE_WIDTH)))
 
-def _square(*pairs):
-    """Whether every ``(h, w)`` pair is the same on both axes."""
-    return all(h == w for h, w in pairs)
-
 
 def _refuse(stage, what):
     raise NetworkError(f"layer {stage.layer} ({stage.kind}): {what}; build with "
@@ -511,34 +513,28 @@ def fold_layers(dataflow, pe, simd):
             _refuse(stage, "parallel branches joined by a Concat are not in the folded "
                            "engine")
         folding = stage.folding
-        pool, minimum = (1, 1), ()
+        pool, minimum = ((1, 1), (1, 1)), ()
         if n + 1 < len(stages) and isinstance(stages[n + 1], PoolStage):
             p = stages[n + 1]
-            if not _square(p.kernel, p.stride):
-                _refuse(p, f"a {p.kernel[0]}x{p.kernel[1]} pool of stride {p.stride} (not "
-                           f"square) is not in the folded engine")
-            pool, minimum = (p.kernel[0], p.stride[0]), tuple(int(c) for c in p.minimum)
+            pool, minimum = (tuple(p.kernel), tuple(p.stride)), tuple(int(c) for c in p.minimum)
             n += 1
         if isinstance(stage, ConvStage):
             if folding.borders is not None:
                 _refuse(stage, "padding pm1 activations with the value 0 (padding_fill="
                                "'zero') is not in the folded engine")
-            if not _square(stage.kernel, stage.stride, stage.padding):
-                _refuse(stage, f"a {stage.kernel[0]}x{stage.kernel[1]} kernel of stride "
-                               f"{stage.stride} and padding {stage.padding} (not square) is "
-                               f"not in the folded engine")
             h, w, e = stage.height, stage.width, stage.channels
-            kernel, stride, padding = stage.kernel, stage.stride[0], stage.padding[0]
+            kernel, stride, padding = (tuple(stage.kernel), tuple(stage.stride),
+                                       tuple(stage.padding))
         else:
             h, w, e = shape or (1, 1, folding.fan_in)
-            kernel, stride, padding = (h, w), 1, 0
+            kernel, stride, padding = (h, w), (1, 1), (0, 0)
         nf = -(-folding.channels // pe)
         rows = kernel[0] if not layers and isinstance(stage, ConvStage) \
             and kernel[0] * e <= simd else 1
         layer = FoldedLayer(folding, nf, weight_base, record_base, (h, w), e,
                             folding.act_bases, -(-e // simd), kernel, stride, padding, pool,
                             minimum, *count_affine(folding), rows)
-        if layer.scores and (pool != (1, 1) or layer.out_shape != (1, 1)):
+        if layer.scores and (layer.pool_positions > 1 or layer.out_shape != (1, 1)):
             _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")
         layers.append(layer)
         weight_base += layer.weight_words

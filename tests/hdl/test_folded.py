@@ -37,6 +37,8 @@ def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme, b
     ("binaryconnect", "dense", 4, 4),   # 2-bit fixed-point activations: binary bases
     ("xnor", "rgb", 2, 16),       # 3 channels, the first layer's 3 kernel rows at once
     ("abc", "gap", 2, 8),         # a global average pool: a Dense over the map
+    ("bnn", "rect", 2, 8),        # (3, 1) rows at once, (1, 3) stride (2, 1), pool (2, 1)
+    ("pa", "sequence", 2, 16),    # a sequence's (1, 3) convolutions, its max over time
 ])
 def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, scheme, layout, pe, simd):
     plan = map_folded(random_network(scheme, layout=layout, seed=simd), pe=pe, simd=simd)

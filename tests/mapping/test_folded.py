@@ -34,14 +34,15 @@ def run_images(plan, inputs):
         fmap[:, :, :, :first.elements] = image.reshape(h, w, first.elements,
                                                        first.planes).transpose(0, 1, 3, 2)
         for n, layer in enumerate(plan.layers):
-            (kh, kw), st, pad, (pk, ps) = layer.kernel, layer.stride, layer.padding, layer.pool
+            (kh, kw), (sy, sx), (py, px) = layer.kernel, layer.stride, layer.padding
+            (pkh, pkw), (psy, psx) = layer.pool
             ph, pw = layer.out_shape
             c, m, nb = layer.folding.channels, layer.wbases, layer.planes
             out = np.zeros((ph, pw, layer.nf * pe, max(layer.out_planes, 1)), np.int64)
             for oy, ox, nf, p in np.ndindex(ph, pw, layer.nf, pe):
                 record = records[layer.record_base + nf]
                 pooled = []
-                for dy, dx in np.ndindex(pk, pk):
+                for dy, dx in np.ndindex(pkh, pkw):
                     total = 0
                     for i, j, t, word in np.ndindex(m, nb, layer.steps, layer.words):
                         # rows kernel rows at once, each a word of simd bits (rows = 1) or
@@ -49,8 +50,8 @@ def run_images(plan, inputs):
                         seg = s if layer.rows == 1 else layer.elements
                         x = np.zeros(s, np.uint8)
                         for row in range(layer.rows):
-                            iy = (oy * ps + dy) * st + t // kw * layer.rows + row - pad
-                            ix = (ox * ps + dx) * st + t % kw - pad
+                            iy = (oy * psy + dy) * sy + t // kw * layer.rows + row - py
+                            ix = (ox * psx + dx) * sx + t % kw - px
                             if 0 <= iy < layer.map[0] and 0 <= ix < layer.map[1]:
                                 x[row * seg:(row + 1) * seg] = \
                                     fmap[iy, ix, j, word * s:word * s + seg]
@@ -103,11 +104,14 @@ def test_memory_images_compute_the_golden_scores(scheme, binary_input, pe, simd)
 @pytest.mark.parametrize("scheme", ["bnn", "xnor", "abc", "pa", "binaryconnect"])
 @pytest.mark.parametrize("layout, pe, simd", [("conv", 2, 8), ("strided", 1, 64),
                                               ("dense", 4, 4), ("conv", 1, 3), ("rgb", 2, 16),
-                                              ("rgb", 4, 4)])
+                                              ("rgb", 4, 4), ("sequence", 2, 8),
+                                              ("sequence", 1, 64), ("rect", 2, 8),
+                                              ("rect", 4, 16)])
 def test_cnn_memory_images_compute_the_golden_scores(scheme, layout, pe, simd):
     """Every scheme; 8-bit inputs as bit planes, padded and strided convolutions, pools
-    (overlapping, some channels by the minimum), flatten: the images and loops against the
-    golden model."""
+    (overlapping, some channels by the minimum), flatten, rectangular kernels, strides,
+    padding and pools and the (1, k) convolutions of a sequence: the images and loops
+    against the golden model."""
     plan = map_folded(random_network(scheme, layout=layout, seed=pe + simd), pe=pe, simd=simd)
     x = np.random.default_rng(3).random((3,) + tuple(plan.network.input_shape))
     scores, _ = plan.reference(x)
@@ -184,20 +188,22 @@ def test_concat_is_refused_by_name():
         map_folded(random_concat_network("bnn", layout="dense"))
 
 
-def test_rectangular_layers_are_refused_by_name():
-    """The folded engine runs square kernels, strides, padding and pools; a rectangular one
-    is refused naming the layer and the way out."""
-    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\): a 1x3 kernel of stride "
-                                           r"\(1, 1\) and padding \(0, 1\) \(not square\) "
-                                           r"is not in the folded engine; build with --arch "
-                                           r"dataflow"):
-        map_folded(random_network("bnn", seed=1, layout="sequence"))
-    pool = random_network("bnn", seed=1, layout=((1, 6, 6), (
-        ("conv", 3, 3, 1, 1), ("pool", (1, 2)), ("flatten",), ("dense", 3))))
-    with pytest.raises(NetworkError, match=r"layer 3 \(maxpool2d\): a 1x2 pool of stride "
-                                           r"\(1, 2\) \(not square\) is not in the folded "
-                                           r"engine; build with --arch dataflow"):
-        map_folded(pool)
+def test_rectangular_layers_fold_per_axis():
+    """Kernels, strides, padding and pools per axis: a sequence's (1, k) convolutions and
+    its max over time, a (3, 1) first layer whose three kernel rows are read at once."""
+    seq = map_folded(random_network("bnn", seed=1, layout="sequence"), pe=2, simd=8)
+    first, second, dense = seq.layers
+    assert (first.map, first.kernel, first.padding, first.conv_shape) == \
+        ((1, 16), (1, 3), (0, 1), (1, 16))
+    assert (second.stride, second.pool, second.conv_shape, second.out_shape) == \
+        ((1, 2), ((1, 8), (1, 8)), (1, 8), (1, 1))
+    assert second.issue_cycles == 1 * 3 * 8 * 1 * 1 * 3 * 1   # 3 folds, 8 positions, 3 taps
+    assert seq.input_bank[0] == 16 * first.words            # no padding rows: Py = 0
+    rect = map_folded(random_network("bnn", seed=1, layout="rect"), pe=2, simd=8)
+    first, second, dense = rect.layers
+    assert (first.rows, first.padding, first.steps) == (3, (1, 0), 1)
+    assert (second.stride, second.pool, second.out_shape) == ((2, 1), ((2, 1), (2, 1)), (2, 8))
+    assert rect.input_bank[0] == (7 + 1) * 8
 
 
 def test_folded_needs_spram_and_is_refused_without():
