@@ -4,7 +4,9 @@ lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
 The small-board architecture (issue 10). Layers: Conv2d (kh x kw, stride and padding per
 axis: rectangular kernels and the (1, k) convolutions of a sequence alike), a MaxPool2d
 after it (fused: any window and stride per axis, OR or, for the ``minimum`` channels, AND
-of the comparator levels), Flatten and Dense, the scores layer last; every scheme: M weight
+of the comparator levels; pools in a row fuse when they compose), Flatten and Dense, a
+Concat of parallel branches (each one Conv2d or Dense layer with its pools: seed 003's text
+model; a residual Add is refused), the scores layer last; every scheme: M weight
 bases x N activation bases of either encoding, L comparators per channel whose levels
 become the next layer's N' bases (sign, ABC-Net, PA-Net's pieces, fixed-point planes).
 
@@ -53,13 +55,15 @@ Memories (word layouts defined here, used by the RTL and its testbench):
 * input banks: two, that images fill in turn and the first layer reads; a bank holds the
   image's pixels, ``CW`` words each, of ``N * ew`` bits (``ew = min(simd, E)`` elements):
   base j of element e of word cw at bit ``j * ew + e``; pixel (y, x) at word
-  ``((y + Py) * W + x) * CW``. The first layer's ``rows`` kernel rows are read at once from
-  ``rows`` memories: memory r holds pixel (y, x) at row ``y + Py - r``, so that one address
+  ``((y + Py) * W + x) * CW``; every layer of phase 0 reads it (:attr:`FoldedLayer.phase`). The first layer's ``rows`` kernel rows are read at once from
+  ``rows`` memories: memory r holds pixel (y, x) at row ``y + Py - r`` (Py:
+  :attr:`FoldedPlan.input_pad`), so that one address
   gives rows iy .. iy + rows - 1.
 * activation banks: two of ``planes * simd``-bit words (:attr:`FoldedPlan.planes`), pixel
   after pixel (raster order), ``CW`` words each, base j of element e at bit
-  ``j * simd + e``: layer l writes bank ``l % 2`` and layer l > 0 reads bank
-  ``(l - 1) % 2``; one memory, bank 0 at word 0 and bank 1 after it, each as deep as the
+  ``j * simd + e``: a layer of phase q writes bank ``q % 2`` and one of phase q > 0 reads
+  bank ``(q - 1) % 2`` (a chain's layer l is of phase l; a Concat's branches share one,
+  each writing its channels from word :attr:`FoldedLayer.out_offset` of each pixel); one memory, bank 0 at word 0 and bank 1 after it, each as deep as the
   largest map it holds (:attr:`FoldedPlan.bank_words`: CNV's first map alone is in bank 0).
 
 Cycles (:meth:`FoldedPlan.cycle_model`): the image's ``in_words`` words enter an input
@@ -78,7 +82,8 @@ from ..golden.widths import signed_width
 from ..hwmath import argmax_stages
 from ..network.validate import NetworkError
 from .network_map import PREDICTED_IMAGES, map_network
-from .stages import ConcatStage, ConvStage, FlattenStage, PoolStage, ShortcutStage
+from .stages import (ConcatStage, ConvStage, DenseStage, FlattenStage, PoolStage,
+                     ShortcutStage)
 from .timing import ChainCycles
 
 SPRAM_WIDTH = 64
@@ -123,7 +128,12 @@ class FoldedLayer:
     the pool ANDs; ``scale`` A (C, M, N) and ``offset`` C' (C,) of ``Y = S + C'``
     (:func:`count_affine`); ``rows``: kernel rows read in one issue (the first layer's, when
     its ``kh`` rows of E elements fit ``simd`` bits: its taps (ky, kx) for every ky at once,
-    see the input banks), else 1."""
+    see the input banks), else 1; ``phase``: the layer reads the input banks in phase 0,
+    else activation bank ``(phase - 1) % 2``, and writes bank ``phase % 2`` (a Concat's
+    branches share a phase); its channels start at word ``out_offset`` of each of the
+    output map's pixels of ``out_words`` words; ``spread``: the word position of each of
+    its input pixel's E elements when they are not 0 .. E - 1 (after a Concat), the
+    others padding."""
     folding: object
     nf: int
     weight_base: int
@@ -140,6 +150,10 @@ class FoldedLayer:
     scale: object
     offset: object
     rows: int = 1
+    phase: int = 0
+    out_offset: int = 0
+    out_words: int = 1
+    spread: tuple = ()
 
     @property
     def scores(self):
@@ -207,6 +221,11 @@ class FoldedLayer:
     def issue_cycles(self):
         (ph, pw) = self.out_shape
         return ph * pw * self.nf * self.pool_positions * self.group_issues
+
+    @property
+    def positions(self):
+        """Where a tap's ``rows * E`` weight elements go in its ``words * simd`` bits."""
+        return list(self.spread) or list(range(self.rows * self.elements))
 
     @property
     def in_words(self):
@@ -331,11 +350,22 @@ class FoldedPlan:
         return max(threshold, self.score_width)
 
     @property
+    def readers(self):
+        """The layers that read the input banks (phase 0: the first, or a Concat's
+        branches)."""
+        return [layer for layer in self.layers if layer.phase == 0]
+
+    @property
+    def input_pad(self):
+        """Rows above the map in an input bank: the most ``Py`` of its readers."""
+        return max(layer.padding[0] for layer in self.readers)
+
+    @property
     def input_bank(self):
         """(words, bits) of one input bank (of each of its ``rows`` memories): the first
-        layer's map with ``Py`` padding rows above it."""
+        layer's map with :attr:`input_pad` rows above it."""
         first = self.layers[0]
-        words = (first.map[0] + first.padding[0]) * first.map[1] * first.words
+        words = (first.map[0] + self.input_pad) * first.map[1] * first.words
         return words, first.planes * min(self.simd, first.elements)
 
     @property
@@ -347,9 +377,10 @@ class FoldedPlan:
     @property
     def bank_words(self):
         """Words of activation banks 0 and 1: the largest input map of the layers that read
-        each (the odd layers bank 0, the even ones after the first bank 1; at least 1)."""
-        return tuple(max([layer.in_words for layer in self.layers[first::2]] or [1])
-                     for first in (1, 2))
+        each (the odd phases bank 0, the even ones after the first bank 1; at least 1)."""
+        return tuple(max([layer.in_words for layer in self.layers
+                          if layer.phase and (layer.phase - 1) % 2 == bank] or [1])
+                     for bank in (0, 1))
 
     @property
     def weight_words(self):
@@ -365,15 +396,17 @@ class FoldedPlan:
         back (the weights loaded), the result always taken: the accelerator's control
         (:class:`~popcorn.hdl.folded.FoldedAccelerator`) cycle for cycle. Image n's W words
         are taken from ``s_n`` on, one per cycle, into input bank ``n % 2``, free three
-        cycles after the first layer's last issue for image n - 2 (its read
-        :data:`READ_AFTER_ISSUE` cycles later, then the bank's flag):
-        ``s_n = max(s_{n-1} + W, f_{n-2} + I_0 + 2)`` with I_0 the first layer's issue cycles.
+        cycles after the last issue of its readers (:attr:`readers`) for image n - 2 (the
+        read :data:`READ_AFTER_ISSUE` cycles later, then the bank's flag):
+        ``s_n = max(s_{n-1} + W, f_{n-2} + I_0 + 2)`` with I_0 the readers' issue cycles
+        and the :data:`DRAIN` between them.
         The engine starts at ``c_n = max(s_n + W, h_{n-1} + 1)`` (the image waiting, the
         previous scores handed over at ``h_{n-1}``) and issues from ``f_n = c_n + 1``; its
         last issue is at ``f_n + sum(I) + DRAIN (L - 1) - 1`` and the hand-over
         ``WRITE_AFTER_ISSUE + 1`` cycles later; the result leaves the argmax
         ``argmax_stages(classes)`` cycles after that."""
-        w, first = self.in_words, self.layers[0].issue_cycles
+        w, readers = self.in_words, self.readers
+        first = sum(layer.issue_cycles for layer in readers) + DRAIN * (len(readers) - 1)
         issues = sum(layer.issue_cycles for layer in self.layers)
         span = issues + DRAIN * (len(self.layers) - 1) + WRITE_AFTER_ISSUE  # -> hand-over
         inputs, outputs, issued = [], [], []
@@ -414,7 +447,7 @@ class FoldedPlan:
             taps = bits.reshape(m, c, kh // rows, rows, kw, e).transpose(0, 1, 2, 4, 3, 5)
             padded = np.full((m, layer.nf * self.pe, layer.steps, layer.words * s),
                              0 if layer.counts_and else 1, np.uint8)
-            padded[:, :c, :, :rows * e] = taps.reshape(m, c, layer.steps, rows * e)
+            padded[:, :c, :, layer.positions] = taps.reshape(m, c, layer.steps, rows * e)
             folds = padded.reshape(m, layer.nf, self.pe, layer.steps * layer.words, s)
             for word_bits in folds.transpose(1, 0, 3, 2, 4).reshape(-1, self.pe * s):
                 words.append(int.from_bytes(np.packbits(word_bits, bitorder="little")
@@ -493,57 +526,116 @@ def _refuse(stage, what):
                        f"--arch dataflow")
 
 
+def _fused_pool(stage, pools):
+    """``(((kh, kw), (sy, sx)), minimum)``: the MaxPool2d ``pools`` after ``stage`` as one
+    window, ``(((1, 1), (1, 1)), ())`` without; a 1 x 1 pool of stride 1 is the identity; a
+    pool after a pool composes when its windows leave no gaps (a stride at most the window)
+    and it ANDs the same channels: window ``(k2 - 1) s1 + k1`` and stride ``s1 s2`` per
+    axis."""
+    (kernel, stride), minimum = ((1, 1), (1, 1)), None
+    for p in pools:
+        if tuple(p.kernel) == tuple(p.stride) == (1, 1):
+            continue
+        mine = tuple(int(c) for c in p.minimum)
+        if minimum is not None and (set(mine) != set(minimum) or any(
+                s > k for s, k in zip(stride, kernel))):
+            _refuse(p, f"a pool after the pool of layer {stage.layer} that takes the minimum "
+                       f"of other channels or leaves gaps does not fuse into one window of "
+                       f"the folded engine")
+        kernel = tuple((k2 - 1) * s1 + k1 for k1, s1, k2 in zip(kernel, stride, p.kernel))
+        stride = tuple(s1 * s2 for s1, s2 in zip(stride, p.stride))
+        minimum = mine
+    return (kernel, stride), minimum or ()
+
+
 def fold_layers(dataflow, pe, simd):
-    """The :class:`FoldedLayer` of every engine of the dataflow plan, its pools fused."""
+    """The :class:`FoldedLayer` of every engine of the dataflow plan, its pools fused; a
+    Concat's branches (each one Conv2d or Dense layer and its pools) read the same input
+    in one phase and write their channels into the same output map, branch b from word
+    ``sum(ceil(C_a / simd) for a < b)`` of each pixel, so that the layer after it reads
+    branch b's channel c as element ``offset_b * simd + c`` (:attr:`FoldedLayer.spread`)
+    and the elements between as padding."""
     stages = [s for s in dataflow.stages if s.kind != "argmax"]
-    layers, weight_base, record_base = [], 0, 0
-    shape = None                                 # (H, W, E) of the next layer's input
+    layers = []
+    source = None        # (H, W, E, words, spread) of the next layer's input; None: the input
     n = 0
     while n < len(stages):
         stage = stages[n]
+        n += 1
         if isinstance(stage, FlattenStage):
-            shape = (stage.height, stage.width, stage.channels)
-            n += 1
+            if source is None:
+                source = (stage.height, stage.width, stage.channels,
+                          -(-stage.channels // simd), ())
             continue
         if isinstance(stage, PoolStage):
             _refuse(stage, "the folded accelerator pools only right after a convolution")
         if isinstance(stage, ShortcutStage):
             _refuse(stage, "residual blocks (a shortcut queue) are not in the folded engine")
-        if isinstance(stage, ConcatStage):
-            _refuse(stage, "parallel branches joined by a Concat are not in the folded "
-                           "engine")
-        folding = stage.folding
-        pool, minimum = ((1, 1), (1, 1)), ()
-        if n + 1 < len(stages) and isinstance(stages[n + 1], PoolStage):
-            p = stages[n + 1]
-            pool, minimum = (tuple(p.kernel), tuple(p.stride)), tuple(int(c) for c in p.minimum)
+        pools = []
+        while n < len(stages) and isinstance(stages[n], PoolStage):
+            pools.append(stages[n])
             n += 1
-        if isinstance(stage, ConvStage):
-            if folding.borders is not None:
-                _refuse(stage, "padding pm1 activations with the value 0 (padding_fill="
-                               "'zero') is not in the folded engine")
-            h, w, e = stage.height, stage.width, stage.channels
-            kernel, stride, padding = (tuple(stage.kernel), tuple(stage.stride),
-                                       tuple(stage.padding))
+        concat = isinstance(stage, ConcatStage)
+        if concat:
+            branches = []
+            for b, branch in enumerate(stage.branches):
+                if not branch or not isinstance(branch[0], (ConvStage, DenseStage)) or any(
+                        not isinstance(p, PoolStage) for p in branch[1:]):
+                    _refuse(stage, f"branch {b} is not one Conv2d or Dense layer and its "
+                                   f"pools, as the folded engine runs a Concat's branches")
+                branches.append((branch[0], branch[1:]))
+            if pools:
+                _refuse(pools[0], "the folded accelerator pools only right after a "
+                                  "convolution")
         else:
-            h, w, e = shape or (1, 1, folding.fan_in)
-            kernel, stride, padding = (h, w), (1, 1), (0, 0)
-        nf = -(-folding.channels // pe)
-        rows = kernel[0] if not layers and isinstance(stage, ConvStage) \
-            and kernel[0] * e <= simd else 1
-        layer = FoldedLayer(folding, nf, weight_base, record_base, (h, w), e,
-                            folding.act_bases, -(-e // simd), kernel, stride, padding, pool,
-                            minimum, *count_affine(folding), rows)
-        if layer.scores and (layer.pool_positions > 1 or layer.out_shape != (1, 1)):
-            _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")
-        layers.append(layer)
-        weight_base += layer.weight_words
-        record_base += nf
-        shape = (*layer.out_shape, folding.channels)
-        n += 1
+            branches = [(stage, pools)]
+        widths = [-(-s.folding.channels // simd) for s, _ in branches]
+        offsets = np.cumsum([0] + widths[:-1])
+        phase = 1 + max([l.phase for l in layers], default=-1)
+        alone = not concat and phase == 0
+        for (linear, pool), offset in zip(branches, offsets):
+            layers.append(_fold_layer(linear, pool, source, layers, pe, simd, phase=phase,
+                                      out_offset=int(offset), out_words=sum(widths),
+                                      alone=alone))
+        last = layers[-1]
+        channels = [s.folding.channels for s, _ in branches]
+        spread = () if not concat else tuple(
+            int(o) * simd + c for o, k in zip(offsets, channels) for c in range(k))
+        source = (*last.out_shape, sum(channels), sum(widths), spread)
     if not layers[-1].scores:
         raise NetworkError("the folded accelerator needs the scores layer last")
     return tuple(layers)
+
+
+def _fold_layer(stage, pools, source, layers, pe, simd, **where):
+    """The :class:`FoldedLayer` of ``stage`` with its ``pools`` fused, reading ``source``
+    ((H, W, E, words, spread) of the map before it; None: the input), after ``layers``;
+    ``where``: its phase, output words and whether it reads the input alone."""
+    folding = stage.folding
+    pool, minimum = _fused_pool(stage, pools)
+    if isinstance(stage, ConvStage):
+        if folding.borders is not None:
+            _refuse(stage, "padding pm1 activations with the value 0 (padding_fill="
+                           "'zero') is not in the folded engine")
+        h, w, e = stage.height, stage.width, stage.channels
+        words, spread = (-(-e // simd), ()) if source is None else source[3:]
+        kernel, stride, padding = (tuple(stage.kernel), tuple(stage.stride),
+                                   tuple(stage.padding))
+    else:
+        h, w, e, words, spread = source or (1, 1, folding.fan_in, -(-folding.fan_in // simd),
+                                            ())
+        kernel, stride, padding = (h, w), (1, 1), (0, 0)
+    nf = -(-folding.channels // pe)
+    rows = kernel[0] if where.pop("alone") and isinstance(stage, ConvStage) \
+        and kernel[0] * e <= simd else 1
+    last = layers[-1] if layers else None
+    layer = FoldedLayer(folding, nf, last.weight_base + last.weight_words if last else 0,
+                        last.record_base + last.nf if last else 0, (h, w), e,
+                        folding.act_bases, words, kernel, stride, padding, pool, minimum,
+                        *count_affine(folding), rows, spread=spread, **where)
+    if layer.scores and (layer.pool_positions > 1 or layer.out_shape != (1, 1)):
+        _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")
+    return layer
 
 
 def map_folded(network, *, pe=1, simd=None, frac_bits=8):

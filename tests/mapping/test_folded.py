@@ -22,7 +22,9 @@ def _field(word, lane, width, start=0, bits=None, signed=True):
 
 def run_images(plan, inputs):
     """Scores computed from the plan's memory images alone, word by word as the module
-    docstring lays them out, with the loops it states."""
+    docstring lays them out, with the loops it states; each phase's layers read the map
+    the phase before wrote (phase 0 the input) and write theirs from word ``out_offset``
+    of each pixel."""
     words, records, coefs = plan.weight_image(), plan.record_image(), plan.coefficient_image()
     r, s, pe, cw, aw = plan.record_width, plan.simd, plan.pe, plan.count_width, plan.coef_width
     scores = []
@@ -30,10 +32,11 @@ def run_images(plan, inputs):
         first = plan.layers[0]
         h, w = first.map
         # fmap[y, x, j]: the pixel's base-j bits, CW words of simd bits end to end
-        fmap = np.zeros((h, w, first.planes, first.words * s), np.uint8)
-        fmap[:, :, :, :first.elements] = image.reshape(h, w, first.elements,
-                                                       first.planes).transpose(0, 1, 3, 2)
-        for n, layer in enumerate(plan.layers):
+        maps = {-1: np.zeros((h, w, first.planes, first.words * s), np.uint8)}
+        maps[-1][:, :, :, :first.elements] = image.reshape(
+            h, w, first.elements, first.planes).transpose(0, 1, 3, 2)
+        for layer in plan.layers:
+            fmap = maps[layer.phase - 1]
             (kh, kw), (sy, sx), (py, px) = layer.kernel, layer.stride, layer.padding
             (pkh, pkw), (psy, psx) = layer.pool
             ph, pw = layer.out_shape
@@ -79,9 +82,10 @@ def run_images(plan, inputs):
             if layer.scores:
                 scores.append(out[0, 0, :c, 0])
                 break
-            nxt = plan.layers[n + 1]
-            fmap = np.zeros((ph, pw, nxt.planes, nxt.words * s), np.uint8)
-            fmap[:, :, :, :layer.nf * pe] = out.transpose(0, 1, 3, 2)
+            target = maps.setdefault(layer.phase, np.zeros(
+                (ph, pw, layer.out_planes, layer.out_words * s), np.uint8))
+            start = layer.out_offset * s
+            target[:, :, :, start:start + layer.nf * pe] = out.transpose(0, 1, 3, 2)
     return np.array(scores, dtype=np.int64)
 
 
@@ -177,15 +181,50 @@ def test_zero_padding_of_pm1_maps_is_refused_by_name():
     map_folded(first)
 
 
-def test_concat_is_refused_by_name():
-    """Parallel branches are the dataflow accelerator's alone: the folded mapper names the
-    Concat and the way out."""
+@pytest.mark.parametrize("scheme", ["bnn", "xnor", "abc", "pa", "binaryconnect"])
+@pytest.mark.parametrize("kind, pe, simd", [("text", 2, 8), ("text", 1, 64), ("conv", 2, 4),
+                                            ("dense", 4, 16), ("textcnn", 2, 8)])
+def test_concat_memory_images_compute_the_golden_scores(scheme, kind, pe, simd):
+    """A Concat's branches read one map in one phase and write their channels side by
+    side, each from a word of its own: the text model's n-gram convolutions of the input,
+    each with its max over time (pools composed), branches of a stem's map (the layer after
+    reads the joined map) or of a vector; the images and loops against the golden model."""
+    from popcorn.golden.examples import random_concat_network, random_text_network
+
+    net = random_text_network(scheme, seed=simd, grams=(2, 4)) if kind == "textcnn" else \
+        random_concat_network(scheme, layout=kind, seed=simd, branches=3 if kind == "text"
+                              else 2)
+    plan = map_folded(net, pe=pe, simd=simd)
+    x = np.random.default_rng(4).random((3,) + tuple(plan.network.input_shape))
+    scores, _ = plan.reference(x)
+    assert np.array_equal(run_images(plan, x), scores)
+
+
+def test_concat_branches_share_a_phase():
     from popcorn.golden.examples import random_concat_network
 
-    with pytest.raises(NetworkError, match=r"layer cat \(concat\): parallel branches "
-                                           r"joined by a Concat are not in the folded "
-                                           r"engine; build with --arch dataflow"):
-        map_folded(random_concat_network("bnn", layout="dense"))
+    plan = map_folded(random_concat_network("bnn", layout="text", branches=3), pe=2, simd=4)
+    *branches, fc = plan.layers
+    assert [(l.phase, l.out_offset, l.out_words) for l in branches] == \
+        [(0, 0, 3), (0, 1, 3), (0, 2, 3)]                     # 3, 2, 2 channels: a word each
+    assert plan.readers == branches and fc.phase == 1 and fc.words == 3
+    assert fc.spread == (0, 1, 2, 4, 5, 8, 9)
+    first = sum(l.issue_cycles for l in branches) + 2 * DRAIN
+    model = plan.cycle_model(3)            # image 2 waits for the readers of image 0
+    assert model.inputs[2 * plan.in_words] >= first + 2
+
+
+def test_other_graphs_are_refused_by_name():
+    """A Concat's branch of two layers, and residual blocks, are the dataflow
+    accelerator's: the folded mapper names the layer and the way out."""
+    from popcorn.golden.examples import random_concat_network, random_residual_network
+
+    with pytest.raises(NetworkError, match=r"layer cat \(concat\): branch 2 is not one "
+                                           r"Conv2d or Dense layer and its pools.*build with "
+                                           r"--arch dataflow"):
+        map_folded(random_concat_network("bnn", layout="dense", branches=3))
+    with pytest.raises(NetworkError, match=r"residual blocks .* build with --arch dataflow"):
+        map_folded(random_residual_network("bnn", layout="dense"))
 
 
 def test_rectangular_layers_fold_per_axis():
