@@ -86,3 +86,16 @@ def test_folded_concat_bit_exact_with_exact_cycles(tmp_path, kind, scheme, pe, s
     assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
     assert run.measured["interval"] == plan.cycles_per_image
     assert run.measured["latency"] == plan.latency
+
+
+def test_folded_textcnn_example_bit_exact_with_exact_cycles(tmp_path):
+    """The built-in seed 003 text model (digits-textcnn-xnor) on two lanes."""
+    from popcorn.examples import load_example
+
+    net, x, _, _ = load_example("digits-textcnn-xnor")
+    plan = map_folded(net, pe=2)
+    run = simulate_network(plan, x[:3], build_dir=tmp_path, simulator="icarus", burst=2)
+    scores, argmax = plan.reference(x[:3])
+    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
+    assert run.measured["interval"] == plan.cycles_per_image
+    assert run.measured["latency"] == plan.latency

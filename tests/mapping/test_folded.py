@@ -200,6 +200,19 @@ def test_concat_memory_images_compute_the_golden_scores(scheme, kind, pe, simd):
     assert np.array_equal(run_images(plan, x), scores)
 
 
+def test_textcnn_example_memory_images_compute_the_golden_scores():
+    """The built-in seed 003 text model (digits-textcnn-xnor): three 1 x n convolutions of
+    32 filters of one sequence, each with its max over time, joined, a dense layer."""
+    from popcorn.examples import load_example
+
+    net, x, _, _ = load_example("digits-textcnn-xnor")
+    plan = map_folded(net, pe=2)
+    assert [(l.phase, l.out_offset, l.out_words) for l in plan.layers] == \
+        [(0, 0, 3), (0, 1, 3), (0, 2, 3), (1, 0, 1)]       # 32 channels: a 32-bit word each
+    scores, _ = plan.reference(x[:2])
+    assert np.array_equal(run_images(plan, x[:2]), scores)
+
+
 def test_concat_branches_share_a_phase():
     from popcorn.golden.examples import random_concat_network
 
