@@ -202,7 +202,8 @@ class FoldedAccelerator(wiring.Component):
             "cw": [l.words - 1 for l in layers], "kx": [l.kernel[1] - 1 for l in layers],
             "ky": [l.kernel[0] // l.rows - 1 for l in layers], "j": [l.planes - 1 for l in layers],
             "i": [l.wbases - 1 for l in layers], "dx": [l.pool[0][1] - 1 for l in layers],
-            "dy": [l.pool[0][0] - 1 for l in layers],
+            "dy": [l.pool[0][0] - 1 for l in layers], "ex": [l.outer[0][1] - 1 for l in layers],
+            "ey": [l.outer[0][0] - 1 for l in layers],
             "nf": [l.nf - 1 for l in layers], "ox": [l.out_shape[1] - 1 for l in layers],
             "oy": [l.out_shape[0] - 1 for l in layers]}
         loops = {name: counter(name, lasts) for name, lasts in per.items()}
@@ -232,7 +233,8 @@ class FoldedAccelerator(wiring.Component):
         act_addr, pad = _activation_address(m, plan, cq, layer_q, rbank_q)
 
         # -- the pipeline: tags travel with each issued word --------------------------------
-        tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "lfirst": 1,
+        tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "vfirst": 1,
+                      "vlast": 1, "lfirst": 1,
                       "pad": rows, "layer": range(max(n_layers, 2)), "nf": c["nf"].shape(),
                       "j": c["j"].shape()}
         stages = [{k: Signal(v, name=f"t{n}_{k}") for k, v in tag_shapes.items()}
@@ -242,7 +244,8 @@ class FoldedAccelerator(wiring.Component):
             & (c["i"] == 0)
         m.d.sync += [tq["valid"].eq(issue), tq["first"].eq(group_first),
                      tq["last"].eq(end["i"]), tq["wfirst"].eq((c["dx"] == 0) & (c["dy"] == 0)),
-                     tq["wlast"].eq(end["dy"]),
+                     tq["wlast"].eq(end["dy"]), tq["vfirst"].eq((c["ex"] == 0) & (c["ey"] == 0)),
+                     tq["vlast"].eq(end["ey"]),
                      tq["lfirst"].eq((c["nf"] == 0) & (c["ox"] == 0) & (c["oy"] == 0)),
                      tq["layer"].eq(layer), tq["nf"].eq(c["nf"]), tq["j"].eq(c["j"])]
         for before, after in zip(stages, stages[1:]):
@@ -330,8 +333,9 @@ class FoldedAccelerator(wiring.Component):
                          ys[p].eq(accs[p] + rec[:sw].as_signed())]
         m.d.sync += done.eq(t6["valid"] & t6["last"])
 
-        # t7: the pool over the window (of the comparator levels), the bases of the pooled
-        # levels into the next bank, or the scores
+        # t7: the pool over the window (of the comparator levels), then over the second
+        # window (each window's last group), the bases of the pooled levels into the next
+        # bank, or the scores
         flag = plan.levels * field_w
         pooled = [Signal(n_levels, name=f"pooled{p}") for p in range(pe)]
         planes = plan.planes
@@ -344,6 +348,13 @@ class FoldedAccelerator(wiring.Component):
                 m.d.sync += pooled[p].eq(pooling)
             out = Signal(n_levels, name=f"out_levels{p}")
             m.d.comb += out.eq(pooling ^ invert)
+            if plan.outer_pools:
+                invert2 = record7[p * r + flag + 1].replicate(n_levels)
+                outer, outering = (Signal(n_levels, name=f"{k}{p}") for k in ("outer", "outering"))
+                m.d.comb += outering.eq(Mux(t7["vfirst"], 0, outer) | (out ^ invert2))
+                with m.If(done & t7["wlast"]):
+                    m.d.sync += outer.eq(outering)
+                out = outering ^ invert2
             m.d.comb += bases[p].eq(_by_layer(t7["layer"], [
                 0 if layer.scores else levels_to_bases(
                     m, out[:layer.levels], *layer.folding.level_to_base_map(),
@@ -366,7 +377,7 @@ class FoldedAccelerator(wiring.Component):
             m.d.comb += stored[j].eq(Mux(slot_now == 0, 0, collect[j])
                                      | (Cat(*(b[j] for b in bases)) << (slot_now * pe)))
         last_layer = t7["layer"] == n_layers - 1
-        with m.If(done & t7["wlast"] & ~last_layer):
+        with m.If(done & t7["vlast"] & ~last_layer):
             m.d.sync += [*(collect[j].eq(stored[j]) for j in range(planes)),
                          out_slot.eq(slot_now + 1), out_word.eq(word_now)]
             with m.If((slot_now == per_fold - 1) | (t7["nf"] == nf_last[t7["layer"]])):
@@ -429,8 +440,8 @@ def _image_writer(m, plan, payload, take, wbank, in_wrs):
 
 def _weight_addresses(m, plan, issue, end, layer):
     """``(waddr, rbase, pair)``: the weight word of each issue (a base's words in order,
-    again for every activation base; a neuron fold's bases in order, again for every pool
-    position; the neuron folds again for every output pixel; the layers one after
+    again for every activation base; a neuron fold's bases in order, again for every
+    position of both pool windows; the neuron folds again for every output pixel; the layers one after
     another), the layer's first record and the base pair ``i * N + j``; ``end``: the
     loops' "this loop and every loop inside it at its last" flags."""
     layers, n_layers = plan.layers, len(plan.layers)
@@ -448,7 +459,7 @@ def _weight_addresses(m, plan, issue, end, layer):
             m.d.sync += waddr.eq(wi)
         with m.Elif(~end["i"]):
             m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1)]
-        with m.Elif(~end["dy"]):
+        with m.Elif(~end["ey"]):
             m.d.sync += [waddr.eq(wnf), wi.eq(wnf)]
         with m.Elif(~end["nf"]):
             m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1)]
@@ -464,7 +475,7 @@ def _weight_addresses(m, plan, issue, end, layer):
 
 def _activation_address(m, plan, c, layer, rbank):
     """``(address, pad)``: the activation word of tap (ky, kx) of conv output pixel
-    ``(oy PSy + dy, ox PSx + dx)`` from the loop counters ``c`` (phase 0's in input bank
+    ``(qy PSy + dy, qx PSx + dx)``, ``(qy, qx) = (oy OSy + ey, ox OSx + ex)``, from the loop counters ``c`` (phase 0's in input bank
     ``rbank``, which keeps ``input_pad`` rows above the map; a later phase's in the bank
     the phase before wrote), and per row read at once whether it is padding."""
     layers, first = plan.layers, plan.layers[0]
@@ -472,12 +483,15 @@ def _activation_address(m, plan, c, layer, rbank):
     g = {k: _table([f(l) for l in layers])[layer] for k, f in (
         ("Sy", lambda l: l.stride[0]), ("Sx", lambda l: l.stride[1]),
         ("PSy", lambda l: l.pool[1][0]), ("PSx", lambda l: l.pool[1][1]),
+        ("OSy", lambda l: l.outer[1][0]), ("OSx", lambda l: l.outer[1][1]),
         ("Py", lambda l: l.padding[0]), ("Px", lambda l: l.padding[1]),
         ("H", lambda l: l.map[0]), ("W", lambda l: l.map[1]), ("CW", lambda l: l.words))}
     span = max(max(l.map) + max(l.padding) for l in layers).bit_length() + 1
     iy, ix = Signal(signed(span), name="iy"), Signal(signed(span), name="ix")
-    m.d.comb += [iy.eq((c["oy"] * g["PSy"] + c["dy"]) * g["Sy"] + c["ky"] - g["Py"]),
-                 ix.eq((c["ox"] * g["PSx"] + c["dx"]) * g["Sx"] + c["kx"] - g["Px"])]
+    qy = c["oy"] * g["OSy"] + c["ey"]
+    qx = c["ox"] * g["OSx"] + c["ex"]
+    m.d.comb += [iy.eq((qy * g["PSy"] + c["dy"]) * g["Sy"] + c["ky"] - g["Py"]),
+                 ix.eq((qx * g["PSx"] + c["dx"]) * g["Sx"] + c["kx"] - g["Px"])]
     pad = Cat(*((iy + r < 0) | (ix < 0) | (iy + r >= g["H"]) | (ix >= g["W"])
                 for r in range(first.rows)))
     reads_input = _table([int(l.phase == 0) for l in layers])[layer]

@@ -26,11 +26,14 @@ compare S with ``T - C'``; the scores are ``S + C'``. Padding taps read code 0 (
 bit 0), as the golden model pads.
 
 Loops (one weight word and one activation word per cycle), outermost first: pooled output
-pixel (oy, ox), neuron fold nf, pool window position (dy, dx), weight base i, activation
-base j, tap (ky, kx), word cw. The conv output pixel is ``(cy, cx) = (oy * PSy + dy, ox *
-PSx + dx)``, its tap reads input pixel ``(cy * Sy + ky - Py, cx * Sx + kx - Px)``. A group (oy, ox, nf,
-dy, dx) accumulates S of ``pe`` channels, compares it, and ORs the comparator levels over
-the pool window (ANDs them for the ``minimum`` channels).
+pixel (oy, ox), neuron fold nf, second pool window position (ey, ex), pool window position
+(dy, dx), weight base i, activation base j, tap (ky, kx), word cw. The pooled pixel is
+``(qy, qx) = (oy * OSy + ey, ox * OSx + ex)`` (OS the second pool's stride), the conv
+output pixel ``(cy, cx) = (qy * PSy + dy, qx * PSx + dx)``, its tap reads input pixel
+``(cy * Sy + ky - Py, cx * Sx + kx - Px)``. A group (oy, ox, nf, ey, ex, dy, dx)
+accumulates S of ``pe`` channels, compares it, and ORs the comparator levels over the pool
+window (ANDs them for the ``minimum`` channels), then those over the second window (ANDs
+them for the ``outer_minimum`` ones).
 
 Memories (word layouts defined here, used by the RTL and its testbench):
 
@@ -45,7 +48,8 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   from :attr:`FoldedLayer.record_base`; lane p's record at bits ``p * record_width``:
   threshold layers, for each comparator k < L, ``T'_k`` (``count_width`` bits, signed) and
   its mode (2 bits, :func:`~popcorn.golden.comparators.encode_comparators`), then the pool's
-  AND flag (1 bit, at ``levels * (count_width + 2)``); the scores layer ``C'``
+  AND flag (1 bit, at ``levels * (count_width + 2)``) and, when a layer has a second pool
+  (:attr:`FoldedPlan.outer_pools`), the second's (the bit after); the scores layer ``C'``
   (``score_width`` bits, signed).
 * coefficients (EBR ROM, unless one value serves every pair: then a constant, or every
   layer's depends on the pair alone: then a table of :attr:`FoldedPlan.pair_coefficients`
@@ -133,7 +137,8 @@ class FoldedLayer:
     branches share a phase); its channels start at word ``out_offset`` of each of the
     output map's pixels of ``out_words`` words; ``spread``: the word position of each of
     its input pixel's E elements when they are not 0 .. E - 1 (after a Concat), the
-    others padding."""
+    others padding; ``outer``, ``outer_minimum``: a second pool (as ``pool``) of the pooled
+    map, when the pools after the layer do not fuse into one window."""
     folding: object
     nf: int
     weight_base: int
@@ -154,6 +159,8 @@ class FoldedLayer:
     out_offset: int = 0
     out_words: int = 1
     spread: tuple = ()
+    outer: tuple = ((1, 1), (1, 1))
+    outer_minimum: tuple = ()
 
     @property
     def scores(self):
@@ -184,13 +191,15 @@ class FoldedLayer:
 
     @property
     def out_shape(self):
-        """(PH, PW): the pooled output map."""
-        return tuple((n - k) // s + 1 for n, k, s in zip(self.conv_shape, *self.pool))
+        """(PH, PW): the output map, pooled by ``pool`` then ``outer``."""
+        inner = ((n - k) // s + 1 for n, k, s in zip(self.conv_shape, *self.pool))
+        return tuple((n - k) // s + 1 for n, k, s in zip(inner, *self.outer))
 
     @property
     def pool_positions(self):
-        """Conv outputs pooled into one output pixel: the pool window's area."""
-        return self.pool[0][0] * self.pool[0][1]
+        """Conv outputs pooled into one output pixel: the two windows' areas."""
+        (kh, kw), (oh, ow) = self.pool[0], self.outer[0]
+        return kh * kw * oh * ow
 
     @property
     def taps(self):
@@ -346,8 +355,13 @@ class FoldedPlan:
     def record_width(self):
         """Bits of one lane's record: the widest of a threshold layer's and the scores
         layer's."""
-        threshold = self.levels * (self.count_width + MODE_WIDTH) + 1
+        threshold = self.levels * (self.count_width + MODE_WIDTH) + 1 + self.outer_pools
         return max(threshold, self.score_width)
+
+    @property
+    def outer_pools(self):
+        """Whether a layer has a second pool (its records a second AND flag)."""
+        return any(layer.outer != ((1, 1), (1, 1)) for layer in self.layers)
 
     @property
     def readers(self):
@@ -518,7 +532,8 @@ def _record(layer, c, plan):
         act.constant[c:c + 1], field=(-(1 << (w - 1)), (1 << (w - 1)) - 1))
     fields = _lanes([(int(t) & ((1 << w) - 1)) | (int(mode) << w)
                      for t, mode in zip(stored[0], modes[0])], w + MODE_WIDTH)
-    return fields | (int(c in layer.minimum) << (plan.levels * (w + MODE_WIDTH)))
+    flags = int(c in layer.minimum) | int(c in layer.outer_minimum) << 1
+    return fields | (flags << (plan.levels * (w + MODE_WIDTH)))
 
 
 def _refuse(stage, what):
@@ -527,25 +542,29 @@ def _refuse(stage, what):
 
 
 def _fused_pool(stage, pools):
-    """``(((kh, kw), (sy, sx)), minimum)``: the MaxPool2d ``pools`` after ``stage`` as one
-    window, ``(((1, 1), (1, 1)), ())`` without; a 1 x 1 pool of stride 1 is the identity; a
-    pool after a pool composes when its windows leave no gaps (a stride at most the window)
-    and it ANDs the same channels: window ``(k2 - 1) s1 + k1`` and stride ``s1 s2`` per
-    axis."""
-    (kernel, stride), minimum = ((1, 1), (1, 1)), None
+    """The MaxPool2d ``pools`` after ``stage`` as at most two windows, each
+    ``(((kh, kw), (sy, sx)), minimum)`` (``(((1, 1), (1, 1)), ())``: none): a 1 x 1 pool of
+    stride 1 is the identity; a pool after a pool composes into its window when the
+    windows leave no gaps (a stride at most the window) and it ANDs the same channels
+    (window ``(k2 - 1) s1 + k1``, stride ``s1 s2`` per axis), else it starts the second."""
+    windows = []
     for p in pools:
         if tuple(p.kernel) == tuple(p.stride) == (1, 1):
             continue
         mine = tuple(int(c) for c in p.minimum)
-        if minimum is not None and (set(mine) != set(minimum) or any(
-                s > k for s, k in zip(stride, kernel))):
-            _refuse(p, f"a pool after the pool of layer {stage.layer} that takes the minimum "
-                       f"of other channels or leaves gaps does not fuse into one window of "
-                       f"the folded engine")
-        kernel = tuple((k2 - 1) * s1 + k1 for k1, s1, k2 in zip(kernel, stride, p.kernel))
-        stride = tuple(s1 * s2 for s1, s2 in zip(stride, p.stride))
-        minimum = mine
-    return (kernel, stride), minimum or ()
+        if windows and set(mine) == set(windows[-1][1]) and all(
+                s <= k for s, k in zip(*windows[-1][0])):
+            (kernel, stride), _ = windows.pop()
+            windows.append(((tuple((k2 - 1) * s1 + k1 for k1, s1, k2 in
+                                   zip(kernel, stride, p.kernel)),
+                             tuple(s1 * s2 for s1, s2 in zip(stride, p.stride))), mine))
+        elif len(windows) < 2:
+            windows.append(((tuple(p.kernel), tuple(p.stride)), mine))
+        else:
+            _refuse(p, f"a third pool after layer {stage.layer} that does not fuse into the "
+                       f"two before (the minimum of other channels, or gaps) is not in the "
+                       f"folded engine")
+    return (windows + [(((1, 1), (1, 1)), ())] * 2)[:2]
 
 
 def fold_layers(dataflow, pe, simd):
@@ -612,7 +631,7 @@ def _fold_layer(stage, pools, source, layers, pe, simd, **where):
     ((H, W, E, words, spread) of the map before it; None: the input), after ``layers``;
     ``where``: its phase, output words and whether it reads the input alone."""
     folding = stage.folding
-    pool, minimum = _fused_pool(stage, pools)
+    (pool, minimum), (outer, outer_minimum) = _fused_pool(stage, pools)
     if isinstance(stage, ConvStage):
         if folding.borders is not None:
             _refuse(stage, "padding pm1 activations with the value 0 (padding_fill="
@@ -632,7 +651,8 @@ def _fold_layer(stage, pools, source, layers, pe, simd, **where):
     layer = FoldedLayer(folding, nf, last.weight_base + last.weight_words if last else 0,
                         last.record_base + last.nf if last else 0, (h, w), e,
                         folding.act_bases, words, kernel, stride, padding, pool, minimum,
-                        *count_affine(folding), rows, spread=spread, **where)
+                        *count_affine(folding), rows, spread=spread, outer=outer,
+                        outer_minimum=outer_minimum, **where)
     if layer.scores and (layer.pool_positions > 1 or layer.out_shape != (1, 1)):
         _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")
     return layer

@@ -39,13 +39,15 @@ def run_images(plan, inputs):
             fmap = maps[layer.phase - 1]
             (kh, kw), (sy, sx), (py, px) = layer.kernel, layer.stride, layer.padding
             (pkh, pkw), (psy, psx) = layer.pool
+            (okh, okw), (osy, osx) = layer.outer
             ph, pw = layer.out_shape
             c, m, nb = layer.folding.channels, layer.wbases, layer.planes
             out = np.zeros((ph, pw, layer.nf * pe, max(layer.out_planes, 1)), np.int64)
             for oy, ox, nf, p in np.ndindex(ph, pw, layer.nf, pe):
                 record = records[layer.record_base + nf]
                 pooled = []
-                for dy, dx in np.ndindex(pkh, pkw):
+                for ey, ex, dy, dx in np.ndindex(okh, okw, pkh, pkw):
+                    qy, qx = oy * osy + ey, ox * osx + ex
                     total = 0
                     for i, j, t, word in np.ndindex(m, nb, layer.steps, layer.words):
                         # rows kernel rows at once, each a word of simd bits (rows = 1) or
@@ -53,8 +55,8 @@ def run_images(plan, inputs):
                         seg = s if layer.rows == 1 else layer.elements
                         x = np.zeros(s, np.uint8)
                         for row in range(layer.rows):
-                            iy = (oy * psy + dy) * sy + t // kw * layer.rows + row - py
-                            ix = (ox * psx + dx) * sx + t % kw - px
+                            iy = (qy * psy + dy) * sy + t // kw * layer.rows + row - py
+                            ix = (qx * psx + dx) * sx + t % kw - px
                             if 0 <= iy < layer.map[0] and 0 <= ix < layer.map[1]:
                                 x[row * seg:(row + 1) * seg] = \
                                     fmap[iy, ix, j, word * s:word * s + seg]
@@ -71,12 +73,15 @@ def run_images(plan, inputs):
                     continue
                 if nf * pe + p >= c:
                     continue
-                minimum = _field(record, p, r, plan.levels * (cw + 2), 1, signed=False)
+                minimum, outer = (_field(record, p, r, plan.levels * (cw + 2) + f, 1,
+                                         signed=False) for f in (0, 1))
                 levels = np.array([[compare_modes(v, _field(record, p, r, k * (cw + 2), cw),
                                                   _field(record, p, r, k * (cw + 2) + cw, 2,
                                                          signed=False))
                                     for k in range(layer.levels)] for v in pooled])
-                best = levels.min(axis=0) if minimum else levels.max(axis=0)
+                levels = levels.reshape(okh * okw, pkh * pkw, -1)
+                best = levels.min(axis=1) if minimum else levels.max(axis=1)
+                best = best.min(axis=0) if outer and plan.outer_pools else best.max(axis=0)
                 out[oy, ox, nf * pe + p] = thermometer_to_bases(
                     best[None, :].astype(np.uint8), layer.folding.activation.quantizer)[0]
             if layer.scores:
@@ -187,11 +192,13 @@ def test_zero_padding_of_pm1_maps_is_refused_by_name():
 def test_concat_memory_images_compute_the_golden_scores(scheme, kind, pe, simd):
     """A Concat's branches read one map in one phase and write their channels side by
     side, each from a word of its own: the text model's n-gram convolutions of the input,
-    each with its max over time (pools composed), branches of a stem's map (the layer after
-    reads the joined map) or of a vector; the images and loops against the golden model."""
+    each with its max over time (a pool and the max after it composed, or run as two
+    windows when the max takes the minimum of other channels), branches of a stem's map
+    (the layer after reads the joined map) or of a vector; the images and loops against the
+    golden model."""
     from popcorn.golden.examples import random_concat_network, random_text_network
 
-    net = random_text_network(scheme, seed=simd, grams=(2, 4)) if kind == "textcnn" else \
+    net = random_text_network(scheme, seed=simd) if kind == "textcnn" else \
         random_concat_network(scheme, layout=kind, seed=simd, branches=3 if kind == "text"
                               else 2)
     plan = map_folded(net, pe=pe, simd=simd)
@@ -211,6 +218,24 @@ def test_textcnn_example_memory_images_compute_the_golden_scores():
         [(0, 0, 3), (0, 1, 3), (0, 2, 3), (1, 0, 1)]       # 32 channels: a 32-bit word each
     scores, _ = plan.reference(x[:2])
     assert np.array_equal(run_images(plan, x[:2]), scores)
+
+
+def test_pools_after_a_layer_fuse_or_run_as_two_windows():
+    """random_text_network's second branch: a MaxPool1d 2 and the max over time after it.
+    Taking the maximum of every channel both, they fuse into one (1, 4) window; when the
+    max over time takes the minimum of some channels, they are two windows, the second's
+    AND flags in the records."""
+    from popcorn.golden.examples import random_text_network
+
+    fused = map_folded(random_text_network("bnn", seed=64), pe=1).layers[1]
+    assert (fused.pool, fused.outer) == (((1, 4), (1, 4)), ((1, 1), (1, 1)))
+    plan = map_folded(random_text_network("bnn", seed=8), pe=1)
+    two = plan.layers[1]
+    assert (two.pool, two.minimum, two.outer, two.outer_minimum) == \
+        (((1, 2), (1, 2)), (), ((1, 2), (1, 2)), (0, 2))
+    assert plan.outer_pools and two.out_shape == (1, 1) and two.pool_positions == 4
+    flag = plan.levels * (plan.count_width + 2) + 1
+    assert [plan.record_image()[two.record_base + c] >> flag & 1 for c in range(3)] == [1, 0, 1]
 
 
 def test_concat_branches_share_a_phase():
