@@ -244,7 +244,8 @@ class FoldedAccelerator(wiring.Component):
             & (c["i"] == 0)
         m.d.sync += [tq["valid"].eq(issue), tq["first"].eq(group_first),
                      tq["last"].eq(end["i"]), tq["wfirst"].eq((c["dx"] == 0) & (c["dy"] == 0)),
-                     tq["wlast"].eq(end["dy"]), tq["vfirst"].eq((c["ex"] == 0) & (c["ey"] == 0)),
+                     tq["wlast"].eq(end["dy"]),
+                     tq["vfirst"].eq((c["ex"] == 0) & (c["ey"] == 0)),
                      tq["vlast"].eq(end["ey"]),
                      tq["lfirst"].eq((c["nf"] == 0) & (c["ox"] == 0) & (c["oy"] == 0)),
                      tq["layer"].eq(layer), tq["nf"].eq(c["nf"]), tq["j"].eq(c["j"])]
@@ -350,7 +351,8 @@ class FoldedAccelerator(wiring.Component):
             m.d.comb += out.eq(pooling ^ invert)
             if plan.outer_pools:
                 invert2 = record7[p * r + flag + 1].replicate(n_levels)
-                outer, outering = (Signal(n_levels, name=f"{k}{p}") for k in ("outer", "outering"))
+                outer = Signal(n_levels, name=f"outer{p}")
+                outering = Signal(n_levels, name=f"outering{p}")
                 m.d.comb += outering.eq(Mux(t7["vfirst"], 0, outer) | (out ^ invert2))
                 with m.If(done & t7["wlast"]):
                     m.d.sync += outer.eq(outering)
@@ -441,9 +443,9 @@ def _image_writer(m, plan, payload, take, wbank, in_wrs):
 def _weight_addresses(m, plan, issue, end, layer):
     """``(waddr, rbase, pair)``: the weight word of each issue (a base's words in order,
     again for every activation base; a neuron fold's bases in order, again for every
-    position of both pool windows; the neuron folds again for every output pixel; the layers one after
-    another), the layer's first record and the base pair ``i * N + j``; ``end``: the
-    loops' "this loop and every loop inside it at its last" flags."""
+    position of both pool windows; the neuron folds again for every output pixel; the
+    layers one after another), the layer's first record and the base pair ``i * N + j``;
+    ``end``: the loops' "this loop and every loop inside it at its last" flags."""
     layers, n_layers = plan.layers, len(plan.layers)
     waddr = Signal(range(plan.weight_words + 1), name="waddr")
     wi, wnf = Signal.like(waddr, name="wi"), Signal.like(waddr, name="wnf")
@@ -475,9 +477,10 @@ def _weight_addresses(m, plan, issue, end, layer):
 
 def _activation_address(m, plan, c, layer, rbank):
     """``(address, pad)``: the activation word of tap (ky, kx) of conv output pixel
-    ``(qy PSy + dy, qx PSx + dx)``, ``(qy, qx) = (oy OSy + ey, ox OSx + ex)``, from the loop counters ``c`` (phase 0's in input bank
-    ``rbank``, which keeps ``input_pad`` rows above the map; a later phase's in the bank
-    the phase before wrote), and per row read at once whether it is padding."""
+    ``(qy PSy + dy, qx PSx + dx)``, ``(qy, qx) = (oy OSy + ey, ox OSx + ex)``, from the
+    loop counters ``c`` (phase 0's in input bank ``rbank``, which keeps ``input_pad`` rows
+    above the map; a later phase's in the bank the phase before wrote), and per row read at
+    once whether it is padding."""
     layers, first = plan.layers, plan.layers[0]
     bank_words, bank0 = plan.input_bank[0], plan.bank_words[0]
     g = {k: _table([f(l) for l in layers])[layer] for k, f in (

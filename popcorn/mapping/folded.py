@@ -4,7 +4,8 @@ lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
 The small-board architecture (issue 10). Layers: Conv2d (kh x kw, stride and padding per
 axis: rectangular kernels and the (1, k) convolutions of a sequence alike), a MaxPool2d
 after it (fused: any window and stride per axis, OR or, for the ``minimum`` channels, AND
-of the comparator levels; pools in a row fuse when they compose), Flatten and Dense, a
+of the comparator levels; pools in a row fuse into one window when they compose, else
+into two), Flatten and Dense, a
 Concat of parallel branches (each one Conv2d or Dense layer with its pools: seed 003's text
 model; a residual Add is refused), the scores layer last; every scheme: M weight
 bases x N activation bases of either encoding, L comparators per channel whose levels
@@ -56,19 +57,20 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   in logic): word
   ``(record_base + nf) * PAIRS + i * N + j`` (:attr:`FoldedPlan.pairs`, a power of two)
   holds lane p's ``A[c, i, j]`` at bits ``p * coef_width`` (signed).
-* input banks: two, that images fill in turn and the first layer reads; a bank holds the
+* input banks: two, that images fill in turn and the layers of phase 0
+  (:attr:`FoldedLayer.phase`: the first, or a Concat's branches) read; a bank holds the
   image's pixels, ``CW`` words each, of ``N * ew`` bits (``ew = min(simd, E)`` elements):
   base j of element e of word cw at bit ``j * ew + e``; pixel (y, x) at word
-  ``((y + Py) * W + x) * CW``; every layer of phase 0 reads it (:attr:`FoldedLayer.phase`). The first layer's ``rows`` kernel rows are read at once from
-  ``rows`` memories: memory r holds pixel (y, x) at row ``y + Py - r`` (Py:
-  :attr:`FoldedPlan.input_pad`), so that one address
-  gives rows iy .. iy + rows - 1.
+  ``((y + Py) * W + x) * CW`` (Py: :attr:`FoldedPlan.input_pad`). The first layer's
+  ``rows`` kernel rows are read at once from ``rows`` memories: memory r holds pixel (y, x)
+  at row ``y + Py - r``, so that one address gives rows iy .. iy + rows - 1.
 * activation banks: two of ``planes * simd``-bit words (:attr:`FoldedPlan.planes`), pixel
   after pixel (raster order), ``CW`` words each, base j of element e at bit
   ``j * simd + e``: a layer of phase q writes bank ``q % 2`` and one of phase q > 0 reads
   bank ``(q - 1) % 2`` (a chain's layer l is of phase l; a Concat's branches share one,
-  each writing its channels from word :attr:`FoldedLayer.out_offset` of each pixel); one memory, bank 0 at word 0 and bank 1 after it, each as deep as the
-  largest map it holds (:attr:`FoldedPlan.bank_words`: CNV's first map alone is in bank 0).
+  each writing its channels from word :attr:`FoldedLayer.out_offset` of each pixel); one
+  memory, bank 0 at word 0 and bank 1 after it, each as deep as the largest map it holds
+  (:attr:`FoldedPlan.bank_words`: CNV's first map alone is in bank 0).
 
 Cycles (:meth:`FoldedPlan.cycle_model`): the image's ``in_words`` words enter an input
 bank one per cycle while the engine computes earlier images; the engine runs each layer
@@ -613,9 +615,9 @@ def fold_layers(dataflow, pe, simd):
         phase = 1 + max([l.phase for l in layers], default=-1)
         alone = not concat and phase == 0
         for (linear, pool), offset in zip(branches, offsets):
-            layers.append(_fold_layer(linear, pool, source, layers, pe, simd, phase=phase,
-                                      out_offset=int(offset), out_words=sum(widths),
-                                      alone=alone))
+            layers.append(_fold_layer(linear, pool, source, layers, pe, simd, alone,
+                                      phase=phase, out_offset=int(offset),
+                                      out_words=sum(widths)))
         last = layers[-1]
         channels = [s.folding.channels for s, _ in branches]
         spread = () if not concat else tuple(
@@ -626,10 +628,11 @@ def fold_layers(dataflow, pe, simd):
     return tuple(layers)
 
 
-def _fold_layer(stage, pools, source, layers, pe, simd, **where):
+def _fold_layer(stage, pools, source, layers, pe, simd, alone, **where):
     """The :class:`FoldedLayer` of ``stage`` with its ``pools`` fused, reading ``source``
     ((H, W, E, words, spread) of the map before it; None: the input), after ``layers``;
-    ``where``: its phase, output words and whether it reads the input alone."""
+    ``alone``: it is the only reader of the input banks (then it may read ``rows`` kernel
+    rows at once); ``where``: its phase and output words."""
     folding = stage.folding
     (pool, minimum), (outer, outer_minimum) = _fused_pool(stage, pools)
     if isinstance(stage, ConvStage):
@@ -645,7 +648,7 @@ def _fold_layer(stage, pools, source, layers, pe, simd, **where):
                                             ())
         kernel, stride, padding = (h, w), (1, 1), (0, 0)
     nf = -(-folding.channels // pe)
-    rows = kernel[0] if where.pop("alone") and isinstance(stage, ConvStage) \
+    rows = kernel[0] if alone and isinstance(stage, ConvStage) \
         and kernel[0] * e <= simd else 1
     last = layers[-1] if layers else None
     layer = FoldedLayer(folding, nf, last.weight_base + last.weight_words if last else 0,
