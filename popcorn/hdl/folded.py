@@ -94,7 +94,8 @@ class FoldedAccelerator(wiring.Component):
     ------
     Images go into two input banks in turn while the engine computes: ``i.ready`` is high
     unless the bank to fill holds an image, which it does from its last word until the
-    cycle after the first layer's last read. The engine starts when an image waits and the
+    cycle after the last read of its last reader (the first layer, or a Concat's last
+    branch of the input). The engine starts when an image waits and the
     previous scores have been handed to the argmax; it issues one weight word per cycle
     (:attr:`~popcorn.mapping.folded.FoldedLayer.issue_cycles` per layer, the loops of
     :mod:`popcorn.mapping.folded`) and waits :data:`~popcorn.mapping.folded.DRAIN` cycles
@@ -164,7 +165,7 @@ class FoldedAccelerator(wiring.Component):
                 m.d.sync += self.loaded.eq(1)
 
         # -- images into the two input banks, while the engine computes ---------------------
-        # full[b]: an image waits in input bank b, until the first layer's last read of it;
+        # full[b]: an image waits in input bank b, until its readers' last read of it;
         # the input fills bank wbank, the engine reads bank rbank;
         # running: from the engine's start to the scores' hand-over to the argmax
         full = Signal(2, name="full")
@@ -177,7 +178,7 @@ class FoldedAccelerator(wiring.Component):
         last_word = _image_writer(m, plan, self.i.payload, take, wbank, in_wrs)
         # (continuous assignments: an always @* block would stay undefined in Icarus until
         # one of its inputs changes, and these feed a register)
-        freed = Signal(2, name="freed")          # the first layer's last read, last cycle
+        freed = Signal(2, name="freed")          # the readers' last read, last cycle
         filling = Signal(2, name="filling")      # an image's last word, this cycle
         with m.If(last_word):
             m.d.sync += wbank.eq(~wbank)
@@ -200,8 +201,9 @@ class FoldedAccelerator(wiring.Component):
         per = {  # innermost first
             "cw": [l.words - 1 for l in layers], "kx": [l.kernel[1] - 1 for l in layers],
             "ky": [l.kernel[0] // l.rows - 1 for l in layers], "j": [l.planes - 1 for l in layers],
-            "i": [l.wbases - 1 for l in layers], "dx": [l.pool[0] - 1 for l in layers],
-            "dy": [l.pool[0] - 1 for l in layers],
+            "i": [l.wbases - 1 for l in layers], "dx": [l.pool[0][1] - 1 for l in layers],
+            "dy": [l.pool[0][0] - 1 for l in layers], "ex": [l.outer[0][1] - 1 for l in layers],
+            "ey": [l.outer[0][0] - 1 for l in layers],
             "nf": [l.nf - 1 for l in layers], "ox": [l.out_shape[1] - 1 for l in layers],
             "oy": [l.out_shape[0] - 1 for l in layers]}
         loops = {name: counter(name, lasts) for name, lasts in per.items()}
@@ -209,15 +211,16 @@ class FoldedAccelerator(wiring.Component):
         end = dict(zip(loops, ends))              # end[k]: k and every loop inside it at last
         c = {name: sig for name, (sig, _) in loops.items()}
         layer_end = end["oy"]
+        readers = len(plan.readers)                      # layers 0 .. readers - 1
         with m.If(issue & layer_end):
             m.d.sync += [layer.eq(layer + 1), hold.eq(DRAIN)]
-            with m.If(layer == 0):                       # the bank takes another image
+            with m.If(layer == readers - 1):             # the bank takes another image
                 m.d.sync += rbank.eq(~rbank)
             with m.If(layer == n_layers - 1):
                 m.d.sync += [layer.eq(0), finishing.eq(1), hold.eq(0)]
-        # the bank is free the cycle after the first layer's last read, two after its issue
+        # the bank is free the cycle after its last reader's last read, two after its issue
         first_done, first_read = Signal(), Signal(2)
-        m.d.comb += first_done.eq(issue & (layer == 0) & layer_end)
+        m.d.comb += first_done.eq(issue & (layer == readers - 1) & layer_end)
         m.d.sync += [first_read.eq(Mux(first_done, Mux(rbank, 0b10, 0b01), 0)),
                      freed.eq(first_read)]
 
@@ -230,7 +233,8 @@ class FoldedAccelerator(wiring.Component):
         act_addr, pad = _activation_address(m, plan, cq, layer_q, rbank_q)
 
         # -- the pipeline: tags travel with each issued word --------------------------------
-        tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "lfirst": 1,
+        tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "vfirst": 1,
+                      "vlast": 1, "lfirst": 1,
                       "pad": rows, "layer": range(max(n_layers, 2)), "nf": c["nf"].shape(),
                       "j": c["j"].shape()}
         stages = [{k: Signal(v, name=f"t{n}_{k}") for k, v in tag_shapes.items()}
@@ -241,6 +245,8 @@ class FoldedAccelerator(wiring.Component):
         m.d.sync += [tq["valid"].eq(issue), tq["first"].eq(group_first),
                      tq["last"].eq(end["i"]), tq["wfirst"].eq((c["dx"] == 0) & (c["dy"] == 0)),
                      tq["wlast"].eq(end["dy"]),
+                     tq["vfirst"].eq((c["ex"] == 0) & (c["ey"] == 0)),
+                     tq["vlast"].eq(end["ey"]),
                      tq["lfirst"].eq((c["nf"] == 0) & (c["ox"] == 0) & (c["oy"] == 0)),
                      tq["layer"].eq(layer), tq["nf"].eq(c["nf"]), tq["j"].eq(c["j"])]
         for before, after in zip(stages, stages[1:]):
@@ -272,7 +278,8 @@ class FoldedAccelerator(wiring.Component):
                                        for r, in_rd in enumerate(in_rds)))),
                      act_plane.eq(Mux(t1["pad"][0], 0,
                                       act_rd.data.word_select(t1["j"], simd)))]
-        m.d.sync += [x.eq(Mux(t1["layer"] == 0, in_plane, act_plane)),
+        reads_input = _table([int(l.phase == 0) for l in layers])
+        m.d.sync += [x.eq(Mux(reads_input[t1["layer"]], in_plane, act_plane)),
                      w.eq(weights.rdata[:pe * simd]), record2.eq(rec_rd.data), coef3.eq(coef2)]
         if uniform is None and table is None:
             m.d.sync += coef2.eq(coef_rd.data)
@@ -327,8 +334,9 @@ class FoldedAccelerator(wiring.Component):
                          ys[p].eq(accs[p] + rec[:sw].as_signed())]
         m.d.sync += done.eq(t6["valid"] & t6["last"])
 
-        # t7: the pool over the window (of the comparator levels), the bases of the pooled
-        # levels into the next bank, or the scores
+        # t7: the pool over the window (of the comparator levels), then over the second
+        # window (each window's last group), the bases of the pooled levels into the next
+        # bank, or the scores
         flag = plan.levels * field_w
         pooled = [Signal(n_levels, name=f"pooled{p}") for p in range(pe)]
         planes = plan.planes
@@ -341,6 +349,14 @@ class FoldedAccelerator(wiring.Component):
                 m.d.sync += pooled[p].eq(pooling)
             out = Signal(n_levels, name=f"out_levels{p}")
             m.d.comb += out.eq(pooling ^ invert)
+            if plan.outer_pools:
+                invert2 = record7[p * r + flag + 1].replicate(n_levels)
+                outer = Signal(n_levels, name=f"outer{p}")
+                outering = Signal(n_levels, name=f"outering{p}")
+                m.d.comb += outering.eq(Mux(t7["vfirst"], 0, outer) | (out ^ invert2))
+                with m.If(done & t7["wlast"]):
+                    m.d.sync += outer.eq(outering)
+                out = outering ^ invert2
             m.d.comb += bases[p].eq(_by_layer(t7["layer"], [
                 0 if layer.scores else levels_to_bases(
                     m, out[:layer.levels], *layer.folding.level_to_base_map(),
@@ -354,20 +370,25 @@ class FoldedAccelerator(wiring.Component):
         out_word = Signal(range(words), name="out_word")
         slot_now = Signal.like(out_slot, name="slot_now")
         word_now = Signal.like(out_word, name="word_now")
+        # a layer's channels start at word out_offset of each pixel of out_words words
+        out_offset = _table([l.out_offset for l in layers])[t7["layer"]]
+        skip = _table([l.out_words - -(-l.folding.channels // simd) for l in layers])
         m.d.comb += [slot_now.eq(Mux(t7["nf"] == 0, 0, out_slot)),   # a pixel's first fold
-                     word_now.eq(Mux(t7["lfirst"], 0, out_word))]
+                     word_now.eq(Mux(t7["lfirst"], out_offset, out_word))]
         for j in range(planes):
             m.d.comb += stored[j].eq(Mux(slot_now == 0, 0, collect[j])
                                      | (Cat(*(b[j] for b in bases)) << (slot_now * pe)))
         last_layer = t7["layer"] == n_layers - 1
-        with m.If(done & t7["wlast"] & ~last_layer):
+        with m.If(done & t7["vlast"] & ~last_layer):
             m.d.sync += [*(collect[j].eq(stored[j]) for j in range(planes)),
                          out_slot.eq(slot_now + 1), out_word.eq(word_now)]
             with m.If((slot_now == per_fold - 1) | (t7["nf"] == nf_last[t7["layer"]])):
+                target = _table([l.phase % 2 for l in layers])[t7["layer"]]
                 m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(Cat(*stored)),
-                             act_wr.addr.eq(t7["layer"][0] * plan.bank_words[0]
-                                            + word_now)]
-                m.d.sync += [out_slot.eq(0), out_word.eq(word_now + 1)]
+                             act_wr.addr.eq(target * plan.bank_words[0] + word_now)]
+                m.d.sync += [out_slot.eq(0), out_word.eq(
+                    word_now + 1 + Mux(t7["nf"] == nf_last[t7["layer"]],
+                                       skip[t7["layer"]], 0))]
         with m.If(done & last_layer):
             for p in range(pe):
                 channel = t7["nf"] * pe + p
@@ -384,7 +405,7 @@ def _image_writer(m, plan, payload, take, wbank, in_wrs):
     """Writes the input transfers taken (``take``, ``payload``) into input bank ``wbank``
     (the layout of :mod:`popcorn.mapping.folded`: a pixel's transfers gathered into words
     of ``N * ew`` bits, base j of element e at bit ``j * ew + e``; memory r of the first
-    layer's ``rows`` holds pixel (y, x) at row ``y + pad - r``); returns the strobe of an
+    layer's ``rows`` holds pixel (y, x) at row ``y + input_pad - r``); returns the strobe of an
     image's last transfer."""
     first = plan.layers[0]
     bank_words, bank_bits = plan.input_bank
@@ -408,7 +429,7 @@ def _image_writer(m, plan, payload, take, wbank, in_wrs):
                      in_pixel.eq(Mux(in_pixel == per_pixel - 1, 0, in_pixel + 1))]
         with m.If((slot == per_word - 1) | (in_pixel == per_pixel - 1)):
             for n, in_wr in enumerate(in_wrs):
-                shift = (first.padding - n) * first.map[1] * first.words
+                shift = (plan.input_pad - n) * first.map[1] * first.words
                 m.d.comb += [in_wr.en.eq(in_addr + shift >= 0),
                              in_wr.addr.eq(wbank * bank_words + in_addr + shift),
                              in_wr.data.eq(filled)]
@@ -421,10 +442,10 @@ def _image_writer(m, plan, payload, take, wbank, in_wrs):
 
 def _weight_addresses(m, plan, issue, end, layer):
     """``(waddr, rbase, pair)``: the weight word of each issue (a base's words in order,
-    again for every activation base; a neuron fold's bases in order, again for every pool
-    position; the neuron folds again for every output pixel; the layers one after
-    another), the layer's first record and the base pair ``i * N + j``; ``end``: the
-    loops' "this loop and every loop inside it at its last" flags."""
+    again for every activation base; a neuron fold's bases in order, again for every
+    position of both pool windows; the neuron folds again for every output pixel; the
+    layers one after another), the layer's first record and the base pair ``i * N + j``;
+    ``end``: the loops' "this loop and every loop inside it at its last" flags."""
     layers, n_layers = plan.layers, len(plan.layers)
     waddr = Signal(range(plan.weight_words + 1), name="waddr")
     wi, wnf = Signal.like(waddr, name="wi"), Signal.like(waddr, name="wnf")
@@ -440,7 +461,7 @@ def _weight_addresses(m, plan, issue, end, layer):
             m.d.sync += waddr.eq(wi)
         with m.Elif(~end["i"]):
             m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1)]
-        with m.Elif(~end["dy"]):
+        with m.Elif(~end["ey"]):
             m.d.sync += [waddr.eq(wnf), wi.eq(wnf)]
         with m.Elif(~end["nf"]):
             m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1)]
@@ -456,23 +477,31 @@ def _weight_addresses(m, plan, issue, end, layer):
 
 def _activation_address(m, plan, c, layer, rbank):
     """``(address, pad)``: the activation word of tap (ky, kx) of conv output pixel
-    ``(oy PS + dy, ox PS + dx)`` from the loop counters ``c`` (the first layer's in input
-    bank ``rbank``, which keeps ``padding`` rows above the map; a later layer's in the bank
-    the layer before wrote), and per row read at once whether it is padding."""
+    ``(qy PSy + dy, qx PSx + dx)``, ``(qy, qx) = (oy OSy + ey, ox OSx + ex)``, from the
+    loop counters ``c`` (phase 0's in input bank ``rbank``, which keeps ``input_pad`` rows
+    above the map; a later phase's in the bank the phase before wrote), and per row read at
+    once whether it is padding."""
     layers, first = plan.layers, plan.layers[0]
     bank_words, bank0 = plan.input_bank[0], plan.bank_words[0]
     g = {k: _table([f(l) for l in layers])[layer] for k, f in (
-        ("S", lambda l: l.stride), ("PS", lambda l: l.pool[1]), ("P", lambda l: l.padding),
+        ("Sy", lambda l: l.stride[0]), ("Sx", lambda l: l.stride[1]),
+        ("PSy", lambda l: l.pool[1][0]), ("PSx", lambda l: l.pool[1][1]),
+        ("OSy", lambda l: l.outer[1][0]), ("OSx", lambda l: l.outer[1][1]),
+        ("Py", lambda l: l.padding[0]), ("Px", lambda l: l.padding[1]),
         ("H", lambda l: l.map[0]), ("W", lambda l: l.map[1]), ("CW", lambda l: l.words))}
-    span = max(max(l.map) + l.padding for l in layers).bit_length() + 1
+    span = max(max(l.map) + max(l.padding) for l in layers).bit_length() + 1
     iy, ix = Signal(signed(span), name="iy"), Signal(signed(span), name="ix")
-    m.d.comb += [iy.eq((c["oy"] * g["PS"] + c["dy"]) * g["S"] + c["ky"] - g["P"]),
-                 ix.eq((c["ox"] * g["PS"] + c["dx"]) * g["S"] + c["kx"] - g["P"])]
+    qy = c["oy"] * g["OSy"] + c["ey"]
+    qx = c["ox"] * g["OSx"] + c["ex"]
+    m.d.comb += [iy.eq((qy * g["PSy"] + c["dy"]) * g["Sy"] + c["ky"] - g["Py"]),
+                 ix.eq((qx * g["PSx"] + c["dx"]) * g["Sx"] + c["kx"] - g["Px"])]
     pad = Cat(*((iy + r < 0) | (ix < 0) | (iy + r >= g["H"]) | (ix >= g["W"])
                 for r in range(first.rows)))
-    bank = Mux(layer == 0, rbank * bank_words, (~layer[0]) * bank0)
+    reads_input = _table([int(l.phase == 0) for l in layers])[layer]
+    source = _table([(l.phase - 1) % 2 for l in layers])[layer]
+    bank = Mux(reads_input, rbank * bank_words, source * bank0)
     row = Signal(signed(span + 1), name="row")
-    m.d.comb += row.eq(iy + Mux(layer == 0, first.padding, 0))
+    m.d.comb += row.eq(iy + Mux(reads_input, plan.input_pad, 0))
     address = Signal(range(max(2 * bank_words, sum(plan.bank_words))), name="act_addr")
     m.d.comb += address.eq(bank + (row.as_unsigned() * g["W"] + ix.as_unsigned()) * g["CW"]
                            + c["cw"])

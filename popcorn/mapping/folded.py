@@ -1,10 +1,13 @@
 """Mapping a network onto the time-multiplexed ("folded") accelerator: one engine of ``pe``
 lanes x ``simd`` bits runs the layers one after another, weights in SPRAM.
 
-The small-board architecture (issue 10). Layers: Conv2d (k x k, stride, padding, the
-same on both axes), a MaxPool2d after it (fused: any square window and stride, OR or, for
-the ``minimum`` channels, AND of the comparator levels); a rectangular kernel, stride,
-padding or pool is refused naming the layer (the dataflow accelerator runs it), Flatten and Dense, the scores layer last; every scheme: M weight
+The small-board architecture (issue 10). Layers: Conv2d (kh x kw, stride and padding per
+axis: rectangular kernels and the (1, k) convolutions of a sequence alike), a MaxPool2d
+after it (fused: any window and stride per axis, OR or, for the ``minimum`` channels, AND
+of the comparator levels; pools in a row fuse into one window when they compose, else
+into two), Flatten and Dense, a
+Concat of parallel branches (each one Conv2d or Dense layer with its pools: seed 003's text
+model; a residual Add is refused), the scores layer last; every scheme: M weight
 bases x N activation bases of either encoding, L comparators per channel whose levels
 become the next layer's N' bases (sign, ABC-Net, PA-Net's pieces, fixed-point planes).
 
@@ -24,11 +27,14 @@ compare S with ``T - C'``; the scores are ``S + C'``. Padding taps read code 0 (
 bit 0), as the golden model pads.
 
 Loops (one weight word and one activation word per cycle), outermost first: pooled output
-pixel (oy, ox), neuron fold nf, pool window position (dy, dx), weight base i, activation
-base j, tap (ky, kx), word cw. The conv output pixel is ``(oy * PS + dy, ox * PS + dx)``,
-its tap reads input pixel ``(cy * S + ky - pad, cx * S + kx - pad)``. A group (oy, ox, nf,
-dy, dx) accumulates S of ``pe`` channels, compares it, and ORs the comparator levels over
-the pool window (ANDs them for the ``minimum`` channels).
+pixel (oy, ox), neuron fold nf, second pool window position (ey, ex), pool window position
+(dy, dx), weight base i, activation base j, tap (ky, kx), word cw. The pooled pixel is
+``(qy, qx) = (oy * OSy + ey, ox * OSx + ex)`` (OS the second pool's stride), the conv
+output pixel ``(cy, cx) = (qy * PSy + dy, qx * PSx + dx)``, its tap reads input pixel
+``(cy * Sy + ky - Py, cx * Sx + kx - Px)``. A group (oy, ox, nf, ey, ex, dy, dx)
+accumulates S of ``pe`` channels, compares it, and ORs the comparator levels over the pool
+window (ANDs them for the ``minimum`` channels), then those over the second window (ANDs
+them for the ``outer_minimum`` ones).
 
 Memories (word layouts defined here, used by the RTL and its testbench):
 
@@ -43,24 +49,28 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   from :attr:`FoldedLayer.record_base`; lane p's record at bits ``p * record_width``:
   threshold layers, for each comparator k < L, ``T'_k`` (``count_width`` bits, signed) and
   its mode (2 bits, :func:`~popcorn.golden.comparators.encode_comparators`), then the pool's
-  AND flag (1 bit, at ``levels * (count_width + 2)``); the scores layer ``C'``
+  AND flag (1 bit, at ``levels * (count_width + 2)``) and, when a layer has a second pool
+  (:attr:`FoldedPlan.outer_pools`), the second's (the bit after); the scores layer ``C'``
   (``score_width`` bits, signed).
 * coefficients (EBR ROM, unless one value serves every pair: then a constant, or every
   layer's depends on the pair alone: then a table of :attr:`FoldedPlan.pair_coefficients`
   in logic): word
   ``(record_base + nf) * PAIRS + i * N + j`` (:attr:`FoldedPlan.pairs`, a power of two)
   holds lane p's ``A[c, i, j]`` at bits ``p * coef_width`` (signed).
-* input banks: two, that images fill in turn and the first layer reads; a bank holds the
+* input banks: two, that images fill in turn and the layers of phase 0
+  (:attr:`FoldedLayer.phase`: the first, or a Concat's branches) read; a bank holds the
   image's pixels, ``CW`` words each, of ``N * ew`` bits (``ew = min(simd, E)`` elements):
   base j of element e of word cw at bit ``j * ew + e``; pixel (y, x) at word
-  ``((y + pad) * W + x) * CW``. The first layer's ``rows`` kernel rows are read at once from
-  ``rows`` memories: memory r holds pixel (y, x) at row ``y + pad - r``, so that one address
-  gives rows iy .. iy + rows - 1.
+  ``((y + Py) * W + x) * CW`` (Py: :attr:`FoldedPlan.input_pad`). The first layer's
+  ``rows`` kernel rows are read at once from ``rows`` memories: memory r holds pixel (y, x)
+  at row ``y + Py - r``, so that one address gives rows iy .. iy + rows - 1.
 * activation banks: two of ``planes * simd``-bit words (:attr:`FoldedPlan.planes`), pixel
   after pixel (raster order), ``CW`` words each, base j of element e at bit
-  ``j * simd + e``: layer l writes bank ``l % 2`` and layer l > 0 reads bank
-  ``(l - 1) % 2``; one memory, bank 0 at word 0 and bank 1 after it, each as deep as the
-  largest map it holds (:attr:`FoldedPlan.bank_words`: CNV's first map alone is in bank 0).
+  ``j * simd + e``: a layer of phase q writes bank ``q % 2`` and one of phase q > 0 reads
+  bank ``(q - 1) % 2`` (a chain's layer l is of phase l; a Concat's branches share one,
+  each writing its channels from word :attr:`FoldedLayer.out_offset` of each pixel); one
+  memory, bank 0 at word 0 and bank 1 after it, each as deep as the largest map it holds
+  (:attr:`FoldedPlan.bank_words`: CNV's first map alone is in bank 0).
 
 Cycles (:meth:`FoldedPlan.cycle_model`): the image's ``in_words`` words enter an input
 bank one per cycle while the engine computes earlier images; the engine runs each layer
@@ -78,7 +88,8 @@ from ..golden.widths import signed_width
 from ..hwmath import argmax_stages
 from ..network.validate import NetworkError
 from .network_map import PREDICTED_IMAGES, map_network
-from .stages import ConcatStage, ConvStage, FlattenStage, PoolStage, ShortcutStage
+from .stages import (ConcatStage, ConvStage, DenseStage, FlattenStage, PoolStage,
+                     ShortcutStage)
 from .timing import ChainCycles
 
 SPRAM_WIDTH = 64
@@ -117,12 +128,19 @@ class FoldedLayer:
     coefficients, weights in (ky, kx, c) order); ``nf`` its neuron folds; ``weight_base``
     and ``record_base`` its first words in the weight memory and the record ROM; the
     geometry (module docstring): input ``map`` (H, W) of ``elements``-element pixels of
-    ``planes`` bases, ``words`` (CW) per pixel and base, ``kernel`` (kh, kw), ``stride``,
-    ``padding``, ``pool`` (window, stride; (1, 1) without a pool), ``minimum`` the channels
+    ``planes`` bases, ``words`` (CW) per pixel and base, ``kernel`` (kh, kw), ``stride``
+    (Sy, Sx), ``padding`` (Py, Px), ``pool`` ((window h, w), (stride y, x); ((1, 1), (1, 1))
+    without a pool), ``minimum`` the channels
     the pool ANDs; ``scale`` A (C, M, N) and ``offset`` C' (C,) of ``Y = S + C'``
     (:func:`count_affine`); ``rows``: kernel rows read in one issue (the first layer's, when
     its ``kh`` rows of E elements fit ``simd`` bits: its taps (ky, kx) for every ky at once,
-    see the input banks), else 1."""
+    see the input banks), else 1; ``phase``: the layer reads the input banks in phase 0,
+    else activation bank ``(phase - 1) % 2``, and writes bank ``phase % 2`` (a Concat's
+    branches share a phase); its channels start at word ``out_offset`` of each of the
+    output map's pixels of ``out_words`` words; ``spread``: the word position of each of
+    its input pixel's E elements when they are not 0 .. E - 1 (after a Concat), the
+    others padding; ``outer``, ``outer_minimum``: a second pool (as ``pool``) of the pooled
+    map, when the pools after the layer do not fuse into one window."""
     folding: object
     nf: int
     weight_base: int
@@ -132,13 +150,19 @@ class FoldedLayer:
     planes: int
     words: int
     kernel: tuple
-    stride: int
-    padding: int
+    stride: tuple
+    padding: tuple
     pool: tuple
     minimum: tuple
     scale: object
     offset: object
     rows: int = 1
+    phase: int = 0
+    out_offset: int = 0
+    out_words: int = 1
+    spread: tuple = ()
+    outer: tuple = ((1, 1), (1, 1))
+    outer_minimum: tuple = ()
 
     @property
     def scores(self):
@@ -164,14 +188,20 @@ class FoldedLayer:
     @property
     def conv_shape(self):
         """(OH, OW) of the convolution."""
-        (h, w), (kh, kw), s, p = self.map, self.kernel, self.stride, self.padding
-        return (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+        return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in
+                     zip(self.map, self.kernel, self.stride, self.padding))
 
     @property
     def out_shape(self):
-        """(PH, PW): the pooled output map."""
-        k, s = self.pool
-        return tuple((n - k) // s + 1 for n in self.conv_shape)
+        """(PH, PW): the output map, pooled by ``pool`` then ``outer``."""
+        inner = ((n - k) // s + 1 for n, k, s in zip(self.conv_shape, *self.pool))
+        return tuple((n - k) // s + 1 for n, k, s in zip(inner, *self.outer))
+
+    @property
+    def pool_positions(self):
+        """Conv outputs pooled into one output pixel: the two windows' areas."""
+        (kh, kw), (oh, ow) = self.pool[0], self.outer[0]
+        return kh * kw * oh * ow
 
     @property
     def taps(self):
@@ -200,8 +230,13 @@ class FoldedLayer:
 
     @property
     def issue_cycles(self):
-        (ph, pw), k = self.out_shape, self.pool[0]
-        return ph * pw * self.nf * k * k * self.group_issues
+        (ph, pw) = self.out_shape
+        return ph * pw * self.nf * self.pool_positions * self.group_issues
+
+    @property
+    def positions(self):
+        """Where a tap's ``rows * E`` weight elements go in its ``words * simd`` bits."""
+        return list(self.spread) or list(range(self.rows * self.elements))
 
     @property
     def in_words(self):
@@ -251,10 +286,11 @@ class FoldedPlan:
         for layer in self.layers:
             f = layer.folding
             (h, w), (ph, pw) = layer.map, layer.out_shape
-            kind = "dense" if layer.kernel == layer.map and layer.padding == 0 else "conv2d"
+            kind = "dense" if layer.kernel == layer.map and layer.padding == (0, 0) \
+                else "conv2d"
             rows.append({
                 "layer": f.linear.layer,
-                "kind": f"{kind}{' + maxpool' if layer.pool[0] > 1 else ''} (folded)",
+                "kind": f"{kind}{' + maxpool' if layer.pool_positions > 1 else ''} (folded)",
                 "in": f"{h * w * layer.words} x {layer.planes * min(self.simd, layer.elements)}",
                 "out": (f"1 x {self.classes * self.score_width}" if layer.scores else
                         f"{ph * pw} x {f.channels * layer.out_planes}"),
@@ -265,7 +301,7 @@ class FoldedPlan:
                           f"{layer.out_planes} {f.activation.quantizer.quantizer} bases",
                 "pe": self.pe, "simd": self.simd,
                 "cycles_per_vector": layer.nf * layer.group_issues,
-                "vectors": ph * pw * layer.pool[0] ** 2,   # conv outputs computed
+                "vectors": ph * pw * layer.pool_positions,   # conv outputs computed
                 "engine_latency": layer.issue_cycles + DRAIN})
         return rows
 
@@ -321,15 +357,31 @@ class FoldedPlan:
     def record_width(self):
         """Bits of one lane's record: the widest of a threshold layer's and the scores
         layer's."""
-        threshold = self.levels * (self.count_width + MODE_WIDTH) + 1
+        threshold = self.levels * (self.count_width + MODE_WIDTH) + 1 + self.outer_pools
         return max(threshold, self.score_width)
+
+    @property
+    def outer_pools(self):
+        """Whether a layer has a second pool (its records a second AND flag)."""
+        return any(layer.outer != ((1, 1), (1, 1)) for layer in self.layers)
+
+    @property
+    def readers(self):
+        """The layers that read the input banks (phase 0: the first, or a Concat's
+        branches)."""
+        return [layer for layer in self.layers if layer.phase == 0]
+
+    @property
+    def input_pad(self):
+        """Rows above the map in an input bank: the most ``Py`` of its readers."""
+        return max(layer.padding[0] for layer in self.readers)
 
     @property
     def input_bank(self):
         """(words, bits) of one input bank (of each of its ``rows`` memories): the first
-        layer's map with ``padding`` rows above it."""
+        layer's map with :attr:`input_pad` rows above it."""
         first = self.layers[0]
-        words = (first.map[0] + first.padding) * first.map[1] * first.words
+        words = (first.map[0] + self.input_pad) * first.map[1] * first.words
         return words, first.planes * min(self.simd, first.elements)
 
     @property
@@ -341,9 +393,10 @@ class FoldedPlan:
     @property
     def bank_words(self):
         """Words of activation banks 0 and 1: the largest input map of the layers that read
-        each (the odd layers bank 0, the even ones after the first bank 1; at least 1)."""
-        return tuple(max([layer.in_words for layer in self.layers[first::2]] or [1])
-                     for first in (1, 2))
+        each (the odd phases bank 0, the even ones after the first bank 1; at least 1)."""
+        return tuple(max([layer.in_words for layer in self.layers
+                          if layer.phase and (layer.phase - 1) % 2 == bank] or [1])
+                     for bank in (0, 1))
 
     @property
     def weight_words(self):
@@ -359,15 +412,17 @@ class FoldedPlan:
         back (the weights loaded), the result always taken: the accelerator's control
         (:class:`~popcorn.hdl.folded.FoldedAccelerator`) cycle for cycle. Image n's W words
         are taken from ``s_n`` on, one per cycle, into input bank ``n % 2``, free three
-        cycles after the first layer's last issue for image n - 2 (its read
-        :data:`READ_AFTER_ISSUE` cycles later, then the bank's flag):
-        ``s_n = max(s_{n-1} + W, f_{n-2} + I_0 + 2)`` with I_0 the first layer's issue cycles.
+        cycles after the last issue of its readers (:attr:`readers`) for image n - 2 (the
+        read :data:`READ_AFTER_ISSUE` cycles later, then the bank's flag):
+        ``s_n = max(s_{n-1} + W, f_{n-2} + I_0 + 2)`` with I_0 the readers' issue cycles
+        and the :data:`DRAIN` between them.
         The engine starts at ``c_n = max(s_n + W, h_{n-1} + 1)`` (the image waiting, the
         previous scores handed over at ``h_{n-1}``) and issues from ``f_n = c_n + 1``; its
         last issue is at ``f_n + sum(I) + DRAIN (L - 1) - 1`` and the hand-over
         ``WRITE_AFTER_ISSUE + 1`` cycles later; the result leaves the argmax
         ``argmax_stages(classes)`` cycles after that."""
-        w, first = self.in_words, self.layers[0].issue_cycles
+        w, readers = self.in_words, self.readers
+        first = sum(layer.issue_cycles for layer in readers) + DRAIN * (len(readers) - 1)
         issues = sum(layer.issue_cycles for layer in self.layers)
         span = issues + DRAIN * (len(self.layers) - 1) + WRITE_AFTER_ISSUE  # -> hand-over
         inputs, outputs, issued = [], [], []
@@ -408,7 +463,7 @@ class FoldedPlan:
             taps = bits.reshape(m, c, kh // rows, rows, kw, e).transpose(0, 1, 2, 4, 3, 5)
             padded = np.full((m, layer.nf * self.pe, layer.steps, layer.words * s),
                              0 if layer.counts_and else 1, np.uint8)
-            padded[:, :c, :, :rows * e] = taps.reshape(m, c, layer.steps, rows * e)
+            padded[:, :c, :, layer.positions] = taps.reshape(m, c, layer.steps, rows * e)
             folds = padded.reshape(m, layer.nf, self.pe, layer.steps * layer.words, s)
             for word_bits in folds.transpose(1, 0, 3, 2, 4).reshape(-1, self.pe * s):
                 words.append(int.from_bytes(np.packbits(word_bits, bitorder="little")
@@ -479,11 +534,8 @@ def _record(layer, c, plan):
         act.constant[c:c + 1], field=(-(1 << (w - 1)), (1 << (w - 1)) - 1))
     fields = _lanes([(int(t) & ((1 << w) - 1)) | (int(mode) << w)
                      for t, mode in zip(stored[0], modes[0])], w + MODE_WIDTH)
-    return fields | (int(c in layer.minimum) << (plan.levels * (w + MODE_WIDTH)))
-
-def _square(*pairs):
-    """Whether every ``(h, w)`` pair is the same on both axes."""
-    return all(h == w for h, w in pairs)
+    flags = int(c in layer.minimum) | int(c in layer.outer_minimum) << 1
+    return fields | (flags << (plan.levels * (w + MODE_WIDTH)))
 
 
 def _refuse(stage, what):
@@ -491,63 +543,122 @@ def _refuse(stage, what):
                        f"--arch dataflow")
 
 
+def _fused_pool(stage, pools):
+    """The MaxPool2d ``pools`` after ``stage`` as at most two windows, each
+    ``(((kh, kw), (sy, sx)), minimum)`` (``(((1, 1), (1, 1)), ())``: none): a 1 x 1 pool of
+    stride 1 is the identity; a pool after a pool composes into its window when the
+    windows leave no gaps (a stride at most the window) and it ANDs the same channels
+    (window ``(k2 - 1) s1 + k1``, stride ``s1 s2`` per axis), else it starts the second."""
+    windows = []
+    for p in pools:
+        if tuple(p.kernel) == tuple(p.stride) == (1, 1):
+            continue
+        mine = tuple(int(c) for c in p.minimum)
+        if windows and set(mine) == set(windows[-1][1]) and all(
+                s <= k for s, k in zip(*windows[-1][0])):
+            (kernel, stride), _ = windows.pop()
+            windows.append(((tuple((k2 - 1) * s1 + k1 for k1, s1, k2 in
+                                   zip(kernel, stride, p.kernel)),
+                             tuple(s1 * s2 for s1, s2 in zip(stride, p.stride))), mine))
+        elif len(windows) < 2:
+            windows.append(((tuple(p.kernel), tuple(p.stride)), mine))
+        else:
+            _refuse(p, f"a third pool after layer {stage.layer} that does not fuse into the "
+                       f"two before (the minimum of other channels, or gaps) is not in the "
+                       f"folded engine")
+    return (windows + [(((1, 1), (1, 1)), ())] * 2)[:2]
+
+
 def fold_layers(dataflow, pe, simd):
-    """The :class:`FoldedLayer` of every engine of the dataflow plan, its pools fused."""
+    """The :class:`FoldedLayer` of every engine of the dataflow plan, its pools fused; a
+    Concat's branches (each one Conv2d or Dense layer and its pools) read the same input
+    in one phase and write their channels into the same output map, branch b from word
+    ``sum(ceil(C_a / simd) for a < b)`` of each pixel, so that the layer after it reads
+    branch b's channel c as element ``offset_b * simd + c`` (:attr:`FoldedLayer.spread`)
+    and the elements between as padding."""
     stages = [s for s in dataflow.stages if s.kind != "argmax"]
-    layers, weight_base, record_base = [], 0, 0
-    shape = None                                 # (H, W, E) of the next layer's input
+    layers = []
+    source = None        # (H, W, E, words, spread) of the next layer's input; None: the input
     n = 0
     while n < len(stages):
         stage = stages[n]
+        n += 1
         if isinstance(stage, FlattenStage):
-            shape = (stage.height, stage.width, stage.channels)
-            n += 1
+            if source is None:
+                source = (stage.height, stage.width, stage.channels,
+                          -(-stage.channels // simd), ())
             continue
         if isinstance(stage, PoolStage):
             _refuse(stage, "the folded accelerator pools only right after a convolution")
         if isinstance(stage, ShortcutStage):
             _refuse(stage, "residual blocks (a shortcut queue) are not in the folded engine")
-        if isinstance(stage, ConcatStage):
-            _refuse(stage, "parallel branches joined by a Concat are not in the folded "
-                           "engine")
-        folding = stage.folding
-        pool, minimum = (1, 1), ()
-        if n + 1 < len(stages) and isinstance(stages[n + 1], PoolStage):
-            p = stages[n + 1]
-            if not _square(p.kernel, p.stride):
-                _refuse(p, f"a {p.kernel[0]}x{p.kernel[1]} pool of stride {p.stride} (not "
-                           f"square) is not in the folded engine")
-            pool, minimum = (p.kernel[0], p.stride[0]), tuple(int(c) for c in p.minimum)
+        pools = []
+        while n < len(stages) and isinstance(stages[n], PoolStage):
+            pools.append(stages[n])
             n += 1
-        if isinstance(stage, ConvStage):
-            if folding.borders is not None:
-                _refuse(stage, "padding pm1 activations with the value 0 (padding_fill="
-                               "'zero') is not in the folded engine")
-            if not _square(stage.kernel, stage.stride, stage.padding):
-                _refuse(stage, f"a {stage.kernel[0]}x{stage.kernel[1]} kernel of stride "
-                               f"{stage.stride} and padding {stage.padding} (not square) is "
-                               f"not in the folded engine")
-            h, w, e = stage.height, stage.width, stage.channels
-            kernel, stride, padding = stage.kernel, stage.stride[0], stage.padding[0]
+        concat = isinstance(stage, ConcatStage)
+        if concat:
+            branches = []
+            for b, branch in enumerate(stage.branches):
+                if not branch or not isinstance(branch[0], (ConvStage, DenseStage)) or any(
+                        not isinstance(p, PoolStage) for p in branch[1:]):
+                    _refuse(stage, f"branch {b} is not one Conv2d or Dense layer and its "
+                                   f"pools, as the folded engine runs a Concat's branches")
+                branches.append((branch[0], branch[1:]))
+            if pools:
+                _refuse(pools[0], "the folded accelerator pools only right after a "
+                                  "convolution")
         else:
-            h, w, e = shape or (1, 1, folding.fan_in)
-            kernel, stride, padding = (h, w), 1, 0
-        nf = -(-folding.channels // pe)
-        rows = kernel[0] if not layers and isinstance(stage, ConvStage) \
-            and kernel[0] * e <= simd else 1
-        layer = FoldedLayer(folding, nf, weight_base, record_base, (h, w), e,
-                            folding.act_bases, -(-e // simd), kernel, stride, padding, pool,
-                            minimum, *count_affine(folding), rows)
-        if layer.scores and (pool != (1, 1) or layer.out_shape != (1, 1)):
-            _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")
-        layers.append(layer)
-        weight_base += layer.weight_words
-        record_base += nf
-        shape = (*layer.out_shape, folding.channels)
-        n += 1
+            branches = [(stage, pools)]
+        widths = [-(-s.folding.channels // simd) for s, _ in branches]
+        offsets = np.cumsum([0] + widths[:-1])
+        phase = 1 + max([l.phase for l in layers], default=-1)
+        alone = not concat and phase == 0
+        for (linear, pool), offset in zip(branches, offsets):
+            layers.append(_fold_layer(linear, pool, source, layers, pe, simd, alone,
+                                      phase=phase, out_offset=int(offset),
+                                      out_words=sum(widths)))
+        last = layers[-1]
+        channels = [s.folding.channels for s, _ in branches]
+        spread = () if not concat else tuple(
+            int(o) * simd + c for o, k in zip(offsets, channels) for c in range(k))
+        source = (*last.out_shape, sum(channels), sum(widths), spread)
     if not layers[-1].scores:
         raise NetworkError("the folded accelerator needs the scores layer last")
     return tuple(layers)
+
+
+def _fold_layer(stage, pools, source, layers, pe, simd, alone, **where):
+    """The :class:`FoldedLayer` of ``stage`` with its ``pools`` fused, reading ``source``
+    ((H, W, E, words, spread) of the map before it; None: the input), after ``layers``;
+    ``alone``: it is the only reader of the input banks (then it may read ``rows`` kernel
+    rows at once); ``where``: its phase and output words."""
+    folding = stage.folding
+    (pool, minimum), (outer, outer_minimum) = _fused_pool(stage, pools)
+    if isinstance(stage, ConvStage):
+        if folding.borders is not None:
+            _refuse(stage, "padding pm1 activations with the value 0 (padding_fill="
+                           "'zero') is not in the folded engine")
+        h, w, e = stage.height, stage.width, stage.channels
+        words, spread = (-(-e // simd), ()) if source is None else source[3:]
+        kernel, stride, padding = (tuple(stage.kernel), tuple(stage.stride),
+                                   tuple(stage.padding))
+    else:
+        h, w, e, words, spread = source or (1, 1, folding.fan_in, -(-folding.fan_in // simd),
+                                            ())
+        kernel, stride, padding = (h, w), (1, 1), (0, 0)
+    nf = -(-folding.channels // pe)
+    rows = kernel[0] if alone and isinstance(stage, ConvStage) \
+        and kernel[0] * e <= simd else 1
+    last = layers[-1] if layers else None
+    layer = FoldedLayer(folding, nf, last.weight_base + last.weight_words if last else 0,
+                        last.record_base + last.nf if last else 0, (h, w), e,
+                        folding.act_bases, words, kernel, stride, padding, pool, minimum,
+                        *count_affine(folding), rows, spread=spread, outer=outer,
+                        outer_minimum=outer_minimum, **where)
+    if layer.scores and (layer.pool_positions > 1 or layer.out_shape != (1, 1)):
+        _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")
+    return layer
 
 
 def map_folded(network, *, pe=1, simd=None, frac_bits=8):

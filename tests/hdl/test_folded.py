@@ -37,6 +37,8 @@ def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme, b
     ("binaryconnect", "dense", 4, 4),   # 2-bit fixed-point activations: binary bases
     ("xnor", "rgb", 2, 16),       # 3 channels, the first layer's 3 kernel rows at once
     ("abc", "gap", 2, 8),         # a global average pool: a Dense over the map
+    ("bnn", "rect", 2, 8),        # (3, 1) rows at once, (1, 3) stride (2, 1), pool (2, 1)
+    ("pa", "sequence", 2, 16),    # a sequence's (1, 3) convolutions, its max over time
 ])
 def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, scheme, layout, pe, simd):
     plan = map_folded(random_network(scheme, layout=layout, seed=simd), pe=pe, simd=simd)
@@ -59,6 +61,42 @@ def test_folded_separable_network_bit_exact_with_exact_cycles(tmp_path):
     x = np.random.default_rng(6).random((3,) + tuple(plan.network.input_shape))
     run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=2)
     scores, argmax = plan.reference(x)
+    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
+    assert run.measured["interval"] == plan.cycles_per_image
+    assert run.measured["latency"] == plan.latency
+
+
+@pytest.mark.parametrize("kind, scheme, pe, simd", [
+    ("text", "xnor", 2, 8),       # seed 003's shape: 3 branches of the input, max over the map
+    ("conv", "abc", 2, 4),        # branches of a stem's 6 x 6 map, joined, a strided conv after
+    ("textcnn", "pa", 2, 8),      # random_text_network: 1 x n convolutions; a pool, then
+                                  # a max over time of other minimum channels: two windows
+])
+def test_folded_concat_bit_exact_with_exact_cycles(tmp_path, kind, scheme, pe, simd):
+    """A Concat's branches read one map in one phase, each writing its channels from a word
+    of its own; the layer after reads the joined map."""
+    from popcorn.golden.examples import random_concat_network, random_text_network
+
+    net = random_text_network(scheme, seed=simd) if kind == "textcnn" else \
+        random_concat_network(scheme, layout=kind, seed=simd, branches=3 if kind == "text"
+                              else 2)
+    plan = map_folded(net, pe=pe, simd=simd)
+    x = np.random.default_rng(7).random((3,) + tuple(plan.network.input_shape))
+    run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
+    scores, argmax = plan.reference(x)
+    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
+    assert run.measured["interval"] == plan.cycles_per_image
+    assert run.measured["latency"] == plan.latency
+
+
+def test_folded_textcnn_example_bit_exact_with_exact_cycles(tmp_path):
+    """The built-in seed 003 text model (digits-textcnn-xnor) on two lanes."""
+    from popcorn.examples import load_example
+
+    net, x, _, _ = load_example("digits-textcnn-xnor")
+    plan = map_folded(net, pe=2)
+    run = simulate_network(plan, x[:3], build_dir=tmp_path, simulator="icarus", burst=2)
+    scores, argmax = plan.reference(x[:3])
     assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
     assert run.measured["interval"] == plan.cycles_per_image
     assert run.measured["latency"] == plan.latency

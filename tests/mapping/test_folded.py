@@ -22,7 +22,9 @@ def _field(word, lane, width, start=0, bits=None, signed=True):
 
 def run_images(plan, inputs):
     """Scores computed from the plan's memory images alone, word by word as the module
-    docstring lays them out, with the loops it states."""
+    docstring lays them out, with the loops it states; each phase's layers read the map
+    the phase before wrote (phase 0 the input) and write theirs from word ``out_offset``
+    of each pixel."""
     words, records, coefs = plan.weight_image(), plan.record_image(), plan.coefficient_image()
     r, s, pe, cw, aw = plan.record_width, plan.simd, plan.pe, plan.count_width, plan.coef_width
     scores = []
@@ -30,18 +32,22 @@ def run_images(plan, inputs):
         first = plan.layers[0]
         h, w = first.map
         # fmap[y, x, j]: the pixel's base-j bits, CW words of simd bits end to end
-        fmap = np.zeros((h, w, first.planes, first.words * s), np.uint8)
-        fmap[:, :, :, :first.elements] = image.reshape(h, w, first.elements,
-                                                       first.planes).transpose(0, 1, 3, 2)
-        for n, layer in enumerate(plan.layers):
-            (kh, kw), st, pad, (pk, ps) = layer.kernel, layer.stride, layer.padding, layer.pool
+        maps = {-1: np.zeros((h, w, first.planes, first.words * s), np.uint8)}
+        maps[-1][:, :, :, :first.elements] = image.reshape(
+            h, w, first.elements, first.planes).transpose(0, 1, 3, 2)
+        for layer in plan.layers:
+            fmap = maps[layer.phase - 1]
+            (kh, kw), (sy, sx), (py, px) = layer.kernel, layer.stride, layer.padding
+            (pkh, pkw), (psy, psx) = layer.pool
+            (okh, okw), (osy, osx) = layer.outer
             ph, pw = layer.out_shape
             c, m, nb = layer.folding.channels, layer.wbases, layer.planes
             out = np.zeros((ph, pw, layer.nf * pe, max(layer.out_planes, 1)), np.int64)
             for oy, ox, nf, p in np.ndindex(ph, pw, layer.nf, pe):
                 record = records[layer.record_base + nf]
                 pooled = []
-                for dy, dx in np.ndindex(pk, pk):
+                for ey, ex, dy, dx in np.ndindex(okh, okw, pkh, pkw):
+                    qy, qx = oy * osy + ey, ox * osx + ex
                     total = 0
                     for i, j, t, word in np.ndindex(m, nb, layer.steps, layer.words):
                         # rows kernel rows at once, each a word of simd bits (rows = 1) or
@@ -49,8 +55,8 @@ def run_images(plan, inputs):
                         seg = s if layer.rows == 1 else layer.elements
                         x = np.zeros(s, np.uint8)
                         for row in range(layer.rows):
-                            iy = (oy * ps + dy) * st + t // kw * layer.rows + row - pad
-                            ix = (ox * ps + dx) * st + t % kw - pad
+                            iy = (qy * psy + dy) * sy + t // kw * layer.rows + row - py
+                            ix = (qx * psx + dx) * sx + t % kw - px
                             if 0 <= iy < layer.map[0] and 0 <= ix < layer.map[1]:
                                 x[row * seg:(row + 1) * seg] = \
                                     fmap[iy, ix, j, word * s:word * s + seg]
@@ -67,20 +73,24 @@ def run_images(plan, inputs):
                     continue
                 if nf * pe + p >= c:
                     continue
-                minimum = _field(record, p, r, plan.levels * (cw + 2), 1, signed=False)
+                minimum, outer = (_field(record, p, r, plan.levels * (cw + 2) + f, 1,
+                                         signed=False) for f in (0, 1))
                 levels = np.array([[compare_modes(v, _field(record, p, r, k * (cw + 2), cw),
                                                   _field(record, p, r, k * (cw + 2) + cw, 2,
                                                          signed=False))
                                     for k in range(layer.levels)] for v in pooled])
-                best = levels.min(axis=0) if minimum else levels.max(axis=0)
+                levels = levels.reshape(okh * okw, pkh * pkw, -1)
+                best = levels.min(axis=1) if minimum else levels.max(axis=1)
+                best = best.min(axis=0) if outer and plan.outer_pools else best.max(axis=0)
                 out[oy, ox, nf * pe + p] = thermometer_to_bases(
                     best[None, :].astype(np.uint8), layer.folding.activation.quantizer)[0]
             if layer.scores:
                 scores.append(out[0, 0, :c, 0])
                 break
-            nxt = plan.layers[n + 1]
-            fmap = np.zeros((ph, pw, nxt.planes, nxt.words * s), np.uint8)
-            fmap[:, :, :, :layer.nf * pe] = out.transpose(0, 1, 3, 2)
+            target = maps.setdefault(layer.phase, np.zeros(
+                (ph, pw, layer.out_planes, layer.out_words * s), np.uint8))
+            start = layer.out_offset * s
+            target[:, :, :, start:start + layer.nf * pe] = out.transpose(0, 1, 3, 2)
     return np.array(scores, dtype=np.int64)
 
 
@@ -103,11 +113,14 @@ def test_memory_images_compute_the_golden_scores(scheme, binary_input, pe, simd)
 @pytest.mark.parametrize("scheme", ["bnn", "xnor", "abc", "pa", "binaryconnect"])
 @pytest.mark.parametrize("layout, pe, simd", [("conv", 2, 8), ("strided", 1, 64),
                                               ("dense", 4, 4), ("conv", 1, 3), ("rgb", 2, 16),
-                                              ("rgb", 4, 4)])
+                                              ("rgb", 4, 4), ("sequence", 2, 8),
+                                              ("sequence", 1, 64), ("rect", 2, 8),
+                                              ("rect", 4, 16)])
 def test_cnn_memory_images_compute_the_golden_scores(scheme, layout, pe, simd):
     """Every scheme; 8-bit inputs as bit planes, padded and strided convolutions, pools
-    (overlapping, some channels by the minimum), flatten: the images and loops against the
-    golden model."""
+    (overlapping, some channels by the minimum), flatten, rectangular kernels, strides,
+    padding and pools and the (1, k) convolutions of a sequence: the images and loops
+    against the golden model."""
     plan = map_folded(random_network(scheme, layout=layout, seed=pe + simd), pe=pe, simd=simd)
     x = np.random.default_rng(3).random((3,) + tuple(plan.network.input_shape))
     scores, _ = plan.reference(x)
@@ -173,31 +186,101 @@ def test_zero_padding_of_pm1_maps_is_refused_by_name():
     map_folded(first)
 
 
-def test_concat_is_refused_by_name():
-    """Parallel branches are the dataflow accelerator's alone: the folded mapper names the
-    Concat and the way out."""
+@pytest.mark.parametrize("scheme", ["bnn", "xnor", "abc", "pa", "binaryconnect"])
+@pytest.mark.parametrize("kind, pe, simd", [("text", 2, 8), ("text", 1, 64), ("conv", 2, 4),
+                                            ("dense", 4, 16), ("textcnn", 2, 8)])
+def test_concat_memory_images_compute_the_golden_scores(scheme, kind, pe, simd):
+    """A Concat's branches read one map in one phase and write their channels side by
+    side, each from a word of its own: the text model's n-gram convolutions of the input,
+    each with its max over time (a pool and the max after it composed, or run as two
+    windows when the max takes the minimum of other channels), branches of a stem's map
+    (the layer after reads the joined map) or of a vector; the images and loops against the
+    golden model."""
+    from popcorn.golden.examples import random_concat_network, random_text_network
+
+    net = random_text_network(scheme, seed=simd) if kind == "textcnn" else \
+        random_concat_network(scheme, layout=kind, seed=simd, branches=3 if kind == "text"
+                              else 2)
+    plan = map_folded(net, pe=pe, simd=simd)
+    x = np.random.default_rng(4).random((3,) + tuple(plan.network.input_shape))
+    scores, _ = plan.reference(x)
+    assert np.array_equal(run_images(plan, x), scores)
+
+
+def test_textcnn_example_memory_images_compute_the_golden_scores():
+    """The built-in seed 003 text model (digits-textcnn-xnor): three 1 x n convolutions of
+    32 filters of one sequence, each with its max over time, joined, a dense layer."""
+    from popcorn.examples import load_example
+
+    net, x, _, _ = load_example("digits-textcnn-xnor")
+    plan = map_folded(net, pe=2)
+    assert [(l.phase, l.out_offset, l.out_words) for l in plan.layers] == \
+        [(0, 0, 3), (0, 1, 3), (0, 2, 3), (1, 0, 1)]       # 32 channels: a 32-bit word each
+    scores, _ = plan.reference(x[:2])
+    assert np.array_equal(run_images(plan, x[:2]), scores)
+
+
+def test_pools_after_a_layer_fuse_or_run_as_two_windows():
+    """random_text_network's second branch: a MaxPool1d 2 and the max over time after it.
+    Taking the maximum of every channel both, they fuse into one (1, 4) window; when the
+    max over time takes the minimum of some channels, they are two windows, the second's
+    AND flags in the records."""
+    from popcorn.golden.examples import random_text_network
+
+    fused = map_folded(random_text_network("bnn", seed=64), pe=1).layers[1]
+    assert (fused.pool, fused.outer) == (((1, 4), (1, 4)), ((1, 1), (1, 1)))
+    plan = map_folded(random_text_network("bnn", seed=8), pe=1)
+    two = plan.layers[1]
+    assert (two.pool, two.minimum, two.outer, two.outer_minimum) == \
+        (((1, 2), (1, 2)), (), ((1, 2), (1, 2)), (0, 2))
+    assert plan.outer_pools and two.out_shape == (1, 1) and two.pool_positions == 4
+    flag = plan.levels * (plan.count_width + 2) + 1
+    assert [plan.record_image()[two.record_base + c] >> flag & 1 for c in range(3)] == [1, 0, 1]
+
+
+def test_concat_branches_share_a_phase():
     from popcorn.golden.examples import random_concat_network
 
-    with pytest.raises(NetworkError, match=r"layer cat \(concat\): parallel branches "
-                                           r"joined by a Concat are not in the folded "
-                                           r"engine; build with --arch dataflow"):
-        map_folded(random_concat_network("bnn", layout="dense"))
+    plan = map_folded(random_concat_network("bnn", layout="text", branches=3), pe=2, simd=4)
+    *branches, fc = plan.layers
+    assert [(l.phase, l.out_offset, l.out_words) for l in branches] == \
+        [(0, 0, 3), (0, 1, 3), (0, 2, 3)]                     # 3, 2, 2 channels: a word each
+    assert plan.readers == branches and fc.phase == 1 and fc.words == 3
+    assert fc.spread == (0, 1, 2, 4, 5, 8, 9)
+    first = sum(l.issue_cycles for l in branches) + 2 * DRAIN
+    model = plan.cycle_model(3)            # image 2 waits for the readers of image 0
+    assert model.inputs[2 * plan.in_words] >= first + 2
 
 
-def test_rectangular_layers_are_refused_by_name():
-    """The folded engine runs square kernels, strides, padding and pools; a rectangular one
-    is refused naming the layer and the way out."""
-    with pytest.raises(NetworkError, match=r"layer 0 \(conv2d\): a 1x3 kernel of stride "
-                                           r"\(1, 1\) and padding \(0, 1\) \(not square\) "
-                                           r"is not in the folded engine; build with --arch "
-                                           r"dataflow"):
-        map_folded(random_network("bnn", seed=1, layout="sequence"))
-    pool = random_network("bnn", seed=1, layout=((1, 6, 6), (
-        ("conv", 3, 3, 1, 1), ("pool", (1, 2)), ("flatten",), ("dense", 3))))
-    with pytest.raises(NetworkError, match=r"layer 3 \(maxpool2d\): a 1x2 pool of stride "
-                                           r"\(1, 2\) \(not square\) is not in the folded "
-                                           r"engine; build with --arch dataflow"):
-        map_folded(pool)
+def test_other_graphs_are_refused_by_name():
+    """A Concat's branch of two layers, and residual blocks, are the dataflow
+    accelerator's: the folded mapper names the layer and the way out."""
+    from popcorn.golden.examples import random_concat_network, random_residual_network
+
+    with pytest.raises(NetworkError, match=r"layer cat \(concat\): branch 2 is not one "
+                                           r"Conv2d or Dense layer and its pools.*build with "
+                                           r"--arch dataflow"):
+        map_folded(random_concat_network("bnn", layout="dense", branches=3))
+    with pytest.raises(NetworkError, match=r"residual blocks .* build with --arch dataflow"):
+        map_folded(random_residual_network("bnn", layout="dense"))
+
+
+def test_rectangular_layers_fold_per_axis():
+    """Kernels, strides, padding and pools per axis: a sequence's (1, k) convolutions and
+    its max over time, a (3, 1) first layer whose three kernel rows are read at once."""
+    seq = map_folded(random_network("bnn", seed=1, layout="sequence"), pe=2, simd=8)
+    first, second, dense = seq.layers
+    assert (first.map, first.kernel, first.padding, first.conv_shape) == \
+        ((1, 16), (1, 3), (0, 1), (1, 16))
+    assert (second.stride, second.pool, second.conv_shape, second.out_shape) == \
+        ((1, 2), ((1, 8), (1, 8)), (1, 8), (1, 1))
+    assert second.issue_cycles == 1 * 3 * 8 * 1 * 1 * 3 * 1   # 3 folds, 8 positions, 3 taps
+    assert seq.input_bank[0] == 16 * first.words            # no padding rows: Py = 0
+    rect = map_folded(random_network("bnn", seed=1, layout="rect"), pe=2, simd=8)
+    first, second, dense = rect.layers
+    assert (first.rows, first.padding, first.steps) == (3, (1, 0), 1)
+    assert (second.stride, second.pool, second.out_shape) == ((2, 1), ((2, 1), (2, 1)), (2, 8))
+    assert rect.input_bank[0] == (7 + 1) * 8
 
 
 def test_folded_needs_spram_and_is_refused_without():

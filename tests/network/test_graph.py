@@ -214,7 +214,7 @@ def test_file_errors_name_the_node(tmp_path):
 
 def test_popcorn_predict_runs_a_graph(tmp_path):
     """``popcorn predict`` (and ``--float``) on a graph file writes the golden models'
-    scores; the folded build refuses a Concat graph, naming the node."""
+    scores; the folded build refuses a residual graph, naming the node."""
     from click.testing import CliRunner
 
     from popcorn.cli import main
@@ -230,13 +230,11 @@ def test_popcorn_predict_runs_a_graph(tmp_path):
         result = CliRunner().invoke(main, args + [str(tmp_path / "out.npz")] + extra)
         assert result.exit_code == 0, result.output
         assert np.array_equal(np.load(tmp_path / "out.npz")["scores"], expected)
-    save_network(branch_graph(), tmp_path / "cat.npz")
-    np.save(tmp_path / "x5.npy", np.zeros((2, 1, 5, 5)))
-    result = CliRunner().invoke(main, ["build", str(tmp_path / "cat.npz"), "--inputs",
-                                       str(tmp_path / "x5.npy"), "--arch", "folded"])
+    result = CliRunner().invoke(main, ["build", str(tmp_path / "res.npz"), "--inputs",
+                                       str(tmp_path / "x.npy"), "--arch", "folded"])
     assert result.exit_code != 0, result.output
-    assert "layer cat (concat): parallel branches joined by a Concat are not in the folded " \
-           "engine" in " ".join(result.output.split())
+    assert "residual blocks (a shortcut queue) are not in the folded engine" \
+           in " ".join(result.output.split())
 
 
 def test_popcorn_build_maps_a_residual_graph_file(tmp_path, monkeypatch):
