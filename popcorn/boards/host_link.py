@@ -5,7 +5,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..hdl.flash import FlashLoader
+from ..hdl.flash import FlashLoader, FlashStream
 from ..hdl.uart import UARTReceiver, UARTTransmitter
 from ..hdl.width import BytesToWord
 from .frames import BAD_CRC, BAD_KIND, BAD_LENGTH, CRC, IMAGE, LINE_ERROR, LOADED, \
@@ -334,11 +334,18 @@ class WeightsFromFlash(wiring.Component):
     image is missing, of another network or damaged: the core then takes no image, and
     every image sent (its ``core.plan.in_words`` words) is answered with
     :func:`flash_error_word` instead (which :class:`UARTLink` answers
-    :data:`~.frames.NO_WEIGHTS`, as ``error`` is high); ``spi``: the loader's pins."""
+    :data:`~.frames.NO_WEIGHTS`, as ``error`` is high); ``spi``: the loader's pins, then,
+    when the core streams layers (its ``stream`` port), a
+    :class:`~popcorn.hdl.flash.FlashStream`'s of the image's stream pass (``ready``
+    once its FIFO is full)."""
 
     def __init__(self, core, image, *, offset):
         self._core = core
         self._loader = FlashLoader(image, offset=offset)
+        plan = core.plan
+        self._stream = FlashStream(words=plan.stream_words, depth=plan.stream_depth,
+                                   offset=offset + plan.stream_offset) \
+            if plan.stream_words else None
         super().__init__({
             "i": In(stream.Signature(core.i.payload.shape().width)),
             "o": Out(stream.Signature(core.o.payload.shape().width)),
@@ -348,17 +355,26 @@ class WeightsFromFlash(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        core, loader = self._core, self._loader
+        core, loader, streamer = self._core, self._loader, self._stream
         m.submodules.core = core
         m.submodules.loader = loader
         m.submodules.weights = weights = BytesToWord(core.load.payload.shape().width)
         wiring.connect(m, loader.o, weights.i)
         wiring.connect(m, weights.o, core.load)
         ok = loader.done & core.loaded
+        spi = loader
+        if streamer is not None:
+            m.submodules.stream = streamer
+            wiring.connect(m, streamer.o, core.stream)
+            m.d.comb += streamer.enable.eq(ok)
+            ok = ok & streamer.primed
+            spi = streamer
+            m.d.comb += streamer.cipo.eq(self.cipo)
+        pins = Mux(loader.done, Cat(spi.sck, spi.cs, spi.copi),
+                   Cat(loader.sck, loader.cs, loader.copi))
         m.d.comb += [core.i.payload.eq(self.i.payload), core.i.valid.eq(self.i.valid & ok),
                      self.ready.eq(ok), self.error.eq(loader.error),
-                     self.sck.eq(loader.sck), self.cs.eq(loader.cs), self.copi.eq(loader.copi),
-                     loader.cipo.eq(self.cipo)]
+                     Cat(self.sck, self.cs, self.copi).eq(pins), loader.cipo.eq(self.cipo)]
         # while the loader reports an error: an image's words drained, then the error word
         words = core.plan.in_words
         count = Signal(range(words), name="error_count")

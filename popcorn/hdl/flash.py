@@ -1,8 +1,11 @@
-"""Reading the folded accelerator's weight image from the board's SPI flash at power-up."""
+"""Reading the folded accelerator's weight image from the board's SPI flash: all of it at
+power-up (:class:`FlashLoader`), the weight stream again for every image (:class:`FlashStream`)."""
 
-from amaranth.hdl import Const, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from ..mapping.folded import STREAM_WORD_CYCLES
 
 WAKE, READ = 0xAB, 0x03
 """SPI flash commands: release from deep power-down, read (24-bit address)."""
@@ -128,4 +131,84 @@ class FlashLoader(wiring.Component):
                 m.d.sync += [self.cs.eq(0), self.done.eq(1)]
             with m.State("error"):
                 m.d.sync += [self.cs.eq(0), self.error.eq(1)]
+        return m
+
+
+class FlashStream(wiring.Component):
+    """Reads ``words`` words of ``width`` bits (8 little-endian bytes each) from an SPI
+    flash at byte ``offset``, again and again, into a FIFO of ``depth`` words
+    (``amaranth.lib.fifo.SyncFIFOBuffered``: block RAM) that ``o`` empties: the folded
+    accelerator's weight stream (:class:`~popcorn.mapping.folded.StreamTiming` is its
+    timing, cycle for cycle).
+
+    SPI mode 0 at half the clock, the pins as :class:`FlashLoader`'s. From ``enable``: the
+    read command (``0x03`` and the 24-bit offset, 64 cycles), then word after word, a bit
+    every two cycles (:data:`~popcorn.mapping.folded.STREAM_WORD_CYCLES` a word), each
+    written into the FIFO the cycle after its last bit; a word starts only when the FIFO
+    has room for it (else ``sck`` rests low, ``primed`` rises and stays); after a pass's
+    last word ``cs`` falls for one cycle and the command starts again."""
+
+    def __init__(self, *, words, offset, depth, width=64):
+        if words < 1 or depth < 2 or width % 8:
+            raise ValueError("a stream needs words >= 1, depth >= 2 and whole bytes a word")
+        if not 0 <= offset < 1 << 24:
+            raise ValueError(f"offset must fit the 24-bit address, not {offset!r}")
+        assert STREAM_WORD_CYCLES == 2 * width
+        self._words, self._offset, self._depth, self._width = words, offset, depth, width
+        super().__init__({
+            "o": Out(stream.Signature(width)),
+            "enable": In(1), "primed": Out(1),
+            "sck": Out(1), "cs": Out(1), "copi": Out(1), "cipo": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        width, depth = self._width, self._depth
+        m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=width, depth=depth)
+        m.d.comb += [self.o.valid.eq(queue.r_rdy), self.o.payload.eq(queue.r_data),
+                     queue.r_en.eq(self.o.ready)]
+
+        phase = Signal()
+        bit = Signal(range(max(width, 32)))
+        tx = Signal(32)
+        rx = Signal(width)
+        word = Signal(range(self._words))
+        push = Signal()
+        command = Const((READ << 24) | self._offset, 32)
+        # the bytes arrive most significant bit first, the word's bytes little-endian
+        m.d.comb += [queue.w_en.eq(push),
+                     queue.w_data.eq(Cat(*(rx.word_select(width // 8 - 1 - n, 8)
+                                           for n in range(width // 8)))),
+                     self.sck.eq(phase), self.copi.eq(tx[31])]
+        m.d.sync += push.eq(0)
+        room = (queue.level + push) < depth
+        with m.FSM():
+            with m.State("off"):
+                with m.If(self.enable):
+                    m.d.sync += [self.cs.eq(1), tx.eq(command), bit.eq(0), phase.eq(0)]
+                    m.next = "command"
+            with m.State("command"):
+                m.d.sync += phase.eq(~phase)
+                with m.If(phase):
+                    m.d.sync += [tx.eq(tx << 1), bit.eq(bit + 1)]
+                    with m.If(bit == 31):
+                        m.d.sync += bit.eq(0)
+                        m.next = "data"
+            with m.State("data"):
+                starting = (bit == 0) & ~phase
+                with m.If(starting & ~room):
+                    m.d.sync += self.primed.eq(1)
+                with m.Else():
+                    m.d.sync += phase.eq(~phase)
+                    with m.If(phase):
+                        m.d.sync += [rx.eq(Cat(self.cipo, rx[:-1])), bit.eq(bit + 1)]
+                        with m.If(bit == width - 1):
+                            m.d.sync += [bit.eq(0), push.eq(1),
+                                         word.eq(Mux(word == self._words - 1, 0, word + 1))]
+                            with m.If(word == self._words - 1):
+                                m.d.sync += self.cs.eq(0)
+                                m.next = "again"
+            with m.State("again"):
+                m.d.sync += [self.cs.eq(1), tx.eq(command), phase.eq(0)]
+                m.next = "command"
         return m

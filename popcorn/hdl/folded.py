@@ -83,8 +83,13 @@ class FoldedAccelerator(wiring.Component):
     Ports
     -----
     load : ``In(stream.Signature(64))``: the weight image
-        (:meth:`~popcorn.mapping.folded.FoldedPlan.weight_image`), word 0 first, once after
-        reset; ``loaded`` rises after its last word, and no image is taken before.
+        (:meth:`~popcorn.mapping.folded.FoldedPlan.weight_image`, then the weight stream's
+        pass, :meth:`~popcorn.mapping.folded.FoldedPlan.stream_image`, which is not
+        stored: the flash image's payload), word 0 first, once after reset; ``loaded``
+        rises after its last word, and no image is taken before.
+    stream : ``In(stream.Signature(64))``, when the plan streams layers: the weight
+        stream's words, one per issue of a streamed layer
+        (:class:`~popcorn.hdl.flash.FlashStream`); an issue waits for its word.
     i : ``In(stream.Signature(plan.in_width))``: the image's ``in_words`` input words, as
         the dataflow accelerator's (:meth:`~popcorn.mapping.network_map.NetworkPlan.input_words`).
     o : ``Out(stream.Signature(plan.out_width))``: the scores and the class, as the dataflow
@@ -117,6 +122,7 @@ class FoldedAccelerator(wiring.Component):
             "loaded": Out(1),
             "i": In(stream.Signature(plan.in_width)),
             "o": Out(stream.Signature(plan.out_width)),
+            **({"stream": In(stream.Signature(SPRAM_WIDTH))} if plan.stream_words else {}),
         })
 
     @property
@@ -155,13 +161,15 @@ class FoldedAccelerator(wiring.Component):
         m.submodules.argmax = argmax = Argmax(classes=classes, width=sw)
         wiring.connect(m, argmax.o, wiring.flipped(self.o))
 
-        # -- the weight image -------------------------------------------------------------
-        load_addr = Signal(range(plan.weight_words + 1))
+        # -- the weight image (the SPRAM's words, then the stream's pass, not stored) ------
+        image_words = plan.weight_words + plan.stream_words
+        load_addr = Signal(range(image_words + 1))
         m.d.comb += [self.load.ready.eq(~self.loaded), weights.wdata.eq(self.load.payload)]
         with m.If(self.load.valid & ~self.loaded):
-            m.d.comb += [weights.we.eq(1), weights.addr.eq(load_addr)]
+            m.d.comb += [weights.we.eq(load_addr < plan.weight_words),
+                         weights.addr.eq(load_addr)]
             m.d.sync += load_addr.eq(load_addr + 1)
-            with m.If(load_addr == plan.weight_words - 1):
+            with m.If(load_addr == image_words - 1):
                 m.d.sync += self.loaded.eq(1)
 
         # -- images into the two input banks, while the engine computes ---------------------
@@ -192,7 +200,13 @@ class FoldedAccelerator(wiring.Component):
         layer = Signal(range(max(n_layers, 2)), name="layer")
         hold = Signal(range(DRAIN + 1))
         issue = Signal()
-        m.d.comb += issue.eq(running & ~finishing & (hold == 0))
+        streamed = _table([int(l.streamed) for l in layers])
+        if plan.stream_words:              # a streamed layer's issue takes the stream's word
+            waiting = streamed[layer] & ~self.stream.valid
+            m.d.comb += self.stream.ready.eq(issue & streamed[layer])
+        else:
+            waiting = 0
+        m.d.comb += issue.eq(running & ~finishing & (hold == 0) & ~waiting)
         with m.If(hold != 0):
             m.d.sync += hold.eq(hold - 1)
 
@@ -279,8 +293,15 @@ class FoldedAccelerator(wiring.Component):
                      act_plane.eq(Mux(t1["pad"][0], 0,
                                       act_rd.data.word_select(t1["j"], simd)))]
         reads_input = _table([int(l.phase == 0) for l in layers])
+        word = weights.rdata[:pe * simd]
+        if plan.stream_words:       # the stream's word, taken at the issue, three cycles on
+            delayed = self.stream.payload[:pe * simd]
+            for n in range(3):
+                delayed, later = Signal(pe * simd, name=f"streamed{n}"), delayed
+                m.d.sync += delayed.eq(later)
+            word = Mux(streamed[t1["layer"]], delayed, word)
         m.d.sync += [x.eq(Mux(reads_input[t1["layer"]], in_plane, act_plane)),
-                     w.eq(weights.rdata[:pe * simd]), record2.eq(rec_rd.data), coef3.eq(coef2)]
+                     w.eq(word), record2.eq(rec_rd.data), coef3.eq(coef2)]
         if uniform is None and table is None:
             m.d.sync += coef2.eq(coef_rd.data)
         elif uniform is None:           # the table's value of the layer and pair, read as
@@ -444,7 +465,8 @@ def _weight_addresses(m, plan, issue, end, layer):
     """``(waddr, rbase, pair)``: the weight word of each issue (a base's words in order,
     again for every activation base; a neuron fold's bases in order, again for every
     position of both pool windows; the neuron folds again for every output pixel; the
-    layers one after another), the layer's first record and the base pair ``i * N + j``;
+    layers one after another, each from its ``weight_base``: a streamed layer's addresses
+    are not read), the layer's first record and the base pair ``i * N + j``;
     ``end``: the loops' "this loop and every loop inside it at its last" flags."""
     layers, n_layers = plan.layers, len(plan.layers)
     waddr = Signal(range(plan.weight_words + 1), name="waddr")
@@ -469,9 +491,9 @@ def _weight_addresses(m, plan, issue, end, layer):
             m.d.sync += [waddr.eq(wbase), wi.eq(wbase), wnf.eq(wbase)]
         with m.Elif(layer == n_layers - 1):
             m.d.sync += [waddr.eq(0), wi.eq(0), wnf.eq(0), wbase.eq(0), rbase.eq(0)]
-        with m.Else():
-            m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1),
-                         wbase.eq(waddr + 1),
+        with m.Else():                           # the next layer's first word
+            after = _table([l.weight_base for l in layers[1:]] or [0])[layer]
+            m.d.sync += [waddr.eq(after), wi.eq(after), wnf.eq(after), wbase.eq(after),
                          rbase.eq(rbase + _table([l.nf for l in layers])[layer])]
     return waddr, rbase, pair
 

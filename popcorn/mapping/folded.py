@@ -44,7 +44,13 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   steps of ``rows`` kernel rows, elements ``cw * simd ..``; with ``rows`` > 1 row r's E
   elements at bits ``r * E``; padding 1 for ``pm1`` weights, 0 for ``zo``, so that it
   counts 0) at bits ``p * simd``; above ``pe * simd`` the word is 0. Loaded at run time
-  (SPRAM has no bitstream image).
+  (SPRAM has no bitstream image). Only the resident layers' words
+  (:attr:`FoldedLayer.streamed` false) are in the SPRAM.
+* weight stream (layers too large for the SPRAM, :func:`choose_streamed`): the streamed
+  layers' words in issue order (a word again for every issue that reads it), one image's
+  pass after another, read from the board's flash into a FIFO of :data:`STREAM_DEPTH`
+  words (:class:`~popcorn.hdl.flash.FlashStream`); an issue of a streamed layer takes the
+  FIFO's next word instead of reading the SPRAM.
 * channel records (EBR ROM, in the bitstream): one word per neuron fold, layer after layer
   from :attr:`FoldedLayer.record_base`; lane p's record at bits ``p * record_width``:
   threshold layers, for each comparator k < L, ``T'_k`` (``count_width`` bits, signed) and
@@ -75,11 +81,12 @@ Memories (word layouts defined here, used by the RTL and its testbench):
 Cycles (:meth:`FoldedPlan.cycle_model`): the image's ``in_words`` words enter an input
 bank one per cycle while the engine computes earlier images; the engine runs each layer
 for :attr:`FoldedLayer.issue_cycles` issue cycles plus :data:`DRAIN`, then hands the scores
-to the argmax.
+to the argmax; a streamed layer's issue waits for its word in the FIFO
+(:class:`StreamTiming`).
 """
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -116,9 +123,33 @@ issue."""
 MODE_WIDTH = 2
 
 FLASH_MAGIC = b"PCRN"
-FLASH_FORMAT = 1
+FLASH_FORMAT = 2
+"""2: the payload holds the weight stream's pass after the SPRAM's words."""
 FLASH_OFFSET = 0x100000
 """Where the weight image goes in the board's flash: 1 MB, past the bitstream."""
+
+FLASH_BYTES = 16 << 20
+"""The iCEBreaker's SPI flash (W25Q128J)."""
+
+FLASH_HEADER = 16
+"""Bytes of the flash image's header (:meth:`FoldedPlan.flash_image`)."""
+
+STREAM_WORD_CYCLES = 2 * SPRAM_WIDTH
+"""Cycles of one streamed word on the SPI flash: a bit per two cycles (``sck`` at half the
+clock, one data line)."""
+
+STREAM_RESTART = 65
+"""Cycles a pass's first word waits beyond :data:`STREAM_WORD_CYCLES` after the last word
+of the pass before: ``cs`` released for one cycle, then the read command and its 24-bit
+address, a bit per two cycles."""
+
+STREAM_LATENCY = 2
+"""Cycles from a streamed word's write into the FIFO to its first issue (the FIFO's
+buffered output)."""
+
+STREAM_DEPTH = 257
+"""Words of the weight-stream FIFO: 256 in block RAM (four EBR of 64 bits x 256) and its
+output register."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +171,8 @@ class FoldedLayer:
     output map's pixels of ``out_words`` words; ``spread``: the word position of each of
     its input pixel's E elements when they are not 0 .. E - 1 (after a Concat), the
     others padding; ``outer``, ``outer_minimum``: a second pool (as ``pool``) of the pooled
-    map, when the pools after the layer do not fuse into one window."""
+    map, when the pools after the layer do not fuse into one window; ``streamed``: its
+    weights come from the flash stream, not the SPRAM (:func:`choose_streamed`)."""
     folding: object
     nf: int
     weight_base: int
@@ -163,6 +195,7 @@ class FoldedLayer:
     spread: tuple = ()
     outer: tuple = ((1, 1), (1, 1))
     outer_minimum: tuple = ()
+    streamed: bool = False
 
     @property
     def scores(self):
@@ -250,11 +283,13 @@ class FoldedPlan:
 
     ``dataflow``: the network's :class:`~popcorn.mapping.network_map.NetworkPlan`, whose
     input words, output words and golden model the folded accelerator shares;
-    ``layers``: :class:`FoldedLayer` in order; ``pe``, ``simd``: the engine."""
+    ``layers``: :class:`FoldedLayer` in order; ``pe``, ``simd``: the engine;
+    ``stream_depth``: words of the weight-stream FIFO (when a layer is streamed)."""
     dataflow: object
     layers: tuple
     pe: int
     simd: int
+    stream_depth: int = STREAM_DEPTH
 
     # -- the interface shared with the dataflow plan ---------------------------------------
     network = property(lambda self: self.dataflow.network)
@@ -400,8 +435,13 @@ class FoldedPlan:
 
     @property
     def weight_words(self):
-        last = self.layers[-1]
-        return last.weight_base + last.weight_words
+        """Words of the SPRAM's image: the resident layers'."""
+        return sum(layer.weight_words for layer in self.layers if not layer.streamed)
+
+    @property
+    def stream_words(self):
+        """Words of one image's pass of the weight stream: the streamed layers' issues."""
+        return sum(layer.issue_cycles for layer in self.layers if layer.streamed)
 
     @property
     def record_words(self):
@@ -409,31 +449,37 @@ class FoldedPlan:
 
     def cycle_model(self, images=PREDICTED_IMAGES):
         """:class:`~popcorn.mapping.timing.ChainCycles` of ``images`` images sent back to
-        back (the weights loaded), the result always taken: the accelerator's control
-        (:class:`~popcorn.hdl.folded.FoldedAccelerator`) cycle for cycle. Image n's W words
-        are taken from ``s_n`` on, one per cycle, into input bank ``n % 2``, free three
-        cycles after the last issue of its readers (:attr:`readers`) for image n - 2 (the
-        read :data:`READ_AFTER_ISSUE` cycles later, then the bank's flag):
-        ``s_n = max(s_{n-1} + W, f_{n-2} + I_0 + 2)`` with I_0 the readers' issue cycles
-        and the :data:`DRAIN` between them.
-        The engine starts at ``c_n = max(s_n + W, h_{n-1} + 1)`` (the image waiting, the
-        previous scores handed over at ``h_{n-1}``) and issues from ``f_n = c_n + 1``; its
-        last issue is at ``f_n + sum(I) + DRAIN (L - 1) - 1`` and the hand-over
-        ``WRITE_AFTER_ISSUE + 1`` cycles later; the result leaves the argmax
-        ``argmax_stages(classes)`` cycles after that."""
-        w, readers = self.in_words, self.readers
-        first = sum(layer.issue_cycles for layer in readers) + DRAIN * (len(readers) - 1)
-        issues = sum(layer.issue_cycles for layer in self.layers)
-        span = issues + DRAIN * (len(self.layers) - 1) + WRITE_AFTER_ISSUE  # -> hand-over
-        inputs, outputs, issued = [], [], []
+        back (the weights loaded and the weight stream's FIFO full), the result always
+        taken: the accelerator's control (:class:`~popcorn.hdl.folded.FoldedAccelerator`)
+        cycle for cycle. Image n's W words are taken from ``s_n`` on, one per cycle, into
+        input bank ``n % 2``, free three cycles after the last issue ``r_{n-2}`` of its
+        readers (:attr:`readers`) for image n - 2 (the read :data:`READ_AFTER_ISSUE`
+        cycles later, then the bank's flag): ``s_n = max(s_{n-1} + W, r_{n-2} + 1 +
+        READ_AFTER_ISSUE)``. The engine starts at ``c_n = max(s_n + W, h_{n-1} + 1)``
+        (the image waiting, the previous scores handed over at ``h_{n-1}``) and issues
+        from ``c_n + 1``: a resident layer's issues on consecutive cycles, a streamed
+        layer's each at its word's arrival at the latest (:class:`StreamTiming`), the
+        next layer's first issue :data:`DRAIN` + 1 cycles after the last; the hand-over
+        ``WRITE_AFTER_ISSUE + 1`` cycles after the last issue; the result leaves the
+        argmax ``argmax_stages(classes)`` cycles after that."""
+        w, readers = self.in_words, len(self.readers)
+        stream = StreamTiming(self.stream_words, self.stream_depth)
+        inputs, outputs, reader_last = [], [], []
         start, handed = 0, None
         for n in range(images):
             if n >= 2:
-                start = max(start, issued[n - 2] + first + READ_AFTER_ISSUE)
+                start = max(start, reader_last[n - 2] + 1 + READ_AFTER_ISSUE)
             inputs += range(start, start + w)
-            engine = start + w if handed is None else max(start + w, handed + 1)
-            issued.append(engine + 1)
-            handed = issued[-1] + span
+            issue = (start + w if handed is None else max(start + w, handed + 1)) + 1
+            for index, layer in enumerate(self.layers):
+                if layer.streamed:
+                    last = stream.issue(issue, layer.issue_cycles)
+                else:
+                    last = issue + layer.issue_cycles - 1
+                if index == readers - 1:
+                    reader_last.append(last)
+                issue = last + DRAIN + 1
+            handed = last + 1 + WRITE_AFTER_ISSUE
             outputs.append(handed + argmax_stages(self.classes))
             start += w
         return ChainCycles(inputs=tuple(inputs), outputs=tuple(outputs))
@@ -453,36 +499,56 @@ class FoldedPlan:
         return model.outputs[0] - model.inputs[0]
 
     # -- memory images -----------------------------------------------------------------------
+    def layer_words(self, layer):
+        """``layer``'s weight words in address order (Python ints of :data:`SPRAM_WIDTH`
+        bits; module docstring)."""
+        bits = layer.folding.linear.weight_bits                          # (M, C, K)
+        m, c = bits.shape[:2]
+        (kh, kw), rows, e, s = layer.kernel, layer.rows, layer.elements, self.simd
+        taps = bits.reshape(m, c, kh // rows, rows, kw, e).transpose(0, 1, 2, 4, 3, 5)
+        padded = np.full((m, layer.nf * self.pe, layer.steps, layer.words * s),
+                         0 if layer.counts_and else 1, np.uint8)
+        padded[:, :c, :, layer.positions] = taps.reshape(m, c, layer.steps, rows * e)
+        folds = padded.reshape(m, layer.nf, self.pe, layer.steps * layer.words, s)
+        return [int.from_bytes(np.packbits(word_bits, bitorder="little").tobytes(), "little")
+                for word_bits in folds.transpose(1, 0, 3, 2, 4).reshape(-1, self.pe * s)]
+
     def weight_image(self):
-        """The weight memory's words (Python ints of :data:`SPRAM_WIDTH` bits)."""
+        """The SPRAM's words: the resident layers' :meth:`layer_words`, layer after layer
+        from each one's :attr:`FoldedLayer.weight_base`."""
+        return [w for layer in self.layers if not layer.streamed
+                for w in self.layer_words(layer)]
+
+    def stream_image(self):
+        """One image's pass of the weight stream: every issue's word of the streamed
+        layers, in issue order (the loops of the module docstring)."""
         words = []
         for layer in self.layers:
-            bits = layer.folding.linear.weight_bits                      # (M, C, K)
-            m, c = bits.shape[:2]
-            (kh, kw), rows, e, s = layer.kernel, layer.rows, layer.elements, self.simd
-            taps = bits.reshape(m, c, kh // rows, rows, kw, e).transpose(0, 1, 2, 4, 3, 5)
-            padded = np.full((m, layer.nf * self.pe, layer.steps, layer.words * s),
-                             0 if layer.counts_and else 1, np.uint8)
-            padded[:, :c, :, layer.positions] = taps.reshape(m, c, layer.steps, rows * e)
-            folds = padded.reshape(m, layer.nf, self.pe, layer.steps * layer.words, s)
-            for word_bits in folds.transpose(1, 0, 3, 2, 4).reshape(-1, self.pe * s):
-                words.append(int.from_bytes(np.packbits(word_bits, bitorder="little")
-                                            .tobytes(), "little"))
+            if layer.streamed:
+                table = self.layer_words(layer)
+                words += [table[a] for a in _issue_addresses(layer)]
         return words
 
     def flash_image(self):
-        """The weight image as the board's flash holds it (bytes): a 16-byte header
-        (:data:`FLASH_MAGIC`, then little-endian the format (u16), the bytes per word (u16),
-        the words (u32) and the payload's CRC-32 (u32: the network's digest)), the payload
-        (:meth:`weight_image`, 8 little-endian bytes per word) and a trailer, the sum of the
-        payload bytes modulo 2**32 (u32), which :class:`~popcorn.hdl.flash.FlashLoader`
-        checks."""
-        payload = b"".join(w.to_bytes(SPRAM_WIDTH // 8, "little") for w in self.weight_image())
+        """The weight image as the board's flash holds it (bytes): a
+        :data:`FLASH_HEADER`-byte header (:data:`FLASH_MAGIC`, then little-endian the
+        format (u16), the bytes per word (u16), the words (u32) and the payload's CRC-32
+        (u32: the network's digest)), the payload (:meth:`weight_image`, then
+        :meth:`stream_image`, 8 little-endian bytes per word) and a trailer, the sum of
+        the payload bytes modulo 2**32 (u32), which :class:`~popcorn.hdl.flash.FlashLoader`
+        checks. The stream's pass starts at byte :attr:`stream_offset` of the image."""
+        words = self.weight_image() + self.stream_image()
+        payload = b"".join(w.to_bytes(SPRAM_WIDTH // 8, "little") for w in words)
         header = (FLASH_MAGIC + FLASH_FORMAT.to_bytes(2, "little")
                   + (SPRAM_WIDTH // 8).to_bytes(2, "little")
-                  + len(self.weight_image()).to_bytes(4, "little")
+                  + len(words).to_bytes(4, "little")
                   + zlib.crc32(payload).to_bytes(4, "little"))
         return header + payload + (sum(payload) & 0xFFFFFFFF).to_bytes(4, "little")
+
+    @property
+    def stream_offset(self):
+        """Byte of the flash image where the weight stream's pass starts."""
+        return FLASH_HEADER + self.weight_words * SPRAM_WIDTH // 8
 
     def record_image(self):
         """The record ROM's words (Python ints of ``pe * record_width`` bits)."""
@@ -501,6 +567,76 @@ class FoldedPlan:
                 words += [_lanes([int(v) for v in lanes[:, q]], self.coef_width)
                           if q < pairs.shape[1] else 0 for q in range(self.pairs)]
         return words
+
+
+def _issue_addresses(layer):
+    """The weight word (from the layer's first) of each of ``layer``'s issues, in issue
+    order: word ``((nf * M + i) * steps + t) * CW + cw`` for the loops oy, ox, nf, ey, ex,
+    dy, dx, i, j, t, cw (module docstring)."""
+    (ph, pw), m, steps, cw = layer.out_shape, layer.wbases, layer.steps, layer.words
+    nf, i, t, c = np.ix_(range(layer.nf), range(m), range(steps), range(cw))
+    per_fold = ((nf * m + i) * steps + t) * cw + c                  # (nf, M, steps, CW)
+    per_fold = np.broadcast_to(per_fold[:, None, :, None],
+                               (layer.nf, layer.pool_positions, m, layer.planes, steps, cw))
+    return np.tile(per_fold.ravel(), ph * pw)
+
+
+class StreamTiming:
+    """The weight stream's words against the issues that take them, across images: the
+    FIFO of ``depth`` words holds a pass's first ``depth`` words (of ``words`` per pass,
+    cyclically) when the first image comes (:class:`~popcorn.hdl.flash.FlashStream` is
+    primed); word k >= depth starts on the SPI at ``b_k = max(b_{k-1} +
+    STREAM_WORD_CYCLES (+ STREAM_RESTART for a pass's first word), i_{k-depth} + 1)``
+    (its FIFO slot freed by the issue ``i`` that took word k - depth), is written into the
+    FIFO at ``b_k + STREAM_WORD_CYCLES`` and can be issued :data:`STREAM_LATENCY` cycles
+    later."""
+
+    def __init__(self, words, depth):
+        self.words, self.depth = words, depth
+        self.taken = []                  # i_k: the cycle each word was issued
+        self.begun = None                # b_{k-1}
+
+    def issue(self, first, count):
+        """The cycle of the last of ``count`` issues of a streamed layer whose first could
+        issue at ``first`` (then each the cycle after the one before, unless it waits)."""
+        issue = first
+        for _ in range(count):
+            k = len(self.taken)
+            if k >= self.depth:
+                free = self.taken[k - self.depth] + 1
+                if self.begun is None:
+                    self.begun = free
+                else:
+                    restart = STREAM_RESTART if k % self.words == 0 else 0
+                    self.begun = max(self.begun + STREAM_WORD_CYCLES + restart, free)
+                issue = max(issue, self.begun + STREAM_WORD_CYCLES + STREAM_LATENCY)
+            self.taken.append(issue)
+            issue += 1
+        return issue - 1
+
+
+def choose_streamed(layers, capacity):
+    """``layers`` with ``streamed`` set on those whose weights go to the flash stream (and
+    the resident ones' ``weight_base`` from 0): the set whose issues take the fewest
+    stream words (:attr:`FoldedLayer.issue_cycles`; a weight read once per image costs one
+    word, one read at every output pixel that many) among those leaving at most
+    ``capacity`` words in the SPRAM; none when every layer fits."""
+    sizes = [layer.weight_words for layer in layers]
+    best = {0: (0, ())}              # resident words -> (stream words, streamed indices)
+    for n, layer in enumerate(layers):
+        grown = {}
+        for used, (cost, streamed) in best.items():
+            for key, value in ((used + sizes[n], (cost, streamed)),
+                               (used, (cost + layer.issue_cycles, streamed + (n,)))):
+                if key <= capacity and (key not in grown or value < grown[key]):
+                    grown[key] = value
+        best = grown
+    streamed = set(min(best.values())[1])
+    placed, base = [], 0
+    for n, layer in enumerate(layers):
+        placed.append(replace(layer, streamed=n in streamed, weight_base=base))
+        base += 0 if n in streamed else layer.weight_words
+    return tuple(placed)
 
 
 def _lanes(values, width):
@@ -661,16 +797,19 @@ def _fold_layer(stage, pools, source, layers, pe, simd, alone, **where):
     return layer
 
 
-def map_folded(network, *, pe=1, simd=None, frac_bits=8):
+def map_folded(network, *, pe=1, simd=None, frac_bits=8, spram_words=SPRAM_DEPTH,
+               stream_depth=STREAM_DEPTH):
     """Map ``network`` onto the folded accelerator with an engine of ``pe`` lanes of
     ``simd`` bits (``pe * simd`` at most :data:`SPRAM_WIDTH`; ``pe`` divides ``simd``,
     and an input word of ``min(simd, E)`` elements holds whole input transfers; by default
-    the widest such ``simd``: a whole SPRAM word per cycle when ``pe`` = 1).
+    the widest such ``simd``: a whole SPRAM word per cycle when ``pe`` = 1). Weights beyond
+    ``spram_words`` words stream from the flash (:func:`choose_streamed`) through a FIFO of
+    ``stream_depth`` words (the tests make both small).
 
     Raises
     ------
     NetworkError
-        for a layer the engine cannot run, naming it, or weights beyond the SPRAM.
+        for a layer the engine cannot run, naming it, or a flash image beyond the flash.
     ValueError
         for an engine shape that breaks the rules above.
     """
@@ -688,12 +827,16 @@ def map_folded(network, *, pe=1, simd=None, frac_bits=8):
     if min(simd, layers[0].elements) % per_transfer:
         raise ValueError(f"simd = {simd}: an input word of {min(simd, layers[0].elements)} "
                          f"elements must hold whole transfers of {per_transfer}")
-    plan = FoldedPlan(dataflow, layers, pe, simd)
-    if plan.weight_words > SPRAM_DEPTH:
-        raise NetworkError(f"the weights need {plan.weight_words} words of {SPRAM_WIDTH} "
-                           f"bits, the SPRAM holds {SPRAM_DEPTH}; streaming weights from "
-                           f"flash is not built yet: build it with --arch dataflow for a "
-                           f"larger board (--board ulx3s-85f)")
+    if stream_depth < 2:
+        raise ValueError(f"stream_depth must be at least 2, not {stream_depth!r}")
+    plan = FoldedPlan(dataflow, choose_streamed(layers, spram_words), pe, simd, stream_depth)
+    size = FLASH_HEADER + (plan.weight_words + plan.stream_words) * SPRAM_WIDTH // 8 + 4
+    if FLASH_OFFSET + size > FLASH_BYTES:
+        raise NetworkError(f"the weight image needs {size} bytes of flash (its streamed "
+                           f"layers' words again for every output pixel), the board's "
+                           f"flash has {FLASH_BYTES - FLASH_OFFSET} past the bitstream; "
+                           f"build it with --arch dataflow for a larger board "
+                           f"(--board ulx3s-85f)")
     return plan
 
 

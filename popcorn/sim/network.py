@@ -66,7 +66,10 @@ def simulate_network(plan, inputs, *, build_dir, simulator="auto", burst=3, seed
                 cycles_out=np.array(model.outputs, dtype=np.int64) - start,
                 seed=seed, idle=idle, stall=stall, check=int(check))
     sim = choose_simulator(plan, len(inputs), simulator)
-    if isinstance(plan, FoldedPlan):
+    if isinstance(plan, FoldedPlan) and (hardware or plan).stream_words:
+        case, component = _from_flash(hardware or plan, case)
+        cells = ("SB_SPRAM256KA",)
+    elif isinstance(plan, FoldedPlan):
         case["weights"] = _hex((hardware or plan).weight_image())
         component, cells = FoldedAccelerator(hardware or plan), ("SB_SPRAM256KA",)
     else:
@@ -76,6 +79,27 @@ def simulate_network(plan, inputs, *, build_dir, simulator="auto", burst=3, seed
                              cells=cells)
     rtl_scores, rtl_argmax = plan.unpack_outputs([int(w, 16) for w in measured.pop("outputs")])
     return RtlRun(rtl_scores, rtl_argmax, measured, sim)
+
+
+SIM_FLASH_OFFSET = 0x100
+"""Where simulations put the weight image in the flash model (the board's
+:data:`~popcorn.mapping.folded.FLASH_OFFSET` would make a megabyte of padding)."""
+
+
+def _from_flash(plan, case):
+    """(case, component) of a folded plan that streams layers: the accelerator behind
+    :class:`~popcorn.boards.host_link.WeightsFromFlash`, its image in the flash model."""
+    from ..boards.host_link import WeightsFromFlash
+    from ..hdl.folded import FoldedAccelerator
+    from ..mapping.folded import STREAM_RESTART, STREAM_WORD_CYCLES
+
+    image = plan.flash_image()
+    flash = b"\xff" * SIM_FLASH_OFFSET + image
+    # the loader (16 cycles a byte and its wake-up), then the FIFO filled, twice over
+    load = 2 * (20 * len(image) + (STREAM_WORD_CYCLES + STREAM_RESTART) * plan.stream_depth
+                + 10_000)
+    case = case | {"flash": np.frombuffer(flash, np.uint8), "load_cycles": load}
+    return case, WeightsFromFlash(FoldedAccelerator(plan), image, offset=SIM_FLASH_OFFSET)
 
 
 def _hex(words):

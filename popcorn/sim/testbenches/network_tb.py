@@ -8,7 +8,10 @@ images (:meth:`~popcorn.mapping.network_map.NetworkPlan.cycle_model`, counted fr
 first input's handshake); ``seed``, ``idle``, ``stall``; ``check`` (0: outputs that differ
 from ``expected`` are recorded, not asserted, and phase 2 is skipped); optionally
 ``weights``, hexadecimal words sent to the ``load`` port (with random stalls) before each
-phase (the folded accelerator's weight image). Two phases, with a reset between:
+phase (the folded accelerator's weight image), or ``flash`` (uint8, the contents of an SPI
+flash from address 0, served by :func:`~popcorn.sim.flash.spi_flash`: the accelerator
+behind :class:`~popcorn.boards.host_link.WeightsFromFlash`, which loads and streams its
+weights; each phase waits for its ``ready``). Two phases, with a reset between:
 
 1. every image with random stalls on ``valid`` and ``ready``; every output word must equal
    the golden model's, in order;
@@ -29,11 +32,28 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
+from popcorn.sim.flash import spi_flash
 from popcorn.sim.streams import StreamSink, StreamSource, run_cycles, start_clock_and_reset
 
 
+_flash_served = []
+
+
 async def load_weights(dut, case, rng):
-    """Send the case's ``weights`` (if any) to the ``load`` port and wait for ``loaded``."""
+    """Send the case's ``weights`` (if any) to the ``load`` port and wait for ``loaded``;
+    or serve its ``flash`` and wait for ``ready``."""
+    if "flash" in case:
+        if not _flash_served:               # once: it follows the resets (cs low)
+            _flash_served.append(cocotb.start_soon(spi_flash(
+                dut.clk, cs=dut.cs, sck=dut.sck, copi=dut.copi, cipo=dut.cipo,
+                contents=bytes(case["flash"].tolist()))))
+        dut.i__valid.value = 0
+        for _ in range(int(case["load_cycles"])):
+            await RisingEdge(dut.clk)
+            if int(dut.ready.value):
+                return
+        raise AssertionError(f"ready is low {int(case['load_cycles'])} cycles after reset "
+                             f"(error: {int(dut.error.value)})")
     if "weights" not in case:
         return
     words = [int(w, 16) for w in case["weights"]]
