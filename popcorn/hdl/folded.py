@@ -43,7 +43,8 @@ def folded_parts(plan, family="ice40"):
     is one constant), ``levels`` comparators and the scores' adder (about ``count_width``
     LUT4 each); ``memories``, the record and coefficient ROMs (or the coefficients' table:
     about ``coef_width`` LUT4 per three values), the two input banks and the two
-    activation banks as Yosys maps them; ``argmax``. The control, counters, address
+    activation banks as Yosys maps them, the weight stream (:func:`stream_resources`);
+    ``argmax``. The control, counters, address
     arithmetic and word registers are :data:`FOLDED_FACTORS`' constant. ``ebr``, ``dsp``
     and ``spram`` (``64 / 16``) are totals."""
     lanes = estimate_pe(simd=plan.simd, folds=plan.buffer_words, family=family)
@@ -66,7 +67,7 @@ def folded_parts(plan, family="ice40"):
     inbuf = memory_resources(bank_bits, 2 * bank_words, family)
     inbuf = {k: v * plan.layers[0].rows for k, v in inbuf.items()}
     argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=family)
-    memories = (records, coefs, acts, inbuf)
+    memories = (records, coefs, acts, inbuf, stream_resources(plan, family))
     return {
         "lut4": {"lanes": plan.pe * per_lane["lut4"],
                  "memories": sum(b["lut4"] for b in memories), "argmax": argmax["lut4"]},
@@ -74,6 +75,20 @@ def folded_parts(plan, family="ice40"):
                "argmax": argmax["ff"]},
         "ebr": sum(b["ebr"] for b in (*memories, argmax)), "dsp": 0,
         "spram": SPRAM_WIDTH // SPRAM_BITS}
+
+
+def stream_resources(plan, family="ice40"):
+    """The weight stream's FIFO (block RAM as Yosys maps it, and its output register), the
+    SPI reader (about 100 LUT4: counters, the word's shift register, the FSM, the pins'
+    multiplexer; 64 + 32 shift flip-flops and 40 of counters) and the word's three
+    registers in the engine; nothing when no layer streams. Not fitted on Yosys's counts
+    (:data:`FOLDED_FACTORS` was fitted before the stream)."""
+    if not plan.stream_words:
+        return {"lut4": 0, "ff": 0, "ebr": 0}
+    queue = memory_resources(SPRAM_WIDTH, plan.stream_depth - 1, family)
+    word = plan.pe * plan.simd
+    return {"lut4": queue["lut4"] + 100 + word, "ebr": queue["ebr"],
+            "ff": queue["ff"] + 2 * SPRAM_WIDTH + 32 + 40 + 3 * word}
 
 
 class FoldedAccelerator(wiring.Component):

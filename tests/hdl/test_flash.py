@@ -64,6 +64,19 @@ def test_bad_images_are_refused(tmp_path, plan, damage):
     assert measured["outputs"] == [hex(flash_error_word(plan.out_width))] * 2
 
 
+def test_a_damaged_stream_pass_is_refused(tmp_path):
+    """The loader checks the whole image, the stream's pass too: a bit flipped in the
+    streamed layer's words stops the accelerator before any image."""
+    plan = map_folded(sign_mlp((20, 12, 4), seed=2), pe=2, simd=16, spram_words=2,
+                      stream_depth=2)
+    image = bytearray(plan.flash_image())
+    assert plan.stream_words and plan.stream_offset < len(image) - 5
+    image[plan.stream_offset + 3] ^= 0x01
+    measured = _run(tmp_path, plan, _flash(bytes(image)), images=2)
+    assert (measured["ready"], measured["error"]) == (0, 1)
+    assert measured["outputs"] == [hex(flash_error_word(plan.out_width))] * 2
+
+
 def test_loader_checks_its_arguments():
     with pytest.raises(ValueError, match="offset must fit the 24-bit address"):
         FlashLoader(bytes(32), offset=1 << 24)

@@ -51,6 +51,27 @@ def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, scheme, layout, pe, si
 
 
 
+@pytest.mark.parametrize("layout, spram_words, depth", [
+    ("dense", 6, 4),     # the two first layers streamed (read once), a FIFO of 4
+    ("conv", 20, 3),     # the middle conv streamed: its words again for each output pixel
+])
+def test_folded_streamed_layers_bit_exact_with_exact_cycles(tmp_path, layout, spram_words,
+                                                            depth):
+    """Layers beyond the SPRAM stream from the flash model through the board's
+    WeightsFromFlash (loader, then FlashStream): every image's scores, and every handshake
+    of the burst at the cycle StreamTiming predicts (the FIFO full, then the SPI's word
+    per 128 cycles and the restarts bounding the issues)."""
+    plan = map_folded(random_network("bnn", layout=layout, seed=8), pe=2, simd=8,
+                      spram_words=spram_words, stream_depth=depth)
+    assert plan.stream_words and plan.weight_words <= spram_words
+    x = np.random.default_rng(5).random((4,) + tuple(plan.network.input_shape))
+    run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
+    scores, argmax = plan.reference(x)
+    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
+    assert run.measured["interval"] == plan.cycles_per_image
+    assert run.measured["latency"] == plan.latency
+
+
 def test_folded_separable_network_bit_exact_with_exact_cycles(tmp_path):
     """Seed 004's MobileNet block (random_separable_network) on the folded engine: the
     depthwise 3 x 3 as the dense block-diagonal convolution of 4-bit zo weights and 3-bit

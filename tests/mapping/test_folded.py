@@ -26,6 +26,7 @@ def run_images(plan, inputs):
     the phase before wrote (phase 0 the input) and write theirs from word ``out_offset``
     of each pixel."""
     words, records, coefs = plan.weight_image(), plan.record_image(), plan.coefficient_image()
+    stream = plan.stream_image()       # a streamed layer's words, one per issue, in order
     r, s, pe, cw, aw = plan.record_width, plan.simd, plan.pe, plan.count_width, plan.coef_width
     scores = []
     for image in plan.dataflow.input_pixels(inputs):         # (pixels, C, N) bits
@@ -35,6 +36,7 @@ def run_images(plan, inputs):
         maps = {-1: np.zeros((h, w, first.planes, first.words * s), np.uint8)}
         maps[-1][:, :, :, :first.elements] = image.reshape(
             h, w, first.elements, first.planes).transpose(0, 1, 3, 2)
+        streamed = 0                   # the stream's words of the layers before
         for layer in plan.layers:
             fmap = maps[layer.phase - 1]
             (kh, kw), (sy, sx), (py, px) = layer.kernel, layer.stride, layer.padding
@@ -46,7 +48,7 @@ def run_images(plan, inputs):
             for oy, ox, nf, p in np.ndindex(ph, pw, layer.nf, pe):
                 record = records[layer.record_base + nf]
                 pooled = []
-                for ey, ex, dy, dx in np.ndindex(okh, okw, pkh, pkw):
+                for position, (ey, ex, dy, dx) in enumerate(np.ndindex(okh, okw, pkh, pkw)):
                     qy, qx = oy * osy + ey, ox * osx + ex
                     total = 0
                     for i, j, t, word in np.ndindex(m, nb, layer.steps, layer.words):
@@ -60,8 +62,15 @@ def run_images(plan, inputs):
                             if 0 <= iy < layer.map[0] and 0 <= ix < layer.map[1]:
                                 x[row * seg:(row + 1) * seg] = \
                                     fmap[iy, ix, j, word * s:word * s + seg]
-                        wv = words[layer.weight_base + ((nf * m + i) * layer.steps + t)
-                                   * layer.words + word] >> (p * s)
+                        if layer.streamed:     # the issue's place in the loops
+                            issue = np.ravel_multi_index(
+                                (oy, ox, nf, position, i, j, t, word),
+                                (ph, pw, layer.nf, layer.pool_positions, m, nb, layer.steps,
+                                 layer.words))
+                            wv = stream[streamed + issue] >> (p * s)
+                        else:
+                            wv = words[layer.weight_base + ((nf * m + i) * layer.steps + t)
+                                       * layer.words + word] >> (p * s)
                         bits = np.array([(wv >> e) & 1 for e in range(s)])
                         count = int(np.sum(bits & x) if layer.counts_and else np.sum(bits == x))
                         a = _field(coefs[(layer.record_base + nf) * plan.pairs + i * nb + j], p, aw)
@@ -84,6 +93,7 @@ def run_images(plan, inputs):
                 best = best.min(axis=0) if outer and plan.outer_pools else best.max(axis=0)
                 out[oy, ox, nf * pe + p] = thermometer_to_bases(
                     best[None, :].astype(np.uint8), layer.folding.activation.quantizer)[0]
+            streamed += layer.issue_cycles if layer.streamed else 0
             if layer.scores:
                 scores.append(out[0, 0, :c, 0])
                 break
@@ -168,8 +178,70 @@ def test_engine_shape_errors(kwargs, error, message):
         map_folded(sign_mlp((8, 4, 2)), **kwargs)
 
 
-def test_weights_beyond_the_spram_are_refused():
-    with pytest.raises(NetworkError, match="the SPRAM holds 16384"):
+def test_weights_beyond_the_spram_stream_from_flash():
+    """2048 x 1024 binary weights are 32768 words: twice the SPRAM; the first layer
+    streams (each of its words read once an image), the second stays."""
+    plan = map_folded(sign_mlp((2048, 1024, 10)), pe=1, simd=64)
+    first, second = plan.layers
+    assert first.streamed and not second.streamed
+    assert plan.stream_words == first.issue_cycles == 32768
+    assert plan.weight_words == second.weight_words == len(plan.weight_image()) == 160
+    assert second.weight_base == 0
+    assert plan.stream_offset == 16 + 8 * 160
+    image = plan.flash_image()
+    assert len(image) == 16 + 8 * (160 + 32768) + 4
+    assert int.from_bytes(image[8:12], "little") == 160 + 32768
+
+
+@pytest.mark.parametrize("layout, spram_words", [("conv", 20), ("conv", 0), ("strided", 30),
+                                                 ("dense", 12)])
+def test_streamed_layers_compute_the_golden_scores(layout, spram_words):
+    """The stream's words, taken one per issue in the loops' order, and the SPRAM's give
+    the golden scores."""
+    plan = map_folded(random_network("abc", layout=layout, seed=3), pe=2, simd=8,
+                      spram_words=spram_words)
+    assert any(layer.streamed for layer in plan.layers)
+    assert plan.weight_words <= spram_words
+    x = np.random.default_rng(4).random((2,) + tuple(plan.network.input_shape))
+    assert np.array_equal(run_images(plan, x), plan.reference(x)[0])
+
+
+def test_streamed_layers_are_the_cheapest_set():
+    """Among every set of layers whose rest fits the SPRAM, the streamed ones take the
+    fewest stream words (brute force over the subsets)."""
+    import itertools
+
+    plan = map_folded(random_network("bnn", layout="conv", seed=5), pe=2, simd=8)
+    sizes = [layer.weight_words for layer in plan.layers]
+    costs = [layer.issue_cycles for layer in plan.layers]
+    for capacity in range(sum(sizes) + 1):
+        chosen = map_folded(random_network("bnn", layout="conv", seed=5), pe=2, simd=8,
+                            spram_words=capacity)
+        best = min(sum(costs[n] for n in subset)
+                   for k in range(len(sizes) + 1)
+                   for subset in itertools.combinations(range(len(sizes)), k)
+                   if sum(sizes) - sum(sizes[n] for n in subset) <= capacity)
+        assert chosen.stream_words == best
+        assert chosen.weight_words <= capacity
+
+
+def test_stream_timing_by_hand():
+    """Three words a pass in a FIFO of two: the first two issue at once; word 2 starts on
+    the SPI the cycle after word 0's issue, arrives 128 cycles later and issues 2 after
+    that; word 3 (a new pass) starts 128 + 65 cycles after word 2, or the cycle after
+    word 1's issue."""
+    from popcorn.mapping.folded import StreamTiming
+
+    timing = StreamTiming(3, 2)
+    assert timing.issue(10, 4) == 10 + 1 + 128 + 2 + 128 + 65
+    assert timing.taken == [10, 11, 141, 141 + 128 + 65]
+
+
+def test_a_flash_image_beyond_the_flash_is_refused(monkeypatch):
+    import popcorn.mapping.folded as folded
+
+    monkeypatch.setattr(folded, "FLASH_BYTES", folded.FLASH_OFFSET + 1000)
+    with pytest.raises(NetworkError, match="needs 263444 bytes of flash .* has 1000 past the bitstream"):
         map_folded(sign_mlp((2048, 1024, 10)), pe=1, simd=64)
 
 
