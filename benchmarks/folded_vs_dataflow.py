@@ -7,16 +7,19 @@ For each network with a folded report (reports/<name>-folded-icebreaker/report.j
 dataflow one (reports/<name>-<board>/, the iCEBreaker's if there is one, else the
 ULX3S-85F's): nextpnr's LUT4, EBR, SPRAM, fmax, cycles per image (measured in RTL),
 images/s at fmax, LUT4 per image/s (what a unit of throughput costs in logic: the price of
-time-multiplexing), and for the folded build the bound that sets its cycles: the engine's
-issues, one 64-bit SPRAM word each (weight bandwidth), or the input link's words.
+time-multiplexing), and for the folded build the bound that sets its cycles: the flash
+stream's words (layers streamed: 128 cycles a word on the SPI), else the engine's issues,
+one 64-bit SPRAM word each (weight bandwidth), or the input link's words.
 Every figure is read from a report that `popcorn build` wrote.
 """
 
 import json
 from pathlib import Path
 
+from popcorn.mapping.folded import STREAM_WORD_CYCLES
+
 REPORTS = Path("reports")
-NAMES = ("tfc_1w1a", "sfc_1w1a", "mnist-cnn-bnn-tiny", "mnist-cnn-bnn", "mnist-cnn-xnor",
+NAMES = ("tfc_1w1a", "sfc_1w1a", "lfc_1w1a", "mnist-cnn-bnn-tiny", "mnist-cnn-bnn", "mnist-cnn-xnor",
          "mnist-cnn-abc", "mnist-cnn-pa", "mnist-cnn-binaryconnect")
 
 
@@ -32,7 +35,10 @@ def _row(name, arch, rep):
     if arch == "folded":
         issues = sum(r["cycles_per_vector"] * r["vectors"] for r in rep["layers"])
         words = int(rep["layers"][0]["in"].split(" x ")[0])
-        bound = (f"SPRAM: {issues} weight words (one per cycle) per image"
+        stream = sum(r["cycles_per_vector"] * r["vectors"] for r in rep["layers"]
+                     if "streamed" in r["kind"])
+        bound = (f"flash: {stream} streamed words x {STREAM_WORD_CYCLES} cycles per image"
+                 if stream else f"SPRAM: {issues} weight words (one per cycle) per image"
                  if issues >= words else f"input: {words} words per image")
     return (f"| {name} | {arch} | {impl['board']} | {impl['lut4']} | {impl['ebr']} | "
             f"{impl.get('spram', 0)} | {impl['fmax_mhz']} | {cycles} | {fps} | "

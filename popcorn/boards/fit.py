@@ -36,6 +36,10 @@ ADVICE = {
            "buffers and queues; folding more does not shrink the weights (ROMs of fewer "
            "words but as many bits). Choose a board with more block RAM, or a network with "
            "fewer weight bits",
+    "ebr folded": "The folded engine's block RAM holds two activation maps (the largest a "
+                  "layer reads), two input images, a threshold record per channel and the "
+                  "weight stream's FIFO; its weights are in SPRAM and the flash. Choose a "
+                  "board with more block RAM, or a network with smaller maps",
     "dsp": "Use --multiply shift-add, or choose a board with more DSP blocks",
     "spram": "The folded architecture keeps its weights in SPRAM (iCE40 UP5K); build "
              "with --arch dataflow on this board",
@@ -128,7 +132,8 @@ def check_fit(estimate, slowest=None):
             f"(estimate), the device has {cells[1]}. {_logic_advice(slowest)}")
     need, have = estimate.total[key], estimate.capacity[key]
     heaviest = max(estimate.layers, key=lambda layer: layer[key])
-    advice = _logic_advice(slowest) if key in ("lut4", "ff") else ADVICE[key]
+    advice = _logic_advice(slowest) if key in ("lut4", "ff") else ADVICE[
+        "ebr folded" if key == "ebr" and heaviest["kind"] == "folded engine" else key]
     raise DesignTooLarge(
         f"the design does not fit {estimate.board}: its layers need about {need} "
         f"{names[key]} (estimate), the device has {have}; layer "

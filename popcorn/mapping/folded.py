@@ -315,7 +315,8 @@ class FoldedPlan:
     def summary(self):
         """One dict per layer, as :meth:`NetworkPlan.summary
         <popcorn.mapping.network_map.NetworkPlan.summary>`'s rows: the layer as the shared
-        engine runs it; ``vectors`` the convolution outputs it computes (every pool window
+        engine runs it (its kind says ``streamed`` when its weights come from the flash
+        stream); ``vectors`` the convolution outputs it computes (every pool window
         position of every pooled pixel), ``cycles_per_vector`` the issues of each."""
         rows = []
         for layer in self.layers:
@@ -325,7 +326,8 @@ class FoldedPlan:
                 else "conv2d"
             rows.append({
                 "layer": f.linear.layer,
-                "kind": f"{kind}{' + maxpool' if layer.pool_positions > 1 else ''} (folded)",
+                "kind": f"{kind}{' + maxpool' if layer.pool_positions > 1 else ''}"
+                        f"{', streamed' if layer.streamed else ''} (folded)",
                 "in": f"{h * w * layer.words} x {layer.planes * min(self.simd, layer.elements)}",
                 "out": (f"1 x {self.classes * self.score_width}" if layer.scores else
                         f"{ph * pw} x {f.channels * layer.out_planes}"),

@@ -108,6 +108,22 @@ def test_too_few_block_rams_are_not_answered_with_folding(network, monkeypatch):
         check_fit(estimate_design(plan, "icebreaker"))
 
 
+def test_folded_block_ram_short_names_what_it_holds(monkeypatch):
+    """The folded engine short of block RAM: the message names the maps, images, records
+    and the stream FIFO it holds (its weights are in SPRAM), not the dataflow's ROMs."""
+    from popcorn.boards.boards import get_board
+    from popcorn.golden.examples import random_network
+    from popcorn.mapping.folded import map_folded
+
+    plan = map_folded(random_network("bnn", layout="conv", seed=8), pe=2, simd=8,
+                      spram_words=20)
+    used = estimate_design(plan, "icebreaker").total["ebr"]
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", used - 1)
+    with pytest.raises(DesignTooLarge, match=rf"need about {used} block RAMs .* two "
+                       rf"activation maps .* weight stream's FIFO"):
+        check_fit(estimate_design(plan, "icebreaker"))
+
+
 def test_unknown_board(network):
     with pytest.raises(ValueError, match="unknown board 'de10'"):
         estimate_design(map_network(network), "de10")
