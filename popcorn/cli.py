@@ -146,8 +146,9 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 @click.option("--arch", type=click.Choice(("auto", "dataflow", "folded")), default="auto",
               show_default=True,
               help="dataflow: an engine per layer, weights in ROMs; folded: one engine runs "
-                   "the layers in turn, weights in SPRAM read from the board's flash (iCE40 "
-                   "UP5K; Dense, Conv2d, MaxPool, every scheme), its lanes chosen for "
+                   "the layers in turn, weights in SPRAM read from the board's flash at "
+                   "power-up, layers beyond the SPRAM streamed from the flash for every "
+                   "image (iCE40 UP5K; Dense, Conv2d, MaxPool, every scheme), its lanes chosen for "
                    "--target-cycles (`auto`: one lane, the cheapest); auto: dataflow when its "
                    "estimate fits the board, else folded when it can run the network.")
 @click.option("--target-fps", type=click.FloatRange(min=0, min_open=True), default=None,
