@@ -5,6 +5,7 @@ and CNV-w2a2 on the ULX3S-85F (and any other by name), from the QONNX files that
     python benchmarks/finn_networks.py --networks tfc_1w1a cnv_1w1a   # the network files
     python benchmarks/build_finn.py [NAME[:BOARD[:TARGET]] ...]         # reports/<name>-<board>/
     python benchmarks/build_finn.py --arch folded tfc_1w1a sfc_1w1a    # reports/<name>-folded-<board>/
+    python benchmarks/build_finn.py --arch folded lfc_1w1a     # 2.9 Mbit: layers streamed from flash
 
 The test inputs are the MNIST subset's test split as the models take it
 (``popcorn.frontends.bnn_pynq.mnist_inputs``). Every figure in the reports is written by
@@ -30,6 +31,11 @@ ROMs waste block RAM (221 -> 205 DP16KD estimated, 201 placed) and routes. Befor
 second convolution's 512 x 144 ROM went to about 20 000 LUT4 of logic, and router2 stalled
 at about 13 000 overused wires (default density and ``--placer-heap-beta 0.6`` alike)."""
 
+FOLDED = {"lfc_1w1a": ("1870000", 10)}
+"""name -> (--target-cycles, images simulated in RTL) of a folded build (else auto and 100):
+LFC-w1a1's 2.9 Mbit stream 29 120 words from the flash for every image, 1.86 M cycles (four
+lanes: the fewest that reach it)."""
+
 
 def main(args, build_dir=Path("build/finn")):
     arch = "dataflow"
@@ -52,8 +58,10 @@ def main(args, build_dir=Path("build/finn")):
                    str(inputs), "--board", board, "--target-cycles", target, "--sim-images",
                    str(images), "--arch", arch, "--nextpnr-opts", opts]
         if arch == "folded":         # the small board's architecture: images are cheap
+            target, images = FOLDED.get(name, (target, 100))
             command[command.index("--board") + 1] = "icebreaker"
-            command[command.index("--sim-images") + 1] = "100"
+            command[command.index("--target-cycles") + 1] = target
+            command[command.index("--sim-images") + 1] = str(images)
         print(" ".join(command[1:]), flush=True)
         subprocess.run(command, check=True)
 

@@ -334,10 +334,10 @@ class WeightsFromFlash(wiring.Component):
     image is missing, of another network or damaged: the core then takes no image, and
     every image sent (its ``core.plan.in_words`` words) is answered with
     :func:`flash_error_word` instead (which :class:`UARTLink` answers
-    :data:`~.frames.NO_WEIGHTS`, as ``error`` is high); ``spi``: the loader's pins, then,
-    when the core streams layers (its ``stream`` port), a
-    :class:`~popcorn.hdl.flash.FlashStream`'s of the image's stream pass (``ready``
-    once its FIFO is full)."""
+    :data:`~.frames.NO_WEIGHTS`, as ``error`` is high); the SPI pins (``copi`` driven
+    while ``copi_oe``, ``io0`` its input): the loader's, then, when the core streams
+    layers (its ``stream`` port), a :class:`~popcorn.hdl.flash.FlashStream`'s of the
+    image's stream pass (dual output; ``ready`` once its FIFO is full)."""
 
     def __init__(self, core, image, *, offset):
         self._core = core
@@ -350,7 +350,8 @@ class WeightsFromFlash(wiring.Component):
             "i": In(stream.Signature(core.i.payload.shape().width)),
             "o": Out(stream.Signature(core.o.payload.shape().width)),
             "error": Out(1), "ready": Out(1),
-            "sck": Out(1), "cs": Out(1), "copi": Out(1), "cipo": In(1),
+            "sck": Out(1), "cs": Out(1), "copi": Out(1), "copi_oe": Out(1), "io0": In(1),
+            "cipo": In(1),
         })
 
     def elaborate(self, platform):
@@ -362,19 +363,19 @@ class WeightsFromFlash(wiring.Component):
         wiring.connect(m, loader.o, weights.i)
         wiring.connect(m, weights.o, core.load)
         ok = loader.done & core.loaded
-        spi = loader
+        pins = Cat(loader.sck, loader.cs, loader.copi, 1)
         if streamer is not None:
             m.submodules.stream = streamer
             wiring.connect(m, streamer.o, core.stream)
-            m.d.comb += streamer.enable.eq(ok)
+            m.d.comb += [streamer.enable.eq(ok), streamer.cipo.eq(self.cipo),
+                         streamer.io0.eq(self.io0)]
             ok = ok & streamer.primed
-            spi = streamer
-            m.d.comb += streamer.cipo.eq(self.cipo)
-        pins = Mux(loader.done, Cat(spi.sck, spi.cs, spi.copi),
-                   Cat(loader.sck, loader.cs, loader.copi))
+            pins = Mux(loader.done, Cat(streamer.sck, streamer.cs, streamer.copi,
+                                        streamer.copi_oe), pins)
         m.d.comb += [core.i.payload.eq(self.i.payload), core.i.valid.eq(self.i.valid & ok),
                      self.ready.eq(ok), self.error.eq(loader.error),
-                     Cat(self.sck, self.cs, self.copi).eq(pins), loader.cipo.eq(self.cipo)]
+                     Cat(self.sck, self.cs, self.copi, self.copi_oe).eq(pins),
+                     loader.cipo.eq(self.cipo)]
         # while the loader reports an error: an image's words drained, then the error word
         words = core.plan.in_words
         count = Signal(range(words), name="error_count")

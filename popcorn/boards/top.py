@@ -15,8 +15,9 @@ class BoardTop(Elaboratable):
     and the link's idle time (:data:`~popcorn.boards.frames.IDLE_SECONDS`) come from
     ``platform.default_clk_frequency``.
 
-    ``flash``: the core reads the board's SPI flash (``spi_flash_1x`` 0: its ``sck``,
-    ``cs``, ``copi``, ``cipo``, :class:`~popcorn.boards.host_link.WeightsFromFlash`); the
+    ``flash``: the core reads the board's SPI flash (``spi_flash_4x`` 0: its ``sck``,
+    ``cs``, ``copi`` on IO0 while ``copi_oe`` and ``io0`` from it, ``cipo`` on IO1, IO2
+    and IO3 high; :class:`~popcorn.boards.host_link.WeightsFromFlash`); the
     first LED lights on its ``error`` too, the second when it is ``ready``."""
 
     def __init__(self, core, *, baud=DEFAULT_BAUD, flash=False):
@@ -36,17 +37,18 @@ class BoardTop(Elaboratable):
         m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx), led.o.eq(link.error)]
         if self.flash:
             core = self.core
-            spi = platform.request("spi_flash_1x", 0, dir={
-                "cs": "-", "clk": "-", "copi": "-", "cipo": "-", "wp": "-", "hold": "-"})
-            buffers = {name: io.Buffer("o", getattr(spi, name))
-                       for name in ("cs", "clk", "copi", "wp", "hold")}
-            buffers["cipo"] = io.Buffer("i", spi.cipo)
+            spi = platform.request("spi_flash_4x", 0, dir={"cs": "-", "clk": "-", "dq": "-"})
+            buffers = {"cs": io.Buffer("o", spi.cs), "clk": io.Buffer("o", spi.clk),
+                       "io0": io.Buffer("io", spi.dq[0]), "io1": io.Buffer("i", spi.dq[1]),
+                       "io23": io.Buffer("o", spi.dq[2:4])}
             for name, buffer in buffers.items():
                 m.submodules[f"flash_{name}"] = buffer
             ready = io.Buffer("o", platform.request("led", 1, dir="-"))
             m.submodules.ready_buffer = ready
+            # IO2 (/WP) and IO3 (/HOLD) held high: not protected, not held
             m.d.comb += [buffers["cs"].o.eq(core.cs), buffers["clk"].o.eq(core.sck),
-                         buffers["copi"].o.eq(core.copi), core.cipo.eq(buffers["cipo"].i),
-                         buffers["wp"].o.eq(0), buffers["hold"].o.eq(0),
+                         buffers["io0"].o.eq(core.copi), buffers["io0"].oe.eq(core.copi_oe),
+                         core.io0.eq(buffers["io0"].i), core.cipo.eq(buffers["io1"].i),
+                         buffers["io23"].o.eq(0b11),
                          led.o.eq(link.error | core.error), ready.o.eq(core.ready)]
         return m

@@ -5,10 +5,14 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..mapping.folded import STREAM_WORD_CYCLES
+from ..mapping.folded import STREAM_RESTART, STREAM_WORD_CYCLES
 
-WAKE, READ = 0xAB, 0x03
-"""SPI flash commands: release from deep power-down, read (24-bit address)."""
+WAKE, READ, DUAL_READ = 0xAB, 0x03, 0x3B
+"""SPI flash commands: release from deep power-down, read (24-bit address), fast read
+dual output (24-bit address, :data:`DUMMY` clocks, then two bits a clock)."""
+
+DUMMY = 8
+"""Dummy clocks of the dual-output read before its data."""
 
 WAKE_CYCLES = 256
 """Cycles between the wake command and the read: the flash's tRES1 (3 us) at up to 85 MHz."""
@@ -141,24 +145,27 @@ class FlashStream(wiring.Component):
     accelerator's weight stream (:class:`~popcorn.mapping.folded.StreamTiming` is its
     timing, cycle for cycle).
 
-    SPI mode 0 at half the clock, the pins as :class:`FlashLoader`'s. From ``enable``: the
-    read command (``0x03`` and the 24-bit offset, 64 cycles), then word after word, a bit
-    every two cycles (:data:`~popcorn.mapping.folded.STREAM_WORD_CYCLES` a word), each
-    written into the FIFO the cycle after its last bit; a word starts only when the FIFO
-    has room for it (else ``sck`` rests low, ``primed`` rises and stays); after a pass's
-    last word ``cs`` falls for one cycle and the command starts again."""
+    SPI mode 0 at half the clock, dual output (two data lines): from ``enable``, the
+    command :data:`DUAL_READ` on ``copi`` with the 24-bit offset, 8 dummy clocks with
+    ``copi`` released (``copi_oe`` low), then two bits a clock, ``cipo`` (IO1) the higher
+    and ``io0`` the lower of each pair (:data:`~popcorn.mapping.folded.STREAM_WORD_CYCLES`
+    a word), each word written into the FIFO the cycle after its last bits; a word starts
+    only when the FIFO has room for it (else ``sck`` rests low, ``primed`` rises and
+    stays); after a pass's last word ``cs`` falls for one cycle and the command starts
+    again (:data:`~popcorn.mapping.folded.STREAM_RESTART`)."""
 
     def __init__(self, *, words, offset, depth, width=64):
         if words < 1 or depth < 2 or width % 8:
             raise ValueError("a stream needs words >= 1, depth >= 2 and whole bytes a word")
         if not 0 <= offset < 1 << 24:
             raise ValueError(f"offset must fit the 24-bit address, not {offset!r}")
-        assert STREAM_WORD_CYCLES == 2 * width
+        assert STREAM_WORD_CYCLES == width and STREAM_RESTART == 1 + 2 * (32 + DUMMY)
         self._words, self._offset, self._depth, self._width = words, offset, depth, width
         super().__init__({
             "o": Out(stream.Signature(width)),
             "enable": In(1), "primed": Out(1),
-            "sck": Out(1), "cs": Out(1), "copi": Out(1), "cipo": In(1),
+            "sck": Out(1), "cs": Out(1), "copi": Out(1), "copi_oe": Out(1), "io0": In(1),
+            "cipo": In(1),
         })
 
     def elaborate(self, platform):
@@ -169,46 +176,54 @@ class FlashStream(wiring.Component):
                      queue.r_en.eq(self.o.ready)]
 
         phase = Signal()
-        bit = Signal(range(max(width, 32)))
+        pair = Signal(range(max(width // 2, 32 + DUMMY)))
         tx = Signal(32)
         rx = Signal(width)
         word = Signal(range(self._words))
         push = Signal()
-        command = Const((READ << 24) | self._offset, 32)
-        # the bytes arrive most significant bit first, the word's bytes little-endian
+        command = Const((DUAL_READ << 24) | self._offset, 32)
+        # the bytes arrive most significant bits first, the word's bytes little-endian
         m.d.comb += [queue.w_en.eq(push),
                      queue.w_data.eq(Cat(*(rx.word_select(width // 8 - 1 - n, 8)
                                            for n in range(width // 8)))),
                      self.sck.eq(phase), self.copi.eq(tx[31])]
         m.d.sync += push.eq(0)
         room = (queue.level + push) < depth
+
+        def start_command():
+            m.d.sync += [self.cs.eq(1), self.copi_oe.eq(1), tx.eq(command), pair.eq(0),
+                         phase.eq(0)]
+
         with m.FSM():
             with m.State("off"):
                 with m.If(self.enable):
-                    m.d.sync += [self.cs.eq(1), tx.eq(command), bit.eq(0), phase.eq(0)]
+                    start_command()
                     m.next = "command"
-            with m.State("command"):
+            with m.State("command"):                 # 32 bits out, then 8 dummy clocks
                 m.d.sync += phase.eq(~phase)
                 with m.If(phase):
-                    m.d.sync += [tx.eq(tx << 1), bit.eq(bit + 1)]
-                    with m.If(bit == 31):
-                        m.d.sync += bit.eq(0)
+                    m.d.sync += [tx.eq(tx << 1), pair.eq(pair + 1)]
+                    with m.If(pair == 31):
+                        m.d.sync += self.copi_oe.eq(0)
+                    with m.If(pair == 32 + DUMMY - 1):
+                        m.d.sync += pair.eq(0)
                         m.next = "data"
             with m.State("data"):
-                starting = (bit == 0) & ~phase
+                starting = (pair == 0) & ~phase
                 with m.If(starting & ~room):
                     m.d.sync += self.primed.eq(1)
                 with m.Else():
                     m.d.sync += phase.eq(~phase)
                     with m.If(phase):
-                        m.d.sync += [rx.eq(Cat(self.cipo, rx[:-1])), bit.eq(bit + 1)]
-                        with m.If(bit == width - 1):
-                            m.d.sync += [bit.eq(0), push.eq(1),
+                        m.d.sync += [rx.eq(Cat(self.io0, self.cipo, rx[:-2])),
+                                     pair.eq(pair + 1)]
+                        with m.If(pair == width // 2 - 1):
+                            m.d.sync += [pair.eq(0), push.eq(1),
                                          word.eq(Mux(word == self._words - 1, 0, word + 1))]
                             with m.If(word == self._words - 1):
                                 m.d.sync += self.cs.eq(0)
                                 m.next = "again"
             with m.State("again"):
-                m.d.sync += [self.cs.eq(1), tx.eq(command), phase.eq(0)]
+                start_command()
                 m.next = "command"
         return m

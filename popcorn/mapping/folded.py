@@ -134,14 +134,14 @@ FLASH_BYTES = 16 << 20
 FLASH_HEADER = 16
 """Bytes of the flash image's header (:meth:`FoldedPlan.flash_image`)."""
 
-STREAM_WORD_CYCLES = 2 * SPRAM_WIDTH
-"""Cycles of one streamed word on the SPI flash: a bit per two cycles (``sck`` at half the
-clock, one data line)."""
+STREAM_WORD_CYCLES = SPRAM_WIDTH
+"""Cycles of one streamed word on the SPI flash: two bits (dual output) per two cycles
+(``sck`` at half the clock)."""
 
-STREAM_RESTART = 65
+STREAM_RESTART = 81
 """Cycles a pass's first word waits beyond :data:`STREAM_WORD_CYCLES` after the last word
-of the pass before: ``cs`` released for one cycle, then the read command and its 24-bit
-address, a bit per two cycles."""
+of the pass before: ``cs`` released for one cycle, then the dual-output read command and
+its 24-bit address (a bit a clock) and 8 dummy clocks, two cycles a clock."""
 
 STREAM_LATENCY = 2
 """Cycles from a streamed word's write into the FIFO to its first issue (the FIFO's

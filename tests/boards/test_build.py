@@ -111,3 +111,26 @@ def test_tool_progress_reads_the_newest_log(tmp_path):
     assert tool_progress(tmp_path) == "nextpnr: iter=7 wires=5 overused=3"
     (tmp_path / "top.tim").write_text("Info: " + "x" * 300)
     assert len(tool_progress(tmp_path)) == 100
+
+
+def test_folded_board_top_puts_the_flash_on_its_pins():
+    """The folded accelerator's board top on the iCEBreaker: the flash's chip select and
+    clock, IO0 bidirectional (the command out, then dual-output data in), IO1 in, IO2 and
+    IO3 driven (/WP, /HOLD high), on the board's flash pins (amaranth-boards'
+    ``spi_flash_4x``: 16, 15, 14, 17, 12, 13)."""
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    from popcorn.boards.host_link import WeightsFromFlash
+    from popcorn.hdl.folded import FoldedAccelerator
+    from popcorn.mapping.folded import FLASH_OFFSET, map_folded
+
+    plan = map_folded(random_network("bnn", layout="dense", seed=2), pe=2, simd=8,
+                      spram_words=4, stream_depth=2)
+    assert plan.stream_words
+    core = WeightsFromFlash(FoldedAccelerator(plan), plan.flash_image(), offset=FLASH_OFFSET)
+    files = ICEBreakerPlatform().prepare(BoardTop(core, flash=True), name="top").files
+    pins = dict(re.findall(r"set_io\s+(?:-\S+\s+)*(\S+)\s+(\S+)", files["top.pcf"]))
+    flash = {name: pin for name, pin in pins.items() if name.startswith("spi_flash_4x_0")}
+    assert sorted(flash.values()) == ["12", "13", "14", "15", "16", "17"]
+    io0 = files["top.il"].split("module \\top.flash_io0\n")[1].split("\nend\n")[0]
+    assert "connect \\OUTPUT_ENABLE" in io0 and "connect \\D_IN_0" in io0

@@ -29,6 +29,7 @@ async def loads_weights_then_matches_golden_words(dut):
     dut.i__valid.value = 0
     await start_clock_and_reset(dut)
     cocotb.start_soon(spi_flash(dut.clk, cs=dut.cs, sck=dut.sck, copi=dut.copi, cipo=dut.cipo,
+                                io0=dut.io0, copi_oe=dut.copi_oe,
                                 contents=bytes(case["flash"].tolist()), log=commands))
     cycles = 0
     while True:

@@ -45,7 +45,8 @@ async def load_weights(dut, case, rng):
     if "flash" in case:
         if not _flash_served:               # once: it follows the resets (cs low)
             _flash_served.append(cocotb.start_soon(spi_flash(
-                dut.clk, cs=dut.cs, sck=dut.sck, copi=dut.copi, cipo=dut.cipo,
+                dut.clk, cs=dut.cs, sck=dut.sck, copi=dut.copi, cipo=dut.cipo, io0=dut.io0,
+                copi_oe=dut.copi_oe,
                 contents=bytes(case["flash"].tolist()))))
         dut.i__valid.value = 0
         for _ in range(int(case["load_cycles"])):
