@@ -87,6 +87,7 @@ to the argmax; a streamed layer's issue waits for its word in the FIFO
 
 import zlib
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -279,7 +280,8 @@ class FoldedLayer:
 
 @dataclass(frozen=True, eq=False)
 class FoldedPlan:
-    """A network mapped onto the folded accelerator (:func:`map_folded`).
+    """A network mapped onto the folded accelerator (:func:`map_folded`); the widths and
+    tables derived from every layer are computed once (``cached_property``).
 
     ``dataflow``: the network's :class:`~popcorn.mapping.network_map.NetworkPlan`, whose
     input words, output words and golden model the folded accelerator shares;
@@ -345,23 +347,23 @@ class FoldedPlan:
     # -- engine ------------------------------------------------------------------------------
     needs_dsp = False
 
-    @property
+    @cached_property
     def count_width(self):
         """Signed bits of S: every layer's partial sums fit."""
         return max(signed_width(*layer.s_range()) for layer in self.layers)
 
-    @property
+    @cached_property
     def coef_width(self):
         values = [int(v) for layer in self.layers for v in layer.scale.ravel()]
         return signed_width(min(0, *values), max(0, *values))
 
-    @property
+    @cached_property
     def uniform_coefficient(self):
         """The one A of every channel and pair of every layer, or None (then a ROM)."""
         values = {int(v) for layer in self.layers for v in layer.scale.ravel()}
         return values.pop() if len(values) == 1 else None
 
-    @property
+    @cached_property
     def pair_coefficients(self):
         """``[layer][pair]``: A[i, j] of every layer and pair (:attr:`pairs` per layer, 0
         past its M * N) when no layer's A depends on the channel (a BNN's, a fixed-point
@@ -380,17 +382,17 @@ class FoldedPlan:
         power of two (so the ROM's address is the record's, then the pair)."""
         return 1 << (max(layer.wbases * layer.planes for layer in self.layers) - 1).bit_length()
 
-    @property
+    @cached_property
     def levels(self):
         """Comparators per lane: the most of any layer."""
         return max(layer.levels for layer in self.layers)
 
-    @property
+    @cached_property
     def planes(self):
         """Bases per element in the activation banks: the most of any layer's output."""
         return max([layer.out_planes for layer in self.layers] + [1])
 
-    @property
+    @cached_property
     def record_width(self):
         """Bits of one lane's record: the widest of a threshold layer's and the scores
         layer's."""
