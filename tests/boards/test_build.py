@@ -76,7 +76,8 @@ def test_design_that_does_not_fit_names_the_resource(tmp_path):
 
 
 @pytest.mark.synth
-@pytest.mark.parametrize("estimated_lut4, opts", [(0, ""), (20000, ""),
+@pytest.mark.parametrize("estimated_lut4, opts", [pytest.param(0, "", marks=pytest.mark.slow),
+                                                  (20000, ""),
                                                   (20000, "--router router1 --seed 3")])
 def test_ulx3s_build_matches_tool_outputs(estimated_lut4, opts, tmp_path):
     bitstream, impl = build_bitstream(BoardTop(accelerator("bnn", target_cycles=32)),

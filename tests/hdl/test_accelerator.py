@@ -62,7 +62,7 @@ def test_conv_network_scores_and_cycles(scheme, tmp_path):
     check_network(plan, random_inputs(network, 12, 3), tmp_path)
 
 
-@pytest.mark.parametrize("scheme", ["bnn", "abc"])
+@pytest.mark.parametrize("scheme", ["bnn", pytest.param("abc", marks=pytest.mark.slow)])
 def test_conv_map_gathered_by_the_dense_engine(scheme, tmp_path):
     """A Dense engine whose element fold holds whole pixels takes the map's pixels into its
     input buffer (no flatten stage): one and two pixels per fold, under stalls."""
@@ -81,7 +81,9 @@ def test_conv_map_gathered_by_the_dense_engine(scheme, tmp_path):
                       idle=0.3, stall=0.3)
 
 
-@pytest.mark.parametrize("scheme, target", [("bnn", 200), ("abc", 200), ("xnor", 1)])
+@pytest.mark.parametrize("scheme, target", [("bnn", 200),
+                                            pytest.param("abc", 200, marks=pytest.mark.slow),
+                                            ("xnor", 1)])
 def test_zero_padded_conv_network(scheme, target, tmp_path):
     """Convolutions padded with the value 0, as PyTorch pads (``padding_fill="zero"``): the
     second reads pm1 activations, so each of its 9 border classes has its own channel
@@ -204,9 +206,13 @@ def test_ternary_network_fitted_to_block_ram_in_rtl(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("scheme, layout, target, downsample", [
-    ("bnn", "conv-zero", 200, False), ("abc", "conv", 60, False), ("xnor", "conv", 1, False),
-    ("pa", "dense", 20, False), ("binaryconnect", "dense", 1, False),
-    ("bnn", "conv-zero", 40, True), ("abc", "conv", 1, True), ("pa", "dense", 8, True)])
+    ("bnn", "conv-zero", 200, False),
+    pytest.param("abc", "conv", 60, False, marks=pytest.mark.slow),
+    ("xnor", "conv", 1, False), ("pa", "dense", 20, False),
+    pytest.param("binaryconnect", "dense", 1, False, marks=pytest.mark.slow),
+    ("bnn", "conv-zero", 40, True),
+    pytest.param("abc", "conv", 1, True, marks=pytest.mark.slow),
+    ("pa", "dense", 8, True)])
 def test_residual_network_scores_and_cycles(scheme, layout, target, downsample, tmp_path):
     """Two residual blocks: each block's input forked into a shortcut queue that the
     block's last engine reads, its lanes comparing with the table of their shortcut code;
@@ -225,7 +231,8 @@ def test_residual_network_scores_and_cycles(scheme, layout, target, downsample, 
     check_network(plan, random_inputs(graph, 6, 9), tmp_path, idle=0.3, stall=0.3)
 
 
-@pytest.mark.parametrize("idle, stall", [(0.0, 0.95), (0.9, 0.0), (0.6, 0.8)])
+@pytest.mark.parametrize("idle, stall", [
+    (0.0, 0.95), pytest.param(0.9, 0.0, marks=pytest.mark.slow), (0.6, 0.8)])
 def test_residual_queue_at_its_minimum_survives_any_stalls(idle, stall, tmp_path):
     """The shortcut queues at their closed-form minimum (no room to run ahead; an identity
     block and a downsampling block), the output stalled 95 % of the cycles (every queue of
@@ -246,7 +253,8 @@ def test_residual_queue_at_its_minimum_survives_any_stalls(idle, stall, tmp_path
 
 
 @pytest.mark.parametrize("scheme, layout, target", [
-    ("abc", "conv", 40), ("bnn", "conv", 1), ("pa", "dense", 8), ("binaryconnect", "text", 1),
+    pytest.param("abc", "conv", 40, marks=pytest.mark.slow), ("bnn", "conv", 1),
+    ("pa", "dense", 8), ("binaryconnect", "text", 1),
     ("xnor", "text", 60)])
 def test_concat_network_scores_and_cycles(scheme, layout, target, tmp_path):
     """A tensor forked into three branches of different latencies (and, but in the text
@@ -262,8 +270,9 @@ def test_concat_network_scores_and_cycles(scheme, layout, target, tmp_path):
     check_network(plan, random_inputs(graph, 5, 9), tmp_path, idle=0.3, stall=0.3)
 
 
-@pytest.mark.parametrize("scheme, fill, target", [("xnor", "lowest", 30), ("abc", "zero", 1),
-                                                  ("pa", "lowest", 200)])
+@pytest.mark.parametrize("scheme, fill, target", [
+    ("xnor", "lowest", 30), pytest.param("abc", "zero", 1, marks=pytest.mark.slow),
+    ("pa", "lowest", 200)])
 def test_text_network_over_sequences_scores_and_cycles(scheme, fill, target, tmp_path):
     """Seed 003's text model over (C, T) sequences: n-gram convolutions as 1 x n windows
     (one padded with ``fill``, one of stride 2 and pooled), each branch's max over time,
@@ -276,7 +285,8 @@ def test_text_network_over_sequences_scores_and_cycles(scheme, fill, target, tmp
     check_network(plan, random_inputs(graph, 5, 11), tmp_path, idle=0.3, stall=0.3)
 
 
-@pytest.mark.parametrize("idle, stall", [(0.0, 0.95), (0.9, 0.0), (0.6, 0.8)])
+@pytest.mark.parametrize("idle, stall", [
+    (0.0, 0.95), pytest.param(0.9, 0.0, marks=pytest.mark.slow), (0.6, 0.8)])
 def test_concat_queues_at_their_minimum_survive_any_stalls(idle, stall, tmp_path):
     """The branch queues at their closed-form minima (the forked tensor's own branch at its
     exact fewest), the output stalled 95 % of the cycles, the input starved, and both:
@@ -312,10 +322,12 @@ def test_concat_estimate_is_its_blocks():
     assert own["lut4"] > 0 and total["lut4"] > own["lut4"]
 
 
+@pytest.mark.slow
 def test_resnet_example_in_rtl(tmp_path):
     """The built-in ABC-Net ResNet (an identity block and a downsampling block) on shipped
     test images: every image's scores and class under random stalls, the cycles as the
-    cycle model's."""
+    cycle model's. Slow (about 80 s): the default run has residual networks with identity
+    and downsampling blocks in test_residual_network_scores_and_cycles."""
     network, x, _, _ = load_example("digits-resnet-abc")
     plan = map_network(network, target_cycles=512)
     assert [s.side is not None for s in plan.stages if s.kind == "shortcut"] == [False, True]

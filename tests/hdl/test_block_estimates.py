@@ -28,8 +28,10 @@ BLOCKS = {
 
 
 @pytest.mark.synth
-@pytest.mark.parametrize("family", ["ice40", "ecp5"])
-@pytest.mark.parametrize("name", list(BLOCKS))
+@pytest.mark.parametrize("name, family", [       # each block on one family by default,
+    (name, family) if (n + (family == "ecp5")) % 2 == 0   # alternating; both with -m slow
+    else pytest.param(name, family, marks=pytest.mark.slow)
+    for n, name in enumerate(BLOCKS) for family in ("ice40", "ecp5")])
 def test_resources_against_yosys(name, family, tmp_path):
     """EBR and DSP exact, FF within max(3, 1 %) (Yosys keeps 3 more of the 267 FF of the
     10-class argmax on ECP5), LUT4 within max(6, 25 %) (the comparator's iCE40 error

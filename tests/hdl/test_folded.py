@@ -32,7 +32,7 @@ def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme, b
     ("bnn", "conv", 2, 8),        # 8-bit planes, pad 1, pool 2 (some channels by the
                                   # minimum), stride 2
     ("xnor", "strided", 1, 64),   # 1x1 conv, overlapping pool 3 stride 2, a whole SPRAM word
-    ("abc", "conv", 2, 8),        # 3 x 3 pm1 bases
+    pytest.param("abc", "conv", 2, 8, marks=pytest.mark.slow),   # 3 x 3 pm1 bases
     ("pa", "strided", 4, 16),     # {0, 1} weights and pieces: AND counts, one-hot bases
     ("binaryconnect", "dense", 4, 4),   # 2-bit fixed-point activations: binary bases
     ("xnor", "rgb", 2, 16),       # 3 channels, the first layer's 3 kernel rows at once
@@ -89,7 +89,8 @@ def test_folded_separable_network_bit_exact_with_exact_cycles(tmp_path):
 
 @pytest.mark.parametrize("kind, scheme, pe, simd", [
     ("text", "xnor", 2, 8),       # seed 003's shape: 3 branches of the input, max over the map
-    ("conv", "abc", 2, 4),        # branches of a stem's 6 x 6 map, joined, a strided conv after
+    pytest.param("conv", "abc", 2, 4, marks=pytest.mark.slow),   # branches of a stem's
+                                  # 6 x 6 map, joined, a strided conv after
     ("textcnn", "pa", 2, 8),      # random_text_network: 1 x n convolutions; a pool, then
                                   # a max over time of other minimum channels: two windows
 ])
@@ -110,8 +111,10 @@ def test_folded_concat_bit_exact_with_exact_cycles(tmp_path, kind, scheme, pe, s
     assert run.measured["latency"] == plan.latency
 
 
+@pytest.mark.slow
 def test_folded_textcnn_example_bit_exact_with_exact_cycles(tmp_path):
-    """The built-in seed 003 text model (digits-textcnn-xnor) on two lanes."""
+    """The built-in seed 003 text model (digits-textcnn-xnor) on two lanes. Slow: the
+    default run has random_text_network's text CNN in test_folded_concat_bit_exact..."""
     from popcorn.examples import load_example
 
     net, x, _, _ = load_example("digits-textcnn-xnor")

@@ -187,7 +187,8 @@ def test_mva_pipelined_popcount(scheme, which, pipeline, tmp_path):
 
 
 @pytest.mark.parametrize("scheme, pipeline, multiply", [
-    ("abc", 0, "shift-add"), ("pa", 2, "shift-add"), ("abc", 1, "dsp")])
+    ("abc", 0, "shift-add"), pytest.param("pa", 2, "shift-add", marks=pytest.mark.slow),
+    ("abc", 1, "dsp")])
 def test_mva_serial_bases(scheme, pipeline, multiply, tmp_path):
     """One popcount tree per lane walking the M*N base pairs: NF*SF*M*N cycles a vector."""
     folding = hidden_folding(scheme, bases="serial", pipeline=pipeline, multiply=multiply)
@@ -473,7 +474,7 @@ def test_mva_zero_padding_corrects_each_border_class(scheme, pe, options, tmp_pa
     ("abc", "dense", {}),                             # 3 shortcut bits: 8 tables
     ("pa", "dense", {"bases": "serial"}),
     ("xnor", "conv", {"pipeline": 1}),
-    ("abc", "conv", {}),                              # emits levels (a pool follows)
+    pytest.param("abc", "conv", {}, marks=pytest.mark.slow),   # emits levels (a pool follows)
 ])
 def test_mva_residual_engine_picks_each_channels_table(scheme, layout, options, tmp_path):
     """The engine closing a residual block takes a shortcut word with each vector (its own

@@ -94,7 +94,7 @@ def test_border_classes_cost_what_the_estimate_says(tmp_path):
 
 
 @pytest.mark.synth
-@pytest.mark.parametrize("scheme", ["bnn", "abc"])
+@pytest.mark.parametrize("scheme", ["bnn", pytest.param("abc", marks=pytest.mark.slow)])
 def test_residual_tables_cost_what_the_estimate_says(scheme, tmp_path):
     """The engine that closes a residual block (a comparator table per shortcut pattern: 2
     on counts for bnn, 8 on Y for abc's 3 bases, the shortcut word and patterns in the

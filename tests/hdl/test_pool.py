@@ -34,15 +34,17 @@ def run(tmp_path, block, c):
     (4, 6, 8, 2, 2),      # the usual 2x2/2
     (7, 7, 4, 3, 2),      # overlapping 3x3/2, ragged edge
     (5, 5, 3, 2, 3),      # stride > kernel: pixels skipped
-    (3, 4, 5, 3, 1),      # kernel = image height
+    pytest.param(3, 4, 5, 3, 1, marks=pytest.mark.slow),  # kernel = image height
     (4, 5, 3, 1, 2),      # 1x1 "pooling": subsampling, no memory
-    (6, 7, 16, 3, 3),     # 3x3/3, ragged right column
+    pytest.param(6, 7, 16, 3, 3, marks=pytest.mark.slow),  # 3x3/3, ragged right column
     (1, 9, 5, (1, 9), (1, 9)),    # a global max over a 1 x T row: one output, no memory
     (1, 10, 3, (1, 4), (1, 3)),   # a 1 x T row, overlapping in time: a window
-    (1, 11, 4, (1, 3), (1, 4)),   # a 1 x T row, pixels skipped
+    pytest.param(1, 11, 4, (1, 3), (1, 4),        # a 1 x T row, pixels skipped
+                 marks=pytest.mark.slow),
     (6, 5, 4, (2, 1), (2, 1)),    # one column, two rows: a window
     (7, 8, 6, (2, 3), (3, 2)),    # non-square window and stride, overlapping across
-    (6, 9, 3, (2, 3), (2, 4)),    # non-overlapping, a pixel skipped per window
+    pytest.param(6, 9, 3, (2, 3), (2, 4),         # non-overlapping, a pixel skipped per
+                 marks=pytest.mark.slow),         # window
 ])
 def test_pool_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, stride):
     c = dict(block="pool", height=height, width=width, channels=channels, kernel=kernel,

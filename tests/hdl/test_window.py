@@ -43,15 +43,17 @@ def _run(tmp_path, c):
     (6, 7, 3, 3, 1, 1, 0),    # the usual 3x3 "same" convolution
     (5, 6, 2, 3, 2, 0, 1),    # stride 2, no padding, ragged edge dropped
     (4, 4, 4, 3, 3, 2, 1),    # padding 2 of ones, stride 3
-    (4, 6, 2, 4, 1, 0, 0),    # kernel = image height (one row of windows)
+    pytest.param(4, 6, 2, 4, 1, 0, 0,             # kernel = image height (one row of
+                 marks=pytest.mark.slow),         # windows)
     (3, 3, 5, 1, 1, 0, 0),    # 1x1 kernel: no line buffer
     (1, 5, 3, 3, 1, 1, 0),    # a one-row image, padded to three rows
     (1, 9, 4, (1, 3), 1, (0, 1), 0),          # a 1-D convolution over time: no line buffer
     (1, 10, 3, (1, 3), (1, 2), (0, 1), 1),    # strided in time
-    (1, 7, 2, (1, 4), (1, 3), 0, 0),          # no padding, ragged end dropped
+    pytest.param(1, 7, 2, (1, 4), (1, 3), 0, 0,   # no padding, ragged end dropped
+                 marks=pytest.mark.slow),
     (6, 4, 3, (3, 1), 1, (1, 0), 0),          # one column, padded rows only
-    (5, 7, 2, (2, 3), (1, 2), (1, 0), 1),
-    (5, 6, 3, (2, 3), (2, 1), (0, 1), 0),
+    pytest.param(5, 7, 2, (2, 3), (1, 2), (1, 0), 1, marks=pytest.mark.slow),
+    pytest.param(5, 6, 3, (2, 3), (2, 1), (0, 1), 0, marks=pytest.mark.slow),
     (4, 5, 2, (3, 2), (2, 3), (2, 1), 1),
 ])
 def test_window_bit_exact_with_stalls(tmp_path, height, width, channels, kernel, stride,
@@ -180,8 +182,10 @@ def _blocks():
 
 
 @pytest.mark.synth
-@pytest.mark.parametrize("family", ["ice40", "ecp5"])
-@pytest.mark.parametrize("name", list(_blocks()))
+@pytest.mark.parametrize("name, family", [       # each block on one family by default,
+    (name, family) if (n + (family == "ecp5")) % 2 == 0   # alternating; both with -m slow
+    else pytest.param(name, family, marks=pytest.mark.slow)
+    for n, name in enumerate(_blocks()) for family in ("ice40", "ecp5")])
 def test_resource_estimate_matches_yosys(tmp_path, name, family):
     block = _blocks()[name]()
     est = block.resources(family=family)

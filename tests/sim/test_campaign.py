@@ -10,7 +10,8 @@ REGRESSIONS = {
 }
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 5, *REGRESSIONS])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), 2,
+                                  pytest.param(5, marks=pytest.mark.slow), *REGRESSIONS])
 def test_campaign_case_bit_exact_with_exact_cycles(seed, tmp_path):
     case = run_case(seed, tmp_path)
     assert case["result"] == "pass", case.get("traceback", case["result"])

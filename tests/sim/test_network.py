@@ -75,13 +75,15 @@ def test_predict_rtl_writes_the_golden_keys_and_the_cycles(tmp_path):
     assert "RTL (icarus), equal to the integer model" in result.output
 
 
-def test_predict_rtl_of_the_folded_architecture(tmp_path, monkeypatch):
+@pytest.mark.parametrize("layout", ["dense", pytest.param("conv", marks=pytest.mark.slow)])
+def test_predict_rtl_of_the_folded_architecture(layout, tmp_path, monkeypatch):
     """--arch folded: the folded engine in RTL, the golden model's keys and its cycles; a
-    difference names the image and both scores (no per-layer probes)."""
+    difference names the image and both scores (no per-layer probes). The convolutional
+    network takes about 80 s: slow."""
     from popcorn.mapping.folded import choose_folded
     from popcorn.sim.network import RtlMismatch, predict_rtl
 
-    network = random_network("abc", seed=3, layout="conv")
+    network = random_network("abc", seed=3, layout=layout)
     save_network(network, tmp_path / "net.npz")
     inputs = np.random.default_rng(1).integers(0, 256, (3,) + network.input_shape)
     np.save(tmp_path / "x.npy", inputs.astype(np.uint8))
@@ -96,7 +98,7 @@ def test_predict_rtl_of_the_folded_architecture(tmp_path, monkeypatch):
     plan = choose_folded(network, 20000)
     assert int(out["cycles_per_image"]) == plan.cycles_per_image
     # scores that differ: this network's accelerator against another network's golden model
-    other = choose_folded(random_network("abc", seed=4, layout="conv"), 20000)
+    other = choose_folded(random_network("abc", seed=4, layout=layout), 20000)
     import popcorn.sim.network as sim
 
     real = sim.simulate_network
