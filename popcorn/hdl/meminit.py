@@ -7,10 +7,10 @@ words those two loops were most of the time network -> Verilog took (about 12 s 
 Both paths here give the same memory contents and the same RTLIL text, byte for byte:
 
 - :func:`fill` sets the contents of a memory made with ``init=[]`` (so that its ``src``
-  location stays at the caller's line) from Python ints already in range of an unsigned
-  shape, which is exactly what ``MemoryData.Init`` would store for them; anything else (a
-  signed or custom shape, a negative or too wide word) goes through ``Memory.init`` as
-  before, with Amaranth's checks and warnings.
+  location stays at the caller's line) from Python ints in range of an unsigned shape
+  given as a width or a ``Shape``, which is exactly what ``MemoryData.Init`` would store
+  for them; anything else (a signed, range or custom shape, a negative or too wide word, a
+  non-int) goes through ``Memory.init`` as before, with Amaranth's checks and warnings.
 - :func:`install` replaces ``ModuleEmitter.emit_memory`` of Amaranth's RTLIL backend with
   one that formats the constant with ``format(row, "0{w}b")`` instead of a ``Net`` per bit;
   it is installed when ``popcorn.hdl`` is imported, for Amaranth 0.5 only (whose
@@ -20,7 +20,7 @@ Both paths here give the same memory contents and the same RTLIL text, byte for 
 
 import amaranth
 from amaranth.back import rtlil as _rtlil
-from amaranth.hdl import Shape, ShapeCastable
+from amaranth.hdl import Shape
 from amaranth.hdl import _nir
 
 __all__ = ["fill", "install"]
@@ -28,19 +28,20 @@ __all__ = ["fill", "install"]
 
 def fill(mem, words):
     """Set the initial contents of ``mem`` (an ``amaranth.lib.memory.Memory`` made with
-    ``init=[]``) to ``words`` (an iterable of ints, at most ``mem.depth``; the rest 0), as
-    ``mem.init = words`` would."""
-    words = [int(w) for w in words]
+    ``init=[]``) to ``words`` (at most ``mem.depth``; the rest 0), as ``mem.init = words``
+    would: Python ints in range of an unsigned shape directly, anything else through
+    ``mem.init``."""
+    words = list(words)
     init = mem.data.init
     shape = mem.shape
-    fast = (not isinstance(shape, ShapeCastable) and len(words) <= mem.depth
+    fast = (type(shape) in (int, Shape) and len(words) <= mem.depth
             and getattr(init, "_raw", None) is getattr(init, "_elems", ())
             and isinstance(init._elems, list) and len(init._elems) == mem.depth
             and not getattr(init, "_frozen", True))
     if fast:
         shape = Shape.cast(shape)
         limit = 1 << shape.width
-        fast = not shape.signed and all(0 <= w < limit for w in words)
+        fast = not shape.signed and all(type(w) is int and 0 <= w < limit for w in words)
     if not fast:
         mem.init = words
         return
