@@ -196,8 +196,14 @@ def pack_words(bits, axes=1):
     bits = check_bits(bits, "bits")
     lead = bits.shape[:bits.ndim - axes]
     flat = bits.reshape(int(np.prod(lead, dtype=np.int64)), -1)
-    return [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
-            for row in flat]
+    packed = np.packbits(flat, axis=1, bitorder="little")     # (words, bytes), row by row
+    size = packed.shape[1]
+    if size <= 8:               # up to 64 bits: one little-endian uint64 per word
+        padded = np.zeros((len(packed), 8), dtype=np.uint8)
+        padded[:, :size] = packed
+        return padded.view("<u8")[:, 0].tolist()
+    data = packed.tobytes()
+    return [int.from_bytes(data[n:n + size], "little") for n in range(0, len(data), size)]
 
 
 def unpack_words(words, width):

@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..mapping.linear import (COMPRESSOR_GROUP, TERNARY_BITS, TERNARY_GROUP, LinearFolding,
                               csd_digits, ternary_table)
+from . import meminit
 from .comparator import compare, levels_to_bases
 from .estimates import estimate_mva
 from .popcount import build_tree, popcount_tree, tree_plan
@@ -79,11 +80,13 @@ class MatrixVectorActivation(wiring.Component):
         m = Module()
 
         m.submodules.weights = wrom = memory.Memory(
-            shape=f.weight_rom_width, depth=nf_n * sf_n, init=f.weight_rom(),
+            shape=f.weight_rom_width, depth=nf_n * sf_n, init=[],
             attrs=None if f.weight_memory == "auto" else {"rom_style": f.weight_memory})
+        meminit.fill(wrom, f.weight_rom())
         words, layout, record = f.channel_rom()
         m.submodules.channels = crom = memory.Memory(shape=pe * record, depth=len(words),
-                                                     init=words)
+                                                     init=[])
+        meminit.fill(crom, words)
         wport, cport = wrom.read_port(), crom.read_port()
         # Serial bases with per-channel A: the accumulate stage reads A from its own port.
         sport = crom.read_port() if serial and not f.uniform_scale else None

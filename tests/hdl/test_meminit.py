@@ -1,0 +1,90 @@
+"""popcorn.hdl.meminit: the same memory contents and the same RTLIL as Amaranth's own paths."""
+
+import warnings
+
+import numpy as np
+import pytest
+from amaranth.back import rtlil
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data, memory
+
+from popcorn.golden.binary import pack_words
+from popcorn.hdl import meminit
+
+
+def _both(shape, depth, words):
+    """(contents by meminit.fill, contents by init=, warnings of each)."""
+    with warnings.catch_warnings(record=True) as fast_warn:
+        warnings.simplefilter("always")
+        fast = memory.Memory(shape=shape, depth=depth, init=[])
+        meminit.fill(fast, words)
+    with warnings.catch_warnings(record=True) as slow_warn:
+        warnings.simplefilter("always")
+        slow = memory.Memory(shape=shape, depth=depth, init=words)
+    return fast, slow, fast_warn, slow_warn
+
+
+@pytest.mark.parametrize("shape, depth, words", [
+    (8, 6, [0, 1, 255, 17, 128, 3]),             # full
+    (8, 6, [5, 6]),                              # short: the rest 0
+    (8, 4, []),
+    (1, 3, [1, 0, 1]),
+    (100, 3, [(1 << 100) - 1, 1 << 99, 12345]),  # wider than a machine word
+    (8, 3, [True, 7, 0]),
+    (unsigned(8), 2, [7, 200]),                        # a bool: through Memory.init
+    (8, 3, [256, 1, 2]),                         # too wide: Amaranth truncates, warns
+    (8, 3, [-1, -2, 3]),                         # negative
+    (signed(8), 3, [-1, 5, -128]),               # signed shape
+    (range(10), 3, [0, 9, 5]),
+    (data.StructLayout({"a": 4, "b": 4}), 2, [{"a": 1, "b": 2}, {"a": 15, "b": 0}]),
+])
+def test_fill_is_init(shape, depth, words):
+    fast, slow, fast_warn, slow_warn = _both(shape, depth, words)
+    assert list(fast.init) == list(slow.init)
+    assert list(fast.data.init._raw) == list(slow.data.init._raw)
+    assert [str(w.message) for w in fast_warn] == [str(w.message) for w in slow_warn]
+
+
+def test_fill_refuses_what_init_refuses():
+    mem = memory.Memory(shape=8, depth=2, init=[])
+    with pytest.raises(ValueError):
+        meminit.fill(mem, [1, 2, 3])
+    with pytest.raises(TypeError):
+        meminit.fill(memory.Memory(shape=8, depth=2, init=[]), ["x"])
+    with pytest.raises(Exception, match="not within the memory shape"):
+        meminit.fill(memory.Memory(shape=range(10), depth=2, init=[]), [12, 0])
+
+
+def _design():
+    m = Module()
+    rng = np.random.default_rng(5)
+    mems = [
+        memory.Memory(shape=37, depth=50, init=pack_words(rng.integers(0, 2, (50, 37)))),
+        memory.Memory(shape=signed(6), depth=5, init=[-1, -32, 31, 0, 7]),
+        memory.Memory(shape=1, depth=1, init=[1]),
+        memory.Memory(shape=200, depth=3, init=[(1 << 200) - 1, 0, 1 << 150]),
+        memory.Memory(shape=8, depth=4, init=[]),
+    ]
+    ports = []
+    for n, mem in enumerate(mems):
+        m.submodules[f"mem{n}"] = mem
+        port = mem.read_port()
+        out = Signal(len(port.data), name=f"o{n}")
+        addr = Signal(len(port.addr), name=f"a{n}")
+        m.d.comb += [out.eq(port.data), port.addr.eq(addr)]
+        ports += [out, addr]
+    return m, ports
+
+
+def test_emit_memory_is_amaranths():
+    m, ports = _design()
+    assert meminit.install()
+    try:
+        fast = rtlil.convert(m, ports=ports)
+        meminit.uninstall()
+        m, ports = _design()
+        slow = rtlil.convert(m, ports=ports)
+    finally:
+        meminit.install()
+    assert fast.count("$meminit_v2") == 5
+    assert fast == slow
