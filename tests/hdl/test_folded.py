@@ -10,6 +10,16 @@ from popcorn.mapping.folded import map_folded
 from popcorn.sim.network import simulate_network
 
 
+def _matches_golden_and_cycle_model(tmp_path, plan, x):
+    """Simulate ``plan`` on ``x`` (Icarus, random stalls, then a burst of 3): every image's
+    scores and class equal the golden model's, the interval and latency the cycle model's."""
+    run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
+    scores, argmax = plan.reference(x)
+    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
+    assert run.measured["interval"] == plan.cycles_per_image
+    assert run.measured["latency"] == plan.latency
+
+
 @pytest.mark.parametrize("sizes, pe, simd, scheme, binary_input", [
     ((23, 12, 9, 5), 2, 8, "bnn", False),     # padded inputs and channels, 2 lanes
     ((40, 16, 10), 1, 64, "xnor", False),     # one fold per vector: K <= simd
@@ -21,11 +31,7 @@ def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme, b
     x = np.random.default_rng(2).normal(size=(6, sizes[0]))
     if binary_input:
         x = (x > 0).astype(float)
-    run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
-    scores, argmax = plan.reference(x)
-    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
-    assert run.measured["interval"] == plan.cycles_per_image
-    assert run.measured["latency"] == plan.latency
+    _matches_golden_and_cycle_model(tmp_path, plan, x)
 
 
 @pytest.mark.parametrize("scheme, layout, pe, simd", [
@@ -43,12 +49,7 @@ def test_folded_bit_exact_with_exact_cycles(tmp_path, sizes, pe, simd, scheme, b
 def test_folded_cnn_bit_exact_with_exact_cycles(tmp_path, scheme, layout, pe, simd):
     plan = map_folded(random_network(scheme, layout=layout, seed=simd), pe=pe, simd=simd)
     x = np.random.default_rng(5).random((4,) + tuple(plan.network.input_shape))
-    run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
-    scores, argmax = plan.reference(x)
-    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
-    assert run.measured["interval"] == plan.cycles_per_image
-    assert run.measured["latency"] == plan.latency
-
+    _matches_golden_and_cycle_model(tmp_path, plan, x)
 
 
 @pytest.mark.parametrize("layout, spram_words, depth", [
@@ -60,16 +61,12 @@ def test_folded_streamed_layers_bit_exact_with_exact_cycles(tmp_path, layout, sp
     """Layers beyond the SPRAM stream from the flash model through the board's
     WeightsFromFlash (loader, then FlashStream): every image's scores, and every handshake
     of the burst at the cycle StreamTiming predicts (the FIFO full, then the SPI's word
-    per 128 cycles and the restarts bounding the issues)."""
+    per 64 cycles and the restarts bounding the issues)."""
     plan = map_folded(random_network("bnn", layout=layout, seed=8), pe=2, simd=8,
                       spram_words=spram_words, stream_depth=depth)
     assert plan.stream_words and plan.weight_words <= spram_words
     x = np.random.default_rng(5).random((4,) + tuple(plan.network.input_shape))
-    run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
-    scores, argmax = plan.reference(x)
-    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
-    assert run.measured["interval"] == plan.cycles_per_image
-    assert run.measured["latency"] == plan.latency
+    _matches_golden_and_cycle_model(tmp_path, plan, x)
 
 
 def test_folded_separable_network_bit_exact_with_exact_cycles(tmp_path):
@@ -104,11 +101,7 @@ def test_folded_concat_bit_exact_with_exact_cycles(tmp_path, kind, scheme, pe, s
                               else 2)
     plan = map_folded(net, pe=pe, simd=simd)
     x = np.random.default_rng(7).random((3,) + tuple(plan.network.input_shape))
-    run = simulate_network(plan, x, build_dir=tmp_path, simulator="icarus", burst=3)
-    scores, argmax = plan.reference(x)
-    assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
-    assert run.measured["interval"] == plan.cycles_per_image
-    assert run.measured["latency"] == plan.latency
+    _matches_golden_and_cycle_model(tmp_path, plan, x)
 
 
 @pytest.mark.slow
