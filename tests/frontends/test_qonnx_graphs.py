@@ -167,7 +167,9 @@ def test_maxpool_before_multithreshold(tmp_path):
     g.add("BipolarQuant", g.const(1.0), domain=QONNX)
     g.add("Conv", g.const(_pm1(3, 2, 3, 3)), kernel_shape=[3, 3])
     g.add("MaxPool", kernel_shape=[2, 2], strides=[2, 2])
-    g.add("MultiThreshold", g.const(np.array([-1.0, 1.0, 3.0]) + RNG.integers(-2, 3, (3, 1))),
+    # per-channel levels that differ (a draw from the shared RNG could make them equal,
+    # and then the importer rightly needs no batchnorm)
+    g.add("MultiThreshold", g.const(np.array([-1.0, 1.0, 3.0]) + np.array([[-2], [0], [1]])),
           domain=QONNX, out_scale=1.0, out_bias=0.0, out_dtype="UINT2")
     g.add("Flatten", axis=1)
     g.add("MatMul", g.const(_pm1(12, 4)))
