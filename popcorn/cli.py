@@ -148,9 +148,10 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               help="dataflow: an engine per layer, weights in ROMs; folded: one engine runs "
                    "the layers in turn, weights in SPRAM read from the board's flash at "
                    "power-up, layers beyond the SPRAM streamed from the flash for every "
-                   "image (iCE40 UP5K; Dense, Conv2d, MaxPool, every scheme), its lanes chosen for "
-                   "--target-cycles (`auto`: one lane, the cheapest); auto: dataflow when its "
-                   "estimate fits the board, else folded when it can run the network.")
+                   "image (iCE40 UP5K; Dense, Conv2d, MaxPool, every scheme), its lanes "
+                   "chosen for --target-cycles (`auto`: the fewest lanes whose estimate "
+                   "fits the board); auto: dataflow when its estimate fits the board, else "
+                   "folded when it can run the network.")
 @click.option("--target-fps", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Images per second to reach at the board's clock: sets --target-cycles "
                    "to the clock / FPS (either architecture); a warning says by how much a "
@@ -202,7 +203,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         if arch == "auto":
             arch = _choose_arch(net, plan, board, frac_bits, target_cycles)
         if arch == "folded":
-            plan = mapped = _folded_plan(net, frac_bits, target_cycles)
+            plan = mapped = _folded_plan(net, frac_bits, target_cycles, board)
             name = name.replace(f"-{board}", f"-folded-{board}")
         if target_fps is not None and plan.cycles_per_image > int(target_cycles):
             warnings.warn(f"the fastest {arch} folding found needs {plan.cycles_per_image} "
@@ -279,14 +280,29 @@ def _weight_changes(mapped, placed):
     return changes
 
 
-def _folded_plan(network, frac_bits, target_cycles):
-    """The folded plan: one lane for ``target_cycles`` ``"auto"``, else the cheapest engine
-    meeting it (:func:`~popcorn.mapping.folded.choose_folded`)."""
-    from .mapping.folded import choose_folded, map_folded
+def _folded_plan(network, frac_bits, target_cycles, board=None):
+    """The folded plan: for ``target_cycles`` ``"auto"`` the fewest lanes
+    (:data:`~popcorn.mapping.folded.ENGINE_LANES`) whose estimate fits ``board`` (lanes
+    change the records' and banks' block RAM tiling), else (or without a board) one lane,
+    which the estimate step refuses with its advice; else the cheapest engine meeting it
+    (:func:`~popcorn.mapping.folded.choose_folded`)."""
+    from .boards.fit import DesignTooLarge, check_fit, estimate_design
+    from .mapping.folded import ENGINE_LANES, choose_folded, map_folded
 
     target = _target_cycles(target_cycles)
     if target == "auto":
-        return map_folded(network, frac_bits=frac_bits)
+        if board is None:
+            return map_folded(network, frac_bits=frac_bits)
+        plans = (map_folded(network, pe=pe, frac_bits=frac_bits) for pe in ENGINE_LANES)
+        first = None
+        for plan in plans:
+            first = first or plan
+            try:
+                check_fit(estimate_design(plan, board))
+            except DesignTooLarge:
+                continue
+            return plan
+        return first
     return choose_folded(network, target, frac_bits=frac_bits)
 
 
@@ -303,7 +319,8 @@ def _choose_arch(network, plan, board, frac_bits, target_cycles):
     if estimate_design(plan, board).within_capacity():
         return "dataflow"
     try:
-        check_fit(estimate_design(_folded_plan(network, frac_bits, target_cycles), board))
+        check_fit(estimate_design(_folded_plan(network, frac_bits, target_cycles, board),
+                                   board))
     except (NetworkError, ValueError, DesignTooLarge):
         return "dataflow"
     return "folded"

@@ -253,3 +253,22 @@ def test_arch_auto_judges_the_dataflow_design_with_its_block_ram_fitted(tmp_path
                                        "--steps", "estimate"])
     assert result.exit_code == 0, result.output
     assert "plan: dataflow (3 engines)" in " ".join(result.output.split())
+
+
+def test_folded_auto_takes_the_fewest_lanes_that_fit(monkeypatch):
+    """--target-cycles auto on a board: the folded engine of the fewest lanes whose
+    estimate fits (more lanes tile the records and banks into fewer block RAMs); without
+    a board, one lane."""
+    from popcorn.boards.boards import get_board
+    from popcorn.boards.fit import estimate_design
+    from popcorn.cli import _folded_plan
+    from popcorn.golden.examples import random_network
+    from popcorn.mapping.folded import map_folded
+
+    net = random_network("bnn", layout="conv", seed=1)
+    ebr = {pe: estimate_design(map_folded(net, pe=pe), "icebreaker").total["ebr"]
+           for pe in (1, 2)}
+    assert ebr[2] < ebr[1]
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", ebr[2])
+    assert _folded_plan(net, 8, "auto", "icebreaker").pe == 2
+    assert _folded_plan(net, 8, "auto").pe == 1

@@ -363,7 +363,7 @@ class WeightsFromFlash(wiring.Component):
         wiring.connect(m, loader.o, weights.i)
         wiring.connect(m, weights.o, core.load)
         ok = loader.done & core.loaded
-        pins = Cat(loader.sck, loader.cs, loader.copi, 1)
+        pins = Cat(loader.sck, loader.cs, loader.copi, Const(1, 1))   # copi driven
         if streamer is not None:
             m.submodules.stream = streamer
             wiring.connect(m, streamer.o, core.stream)
