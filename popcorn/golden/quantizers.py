@@ -247,15 +247,15 @@ def comparators(quantizer):
 def thermometer(x, quantizer):
     """Comparator outputs, ``uint8`` (..., L), for real ``x`` (...).
 
-    ABC-Net evaluates ``clip(x + v, 0, 1) > 0.5`` as written in seed 000 (equal to
-    ``x > 0.5 - v`` but for float64 rounding at the boundary).
+    Every quantizer is evaluated through its :func:`comparators`, the thresholds the hardware's
+    integer comparators are derived from. For ABC-Net that is ``x > t`` with ``t = 0.5 - v``
+    rounded to float64, not seed 000's ``clip(x + v, 0, 1) > 0.5`` evaluated in float: the two
+    are equal in exact arithmetic, but the float sum ``x + v`` can round onto 0.5 (x = 1e-45,
+    v = 0.5 gives -1 where the exact answer, and the comparator, give +1). The training side
+    (``popcorn.train.quantizers.ABCActivationFn``) computes the same ``r > 0.5 - v``.
     """
     comp = comparators(quantizer)
     x = np.asarray(x, dtype=np.float64)[..., None]
-    if quantizer.quantizer == "abc":  # seed 000's formula literally, so float ties agree with it
-        shifts = np.empty_like(quantizer.shifts)
-        shifts[comp.rank] = quantizer.shifts
-        return (np.clip(x + shifts, 0, 1) > 0.5).astype(np.uint8)
     bits = x > comp.thresholds if comp.strict else x >= comp.thresholds
     return bits.astype(np.uint8)
 

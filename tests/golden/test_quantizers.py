@@ -1,5 +1,7 @@
 """Each quantizer against its seed document's formula."""
 
+from fractions import Fraction
+
 import numpy as np
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
@@ -119,14 +121,25 @@ def test_abc_default_shifts_spread():
     assert AbcWeights.with_bases(4).shifts == abc_default_shifts(4)
 
 
+def exact_h_v(r, v):
+    """Seed 000's ``H_v(r) = 2 * 1[clip(r + v, 0, 1) > 0.5] - 1`` in exact rational arithmetic."""
+    return 1.0 if min(max(Fraction(r) + Fraction(v), 0), 1) > Fraction(1, 2) else -1.0
+
+
 @settings(max_examples=100, deadline=None)
 @given(hnp.arrays(np.float64, st.integers(1, 30), elements=FLOATS),
-       hnp.arrays(np.float64, st.integers(1, 4), elements=st.floats(-1.5, 1.5)))
-def test_abc_activation_is_h_v(r, shifts):
-    r = np.concatenate([r, 0.5 - shifts])                 # every comparator's boundary too
+       st.lists(st.integers(-3 * 2 ** 39, 3 * 2 ** 39), min_size=1, max_size=4))
+def test_abc_activation_is_h_v(r, shift_steps):
+    # Shifts on a 2**-40 grid, so 0.5 - v is exact in float64 and the comparator x > 0.5 - v
+    # must equal the exact H_v everywhere, float ties included (a float clip(x + v) would not:
+    # 1e-45 + 0.5 rounds onto 0.5).
+    shifts = np.array(shift_steps, dtype=np.float64) / 2.0 ** 40
+    edges = 0.5 - shifts
+    r = np.concatenate([r, edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf),
+                        [1.401298464324817e-45, -1.401298464324817e-45, 0.0]])
     betas = np.arange(1.0, len(shifts) + 1)
     quantizer = AbcActivation(shifts, betas)
-    h = np.stack([2.0 * (np.clip(r + v, 0, 1) > 0.5) - 1 for v in shifts], axis=-1)
+    h = np.array([[exact_h_v(x, v) for v in shifts] for x in r])
     bases = thermometer_to_bases(thermometer(r, quantizer), quantizer)
     assert np.array_equal(2.0 * bases - 1, h)
     assert np.allclose(quantize_activations(r, quantizer), h @ betas)

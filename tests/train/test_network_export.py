@@ -69,7 +69,7 @@ def test_unmappable_models_are_refused_with_the_fix(digits):
 
 # ---------------------------------------------------------------- same bases as popcorn.golden
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import example, given, settings, strategies as st  # noqa: E402
 
 from popcorn.golden import quantizers as gq  # noqa: E402
 from popcorn.network import schemes as ns  # noqa: E402
@@ -108,6 +108,7 @@ def test_weight_bases_equal_golden(ours, theirs, seed):
 @given(st.lists(st.floats(-4, 4, width=32), min_size=1, max_size=40),
        st.lists(st.floats(-1.5, 2.5, width=32), min_size=1, max_size=5, unique=True),
        st.integers(0, 3))
+@example(xs=[1.401298464324817e-45], points=[0.5], kind=1)     # x + v rounds onto ABC's 0.5
 def test_activation_values_equal_golden(xs, points, kind):
     x = np.array(xs, dtype=np.float64)
     points = np.sort(np.array(points, dtype=np.float64))
