@@ -64,7 +64,7 @@ def folded_parts(plan, family="ice40"):
                               words=plan.coefficient_image())
     acts = memory_resources(plan.planes * plan.simd, sum(plan.bank_words), family)
     bank_words, bank_bits = plan.input_bank
-    inbuf = memory_resources(bank_bits, 2 * bank_words, family)
+    inbuf = memory_resources(bank_bits, plan.input_banks * bank_words, family)
     inbuf = {k: v * plan.layers[0].rows for k, v in inbuf.items()}
     argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=family)
     memories = (records, coefs, acts, inbuf, stream_resources(plan, family))
@@ -158,7 +158,7 @@ class FoldedAccelerator(wiring.Component):
         m.submodules.records = records = memory.Memory(
             shape=pe * r, depth=plan.record_words, init=plan.record_image())
         rows = first.rows
-        inbufs = [memory.Memory(shape=bank_bits, depth=2 * bank_words, init=[])
+        inbufs = [memory.Memory(shape=bank_bits, depth=plan.input_banks * bank_words, init=[])
                   for _ in range(rows)]
         for n, inbuf in enumerate(inbufs):
             m.submodules[f"inbuf{n}"] = inbuf
@@ -203,16 +203,19 @@ class FoldedAccelerator(wiring.Component):
         # one of its inputs changes, and these feed a register)
         freed = Signal(2, name="freed")          # the readers' last read, last cycle
         filling = Signal(2, name="filling")      # an image's last word, this cycle
-        with m.If(last_word):
-            m.d.sync += wbank.eq(~wbank)
+        if plan.input_banks == 2:
+            with m.If(last_word):
+                m.d.sync += wbank.eq(~wbank)
         m.d.comb += filling.eq(Mux(last_word, Mux(wbank, 0b10, 0b01), 0))
         m.d.sync += full.eq((full | filling) & ~freed)
         with m.If(full.bit_select(rbank, 1) & ~running):
             m.d.sync += running.eq(1)
 
-        # -- issue: one weight word per cycle, the loops of the module docstring ------------
-        n_layers = len(layers)
+        # -- issue: one weight word per cycle, the loops of the module docstring, segment
+        # after segment (plan.segments: a layer's output rows oy) --------------------------
+        n_layers, segments = len(layers), plan.segments
         layer = Signal(range(max(n_layers, 2)), name="layer")
+        segment = Signal(range(max(len(segments), 2)), name="segment")
         hold = Signal(range(DRAIN + 1))
         issue = Signal()
         streamed = _table([int(l.streamed) for l in layers])
@@ -236,24 +239,30 @@ class FoldedAccelerator(wiring.Component):
             "nf": [l.nf - 1 for l in layers], "ox": [l.out_shape[1] - 1 for l in layers],
             "oy": [l.out_shape[0] - 1 for l in layers]}
         loops = {name: counter(name, lasts) for name, lasts in per.items()}
+        loops["oy"] = (loops["oy"][0], _table([last for _, _, last in segments])[segment])
         ends = _nested_counters(m, issue, list(loops.values()))
         end = dict(zip(loops, ends))              # end[k]: k and every loop inside it at last
         c = {name: sig for name, (sig, _) in loops.items()}
-        layer_end = end["oy"]
-        readers = len(plan.readers)                      # layers 0 .. readers - 1
-        with m.If(issue & layer_end):
-            m.d.sync += [layer.eq(layer + 1), hold.eq(DRAIN)]
-            with m.If(layer == readers - 1):             # the bank takes another image
-                m.d.sync += rbank.eq(~rbank)
-            with m.If(layer == n_layers - 1):
-                m.d.sync += [layer.eq(0), finishing.eq(1), hold.eq(0)]
+        segment_end = end["oy"]
+        last_read = max(n for n, (index, _, _) in enumerate(segments)
+                        if index < len(plan.readers))   # the input bank's last reader
+        after = segments[1:] + segments[:1]
+        with m.If(issue & segment_end):
+            m.d.sync += [segment.eq(segment + 1), hold.eq(DRAIN),
+                         layer.eq(_table([index for index, _, _ in after])[segment]),
+                         c["oy"].eq(_table([first for _, first, _ in after])[segment])]
+            if plan.input_banks == 2:
+                with m.If(segment == last_read):         # the bank takes another image
+                    m.d.sync += rbank.eq(~rbank)
+            with m.If(segment == len(segments) - 1):
+                m.d.sync += [segment.eq(0), finishing.eq(1), hold.eq(0)]
         # the bank is free the cycle after its last reader's last read, two after its issue
         first_done, first_read = Signal(), Signal(2)
-        m.d.comb += first_done.eq(issue & (layer == readers - 1) & layer_end)
+        m.d.comb += first_done.eq(issue & (segment == last_read) & segment_end)
         m.d.sync += [first_read.eq(Mux(first_done, Mux(rbank, 0b10, 0b01), 0)),
                      freed.eq(first_read)]
 
-        waddr, rbase, pair = _weight_addresses(m, plan, issue, end, layer)
+        waddr, rbase, pair = _weight_addresses(m, plan, issue, end, segment)
 
         # the activation address, from the loop counters registered at the issue
         cq = {k: Signal.like(v, name=f"{k}_q") for k, v in c.items()}
@@ -403,28 +412,39 @@ class FoldedAccelerator(wiring.Component):
         collect = [Signal(simd, name=f"collect{j}") for j in range(planes)]
         stored = [Signal(simd, name=f"stored{j}") for j in range(planes)]
         out_slot = Signal(range(per_fold), name="out_slot")
-        out_word = Signal(range(words), name="out_word")
+        # the next word each bank is written at (a layer of a band resumes its own)
+        out_words = [Signal(range(words + 1), name=f"out_word{b}") for b in (0, 1)]
         slot_now = Signal.like(out_slot, name="slot_now")
-        word_now = Signal.like(out_word, name="word_now")
+        word_now = Signal(range(words + 1), name="word_now")
+        target = _table([l.phase % 2 for l in layers])[t7["layer"]]
         # a layer's channels start at word out_offset of each pixel of out_words words
         out_offset = _table([l.out_offset for l in layers])[t7["layer"]]
         skip = _table([l.out_words - -(-l.folding.channels // simd) for l in layers])
+        # a ring's end (its rows' words), where the next word wraps to 0; 0: no ring
+        ring_end = _table([l.out_ring * l.out_shape[1] * l.out_words for l in layers])
         m.d.comb += [slot_now.eq(Mux(t7["nf"] == 0, 0, out_slot)),   # a pixel's first fold
-                     word_now.eq(Mux(t7["lfirst"], out_offset, out_word))]
+                     word_now.eq(Mux(t7["lfirst"], out_offset,
+                                     Mux(target, out_words[1], out_words[0])))]
         for j in range(planes):
             m.d.comb += stored[j].eq(Mux(slot_now == 0, 0, collect[j])
                                      | (Cat(*(b[j] for b in bases)) << (slot_now * pe)))
         last_layer = t7["layer"] == n_layers - 1
+        next_word = Signal(range(words + 2), name="next_word")
+        m.d.comb += next_word.eq(word_now + 1 + Mux(t7["nf"] == nf_last[t7["layer"]],
+                                                    skip[t7["layer"]], 0))
         with m.If(done & t7["vlast"] & ~last_layer):
             m.d.sync += [*(collect[j].eq(stored[j]) for j in range(planes)),
-                         out_slot.eq(slot_now + 1), out_word.eq(word_now)]
-            with m.If((slot_now == per_fold - 1) | (t7["nf"] == nf_last[t7["layer"]])):
-                target = _table([l.phase % 2 for l in layers])[t7["layer"]]
+                         out_slot.eq(slot_now + 1)]
+            whole = (slot_now == per_fold - 1) | (t7["nf"] == nf_last[t7["layer"]])
+            written = Mux(whole, Mux(next_word == ring_end[t7["layer"]], 0, next_word),
+                          word_now)
+            for b, out_word in enumerate(out_words):
+                with m.If(target == b):
+                    m.d.sync += out_word.eq(written)
+            with m.If(whole):
                 m.d.comb += [act_wr.en.eq(1), act_wr.data.eq(Cat(*stored)),
                              act_wr.addr.eq(target * plan.bank_words[0] + word_now)]
-                m.d.sync += [out_slot.eq(0), out_word.eq(
-                    word_now + 1 + Mux(t7["nf"] == nf_last[t7["layer"]],
-                                       skip[t7["layer"]], 0))]
+                m.d.sync += out_slot.eq(0)
         with m.If(done & last_layer):
             for p in range(pe):
                 channel = t7["nf"] * pe + p
@@ -476,14 +496,16 @@ def _image_writer(m, plan, payload, take, wbank, in_wrs):
         m.d.sync += [in_word.eq(0), in_addr.eq(0)]
     return last_word
 
-def _weight_addresses(m, plan, issue, end, layer):
+def _weight_addresses(m, plan, issue, end, segment):
     """``(waddr, rbase, pair)``: the weight word of each issue (a base's words in order,
     again for every activation base; a neuron fold's bases in order, again for every
     position of both pool windows; the neuron folds again for every output pixel; the
-    layers one after another, each from its ``weight_base``: a streamed layer's addresses
-    are not read), the layer's first record and the base pair ``i * N + j``;
-    ``end``: the loops' "this loop and every loop inside it at its last" flags."""
-    layers, n_layers = plan.layers, len(plan.layers)
+    segments one after another, each from its layer's ``weight_base``: a streamed
+    layer's addresses are not read), the layer's first record and the base pair
+    ``i * N + j``; ``end``: the loops' "this loop and every loop inside it at its last"
+    flags (``oy``'s last the segment's)."""
+    layers, segments = plan.layers, plan.segments
+    after = [layers[index] for index, _, _ in segments[1:]] or layers[:1]
     waddr = Signal(range(plan.weight_words + 1), name="waddr")
     wi, wnf = Signal.like(waddr, name="wi"), Signal.like(waddr, name="wnf")
     wbase = Signal.like(waddr, name="wbase")
@@ -504,12 +526,12 @@ def _weight_addresses(m, plan, issue, end, layer):
             m.d.sync += [waddr.eq(waddr + 1), wi.eq(waddr + 1), wnf.eq(waddr + 1)]
         with m.Elif(~end["oy"]):
             m.d.sync += [waddr.eq(wbase), wi.eq(wbase), wnf.eq(wbase)]
-        with m.Elif(layer == n_layers - 1):
+        with m.Elif(segment == len(segments) - 1):
             m.d.sync += [waddr.eq(0), wi.eq(0), wnf.eq(0), wbase.eq(0), rbase.eq(0)]
-        with m.Else():                           # the next layer's first word
-            after = _table([l.weight_base for l in layers[1:]] or [0])[layer]
-            m.d.sync += [waddr.eq(after), wi.eq(after), wnf.eq(after), wbase.eq(after),
-                         rbase.eq(rbase + _table([l.nf for l in layers])[layer])]
+        with m.Else():                           # the next segment's layer's first word
+            base = _table([l.weight_base for l in after])[segment]
+            m.d.sync += [waddr.eq(base), wi.eq(base), wnf.eq(base), wbase.eq(base),
+                         rbase.eq(_table([l.record_base for l in after])[segment])]
     return waddr, rbase, pair
 
 def _activation_address(m, plan, c, layer, rbank):
@@ -539,9 +561,12 @@ def _activation_address(m, plan, c, layer, rbank):
     bank = Mux(reads_input, rbank * bank_words, source * bank0)
     row = Signal(signed(span + 1), name="row")
     m.d.comb += row.eq(iy + Mux(reads_input, plan.input_pad, 0))
-    address = Signal(range(max(2 * bank_words, sum(plan.bank_words))), name="act_addr")
-    m.d.comb += address.eq(bank + (row.as_unsigned() * g["W"] + ix.as_unsigned()) * g["CW"]
-                           + c["cw"])
+    # a ring's row y % in_ring (in_ring a power of two); padding rows read but masked
+    mask = _table([l.in_ring - 1 if l.in_ring else (1 << (span + 1)) - 1 for l in layers])
+    address = Signal(range(max(plan.input_banks * bank_words, sum(plan.bank_words))),
+                     name="act_addr")
+    m.d.comb += address.eq(bank + ((row.as_unsigned() & mask[layer]) * g["W"]
+                                   + ix.as_unsigned()) * g["CW"] + c["cw"])
     return address, pad
 
 def _by_layer(layer, values):

@@ -63,7 +63,7 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   in logic): word
   ``(record_base + nf) * PAIRS + i * N + j`` (:attr:`FoldedPlan.pairs`, a power of two)
   holds lane p's ``A[c, i, j]`` at bits ``p * coef_width`` (signed).
-* input banks: two, that images fill in turn and the layers of phase 0
+* input banks: two (one with ``input_banks=1``), that images fill in turn and the layers of phase 0
   (:attr:`FoldedLayer.phase`: the first, or a Concat's branches) read; a bank holds the
   image's pixels, ``CW`` words each, of ``N * ew`` bits (``ew = min(simd, E)`` elements):
   base j of element e of word cw at bit ``j * ew + e``; pixel (y, x) at word
@@ -77,15 +77,23 @@ Memories (word layouts defined here, used by the RTL and its testbench):
   each writing its channels from word :attr:`FoldedLayer.out_offset` of each pixel); one
   memory, bank 0 at word 0 and bank 1 after it, each as deep as the largest map it holds
   (:attr:`FoldedPlan.bank_words`: CNV's first map alone is in bank 0).
+* row rings (:func:`band_layers`): when a convolution reads a map through a window of
+  fewer rows than the map has, the layer before it writes only a ring of
+  :attr:`FoldedLayer.out_ring` rows (a power of two, the most rows any output row of the
+  reader spans): map row y at ring row ``y % out_ring``; the two layers then run in
+  bands (:attr:`FoldedPlan.segments`), the writer's rows each reader row needs, then that
+  reader row. CNV's first map, 30 x 30 x 64 bits, takes 4 rows instead of 30.
 
 Cycles (:meth:`FoldedPlan.cycle_model`): the image's ``in_words`` words enter an input
-bank one per cycle while the engine computes earlier images; the engine runs each layer
-for :attr:`FoldedLayer.issue_cycles` issue cycles plus :data:`DRAIN`, then hands the scores
+bank one per cycle while the engine computes earlier images; the engine runs each segment
+(:attr:`FoldedPlan.segments`: a layer's output rows, a whole layer unless it is banded)
+for its :attr:`FoldedLayer.row_issues` per row plus :data:`DRAIN`, then hands the scores
 to the argmax; a streamed layer's issue waits for its word in the FIFO
 (:class:`StreamTiming`).
 """
 
 import zlib
+from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -173,7 +181,9 @@ class FoldedLayer:
     its input pixel's E elements when they are not 0 .. E - 1 (after a Concat), the
     others padding; ``outer``, ``outer_minimum``: a second pool (as ``pool``) of the pooled
     map, when the pools after the layer do not fuse into one window; ``streamed``: its
-    weights come from the flash stream, not the SPRAM (:func:`choose_streamed`)."""
+    weights come from the flash stream, not the SPRAM (:func:`choose_streamed`);
+    ``out_ring``: rows of its output map kept in its bank (0: every row), ``in_ring`` the
+    same of its input map (:func:`band_layers`)."""
     folding: object
     nf: int
     weight_base: int
@@ -197,6 +207,8 @@ class FoldedLayer:
     outer: tuple = ((1, 1), (1, 1))
     outer_minimum: tuple = ()
     streamed: bool = False
+    out_ring: int = 0
+    in_ring: int = 0
 
     @property
     def scores(self):
@@ -268,14 +280,28 @@ class FoldedLayer:
         return ph * pw * self.nf * self.pool_positions * self.group_issues
 
     @property
+    def row_issues(self):
+        """Issues of one output row (of :attr:`out_shape`)."""
+        return self.issue_cycles // self.out_shape[0]
+
+    def rows_read(self, oy):
+        """(first, last) input map row that output row ``oy`` reads, padding rows
+        included (negative, or past the map)."""
+        (kh, _), (sy, _), (py, _) = self.kernel, self.stride, self.padding
+        (pkh, _), (psy, _) = self.pool
+        (okh, _), (osy, _) = self.outer
+        return (oy * osy * psy * sy - py,
+                ((oy * osy + okh - 1) * psy + pkh - 1) * sy + kh - 1 - py)
+
+    @property
     def positions(self):
         """Where a tap's ``rows * E`` weight elements go in its ``words * simd`` bits."""
         return list(self.spread) or list(range(self.rows * self.elements))
 
     @property
     def in_words(self):
-        """Words of the layer's input map in its bank."""
-        return self.map[0] * self.map[1] * self.words
+        """Words of the layer's input map in its bank (its ring's rows when it has one)."""
+        return (self.in_ring or self.map[0]) * self.map[1] * self.words
 
 
 @dataclass(frozen=True, eq=False)
@@ -286,12 +312,15 @@ class FoldedPlan:
     ``dataflow``: the network's :class:`~popcorn.mapping.network_map.NetworkPlan`, whose
     input words, output words and golden model the folded accelerator shares;
     ``layers``: :class:`FoldedLayer` in order; ``pe``, ``simd``: the engine;
-    ``stream_depth``: words of the weight-stream FIFO (when a layer is streamed)."""
+    ``stream_depth``: words of the weight-stream FIFO (when a layer is streamed);
+    ``input_banks``: input banks (2: an image enters while the engine computes the one
+    before; 1: after the first layer's last read of it, half the block RAM)."""
     dataflow: object
     layers: tuple
     pe: int
     simd: int
     stream_depth: int = STREAM_DEPTH
+    input_banks: int = 2
 
     # -- the interface shared with the dataflow plan ---------------------------------------
     network = property(lambda self: self.dataflow.network)
@@ -404,6 +433,36 @@ class FoldedPlan:
         """Whether a layer has a second pool (its records a second AND flag)."""
         return any(layer.outer != ((1, 1), (1, 1)) for layer in self.layers)
 
+    @cached_property
+    def segments(self):
+        """``((layer, first row, last row), ...)``: what the engine runs, in order. A layer
+        runs its output rows (of :attr:`FoldedLayer.out_shape`) in one segment, unless it
+        writes a ring (:attr:`FoldedLayer.out_ring`): then it and its reader alternate,
+        the writer's rows up to the last one reader row k reads (``rows_read``), then row
+        k, and the writer's rows no reader row reads last."""
+        segments, n = [], 0
+        while n < len(self.layers):
+            layer = self.layers[n]
+            height = layer.out_shape[0]
+            if not layer.out_ring:
+                segments.append((n, 0, height - 1))
+                n += 1
+                continue
+            reader, done = self.layers[n + 1], -1
+            for k in range(reader.out_shape[0]):
+                need = min(reader.rows_read(k)[1], height - 1)
+                if need > done:
+                    segments.append((n, done + 1, need))
+                    done = need
+                if segments[-1][0] == n + 1:
+                    segments[-1] = (n + 1, segments[-1][1], k)
+                else:
+                    segments.append((n + 1, k, k))
+            if done < height - 1:
+                segments.append((n, done + 1, height - 1))
+            n += 2
+        return tuple(segments)
+
     @property
     def readers(self):
         """The layers that read the input banks (phase 0: the first, or a Concat's
@@ -456,31 +515,36 @@ class FoldedPlan:
         back (the weights loaded and the weight stream's FIFO full), the result always
         taken: the accelerator's control (:class:`~popcorn.hdl.folded.FoldedAccelerator`)
         cycle for cycle. Image n's W words are taken from ``s_n`` on, one per cycle, into
-        input bank ``n % 2``, free three cycles after the last issue ``r_{n-2}`` of its
-        readers (:attr:`readers`) for image n - 2 (the read :data:`READ_AFTER_ISSUE`
-        cycles later, then the bank's flag): ``s_n = max(s_{n-1} + W, r_{n-2} + 1 +
-        READ_AFTER_ISSUE)``. The engine starts at ``c_n = max(s_n + W, h_{n-1} + 1)``
-        (the image waiting, the previous scores handed over at ``h_{n-1}``) and issues
-        from ``c_n + 1``: a resident layer's issues on consecutive cycles, a streamed
+        input bank ``n % B`` (B :attr:`input_banks`), free three cycles after the last
+        issue ``r_{n-B}`` of its readers (:attr:`readers`) for image n - B (the read
+        :data:`READ_AFTER_ISSUE` cycles later, then the bank's flag): ``s_n = max(s_{n-1}
+        + W, r_{n-B} + 1 + READ_AFTER_ISSUE)``. The engine starts at ``c_n = max(s_n + W,
+        h_{n-1} + 1)`` (the image waiting, the previous scores handed over at
+        ``h_{n-1}``) and issues from ``c_n + 1``, segment after segment
+        (:attr:`segments`): a resident layer's issues on consecutive cycles, a streamed
         layer's each at its word's arrival at the latest (:class:`StreamTiming`), the
-        next layer's first issue :data:`DRAIN` + 1 cycles after the last; the hand-over
+        next segment's first issue :data:`DRAIN` + 1 cycles after the last; the hand-over
         ``WRITE_AFTER_ISSUE + 1`` cycles after the last issue; the result leaves the
         argmax ``argmax_stages(classes)`` cycles after that."""
         w, readers = self.in_words, len(self.readers)
         stream = StreamTiming(self.stream_words, self.stream_depth)
         inputs, outputs, reader_last = [], [], []
         start, handed = 0, None
+        last_read = max(n for n, (index, _, _) in enumerate(self.segments)
+                        if index < readers)
         for n in range(images):
-            if n >= 2:
-                start = max(start, reader_last[n - 2] + 1 + READ_AFTER_ISSUE)
+            if n >= self.input_banks:
+                start = max(start, reader_last[n - self.input_banks] + 1 + READ_AFTER_ISSUE)
             inputs += range(start, start + w)
             issue = (start + w if handed is None else max(start + w, handed + 1)) + 1
-            for index, layer in enumerate(self.layers):
+            for number, (index, first, final) in enumerate(self.segments):
+                layer = self.layers[index]
+                count = (final - first + 1) * layer.row_issues
                 if layer.streamed:
-                    last = stream.issue(issue, layer.issue_cycles)
+                    last = stream.issue(issue, count)
                 else:
-                    last = issue + layer.issue_cycles - 1
-                if index == readers - 1:
+                    last = issue + count - 1
+                if number == last_read:
                     reader_last.append(last)
                 issue = last + DRAIN + 1
             handed = last + 1 + WRITE_AFTER_ISSUE
@@ -491,8 +555,8 @@ class FoldedPlan:
     @property
     def cycles_per_image(self):
         """Interval between the last two results of :data:`PREDICTED_IMAGES` images sent
-        back to back: ``max(W, sum(I) + DRAIN (L - 1) + WRITE_AFTER_ISSUE + 2)`` in steady
-        state."""
+        back to back: ``max(W, sum(I) + DRAIN (S - 1) + WRITE_AFTER_ISSUE + 2)`` (S
+        segments) in steady state with two input banks."""
         out = self.cycle_model().outputs
         return out[-1] - out[-2]
 
@@ -641,6 +705,27 @@ def choose_streamed(layers, capacity):
         placed.append(replace(layer, streamed=n in streamed, weight_base=base))
         base += 0 if n in streamed else layer.weight_words
     return tuple(placed)
+
+
+def band_layers(layers):
+    """``layers`` with a ring (:attr:`FoldedLayer.out_ring`) between a layer and the
+    convolution after it wherever that convolution's output rows each read fewer rows
+    than the map has, rounded up to a power of two: a chain's layers, each alone in its
+    phase (not a Concat's branches), neither streamed (the stream's words stay in layer
+    order), the writer not itself reading a ring."""
+    layers = list(layers)
+    phases = Counter(layer.phase for layer in layers)
+    for n, (writer, reader) in enumerate(zip(layers, layers[1:])):
+        if (writer.in_ring or writer.streamed or reader.streamed or writer.scores
+                or phases[writer.phase] > 1 or phases[reader.phase] > 1
+                or reader.phase != writer.phase + 1 or reader.spread):
+            continue
+        span = max(hi - lo + 1 for lo, hi in map(reader.rows_read, range(reader.out_shape[0])))
+        ring = 1 << (span - 1).bit_length()
+        if ring < reader.map[0]:
+            layers[n] = replace(writer, out_ring=ring)
+            layers[n + 1] = replace(reader, in_ring=ring)
+    return tuple(layers)
 
 
 def _lanes(values, width):
@@ -802,13 +887,15 @@ def _fold_layer(stage, pools, source, layers, pe, simd, alone, **where):
 
 
 def map_folded(network, *, pe=1, simd=None, frac_bits=8, spram_words=SPRAM_DEPTH,
-               stream_depth=STREAM_DEPTH):
+               stream_depth=STREAM_DEPTH, input_banks=2, rings=True):
     """Map ``network`` onto the folded accelerator with an engine of ``pe`` lanes of
     ``simd`` bits (``pe * simd`` at most :data:`SPRAM_WIDTH`; ``pe`` divides ``simd``,
     and an input word of ``min(simd, E)`` elements holds whole input transfers; by default
     the widest such ``simd``: a whole SPRAM word per cycle when ``pe`` = 1). Weights beyond
     ``spram_words`` words stream from the flash (:func:`choose_streamed`) through a FIFO of
-    ``stream_depth`` words (the tests make both small).
+    ``stream_depth`` words (the tests make both small). ``input_banks``: 2 or 1
+    (:attr:`FoldedPlan.input_banks`); ``rings``: the row rings of :func:`band_layers`
+    (fewer activation words, a few :data:`DRAIN` cycles more per band).
 
     Raises
     ------
@@ -833,7 +920,11 @@ def map_folded(network, *, pe=1, simd=None, frac_bits=8, spram_words=SPRAM_DEPTH
                          f"elements must hold whole transfers of {per_transfer}")
     if stream_depth < 2:
         raise ValueError(f"stream_depth must be at least 2, not {stream_depth!r}")
-    plan = FoldedPlan(dataflow, choose_streamed(layers, spram_words), pe, simd, stream_depth)
+    if input_banks not in (1, 2):
+        raise ValueError(f"input_banks must be 1 or 2, not {input_banks!r}")
+    layers = choose_streamed(layers, spram_words)
+    plan = FoldedPlan(dataflow, band_layers(layers) if rings else layers, pe, simd,
+                      stream_depth, input_banks)
     size = FLASH_HEADER + (plan.weight_words + plan.stream_words) * SPRAM_WIDTH // 8 + 4
     if FLASH_OFFSET + size > FLASH_BYTES:
         raise NetworkError(f"the weight image needs {size} bytes of flash (its streamed "
