@@ -31,10 +31,11 @@ ROMs waste block RAM (221 -> 205 DP16KD estimated, 201 placed) and routes. Befor
 second convolution's 512 x 144 ROM went to about 20 000 LUT4 of logic, and router2 stalled
 at about 13 000 overused wires (default density and ``--placer-heap-beta 0.6`` alike)."""
 
-FOLDED = {"lfc_1w1a": ("1870000", 10)}
+FOLDED = {"lfc_1w1a": ("1870000", 10), "cnv_1w1a": ("auto", 2)}
 """name -> (--target-cycles, images simulated in RTL) of a folded build (else auto and 100):
 LFC-w1a1's 2.9 Mbit stream 29 120 words from the flash for every image, 1.86 M cycles (four
-lanes: the fewest that reach it)."""
+lanes: the fewest that reach it); CNV-w1a1 (about 2 M cycles an image) takes the fewest
+lanes and input banks that fit the UP5K's block RAM."""
 
 
 def main(args, build_dir=Path("build/finn")):

@@ -282,9 +282,11 @@ def _weight_changes(mapped, placed):
 
 def _folded_plan(network, frac_bits, target_cycles, board=None):
     """The folded plan: for ``target_cycles`` ``"auto"`` the fewest lanes
-    (:data:`~popcorn.mapping.folded.ENGINE_LANES`) whose estimate fits ``board`` (lanes
-    change the records' and banks' block RAM tiling), else (or without a board) one lane,
-    which the estimate step refuses with its advice; else the cheapest engine meeting it
+    (:data:`~popcorn.mapping.folded.ENGINE_LANES`), two input banks before one, whose
+    estimate fits ``board`` (lanes change the records' and banks' block RAM tiling; one
+    input bank halves its block RAM and takes the next image only after the first layer's
+    last read), else (or without a board) one lane, which the estimate step refuses with
+    its advice; else the cheapest engine meeting it
     (:func:`~popcorn.mapping.folded.choose_folded`)."""
     from .boards.fit import DesignTooLarge, check_fit, estimate_design
     from .mapping.folded import ENGINE_LANES, choose_folded, map_folded
@@ -293,7 +295,8 @@ def _folded_plan(network, frac_bits, target_cycles, board=None):
     if target == "auto":
         if board is None:
             return map_folded(network, frac_bits=frac_bits)
-        plans = (map_folded(network, pe=pe, frac_bits=frac_bits) for pe in ENGINE_LANES)
+        plans = (map_folded(network, pe=pe, frac_bits=frac_bits, input_banks=banks)
+                 for pe in ENGINE_LANES for banks in (2, 1))
         first = None
         for plan in plans:
             first = first or plan

@@ -415,3 +415,68 @@ def test_separable_network_folds(scheme):
     x = np.random.default_rng(2).random((2,) + tuple(plan.network.input_shape))
     scores, _ = plan.reference(x)
     assert np.array_equal(run_images(plan, x), scores)
+
+
+BANDS = ((3, 12, 12), (("conv", 4, 3, 1, 0), ("conv", 4, 3, 1, 0), ("pool", 2),
+                       ("conv", 6, 3, 1, 0), ("flatten",), ("dense", 4)))
+"""CNV's start in small: a 3 x 3 convolution read by a 3 x 3 one with a 2 x 2 pool."""
+
+
+@pytest.mark.parametrize("layout", [BANDS, "gap", "rect", "conv", "sequence"])
+def test_rings_hold_every_row_until_its_last_read(layout):
+    """Walking the segments with each ring's rows as the RTL writes them (row y at
+    ``y % ring``): every row a reader's output row reads, padding aside, is in the ring,
+    and no other row; every layer's output rows run once, in order."""
+    plan = map_folded(random_network("bnn", layout=layout), pe=2, simd=8)
+    rows = {n: [] for n in range(len(plan.layers))}
+    rings = {}                          # writer -> {ring row: map row}
+    for index, first, last in plan.segments:
+        layer = plan.layers[index]
+        rows[index] += range(first, last + 1)
+        if layer.out_ring:
+            rings.setdefault(index, {}).update({y % layer.out_ring: y
+                                                for y in range(first, last + 1)})
+        if layer.in_ring:
+            assert plan.layers[index - 1].out_ring == layer.in_ring
+            for oy in range(first, last + 1):
+                lo, hi = layer.rows_read(oy)
+                for y in range(max(lo, 0), min(hi, layer.map[0] - 1) + 1):
+                    assert rings[index - 1][y % layer.in_ring] == y, (oy, y)
+    assert all(rows[n] == list(range(layer.out_shape[0]))
+               for n, layer in enumerate(plan.layers))
+    banded = layout in (BANDS, "gap", "rect")
+    assert any(layer.out_ring for layer in plan.layers) == banded
+    whole = map_folded(random_network("bnn", layout=layout), pe=2, simd=8, rings=False)
+    assert len(whole.segments) == len(whole.layers)
+    assert (sum(plan.bank_words) < sum(whole.bank_words)) == banded
+
+
+def test_bands_cost_a_drain_per_segment():
+    """The CNV-like pair: rows 0-3 of the first layer before the second's first pooled
+    row (conv rows 0, 1: input rows 0-3), then two more before each next; a ring of 4
+    rows (the reader's output row spans 4 of its input's); the cycles every segment's
+    issues and a drain between segments."""
+    plan = map_folded(random_network("bnn", layout=BANDS), pe=2, simd=8)
+    assert plan.segments == ((0, 0, 3), (1, 0, 0), (0, 4, 5), (1, 1, 1), (0, 6, 7),
+                             (1, 2, 2), (0, 8, 9), (1, 3, 3), (2, 0, 1), (3, 0, 0))
+    assert [layer.out_ring for layer in plan.layers] == [4, 0, 0, 0]
+    assert plan.bank_words == (4 * 10 * 1, 4 * 4 * 1)       # ring of 4 x 10; the 4 x 4 map
+    issues = sum(layer.issue_cycles for layer in plan.layers)
+    assert plan.cycles_per_image == issues + DRAIN * 9 + WRITE_AFTER_ISSUE + 2
+    assert np.array_equal(run_images(plan, x := np.random.default_rng(1).random(
+        (3, 3, 12, 12))), plan.reference(x)[0])
+
+
+def test_one_input_bank_takes_the_next_image_after_the_first_layers_last_read():
+    two = map_folded(random_network("bnn", layout="conv"), pe=2, simd=8)
+    one = map_folded(random_network("bnn", layout="conv"), pe=2, simd=8, input_banks=1)
+    first = one.layers[0].issue_cycles
+    model = one.cycle_model(3)
+    w = one.in_words
+    # image 1's first word: 3 cycles after the first layer's last issue for image 0
+    assert model.inputs[w] == w + 1 + first - 1 + 1 + 2
+    assert two.cycle_model(3).inputs[w] == w                # two banks: right after image 0
+    # the later layers hide the wait: the interval is the same
+    assert one.cycles_per_image == two.cycles_per_image
+    with pytest.raises(ValueError, match="input_banks must be 1 or 2"):
+        map_folded(random_network("bnn", layout="conv"), pe=2, simd=8, input_banks=3)
