@@ -229,7 +229,8 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     config = FlowConfig(name=name, inputs=x, labels=y, board=board, build_dir=build_dir,
                         report_dir=report_dir, sim_images=sim_images, simulator=simulator,
                         nextpnr_opts=nextpnr_opts)
-    engine = f"one engine of {plan.pe} lanes x {plan.simd} bits" if arch == "folded" else \
+    engine = (f"one engine of {plan.pe} lanes x {plan.simd} bits"
+              f"{', one input bank' if plan.input_banks == 1 else ''}") if arch == "folded" else \
         f"{len(plan.foldings)} engines"
     console.print(f"plan:      {arch} ({engine}): {plan.cycles_per_image} cycles per image, "
                   f"{clock / plan.cycles_per_image:,.1f} images/s at the {board}'s "

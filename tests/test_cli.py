@@ -272,3 +272,24 @@ def test_folded_auto_takes_the_fewest_lanes_that_fit(monkeypatch):
     monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", ebr[2])
     assert _folded_plan(net, 8, "auto", "icebreaker").pe == 2
     assert _folded_plan(net, 8, "auto").pe == 1
+
+
+def test_folded_auto_takes_one_input_bank_before_more_lanes(monkeypatch):
+    """A 3 x 12 x 12 input whose two input banks do not fit: one lane with one bank
+    (the next image waits for the first layer's last read) before two lanes."""
+    from popcorn.boards.boards import get_board
+    from popcorn.boards.fit import estimate_design
+    from popcorn.cli import _folded_plan
+    from popcorn.golden.examples import random_network
+    from popcorn.mapping.folded import map_folded
+
+    net = random_network("bnn", seed=1, layout=(
+        (3, 12, 12), (("conv", 4, 3, 1, 0), ("conv", 4, 3, 1, 0), ("pool", 2),
+                      ("conv", 6, 3, 1, 0), ("flatten",), ("dense", 4))))
+    ebr = {(pe, banks): estimate_design(map_folded(net, pe=pe, input_banks=banks),
+                                        "icebreaker").total["ebr"]
+           for pe in (1, 2) for banks in (2, 1)}
+    assert ebr[1, 1] < min(ebr[1, 2], ebr[2, 2])
+    monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", ebr[1, 1])
+    plan = _folded_plan(net, 8, "auto", "icebreaker")
+    assert (plan.pe, plan.input_banks) == (1, 1)

@@ -358,7 +358,9 @@ class FoldedPlan:
             rows.append({
                 "layer": f.linear.layer,
                 "kind": f"{kind}{' + maxpool' if layer.pool_positions > 1 else ''}"
-                        f"{', streamed' if layer.streamed else ''} (folded)",
+                        f"{', streamed' if layer.streamed else ''}"
+                        f"{f', a ring of {layer.out_ring} rows' if layer.out_ring else ''}"
+                        " (folded)",
                 "in": f"{h * w * layer.words} x {layer.planes * min(self.simd, layer.elements)}",
                 "out": (f"1 x {self.classes * self.score_width}" if layer.scores else
                         f"{ph * pw} x {f.channels * layer.out_planes}"),
