@@ -421,8 +421,12 @@ BANDS = ((3, 12, 12), (("conv", 4, 3, 1, 0), ("conv", 4, 3, 1, 0), ("pool", 2),
                        ("conv", 6, 3, 1, 0), ("flatten",), ("dense", 4)))
 """CNV's start in small: a 3 x 3 convolution read by a 3 x 3 one with a 2 x 2 pool."""
 
+PADDED_BANDS = ((1, 10, 10), (("conv", 4, 3, 1, 1), ("conv", 4, 3, 2, 1), ("pool", 2),
+                              ("flatten",), ("dense", 3)))
+"""A ring read through padding rows (above and below the map) with a stride of 2."""
 
-@pytest.mark.parametrize("layout", [BANDS, "gap", "rect", "conv", "sequence"])
+
+@pytest.mark.parametrize("layout", [BANDS, PADDED_BANDS, "gap", "rect", "conv", "sequence"])
 def test_rings_hold_every_row_until_its_last_read(layout):
     """Walking the segments with each ring's rows as the RTL writes them (row y at
     ``y % ring``): every row a reader's output row reads, padding aside, is in the ring,
@@ -444,7 +448,7 @@ def test_rings_hold_every_row_until_its_last_read(layout):
                     assert rings[index - 1][y % layer.in_ring] == y, (oy, y)
     assert all(rows[n] == list(range(layer.out_shape[0]))
                for n, layer in enumerate(plan.layers))
-    banded = layout in (BANDS, "gap", "rect")
+    banded = layout in (BANDS, PADDED_BANDS, "gap", "rect")
     assert any(layer.out_ring for layer in plan.layers) == banded
     whole = map_folded(random_network("bnn", layout=layout), pe=2, simd=8, rings=False)
     assert len(whole.segments) == len(whole.layers)
