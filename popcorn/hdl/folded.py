@@ -112,14 +112,17 @@ class FoldedAccelerator(wiring.Component):
 
     Timing
     ------
-    Images go into two input banks in turn while the engine computes: ``i.ready`` is high
-    unless the bank to fill holds an image, which it does from its last word until the
-    cycle after the last read of its last reader (the first layer, or a Concat's last
-    branch of the input). The engine starts when an image waits and the
-    previous scores have been handed to the argmax; it issues one weight word per cycle
-    (:attr:`~popcorn.mapping.folded.FoldedLayer.issue_cycles` per layer, the loops of
-    :mod:`popcorn.mapping.folded`) and waits :data:`~popcorn.mapping.folded.DRAIN` cycles
-    after each layer's last issue. An issue's reads come
+    Images go into the input banks (two in turn, or one:
+    :attr:`~popcorn.mapping.folded.FoldedPlan.input_banks`) while the engine computes:
+    ``i.ready`` is high unless the bank to fill holds an image, which it does from its
+    last word until the cycle after the last read of its last reader (the first layer, or
+    a Concat's last branch of the input). The engine starts when an image waits and the
+    previous scores have been handed to the argmax; it issues one weight word per cycle,
+    segment after segment (:attr:`~popcorn.mapping.folded.FoldedPlan.segments`: a layer's
+    output rows, the loops of :mod:`popcorn.mapping.folded`), and waits
+    :data:`~popcorn.mapping.folded.DRAIN` cycles after each segment's last issue. A layer
+    that writes a ring of rows wraps its writes at the ring's end; its reader reads row
+    ``y % in_ring``. An issue's reads come
     :data:`~popcorn.mapping.folded.READ_AFTER_ISSUE` cycles after it (counters, then
     addresses registered), its group is written
     :data:`~popcorn.mapping.folded.WRITE_AFTER_ISSUE` cycles after it (words registered,
