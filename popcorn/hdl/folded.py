@@ -57,7 +57,7 @@ def folded_parts(plan, family="ice40"):
     if plan.uniform_coefficient is not None:
         coefs = {"lut4": 0, "ff": 0, "ebr": 0}
     elif plan.pair_coefficients is not None:       # a multiplexer of the table's values
-        coefs = {"lut4": aw * (len(plan.layers) * plan.pairs) // 3, "ff": plan.pe * aw,
+        coefs = {"lut4": aw * (len(plan.layers) * plan.pairs) // 3, "ff": 4 * aw,
                  "ebr": 0}
     else:
         coefs = rom_resources(plan.pe * aw, plan.record_words * plan.pairs, family=family,
@@ -303,15 +303,16 @@ class FoldedAccelerator(wiring.Component):
         # t0: the reads
         with m.If(ta["valid"]):
             m.d.comb += [weights.addr.eq(rw), act_rd.addr.eq(ra), *(in_rd.addr.eq(ra)
-                                                                   for in_rd in in_rds),
-                         rec_rd.addr.eq(rr)]
+                                                                   for in_rd in in_rds)]
             if uniform is None and table is None:
                 m.d.comb += coef_rd.addr.eq(Cat(rp, rr))
 
         # t1: the words read, registered (the input base or a bank's, and the weights)
-        x, w, record2 = Signal(simd, name="x"), Signal(pe * simd, name="w"), Signal(pe * r)
+        x, w = Signal(simd, name="x"), Signal(pe * simd, name="w")
         aw = plan.coef_width
-        coef2, coef3 = Signal(pe * aw, name="coef2"), Signal(pe * aw, name="coef3")
+        coef_lanes = pe if table is None else 1        # the table's value serves every lane
+        coef2 = Signal(coef_lanes * aw, name="coef2")
+        coef3 = Signal(coef_lanes * aw, name="coef3")
         # the input: base j of each row read, rows below the map or beside it zero
         in_plane = Signal(rows * ew, name="in_plane")
         act_plane = Signal(simd, name="act_plane")
@@ -328,14 +329,14 @@ class FoldedAccelerator(wiring.Component):
                 m.d.sync += delayed.eq(later)
             word = Mux(streamed[t1["layer"]], delayed, word)
         m.d.sync += [x.eq(Mux(reads_input[t1["layer"]], in_plane, act_plane)),
-                     w.eq(word), record2.eq(rec_rd.data), coef3.eq(coef2)]
+                     w.eq(word), coef3.eq(coef2)]
         if uniform is None and table is None:
             m.d.sync += coef2.eq(coef_rd.data)
         elif uniform is None:           # the table's value of the layer and pair, read as
-            coef1 = Signal(pe * aw, name="coef1")              # the ROM would be
+            coef1 = Signal(aw, name="coef1")                    # the ROM would be
             value = _by_layer(ta["layer"], [
                 _by_layer(rp, [Const(v, signed(aw)) for v in row]) for row in table])
-            m.d.sync += [coef1.eq(value.as_unsigned().replicate(pe)), coef2.eq(coef1)]
+            m.d.sync += [coef1.eq(value.as_unsigned()), coef2.eq(coef1)]
         # t2: XNOR (pm1 weights) or AND ({0, 1} weights) and popcounts of every lane, in
         # parts of at most 16 bits
         parts = [(n, min(n + 16, simd)) for n in range(0, simd, 16)]
@@ -348,27 +349,34 @@ class FoldedAccelerator(wiring.Component):
             m.d.sync += [n.eq(popcount_tree(same[lo:hi])) for n, (lo, hi) in zip(counts[p], parts)]
         # t3: the count of each lane (the sum of its parts)
         sums = [Signal(range(simd + 1), name=f"sum{p}") for p in range(pe)]
-        coef4 = Signal(pe * aw, name="coef4")
+        coef4 = Signal(coef_lanes * aw, name="coef4")
         m.d.sync += [*(sums[p].eq(sum(counts[p])) for p in range(pe)), coef4.eq(coef3)]
         # t4: the count times its pair's coefficient A[c, i, j]
         terms = [Signal(signed(cw), name=f"term{p}") for p in range(pe)]
         for p in range(pe):
             a = Const(uniform, signed(aw)) if uniform is not None else \
-                coef4.word_select(p, aw).as_signed()
+                coef4.word_select(p % coef_lanes, aw).as_signed()
             m.d.sync += terms[p].eq(a * sums[p])
         # t5: accumulate S over the group
         accs = [Signal(signed(cw), name=f"acc{p}") for p in range(pe)]
         with m.If(t5["valid"]):
             m.d.sync += [accs[p].eq(Mux(t5["first"], 0, accs[p]) + terms[p]) for p in range(pe)]
-        records_at = [record2]
-        for n in range(3, 8):
-            records_at.append(Signal(pe * r, name=f"record{n}"))
-            m.d.sync += records_at[-1].eq(records_at[-2])
-        record6, record7 = records_at[-2], records_at[-1]
         # t6: the comparators or the scores, once per group
         nf_last = _table(per["nf"])
         live = _table([layer.folding.channels - layer.nf * pe + pe for layer in layers])
         n_levels, field_w = max(plan.levels, 1), cw + MODE_WIDTH
+        # the record ROM read in t5 for t6 (its address delayed, not its wide word); the
+        # pool's AND flags (1 + outer_pools a lane) kept for t7
+        rec_at = rr
+        for n in range(1, 6):
+            rec_at, before = Signal.like(rr, name=f"read_rec{n}"), rec_at
+            m.d.sync += rec_at.eq(before)
+        m.d.comb += rec_rd.addr.eq(rec_at)
+        record6 = rec_rd.data
+        flag, per_lane = plan.levels * field_w, 1 + plan.outer_pools
+        flags = Signal(per_lane * pe, name="flags7")     # lane p's at bits per_lane * p
+        m.d.sync += flags.eq(Cat(*(record6[p * r + flag:p * r + flag + per_lane]
+                                   for p in range(pe))))
         levels = [Signal(n_levels, name=f"levels{p}") for p in range(pe)]
         ys = [Signal(signed(sw), name=f"y{p}") for p in range(pe)]
         done = Signal()
@@ -385,12 +393,11 @@ class FoldedAccelerator(wiring.Component):
         # t7: the pool over the window (of the comparator levels), then over the second
         # window (each window's last group), the bases of the pooled levels into the next
         # bank, or the scores
-        flag = plan.levels * field_w
         pooled = [Signal(n_levels, name=f"pooled{p}") for p in range(pe)]
         planes = plan.planes
         bases = [Signal(planes, name=f"bases{p}") for p in range(pe)]
         for p in range(pe):
-            invert = record7[p * r + flag].replicate(n_levels) if plan.levels else 0
+            invert = flags[per_lane * p].replicate(n_levels) if plan.levels else 0
             pooling = Signal(n_levels, name=f"pooling{p}")
             m.d.comb += pooling.eq(Mux(t7["wfirst"], 0, pooled[p]) | (levels[p] ^ invert))
             with m.If(done):
@@ -398,7 +405,7 @@ class FoldedAccelerator(wiring.Component):
             out = Signal(n_levels, name=f"out_levels{p}")
             m.d.comb += out.eq(pooling ^ invert)
             if plan.outer_pools:
-                invert2 = record7[p * r + flag + 1].replicate(n_levels)
+                invert2 = flags[per_lane * p + 1].replicate(n_levels)
                 outer = Signal(n_levels, name=f"outer{p}")
                 outering = Signal(n_levels, name=f"outering{p}")
                 m.d.comb += outering.eq(Mux(t7["vfirst"], 0, outer) | (out ^ invert2))
