@@ -41,6 +41,13 @@ def pool_uses_window(kernel, stride):
     return sh < kh or sw < kw or kw == 1 < kh
 
 
+def serial_argmax_latency(classes):
+    """Cycles from :class:`popcorn.hdl.argmax.SerialArgmax`'s input handshake to its
+    ``o.valid``: a compare a cycle for each class after the first, ``o.valid`` registered
+    with the last (one cycle for one class)."""
+    return classes
+
+
 def argmax_stages(classes):
     """Register stages of :class:`popcorn.hdl.argmax.Argmax`: one per tournament level (a
     compare-and-select: two levels per stage set the demo's clock), at least one."""

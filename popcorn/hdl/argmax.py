@@ -6,8 +6,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..hwmath import argmax_stages, class_width
-from .estimates import estimate_argmax
+from ..hwmath import argmax_stages, class_width, serial_argmax_latency
+from .estimates import estimate_argmax, estimate_serial_argmax
 
 
 class Argmax(wiring.Component):
@@ -87,4 +87,58 @@ class Argmax(wiring.Component):
                     m.d.sync += [rs.eq(s), ri.eq(i)]
             valid, cands = v, regs
         m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(Cat(scores, cands[0][1]))]
+        return m
+
+
+class SerialArgmax(wiring.Component):
+    """:class:`Argmax`'s ports and result (the lowest index on ties), one compare per cycle:
+    for an accelerator that delivers scores rarely (the folded engine), a fraction of the
+    tournament's logic.
+
+    Timing: the scores are held in one register from the input handshake to the output
+    handshake (``i.ready`` is "not busy", no path from ``o.ready``); in the ``classes - 1``
+    cycles after the input handshake score c (c = 1 ..) is compared with the best so far
+    (signed, strictly greater replaces it), ``o.valid`` rising with the last compare's
+    result: latency :func:`~popcorn.hwmath.serial_argmax_latency`, the next word taken
+    the cycle after the output handshake at the earliest."""
+
+    def __init__(self, *, classes, width):
+        if not isinstance(classes, int) or classes < 1:
+            raise ValueError(f"classes must be a positive integer, not {classes!r}")
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"score width must be a positive integer, not {width!r}")
+        self._classes, self._width = classes, width
+        super().__init__({
+            "i": In(stream.Signature(classes * width)),
+            "o": Out(stream.Signature(classes * width + class_width(classes))),
+        })
+
+    @property
+    def latency(self):
+        return serial_argmax_latency(self._classes)
+
+    def resources(self, family="ice40"):
+        """Estimated ``{"lut4", "ff", "ebr", "dsp"}``:
+        :func:`~popcorn.hdl.estimates.estimate_serial_argmax`."""
+        return estimate_serial_argmax(classes=self._classes, width=self._width, family=family)
+
+    def elaborate(self, platform):
+        m = Module()
+        n, w = self._classes, self._width
+        scores, busy = Signal(n * w), Signal()
+        best, index = Signal(signed(w)), Signal(class_width(n))
+        c = Signal(range(n + 1))
+        m.d.comb += [self.i.ready.eq(~busy & ~self.o.valid),
+                     self.o.payload.eq(Cat(scores, index))]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [scores.eq(self.i.payload), busy.eq(1), c.eq(1),
+                         best.eq(self.i.payload[:w].as_signed()), index.eq(0),
+                         self.o.valid.eq(n == 1)]
+        with m.Elif(busy & ~self.o.valid):              # compare class c (n > 1)
+            score = scores.word_select(c, w).as_signed()
+            m.d.sync += [c.eq(c + 1), self.o.valid.eq(c == n - 1)]
+            with m.If(score > best):
+                m.d.sync += [best.eq(score), index.eq(c)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += [self.o.valid.eq(0), busy.eq(0)]
         return m

@@ -529,6 +529,28 @@ def estimate_comparator(*, channels, levels, pe, in_width, output="thermometer",
     return {"lut4": round(lut), "ff": feats["ff"], "ebr": feats["ebr"], "dsp": 0}
 
 
+def estimate_serial_argmax(*, classes, width, family="ice40"):
+    """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of a
+    :class:`~popcorn.hdl.argmax.SerialArgmax` synthesized alone. FF: the held scores,
+    the best score, its index, the class counter, busy and valid. LUT4: about
+    :data:`SERIAL_ARGMAX_LUT4` per bit of the score multiplexer's inputs
+    (``classes * width``), per compared bit (``width``) and per bit of the counter and
+    index, and a constant."""
+    cw = class_width(classes)
+    k = SERIAL_ARGMAX_LUT4[family]
+    lut4 = (k["select"] * classes * width + k["compare"] * width
+            + k["count"] * (cw + (classes).bit_length()) + k["fixed"]) if classes > 1 else 2
+    ff = classes * width + width + cw + (classes).bit_length() + 2
+    return {"lut4": round(lut4), "ff": ff, "ebr": 0, "dsp": 0}
+
+
+SERIAL_ARGMAX_LUT4 = {"ice40": {"select": 0.9, "compare": 1.0, "count": 2.0, "fixed": 10}}
+"""Weights of :func:`estimate_serial_argmax`'s LUT4 on the iCE40 (the folded engine's
+family), from Yosys 0.5x's ``synth_ice40`` counts of the block alone: 45, 49, 151, 206,
+436 and 1 833 LUT4 at 2 x 8, 4 x 6, 10 x 12, 10 x 17, 43 x 10 and 100 x 20 classes x
+bits (a ``classes``-to-1 multiplexer costs about one LUT4 per input bit)."""
+
+
 def argmax_features(*, classes, width):
     """Structural counts of an :class:`~popcorn.hdl.argmax.Argmax` (LUT4 units before
     :data:`ARGMAX_FACTORS`) and its ``ff``; see :func:`estimate_argmax`."""

@@ -6,9 +6,9 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..mapping.folded import DRAIN, MODE_WIDTH, SPRAM_WIDTH, FoldedPlan
-from .argmax import Argmax
+from .argmax import SerialArgmax
 from .comparator import compare, levels_to_bases
-from .estimates import estimate_argmax, estimate_pe, rom_resources
+from .estimates import estimate_pe, estimate_serial_argmax, rom_resources
 from .popcount import popcount_tree
 from .spram import SPRAM_BITS, Spram
 from .window import memory_resources
@@ -66,7 +66,8 @@ def folded_parts(plan, family="ice40"):
     bank_words, bank_bits = plan.input_bank
     inbuf = memory_resources(bank_bits, plan.input_banks * bank_words, family)
     inbuf = {k: v * plan.layers[0].rows for k, v in inbuf.items()}
-    argmax = estimate_argmax(classes=plan.classes, width=plan.score_width, family=family)
+    argmax = estimate_serial_argmax(classes=plan.classes, width=plan.score_width,
+                                    family=family)
     memories = (records, coefs, acts, inbuf, stream_resources(plan, family))
     return {
         "lut4": {"lanes": plan.pe * per_lane["lut4"],
@@ -176,7 +177,7 @@ class FoldedAccelerator(wiring.Component):
             coef_rd = coefs.read_port()
         in_rds = [inbuf.read_port() for inbuf in inbufs]
         in_wrs = [inbuf.write_port() for inbuf in inbufs]
-        m.submodules.argmax = argmax = Argmax(classes=classes, width=sw)
+        m.submodules.argmax = argmax = SerialArgmax(classes=classes, width=sw)
         wiring.connect(m, argmax.o, wiring.flipped(self.o))
 
         # -- the weight image (the SPRAM's words, then the stream's pass, not stored) ------

@@ -101,7 +101,7 @@ import numpy as np
 
 from ..golden.comparators import encode_comparators
 from ..golden.widths import signed_width
-from ..hwmath import argmax_stages
+from ..hwmath import serial_argmax_latency
 from ..network.validate import NetworkError
 from .network_map import PREDICTED_IMAGES, map_network
 from .stages import (ConcatStage, ConvStage, DenseStage, FlattenStage, PoolStage,
@@ -527,7 +527,9 @@ class FoldedPlan:
         layer's each at its word's arrival at the latest (:class:`StreamTiming`), the
         next segment's first issue :data:`DRAIN` + 1 cycles after the last; the hand-over
         ``WRITE_AFTER_ISSUE + 1`` cycles after the last issue; the result leaves the
-        argmax ``argmax_stages(classes)`` cycles after that."""
+        argmax (:class:`~popcorn.hdl.argmax.SerialArgmax`) ``serial_argmax_latency(classes)``
+        cycles after that, and the argmax takes the next scores the cycle after at the
+        earliest."""
         w, readers = self.in_words, len(self.readers)
         stream = StreamTiming(self.stream_words, self.stream_depth)
         inputs, outputs, reader_last = [], [], []
@@ -550,7 +552,9 @@ class FoldedPlan:
                     reader_last.append(last)
                 issue = last + DRAIN + 1
             handed = last + 1 + WRITE_AFTER_ISSUE
-            outputs.append(handed + argmax_stages(self.classes))
+            if outputs:                 # the argmax free the cycle after its last result
+                handed = max(handed, outputs[-1] + 1)
+            outputs.append(handed + serial_argmax_latency(self.classes))
             start += w
         return ChainCycles(inputs=tuple(inputs), outputs=tuple(outputs))
 
