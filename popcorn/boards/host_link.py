@@ -367,7 +367,8 @@ class WeightsFromFlash(wiring.Component):
         if streamer is not None:
             m.submodules.stream = streamer
             wiring.connect(m, streamer.o, core.stream)
-            m.d.comb += [streamer.enable.eq(ok), streamer.cipo.eq(self.cipo),
+            m.d.comb += [core.stream_level.eq(streamer.level),
+                         streamer.enable.eq(ok), streamer.cipo.eq(self.cipo),
                          streamer.io0.eq(self.io0)]
             ok = ok & streamer.primed
             pins = Mux(loader.done, Cat(streamer.sck, streamer.cs, streamer.copi,

@@ -81,15 +81,16 @@ def folded_parts(plan, family="ice40"):
 def stream_resources(plan, family="ice40"):
     """The weight stream's FIFO (block RAM as Yosys maps it, and its output register), the
     SPI reader (about 100 LUT4: counters, the word's shift register, the FSM, the pins'
-    multiplexer; 64 + 32 shift flip-flops and 40 of counters) and the word's three
-    registers in the engine; nothing when no layer streams. Not fitted on Yosys's counts
-    (:data:`FOLDED_FACTORS` was fitted before the stream)."""
+    multiplexer; 64 + 32 shift flip-flops and 40 of counters) and, in the engine, the
+    word's multiplexer and the in-flight count against the FIFO's level (10 LUT4);
+    nothing when no layer streams. Not fitted on Yosys's counts (:data:`FOLDED_FACTORS`
+    was fitted before the stream)."""
     if not plan.stream_words:
         return {"lut4": 0, "ff": 0, "ebr": 0}
     queue = memory_resources(SPRAM_WIDTH, plan.stream_depth - 1, family)
     word = plan.pe * plan.simd
-    return {"lut4": queue["lut4"] + 100 + word, "ebr": queue["ebr"],
-            "ff": queue["ff"] + 2 * SPRAM_WIDTH + 32 + 40 + 3 * word}
+    return {"lut4": queue["lut4"] + 100 + word + 10, "ebr": queue["ebr"],
+            "ff": queue["ff"] + 2 * SPRAM_WIDTH + 32 + 40}
 
 
 class FoldedAccelerator(wiring.Component):
@@ -104,8 +105,11 @@ class FoldedAccelerator(wiring.Component):
         stored: the flash image's payload), word 0 first, once after reset; ``loaded``
         rises after its last word, and no image is taken before.
     stream : ``In(stream.Signature(64))``, when the plan streams layers: the weight
-        stream's words, one per issue of a streamed layer
-        (:class:`~popcorn.hdl.flash.FlashStream`); an issue waits for its word.
+        stream's words, one per issue of a streamed layer, taken
+        :data:`~popcorn.mapping.folded.POP_AFTER_ISSUE` cycles after the issue without
+        looking at ``valid``; ``stream_level``, the words in the stream's FIFO
+        (``SyncFIFOBuffered.level``): an issue waits until it exceeds the streamed issues
+        not yet taken (:class:`~popcorn.hdl.flash.FlashStream`).
     i : ``In(stream.Signature(plan.in_width))``: the image's ``in_words`` input words, as
         the dataflow accelerator's (:meth:`~popcorn.mapping.network_map.NetworkPlan.input_words`).
     o : ``Out(stream.Signature(plan.out_width))``: the scores and the class, as the dataflow
@@ -141,7 +145,9 @@ class FoldedAccelerator(wiring.Component):
             "loaded": Out(1),
             "i": In(stream.Signature(plan.in_width)),
             "o": Out(stream.Signature(plan.out_width)),
-            **({"stream": In(stream.Signature(SPRAM_WIDTH))} if plan.stream_words else {}),
+            **({"stream": In(stream.Signature(SPRAM_WIDTH)),
+                "stream_level": In(range(plan.stream_depth + 1))}
+               if plan.stream_words else {}),
         })
 
     @property
@@ -223,11 +229,7 @@ class FoldedAccelerator(wiring.Component):
         hold = Signal(range(DRAIN + 1))
         issue = Signal()
         streamed = _table([int(l.streamed) for l in layers])
-        if plan.stream_words:              # a streamed layer's issue takes the stream's word
-            waiting = streamed[layer] & ~self.stream.valid
-            m.d.comb += self.stream.ready.eq(issue & streamed[layer])
-        else:
-            waiting = 0
+        waiting = Signal()                 # a streamed layer's word not in the FIFO yet
         m.d.comb += issue.eq(running & ~finishing & (hold == 0) & ~waiting)
         with m.If(hold != 0):
             m.d.sync += hold.eq(hold - 1)
@@ -323,12 +325,14 @@ class FoldedAccelerator(wiring.Component):
                                       act_rd.data.word_select(t1["j"], simd)))]
         reads_input = _table([int(l.phase == 0) for l in layers])
         word = weights.rdata[:pe * simd]
-        if plan.stream_words:       # the stream's word, taken at the issue, three cycles on
-            delayed = self.stream.payload[:pe * simd]
-            for n in range(3):
-                delayed, later = Signal(pe * simd, name=f"streamed{n}"), delayed
-                m.d.sync += delayed.eq(later)
-            word = Mux(streamed[t1["layer"]], delayed, word)
+        if plan.stream_words:
+            # a streamed issue waits until the FIFO holds more words than the streamed
+            # issues in flight (tq, ta, t1), and takes its word in t1, where the SPRAM's
+            # would arrive
+            in_flight = sum(t["valid"] & streamed[t["layer"]] for t in (tq, ta, t1))
+            m.d.comb += [waiting.eq(streamed[layer] & (self.stream_level <= in_flight)),
+                         self.stream.ready.eq(t1["valid"] & streamed[t1["layer"]])]
+            word = Mux(streamed[t1["layer"]], self.stream.payload[:pe * simd], word)
         m.d.sync += [x.eq(Mux(reads_input[t1["layer"]], in_plane, act_plane)),
                      w.eq(word), coef3.eq(coef2)]
         if uniform is None and table is None:

@@ -152,9 +152,13 @@ STREAM_RESTART = 81
 of the pass before: ``cs`` released for one cycle, then the dual-output read command and
 its 24-bit address (a bit a clock) and 8 dummy clocks, two cycles a clock."""
 
-STREAM_LATENCY = 2
-"""Cycles from a streamed word's write into the FIFO to its first issue (the FIFO's
-buffered output)."""
+STREAM_LATENCY = 1
+"""Cycles from a streamed word's write into the FIFO to its first issue (the FIFO's level
+counts it)."""
+
+POP_AFTER_ISSUE = READ_AFTER_ISSUE + 1
+"""Cycles from a streamed issue to its word's pop from the FIFO (where the SPRAM's word
+would arrive); the FIFO has room again the cycle after."""
 
 STREAM_DEPTH = 257
 """Words of the weight-stream FIFO: 256 in block RAM (four EBR of 64 bits x 256) and its
@@ -660,10 +664,10 @@ class StreamTiming:
     FIFO of ``depth`` words holds a pass's first ``depth`` words (of ``words`` per pass,
     cyclically) when the first image comes (:class:`~popcorn.hdl.flash.FlashStream` is
     primed); word k >= depth starts on the SPI at ``b_k = max(b_{k-1} +
-    STREAM_WORD_CYCLES (+ STREAM_RESTART for a pass's first word), i_{k-depth} + 1)``
-    (its FIFO slot freed by the issue ``i`` that took word k - depth), is written into the
-    FIFO at ``b_k + STREAM_WORD_CYCLES`` and can be issued :data:`STREAM_LATENCY` cycles
-    later."""
+    STREAM_WORD_CYCLES (+ STREAM_RESTART for a pass's first word), i_{k-depth} +
+    POP_AFTER_ISSUE + 1)`` (its FIFO slot freed by the pop of word k - depth, issued at
+    ``i``), is written into the FIFO at ``b_k + STREAM_WORD_CYCLES`` and can be issued
+    :data:`STREAM_LATENCY` cycles later."""
 
     def __init__(self, words, depth):
         self.words, self.depth = words, depth
@@ -677,7 +681,7 @@ class StreamTiming:
         for _ in range(count):
             k = len(self.taken)
             if k >= self.depth:
-                free = self.taken[k - self.depth] + 1
+                free = self.taken[k - self.depth] + POP_AFTER_ISSUE + 1
                 if self.begun is None:
                     self.begun = free
                 else:

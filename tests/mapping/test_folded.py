@@ -227,14 +227,14 @@ def test_streamed_layers_are_the_cheapest_set():
 
 def test_stream_timing_by_hand():
     """Three words a pass in a FIFO of two: the first two issue at once; word 2 starts on
-    the SPI the cycle after word 0's issue, arrives 64 cycles later and issues 2 after
-    that; word 3 (a new pass) starts 64 + 81 cycles after word 2, or the cycle after
-    word 1's issue."""
+    the SPI 4 cycles after word 0's issue (popped 3 cycles after it, the slot free the
+    cycle after), arrives 64 cycles later and issues 1 after that; word 3 (a new pass)
+    starts 64 + 81 cycles after word 2, or 4 cycles after word 1's issue."""
     from popcorn.mapping.folded import StreamTiming
 
     timing = StreamTiming(3, 2)
-    assert timing.issue(10, 4) == 10 + 1 + 64 + 2 + 64 + 81
-    assert timing.taken == [10, 11, 77, 77 + 64 + 81]
+    assert timing.issue(10, 4) == 10 + 4 + 64 + 1 + 64 + 81
+    assert timing.taken == [10, 11, 79, 79 + 64 + 81]
 
 
 def test_a_flash_image_beyond_the_flash_is_refused(monkeypatch):
