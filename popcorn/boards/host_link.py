@@ -367,7 +367,7 @@ class WeightsFromFlash(wiring.Component):
         if streamer is not None:
             m.submodules.stream = streamer
             wiring.connect(m, streamer.o, core.stream)
-            m.d.comb += [core.stream_level.eq(streamer.level),
+            m.d.comb += [core.stream_pushed.eq(streamer.pushed),
                          streamer.enable.eq(ok), streamer.cipo.eq(self.cipo),
                          streamer.io0.eq(self.io0)]
             ok = ok & streamer.primed

@@ -152,8 +152,8 @@ class FlashStream(wiring.Component):
     a word), each word written into the FIFO the cycle after its last bits; a word starts
     only when the FIFO has room for it (else ``sck`` rests low, ``primed`` rises and
     stays); after a pass's last word ``cs`` falls for one cycle and the command starts
-    again (:data:`~popcorn.mapping.folded.STREAM_RESTART`). ``level``: the FIFO's words
-    (its ``level``, the output register's word included)."""
+    again (:data:`~popcorn.mapping.folded.STREAM_RESTART`). ``pushed``: a word enters the
+    FIFO this cycle (it always has room)."""
 
     def __init__(self, *, words, offset, depth, width=64):
         if words < 1 or depth < 2 or width % 8:
@@ -163,7 +163,7 @@ class FlashStream(wiring.Component):
         assert STREAM_WORD_CYCLES == width and STREAM_RESTART == 1 + 2 * (32 + DUMMY)
         self._words, self._offset, self._depth, self._width = words, offset, depth, width
         super().__init__({
-            "o": Out(stream.Signature(width)), "level": Out(range(depth + 1)),
+            "o": Out(stream.Signature(width)), "pushed": Out(1),
             "enable": In(1), "primed": Out(1),
             "sck": Out(1), "cs": Out(1), "copi": Out(1), "copi_oe": Out(1), "io0": In(1),
             "cipo": In(1),
@@ -174,7 +174,7 @@ class FlashStream(wiring.Component):
         width, depth = self._width, self._depth
         m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=width, depth=depth)
         m.d.comb += [self.o.valid.eq(queue.r_rdy), self.o.payload.eq(queue.r_data),
-                     queue.r_en.eq(self.o.ready), self.level.eq(queue.level)]
+                     queue.r_en.eq(self.o.ready)]
 
         phase = Signal()
         pair = Signal(range(max(width // 2, 32 + DUMMY)))
@@ -184,7 +184,7 @@ class FlashStream(wiring.Component):
         push = Signal()
         command = Const((DUAL_READ << 24) | self._offset, 32)
         # the bytes arrive most significant bits first, the word's bytes little-endian
-        m.d.comb += [queue.w_en.eq(push),
+        m.d.comb += [queue.w_en.eq(push), self.pushed.eq(push),
                      queue.w_data.eq(Cat(*(rx.word_select(width // 8 - 1 - n, 8)
                                            for n in range(width // 8)))),
                      self.sck.eq(phase), self.copi.eq(tx[31])]

@@ -107,9 +107,9 @@ class FoldedAccelerator(wiring.Component):
     stream : ``In(stream.Signature(64))``, when the plan streams layers: the weight
         stream's words, one per issue of a streamed layer, taken
         :data:`~popcorn.mapping.folded.POP_AFTER_ISSUE` cycles after the issue without
-        looking at ``valid``; ``stream_level``, the words in the stream's FIFO
-        (``SyncFIFOBuffered.level``): an issue waits until it exceeds the streamed issues
-        not yet taken (:class:`~popcorn.hdl.flash.FlashStream`).
+        looking at ``valid``; ``stream_pushed``: a word entered the stream's FIFO (an
+        issue waits until more words have entered than streamed issues were made:
+        :class:`~popcorn.hdl.flash.FlashStream`).
     i : ``In(stream.Signature(plan.in_width))``: the image's ``in_words`` input words, as
         the dataflow accelerator's (:meth:`~popcorn.mapping.network_map.NetworkPlan.input_words`).
     o : ``Out(stream.Signature(plan.out_width))``: the scores and the class, as the dataflow
@@ -146,7 +146,7 @@ class FoldedAccelerator(wiring.Component):
             "i": In(stream.Signature(plan.in_width)),
             "o": Out(stream.Signature(plan.out_width)),
             **({"stream": In(stream.Signature(SPRAM_WIDTH)),
-                "stream_level": In(range(plan.stream_depth + 1))}
+                "stream_pushed": In(1)}
                if plan.stream_words else {}),
         })
 
@@ -326,11 +326,14 @@ class FoldedAccelerator(wiring.Component):
         reads_input = _table([int(l.phase == 0) for l in layers])
         word = weights.rdata[:pe * simd]
         if plan.stream_words:
-            # a streamed issue waits until the FIFO holds more words than the streamed
-            # issues in flight (tq, ta, t1), and takes its word in t1, where the SPRAM's
-            # would arrive
-            in_flight = sum(t["valid"] & streamed[t["layer"]] for t in (tq, ta, t1))
-            m.d.comb += [waiting.eq(streamed[layer] & (self.stream_level <= in_flight)),
+            # a streamed issue waits for a word in the FIFO that no issue has claimed
+            # (credit: words pushed minus streamed issues, the FIFO's level minus the
+            # issues in flight), and takes it in t1, where the SPRAM's word would arrive
+            credit = Signal(range(plan.stream_depth + 1), name="stream_credit")
+            drained = Signal(init=1, name="stream_drained")       # credit == 0
+            after = credit + self.stream_pushed - (issue & streamed[layer])
+            m.d.sync += [credit.eq(after), drained.eq(after == 0)]
+            m.d.comb += [waiting.eq(streamed[layer] & drained),
                          self.stream.ready.eq(t1["valid"] & streamed[t1["layer"]])]
             word = Mux(streamed[t1["layer"]], self.stream.payload[:pe * simd], word)
         m.d.sync += [x.eq(Mux(reads_input[t1["layer"]], in_plane, act_plane)),

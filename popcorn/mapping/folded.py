@@ -153,8 +153,8 @@ of the pass before: ``cs`` released for one cycle, then the dual-output read com
 its 24-bit address (a bit a clock) and 8 dummy clocks, two cycles a clock."""
 
 STREAM_LATENCY = 1
-"""Cycles from a streamed word's write into the FIFO to its first issue (the FIFO's level
-counts it)."""
+"""Cycles from a streamed word's write into the FIFO to its first issue (the engine's
+credit of unclaimed words counts it)."""
 
 POP_AFTER_ISSUE = READ_AFTER_ISSUE + 1
 """Cycles from a streamed issue to its word's pop from the FIFO (where the SPRAM's word
