@@ -544,11 +544,13 @@ def estimate_serial_argmax(*, classes, width, family="ice40"):
     return {"lut4": round(lut4), "ff": ff, "ebr": 0, "dsp": 0}
 
 
-SERIAL_ARGMAX_LUT4 = {"ice40": {"select": 0.9, "compare": 1.0, "count": 2.0, "fixed": 10}}
-"""Weights of :func:`estimate_serial_argmax`'s LUT4 on the iCE40 (the folded engine's
-family), from Yosys 0.5x's ``synth_ice40`` counts of the block alone: 45, 49, 151, 206,
-436 and 1 833 LUT4 at 2 x 8, 4 x 6, 10 x 12, 10 x 17, 43 x 10 and 100 x 20 classes x
-bits (a ``classes``-to-1 multiplexer costs about one LUT4 per input bit)."""
+SERIAL_ARGMAX_LUT4 = {"ice40": {"select": 0.9, "compare": 1.0, "count": 2.0, "fixed": 10},
+                      "ecp5": {"select": 0.9, "compare": 2.0, "count": 2.0, "fixed": 10}}
+"""Weights of :func:`estimate_serial_argmax`'s LUT4, set by hand from Yosys's counts of
+the block alone at 2 x 8, 4 x 6, 10 x 12, 10 x 17, 43 x 10 and 100 x 20 classes x bits:
+``synth_ice40`` 45, 49, 151, 206, 436, 1 833; ``synth_ecp5 -nowidelut`` (a CCU2C as 2
+LUT4) 46, 51, 161, 222, 417, 1 783 (a ``classes``-to-1 multiplexer costs about one LUT4
+per input bit)."""
 
 
 def argmax_features(*, classes, width):

@@ -270,11 +270,9 @@ class FoldedAccelerator(wiring.Component):
 
         waddr, rbase, pair = _weight_addresses(m, plan, issue, end, segment)
 
-        # the activation address, from the loop counters registered at the issue
-        cq = {k: Signal.like(v, name=f"{k}_q") for k, v in c.items()}
-        layer_q, rbank_q = Signal.like(layer, name="layer_q"), Signal.like(rbank, name="rbank_q")
-        m.d.sync += [*(cq[k].eq(v) for k, v in c.items()), layer_q.eq(layer), rbank_q.eq(rbank)]
-        act_addr, pad = _activation_address(m, plan, cq, layer_q, rbank_q)
+        # the activation address: the input pixel from the loop counters at the issue,
+        # registered, then the word and the padding flags
+        act_addr, pad = _activation_address(m, plan, c, layer, rbank)
 
         # -- the pipeline: tags travel with each issued word --------------------------------
         tag_shapes = {"valid": 1, "first": 1, "last": 1, "wfirst": 1, "wlast": 1, "vfirst": 1,
@@ -553,30 +551,37 @@ def _weight_addresses(m, plan, issue, end, segment):
     return waddr, rbase, pair
 
 def _activation_address(m, plan, c, layer, rbank):
-    """``(address, pad)``: the activation word of tap (ky, kx) of conv output pixel
-    ``(qy PSy + dy, qx PSx + dx)``, ``(qy, qx) = (oy OSy + ey, ox OSx + ex)``, from the
-    loop counters ``c`` (phase 0's in input bank ``rbank``, which keeps ``input_pad`` rows
-    above the map; a later phase's in the bank the phase before wrote), and per row read at
-    once whether it is padding."""
+    """``(address, pad)``, combinational from registers set the cycle after the issue: the
+    activation word of tap (ky, kx) of conv output pixel ``(qy PSy + dy, qx PSx + dx)``,
+    ``(qy, qx) = (oy OSy + ey, ox OSx + ex)``, from the loop counters ``c`` and ``layer``
+    at the issue (the input pixel ``(iy, ix)`` is computed in the issue's cycle and
+    registered; phase 0's map in input bank ``rbank``, which keeps ``input_pad`` rows above
+    the map; a later phase's in the bank the phase before wrote), and per row read at once
+    whether it is padding."""
     layers, first = plan.layers, plan.layers[0]
     bank_words, bank0 = plan.input_bank[0], plan.bank_words[0]
     g = {k: _table([f(l) for l in layers])[layer] for k, f in (
         ("Sy", lambda l: l.stride[0]), ("Sx", lambda l: l.stride[1]),
         ("PSy", lambda l: l.pool[1][0]), ("PSx", lambda l: l.pool[1][1]),
         ("OSy", lambda l: l.outer[1][0]), ("OSx", lambda l: l.outer[1][1]),
-        ("Py", lambda l: l.padding[0]), ("Px", lambda l: l.padding[1]),
-        ("H", lambda l: l.map[0]), ("W", lambda l: l.map[1]), ("CW", lambda l: l.words))}
+        ("Py", lambda l: l.padding[0]), ("Px", lambda l: l.padding[1]))}
     span = max(max(l.map) + max(l.padding) for l in layers).bit_length() + 1
     iy, ix = Signal(signed(span), name="iy"), Signal(signed(span), name="ix")
     qy = c["oy"] * g["OSy"] + c["ey"]
     qx = c["ox"] * g["OSx"] + c["ex"]
-    m.d.comb += [iy.eq((qy * g["PSy"] + c["dy"]) * g["Sy"] + c["ky"] - g["Py"]),
-                 ix.eq((qx * g["PSx"] + c["dx"]) * g["Sx"] + c["kx"] - g["Px"])]
+    word, layer_q = Signal.like(c["cw"], name="cw_q"), Signal.like(layer, name="layer_q")
+    rbank_q = Signal.like(rbank, name="rbank_q")
+    m.d.sync += [iy.eq((qy * g["PSy"] + c["dy"]) * g["Sy"] + c["ky"] - g["Py"]),
+                 ix.eq((qx * g["PSx"] + c["dx"]) * g["Sx"] + c["kx"] - g["Px"]),
+                 word.eq(c["cw"]), layer_q.eq(layer), rbank_q.eq(rbank)]
+    layer = layer_q
+    g = {k: _table([f(l) for l in layers])[layer] for k, f in (
+        ("H", lambda l: l.map[0]), ("W", lambda l: l.map[1]), ("CW", lambda l: l.words))}
     pad = Cat(*((iy + r < 0) | (ix < 0) | (iy + r >= g["H"]) | (ix >= g["W"])
                 for r in range(first.rows)))
     reads_input = _table([int(l.phase == 0) for l in layers])[layer]
     source = _table([(l.phase - 1) % 2 for l in layers])[layer]
-    bank = Mux(reads_input, rbank * bank_words, source * bank0)
+    bank = Mux(reads_input, rbank_q * bank_words, source * bank0)
     row = Signal(signed(span + 1), name="row")
     m.d.comb += row.eq(iy + Mux(reads_input, plan.input_pad, 0))
     # a ring's row y % in_ring (in_ring a power of two); padding rows read but masked
@@ -584,7 +589,7 @@ def _activation_address(m, plan, c, layer, rbank):
     address = Signal(range(max(plan.input_banks * bank_words, sum(plan.bank_words))),
                      name="act_addr")
     m.d.comb += address.eq(bank + ((row.as_unsigned() & mask[layer]) * g["W"]
-                                   + ix.as_unsigned()) * g["CW"] + c["cw"])
+                                   + ix.as_unsigned()) * g["CW"] + word)
     return address, pad
 
 def _by_layer(layer, values):

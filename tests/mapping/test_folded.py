@@ -145,8 +145,9 @@ def test_padding_holds_real_counts_only():
     assert (word >> 2) & 0x3F == 0x3F and (word >> 10) & 0x3F == 0x3F   # padded weights 1
     issues = 2 * 2 + 1 * 1
     assert plan.cycles_per_image == max(10, issues + DRAIN + WRITE_AFTER_ISSUE + 2)
-    # the 10 words, the start, the issues and drain, the hand-over, the argmax of 2 classes
-    assert plan.latency == 10 + 1 + issues + DRAIN + WRITE_AFTER_ISSUE + 1
+    # the 10 words, the start, the issues and drain, the hand-over, the serial argmax of 2
+    # classes (the compare of class 1, then o.valid)
+    assert plan.latency == 10 + 1 + issues + DRAIN + WRITE_AFTER_ISSUE + 2
 
 
 def test_interval_is_the_slower_of_input_and_compute():
