@@ -10,7 +10,24 @@ from ..hwmath import argmax_stages, class_width, serial_argmax_latency
 from .estimates import estimate_argmax, estimate_serial_argmax
 
 
-class Argmax(wiring.Component):
+class _ArgmaxPorts(wiring.Component):
+    """The ports of an argmax of ``classes`` signed scores of ``width`` bits: ``i`` the
+    scores (class 0 lowest), ``o`` the same scores with the class index
+    (``class_width(classes)`` bits) at the top."""
+
+    def __init__(self, *, classes, width):
+        if not isinstance(classes, int) or classes < 1:
+            raise ValueError(f"classes must be a positive integer, not {classes!r}")
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"score width must be a positive integer, not {width!r}")
+        self._classes, self._width = classes, width
+        super().__init__({
+            "i": In(stream.Signature(classes * width)),
+            "o": Out(stream.Signature(classes * width + class_width(classes))),
+        })
+
+
+class Argmax(_ArgmaxPorts):
     """Appends the index of the largest score (the lowest index on ties) to the scores.
 
     Parameters: ``classes`` signed fields of ``width`` bits each, class 0 lowest.
@@ -26,17 +43,6 @@ class Argmax(wiring.Component):
     delivers scores, for ``stages - 1`` fewer copies of the scores than a pipeline.
     Cycle model: :class:`~popcorn.mapping.timing.ArgmaxTiming`.
     """
-
-    def __init__(self, *, classes, width):
-        if not isinstance(classes, int) or classes < 1:
-            raise ValueError(f"classes must be a positive integer, not {classes!r}")
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"score width must be a positive integer, not {width!r}")
-        self._classes, self._width = classes, width
-        super().__init__({
-            "i": In(stream.Signature(classes * width)),
-            "o": Out(stream.Signature(classes * width + class_width(classes))),
-        })
 
     @property
     def latency(self):
@@ -90,7 +96,7 @@ class Argmax(wiring.Component):
         return m
 
 
-class SerialArgmax(wiring.Component):
+class SerialArgmax(_ArgmaxPorts):
     """:class:`Argmax`'s ports and result (the lowest index on ties), one compare per cycle:
     for an accelerator that delivers scores rarely (the folded engine), a fraction of the
     tournament's logic.
@@ -101,17 +107,6 @@ class SerialArgmax(wiring.Component):
     (signed, strictly greater replaces it), ``o.valid`` rising with the last compare's
     result: latency :func:`~popcorn.hwmath.serial_argmax_latency`, the next word taken
     the cycle after the output handshake at the earliest."""
-
-    def __init__(self, *, classes, width):
-        if not isinstance(classes, int) or classes < 1:
-            raise ValueError(f"classes must be a positive integer, not {classes!r}")
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"score width must be a positive integer, not {width!r}")
-        self._classes, self._width = classes, width
-        super().__init__({
-            "i": In(stream.Signature(classes * width)),
-            "o": Out(stream.Signature(classes * width + class_width(classes))),
-        })
 
     @property
     def latency(self):
