@@ -19,7 +19,7 @@ from pathlib import Path
 from popcorn.mapping.folded import STREAM_WORD_CYCLES
 
 REPORTS = Path("reports")
-NAMES = ("tfc_1w1a", "sfc_1w1a", "lfc_1w1a", "mnist-cnn-bnn-tiny", "mnist-cnn-bnn", "mnist-cnn-xnor",
+NAMES = ("tfc_1w1a", "sfc_1w1a", "lfc_1w1a", "cnv_1w1a", "mnist-cnn-bnn-tiny", "mnist-cnn-bnn", "mnist-cnn-xnor",
          "mnist-cnn-abc", "mnist-cnn-pa", "mnist-cnn-binaryconnect")
 
 
