@@ -251,7 +251,6 @@ def mva_features(folding, family="ice40"):
     m_, n_, pe, simd = f.weight_bases, f.act_bases, f.pe, f.simd
     mn = m_ * n_
     serial = f.bases == "serial" and mn > 1
-    mixed = f.linear.weight_encoding != f.linear.act_encoding
     pc_w = f.count_max.bit_length()
     width = f.score_width
     feats = {"trees": 0.0, "arith": 0.0, "rom": 0.0, "control": 0.0, "ff": 0, "ebr": 0,
@@ -271,8 +270,8 @@ def mva_features(folding, family="ice40"):
 
     # Popcount trees: XNOR/AND (and the serial pair multiplexers) inside the compressors.
     # With one fold (NF*SF = 1) the weight ROM is a constant: XNOR/AND with a constant bit
-    # is the activation bit itself or its inverse, one raw input per tree bit.
-    raw = 1.0 if mixed or f.neuron_folds * f.synapse_folds == 1 else 2.0
+    # is the activation bit itself, its inverse or 0, one raw input per tree bit.
+    raw = 1.0 if f.neuron_folds * f.synapse_folds == 1 else 2.0
     tree = tree_features(f.tree_width, 3, f.pipeline, raw_per_bit=raw)
     trees = f.popcount_trees
     shared = f.pe ** -CONSTANT_WEIGHT_SHARING[family] if f.neuron_folds * f.synapse_folds == 1 \

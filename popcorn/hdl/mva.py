@@ -459,16 +459,9 @@ class MatrixVectorActivation(wiring.Component):
 
     def _pair_bits(self, m, t, v, name):
         """The bits counted for one base pair (see LinearFolding's table)."""
-        f = self._folding
-        wenc, aenc = f.linear.weight_encoding, f.linear.act_encoding
-        bits = Signal(len(t) * f.bits_per_element, name=name)
-        if (wenc, aenc) == ("pm1", "pm1"):
-            m.d.comb += bits.eq(~(t ^ v))
-        elif (wenc, aenc) == ("zo", "zo"):
-            m.d.comb += bits.eq(t & v)
-        else:
-            other = t | ~v if wenc == "pm1" else v | ~t
-            m.d.comb += bits.eq(Cat(t & v, other))
+        bits = Signal(len(t), name=name)
+        m.d.comb += bits.eq(~(t ^ v) if self._folding.linear.weight_encoding == "pm1"
+                            else t & v)
         return bits
 
     def _constant_product(self, count, n):

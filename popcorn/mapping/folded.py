@@ -17,12 +17,11 @@ Flatten has the whole map as its kernel (its weights are in the stream's (y, x, 
 elements. A pixel takes ``CW = ceil(E / simd)`` words per base; padded elements are
 activation bit 0 against weight bit 1, whose XNOR is 0.
 
-The engine counts one bit per element and base pair (i, j): ``P_ij = popcount(XNOR(t_i,
-v_j))`` for ``pm1`` weights, ``popcount(t_i & v_j)`` for ``zo`` ones, and accumulates
-``S = sum_ij A[c, i, j] P_ij`` (:func:`count_affine`), so that ``Y = S + C'``: the dot of
-``pm1`` x ``pm1`` is ``2 P - K`` (:func:`~popcorn.golden.binary.binary_dot`), of ``pm1``
-weights x ``zo`` bits ``P - n_ci`` (n_ci the -1 weights of base i of channel c), of ``zo``
-weights x ``pm1`` bits ``2 P - |t_ci|``, of ``zo`` x ``zo`` P. The comparators
+The engine counts one bit per element and base pair (i, j), ``P_ij = popcount(XNOR(t_i,
+v_j))`` for ``pm1`` weights and ``popcount(t_i & v_j)`` for ``zo`` ones, and accumulates
+``S = sum_ij A[c, i, j] P_ij`` with A and C' of
+:meth:`~popcorn.mapping.linear.LinearFolding.affine` (the table of
+:mod:`popcorn.mapping.linear`), so that ``Y = S + C'``. The comparators
 compare S with ``T - C'``; the scores are ``S + C'``. Padding taps read code 0 (every base
 bit 0), as the golden model pads.
 
@@ -176,9 +175,9 @@ class FoldedLayer:
     (Sy, Sx), ``padding`` (Py, Px), ``pool`` ((window h, w), (stride y, x); ((1, 1), (1, 1))
     without a pool), ``minimum`` the channels
     the pool ANDs; ``scale`` A (C, M, N) and ``offset`` C' (C,) of ``Y = S + C'``
-    (:func:`count_affine`); ``rows``: kernel rows read in one issue (the first layer's, when
-    its ``kh`` rows of E elements fit ``simd`` bits: its taps (ky, kx) for every ky at once,
-    see the input banks), else 1; ``phase``: the layer reads the input banks in phase 0,
+    (:meth:`~popcorn.mapping.linear.LinearFolding.affine`); ``rows``: kernel rows read in one
+    issue (the first layer's, when its ``kh`` rows of E elements fit ``simd`` bits: its
+    taps (ky, kx) for every ky at once, see the input banks), else 1; ``phase``: the layer reads the input banks in phase 0,
     else activation bank ``(phase - 1) % 2``, and writes bank ``phase % 2`` (a Concat's
     branches share a phase); its channels start at word ``out_offset`` of each of the
     output map's pixels of ``out_words`` words; ``spread``: the word position of each of
@@ -743,22 +742,6 @@ def _lanes(values, width):
     return sum((int(v) & ((1 << width) - 1)) << (p * width) for p, v in enumerate(values))
 
 
-def count_affine(folding):
-    """(A ``object`` (C, M, N), C' ``object`` (C,)) with ``Y = sum_ij A P_ij + C'`` for the
-    engine's counts P_ij (module docstring)."""
-    lin = folding.linear
-    phi = lin.coefficients.astype(object)                           # (C, M, N)
-    ones = lin.weight_bits.astype(np.int64).sum(axis=2).T.astype(object)      # (C, M)
-    k = folding.fan_in
-    if (lin.weight_encoding, lin.act_encoding) == ("pm1", "pm1"):
-        return 2 * phi, lin.bias.astype(object) - k * phi.sum(axis=(1, 2))
-    if lin.weight_encoding == "pm1":                                 # x zo: P - n_ci
-        return phi, lin.bias.astype(object) - (phi.sum(axis=2) * (k - ones)).sum(axis=1)
-    if lin.act_encoding == "pm1":                                    # zo x pm1: 2 P - |t|
-        return 2 * phi, lin.bias.astype(object) - (phi.sum(axis=2) * ones).sum(axis=1)
-    return phi, lin.bias.astype(object)
-
-
 def _record(layer, c, plan):
     """Channel c's record (an int) of :meth:`FoldedPlan.record_image`."""
     if layer.scores:
@@ -889,7 +872,7 @@ def _fold_layer(stage, pools, source, layers, pe, simd, alone, **where):
     layer = FoldedLayer(folding, nf, last.weight_base + last.weight_words if last else 0,
                         last.record_base + last.nf if last else 0, (h, w), e,
                         folding.act_bases, words, kernel, stride, padding, pool, minimum,
-                        *count_affine(folding), rows, spread=spread, outer=outer,
+                        *folding.affine(), rows, spread=spread, outer=outer,
                         outer_minimum=outer_minimum, **where)
     if layer.scores and (layer.pool_positions > 1 or layer.out_shape != (1, 1)):
         _refuse(stage, "the folded accelerator takes a scores layer of one output pixel")

@@ -5,22 +5,26 @@ channel c, the integer model's pre-activation (:mod:`popcorn.golden.integer_mode
 
     Y[c] = sum_ij Phi[c,i,j] * dot(T_i[c], V_j) + B[c]
 
-from popcounts only. Per base pair the engine counts, over the K elements, one bit per
-element for same-kind encodings and two for mixed ones (``t|~v`` or ``v|~t`` besides
-``t&v``), so that ``dot = a*P + b`` with
+from popcounts only. Per base pair the engine counts one bit per element over the K
+elements, ``XNOR(t, v)`` for ``pm1`` weights and ``t&v`` for ``zo`` ones, so that
+``dot = a*P - z_i[c]``, with ``z_i[c]`` a count of the weight row ``T_i[c]``:
 
-=========  =========  ==============================  =====  =====
-weights    acts       bits counted into P             a      b
-=========  =========  ==============================  =====  =====
-pm1        pm1        XNOR(t, v)                      2      -K
-pm1        zo         t&v and t|~v                    1      -K
-zo         pm1        t&v and v|~t                    1      -K
-zo         zo         t&v                             1      0
-=========  =========  ==============================  =====  =====
+=========  =========  ===============  =====  ==================================
+weights    acts       bits counted     a      z_i[c]
+=========  =========  ===============  =====  ==================================
+pm1        pm1        XNOR(t, v)       2      K
+pm1        zo         XNOR(t, v)       1      its -1 weights (element-wise
+                                              ``[t == v] = (2t - 1) v + 1 - t``)
+zo         pm1        t&v              2      its 1 weights (``t (2v - 1)``)
+zo         zo         t&v              1      0
+=========  =========  ===============  =====  ==================================
 
-and ``Y = sum_ij A[c,i,j] P_ij + C[c]`` with ``A = a*Phi`` and ``C = B + b*sum_ij Phi``,
-both computed here once. ``A`` is a constant of the hardware when it is the same for every
-channel (BNN, ABC-Net and PA-Net hidden layers), otherwise a per-channel ROM entry.
+and ``Y = sum_ij A[c,i,j] P_ij + C[c]`` with ``A = a*Phi`` and ``C[c] = B[c] - sum_ij
+Phi[c,i,j] z_i[c]``, both computed here once (:meth:`LinearFolding.affine`, shared with the
+folded engine). Mixed encodings count one bit per element too: the weights a row counts
+are a constant of the channel, so the correction is free in C. ``A`` is a constant of the
+hardware when it is the same for every channel (BNN, ABC-Net and PA-Net hidden layers),
+otherwise a per-channel ROM entry.
 
 Then either comparators (an :class:`~popcorn.golden.integer_model.IntThreshold`) turn Y into
 the next layer's activation bases, or Y leaves as the class scores.
@@ -32,9 +36,9 @@ its result leaves NF*SF + 3 cycles after its input is accepted.
 Three keyword options shape the datapath without changing a single output bit:
 
 * ``pipeline`` (default 0): register stages inside each lane's popcount tree
-  (:func:`~popcorn.hdl.popcount.tree_plan` over the ``simd * bits_per_element`` bits of a
-  pair, 3-bit compressor groups), at most the tree's logic levels; every stage adds one
-  cycle of latency, none to the interval: ``latency = cycles_per_vector + 3 + pipeline``.
+  (:func:`~popcorn.hdl.popcount.tree_plan` over the ``simd`` bits of a pair, 3-bit
+  compressor groups), at most the tree's logic levels; every stage adds one cycle of
+  latency, none to the interval: ``latency = cycles_per_vector + 3 + pipeline``.
   0 keeps the combinational adder tree.
 * ``bases`` (default ``"parallel"``): ``"parallel"`` has M*N popcount trees per lane, one
   per base pair, and keeps M*N accumulators of P; ``"serial"`` has one tree per lane that
@@ -75,9 +79,8 @@ from ..golden.quantizers import base_coefficients, comparators, thermometer_to_b
 from ..golden.widths import signed_width
 from ..hwmath import tree_levels
 
-# Per-element bits counted per pair, and the affine (a, b-per-K) turning P into the dot.
-_PAIR = {("pm1", "pm1"): (1, 2, -1), ("pm1", "zo"): (2, 1, -1),
-         ("zo", "pm1"): (2, 1, -1), ("zo", "zo"): (1, 1, 0)}
+# The factor a of the module docstring's table, per (weight, activation) encoding.
+_SCALE = {("pm1", "pm1"): 2, ("pm1", "zo"): 1, ("zo", "pm1"): 2, ("zo", "zo"): 1}
 
 # Comparator modes stored in the activation ROM: popcorn.golden.comparators's encoding
 # (one [Y >= T'] chain, [Y <= T] stored as T' = T + 1), shared with ComparatorActivation
@@ -285,7 +288,7 @@ class LinearFolding:
         if self.pipeline > self.tree_levels:
             raise ValueError(f"layer {lin.layer}: pipeline = {self.pipeline} exceeds the "
                              f"{self.tree_levels} logic levels of the popcount tree over "
-                             f"{self.simd * self.bits_per_element} bits; choose at most "
+                             f"{self.simd} bits; choose at most "
                              f"{self.tree_levels} or a larger simd")
         if self.activation is not None and self.activation.thresholds.shape[0] != self.channels:
             raise ValueError(f"layer {lin.layer}: the activation has "
@@ -410,8 +413,8 @@ class LinearFolding:
 
     @property
     def tree_width(self):
-        """Bits of one popcount tree: ``simd * bits_per_element``."""
-        return self.simd * self.bits_per_element
+        """Bits of one popcount tree: ``simd`` (one bit per element)."""
+        return self.simd
 
     @property
     def tree_levels(self):
@@ -457,21 +460,21 @@ class LinearFolding:
 
     # -- arithmetic ----------------------------------------------------------------------
     @property
-    def bits_per_element(self):
-        return _PAIR[(self.linear.weight_encoding, self.linear.act_encoding)][0]
-
-    @property
     def count_max(self):
-        """Largest P of one base pair: ``bits_per_element * K``."""
-        return self.bits_per_element * self.fan_in
+        """Largest P of one base pair: K."""
+        return self.fan_in
 
     def affine(self):
-        """(A ``int64`` (C, M, N), C' ``int64`` (C,)) with ``Y = sum A*P + C'``."""
-        _, a, b = _PAIR[(self.linear.weight_encoding, self.linear.act_encoding)]
-        phi = self.linear.coefficients.astype(object)
-        scale = phi * a
-        offset = self.linear.bias.astype(object) + b * self.fan_in * phi.sum(axis=(1, 2))
-        return scale, offset
+        """(A ``object`` (C, M, N), C' ``object`` (C,)) with ``Y = sum_ij A P_ij + C'`` for
+        the engines' counts P_ij: ``A = a*Phi``, ``C'[c] = B[c] - sum_ij Phi[c,i,j]
+        z_i[c]`` (the module docstring's table)."""
+        lin = self.linear
+        phi = lin.coefficients.astype(object)                           # (C, M, N)
+        ones = lin.weight_bits.astype(np.int64).sum(axis=2).T.astype(object)      # (C, M)
+        k, pair = self.fan_in, (lin.weight_encoding, lin.act_encoding)
+        z = {("pm1", "pm1"): k, ("pm1", "zo"): k - ones, ("zo", "pm1"): ones,
+             ("zo", "zo"): 0}[pair]
+        return _SCALE[pair] * phi, lin.bias.astype(object) - (phi.sum(axis=2) * z).sum(axis=1)
 
     @property
     def classes(self):
