@@ -346,13 +346,14 @@ def mva_features(folding, family="ice40"):
             inputs = (max(0, (len(words) - 1).bit_length()) if in_logic else tables) + b
             feats["control"] += _table_bits(words, layout, record, f) * _lut4_tree(inputs)
             feats["ff"] += f.channels * b + pe * b * (2 + f.pipeline + f.weight_stage
-                                                      + f.compare_stage)
+                                                      + f.product_stage + f.compare_stage)
         if f.addend is not None:
             # one more term in Y's sum; the vector's addend word and its fold's slice in
             # the flags up to the combine
             aw = f.addend_width
             feats["arith"] += pe * width * FACTORS[family]["comb_adder"]
-            feats["ff"] += f.channels * aw + pe * aw * (2 + f.pipeline + f.weight_stage)
+            feats["ff"] += f.channels * aw + pe * aw * (2 + f.pipeline + f.weight_stage
+                                                        + f.product_stage)
         if f.side_bits and f.neuron_folds > 1:
             # the channel fold's slice of the `r` word: an NF:1 mux per bit
             nf = f.neuron_folds
@@ -390,6 +391,11 @@ def mva_features(folding, family="ice40"):
     feats["ff"] += 2 * f.out_width - lane_group + counters \
         + flags * (1 + f.pipeline + f.weight_stage) \
         + f.weight_stage * (pe * m_ * simd + f.fold_width)
+    if f.product_stage:
+        # sum A P per lane, what its record still holds for the stages after it (C', and
+        # the thresholds and modes of comparators), valid and final
+        feats["ff"] += pe * (2 * width + (f.levels * (width + 2) if f.activation is not None
+                                          else 0)) + 2
     if f.compare_stage:
         # Y per lane, the thresholds and modes of its record, valid and final
         feats["ff"] += pe * (width + f.levels * (width + 2)) + 2

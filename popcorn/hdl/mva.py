@@ -279,21 +279,43 @@ class MatrixVectorActivation(wiring.Component):
             side = Signal.like(acc_flags["side"], name="s2_side")
             with m.If(advance):
                 m.d.sync += side.eq(acc_flags["side"])
-        s2_side = side
-        # With a compare stage, Y and the channel record are registered between the
-        # combine and the comparators (LinearFolding.compare_stage): one more cycle.
         out_valid, out_final, record_data = s2_valid, s2_final, cport.data
-        if f.compare_stage:
-            out_valid, out_final = Signal(name="s3_valid"), Signal(name="s3_final")
-            record_data = Signal.like(cport.data, name="s3_record")
-            with m.If(advance):
-                m.d.sync += [out_valid.eq(s2_valid), out_final.eq(s2_final),
-                             record_data.eq(cport.data)]
+
+        def restage(name):
+            """One more register stage for the flags, the channel record and the side."""
+            nonlocal out_valid, out_final, record_data, side
+            staged = [Signal(name=f"{name}_valid"), Signal(name=f"{name}_final"),
+                      Signal.like(record_data, name=f"{name}_record")]
             if side is not None:
-                staged = Signal.like(side, name="s3_side")
+                staged.append(Signal.like(side, name=f"{name}_side"))
+            with m.If(advance):
+                m.d.sync += [reg.eq(value) for reg, value in
+                             zip(staged, (out_valid, out_final, record_data, side))]
+            out_valid, out_final, record_data = staged[:3]
+            side = staged[3] if side is not None else None
+
+        def field(p, name, n, data=None):
+            return record_field(record_data if data is None else data, p, name, n)
+
+        # With a product stage, sum_ij A P is registered before C' is added
+        # (LinearFolding.product_stage); with a compare stage, Y before the comparators
+        # (LinearFolding.compare_stage). One more cycle each; the record, the flags and the
+        # side travel along.
+        partials = {}
+        for p in range(pe):
+            if not f.compares_counts:
+                partials[p] = s2_count[p] if serial else self._combine(
+                    s2_count, p, lambda name, n, p=p: field(p, name, n))
+        if f.product_stage:
+            for p in range(pe):
+                reg = Signal(signed(width), name=f"s3p_products{p}")
                 with m.If(advance):
-                    m.d.sync += staged.eq(side)
-                side = staged
+                    m.d.sync += reg.eq(partials[p])
+                partials[p] = reg
+            restage("s3p")
+        offset_data, offset_side = record_data, side
+        if f.compare_stage:
+            restage("s3")
         if f.cycles_per_vector > 1:
             # A result waits for an empty output register, so `i.ready` and the stall come
             # from this engine's registers only: no ready path runs through two engines.
@@ -306,19 +328,16 @@ class MatrixVectorActivation(wiring.Component):
         # Last stage(s): Y per lane from the channel record, then comparators or scores.
         results = []
         for p in range(pe):
-            def field(name, n, p=p, data=cport.data):
-                return record_field(data, p, name, n)
-
             if f.compares_counts:
                 y = s2_count[p, 0, 0]
             else:
                 y = Signal(signed(width), name=f"y{p}")
-                partial = s2_count[p] if serial else self._combine(s2_count, p, field)
+                offset = field(p, "offset", 0, offset_data)
                 if f.addend is None:
-                    m.d.comb += y.eq(partial + field("offset", 0))
+                    m.d.comb += y.eq(partials[p] + offset)
                 else:
-                    addend = s2_side.word_select(p, f.addend_width).as_signed()
-                    m.d.comb += y.eq(partial + field("offset", 0) + addend)
+                    addend = offset_side.word_select(p, f.addend_width).as_signed()
+                    m.d.comb += y.eq(partials[p] + offset + addend)
             if f.activation is None:
                 results.append(y)
                 continue
@@ -335,9 +354,9 @@ class MatrixVectorActivation(wiring.Component):
                 # one chain Y >= T' (T' = T + 1 for [Y <= T]); on counts T' is unsigned,
                 # as wide as P (LinearFolding.channel_fields); with a shortcut, the table
                 # of the lane's pattern
-                modes = [field("mode", s * f.levels + k, data=record_data).as_unsigned()
+                modes = [field(p, "mode", s * f.levels + k).as_unsigned()
                          for s in range(tables)]
-                thresholds = [field("threshold", s * f.levels + k, data=record_data)
+                thresholds = [field(p, "threshold", s * f.levels + k)
                               for s in range(tables)]
                 if f.compares_counts:
                     thresholds = [t.as_unsigned() for t in thresholds]

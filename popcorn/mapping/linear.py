@@ -385,6 +385,15 @@ class LinearFolding:
         return self.activation is not None and not self.compares_counts
 
     @property
+    def product_stage(self):
+        """1 when the engine registers ``sum_ij A P`` before it adds C': with parallel bases
+        and A per channel, read from the channel record and multiplied in logic (or a
+        DSP), whose path from the record through the multiply and the add set the digits
+        demo's clock on the UP5K (its scores layer, 26.8 ns). Else 0."""
+        return int(not self.compares_counts and not self.uniform_scale
+                   and not (self.bases == "serial" and self.pairs_per_fold > 1))
+
+    @property
     def weight_stage(self):
         """1 when the engine registers the weight ROM's word before the popcount trees:
         when the ROM is deeper than :data:`DEEP_ROM` words (it spans block RAMs in depth
@@ -400,10 +409,10 @@ class LinearFolding:
     @property
     def latency(self):
         """Cycles from the input handshake to the output ``valid``:
-        ``cycles_per_vector + 3 + pipeline``, plus 1 with :attr:`weight_stage` and 1 with
-        :attr:`compare_stage`."""
+        ``cycles_per_vector + 3 + pipeline``, plus 1 with each of :attr:`weight_stage`,
+        :attr:`product_stage` and :attr:`compare_stage`."""
         return self.cycles_per_vector + 3 + self.pipeline + self.weight_stage \
-            + self.compare_stage
+            + self.product_stage + self.compare_stage
 
     @property
     def auto_pipeline(self):

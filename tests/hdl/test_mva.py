@@ -31,8 +31,14 @@ def random_bases(folding, count, rng):
 def compare_stage(folding):
     """The engine's contract: Y is registered before the comparators (one more cycle of
     latency) in a layer with comparators that does not compare the counts directly, i.e.
-    with more than one base pair."""
-    return int(folding.activation is not None and folding.weight_bases * folding.act_bases > 1)
+    with more than one base pair; and sum A P before C' is added (one more) when A differs
+    between channels and the base pairs are in parallel."""
+    pairs = folding.weight_bases * folding.act_bases
+    scale, _ = folding.affine()
+    per_channel = bool((scale != scale[:1]).any())
+    parallel = folding.bases == "parallel" or pairs == 1
+    return int(folding.activation is not None and pairs > 1) \
+        + int(per_channel and parallel and (folding.activation is None or pairs > 1))
 
 
 def run(folding, tmp_path, count=120, seed=0):
