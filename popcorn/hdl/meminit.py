@@ -12,7 +12,8 @@ Both paths here give the same memory contents and the same RTLIL text, byte for 
   for them; anything else (a signed, range or custom shape, a negative or too wide word, a
   non-int) goes through ``Memory.init`` as before, with Amaranth's checks and warnings.
 - :func:`install` replaces ``ModuleEmitter.emit_memory`` of Amaranth's RTLIL backend with
-  one that formats the constant with ``format(row, "0{w}b")`` instead of a ``Net`` per bit;
+  one that formats the constant with ``format(row, "0{w}b")`` (once per value for memories
+  deeper than their words have values) instead of a ``Net`` per bit;
   it is installed when ``popcorn.hdl`` is imported, for Amaranth 0.5 only (whose
   ``emit_memory`` it reproduces), and ``tests/hdl/test_meminit.py`` compares both on the
   same netlists.
@@ -76,9 +77,13 @@ def _emit_memory(self, cell_idx, cell):
         _deferred.setdefault(self.builder.name, {})[memory_info.memid[1:]] = (
             width, [row & mask for row in cell.init])
         return
+    if cell.depth > 1 << width:     # narrow words: each value's bits formatted once
+        table = [format(value, f"0{width}b") for value in range(1 << width)]
+        rows = [table[row & mask] for row in reversed(cell.init)]
+    else:
+        rows = [format(row & mask, f"0{width}b") for row in reversed(cell.init)]
     # sigspec of the constant bits, row 0 bit 0 first: one chunk "<n>'<bits MSB first>".
-    spec = "{}'{}".format(width * cell.depth, "".join(
-        format(row & mask, f"0{width}b") for row in reversed(cell.init)))
+    spec = "{}'{}".format(width * cell.depth, "".join(rows))
     self.builder.cell("$meminit_v2", ports={
         "ADDR": self.sigspec(),
         "DATA": spec,

@@ -76,6 +76,7 @@ def _design():
         memory.Memory(shape=1, depth=1, init=[1]),
         memory.Memory(shape=200, depth=3, init=[(1 << 200) - 1, 0, 1 << 150]),
         memory.Memory(shape=8, depth=4, init=[]),
+        memory.Memory(shape=2, depth=9, init=[3, 0, 1, 2, 3, 3, 0, 1]),  # deeper than 2 ** 2
     ]
     ports = []
     for n, mem in enumerate(mems):
@@ -98,7 +99,7 @@ def test_emit_memory_is_amaranths():
         slow = rtlil.convert(m, ports=ports)
     finally:
         meminit.install()
-    assert fast.count("$meminit_v2") == 5
+    assert fast.count("$meminit_v2") == 6
     assert fast == slow
 
 
