@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from build_examples import GRAPHS
+from verilog_speed import code_label
 
 from popcorn.examples import EXAMPLES
 
@@ -56,13 +57,17 @@ def main():
                         default=[name for name in EXAMPLES if name not in GRAPHS])
     parser.add_argument("--build-dir", default="build/bitstream_speed")
     parser.add_argument("--out", default="reports/perf")
+    parser.add_argument("--label", default=None,
+                        help="names the code measured in the table (default: its "
+                             "`git describe`)")
     args = parser.parse_args()
+    label = code_label() if args.label is None else args.label
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "bitstream_speed.json"
     rows = json.loads(saved.read_text()) if saved.is_file() else []
     for name in args.names:
-        row = measure(name, Path(args.build_dir))
+        row = dict(code=label, **measure(name, Path(args.build_dir)))
         print(row, flush=True)
         rows = [r for r in rows if r["example"] != name] + [row]
     saved.write_text(json.dumps(rows, indent=2) + "\n")
@@ -71,10 +76,12 @@ def main():
              "shared with other work while it ran): `popcorn build --example NAME --board "
              "icebreaker --steps bitstream` run again after a first build, with the "
              "bitstream's reuse stamp removed so that Yosys and nextpnr rerun on a hot "
-             "YoWASP cache. Wall: the whole command; step: the bitstream step's own seconds.",
-             "", "| example | architecture | wall (s) | step (s) | LUT4 | fmax (MHz) |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['example']} | {'folded' if r['folded'] else 'dataflow'} | {r['wall_s']} "
+             "YoWASP cache. Code: the popcorn measured (`git describe`). Wall: the whole "
+             "command; step: the bitstream step's own seconds.", "",
+             "| example | code | architecture | wall (s) | step (s) | LUT4 | fmax (MHz) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['example']} | {r['code']} | {'folded' if r['folded'] else 'dataflow'} "
+              f"| {r['wall_s']} "
               f"| {r['step_s']} | {r['lut4']} | {r['fmax_mhz']} |"
               for r in sorted(rows, key=lambda r: r["example"])]
     (out / "bitstream_speed.md").write_text("\n".join(lines) + "\n")
