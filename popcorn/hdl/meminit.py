@@ -26,6 +26,7 @@ Both paths here give the same memory contents and the same RTLIL text, byte for 
 """
 
 import contextlib
+import contextvars
 import re
 
 import amaranth
@@ -64,8 +65,9 @@ def fill(mem, words):
 _original_emit_memory = _rtlil.ModuleEmitter.emit_memory
 
 
-_deferred = None
-"""Within :func:`deferred`: its dict, {module name: {memory name: (width, contents)}}."""
+_deferred = contextvars.ContextVar("popcorn_meminit_deferred", default=None)
+"""Within :func:`deferred` (in its thread only): its dict, {module name: {memory name:
+(width, contents)}}."""
 
 
 def _emit_memory(self, cell_idx, cell):
@@ -73,8 +75,9 @@ def _emit_memory(self, cell_idx, cell):
         return _original_emit_memory(self, cell_idx, cell)
     memory_info = self.memories[cell_idx]
     width, mask = cell.width, (1 << cell.width) - 1
-    if _deferred is not None:
-        _deferred.setdefault(self.builder.name, {})[memory_info.memid[1:]] = (
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.setdefault(self.builder.name, {})[memory_info.memid[1:]] = (
             width, [row & mask for row in cell.init])
         return
     if cell.depth > 1 << width:     # narrow words: each value's bits formatted once
@@ -101,13 +104,12 @@ def _emit_memory(self, cell_idx, cell):
 def deferred():
     """Within: RTLIL conversions leave out the initial contents of every memory of non-zero
     width and depth (with :func:`install`'s ``emit_memory``, else none) and record them in
-    the dict yielded, for :func:`initialize`."""
-    global _deferred
-    outer, _deferred = _deferred, {}
+    the dict yielded, for :func:`initialize`; in this thread only."""
+    token = _deferred.set({})
     try:
-        yield _deferred
+        yield _deferred.get()
     finally:
-        _deferred = outer
+        _deferred.reset(token)
 
 
 _MODULE = re.compile(r"^module (?:\\(\S+) |(\w+))\(", re.M)

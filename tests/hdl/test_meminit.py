@@ -2,6 +2,7 @@
 Amaranth's own paths."""
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -148,3 +149,13 @@ def test_initialize_refuses_a_memory_not_declared():
     contents["top.inner"]["gone"] = (4, [1, 2])
     with pytest.raises(ValueError, match="1 memories"):
         meminit.initialize(text, contents)
+
+
+def test_deferred_in_its_thread_only():
+    """A conversion in another thread keeps its contents (the empty memories' always)."""
+    with meminit.deferred() as contents, ThreadPoolExecutor(1) as pool:
+        other = pool.submit(rtlil.convert, _Roms()).result()
+        assert contents == {}
+        mine = rtlil.convert(_Roms())
+    assert other.count("$meminit_v2") == 12 and mine.count("$meminit_v2") == 2
+    assert sorted(contents) == ["top", "top.inner"]
