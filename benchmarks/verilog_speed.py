@@ -13,8 +13,8 @@ per image, as `benchmarks/build_finn.py` builds it. The phases:
 - elaborate: ``Fragment.get`` of a fresh ``DataflowAccelerator`` for the platform
   ``write_verilog`` passes (every ``elaborate``, the ROMs' contents included);
 - verilog: ``popcorn.sim.verilog.write_verilog`` of a fresh accelerator, what the simulate
-  step writes (elaboration, Amaranth's RTLIL and Yosys's ``write_verilog``), with the file's
-  size;
+  step writes (elaboration, Amaranth's RTLIL, Yosys's ``write_verilog`` and the memories'
+  contents), with the file's size;
 - rtlil: the board build plan of ``BoardTop`` around a fresh accelerator
   (``platform.build(..., do_build=False)`` and its digest, what the bitstream step does
   before Yosys runs), with the size of its RTLIL files;

@@ -2,18 +2,24 @@
 
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
+
+from ..hdl import meminit
 
 
 def write_verilog(component, path, *, name="top"):
     """Write ``component`` as a Verilog module ``name`` to ``path``; return the path.
 
     Ports follow Amaranth's naming: ``clk``, ``rst`` and ``<port>__<member>``
-    (for instance ``i__payload``).
+    (for instance ``i__payload``). The text is ``amaranth.back.verilog.convert``'s; the
+    memories' contents are written by :func:`popcorn.hdl.meminit.initialize` rather than
+    by Yosys.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(verilog.convert(component, name=name))
+    with meminit.deferred() as contents:
+        text = rtlil.convert(component, name=name)
+    path.write_text(meminit.initialize(verilog._convert_rtlil_text(text), contents))
     return path
 
 

@@ -1,15 +1,22 @@
-"""popcorn.hdl.meminit: the same memory contents and the same RTLIL as Amaranth's own paths."""
+"""popcorn.hdl.meminit: the same memory contents, the same RTLIL and the same Verilog as
+Amaranth's own paths."""
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from amaranth.back import rtlil
-from amaranth.hdl import Module, Signal, signed, unsigned
-from amaranth.lib import data, memory
+from amaranth.back import rtlil, verilog
+from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
 
+from popcorn.examples import load_example
 from popcorn.golden.binary import pack_words
 from popcorn.hdl import meminit
+from popcorn.hdl.accelerator import DataflowAccelerator
+from popcorn.mapping.network_map import map_network
+from popcorn.sim.verilog import write_verilog
 
 
 def _both(shape, depth, words):
@@ -70,6 +77,7 @@ def _design():
         memory.Memory(shape=1, depth=1, init=[1]),
         memory.Memory(shape=200, depth=3, init=[(1 << 200) - 1, 0, 1 << 150]),
         memory.Memory(shape=8, depth=4, init=[]),
+        memory.Memory(shape=2, depth=9, init=[3, 0, 1, 2, 3, 3, 0, 1]),  # deeper than 2 ** 2
     ]
     ports = []
     for n, mem in enumerate(mems):
@@ -92,5 +100,62 @@ def test_emit_memory_is_amaranths():
         slow = rtlil.convert(m, ports=ports)
     finally:
         meminit.install()
-    assert fast.count("$meminit_v2") == 5
+    assert fast.count("$meminit_v2") == 6
     assert fast == slow
+
+
+class _Roms(wiring.Component):
+    """Read ports of memories (name, shape, depth, contents), the same names again in a
+    submodule."""
+
+    MEMORIES = [("reg", 32, 3, [0, 2 ** 32 - 1, 2 ** 31]),     # a keyword, in decimal
+                ("a.b", 1, 2, [1, 0]), ("x%d", 5, 4, [31, 0, 7]),   # escaped names
+                ("rom", 200, 3, [(1 << 200) - 1, 3]), ("empty", 4, 0, []),
+                ("signed", signed(6), 5, [-1, -32, 31, 0, 7])]
+
+    def __init__(self, nested=True):
+        self.nested = nested
+        super().__init__({"addr": In(8), "o": Out(1 + 32 + 1 + 5 + 200 + 4 + 6)})
+
+    def elaborate(self, platform):
+        m = Module()
+        words = []
+        for name, shape, depth, init in self.MEMORIES:
+            m.submodules[name] = mem = memory.Memory(shape=shape, depth=depth, init=init)
+            port = mem.read_port()
+            m.d.comb += port.addr.eq(self.addr)
+            words.append(port.data)
+        if self.nested:
+            m.submodules.inner = inner = _Roms(nested=False)
+            m.d.comb += [inner.addr.eq(self.addr + 1), self.o[0].eq(inner.o.xor())]
+        m.d.comb += self.o[1:].eq(Cat(*words))
+        return m
+
+
+@pytest.mark.parametrize("component", [
+    _Roms, lambda: DataflowAccelerator(map_network(load_example("digits-bnn")[0],
+                                                   target_cycles=256))])
+def test_write_verilog_is_amaranths(component, tmp_path):
+    """The Verilog of the simulate step, its memories' contents written by
+    meminit.initialize, is Amaranth's (Yosys's), character for character."""
+    fast = write_verilog(component(), tmp_path / "top.v").read_text()
+    assert fast == verilog.convert(component(), name="top")
+    assert "initial begin" in fast
+
+
+def test_initialize_refuses_a_memory_not_declared():
+    with meminit.deferred() as contents:
+        text = verilog._convert_rtlil_text(rtlil.convert(_Roms()))
+    contents["top.inner"]["gone"] = (4, [1, 2])
+    with pytest.raises(ValueError, match="1 memories"):
+        meminit.initialize(text, contents)
+
+
+def test_deferred_in_its_thread_only():
+    """A conversion in another thread keeps its contents (the empty memories' always)."""
+    with meminit.deferred() as contents, ThreadPoolExecutor(1) as pool:
+        other = pool.submit(rtlil.convert, _Roms()).result()
+        assert contents == {}
+        mine = rtlil.convert(_Roms())
+    assert other.count("$meminit_v2") == 12 and mine.count("$meminit_v2") == 2
+    assert sorted(contents) == ["top", "top.inner"]
