@@ -6,7 +6,9 @@ table, each design linked to its report.html).
 Per build (reports/<design>/report.json, written by `popcorn build`): board, architecture,
 nextpnr's LUT4, FF, EBR, SPRAM, DSP and fmax, cycles per image measured in RTL, images/s at
 fmax, binary operations per LUT4 per cycle
-(:func:`popcorn.reports.html_report.binary_ops_per_lut4_cycle`), RTL accuracy, and the
+(:func:`popcorn.reports.html_report.binary_ops_per_lut4_cycle`), the error of the estimate
+made before the build (``popcorn.hdl.estimates``, report.json's ``estimate``) against
+nextpnr's LUT4 and FF in percent, RTL accuracy, and the
 wall time of each step (estimate, golden, simulate, bitstream: Verilog, synthesis, place
 and route and pack; report) when the build folder build/<design>/steps/ is on this
 machine, else the times the summary it replaces recorded. Beside each report.json it (re)writes report.html
@@ -25,20 +27,23 @@ from popcorn.reports.html_report import binary_ops_per_lut4_cycle, html_report
 REPORTS, BUILD = Path("reports"), Path("build")
 STEPS = ("estimate", "golden", "simulate", "bitstream", "report")
 COLUMNS = ("design", "board", "arch", "LUT4", "FF", "EBR", "SPRAM", "DSP", "fmax MHz",
-           "cycles/image", "images/s", "ops/LUT4/cycle", "RTL accuracy",
+           "cycles/image", "images/s", "ops/LUT4/cycle", "LUT4 estimate error",
+           "FF estimate error", "RTL accuracy",
            *(f"{step} s" for step in STEPS))
 
 
 def recorded_seconds():
     """Each design's step wall times in the summary.md this run replaces (its last
-    ``len(STEPS)`` columns): kept for builds whose folder is no longer on the machine."""
+    ``len(STEPS)`` columns, whatever columns came before them): kept for builds whose
+    folder is no longer on the machine."""
     path = REPORTS / "summary.md"
     if not path.is_file():
         return {}
     recorded = {}
     for line in path.read_text().splitlines():
         cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == len(COLUMNS) and cells[0] != "design":
+        if line.startswith("| ") and len(cells) > len(STEPS) \
+                and cells[0] not in ("design", "---"):
             recorded[cells[0]] = cells[-len(STEPS):]
     return recorded
 
@@ -64,7 +69,19 @@ def rows():
                impl.get("spram", 0), impl["dsp"], impl["fmax_mhz"],
                rep["cycles"]["per_image_measured"],
                rep["performance"]["fmax"]["throughput_images_per_s"],
-               f"{binary_ops_per_lut4_cycle(rep):.3f}", rep["accuracy"]["rtl"], *seconds)
+               f"{binary_ops_per_lut4_cycle(rep):.3f}",
+               *(estimate_error(rep, key) for key in ("lut4", "ff")),
+               rep["accuracy"]["rtl"], *seconds)
+
+
+def estimate_error(report, key):
+    """``(estimate - nextpnr) / nextpnr`` of resource ``key`` as a signed percentage ("" for
+    a report without the estimate)."""
+    estimate = report.get("estimate", {}).get("total", {}).get(key)
+    placed = report["implementation"][key]
+    if estimate is None or not placed:
+        return ""
+    return f"{100 * (estimate - placed) / placed:+.1f} %"
 
 
 def main():

@@ -1,0 +1,133 @@
+"""Compute density of whole generated accelerators: binary operations per LUT4 per cycle.
+
+    python benchmarks/finn_networks.py --networks tfc_1w1a sfc_1w1a   # the network files
+    python benchmarks/density.py [NAME:TARGET ...] [--label L]    # reports/perf/density.{md,json}
+
+Each NAME (a FINN network that `benchmarks/finn_networks.py` imported,
+``build/finn/<name>/<name>.npz``) is built for the ULX3S-85F by ``popcorn build
+--target-cycles TARGET`` with the dataflow architecture, a few images simulated in RTL
+(the cycles per image measured, checked against the mapper by the build), and its
+report read back: ``ops/LUT4/cycle`` is
+:func:`popcorn.reports.html_report.binary_ops_per_lut4_cycle` (a multiply-accumulate of a
+weight base and an activation base counted as 2 operations, nextpnr's LUT4 of the whole
+design: engines, argmax, control and the UART link). The default set is issue 12's: FINN's
+TFC-w1a1 and SFC-w1a1 topologies at 64 cycles per image. The builds and their reports go
+to ``build/density/``; only the table lands in reports/. Rows are kept per code label
+(``git describe``, or ``--label``), so a run on older code gives the "before" rows.
+
+FINN's figure beside them is the one issue 12 quotes: SFC-max (the FINN paper, Umuroglu
+et al., FPGA 2017: 12.3 M images/s on a ZC706) at about 0.45 operations per LUT6 per cycle
+on a Zynq (a LUT6 holds more logic than a LUT4).
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from popcorn.frontends import bnn_pynq
+from popcorn.reports.html_report import binary_ops, binary_ops_per_lut4_cycle, engine_layers
+from popcorn.train.data import load_mnist_subset
+
+DEFAULT = ("tfc_1w1a:64", "sfc_1w1a:64")
+BOARD = "ulx3s-85f"
+SIM_IMAGES = 5
+FINN_FIGURE = "FINN SFC-max, Zynq ZC706: about 0.45 ops per LUT6 per cycle (issue 12)"
+
+
+def code_label():
+    """``git describe --always --dirty`` of the popcorn measured (its package's folder)."""
+    import popcorn
+
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], check=True,
+                              capture_output=True, text=True,
+                              cwd=Path(popcorn.__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def build(name, target, finn_dir, build_dir):
+    """Run ``popcorn build`` of ``name`` at ``target`` cycles per image; its report.json."""
+    network = finn_dir / name / f"{name}.npz"
+    if not network.is_file():
+        sys.exit(f"{network} is missing: run `python benchmarks/finn_networks.py "
+                 f"--networks {name}` first")
+    inputs = build_dir / f"{name}-inputs.npz"
+    split = load_mnist_subset()
+    np.savez(inputs, x=bnn_pynq.mnist_inputs(split.x_test[:200], name),
+             y=split.y_test[:200])
+    design = f"{name}-{target}"
+    command = [sys.executable, "-m", "popcorn.cli", "build", str(network), "--inputs",
+               str(inputs), "--board", BOARD, "--arch", "dataflow", "--target-cycles",
+               str(target), "--sim-images", str(SIM_IMAGES), "--build-dir",
+               str(build_dir / design), "--report-dir", str(build_dir / design / "report")]
+    print(" ".join(command[1:]), flush=True)
+    subprocess.run(command, check=True)
+    reports = list((build_dir / design / "report").glob("*/report.json"))
+    assert len(reports) == 1, reports
+    return json.loads(reports[0].read_text())
+
+
+def row(name, target, report, label):
+    impl = report["implementation"]
+    layers = engine_layers(report["layers"])
+    return {"code": label, "network": name, "target": int(target), "board": BOARD,
+            "cycles": report["cycles"]["per_image_measured"],
+            "ops_per_image": sum(binary_ops(r) for r in layers),
+            "lut4": impl["lut4"], "ff": impl["ff"], "ebr": impl["ebr"], "dsp": impl["dsp"],
+            "fmax_mhz": report["performance"]["fmax"]["clock_mhz"],
+            "layers": [(r["pe"], r["simd"]) for r in layers],
+            "ops_per_lut4_cycle": round(binary_ops_per_lut4_cycle(report), 4)}
+
+
+def write(out, rows):
+    (out / "density.json").write_text(json.dumps(rows, indent=2) + "\n")
+    lines = ["# Compute density: binary operations per LUT4 per cycle", "",
+             "Written by `python benchmarks/density.py` (see its docstring): each FINN "
+             "topology built by `popcorn build --arch dataflow --target-cycles T` for the "
+             "ULX3S-85F (ECP5), cycles per image measured in RTL simulation, LUT4 / FF / "
+             "EBR / DSP / fmax from nextpnr for the whole design (engines, argmax, control, "
+             "UART link). ops/image: 2 per multiply-accumulate of a weight base and an "
+             "activation base. code: the popcorn measured (`git describe`).", "",
+             f"Beside it: {FINN_FIGURE}.", "",
+             "| network | cycles/image | code | PE x SIMD per layer | ops/image | LUT4 | FF "
+             "| EBR | DSP | fmax MHz | ops/LUT4/cycle |",
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['network']} | {r['cycles']} | {r['code']} | "
+              f"{' '.join(f'{p}x{s}' for p, s in r['layers'])} | {r['ops_per_image']} | "
+              f"{r['lut4']} | {r['ff']} | {r['ebr']} | {r['dsp']} | {r['fmax_mhz']} | "
+              f"{r['ops_per_lut4_cycle']} |"
+              for r in sorted(rows, key=lambda r: (r["network"], r["target"], r["code"]))]
+    (out / "density.md").write_text("\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("networks", nargs="*", default=DEFAULT, metavar="NAME:TARGET")
+    parser.add_argument("--finn-dir", default="build/finn", type=Path)
+    parser.add_argument("--build-dir", default="build/density", type=Path)
+    parser.add_argument("--out", default="reports/perf", type=Path)
+    parser.add_argument("--label", default=None,
+                        help="names the code measured (default: its `git describe`); "
+                             "rows of other labels are kept")
+    args = parser.parse_args()
+    label = code_label() if args.label is None else args.label
+    args.build_dir.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    saved = args.out / "density.json"
+    rows = json.loads(saved.read_text()) if saved.is_file() else []
+    for arg in args.networks:
+        name, target = arg.split(":")
+        new = row(name, target, build(name, target, args.finn_dir, args.build_dir), label)
+        print(new, flush=True)
+        rows = [r for r in rows if (r["code"], r["network"], r["target"])
+                != (label, name, int(target))] + [new]
+        write(args.out, rows)
+
+
+if __name__ == "__main__":
+    main()
