@@ -15,10 +15,10 @@ from .window import memory_resources
 
 
 FOLDED_FACTORS = {
-    "lut4": {"lanes": 0.386, "memories": 0.936, "one": 1065.154, "argmax": 1.0},
-    "ff": {"lanes": 0.277, "memories": 0.813, "one": 1262.973, "argmax": 1.0}}
+    "lut4": {"lanes": 0.475, "memories": 0.778, "one": 1063.25, "argmax": 1.0},
+    "ff": {"lanes": 0.356, "memories": 0.848, "one": 1019.002, "argmax": 1.0}}
 """Weights of :func:`folded_parts`' LUT4 and flip-flops (``"one"``: a constant) in the estimate of the whole engine, fitted by
-``benchmarks/sweep_folded.py --fit`` on Yosys's counts of 28 plans
+``benchmarks/sweep_folded.py --fit`` on Yosys's counts of 36 plans
 (``reports/blocks/folded_estimates.md``). The constant dominates: the engine's control,
 address arithmetic and word registers, which the parts model poorly (the lanes' PE
 estimates come from the dataflow engine's, which counts their trees at full weight)."""

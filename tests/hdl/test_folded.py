@@ -2,10 +2,17 @@
 class against the golden model under random stalls, every handshake of a free-running
 burst against the plan's cycle model."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from popcorn.golden.examples import random_network, sign_mlp
+from popcorn.hdl.folded import FOLDED_FACTORS
 from popcorn.mapping.folded import map_folded
 from popcorn.sim.network import simulate_network
 
@@ -144,3 +151,14 @@ def test_folded_textcnn_example_bit_exact_with_exact_cycles(tmp_path):
     assert np.array_equal(run.scores, scores) and np.array_equal(run.argmax, argmax)
     assert run.measured["interval"] == plan.cycles_per_image
     assert run.measured["latency"] == plan.latency
+
+
+def test_folded_factors_are_the_sweeps_fit():
+    """FOLDED_FACTORS is what ``benchmarks/sweep_folded.py --fit`` computes from the Yosys
+    counts saved in reports/blocks/folded_estimates.json (with the parts as the code now
+    composes them): refit after a change to the engine or to :func:`folded_parts`."""
+    root = Path(__file__).resolve().parents[2]
+    fit = subprocess.run([sys.executable, "benchmarks/sweep_folded.py", "--fit"], cwd=root,
+                         check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert json.loads(fit.stdout.splitlines()[-1]) == FOLDED_FACTORS
