@@ -39,11 +39,12 @@ def test_build_example_writes_bitstream_and_report_matching_the_tools(tmp_path, 
         impl["logic_cells_available"], impl["ebr_available"], impl["dsp_available"])
     est = report["estimate"]["total"]            # the pre-build estimate of the core
     assert est["ebr"] == impl["ebr"] and est["dsp"] == impl["dsp"]
-    assert 0.8 * impl["lut4"] <= est["lut4"] <= impl["lut4"]   # the link estimated too
+    # the link estimated too; issue 12's bound on the shipped examples: within 10 %
+    assert abs(est["lut4"] - impl["lut4"]) <= 0.1 * impl["lut4"]
     path = impl["critical_path"]          # its hops add up to the period nextpnr reports
     assert path["delay_ns"] == pytest.approx(1000 / fmax, abs=0.05)
     assert path["logic_ns"] + path["routing_ns"] == pytest.approx(path["delay_ns"], abs=0.02)
-    assert path["start"].startswith("link.core.") and path["cells"] > 0
+    assert path["start"].startswith("link.") and path["cells"] > 0     # in the design
     cycles = report["cycles"]
     assert cycles["per_image_measured"] == cycles["per_image_predicted"]
     assert cycles["latency_measured"] == cycles["latency_predicted"]
