@@ -31,23 +31,12 @@ import numpy as np
 from popcorn.frontends import bnn_pynq
 from popcorn.reports.html_report import binary_ops, binary_ops_per_lut4_cycle, engine_layers
 from popcorn.train.data import load_mnist_subset
+from verilog_speed import code_label
 
 DEFAULT = ("tfc_1w1a:64", "sfc_1w1a:64")
 BOARD = "ulx3s-85f"
 SIM_IMAGES = 5
 FINN_FIGURE = "FINN SFC-max, Zynq ZC706: about 0.45 ops per LUT6 per cycle (issue 12)"
-
-
-def code_label():
-    """``git describe --always --dirty`` of the popcorn measured (its package's folder)."""
-    import popcorn
-
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], check=True,
-                              capture_output=True, text=True,
-                              cwd=Path(popcorn.__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def build(name, target, finn_dir, build_dir):
