@@ -12,9 +12,10 @@ report read back: ``ops/LUT4/cycle`` is
 weight base and an activation base counted as 2 operations, nextpnr's LUT4 of the whole
 design: engines, argmax, control and the UART link). The default set is issue 12's: FINN's
 TFC-w1a1 and SFC-w1a1 topologies at 64 cycles per image (about 10 min and 80 min here:
-SFC's 148 block RAMs and 784-bit buses keep router2 at it for over an hour). The builds and their reports go
-to ``build/density/``; only the table lands in reports/. Rows are kept per code label
-(``git describe``, or ``--label``), so a run on older code gives the "before" rows.
+SFC's 148 block RAMs and 784-bit buses keep router2 at it for over an hour). The builds
+and their reports go to ``build/density/``; only the table lands in reports/. Rows are
+kept per code label (``git describe``, or ``--label``), so a run on older code gives the
+"before" rows.
 
 FINN's figure beside them is the one issue 12 quotes: SFC-max (the FINN paper, Umuroglu
 et al., FPGA 2017: 12.3 M images/s on a ZC706) at about 0.45 operations per LUT6 per cycle
