@@ -83,8 +83,8 @@ def stream_resources(plan, family="ice40"):
     SPI reader (about 100 LUT4: counters, the word's shift register, the FSM, the pins'
     multiplexer; 64 + 32 shift flip-flops and 40 of counters) and, in the engine, the
     word's multiplexer and the in-flight count against the FIFO's level (10 LUT4);
-    nothing when no layer streams. Not fitted on Yosys's counts (:data:`FOLDED_FACTORS`
-    was fitted before the stream)."""
+    nothing when no layer streams. Not fitted on Yosys's counts (no plan of the
+    :data:`FOLDED_FACTORS` sweep streams a layer)."""
     if not plan.stream_words:
         return {"lut4": 0, "ff": 0, "ebr": 0}
     queue = memory_resources(SPRAM_WIDTH, plan.stream_depth - 1, family)
