@@ -49,7 +49,7 @@ class LinkStub(wiring.Component):
     attributes the link reads."""
 
     def __init__(self, in_width, out_width, in_words, flash_words):
-        self.plan = SimpleNamespace(in_words=in_words, weight_words=flash_words)
+        self.plan = SimpleNamespace(in_words=in_words, weight_words=flash_words, stream_words=0)
         members = {"i": In(stream.Signature(in_width)), "o": Out(stream.Signature(out_width))}
         if flash_words:
             members |= {"load": In(stream.Signature(64)), "loaded": Out(1)}

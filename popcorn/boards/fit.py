@@ -170,12 +170,12 @@ def _logic_advice(slowest):
 
 
 LINK_FACTORS = {
-    "ice40": {"plain": {"lut4": {"one": 462.08, "in_bytes": 0.38, "out_bytes": 7.77},
-                        "ff": {"one": 275.9, "in_bytes": 8.41, "out_bytes": 0.35}},
-              "flash": {"lut4": {"one": 88.0, "bits": 1.6}, "ff": {"one": 37.2, "bits": 1.0}}},
-    "ecp5": {"plain": {"lut4": {"one": 421.69, "in_bytes": 1.56, "out_bytes": 7.62},
-                       "ff": {"one": 179.9, "in_bytes": 8.41, "out_bytes": 0.35}},
-             "flash": {"lut4": {"one": 93.32, "bits": 2.96}, "ff": {"one": 37.2, "bits": 1.0}}},
+    "ice40": {"plain": {"lut4": {"one": 468.88, "in_bytes": -0.3, "out_bytes": 7.96},
+                        "ff": {"one": 306.79, "in_bytes": 8.43, "out_bytes": 0.77}},
+              "flash": {"lut4": {"one": 102.0, "bits": 1.2}, "ff": {"one": 37.2, "bits": 1.0}}},
+    "ecp5": {"plain": {"lut4": {"one": 436.19, "in_bytes": -1.86, "out_bytes": 8.5},
+                       "ff": {"one": 210.79, "in_bytes": 8.43, "out_bytes": 0.77}},
+             "flash": {"lut4": {"one": 92.68, "bits": 3.24}, "ff": {"one": 37.2, "bits": 1.0}}},
 }
 """LUT4 and flip-flops per feature of :func:`link_features`, fitted by
 ``benchmarks/sweep_link.py --fit`` (``reports/blocks/link_estimates.md``)."""

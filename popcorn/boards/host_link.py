@@ -6,6 +6,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hdl.flash import FlashLoader, FlashStream
+from ..hdl.handshake import RegisterSlice
 from ..hdl.uart import UARTReceiver, UARTTransmitter
 from ..hdl.width import BytesToWord
 from .frames import BAD_CRC, BAD_KIND, BAD_LENGTH, CRC, IMAGE, LINE_ERROR, LOADED, \
@@ -27,7 +28,8 @@ class FrameReceiver(wiring.Component):
     Each request ends in one ``verdict`` (:data:`VERDICT`). ``dropped``: the UART lost a
     byte; ``idle``: the cycles of silence on ``i`` that end a truncated frame (an image's
     missing bytes then leave as zeros, so the core's words stay aligned) and, after an
-    error, the discarding of bytes.
+    error, the discarding of bytes. A payload byte is offered on ``image`` or ``weights``
+    the cycle after it is taken, from a :class:`~popcorn.hdl.handshake.RegisterSlice`.
     """
 
     def __init__(self, *, image_bytes, weight_bytes=None, idle):
@@ -35,6 +37,8 @@ class FrameReceiver(wiring.Component):
             if n is not None and not 0 < n <= MAX_PAYLOAD:
                 raise ValueError(f"{what} of {n} bytes does not fit a link frame (at most "
                                  f"{MAX_PAYLOAD} bytes)")
+        if not isinstance(idle, int) or idle < 1:
+            raise ValueError(f"idle must be a positive number of cycles, not {idle!r}")
         self._image_bytes, self._weight_bytes, self._idle = image_bytes, weight_bytes, idle
         super().__init__({
             "i": In(stream.Signature(8)), "dropped": In(1), "loaded": In(1),
@@ -50,24 +54,32 @@ class FrameReceiver(wiring.Component):
         m.d.comb += [byte.eq(self.i.payload), crc.data.eq(self.i.payload)]
 
         silence = Signal(range(self._idle + 1))
-        quiet = (silence == self._idle) & ~self.i.valid & ~self.dropped   # and no byte now
+        long = Signal()                     # silence == idle, registered
+        quiet = long & ~self.i.valid & ~self.dropped                      # and no byte now
         with m.If(self.i.valid | self.dropped):
-            m.d.sync += silence.eq(0)
-        with m.Elif(~quiet):
-            m.d.sync += silence.eq(silence + 1)
+            m.d.sync += [silence.eq(0), long.eq(0)]
+        with m.Elif(~long):
+            m.d.sync += [silence.eq(silence + 1), long.eq(silence == self._idle - 1)]
 
         kind, tag, lost = Signal(8), Signal(8), Signal()
         length = Signal(16)
         count = Signal(range(MAX_PAYLOAD + 1))
+        last = Signal()                     # count == 1, registered
         to_weights = Signal()
         status, result, then_discard = Signal(STATUS_BITS), Signal(), Signal()
         with m.If(self.dropped):
             m.d.sync += lost.eq(1)
-        dest_valid, dest_payload, dest_ready = Signal(), Signal(8), Signal()
-        m.d.comb += [self.image.payload.eq(dest_payload), self.weights.payload.eq(dest_payload),
-                     self.image.valid.eq(dest_valid & ~to_weights),
-                     self.weights.valid.eq(dest_valid & to_weights),
-                     dest_ready.eq(Mux(to_weights, self.weights.ready, self.image.ready))]
+        # The payload's bytes leave through a register slice, each with its destination, so
+        # the parser's `ready` is a register (no path from the consumers into its states).
+        m.submodules.out = out = RegisterSlice(data.StructLayout({"byte": 8, "weights": 1}))
+        dest_valid, dest_payload, dest_ready = out.i.valid, out.i.payload.byte, out.i.ready
+        m.d.comb += [out.i.payload.weights.eq(to_weights),
+                     self.image.payload.eq(out.o.payload.byte),
+                     self.weights.payload.eq(out.o.payload.byte),
+                     self.image.valid.eq(out.o.valid & ~out.o.payload.weights),
+                     self.weights.valid.eq(out.o.valid & out.o.payload.weights),
+                     out.o.ready.eq(Mux(out.o.payload.weights, self.weights.ready,
+                                        self.image.ready))]
 
         def verdict(code, *, with_result, discard):
             """The request's verdict: ``code``, or LINE_ERROR when the UART lost one of its
@@ -96,7 +108,9 @@ class FrameReceiver(wiring.Component):
                 weights_ok = self._weight_bytes is not None
                 expected = Mux(kind == WEIGHTS, self._weight_bytes or 0, self._image_bytes)
                 with m.If(took):
-                    m.d.sync += [to_weights.eq(kind == WEIGHTS), count.eq(expected)]
+                    m.d.sync += [to_weights.eq(kind == WEIGHTS), count.eq(expected),
+                                 last.eq(Mux(kind == WEIGHTS, self._weight_bytes == 1,
+                                             self._image_bytes == 1))]
                     with m.If((kind != IMAGE) & ((kind != WEIGHTS) | (not weights_ok))):
                         verdict(BAD_KIND, with_result=0, discard=1)
                     with m.Elif((kind == WEIGHTS) & self.loaded):
@@ -109,15 +123,15 @@ class FrameReceiver(wiring.Component):
                     verdict(TRUNCATED, with_result=0, discard=0)
             with m.State("payload"):
                 with m.If(took):
-                    m.d.sync += count.eq(count - 1)
-                    with m.If(count == 1):
+                    m.d.sync += [count.eq(count - 1), last.eq(count == 2)]
+                    with m.If(last):
                         m.next = "crc0"
                 with m.Elif(quiet):
                     m.next = "pad"
             with m.State("pad"):                # the missing bytes: zeros
                 with m.If(dest_ready):
-                    m.d.sync += count.eq(count - 1)
-                    with m.If(count == 1):
+                    m.d.sync += [count.eq(count - 1), last.eq(count == 2)]
+                    with m.If(last):
                         verdict(TRUNCATED, with_result=image, discard=0)
             for state, after in (("crc0", "crc1"), ("crc1", "check")):
                 with m.State(state):
@@ -162,7 +176,12 @@ class FrameTransmitter(wiring.Component):
     :data:`~.frames.NO_WEIGHTS` while ``fault`` is high (the core could not read its
     weights). The word is taken after its last byte, or at once when the status drops it;
     ``result.ready`` comes from the state alone, so no long path reaches the core's
-    enables."""
+    enables.
+
+    Timing: the byte on ``o`` is a register (the state's byte, the payload's through its
+    own register of ``word[index]``), so neither the index's byte select nor the state's
+    multiplexer reaches the UART; ``o.valid`` waits two cycles in each byte's state for
+    both registers to settle (nothing next to the UART's ``10 * divisor`` cycles a byte)."""
 
     def __init__(self, width):
         self._bytes = (width + 7) // 8
@@ -187,7 +206,8 @@ class FrameTransmitter(wiring.Component):
                   ("len1", length[8:], None))
         keep = Signal()                       # the result goes into the reply
         with m.FSM() as fsm:
-            with m.State("idle"):             # the verdict, registered
+            with m.State("idle"):             # the verdict, registered; the first byte
+                m.d.sync += index.eq(0)
                 with m.If(self.verdict.valid):
                     m.d.sync += [status.eq(v.status), tag.eq(v.tag), length.eq(0),
                                  keep.eq(v.status == OK)]
@@ -205,10 +225,9 @@ class FrameTransmitter(wiring.Component):
                 m.next = "sync"
             for state, _, after in fields:
                 with m.State(state):
-                    with m.If(self.o.ready):
+                    with m.If(sent):
                         m.next = after or "payload"
                         if after is None:
-                            m.d.sync += index.eq(0)
                             with m.If(length == 0):
                                 m.next = "crc0"
             with m.State("payload"):
@@ -219,27 +238,34 @@ class FrameTransmitter(wiring.Component):
             with m.State("release"):          # the word, taken after its last byte
                 m.next = "crc0"
             with m.State("crc0"):              # the CRC, most significant byte first
-                with m.If(self.o.ready):
+                with m.If(sent):
                     m.next = "crc1"
             with m.State("crc1"):
-                with m.If(self.o.ready):
+                with m.If(sent):
                     m.next = "idle"
         # continuous assignments of the state (an always @* block stays undefined in Icarus)
-        byte = Const(0, 8)
         word = Cat(self.result.payload, Const(0, 8 * n - len(self.result.payload)))
-        for state, value in (*((f[0], f[1]) for f in fields),
-                             ("payload", word.word_select(index, 8)),
+        payload_byte, byte = Signal(8), Signal(8)
+        choice = Const(0, 8)
+        for state, value in (*((f[0], f[1]) for f in fields), ("payload", payload_byte),
                              ("crc0", crc.crc[8:]), ("crc1", crc.crc[:8])):
-            byte = Mux(fsm.ongoing(state), value, byte)
+            choice = Mux(fsm.ongoing(state), value, choice)
         counted = Cat(*(fsm.ongoing(state) for state in ("status", "tag", "len0", "len1",
                                                           "payload"))).any()
         sending = Cat(*(fsm.ongoing(state) for state, *_ in fields)).any() \
             | fsm.ongoing("payload") | fsm.ongoing("crc0") | fsm.ongoing("crc1")
+        # settled[1]: two cycles in this byte's state without a send: `byte` is its value
+        settled = Signal(2)
+        m.d.sync += [payload_byte.eq(word.word_select(index, 8)),
+                     settled.eq(Mux(sending & ~sent, Cat(1, settled[0]), 0))]
+        with m.If(~self.o.valid | self.o.ready):        # an offered byte holds
+            m.d.sync += byte.eq(choice)
         m.d.comb += [
             self.verdict.ready.eq(fsm.ongoing("idle")),
             self.result.ready.eq(fsm.ongoing("drop") | fsm.ongoing("release")),
             # (result.valid is high in every reachable payload cycle; the induction needs it)
-            self.o.valid.eq(sending & (~fsm.ongoing("payload") | self.result.valid)),
+            self.o.valid.eq(sending & settled[1]
+                            & (~fsm.ongoing("payload") | self.result.valid)),
             self.o.payload.eq(byte),
             crc.start.eq(fsm.ongoing("status")), crc.valid.eq(sent & counted)]
         return m

@@ -1,11 +1,13 @@
 """Stream plumbing written once: :func:`fork` moves a word from one stream into several in
 one transfer, :func:`join` one word of each of several streams into one (both
-combinational: no register, no latency), :func:`chain` connects blocks one after another."""
+combinational: no register, no latency), :func:`chain` connects blocks one after another,
+:class:`RegisterSlice` registers a stream."""
 
-from amaranth.hdl import Cat
-from amaranth.lib import wiring
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["fork", "join", "chain"]
+__all__ = ["fork", "join", "chain", "RegisterSlice"]
 
 
 def _all(signals):
@@ -44,3 +46,29 @@ def chain(m, blocks, prefix=""):
         m.submodules[prefix + name] = block
     for (_, block), (_, after) in zip(blocks, blocks[1:]):
         wiring.connect(m, block.o, after.i)
+
+
+class RegisterSlice(wiring.Component):
+    """A stream through registers both ways (a skid buffer): ``o.valid``, ``o.payload`` and
+    ``i.ready`` are flip-flops, so no path runs between ``i``'s producer and ``o``'s
+    consumer in either direction. A word is offered the cycle after its input handshake
+    (latency 1); one word per cycle. ``i.ready`` falls the cycle after a word was taken
+    while ``o`` stalled (that word waits in the skid register, and leaves first). Ports
+    ``i``, ``o``: ``stream.Signature(shape)``."""
+
+    def __init__(self, shape):
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        skid = Signal.like(self.i.payload, name="skid")
+        skid_valid = Signal()
+        m.d.comb += self.i.ready.eq(~skid_valid)
+        with m.If(self.o.ready | ~self.o.valid):
+            with m.If(skid_valid):
+                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+        with m.Elif(self.i.valid & self.i.ready):
+            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+        return m

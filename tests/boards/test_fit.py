@@ -1,8 +1,15 @@
 """The pre-build estimate of a mapped network against the board."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from popcorn.boards.fit import DesignTooLarge, check_fit, estimate_design, estimate_link
+from popcorn.boards.fit import (LINK_FACTORS, DesignTooLarge, check_fit, estimate_design,
+                                estimate_link)
 from popcorn.examples import load_example
 from popcorn.hdl.estimates import estimate_argmax, estimate_mva
 from popcorn.hdl.pool import MaxPool
@@ -156,3 +163,14 @@ def test_ice40_logic_cells_refused_beyond_the_margin(network):
                        rf"about \d+ logic cells \(estimate\), the device has 5280"):
         check_fit(big)
     check_fit(replace(est, total=dict(est.total, lut4=each - 40, ff=each - 40)))
+
+
+def test_link_factors_are_the_sweeps_fit():
+    """LINK_FACTORS is what ``benchmarks/sweep_link.py --fit`` computes from the Yosys
+    counts saved in reports/blocks/link_estimates.json: rerun the sweep and refit after a
+    change to the link."""
+    root = Path(__file__).resolve().parents[2]
+    fit = subprocess.run([sys.executable, "benchmarks/sweep_link.py", "--fit"], cwd=root,
+                         check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert json.loads(fit.stdout) == LINK_FACTORS

@@ -39,6 +39,7 @@ from popcorn.hdl.accelerator import DataflowAccelerator, stage_blocks
 from popcorn.hdl.argmax import Argmax
 from popcorn.hdl.concat import Concat
 from popcorn.hdl.flatten import Flatten
+from popcorn.hdl.handshake import RegisterSlice
 from popcorn.hdl.input_layer import BitPlanes
 from popcorn.hdl.mva import MatrixVectorActivation
 from popcorn.hdl.pool import MaxPool
@@ -141,6 +142,7 @@ def blocks():
         "uart_receiver": UARTReceiver(divisor=4),
         "bytes_to_word": BytesToWord(20),
         "queue": Queue(width=5, depth=3),
+        "register_slice": RegisterSlice(5),
         "argmax": Argmax(classes=3, width=4),
         "maxpool": MaxPool(height=4, width=4, channels=2, kernel=2),
         "window": SlidingWindow(height=4, width=4, channels=2, kernel=3, padding=1),
