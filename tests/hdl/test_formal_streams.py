@@ -142,6 +142,7 @@ def blocks():
         "bytes_to_word": BytesToWord(20),
         "queue": Queue(width=5, depth=3),
         "argmax": Argmax(classes=3, width=4),
+        "argmax_pipelined": Argmax(classes=3, width=4, pipelined=True),
         "maxpool": MaxPool(height=4, width=4, channels=2, kernel=2),
         "window": SlidingWindow(height=4, width=4, channels=2, kernel=3, padding=1),
         "flatten": Flatten(height=2, width=2, channels=2),
