@@ -337,7 +337,7 @@ class ArgmaxTiming:
             self.busy = False
         if out_ready or not self.slots[-1]:
             self.slots = [accept] + self.slots[:-1]
-        if accept:
+        if accept and not self.pipelined:
             self.busy = True
 
 
