@@ -49,7 +49,8 @@ BLOCKS = {
     FlattenStage: lambda stage: [("flatten", Flatten(height=stage.height, width=stage.width,
                                                      channels=stage.in_width))],
     ArgmaxStage: lambda stage: [("argmax", Argmax(classes=stage.classes,
-                                                  width=stage.score_width))],
+                                                  width=stage.score_width,
+                                                  pipelined=stage.pipelined))],
     ShortcutStage: lambda stage: [("shortcut", Shortcut(
         width=stage.in_width, depth=stage.depth,
         side=() if stage.side is None else stage_blocks(stage.side)))],
@@ -97,7 +98,8 @@ COSTS = {
     FlattenStage: lambda stage, family: [flatten_resources(
         height=stage.height, width=stage.width, channels=stage.in_width, family=family)],
     ArgmaxStage: lambda stage, family: [estimate_argmax(
-        classes=stage.classes, width=stage.score_width, family=family)],
+        classes=stage.classes, width=stage.score_width, pipelined=stage.pipelined,
+        family=family)],
     ShortcutStage: lambda stage, family: [shortcut_resources(
         width=stage.queue_width, depth=stage.depth, family=family)] + (
         [] if stage.side is None else COSTS[type(stage.side)](stage.side, family)),

@@ -30,19 +30,30 @@ class _ArgmaxPorts(wiring.Component):
 class Argmax(_ArgmaxPorts):
     """Appends the index of the largest score (the lowest index on ties) to the scores.
 
-    Parameters: ``classes`` signed fields of ``width`` bits each, class 0 lowest.
+    Parameters: ``classes`` signed fields of ``width`` bits each, class 0 lowest;
+    ``pipelined`` (default False) the throughput mode below.
 
     Ports: ``i`` stream of ``classes*width`` bits; ``o`` stream of the same scores followed
     by the class index (``class_width(classes)`` bits at the top).
 
     Timing: a tournament of ``ceil(log2(classes))`` compare-and-select levels with a
-    register after every level (:func:`argmax_stages`); latency = that many cycles. One
-    word at a time: the scores are held in one register from the input handshake to the
-    output handshake (``i.ready`` is "not busy", no path from ``o.ready``), so a word is
-    taken every ``latency + 1`` cycles at most -- far more often than any folded network
-    delivers scores, for ``stages - 1`` fewer copies of the scores than a pipeline.
-    Cycle model: :class:`~popcorn.mapping.timing.ArgmaxTiming`.
+    register after every level (:func:`argmax_stages`); latency = that many cycles, every
+    register advancing on one enable ``o.ready | ~o.valid``.
+
+    * One word at a time (default): the scores are held in one register from the input
+      handshake to the output handshake (``i.ready`` is "not busy", no path from
+      ``o.ready``), so a word is taken every ``latency + 1`` cycles at most -- far more
+      often than a folded or slow network delivers scores, for ``stages - 1`` fewer
+      copies of the scores.
+    * ``pipelined``: the scores travel down the pipeline beside the candidates (a copy per
+      stage) and ``i.ready`` is the enable: a word every cycle at full throughput.
+
+    Cycle model: :class:`~popcorn.mapping.timing.ArgmaxTiming` (``pipelined`` alike).
     """
+
+    def __init__(self, *, classes, width, pipelined=False):
+        self._pipelined = bool(pipelined)
+        super().__init__(classes=classes, width=width)
 
     @property
     def latency(self):
@@ -52,24 +63,28 @@ class Argmax(_ArgmaxPorts):
         """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of this block synthesized alone on
         ``family`` (``synth_ice40``; ``synth_ecp5 -nowidelut``): see
         :func:`~popcorn.hdl.estimates.estimate_argmax`."""
-        return estimate_argmax(classes=self._classes, width=self._width, family=family)
+        return estimate_argmax(classes=self._classes, width=self._width,
+                               pipelined=self._pipelined, family=family)
 
     def elaborate(self, platform):
         m = Module()
         n, w, cw = self._classes, self._width, class_width(self._classes)
         levels = (n - 1).bit_length()
         stages = argmax_stages(n)
-        en, busy, scores = Signal(), Signal(), Signal(n * w)
-        valid = Signal()           # the input handshake
-        # (~o.valid is implied by ~busy in every reachable state; it makes "the word is held
-        # until taken" hold in every state, so k-induction proves it)
-        m.d.comb += [en.eq(self.o.ready | ~self.o.valid),
-                     self.i.ready.eq(~busy & ~self.o.valid),
-                     valid.eq(self.i.valid & self.i.ready)]
-        with m.If(valid):
-            m.d.sync += [scores.eq(self.i.payload), busy.eq(1)]
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += busy.eq(0)
+        en, valid = Signal(), Signal()           # valid: the input handshake
+        m.d.comb += [en.eq(self.o.ready | ~self.o.valid), valid.eq(self.i.valid & self.i.ready)]
+        if self._pipelined:
+            m.d.comb += self.i.ready.eq(en)
+            scores = self.i.payload              # copied into every stage below
+        else:
+            busy, scores = Signal(), Signal(n * w)
+            # (~o.valid is implied by ~busy in every reachable state; it makes "the word is
+            # held until taken" hold in every state, so k-induction proves it)
+            m.d.comb += self.i.ready.eq(~busy & ~self.o.valid)
+            with m.If(valid):
+                m.d.sync += [scores.eq(self.i.payload), busy.eq(1)]
+            with m.If(self.o.valid & self.o.ready):
+                m.d.sync += busy.eq(0)
 
         payload = self.i.payload
         cands = [(payload[c * w:(c + 1) * w].as_signed(), Const(c, cw)) for c in range(n)]
@@ -91,6 +106,10 @@ class Argmax(_ArgmaxPorts):
                 m.d.sync += v.eq(valid)
                 for (s, i), (rs, ri) in zip(cands, regs):
                     m.d.sync += [rs.eq(s), ri.eq(i)]
+                if self._pipelined:
+                    copy = Signal(n * w, name=f"scores{stage}")
+                    m.d.sync += copy.eq(scores)
+                    scores = copy
             valid, cands = v, regs
         m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(Cat(scores, cands[0][1]))]
         return m

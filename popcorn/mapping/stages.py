@@ -363,10 +363,15 @@ class FlattenStage:
 
 @dataclass(frozen=True, eq=False)
 class ArgmaxStage:
-    """The scores with the class index appended (ties to the lowest class)."""
+    """The scores with the class index appended (ties to the lowest class). ``pipelined``:
+    the :class:`~popcorn.hdl.argmax.Argmax` mode, a word every cycle rather than every
+    ``stages + 1`` (the mapper's choice,
+    :func:`~popcorn.mapping.network_map.argmax_pipelined`); the block, its cycle model
+    and its estimate all follow it."""
     layer: int
     classes: int
     score_width: int
+    pipelined: bool = False
 
     kind = "argmax"
     in_width = property(lambda self: self.classes * self.score_width)
@@ -381,7 +386,7 @@ class ArgmaxStage:
         return [word | (int(k) << top) for word, k in zip(words, np.argmax(scores, axis=1))]
 
     def timing(self):
-        return [ArgmaxTiming(stages=argmax_stages(self.classes))]
+        return [ArgmaxTiming(stages=argmax_stages(self.classes), pipelined=self.pipelined)]
 
 
 @dataclass(frozen=True, eq=False)

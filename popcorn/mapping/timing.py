@@ -312,12 +312,14 @@ class ConcatTiming:
 
 
 class ArgmaxTiming:
-    """:class:`popcorn.hdl.argmax.Argmax`: ``stages`` registers; a word is taken only when
-    none is inside (busy until its result is taken), and the last stage holds while the
-    output waits."""
+    """:class:`popcorn.hdl.argmax.Argmax`: ``stages`` registers advancing together while
+    the output is free (taken, or empty). One word at a time (default): a word is taken
+    only when none is inside (busy until its result is taken). ``pipelined``: a word
+    whenever the stages advance."""
 
-    def __init__(self, *, stages):
+    def __init__(self, *, stages, pipelined=False):
         self.slots = [False] * stages
+        self.pipelined = pipelined
         self.busy = False
 
     @property
@@ -325,15 +327,17 @@ class ArgmaxTiming:
         return self.slots[-1]
 
     def in_ready(self, out_ready):
+        if self.pipelined:
+            return out_ready or not self.slots[-1]
         return not self.busy
 
     def clock(self, in_valid, out_ready):
-        accept = in_valid and not self.busy
+        accept = in_valid and self.in_ready(out_ready)
         if out_ready and self.slots[-1]:
             self.busy = False
         if out_ready or not self.slots[-1]:
             self.slots = [accept] + self.slots[:-1]
-        if accept:
+        if accept and not self.pipelined:
             self.busy = True
 
 

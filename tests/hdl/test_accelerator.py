@@ -43,9 +43,21 @@ def test_input_pixels_packed_to_meet_the_target(target, tmp_path):
     network = random_network("abc", seed=3, layout=((2, 4, 4), (("flatten",), ("dense", 5),
                                                                  ("dense", 3))))
     plan = map_network(network, target_cycles=target)
-    assert plan.in_words == max(target, 2) and plan.in_width == 16 * 16 // plan.in_words
-    assert plan.cycles_per_image == (3 if target == 2 else target)
+    assert plan.in_words == target and plan.in_width == 16 * 16 // plan.in_words
+    assert plan.cycles_per_image == target          # at 2, the argmax pipelined
+    assert plan.stages[-1].pipelined == (target == 2)
     check_network(plan, random_inputs(network, 12, 4), tmp_path)
+
+
+def test_tfc_like_network_at_two_cycles_per_image(tmp_path):
+    """A dense net of 10 classes asking for 2 cycles per image: its argmax pipelined
+    (one at a time it takes a word every 5): every image right under random stalls,
+    every handshake of a free-running burst as predicted."""
+    network = random_network("bnn", seed=4, layout=((1, 8, 8), (
+        ("flatten",), ("dense", 32), ("dense", 32), ("dense", 10))))
+    plan = map_network(network, target_cycles=2)
+    assert plan.stages[-1].pipelined and plan.cycles_per_image == 2
+    check_network(plan, random_inputs(network, 24, 5), tmp_path)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

@@ -24,6 +24,7 @@ BLOCKS = {
     "cmp_ebr": lambda: comparator(128, 1, 1, 15),      # ROM in EBR on both families
     "argmax_10": lambda: Argmax(classes=10, width=12),
     "argmax_5": lambda: Argmax(classes=5, width=18),
+    "argmax_10_pipelined": lambda: Argmax(classes=10, width=12, pipelined=True),
 }
 
 
@@ -65,5 +66,9 @@ def test_argmax_estimate_counts_registers():
     # shared constant-1 bit
     assert estimate_argmax(classes=5, width=8)["ff"] == \
         3 + 2 * (8 + 1) + 8 + (8 + 2) + 8 + 3 + 40 + 1 + 1
+    # pipelined: a 40-bit copy of the scores per stage, no busy; class 4's score in
+    # stages 1 and 2 is its copy's
+    assert estimate_argmax(classes=5, width=8, pipelined=True)["ff"] == \
+        3 + 2 * (8 + 1) + (8 + 2) + 3 + 3 * 40 + 1
     assert estimate_argmax(classes=16, width=8)["lut4"] < estimate_argmax(classes=16,
                                                                            width=16)["lut4"]

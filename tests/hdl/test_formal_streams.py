@@ -144,6 +144,7 @@ def blocks():
         "queue": Queue(width=5, depth=3),
         "register_slice": RegisterSlice(5),
         "argmax": Argmax(classes=3, width=4),
+        "argmax_pipelined": Argmax(classes=3, width=4, pipelined=True),
         "maxpool": MaxPool(height=4, width=4, channels=2, kernel=2),
         "window": SlidingWindow(height=4, width=4, channels=2, kernel=3, padding=1),
         "flatten": Flatten(height=2, width=2, channels=2),

@@ -463,3 +463,27 @@ def test_separable_network_maps(scheme, stride, fill):
     inputs = np.random.default_rng(3).integers(0, 256, (6,) + network.input_shape)
     golden = run_integer(to_integer(network), input_thermometer(network, inputs))
     assert chained(plan, inputs) == plan.pack_outputs(golden.scores, golden.argmax)
+
+
+TFC_LIKE = ((1, 8, 8), (("flatten",), ("dense", 32), ("dense", 32), ("dense", 10)))
+
+
+@pytest.mark.parametrize("target, pipelined", [(1, True), (2, True), (4, True), (5, False),
+                                               (64, False)])
+def test_argmax_pipelined_only_where_it_would_set_the_pace(target, pipelined):
+    """A dense net of 10 classes: the one-at-a-time argmax takes a word every 5 cycles
+    (4 stages + 1); below that target the mapper pipelines it and the network runs at
+    its target, the cycle model agreeing (without it, 5)."""
+    from dataclasses import replace
+
+    from popcorn.mapping.network_map import NetworkPlan
+
+    network = random_network("bnn", seed=4, layout=TFC_LIKE)
+    plan = map_network(network, target_cycles=target)
+    argmax = plan.stages[-1]
+    assert argmax.pipelined == pipelined and argmax.timing()[0].pipelined == pipelined
+    assert plan.cycles_per_image == target
+    if pipelined:
+        slow = NetworkPlan(network, plan.integer, plan.stages[:-1] +
+                           (replace(argmax, pipelined=False),), plan.input_shape)
+        assert slow.cycles_per_image == 5

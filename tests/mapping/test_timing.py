@@ -52,6 +52,9 @@ def test_flatten_and_argmax_models():
     cycles = run_one(ArgmaxTiming(stages=3), 5, 5)
     assert [o - i for i, o in zip(cycles.inputs, cycles.outputs)] == [3] * 5
     assert set(b - a for a, b in itertools.pairwise(cycles.outputs)) == {4}   # one at a time
+    cycles = run_one(ArgmaxTiming(stages=3, pipelined=True), 5, 5)
+    assert [o - i for i, o in zip(cycles.inputs, cycles.outputs)] == [3] * 5
+    assert set(b - a for a, b in itertools.pairwise(cycles.outputs)) == {1}   # pipelined
 
 
 @pytest.mark.parametrize("pe, simd", [(1, 1), (2, 3), (5, 12), (5, 1)])

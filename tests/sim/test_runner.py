@@ -27,7 +27,7 @@ def test_argmax_block(tmp_path):
 
 
 @pytest.mark.parametrize("classes", [1, 2, 3, 10, 17])
-def test_argmax_pipelined_tournament(classes, tmp_path):
+def test_argmax_tournament_one_word_at_a_time(classes, tmp_path):
     rng = np.random.default_rng(classes)
     scores = rng.integers(-8, 8, (50, classes))      # narrow range: many ties
     scores[0] = 3
