@@ -61,8 +61,9 @@ class FrameReceiver(wiring.Component):
         with m.Elif(~long):
             m.d.sync += [silence.eq(silence + 1), long.eq(silence == self._idle - 1)]
 
-        kind, tag, lost = Signal(8), Signal(8), Signal()
-        length = Signal(16)
+        tag, lost = Signal(8), Signal()
+        # the header's checks, a byte at a time, each a register for the next state
+        weights, bad_kind, low_ok = Signal(), Signal(), Signal()
         count = Signal(range(MAX_PAYLOAD + 1))
         last = Signal()                     # count == 1, registered
         to_weights = Signal()
@@ -95,27 +96,30 @@ class FrameReceiver(wiring.Component):
                 with m.If(took & (byte == REQUEST_SYNC)):
                     m.d.sync += [lost.eq(0), tag.eq(0)]
                     m.next = "kind"
-            for state, target, after in (("kind", kind, "tag"), ("tag", tag, "len0"),
-                                         ("len0", length[:8], "len1")):
+            weights_ok = self._weight_bytes is not None
+            expected = Mux(weights, self._weight_bytes or 0, self._image_bytes)
+            checks = {"kind": [weights.eq(byte == WEIGHTS),
+                               bad_kind.eq((byte != IMAGE)
+                                           & ((byte != WEIGHTS) | (not weights_ok)))],
+                      "tag": [tag.eq(byte)],
+                      "len0": [low_ok.eq(byte == expected[:8])]}
+            for state, after in (("kind", "tag"), ("tag", "len0"), ("len0", "len1")):
                 with m.State(state):
                     with m.If(took):
-                        m.d.sync += target.eq(byte)
+                        m.d.sync += checks[state]
                         m.next = after
                     with m.Elif(quiet):
                         verdict(TRUNCATED, with_result=0, discard=0)
             with m.State("len1"):
-                n = Cat(length[:8], byte)
-                weights_ok = self._weight_bytes is not None
-                expected = Mux(kind == WEIGHTS, self._weight_bytes or 0, self._image_bytes)
                 with m.If(took):
-                    m.d.sync += [to_weights.eq(kind == WEIGHTS), count.eq(expected),
-                                 last.eq(Mux(kind == WEIGHTS, self._weight_bytes == 1,
+                    m.d.sync += [to_weights.eq(weights), count.eq(expected),
+                                 last.eq(Mux(weights, self._weight_bytes == 1,
                                              self._image_bytes == 1))]
-                    with m.If((kind != IMAGE) & ((kind != WEIGHTS) | (not weights_ok))):
+                    with m.If(bad_kind):
                         verdict(BAD_KIND, with_result=0, discard=1)
-                    with m.Elif((kind == WEIGHTS) & self.loaded):
+                    with m.Elif(weights & self.loaded):
                         verdict(LOADED, with_result=0, discard=1)
-                    with m.Elif(n != expected):
+                    with m.Elif(~low_ok | (byte != expected[8:])):
                         verdict(BAD_LENGTH, with_result=0, discard=1)
                     with m.Else():
                         m.next = "payload"
@@ -264,8 +268,9 @@ class FrameTransmitter(wiring.Component):
             self.verdict.ready.eq(fsm.ongoing("idle")),
             self.result.ready.eq(fsm.ongoing("drop") | fsm.ongoing("release")),
             # (result.valid is high in every reachable payload cycle; the induction needs it)
-            self.o.valid.eq(sending & settled[1]
-                            & (~fsm.ongoing("payload") | self.result.valid)),
+            # (settled[1] implies a sending state: it is set there only, and cleared by
+            # every send, the only way out of one)
+            self.o.valid.eq(settled[1] & (~fsm.ongoing("payload") | self.result.valid)),
             self.o.payload.eq(byte),
             crc.start.eq(fsm.ongoing("status")), crc.valid.eq(sent & counted)]
         return m
