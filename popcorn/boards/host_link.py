@@ -337,9 +337,12 @@ class UARTLink(wiring.Component):
             m.d.comb += receiver.loaded.eq(core.loaded)
         if self._fault:
             m.d.comb += transmitter.fault.eq(core.error)
-        m.d.comb += [verdicts.w_data.eq(receiver.verdict.payload),
-                     verdicts.w_en.eq(receiver.verdict.valid),
-                     receiver.verdict.ready.eq(verdicts.w_rdy),
+        # (the parser's verdict state waits on a register, not on the FIFO's level)
+        m.submodules.verdict_slice = verdict_slice = RegisterSlice(VERDICT)
+        wiring.connect(m, receiver.verdict, verdict_slice.i)
+        m.d.comb += [verdicts.w_data.eq(verdict_slice.o.payload),
+                     verdicts.w_en.eq(verdict_slice.o.valid),
+                     verdict_slice.o.ready.eq(verdicts.w_rdy),
                      transmitter.verdict.payload.eq(verdicts.r_data),
                      transmitter.verdict.valid.eq(verdicts.r_rdy),
                      verdicts.r_en.eq(transmitter.verdict.ready)]

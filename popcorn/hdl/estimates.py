@@ -392,10 +392,11 @@ def mva_features(folding, family="ice40"):
         + flags * (1 + f.pipeline + f.weight_stage) \
         + f.weight_stage * (pe * m_ * simd + f.fold_width)
     if f.product_stage:
-        # sum A P per lane, what its record still holds for the stages after it (C', and
-        # the thresholds and modes of comparators), valid and final
-        feats["ff"] += pe * (2 * width + (f.levels * (width + 2) if f.activation is not None
-                                          else 0)) + 2
+        # the partial sums of A P per lane, what its record still holds for the stages
+        # after it (C', and the thresholds and modes of comparators), valid and final
+        feats["ff"] += pe * ((f.product_partials + 1) * width
+                             + (f.levels * (width + 2) if f.activation is not None
+                                else 0)) + 2
     if f.compare_stage:
         # Y per lane, the thresholds and modes of its record, valid and final
         feats["ff"] += pe * (width + f.levels * (width + 2)) + 2

@@ -261,7 +261,7 @@ class MatrixVectorActivation(wiring.Component):
                                 acc_flags["q"])
                 m.d.comb += product.eq(pc * scale)
             else:                                   # every A_q * P as shift-adds, then pick
-                prods = [self._constant_product(pc, n) for n in range(len(pairs))]
+                prods = [_sum(self._constant_product(pc, n)) for n in range(len(pairs))]
                 m.d.comb += product.eq(_select(prods, acc_flags["q"]))
             total = Signal(signed(width), name=f"ytotal{p}")
             acc = Signal(signed(width), name=f"yacc{p}")
@@ -309,6 +309,7 @@ class MatrixVectorActivation(wiring.Component):
                     s2_count, p, lambda name, n, p=p: field(p, name, n))
         if f.product_stage:
             for p in range(pe):
+                assert len(partials[p]) == f.product_partials
                 regs = [Signal(signed(width), name=f"s3p_products{p}_{k}")
                         for k in range(len(partials[p]))]
                 with m.If(advance):
@@ -338,7 +339,7 @@ class MatrixVectorActivation(wiring.Component):
                 terms = partials[p] + [offset]
                 if f.addend is not None:
                     terms.append(offset_side.word_select(p, f.addend_width).as_signed())
-                m.d.comb += y.eq(sum(terms[1:], terms[0]))
+                m.d.comb += y.eq(_sum(terms))
             if f.activation is None:
                 results.append(y)
                 continue
@@ -485,39 +486,41 @@ class MatrixVectorActivation(wiring.Component):
         return bits
 
     def _constant_product(self, count, n):
-        """``A_n * count`` for the uniform constant A of pair n: shifted adds over its
-        canonical signed digits (``multiply="shift-add"``) or a ``*`` (``"dsp"``)."""
+        """The terms of ``A_n * count`` for the uniform constant A of pair n: shifted
+        counts, one per canonical signed digit (``multiply="shift-add"``; none for 0), or
+        one ``*`` (``"dsp"``)."""
         f = self._folding
         scale, _ = f.affine()
         a = int(scale.reshape(f.channels, -1)[0, n])
         if f.multiply == "dsp":
-            return count * a
-        terms = [(count << s) if d > 0 else -(count << s) for s, d in csd_digits(a)]
-        if not terms:
-            return Const(0, 1)
-        return sum(terms[1:], terms[0])
+            return [count * a]
+        return [(count << s) if d > 0 else -(count << s) for s, d in csd_digits(a)]
 
     def _combine(self, counts, p, field):
-        """``sum_ij A_ij P_ij`` of lane p (parallel bases) as a list of terms to add: one
-        with A constant or multiplied in a DSP; with A from the record in logic, two (the
-        product stage's registers): the low half of each P's bits times A and the high
-        half's, shifted, so that no path runs through a whole multiply (the digits
-        demo's scores layer on the UP5K: 24.3 ns through ten cells)."""
+        """``sum_ij A_ij P_ij`` of lane p (parallel bases) as a list of partial sums to add,
+        ``LinearFolding.product_partials`` of them with a product stage (else one), so that
+        no path runs through a whole multiply or a long sum (the digits demo on the UP5K:
+        24.3 ns through the scores layer's ten cells, 12 cells through the first layer's
+        five shifted counts and C')."""
         f = self._folding
         pairs = [(i, j) for i in range(f.weight_bases) for j in range(f.act_bases)]
         if f.uniform_scale:
-            terms = [self._constant_product(counts[p, i, j], n)
-                     for n, (i, j) in enumerate(pairs)]
-            return [sum(terms[1:], terms[0])]
+            terms = [term for n, (i, j) in enumerate(pairs)
+                     for term in self._constant_product(counts[p, i, j], n)]
+            halves = [terms[:len(terms) // 2], terms[len(terms) // 2:]] \
+                if f.product_stage else [terms]
+            return [_sum(half) for half in halves]
         counts = [counts[p, i, j] for i, j in pairs]
         scales = [field("scale", n) for n in range(len(pairs))]
-        half = (len(counts[0]) + 1) // 2
-        if f.multiply == "dsp" or len(counts[0]) < 2:
-            halves = [[c * a for c, a in zip(counts, scales)]]
-        else:
-            halves = [[c[:half] * a for c, a in zip(counts, scales)],
-                      [(c[half:] * a) << half for c, a in zip(counts, scales)]]
-        return [sum(terms[1:], terms[0]) for terms in halves]
+        if f.multiply == "dsp":
+            return [_sum([c * a for c, a in zip(counts, scales)])]
+        return [_sum([(c[k:k + 2] * a) << k for c, a in zip(counts, scales)])
+                for k in range(0, len(counts[0]), 2)]
+
+
+def _sum(terms):
+    """The sum of ``terms`` (0 for none)."""
+    return sum(terms[1:], terms[0]) if terms else Const(0, 1)
 
 
 def _cleared(value, clear):

@@ -386,12 +386,38 @@ class LinearFolding:
 
     @property
     def product_stage(self):
-        """1 when the engine registers ``sum_ij A P`` before it adds C': with parallel bases
-        and A per channel, read from the channel record and multiplied in logic (or a
-        DSP), whose path from the record through the multiply and the add set the digits
-        demo's clock on the UP5K (its scores layer, 26.8 ns). Else 0."""
-        return int(not self.compares_counts and not self.uniform_scale
-                   and not (self.bases == "serial" and self.pairs_per_fold > 1))
+        """1 when the engine registers ``sum_ij A P`` (as two partial sums) before it adds
+        C', with parallel bases: when A is per channel, read from the channel record and
+        multiplied in logic (or a DSP), whose path from the record through the multiply and
+        the add set the digits demo's clock on the UP5K (its scores layer, 26.8 ns); and
+        when a uniform A's products are more than two terms (shifted counts, one per
+        canonical signed digit; one product each with ``multiply="dsp"``), whose sum with
+        C' took the demo's first layer (five bit planes) through 12 cells. Else 0."""
+        if self.compares_counts or (self.bases == "serial" and self.pairs_per_fold > 1):
+            return 0
+        return int(not self.uniform_scale or self.constant_terms > 2)
+
+    @property
+    def product_partials(self):
+        """Registers per lane of the product stage (0 without one), the partial sums of
+        ``sum_ij A P`` that C' is added to: two halves of a uniform A's terms; one product
+        in a DSP; in logic, one per two bits of P (``sum_ij (P_ij[k:k+2] * A_ij) << k``:
+        one adder of two multiples of A each)."""
+        if not self.product_stage:
+            return 0
+        if self.uniform_scale:
+            return 2
+        return 1 if self.multiply == "dsp" else -(-self.count_max.bit_length() // 2)
+
+    @property
+    def constant_terms(self):
+        """Terms of ``sum_ij A P`` with a uniform A: a shifted count per canonical signed
+        digit of each A_ij, or one product per pair with ``multiply="dsp"``."""
+        scale, _ = self.affine()
+        row = scale.reshape(self.channels, -1)[0]
+        if self.multiply == "dsp":
+            return len(row)
+        return sum(len(csd_digits(int(a))) for a in row)
 
     @property
     def weight_stage(self):

@@ -31,14 +31,20 @@ def random_bases(folding, count, rng):
 def compare_stage(folding):
     """The engine's contract: Y is registered before the comparators (one more cycle of
     latency) in a layer with comparators that does not compare the counts directly, i.e.
-    with more than one base pair; and sum A P before C' is added (one more) when A differs
-    between channels and the base pairs are in parallel."""
+    with more than one base pair; and sum A P before C' is added (one more) with the base
+    pairs in parallel when A differs between channels, or when a uniform A's products are
+    more than two terms (one per non-zero digit of each A's non-adjacent form, whose count
+    is the popcount of a ^ 3a; one per pair in a DSP)."""
     pairs = folding.weight_bases * folding.act_bases
     scale, _ = folding.affine()
     per_channel = bool((scale != scale[:1]).any())
     parallel = folding.bases == "parallel" or pairs == 1
+    counts_compared = folding.activation is not None and pairs == 1
+    row = [abs(int(a)) for a in scale.reshape(folding.channels, -1)[0]]
+    terms = len(row) if folding.multiply == "dsp" else sum(bin(a ^ 3 * a).count("1")
+                                                            for a in row)
     return int(folding.activation is not None and pairs > 1) \
-        + int(per_channel and parallel and (folding.activation is None or pairs > 1))
+        + int(parallel and not counts_compared and (per_channel or terms > 2))
 
 
 def run(folding, tmp_path, count=120, seed=0):
