@@ -120,7 +120,7 @@ def pe_features(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
                 group=None):
     """Structural counts of a :class:`~popcorn.hdl.pe.BinaryPE` (see :func:`tree_features`),
     plus ``extra`` LUT4 (accumulator, affine output step, fold counter) and its FFs."""
-    mixed = weight_encoding != act_encoding
+    mixed = weight_encoding != act_encoding   # two tree bits per element (BinaryPE says why)
     if group is None:
         group = 4 if mixed else 3
     feats = tree_features(simd * (2 if mixed else 1), group, pipeline,
