@@ -93,18 +93,20 @@ def link_cost(board, in_width, out_shape, build_root):
     return _LINK[key]
 
 
-def critical_path(build_dir, pe="link.core.core"):
+def critical_path(build_dir, pe="link.core.core", outside="link"):
     """Where nextpnr's critical clock-to-clock path runs, by its two end cells: ``"PE"``
-    when both are cells of the PE (names starting with ``pe``: ``link.core.core`` behind
-    the link, ``pe.`` in the harness), ``"link"`` when neither is (UART, width
-    converters), else ``"link-PE"``; with the end cells. (LUTs that ABC merged across
-    the boundary carry either side's names, so the ends decide.)"""
+    when both are cells of the PE (names starting with ``pe``), ``outside`` when neither
+    is, else ``f"{outside}-PE"``; with the end cells. Cells are named after nets, so
+    LUTs merged across the boundary may carry either side's names: only the ends decide,
+    and a flip-flop named after the PE's input port (``pe.i__...``) is the register
+    driving it, outside the PE (which does not register its inputs)."""
     report = json.loads((build_dir / "top_report.json").read_text())
     for path in report["critical_paths"]:
         if "clk" in path["from"] and "clk" in path["to"]:
             cells = [step["to"]["cell"] for step in path["path"] if "to" in step]
-            inside = [c.startswith(pe) for c in (cells[0], cells[-1])]
-            where = "PE" if all(inside) else "link-PE" if any(inside) else "link"
+            inside = [c.startswith(pe) and not c.startswith(f"{pe}.i__")
+                      for c in (cells[0], cells[-1])]
+            where = "PE" if all(inside) else f"{outside}-PE" if any(inside) else outside
             return where, f"{cells[0]} -> {cells[-1]}"
     return "?", ""
 
@@ -124,7 +126,8 @@ def measure(board, simd, pipeline, group, build_root, encodings=("pm1", "pm1")):
     link = link_cost(board, 2 * simd, signed(pe_output_width(simd)), build_root)
     est = estimate_pe(**kw, family=FAMILY[board])
     where, ends = critical_path(build_root / tag / "board")
-    alone_where, alone_ends = critical_path(build_root / tag / "harness", pe="pe.")
+    alone_where, alone_ends = critical_path(build_root / tag / "harness", pe="pe",
+                                            outside="harness")
     row = {
         "board": board, "device": impl.device, "simd": simd, "pipeline": pipeline,
         "group": group, "carry_in": CARRY_IN[board],
@@ -170,7 +173,8 @@ def markdown(rows, chosen):
         "the XOR): the PE's own speed when the link limits `fmax`.",
         "Yosys options: iCE40 default, ECP5 `-nowidelut` (see `benchmarks/_common.py`).",
         "`path in`: where nextpnr's critical path starts and ends: `PE`, `link` (UART and",
-        "width converters) or `link-PE` (one end in each).",
+        "width converters) or `link-PE` (one end in each); `alone path in`: `PE`,",
+        "`harness` (LFSR, input shift register, output XOR) or `harness-PE`.",
         f"Targets (issue 12): >= {TARGETS_MHZ['icebreaker']:g} MHz on UP5K, "
         f">= {TARGETS_MHZ['ulx3s-85f']:g} MHz on ECP5, <= {LUT_PER_BIT} LUT4 per input bit;",
         "`meets`: the LUT4 budget and the fmax behind the link / alone.",

@@ -73,7 +73,8 @@ class BinaryPE(wiring.Component):
         (:func:`~popcorn.hdl.popcount.tree_plan`): 3-bit groups, then 3 + 3 + 1 = 7,
         7 + 7 + 1 = 15, ..., so every sum fills its width and a quarter of the elements
         skip the compressors. Same-kind pairs send those elements down the tree as their
-        raw ``(t_k, v_k)`` pair so that the XNOR/AND folds into the adder. SIMD 256,
+        raw ``(t_k, v_k)`` pair so that the XNOR/AND folds into the adder (mixed pairs
+        send their tree bits). SIMD 256,
         pm1 x pm1, pipeline 8 (Yosys): 632 against 718 LUT4 on ECP5, 518 against 598 on
         iCE40; placed alone (``benchmarks/pe_speed.py``) ECP5 keeps its speed (254 against
         267 MHz) but on iCE40 every carry-in enters an ``SB_CARRY`` chain through a LUT and

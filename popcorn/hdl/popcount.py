@@ -6,7 +6,8 @@ The pipelined tree has two kinds of level:
    group is counted with plain Boolean logic (half/full adders, no ``+``), so that on a
    LUT4 FPGA every bit of a group's count is one LUT whose inputs are the group's bits;
 2. *adder* levels: a balanced binary tree of carry-chain adders (``SB_CARRY`` on iCE40,
-   ``CCU2C`` on ECP5), each sum only as wide as its largest possible value.
+   ``CCU2C`` on ECP5), each sum only as wide as its largest possible value; optionally
+   (``tree_plan(..., carry_in=True)``) each adder also takes one input bit as carry-in.
 
 Measured (``reports/blocks/sweep.md``): Yosys turns a purely combinational region of
 adders into one carry-save tree, while registered levels become carry chains; on iCE40
