@@ -46,6 +46,11 @@ class BinaryPE(wiring.Component):
     The mixed pairs count two bits per element because ``2*pc(AND) - pc(v) =
     pc(t & v) + pc(t | ~v) - K`` (and symmetrically), which keeps one tree; both bits of an
     element sit in the same compressor group, so the gate logic folds into its LUTs.
+    The dataflow engines count one bit (XNOR) and subtract the number z of -1 weights,
+    known there from the constant weights; here the weights stream in, so z is a second
+    popcount of K bits and the tree counts 2K bits either way. Measured (Yosys, pm1 x zo,
+    SIMD 256, pipeline 4 / 8): two bits in 4-bit groups 1041 / 891 LUT4 on iCE40 and
+    1146 / 1123 on ECP5, XNOR and weight bits in 3-bit groups 1224 / 1024 and 1298 / 1222.
 
     Parameters
     ----------
@@ -63,6 +68,17 @@ class BinaryPE(wiring.Component):
         adder over three XNOR/AND bits: the fewest LUT4 of groups 1-4 in the popcount
         sweep of ``reports/blocks/sweep.md``, and 598 against 652 LUT4 for group 2 in the
         N=256 PE on iCE40), 4 for mixed pairs (two elements of two bits each).
+    carry_in : bool
+        Whether each tree adder also adds one element's bit as its carry-in
+        (:func:`~popcorn.hdl.popcount.tree_plan`): 3-bit groups, then 3 + 3 + 1 = 7,
+        7 + 7 + 1 = 15, ..., so every sum fills its width and a quarter of the elements
+        skip the compressors. Same-kind pairs send those elements down the tree as their
+        raw ``(t_k, v_k)`` pair so that the XNOR/AND folds into the adder (mixed pairs
+        send their tree bits). SIMD 256,
+        pm1 x pm1, pipeline 8 (Yosys): 632 against 718 LUT4 on ECP5, 518 against 598 on
+        iCE40; placed alone (``benchmarks/pe_speed.py``) ECP5 keeps its speed (254 against
+        267 MHz) but on iCE40 every carry-in enters an ``SB_CARRY`` chain through a LUT and
+        a routed hop (70 against 86 MHz), hence off by default.
 
     Ports
     -----
@@ -84,7 +100,7 @@ class BinaryPE(wiring.Component):
     """
 
     def __init__(self, *, simd, folds=1, weight_encoding="pm1", act_encoding="pm1",
-                 pipeline=0, group=None):
+                 pipeline=0, group=None, carry_in=False):
         _check_int(simd, "SIMD width", minimum=1, maximum=MAX_SIMD)
         _check_int(folds, "fold count", minimum=1)
         for name, enc in (("weight encoding", weight_encoding),
@@ -99,7 +115,7 @@ class BinaryPE(wiring.Component):
         if group is None:
             group = 4 if self._mixed else 3
         self._plan = tree_plan(simd * (2 if self._mixed else 1), group, pipeline,
-                               max_width=2 * MAX_SIMD)
+                               max_width=2 * MAX_SIMD, carry_in=carry_in)
         self._k = simd * folds
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"weights": simd, "acts": simd}))),
@@ -112,6 +128,7 @@ class BinaryPE(wiring.Component):
     act_encoding = property(lambda self: self._encodings[1])
     pipeline = property(lambda self: self._plan.pipeline)
     group = property(lambda self: self._plan.group)
+    carry_in = property(lambda self: self._plan.carry_in)
     plan = property(lambda self: self._plan)
 
     @property
@@ -160,19 +177,24 @@ class BinaryPE(wiring.Component):
         if not self._mixed:
             elem = Signal(simd, name="elem")
             m.d.comb += elem.eq(~(t ^ v) if wenc == "pm1" else t & v)
-            bits = [elem[k] for k in range(simd)]
+            # Carry-in bits go down the tree as their raw (t_k, v_k) pair.
+            cut = plan.group * plan.leaves
+            bits = ([elem[k] for k in range(min(cut, simd))]
+                    + [Cat(t[k], v[k]) for k in range(cut, simd)])
+            carry_fn = (lambda r: ~(r[0] ^ r[1])) if wenc == "pm1" else (lambda r: r[0] & r[1])
         else:
             both = Signal(simd, name="both")
             other = Signal(simd, name="other")
             # pm1 x zo: t | ~v; zo x pm1: v | ~t.
             m.d.comb += [both.eq(t & v), other.eq(t | ~v if wenc == "pm1" else v | ~t)]
             bits = [b for k in range(simd) for b in (both[k], other[k])]
+            carry_fn = None
 
         # One enable for the whole chain: tree stages, accumulator, output register.
         en = Signal()
         m.d.comb += [en.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(en)]
         ctl = StageControl(m, plan.pipeline, i_valid=self.i.valid, en=en, name="tree")
-        count, _ = build_tree(m, bits, plan, ctl.en)
+        count, _ = build_tree(m, bits, plan, ctl.en, carry_fn=carry_fn)
         t_last = ctl.tag(last, name="last")
 
         # Accumulator stage: `done` marks a finished vector in `acc`.

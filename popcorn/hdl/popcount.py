@@ -6,7 +6,8 @@ The pipelined tree has two kinds of level:
    group is counted with plain Boolean logic (half/full adders, no ``+``), so that on a
    LUT4 FPGA every bit of a group's count is one LUT whose inputs are the group's bits;
 2. *adder* levels: a balanced binary tree of carry-chain adders (``SB_CARRY`` on iCE40,
-   ``CCU2C`` on ECP5), each sum only as wide as its largest possible value.
+   ``CCU2C`` on ECP5), each sum only as wide as its largest possible value; optionally
+   (``tree_plan(..., carry_in=True)``) each adder also takes one input bit as carry-in.
 
 Measured (``reports/blocks/sweep.md``): Yosys turns a purely combinational region of
 adders into one carry-save tree, while registered levels become carry chains; on iCE40
@@ -71,18 +72,28 @@ class TreePlan:
     pipeline : int
         Number of register stages; also the latency in cycles.
     levels : int
-        Logic levels: 1 compressor level plus ``ceil(log2(ceil(width / group)))`` adder
-        levels.
+        Logic levels: 1 compressor level plus ``ceil(log2(leaves))`` adder levels.
     registered : tuple of int
         The levels (1-based) followed by a register: ``ceil(j * levels / pipeline)`` for
         ``j = 1 .. pipeline``; the last one is ``levels``, so the output is registered
         whenever ``pipeline > 0``.
+    carry_in : bool
+        Whether each adder also adds one input bit (its carry-in), see :func:`tree_plan`.
     """
     width: int
     group: int
     pipeline: int
     levels: int
     registered: tuple
+    carry_in: bool = False
+
+    @property
+    def leaves(self):
+        """Compressor groups: ``ceil(width / group)``, with carry-in
+        ``ceil((width + 1) / (group + 1))``."""
+        if self.carry_in:
+            return ceil((self.width + 1) / (self.group + 1))
+        return ceil(self.width / self.group)
 
     @property
     def latency(self):
@@ -95,19 +106,28 @@ class TreePlan:
         return self.width.bit_length()
 
 
-def tree_plan(width, group, pipeline, *, max_width=MAX_WIDTH):
-    """Check the parameters and return the :class:`TreePlan`."""
+def tree_plan(width, group, pipeline, *, max_width=MAX_WIDTH, carry_in=False):
+    """Check the parameters and return the :class:`TreePlan`.
+
+    ``carry_in``: the first ``group * leaves`` bits go to the compressors and each of the
+    rest is a carry-in of one adder (lowest level first), ``a + b + c``. With 3-bit groups
+    and ``leaves = ceil((width + 1) / 4)`` every sum's range fills its width (3 + 3 + 1 =
+    7, 7 + 7 + 1 = 15, ...), where a plain tree's 3 + 3 = 6 wastes a code in every adder.
+    """
     _check_int(width, "popcount width", minimum=1, maximum=max_width)
     _check_int(group, "compressor group", minimum=1, maximum=4)
     _check_int(pipeline, "pipeline depth", minimum=0)
-    levels = tree_levels(width, group)
+    if carry_in:
+        levels = 1 + (ceil((width + 1) / (group + 1)) - 1).bit_length()
+    else:
+        levels = tree_levels(width, group)
     if pipeline > levels:
         raise ValueError(f"pipeline depth must be at most {levels} (the logic levels of the "
                          f"popcount tree of {width} bits in {group}-bit groups), "
                          f"not {pipeline!r}")
     registered = tuple(ceil(j * levels / pipeline) for j in range(1, pipeline + 1))
     return TreePlan(width=width, group=group, pipeline=pipeline, levels=levels,
-                    registered=registered)
+                    registered=registered, carry_in=carry_in)
 
 
 def _count_bits(bits):
@@ -138,54 +158,76 @@ def _count_bits(bits):
     return out
 
 
-def build_tree(m, bits, plan, enables, *, name="pc"):
+def build_tree(m, bits, plan, enables, *, name="pc", carry_fn=None):
     """Emit the popcount tree of ``bits`` into module ``m``.
 
     ``bits`` is a list of 1-bit ``Value`` (any logic in front of them, e.g. an XNOR, ends
     up inside the compressor LUTs).
     ``enables[s]`` is the clock enable of register stage ``s`` (``len == plan.pipeline``).
+    With ``plan.carry_in`` the entries of ``bits`` left over by the compressors
+    (``bits[plan.group * plan.leaves:]``) are the adders' carry-ins: each is registered as
+    given alongside the tree until its adder, which adds ``carry_fn(entry)`` (default: the
+    entry, a 1-bit value). An entry may be raw inputs (e.g. ``Cat(t_k, v_k)``) with
+    ``carry_fn`` their 1-bit function (XNOR): the function then folds into the adder's
+    LUTs instead of taking a LUT of its own (2 flip-flops a register stage instead of 1;
+    SIMD 256 pm1 x pm1 PE, every level registered: 608 against 672 LUT4 on ECP5). An adder
+    with a carry-in ``c`` is written ``(Cat(c, a) + Cat(c, b))[1:]``, one two-operand add
+    that Yosys maps to a carry chain (ECP5 ``CCU2C``, 254 MHz placed), where ``a + b + c``
+    becomes LUT logic three levels deep (233 MHz).
     Returns ``(count, maxval)``: ``count`` an unsigned ``Signal`` exactly as wide as
     ``maxval`` needs.
     """
     assert len(enables) == plan.pipeline
     stage = 0
 
-    def register(nodes, level):
-        nonlocal stage
+    def register(nodes, level, kind="l"):
         if level not in plan.registered:
             return nodes
         out = []
         for n, (value, maxval) in enumerate(nodes):
-            reg = Signal(maxval.bit_length() or 1, name=f"{name}_l{level}_{n}", reset_less=True)
+            reg = Signal(len(value) if kind == "s" else maxval.bit_length() or 1,
+                         name=f"{name}_{kind}{level}_{n}", reset_less=True)
             with m.If(enables[stage]):
                 m.d.sync += reg.eq(value)
             out.append((reg, maxval))
-        stage += 1
         return out
 
+    def register_all(nodes, spare, level):
+        nonlocal stage
+        nodes, spare = register(nodes, level), register(spare, level, "s")
+        stage += level in plan.registered
+        return nodes, spare
+
     # Level 1: compressors.
+    cut = plan.group * plan.leaves
+    spare = [(bit, 1) for bit in bits[cut:]]
     nodes = []
-    for n in range(0, len(bits), plan.group):
+    for n in range(0, min(cut, len(bits)), plan.group):
         grp = bits[n:n + plan.group]
         count = Signal(len(grp).bit_length(), name=f"{name}_c{n // plan.group}")
         m.d.comb += count.eq(Cat(*_count_bits(grp)))
         nodes.append((count, len(grp)))
     level = 1
-    nodes = register(nodes, level)
-    # Adder levels: pair neighbours; an odd one out moves up unchanged.
+    nodes, spare = register_all(nodes, spare, level)
+    # Adder levels: pair neighbours (plus a carry-in while spare bits last); an odd one
+    # out moves up unchanged.
     while len(nodes) > 1:
         level += 1
         paired = []
         for n in range(0, len(nodes) - 1, 2):
             (a, amax), (b, bmax) = nodes[n], nodes[n + 1]
-            total = amax + bmax
+            total, value = amax + bmax, a + b
+            if spare:
+                carry, _ = spare.pop(0)
+                carry = carry_fn(carry) if carry_fn else carry
+                total, value = total + 1, (Cat(carry, a) + Cat(carry, b))[1:]
             s = Signal(total.bit_length(), name=f"{name}_a{level}_{n // 2}")
-            m.d.comb += s.eq(a + b)
+            m.d.comb += s.eq(value)
             paired.append((s, total))
         if len(nodes) % 2:
             paired.append(nodes[-1])
-        nodes = register(paired, level)
-    assert level == plan.levels and stage == plan.pipeline, (level, stage, plan)
+        nodes, spare = register_all(paired, spare, level)
+    assert level == plan.levels and stage == plan.pipeline and not spare, (level, stage, plan)
     return nodes[0]
 
 

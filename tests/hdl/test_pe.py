@@ -38,10 +38,10 @@ def case(simd, folds, wenc, aenc, pipeline, vectors, seed, idle=0.3, stall=0.3, 
                 seed=seed, idle=idle, stall=stall)
 
 
-def run(simd, folds, wenc, aenc, pipeline, vectors, tmp_path, group=None):
+def run(simd, folds, wenc, aenc, pipeline, vectors, tmp_path, group=None, carry_in=False):
     c = case(simd, folds, wenc, aenc, pipeline, vectors, seed=simd * 31 + folds * 7 + pipeline)
     dut = BinaryPE(simd=simd, folds=folds, weight_encoding=wenc, act_encoding=aenc,
-                   pipeline=pipeline, group=group)
+                   pipeline=pipeline, group=group, carry_in=carry_in)
     measured = run_testbench(dut, test_module="popcorn.sim.testbenches.pe_tb",
                              build_dir=tmp_path, case=c)
     return measured, dut, len(c["weights"])
@@ -63,6 +63,20 @@ def test_pe_four_encodings_folded(wenc, aenc, tmp_path):
 def test_pe_shapes(simd, folds, wenc, aenc, pipeline, group, tmp_path):
     measured, dut, n = run(simd, folds, wenc, aenc, pipeline, 100, tmp_path, group=group)
     assert measured == {"vectors": n, "interval": folds, "latency": pipeline + 2}
+
+
+@pytest.mark.parametrize("simd, folds, wenc, aenc, pipeline, group", [
+    (1, 1, "pm1", "pm1", 0, None),    # one element, no adder: no carry-in
+    (256, 1, "pm1", "pm1", 8, None),  # the benchmarked ECP5 shape: 61 raw carry-ins
+    (37, 2, "zo", "zo", 3, None),     # carry-ins across registered levels, odd width
+    (23, 3, "pm1", "zo", 2, None),    # mixed: tree bits as carry-ins
+    (10, 1, "zo", "pm1", 0, 2),       # combinational tree, 2-bit groups
+])
+def test_pe_carry_in(simd, folds, wenc, aenc, pipeline, group, tmp_path):
+    measured, dut, n = run(simd, folds, wenc, aenc, pipeline, 100, tmp_path, group=group,
+                           carry_in=True)
+    assert measured == {"vectors": n, "interval": folds, "latency": pipeline + 2}
+    assert dut.plan.leaves == -(-(dut.plan.width + 1) // (dut.plan.group + 1))
 
 
 @pytest.mark.slow
