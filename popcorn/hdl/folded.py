@@ -43,7 +43,7 @@ def folded_parts(plan, family="ice40"):
     is one constant), ``levels`` comparators and the scores' adder (about ``count_width``
     LUT4 each); ``memories``, the record and coefficient ROMs (or the coefficients' table:
     about ``coef_width`` LUT4 per three values), the two input banks and the two
-    activation banks as Yosys maps them, the weight stream (:func:`stream_resources`);
+    activation banks as Yosys maps them (block RAM packed), the weight stream (:func:`stream_resources`);
     ``argmax``. The control, counters, address
     arithmetic and word registers are :data:`FOLDED_FACTORS`' constant. ``ebr``, ``dsp``
     and ``spram`` (``64 / 16``) are totals."""
@@ -53,7 +53,7 @@ def folded_parts(plan, family="ice40"):
     per_lane = {"lut4": lanes["lut4"] + multiply + (max(plan.levels, 1) + 1) * cw + sw,
                 "ff": lanes["ff"] + 2 * cw + max(plan.levels, 1) + sw}
     records = rom_resources(plan.pe * plan.record_width, plan.record_words, family=family,
-                            words=plan.record_image())
+                            words=plan.record_image(), packed=True)
     if plan.uniform_coefficient is not None:
         coefs = {"lut4": 0, "ff": 0, "ebr": 0}
     elif plan.pair_coefficients is not None:       # a multiplexer of the table's values
@@ -61,10 +61,11 @@ def folded_parts(plan, family="ice40"):
                  "ebr": 0}
     else:
         coefs = rom_resources(plan.pe * aw, plan.record_words * plan.pairs, family=family,
-                              words=plan.coefficient_image())
-    acts = memory_resources(plan.planes * plan.simd, sum(plan.bank_words), family)
+                              words=plan.coefficient_image(), packed=True)
+    acts = memory_resources(plan.planes * plan.simd, sum(plan.bank_words), family,
+                            packed=True)
     bank_words, bank_bits = plan.input_bank
-    inbuf = memory_resources(bank_bits, plan.input_banks * bank_words, family)
+    inbuf = memory_resources(bank_bits, plan.input_banks * bank_words, family, packed=True)
     inbuf = {k: v * plan.layers[0].rows for k, v in inbuf.items()}
     argmax = estimate_serial_argmax(classes=plan.classes, width=plan.score_width,
                                     family=family)
@@ -87,7 +88,7 @@ def stream_resources(plan, family="ice40"):
     :data:`FOLDED_FACTORS` sweep streams a layer)."""
     if not plan.stream_words:
         return {"lut4": 0, "ff": 0, "ebr": 0}
-    queue = memory_resources(SPRAM_WIDTH, plan.stream_depth - 1, family)
+    queue = memory_resources(SPRAM_WIDTH, plan.stream_depth - 1, family, packed=True)
     word = plan.pe * plan.simd
     return {"lut4": queue["lut4"] + 100 + word + 10, "ebr": queue["ebr"],
             "ff": queue["ff"] + 2 * SPRAM_WIDTH + 32 + 40}

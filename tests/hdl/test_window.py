@@ -136,9 +136,10 @@ def test_ebr_count_packs_address_ranges_side_by_side():
     """Yosys maps a memory deeper than a tiling's depth with its address ranges side by
     side: 9 x 1088 in 3 EBRs of 256 x 16 (5 ranges of 9 bits), 5 x 700 in 1 (the folded
     coefficient ROMs of mnist-cnn-abc and -pa were counted 1 or 2 EBRs over)."""
-    assert memory_resources(9, 1088)["ebr"] == 3
-    assert memory_resources(5, 700)["ebr"] == 1
-    assert memory_resources(3, 1500)["ebr"] == 2
+    assert memory_resources(9, 1088, packed=True)["ebr"] == 3
+    assert memory_resources(5, 700, packed=True)["ebr"] == 1
+    assert memory_resources(3, 1500, packed=True)["ebr"] == 2
+    assert memory_resources(9, 1088)["ebr"] == 5
 
 
 @pytest.mark.parametrize("params, error, message", [
