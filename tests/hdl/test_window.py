@@ -132,6 +132,16 @@ def test_window_resource_estimate():
     assert SlidingWindow(height=4, width=4, channels=8, kernel=1).resources()["ebr"] == 0
 
 
+def test_ebr_count_packs_address_ranges_side_by_side():
+    """Yosys maps a memory deeper than a tiling's depth with its address ranges side by
+    side: 9 x 1088 in 3 EBRs of 256 x 16 (5 ranges of 9 bits), 5 x 700 in 1 (the folded
+    coefficient ROMs of mnist-cnn-abc and -pa were counted 1 or 2 EBRs over)."""
+    assert memory_resources(9, 1088, packed=True)["ebr"] == 3
+    assert memory_resources(5, 700, packed=True)["ebr"] == 1
+    assert memory_resources(3, 1500, packed=True)["ebr"] == 2
+    assert memory_resources(9, 1088)["ebr"] == 5
+
+
 @pytest.mark.parametrize("params, error, message", [
     (dict(kernel=0), ValueError, "kernel size must be a positive integer, not 0"),
     (dict(kernel=2.0), TypeError, "kernel size must be a positive integer, not 2.0"),
