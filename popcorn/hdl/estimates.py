@@ -335,9 +335,11 @@ def mva_features(folding, family="ice40"):
     if multiplies:
         sw = f.scale_width if not f.uniform_scale else \
             max(abs(int(a)).bit_length() + 1 for a in scale[0].ravel().tolist())
-        # synth_ecp5 infers MULT18X18D for every `*` (no option needed); synth_ice40 only
-        # with -dsp, which the board build passes when folding.needs_dsp
-        if f.multiply == "dsp" or family == "ecp5":
+        # a `*` (multiply="dsp", or serial bases): synth_ecp5 infers a MULT18X18D for each
+        # (no option needed), synth_ice40 with -dsp, which the board build passes
+        # (folding.needs_dsp); parallel "shift-add" writes gated multiples of A, logic on
+        # both families
+        if f.multiply == "dsp" or (family == "ecp5" and serial):
             feats["dsp"] += multiplies
         else:
             feats["arith"] += multiplies * 2 * pc_w * sw    # an array multiplier in LUTs
