@@ -210,7 +210,7 @@ class FrameTransmitter(wiring.Component):
                   ("len1", length[8:], None))
         keep = Signal()                       # the result goes into the reply
         with m.FSM() as fsm:
-            with m.State("idle"):             # the verdict, registered; the first byte
+            with m.State("idle"):             # the verdict, registered; index at byte 0
                 m.d.sync += index.eq(0)
                 with m.If(self.verdict.valid):
                     m.d.sync += [status.eq(v.status), tag.eq(v.tag), length.eq(0),
