@@ -10,7 +10,9 @@ also placed and routed behind the UART link (``BoardTop``, nextpnr) for fmax.
     PYTHONPATH=. python benchmarks/sweep_blocks.py --fit        # print fitted factors
     PYTHONPATH=. python benchmarks/sweep_blocks.py --engine [--families ice40 ecp5]
     PYTHONPATH=. python benchmarks/sweep_blocks.py --engine --rerender  # estimates only
-    PYTHONPATH=. python benchmarks/sweep_blocks.py --engine --fit       # ENGINE_FACTORS
+    PYTHONPATH=. python benchmarks/sweep_blocks.py --engine --only two-fold  # some layers
+    PYTHONPATH=. python benchmarks/sweep_blocks.py --engine --fit       # ENGINE_FACTORS and
+                                                                        # CONSTANT_WEIGHT_SHARING
 
 Writes ``reports/blocks/sweep.md`` and ``reports/blocks/sweep.json``; with ``--engine``
 the layer engine (``MatrixVectorActivation``) on a handful of layers beside
@@ -220,7 +222,7 @@ def markdown(rows, fmax_rows):
 def engine_points():
     """(name, LinearFolding, held_out) of the engine sweep: BNN (EBR weights), ABC-Net
     shaped with constant and per-channel A, parallel and serial bases, pipelined, DSP and
-    scores; and BNN layers with constant weights (NF*SF = 1), which fit
+    scores; and BNN layers with constant weights (one or two folds, NF*SF <= 2), which fit
     ``estimates.CONSTANT_WEIGHT_SHARING``. Held-out layers are not used in any fit."""
     from popcorn.mapping.synthetic import abc_per_channel, bnn_hidden
     from popcorn.mapping.linear import LinearFolding
@@ -251,6 +253,14 @@ def engine_points():
         points.append((f"BNN const {simd}->{pe} PE{pe} SIMD{simd} d{d} seed 2",
                        LinearFolding(*bnn_hidden(simd, pe, seed=2), pe=pe, simd=simd,
                                      pipeline=d), True))
+    # two folds of constant words (NF = 2 or SF = 2), picked by the fold bit
+    for fan_in, channels, pe, simd, d, held in (
+            (64, 16, 8, 64, 4, False), (64, 32, 16, 64, 0, False), (128, 8, 8, 64, 4, False),
+            (256, 8, 4, 256, 4, False), (256, 4, 4, 128, 0, False),
+            (96, 24, 12, 96, 2, True), (256, 8, 4, 256, 0, True)):
+        points.append((f"BNN two-fold {fan_in}->{channels} PE{pe} SIMD{simd} d{d}",
+                       LinearFolding(*bnn_hidden(fan_in, channels, seed=4), pe=pe,
+                                     simd=simd, pipeline=d), held))
     # the trained demo network's layers, as `popcorn build` maps them
     from popcorn.examples import load_example
     from popcorn.mapping.network_map import map_network
@@ -277,7 +287,7 @@ def engine_fit(out):
     saved engine counts of the layers whose weights come from a ROM (not held out)."""
     saved = json.loads((out / "engine_estimates.json").read_text())["rows"]
     points = {name: folding for name, folding, held in engine_points()
-              if not held and folding.neuron_folds * folding.synapse_folds > 1}
+              if not held and not folding.weight_constants}
     fitted = {}
     for family in ("ice40", "ecp5"):
         a, b = [], []
@@ -295,16 +305,57 @@ def engine_fit(out):
     return fitted
 
 
-def engine_sweep(families, build_root, out, rerender=False):
+def sharing_fit(out):
+    """``CONSTANT_WEIGHT_SHARING``: per family and fold count (1 or 2), the exponent beta
+    (a grid of 0.005 steps in [0, 0.6]) whose estimates have the least relative squared
+    LUT4 error on the saved counts of the constant-weight layers not held out."""
+    saved = json.loads((out / "engine_estimates.json").read_text())["rows"]
+    points = {name: folding for name, folding, held in engine_points()
+              if not held and folding.weight_constants}
+    fitted = {}
+    for family in ("ice40", "ecp5"):
+        fitted[family] = {}
+        for folds in (1, 2):
+            rows = [(points[r["layer"]], r["actual"]["lut4"]) for r in saved
+                    if r["family"] == family and r["layer"] in points and
+                    points[r["layer"]].neuron_folds * points[r["layer"]].synapse_folds == folds]
+
+            def error(beta):
+                table = {f: dict(v) for f, v in estimates.CONSTANT_WEIGHT_SHARING.items()}
+                table[family][folds] = beta
+                with _patched(estimates, "CONSTANT_WEIGHT_SHARING", table):
+                    return sum(((estimates.estimate_mva(f, family)["lut4"] - got) / got) ** 2
+                               for f, got in rows)
+            fitted[family][folds] = min((round(0.005 * k, 3) for k in range(121)), key=error)
+    return fitted
+
+
+class _patched:
+    """``with _patched(module, name, value)``: ``module.name`` is ``value`` inside."""
+
+    def __init__(self, module, name, value):
+        self.module, self.name, self.value = module, name, value
+
+    def __enter__(self):
+        self.saved = getattr(self.module, self.name)
+        setattr(self.module, self.name, self.value)
+
+    def __exit__(self, *exc):
+        setattr(self.module, self.name, self.saved)
+
+
+def engine_sweep(families, build_root, out, rerender=False, only=None):
+    """Synthesize the engine points (``only``: those whose name contains it, the saved
+    counts of the others kept) and write the report."""
     from popcorn.hdl.mva import MatrixVectorActivation
     rows = []
-    if rerender:
+    if rerender or only:
         saved = {(r["family"], r["layer"]): r["actual"]
                  for r in json.loads((out / "engine_estimates.json").read_text())["rows"]}
-        families = sorted({f for f, _ in saved}, key=["ice40", "ecp5"].index)
+        families = sorted({f for f, _ in saved} | set(families), key=["ice40", "ecp5"].index)
     for family in families:
         for name, folding, held_out in engine_points():
-            if rerender:
+            if rerender or (only and only not in name and (family, name) in saved):
                 from popcorn.hdl.synth import CellCount
                 got = CellCount(**saved[family, name])
                 rows.append(engine_row(name, family, folding, got, held_out))
@@ -323,8 +374,8 @@ def engine_sweep(families, build_root, out, rerender=False):
              "when `LinearFolding.needs_dsp`; ECP5 `synth_ecp5 -nowidelut`, a CCU2C counted "
              "as 2 LUT4). `est.`: `popcorn.hdl.estimates.estimate_mva`. Its "
              "`ENGINE_FACTORS` were fitted on the first nine layers, "
-             "`CONSTANT_WEIGHT_SHARING` on the `BNN const` layers (constant weights, "
-             "NF*SF = 1) not marked held out; held-out layers and the small layers of "
+             "`CONSTANT_WEIGHT_SHARING` on the `BNN const` (constant weights, NF*SF = 1) "
+             "and `BNN two-fold` layers (NF*SF = 2) not marked held out; held-out layers and the small layers of "
              "`tests/hdl/test_mva_estimates.py` are in no fit. "
              "Error = (est - actual) / actual.", ""]
     for family in families:
@@ -378,16 +429,20 @@ def main(argv=None):
     ap.add_argument("--rerender", action="store_true",
                     help="reuse the synthesized counts of sweep.json, recompute estimates")
     ap.add_argument("--fit", action="store_true", help="print least-squares factors")
+    ap.add_argument("--only", default=None, help="with --engine: synthesize only the layers "
+                    "whose name contains this, keep the saved counts of the others")
     ap.add_argument("--build-dir", default=str(ROOT / "build" / "sweep"))
     ap.add_argument("--out", default=str(ROOT / "reports" / "blocks"))
     args = ap.parse_args(argv)
     out = Path(args.out)
     build_root = Path(args.build_dir)
     if args.engine and args.fit:
-        print(json.dumps(engine_fit(out), indent=1))
+        print(json.dumps({"ENGINE_FACTORS": engine_fit(out),
+                          "CONSTANT_WEIGHT_SHARING": sharing_fit(out)}, indent=1))
         return 0
     if args.engine:
-        return engine_sweep(args.families, build_root, out, rerender=args.rerender)
+        return engine_sweep(args.families, build_root, out, rerender=args.rerender,
+                            only=args.only)
     if args.rerender or args.fit:
         saved = json.loads((out / "sweep.json").read_text())
         rows, fmax_rows = saved["synth"], saved["fmax"]

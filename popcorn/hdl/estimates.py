@@ -164,20 +164,22 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 
 # LUT4 per unit of the engine's own logic beyond the popcount trees: relative least
 # squares on the layers of `benchmarks/sweep_blocks.py --engine` whose weights come from a
-# ROM (NF*SF > 1; ROM and control share a factor). The small layers of
+# ROM (not constants: NF*SF > 2; ROM and control share a factor). The small layers of
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 1.0, "rom": 0.94, "control": 0.94},
-    "ecp5": {"arith": 0.8, "rom": 1.13, "control": 1.13},
+    "ice40": {"arith": 0.94, "rom": 0.96, "control": 0.96},
+    "ecp5": {"arith": 0.79, "rom": 1.13, "control": 1.13},
 }
 
-# Constant weights (NF*SF = 1): the PE lanes count XNOR/AND of the same activation bits
-# with constant weight bits, and Yosys/ABC shares logic between lanes (identical
-# compressor groups, and more); the trees cost ``PE**-beta`` of PE separate trees.
-# beta fitted by relative least squares on the constant-weight layers of
-# `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4).
-CONSTANT_WEIGHT_SHARING = {"ice40": 0.32, "ecp5": 0.205}
+# Constant weights (``LinearFolding.weight_constants``): the PE lanes count XNOR/AND of the
+# same activation bits with constant weight bits (with two folds, picked by the fold bit),
+# and Yosys/ABC shares logic between lanes (identical compressor groups, and more); the
+# trees cost ``PE**-beta`` of PE separate trees, beta per family and fold count (1 or 2).
+# One fold: beta fitted by relative least squares on the constant-weight layers of
+# `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
+# its `BNN two-fold` layers.
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.3, 2: 0.145}, "ecp5": {1: 0.205, 2: 0.09}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -260,6 +262,7 @@ def mva_features(folding, family="ice40"):
     ``trees`` (popcount trees, LUT4 after the family FACTORS), ``arith`` (accumulators,
     products, sums, comparators: LUT4 units), ``rom`` (ROMs kept in logic), ``control``
     (counters, muxes of serial bases), ``ff``, ``ebr``, ``dsp``."""
+    from ..mapping.linear import COMPRESSOR_GROUP
     f = folding
     m_, n_, pe, simd = f.weight_bases, f.act_bases, f.pe, f.simd
     mn = m_ * n_
@@ -269,26 +272,31 @@ def mva_features(folding, family="ice40"):
     feats = {"trees": 0.0, "arith": 0.0, "rom": 0.0, "control": 0.0, "ff": 0, "ebr": 0,
              "dsp": 0}
 
-    # ROMs.
+    # ROMs (the weights' only where they are not constants of the logic).
     words, layout, record = f.channel_rom()
     ports = 2 if serial and not f.uniform_scale else 1
-    for rom in (rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,
-                              family=family,
-                              bits=f.weight_rom_bits(), style=f.weight_memory),
-                rom_resources(pe * record, len(words), read_ports=ports, family=family,
-                              words=words)):
+    roms = [rom_resources(pe * record, len(words), read_ports=ports, family=family,
+                          words=words)]
+    if not f.weight_constants:
+        roms.append(rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,
+                                  family=family, bits=f.weight_rom_bits(),
+                                  style=f.weight_memory))
+    else:
+        feats["ff"] += max(0, (f.neuron_folds * f.synapse_folds - 1).bit_length())
+    for rom in roms:
         feats["rom"] += rom["lut4"]
         feats["ff"] += rom["ff"]
         feats["ebr"] += rom["ebr"]
 
     # Popcount trees: XNOR/AND (and the serial pair multiplexers) inside the compressors.
-    # With one fold (NF*SF = 1) the weight ROM is a constant: XNOR/AND with a constant bit
-    # is the activation bit itself, its inverse or 0, one raw input per tree bit.
-    raw = 1.0 if f.neuron_folds * f.synapse_folds == 1 else 2.0
-    tree = tree_features(f.tree_width, 3, f.pipeline, raw_per_bit=raw)
+    # With constant weights XNOR/AND with a constant bit is the activation bit itself, its
+    # inverse or 0: one raw input per tree bit, plus with two folds the fold bit, shared by
+    # a compressor group (3 + 1 inputs: still one LUT4 per count bit).
+    folds = f.neuron_folds * f.synapse_folds
+    raw = 2.0 if not f.weight_constants else 1.0 + (folds > 1) / COMPRESSOR_GROUP
+    tree = tree_features(f.tree_width, COMPRESSOR_GROUP, f.pipeline, raw_per_bit=raw)
     trees = f.popcount_trees
-    shared = f.pe ** -CONSTANT_WEIGHT_SHARING[family] if f.neuron_folds * f.synapse_folds == 1 \
-        else 1.0
+    shared = f.pe ** -CONSTANT_WEIGHT_SHARING[family][folds] if f.weight_constants else 1.0
     feats["trees"] = _lut(tree, family) * trees * shared \
         + TERNARY_DECODER_LUT4 * f.ternary_groups
     feats["ff"] += (tree["ff"] - f.pipeline) * trees

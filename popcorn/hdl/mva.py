@@ -17,8 +17,10 @@ class MatrixVectorActivation(wiring.Component):
     accumulated over the element folds, ``Y = sum_ij A_ij P_ij + C'`` and then comparators
     (next layer's bases) or the scores. Arithmetic, word layouts, the folding and the
     datapath options (``pipeline``, ``bases``, ``multiply``) are those of
-    :class:`~popcorn.mapping.linear.LinearFolding`. A threshold layer with one base pair
-    compares the popcount itself (``LinearFolding.compares_counts``). The comparators and
+    :class:`~popcorn.mapping.linear.LinearFolding`; the weight words come from a ROM, or
+    with ``folding.weight_constants`` (NF*SF <= 2) are constants picked by the fold
+    address registered where the ROM's read would be (same timing). A threshold layer
+    with one base pair compares the popcount itself (``LinearFolding.compares_counts``). The comparators and
     the levels -> bases step are :func:`popcorn.hdl.comparator.compare` and
     :func:`~popcorn.hdl.comparator.levels_to_bases`, shared with
     :class:`~popcorn.hdl.comparator.ComparatorActivation`.
@@ -80,15 +82,17 @@ class MatrixVectorActivation(wiring.Component):
         pairs = [(i, j) for i in range(m_) for j in range(n_)]
         m = Module()
 
-        m.submodules.weights = wrom = memory.Memory(
-            shape=f.weight_rom_width, depth=nf_n * sf_n, init=[],
-            attrs=None if f.weight_memory == "auto" else {"rom_style": f.weight_memory})
-        meminit.fill(wrom, f.weight_rom())
+        if not f.weight_constants:
+            m.submodules.weights = wrom = memory.Memory(
+                shape=f.weight_rom_width, depth=nf_n * sf_n, init=[],
+                attrs=None if f.weight_memory == "auto" else {"rom_style": f.weight_memory})
+            meminit.fill(wrom, f.weight_rom())
+            wport = wrom.read_port()
         words, layout, record = f.channel_rom()
         m.submodules.channels = crom = memory.Memory(shape=pe * record, depth=len(words),
                                                      init=[])
         meminit.fill(crom, words)
-        wport, cport = wrom.read_port(), crom.read_port()
+        cport = crom.read_port()
         # Serial bases with per-channel A: the accumulate stage reads A from its own port.
         sport = crom.read_port() if serial and not f.uniform_scale else None
 
@@ -105,7 +109,17 @@ class MatrixVectorActivation(wiring.Component):
 
         stall = Signal()
         advance = ~stall
-        m.d.comb += [wport.addr.eq(addr), wport.en.eq(advance)]
+        if f.weight_constants:
+            # The fold's word as constants picked by the registered fold address: Yosys
+            # folds the pick and the XNOR/AND into the popcount trees' first LUTs.
+            s1_addr = Signal.like(addr, name="s1_addr")
+            with m.If(advance):
+                m.d.sync += s1_addr.eq(addr)
+            weight_word = _select([Const(w, f.weight_rom_width) for w in f.weight_rom()],
+                                  s1_addr)
+        else:
+            m.d.comb += [wport.addr.eq(addr), wport.en.eq(advance)]
+            weight_word = wport.data
         s1_x = Signal(simd * n_)
         if f.gather:
             self._gather(m, busy, sf, advance, advance & busy & last_fold, s1_x)
@@ -162,7 +176,6 @@ class MatrixVectorActivation(wiring.Component):
                     if f.side_bits:
                         m.d.sync += side_word.eq(self.r.payload)
 
-        weight_word = wport.data
         if f.weight_code == "ternary":
             weight_word = self._decode_ternary(m, weight_word)
         nf_chain = [nf, s1["nf"]]

@@ -61,7 +61,14 @@ Three keyword options shape the datapath without changing a single output bit:
   64-word ROM on ECP5); ``"block"`` marks it ``rom_style = "block"`` so that it lands in
   block RAM whatever its shape, ``"logic"`` marks it ``rom_style = "logic"``
   (:func:`popcorn.boards.fit.place_weight_roms` chooses: block RAM where the board has
-  some to spare, logic where it has too little).
+  some to spare, logic where it has too little). With at most :data:`CONSTANT_ROM` words
+  (NF*SF <= 2) and not ``"block"`` there is no ROM at all
+  (:attr:`LinearFolding.weight_constants`): the words are constants picked by the
+  registered fold address, so that XNOR/AND with a weight bit is a function of the
+  activation bit and the fold bit, inside the popcount trees' compressor LUTs (ECP5, a
+  BNN layer of 4 x 256 elements at two folds: 1 941 LUT4 against 2 138 from a ROM in
+  logic and 2 595 plus 15 DP16KD from block RAM; Yosys alone, ``benchmarks/
+  sweep_blocks.py --engine``).
 
 Stream words are element-major: element k's N bases at bits ``[k*N, (k+1)*N)``, base j at
 bit ``k*N + j`` (for 8-bit fixed-point inputs this is simply the pixel codes, least
@@ -104,6 +111,8 @@ DEEP_ROM = 512
 """Words of the deepest weight ROM read without an extra register: one DP16KD is 512 deep
 at its widest (36 bits), one iCE40 EBR 256 to 2048 (16 to 2 bits)."""
 COMPRESSOR_GROUP = 3
+CONSTANT_ROM = 2
+"""Most weight words (NF*SF) an engine holds as constants picked by its fold address."""
 MAX_SHORTCUT_BITS = 4
 """Most shortcut bits per channel of a residual engine (``LinearFolding.shortcut``): its
 records hold ``2**b`` comparator tables per channel."""
@@ -420,6 +429,14 @@ class LinearFolding:
         if self.multiply == "dsp":
             return len(row)
         return sum(len(csd_digits(int(a))) for a in row)
+
+    @property
+    def weight_constants(self):
+        """True when the engine holds its weight words as constants instead of a ROM: at
+        most :data:`CONSTANT_ROM` words (NF*SF) and ``weight_memory`` not ``"block"``
+        (see the module docstring's ``weight_memory``)."""
+        return self.neuron_folds * self.synapse_folds <= CONSTANT_ROM \
+            and self.weight_memory != "block"
 
     @property
     def weight_stage(self):

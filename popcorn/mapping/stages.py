@@ -545,7 +545,8 @@ def stage_summary(stage):
                           + (", ternary-coded" if folding.weight_code == "ternary" else "")
                           + (f", block-diagonal: {lin.groups} groups, 1/{lin.groups} of it "
                              f"non-zero" if lin.groups > 1 else "")
-                          + (f", in {folding.weight_memory}"
+                          + (", constants" if folding.weight_constants else
+                             f", in {folding.weight_memory}"
                              if folding.weight_memory != "auto" else "")})
     return row
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 
 from popcorn.golden.examples import random_network
 from popcorn.golden.integer_model import IntLinear, IntThreshold, to_integer
@@ -94,6 +95,29 @@ def test_mva_bit_exact_every_scheme(scheme, which, tmp_path):
     measured = run(folding, tmp_path)
     assert measured == {"words": 120, "interval": folding.cycles_per_vector,
                         "latency": folding.cycles_per_vector + 3 + compare_stage(folding)}
+
+
+@pytest.mark.parametrize("scheme", ["bnn", "abc", "pa"])
+@pytest.mark.parametrize("which", [0, 1])
+@pytest.mark.parametrize("folds", ["none", "neurons", "synapses"])
+def test_mva_constant_weights(scheme, which, folds, tmp_path):
+    """One or two weight words (NF*SF <= 2) are constants picked by the registered fold
+    address, no memory: bit-exact, same interval and latency as from a ROM."""
+    linear, activation = dense_layers(scheme, seed=3)[which]
+    channels, fan_in = linear.weight_bits.shape[1:]
+    pe = channels // 2 if folds == "neurons" and channels % 2 == 0 else channels
+    simd = fan_in // 2 if folds == "synapses" and fan_in % 2 == 0 else fan_in
+    folding = LinearFolding(linear, activation, pe=pe, simd=simd, pipeline=1)
+    assert folding.weight_constants and folding.neuron_folds * folding.synapse_folds == \
+        {"none": 1}.get(folds, 2)
+    memories = [name for _, name, _ in
+                Fragment.get(MatrixVectorActivation(folding), None).subfragments]
+    assert "channels" in memories and "weights" not in memories
+    measured = run(folding, tmp_path, count=60, seed=which)
+    assert measured == {"words": 60, "interval": folding.cycles_per_vector,
+                        "latency": folding.latency}
+    blocked = LinearFolding(linear, activation, pe=pe, simd=simd, weight_memory="block")
+    assert not blocked.weight_constants
 
 
 def test_reference_matches_integer_model():

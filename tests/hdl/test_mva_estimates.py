@@ -1,9 +1,16 @@
 """estimate_mva against the real Yosys on small layers (iCE40, the engine synthesized
 alone), and the ROM placement rule."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from popcorn.hdl.estimates import estimate_mva, rom_resources
+from popcorn.hdl.estimates import (CONSTANT_WEIGHT_SHARING, ENGINE_FACTORS, estimate_mva,
+                                   rom_resources)
 from popcorn.hdl.mva import MatrixVectorActivation
 from popcorn.hdl.synth import synth_stat
 from popcorn.mapping.linear import LinearFolding
@@ -16,6 +23,22 @@ def test_rom_placement_rule():
     assert rom_resources(128, 128)["ebr"] == 8               # 1024 > 8 EBR = 514
     assert rom_resources(16, 256) == {"lut4": 0, "ff": 0, "ebr": 1}
     assert rom_resources(16, 256, read_ports=2)["ebr"] == 2
+
+
+def test_engine_factors_are_the_sweeps_fit():
+    """ENGINE_FACTORS and CONSTANT_WEIGHT_SHARING are what ``benchmarks/sweep_blocks.py
+    --engine --fit`` computes from the Yosys counts saved in
+    reports/blocks/engine_estimates.json: rerun the sweep and refit after a change to the
+    engine."""
+    root = Path(__file__).resolve().parents[2]
+    fit = subprocess.run([sys.executable, "sweep_blocks.py", "--engine", "--fit"],
+                         cwd=root / "benchmarks", check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": f"{root}:{root / 'benchmarks'}"})
+    fitted = json.loads(fit.stdout)
+    assert fitted["ENGINE_FACTORS"] == ENGINE_FACTORS
+    assert {family: {int(folds): beta for folds, beta in table.items()}
+            for family, table in fitted["CONSTANT_WEIGHT_SHARING"].items()} \
+        == CONSTANT_WEIGHT_SHARING
 
 
 @pytest.mark.synth

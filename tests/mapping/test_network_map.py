@@ -458,8 +458,8 @@ def test_separable_network_maps(scheme, stride, fill):
     depthwise = plan.stages[1].folding
     assert (depthwise.fan_in, depthwise.weight_bases, depthwise.act_bases) == (4 * 9, 4, 3)
     assert depthwise.weight_rom_bits().size == 4 * 4 * 4 * 9   # M x out x C * 9: zeros kept
-    assert stage_summary(plan.stages[1])["weight_rom"].endswith(
-        ", block-diagonal: 4 groups, 1/4 of it non-zero")
+    assert ", block-diagonal: 4 groups, 1/4 of it non-zero" in \
+        stage_summary(plan.stages[1])["weight_rom"]
     inputs = np.random.default_rng(3).integers(0, 256, (6,) + network.input_shape)
     golden = run_integer(to_integer(network), input_thermometer(network, inputs))
     assert chained(plan, inputs) == plan.pack_outputs(golden.scores, golden.argmax)
