@@ -183,12 +183,19 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             net, x, y, _ = load_example(example)
             name = f"{example}-{board}"
         else:
-            if inputs is None:
-                raise click.UsageError("--inputs is required with NETWORK (the images to "
-                                       "check accuracy and simulate)")
+            need = [step for step in ("golden", "simulate", "report") if step in steps]
+            if inputs is None and need:
+                raise click.UsageError(
+                    f"--inputs is required with NETWORK for the {', '.join(need)} "
+                    f"step{'s' if len(need) > 1 else ''} (the images to check accuracy and "
+                    f"simulate); `--steps estimate,bitstream` runs without")
             net = load_graph(network)
-            x, y = _load_inputs(inputs)
-            x = check_inputs(net, x)
+            if inputs is None:               # no step reads them
+                import numpy as np
+                x, y = np.zeros((0, *net.input_shape), dtype=np.uint8), None
+            else:
+                x, y = _load_inputs(inputs)
+                x = check_inputs(net, x)
             name = f"{Path(network).stem}-{board}"
         clock = get_board(board).clock_hz
         if target_fps is not None:

@@ -70,7 +70,25 @@ def test_build_network_file_needs_inputs(tmp_path):
     save_network(random_network("bnn", seed=0, layout="dense"), path)
     result = CliRunner().invoke(main, ["build", str(path)])
     assert result.exit_code != 0
-    assert "--inputs is required with NETWORK" in result.output
+    assert "--inputs is required with NETWORK for the golden, simulate, report steps" \
+        in result.output
+
+
+def test_build_estimate_of_a_network_file_needs_no_inputs(tmp_path):
+    path = tmp_path / "net.npz"
+    save_network(random_network("bnn", seed=0, layout="dense"), path)
+    result = CliRunner().invoke(main, ["build", str(path), "--steps", "estimate",
+                                       "--build-dir", str(tmp_path / "build")])
+    assert result.exit_code == 0, result.output
+    assert "estimate:" in result.output and "LUT4" in result.output
+
+
+def test_build_of_an_onnx_file_points_to_import(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x07\x12\x07pytorch")          # an ONNX protobuf's first bytes
+    result = CliRunner().invoke(main, ["build", str(path), "--steps", "estimate"])
+    assert result.exit_code != 0
+    assert f"convert it first with `popcorn import {path} -o NET.npz`" in result.output
 
 
 def test_build_refuses_an_unmapped_layer_naming_it(tmp_path):

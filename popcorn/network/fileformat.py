@@ -41,6 +41,7 @@ import json
 import re
 import zipfile
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -262,8 +263,10 @@ def _load_network(path):
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
+        hint = (f"; an ONNX model: convert it first with `popcorn import {path} -o NET.npz`"
+                if Path(path).suffix.lower() == ".onnx" else "")
         raise NetworkError(f"{path}: not a popcorn network file "
-                           f"({numpy_load_error(error)})") from None
+                           f"({numpy_load_error(error)}){hint}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise NetworkError(f"{path}: not a popcorn network file (a single array, not an .npz)")
     with archive:
