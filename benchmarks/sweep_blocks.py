@@ -253,6 +253,12 @@ def engine_points():
         points.append((f"BNN const {simd}->{pe} PE{pe} SIMD{simd} d{d} seed 2",
                        LinearFolding(*bnn_hidden(simd, pe, seed=2), pe=pe, simd=simd,
                                      pipeline=d), True))
+    # one fold counted as selected counts (LinearFolding.count_selection)
+    for fan_in, channels, d, held in ((256, 16, 4, False), (128, 32, 3, False),
+                                      (784, 32, 5, True)):
+        points.append((f"BNN selected {fan_in}->{channels} PE{channels} SIMD{fan_in} d{d}",
+                       LinearFolding(*bnn_hidden(fan_in, channels, seed=5), pe=channels,
+                                     simd=fan_in, pipeline=d), held))
     # two folds of constant words (NF = 2 or SF = 2), picked by the fold bit
     for fan_in, channels, pe, simd, d, held in (
             (64, 16, 8, 64, 4, False), (64, 32, 16, 64, 0, False), (128, 8, 8, 64, 4, False),
@@ -311,7 +317,7 @@ def sharing_fit(out):
     LUT4 error on the saved counts of the constant-weight layers not held out."""
     saved = json.loads((out / "engine_estimates.json").read_text())["rows"]
     points = {name: folding for name, folding, held in engine_points()
-              if not held and folding.weight_constants}
+              if not held and folding.weight_constants and folding.count_selection() is None}
     fitted = {}
     for family in ("ice40", "ecp5"):
         fitted[family] = {}

@@ -35,7 +35,7 @@ from math import ceil
 
 import numpy as np
 
-from ..hwmath import argmax_stages, class_width
+from ..hwmath import argmax_stages, class_width, tree_levels
 from .pe import pe_output_width
 from .popcount import tree_plan
 
@@ -172,7 +172,8 @@ ENGINE_FACTORS = {
     "ecp5": {"arith": 0.79, "rom": 1.13, "control": 1.13},
 }
 
-# Constant weights (``LinearFolding.weight_constants``): the PE lanes count XNOR/AND of the
+# Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
+# selected counts, ``LinearFolding.count_selection``): the PE lanes count XNOR/AND of the
 # same activation bits with constant weight bits (with two folds, picked by the fold bit),
 # and Yosys/ABC shares logic between lanes (identical compressor groups, and more); the
 # trees cost ``PE**-beta`` of PE separate trees, beta per family and fold count (1 or 2).
@@ -293,13 +294,31 @@ def mva_features(folding, family="ice40"):
     # inverse or 0: one raw input per tree bit, plus with two folds the fold bit, shared by
     # a compressor group (3 + 1 inputs: still one LUT4 per count bit).
     folds = f.neuron_folds * f.synapse_folds
-    raw = 2.0 if not f.weight_constants else 1.0 + (folds > 1) / COMPRESSOR_GROUP
-    tree = tree_features(f.tree_width, COMPRESSOR_GROUP, f.pipeline, raw_per_bit=raw)
-    trees = f.popcount_trees
-    shared = f.pe ** -CONSTANT_WEIGHT_SHARING[family][folds] if f.weight_constants else 1.0
-    feats["trees"] = _lut(tree, family) * trees * shared \
-        + TERNARY_DECODER_LUT4 * f.ternary_groups
-    feats["ff"] += (tree["ff"] - f.pipeline) * trees
+    selection = f.count_selection()
+    if selection is not None:
+        # selected counts: a tree per lane and pair over its selected elements (as many
+        # register stages as it has levels, delay registers for the rest), with pm1
+        # weights one tree of every element per activation base and the two adders of
+        # offset + 2S - X per pair
+        pm1 = f.linear.weight_encoding == "pm1"
+        widths = [len(positions) for lane in selection for _, positions, _ in lane] * n_ \
+            + [simd] * (n_ if pm1 else 0)
+        feats["trees"] = 0.0
+        for width in filter(None, widths):
+            stages = min(f.pipeline, tree_levels(width, COMPRESSOR_GROUP))
+            tree = tree_features(width, COMPRESSOR_GROUP, stages)
+            feats["trees"] += _lut(tree, family)
+            feats["ff"] += tree["ff"] - stages + (f.pipeline - stages) * width.bit_length()
+        feats["arith"] += pe * mn * 2 * (pc_w + 1) if pm1 else 0
+    else:
+        raw = 2.0 if not f.weight_constants else 1.0 + (folds > 1) / COMPRESSOR_GROUP
+        tree = tree_features(f.tree_width, COMPRESSOR_GROUP, f.pipeline, raw_per_bit=raw)
+        trees = f.popcount_trees
+        shared = f.pe ** -CONSTANT_WEIGHT_SHARING[family][folds] if f.weight_constants \
+            else 1.0
+        feats["trees"] = _lut(tree, family) * trees * shared \
+            + TERNARY_DECODER_LUT4 * f.ternary_groups
+        feats["ff"] += (tree["ff"] - f.pipeline) * trees
     if serial:
         # per element, the tree bit is XNOR/AND of a weight base picked from M and an
         # activation base picked from N by q: one LUT4 tree over M + N + q bits, its last

@@ -4,6 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..hwmath import tree_levels
 from ..mapping.linear import (COMPRESSOR_GROUP, TERNARY_BITS, TERNARY_GROUP, LinearFolding,
                               csd_digits, ternary_table)
 from . import meminit
@@ -204,14 +205,42 @@ class MatrixVectorActivation(wiring.Component):
             acc_flags = delayed
             nf_chain.append(acc_flags["nf"])
         a_valid, a_first, a_last = acc_flags["valid"], acc_flags["first"], acc_flags["last"]
-        plan = tree_plan(f.tree_width, COMPRESSOR_GROUP, depth, max_width=1 << 20)
-
         def count(bits, name):
+            """The popcount of ``bits`` (a value) ``depth`` register stages later: a tree
+            over ``f.tree_width`` bits has exactly that many, a smaller one (a selected
+            count) as many as its levels allow and delay registers after them."""
+            bits = [bits[k] for k in range(len(bits))]
+            if not bits:
+                return Const(0, 1)
             if depth == 0:
-                return popcount_tree(bits)          # the combinational adder tree
-            value, _ = build_tree(m, [bits[k] for k in range(len(bits))], plan,
-                                  [advance] * depth, name=name)
+                return popcount_tree(Cat(*bits))    # the combinational adder tree
+            stages = min(depth, tree_levels(len(bits), COMPRESSOR_GROUP))
+            plan = tree_plan(len(bits), COMPRESSOR_GROUP, stages, max_width=1 << 20)
+            value, _ = build_tree(m, bits, plan, [advance] * stages, name=name)
+            for d in range(depth - stages):
+                delayed = Signal.like(value, name=f"{name}_delay{d}")
+                with m.If(advance):
+                    m.d.sync += delayed.eq(value)
+                value = delayed
             return value
+
+        selection = f.count_selection()
+        every = {}            # X_j, the popcount of activation base j, for selected counts
+
+        def pair_count(p, i, j, weights):
+            """P of lane p's pair (i, j): the XNOR/AND bits counted, or the selected form
+            (``LinearFolding.count_selection``)."""
+            if selection is None:
+                bits = self._pair_bits(m, weights[i], acts[j], f"bits{p}_{i}_{j}")
+                return count(bits, f"pc{p}_{i}_{j}")
+            sign, positions, offset = selection[p][i]
+            selected = count(Cat(acts[j][k] for k in positions), f"sel{p}_{i}_{j}")
+            if lin.weight_encoding != "pm1":
+                return selected
+            if j not in every:
+                every[j] = count(acts[j], f"every{j}")
+            return offset + (selected << 1) - every[j] if sign > 0 else \
+                offset + every[j] - (selected << 1)
 
         # Activation bases of this fold, base j as `simd` contiguous bits.
         acts = []
@@ -243,13 +272,12 @@ class MatrixVectorActivation(wiring.Component):
                 weights.append(t)
             if not serial:
                 for i, j in pairs:
-                    bits = self._pair_bits(m, weights[i], acts[j], f"bits{p}_{i}_{j}")
                     total = Signal(pc_width, name=f"total{p}_{i}_{j}")
                     acc = Signal(pc_width, name=f"acc{p}_{i}_{j}")
                     s2_count[p, i, j] = Signal(pc_width, name=f"count{p}_{i}_{j}")
                     base = acc if sf_n > 1 else Const(0, pc_width)
                     m.d.comb += total.eq(_cleared(base, a_first) +
-                                         count(bits, f"pc{p}_{i}_{j}"))
+                                         pair_count(p, i, j, weights))
                     with m.If(a_valid & advance):
                         m.d.sync += acc.eq(total)
                         with m.If(a_last):

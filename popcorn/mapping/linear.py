@@ -438,6 +438,45 @@ class LinearFolding:
         return self.neuron_folds * self.synapse_folds <= CONSTANT_ROM \
             and self.weight_memory != "block"
 
+    def count_selection(self):
+        """How a one-fold engine (NF*SF = 1, constant weights, parallel base pairs) counts
+        P: None when it counts every element's XNOR/AND bit like any engine, else
+        ``(sign, positions, offset)`` per lane p and weight base i (``[p][i]``), the
+        constant weight row's selected form: ``S`` the popcount of the activation bits at
+        ``positions`` and ``P = offset + sign * S`` (``zo`` weights: the 1 weights, sign 1,
+        offset 0); with ``pm1`` weights ``P = offset + sign * 2S - sign * X``, X the
+        popcount of all the activation bits of the pair (one tree per activation base,
+        shared by every lane): from ``[t == v] = 2tv - v + 1 - t``, ``P = 2 pc(v & t) - X +
+        n0`` (n0 the -1 weights), or with the -1 weights selected ``P = X - 2 pc(v & ~t) +
+        n0``, whichever selects fewer. Chosen when it counts fewer bits in all than the
+        XNOR form (``pe * M * simd``) and the trees are pipelined: a lane's tree then covers
+        at most half the elements (issue 12: a popcount of the selected inputs needs no
+        XNOR). ECP5, Yosys alone, a BNN layer of 16 x 256 at pipeline 4: 5 083 LUT4
+        against 6 481 (4 x 256: 1 738 against 1 968); unpipelined, where Yosys merges the
+        XNOR form's trees into one carry-save network, 1 664 against 1 559 (4 x 256)."""
+        if not self.weight_constants or self.neuron_folds * self.synapse_folds != 1 \
+                or (self.bases == "serial" and self.pairs_per_fold > 1) or not self.pipeline:
+            return None
+        words = self.weight_words()[0].reshape(self.pe, self.weight_bases, self.simd)
+        pm1 = self.linear.weight_encoding == "pm1"
+        rows, counted = [], 0
+        for lane in words:
+            rows.append([])
+            for w in lane:
+                ones, zeros = np.flatnonzero(w), np.flatnonzero(w == 0)
+                if not pm1:
+                    rows[-1].append((1, tuple(ones.tolist()), 0))
+                elif len(ones) <= len(zeros):
+                    rows[-1].append((1, tuple(ones.tolist()), len(zeros)))
+                else:
+                    rows[-1].append((-1, tuple(zeros.tolist()), len(zeros)))
+                counted += len(rows[-1][-1][1])
+        if pm1:
+            counted += self.simd * self.act_bases           # the shared X trees
+        if counted >= self.pe * self.weight_bases * self.simd:
+            return None
+        return rows
+
     @property
     def weight_stage(self):
         """1 when the engine registers the weight ROM's word before the popcount trees:

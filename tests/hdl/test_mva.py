@@ -110,6 +110,10 @@ def test_mva_constant_weights(scheme, which, folds, tmp_path):
     folding = LinearFolding(linear, activation, pe=pe, simd=simd, pipeline=1)
     assert folding.weight_constants and folding.neuron_folds * folding.synapse_folds == \
         {"none": 1}.get(folds, 2)
+    # one fold: the selected counts where they count fewer bits (all but the BNN's first
+    # layer, eight activation bases of twelve elements), P from every element's bit else
+    assert (folding.count_selection() is not None) == (folds == "none" and (
+        scheme != "bnn" or which == 1))
     memories = [name for _, name, _ in
                 Fragment.get(MatrixVectorActivation(folding), None).subfragments]
     assert "channels" in memories and "weights" not in memories
