@@ -112,12 +112,13 @@ def plan_of_build(network, report):
     for what, a, b in zip(("input shape", "classes", "input quantizer"), theirs, ours):
         if a != b:
             raise BuildMismatch(f"the network's {what} is {b}, the build's {a}")
-    engines = [(row["pe"], row["simd"]) for row in report["layers"] if "pe" in row]
+    engines = {row["layer"]: (row["pe"], row["simd"]) for row in report["layers"]
+               if "pe" in row}
     folded = any(row["kind"].endswith("(folded)") for row in report["layers"])
     try:
         if folded:     # the same link: its weights come from the board's flash
-            plan = map_folded(network, frac_bits=net["frac_bits"], pe=engines[0][0],
-                              simd=engines[0][1])
+            (pe, simd), = set(engines.values())
+            plan = map_folded(network, frac_bits=net["frac_bits"], pe=pe, simd=simd)
         else:
             plan = map_network(network, frac_bits=net["frac_bits"], folding=engines)
     except (NetworkError, ValueError) as error:

@@ -13,6 +13,7 @@ predicts the handshake cycle of every input and output word of a free-running ru
 the RTL tests assert, word for word.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -374,8 +375,9 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     Concat's first input) first, each branch's in order. A Concat inside a residual block,
     or a residual block inside a branch, is refused.
 
-    ``folding`` optionally fixes (pe, simd) per engine (a list, one per Conv2d or Dense in
-    order); otherwise :func:`choose_folding` gives every engine about ``target_cycles``
+    ``folding`` optionally fixes (pe, simd) per engine: a list, one per Conv2d or Dense in
+    order, or a mapping from each such layer's name (``IntLinear.layer``, the ``layer`` of
+    :meth:`NetworkPlan.summary`) to its pair, whatever the order; otherwise :func:`choose_folding` gives every engine about ``target_cycles``
     cycles per image (a convolution's engine ``target_cycles / (OH*OW)`` per window).
     ``pipeline`` is the register stages of every popcount tree, or ``"auto"``: one stage
     per two logic levels of the tree. ``bases`` and ``multiply`` are passed to every
@@ -395,9 +397,18 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
         stages_in, names, joins, concats = list(integer.stages), None, {}, {}
     linears = [s for s in stages_in if isinstance(s, IntLinear)] + \
         [side for _, side in joins.values() if side is not None]
-    if folding is not None and len(folding) != len(linears):
+    if isinstance(folding, Mapping):
+        layers = [linear.layer for linear in linears]
+        if sorted(map(str, folding)) != sorted(map(str, layers)):
+            raise ValueError(f"folding names layers {sorted(map(str, folding))}, the "
+                             f"network's Conv2d and Dense layers are "
+                             f"{sorted(map(str, layers))}")
+        engines = {layer: folding[layer] for layer in layers}
+    elif folding is not None and len(folding) != len(linears):
         raise ValueError(f"folding gives {len(folding)} (pe, simd) pairs for "
                          f"{len(linears)} Conv2d and Dense layers")
+    else:
+        engines = iter(folding) if folding is not None else None
     shape = flat.input_shape
     quantizer = flat.input_quantizer
     n_in = len(base_coefficients(quantizer))
@@ -407,14 +418,17 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
         stream = _Stream(shape[1], shape[2], shape[0], n_in, quantizer)
     input_shape = (stream.height, stream.width, stream.channels)
     stages = []
-    engines = iter(folding) if folding is not None else None
     options = dict(bases=bases, multiply=multiply)
     entering = {}           # step index -> (stage index, _Stream) of the stream it reads
 
     def fold(linear, activation, items, emit, borders=None, shortcut=None, addend=None):
         channels, fan_in = linear.weight_bits.shape[1:]
-        pe, simd = next(engines) if engines is not None else \
-            choose_folding(channels, fan_in, max(1, target_cycles // items))
+        if isinstance(engines, dict):
+            pe, simd = engines[linear.layer]
+        elif engines is not None:
+            pe, simd = next(engines)
+        else:
+            pe, simd = choose_folding(channels, fan_in, max(1, target_cycles // items))
         kwargs = dict(options, emit=emit)
         if borders is not None:
             kwargs["borders"] = borders

@@ -253,6 +253,27 @@ def test_a_folded_build_is_mapped_as_it_was_built():
     assert isinstance(plan, FoldedPlan) and (plan.pe, plan.simd) == (4, 16)
 
 
+def test_a_residual_build_with_a_downsampling_shortcut_is_mapped_as_it_was_built():
+    """The report lists the shortcut's engine before the block's main branch (the plan's
+    stage order), which is not the order map_network's folding list takes: the engines are
+    matched by layer name (digits-resnet-abc's report was refused: 'simd = 18 does not
+    divide the 8 inputs')."""
+    from popcorn.golden.examples import random_residual_network
+    from popcorn.mapping.network_map import map_network
+
+    graph = random_residual_network("abc", seed=4, layout="conv", blocks=2, downsample=True)
+    built = map_network(graph, target_cycles=40)
+    report = {"network": {"input_shape": list(graph.input_shape), "classes": graph.classes,
+                          "input_quantizer": graph.input_quantizer.quantizer,
+                          "frac_bits": 8}, "layers": built.summary()}
+    assert any(s.kind == "shortcut" and s.side is not None for s in built.stages)
+    plan = plan_of_build(graph, report)
+    assert [(f.linear.layer, f.pe, f.simd) for f in plan.foldings] == \
+        [(f.linear.layer, f.pe, f.simd) for f in built.foldings]
+    with pytest.raises(ValueError, match="folding names layers \\['nope'\\], the network"):
+        map_network(graph, folding={"nope": (1, 1)})
+
+
 def test_a_flash_error_reply_names_the_weight_image():
     """A folded build that could not read its weights answers every image with `no
     weights`; the host stops at the first, naming the image and how to write them."""
