@@ -206,10 +206,12 @@ class MatrixVectorActivation(wiring.Component):
             nf_chain.append(acc_flags["nf"])
         a_valid, a_first, a_last = acc_flags["valid"], acc_flags["first"], acc_flags["last"]
         def count(bits, name):
-            """The popcount of ``bits`` (a value) ``depth`` register stages later: a tree
-            over ``f.tree_width`` bits has exactly that many, a smaller one (a selected
-            count) as many as its levels allow and delay registers after them."""
-            bits = [bits[k] for k in range(len(bits))]
+            """The popcount of ``bits`` (a value, or a list of 1-bit values) ``depth``
+            register stages later: a tree over ``f.tree_width`` bits has exactly that many,
+            a smaller one (a selected count) as many as its levels allow and delay
+            registers after them."""
+            if not isinstance(bits, list):
+                bits = [bits[k] for k in range(len(bits))]
             if not bits:
                 return Const(0, 1)
             if depth == 0:
@@ -234,7 +236,8 @@ class MatrixVectorActivation(wiring.Component):
                 bits = self._pair_bits(m, weights[i], acts[j], f"bits{p}_{i}_{j}")
                 return count(bits, f"pc{p}_{i}_{j}")
             sign, positions, offset = selection[p][i]
-            selected = count(Cat(acts[j][k] for k in positions), f"sel{p}_{i}_{j}")
+            # (bits of the signal itself: a slice of a Cat is the whole Cat in the RTLIL)
+            selected = count([acts[j][k] for k in positions], f"sel{p}_{i}_{j}")
             if lin.weight_encoding != "pm1":
                 return selected
             if j not in every:
