@@ -312,19 +312,25 @@ def engine_fit(out):
 
 
 def sharing_fit(out):
-    """``CONSTANT_WEIGHT_SHARING``: per family and fold count (1 or 2), the exponent beta
-    (a grid of 0.005 steps in [0, 0.6]) whose estimates have the least relative squared
-    LUT4 error on the saved counts of the constant-weight layers not held out."""
+    """``CONSTANT_WEIGHT_SHARING``: per family and fold count (1 or 2, or "selected"
+    counts), the exponent beta (a grid of 0.005 steps in [0, 0.6]) whose estimates have
+    the least relative squared LUT4 error on the saved counts of the constant-weight
+    layers not held out."""
     saved = json.loads((out / "engine_estimates.json").read_text())["rows"]
     points = {name: folding for name, folding, held in engine_points()
-              if not held and folding.weight_constants and folding.count_selection() is None}
+              if not held and folding.weight_constants}
+
+    def kind(folding):
+        return "selected" if folding.count_selection() is not None else \
+            folding.neuron_folds * folding.synapse_folds
+
     fitted = {}
     for family in ("ice40", "ecp5"):
         fitted[family] = {}
-        for folds in (1, 2):
+        for folds in (1, 2, "selected"):
             rows = [(points[r["layer"]], r["actual"]["lut4"]) for r in saved
                     if r["family"] == family and r["layer"] in points and
-                    points[r["layer"]].neuron_folds * points[r["layer"]].synapse_folds == folds]
+                    kind(points[r["layer"]]) == folds]
 
             def error(beta):
                 table = {f: dict(v) for f, v in estimates.CONSTANT_WEIGHT_SHARING.items()}

@@ -179,8 +179,10 @@ ENGINE_FACTORS = {
 # trees cost ``PE**-beta`` of PE separate trees, beta per family and fold count (1 or 2).
 # One fold: beta fitted by relative least squares on the constant-weight layers of
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
-# its `BNN two-fold` layers.
-CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.3, 2: 0.145}, "ecp5": {1: 0.205, 2: 0.09}}
+# its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
+# (``LinearFolding.count_selection``), on the layers that count so.
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.35, 2: 0.145, "selected": 0.115},
+                           "ecp5": {1: 0.285, 2: 0.09, "selected": 0.0}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -295,30 +297,43 @@ def mva_features(folding, family="ice40"):
     # a compressor group (3 + 1 inputs: still one LUT4 per count bit).
     folds = f.neuron_folds * f.synapse_folds
     selection = f.count_selection()
+
+    def trees_of(widths, raw=1.0):
+        """LUT4 units and FF of trees over ``widths`` bits: as many register stages as a
+        tree has levels (up to ``pipeline``), delay registers for the rest."""
+        luts, ff = 0.0, 0
+        for width in filter(None, widths):
+            stages = min(f.pipeline, tree_levels(width, COMPRESSOR_GROUP))
+            tree = tree_features(width, COMPRESSOR_GROUP, stages, raw_per_bit=raw)
+            luts += _lut(tree, family)
+            ff += tree["ff"] - stages + (f.pipeline - stages) * width.bit_length()
+        return luts, ff
+
     if selection is not None:
-        # selected counts: a tree per lane and pair over its selected elements (as many
-        # register stages as it has levels, delay registers for the rest), with pm1
+        # selected counts: a tree per lane and pair over its selected elements, with pm1
         # weights one tree of every element per activation base and the two adders of
         # offset + 2S - X per pair
         pm1 = f.linear.weight_encoding == "pm1"
-        widths = [len(positions) for lane in selection for _, positions, _ in lane] * n_ \
-            + [simd] * (n_ if pm1 else 0)
-        feats["trees"] = 0.0
-        for width in filter(None, widths):
-            stages = min(f.pipeline, tree_levels(width, COMPRESSOR_GROUP))
-            tree = tree_features(width, COMPRESSOR_GROUP, stages)
-            feats["trees"] += _lut(tree, family)
-            feats["ff"] += tree["ff"] - stages + (f.pipeline - stages) * width.bit_length()
+        lanes, ff = trees_of(
+            [len(positions) for lane in selection for _, positions, _ in lane] * n_)
+        every, every_ff = trees_of([simd] * (n_ if pm1 else 0))
+        feats["trees"] = lanes * f.pe ** -CONSTANT_WEIGHT_SHARING[family]["selected"] + every
+        feats["ff"] += ff + every_ff
         feats["arith"] += pe * mn * 2 * (pc_w + 1) if pm1 else 0
     else:
         raw = 2.0 if not f.weight_constants else 1.0 + (folds > 1) / COMPRESSOR_GROUP
-        tree = tree_features(f.tree_width, COMPRESSOR_GROUP, f.pipeline, raw_per_bit=raw)
-        trees = f.popcount_trees
         shared = f.pe ** -CONSTANT_WEIGHT_SHARING[family][folds] if f.weight_constants \
             else 1.0
-        feats["trees"] = _lut(tree, family) * trees * shared \
-            + TERNARY_DECODER_LUT4 * f.ternary_groups
-        feats["ff"] += (tree["ff"] - f.pipeline) * trees
+        if f.linear.weight_encoding == "zo" and not serial:
+            # t & v of a weight bit that is 0 in every word is a constant 0, which Yosys
+            # prunes from the tree: each tree as wide as its lane's live elements (PA-Net's
+            # one-hot pieces, a block-diagonal layer's zeros)
+            live = f.weight_words().reshape(-1, pe, m_, simd).any(axis=0).sum(axis=2)
+            luts, ff = trees_of([int(w) for w in live.ravel()] * n_, raw)
+        else:
+            luts, ff = trees_of([f.tree_width] * f.popcount_trees, raw)
+        feats["trees"] = luts * shared + TERNARY_DECODER_LUT4 * f.ternary_groups
+        feats["ff"] += ff
     if serial:
         # per element, the tree bit is XNOR/AND of a weight base picked from M and an
         # activation base picked from N by q: one LUT4 tree over M + N + q bits, its last

@@ -36,7 +36,7 @@ def test_engine_factors_are_the_sweeps_fit():
                          env={**os.environ, "PYTHONPATH": f"{root}:{root / 'benchmarks'}"})
     fitted = json.loads(fit.stdout)
     assert fitted["ENGINE_FACTORS"] == ENGINE_FACTORS
-    assert {family: {int(folds): beta for folds, beta in table.items()}
+    assert {family: {(int(k) if k.isdigit() else k): beta for k, beta in table.items()}
             for family, table in fitted["CONSTANT_WEIGHT_SHARING"].items()} \
         == CONSTANT_WEIGHT_SHARING
 
