@@ -33,12 +33,22 @@ def command(name, build_dir):
     return args + ([] if name == "digits-bnn" else ["--target-fps", "92"])
 
 
+def build_folder(name, build_dir):
+    """The build folder of example ``name``: ``NAME-icebreaker``, or
+    ``NAME-folded-icebreaker`` where ``--arch auto`` chose the folded architecture."""
+    for arch in ("", "-folded"):
+        folder = build_dir / f"{name}{arch}-icebreaker"
+        if list(folder.rglob("popcorn.digest")):
+            return folder
+    return None
+
+
 def measure(name, build_dir):
-    folder = build_dir / f"{name}-icebreaker"
-    stamps = list(folder.rglob("popcorn.digest"))
-    if not stamps:
+    folder = build_folder(name, build_dir)
+    if folder is None:
         subprocess.run(command(name, build_dir), check=True)
-        stamps = list(folder.rglob("popcorn.digest"))
+        folder = build_folder(name, build_dir)
+    stamps = list(folder.rglob("popcorn.digest"))
     for stamp in stamps:
         stamp.unlink()
     start = time.monotonic()
@@ -70,7 +80,11 @@ def main():
         row = dict(code=label, **measure(name, Path(args.build_dir)))
         print(row, flush=True)
         rows = [r for r in rows if r["example"] != name] + [row]
-    saved.write_text(json.dumps(rows, indent=2) + "\n")
+        write(out, rows)
+
+
+def write(out, rows):
+    (out / "bitstream_speed.json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = ["# Warm UP5K bitstream speed", "",
              "Written by `python benchmarks/bitstream_speed.py` on this machine (2 cores, "
              "shared with other work while it ran): `popcorn build --example NAME --board "
