@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from build_examples import GRAPHS
-from verilog_speed import code_label
+from verilog_speed import add_label_option, label_of
 
 from popcorn.examples import EXAMPLES
 
@@ -67,11 +67,9 @@ def main():
                         default=[name for name in EXAMPLES if name not in GRAPHS])
     parser.add_argument("--build-dir", default="build/bitstream_speed")
     parser.add_argument("--out", default="reports/perf")
-    parser.add_argument("--label", default=None,
-                        help="names the code measured in the table (default: its "
-                             "`git describe`)")
+    add_label_option(parser)
     args = parser.parse_args()
-    label = code_label() if args.label is None else args.label
+    label = label_of(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "bitstream_speed.json"

@@ -33,7 +33,7 @@ import numpy as np
 from popcorn.frontends import bnn_pynq
 from popcorn.reports.html_report import binary_ops, binary_ops_per_lut4_cycle, engine_layers
 from popcorn.train.data import load_mnist_subset
-from verilog_speed import code_label
+from verilog_speed import add_label_option, label_of
 
 DEFAULT = ("tfc_1w1a:64", "sfc_1w1a:64")
 BOARD = "ulx3s-85f"
@@ -102,11 +102,9 @@ def main():
     parser.add_argument("--finn-dir", default="build/finn", type=Path)
     parser.add_argument("--build-dir", default="build/density", type=Path)
     parser.add_argument("--out", default="reports/perf", type=Path)
-    parser.add_argument("--label", default=None,
-                        help="names the code measured (default: its `git describe`); "
-                             "rows of other labels are kept")
+    add_label_option(parser)
     args = parser.parse_args()
-    label = code_label() if args.label is None else args.label
+    label = label_of(args)
     args.build_dir.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     saved = args.out / "density.json"

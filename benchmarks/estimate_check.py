@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from build_examples import GRAPHS
-from verilog_speed import code_label
+from verilog_speed import add_label_option, label_of
 
 from popcorn.examples import EXAMPLES
 from popcorn.golden.examples import SCHEMES, random_network
@@ -139,11 +139,9 @@ def main():
     parser.add_argument("--only", default=None, help="the cases whose name contains this")
     parser.add_argument("--build-dir", default="build/estimate_check", type=Path)
     parser.add_argument("--out", default="reports/perf", type=Path)
-    parser.add_argument("--label", default=None,
-                        help="names the code measured (default: its `git describe`); "
-                             "rows of other labels are kept")
+    add_label_option(parser)
     args = parser.parse_args()
-    label = code_label() if args.label is None else args.label
+    label = label_of(args)
     saved = args.out / "estimate_check.json"
     rows = json.loads(saved.read_text()) if saved.is_file() else []
     args.out.mkdir(parents=True, exist_ok=True)

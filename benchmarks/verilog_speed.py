@@ -112,6 +112,19 @@ def code_label():
         return "unknown"
 
 
+def add_label_option(parser):
+    """A benchmark's ``--label``: what names the code measured in its table (default:
+    :func:`code_label`); rows of other labels are kept. Read it with :func:`label_of`."""
+    parser.add_argument("--label", default=None,
+                        help="names the code measured (default: its `git describe`); "
+                             "rows of other labels are kept")
+
+
+def label_of(args):
+    """The label of ``add_label_option``'s parsed ``args``."""
+    return code_label() if args.label is None else args.label
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("networks", nargs="*", default=DEFAULT)
