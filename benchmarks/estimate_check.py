@@ -16,9 +16,9 @@ the default folding); held out, a LeNet-shaped network of each scheme
 (:func:`popcorn.golden.examples.random_network`, random weights) on both boards at the
 default folding (``--arch auto``), and an MLP of each on the ULX3S-85F at the default
 folding and at 2 cycles per image (its engines hold their weights as constants; on the
-UP5K its folded engine needs about 6 800 logic cells of 5 280). Builds go to ``build/estimate_check/``; the table to
-``reports/perf/estimate_check.{md,json}``, rows kept per code label (``git describe``, or
-``--label``).
+UP5K its folded engine needs about 6 800 logic cells of 5 280). Builds go to
+``build/estimate_check/``; the table to ``reports/perf/estimate_check.{md,json}``, rows
+kept per code label (``git describe``, or ``--label``).
 """
 
 import argparse

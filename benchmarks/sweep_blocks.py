@@ -387,7 +387,8 @@ def engine_sweep(families, build_root, out, rerender=False, only=None):
              "as 2 LUT4). `est.`: `popcorn.hdl.estimates.estimate_mva`. Its "
              "`ENGINE_FACTORS` were fitted on the first nine layers, "
              "`CONSTANT_WEIGHT_SHARING` on the `BNN const` (constant weights, NF*SF = 1) "
-             "and `BNN two-fold` layers (NF*SF = 2) not marked held out; held-out layers and the small layers of "
+             "and `BNN two-fold` layers (NF*SF = 2) not marked held out; held-out layers "
+             "and the small layers of "
              "`tests/hdl/test_mva_estimates.py` are in no fit. "
              "Error = (est - actual) / actual.", ""]
     for family in families:

@@ -21,8 +21,8 @@ class MatrixVectorActivation(wiring.Component):
     :class:`~popcorn.mapping.linear.LinearFolding`; the weight words come from a ROM, or
     with ``folding.weight_constants`` (NF*SF <= 2) are constants picked by the fold
     address registered where the ROM's read would be (same timing). A threshold layer
-    with one base pair compares the popcount itself (``LinearFolding.compares_counts``). The comparators and
-    the levels -> bases step are :func:`popcorn.hdl.comparator.compare` and
+    with one base pair compares the popcount itself (``LinearFolding.compares_counts``).
+    The comparators and the levels -> bases step are :func:`popcorn.hdl.comparator.compare` and
     :func:`~popcorn.hdl.comparator.levels_to_bases`, shared with
     :class:`~popcorn.hdl.comparator.ComparatorActivation`.
 
@@ -205,6 +205,7 @@ class MatrixVectorActivation(wiring.Component):
             acc_flags = delayed
             nf_chain.append(acc_flags["nf"])
         a_valid, a_first, a_last = acc_flags["valid"], acc_flags["first"], acc_flags["last"]
+
         def count(bits, name):
             """The popcount of ``bits`` (a value, or a list of 1-bit values) ``depth``
             register stages later: a tree over ``f.tree_width`` bits has exactly that many,

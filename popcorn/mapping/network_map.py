@@ -377,8 +377,9 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
 
     ``folding`` optionally fixes (pe, simd) per engine: a list, one per Conv2d or Dense in
     order, or a mapping from each such layer's name (``IntLinear.layer``, the ``layer`` of
-    :meth:`NetworkPlan.summary`) to its pair, whatever the order; otherwise :func:`choose_folding` gives every engine about ``target_cycles``
-    cycles per image (a convolution's engine ``target_cycles / (OH*OW)`` per window).
+    :meth:`NetworkPlan.summary`) to its pair, whatever the order; otherwise
+    :func:`choose_folding` gives every engine about ``target_cycles`` cycles per image (a
+    convolution's engine ``target_cycles / (OH*OW)`` per window).
     ``pipeline`` is the register stages of every popcount tree, or ``"auto"``: one stage
     per two logic levels of the tree. ``bases`` and ``multiply`` are passed to every
     :class:`~popcorn.mapping.linear.LinearFolding`.
@@ -403,7 +404,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             raise ValueError(f"folding names layers {sorted(map(str, folding))}, the "
                              f"network's Conv2d and Dense layers are "
                              f"{sorted(map(str, layers))}")
-        engines = {layer: folding[layer] for layer in layers}
+        engines = dict(folding)
     elif folding is not None and len(folding) != len(linears):
         raise ValueError(f"folding gives {len(folding)} (pe, simd) pairs for "
                          f"{len(linears)} Conv2d and Dense layers")
