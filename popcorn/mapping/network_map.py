@@ -13,6 +13,7 @@ predicts the handshake cycle of every input and output word of a free-running ru
 the RTL tests assert, word for word.
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -42,20 +43,23 @@ PREDICTED_IMAGES = 4
 :attr:`NetworkPlan.latency` are read from (the interval between the last two outputs)."""
 
 
-def choose_folding(channels, fan_in, target_cycles):
+def choose_folding(channels, fan_in, target_cycles, simd_multiple=1):
     """The least parallel (pe, simd) whose NF*SF is at most ``target_cycles``, preferring
     wide SIMD (cheap: one popcount tree) over many PEs; the fully parallel (C, K) when no
-    folding meets the target."""
+    folding meets the target. With ``simd_multiple``, only SIMD that are multiples of it,
+    None when none meets the target."""
     best = None
     for pe in divisors(channels):
         for simd in divisors(fan_in):
             cycles = (channels // pe) * (fan_in // simd)
-            if cycles > target_cycles:
+            if cycles > target_cycles or simd % simd_multiple:
                 continue
             key = (pe * simd, pe)
             if best is None or key < best[0]:
                 best = (key, pe, simd)
-    return (channels, fan_in) if best is None else best[1:]
+    if best is None:
+        return (channels, fan_in) if simd_multiple == 1 else None
+    return best[1:]
 
 
 @dataclass(frozen=True, eq=False)
@@ -422,9 +426,12 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     options = dict(bases=bases, multiply=multiply)
     entering = {}           # step index -> (stage index, _Stream) of the stream it reads
 
-    def fold(linear, activation, items, emit, borders=None, shortcut=None, addend=None):
+    def fold(linear, activation, items, emit, borders=None, shortcut=None, addend=None,
+             chosen=None):
         channels, fan_in = linear.weight_bits.shape[1:]
-        if isinstance(engines, dict):
+        if chosen is not None:
+            pe, simd = chosen
+        elif isinstance(engines, dict):
             pe, simd = engines[linear.layer]
         elif engines is not None:
             pe, simd = next(engines)
@@ -556,6 +563,16 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                 linear = _stream_weights(stage, (stream.height, stream.width))
                 folded = fold(linear, activation, 1, "bases")
                 pixel = stream.channels * stream.bits
+                if engines is None and folded.fold_width % pixel:
+                    # a SIMD of whole pixels, if one meets the target: gathering the map
+                    # into the engine's input buffer saves the FlattenStage's vector
+                    # register and the engine's copy of it (2 x 392 flip-flops on
+                    # mnist-cnn-bnn-tiny's dense layer at SIMD 1)
+                    whole = pixel // math.gcd(pixel, folded.act_bases)
+                    chosen = choose_folding(*linear.weight_bits.shape[1:],
+                                            max(1, target_cycles), simd_multiple=whole)
+                    if chosen is not None:
+                        folded = fold(linear, activation, 1, "bases", chosen=chosen)
                 if not stages:
                     pixel *= pixels_per_word(stream.height * stream.width,
                                              folded.fold_width, pixel, target_cycles)

@@ -63,15 +63,30 @@ def test_tfc_like_network_at_two_cycles_per_image(tmp_path):
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_conv_network_scores_and_cycles(scheme, tmp_path):
     """Conv 3x3 pad 1 -> pool 2 -> conv 3x3 stride 2 pad 1 -> flatten -> dense: PA-Net and
-    BinaryConnect (one-hot pieces, fixed-point planes) pool comparator levels."""
+    BinaryConnect (one-hot pieces, fixed-point planes) pool comparator levels; the mapper
+    gives the Dense engine a SIMD of whole pixels, so it gathers the map itself."""
     network = random_network(scheme, seed=1, layout="conv")
     plan = map_network(network, target_cycles=150)
-    assert [s.kind for s in plan.stages] == ["conv2d", "maxpool2d", "conv2d", "flatten",
-                                             "dense", "argmax"]
+    assert [s.kind for s in plan.stages] == ["conv2d", "maxpool2d", "conv2d", "dense",
+                                             "argmax"]
+    assert plan.stages[3].folding.gather
     levels = scheme in ("pa", "binaryconnect")
     assert plan.stages[0].folding.emit == ("levels" if levels else "bases")
     assert (plan.stages[1].convert is not None) == levels
     check_network(plan, random_inputs(network, 12, 3), tmp_path)
+
+
+@pytest.mark.parametrize("scheme", ["bnn", "pa"])
+def test_conv_map_flattened_for_a_partial_pixel_simd(scheme, tmp_path):
+    """The same network with its Dense engine at SIMD 1, less than a pixel: a flatten
+    stage gathers the map into one vector word."""
+    network = random_network(scheme, seed=1, layout="conv")
+    base = map_network(network, target_cycles=150)
+    folding = [(f.pe, f.simd) for f in base.foldings[:-1]] + [(1, 1)]
+    plan = map_network(network, folding=folding)
+    assert [s.kind for s in plan.stages] == ["conv2d", "maxpool2d", "conv2d", "flatten",
+                                             "dense", "argmax"]
+    check_network(plan, random_inputs(network, 6, 3), tmp_path)
 
 
 @pytest.mark.parametrize("scheme", ["bnn", pytest.param("abc", marks=pytest.mark.slow)])
@@ -80,7 +95,7 @@ def test_conv_map_gathered_by_the_dense_engine(scheme, tmp_path):
     input buffer (no flatten stage): one and two pixels per fold, under stalls."""
     network = random_network(scheme, seed=1, layout="conv")
     base = map_network(network, target_cycles=150)
-    pixel = base.stages[3].in_width                          # the flatten's pixel word
+    pixel = base.stages[3].in_width                      # the gathering engine's pixel word
     for per_fold in (1, 2):
         simd = per_fold * pixel // base.foldings[-1].act_bases
         folding = [(f.pe, f.simd) for f in base.foldings[:-1]] + [(1, simd)]

@@ -453,8 +453,8 @@ def test_separable_network_maps(scheme, stride, fill):
 
     network = random_separable_network(scheme, seed=4, stride=stride, padding_fill=fill)
     plan = map_network(network, target_cycles=60)
-    assert [s.kind for s in plan.stages] == ["conv2d", "conv2d", "conv2d", "flatten", "dense",
-                                             "argmax"]
+    assert [s.kind for s in plan.stages] == ["conv2d", "conv2d", "conv2d", "dense", "argmax"]
+    assert plan.stages[3].folding.gather       # the map gathered in the engine, no flatten
     depthwise = plan.stages[1].folding
     assert (depthwise.fan_in, depthwise.weight_bases, depthwise.act_bases) == (4 * 9, 4, 3)
     assert depthwise.weight_rom_bits().size == 4 * 4 * 4 * 9   # M x out x C * 9: zeros kept
