@@ -210,12 +210,13 @@ def test_arch_auto_counts_ice40_logic_cells():
     """`make examples` found it: the MNIST BNN at 92 images/s in the dataflow architecture
     estimated 2 840 LUT4 and 3 469 flip-flops, each within the UP5K's 5 280, and nextpnr
     ran out of logic cells (a cell holds one LUT4 and one flip-flop). Counting cells, auto
-    takes the folded architecture."""
+    takes the folded architecture: now for the MNIST PA-Net (the BNN's Dense engine
+    gathers its map since, and fits)."""
     from popcorn.boards.fit import LC_PACKING, estimate_design
     from popcorn.cli import _choose_arch, _plan
     from popcorn.examples import load_example
 
-    net = load_example("mnist-cnn-bnn")[0]
+    net = load_example("mnist-cnn-pa")[0]
     target = str(12_000_000 // 92)
     plan = _plan(net, frac_bits=8, target_cycles=target, pipeline="auto", bases="parallel",
                  multiply="shift-add")
