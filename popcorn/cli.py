@@ -152,8 +152,13 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
                    "chosen for --target-cycles (`auto`: the fewest lanes whose estimate "
                    "fits the board); auto: dataflow when its estimate fits the board, else "
                    "folded when it can run the network.")
+@click.option("--clock-mhz", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Run the design on the FPGA's PLL at this clock (the highest it makes at "
+                   "or below it) instead of the board's oscillator; nextpnr then places for "
+                   "it and the build fails when timing misses it.  [default: the "
+                   "oscillator: 12 MHz on the icebreaker, 25 MHz on the ulx3s-85f]")
 @click.option("--target-fps", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Images per second to reach at the board's clock: sets --target-cycles "
+              help="Images per second to reach at the design's clock: sets --target-cycles "
                    "to the clock / FPS (either architecture); a warning says by how much a "
                    "build that cannot reach it falls short.")
 @click.option("--steps", default=",".join(_STEP_TEXT), show_default=True,
@@ -161,11 +166,12 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
                    "result in BUILD_DIR/NAME/steps/ for the later ones.")
 def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, bases, multiply,
           simulator, sim_images, build_dir, report_dir, weight_memory, nextpnr_opts, arch,
-          target_fps, steps):
+          clock_mhz, target_fps, steps):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
     from .boards.fit import DesignTooLarge, place_weight_roms
+    from .boards.top import design_clock
     from .flow import STEPS, FlowConfig, MissingResult, run_steps
     from .sim.runner import SimulationFailed
     from .golden.predict import check_inputs
@@ -197,7 +203,8 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
                 x, y = _load_inputs(inputs)
                 x = check_inputs(net, x)
             name = f"{Path(network).stem}-{board}"
-        clock = get_board(board).clock_hz
+        clock_hz = None if clock_mhz is None else clock_mhz * 1e6
+        clock = design_clock(board, clock_hz)
         if target_fps is not None:
             if target_cycles != "auto":
                 raise click.UsageError("give --target-fps or --target-cycles, not both")
@@ -212,6 +219,8 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         if arch == "folded":
             plan = mapped = _folded_plan(net, frac_bits, target_cycles, board)
             name = name.replace(f"-{board}", f"-folded-{board}")
+        if arch == "folded":
+            clock = design_clock(board, clock_hz, flash=True)
         if target_fps is not None and plan.cycles_per_image > int(target_cycles):
             warnings.warn(f"the fastest {arch} folding found needs {plan.cycles_per_image} "
                           f"cycles per image: {clock / plan.cycles_per_image:.1f} images/s at "
@@ -235,13 +244,13 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
 
     config = FlowConfig(name=name, inputs=x, labels=y, board=board, build_dir=build_dir,
                         report_dir=report_dir, sim_images=sim_images, simulator=simulator,
-                        nextpnr_opts=nextpnr_opts)
+                        nextpnr_opts=nextpnr_opts, clock_hz=clock_hz)
     engine = (f"one engine of {plan.pe} lanes x {plan.simd} bits"
               f"{', one input bank' if plan.input_banks == 1 else ''}") if arch == "folded" else \
         f"{len(plan.foldings)} engines"
     console.print(f"plan:      {arch} ({engine}): {plan.cycles_per_image} cycles per image, "
                   f"{clock / plan.cycles_per_image:,.1f} images/s at the {board}'s "
-                  f"{clock / 1e6:g} MHz")
+                  f"{clock / 1e6:g} MHz{' (PLL)' if clock_hz is not None else ''}")
     if plan is not mapped:
         console.print(f"weights:   placed for the {board}'s block RAM: "
                       + "; ".join(_weight_changes(mapped, plan)), highlight=False)

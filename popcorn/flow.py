@@ -74,7 +74,9 @@ class FlowConfig:
     ``report_dir/name``; ``simulator`` (``"icarus"``, ``"verilator"`` or ``"auto"``: by the
     run's length) runs the first ``sim_images`` inputs with stalls drawn from ``seed``;
     ``nextpnr_opts`` go to nextpnr's command line
-    (:func:`~popcorn.boards.build.build_bitstream`)."""
+    (:func:`~popcorn.boards.build.build_bitstream`); ``clock_hz``: the design's clock from
+    the FPGA's PLL (:class:`~popcorn.boards.top.BoardTop`), None for the board's
+    oscillator."""
     name: str
     inputs: np.ndarray
     labels: np.ndarray = None
@@ -85,6 +87,7 @@ class FlowConfig:
     simulator: str = "auto"
     seed: int = 1
     nextpnr_opts: str = ""
+    clock_hz: float = None
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", np.asarray(self.inputs))
@@ -109,7 +112,7 @@ _DEPENDS = {
     "golden": lambda plan, config: (plan.network, plan.integer.frac_bits, config.inputs),
     "simulate": lambda plan, config: (plan, config.inputs[:config.sim_images],
                                       config.simulator, config.seed),
-    "bitstream": lambda plan, config: (plan, config.board),
+    "bitstream": lambda plan, config: (plan, config.board, config.clock_hz),
     "report": lambda plan, config: (plan, config),
 }
 
@@ -246,7 +249,8 @@ def bitstream(plan, config):
                                 offset=FLASH_OFFSET)
     else:
         core = DataflowAccelerator(plan)
-    path, impl = build_bitstream(BoardTop(core, flash=folded), board=config.board,
+    path, impl = build_bitstream(BoardTop(core, flash=folded, clock_hz=config.clock_hz),
+                                 board=config.board,
                                  build_dir=config.build_dir / config.name / config.board,
                                  reuse=True, dsp=plan.needs_dsp,
                                  progress=status and status.update,

@@ -1,33 +1,71 @@
 """Board top: the only place that calls ``platform.request``."""
 
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.lib import io
 
+from ..hdl.flash import MAX_CLOCK_HZ
+from .boards import get_board
+from .clocks import PLLClock, pll_settings
 from .frames import IDLE_SECONDS
 from .host_link import UARTLink
 
 DEFAULT_BAUD = 115_200
 
 
+def design_clock(board, clock_hz=None, *, flash=False):
+    """The clock (Hz) a :class:`BoardTop` on ``board`` runs at: the oscillator's, or with
+    ``clock_hz`` the highest the FPGA's PLL makes at or below it. Raises ``ValueError``
+    when the PLL cannot make it, or above the flash readers'
+    :data:`~popcorn.hdl.flash.MAX_CLOCK_HZ` with ``flash``."""
+    b = get_board(board)
+    if clock_hz is None:
+        return b.clock_hz
+    return _pll(b.family, b.clock_hz, clock_hz, flash).frequency
+
+
+def _pll(family, oscillator, clock_hz, flash):
+    setting = pll_settings(family, oscillator, clock_hz)
+    if flash and setting.frequency > MAX_CLOCK_HZ:
+        raise ValueError(f"the folded architecture reads its weights from the flash at up to "
+                         f"{MAX_CLOCK_HZ / 1e6:g} MHz, not {setting.frequency / 1e6:g} MHz: "
+                         f"choose a lower clock")
+    return setting
+
+
 class BoardTop(Elaboratable):
     """A stream core behind the board's UART (``uart`` 0), speaking the host link's frames
     (:mod:`popcorn.boards.frames`); the first LED lights on a UART error. The baud divisor
-    and the link's idle time (:data:`~popcorn.boards.frames.IDLE_SECONDS`) come from
-    ``platform.default_clk_frequency``.
+    and the link's idle time (:data:`~popcorn.boards.frames.IDLE_SECONDS`) come from the
+    clock: the oscillator's (``platform.default_clk_frequency``), or with ``clock_hz`` the
+    FPGA's PLL at the highest frequency it makes at or below that
+    (:func:`~popcorn.boards.clocks.pll_settings`).
 
     ``flash``: the core reads the board's SPI flash (``spi_flash_4x`` 0: its ``sck``,
     ``cs``, ``copi`` on IO0 while ``copi_oe`` and ``io0`` from it, ``cipo`` on IO1, IO2
     and IO3 high; :class:`~popcorn.boards.host_link.WeightsFromFlash`); the
     first LED lights on its ``error`` too, the second when it is ``ready``."""
 
-    def __init__(self, core, *, baud=DEFAULT_BAUD, flash=False):
+    def __init__(self, core, *, baud=DEFAULT_BAUD, flash=False, clock_hz=None):
         self.core = core
         self.baud = baud
         self.flash = flash
+        self.clock_hz = clock_hz
 
     def elaborate(self, platform):
         m = Module()
         clock = platform.default_clk_frequency
+        if self.clock_hz is not None:
+            family = "ice40" if platform.family.lower() == "ice40" else "ecp5"
+            setting = _pll(family, clock, self.clock_hz, self.flash)
+            pin = platform.request(platform.default_clk, dir="-")
+            if family == "ice40":
+                m.submodules.clock = pll = PLLClock(setting, pin=pin)
+            else:
+                m.submodules.clock_buffer = buffer = io.Buffer("i", pin)
+                m.submodules.clock = pll = PLLClock(setting, clock=buffer.i)
+            m.domains.sync = sync = ClockDomain("sync")
+            m.d.comb += [sync.clk.eq(pll.clk), sync.rst.eq(pll.rst)]
+            clock = setting.frequency
         m.submodules.link = link = UARTLink(self.core, divisor=round(clock / self.baud),
                                             idle=round(clock * IDLE_SECONDS))
         uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})

@@ -17,6 +17,10 @@ DUMMY = 8
 WAKE_CYCLES = 256
 """Cycles between the wake command and the read: the flash's tRES1 (3 us) at up to 85 MHz."""
 
+MAX_CLOCK_HZ = 85e6
+"""The fastest clock the flash readers run at: :data:`WAKE_CYCLES` long enough, and
+``sck`` (half the clock) within the plain read's 50 MHz."""
+
 
 class FlashLoader(wiring.Component):
     """Reads ``image`` (the bytes :func:`~popcorn.mapping.folded.flash_image` wrote) from an

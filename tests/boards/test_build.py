@@ -53,8 +53,13 @@ def test_timing_failure_names_clock_and_fix(tmp_path):
                           spram_available=4, dsp=0, dsp_available=8, fmax_mhz=9.5,
                           clock_mhz=12.0)
     with pytest.raises(TimingFailed, match=r"timing failed on icebreaker: fmax 9.5 MHz is below "
-                                           r"the 12.0 MHz board clock; fold more"):
+                                           r"the 12.0 MHz clock; choose a lower --clock-mhz"):
         check_timing(impl, tmp_path / "top.tim")
+    path = {"delay_ns": 105.3, "cells": 7, "start": "link.core.a", "end": "link.core.b"}
+    with pytest.raises(TimingFailed, match=r"below the 12.0 MHz clock \(critical path 105.3 ns, "
+                                           r"7 logic cells, from `link.core.a` to "
+                                           r"`link.core.b`\)"):
+        check_timing(dataclasses.replace(impl, critical_path=path), tmp_path / "top.tim")
     check_timing(dataclasses.replace(impl, fmax_mhz=12.0), tmp_path / "top.tim")
 
 

@@ -1,0 +1,73 @@
+"""The PLL's settings and a design clocked by it, built by the real tools."""
+
+import json
+
+import pytest
+
+from popcorn.boards.build import TimingFailed, build_bitstream
+from popcorn.boards.clocks import ClockUnreachable, ECP5PLL, ICE40PLL, pll_settings
+from popcorn.boards.top import BoardTop, design_clock
+from popcorn.golden.examples import random_network
+from popcorn.hdl.accelerator import DataflowAccelerator
+from popcorn.mapping.network_map import map_network
+
+
+@pytest.mark.parametrize("mhz, divr, divf, divq, filter_range", [
+    (48, 0, 63, 4, 1), (60, 0, 79, 4, 1), (79.5, 0, 52, 3, 1)])
+def test_ice40_settings_are_icepll_s(mhz, divr, divf, divq, filter_range):
+    """icestorm's `icepll -i 12 -o MHZ` gives these (its 80 MHz is 79.5)."""
+    s = pll_settings("ice40", 12e6, mhz * 1e6)
+    assert (s.divr, s.divf, s.divq, s.filter_range) == (divr, divf, divq, filter_range)
+    assert s.frequency == mhz * 1e6
+
+
+@pytest.mark.parametrize("family, f_in", [("ice40", 12e6), ("ecp5", 25e6)])
+@pytest.mark.parametrize("mhz", [20, 33.3, 48, 60, 66, 80, 100, 150, 200])
+def test_settings_within_the_pll_s_ranges_and_at_most_the_target(family, f_in, mhz):
+    s = pll_settings(family, f_in, mhz * 1e6)
+    f = s.frequency
+    assert 0.95 * mhz * 1e6 <= f <= mhz * 1e6     # ECP5 33.3: 32.14 (25 * 9 / 7)
+    if isinstance(s, ICE40PLL):
+        assert 10e6 <= s.f_pfd <= 133e6 and 533e6 <= s.f_pfd * (s.divf + 1) <= 1066e6
+        assert 0 <= s.divr < 16 and 0 <= s.divf < 128 and 1 <= s.divq <= 6
+    else:
+        assert isinstance(s, ECP5PLL)
+        assert f_in / s.clki_div >= 3.125e6 and 400e6 <= f * s.clkop_div <= 800e6
+        assert 1 <= s.clki_div <= 128 and 1 <= s.clkfb_div <= 80 and 1 <= s.clkop_div <= 128
+
+
+def test_unreachable_clocks_are_refused():
+    with pytest.raises(ClockUnreachable, match=r"a 300 MHz clock is outside the ice40 PLL's "
+                                               r"range \(16-275 MHz\)"):
+        pll_settings("ice40", 12e6, 300e6)
+    with pytest.raises(ClockUnreachable, match="outside the ecp5 PLL's range"):
+        pll_settings("ecp5", 25e6, 1e6)
+    assert design_clock("icebreaker") == 12e6 and design_clock("ulx3s-85f", 60e6) == 60e6
+    with pytest.raises(ValueError, match=r"reads its weights from the flash at up to 85 MHz, "
+                                         r"not 99 MHz"):
+        design_clock("icebreaker", 100e6, flash=True)
+
+
+def accelerator():
+    return DataflowAccelerator(map_network(random_network("bnn", seed=0, layout="dense"),
+                                           target_cycles=8))
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("board, mhz, pll", [("icebreaker", 30, "SB_PLL40_PAD"),
+                                             ("ulx3s-85f", 50, "EHXPLLL")])
+def test_a_design_on_the_pll_is_timed_at_its_clock(board, mhz, pll, tmp_path):
+    """nextpnr times the design at the PLL's clock (its report, not ours, says so) and the
+    netlist holds the family's PLL; at a clock it cannot reach, the build fails naming the
+    critical path."""
+    _, impl = build_bitstream(BoardTop(accelerator(), clock_hz=mhz * 1e6), board=board,
+                              build_dir=tmp_path / "ok")
+    assert impl.clock_mhz == pytest.approx(mhz, abs=0.05) and impl.fmax_mhz >= impl.clock_mhz
+    cells = json.loads((tmp_path / "ok" / "top_stat.json").read_text())["design"]
+    assert cells["num_cells_by_type"].get(pll) == 1
+    if board == "icebreaker":
+        with pytest.raises(TimingFailed, match=r"fmax [\d.]+ MHz is below the 2\d\d.\d+ MHz "
+                                               r"clock \(critical path [\d.]+ ns, \d+ logic "
+                                               r"cells, from `[^`]+` to `[^`]+`\)"):
+            build_bitstream(BoardTop(accelerator(), clock_hz=250e6), board=board,
+                            build_dir=tmp_path / "fast")
