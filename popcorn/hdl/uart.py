@@ -4,7 +4,7 @@ Written here because no maintained Amaranth 0.5 UART is on PyPI (the ``amaranth-
 name on PyPI is an empty placeholder).
 """
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
@@ -23,6 +23,14 @@ class _UARTComponent(wiring.Component):
     @property
     def divisor(self):
         return self._divisor
+
+    def _timer(self):
+        """A down-counter for up to 1.5 bit times that has run out when its sign bit is set:
+        loaded with ``n - 1`` it runs out ``n`` cycles after the load, the same cycle a
+        counter loaded with ``n`` reaches 0, but with no compare on its carry chain (which
+        split the chain into pieces on the iCE40 and set the link's clock)."""
+        timer = Signal(signed((self._divisor * 3 // 2).bit_length() + 1))
+        return timer, timer[-1]
 
 
 class UARTReceiver(_UARTComponent):
@@ -47,7 +55,7 @@ class UARTReceiver(_UARTComponent):
         rx = Signal(init=1)
         m.submodules.rx_sync = FFSynchronizer(self.rx, rx, init=1)
 
-        timer = Signal(range(self._divisor * 3 // 2 + 1))
+        timer, out = self._timer()
         bit = Signal(range(10))
         shreg = Signal(8)
 
@@ -59,18 +67,18 @@ class UARTReceiver(_UARTComponent):
             with m.State("IDLE"):
                 with m.If(~rx):
                     # First sample in the middle of data bit 0: 1.5 bit times away.
-                    m.d.sync += [timer.eq(self._divisor * 3 // 2 - 1), bit.eq(0)]
+                    m.d.sync += [timer.eq(self._divisor * 3 // 2 - 2), bit.eq(0)]
                     m.next = "DATA"
             with m.State("DATA"):
-                with m.If(timer == 0):
-                    m.d.sync += [timer.eq(self._divisor - 1), shreg.eq(Cat(shreg[1:], rx)),
+                with m.If(out):
+                    m.d.sync += [timer.eq(self._divisor - 2), shreg.eq(Cat(shreg[1:], rx)),
                                  bit.eq(bit + 1)]
                     with m.If(bit == 7):
                         m.next = "STOP"
                 with m.Else():
                     m.d.sync += timer.eq(timer - 1)
             with m.State("STOP"):
-                with m.If(timer == 0):
+                with m.If(out):
                     with m.If(~rx):
                         m.d.sync += [self.frame_error.eq(1), self.dropped.eq(1)]
                     with m.Elif(self.o.valid & ~self.o.ready):
@@ -95,18 +103,18 @@ class UARTTransmitter(_UARTComponent):
 
     def elaborate(self, platform):
         m = Module()
-        timer = Signal(range(self._divisor))
+        timer, out = self._timer()
         frame = Signal(10, init=0x3FF)  # stop bit, data LSB first, start bit; shifted out
         left = Signal(range(11))
         m.d.comb += self.tx.eq(frame[0])
         m.d.comb += self.i.ready.eq(left == 0)
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [frame.eq(Cat(0, self.i.payload, 1)), left.eq(10),
-                         timer.eq(self._divisor - 1)]
+                         timer.eq(self._divisor - 2)]
         with m.Elif(left != 0):
-            with m.If(timer == 0):
+            with m.If(out):
                 m.d.sync += [frame.eq(Cat(frame[1:], 1)), left.eq(left - 1),
-                             timer.eq(self._divisor - 1)]
+                             timer.eq(self._divisor - 2)]
             with m.Else():
                 m.d.sync += timer.eq(timer - 1)
         return m
