@@ -1,0 +1,90 @@
+"""The clock a built-in example reaches on a board: `popcorn build --steps bitstream
+--clock-mhz F` for each F (nextpnr places and times the design for the PLL's F), whether
+timing met it, nextpnr's fmax and its critical path.
+
+    python benchmarks/clock_speed.py [--example digits-bnn] [--board icebreaker] [F ...]
+    # reports/perf/clock_speed.{md,json}
+
+Default F: 12 (the iCEBreaker's oscillator, no PLL), 40, 45, 50 and 60 MHz. A build that
+misses F fails (`TimingFailed`); the row then comes from the nextpnr report the build
+left. Issue 12's target: the digits demo at 60 MHz or more on the UP5K within 2 500 LUT4.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from verilog_speed import add_label_option, label_of
+
+from popcorn.boards.boards import get_board
+from popcorn.reports import nextpnr
+
+
+def measure(example, board, mhz, build_dir):
+    """One build of ``example`` on ``board`` at ``mhz`` (None: the oscillator, no PLL)."""
+    folder = build_dir / f"{example}-{board}-{mhz or 'osc'}"
+    args = [sys.executable, "-m", "popcorn.cli", "--quiet", "build", "--example", example,
+            "--board", board, "--steps", "bitstream", "--build-dir", str(folder)]
+    if mhz is not None:
+        args += ["--clock-mhz", str(mhz)]
+    done = subprocess.run(args, capture_output=True, text=True)
+    b = get_board(board)
+    tim = [p.parent for p in folder.rglob("top.tim")]
+    if not tim:
+        raise RuntimeError(f"no nextpnr result in {folder}:\n{done.stdout}{done.stderr}")
+    impl = nextpnr.load(b.family, board, b.platform().device, tim[0])
+    path = impl.critical_path or {}
+    return {"example": example, "board": board, "asked_mhz": mhz,
+            "clock_mhz": impl.clock_mhz, "fmax_mhz": impl.fmax_mhz,
+            "met": impl.fmax_mhz >= impl.clock_mhz, "lut4": impl.lut4,
+            "logic_cells": impl.logic_cells,
+            "path": f"{path.get('delay_ns')} ns, {path.get('cells')} cells: "
+                    f"`{path.get('start')}` -> `{path.get('end')}`"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("clocks", nargs="*", type=float, default=[None, 40, 45, 50, 60])
+    parser.add_argument("--example", default="digits-bnn")
+    parser.add_argument("--board", default="icebreaker")
+    parser.add_argument("--build-dir", default="build/clock_speed")
+    parser.add_argument("--out", default="reports/perf")
+    add_label_option(parser)
+    args = parser.parse_args()
+    label = label_of(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "clock_speed.json"
+    rows = json.loads(saved.read_text()) if saved.is_file() else []
+    for mhz in args.clocks:
+        row = dict(code=label, **measure(args.example, args.board, mhz,
+                                         Path(args.build_dir)))
+        print(row, flush=True)
+        key = (row["example"], row["board"], row["asked_mhz"])
+        rows = [r for r in rows if (r["example"], r["board"], r["asked_mhz"]) != key] + [row]
+        write(out, rows)
+
+
+def write(out, rows):
+    (out / "clock_speed.json").write_text(json.dumps(rows, indent=2) + "\n")
+    lines = ["# Clock speed of the built-in examples", "",
+             "Written by `python benchmarks/clock_speed.py`: `popcorn build --example NAME "
+             "--board BOARD --steps bitstream --clock-mhz F` (asked: F, or `osc` for the "
+             "board's oscillator without a PLL); clock: the PLL's, as nextpnr timed it; "
+             "fmax, LUT4, logic cells and the critical path: nextpnr's. Code: the popcorn "
+             "measured (`git describe`).", "",
+             "| example | board | code | asked (MHz) | clock (MHz) | fmax (MHz) | met | LUT4 "
+             "| logic cells | critical path |",
+             "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+    lines += [f"| {r['example']} | {r['board']} | {r['code']} | {r['asked_mhz'] or 'osc'} "
+              f"| {r['clock_mhz']} | {r['fmax_mhz']} | {'yes' if r['met'] else 'no'} "
+              f"| {r['lut4']} | {r['logic_cells']} | {r['path']} |"
+              for r in sorted(rows, key=lambda r: (r["example"], r["board"],
+                                                   r["asked_mhz"] or 0))]
+    (out / "clock_speed.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
