@@ -52,8 +52,8 @@ import numpy as np
 
 from .atomic import atomic_open, write_bytes, write_text
 from .boards.build import build_bitstream
-from .boards.fit import DesignEstimate, check_fit, check_link, estimate_design, \
-    place_weight_roms
+from .boards.fit import LOGIC_MARGIN, DesignEstimate, check_fit, check_link, \
+    estimate_design, place_weight_roms
 from .boards.host_link import WeightsFromFlash
 from .boards.top import BoardTop
 from .golden.predict import Prediction, predict
@@ -202,6 +202,14 @@ def estimate(plan, config):
     est = estimate_design(plan, config.board)
     check_fit(est, slowest=lambda: _most_folded(plan, config.board))
     check_link(plan)
+    over = est.over_capacity()
+    if over:
+        warnings.warn(
+            f"the estimate is over the {config.board}'s capacity ("
+            + ", ".join(f"{need} of {have} {what}" for what, need, have in over)
+            + f"), within the estimates' error ({LOGIC_MARGIN}x), so the tools decide: if "
+              f"nextpnr cannot place it, fold more (a larger --target-cycles) or choose a "
+              f"larger board")
     cells = est.logic_cells
     return {"estimate": est.to_dict(), "logic_cells": cells and cells[0]}, {}
 

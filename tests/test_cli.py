@@ -256,6 +256,32 @@ def test_build_says_what_fitting_the_block_ram_changed(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "weights:" not in result.output
 
 
+def test_estimate_over_the_device_within_the_margin_warns(tmp_path, monkeypatch):
+    """An estimate over the board's LUT4 but within LOGIC_MARGIN is left to the tools, with
+    a warning naming both figures (CNV-w1a1 on the ULX3S-85F: 85 244 of 83 640 LUT4 went
+    by without a word); over the margin it is refused."""
+    from popcorn.boards.boards import get_board
+    from popcorn.boards.fit import LOGIC_MARGIN, estimate_design, place_weight_roms
+    from popcorn.examples import load_example
+    from popcorn.mapping.network_map import map_network
+
+    monkeypatch.chdir(tmp_path)
+    plan = map_network(load_example("digits-bnn")[0], target_cycles=4096)
+    need = estimate_design(place_weight_roms(plan, "ulx3s-85f"), "ulx3s-85f").total["lut4"]
+    args = ["build", "--board", "ulx3s-85f", "--target-cycles", "4096", "--arch", "dataflow",
+            "--steps", "estimate"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0 and "over the ulx3s-85f's capacity" not in result.output
+    monkeypatch.setitem(get_board("ulx3s-85f").capacity, "lut4", need - 1)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"the estimate is over the ulx3s-85f's capacity ({need} of {need - 1} LUT4), " \
+        f"within the estimates' error ({LOGIC_MARGIN}x)" in " ".join(result.output.split())
+    monkeypatch.setitem(get_board("ulx3s-85f").capacity, "lut4", int(need / LOGIC_MARGIN) - 1)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "does not fit ulx3s-85f" in result.output
+
+
 def test_arch_auto_judges_the_dataflow_design_with_its_block_ram_fitted(tmp_path, monkeypatch):
     """One block RAM short, the mapped dataflow plan is over the board, the fitted one is
     not: --arch auto keeps the dataflow architecture."""

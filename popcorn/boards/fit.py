@@ -15,6 +15,8 @@ from .boards import get_board
 from .frames import MAX_PAYLOAD
 
 KEYS = ("lut4", "ff", "ebr", "dsp", "spram")
+NAMES = {"lut4": "LUT4", "ff": "flip-flops", "ebr": "block RAMs", "dsp": "DSP blocks",
+         "spram": "SPRAM blocks"}
 
 # How far over the capacity an estimate must be before the build is refused without
 # running the tools: the estimates' LUT4 and FF error reaches about 30 % on single blocks
@@ -78,9 +80,17 @@ class DesignEstimate:
     def within_capacity(self):
         """Every resource, and the iCE40's logic cells, within the board's capacity (no
         margin: what ``--arch auto`` asks of the dataflow architecture)."""
+        return not self.over_capacity()
+
+    def over_capacity(self):
+        """``[(what, need, have)]``: the resources (and the iCE40's logic cells) the
+        estimate puts over the board's capacity, no margin."""
+        over = [(NAMES[key], self.total[key], self.capacity[key]) for key in KEYS
+                if self.total[key] > self.capacity[key]]
         cells = self.logic_cells
-        return all(self.total[key] <= self.capacity[key] for key in KEYS) and \
-            (cells is None or cells[0] <= cells[1])
+        if cells is not None and cells[0] > cells[1]:
+            over.append(("logic cells", *cells))
+        return over
 
     def to_dict(self):
         return {"board": self.board, "family": self.family, "layers": list(self.layers),
@@ -118,8 +128,6 @@ def check_fit(estimate, slowest=None):
     ``slowest``: None, or a function giving the estimate of the same network with every
     engine folded to one lane of one input bit (called only when logic is short): the
     advice then says whether folding more can make the design fit, with the figures."""
-    names = {"lut4": "LUT4", "ff": "flip-flops", "ebr": "block RAMs", "dsp": "DSP blocks",
-             "spram": "SPRAM blocks"}
     short = _short(estimate)
     if short is None:
         return
@@ -136,7 +144,7 @@ def check_fit(estimate, slowest=None):
         "ebr folded" if key == "ebr" and heaviest["kind"] == "folded engine" else key]
     raise DesignTooLarge(
         f"the design does not fit {estimate.board}: its layers need about {need} "
-        f"{names[key]} (estimate), the device has {have}; layer "
+        f"{NAMES[key]} (estimate), the device has {have}; layer "
         f"{heaviest['layer']} ({heaviest['kind']}) alone needs {heaviest[key]}. {advice}")
 
 
