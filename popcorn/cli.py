@@ -31,7 +31,8 @@ def _mapping_options(command):
         click.option("--target-cycles", default="auto", show_default=True,
                      help="Cycles per image each layer's folding aims at (PE x SIMD chosen "
                           "per layer; a convolution's engine gets this over its windows), or "
-                          "`auto`: 4 per input pixel, at least 256."),
+                          "`auto`: 4 per input pixel, at least 256, doubled (popcorn build) "
+                          "until the dataflow design's estimate fits the board."),
         click.option("--pipeline", default="auto", show_default=True,
                      help="Register stages in every popcount tree (an integer), or `auto`: "
                           "one per two logic levels."),
@@ -69,7 +70,7 @@ def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply):
 
     target_cycles = _target_cycles(target_cycles)
     if target_cycles == "auto":
-        target_cycles = max(256, 4 * math.prod(network.input_shape[-2:]))
+        target_cycles = _default_target(network)
     if pipeline != "auto":
         try:
             pipeline = int(pipeline)
@@ -78,6 +79,48 @@ def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply):
                                      param_hint="--pipeline") from None
     return map_network(network, frac_bits=frac_bits, target_cycles=target_cycles,
                        pipeline=pipeline, bases=bases, multiply=multiply)
+
+
+def _dataflow_plan(network, board, weight_memory, *, target_cycles, **options):
+    """``(mapped, plan)``: :func:`_plan`'s mapping and the plan with its weight ROMs placed
+    for ``board`` (``--weight-memory fill``) or the same. With ``target_cycles`` ``"auto"``
+    the first target, from :func:`_plan`'s default and doubling, whose placed plan is
+    within the board's capacity, when the network folded to one lane of one bit
+    everywhere is (:func:`~popcorn.flow.most_folded`); else the default's (the folded
+    architecture or the estimate step's refusal follow). The mapping is cheap; its
+    cycles, computed only when asked, are not."""
+    from .boards.fit import estimate_design, place_weight_roms
+    from .flow import most_folded
+
+    def place(plan):
+        return place_weight_roms(plan, board) if weight_memory == "fill" else plan
+
+    mapped = _plan(network, target_cycles=target_cycles, **options)
+    plan = place(mapped)
+    if _target_cycles(target_cycles) != "auto":
+        return mapped, plan
+    if estimate_design(plan, board).within_capacity():
+        return mapped, plan
+    most = most_folded(plan, board)
+    if most is None or not most.within_capacity():
+        return mapped, plan
+    target = _default_target(network)
+    for _ in range(MAX_DOUBLINGS):
+        target *= 2
+        slower = _plan(network, target_cycles=str(target), **options)
+        placed = place(slower)
+        if estimate_design(placed, board).within_capacity():
+            return slower, placed
+    return mapped, plan
+
+
+MAX_DOUBLINGS = 40
+"""How often ``--target-cycles auto`` doubles its target (2^40 times 256 cycles)."""
+
+
+def _default_target(network):
+    """``--target-cycles auto``'s first target: 4 cycles per input pixel, at least 256."""
+    return max(256, 4 * math.prod(network.input_shape[-2:]))
 
 
 @click.group()
@@ -170,7 +213,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
-    from .boards.fit import DesignTooLarge, place_weight_roms
+    from .boards.fit import DesignTooLarge
     from .boards.top import design_clock
     from .flow import STEPS, FlowConfig, MissingResult, run_steps
     from .sim.runner import SimulationFailed
@@ -210,10 +253,9 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
                 raise click.UsageError("give --target-fps or --target-cycles, not both")
             target_cycles = str(max(1, int(clock // target_fps)))
         if arch != "folded":
-            plan = mapped = _plan(net, frac_bits=frac_bits, target_cycles=target_cycles,
-                                  pipeline=pipeline, bases=bases, multiply=multiply)
-            if weight_memory == "fill":
-                plan = place_weight_roms(plan, board)
+            mapped, plan = _dataflow_plan(net, board, weight_memory, frac_bits=frac_bits,
+                                          target_cycles=target_cycles, pipeline=pipeline,
+                                          bases=bases, multiply=multiply)
         if arch == "auto":
             arch = _choose_arch(net, plan, board, frac_bits, target_cycles)
         if arch == "folded":

@@ -200,7 +200,7 @@ def estimate(plan, config):
                       f"(`pip install {name}=={pinned}`) or re-fit them "
                       f"(benchmarks/sweep_*.py --fit)")
     est = estimate_design(plan, config.board)
-    check_fit(est, slowest=lambda: _most_folded(plan, config.board))
+    check_fit(est, slowest=lambda: most_folded(plan, config.board))
     check_link(plan)
     over = est.over_capacity()
     if over:
@@ -214,7 +214,7 @@ def estimate(plan, config):
     return {"estimate": est.to_dict(), "logic_cells": cells and cells[0]}, {}
 
 
-def _most_folded(plan, board):
+def most_folded(plan, board):
     """The estimate of a dataflow ``plan``'s network with every engine folded to one lane
     of one input bit (its weight ROMs placed for ``board``), or None for a folded plan."""
     if isinstance(plan, FoldedPlan):

@@ -256,6 +256,38 @@ def test_build_says_what_fitting_the_block_ram_changed(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "weights:" not in result.output
 
 
+def test_auto_target_folds_the_dataflow_design_until_it_fits(tmp_path, monkeypatch):
+    """An MLP (64-128-64-10, BNN) at the default 256 cycles per image is over the UP5K's
+    logic cells (about 6 100 of 5 280), and the folded engine too (about 6 800), which
+    `--arch auto` took and nextpnr could not place: `--target-cycles auto` now doubles the
+    target until the dataflow estimate fits. An explicit target is kept as it is."""
+    from popcorn.boards.fit import estimate_design, place_weight_roms
+    from popcorn.cli import _default_target, _plan
+    from popcorn.golden.examples import random_network
+    from popcorn.network import save_network
+
+    monkeypatch.chdir(tmp_path)
+    net = random_network("bnn", seed=7, layout=((64,), (("dense", 128), ("dense", 64),
+                                                        ("dense", 10))))
+    save_network(net, tmp_path / "mlp.npz")
+    default = place_weight_roms(_plan(net, frac_bits=8, target_cycles="auto", pipeline="auto",
+                                      bases="parallel", multiply="shift-add"), "icebreaker")
+    assert default.cycles_per_image <= _default_target(net) == 256
+    assert not estimate_design(default, "icebreaker").within_capacity()
+    result = CliRunner().invoke(main, ["build", "mlp.npz", "--board", "icebreaker", "--steps",
+                                       "estimate"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    cycles = int(re.search(r"plan: dataflow \(3 engines\): (\d+) cycles per image", out)[1])
+    assert 256 < cycles <= 1024 and "over the icebreaker's capacity" not in out
+    cells = int(re.search(r"about (\d+) of 5280 logic cells", out)[1])
+    assert cells <= 5280
+    result = CliRunner().invoke(main, ["build", "mlp.npz", "--board", "icebreaker", "--steps",
+                                       "estimate", "--target-cycles", "256", "--arch",
+                                       "dataflow"])
+    assert "plan: dataflow (3 engines): 256 cycles per image" in " ".join(result.output.split())
+
+
 def test_estimate_over_the_device_within_the_margin_warns(tmp_path, monkeypatch):
     """An estimate over the board's LUT4 but within LOGIC_MARGIN is left to the tools, with
     a warning naming both figures (CNV-w1a1 on the ULX3S-85F: 85 244 of 83 640 LUT4 went
