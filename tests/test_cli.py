@@ -228,6 +228,25 @@ def test_arch_auto_counts_ice40_logic_cells():
     assert estimate_design(plan, "ulx3s-85f").logic_cells is None
 
 
+def test_arch_auto_leaves_the_ice40_s_last_cells_free():
+    """The MNIST BinaryConnect CNN at 92 images/s: its dataflow estimate (about 4 930
+    logic cells) is within the UP5K's 5 280 but above PLACEABLE_CELLS of it, where nextpnr
+    placed 5 179 cells and could not legalize them: auto takes the folded architecture."""
+    from popcorn.boards.fit import PLACEABLE_CELLS, estimate_design, place_weight_roms
+    from popcorn.cli import _choose_arch, _plan
+    from popcorn.examples import load_example
+
+    net = load_example("mnist-cnn-binaryconnect")[0]
+    target = str(12_000_000 // 92)
+    plan = place_weight_roms(_plan(net, frac_bits=8, target_cycles=target, pipeline="auto",
+                                   bases="parallel", multiply="shift-add"), "icebreaker")
+    est = estimate_design(plan, "icebreaker")
+    need, have = est.logic_cells
+    assert PLACEABLE_CELLS * have < need <= have and not est.over_capacity()
+    assert not est.within_capacity()
+    assert _choose_arch(net, plan, "icebreaker", 8, target) == "folded"
+
+
 def test_build_says_what_fitting_the_block_ram_changed(tmp_path, monkeypatch):
     """A board one block RAM short: before any tool runs, `popcorn build` names each engine
     the fitting refolded, coded or moved, and the estimate then fits."""
