@@ -230,8 +230,9 @@ def test_arch_auto_counts_ice40_logic_cells():
 
 def test_arch_auto_leaves_the_ice40_s_last_cells_free():
     """The MNIST BinaryConnect CNN at 92 images/s: its dataflow estimate (about 4 930
-    logic cells) is within the UP5K's 5 280 but above PLACEABLE_CELLS of it, where nextpnr
-    placed 5 179 cells and could not legalize them: auto takes the folded architecture."""
+    logic cells) is within the UP5K's 5 280 but above PLACEABLE_CELLS of it (nextpnr's
+    placer had not placed its 5 179 cells after 12 minutes): auto takes the folded
+    architecture."""
     from popcorn.boards.fit import PLACEABLE_CELLS, estimate_design, place_weight_roms
     from popcorn.cli import _choose_arch, _plan
     from popcorn.examples import load_example

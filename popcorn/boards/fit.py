@@ -26,10 +26,11 @@ LOGIC_MARGIN = 1.5
 
 PLACEABLE_CELLS = 0.85
 """The share of the iCE40's logic cells an automatic choice fills at most: nextpnr's
-placer failed on dataflow designs of 4 643 (88 %, mnist-cnn-bnn-tiny before its Dense
-engine gathered the map: "Unable to find legal placement", after 15 minutes) and 5 179
-placed cells (98 %, mnist-cnn-binaryconnect at 92 images/s, estimated 4 931), where
-designs up to 4 601 had placed; the cell estimate's own error is about 5 %."""
+placer failed on a dataflow design of 4 643 cells (88 %, mnist-cnn-bnn-tiny before its
+Dense engine gathered the map: "Unable to find legal placement", after 15 minutes) and
+had not placed one of 5 179 (98 %, mnist-cnn-binaryconnect at 92 images/s, estimated
+4 931) after 12 minutes, where dataflow designs of up to 4 601 cells placed in under a
+minute; the cell estimate's own error is about 5 %."""
 
 LC_PACKING = 0.9
 """iCE40 logic cells per LUT4 plus flip-flop: a cell holds one LUT4 and one flip-flop,
