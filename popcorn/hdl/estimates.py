@@ -456,7 +456,8 @@ def mva_features(folding, family="ice40"):
                                 else 0)) + 2
     if f.compare_stage:
         # Y per lane, the thresholds and modes of its record, valid and final
-        feats["ff"] += pe * (width + f.levels * (width + 2)) + 2
+        levels = f.levels if f.activation is not None else 0
+        feats["ff"] += pe * (width + levels * (width + 2)) + 2
     return feats
 
 

@@ -45,7 +45,7 @@ class MatrixVectorActivation(wiring.Component):
     combine, output register), one more with ``folding.weight_stage`` (a deep weight ROM's
     word registered), one more with ``folding.product_stage`` (``sum A P`` registered
     before C' is added), one more with ``folding.compare_stage`` (Y registered between the
-    combine and the comparators). While a finished vector waits for the output register
+    combine and the comparators, or the output register of a scores layer). While a finished vector waits for the output register
     the whole engine holds (one clock enable, ``advance``, for every stage, the tree's
     included) and ``i.ready`` is low. With ``cycles_per_vector > 1`` the register must be
     empty (taken in an earlier cycle), so ``i.ready`` does not depend on ``o.ready`` and the
@@ -106,10 +106,23 @@ class MatrixVectorActivation(wiring.Component):
         addr = Signal(range(nf_n * sf_n))
         last_q = q == q_n - 1
         last_sf = last_q & (sf == sf_n - 1)
-        last_fold = last_sf & (nf == nf_n - 1)
 
         stall = Signal()
         advance = ~stall
+        # The vector's last fold, a register: `i.ready` and the input register's enable
+        # come from it, not from a compare of the three counters (it set the UP5K demo's
+        # clock). The walk moves only on `advance & busy` and wraps after the last fold.
+        positions = nf_n * sf_n * q_n
+        if positions == 1:
+            last_fold = Const(1)
+        else:
+            left = Signal(range(positions), init=positions - 1, name="folds_left")
+            last_fold = Signal(name="last_fold")
+            with m.If(advance & busy):
+                with m.If(last_fold):
+                    m.d.sync += [left.eq(positions - 1), last_fold.eq(0)]
+                with m.Else():
+                    m.d.sync += [left.eq(left - 1), last_fold.eq(left == 1)]
         if f.weight_constants:
             # The fold's word as constants picked by the registered fold address: Yosys
             # folds the pick and the XNOR/AND into the popcount trees' first LUTs.
@@ -385,14 +398,14 @@ class MatrixVectorActivation(wiring.Component):
                 if f.addend is not None:
                     terms.append(offset_side.word_select(p, f.addend_width).as_signed())
                 m.d.comb += y.eq(_sum(terms))
-            if f.activation is None:
-                results.append(y)
-                continue
             if f.compare_stage:
                 y_reg = Signal(signed(width), name=f"s3_y{p}")
                 with m.If(advance):
                     m.d.sync += y_reg.eq(y)
                 y = y_reg
+            if f.activation is None:
+                results.append(y)
+                continue
             levels = Signal(f.levels, name=f"levels{p}")
             tables = len(f.tables)
             lane_pattern = None if f.shortcut is None else \

@@ -389,11 +389,15 @@ class LinearFolding:
 
     @property
     def compare_stage(self):
-        """True when the engine registers Y before its comparators: a layer with both the
-        combine (``Y = sum A P + C'``) and comparators, whose path through both would
-        otherwise set the clock (``compares_counts`` layers and scores layers have one of
-        the two only)."""
-        return self.activation is not None and not self.compares_counts
+        """True when the engine registers Y after the combine (``Y = sum A P + C'``): a
+        layer with both the combine and comparators, whose path through both would
+        otherwise set the clock (``compares_counts`` layers have the comparators only);
+        and a scores layer with a :attr:`product_stage`, whose sum of the partial
+        products and C' (up to 8 terms) ran into the output register through 10 cells on
+        the UP5K demo's scores layer."""
+        if self.activation is None:
+            return bool(self.product_stage)
+        return not self.compares_counts
 
     @property
     def product_stage(self):

@@ -30,12 +30,13 @@ def random_bases(folding, count, rng):
 
 
 def compare_stage(folding):
-    """The engine's contract: Y is registered before the comparators (one more cycle of
-    latency) in a layer with comparators that does not compare the counts directly, i.e.
-    with more than one base pair; and sum A P before C' is added (one more) with the base
-    pairs in parallel when A differs between channels, or when a uniform A's products are
-    more than two terms (one per non-zero digit of each A's non-adjacent form, whose count
-    is the popcount of a ^ 3a; one per pair in a DSP)."""
+    """The engine's contract: sum A P is registered before C' is added (one more cycle of
+    latency) with the base pairs in parallel when A differs between channels, or when a
+    uniform A's products are more than two terms (one per non-zero digit of each A's
+    non-adjacent form, whose count is the popcount of a ^ 3a; one per pair in a DSP); and
+    Y is registered (one more) before the comparators in a layer with comparators that
+    does not compare the counts directly, i.e. with more than one base pair, and before
+    the output in a scores layer with the first register."""
     pairs = folding.weight_bases * folding.act_bases
     scale, _ = folding.affine()
     per_channel = bool((scale != scale[:1]).any())
@@ -44,8 +45,9 @@ def compare_stage(folding):
     row = [abs(int(a)) for a in scale.reshape(folding.channels, -1)[0]]
     terms = len(row) if folding.multiply == "dsp" else sum(bin(a ^ 3 * a).count("1")
                                                             for a in row)
-    return int(folding.activation is not None and pairs > 1) \
-        + int(parallel and not counts_compared and (per_channel or terms > 2))
+    product = int(parallel and not counts_compared and (per_channel or terms > 2))
+    y = pairs > 1 if folding.activation is not None else product
+    return int(y) + product
 
 
 def run(folding, tmp_path, count=120, seed=0):
