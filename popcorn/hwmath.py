@@ -48,7 +48,10 @@ def serial_argmax_latency(classes):
     return classes
 
 
-def argmax_stages(classes):
-    """Register stages of :class:`popcorn.hdl.argmax.Argmax`: one per tournament level (a
-    compare-and-select: two levels per stage set the demo's clock), at least one."""
-    return max(1, (classes - 1).bit_length())
+def argmax_stages(classes, pipelined=False):
+    """Register stages of :class:`popcorn.hdl.argmax.Argmax`, at least one: two per
+    tournament level one word at a time (the compares registered, then the selects: a
+    compare's carry chain and the select it drives took 17 cells on the UP5K demo), one
+    per level ``pipelined`` (whose scores travel with the stages: a copy per stage)."""
+    levels = (classes - 1).bit_length()
+    return max(1, levels if pipelined else 2 * levels)

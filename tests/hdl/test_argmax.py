@@ -42,9 +42,12 @@ def case(classes, width, scores, **kwargs):
 def test_argmax_words_and_cycles(classes, width, pipelined, tmp_path):
     """Random ``valid`` and ``ready`` stalls, every word against NumPy (ties to the lowest
     class); then 20 words free-running: pipelined, a word every cycle, one at a time,
-    every ``stages + 1``; the first result ``stages`` cycles after its input."""
+    every ``stages + 1``; the first result ``stages`` cycles after its input: a stage per
+    tournament level pipelined, two one at a time (compare, then select), at least one."""
     block = Argmax(classes=classes, width=width, pipelined=pipelined)
-    stages = argmax_stages(classes)
+    levels = (classes - 1).bit_length()
+    stages = max(1, levels if pipelined else 2 * levels)
+    assert stages == argmax_stages(classes, pipelined)
     interval = 1 if pipelined else stages + 1
     measured = run_testbench(
         block, case=case(classes, width, edge_scores(classes, width, 60, classes),

@@ -58,17 +58,20 @@ def test_comparator_estimate_grows_and_rom_moves_to_ebr():
 
 
 def test_argmax_estimate_counts_registers():
-    # 2 classes: held scores, busy, valid, 1 index bit; one stage
-    assert estimate_argmax(classes=2, width=8)["ff"] == 16 + 1 + 1 + 1
-    # 5 classes, 3 stages, each a valid: stage 1 the best of 0..1 and of 2..3 (a score and
-    # 1 varying index bit each) and class 4 (its score); stage 2 the best of 0..3 (score, 2
-    # index bits) and class 4; stage 3 the 3-bit index; the held scores (40), busy and one
-    # shared constant-1 bit
+    # 2 classes, one at a time: held scores, busy; the compare stage (valid, 1 keep bit),
+    # the select stage (valid, 1 index bit: the best score is never read)
+    assert estimate_argmax(classes=2, width=8)["ff"] == 16 + 1 + (1 + 1) + (1 + 1)
+    # 5 classes, 3 levels of two stages, each a valid. Level 1: the 2 compares (of the
+    # held scores); the best of 0..1 and of 2..3 (a score and 1 varying index bit each)
+    # and class 4 (its score; its index a constant). Level 2: the compare, the three
+    # candidates again; the best of 0..3 (score, 2 index bits) and class 4. Level 3: the
+    # compare and the candidates' index bits (their scores unread); the 3-bit index.
     assert estimate_argmax(classes=5, width=8)["ff"] == \
-        3 + 2 * (8 + 1) + 8 + (8 + 2) + 8 + 3 + 40 + 1 + 1
-    # pipelined: a 40-bit copy of the scores per stage, no busy; class 4's score in
-    # stages 1 and 2 is its copy's
+        (1 + 2) + (1 + 2 * (8 + 1) + 8) + (1 + 1 + 2 * (8 + 1) + 8) + (1 + (8 + 2) + 8) \
+        + (1 + 1 + 2) + (1 + 3) + 40 + 1
+    # pipelined: one stage per level, a 40-bit copy of the scores per stage, no busy;
+    # class 4's score in stages 1 and 2 is its copy's
     assert estimate_argmax(classes=5, width=8, pipelined=True)["ff"] == \
-        3 + 2 * (8 + 1) + (8 + 2) + 3 + 3 * 40 + 1
+        3 + 2 * (8 + 1) + (8 + 2) + 3 + 3 * 40
     assert estimate_argmax(classes=16, width=8)["lut4"] < estimate_argmax(classes=16,
                                                                            width=16)["lut4"]
