@@ -506,6 +506,10 @@ class MatrixVectorActivation(wiring.Component):
         wb, rb = Signal(), Signal()
         word = Signal(range(per_fold))
         wsf = Signal(range(sf_n))
+        # registers: the fold's last word, the bank's last fold (compares of the counters
+        # in the write enable and the banks' flags set the UP5K demo's first engine)
+        last_word = Signal(init=per_fold == 1, name="last_word")
+        last_wsf = Signal(init=sf_n == 1, name="last_wsf")
         gathered = Signal(f.fold_width - w)
         fire = self.i.valid & self.i.ready
         m.d.comb += [
@@ -515,22 +519,22 @@ class MatrixVectorActivation(wiring.Component):
             s1_x.eq(rport.data),
             wport.addr.eq(Mux(wb, wsf + sf_n, wsf)),
             wport.data.eq(Cat(gathered, self.i.payload)),
-            wport.en.eq(fire & (word == per_fold - 1)),
+            wport.en.eq(fire & last_word),
         ]
         set_bank = Signal(2)
         clear_bank = Signal(2)
         with m.If(fire):
             if per_fold > 1:
                 m.d.sync += gathered.eq(Cat(gathered[w:], self.i.payload))
-            with m.If(word == per_fold - 1):
-                m.d.sync += word.eq(0)
-                with m.If(wsf == sf_n - 1):
-                    m.d.sync += [wsf.eq(0), wb.eq(~wb)]
+            with m.If(last_word):
+                m.d.sync += [word.eq(0), last_word.eq(per_fold == 1)]
+                with m.If(last_wsf):
+                    m.d.sync += [wsf.eq(0), last_wsf.eq(sf_n == 1), wb.eq(~wb)]
                     m.d.comb += set_bank.eq(Mux(wb, 0b10, 0b01))
                 with m.Else():
-                    m.d.sync += wsf.eq(wsf + 1)
+                    m.d.sync += [wsf.eq(wsf + 1), last_wsf.eq(wsf == sf_n - 2)]
             with m.Else():
-                m.d.sync += word.eq(word + 1)
+                m.d.sync += [word.eq(word + 1), last_word.eq(word == per_fold - 2)]
         with m.If(done):
             m.d.sync += rb.eq(~rb)
             m.d.comb += clear_bank.eq(Mux(rb, 0b10, 0b01))
