@@ -85,37 +85,49 @@ def _dataflow_plan(network, board, weight_memory, *, target_cycles, **options):
     """``(mapped, plan)``: :func:`_plan`'s mapping and the plan with its weight ROMs placed
     for ``board`` (``--weight-memory fill``) or the same. With ``target_cycles`` ``"auto"``
     the first target, from :func:`_plan`'s default and doubling, whose placed plan is
-    within the board's capacity, when the network folded to one lane of one bit
-    everywhere is (:func:`~popcorn.flow.most_folded`); else the default's (the folded
+    within the board's capacity (:meth:`~popcorn.boards.fit.DesignEstimate.within_capacity`),
+    until :data:`STILL_DOUBLINGS` doublings fold nothing further; then, or at once when the
+    network at one lane of one bit everywhere (:func:`~popcorn.flow.most_folded`) is
+    refused by :func:`~popcorn.boards.fit.check_fit`, the default's (the folded
     architecture or the estimate step's refusal follow). The mapping is cheap; its
     cycles, computed only when asked, are not."""
-    from .boards.fit import estimate_design, place_weight_roms
+    from .boards.fit import DesignTooLarge, check_fit, estimate_design, place_weight_roms
     from .flow import most_folded
 
     def place(plan):
         return place_weight_roms(plan, board) if weight_memory == "fill" else plan
 
     mapped = _plan(network, target_cycles=target_cycles, **options)
-    plan = place(mapped)
+    first = (mapped, place(mapped))
+    mapped, plan = first
     if _target_cycles(target_cycles) != "auto":
-        return mapped, plan
+        return first
     if estimate_design(plan, board).within_capacity():
-        return mapped, plan
-    most = most_folded(plan, board)
-    if most is None or not most.within_capacity():
-        return mapped, plan
-    target = _default_target(network)
-    for _ in range(MAX_DOUBLINGS):
+        return first
+    try:            # far too large even at one lane of one bit: no folding will fit
+        check_fit(most_folded(mapped, board))
+    except DesignTooLarge:
+        return first
+    target, last, same = _default_target(network), _lanes(mapped), 0
+    while not estimate_design(plan, board).within_capacity():
         target *= 2
         slower = _plan(network, target_cycles=str(target), **options)
-        placed = place(slower)
-        if estimate_design(placed, board).within_capacity():
-            return slower, placed
+        same = same + 1 if _lanes(slower) == last else 0
+        if same == STILL_DOUBLINGS:          # folded as far as the mapper folds it
+            return first
+        last = _lanes(slower)
+        mapped, plan = slower, place(slower)
     return mapped, plan
 
 
-MAX_DOUBLINGS = 40
-"""How often ``--target-cycles auto`` doubles its target (2^40 times 256 cycles)."""
+STILL_DOUBLINGS = 4
+"""``--target-cycles auto`` stops doubling when this many doublings in a row left every
+engine's lanes as they were (a folding more than 16 times slower than the last one found
+is not looked for: a layer whose SIMD's next divisor is that far, say a prime fan-in)."""
+
+
+def _lanes(plan):
+    return [(f.pe, f.simd) for f in plan.foldings]
 
 
 def _default_target(network):
