@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from build_examples import GRAPHS
-from verilog_speed import add_label_option, label_of
+from verilog_speed import add_label_option, label_of, saved_rows
 
 from popcorn.examples import EXAMPLES
 
@@ -71,9 +71,7 @@ def main():
     args = parser.parse_args()
     label = label_of(args)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    saved = out / "bitstream_speed.json"
-    rows = json.loads(saved.read_text()) if saved.is_file() else []
+    rows = saved_rows(out, "bitstream_speed")
     for name in args.names:
         row = dict(code=label, **measure(name, Path(args.build_dir)))
         print(row, flush=True)

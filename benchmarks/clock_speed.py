@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from verilog_speed import add_label_option, label_of
+from verilog_speed import add_label_option, label_of, saved_rows
 
 from popcorn.boards.boards import get_board
 from popcorn.reports import nextpnr
@@ -55,9 +55,7 @@ def main():
     args = parser.parse_args()
     label = label_of(args)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    saved = out / "clock_speed.json"
-    rows = json.loads(saved.read_text()) if saved.is_file() else []
+    rows = saved_rows(out, "clock_speed")
     for mhz in args.clocks:
         row = dict(code=label, **measure(args.example, args.board, mhz,
                                          Path(args.build_dir)))

@@ -33,7 +33,7 @@ import numpy as np
 from popcorn.frontends import bnn_pynq
 from popcorn.reports.html_report import binary_ops, binary_ops_per_lut4_cycle, engine_layers
 from popcorn.train.data import load_mnist_subset
-from verilog_speed import add_label_option, label_of
+from verilog_speed import add_label_option, label_of, saved_rows
 
 DEFAULT = ("tfc_1w1a:64", "sfc_1w1a:64")
 BOARD = "ulx3s-85f"
@@ -106,9 +106,7 @@ def main():
     args = parser.parse_args()
     label = label_of(args)
     args.build_dir.mkdir(parents=True, exist_ok=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    saved = args.out / "density.json"
-    rows = json.loads(saved.read_text()) if saved.is_file() else []
+    rows = saved_rows(args.out, "density")
     for arg in args.networks:
         name, target = arg.split(":")
         new = row(name, target, build(name, target, args.finn_dir, args.build_dir), label)

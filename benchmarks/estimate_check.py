@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from build_examples import GRAPHS
-from verilog_speed import add_label_option, label_of
+from verilog_speed import add_label_option, label_of, saved_rows
 
 from popcorn.examples import EXAMPLES
 from popcorn.golden.examples import SCHEMES, random_network
@@ -142,9 +142,7 @@ def main():
     add_label_option(parser)
     args = parser.parse_args()
     label = label_of(args)
-    saved = args.out / "estimate_check.json"
-    rows = json.loads(saved.read_text()) if saved.is_file() else []
-    args.out.mkdir(parents=True, exist_ok=True)
+    rows = saved_rows(args.out, "estimate_check")
     for name, build_args, held_out in cases(args.build_dir):
         if args.only and args.only not in name:
             continue
@@ -152,7 +150,7 @@ def main():
                                                                 args.build_dir)}
         print(json.dumps(row), flush=True)
         rows = [r for r in rows if (r["code"], r["case"]) != (label, name)] + [row]
-        saved.write_text(json.dumps(rows, indent=1) + "\n")
+        (args.out / "estimate_check.json").write_text(json.dumps(rows, indent=1) + "\n")
         (args.out / "estimate_check.md").write_text(markdown(rows))
     return 0
 

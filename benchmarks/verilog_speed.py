@@ -125,6 +125,14 @@ def label_of(args):
     return code_label() if args.label is None else args.label
 
 
+def saved_rows(out, name):
+    """The rows a benchmark saved in ``out/name.json`` (none yet: ``[]``); ``out`` made."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / f"{name}.json"
+    return json.loads(saved.read_text()) if saved.is_file() else []
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("networks", nargs="*", default=DEFAULT)
@@ -140,9 +148,7 @@ def main():
     build_dir = Path(args.build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    saved = out / "verilog_speed.json"
-    rows = json.loads(saved.read_text()) if saved.is_file() else []
+    rows = saved_rows(out, "verilog_speed")
     for arg in args.networks:
         name, *rest = arg.split(":")
         board = rest[0] if rest else "ulx3s-85f"
@@ -152,7 +158,7 @@ def main():
         print(row, flush=True)
         rows = [r for r in rows if (r["code"], r["network"], r["board"])
                 != (label, name, board)] + [row]
-    saved.write_text(json.dumps(rows, indent=2) + "\n")
+    (out / "verilog_speed.json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = ["# Network -> Verilog / RTLIL speed", "",
              "Written by `python benchmarks/verilog_speed.py` on this machine (2 cores, "
              "shared with other work while it ran); seconds of wall time per phase "
