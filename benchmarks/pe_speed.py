@@ -244,21 +244,33 @@ def main(argv=None):
         (out / "pe_speed.md").write_text(markdown(saved["rows"], saved["chosen"]))
         print(markdown(saved["rows"], saved["chosen"]))
         return 0
-    rows, chosen = [], {}
+    # rows of the saved table that this run does not measure again are kept
+    saved = out / "pe_speed.json"
+    rows = json.loads(saved.read_text())["rows"] if saved.is_file() else []
+
+    def key(r):
+        return r["board"], r["simd"], r["pipeline"], r["group"], r["carry_in"]
+
+    def write():
+        rows.sort(key=lambda r: (list(TARGETS_MHZ).index(r["board"]), r["pipeline"]))
+        chosen = {board: next((r for r in rows if r["board"] == board
+                               and r["meets_fmax_alone"] and r["meets_lut"]), None)
+                  for board in TARGETS_MHZ if any(r["board"] == board for r in rows)}
+        out.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps({"rows": rows, "chosen": chosen}, indent=1))
+        (out / "pe_speed.md").write_text(markdown(rows, chosen))
+        return chosen
+
     for board in args.boards:
-        chosen[board] = None
         for p in args.pipelines:
             r = measure(board, args.simd, p, args.group, Path(args.build_dir))
-            rows.append(r)
-            if r["meets_fmax_alone"] and r["meets_lut"]:
-                chosen[board] = chosen[board] or r
-                if not args.all:
-                    break
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "pe_speed.json").write_text(json.dumps({"rows": rows, "chosen": chosen}, indent=1))
-    (out / "pe_speed.md").write_text(markdown(rows, chosen))
-    print(markdown(rows, chosen))
-    return 0 if all(chosen.values()) else 1
+            rows[:] = [old for old in rows if key(old) != key(r)] + [r]
+            write()
+            if r["meets_fmax_alone"] and r["meets_lut"] and not args.all:
+                break
+    chosen = write()
+    print((out / "pe_speed.md").read_text())
+    return 0 if all(chosen.get(board) for board in args.boards) else 1
 
 
 if __name__ == "__main__":

@@ -274,7 +274,27 @@ def engine_points():
     for folding in plan.foldings:
         points.append((f"digits-bnn layer {folding.linear.layer} PE{folding.pe} "
                        f"SIMD{folding.simd}", folding, True))
+    # per-channel A as gated multiples (fits ENGINE_FACTORS' gated_pp / gated_sum): the
+    # LeNet examples' engines with a per-channel A, as `popcorn build --board ulx3s-85f`
+    # maps them (XNOR-Net's first layer: narrow bit-plane A; the scores layers)
+    for name, layer, held in (("mnist-cnn-xnor", 0, False), ("mnist-cnn-abc", 9, False),
+                              ("mnist-cnn-bnn", 9, False), ("mnist-cnn-pa", 9, True)):
+        folding = next(f for f in example_plan(name, "ulx3s-85f").foldings
+                       if f.linear.layer == layer)
+        points.append((f"{name} layer {layer} PE{folding.pe} SIMD{folding.simd}", folding,
+                       held))
     return points
+
+
+def example_plan(name, board):
+    """The dataflow plan ``popcorn build --example NAME --board BOARD`` builds (default
+    options)."""
+    from popcorn.cli import _dataflow_plan
+    from popcorn.examples import load_example
+    _, plan = _dataflow_plan(load_example(name)[0], board, "fill", target_cycles="auto",
+                             frac_bits=8, pipeline="auto", bases="parallel",
+                             multiply="shift-add")
+    return plan
 
 
 def engine_row(name, family, folding, got, held_out, opts=None):
@@ -289,8 +309,9 @@ def engine_row(name, family, folding, got, held_out, opts=None):
 
 
 def engine_fit(out):
-    """Relative least-squares ``ENGINE_FACTORS`` (arith, rom + control) per family on the
-    saved engine counts of the layers whose weights come from a ROM (not held out)."""
+    """Relative least-squares ``ENGINE_FACTORS`` (arith, gated_pp, gated_sum, rom +
+    control) per family on the saved engine counts of the layers whose weights come from
+    a ROM (not held out)."""
     saved = json.loads((out / "engine_estimates.json").read_text())["rows"]
     points = {name: folding for name, folding, held in engine_points()
               if not held and not folding.weight_constants}
@@ -301,13 +322,15 @@ def engine_fit(out):
             if r["family"] != family or r["layer"] not in points:
                 continue
             feats = estimates.mva_features(points[r["layer"]], family)
-            a.append([feats["arith"], feats["rom"] + feats["control"]])
+            a.append([feats["arith"], feats["gated_pp"], feats["gated_sum"],
+                      feats["rom"] + feats["control"]])
             b.append(r["actual"]["lut4"] - feats["trees"])
         a, b = np.array(a), np.array(b, dtype=float)
         w = 1.0 / np.maximum(b, 1.0)
         sol, *_ = np.linalg.lstsq(a * w[:, None], b * w, rcond=None)
-        arith, other = (round(float(x), 2) for x in sol)
-        fitted[family] = {"arith": arith, "rom": other, "control": other}
+        arith, gated_pp, gated_sum, other = (round(float(x), 2) for x in sol)
+        fitted[family] = {"arith": arith, "gated_pp": gated_pp, "gated_sum": gated_sum,
+                          "rom": other, "control": other}
     return fitted
 
 

@@ -168,8 +168,8 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.94, "rom": 0.96, "control": 0.96},
-    "ecp5": {"arith": 0.79, "rom": 1.13, "control": 1.13},
+    "ice40": {"arith": 0.89, "gated_pp": 2.35, "gated_sum": 0.91, "rom": 0.98, "control": 0.98},
+    "ecp5": {"arith": 0.73, "gated_pp": 2.56, "gated_sum": 0.87, "rom": 1.15, "control": 1.15},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -181,8 +181,8 @@ ENGINE_FACTORS = {
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
-CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.35, 2: 0.145, "selected": 0.115},
-                           "ecp5": {1: 0.285, 2: 0.09, "selected": 0.0}}
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.35, 2: 0.145, "selected": 0.105},
+                           "ecp5": {1: 0.28, 2: 0.085, "selected": 0.0}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -263,8 +263,10 @@ def _product_luts(count_width, a):
 def mva_features(folding, family="ice40"):
     """Structural counts of a :class:`~popcorn.hdl.mva.MatrixVectorActivation`:
     ``trees`` (popcount trees, LUT4 after the family FACTORS), ``arith`` (accumulators,
-    products, sums, comparators: LUT4 units), ``rom`` (ROMs kept in logic), ``control``
-    (counters, muxes of serial bases), ``ff``, ``ebr``, ``dsp``."""
+    products, sums, comparators: LUT4 units), ``gated_pp`` and ``gated_sum`` (per-channel
+    A as gated multiples: their live partial-product bits, and the bits of the partial
+    sums added at Y's width), ``rom`` (ROMs kept in logic), ``control`` (counters, muxes
+    of serial bases), ``ff``, ``ebr``, ``dsp``."""
     from ..mapping.linear import COMPRESSOR_GROUP
     f = folding
     m_, n_, pe, simd = f.weight_bases, f.act_bases, f.pe, f.simd
@@ -272,8 +274,8 @@ def mva_features(folding, family="ice40"):
     serial = f.bases == "serial" and mn > 1
     pc_w = f.count_max.bit_length()
     width = f.score_width
-    feats = {"trees": 0.0, "arith": 0.0, "rom": 0.0, "control": 0.0, "ff": 0, "ebr": 0,
-             "dsp": 0}
+    feats = {"trees": 0.0, "arith": 0.0, "gated_pp": 0, "gated_sum": 0, "rom": 0.0,
+             "control": 0.0, "ff": 0, "ebr": 0, "dsp": 0}
 
     # ROMs (the weights' only where they are not constants of the logic).
     words, layout, record = f.channel_rom()
@@ -369,11 +371,18 @@ def mva_features(folding, family="ice40"):
                 # `*` by a constant: Yosys turns 0 and +-2**k into wiring/shifts
                 multiplies = pe * sum(1 for a in scale[0].ravel().tolist()
                                       if a and abs(int(a)) & (abs(int(a)) - 1))
+            elif f.multiply == "shift-add":
+                # gated multiples of each lane's A (`MatrixVectorActivation._combine`): a
+                # partial sum per two count bits over the live partial products, then
+                # the partial sums and C' added at Y's width
+                feats["gated_pp"] += pc_w * _live_scale_bits(f)
+                feats["gated_sum"] += pe * ((pc_w + 1) // 2) * width
             else:
                 multiplies = pe * mn
-            # the sum of M*N terms + offset: one combinational region, which Yosys turns
-            # into a carry-save tree (the popcount's comb_adder factor)
-            feats["arith"] += pe * mn * width * FACTORS[family]["comb_adder"]
+            if f.uniform_scale or f.multiply != "shift-add":
+                # the sum of M*N terms + offset: one combinational region, which Yosys
+                # turns into a carry-save tree (the popcount's comb_adder factor)
+                feats["arith"] += pe * mn * width * FACTORS[family]["comb_adder"]
     if multiplies:
         sw = f.scale_width if not f.uniform_scale else \
             max(abs(int(a)).bit_length() + 1 for a in scale[0].ravel().tolist())
@@ -461,6 +470,29 @@ def mva_features(folding, family="ice40"):
     return feats
 
 
+def _live_scale_bits(folding):
+    """Bits of the per-channel A fields that are not 0 in every word of the channel ROM,
+    summed over lanes and base pairs: Yosys removes the record register bits that are
+    constant 0 and, with them, their gated multiples' partial products (XNOR-Net's
+    bit-plane A = alpha * 2**j is narrow for the low planes). A lane and pair whose A is
+    negative in some word keeps the field's full width (its sign extension)."""
+    f = folding
+    scale, _ = f.affine()
+    scale = scale.reshape(f.neuron_folds, f.pe, -1)             # channel nf*pe + p
+    bits = 0
+    for p in range(f.pe):
+        for n in range(scale.shape[2]):
+            values = [int(a) for a in scale[:, p, n]]
+            if min(values) < 0:
+                bits += f.scale_width
+            else:
+                ored = 0
+                for a in values:
+                    ored |= a
+                bits += bin(ored).count("1")
+    return bits
+
+
 def _table_bits(words, layout, record, folding):
     """Distinct functions a residual engine's lanes pick from its shortcut tables: per
     lane, the comparator bits (thresholds and modes, every level) that differ between the
@@ -498,8 +530,8 @@ def estimate_mva(folding, family="ice40"):
     """
     feats = mva_features(folding, family)
     k = ENGINE_FACTORS[family]
-    lut = feats["trees"] + k["arith"] * feats["arith"] + k["rom"] * feats["rom"] \
-        + k["control"] * feats["control"]
+    lut = feats["trees"] + sum(k[key] * feats[key] for key in
+                               ("arith", "gated_pp", "gated_sum", "rom", "control"))
     return {"lut4": round(lut), "ff": round(feats["ff"]), "ebr": feats["ebr"],
             "dsp": feats["dsp"]}
 
