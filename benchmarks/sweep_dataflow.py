@@ -3,7 +3,7 @@
 ``resources(family)`` estimate.
 
 Blocks: the sliding window, max-pool, flatten, the bit-plane input layer, the comparator
-activation, the argmax. Every point is
+activation, the queue, the argmax. Every point is
 synthesized on its own with the YoWASP Yosys (``synth_ice40``; ``synth_ecp5 -nowidelut``,
 a CCU2C counted as 2 LUT4 and a TRELLIS_DPR16X4 as 6, see ``popcorn.hdl.synth.CellCount``)
 and written beside the block's estimate and its error. Points marked held out were not
@@ -32,6 +32,7 @@ from popcorn.hdl.comparator import ComparatorActivation
 from popcorn.hdl.flatten import Flatten
 from popcorn.hdl.input_layer import BitPlanes
 from popcorn.hdl.pool import MaxPool
+from popcorn.hdl.queue import Queue
 from popcorn.hdl.synth import synth_stat
 from popcorn.hdl.window import SlidingWindow
 
@@ -108,6 +109,21 @@ SWEEPS = {
     ], held_out=[
         dict(channels=48, levels=7, pe=2, in_width=10),
         dict(channels=32, levels=3, pe=4, in_width=14, output="onehot"),
+    ]),
+    # the queues in front of windows and pools: FFs (depth 3), LUT RAM (ECP5) or block
+    # RAM (iCE40 from 8 words up, ECP5 from 512)
+    "queue": Sweep(Queue, [
+        dict(width=5, depth=3),
+        dict(width=24, depth=8),
+        dict(width=24, depth=16),
+        dict(width=8, depth=64),
+        dict(width=72, depth=512),
+        dict(width=216, depth=16),
+        dict(width=36, depth=1024),
+    ], held_out=[
+        dict(width=12, depth=4),
+        dict(width=40, depth=32),
+        dict(width=18, depth=2048),
     ]),
     "argmax": Sweep(Argmax, [
         dict(classes=2, width=16),

@@ -228,11 +228,12 @@ def test_arch_auto_counts_ice40_logic_cells():
     assert estimate_design(plan, "ulx3s-85f").logic_cells is None
 
 
-def test_arch_auto_leaves_the_ice40_s_last_cells_free():
-    """The MNIST BinaryConnect CNN at 92 images/s: its dataflow estimate (about 4 930
-    logic cells) is within the UP5K's 5 280 but above PLACEABLE_CELLS of it (nextpnr's
-    placer had not placed its 5 179 cells after 12 minutes): auto takes the folded
-    architecture."""
+def test_arch_auto_leaves_the_ice40_s_last_cells_free(monkeypatch):
+    """A dataflow estimate within the UP5K's logic cells but above PLACEABLE_CELLS of them
+    (the MNIST BinaryConnect CNN at 92 images/s, 5 179 cells as nextpnr counted them, had
+    not been placed after 12 minutes): auto takes the folded architecture. The device is
+    given 100 cells more than the estimate, so the rule is tested, not the estimate."""
+    from popcorn.boards.boards import get_board
     from popcorn.boards.fit import PLACEABLE_CELLS, estimate_design, place_weight_roms
     from popcorn.cli import _choose_arch, _plan
     from popcorn.examples import load_example
@@ -241,6 +242,8 @@ def test_arch_auto_leaves_the_ice40_s_last_cells_free():
     target = str(12_000_000 // 92)
     plan = place_weight_roms(_plan(net, frac_bits=8, target_cycles=target, pipeline="auto",
                                    bases="parallel", multiply="shift-add"), "icebreaker")
+    need = estimate_design(plan, "icebreaker").logic_cells[0]
+    monkeypatch.setitem(get_board("icebreaker").capacity, "lut4", need + 100)
     est = estimate_design(plan, "icebreaker")
     need, have = est.logic_cells
     assert PLACEABLE_CELLS * have < need <= have and not est.over_capacity()

@@ -15,8 +15,21 @@ def queue_resources(*, width, depth, family="ice40"):
     check_family(family)
     mem = memory_resources(width, depth - 1, family)
     bits = clog2(depth)
-    return {"lut4": mem["lut4"] + 6 * bits + 4, "ff": mem["ff"] + width + 3 * bits + 1,
-            "ebr": mem["ebr"], "dsp": 0}
+    if mem["ebr"]:
+        # SyncFIFOBuffered's output register beside the block RAM's: ``width`` FF more and a
+        # ``width``-bit multiplexer between them, one more pointer's worth of logic
+        per_bit, fixed = BLOCK_QUEUE_LUT4[family]
+        return {"lut4": mem["lut4"] + width + per_bit * bits + fixed,
+                "ff": 2 * width + 4 * bits + 3, "ebr": mem["ebr"], "dsp": 0}
+    # flip-flops or LUT RAM: the memory's read register is the output register
+    return {"lut4": mem["lut4"] + 6 * bits + 4, "ff": mem["ff"] + 3 * bits + 1,
+            "ebr": 0, "dsp": 0}
+
+
+BLOCK_QUEUE_LUT4 = {"ice40": (7, 6), "ecp5": (10, 5)}
+"""LUT4 per address bit and fixed of a queue in block RAM beyond its ``width``-bit
+multiplexer: chosen on the queue points of ``benchmarks/sweep_dataflow.py`` (Yosys 0.70;
+ECP5 counts a CCU2C as 2 LUT4), ``reports/blocks/dataflow_estimates.md``."""
 
 
 class Queue(wiring.Component):
@@ -41,10 +54,13 @@ class Queue(wiring.Component):
     depth = property(lambda self: self._depth)
 
     def resources(self, family="ice40"):
-        """Estimate ``{"lut4", "ff", "ebr", "dsp"}``, counted from the RTL, not fitted: the
-        memory of ``depth - 1`` words (:func:`~popcorn.hdl.window.memory_resources`), the
-        output register (``width`` FF), the two pointers and the level (about ``3 clog2
-        depth`` FF and twice that in LUT4 for their adders and comparisons)."""
+        """Estimate ``{"lut4", "ff", "ebr", "dsp"}``: the memory of ``depth - 1`` words
+        (:func:`~popcorn.hdl.window.memory_resources`; in flip-flops or LUT RAM its read
+        register is the output register), the two pointers and the level (``3 clog2
+        depth + 1`` FF, about twice that in LUT4 for their adders and comparisons); in
+        block RAM, Yosys keeps an output register and its multiplexer beside the block's
+        (``2 width + 4 clog2 depth + 3`` FF, :data:`BLOCK_QUEUE_LUT4`). FF exact on
+        every point of ``benchmarks/sweep_dataflow.py --blocks queue`` but depth 3."""
         return queue_resources(width=self._width, depth=self._depth, family=family)
 
     def elaborate(self, platform):
