@@ -11,6 +11,7 @@ looked at while the estimate's constants were chosen.
 
     PYTHONPATH=. python benchmarks/sweep_dataflow.py [--families ice40 ecp5] [--blocks window]
     PYTHONPATH=. python benchmarks/sweep_dataflow.py --rerender   # estimates only, no tools
+    PYTHONPATH=. python benchmarks/sweep_dataflow.py --fit        # the queue's constants
 
 A run of some blocks or families keeps the saved rows of the others.
 
@@ -112,6 +113,8 @@ SWEEPS = {
     ]),
     # the queues in front of windows and pools: FFs (depth 3), LUT RAM (ECP5) or block
     # RAM (iCE40 from 8 words up, ECP5 from 512)
+    # (24 x 64, 12 x 128, 36 x 48 words: where ECP5's DP16KD and LUT RAM cost about the
+    # same, for window.ECP5_EBR_ENABLED_READ)
     "queue": Sweep(Queue, [
         dict(width=5, depth=3),
         dict(width=24, depth=8),
@@ -120,7 +123,14 @@ SWEEPS = {
         dict(width=72, depth=512),
         dict(width=216, depth=16),
         dict(width=36, depth=1024),
+        dict(width=24, depth=65),
+        dict(width=12, depth=129),
+        dict(width=36, depth=49),
+        dict(width=24, depth=97),
+        dict(width=8, depth=257),
     ], held_out=[
+        dict(width=24, depth=81),
+        dict(width=16, depth=129),
         dict(width=12, depth=4),
         dict(width=40, depth=32),
         dict(width=18, depth=2048),
@@ -138,6 +148,28 @@ SWEEPS = {
         dict(classes=50, width=12),
     ]),
 }
+
+
+def queue_fit(rows):
+    """``popcorn.hdl.queue.BLOCK_QUEUE_LUT4``: per family, least squares (rounded) of the
+    LUT4 of the queues in block RAM beyond their memory's and their ``width``-bit
+    multiplexer, ``per_bit * clog2(depth) + fixed``, on the saved points not held out."""
+    from popcorn.hdl.window import memory_resources
+    fitted = {}
+    for family in ("ice40", "ecp5"):
+        a, b = [], []
+        for r in rows:
+            p = r["params"]
+            if r["block"] != "queue" or r["family"] != family or r["held_out"] \
+                    or not r["actual"]["ebr"]:
+                continue
+            mem = memory_resources(p["width"], p["depth"] - 1, family, read_enable=True)
+            a.append([(p["depth"] - 1).bit_length(), 1])
+            b.append(r["actual"]["lut4"] - mem["lut4"] - p["width"])
+        sol, *_ = np.linalg.lstsq(np.array(a, dtype=float), np.array(b, dtype=float),
+                                  rcond=None)
+        fitted[family] = tuple(int(round(float(x))) for x in sol)
+    return fitted
 
 
 def tag(block, params):
@@ -252,10 +284,16 @@ def main(argv=None):
     ap.add_argument("--blocks", nargs="+", default=list(SWEEPS), choices=list(SWEEPS))
     ap.add_argument("--rerender", action="store_true",
                     help="reuse the Yosys counts of the saved JSON, recompute the estimates")
+    ap.add_argument("--fit", action="store_true",
+                    help="print the queue's fitted constants from the saved JSON, no tools")
     ap.add_argument("--build-dir", default=str(ROOT / "build" / "sweep_dataflow"))
     ap.add_argument("--out", default=str(ROOT / "reports" / "blocks"))
     args = ap.parse_args(argv)
     out = Path(args.out)
+    if args.fit:
+        rows = json.loads((out / "dataflow_estimates.json").read_text())["rows"]
+        print(json.dumps({"BLOCK_QUEUE_LUT4": queue_fit(rows)}))
+        return 0
     saved = None
     if args.rerender:
         saved = {(r["family"], tag(r["block"], r["params"])): r["actual"]

@@ -458,16 +458,28 @@ def mva_features(folding, family="ice40"):
         + flags * (1 + f.pipeline + f.weight_stage) \
         + f.weight_stage * (pe * m_ * simd + f.fold_width)
     if f.product_stage:
-        # the partial sums of A P per lane, what its record still holds for the stages
+        # the partial sums of A P per lane, what the record still holds for the stages
         # after it (C', and the thresholds and modes of comparators), valid and final
-        feats["ff"] += pe * ((f.product_partials + 1) * width
-                             + (f.levels * (width + 2) if f.activation is not None
-                                else 0)) + 2
+        feats["ff"] += pe * f.product_partials * width + 2 \
+            + _record_columns(f, ("offset", "threshold", "mode"))
     if f.compare_stage:
-        # Y per lane, the thresholds and modes of its record, valid and final
-        levels = f.levels if f.activation is not None else 0
-        feats["ff"] += pe * (width + levels * (width + 2)) + 2
+        # Y per lane, the thresholds and modes of the record, valid and final
+        feats["ff"] += pe * width + 2 + _record_columns(f, ("threshold", "mode"))
     return feats
+
+
+def _record_columns(folding, names):
+    """Flip-flops of one register stage of the channel record's fields ``names`` (all
+    lanes): its distinct columns that vary over the channel ROM's words (:func:`rom_columns`;
+    Yosys removes the constant ones and merges equal ones: mobilenet-pa's first engine,
+    4 words of 2 x 62 bits, keeps 14 of 124 per stage)."""
+    from ..golden.binary import unpack_words
+    words, layout, record = folding.channel_rom()
+    bits = unpack_words(words, folding.pe * record)
+    columns = [p * record + start + k for p in range(folding.pe)
+               for name, start, width, count in layout if name in names
+               for k in range(width * count)]
+    return rom_columns(bits[:, columns])[1] if columns else 0
 
 
 def _live_scale_bits(folding):

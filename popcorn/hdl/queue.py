@@ -13,7 +13,7 @@ from .window import check_positive, memory_resources
 def queue_resources(*, width, depth, family="ice40"):
     """Estimate of a :class:`Queue`; see :meth:`Queue.resources`."""
     check_family(family)
-    mem = memory_resources(width, depth - 1, family)
+    mem = memory_resources(width, depth - 1, family, read_enable=True)
     bits = clog2(depth)
     if mem["ebr"]:
         # SyncFIFOBuffered's output register beside the block RAM's: ``width`` FF more and a
@@ -26,10 +26,11 @@ def queue_resources(*, width, depth, family="ice40"):
             "ebr": 0, "dsp": 0}
 
 
-BLOCK_QUEUE_LUT4 = {"ice40": (7, 6), "ecp5": (10, 5)}
-"""LUT4 per address bit and fixed of a queue in block RAM beyond its ``width``-bit
-multiplexer: chosen on the queue points of ``benchmarks/sweep_dataflow.py`` (Yosys 0.70;
-ECP5 counts a CCU2C as 2 LUT4), ``reports/blocks/dataflow_estimates.md``."""
+BLOCK_QUEUE_LUT4 = {"ice40": (7, 4), "ecp5": (11, -14)}
+"""LUT4 per address bit and fixed of a queue in block RAM beyond its memory's and its
+``width``-bit multiplexer: least squares on the queue points of
+``benchmarks/sweep_dataflow.py`` (``--fit`` prints them; Yosys 0.70, ECP5 counting a
+CCU2C as 2 LUT4), errors in ``reports/blocks/dataflow_estimates.md``."""
 
 
 class Queue(wiring.Component):

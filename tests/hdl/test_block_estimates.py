@@ -1,5 +1,11 @@
-"""ComparatorActivation.resources and Argmax.resources against the real Yosys (both
+"""ComparatorActivation, Argmax and Queue resources against the real Yosys (both
 families), and structural properties of the estimates."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -7,6 +13,7 @@ from popcorn.golden.examples import random_thresholds
 from popcorn.hdl.argmax import Argmax
 from popcorn.hdl.comparator import ComparatorActivation
 from popcorn.hdl.estimates import estimate_argmax, estimate_comparator
+from popcorn.hdl.queue import BLOCK_QUEUE_LUT4, Queue
 from popcorn.hdl.synth import synth_stat
 
 SYNTH_OPTS = {"ice40": "", "ecp5": "-nowidelut"}
@@ -25,6 +32,10 @@ BLOCKS = {
     "argmax_10": lambda: Argmax(classes=10, width=12),
     "argmax_5": lambda: Argmax(classes=5, width=18),
     "argmax_10_pipelined": lambda: Argmax(classes=10, width=12, pipelined=True),
+    # a queue in block RAM on both families; in LUT RAM on ECP5, where its enabled read
+    # makes a DP16KD dearer (window.ECP5_EBR_ENABLED_READ), in block RAM on iCE40
+    "queue_129": lambda: Queue(width=12, depth=129),
+    "queue_65": lambda: Queue(width=24, depth=65),
 }
 
 
@@ -75,3 +86,14 @@ def test_argmax_estimate_counts_registers():
         3 + 2 * (8 + 1) + (8 + 2) + 3 + 3 * 40
     assert estimate_argmax(classes=16, width=8)["lut4"] < estimate_argmax(classes=16,
                                                                            width=16)["lut4"]
+
+
+def test_queue_constants_are_the_sweeps_fit():
+    """BLOCK_QUEUE_LUT4 is what ``benchmarks/sweep_dataflow.py --fit`` computes from the
+    Yosys counts saved in reports/blocks/dataflow_estimates.json."""
+    root = Path(__file__).resolve().parents[2]
+    fit = subprocess.run([sys.executable, "sweep_dataflow.py", "--fit"],
+                         cwd=root / "benchmarks", check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": f"{root}:{root / 'benchmarks'}"})
+    fitted = json.loads(fit.stdout)["BLOCK_QUEUE_LUT4"]
+    assert {family: tuple(v) for family, v in fitted.items()} == BLOCK_QUEUE_LUT4
