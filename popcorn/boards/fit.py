@@ -343,9 +343,11 @@ def place_weight_roms(plan, board):
     with block RAM to spare (the capacity less the estimated design's), ROMs that Yosys
     would keep in logic move to block RAM, those saving the most LUT4 per block RAM first,
     each while it fits: CNV-w1a1 on the ULX3S-85F at 30 000 cycles per image, the second
-    convolution's 1 024 x 36 ROM, about 3 000 LUT4 in logic, takes 29 DP16KD. Estimates
-    from :func:`~popcorn.hdl.estimates.estimate_mva`; a plan with nothing to move is
-    returned as it is.
+    convolution's 1 024 x 36 ROM, about 3 000 LUT4 in logic, takes 29 DP16KD. On the
+    ECP5, every weight ROM in block RAM is then marked so (``weight_memory="block"``): its
+    word registered, one cycle more. Estimates from
+    :func:`~popcorn.hdl.estimates.estimate_mva`; a plan with nothing to change is returned
+    as it is.
     """
     if isinstance(plan, FoldedPlan):
         return plan
@@ -367,6 +369,19 @@ def place_weight_roms(plan, board):
         if ebr <= spare:
             stages[n] = dataclasses.replace(stages[n], folding=moved)
             spare -= ebr
+    if b.family == "ecp5":
+        # the ROMs Yosys would put in block RAM anyway, marked so: their word is registered
+        # (LinearFolding.weight_stage), the DP16KD's clock-to-output apart from the trees
+        # (the digits demo's ULX3S clock was set by DP16KD -> two tree levels, 9.9 ns);
+        # flip-flops are plentiful beside the ECP5's LUTs
+        for n, stage in enumerate(stages):
+            folding = getattr(stage, "folding", None)
+            if folding is not None and folding.weight_memory == "auto" \
+                    and not folding.weight_constants and rom_resources(
+                        folding.weight_rom_width, folding.neuron_folds * folding.synapse_folds,
+                        family=b.family, bits=folding.weight_rom_bits())["ebr"]:
+                stages[n] = dataclasses.replace(
+                    stage, folding=dataclasses.replace(folding, weight_memory="block"))
     if stages == list(plan.stages):
         return plan
     return dataclasses.replace(plan, stages=tuple(stages), _cycles={})

@@ -8,7 +8,7 @@ import pytest
 from popcorn.boards.boards import get_board
 from popcorn.boards.fit import estimate_design, place_weight_roms, fit_block_ram
 from popcorn.examples import load_example
-from popcorn.hdl.estimates import estimate_mva
+from popcorn.hdl.estimates import estimate_mva, rom_resources
 from popcorn.hdl.mva import MatrixVectorActivation
 from popcorn.hdl.synth import synth_stat
 from popcorn.mapping.linear import LinearFolding
@@ -35,6 +35,26 @@ def test_spare_block_ram_takes_the_roms_kept_in_logic(board):
     assert before["ebr"] < after["ebr"] <= get_board(board).capacity["ebr"]
     assert place_weight_roms(placed, board) is placed          # nothing left to move
     assert placed.cycles_per_image == plan.cycles_per_image
+
+
+def test_ecp5_registers_the_word_of_every_block_ram_weight_rom():
+    """On the ECP5 a weight ROM Yosys puts in block RAM anyway is marked so, which
+    registers its word (one cycle more in its engine, no more block RAM); on the iCE40 it
+    is left as it was."""
+    plan = map_network(load_example("digits-bnn")[0], target_cycles=256)
+    in_ebr = [n for n, f in enumerate(plan.foldings) if f.weight_memory == "auto" and
+              rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,
+                            family="ecp5", bits=f.weight_rom_bits())["ebr"]]
+    assert in_ebr, "the digits demo keeps a weight ROM in block RAM"
+    ecp5, ice40 = place_weight_roms(plan, "ulx3s-85f"), place_weight_roms(plan, "icebreaker")
+    for n in in_ebr:
+        before, after = plan.foldings[n], ecp5.foldings[n]
+        assert (before.weight_stage, after.weight_memory, after.weight_stage) == \
+            (0, "block", 1)
+        assert after.latency == before.latency + 1
+        assert after.weight_rom() == before.weight_rom()
+        assert ice40.foldings[n].weight_stage == 0
+        assert estimate_mva(after, "ecp5")["ebr"] == estimate_mva(before, "ecp5")["ebr"]
 
 
 def test_no_spare_block_ram_moves_nothing(monkeypatch):
