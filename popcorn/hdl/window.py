@@ -127,12 +127,6 @@ def ecp5_chain(bits):
     return 2 * ((bits + 2) // 2) if bits > 4 else 0
 
 
-def _ecp5_less_than(bits, const):
-    """LUT4 sites of ``x < const`` for a ``bits``-bit x on ECP5: a bit test when
-    ``const`` is a power of two, else a carry chain."""
-    return 0 if const & (const - 1) == 0 else ecp5_chain(bits)
-
-
 def window_resources(*, height, width, channels, kernel, stride=1, padding=0,
                      family="ice40"):
     """Estimate of a :class:`SlidingWindow`; see :meth:`SlidingWindow.resources`.
@@ -150,13 +144,11 @@ def window_resources(*, height, width, channels, kernel, stride=1, padding=0,
         lut = 11 - one_row + 4 * (_clog2(sh) + _clog2(sw)) + ecp5_chain(_clog2(hp)) \
             + ecp5_chain(_clog2(wp))
         if padded_axes:
-            lut += c + 1 + 5 * padded_axes \
-                + (_ecp5_less_than(_clog2(hp), ph + height) if ph else 0) \
-                + (_ecp5_less_than(_clog2(wp), pw + width) if pw else 0)
+            lut += c + 1 + 5 * padded_axes
     else:
         lut = counter_bits + 12 - one_row + (c + 2 * padded_axes if padded_axes else 0)
     return {"lut4": lut + lines["lut4"],
-            "ff": kh * kw * c + 1 + counter_bits + lines["ff"],
+            "ff": kh * kw * c + 1 + counter_bits + padded_axes + lines["ff"],
             "ebr": lines["ebr"], "dsp": 0}
 
 
@@ -302,8 +294,8 @@ class SlidingWindow(wiring.Component):
         -nowidelut``, a CCU2C and a TRELLIS_DPR16X4 counted as 2 and 6 LUT4 sites).
 
         * FF: the window register ``kh*kw*C``, ``o.valid``, the position counters
-          (``clog2 Hp + clog2 Wp``), the stride phase counters (``clog2 sh + clog2 sw``)
-          and what the line buffer keeps in flip-flops (:func:`memory_resources`; on ECP5
+          (``clog2 Hp + clog2 Wp``), the stride phase counters (``clog2 sh + clog2 sw``),
+          an in-image flag per padded axis and what the line buffer keeps in flip-flops (:func:`memory_resources`; on ECP5
           its read register when in distributed RAM).
         * EBR: the line buffer, ``(kh-1)*C`` bits x Wp words: iCE40 in the cheapest 4 kbit
           tiling (256x16 .. 2048x2) unless small enough for logic; ECP5 in DP16KD only when
@@ -313,15 +305,13 @@ class SlidingWindow(wiring.Component):
           one-row map, Hp = 1, which has no row counter); with padding, one LUT per channel
           bit for the padding multiplexer and about 2 per padded axis for the in-image test.
           ECP5: 11 (5 on a one-row map), 4 per stride phase bit and the counters' CCU2C
-          chains (:func:`ecp5_chain`); with padding one per channel bit, 1, 5 per padded
-          axis and a chain for each padded axis's in-image bound that is not a power of
-          two; plus the line buffer (DPR16X4 and read multiplexer).
+          chains (:func:`ecp5_chain`); with padding one per channel bit, 1 and 5 per
+          padded axis; plus the line buffer (DPR16X4 and read multiplexer).
 
-        Error against Yosys (``benchmarks/sweep_dataflow.py``; fitted / held-out shapes):
-        EBR exact on both. FF exact in every run. LUT4: iCE40 mean 4.2 % / 10.8 %, max 5
-        / 6 LUT4; ECP5 mean 1.8 % / 13.1 %, max 9 / 12 LUT4 (the held-out 3x3x1, kernel 2,
-        is 12 LUT4 where 16 are estimated; 6x300x40 is 94 where 82 are). Square windows
-        were fitted; rectangular ones are checked in ``tests/hdl/test_window.py``.
+        Error against Yosys: ``reports/blocks/dataflow_estimates.md``
+        (``benchmarks/sweep_dataflow.py``): EBR and FF exact; LUT4 mean 7.4 % (iCE40),
+        6.7 % (ECP5), at most 14 LUT4 off (ECP5 5x5 kernel, 6x300x40). Square windows were
+        fitted; rectangular ones are checked in ``tests/hdl/test_window.py``.
         """
         return window_resources(height=self._height, width=self._width,
                                 channels=self._channels, kernel=self._kernel,
@@ -342,13 +332,23 @@ class SlidingWindow(wiring.Component):
         cx = Signal(range(sw), init=phase_x)
         last_x = px == wp - 1
         last_y = py == hp - 1
-        real = Signal()   # the position holds an input pixel (not padding)
-        bounds = ([py >= ph, py < ph + h] if ph else []) + ([px >= pw, px < pw + w] if pw else [])
-        m.d.comb += real.eq(reduce(operator.and_, bounds) if bounds else 1)
+        # The position holds an input pixel (not padding): a register per padded axis,
+        # set for the next position, so that `i.ready` and the line buffer's enables do
+        # not wait for the counters' compares (the ECP5 demo CNN's critical path).
+        step = Signal()
+        inside = []
+        for axis, pad, size, pos, last, moves in (("y", ph, h, py, last_y, step & last_x),
+                                                  ("x", pw, w, px, last_x, step)):
+            if pad:
+                flag = Signal(name=f"inside_{axis}")     # position 0 is padding
+                with m.If(moves):
+                    m.d.sync += flag.eq(~last & (pos >= pad - 1) & (pos < pad + size - 1))
+                inside.append(flag)
+        real = Signal()
+        m.d.comb += real.eq(reduce(operator.and_, inside) if inside else 1)
         emits = (py >= kh - 1) & (px >= kw - 1) & (cy == 0) & (cx == 0)
 
         out_free = self.o.ready | ~self.o.valid
-        step = Signal()
         m.d.comb += [
             self.i.ready.eq(out_free & real),
             step.eq(out_free & (self.i.valid | ~real)),
