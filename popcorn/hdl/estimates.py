@@ -168,8 +168,8 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.89, "gated_pp": 2.35, "gated_sum": 0.91, "rom": 0.98, "control": 0.98},
-    "ecp5": {"arith": 0.73, "gated_pp": 2.56, "gated_sum": 0.87, "rom": 1.15, "control": 1.15},
+    "ice40": {"arith": 0.88, "gated_pp": 2.5, "gated_sum": 0.38, "rom": 1.0, "control": 1.0},
+    "ecp5": {"arith": 0.73, "gated_pp": 2.69, "gated_sum": 0.78, "rom": 1.17, "control": 1.17},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -372,11 +372,11 @@ def mva_features(folding, family="ice40"):
                 multiplies = pe * sum(1 for a in scale[0].ravel().tolist()
                                       if a and abs(int(a)) & (abs(int(a)) - 1))
             elif f.multiply == "shift-add":
-                # gated multiples of each lane's A (`MatrixVectorActivation._combine`): a
-                # partial sum per two count bits over the live partial products, then
-                # the partial sums and C' added at Y's width
+                # gated multiples of each lane's A (`MatrixVectorActivation._combine`):
+                # partial sums over the live partial products, then the partial sums and
+                # C' added at Y's width
                 feats["gated_pp"] += pc_w * _live_scale_bits(f)
-                feats["gated_sum"] += pe * ((pc_w + 1) // 2) * width
+                feats["gated_sum"] += pe * -(-f.gated_terms // f.gated_group) * width
             else:
                 multiplies = pe * mn
             if f.uniform_scale or f.multiply != "shift-add":

@@ -576,10 +576,12 @@ class MatrixVectorActivation(wiring.Component):
         scales = [field("scale", n) for n in range(len(pairs))]
         if f.multiply == "dsp":
             return [_sum([c * a for c, a in zip(counts, scales)])]
-        # gated multiples of A, no `*` (synth_ecp5 would put each in a MULT18X18D)
-        return [_sum([Mux(c[b], a << b, 0) for c, a in zip(counts, scales)
-                      for b in range(k, min(k + 2, len(c)))])
-                for k in range(0, len(counts[0]), 2)]
+        # gated multiples of A, no `*` (synth_ecp5 would put each in a MULT18X18D), count
+        # bit major, in groups of LinearFolding.gated_group
+        terms = [Mux(c[b], a << b, 0) for b in range(len(counts[0]))
+                 for c, a in zip(counts, scales)]
+        group = f.gated_group
+        return [_sum(terms[k:k + group]) for k in range(0, len(terms), group)]
 
 
 def _sum(terms):
