@@ -101,13 +101,18 @@ def measure(name, board, target, finn_dir, build_dir, profile):
 
 
 def code_label():
-    """``git describe --always --dirty`` of the popcorn measured (its package's folder)."""
+    """``git describe --always`` of the popcorn measured (its package's checkout), with
+    ``-dirty`` when a file outside ``reports/`` differs (the benchmarks' own tables there
+    do not make the code they measure dirty)."""
     import popcorn
 
+    root = Path(popcorn.__file__).resolve().parent.parent
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], check=True,
-                              capture_output=True, text=True,
-                              cwd=Path(popcorn.__file__).parent).stdout.strip()
+        def git(*args):
+            return subprocess.run(["git", *args], check=True, capture_output=True,
+                                  text=True, cwd=root).stdout.strip()
+        changed = git("status", "--porcelain", "--", ".", ":(exclude)reports")
+        return git("describe", "--always") + ("-dirty" if changed else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
