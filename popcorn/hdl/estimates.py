@@ -168,8 +168,8 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.88, "gated_pp": 2.5, "gated_sum": 0.38, "rom": 1.0, "control": 1.0},
-    "ecp5": {"arith": 0.73, "gated_pp": 2.69, "gated_sum": 0.78, "rom": 1.17, "control": 1.17},
+    "ice40": {"arith": 0.86, "gated_pp": 2.5, "gated_sum": 0.38, "rom": 1.01, "control": 1.01},
+    "ecp5": {"arith": 0.76, "gated_pp": 2.66, "gated_sum": 0.81, "rom": 1.18, "control": 1.18},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -181,8 +181,8 @@ ENGINE_FACTORS = {
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
-CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.35, 2: 0.145, "selected": 0.105},
-                           "ecp5": {1: 0.28, 2: 0.085, "selected": 0.0}}
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.345, 2: 0.14, "selected": 0.1},
+                           "ecp5": {1: 0.285, 2: 0.09, "selected": 0.0}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
