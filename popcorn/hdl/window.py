@@ -295,8 +295,8 @@ class SlidingWindow(wiring.Component):
 
         * FF: the window register ``kh*kw*C``, ``o.valid``, the position counters
           (``clog2 Hp + clog2 Wp``), the stride phase counters (``clog2 sh + clog2 sw``),
-          an in-image flag per padded axis and what the line buffer keeps in flip-flops (:func:`memory_resources`; on ECP5
-          its read register when in distributed RAM).
+          an in-image flag per padded axis and what the line buffer keeps in flip-flops
+          (:func:`memory_resources`; on ECP5 its read register when in distributed RAM).
         * EBR: the line buffer, ``(kh-1)*C`` bits x Wp words: iCE40 in the cheapest 4 kbit
           tiling (256x16 .. 2048x2) unless small enough for logic; ECP5 in DP16KD only when
           distributed RAM would cost Yosys more (:func:`ecp5_memory_map`).

@@ -12,7 +12,7 @@ import pytest
 from popcorn.golden.examples import random_thresholds
 from popcorn.hdl.argmax import Argmax
 from popcorn.hdl.comparator import ComparatorActivation
-from popcorn.hdl.estimates import estimate_argmax, estimate_comparator
+from popcorn.hdl.estimates import ARGMAX_FACTORS, estimate_argmax, estimate_comparator
 from popcorn.hdl.queue import BLOCK_QUEUE_LUT4, Queue
 from popcorn.hdl.synth import synth_stat
 
@@ -88,12 +88,14 @@ def test_argmax_estimate_counts_registers():
                                                                            width=16)["lut4"]
 
 
-def test_queue_constants_are_the_sweeps_fit():
-    """BLOCK_QUEUE_LUT4 is what ``benchmarks/sweep_dataflow.py --fit`` computes from the
-    Yosys counts saved in reports/blocks/dataflow_estimates.json."""
+def test_queue_and_argmax_constants_are_the_sweeps_fit():
+    """BLOCK_QUEUE_LUT4 and ARGMAX_FACTORS are what ``benchmarks/sweep_dataflow.py --fit``
+    computes from the Yosys counts saved in reports/blocks/dataflow_estimates.json."""
     root = Path(__file__).resolve().parents[2]
     fit = subprocess.run([sys.executable, "sweep_dataflow.py", "--fit"],
                          cwd=root / "benchmarks", check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": f"{root}:{root / 'benchmarks'}"})
-    fitted = json.loads(fit.stdout)["BLOCK_QUEUE_LUT4"]
-    assert {family: tuple(v) for family, v in fitted.items()} == BLOCK_QUEUE_LUT4
+    fitted = json.loads(fit.stdout)
+    assert {family: tuple(v) for family, v in fitted["BLOCK_QUEUE_LUT4"].items()} \
+        == BLOCK_QUEUE_LUT4
+    assert fitted["ARGMAX_FACTORS"] == ARGMAX_FACTORS
