@@ -322,15 +322,15 @@ def engine_fit(out):
             if r["family"] != family or r["layer"] not in points:
                 continue
             feats = estimates.mva_features(points[r["layer"]], family)
-            a.append([feats["arith"], feats["gated_pp"], feats["gated_sum"],
+            a.append([feats["arith"], feats["acc"], feats["gated_pp"], feats["gated_sum"],
                       feats["rom"] + feats["control"]])
             b.append(r["actual"]["lut4"] - feats["trees"])
         a, b = np.array(a), np.array(b, dtype=float)
         w = 1.0 / np.maximum(b, 1.0)
         sol, *_ = np.linalg.lstsq(a * w[:, None], b * w, rcond=None)
-        arith, gated_pp, gated_sum, other = (round(float(x), 2) for x in sol)
-        fitted[family] = {"arith": arith, "gated_pp": gated_pp, "gated_sum": gated_sum,
-                          "rom": other, "control": other}
+        arith, acc, gated_pp, gated_sum, other = (round(float(x), 2) for x in sol)
+        fitted[family] = {"arith": arith, "acc": acc, "gated_pp": gated_pp,
+                          "gated_sum": gated_sum, "rom": other, "control": other}
     return fitted
 
 

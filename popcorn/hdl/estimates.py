@@ -168,8 +168,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.86, "gated_pp": 2.5, "gated_sum": 0.38, "rom": 1.01, "control": 1.01},
-    "ecp5": {"arith": 0.76, "gated_pp": 2.66, "gated_sum": 0.81, "rom": 1.18, "control": 1.18},
+    "ice40": {"arith": 0.85, "acc": 1.86, "gated_pp": 2.35, "gated_sum": 0.57, "rom": 0.94,
+              "control": 0.94},
+    "ecp5": {"arith": 0.75, "acc": 1.01, "gated_pp": 2.43, "gated_sum": 1.1, "rom": 1.09,
+             "control": 1.09},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -181,8 +183,8 @@ ENGINE_FACTORS = {
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
-CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.345, 2: 0.14, "selected": 0.1},
-                           "ecp5": {1: 0.285, 2: 0.09, "selected": 0.0}}
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.345, 2: 0.145, "selected": 0.1},
+                           "ecp5": {1: 0.285, 2: 0.095, "selected": 0.0}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -260,6 +262,12 @@ def _product_luts(count_width, a):
     return (len(digits) - 1) * width, 0
 
 
+def ecp5_chain_sites(bits):
+    """LUT4 sites of a ``bits``-bit adder's CCU2C chain on ECP5: 2 per 2 bits, carry
+    out included."""
+    return 2 * ((bits + 2) // 2)
+
+
 def mva_features(folding, family="ice40"):
     """Structural counts of a :class:`~popcorn.hdl.mva.MatrixVectorActivation`:
     ``trees`` (popcount trees, LUT4 after the family FACTORS), ``arith`` (accumulators,
@@ -274,8 +282,8 @@ def mva_features(folding, family="ice40"):
     serial = f.bases == "serial" and mn > 1
     pc_w = f.count_max.bit_length()
     width = f.score_width
-    feats = {"trees": 0.0, "arith": 0.0, "gated_pp": 0, "gated_sum": 0, "rom": 0.0,
-             "control": 0.0, "ff": 0, "ebr": 0, "dsp": 0}
+    feats = {"trees": 0.0, "arith": 0.0, "acc": 0, "gated_pp": 0, "gated_sum": 0,
+             "rom": 0.0, "control": 0.0, "ff": 0, "ebr": 0, "dsp": 0}
 
     # ROMs (the weights' only where they are not constants of the logic).
     words, layout, record = f.channel_rom()
@@ -361,7 +369,11 @@ def mva_features(folding, family="ice40"):
                 feats["control"] += pe * f.scale_width * _lut4_tree(mn + qbits)
         feats["arith"] += pe * width                       # + offset
     else:
-        feats["arith"] += pe * mn * pc_w * (1 if f.synapse_folds > 1 else 0)
+        if f.synapse_folds > 1:
+            # the accumulators: an adder of the count's width and the first fold's clear
+            # (on ECP5 a CCU2C chain, 2 LUT4 sites per 2 bits, and the clear's LUT4)
+            feats["acc"] += pe * mn * (pc_w + (ecp5_chain_sites(pc_w) if family == "ecp5"
+                                              else 0))
         feats["ff"] += pe * mn * pc_w * (2 if f.synapse_folds > 1 else 1)
         if not f.compares_counts:
             if f.uniform_scale and f.multiply == "shift-add":
@@ -543,7 +555,7 @@ def estimate_mva(folding, family="ice40"):
     feats = mva_features(folding, family)
     k = ENGINE_FACTORS[family]
     lut = feats["trees"] + sum(k[key] * feats[key] for key in
-                               ("arith", "gated_pp", "gated_sum", "rom", "control"))
+                               ("arith", "acc", "gated_pp", "gated_sum", "rom", "control"))
     return {"lut4": round(lut), "ff": round(feats["ff"]), "ebr": feats["ebr"],
             "dsp": feats["dsp"]}
 
