@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..hdl.accelerator import stage_resources
-from ..hdl.estimates import estimate_mva, rom_resources
+from ..hdl.estimates import estimate_mva, rom_resources, weight_rom_resources
 from ..hdl.folded import estimate_folded
 from ..hwmath import divisors
 from ..mapping.folded import FoldedPlan
@@ -380,9 +380,8 @@ def place_weight_roms(plan, board):
         for n, stage in enumerate(stages):
             folding = getattr(stage, "folding", None)
             if folding is not None and folding.weight_memory == "auto" \
-                    and not folding.weight_constants and rom_resources(
-                        folding.weight_rom_width, folding.neuron_folds * folding.synapse_folds,
-                        family=b.family, bits=folding.weight_rom_bits())["ebr"]:
+                    and not folding.weight_constants \
+                    and weight_rom_resources(folding, b.family)["ebr"]:
                 stages[n] = dataclasses.replace(
                     stage, folding=dataclasses.replace(folding, weight_memory="block"))
     if stages == list(plan.stages):

@@ -31,6 +31,8 @@ linear model does not see; the held-out ECP5 point N=300, group 2, d=5 is overes
 by 37 % (every default-group point is within 12 %).
 """
 
+import operator
+from functools import reduce
 from math import ceil
 
 import numpy as np
@@ -262,16 +264,19 @@ def _product_luts(count_width, a):
     return (len(digits) - 1) * width, 0
 
 
-def ecp5_chain_sites(bits):
-    """LUT4 sites of a ``bits``-bit adder's CCU2C chain on ECP5: 2 per 2 bits, carry
-    out included."""
-    return 2 * ((bits + 2) // 2)
+def weight_rom_resources(folding, family="ice40"):
+    """:func:`rom_resources` of ``folding``'s weight ROM (NF*SF words of its bits, placed
+    as its ``weight_memory`` says)."""
+    f = folding
+    return rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,
+                         family=family, bits=f.weight_rom_bits(), style=f.weight_memory)
 
 
 def mva_features(folding, family="ice40"):
     """Structural counts of a :class:`~popcorn.hdl.mva.MatrixVectorActivation`:
     ``trees`` (popcount trees, LUT4 after the family FACTORS), ``arith`` (accumulators,
-    products, sums, comparators: LUT4 units), ``gated_pp`` and ``gated_sum`` (per-channel
+    products, sums, comparators: LUT4 units), ``acc`` (the accumulators' adder and clear
+    bits; ECP5: with their CCU2C sites), ``gated_pp`` and ``gated_sum`` (per-channel
     A as gated multiples: their live partial-product bits, and the bits of the partial
     sums added at Y's width), ``rom`` (ROMs kept in logic), ``control`` (counters, muxes
     of serial bases), ``ff``, ``ebr``, ``dsp``."""
@@ -291,9 +296,7 @@ def mva_features(folding, family="ice40"):
     roms = [rom_resources(pe * record, len(words), read_ports=ports, family=family,
                           words=words)]
     if not f.weight_constants:
-        roms.append(rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,
-                                  family=family, bits=f.weight_rom_bits(),
-                                  style=f.weight_memory))
+        roms.append(weight_rom_resources(f, family))
     else:
         feats["ff"] += max(0, (f.neuron_folds * f.synapse_folds - 1).bit_length())
     for rom in roms:
@@ -371,9 +374,9 @@ def mva_features(folding, family="ice40"):
     else:
         if f.synapse_folds > 1:
             # the accumulators: an adder of the count's width and the first fold's clear
-            # (on ECP5 a CCU2C chain, 2 LUT4 sites per 2 bits, and the clear's LUT4)
-            feats["acc"] += pe * mn * (pc_w + (ecp5_chain_sites(pc_w) if family == "ecp5"
-                                              else 0))
+            # (on ECP5 wider than 4 bits a CCU2C chain, window.ecp5_chain)
+            from .window import ecp5_chain
+            feats["acc"] += pe * mn * (pc_w + (ecp5_chain(pc_w) if family == "ecp5" else 0))
         feats["ff"] += pe * mn * pc_w * (2 if f.synapse_folds > 1 else 1)
         if not f.compares_counts:
             if f.uniform_scale and f.multiply == "shift-add":
@@ -507,13 +510,8 @@ def _live_scale_bits(folding):
     for p in range(f.pe):
         for n in range(scale.shape[2]):
             values = [int(a) for a in scale[:, p, n]]
-            if min(values) < 0:
-                bits += f.scale_width
-            else:
-                ored = 0
-                for a in values:
-                    ored |= a
-                bits += bin(ored).count("1")
+            bits += f.scale_width if min(values) < 0 else \
+                bin(reduce(operator.or_, values)).count("1")
     return bits
 
 

@@ -8,7 +8,7 @@ import pytest
 from popcorn.boards.boards import get_board
 from popcorn.boards.fit import estimate_design, place_weight_roms, fit_block_ram
 from popcorn.examples import load_example
-from popcorn.hdl.estimates import estimate_mva, rom_resources
+from popcorn.hdl.estimates import estimate_mva, weight_rom_resources
 from popcorn.hdl.mva import MatrixVectorActivation
 from popcorn.hdl.synth import synth_stat
 from popcorn.mapping.linear import LinearFolding
@@ -43,8 +43,7 @@ def test_ecp5_registers_the_word_of_every_block_ram_weight_rom():
     is left as it was."""
     plan = map_network(load_example("digits-bnn")[0], target_cycles=256)
     in_ebr = [n for n, f in enumerate(plan.foldings) if f.weight_memory == "auto" and
-              rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,
-                            family="ecp5", bits=f.weight_rom_bits())["ebr"]]
+              weight_rom_resources(f, "ecp5")["ebr"]]
     assert in_ebr, "the digits demo keeps a weight ROM in block RAM"
     ecp5, ice40 = place_weight_roms(plan, "ulx3s-85f"), place_weight_roms(plan, "icebreaker")
     for n in in_ebr:
