@@ -6,7 +6,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hdl.flash import FlashLoader, FlashStream
-from ..hdl.handshake import RegisterSlice
+from ..hdl.handshake import HoldRegister, RegisterSlice
 from ..hdl.uart import UARTReceiver, UARTTransmitter
 from ..hdl.width import BytesToWord
 from .frames import BAD_CRC, BAD_KIND, BAD_LENGTH, CRC, IMAGE, LINE_ERROR, LOADED, \
@@ -28,8 +28,10 @@ class FrameReceiver(wiring.Component):
     Each request ends in one ``verdict`` (:data:`VERDICT`). ``dropped``: the UART lost a
     byte; ``idle``: the cycles of silence on ``i`` that end a truncated frame (an image's
     missing bytes then leave as zeros, so the core's words stay aligned) and, after an
-    error, the discarding of bytes. A payload byte is offered on ``image`` or ``weights``
-    the cycle after it is taken, from a :class:`~popcorn.hdl.handshake.RegisterSlice`.
+    error, the discarding of bytes. Bytes enter through a
+    :class:`~popcorn.hdl.handshake.HoldRegister` (one every other cycle at most) and a
+    payload byte leaves through a :class:`~popcorn.hdl.handshake.RegisterSlice`: it is
+    offered on ``image`` or ``weights`` two cycles after ``i`` gave it.
     """
 
     def __init__(self, *, image_bytes, weight_bytes=None, idle):
@@ -49,25 +51,44 @@ class FrameReceiver(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.crc = crc = CRC.create()
-        byte = Signal(8)
-        took = self.i.valid & self.i.ready
-        m.d.comb += [byte.eq(self.i.payload), crc.data.eq(self.i.payload)]
+        # Each byte from `i` enters through a register with the comparisons the parser
+        # makes on it, so `i.ready` is a register and no path runs from a byte's compare
+        # into the states (the UP5K demo's clock, 48 MHz before).
+        image_len = self._image_bytes
+        weight_len = self._weight_bytes or 0
+        compares = {"sync": REQUEST_SYNC, "image": IMAGE, "weights": WEIGHTS,
+                    "image_low": image_len & 0xFF, "image_high": image_len >> 8,
+                    "weights_low": weight_len & 0xFF, "weights_high": weight_len >> 8}
+        m.submodules.inp = inp = HoldRegister(data.StructLayout(
+            {"byte": 8} | {name: 1 for name in compares}))
+        m.d.comb += [inp.i.valid.eq(self.i.valid), self.i.ready.eq(inp.i.ready),
+                     inp.i.payload.byte.eq(self.i.payload)]
+        m.d.comb += [inp.i.payload[name].eq(self.i.payload == value)
+                     for name, value in compares.items()]
+        byte, seen = inp.o.payload.byte, inp.o.payload
+        # A byte is taken in every state where it is valid: `ready` is 1 in all states that
+        # read a byte but the payload's, which also waits on `dest_ready` (`took` is written
+        # per state, not as valid & ready, so no path runs through the `ready` of every state).
+        took = inp.o.valid
+        m.d.comb += crc.data.eq(byte)
 
         silence = Signal(range(self._idle + 1))
         long = Signal()                     # silence == idle, registered
-        quiet = long & ~self.i.valid & ~self.dropped                      # and no byte now
+        quiet = long & ~self.i.valid & ~inp.o.valid & ~self.dropped      # and no byte now
         with m.If(self.i.valid | self.dropped):
             m.d.sync += [silence.eq(0), long.eq(0)]
         with m.Elif(~long):
             m.d.sync += [silence.eq(silence + 1), long.eq(silence == self._idle - 1)]
 
-        tag, lost = Signal(8), Signal()
+        tag, lost = Signal(8, name="tag"), Signal(name="lost")
         # the header's checks, a byte at a time, each a register for the next state
-        weights, bad_kind, low_ok = Signal(), Signal(), Signal()
+        weights, bad_kind = Signal(name="weights"), Signal(name="bad_kind")
+        low_ok = Signal(name="low_ok")
         count = Signal(range(MAX_PAYLOAD + 1))
         last = Signal()                     # count == 1, registered
         to_weights = Signal()
-        status, result, then_discard = Signal(STATUS_BITS), Signal(), Signal()
+        status, result = Signal(STATUS_BITS, name="status"), Signal(name="result")
+        then_discard = Signal(name="then_discard")
         with m.If(self.dropped):
             m.d.sync += lost.eq(1)
         # The payload's bytes leave through a register slice, each with its destination, so
@@ -91,42 +112,46 @@ class FrameReceiver(wiring.Component):
 
         image = ~to_weights
         header = ("kind", "tag", "len0", "len1", "crc0", "crc1")
+        # The verdict registers are written from two states only: "length" judges the
+        # header's registered checks, "end" a frame's end from registered flags (truncated,
+        # the CRC), so no path runs from every state that can end a frame into them.
+        truncated, framed = Signal(name="truncated"), Signal(name="framed")
+        high_ok = Signal(name="high_ok")
         with m.FSM() as fsm:
             with m.State("hunt"):
-                with m.If(took & (byte == REQUEST_SYNC)):
-                    m.d.sync += [lost.eq(0), tag.eq(0)]
+                with m.If(took & seen.sync):
+                    m.d.sync += [lost.eq(0), tag.eq(0), truncated.eq(0), framed.eq(0)]
                     m.next = "kind"
             weights_ok = self._weight_bytes is not None
-            expected = Mux(weights, self._weight_bytes or 0, self._image_bytes)
-            checks = {"kind": [weights.eq(byte == WEIGHTS),
-                               bad_kind.eq((byte != IMAGE)
-                                           & ((byte != WEIGHTS) | (not weights_ok)))],
+            checks = {"kind": [weights.eq(seen.weights),
+                               bad_kind.eq(~seen.image & (~seen.weights | (not weights_ok)))],
                       "tag": [tag.eq(byte)],
-                      "len0": [low_ok.eq(byte == expected[:8])]}
-            for state, after in (("kind", "tag"), ("tag", "len0"), ("len0", "len1")):
+                      "len0": [low_ok.eq(Mux(weights, seen.weights_low, seen.image_low))],
+                      "len1": [high_ok.eq(Mux(weights, seen.weights_high, seen.image_high)),
+                               to_weights.eq(weights),
+                               count.eq(Mux(weights, weight_len, image_len)),
+                               last.eq(Mux(weights, weight_len == 1, image_len == 1))]}
+            for state, after in (("kind", "tag"), ("tag", "len0"), ("len0", "len1"),
+                                 ("len1", "length"), ("crc0", "crc1"), ("crc1", "end")):
                 with m.State(state):
                     with m.If(took):
-                        m.d.sync += checks[state]
+                        m.d.sync += checks.get(state, [])
                         m.next = after
                     with m.Elif(quiet):
-                        verdict(TRUNCATED, with_result=0, discard=0)
-            with m.State("len1"):
-                with m.If(took):
-                    m.d.sync += [to_weights.eq(weights), count.eq(expected),
-                                 last.eq(Mux(weights, self._weight_bytes == 1,
-                                             self._image_bytes == 1))]
-                    with m.If(bad_kind):
-                        verdict(BAD_KIND, with_result=0, discard=1)
-                    with m.Elif(weights & self.loaded):
-                        verdict(LOADED, with_result=0, discard=1)
-                    with m.Elif(~low_ok | (byte != expected[8:])):
-                        verdict(BAD_LENGTH, with_result=0, discard=1)
-                    with m.Else():
-                        m.next = "payload"
-                with m.Elif(quiet):
-                    verdict(TRUNCATED, with_result=0, discard=0)
+                        m.d.sync += truncated.eq(1)
+                        m.next = "end"
+            with m.State("length"):
+                with m.If(bad_kind):
+                    verdict(BAD_KIND, with_result=0, discard=1)
+                with m.Elif(weights & self.loaded):
+                    verdict(LOADED, with_result=0, discard=1)
+                with m.Elif(~low_ok | ~high_ok):
+                    verdict(BAD_LENGTH, with_result=0, discard=1)
+                with m.Else():
+                    m.d.sync += framed.eq(1)
+                    m.next = "payload"
             with m.State("payload"):
-                with m.If(took):
+                with m.If(took & dest_ready):
                     m.d.sync += [count.eq(count - 1), last.eq(count == 2)]
                     with m.If(last):
                         m.next = "crc0"
@@ -136,15 +161,12 @@ class FrameReceiver(wiring.Component):
                 with m.If(dest_ready):
                     m.d.sync += [count.eq(count - 1), last.eq(count == 2)]
                     with m.If(last):
-                        verdict(TRUNCATED, with_result=image, discard=0)
-            for state, after in (("crc0", "crc1"), ("crc1", "check")):
-                with m.State(state):
-                    with m.If(took):
-                        m.next = after
-                    with m.Elif(quiet):
-                        verdict(TRUNCATED, with_result=image, discard=0)
-            with m.State("check"):               # the CRC register after the last byte
-                with m.If(crc.match_detected & ~lost):
+                        m.d.sync += truncated.eq(1)
+                        m.next = "end"
+            with m.State("end"):                 # (the CRC register after the last byte)
+                with m.If(truncated):
+                    verdict(TRUNCATED, with_result=framed & image, discard=0)
+                with m.Elif(crc.match_detected & ~lost):
                     verdict(OK, with_result=image, discard=0)
                 with m.Else():
                     verdict(BAD_CRC, with_result=image, discard=1)
@@ -160,10 +182,13 @@ class FrameReceiver(wiring.Component):
         in_header = Cat(*(fsm.ongoing(state) for state in header)).any()
         payload, pad = fsm.ongoing("payload"), fsm.ongoing("pad")
         m.d.comb += [
-            self.i.ready.eq(fsm.ongoing("hunt") | in_header | fsm.ongoing("discard")
-                            | (payload & dest_ready)),
-            crc.start.eq(fsm.ongoing("hunt")), crc.valid.eq(took & (in_header | payload)),
-            dest_valid.eq((payload & self.i.valid) | pad),
+            # (every state reads a byte but these four, and the payload's without room: the
+            # few states of the complement make `ready` a shallow function of the state)
+            inp.o.ready.eq(~(pad | fsm.ongoing("length") | fsm.ongoing("end")
+                             | fsm.ongoing("verdict") | (payload & ~dest_ready))),
+            crc.start.eq(fsm.ongoing("hunt")),
+            crc.valid.eq(took & (in_header | (payload & dest_ready))),
+            dest_valid.eq((payload & took) | pad),
             dest_payload.eq(Mux(pad, 0, byte)),
             self.verdict.valid.eq(fsm.ongoing("verdict")),
             self.verdict.payload.status.eq(status), self.verdict.payload.result.eq(result),
@@ -183,9 +208,9 @@ class FrameTransmitter(wiring.Component):
     enables.
 
     Timing: the byte on ``o`` is a register (the state's byte, the payload's through its
-    own register of ``word[index]``), so neither the index's byte select nor the state's
-    multiplexer reaches the UART; ``o.valid`` waits two cycles in each byte's state for
-    both registers to settle (nothing next to the UART's ``10 * divisor`` cycles a byte)."""
+    own two registers of ``word[index]``), so neither the index's byte select nor the
+    state's multiplexer reaches the UART; ``o.valid`` waits three cycles in each byte's
+    state for the registers to settle (nothing next to the UART's ``10 * divisor`` cycles a byte)."""
 
     def __init__(self, width):
         self._bytes = (width + 7) // 8
@@ -258,19 +283,26 @@ class FrameTransmitter(wiring.Component):
                                                           "payload"))).any()
         sending = Cat(*(fsm.ongoing(state) for state, *_ in fields)).any() \
             | fsm.ongoing("payload") | fsm.ongoing("crc0") | fsm.ongoing("crc1")
-        # settled[1]: two cycles in this byte's state without a send: `byte` is its value
-        settled = Signal(2)
-        m.d.sync += [payload_byte.eq(word.word_select(index, 8)),
-                     settled.eq(Mux(sending & ~sent, Cat(1, settled[0]), 0))]
+        # word[index] in two registered steps, a byte of each four, then of the groups (one
+        # multiplexer from the index to the byte ran 19 ns on the UP5K)
+        groups = -(-n // 4)
+        rows = Signal(8 * groups)
+        wide = Cat(word, Const(0, 8 * (4 * groups - n)))
+        m.d.sync += [rows.word_select(g, 8).eq(wide[32 * g:32 * g + 32].word_select(
+            index[:2], 8)) for g in range(groups)]
+        m.d.sync += payload_byte.eq(rows.word_select(index[2:], 8) if groups > 1 else rows)
+        # settled[2]: three cycles in this byte's state without a send: `byte` is its value
+        settled = Signal(3)
+        m.d.sync += settled.eq(Mux(sending & ~sent, Cat(1, settled[:2]), 0))
         with m.If(~self.o.valid | self.o.ready):        # an offered byte holds
             m.d.sync += byte.eq(choice)
         m.d.comb += [
             self.verdict.ready.eq(fsm.ongoing("idle")),
             self.result.ready.eq(fsm.ongoing("drop") | fsm.ongoing("release")),
             # (result.valid is high in every reachable payload cycle; the induction needs it)
-            # (settled[1] implies a sending state: it is set there only, and cleared by
+            # (settled[2] implies a sending state: it is set there only, and cleared by
             # every send, the only way out of one)
-            self.o.valid.eq(settled[1] & (~fsm.ongoing("payload") | self.result.valid)),
+            self.o.valid.eq(settled[2] & (~fsm.ongoing("payload") | self.result.valid)),
             self.o.payload.eq(byte),
             crc.start.eq(fsm.ongoing("status")), crc.valid.eq(sent & counted)]
         return m
@@ -339,15 +371,21 @@ class UARTLink(wiring.Component):
             m.d.comb += transmitter.fault.eq(core.error)
         # (the parser's verdict state waits on a register, not on the FIFO's level)
         m.submodules.verdict_slice = verdict_slice = RegisterSlice(VERDICT)
+        # (and the transmitter reads a register, not the FIFO's row multiplexer)
+        m.submodules.verdict_out = verdict_out = RegisterSlice(VERDICT)
         wiring.connect(m, receiver.verdict, verdict_slice.i)
         m.d.comb += [verdicts.w_data.eq(verdict_slice.o.payload),
                      verdicts.w_en.eq(verdict_slice.o.valid),
                      verdict_slice.o.ready.eq(verdicts.w_rdy),
-                     transmitter.verdict.payload.eq(verdicts.r_data),
-                     transmitter.verdict.valid.eq(verdicts.r_rdy),
-                     verdicts.r_en.eq(transmitter.verdict.ready)]
+                     verdict_out.i.payload.eq(verdicts.r_data),
+                     verdict_out.i.valid.eq(verdicts.r_rdy),
+                     verdicts.r_en.eq(verdict_out.i.ready)]
+        wiring.connect(m, verdict_out.o, transmitter.verdict)
         wiring.connect(m, core.o, transmitter.result)
-        wiring.connect(m, transmitter.o, tx.i)
+        # (the reply's bytes through a register: the UART's `ready` reaches no state)
+        m.submodules.tx_hold = tx_hold = HoldRegister(8)
+        wiring.connect(m, transmitter.o, tx_hold.i)
+        wiring.connect(m, tx_hold.o, tx.i)
         m.d.comb += [receiver.dropped.eq(rx.dropped), rx.rx.eq(self.rx), self.tx.eq(tx.tx),
                      self.error.eq(rx.overrun | rx.frame_error)]
         return m

@@ -1,13 +1,13 @@
 """Stream plumbing written once: :func:`fork` moves a word from one stream into several in
 one transfer, :func:`join` one word of each of several streams into one (both
 combinational: no register, no latency), :func:`chain` connects blocks one after another,
-:class:`RegisterSlice` registers a stream."""
+:class:`RegisterSlice` registers a stream, :class:`HoldRegister` a slow one."""
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["fork", "join", "chain", "RegisterSlice"]
+__all__ = ["fork", "join", "chain", "RegisterSlice", "HoldRegister"]
 
 
 def _all(signals):
@@ -71,4 +71,25 @@ class RegisterSlice(wiring.Component):
                 m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
         with m.Elif(self.i.valid & self.i.ready):
             m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+        return m
+
+
+class HoldRegister(wiring.Component):
+    """A stream through one register, a word at most every other cycle (for slow streams:
+    a UART's bytes): ``o.valid`` and ``o.payload`` are flip-flops, ``i.ready`` is
+    ``~o.valid``. ``o.ready`` reaches only ``o.valid``'s input (in a
+    :class:`RegisterSlice` it also selects the skid register for the payload). A word is
+    offered the cycle after its input handshake (latency 1). Ports ``i``, ``o``:
+    ``stream.Signature(shape)``."""
+
+    def __init__(self, shape):
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i.ready.eq(~self.o.valid)
+        with m.If(self.i.valid & ~self.o.valid):
+            m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(1)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
         return m

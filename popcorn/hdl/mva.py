@@ -108,7 +108,8 @@ class MatrixVectorActivation(wiring.Component):
         last_sf = last_q & (sf == sf_n - 1)
 
         stall = Signal()
-        advance = ~stall
+        advance = Signal(name="advance")
+        m.d.comb += advance.eq(~stall)
         # The vector's last fold, a register: `i.ready` and the input register's enable
         # come from it, not from a compare of the three counters (it set the UP5K demo's
         # clock). The walk moves only on `advance & busy` and wraps after the last fold.
@@ -333,6 +334,8 @@ class MatrixVectorActivation(wiring.Component):
             m.d.comb += [sport.addr.eq(nf_chain[-2]), sport.en.eq(advance)]
         with m.If(advance):
             m.d.sync += [s2_valid.eq(a_valid & a_last), s2_final.eq(acc_flags["final"])]
+        # what the last stage's flags load on `advance` (for the registered stall below)
+        out_valid_in, out_final_in = a_valid & a_last, acc_flags["final"]
         side = None                  # the `r` slice of the fold being combined / compared
         if f.side_bits:
             side = Signal.like(acc_flags["side"], name="s2_side")
@@ -342,7 +345,8 @@ class MatrixVectorActivation(wiring.Component):
 
         def restage(name):
             """One more register stage for the flags, the channel record and the side."""
-            nonlocal out_valid, out_final, record_data, side
+            nonlocal out_valid, out_final, record_data, side, out_valid_in, out_final_in
+            out_valid_in, out_final_in = out_valid, out_final
             staged = [Signal(name=f"{name}_valid"), Signal(name=f"{name}_final"),
                       Signal.like(record_data, name=f"{name}_record")]
             if side is not None:
@@ -381,8 +385,17 @@ class MatrixVectorActivation(wiring.Component):
             # A result waits for an empty output register, so `i.ready` and the stall come
             # from this engine's registers only: no ready path runs through two engines.
             # No throughput is lost unless the consumer takes a word later than
-            # cycles_per_vector - 1 cycles after it is offered.
-            m.d.comb += stall.eq(out_valid & out_final & self.o.valid)
+            # cycles_per_vector - 1 cycles after it is offered. The stall is a register,
+            # loaded with what out_valid & out_final & o.valid will be (the same value a
+            # cycle ahead): `advance`, the clock enable of every stage, fans out from a
+            # flip-flop (through the output register's LUTs it ran 19 ns on the UP5K).
+            stall_reg = Signal(name="stall")
+            loads = out_valid & advance
+            next_valid = Mux(advance, out_valid_in, out_valid)
+            next_final = Mux(advance, out_final_in, out_final)
+            next_o_valid = (loads & out_final) | (self.o.valid & ~self.o.ready)
+            m.d.sync += stall_reg.eq(next_valid & next_final & next_o_valid)
+            m.d.comb += stall.eq(stall_reg)
         else:
             m.d.comb += stall.eq(out_valid & out_final & self.o.valid & ~self.o.ready)
 
@@ -489,7 +502,7 @@ class MatrixVectorActivation(wiring.Component):
         """The input buffer of ``gather``: words of w bits packed into element folds of
         ``simd * N`` bits, written to bank ``wb`` (SF folds each) while the issue stage
         reads bank ``rb``; ``full`` marks a bank from its last write to its last fold. So
-        ``busy`` is ``full[rb]``, and ``i.ready`` is ``~full[wb]`` (no path from
+        ``busy`` is ``full[rb]``, and ``i.ready`` is ``~full[wb]`` (a register; no path from
         ``o.ready``). Sets ``s1_x`` (the read port's data: fold ``sf`` of the read bank, a
         cycle after the issue; the read port follows ``advance``, as the stage-1
         registers). The banks' flags change when ``done`` (the read bank's last fold
@@ -503,7 +516,11 @@ class MatrixVectorActivation(wiring.Component):
                                                   attrs={"no_rw_check": 1})
         rport, wport = buf.read_port(), buf.write_port()
         full = Signal(2)
-        wb, rb = Signal(), Signal()
+        wb, rb = Signal(name="wb"), Signal(name="rb")
+        # i.ready is ~full[wb] as a register, loaded with its next value (from the
+        # handshake through the bank select into the counters' enables it ran 18 ns on
+        # the UP5K)
+        ready = Signal(init=1, name="gather_ready")
         word = Signal(range(per_fold))
         wsf = Signal(range(sf_n))
         # registers: the fold's last word, the bank's last fold (compares of the counters
@@ -514,7 +531,7 @@ class MatrixVectorActivation(wiring.Component):
         fire = self.i.valid & self.i.ready
         m.d.comb += [
             busy.eq(full.bit_select(rb, 1)),
-            self.i.ready.eq(~full.bit_select(wb, 1)),
+            self.i.ready.eq(ready),
             rport.addr.eq(Mux(rb, sf + sf_n, sf)), rport.en.eq(advance),
             s1_x.eq(rport.data),
             wport.addr.eq(Mux(wb, wsf + sf_n, wsf)),
@@ -538,7 +555,9 @@ class MatrixVectorActivation(wiring.Component):
         with m.If(done):
             m.d.sync += rb.eq(~rb)
             m.d.comb += clear_bank.eq(Mux(rb, 0b10, 0b01))
-        m.d.sync += full.eq((full | set_bank) & ~clear_bank)
+        next_full = (full | set_bank) & ~clear_bank
+        next_wb = wb ^ (fire & last_word & last_wsf)
+        m.d.sync += [full.eq(next_full), ready.eq(~next_full.bit_select(next_wb, 1))]
 
     def _pair_bits(self, m, t, v, name):
         """The bits counted for one base pair (see LinearFolding's table)."""

@@ -177,7 +177,7 @@ def test_a_reply_longer_than_255_bytes_has_both_length_bytes():
         ctx.set(dut.result.payload, word)
         ctx.set(dut.result.valid, 1)
         ctx.set(dut.o.ready, 1)
-        for _ in range(3 * 310):                 # a byte every 3 cycles at most
+        for _ in range(4 * 310):                 # a byte every 4 cycles at most
             await ctx.tick()
             if ctx.get(dut.verdict.ready):
                 ctx.set(dut.verdict.valid, 0)

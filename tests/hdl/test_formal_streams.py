@@ -39,7 +39,7 @@ from popcorn.hdl.accelerator import DataflowAccelerator, stage_blocks
 from popcorn.hdl.argmax import Argmax
 from popcorn.hdl.concat import Concat
 from popcorn.hdl.flatten import Flatten
-from popcorn.hdl.handshake import RegisterSlice
+from popcorn.hdl.handshake import HoldRegister, RegisterSlice
 from popcorn.hdl.input_layer import BitPlanes
 from popcorn.hdl.mva import MatrixVectorActivation
 from popcorn.hdl.pool import MaxPool
@@ -146,6 +146,7 @@ def blocks():
         "bytes_to_word": BytesToWord(20),
         "queue": Queue(width=5, depth=3),
         "register_slice": RegisterSlice(5),
+        "hold_register": HoldRegister(5),
         "argmax": Argmax(classes=3, width=4),
         "argmax_pipelined": Argmax(classes=3, width=4, pipelined=True),
         "maxpool": MaxPool(height=4, width=4, channels=2, kernel=2),
