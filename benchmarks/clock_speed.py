@@ -8,6 +8,8 @@ timing met it, nextpnr's fmax and its critical path.
 Default F: 12 (the iCEBreaker's oscillator, no PLL), 40, 45, 50 and 60 MHz. A build that
 misses F fails (`TimingFailed`); the row then comes from the nextpnr report the build
 left. Issue 12's target: the digits demo at 60 MHz or more on the UP5K within 2 500 LUT4.
+Rows are kept per code label (``git describe``, or ``--label``): an older code's are the
+"before".
 """
 
 import argparse
@@ -60,8 +62,9 @@ def main():
         row = dict(code=label, **measure(args.example, args.board, mhz,
                                          Path(args.build_dir)))
         print(row, flush=True)
-        key = (row["example"], row["board"], row["asked_mhz"])
-        rows = [r for r in rows if (r["example"], r["board"], r["asked_mhz"]) != key] + [row]
+        key = (row["code"], row["example"], row["board"], row["asked_mhz"])
+        rows = [r for r in rows
+                if (r["code"], r["example"], r["board"], r["asked_mhz"]) != key] + [row]
         write(out, rows)
 
 
@@ -80,7 +83,7 @@ def write(out, rows):
               f"| {r['clock_mhz']} | {r['fmax_mhz']} | {'yes' if r['met'] else 'no'} "
               f"| {r['lut4']} | {r['logic_cells']} | {r['path']} |"
               for r in sorted(rows, key=lambda r: (r["example"], r["board"],
-                                                   r["asked_mhz"] or 0))]
+                                                   r["asked_mhz"] or 0, r["code"]))]
     (out / "clock_speed.md").write_text("\n".join(lines) + "\n")
 
 
