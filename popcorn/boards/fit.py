@@ -192,12 +192,12 @@ def _logic_advice(slowest):
 
 
 LINK_FACTORS = {
-    "ice40": {"plain": {"lut4": {"one": 468.88, "in_bytes": -0.3, "out_bytes": 7.96},
-                        "ff": {"one": 306.79, "in_bytes": 8.43, "out_bytes": 0.77}},
-              "flash": {"lut4": {"one": 102.0, "bits": 1.2}, "ff": {"one": 37.2, "bits": 1.0}}},
-    "ecp5": {"plain": {"lut4": {"one": 436.19, "in_bytes": -1.86, "out_bytes": 8.5},
-                       "ff": {"one": 210.79, "in_bytes": 8.43, "out_bytes": 0.77}},
-             "flash": {"lut4": {"one": 92.68, "bits": 3.24}, "ff": {"one": 37.2, "bits": 1.0}}},
+    "ice40": {"plain": {"lut4": {"one": 503.58, "in_bytes": 0.27, "out_bytes": 8.96},
+                        "ff": {"one": 374.59, "in_bytes": 8.98, "out_bytes": 2.87}},
+              "flash": {"lut4": {"one": 88.88, "bits": 1.04}, "ff": {"one": 36.4, "bits": 1.0}}},
+    "ecp5": {"plain": {"lut4": {"one": 452.17, "in_bytes": -0.18, "out_bytes": 9.31},
+                       "ff": {"one": 278.59, "in_bytes": 8.98, "out_bytes": 2.87}},
+             "flash": {"lut4": {"one": 90.0, "bits": 3.0}, "ff": {"one": 36.4, "bits": 1.0}}},
 }
 """LUT4 and flip-flops per feature of :func:`link_features`, fitted by
 ``benchmarks/sweep_link.py --fit`` (``reports/blocks/link_estimates.md``)."""
