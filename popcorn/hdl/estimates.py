@@ -170,10 +170,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.85, "acc": 1.86, "gated_pp": 2.35, "gated_sum": 0.57, "rom": 0.94,
-              "control": 0.94},
-    "ecp5": {"arith": 0.75, "acc": 1.01, "gated_pp": 2.43, "gated_sum": 1.1, "rom": 1.09,
-             "control": 1.09},
+    "ice40": {"arith": 0.79, "acc": 1.63, "gated_pp": 1.91, "gated_sum": 0.79, "rom": 0.99,
+              "control": 0.99},
+    "ecp5": {"arith": 0.7, "acc": 0.93, "gated_pp": 1.51, "gated_sum": 2.04, "rom": 1.13,
+             "control": 1.13},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -185,8 +185,8 @@ ENGINE_FACTORS = {
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
-CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.345, 2: 0.145, "selected": 0.1},
-                           "ecp5": {1: 0.285, 2: 0.095, "selected": 0.0}}
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.345, 2: 0.14, "selected": 0.09},
+                           "ecp5": {1: 0.28, 2: 0.095, "selected": 0.0}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -391,7 +391,7 @@ def mva_features(folding, family="ice40"):
                 # partial sums over the live partial products, then the partial sums and
                 # C' added at Y's width
                 feats["gated_pp"] += pc_w * _live_scale_bits(f)
-                feats["gated_sum"] += pe * -(-f.gated_terms // f.gated_group) * width
+                feats["gated_sum"] += pe * f.product_partials[0] * width
             else:
                 multiplies = pe * mn
             if f.uniform_scale or f.multiply != "shift-add":
@@ -427,14 +427,14 @@ def mva_features(folding, family="ice40"):
             inputs = (max(0, (len(words) - 1).bit_length()) if in_logic else tables) + b
             feats["control"] += _table_bits(words, layout, record, f) * _lut4_tree(inputs)
             feats["ff"] += f.channels * b + pe * b * (2 + f.pipeline + f.weight_stage
-                                                      + f.product_stage + f.compare_stage)
+                                                      + f.product_stages + f.compare_stage)
         if f.addend is not None:
             # one more term in Y's sum; the vector's addend word and its fold's slice in
             # the flags up to the combine
             aw = f.addend_width
             feats["arith"] += pe * width * FACTORS[family]["comb_adder"]
             feats["ff"] += f.channels * aw + pe * aw * (2 + f.pipeline + f.weight_stage
-                                                        + f.product_stage)
+                                                        + f.product_stages)
         if f.side_bits and f.neuron_folds > 1:
             # the channel fold's slice of the `r` word: an NF:1 mux per bit
             nf = f.neuron_folds
@@ -472,15 +472,44 @@ def mva_features(folding, family="ice40"):
     feats["ff"] += 2 * f.out_width - lane_group + counters \
         + flags * (1 + f.pipeline + f.weight_stage) \
         + f.weight_stage * (pe * m_ * simd + f.fold_width)
-    if f.product_stage:
-        # the partial sums of A P per lane, what the record still holds for the stages
-        # after it (C', and the thresholds and modes of comparators), valid and final
-        feats["ff"] += pe * f.product_partials * width + 2 \
-            + _record_columns(f, ("offset", "threshold", "mode"))
+    if f.product_stages:
+        # the partial sums of A P per lane of every product stage, and in each what the
+        # record still holds for the stages after it (C', and the thresholds and modes of
+        # comparators), valid and final
+        feats["ff"] += pe * _product_register_bits(f) + f.product_stages * (
+            2 + _record_columns(f, ("offset", "threshold", "mode")))
     if f.compare_stage:
         # Y per lane, the thresholds and modes of the record, valid and final
         feats["ff"] += pe * width + 2 + _record_columns(f, ("threshold", "mode"))
     return feats
+
+
+def _product_register_bits(folding):
+    """Flip-flops of one lane's product stages (``LinearFolding.product_partials``): each
+    partial sum as wide as its terms' sum, at most Y's width (the sign extension to Y's
+    width shares one flip-flop; the zero low bits of shifted terms keep theirs, which
+    Yosys 0.70 counts: 651 flip-flops of mnist-cnn-xnor's first layer on the ECP5, 618
+    estimated without them). The terms as ``MatrixVectorActivation._combine`` orders
+    them: a uniform A's shifted counts ``P << s`` per digit, a per-channel A's multiples
+    ``A << b`` count bit major."""
+    from ..mapping.linear import PRODUCT_LEVELS, csd_digits
+    f = folding
+    if not f.uniform_scale and f.multiply == "dsp":
+        return f.score_width
+    pc_w = f.count_max.bit_length()
+    if f.uniform_scale:
+        scale, _ = f.affine()
+        widths = [pc_w + s + (d < 0) for a in scale.reshape(f.channels, -1)[0].tolist()
+                  for s, d in csd_digits(int(a))]
+    else:
+        widths = [f.scale_width + b for b in range(pc_w)
+                  for _ in range(f.weight_bases * f.act_bases)]
+    fan, bits = 2 ** PRODUCT_LEVELS, 0
+    for _ in f.product_partials:
+        widths = [max(group) + (len(group) - 1).bit_length()
+                  for group in (widths[k:k + fan] for k in range(0, len(widths), fan))]
+        bits += sum(min(w, f.score_width) for w in widths)
+    return bits
 
 
 def _record_columns(folding, names):

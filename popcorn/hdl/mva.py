@@ -5,8 +5,8 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hwmath import tree_levels
-from ..mapping.linear import (COMPRESSOR_GROUP, TERNARY_BITS, TERNARY_GROUP, LinearFolding,
-                              csd_digits, ternary_table)
+from ..mapping.linear import (COMPRESSOR_GROUP, PRODUCT_LEVELS, TERNARY_BITS, TERNARY_GROUP,
+                              LinearFolding, csd_digits, ternary_table)
 from . import meminit
 from .comparator import compare, levels_to_bases
 from .estimates import estimate_mva
@@ -43,8 +43,8 @@ class MatrixVectorActivation(wiring.Component):
     bases); ``o.valid`` rises ``folding.latency = cycles_per_vector + 3 + pipeline`` cycles
     after the input handshake (issue, ``pipeline`` popcount tree stages, count/accumulate,
     combine, output register), one more with ``folding.weight_stage`` (a deep weight ROM's
-    word registered), one more with ``folding.product_stage`` (``sum A P`` registered
-    before C' is added), one more with ``folding.compare_stage`` (Y registered between the
+    word registered), one more per ``folding.product_stages`` (partial sums of ``sum A P``
+    registered before C' is added), one more with ``folding.compare_stage`` (Y registered between the
     combine and the comparators, or the output register of a scores layer). While a finished vector waits for the output register
     the whole engine holds (one clock enable, ``advance``, for every stage, the tree's
     included) and ``i.ready`` is low. With ``cycles_per_vector > 1`` the register must be
@@ -360,24 +360,29 @@ class MatrixVectorActivation(wiring.Component):
         def field(p, name, n, data=None):
             return record_field(record_data if data is None else data, p, name, n)
 
-        # With a product stage, sum_ij A P is registered before C' is added
-        # (LinearFolding.product_stage); with a compare stage, Y before the comparators
+        # The product stages register partial sums of sum_ij A P before C' is added
+        # (LinearFolding.product_partials: groups of 2**PRODUCT_LEVELS terms, then of
+        # partial sums); with a compare stage, Y before the comparators
         # (LinearFolding.compare_stage). One more cycle each; the record, the flags and the
         # side travel along.
+        fan = 2 ** PRODUCT_LEVELS
         partials = {}               # per lane, the terms of sum_ij A P
         for p in range(pe):
             if not f.compares_counts:
                 partials[p] = [s2_count[p]] if serial else self._combine(
                     s2_count, p, lambda name, n, p=p: field(p, name, n))
-        if f.product_stage:
+        for stage, count in enumerate(f.product_partials):
             for p in range(pe):
-                assert len(partials[p]) == f.product_partials
-                regs = [Signal(signed(width), name=f"s3p_products{p}_{k}")
-                        for k in range(len(partials[p]))]
+                if stage:
+                    partials[p] = [_sum(partials[p][k:k + fan])
+                                   for k in range(0, len(partials[p]), fan)]
+                assert len(partials[p]) == count
+                regs = [Signal(signed(width), name=f"s3p{stage}_products{p}_{k}")
+                        for k in range(count)]
                 with m.If(advance):
                     m.d.sync += [reg.eq(term) for reg, term in zip(regs, partials[p])]
                 partials[p] = regs
-            restage("s3p")
+            restage(f"s3p{stage}")
         offset_data, offset_side = record_data, side
         if f.compare_stage:
             restage("s3")
@@ -578,29 +583,30 @@ class MatrixVectorActivation(wiring.Component):
         return [(count << s) if d > 0 else -(count << s) for s, d in csd_digits(a)]
 
     def _combine(self, counts, p, field):
-        """``sum_ij A_ij P_ij`` of lane p (parallel bases) as a list of partial sums to add,
-        ``LinearFolding.product_partials`` of them with a product stage (else one), so that
-        no path runs through a whole multiply or a long sum (the digits demo on the UP5K:
-        24.3 ns through the scores layer's ten cells, 12 cells through the first layer's
-        five shifted counts and C')."""
+        """``sum_ij A_ij P_ij`` of lane p (parallel bases) as a list of terms to add: with
+        product stages the first stage's partial sums
+        (``LinearFolding.product_partials[0]``: groups of ``2**PRODUCT_LEVELS`` terms, so
+        that no path runs through a whole multiply or a long sum: the digits demo on the
+        UP5K, 24.3 ns through the scores layer's ten cells; mnist-cnn-abc's first layer on
+        the ECP5, 17 cells), else their sum."""
         f = self._folding
+        fan = 2 ** PRODUCT_LEVELS
         pairs = [(i, j) for i in range(f.weight_bases) for j in range(f.act_bases)]
         if f.uniform_scale:
             terms = [term for n, (i, j) in enumerate(pairs)
                      for term in self._constant_product(counts[p, i, j], n)]
-            halves = [terms[:len(terms) // 2], terms[len(terms) // 2:]] \
-                if f.product_stage else [terms]
-            return [_sum(half) for half in halves]
-        counts = [counts[p, i, j] for i, j in pairs]
-        scales = [field("scale", n) for n in range(len(pairs))]
-        if f.multiply == "dsp":
-            return [_sum([c * a for c, a in zip(counts, scales)])]
-        # gated multiples of A, no `*` (synth_ecp5 would put each in a MULT18X18D), count
-        # bit major, in groups of LinearFolding.gated_group
-        terms = [Mux(c[b], a << b, 0) for b in range(len(counts[0]))
-                 for c, a in zip(counts, scales)]
-        group = f.gated_group
-        return [_sum(terms[k:k + group]) for k in range(0, len(terms), group)]
+        else:
+            counts = [counts[p, i, j] for i, j in pairs]
+            scales = [field("scale", n) for n in range(len(pairs))]
+            if f.multiply == "dsp":
+                return [_sum([c * a for c, a in zip(counts, scales)])]
+            # gated multiples of A, no `*` (synth_ecp5 would put each in a MULT18X18D),
+            # count bit major
+            terms = [Mux(c[b], a << b, 0) for b in range(len(counts[0]))
+                     for c, a in zip(counts, scales)]
+        if not f.product_partials:
+            return [_sum(terms)]
+        return [_sum(terms[k:k + fan]) for k in range(0, len(terms), fan)]
 
 
 def _sum(terms):

@@ -48,7 +48,7 @@ Three keyword options shape the datapath without changing a single output bit:
 * ``multiply`` (default ``"shift-add"``): how ``A_ij * P`` is written. ``"shift-add"``:
   a constant A (uniform over channels) becomes an explicit sum of shifted P over its
   canonical signed digits (:func:`csd_digits`); a per-channel A read from the channel ROM
-  becomes gated multiples of A, ``P[b] ? A << b : 0``, summed in about sqrt(terms)
+  becomes gated multiples of A, ``P[b] ? A << b : 0``, summed in registered stages of
   partial sums (:attr:`LinearFolding.product_partials`), logic on both families; with serial bases it
   stays an Amaranth ``*``, which ``synth_ice40`` (no ``-dsp``) maps to a LUT/carry-chain
   array multiplier (``synth_ecp5`` infers a ``MULT18X18D`` for it by default). ``"dsp"``:
@@ -112,6 +112,12 @@ DEEP_ROM = 512
 """Words of the deepest weight ROM read without an extra register: one DP16KD is 512 deep
 at its widest (36 bits), one iCE40 EBR 256 to 2048 (16 to 2 bits)."""
 COMPRESSOR_GROUP = 3
+PRODUCT_LEVELS = 2
+"""Adder levels of ``sum_ij A P`` between two of its registers
+(:attr:`LinearFolding.product_partials`): each product stage adds groups of
+``2**PRODUCT_LEVELS`` terms (after the gating of A's multiples); the sum of the last
+stage's partial sums, C' and an addend is no deeper (mnist-cnn-abc's first layer on the
+ECP5: 17 cells, 73 MHz through a gate and four levels)."""
 CONSTANT_ROM = 2
 """Most weight words (NF*SF) an engine holds as constants picked by its fold address."""
 MAX_SHORTCUT_BITS = 4
@@ -393,52 +399,51 @@ class LinearFolding:
         """True when the engine registers Y after the combine (``Y = sum A P + C'``): a
         layer with both the combine and comparators, whose path through both would
         otherwise set the clock (``compares_counts`` layers have the comparators only);
-        and a scores layer with a :attr:`product_stage`, whose sum of the partial
-        products and C' (up to 8 terms) ran into the output register through 10 cells on
-        the UP5K demo's scores layer."""
+        and a scores layer with :attr:`product_partials`, whose sum of the partial
+        products and C' ran into the output register through 10 cells on the UP5K demo's
+        scores layer."""
         if self.activation is None:
-            return bool(self.product_stage)
+            return bool(self.product_stages)
         return not self.compares_counts
 
     @property
-    def product_stage(self):
-        """1 when the engine registers ``sum_ij A P`` (as two partial sums) before it adds
-        C', with parallel bases: when A is per channel, read from the channel record and
-        multiplied in logic (or a DSP), whose path from the record through the multiply and
-        the add set the digits demo's clock on the UP5K (its scores layer, 26.8 ns); and
-        when a uniform A's products are more than two terms (shifted counts, one per
-        canonical signed digit; one product each with ``multiply="dsp"``), whose sum with
-        C' took the demo's first layer (five bit planes) through 12 cells. Else 0."""
-        if self.compares_counts or (self.bases == "serial" and self.pairs_per_fold > 1):
-            return 0
-        return int(not self.uniform_scale or self.constant_terms > 2)
-
-    @property
     def product_partials(self):
-        """Registers per lane of the product stage (0 without one), the partial sums of
-        ``sum_ij A P`` that C' is added to: two halves of a uniform A's terms; one product
-        in a DSP; in logic, the ``M*N*bits(P)`` gated multiples of A (count bit major) in
-        :attr:`gated_group` consecutive terms each, so that the sums before and after the
-        register are about equally deep (mnist-cnn-abc's first layer, 96 terms: 48 in each
-        of two partials ran 19 cells, 14.7 ns on the ECP5)."""
-        if not self.product_stage:
-            return 0
+        """Registers per lane of each product stage, in order (empty without one): the
+        partial sums of ``sum_ij A P`` that C' is added to, with parallel bases, when A is
+        per channel (read from the channel record and multiplied in logic, or a DSP: its
+        path from the record through the multiply and the add set the digits demo's
+        clock on the UP5K) or a uniform A's products are more than two terms (shifted
+        counts, one per canonical signed digit; one product each with
+        ``multiply="dsp"``). The terms (:attr:`product_terms`; one DSP sum of products for
+        a per-channel A with ``multiply="dsp"``) are added in groups of
+        ``2**PRODUCT_LEVELS`` (:data:`PRODUCT_LEVELS`), registered, and again until the
+        last stage's partial sums, C' and an addend are at most ``2**PRODUCT_LEVELS``
+        terms."""
+        if self.compares_counts or (self.bases == "serial" and self.pairs_per_fold > 1):
+            return ()
+        if self.uniform_scale and self.constant_terms <= 2:
+            return ()
+        if not self.uniform_scale and self.multiply == "dsp":
+            return (1,)
+        fan, extra = 2 ** PRODUCT_LEVELS, 1 + (self.addend is not None)
+        counts = [-(-self.product_terms // fan)]
+        while counts[-1] + extra > fan:
+            counts.append(-(-counts[-1] // fan))
+        return tuple(counts)
+
+    @property
+    def product_stages(self):
+        """Register stages of ``sum_ij A P``: one per :attr:`product_partials` entry."""
+        return len(self.product_partials)
+
+    @property
+    def product_terms(self):
+        """Terms of ``sum_ij A P`` per lane with parallel bases: :attr:`constant_terms`
+        with a uniform A, else (A per channel in logic) the gated multiples of A, one per
+        base pair and bit of P."""
         if self.uniform_scale:
-            return 2
-        if self.multiply == "dsp":
-            return 1
-        return -(-self.gated_terms // self.gated_group)
-
-    @property
-    def gated_terms(self):
-        """Gated multiples of A per lane with a per-channel A in logic: one per base pair
-        and bit of P."""
+            return self.constant_terms
         return self.weight_bases * self.act_bases * self.count_max.bit_length()
-
-    @property
-    def gated_group(self):
-        """Gated multiples summed into one partial: ``ceil(sqrt(gated_terms))``."""
-        return math.isqrt(self.gated_terms - 1) + 1
 
     @property
     def constant_terms(self):
@@ -513,10 +518,10 @@ class LinearFolding:
     @property
     def latency(self):
         """Cycles from the input handshake to the output ``valid``:
-        ``cycles_per_vector + 3 + pipeline``, plus 1 with each of :attr:`weight_stage`,
-        :attr:`product_stage` and :attr:`compare_stage`."""
+        ``cycles_per_vector + 3 + pipeline``, plus 1 with each of :attr:`weight_stage`
+        and :attr:`compare_stage`, plus :attr:`product_stages`."""
         return self.cycles_per_vector + 3 + self.pipeline + self.weight_stage \
-            + self.product_stage + self.compare_stage
+            + self.product_stages + self.compare_stage
 
     @property
     def auto_pipeline(self):

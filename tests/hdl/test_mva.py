@@ -30,13 +30,15 @@ def random_bases(folding, count, rng):
 
 
 def compare_stage(folding):
-    """The engine's contract: sum A P is registered before C' is added (one more cycle of
-    latency) with the base pairs in parallel when A differs between channels, or when a
-    uniform A's products are more than two terms (one per non-zero digit of each A's
-    non-adjacent form, whose count is the popcount of a ^ 3a; one per pair in a DSP); and
+    """The engine's contract: sum A P is registered before C' is added with the base
+    pairs in parallel when A differs between channels, or when a uniform A's products are
+    more than two terms (one per non-zero digit of each A's non-adjacent form, whose count
+    is the popcount of a ^ 3a; one per pair in a DSP): its terms (a per-channel A's gated
+    multiples, one per pair and bit of P; one DSP sum) are added four at a time per stage,
+    one more cycle each, until the partial sums, C' and an addend are at most four; and
     Y is registered (one more) before the comparators in a layer with comparators that
     does not compare the counts directly, i.e. with more than one base pair, and before
-    the output in a scores layer with the first register."""
+    the output in a scores layer with a product stage."""
     pairs = folding.weight_bases * folding.act_bases
     scale, _ = folding.affine()
     per_channel = bool((scale != scale[:1]).any())
@@ -45,8 +47,17 @@ def compare_stage(folding):
     row = [abs(int(a)) for a in scale.reshape(folding.channels, -1)[0]]
     terms = len(row) if folding.multiply == "dsp" else sum(bin(a ^ 3 * a).count("1")
                                                             for a in row)
-    product = int(parallel and not counts_compared and (per_channel or terms > 2))
-    y = pairs > 1 if folding.activation is not None else product
+    product = 0
+    if parallel and not counts_compared and (per_channel or terms > 2):
+        if per_channel and folding.multiply == "dsp":
+            product = 1
+        else:
+            n = pairs * folding.count_max.bit_length() if per_channel else terms
+            while True:
+                n, product = -(-n // 4), product + 1
+                if n + 1 + (folding.addend is not None) <= 4:
+                    break
+    y = pairs > 1 if folding.activation is not None else product > 0
     return int(y) + product
 
 
