@@ -210,7 +210,8 @@ class FrameTransmitter(wiring.Component):
     Timing: the byte on ``o`` is a register (the state's byte, the payload's through its
     own two registers of ``word[index]``), so neither the index's byte select nor the
     state's multiplexer reaches the UART; ``o.valid`` waits three cycles in each byte's
-    state for the registers to settle (nothing next to the UART's ``10 * divisor`` cycles a byte)."""
+    state for the registers to settle (nothing next to the UART's ``10 * divisor`` cycles
+    a byte)."""
 
     def __init__(self, width):
         self._bytes = (width + 7) // 8

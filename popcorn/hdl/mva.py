@@ -43,10 +43,11 @@ class MatrixVectorActivation(wiring.Component):
     bases); ``o.valid`` rises ``folding.latency = cycles_per_vector + 3 + pipeline`` cycles
     after the input handshake (issue, ``pipeline`` popcount tree stages, count/accumulate,
     combine, output register), one more with ``folding.weight_stage`` (a deep weight ROM's
-    word registered), one more per ``folding.product_stages`` (partial sums of ``sum A P``
-    registered before C' is added), one more with ``folding.compare_stage`` (Y registered between the
-    combine and the comparators, or the output register of a scores layer). While a finished vector waits for the output register
-    the whole engine holds (one clock enable, ``advance``, for every stage, the tree's
+    word registered), one more per ``folding.product_stages`` (partial sums of ``sum A
+    P`` registered before C' is added), one more with ``folding.compare_stage`` (Y
+    registered between the combine and the comparators, or the output register of a
+    scores layer). While a finished vector waits for the output register the whole
+    engine holds (one clock enable, ``advance``, for every stage, the tree's
     included) and ``i.ready`` is low. With ``cycles_per_vector > 1`` the register must be
     empty (taken in an earlier cycle), so ``i.ready`` does not depend on ``o.ready`` and the
     ready path of a chain of engines is cut at every engine; with one cycle per vector a

@@ -49,9 +49,9 @@ Three keyword options shape the datapath without changing a single output bit:
   a constant A (uniform over channels) becomes an explicit sum of shifted P over its
   canonical signed digits (:func:`csd_digits`); a per-channel A read from the channel ROM
   becomes gated multiples of A, ``P[b] ? A << b : 0``, summed in registered stages of
-  partial sums (:attr:`LinearFolding.product_partials`), logic on both families; with serial bases it
-  stays an Amaranth ``*``, which ``synth_ice40`` (no ``-dsp``) maps to a LUT/carry-chain
-  array multiplier (``synth_ecp5`` infers a ``MULT18X18D`` for it by default). ``"dsp"``:
+  partial sums (:attr:`LinearFolding.product_partials`), logic on both families; with
+  serial bases it stays an Amaranth ``*``, which ``synth_ice40`` (no ``-dsp``) maps to a
+  LUT/carry-chain array multiplier (``synth_ecp5`` infers a ``MULT18X18D`` for it by default). ``"dsp"``:
   ``*`` everywhere (with serial bases one multiplier per lane, A picked first), and
   :attr:`LinearFolding.needs_dsp` tells the board build to pass ``synth_opts="-dsp"`` on
   iCE40 so Yosys maps them to ``SB_MAC16`` (a constant 0 or +-2**k stays a shift).
