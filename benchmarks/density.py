@@ -115,7 +115,8 @@ def write(out, rows):
     lines = ["# Compute density: binary operations per LUT4 per cycle", "",
              "Written by `python benchmarks/density.py` (see its docstring): each FINN "
              "topology (and `cnv_layer2`, FINN CNV's second layer with a pool and a "
-             "classifier, random weights) built by `popcorn build --arch dataflow --target-cycles T` for the "
+             "classifier, random weights) built by `popcorn build --arch dataflow "
+             "--target-cycles T` for the "
              "ULX3S-85F (ECP5), cycles per image measured in RTL simulation, LUT4 / FF / "
              "EBR / DSP / fmax from nextpnr for the whole design (engines, argmax, control, "
              "UART link). ops/image: 2 per multiply-accumulate of a weight base and an "

@@ -76,7 +76,6 @@ significant byte first); the output of a threshold layer is the same for its C c
 and N' bases; scores are C signed fields of ``score_width`` bits, channel 0 lowest.
 """
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
