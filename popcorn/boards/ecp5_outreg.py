@@ -16,8 +16,12 @@ complement through a ``CEMUX INV`` against a LUT4 inverter, or both always on), 
 ``OCE`` is wired to the ``CE`` net; the flip-flops have no set/reset (``LSR`` constant 0)
 and the port none either (``RST`` constant 0); same clock, same polarity; the flip-flops
 start at 0 (``REGSET RESET``) and both sides ignore the global set/reset (``GSR
-DISABLED``), as the block's output register starts at 0. Ports of width 36 (the
-pseudo-dual-port mode, whose word spans both ports' pins) are left alone.
+DISABLED``), as the block's output register starts at 0. In the pseudo-dual-port mode
+(``DATA_WIDTH_B`` 36, Yosys's ``$__PDPW16KD_``: port A writes, port B reads a word on both
+ports' data pins) the read is port B's: the PDPW16KD primitive registers its 36-bit word on
+the read clock with its one output clock enable (``CLKR``, ``OCER``: Yosys's ``CLKB``,
+``OCEB``), and both ``REGMODE_A`` and ``REGMODE_B`` become ``OUTREG``, as Lattice's tools
+configure a PDPW16KD with ``REGMODE OUTREG``.
 
 Run as ``python -m popcorn.boards.ecp5_outreg top.json``: the netlist is rewritten in
 place and one line says how many ports were packed.
@@ -25,28 +29,51 @@ place and one line says how many ports were packed.
 
 import json
 import sys
+from dataclasses import dataclass
 
-PORTS = ("A", "B")
+
+
+@dataclass(frozen=True)
+class ReadPort:
+    """A DP16KD read: its data ``pins``, the port whose clock, clock enables, reset and chip
+    selects it uses (``port``) and the ports whose ``REGMODE`` it sets (``registers``)."""
+    pins: tuple
+    port: str
+    registers: tuple
+
+
+def read_ports(params):
+    """The :class:`ReadPort` of a DP16KD with ``params``: A and B as true dual port, the
+    one 36-bit read of the pseudo-dual-port mode (``DATA_WIDTH_B`` 36), none when port A
+    is 36 bits wide (not a mode Yosys maps)."""
+    def pins(port):
+        return tuple(f"DO{port}{k}" for k in range(18))
+
+    if _int(params.get("DATA_WIDTH_B", 18)) == 36:
+        return [ReadPort(pins("A") + pins("B"), "B", ("A", "B"))]
+    if _int(params.get("DATA_WIDTH_A", 18)) == 36:
+        return []
+    return [ReadPort(pins(p), p, (p,)) for p in ("A", "B")]
 
 
 def pack_output_registers(netlist):
     """Pack flip-flops into the DP16KD output registers of ``netlist`` (a Yosys JSON netlist,
     as a dict, changed in place) under the rules of this module. Returns ``(packed,
-    ports)``: the read ports given ``OUTREG`` and the DP16KD ports that read data."""
-    packed = ports = 0
+    reads)``: the reads given ``OUTREG`` and the DP16KD reads whose data is used."""
+    packed = reads = 0
     for module in netlist["modules"].values():
         cells = module["cells"]
         readers, driver = _fanout(module)
         for name in [n for n, c in cells.items() if c["type"] == "DP16KD"]:
-            for port in PORTS:
-                flops = _port_flops(cells, readers, name, port)
+            for read in read_ports(cells[name]["parameters"]):
+                flops = _read_flops(cells, readers, cells[name], read)
                 if flops is None:
                     continue
-                ports += 1
-                if flops and _mergeable(cells, driver, cells[name], port, flops):
-                    _merge(cells, cells[name], port, flops)
+                reads += 1
+                if flops and _mergeable(cells, driver, cells[name], read, flops):
+                    _merge(cells, cells[name], read, flops)
                     packed += 1
-    return packed, ports
+    return packed, reads
 
 
 def _fanout(module):
@@ -70,22 +97,19 @@ def _fanout(module):
     return readers, driver
 
 
-def _port_flops(cells, readers, name, port):
-    """``{data pin: flip-flop name}`` for the used data bits of ``port`` of DP16KD ``name``;
-    an empty dict when a used bit feeds anything but exactly one flip-flop's ``DI``; None
-    when the port reads nothing or is not a candidate (OUTREG already, width 36)."""
-    cell = cells[name]
-    params = cell["parameters"]
-    width = _int(params.get(f"DATA_WIDTH_{port}", 18))
-    if width == 36 or params.get(f"REGMODE_{port}", "NOREG") != "NOREG":
-        return None
+def _read_flops(cells, readers, ram, read):
+    """``{data pin: flip-flop name}`` for the used data bits of ``read``; an empty dict
+    when a used bit feeds anything but exactly one flip-flop's ``DI`` or the read's output
+    register is already on; None when the read's data is not used."""
     used = {}
-    for k in range(18):
-        bits = cell["connections"].get(f"DO{port}{k}", [])
+    for pin in read.pins:
+        bits = ram["connections"].get(pin, [])
         if bits and isinstance(bits[0], int) and bits[0] in readers:
-            used[f"DO{port}{k}"] = readers[bits[0]]
+            used[pin] = readers[bits[0]]
     if not used:
         return None
+    if any(ram["parameters"].get(f"REGMODE_{p}", "NOREG") != "NOREG" for p in read.registers):
+        return {}
     flops = {}
     for pin, sinks in used.items():
         if len(sinks) != 1 or sinks[0][0] is None \
@@ -95,15 +119,15 @@ def _port_flops(cells, readers, name, port):
     return flops
 
 
-def _mergeable(cells, driver, ram, port, flops):
-    """Whether the flip-flops ``flops`` (``{pin: name}``) behave as ``ram``'s ``port``
-    output register would: see the module docstring."""
-    conn, params = ram["connections"], ram["parameters"]
+def _mergeable(cells, driver, ram, read, flops):
+    """Whether the flip-flops ``flops`` (``{pin: name}``) behave as ``ram``'s output
+    register of ``read`` would: see the module docstring."""
+    conn, params, port = ram["connections"], ram["parameters"], read.port
+    clock, enable = conn[f"CLK{port}"], conn[f"CE{port}"]
     if params.get(f"CLK{port}MUX", f"CLK{port}") != f"CLK{port}" \
             or _param(params, "GSR") != "DISABLED" or conn.get(f"RST{port}") != ["0"] \
-            or conn.get(f"CS{port}0", ["0"]) != ["0"]:
+            or any(conn.get(f"CS{port}{k}", ["0"]) != ["0"] for k in range(3)):
         return False
-    clock, enable = conn[f"CLK{port}"], conn[f"CE{port}"]
     first = cells[next(iter(flops.values()))]
     ff_enable = (_param(first["parameters"], "CEMUX"), first["connections"].get("CE"))
     for name in flops.values():
@@ -144,12 +168,13 @@ def _inverts(cells, name, bit):
     return True
 
 
-def _merge(cells, ram, port, flops):
-    """Give ``ram``'s ``port`` its output register, enabled with its read enable, in place of
-    ``flops``: each data pin now drives its flip-flop's output net."""
+def _merge(cells, ram, read, flops):
+    """Give ``ram``'s ``read`` its output register, enabled with its read enable, in place
+    of ``flops``: each data pin now drives its flip-flop's output net."""
     conn = ram["connections"]
-    conn[f"OCE{port}"] = list(conn[f"CE{port}"])
-    ram["parameters"][f"REGMODE_{port}"] = "OUTREG"
+    conn[f"OCE{read.port}"] = list(conn[f"CE{read.port}"])
+    for p in read.registers:
+        ram["parameters"][f"REGMODE_{p}"] = "OUTREG"
     for pin, name in flops.items():
         conn[pin] = list(cells.pop(name)["connections"]["Q"])
 
@@ -171,10 +196,10 @@ def main(argv=None):
         raise SystemExit("usage: python -m popcorn.boards.ecp5_outreg NETLIST.json")
     with open(argv[0]) as f:
         netlist = json.load(f)
-    packed, ports = pack_output_registers(netlist)
+    packed, reads = pack_output_registers(netlist)
     with open(argv[0], "w") as f:
         json.dump(netlist, f)
-    print(f"ecp5_outreg: {packed} of {ports} DP16KD read ports given output registers")
+    print(f"ecp5_outreg: {packed} of {reads} DP16KD reads given output registers")
 
 
 if __name__ == "__main__":

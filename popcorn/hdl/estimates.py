@@ -253,6 +253,16 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bit
             "ebr": 0}
 
 
+def _word_register_in_block(f, family):
+    """Whether the weight stage's word register is the DP16KD's own output register: on
+    the ECP5 a weight ROM in block RAM no deeper than one block row, its word registered
+    straight from the block (not ternary-decoded), which the bitstream build packs
+    (:mod:`popcorn.boards.ecp5_outreg`)."""
+    from ..mapping.linear import DEEP_ROM
+    return family == "ecp5" and f.weight_memory == "block" and f.weight_code != "ternary" \
+        and f.neuron_folds * f.synapse_folds <= DEEP_ROM
+
+
 def _product_luts(count_width, a):
     """LUT4 of ``A * P`` with a constant A written as canonical signed digits: one adder
     per extra digit, each about as wide as the product."""
@@ -471,7 +481,8 @@ def mva_features(folding, family="ice40"):
     flags = 6 + (f.neuron_folds - 1).bit_length() + (f.classes - 1).bit_length()
     feats["ff"] += 2 * f.out_width - lane_group + counters \
         + flags * (1 + f.pipeline + f.weight_stage) \
-        + f.weight_stage * (pe * m_ * simd + f.fold_width)
+        + f.weight_stage * (pe * m_ * simd * (not _word_register_in_block(f, family))
+                            + f.fold_width)
     if f.product_stages:
         # the partial sums of A P per lane of every product stage, and in each what the
         # record still holds for the stages after it (C', and the thresholds and modes of

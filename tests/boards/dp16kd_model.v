@@ -2,12 +2,14 @@
 // popcorn.boards.ecp5_outreg only (Yosys ships DP16KD as a black box).
 //
 // The subset the tests use: read ports of width 18 (address ADx[13:4]) or 9 (ADx[13:3]),
-// no writes, chip selects 0. The contents are the 1024 rows of 18 bits that Yosys's
-// brams_map_16kd.v writes: INITVAL_ii holds rows 16*ii .. 16*ii+15, row k at bits
-// [20*k +: 18]; a 9-bit word 2r+h is bits [9h +: 9] of row r.
+// or the pseudo-dual-port mode's 36-bit read (DATA_WIDTH_B 36: port B reads word ADB[13:5]
+// onto {DOB, DOA}; port A, the write port, must not write); no writes, chip selects 0.
+// The contents are the 1024 rows of 18 bits that Yosys's brams_map_16kd.v writes:
+// INITVAL_ii holds rows 16*ii .. 16*ii+15, row k at bits [20*k +: 18]; a 9-bit word 2r+h
+// is bits [9h +: 9] of row r, a 36-bit word r rows {2r+1, 2r}.
 // Timing (Lattice TN1264): on a clock edge with CE the port reads its address; with
 // REGMODE "NOREG" that word is the output, with "OUTREG" it goes through the output
-// register, loaded on a clock edge with OCE.
+// register, loaded on a clock edge with OCE (the 36-bit read: port B's).
 module popcorn_dp16kd #(
     parameter DATA_WIDTH_A = 18, parameter DATA_WIDTH_B = 18,
     parameter REGMODE_A = "NOREG", parameter REGMODE_B = "NOREG",
@@ -81,24 +83,28 @@ module popcorn_dp16kd #(
                        ADA2, ADA1, ADA0};
     wire [13:0] adb = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3,
                        ADB2, ADB1, ADB0};
+    localparam PDP = DATA_WIDTH_B == 36;
     reg [17:0] word_a = 0, word_b = 0, out_a = 0, out_b = 0;
     always @(posedge CLKA) begin
-        if (WEA === 1'b1 || RSTA === 1'b1 || {CSA2, CSA1, CSA0} !== 3'b000) begin
+        if ((PDP ? CEA === 1'b1 && WEA === 1'b1 : WEA === 1'b1) || RSTA === 1'b1
+                || {CSA2, CSA1, CSA0} !== 3'b000) begin
             $display("popcorn_dp16kd: port A writes, resets or deselects: not modelled");
             $fatal;
         end
-        if (CEA) word_a <= read(DATA_WIDTH_A, ada);
-        if (OCEA) out_a <= word_a;
+        if (!PDP && CEA) word_a <= read(DATA_WIDTH_A, ada);
+        if (!PDP && OCEA) out_a <= word_a;
     end
     always @(posedge CLKB) begin
         if (WEB === 1'b1 || RSTB === 1'b1 || {CSB2, CSB1, CSB0} !== 3'b000) begin
             $display("popcorn_dp16kd: port B writes, resets or deselects: not modelled");
             $fatal;
         end
-        if (CEB) word_b <= read(DATA_WIDTH_B, adb);
+        if (PDP && CEB) {word_b, word_a} <= {rows[{adb[13:5], 1'b1}], rows[{adb[13:5], 1'b0}]};
+        if (!PDP && CEB) word_b <= read(DATA_WIDTH_B, adb);
         if (OCEB) out_b <= word_b;
+        if (PDP && OCEB) out_a <= word_a;
     end
-    wire [17:0] doa = REGMODE_A == "OUTREG" ? out_a : word_a;
+    wire [17:0] doa = (PDP ? REGMODE_B : REGMODE_A) == "OUTREG" ? out_a : word_a;
     wire [17:0] dob = REGMODE_B == "OUTREG" ? out_b : word_b;
     assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6,
             DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = doa;

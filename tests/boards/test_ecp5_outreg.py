@@ -114,18 +114,25 @@ def _simulate(sources, directory, name, *, aw, w, inverted, seed=7, cycles=600):
 
 
 @pytest.mark.synth
-@pytest.mark.parametrize("width, depth, inverted", [(18, 1024, False), (9, 2048, True)])
-def test_packed_netlist_computes_what_the_rtl_does(tmp_path, width, depth, inverted):
+@pytest.mark.parametrize("width, depth, inverted, blocks", [
+    (18, 1024, False, 1), (9, 2048, True, 1),
+    (40, 512, False, 2),                         # pseudo-dual-port 36-bit reads
+])
+def test_packed_netlist_computes_what_the_rtl_does(tmp_path, width, depth, inverted,
+                                                  blocks):
     rng = random.Random(width)
     words = [rng.getrandbits(width) for _ in range(depth)]
     words[0], words[-1] = 0, (1 << width) - 1                    # edge words
     netlist = _synthesize(RegisteredRom(words, width, inverted=inverted), tmp_path)
     before = json.loads(json.dumps(netlist))
-    assert pack_output_registers(netlist) == (1, 1)
-    (ram,) = [c for c in netlist["modules"]["top"]["cells"].values() if c["type"] == "DP16KD"]
-    used = [p for p in ("A", "B") if ram["parameters"][f"REGMODE_{p}"] == "OUTREG"]
-    assert len(used) == 1 and ram["connections"][f"OCE{used[0]}"] == \
-        ram["connections"][f"CE{used[0]}"]
+    assert pack_output_registers(netlist) == (blocks, blocks)
+    rams = [c for c in netlist["modules"]["top"]["cells"].values() if c["type"] == "DP16KD"]
+    assert len(rams) == blocks
+    for ram in rams:
+        read = "B" if int(ram["parameters"]["DATA_WIDTH_B"], 2) == 36 else \
+            ("A" if ram["parameters"]["REGMODE_A"] == "OUTREG" else "B")
+        assert ram["parameters"][f"REGMODE_{read}"] == "OUTREG"
+        assert ram["connections"][f"OCE{read}"] == ram["connections"][f"CE{read}"]
     count = sum(c["type"] == "TRELLIS_FF" for c in netlist["modules"]["top"]["cells"].values())
     assert count == sum(c["type"] == "TRELLIS_FF"
                         for c in before["modules"]["top"]["cells"].values()) - width
@@ -163,8 +170,8 @@ def test_registers_that_would_change_behaviour_stay(tmp_path, variant):
     netlist = _synthesize(RegisteredRom(words, 18, **options), tmp_path)
     # the board tops' sync domain has a reset: a register that takes it stays a register
     before = json.dumps(netlist, sort_keys=True)
-    packed, ports = pack_output_registers(netlist)
-    assert (packed, ports) == (0, 1)
+    packed, reads = pack_output_registers(netlist)
+    assert (packed, reads) == (0, 1)
     assert json.dumps(netlist, sort_keys=True) == before
 
 
