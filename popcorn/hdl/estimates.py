@@ -172,7 +172,7 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 ENGINE_FACTORS = {
     "ice40": {"arith": 0.79, "acc": 1.63, "gated_pp": 1.91, "gated_sum": 0.79, "rom": 0.99,
               "control": 0.99},
-    "ecp5": {"arith": 0.7, "acc": 0.93, "gated_pp": 1.51, "gated_sum": 2.04, "rom": 1.13,
+    "ecp5": {"arith": 0.71, "acc": 0.93, "gated_pp": 1.51, "gated_sum": 2.04, "rom": 1.13,
              "control": 1.13},
 }
 
@@ -186,7 +186,7 @@ ENGINE_FACTORS = {
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
 CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.345, 2: 0.14, "selected": 0.09},
-                           "ecp5": {1: 0.28, 2: 0.095, "selected": 0.0}}
+                           "ecp5": {1: 0.285, 2: 0.095, "selected": 0.0}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -492,6 +492,9 @@ def mva_features(folding, family="ice40"):
     if f.compare_stage:
         # Y per lane, the thresholds and modes of the record, valid and final
         feats["ff"] += pe * width + 2 + _record_columns(f, ("threshold", "mode"))
+    # the stall's copies: a flip-flop and its next value (two LUT4 of seven inputs) each
+    feats["ff"] += f.stall_copies
+    feats["control"] += 2 * f.stall_copies
     return feats
 
 

@@ -48,7 +48,8 @@ class MatrixVectorActivation(wiring.Component):
     registered between the combine and the comparators, or the output register of a
     scores layer). While a finished vector waits for the output register the whole
     engine holds (one clock enable, ``advance``, for every stage, the tree's
-    included) and ``i.ready`` is low. With ``cycles_per_vector > 1`` the register must be
+    included; the trees' from ``folding.stall_copies`` copies of it) and ``i.ready`` is
+    low. With ``cycles_per_vector > 1`` the register must be
     empty (taken in an earlier cycle), so ``i.ready`` does not depend on ``o.ready`` and the
     ready path of a chain of engines is cut at every engine; with one cycle per vector a
     word taken in the same cycle makes room (full throughput).
@@ -111,6 +112,17 @@ class MatrixVectorActivation(wiring.Component):
         stall = Signal()
         advance = Signal(name="advance")
         m.d.comb += advance.eq(~stall)
+        # The trees' registers (and each lane's after them) take their clock enable from
+        # copies of the stall register (LinearFolding.stall_copies), the same value: tree
+        # n of `trees`, lane-major, from copy n * copies // trees.
+        copies = [Signal(name=f"advance_t{k}") for k in range(f.stall_copies)]
+        per_lane = f.popcount_trees // pe
+
+        def tree_advance(p, n=0):
+            """The clock enable of lane p's tree n (its first: the lane's stages)."""
+            if not copies:
+                return advance
+            return copies[(p * per_lane + n) * len(copies) // f.popcount_trees]
         # The vector's last fold, a register: `i.ready` and the input register's enable
         # come from it, not from a compare of the three counters (it set the UP5K demo's
         # clock). The walk moves only on `advance & busy` and wraps after the last fold.
@@ -223,11 +235,11 @@ class MatrixVectorActivation(wiring.Component):
             nf_chain.append(acc_flags["nf"])
         a_valid, a_first, a_last = acc_flags["valid"], acc_flags["first"], acc_flags["last"]
 
-        def count(bits, name):
+        def count(bits, name, enable=advance):
             """The popcount of ``bits`` (a value, or a list of 1-bit values) ``depth``
-            register stages later: a tree over ``f.tree_width`` bits has exactly that many,
-            a smaller one (a selected count) as many as its levels allow and delay
-            registers after them."""
+            register stages later, its registers enabled by ``enable``: a tree over
+            ``f.tree_width`` bits has exactly that many, a smaller one (a selected count)
+            as many as its levels allow and delay registers after them."""
             if not isinstance(bits, list):
                 bits = [bits[k] for k in range(len(bits))]
             if not bits:
@@ -236,10 +248,10 @@ class MatrixVectorActivation(wiring.Component):
                 return popcount_tree(Cat(*bits))    # the combinational adder tree
             stages = min(depth, tree_levels(len(bits), COMPRESSOR_GROUP))
             plan = tree_plan(len(bits), COMPRESSOR_GROUP, stages, max_width=1 << 20)
-            value, _ = build_tree(m, bits, plan, [advance] * stages, name=name)
+            value, _ = build_tree(m, bits, plan, [enable] * stages, name=name)
             for d in range(depth - stages):
                 delayed = Signal.like(value, name=f"{name}_delay{d}")
-                with m.If(advance):
+                with m.If(enable):
                     m.d.sync += delayed.eq(value)
                 value = delayed
             return value
@@ -250,12 +262,13 @@ class MatrixVectorActivation(wiring.Component):
         def pair_count(p, i, j, weights):
             """P of lane p's pair (i, j): the XNOR/AND bits counted, or the selected form
             (``LinearFolding.count_selection``)."""
+            enable = tree_advance(p, pairs.index((i, j)))
             if selection is None:
                 bits = self._pair_bits(m, weights[i], acts[j], f"bits{p}_{i}_{j}")
-                return count(bits, f"pc{p}_{i}_{j}")
+                return count(bits, f"pc{p}_{i}_{j}", enable)
             sign, positions, offset = selection[p][i]
             # (bits of the signal itself: a slice of a Cat is the whole Cat in the RTLIL)
-            selected = count([acts[j][k] for k in positions], f"sel{p}_{i}_{j}")
+            selected = count([acts[j][k] for k in positions], f"sel{p}_{i}_{j}", enable)
             if lin.weight_encoding != "pm1":
                 return selected
             if j not in every:
@@ -292,14 +305,14 @@ class MatrixVectorActivation(wiring.Component):
                 m.d.comb += t.eq(weight_word.word_select(p * m_ + i, simd))
                 weights.append(t)
             if not serial:
-                for i, j in pairs:
+                for n, (i, j) in enumerate(pairs):
                     total = Signal(pc_width, name=f"total{p}_{i}_{j}")
                     acc = Signal(pc_width, name=f"acc{p}_{i}_{j}")
                     s2_count[p, i, j] = Signal(pc_width, name=f"count{p}_{i}_{j}")
                     base = acc if sf_n > 1 else Const(0, pc_width)
                     m.d.comb += total.eq(_cleared(base, a_first) +
                                          pair_count(p, i, j, weights))
-                    with m.If(a_valid & advance):
+                    with m.If(a_valid & tree_advance(p, n)):
                         m.d.sync += acc.eq(total)
                         with m.If(a_last):
                             m.d.sync += s2_count[p, i, j].eq(total)
@@ -311,7 +324,7 @@ class MatrixVectorActivation(wiring.Component):
                          v.eq(_select([acts[j] for _, j in pairs], s1["q"]))]
             bits = self._pair_bits(m, t, v, f"bits{p}")
             pc = Signal(pc_width, name=f"pc{p}")
-            m.d.comb += pc.eq(count(bits, f"pc{p}"))
+            m.d.comb += pc.eq(count(bits, f"pc{p}", tree_advance(p)))
             product = Signal(signed(width), name=f"product{p}")
             if sport is not None:
                 scale = _select([record_field(sport.data, p, "scale", n)
@@ -329,7 +342,7 @@ class MatrixVectorActivation(wiring.Component):
             acc = Signal(signed(width), name=f"yacc{p}")
             s2_count[p] = Signal(signed(width), name=f"ypart{p}")
             m.d.comb += total.eq(Mux(a_first, 0, acc) + product)
-            with m.If(a_valid & advance):
+            with m.If(a_valid & tree_advance(p)):
                 m.d.sync += acc.eq(total)
                 with m.If(a_last):
                     m.d.sync += s2_count[p].eq(total)
@@ -382,7 +395,7 @@ class MatrixVectorActivation(wiring.Component):
                 assert len(partials[p]) == count
                 regs = [Signal(signed(width), name=f"s3p{stage}_products{p}_{k}")
                         for k in range(count)]
-                with m.If(advance):
+                with m.If(tree_advance(p)):
                     m.d.sync += [reg.eq(term) for reg, term in zip(regs, partials[p])]
                 partials[p] = regs
             restage(f"s3p{stage}")
@@ -396,15 +409,24 @@ class MatrixVectorActivation(wiring.Component):
             # cycles_per_vector - 1 cycles after it is offered. The stall is a register,
             # loaded with what out_valid & out_final & o.valid will be (the same value a
             # cycle ahead): `advance`, the clock enable of every stage, fans out from a
-            # flip-flop (through the output register's LUTs it ran 19 ns on the UP5K).
+            # flip-flop (through the output register's LUTs it ran 19 ns on the UP5K). Its
+            # copies are loaded alike, each from its own value: Yosys keeps them apart.
+            def next_stall(enable):
+                next_valid = Mux(enable, out_valid_in, out_valid)
+                next_final = Mux(enable, out_final_in, out_final)
+                next_o_valid = (out_valid & enable & out_final) | \
+                    (self.o.valid & ~self.o.ready)
+                return next_valid & next_final & next_o_valid
+
             stall_reg = Signal(name="stall")
-            loads = out_valid & advance
-            next_valid = Mux(advance, out_valid_in, out_valid)
-            next_final = Mux(advance, out_final_in, out_final)
-            next_o_valid = (loads & out_final) | (self.o.valid & ~self.o.ready)
-            m.d.sync += stall_reg.eq(next_valid & next_final & next_o_valid)
+            m.d.sync += stall_reg.eq(next_stall(advance))
             m.d.comb += stall.eq(stall_reg)
+            for k, copy in enumerate(copies):
+                copy_reg = Signal(name=f"stall_t{k}")
+                m.d.sync += copy_reg.eq(next_stall(copy))
+                m.d.comb += copy.eq(~copy_reg)
         else:
+            assert not copies
             m.d.comb += stall.eq(out_valid & out_final & self.o.valid & ~self.o.ready)
 
         # Last stage(s): Y per lane from the channel record, then comparators or scores.
@@ -421,7 +443,7 @@ class MatrixVectorActivation(wiring.Component):
                 m.d.comb += y.eq(_sum(terms))
             if f.compare_stage:
                 y_reg = Signal(signed(width), name=f"s3_y{p}")
-                with m.If(advance):
+                with m.If(tree_advance(p)):
                     m.d.sync += y_reg.eq(y)
                 y = y_reg
             if f.activation is None:

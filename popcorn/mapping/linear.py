@@ -110,6 +110,10 @@ TERNARY_BITS = 5
 DEEP_ROM = 512
 """Words of the deepest weight ROM read without an extra register: one DP16KD is 512 deep
 at its widest (36 bits), one iCE40 EBR 256 to 2048 (16 to 2 bits)."""
+STALL_BITS = 256
+"""Lane input bits (SIMD per tree, summed over the trees) whose registers take their clock
+enable from one copy of an engine's registered stall: one flip-flop drove 2 058 clock
+enables in digits-mobilenet-pa's second engine on the ECP5, 9.6 ns of routing."""
 COMPRESSOR_GROUP = 3
 PRODUCT_LEVELS = 2
 """Adder levels of ``sum_ij A P`` between two of its registers
@@ -392,6 +396,19 @@ class LinearFolding:
     def cycles_per_vector(self):
         """Initiation interval: ``NF * SF`` (``NF * SF * M * N`` with serial bases)."""
         return self.neuron_folds * self.synapse_folds * self.pairs_per_fold
+
+    @property
+    def stall_copies(self):
+        """Copies of the registered stall (``cycles_per_vector > 1``) beside the engine's own,
+        each the clock enable of the registers of a run of trees (their tree, accumulator,
+        count and, for a lane's first tree, the lane's product and compare stages): one per
+        :data:`STALL_BITS` of ``trees * simd``, at most one per tree; 0 when one would do
+        (the engine's own stall then drives them)."""
+        if self.cycles_per_vector == 1:
+            return 0
+        trees = self.popcount_trees
+        copies = min(trees, -(-trees * self.simd // STALL_BITS))
+        return copies if copies > 1 else 0
 
     @property
     def compare_stage(self):

