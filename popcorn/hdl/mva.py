@@ -531,11 +531,12 @@ class MatrixVectorActivation(wiring.Component):
     def _gather(self, m, busy, sf, advance, done, s1_x):
         """The input buffer of ``gather``: words of w bits packed into element folds of
         ``simd * N`` bits, written to bank ``wb`` (SF folds each) while the issue stage
-        reads bank ``rb``; ``full`` marks a bank from its last write to its last fold. So
-        ``busy`` is ``full[rb]``, and ``i.ready`` is ``~full[wb]`` (a register; no path from
-        ``o.ready``). Sets ``s1_x`` (the read port's data: fold ``sf`` of the read bank, a
-        cycle after the issue; the read port follows ``advance``, as the stage-1
-        registers). The banks' flags change when ``done`` (the read bank's last fold
+        reads bank ``rb``. Both walk the two banks in turn, so ``banks``, the number of
+        full banks (a bank is full from its last write to its last fold), is the whole
+        state: ``busy`` is ``banks > 0`` and ``i.ready`` is ``banks < 2``, registers (no
+        path from ``o.ready``). Sets ``s1_x`` (the read port's data: fold ``sf`` of the
+        read bank, a cycle after the issue; the read port follows ``advance``, as the
+        stage-1 registers). ``banks`` changes when ``done`` (the read bank's last fold
         issued) and when a bank's last word is written."""
         f = self._folding
         w, sf_n = f.gather, f.synapse_folds
@@ -545,49 +546,51 @@ class MatrixVectorActivation(wiring.Component):
         m.submodules.buffer = buf = memory.Memory(shape=f.fold_width, depth=2 * sf_n, init=[],
                                                   attrs={"no_rw_check": 1})
         rport, wport = buf.read_port(), buf.write_port()
-        full = Signal(2)
         wb, rb = Signal(name="wb"), Signal(name="rb")
-        # i.ready is ~full[wb] as a register, loaded with its next value (from the
-        # handshake through the bank select into the counters' enables it ran 18 ns on
-        # the UP5K)
-        ready = Signal(init=1, name="gather_ready")
+        # full banks, one-hot above 0: one full (`one_full`) or both (`both_full`); their
+        # next value is a function of seven registers and `i.valid` (the bank flags and
+        # their bank selects ran 5 LUT4 deep on the ECP5, 7.1 ns)
+        one_full, both_full = Signal(name="one_full"), Signal(name="both_full")
         word = Signal(range(per_fold))
         wsf = Signal(range(sf_n))
-        # registers: the fold's last word, the bank's last fold (compares of the counters
-        # in the write enable and the banks' flags set the UP5K demo's first engine)
+        # registers: the fold's last word, the bank's last fold and both (compares of the
+        # counters in the write enable and the banks' flags set the UP5K demo's first
+        # engine)
         last_word = Signal(init=per_fold == 1, name="last_word")
         last_wsf = Signal(init=sf_n == 1, name="last_wsf")
+        bank_last = Signal(init=per_fold == 1 and sf_n == 1, name="bank_last")
         gathered = Signal(f.fold_width - w)
         fire = self.i.valid & self.i.ready
         m.d.comb += [
-            busy.eq(full.bit_select(rb, 1)),
-            self.i.ready.eq(ready),
+            busy.eq(one_full | both_full),
+            self.i.ready.eq(~both_full),
             rport.addr.eq(Mux(rb, sf + sf_n, sf)), rport.en.eq(advance),
             s1_x.eq(rport.data),
             wport.addr.eq(Mux(wb, wsf + sf_n, wsf)),
             wport.data.eq(Cat(gathered, self.i.payload)),
             wport.en.eq(fire & last_word),
         ]
-        set_bank = Signal(2)
-        clear_bank = Signal(2)
         with m.If(fire):
             if per_fold > 1:
                 m.d.sync += gathered.eq(Cat(gathered[w:], self.i.payload))
             with m.If(last_word):
                 m.d.sync += [word.eq(0), last_word.eq(per_fold == 1)]
                 with m.If(last_wsf):
-                    m.d.sync += [wsf.eq(0), last_wsf.eq(sf_n == 1), wb.eq(~wb)]
-                    m.d.comb += set_bank.eq(Mux(wb, 0b10, 0b01))
+                    m.d.sync += [wsf.eq(0), last_wsf.eq(sf_n == 1), wb.eq(~wb),
+                                 bank_last.eq(per_fold == 1 and sf_n == 1)]
                 with m.Else():
-                    m.d.sync += [wsf.eq(wsf + 1), last_wsf.eq(wsf == sf_n - 2)]
+                    m.d.sync += [wsf.eq(wsf + 1), last_wsf.eq(wsf == sf_n - 2),
+                                 bank_last.eq((per_fold == 1) & (wsf == sf_n - 2))]
             with m.Else():
-                m.d.sync += [word.eq(word + 1), last_word.eq(word == per_fold - 2)]
+                m.d.sync += [word.eq(word + 1), last_word.eq(word == per_fold - 2),
+                             bank_last.eq((word == per_fold - 2) & last_wsf)]
         with m.If(done):
             m.d.sync += rb.eq(~rb)
-            m.d.comb += clear_bank.eq(Mux(rb, 0b10, 0b01))
-        next_full = (full | set_bank) & ~clear_bank
-        next_wb = wb ^ (fire & last_word & last_wsf)
-        m.d.sync += [full.eq(next_full), ready.eq(~next_full.bit_select(next_wb, 1))]
+        filled = fire & bank_last
+        with m.If(filled & ~done):
+            m.d.sync += [one_full.eq(~one_full), both_full.eq(one_full)]
+        with m.If(done & ~filled):
+            m.d.sync += [one_full.eq(both_full), both_full.eq(0)]
 
     def _pair_bits(self, m, t, v, name):
         """The bits counted for one base pair (see LinearFolding's table)."""
