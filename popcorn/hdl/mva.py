@@ -148,7 +148,7 @@ class MatrixVectorActivation(wiring.Component):
         else:
             m.d.comb += [wport.addr.eq(addr), wport.en.eq(advance)]
             weight_word = wport.data
-        s1_x = Signal(simd * n_)
+        s1_x = Signal(simd * n_, reset_less=True)       # (with gather: the buffer's read)
         if f.gather:
             self._gather(m, busy, sf, advance, advance & busy & last_fold, s1_x)
         else:
@@ -212,7 +212,7 @@ class MatrixVectorActivation(wiring.Component):
             # ternary-coded one through its decoders: the word, the fold's activations and
             # the flags are registered once more.
             staged = {key: Signal.like(value, name=f"s1w_{key}") for key, value in s1.items()}
-            staged_x = Signal.like(s1_x, name="s1w_x")
+            staged_x = Signal.like(s1_x, name="s1w_x")      # (reset-less, as s1_x)
             # no reset: on the ECP5 it becomes the DP16KD's output register
             # (popcorn.boards.ecp5_outreg)
             staged_word = Signal.like(weight_word, name="s1w_weights", reset_less=True)
@@ -542,10 +542,12 @@ class MatrixVectorActivation(wiring.Component):
         w, sf_n = f.gather, f.synapse_folds
         per_fold = f.fold_width // w
         # The read port never reads the bank being written: `no_rw_check` spares Yosys
-        # the read-first emulation of a same-address collision (34 flip-flops here).
+        # the read-first emulation of a same-address collision (34 flip-flops here; on the
+        # ECP5 a multiplexer in front of s1_x, 7.7 ns). Yosys honours it where it merges a
+        # register into a read port, so the port is asynchronous and `s1_x` its register.
         m.submodules.buffer = buf = memory.Memory(shape=f.fold_width, depth=2 * sf_n, init=[],
                                                   attrs={"no_rw_check": 1})
-        rport, wport = buf.read_port(), buf.write_port()
+        rport, wport = buf.read_port(domain="comb"), buf.write_port()
         wb, rb = Signal(name="wb"), Signal(name="rb")
         # full banks, one-hot above 0: one full (`one_full`) or both (`both_full`); their
         # next value is a function of seven registers and `i.valid` (the bank flags and
@@ -564,12 +566,13 @@ class MatrixVectorActivation(wiring.Component):
         m.d.comb += [
             busy.eq(one_full | both_full),
             self.i.ready.eq(~both_full),
-            rport.addr.eq(Mux(rb, sf + sf_n, sf)), rport.en.eq(advance),
-            s1_x.eq(rport.data),
+            rport.addr.eq(Mux(rb, sf + sf_n, sf)),
             wport.addr.eq(Mux(wb, wsf + sf_n, wsf)),
             wport.data.eq(Cat(gathered, self.i.payload)),
             wport.en.eq(fire & last_word),
         ]
+        with m.If(advance):
+            m.d.sync += s1_x.eq(rport.data)
         with m.If(fire):
             if per_fold > 1:
                 m.d.sync += gathered.eq(Cat(gathered[w:], self.i.payload))
