@@ -140,7 +140,7 @@ class MatrixVectorActivation(wiring.Component):
         if f.weight_constants:
             # The fold's word as constants picked by the registered fold address: Yosys
             # folds the pick and the XNOR/AND into the popcount trees' first LUTs.
-            s1_addr = Signal.like(addr, name="s1_addr")
+            s1_addr = Signal.like(addr, name="s1_addr", reset_less=True)
             with m.If(advance):
                 m.d.sync += s1_addr.eq(addr)
             weight_word = _select([Const(w, f.weight_rom_width) for w in f.weight_rom()],
@@ -152,7 +152,7 @@ class MatrixVectorActivation(wiring.Component):
         if f.gather:
             self._gather(m, busy, sf, advance, advance & busy & last_fold, s1_x)
         else:
-            x = Signal(f.in_width)
+            x = Signal(f.in_width, reset_less=True)
             take = advance & (~busy | last_fold)
             if not f.side_bits:
                 m.d.comb += self.i.ready.eq(take)
@@ -168,8 +168,8 @@ class MatrixVectorActivation(wiring.Component):
                   nf=Signal.like(nf, name="s1_nf"), q=Signal.like(q, name="s1_q"))
         if f.side_bits:
             # the vector's `r` word; its channel fold's slice travels with the flags
-            side_word = Signal(len(self.r.payload))
-            s1["side"] = Signal(pe * f.side_bits, name="s1_side")
+            side_word = Signal(len(self.r.payload), reset_less=True)
+            s1["side"] = Signal(pe * f.side_bits, name="s1_side", reset_less=True)
             with m.If(advance):
                 m.d.sync += s1["side"].eq(side_word.word_select(nf, pe * f.side_bits))
         if f.borders is not None:
@@ -250,7 +250,7 @@ class MatrixVectorActivation(wiring.Component):
             plan = tree_plan(len(bits), COMPRESSOR_GROUP, stages, max_width=1 << 20)
             value, _ = build_tree(m, bits, plan, [enable] * stages, name=name)
             for d in range(depth - stages):
-                delayed = Signal.like(value, name=f"{name}_delay{d}")
+                delayed = Signal.like(value, name=f"{name}_delay{d}", reset_less=True)
                 with m.If(enable):
                     m.d.sync += delayed.eq(value)
                 value = delayed
@@ -307,8 +307,9 @@ class MatrixVectorActivation(wiring.Component):
             if not serial:
                 for n, (i, j) in enumerate(pairs):
                     total = Signal(pc_width, name=f"total{p}_{i}_{j}")
-                    acc = Signal(pc_width, name=f"acc{p}_{i}_{j}")
-                    s2_count[p, i, j] = Signal(pc_width, name=f"count{p}_{i}_{j}")
+                    acc = Signal(pc_width, name=f"acc{p}_{i}_{j}", reset_less=True)
+                    s2_count[p, i, j] = Signal(pc_width, name=f"count{p}_{i}_{j}",
+                                               reset_less=True)
                     base = acc if sf_n > 1 else Const(0, pc_width)
                     m.d.comb += total.eq(_cleared(base, a_first) +
                                          pair_count(p, i, j, weights))
@@ -339,8 +340,8 @@ class MatrixVectorActivation(wiring.Component):
                 prods = [_sum(self._constant_product(pc, n)) for n in range(len(pairs))]
                 m.d.comb += product.eq(_select(prods, acc_flags["q"]))
             total = Signal(signed(width), name=f"ytotal{p}")
-            acc = Signal(signed(width), name=f"yacc{p}")
-            s2_count[p] = Signal(signed(width), name=f"ypart{p}")
+            acc = Signal(signed(width), name=f"yacc{p}", reset_less=True)
+            s2_count[p] = Signal(signed(width), name=f"ypart{p}", reset_less=True)
             m.d.comb += total.eq(Mux(a_first, 0, acc) + product)
             with m.If(a_valid & tree_advance(p)):
                 m.d.sync += acc.eq(total)
@@ -354,7 +355,7 @@ class MatrixVectorActivation(wiring.Component):
         out_valid_in, out_final_in = a_valid & a_last, acc_flags["final"]
         side = None                  # the `r` slice of the fold being combined / compared
         if f.side_bits:
-            side = Signal.like(acc_flags["side"], name="s2_side")
+            side = Signal.like(acc_flags["side"], name="s2_side", reset_less=True)
             with m.If(advance):
                 m.d.sync += side.eq(acc_flags["side"])
         out_valid, out_final, record_data = s2_valid, s2_final, cport.data
@@ -364,9 +365,9 @@ class MatrixVectorActivation(wiring.Component):
             nonlocal out_valid, out_final, record_data, side, out_valid_in, out_final_in
             out_valid_in, out_final_in = out_valid, out_final
             staged = [Signal(name=f"{name}_valid"), Signal(name=f"{name}_final"),
-                      Signal.like(record_data, name=f"{name}_record")]
+                      Signal.like(record_data, name=f"{name}_record", reset_less=True)]
             if side is not None:
-                staged.append(Signal.like(side, name=f"{name}_side"))
+                staged.append(Signal.like(side, name=f"{name}_side", reset_less=True))
             with m.If(advance):
                 m.d.sync += [reg.eq(value) for reg, value in
                              zip(staged, (out_valid, out_final, record_data, side))]
@@ -393,7 +394,7 @@ class MatrixVectorActivation(wiring.Component):
                     partials[p] = [_sum(partials[p][k:k + fan])
                                    for k in range(0, len(partials[p]), fan)]
                 assert len(partials[p]) == count
-                regs = [Signal(signed(width), name=f"s3p{stage}_products{p}_{k}")
+                regs = [Signal(signed(width), name=f"s3p{stage}_products{p}_{k}", reset_less=True)
                         for k in range(count)]
                 with m.If(tree_advance(p)):
                     m.d.sync += [reg.eq(term) for reg, term in zip(regs, partials[p])]
@@ -442,7 +443,7 @@ class MatrixVectorActivation(wiring.Component):
                     terms.append(offset_side.word_select(p, f.addend_width).as_signed())
                 m.d.comb += y.eq(_sum(terms))
             if f.compare_stage:
-                y_reg = Signal(signed(width), name=f"s3_y{p}")
+                y_reg = Signal(signed(width), name=f"s3_y{p}", reset_less=True)
                 with m.If(tree_advance(p)):
                     m.d.sync += y_reg.eq(y)
                 y = y_reg
@@ -476,7 +477,7 @@ class MatrixVectorActivation(wiring.Component):
                                            name=f"bases{p}"))
 
         lane_bits = Cat(*results)
-        staging = Signal(f.out_width)
+        staging = Signal(f.out_width, reset_less=True)
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(out_valid & advance):
@@ -561,7 +562,7 @@ class MatrixVectorActivation(wiring.Component):
         last_word = Signal(init=per_fold == 1, name="last_word")
         last_wsf = Signal(init=sf_n == 1, name="last_wsf")
         bank_last = Signal(init=per_fold == 1 and sf_n == 1, name="bank_last")
-        gathered = Signal(f.fold_width - w)
+        gathered = Signal(f.fold_width - w, reset_less=True)
         fire = self.i.valid & self.i.ready
         m.d.comb += [
             busy.eq(one_full | both_full),

@@ -107,7 +107,8 @@ def _simulate(sources, directory, name, *, aw, w, inverted, seed=7, cycles=600):
                                    enable_port="hold" if inverted else "en",
                                    enable_expr="~enable" if inverted else "enable"))
     binary = directory / f"{name}.vvp"
-    subprocess.run([find_tool("iverilog"), "-g2012", "-s", "tb", "-o", str(binary), str(tb), *map(str, sources)], check=True)
+    subprocess.run([find_tool("iverilog"), "-g2012", "-s", "tb", "-o", str(binary), str(tb),
+                    *map(str, sources)], check=True)
     out = subprocess.run([find_tool("vvp"), "-n", str(binary)], capture_output=True,
                          text=True, check=True).stdout
     return [line for line in out.splitlines() if line and line[0].isdigit()]
