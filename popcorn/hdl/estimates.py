@@ -401,7 +401,8 @@ def mva_features(folding, family="ice40"):
                 # partial sums over the live partial products, then the partial sums and
                 # C' added at Y's width
                 feats["gated_pp"] += pc_w * _live_scale_bits(f)
-                feats["gated_sum"] += pe * f.product_partials[0] * width
+                summed = f.product_partials[1:2] if f.gate_stage else f.product_partials[:1]
+                feats["gated_sum"] += pe * sum(summed) * width
             else:
                 multiplies = pe * mn
             if f.uniform_scale or f.multiply != "shift-add":
@@ -519,9 +520,10 @@ def _product_register_bits(folding):
         widths = [f.scale_width + b for b in range(pc_w)
                   for _ in range(f.weight_bases * f.act_bases)]
     fan, bits = 2 ** PRODUCT_LEVELS, 0
-    for _ in f.product_partials:
-        widths = [max(group) + (len(group) - 1).bit_length()
-                  for group in (widths[k:k + fan] for k in range(0, len(widths), fan))]
+    for stage, _ in enumerate(f.product_partials):
+        if stage or not f.gate_stage:
+            widths = [max(group) + (len(group) - 1).bit_length()
+                      for group in (widths[k:k + fan] for k in range(0, len(widths), fan))]
         bits += sum(min(w, f.score_width) for w in widths)
     return bits
 

@@ -616,7 +616,8 @@ class MatrixVectorActivation(wiring.Component):
 
     def _combine(self, counts, p, field):
         """``sum_ij A_ij P_ij`` of lane p (parallel bases) as a list of terms to add: with
-        product stages the first stage's partial sums
+        product stages what the first stage registers: a per-channel A's gated multiples
+        (``LinearFolding.gate_stage``), or partial sums
         (``LinearFolding.product_partials[0]``: groups of ``2**PRODUCT_LEVELS`` terms, so
         that no path runs through a whole multiply or a long sum: the digits demo on the
         UP5K, 24.3 ns through the scores layer's ten cells; mnist-cnn-abc's first layer on
@@ -638,6 +639,8 @@ class MatrixVectorActivation(wiring.Component):
                      for c, a in zip(counts, scales)]
         if not f.product_partials:
             return [_sum(terms)]
+        if f.gate_stage:
+            return terms
         return [_sum(terms[k:k + fan]) for k in range(0, len(terms), fan)]
 
 

@@ -34,8 +34,9 @@ def compare_stage(folding):
     pairs in parallel when A differs between channels, or when a uniform A's products are
     more than two terms (one per non-zero digit of each A's non-adjacent form, whose count
     is the popcount of a ^ 3a; one per pair in a DSP): its terms (a per-channel A's gated
-    multiples, one per pair and bit of P; one DSP sum) are added four at a time per stage,
-    one more cycle each, until the partial sums, C' and an addend are at most four; and
+    multiples, one per pair and bit of P, registered first, one cycle; one DSP sum) are
+    added four at a time per stage, one more cycle each, until the partial sums, C' and an
+    addend are at most four; and
     Y is registered (one more) before the comparators in a layer with comparators that
     does not compare the counts directly, i.e. with more than one base pair, and before
     the output in a scores layer with a product stage."""
@@ -53,10 +54,10 @@ def compare_stage(folding):
             product = 1
         else:
             n = pairs * folding.count_max.bit_length() if per_channel else terms
-            while True:
+            extra = 1 + (folding.addend is not None)
+            product = int(per_channel)             # the gated multiples, registered
+            while product == 0 or n + extra > 4:
                 n, product = -(-n // 4), product + 1
-                if n + 1 + (folding.addend is not None) <= 4:
-                    break
     y = pairs > 1 if folding.activation is not None else product > 0
     return int(y) + product
 
