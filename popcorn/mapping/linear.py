@@ -115,12 +115,14 @@ STALL_BITS = 256
 enable from one copy of an engine's registered stall: one flip-flop drove 2 058 clock
 enables in digits-mobilenet-pa's second engine on the ECP5, 9.6 ns of routing."""
 COMPRESSOR_GROUP = 3
-PRODUCT_LEVELS = 2
+PRODUCT_LEVELS = 1
 """Adder levels of ``sum_ij A P`` between two of its registers
 (:attr:`LinearFolding.product_partials`): each product stage adds groups of
 ``2**PRODUCT_LEVELS`` terms (after the gating of A's multiples); the sum of the last
-stage's partial sums, C' and an addend is no deeper (mnist-cnn-abc's first layer on the
-ECP5: 17 cells, 73 MHz through a gate and four levels)."""
+stage's partial sums, C' and an addend is no deeper. mnist-cnn-abc's first layer on the
+ECP5: 17 cells, 73 MHz through a gate and four levels; groups of four terms (two levels)
+became two or three carry chains with LUT4 between them on the ECP5, 7.6-7.9 ns
+(mnist-cnn-pa 131 MHz, mnist-cnn-abc 126 MHz); one level is a chain, about 4 ns."""
 CONSTANT_ROM = 2
 """Most weight words (NF*SF) an engine holds as constants picked by its fold address."""
 MAX_SHORTCUT_BITS = 4
@@ -436,7 +438,8 @@ class LinearFolding:
         the gates); then the terms (one DSP sum of products for a per-channel A with
         ``multiply="dsp"``) are added in groups of ``2**PRODUCT_LEVELS``
         (:data:`PRODUCT_LEVELS`), registered, and again until the last stage's partial
-        sums, C' and an addend are at most ``2**PRODUCT_LEVELS`` terms."""
+        sums, C' and an addend are at most ``2**PRODUCT_LEVELS`` terms, or one partial
+        sum is left."""
         if self.compares_counts or (self.bases == "serial" and self.pairs_per_fold > 1):
             return ()
         if self.uniform_scale and self.constant_terms <= 2:
@@ -448,7 +451,7 @@ class LinearFolding:
         if counts and counts[-1] + extra <= fan:
             return tuple(counts)
         counts.append(-(-self.product_terms // fan))
-        while counts[-1] + extra > fan:
+        while counts[-1] > 1 and counts[-1] + extra > fan:
             counts.append(-(-counts[-1] // fan))
         return tuple(counts)
 

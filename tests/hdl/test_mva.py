@@ -35,8 +35,8 @@ def compare_stage(folding):
     more than two terms (one per non-zero digit of each A's non-adjacent form, whose count
     is the popcount of a ^ 3a; one per pair in a DSP): its terms (a per-channel A's gated
     multiples, one per pair and bit of P, registered first, one cycle; one DSP sum) are
-    added four at a time per stage, one more cycle each, until the partial sums, C' and an
-    addend are at most four; and
+    added two at a time per stage, one more cycle each, until the partial sums, C' and an
+    addend are at most two or one partial sum is left; and
     Y is registered (one more) before the comparators in a layer with comparators that
     does not compare the counts directly, i.e. with more than one base pair, and before
     the output in a scores layer with a product stage."""
@@ -56,8 +56,8 @@ def compare_stage(folding):
             n = pairs * folding.count_max.bit_length() if per_channel else terms
             extra = 1 + (folding.addend is not None)
             product = int(per_channel)             # the gated multiples, registered
-            while product == 0 or n + extra > 4:
-                n, product = -(-n // 4), product + 1
+            while product == 0 or (n > 1 and n + extra > 2):
+                n, product = -(-n // 2), product + 1
     y = pairs > 1 if folding.activation is not None else product > 0
     return int(y) + product
 
