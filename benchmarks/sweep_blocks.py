@@ -309,8 +309,8 @@ def engine_row(name, family, folding, got, held_out, opts=None):
 
 
 def engine_fit(out):
-    """Relative least-squares ``ENGINE_FACTORS`` (arith, gated_pp, gated_sum, rom +
-    control) per family on the saved engine counts of the layers whose weights come from
+    """Relative non-negative least-squares ``ENGINE_FACTORS`` (arith, gated_pp, gated_sum,
+    rom + control) per family on the saved engine counts of the layers whose weights come from
     a ROM (not held out)."""
     saved = json.loads((out / "engine_estimates.json").read_text())["rows"]
     points = {name: folding for name, folding, held in engine_points()
@@ -327,11 +327,25 @@ def engine_fit(out):
             b.append(r["actual"]["lut4"] - feats["trees"])
         a, b = np.array(a), np.array(b, dtype=float)
         w = 1.0 / np.maximum(b, 1.0)
-        sol, *_ = np.linalg.lstsq(a * w[:, None], b * w, rcond=None)
-        arith, acc, gated_pp, gated_sum, other = (round(float(x), 2) for x in sol)
+        arith, acc, gated_pp, gated_sum, other = (
+            round(float(x), 2) for x in _nonnegative_lstsq(a * w[:, None], b * w))
         fitted[family] = {"arith": arith, "acc": acc, "gated_pp": gated_pp,
                           "gated_sum": gated_sum, "rom": other, "control": other}
     return fitted
+
+
+def _nonnegative_lstsq(a, b):
+    """Least squares ``a x ~ b`` with ``x >= 0`` (a LUT4 count per feature is never
+    negative; features that move together, as a gate stage's partial-product bits and its
+    sums, can fit one of them below 0): a factor that comes out negative is dropped (0)
+    and the others fitted again."""
+    active = list(range(a.shape[1]))
+    while True:
+        sol = np.zeros(a.shape[1])
+        sol[active], *_ = np.linalg.lstsq(a[:, active], b, rcond=None)
+        if sol.min() >= 0:
+            return sol
+        active.remove(int(np.argmin(sol)))
 
 
 def sharing_fit(out):

@@ -170,10 +170,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.79, "acc": 1.63, "gated_pp": 1.91, "gated_sum": 0.79, "rom": 0.99,
-              "control": 0.99},
-    "ecp5": {"arith": 0.71, "acc": 0.93, "gated_pp": 1.51, "gated_sum": 2.04, "rom": 1.13,
-             "control": 1.13},
+    "ice40": {"arith": 0.59, "acc": 1.62, "gated_pp": 0.07, "gated_sum": 0.9, "rom": 1.07,
+              "control": 1.07},
+    "ecp5": {"arith": 0.5, "acc": 0.91, "gated_pp": 0.0, "gated_sum": 1.07, "rom": 1.19,
+             "control": 1.19},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -185,8 +185,8 @@ ENGINE_FACTORS = {
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
-CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.345, 2: 0.14, "selected": 0.09},
-                           "ecp5": {1: 0.285, 2: 0.095, "selected": 0.0}}
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.325, 2: 0.135, "selected": 0.055},
+                           "ecp5": {1: 0.265, 2: 0.09, "selected": 0.0}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -400,9 +400,10 @@ def mva_features(folding, family="ice40"):
                 # gated multiples of each lane's A (`MatrixVectorActivation._combine`):
                 # partial sums over the live partial products, then the partial sums and
                 # C' added at Y's width
+                # (the gate stage's registers hold the live partial-product bits; the
+                # adders of the stages after it are as wide as their registers)
                 feats["gated_pp"] += pc_w * _live_scale_bits(f)
-                summed = f.product_partials[1:2] if f.gate_stage else f.product_partials[:1]
-                feats["gated_sum"] += pe * sum(summed) * width
+                feats["gated_sum"] += _product_register_bits(f)
             else:
                 multiplies = pe * mn
             if f.uniform_scale or f.multiply != "shift-add":
@@ -488,8 +489,10 @@ def mva_features(folding, family="ice40"):
         # the partial sums of A P per lane of every product stage, and in each what the
         # record still holds for the stages after it (C', and the thresholds and modes of
         # comparators), valid and final
-        feats["ff"] += pe * _product_register_bits(f) + f.product_stages * (
+        feats["ff"] += _product_register_bits(f) + f.product_stages * (
             2 + _record_columns(f, ("offset", "threshold", "mode")))
+        if f.gate_stage:
+            feats["ff"] += f.count_max.bit_length() * _live_scale_bits(f)
     if f.compare_stage:
         # Y per lane, the thresholds and modes of the record, valid and final
         feats["ff"] += pe * width + 2 + _record_columns(f, ("threshold", "mode"))
@@ -500,32 +503,61 @@ def mva_features(folding, family="ice40"):
 
 
 def _product_register_bits(folding):
-    """Flip-flops of one lane's product stages (``LinearFolding.product_partials``): each
-    partial sum as wide as its terms' sum, at most Y's width (the sign extension to Y's
-    width shares one flip-flop; the zero low bits of shifted terms keep theirs, which
-    Yosys 0.70 counts: 651 flip-flops of mnist-cnn-xnor's first layer on the ECP5, 618
-    estimated without them). The terms as ``MatrixVectorActivation._combine`` orders
-    them: a uniform A's shifted counts ``P << s`` per digit, a per-channel A's multiples
-    ``A << b`` count bit major."""
+    """Flip-flops of the product stages (``LinearFolding.product_partials``), all lanes:
+    each partial sum as wide as its terms' sum, at most Y's width (the sign extension to
+    Y's width shares one flip-flop). The terms as ``MatrixVectorActivation._combine``
+    orders them: a uniform A's shifted counts ``P << s`` per digit, a per-channel A's
+    multiples ``A << b`` count bit major, of the bits of A live in the lane and pair
+    (:func:`_scale_spans`), whose sums' zero low bits (the fewest of the group's) Yosys
+    removes. A gate stage (``LinearFolding.gate_stage``) is not counted here: its
+    flip-flops are the live partial-product bits (:func:`_live_scale_bits` times the bits
+    of P), Yosys removes the gated multiples' constant ones."""
     from ..mapping.linear import PRODUCT_LEVELS, csd_digits
     f = folding
     if not f.uniform_scale and f.multiply == "dsp":
-        return f.score_width
+        return f.pe * f.score_width
     pc_w = f.count_max.bit_length()
-    if f.uniform_scale:
+    if f.uniform_scale:                    # (width, zero low bits kept: none)
         scale, _ = f.affine()
-        widths = [pc_w + s + (d < 0) for a in scale.reshape(f.channels, -1)[0].tolist()
-                  for s, d in csd_digits(int(a))]
+        lane = [(pc_w + s + (d < 0), 0) for a in scale.reshape(f.channels, -1)[0].tolist()
+                for s, d in csd_digits(int(a))]
+        lanes = [lane] * f.pe
     else:
-        widths = [f.scale_width + b for b in range(pc_w)
-                  for _ in range(f.weight_bases * f.act_bases)]
+        spans = _scale_spans(f)
+        lanes = [[(high + b, low + b) for b in range(pc_w) for low, high in spans[p]]
+                 for p in range(f.pe)]
     fan, bits = 2 ** PRODUCT_LEVELS, 0
-    for stage, _ in enumerate(f.product_partials):
-        if stage or not f.gate_stage:
-            widths = [max(group) + (len(group) - 1).bit_length()
-                      for group in (widths[k:k + fan] for k in range(0, len(widths), fan))]
-        bits += sum(min(w, f.score_width) for w in widths)
+    for terms in lanes:
+        for stage, _ in enumerate(f.product_partials):
+            if stage or not f.gate_stage:
+                groups = (terms[k:k + fan] for k in range(0, len(terms), fan))
+                terms = [(max(w for w, _ in group) + (len(group) - 1).bit_length(),
+                          min(z for _, z in group)) for group in groups]
+                bits += sum(max(0, min(w, f.score_width) - z) for w, z in terms)
     return bits
+
+
+def _scale_spans(folding):
+    """Per lane, per base pair: ``(low, high)``, the per-channel A's bits that can be
+    non-zero (``low`` zero bits below, none from ``high`` up; the field's whole width when
+    A is negative in some channel of the lane)."""
+    f = folding
+    scale, _ = f.affine()
+    scale = scale.reshape(f.neuron_folds, f.pe, -1)             # channel nf*pe + p
+    spans = []
+    for p in range(f.pe):
+        lane = []
+        for n in range(scale.shape[2]):
+            values = [int(a) for a in scale[:, p, n]]
+            ones = reduce(operator.or_, values)
+            if min(values) < 0:
+                lane.append((0, f.scale_width))
+            elif ones == 0:
+                lane.append((0, 0))
+            else:
+                lane.append(((ones & -ones).bit_length() - 1, ones.bit_length()))
+        spans.append(lane)
+    return spans
 
 
 def _record_columns(folding, names):

@@ -53,12 +53,18 @@ class MatrixVectorActivation(wiring.Component):
     empty (taken in an earlier cycle), so ``i.ready`` does not depend on ``o.ready`` and the
     ready path of a chain of engines is cut at every engine; with one cycle per vector a
     word taken in the same cycle makes room (full throughput).
+
+    ``registered_take`` (default): without gather and with ``cycles_per_vector > 1``,
+    ``i.ready`` comes from a register loaded with its next value; False: the same value
+    from the engine's registers in the same cycle (one LUT4 level, one flip-flop less;
+    ``tests/hdl/test_formal.py`` checks the two against each other).
     """
 
-    def __init__(self, folding):
+    def __init__(self, folding, *, registered_take=True):
         if not isinstance(folding, LinearFolding):
             raise TypeError(f"folding must be a LinearFolding, not {folding!r}")
         self._folding = folding
+        self._registered_take = registered_take
         ports = {"i": In(stream.Signature(folding.word_width)),
                  "o": Out(stream.Signature(folding.out_width))}
         if folding.side_bits:
@@ -153,7 +159,13 @@ class MatrixVectorActivation(wiring.Component):
             self._gather(m, busy, sf, advance, advance & busy & last_fold, s1_x)
         else:
             x = Signal(f.in_width, reset_less=True)
-            take = advance & (~busy | last_fold)
+            # (a vector is taken at its last fold or when idle; with a registered stall
+            # this is a register too, loaded below with its next value: the ready path of
+            # the window and queue in front ran 7.9 ns on the ECP5 from `busy`)
+            take = Signal(init=1, name="take")
+            registered_take = self._registered_take and positions > 1
+            if not registered_take:
+                m.d.comb += take.eq(advance & (~busy | last_fold))
             if not f.side_bits:
                 m.d.comb += self.i.ready.eq(take)
             else:
@@ -422,6 +434,12 @@ class MatrixVectorActivation(wiring.Component):
             stall_reg = Signal(name="stall")
             m.d.sync += stall_reg.eq(next_stall(advance))
             m.d.comb += stall.eq(stall_reg)
+            if not f.gather and registered_take:
+                # `take`'s next value: the next stall, busy and last fold
+                fire = self.i.valid & self.i.ready
+                next_busy = fire | (busy & ~(advance & last_fold))
+                next_last = Mux(advance & busy, ~last_fold & (left == 1), last_fold)
+                m.d.sync += take.eq(~next_stall(advance) & (~next_busy | next_last))
             for k, copy in enumerate(copies):
                 copy_reg = Signal(name=f"stall_t{k}")
                 m.d.sync += copy_reg.eq(next_stall(copy))

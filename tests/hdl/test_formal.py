@@ -436,3 +436,54 @@ def test_pe_flipped_encoding_is_refuted(wenc, aenc, tmp_path):
     dut = BinaryPE(simd=4, folds=2, weight_encoding=wenc, act_encoding=aenc, pipeline=1)
     flipped = ({"pm1": "zo", "zo": "pm1"}[wenc], aenc)
     refuted(PEProof(dut, spec_encodings=flipped), pe_depth(dut), tmp_path)
+
+
+# -- the engine's registered take --------------------------------------------------------
+
+class TakeEquivalence(Elaboratable):
+    """Two :class:`MatrixVectorActivation` of one folding, ``i.ready`` registered
+    (``registered_take``) and computed in the cycle, on the same free inputs: the same
+    ``i.ready``, ``o.valid`` and, while valid, ``o.payload`` in every cycle. ``broken``
+    feeds the registered one an ``o.ready`` held low one cycle in every four after reset
+    (a refuted variant)."""
+
+    def __init__(self, folding, broken=False):
+        from popcorn.hdl.mva import MatrixVectorActivation
+        self.fast = MatrixVectorActivation(folding)
+        self.plain = MatrixVectorActivation(folding, registered_take=False)
+        self.broken = broken
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fast, m.submodules.plain = fast, plain = self.fast, self.plain
+        word, valid, ready = (Signal(len(fast.i.payload), name="env_word"),
+                              Signal(name="env_valid"), Signal(name="env_ready"))
+        m.d.comb += [word.eq(AnySeq(len(word))), valid.eq(AnySeq(1)), ready.eq(AnySeq(1))]
+        cycle = Signal(2, name="env_cycle")
+        m.d.sync += cycle.eq(cycle + 1)
+        for dut in (fast, plain):
+            hold = self.broken and dut is fast
+            m.d.comb += [dut.i.payload.eq(word), dut.i.valid.eq(valid),
+                         dut.o.ready.eq(ready & ~(cycle == 3) if hold else ready)]
+        m.d.comb += [Assert(fast.i.ready == plain.i.ready),
+                     Assert(fast.o.valid == plain.o.valid),
+                     Assert(~fast.o.valid | (fast.o.payload == plain.o.payload))]
+        return m
+
+
+def test_registered_take_equals_the_cycles_take(tmp_path):
+    """Bounded: 20 cycles, two vectors of a 4-fold engine and their results."""
+    from popcorn.mapping.linear import LinearFolding
+    from popcorn.mapping.synthetic import bnn_hidden
+    folding = LinearFolding(*bnn_hidden(8, 4, seed=1), pe=2, simd=4)
+    assert folding.cycles_per_vector == 4 and not folding.gather
+    prove(TakeEquivalence(folding), mode="bmc", depth=20, build_dir=tmp_path)
+
+
+def test_take_against_another_ready_is_refuted(tmp_path):
+    from popcorn.mapping.linear import LinearFolding
+    from popcorn.mapping.synthetic import bnn_hidden
+    folding = LinearFolding(*bnn_hidden(8, 4, seed=1), pe=2, simd=4)
+    with pytest.raises(FormalFailed) as failure:
+        prove(TakeEquivalence(folding, broken=True), mode="bmc", depth=20, build_dir=tmp_path)
+    assert failure.value.status == "FAIL"
