@@ -170,10 +170,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.59, "acc": 1.62, "gated_pp": 0.07, "gated_sum": 0.9, "rom": 1.07,
+    "ice40": {"arith": 0.6, "acc": 1.68, "gated_pp": 0.04, "gated_sum": 0.92, "rom": 1.07,
               "control": 1.07},
-    "ecp5": {"arith": 0.5, "acc": 0.91, "gated_pp": 0.0, "gated_sum": 1.07, "rom": 1.19,
-             "control": 1.19},
+    "ecp5": {"arith": 0.5, "acc": 0.96, "gated_pp": 0.0, "gated_sum": 1.06, "rom": 1.18,
+             "control": 1.18},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
