@@ -274,7 +274,7 @@ def engine_points():
     for folding in plan.foldings:
         points.append((f"digits-bnn layer {folding.linear.layer} PE{folding.pe} "
                        f"SIMD{folding.simd}", folding, True))
-    # per-channel A as gated multiples (fits ENGINE_FACTORS' gated_pp / gated_sum): the
+    # per-channel A as gated multiples (fits ENGINE_FACTORS' gated_pp / product_sum): the
     # LeNet examples' engines with a per-channel A, as `popcorn build --board ulx3s-85f`
     # maps them (XNOR-Net's first layer: narrow bit-plane A; the scores layers)
     for name, layer, held in (("mnist-cnn-xnor", 0, False), ("mnist-cnn-abc", 9, False),
@@ -309,7 +309,7 @@ def engine_row(name, family, folding, got, held_out, opts=None):
 
 
 def engine_fit(out):
-    """Relative non-negative least-squares ``ENGINE_FACTORS`` (arith, gated_pp, gated_sum,
+    """Relative non-negative least-squares ``ENGINE_FACTORS`` (arith, gated_pp, product_sum,
     rom + control) per family on the saved engine counts of the layers whose weights come from
     a ROM (not held out)."""
     saved = json.loads((out / "engine_estimates.json").read_text())["rows"]
@@ -322,15 +322,15 @@ def engine_fit(out):
             if r["family"] != family or r["layer"] not in points:
                 continue
             feats = estimates.mva_features(points[r["layer"]], family)
-            a.append([feats["arith"], feats["acc"], feats["gated_pp"], feats["gated_sum"],
+            a.append([feats["arith"], feats["acc"], feats["gated_pp"], feats["product_sum"],
                       feats["rom"] + feats["control"]])
             b.append(r["actual"]["lut4"] - feats["trees"])
         a, b = np.array(a), np.array(b, dtype=float)
         w = 1.0 / np.maximum(b, 1.0)
-        arith, acc, gated_pp, gated_sum, other = (
+        arith, acc, gated_pp, product_sum, other = (
             round(float(x), 2) for x in _nonnegative_lstsq(a * w[:, None], b * w))
         fitted[family] = {"arith": arith, "acc": acc, "gated_pp": gated_pp,
-                          "gated_sum": gated_sum, "rom": other, "control": other}
+                          "product_sum": product_sum, "rom": other, "control": other}
     return fitted
 
 

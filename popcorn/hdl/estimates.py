@@ -170,10 +170,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.6, "acc": 1.68, "gated_pp": 0.04, "gated_sum": 0.92, "rom": 1.07,
-              "control": 1.07},
-    "ecp5": {"arith": 0.5, "acc": 0.96, "gated_pp": 0.0, "gated_sum": 1.06, "rom": 1.18,
-             "control": 1.18},
+    "ice40": {"arith": 0.65, "acc": 1.69, "gated_pp": 0.37, "product_sum": 0.73, "rom": 1.05,
+              "control": 1.05},
+    "ecp5": {"arith": 0.99, "acc": 1.03, "gated_pp": 0.8, "product_sum": 0.58, "rom": 1.03,
+             "control": 1.03},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -185,8 +185,8 @@ ENGINE_FACTORS = {
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
-CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.325, 2: 0.135, "selected": 0.055},
-                           "ecp5": {1: 0.265, 2: 0.09, "selected": 0.0}}
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.33, 2: 0.135, "selected": 0.065},
+                           "ecp5": {1: 0.295, 2: 0.1, "selected": 0.02}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -286,10 +286,11 @@ def mva_features(folding, family="ice40"):
     """Structural counts of a :class:`~popcorn.hdl.mva.MatrixVectorActivation`:
     ``trees`` (popcount trees, LUT4 after the family FACTORS), ``arith`` (accumulators,
     products, sums, comparators: LUT4 units), ``acc`` (the accumulators' adder and clear
-    bits; ECP5: with their CCU2C sites), ``gated_pp`` and ``gated_sum`` (per-channel
-    A as gated multiples: their live partial-product bits, and the bits of the partial
-    sums added at Y's width), ``rom`` (ROMs kept in logic), ``control`` (counters, muxes
-    of serial bases), ``ff``, ``ebr``, ``dsp``."""
+    bits; ECP5: with their CCU2C sites), ``gated_pp`` (per-channel A as gated multiples:
+    their live partial-product bits), ``product_sum`` (the product stages' adders, as wide
+    as their registers: partial sums of gated multiples or of a uniform A's shifted
+    counts), ``rom`` (ROMs kept in logic), ``control`` (counters, muxes of serial bases),
+    ``ff``, ``ebr``, ``dsp``."""
     from ..mapping.linear import COMPRESSOR_GROUP
     f = folding
     m_, n_, pe, simd = f.weight_bases, f.act_bases, f.pe, f.simd
@@ -297,7 +298,7 @@ def mva_features(folding, family="ice40"):
     serial = f.bases == "serial" and mn > 1
     pc_w = f.count_max.bit_length()
     width = f.score_width
-    feats = {"trees": 0.0, "arith": 0.0, "acc": 0, "gated_pp": 0, "gated_sum": 0,
+    feats = {"trees": 0.0, "arith": 0.0, "acc": 0, "gated_pp": 0, "product_sum": 0,
              "rom": 0.0, "control": 0.0, "ff": 0, "ebr": 0, "dsp": 0}
 
     # ROMs (the weights' only where they are not constants of the logic).
@@ -389,7 +390,12 @@ def mva_features(folding, family="ice40"):
             feats["acc"] += pe * mn * (pc_w + (ecp5_chain(pc_w) if family == "ecp5" else 0))
         feats["ff"] += pe * mn * pc_w * (2 if f.synapse_folds > 1 else 1)
         if not f.compares_counts:
-            if f.uniform_scale and f.multiply == "shift-add":
+            if f.uniform_scale and f.multiply == "shift-add" and f.product_partials:
+                # the shifted counts added in pairs, stage by stage: adders as wide as
+                # their registers; then C' (and an addend)
+                feats["product_sum"] += _product_register_bits(f)
+                feats["arith"] += pe * width
+            elif f.uniform_scale and f.multiply == "shift-add":
                 for a in scale[0].ravel().tolist():
                     feats["arith"] += pe * _product_luts(pc_w, a)[0]
             elif f.uniform_scale:
@@ -403,10 +409,11 @@ def mva_features(folding, family="ice40"):
                 # (the gate stage's registers hold the live partial-product bits; the
                 # adders of the stages after it are as wide as their registers)
                 feats["gated_pp"] += pc_w * _live_scale_bits(f)
-                feats["gated_sum"] += _product_register_bits(f)
+                feats["product_sum"] += _product_register_bits(f)
             else:
                 multiplies = pe * mn
-            if f.uniform_scale or f.multiply != "shift-add":
+            if (f.uniform_scale or f.multiply != "shift-add") and not (
+                    f.uniform_scale and f.multiply == "shift-add" and f.product_partials):
                 # the sum of M*N terms + offset: one combinational region, which Yosys
                 # turns into a carry-save tree (the popcount's comb_adder factor)
                 feats["arith"] += pe * mn * width * FACTORS[family]["comb_adder"]
@@ -630,7 +637,7 @@ def estimate_mva(folding, family="ice40"):
     feats = mva_features(folding, family)
     k = ENGINE_FACTORS[family]
     lut = feats["trees"] + sum(k[key] * feats[key] for key in
-                               ("arith", "acc", "gated_pp", "gated_sum", "rom", "control"))
+                               ("arith", "acc", "gated_pp", "product_sum", "rom", "control"))
     return {"lut4": round(lut), "ff": round(feats["ff"]), "ebr": feats["ebr"],
             "dsp": feats["dsp"]}
 
