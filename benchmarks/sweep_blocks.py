@@ -283,6 +283,13 @@ def engine_points():
                        if f.linear.layer == layer)
         points.append((f"{name} layer {layer} PE{folding.pe} SIMD{folding.simd}", folding,
                        held))
+    # a uniform A with many shifted counts added in product stages (fits shift_sum):
+    # digits-mobilenet-pa's uniform engines (20 and 12 base pairs)
+    for layer, held in ((0, False), (12, False), (6, True)):
+        folding = next(f for f in example_plan("digits-mobilenet-pa", "ulx3s-85f").foldings
+                       if f.linear.layer == layer)
+        points.append((f"digits-mobilenet-pa layer {layer} PE{folding.pe} "
+                       f"SIMD{folding.simd}", folding, held))
     return points
 
 
@@ -309,8 +316,8 @@ def engine_row(name, family, folding, got, held_out, opts=None):
 
 
 def engine_fit(out):
-    """Relative non-negative least-squares ``ENGINE_FACTORS`` (arith, gated_pp, product_sum,
-    rom + control) per family on the saved engine counts of the layers whose weights come from
+    """Relative non-negative least-squares ``ENGINE_FACTORS`` (arith, acc, gated_pp,
+    product_sum, shift_sum, rom + control) per family on the saved engine counts of the layers whose weights come from
     a ROM (not held out)."""
     saved = json.loads((out / "engine_estimates.json").read_text())["rows"]
     points = {name: folding for name, folding, held in engine_points()
@@ -323,14 +330,15 @@ def engine_fit(out):
                 continue
             feats = estimates.mva_features(points[r["layer"]], family)
             a.append([feats["arith"], feats["acc"], feats["gated_pp"], feats["product_sum"],
-                      feats["rom"] + feats["control"]])
+                      feats["shift_sum"], feats["rom"] + feats["control"]])
             b.append(r["actual"]["lut4"] - feats["trees"])
         a, b = np.array(a), np.array(b, dtype=float)
         w = 1.0 / np.maximum(b, 1.0)
-        arith, acc, gated_pp, product_sum, other = (
+        arith, acc, gated_pp, product_sum, shift_sum, other = (
             round(float(x), 2) for x in _nonnegative_lstsq(a * w[:, None], b * w))
         fitted[family] = {"arith": arith, "acc": acc, "gated_pp": gated_pp,
-                          "product_sum": product_sum, "rom": other, "control": other}
+                          "product_sum": product_sum, "shift_sum": shift_sum, "rom": other,
+                          "control": other}
     return fitted
 
 

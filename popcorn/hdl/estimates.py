@@ -170,10 +170,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.65, "acc": 1.69, "gated_pp": 0.37, "product_sum": 0.73, "rom": 1.05,
-              "control": 1.05},
-    "ecp5": {"arith": 0.99, "acc": 1.03, "gated_pp": 0.8, "product_sum": 0.58, "rom": 1.03,
-             "control": 1.03},
+    "ice40": {"arith": 0.66, "acc": 1.76, "gated_pp": 0.03, "product_sum": 0.92,
+              "shift_sum": 0.75, "rom": 1.04, "control": 1.04},
+    "ecp5": {"arith": 1.06, "acc": 1.22, "gated_pp": 0.0, "product_sum": 1.06,
+             "shift_sum": 0.69, "rom": 0.98, "control": 0.98},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -186,7 +186,7 @@ ENGINE_FACTORS = {
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
 CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.33, 2: 0.135, "selected": 0.065},
-                           "ecp5": {1: 0.295, 2: 0.1, "selected": 0.02}}
+                           "ecp5": {1: 0.3, 2: 0.105, "selected": 0.03}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -287,9 +287,9 @@ def mva_features(folding, family="ice40"):
     ``trees`` (popcount trees, LUT4 after the family FACTORS), ``arith`` (accumulators,
     products, sums, comparators: LUT4 units), ``acc`` (the accumulators' adder and clear
     bits; ECP5: with their CCU2C sites), ``gated_pp`` (per-channel A as gated multiples:
-    their live partial-product bits), ``product_sum`` (the product stages' adders, as wide
-    as their registers: partial sums of gated multiples or of a uniform A's shifted
-    counts), ``rom`` (ROMs kept in logic), ``control`` (counters, muxes of serial bases),
+    their live partial-product bits), ``product_sum`` and ``shift_sum`` (the product
+    stages' adders, as wide as their registers: partial sums of gated multiples, of a
+    uniform A's shifted counts), ``rom`` (ROMs kept in logic), ``control`` (counters, muxes of serial bases),
     ``ff``, ``ebr``, ``dsp``."""
     from ..mapping.linear import COMPRESSOR_GROUP
     f = folding
@@ -299,6 +299,7 @@ def mva_features(folding, family="ice40"):
     pc_w = f.count_max.bit_length()
     width = f.score_width
     feats = {"trees": 0.0, "arith": 0.0, "acc": 0, "gated_pp": 0, "product_sum": 0,
+             "shift_sum": 0,
              "rom": 0.0, "control": 0.0, "ff": 0, "ebr": 0, "dsp": 0}
 
     # ROMs (the weights' only where they are not constants of the logic).
@@ -393,7 +394,7 @@ def mva_features(folding, family="ice40"):
             if f.uniform_scale and f.multiply == "shift-add" and f.product_partials:
                 # the shifted counts added in pairs, stage by stage: adders as wide as
                 # their registers; then C' (and an addend)
-                feats["product_sum"] += _product_register_bits(f)
+                feats["shift_sum"] += _product_register_bits(f)
                 feats["arith"] += pe * width
             elif f.uniform_scale and f.multiply == "shift-add":
                 for a in scale[0].ravel().tolist():
@@ -637,7 +638,8 @@ def estimate_mva(folding, family="ice40"):
     feats = mva_features(folding, family)
     k = ENGINE_FACTORS[family]
     lut = feats["trees"] + sum(k[key] * feats[key] for key in
-                               ("arith", "acc", "gated_pp", "product_sum", "rom", "control"))
+                               ("arith", "acc", "gated_pp", "product_sum", "shift_sum",
+                                "rom", "control"))
     return {"lut4": round(lut), "ff": round(feats["ff"]), "ebr": feats["ebr"],
             "dsp": feats["dsp"]}
 
