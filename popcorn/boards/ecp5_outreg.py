@@ -32,7 +32,6 @@ import sys
 from dataclasses import dataclass
 
 
-
 @dataclass(frozen=True)
 class ReadPort:
     """A DP16KD read: its data ``pins``, the port whose clock, clock enables, reset and chip

@@ -545,27 +545,25 @@ def _product_register_bits(folding):
     return bits
 
 
-def _scale_spans(folding):
-    """Per lane, per base pair: ``(low, high)``, the per-channel A's bits that can be
-    non-zero (``low`` zero bits below, none from ``high`` up; the field's whole width when
-    A is negative in some channel of the lane)."""
+def _scale_ors(folding):
+    """Per lane, per base pair: the OR of the per-channel A over the lane's channels, or
+    None when A is negative in some of them (the field then keeps its whole width, its
+    sign extension)."""
     f = folding
     scale, _ = f.affine()
     scale = scale.reshape(f.neuron_folds, f.pe, -1)             # channel nf*pe + p
-    spans = []
-    for p in range(f.pe):
-        lane = []
-        for n in range(scale.shape[2]):
-            values = [int(a) for a in scale[:, p, n]]
-            ones = reduce(operator.or_, values)
-            if min(values) < 0:
-                lane.append((0, f.scale_width))
-            elif ones == 0:
-                lane.append((0, 0))
-            else:
-                lane.append(((ones & -ones).bit_length() - 1, ones.bit_length()))
-        spans.append(lane)
-    return spans
+    return [[None if min(values) < 0 else reduce(operator.or_, values)
+             for values in ([int(a) for a in scale[:, p, n]] for n in range(scale.shape[2]))]
+            for p in range(f.pe)]
+
+
+def _scale_spans(folding):
+    """Per lane, per base pair: ``(low, high)``, the per-channel A's bits that can be
+    non-zero (``low`` zero bits below, none from ``high`` up; the field's whole width when
+    A is negative in some channel of the lane; :func:`_scale_ors`)."""
+    return [[(0, folding.scale_width) if ones is None else (0, 0) if ones == 0 else
+             ((ones & -ones).bit_length() - 1, ones.bit_length()) for ones in lane]
+            for lane in _scale_ors(folding)]
 
 
 def _record_columns(folding, names):
@@ -588,16 +586,8 @@ def _live_scale_bits(folding):
     constant 0 and, with them, their gated multiples' partial products (XNOR-Net's
     bit-plane A = alpha * 2**j is narrow for the low planes). A lane and pair whose A is
     negative in some word keeps the field's full width (its sign extension)."""
-    f = folding
-    scale, _ = f.affine()
-    scale = scale.reshape(f.neuron_folds, f.pe, -1)             # channel nf*pe + p
-    bits = 0
-    for p in range(f.pe):
-        for n in range(scale.shape[2]):
-            values = [int(a) for a in scale[:, p, n]]
-            bits += f.scale_width if min(values) < 0 else \
-                bin(reduce(operator.or_, values)).count("1")
-    return bits
+    return sum(folding.scale_width if ones is None else bin(ones).count("1")
+               for lane in _scale_ors(folding) for ones in lane)
 
 
 def _table_bits(words, layout, record, folding):

@@ -155,6 +155,7 @@ class MatrixVectorActivation(wiring.Component):
             m.d.comb += [wport.addr.eq(addr), wport.en.eq(advance)]
             weight_word = wport.data
         s1_x = Signal(simd * n_, reset_less=True)       # (with gather: the buffer's read)
+        registered_take = self._registered_take and positions > 1 and not f.gather
         if f.gather:
             self._gather(m, busy, sf, advance, advance & busy & last_fold, s1_x)
         else:
@@ -163,7 +164,6 @@ class MatrixVectorActivation(wiring.Component):
             # this is a register too, loaded below with its next value: the ready path of
             # the window and queue in front ran 7.9 ns on the ECP5 from `busy`)
             take = Signal(init=1, name="take")
-            registered_take = self._registered_take and positions > 1
             if not registered_take:
                 m.d.comb += take.eq(advance & (~busy | last_fold))
             if not f.side_bits:
@@ -434,7 +434,7 @@ class MatrixVectorActivation(wiring.Component):
             stall_reg = Signal(name="stall")
             m.d.sync += stall_reg.eq(next_stall(advance))
             m.d.comb += stall.eq(stall_reg)
-            if not f.gather and registered_take:
+            if registered_take:
                 # `take`'s next value: the next stall, busy and last fold
                 fire = self.i.valid & self.i.ready
                 next_busy = fire | (busy & ~(advance & last_fold))
