@@ -504,6 +504,9 @@ def mva_features(folding, family="ice40"):
     if f.compare_stage:
         # Y per lane, the thresholds and modes of the record, valid and final
         feats["ff"] += pe * width + 2 + _record_columns(f, ("threshold", "mode"))
+    if f.level_stage:
+        # the comparators' levels per lane, valid and final
+        feats["ff"] += pe * f.levels + 2
     # the stall's copies: a flip-flop and its next value (two LUT4 of seven inputs) each
     feats["ff"] += f.stall_copies
     feats["control"] += 2 * f.stall_copies

@@ -46,7 +46,8 @@ class MatrixVectorActivation(wiring.Component):
     word registered), one more per ``folding.product_stages`` (partial sums of ``sum A
     P`` registered before C' is added), one more with ``folding.compare_stage`` (Y
     registered between the combine and the comparators, or the output register of a
-    scores layer). While a finished vector waits for the output register the whole
+    scores layer), one more with ``folding.level_stage`` (the comparators' levels
+    registered). While a finished vector waits for the output register the whole
     engine holds (one clock enable, ``advance``, for every stage, the tree's
     included; the trees' from ``folding.stall_copies`` copies of it) and ``i.ready`` is
     low. With ``cycles_per_vector > 1`` the register must be
@@ -372,19 +373,24 @@ class MatrixVectorActivation(wiring.Component):
                 m.d.sync += side.eq(acc_flags["side"])
         out_valid, out_final, record_data = s2_valid, s2_final, cport.data
 
-        def restage(name):
-            """One more register stage for the flags, the channel record and the side."""
+        def restage(name, flags_only=False):
+            """One more register stage for the flags and (unless ``flags_only``: the
+            stages after the comparators) the channel record and the side."""
             nonlocal out_valid, out_final, record_data, side, out_valid_in, out_final_in
             out_valid_in, out_final_in = out_valid, out_final
-            staged = [Signal(name=f"{name}_valid"), Signal(name=f"{name}_final"),
-                      Signal.like(record_data, name=f"{name}_record", reset_less=True)]
-            if side is not None:
-                staged.append(Signal.like(side, name=f"{name}_side", reset_less=True))
+            staged = [Signal(name=f"{name}_valid"), Signal(name=f"{name}_final")]
+            if not flags_only:
+                staged.append(Signal.like(record_data, name=f"{name}_record",
+                                          reset_less=True))
+                if side is not None:
+                    staged.append(Signal.like(side, name=f"{name}_side", reset_less=True))
             with m.If(advance):
                 m.d.sync += [reg.eq(value) for reg, value in
                              zip(staged, (out_valid, out_final, record_data, side))]
-            out_valid, out_final, record_data = staged[:3]
-            side = staged[3] if side is not None else None
+            out_valid, out_final = staged[:2]
+            if not flags_only:
+                record_data = staged[2]
+                side = staged[3] if side is not None else None
 
         def field(p, name, n, data=None):
             return record_field(record_data if data is None else data, p, name, n)
@@ -415,6 +421,9 @@ class MatrixVectorActivation(wiring.Component):
         offset_data, offset_side = record_data, side
         if f.compare_stage:
             restage("s3")
+        compare_data, compare_side = record_data, side
+        if f.level_stage:
+            restage("s4", flags_only=True)
         if f.cycles_per_vector > 1:
             # A result waits for an empty output register, so `i.ready` and the stall come
             # from this engine's registers only: no ready path runs through two engines.
@@ -471,14 +480,14 @@ class MatrixVectorActivation(wiring.Component):
             levels = Signal(f.levels, name=f"levels{p}")
             tables = len(f.tables)
             lane_pattern = None if f.shortcut is None else \
-                side.word_select(p, f.shortcut_bits)
+                compare_side.word_select(p, f.shortcut_bits)
             for k in range(f.levels):
                 # one chain Y >= T' (T' = T + 1 for [Y <= T]); on counts T' is unsigned,
                 # as wide as P (LinearFolding.channel_fields); with a shortcut, the table
                 # of the lane's pattern
-                modes = [field(p, "mode", s * f.levels + k).as_unsigned()
+                modes = [field(p, "mode", s * f.levels + k, compare_data).as_unsigned()
                          for s in range(tables)]
-                thresholds = [field(p, "threshold", s * f.levels + k)
+                thresholds = [field(p, "threshold", s * f.levels + k, compare_data)
                               for s in range(tables)]
                 if f.compares_counts:
                     thresholds = [t.as_unsigned() for t in thresholds]
@@ -487,6 +496,11 @@ class MatrixVectorActivation(wiring.Component):
                     mode, threshold = (_select(modes, lane_pattern),
                                        _select(thresholds, lane_pattern))
                 m.d.comb += levels[k].eq(compare(y, threshold, mode))
+            if f.level_stage:
+                levels_reg = Signal(f.levels, name=f"s4_levels{p}", reset_less=True)
+                with m.If(tree_advance(p)):
+                    m.d.sync += levels_reg.eq(levels)
+                levels = levels_reg
             if f.emit == "levels":
                 results.append(levels)
                 continue

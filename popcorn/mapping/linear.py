@@ -425,6 +425,16 @@ class LinearFolding:
         return not self.compares_counts
 
     @property
+    def level_stage(self):
+        """True when the engine registers its comparators' levels before the levels ->
+        bases step and the staging register: every layer with a compare stage and
+        comparators. Y's register -> a compare chain as wide as Y -> the base mapping's
+        LUT4 -> the staging multiplexer set the ECP5 clock of three examples (mnist-cnn-pa
+        6.87 ns, digits-mobilenet-pa 8.41, digits-bnn 6.72 of the 6.67 that 150 MHz
+        allows); one flip-flop per level and lane."""
+        return self.compare_stage and self.activation is not None
+
+    @property
     def product_partials(self):
         """Registers per lane of each product stage, in order (empty without one): the
         partial sums of ``sum_ij A P`` that C' is added to, with parallel bases, when A is
@@ -549,10 +559,10 @@ class LinearFolding:
     @property
     def latency(self):
         """Cycles from the input handshake to the output ``valid``:
-        ``cycles_per_vector + 3 + pipeline``, plus 1 with each of :attr:`weight_stage`
-        and :attr:`compare_stage`, plus :attr:`product_stages`."""
+        ``cycles_per_vector + 3 + pipeline``, plus 1 with each of :attr:`weight_stage`,
+        :attr:`compare_stage` and :attr:`level_stage`, plus :attr:`product_stages`."""
         return self.cycles_per_vector + 3 + self.pipeline + self.weight_stage \
-            + self.product_stages + self.compare_stage
+            + self.product_stages + self.compare_stage + self.level_stage
 
     @property
     def auto_pipeline(self):

@@ -52,10 +52,10 @@ def engine_stages(folding):
     """Register stages between an engine's issue and its output register
     (:class:`~popcorn.mapping.timing.EngineTiming`): the ROM read (and the weight stage of
     a deep ROM), the tree's ``pipeline`` stages, the accumulator, the product stages and,
-    with a compare stage, Y's register. So the latency is ``cycles_per_vector + 1 +
-    engine_stages``, :attr:`LinearFolding.latency`."""
+    with a compare stage, Y's register (and with a level stage the levels'). So the
+    latency is ``cycles_per_vector + 1 + engine_stages``, :attr:`LinearFolding.latency`."""
     return 2 + folding.pipeline + folding.weight_stage + folding.product_stages \
-        + folding.compare_stage
+        + folding.compare_stage + folding.level_stage
 
 
 def input_queue_depth(width):

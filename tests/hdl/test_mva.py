@@ -38,8 +38,9 @@ def compare_stage(folding):
     added two at a time per stage, one more cycle each, until the partial sums, C' and an
     addend are at most two or one partial sum is left; and
     Y is registered (one more) before the comparators in a layer with comparators that
-    does not compare the counts directly, i.e. with more than one base pair, and before
-    the output in a scores layer with a product stage."""
+    does not compare the counts directly, i.e. with more than one base pair, and the
+    comparators' levels too (one more), and Y before the output in a scores layer with a
+    product stage."""
     pairs = folding.weight_bases * folding.act_bases
     scale, _ = folding.affine()
     per_channel = bool((scale != scale[:1]).any())
@@ -58,8 +59,9 @@ def compare_stage(folding):
             product = int(per_channel)             # the gated multiples, registered
             while product == 0 or (n > 1 and n + extra > 2):
                 n, product = -(-n // 2), product + 1
-    y = pairs > 1 if folding.activation is not None else product > 0
-    return int(y) + product
+    if folding.activation is not None:
+        return 2 * (pairs > 1) + product
+    return int(product > 0) + product
 
 
 def run(folding, tmp_path, count=120, seed=0):
