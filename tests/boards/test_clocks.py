@@ -3,9 +3,11 @@
 import json
 
 import pytest
+from amaranth.sim import Simulator
 
 from popcorn.boards.build import TimingFailed, build_bitstream
-from popcorn.boards.clocks import ClockUnreachable, ECP5PLL, ICE40PLL, pll_settings
+from popcorn.boards.clocks import (ClockUnreachable, ECP5PLL, ICE40PLL, PLLClock, ResetTimer,
+                                   pll_settings)
 from popcorn.boards.top import BoardTop, design_clock
 from popcorn.golden.examples import random_network
 from popcorn.hdl.accelerator import DataflowAccelerator
@@ -34,6 +36,35 @@ def test_settings_within_the_pll_s_ranges_and_at_most_the_target(family, f_in, m
         assert isinstance(s, ECP5PLL)
         assert f_in / s.clki_div >= 3.125e6 and 400e6 <= f * s.clkop_div <= 800e6
         assert 1 <= s.clki_div <= 128 and 1 <= s.clkfb_div <= 80 and 1 <= s.clkop_div <= 128
+
+
+@pytest.mark.parametrize("hold", [1, 2, 8])
+def test_reset_is_held_until_hold_cycles_after_lock(hold):
+    """rst is high from the start, while locked is low and until `hold` cycles after
+    locked rose, then low (registered: the cycle after); a lock lost restarts the wait."""
+    dut = ResetTimer(hold)
+    trace = []
+
+    async def bench(ctx):
+        for locked in [0] * 3 + [1] * (hold + 3) + [0] * 2 + [1] * (hold + 3):
+            ctx.set(dut.locked, locked)
+            trace.append(ctx.get(dut.rst))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    wait = [1] * (hold + 1) + [0] * 2     # rst seen in the cycles locked is high
+    assert trace == [1] * 3 + wait + [0, 1] + wait
+
+
+def test_the_reset_wait_is_at_least_15_us_in_a_power_of_two_cycles():
+    for mhz in (20, 48, 60, 150):
+        hold = PLLClock(pll_settings("ecp5" if mhz == 150 else "ice40",
+                                     25e6 if mhz == 150 else 12e6, mhz * 1e6)).hold
+        f = mhz * 1e6
+        assert hold & (hold - 1) == 0 and 15e-6 <= hold / f < 30e-6
 
 
 def test_unreachable_clocks_are_refused():
