@@ -226,20 +226,23 @@ class FrameTransmitter(wiring.Component):
         m = Module()
         m.submodules.crc = crc = CRC.create()
         n = self._bytes
-        status, tag, length = Signal(STATUS_BITS), Signal(8), Signal(16)
+        status, tag = Signal(STATUS_BITS), Signal(8)
+        carried = Signal()                    # the reply carries the result: length n, not 0
         index = Signal(range(n))
+        last = Signal()                       # index == n - 1 (a register: no compare)
         sent = self.o.valid & self.o.ready
         v = self.verdict.payload
         m.d.comb += crc.data.eq(self.o.payload)
+        length = Mux(carried, Const(n, 16), Const(0, 16))
         fields = (("sync", REPLY_SYNC, "status"), ("status", status, "tag"),
                   ("tag", tag, "len0"), ("len0", length[:8], "len1"),
                   ("len1", length[8:], None))
         keep = Signal()                       # the result goes into the reply
         with m.FSM() as fsm:
             with m.State("idle"):             # the verdict, registered; index at byte 0
-                m.d.sync += index.eq(0)
+                m.d.sync += [index.eq(0), last.eq(n == 1)]
                 with m.If(self.verdict.valid):
-                    m.d.sync += [status.eq(v.status), tag.eq(v.tag), length.eq(0),
+                    m.d.sync += [status.eq(v.status), tag.eq(v.tag), carried.eq(0),
                                  keep.eq(v.status == OK)]
                     m.next = "sync"
                     with m.If(v.result):
@@ -247,7 +250,7 @@ class FrameTransmitter(wiring.Component):
             with m.State("result"):           # the core offers its word, and holds it
                 with m.If(self.result.valid):
                     m.d.sync += [status.eq(Mux(keep & self.fault, NO_WEIGHTS, status)),
-                                 length.eq(Mux(keep & ~self.fault, n, 0))]
+                                 carried.eq(keep & ~self.fault)]
                     m.next = "sync"
                     with m.If(~keep | self.fault):
                         m.next = "drop"
@@ -258,12 +261,12 @@ class FrameTransmitter(wiring.Component):
                     with m.If(sent):
                         m.next = after or "payload"
                         if after is None:
-                            with m.If(length == 0):
+                            with m.If(~carried):
                                 m.next = "crc0"
             with m.State("payload"):
                 with m.If(sent):
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == n - 1):
+                    m.d.sync += [index.eq(index + 1), last.eq(index == n - 2)]
+                    with m.If(last):
                         m.next = "release"
             with m.State("release"):          # the word, taken after its last byte
                 m.next = "crc0"

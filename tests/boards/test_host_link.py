@@ -160,15 +160,16 @@ def test_reply_frames_are_checked_on_the_host():
         frames.request(frames.IMAGE, 0, bytes(65536))
 
 
-def test_a_reply_longer_than_255_bytes_has_both_length_bytes():
+@pytest.mark.parametrize("nbytes", [300, 1])
+def test_a_reply_longer_than_255_bytes_has_both_length_bytes(nbytes):
     """A 300-byte result (a 2 400-bit word): the reply's length field is 300, both of its
-    bytes (Amaranth's simulator, the transmitter alone)."""
+    bytes; and a 1-byte result (Amaranth's simulator, the transmitter alone)."""
     from amaranth.sim import Simulator
 
     from popcorn.boards.host_link import FrameTransmitter
 
-    dut = FrameTransmitter(2400)
-    word = int.from_bytes(bytes(range(256)) + bytes(range(44)), "little")
+    dut = FrameTransmitter(8 * nbytes)
+    word = int.from_bytes((bytes(range(256)) + bytes(range(44)))[-nbytes:], "little")
     got = bytearray()
 
     async def bench(ctx):
@@ -191,4 +192,5 @@ def test_a_reply_longer_than_255_bytes_has_both_length_bytes():
     sim.add_testbench(bench)
     sim.run()
     status, tag, payload, rest = frames.parse_reply(bytes(got))
-    assert (status, tag, payload, rest) == (frames.OK, 7, word.to_bytes(300, "little"), b"")
+    assert (status, tag, payload, rest) == (frames.OK, 7, word.to_bytes(nbytes, "little"),
+                                            b"")
