@@ -572,9 +572,9 @@ class MatrixVectorActivation(wiring.Component):
         reads bank ``rb``. Both walk the two banks in turn, so ``banks``, the number of
         full banks (a bank is full from its last write to its last fold), is the whole
         state: ``busy`` is ``banks > 0`` and ``i.ready`` is ``banks < 2``, registers (no
-        path from ``o.ready``). Sets ``s1_x`` (the read port's data: fold ``sf`` of the
-        read bank, a cycle after the issue; the read port follows ``advance``, as the
-        stage-1 registers). ``banks`` changes when ``done`` (the read bank's last fold
+        path from ``o.ready``; ``i.ready`` a copy of its own). Sets ``s1_x`` (the read
+        port's data: fold ``sf`` of the read bank, a cycle after the issue; the read port
+        follows ``advance``, as the stage-1 registers). ``banks`` changes when ``done`` (the read bank's last fold
         issued) and when a bank's last word is written."""
         f = self._folding
         w, sf_n = f.gather, f.synapse_folds
@@ -591,6 +591,10 @@ class MatrixVectorActivation(wiring.Component):
         # next value is a function of seven registers and `i.valid` (the bank flags and
         # their bank selects ran 5 LUT4 deep on the ECP5, 7.1 ns)
         one_full, both_full = Signal(name="one_full"), Signal(name="both_full")
+        # ~both_full in a flip-flop of its own for `i.ready`, which fans out into the
+        # producer (digits-mobilenet-pa: both_full placed beside the producer, 7.3 ns of
+        # routing to the bank logic and back)
+        ready = Signal(init=1, name="gather_ready")
         word = Signal(range(per_fold))
         wsf = Signal(range(sf_n))
         # registers: the fold's last word, the bank's last fold and both (compares of the
@@ -603,7 +607,7 @@ class MatrixVectorActivation(wiring.Component):
         fire = self.i.valid & self.i.ready
         m.d.comb += [
             busy.eq(one_full | both_full),
-            self.i.ready.eq(~both_full),
+            self.i.ready.eq(ready),
             rport.addr.eq(Mux(rb, sf + sf_n, sf)),
             wport.addr.eq(Mux(wb, wsf + sf_n, wsf)),
             wport.data.eq(Cat(gathered, self.i.payload)),
@@ -629,9 +633,9 @@ class MatrixVectorActivation(wiring.Component):
             m.d.sync += rb.eq(~rb)
         filled = fire & bank_last
         with m.If(filled & ~done):
-            m.d.sync += [one_full.eq(~one_full), both_full.eq(one_full)]
+            m.d.sync += [one_full.eq(~one_full), both_full.eq(one_full), ready.eq(~one_full)]
         with m.If(done & ~filled):
-            m.d.sync += [one_full.eq(both_full), both_full.eq(0)]
+            m.d.sync += [one_full.eq(both_full), both_full.eq(0), ready.eq(1)]
 
     def _pair_bits(self, m, t, v, name):
         """The bits counted for one base pair (see LinearFolding's table)."""
