@@ -95,7 +95,9 @@ class UARTTransmitter(_UARTComponent):
     """Sends each byte taken from ``i`` as an 8N1 frame on ``tx`` (idle high).
 
     ``divisor`` is clock cycles per bit; a byte occupies ``10 * divisor`` cycles and the
-    next one is taken in the cycle its stop bit ends.
+    next one is taken in the cycle its stop bit ends. ``i.ready`` is a flip-flop (``left ==
+    0`` a cycle ahead: the compare in front of the counters' enables set the UP5K demo's
+    clock at 60 MHz).
     """
 
     i: In(stream.Signature(8))
@@ -106,15 +108,16 @@ class UARTTransmitter(_UARTComponent):
         timer, out = self._timer()
         frame = Signal(10, init=0x3FF)  # stop bit, data LSB first, start bit; shifted out
         left = Signal(range(11))
+        idle = Signal(init=1)           # left == 0
         m.d.comb += self.tx.eq(frame[0])
-        m.d.comb += self.i.ready.eq(left == 0)
-        with m.If(self.i.valid & self.i.ready):
+        m.d.comb += self.i.ready.eq(idle)
+        with m.If(self.i.valid & idle):
             m.d.sync += [frame.eq(Cat(0, self.i.payload, 1)), left.eq(10),
-                         timer.eq(self._divisor - 2)]
-        with m.Elif(left != 0):
+                         timer.eq(self._divisor - 2), idle.eq(0)]
+        with m.Elif(~idle):
             with m.If(out):
                 m.d.sync += [frame.eq(Cat(frame[1:], 1)), left.eq(left - 1),
-                             timer.eq(self._divisor - 2)]
+                             timer.eq(self._divisor - 2), idle.eq(left == 1)]
             with m.Else():
                 m.d.sync += timer.eq(timer - 1)
         return m
