@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..hdl.accelerator import stage_resources
 from ..hdl.estimates import estimate_mva, rom_resources, weight_rom_resources
 from ..hdl.folded import estimate_folded
+from ..hdl.handshake import register_slice_resources
 from ..hwmath import divisors
 from ..mapping.folded import FoldedPlan
 from ..mapping.linear import weight_rom_width
@@ -118,8 +119,10 @@ def estimate_design(plan, board):
     if isinstance(plan, FoldedPlan):
         layers = [{"layer": "all", "kind": "folded engine", **estimate_folded(plan, b.family)}]
     else:
-        layers = [{"layer": stage.layer, "kind": stage.kind, "spram": 0,
-                   **stage_resources(stage, b.family)} for stage in plan.stages]
+        layers = [{"layer": "input", "kind": "register slice", "spram": 0,
+                   **register_slice_resources(plan.in_width, b.family)}]
+        layers += [{"layer": stage.layer, "kind": stage.kind, "spram": 0,
+                    **stage_resources(stage, b.family)} for stage in plan.stages]
     folded = isinstance(plan, FoldedPlan)
     link = estimate_link(family=b.family, in_width=plan.in_width, out_width=plan.out_width,
                          in_words=plan.in_words, flash_words=plan.weight_words if folded else 0)

@@ -36,7 +36,7 @@ from .linear import (MAX_SHORTCUT_BITS, LinearFolding, level_to_base_map, pack_s
 from .stages import (ArgmaxStage, ConcatStage, ConvStage, DenseStage, FlattenStage, PoolStage,
                      ShortcutStage, branch_depths, input_queue_depth, shortcut_depth,
                      stage_summary)
-from .timing import chain_cycles
+from .timing import RegisterSliceTiming, chain_cycles
 
 PREDICTED_IMAGES = 4
 """Images of the free-running run that :attr:`NetworkPlan.cycles_per_image` and
@@ -129,9 +129,10 @@ class NetworkPlan:
     def cycle_model(self, images=PREDICTED_IMAGES):
         """:class:`~popcorn.mapping.timing.ChainCycles` of ``images`` images sent back to
         back into an idle accelerator whose output is always taken (computed once per
-        count)."""
+        count): the accelerator's input register slice, then every stage's blocks."""
         if images not in self._cycles:
-            models = [model for stage in self.stages for model in stage.timing()]
+            models = [RegisterSliceTiming()] + [model for stage in self.stages
+                                                for model in stage.timing()]
             self._cycles[images] = chain_cycles(models, input_words=images * self.in_words,
                                                 output_words=images)
         return self._cycles[images]

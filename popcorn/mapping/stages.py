@@ -29,8 +29,8 @@ from ..golden.window_ref import or_pool, windows
 from ..hwmath import argmax_stages, class_width
 from .linear import LinearFolding, unpack_scores
 from .timing import (ArgmaxTiming, ConcatTiming, EngineTiming, FlattenTiming,
-                     GatherEngineTiming, PoolTiming, QueueTiming, ResidualEngineTiming,
-                     ShortcutTiming, WindowTiming)
+                     GatherEngineTiming, PoolTiming, QueueTiming, RegisterSliceTiming,
+                     ResidualEngineTiming, ShortcutTiming, WindowTiming)
 
 __all__ = ["ConvStage", "DenseStage", "PoolStage", "FlattenStage", "ArgmaxStage",
            "ShortcutStage", "ConcatStage", "unpack_pixels", "engine_stages",
@@ -138,7 +138,9 @@ def shortcut_depth(main, side=None):
 
 
 def _queue(stage):
-    return [QueueTiming(depth=stage.queue)] if stage.queue else []
+    """The stage's input queue and the register slice behind it
+    (:func:`popcorn.hdl.accelerator.stage_blocks`)."""
+    return [QueueTiming(depth=stage.queue), RegisterSliceTiming()] if stage.queue else []
 
 
 def _engine_timing(folding):

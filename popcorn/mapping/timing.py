@@ -23,7 +23,8 @@ network are not simply the slowest block's. The per-block formulas (the window's
 
 __all__ = ["WindowTiming", "PoolTiming", "FlattenTiming", "EngineTiming",
            "GatherEngineTiming", "ResidualEngineTiming", "ArgmaxTiming", "QueueTiming",
-           "ShortcutTiming", "ConcatTiming", "chain_cycles", "ChainCycles"]
+           "RegisterSliceTiming", "ShortcutTiming", "ConcatTiming", "chain_cycles",
+           "ChainCycles"]
 
 from dataclasses import dataclass
 
@@ -362,6 +363,26 @@ class QueueTiming:
             self.out_valid = True
         elif out_ready:
             self.out_valid = False
+
+
+class RegisterSliceTiming:
+    """:class:`popcorn.hdl.handshake.RegisterSlice`: ``i.ready`` is "the skid register is
+    empty" (no path from ``o.ready``); a word is offered the cycle after its handshake; a
+    word taken while ``o`` stalls waits in the skid register and leaves first."""
+
+    def __init__(self):
+        self.out_valid = False
+        self.skid = False
+
+    def in_ready(self, out_ready):
+        return not self.skid
+
+    def clock(self, in_valid, out_ready):
+        if out_ready or not self.out_valid:
+            self.out_valid = self.skid or in_valid
+            self.skid = False
+        elif in_valid and not self.skid:
+            self.skid = True
 
 
 @dataclass(frozen=True)

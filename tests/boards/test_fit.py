@@ -12,6 +12,7 @@ from popcorn.boards.fit import (LINK_FACTORS, DesignTooLarge, check_fit, estimat
                                 estimate_link)
 from popcorn.examples import load_example
 from popcorn.hdl.estimates import estimate_argmax, estimate_mva
+from popcorn.hdl.handshake import RegisterSlice, register_slice_resources
 from popcorn.hdl.pool import MaxPool
 from popcorn.hdl.queue import Queue
 from popcorn.hdl.window import SlidingWindow
@@ -27,9 +28,11 @@ def test_estimate_is_the_sum_of_the_blocks(network):
     plan = map_network(network, target_cycles=256)
     est = estimate_design(plan, "ulx3s-85f")
     assert [(layer["layer"], layer["kind"]) for layer in est.layers] == \
-        [(1, "dense"), (4, "dense"), (7, "dense"), (9, "argmax"), ("link", "host link")]
+        [("input", "register slice"), (1, "dense"), (4, "dense"), (7, "dense"),
+         (9, "argmax"), ("link", "host link")]
     assert plan.foldings[0].gather == 5                     # the first engine gathers pixels
-    parts = [estimate_mva(f, "ecp5") for f in plan.foldings]
+    parts = [register_slice_resources(plan.in_width, "ecp5")]
+    parts += [estimate_mva(f, "ecp5") for f in plan.foldings]
     parts.append(estimate_argmax(classes=10, width=plan.score_width, family="ecp5"))
     parts.append(dict(estimate_link(family="ecp5", in_width=plan.in_width,
                                     out_width=plan.out_width, in_words=plan.in_words),
@@ -49,13 +52,15 @@ def test_conv_estimate_counts_window_pool_and_flatten():
     conv, pool = plan.stages[0], plan.stages[1]
     window = SlidingWindow(height=8, width=8, channels=conv.in_width, kernel=3, padding=1)
     expect = [window.resources(), estimate_mva(conv.folding, "ice40")]
-    assert est.layers[0]["lut4"] == sum(p["lut4"] for p in expect)
-    assert est.layers[0]["ff"] == sum(p["ff"] for p in expect)
+    assert est.layers[0]["layer"] == "input"                # the input's register slice
+    assert est.layers[1]["lut4"] == sum(p["lut4"] for p in expect)
+    assert est.layers[1]["ff"] == sum(p["ff"] for p in expect)
     pooled = MaxPool(height=8, width=8, channels=pool.in_width, kernel=2).resources()
     queue = Queue(width=pool.in_width, depth=pool.queue).resources()
+    queue_out = RegisterSlice(pool.in_width).resources()   # the slice behind the queue
     assert pool.queue == 16                                # two rows of the 8x8 map
-    assert est.layers[1]["ff"] == pooled["ff"] + queue["ff"]
-    assert est.layers[1]["lut4"] == pooled["lut4"] + queue["lut4"] + \
+    assert est.layers[2]["ff"] == pooled["ff"] + queue["ff"] + queue_out["ff"]
+    assert est.layers[2]["lut4"] == pooled["lut4"] + queue["lut4"] + queue_out["lut4"] + \
         pool.channels * pool.bits                          # one LUT4 per one-hot piece
 
 

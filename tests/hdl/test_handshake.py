@@ -1,10 +1,14 @@
-"""RegisterSlice: every word through, in order, under random stalls; registered both ways."""
+"""RegisterSlice: every word through, in order, under random stalls; registered both ways;
+its cycle model and its resource estimate."""
 
 import random
 
+import pytest
 from amaranth.sim import Simulator
 
-from popcorn.hdl.handshake import RegisterSlice
+from popcorn.hdl.handshake import RegisterSlice, register_slice_resources
+from popcorn.hdl.synth import synth_stat
+from popcorn.mapping.timing import RegisterSliceTiming
 
 
 def run_slice(words, *, p_valid, p_ready, seed):
@@ -60,3 +64,38 @@ def test_register_slice_passes_a_word_a_cycle_one_cycle_late():
     words = list(range(50))
     out, latencies = run_slice(words, p_valid=1.0, p_ready=1.0, seed=0)
     assert out == words and set(latencies) == {1}
+
+
+def test_the_cycle_model_offers_and_takes_as_the_slice_does():
+    """RegisterSliceTiming's ``in_ready`` and ``out_valid`` equal the slice's ``i.ready`` and
+    ``o.valid`` in every cycle of a random run (random ``i.valid`` and ``o.ready``)."""
+    rng = random.Random(7)
+    dut, model = RegisterSlice(4), RegisterSliceTiming()
+    mismatches = []
+
+    async def bench(ctx):
+        for cycle in range(600):
+            valid, ready = rng.random() < 0.6, rng.random() < 0.5
+            ctx.set(dut.i.valid, valid)
+            ctx.set(dut.o.ready, ready)
+            got = (ctx.get(dut.i.ready), ctx.get(dut.o.valid))
+            if got != (int(model.in_ready(ready)), int(model.out_valid)):
+                mismatches.append((cycle, got))
+            model.clock(valid, ready)
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert mismatches == []
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+def test_register_slice_resources_are_yosys_counts(family, tmp_path):
+    for width in (3, 24):
+        got = synth_stat(RegisterSlice(width), family=family, build_dir=tmp_path / str(width))
+        assert {"lut4": got.lut4, "ff": got.ff} == \
+            {k: v for k, v in register_slice_resources(width, family).items()
+             if k in ("lut4", "ff")}
