@@ -303,10 +303,10 @@ class FrameTransmitter(wiring.Component):
         m.d.comb += [
             self.verdict.ready.eq(fsm.ongoing("idle")),
             self.result.ready.eq(fsm.ongoing("drop") | fsm.ongoing("release")),
-            # (result.valid is high in every reachable payload cycle; the induction needs it)
             # (settled[2] implies a sending state: it is set there only, and cleared by
-            # every send, the only way out of one)
-            self.o.valid.eq(settled[2] & (~fsm.ongoing("payload") | self.result.valid)),
+            # every send, the only way out of one; result.valid is high in every payload
+            # cycle: the word is taken only in `release`)
+            self.o.valid.eq(settled[2]),
             self.o.payload.eq(byte),
             crc.start.eq(fsm.ongoing("status")), crc.valid.eq(sent & counted)]
         return m
