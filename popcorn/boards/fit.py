@@ -195,12 +195,12 @@ def _logic_advice(slowest):
 
 
 LINK_FACTORS = {
-    "ice40": {"plain": {"lut4": {"one": 503.58, "in_bytes": 0.27, "out_bytes": 8.96},
-                        "ff": {"one": 374.59, "in_bytes": 8.98, "out_bytes": 2.87}},
-              "flash": {"lut4": {"one": 88.88, "bits": 1.04}, "ff": {"one": 36.4, "bits": 1.0}}},
-    "ecp5": {"plain": {"lut4": {"one": 452.17, "in_bytes": -0.18, "out_bytes": 9.31},
-                       "ff": {"one": 278.59, "in_bytes": 8.98, "out_bytes": 2.87}},
-             "flash": {"lut4": {"one": 90.0, "bits": 3.0}, "ff": {"one": 36.4, "bits": 1.0}}},
+    "ice40": {"plain": {"lut4": {"one": 503.34, "in_bytes": -0.34, "out_bytes": 8.97},
+                        "ff": {"one": 376.59, "in_bytes": 8.98, "out_bytes": 2.87}},
+              "flash": {"lut4": {"one": 97.96, "bits": 0.68}, "ff": {"one": 36.4, "bits": 1.0}}},
+    "ecp5": {"plain": {"lut4": {"one": 453.5, "in_bytes": 0.26, "out_bytes": 9.11},
+                       "ff": {"one": 280.59, "in_bytes": 8.98, "out_bytes": 2.87}},
+             "flash": {"lut4": {"one": 102.8, "bits": 2.4}, "ff": {"one": 36.4, "bits": 1.0}}},
 }
 """LUT4 and flip-flops per feature of :func:`link_features`, fitted by
 ``benchmarks/sweep_link.py --fit`` (``reports/blocks/link_estimates.md``)."""
