@@ -385,7 +385,7 @@ def mva_features(folding, family="ice40"):
         feats["arith"] += pe * width                       # + offset
     else:
         if f.synapse_folds > 1:
-            # the accumulators: an adder of the count's width and the first fold's clear
+            # the accumulators: an adder of the count's width and the clear after the last fold
             # (on ECP5 wider than 4 bits a CCU2C chain, window.ecp5_chain)
             from .window import ecp5_chain
             feats["acc"] += pe * mn * (pc_w + (ecp5_chain(pc_w) if family == "ecp5" else 0))
@@ -488,7 +488,7 @@ def mva_features(folding, family="ice40"):
         feats["ff"] += f.in_width + f.fold_width
     # (the staging register's lowest lane group is never read: it is shifted out); the
     # flags of every stage, and with a weight stage its weight word and activations
-    flags = 6 + (f.neuron_folds - 1).bit_length() + (f.classes - 1).bit_length()
+    flags = 5 + (f.neuron_folds - 1).bit_length() + (f.classes - 1).bit_length()
     feats["ff"] += 2 * f.out_width - lane_group + counters \
         + flags * (1 + f.pipeline + f.weight_stage) \
         + f.weight_stage * (pe * m_ * simd * (not _word_register_in_block(f, family))
