@@ -116,7 +116,7 @@ enable from one copy of an engine's registered stall: one flip-flop drove 2 058 
 enables in digits-mobilenet-pa's second engine on the ECP5, 9.6 ns of routing."""
 FEW_TREE_BITS = 256
 """Tree input bits (SIMD per tree, summed over the engine's trees) up to which
-``pipeline="auto"`` spends a register stage more on three-level segments
+``pipeline="auto"`` spends a register stage more on three-level trees
 (:attr:`LinearFolding.auto_pipeline`)."""
 COMPRESSOR_GROUP = 3
 PRODUCT_LEVELS = 1
@@ -571,13 +571,14 @@ class LinearFolding:
     @property
     def auto_pipeline(self):
         """The register stages ``pipeline="auto"`` gives the popcount tree: one per two of
-        its :attr:`tree_levels`; rounded up from three levels where the engine's trees are
-        at most :data:`FEW_TREE_BITS` bits in all (a segment of three LUT4 levels and a carry
-        chain set the UP5K demo's clock at 60 MHz, 53.5 MHz; the extra register keeps
-        Yosys from merging a tree's levels, so many trees pay for it: LeNet-PA's first
-        engine, 128 trees of 9 bits, grew by 1 200 LUT4 on the ECP5)."""
+        its :attr:`tree_levels`, rounded up (no segment of three levels: the UP5K demo's
+        engine 1 ran act -> 3 LUT4 + carry, 18.7 ns; digits-mobilenet-pa's 36-bit trees
+        a block RAM read -> 3 levels, 7.8 ns on the ECP5) but for three-level trees of
+        more than :data:`FEW_TREE_BITS` bits in all: a register inside a 9-bit tree keeps
+        Yosys from merging its levels (LeNet-PA's first engine, 128 trees of 9 bits, grew
+        by 1 200 LUT4 on the ECP5)."""
         levels = self.tree_levels
-        if levels > 2 and self.popcount_trees * self.simd <= FEW_TREE_BITS:
+        if levels >= 5 or (levels == 3 and self.popcount_trees * self.simd <= FEW_TREE_BITS):
             return (levels + 1) // 2
         return levels // 2
 
