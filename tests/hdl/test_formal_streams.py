@@ -57,8 +57,9 @@ SEQUENCE_SIZES = (4, 2)
 classes, the argmax."""
 CAPACITY = 13
 """The most images :data:`SEQUENCE_SIZES`' one-layer accelerator holds, taken and not yet
-answered: an upper bound by the sequence proof, and reached (the bounded check refutes a
-bound of one fewer). 8 before the argmax registered its compares apart, a stage more; 9
+answered: a bound in every 16-cycle trace from reset (the bounded sequence check; the
+unbounded PDR proof has not been re-run to the end since the input slice), and reached (the
+bounded check refutes a bound of one fewer). 8 before the argmax registered its compares apart, a stage more; 9
 before the product stages added pairs, two stages more for its 3 gated multiples; 11
 before the input register slice (two words)."""
 
