@@ -1,7 +1,7 @@
 """Whole-network estimates against nextpnr's placed counts: every shipped example on the
 boards `make examples` builds it for, and held-out networks nobody fitted anything on.
 
-    python benchmarks/estimate_check.py [--only SUBSTRING] [--label L]
+    python benchmarks/estimate_check.py [--only CASE] [--label L]
 
 Each case is ``popcorn build NETWORK --board B --steps estimate,bitstream`` (no images
 needed, no simulation): the estimate step's whole-design totals (``steps/estimate.json``)
@@ -136,16 +136,20 @@ def markdown(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=None, help="the cases whose name contains this")
+    parser.add_argument("--only", default=None,
+                        help="the case of this name (\"lenet-pa ulx3s-85f\"), or else the "
+                             "cases whose name contains it")
     parser.add_argument("--build-dir", default="build/estimate_check", type=Path)
     parser.add_argument("--out", default="reports/perf", type=Path)
     add_label_option(parser)
     args = parser.parse_args()
     label = label_of(args)
     rows = saved_rows(args.out, "estimate_check")
-    for name, build_args, held_out in cases(args.build_dir):
-        if args.only and args.only not in name:
-            continue
+    chosen = cases(args.build_dir)
+    if args.only:
+        chosen = [c for c in chosen if c[0] == args.only] or \
+            [c for c in chosen if args.only in c[0]]
+    for name, build_args, held_out in chosen:
         row = {"code": label, "held_out": held_out, **run_case(name, build_args,
                                                                 args.build_dir)}
         print(json.dumps(row), flush=True)
