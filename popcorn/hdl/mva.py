@@ -433,7 +433,6 @@ class MatrixVectorActivation(wiring.Component):
         offset_data, offset_side = record_data, side
         if f.compare_stage:
             restage("s3")
-        compare_data, compare_side = record_data, side
         if f.level_stage:
             restage("s4", flags_only=True)
         if f.cycles_per_vector > 1:
@@ -492,14 +491,14 @@ class MatrixVectorActivation(wiring.Component):
             levels = Signal(f.levels, name=f"levels{p}")
             tables = len(f.tables)
             lane_pattern = None if f.shortcut is None else \
-                compare_side.word_select(p, f.shortcut_bits)
+                side.word_select(p, f.shortcut_bits)
             for k in range(f.levels):
                 # one chain Y >= T' (T' = T + 1 for [Y <= T]); on counts T' is unsigned,
                 # as wide as P (LinearFolding.channel_fields); with a shortcut, the table
                 # of the lane's pattern
-                modes = [field(p, "mode", s * f.levels + k, compare_data).as_unsigned()
+                modes = [field(p, "mode", s * f.levels + k).as_unsigned()
                          for s in range(tables)]
-                thresholds = [field(p, "threshold", s * f.levels + k, compare_data)
+                thresholds = [field(p, "threshold", s * f.levels + k)
                               for s in range(tables)]
                 if f.compares_counts:
                     thresholds = [t.as_unsigned() for t in thresholds]
