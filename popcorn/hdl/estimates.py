@@ -259,7 +259,7 @@ def _word_register_in_block(f, family):
     straight from the block (not ternary-decoded), which the bitstream build packs
     (:mod:`popcorn.boards.ecp5_outreg`)."""
     from ..mapping.linear import DEEP_ROM
-    return family == "ecp5" and f.weight_memory == "block" and f.weight_code != "ternary" \
+    return family == "ecp5" and f.weight_memory == "block" and f.weight_code == "plain" \
         and f.neuron_folds * f.synapse_folds <= DEEP_ROM
 
 
@@ -276,8 +276,16 @@ def _product_luts(count_width, a):
 
 def weight_rom_resources(folding, family="ice40"):
     """:func:`rom_resources` of ``folding``'s weight ROM (NF*SF words of its bits, placed
-    as its ``weight_memory`` says)."""
+    as its ``weight_memory`` says), or the sum over its count tables (a read port per
+    activation base)."""
     f = folding
+    if f.weight_code == "tables":
+        total = {"lut4": 0, "ff": 0, "ebr": 0}
+        for bits in f.count_tables():
+            rom = rom_resources(bits.shape[1], len(bits), read_ports=f.act_bases,
+                                family=family, bits=bits, style=f.weight_memory)
+            total = {key: total[key] + rom[key] for key in total}
+        return total
     return rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,
                          family=family, bits=f.weight_rom_bits(), style=f.weight_memory)
 
@@ -323,18 +331,23 @@ def mva_features(folding, family="ice40"):
     folds = f.neuron_folds * f.synapse_folds
     selection = f.count_selection()
 
-    def trees_of(widths, raw=1.0):
+    def trees_of(widths, raw=1.0, group=COMPRESSOR_GROUP):
         """LUT4 units and FF of trees over ``widths`` bits: as many register stages as a
         tree has levels (up to ``pipeline``), delay registers for the rest."""
         luts, ff = 0.0, 0
         for width in filter(None, widths):
-            stages = min(f.pipeline, tree_levels(width, COMPRESSOR_GROUP))
-            tree = tree_features(width, COMPRESSOR_GROUP, stages, raw_per_bit=raw)
+            stages = min(f.pipeline, tree_levels(width, group))
+            tree = tree_features(width, group, stages, raw_per_bit=raw)
             luts += _lut(tree, family)
             ff += tree["ff"] - stages + (f.pipeline - stages) * width.bit_length()
         return luts, ff
 
-    if selection is not None:
+    if f.weight_code == "tables":
+        # count tables: the first level is their read, the trees only add the counts
+        luts, ff = trees_of([f.tree_width] * f.popcount_trees, 0.0, f.tree_group)
+        feats["trees"] = luts
+        feats["ff"] += ff
+    elif selection is not None:
         # selected counts: a tree per lane and pair over its selected elements, with pm1
         # weights one tree of every element per activation base and the two adders of
         # offset + 2S - X per pair
@@ -492,7 +505,9 @@ def mva_features(folding, family="ice40"):
     feats["ff"] += 2 * f.out_width - lane_group + counters \
         + flags * (1 + f.pipeline + f.weight_stage) \
         + f.weight_stage * (pe * m_ * simd * (not _word_register_in_block(f, family))
-                            + f.fold_width)
+                            + f.fold_width) * (f.weight_code != "tables") \
+        + (f.weight_code == "tables") * max(0, (f.neuron_folds * f.synapse_folds - 1)
+                                            .bit_length())
     if f.product_stages:
         # the partial sums of A P per lane of every product stage, and in each what the
         # record still holds for the stages after it (C', and the thresholds and modes of

@@ -4,6 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..golden.binary import pack_words
 from ..hwmath import tree_levels
 from ..mapping.linear import (COMPRESSOR_GROUP, PRODUCT_LEVELS, TERNARY_BITS, TERNARY_GROUP,
                               LinearFolding, csd_digits, ternary_table)
@@ -90,9 +91,10 @@ class MatrixVectorActivation(wiring.Component):
         depth = f.pipeline
         width = f.score_width
         pairs = [(i, j) for i in range(m_) for j in range(n_)]
+        tables = f.weight_code == "tables"
         m = Module()
 
-        if not f.weight_constants:
+        if not f.weight_constants and not tables:
             m.submodules.weights = wrom = memory.Memory(
                 shape=f.weight_rom_width, depth=nf_n * sf_n, init=[],
                 attrs=None if f.weight_memory == "auto" else {"rom_style": f.weight_memory})
@@ -149,15 +151,17 @@ class MatrixVectorActivation(wiring.Component):
                 with m.Else():
                     m.d.sync += [left.eq(left - 1), last_fold.eq(left_one),
                                  left_one.eq(left == 2)]
-        if f.weight_constants:
-            # The fold's word as constants picked by the registered fold address: Yosys
-            # folds the pick and the XNOR/AND into the popcount trees' first LUTs.
+        if f.weight_constants or tables:
+            # the fold address registered: constants picked by it (Yosys folds the pick
+            # and the XNOR/AND into the popcount trees' first LUTs), or the count tables'
+            # address with the fold's activations
             s1_addr = Signal.like(addr, name="s1_addr", reset_less=True)
             with m.If(advance):
                 m.d.sync += s1_addr.eq(addr)
+        if f.weight_constants:
             weight_word = _select([Const(w, f.weight_rom_width) for w in f.weight_rom()],
                                   s1_addr)
-        else:
+        elif not tables:
             m.d.comb += [wport.addr.eq(addr), wport.en.eq(advance)]
             weight_word = wport.data
         s1_x = Signal(simd * n_, reset_less=True)       # (with gather: the buffer's read)
@@ -228,16 +232,21 @@ class MatrixVectorActivation(wiring.Component):
         if f.weight_stage:
             # A ROM deeper than one block RAM is read through a multiplexer of its rows, a
             # ternary-coded one through its decoders: the word, the fold's activations and
-            # the flags are registered once more.
+            # the flags are registered once more. Count tables are read in this stage.
             staged = {key: Signal.like(value, name=f"s1w_{key}") for key, value in s1.items()}
-            staged_x = Signal.like(s1_x, name="s1w_x")      # (reset-less, as s1_x)
-            # no reset: on the ECP5 it becomes the DP16KD's output register
-            # (popcorn.boards.ecp5_outreg)
-            staged_word = Signal.like(weight_word, name="s1w_weights", reset_less=True)
             with m.If(advance):
                 m.d.sync += [staged[key].eq(value) for key, value in s1.items()]
-                m.d.sync += [staged_x.eq(s1_x), staged_word.eq(weight_word)]
-            s1, s1_x, weight_word = staged, staged_x, staged_word
+            if tables:
+                table_counts = self._read_tables(m, s1_x, s1_addr, advance)
+            else:
+                staged_x = Signal.like(s1_x, name="s1w_x")      # (reset-less, as s1_x)
+                # no reset: on the ECP5 it becomes the DP16KD's output register
+                # (popcorn.boards.ecp5_outreg)
+                staged_word = Signal.like(weight_word, name="s1w_weights", reset_less=True)
+                with m.If(advance):
+                    m.d.sync += [staged_x.eq(s1_x), staged_word.eq(weight_word)]
+                s1_x, weight_word = staged_x, staged_word
+            s1 = staged
             nf_chain.append(s1["nf"])
 
         # Stages 2 .. 1+pipeline: inside the popcount trees; flags delayed alike.
@@ -262,18 +271,23 @@ class MatrixVectorActivation(wiring.Component):
             m.d.sync += acc.eq(Mux(a_valid & ~a_last, total, 0))
 
         def count(bits, name, enable=advance):
-            """The popcount of ``bits`` (a value, or a list of 1-bit values) ``depth``
-            register stages later, its registers enabled by ``enable``: a tree over
-            ``f.tree_width`` bits has exactly that many, a smaller one (a selected count)
-            as many as its levels allow and delay registers after them."""
+            """The popcount of ``bits`` (a value, or a list of 1-bit values; or the count
+            tables' reads, ``(count, elements)`` per table) ``depth`` register stages later,
+            its registers enabled by ``enable``: a tree over ``f.tree_width`` bits has
+            exactly that many, a smaller one (a selected count) as many as its levels
+            allow and delay registers after them."""
             if not isinstance(bits, list):
                 bits = [bits[k] for k in range(len(bits))]
             if not bits:
                 return Const(0, 1)
-            if depth == 0:
+            if tables:
+                width, group = f.tree_width, f.tree_group
+            elif depth == 0:
                 return popcount_tree(Cat(*bits))    # the combinational adder tree
-            stages = min(depth, tree_levels(len(bits), COMPRESSOR_GROUP))
-            plan = tree_plan(len(bits), COMPRESSOR_GROUP, stages, max_width=1 << 20)
+            else:
+                width, group = len(bits), COMPRESSOR_GROUP
+            stages = min(depth, tree_levels(width, group))
+            plan = tree_plan(width, group, stages, max_width=1 << 20)
             value, _ = build_tree(m, bits, plan, [enable] * stages, name=name)
             for d in range(depth - stages):
                 delayed = Signal.like(value, name=f"{name}_delay{d}", reset_less=True)
@@ -289,6 +303,9 @@ class MatrixVectorActivation(wiring.Component):
             """P of lane p's pair (i, j): the XNOR/AND bits counted, or the selected form
             (``LinearFolding.count_selection``)."""
             enable = tree_advance(p, pairs.index((i, j)))
+            if tables:
+                return count([(data.word_select(p * m_ + i, k.bit_length()), k)
+                              for data, k in table_counts[j]], f"pc{p}_{i}_{j}", enable)
             if selection is None:
                 bits = self._pair_bits(m, weights[i], acts[j], f"bits{p}_{i}_{j}")
                 return count(bits, f"pc{p}_{i}_{j}", enable)
@@ -304,7 +321,7 @@ class MatrixVectorActivation(wiring.Component):
 
         # Activation bases of this fold, base j as `simd` contiguous bits.
         acts = []
-        for j in range(n_):
+        for j in range(n_ if not tables else 0):
             v = Signal(simd, name=f"act{j}")
             m.d.comb += v.eq(Cat(s1_x[k * n_ + j] for k in range(simd)))
             acts.append(v)
@@ -326,7 +343,7 @@ class MatrixVectorActivation(wiring.Component):
         s2_count = {}                # parallel: P per lane and pair; serial: partial Y
         for p in range(pe):
             weights = []
-            for i in range(m_):
+            for i in range(m_ if not tables else 0):
                 t = Signal(simd, name=f"w{p}_{i}")
                 m.d.comb += t.eq(weight_word.word_select(p * m_ + i, simd))
                 weights.append(t)
@@ -642,6 +659,28 @@ class MatrixVectorActivation(wiring.Component):
             m.d.sync += [one_full.eq(~one_full), both_full.eq(one_full), ready.eq(~one_full)]
         with m.If(done & ~filled):
             m.d.sync += [one_full.eq(both_full), both_full.eq(0), ready.eq(1)]
+
+    def _read_tables(self, m, x, fold, enable):
+        """The count tables' reads (``LinearFolding.count_tables``), per activation base j
+        a list of ``(data, elements)`` per table: table g read through a port of its own
+        per base at ``fold * 2**k`` plus the group's bits of base j in ``x`` (element-major,
+        as the stream word), ``enable`` its read enable; the data one cycle later."""
+        f = self._folding
+        n_, k = f.act_bases, f.table_group
+        reads = [[] for _ in range(n_)]
+        for g, bits in enumerate(f.count_tables()):
+            elements = range(g * k, min(f.simd, (g + 1) * k))
+            mem = memory.Memory(shape=bits.shape[1], depth=len(bits), init=[],
+                                attrs=None if f.weight_memory == "auto"
+                                else {"rom_style": f.weight_memory})
+            m.submodules[f"table{g}"] = mem
+            meminit.fill(mem, pack_words(bits))
+            for j in range(n_):
+                port = mem.read_port()
+                m.d.comb += [port.addr.eq(Cat(*(x[e * n_ + j] for e in elements), fold)),
+                             port.en.eq(enable)]
+                reads[j].append((port.data, len(elements)))
+        return reads
 
     def _pair_bits(self, m, t, v, name):
         """The bits counted for one base pair (see LinearFolding's table)."""

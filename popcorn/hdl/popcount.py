@@ -115,7 +115,7 @@ def tree_plan(width, group, pipeline, *, max_width=MAX_WIDTH, carry_in=False):
     7, 7 + 7 + 1 = 15, ...), where a plain tree's 3 + 3 = 6 wastes a code in every adder.
     """
     _check_int(width, "popcount width", minimum=1, maximum=max_width)
-    _check_int(group, "compressor group", minimum=1, maximum=4)
+    _check_int(group, "compressor group", minimum=1, maximum=8)
     _check_int(pipeline, "pipeline depth", minimum=0)
     if carry_in:
         levels = 1 + (ceil((width + 1) / (group + 1)) - 1).bit_length()
@@ -162,7 +162,9 @@ def build_tree(m, bits, plan, enables, *, name="pc", carry_fn=None):
     """Emit the popcount tree of ``bits`` into module ``m``.
 
     ``bits`` is a list of 1-bit ``Value`` (any logic in front of them, e.g. an XNOR, ends
-    up inside the compressor LUTs).
+    up inside the compressor LUTs), or the compressor level's outputs given: a list of
+    ``(count, maxval)``, one per group of ``plan.group`` bits (the last group may be
+    smaller), e.g. the counts read from a table (no carry-ins then).
     ``enables[s]`` is the clock enable of register stage ``s`` (``len == plan.pipeline``).
     With ``plan.carry_in`` the entries of ``bits`` left over by the compressors
     (``bits[plan.group * plan.leaves:]``) are the adders' carry-ins: each is registered as
@@ -199,14 +201,18 @@ def build_tree(m, bits, plan, enables, *, name="pc", carry_fn=None):
         return nodes, spare
 
     # Level 1: compressors.
-    cut = plan.group * plan.leaves
-    spare = [(bit, 1) for bit in bits[cut:]]
-    nodes = []
-    for n in range(0, min(cut, len(bits)), plan.group):
-        grp = bits[n:n + plan.group]
-        count = Signal(len(grp).bit_length(), name=f"{name}_c{n // plan.group}")
-        m.d.comb += count.eq(Cat(*_count_bits(grp)))
-        nodes.append((count, len(grp)))
+    if bits and isinstance(bits[0], tuple):
+        assert len(bits) == plan.leaves and not plan.carry_in
+        nodes, spare = list(bits), []
+    else:
+        cut = plan.group * plan.leaves
+        spare = [(bit, 1) for bit in bits[cut:]]
+        nodes = []
+        for n in range(0, min(cut, len(bits)), plan.group):
+            grp = bits[n:n + plan.group]
+            count = Signal(len(grp).bit_length(), name=f"{name}_c{n // plan.group}")
+            m.d.comb += count.eq(Cat(*_count_bits(grp)))
+            nodes.append((count, len(grp)))
     level = 1
     nodes, spare = register_all(nodes, spare, level)
     # Adder levels: pair neighbours (plus a carry-in while spare bits last); an odd one
@@ -272,9 +278,10 @@ class Popcount(wiring.Component):
         (1 compressor level + ``ceil(log2(ceil(N / group)))`` adder levels) a register
         follows levels ``ceil(j*L/d)``, ``j = 1..d``; the last register is the output.
     group : int
-        Bits per compressor group, 1 to 4 (default 3: a full adder, two LUT3s per three
-        bits). Each group's count is Boolean logic of the group's bits, one LUT4 per
-        count bit.
+        Bits per compressor group, 1 to 8 (default 3: a full adder, two LUT3s per three
+        bits). Each group's count is Boolean logic of the group's bits, up to 4 bits one
+        LUT4 per count bit (groups up to 8 bits are for table counts,
+        ``LinearFolding.weight_code="tables"``).
 
     Ports
     -----

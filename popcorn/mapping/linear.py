@@ -102,7 +102,7 @@ BASES = ("parallel", "serial")
 EMIT = ("bases", "levels")
 MULTIPLY = ("shift-add", "dsp")
 WEIGHT_MEMORY = ("auto", "block", "logic")
-WEIGHT_CODES = ("plain", "ternary")
+WEIGHT_CODES = ("plain", "ternary", "tables")
 TERNARY_GROUP = 3
 """Elements per code of a ``weight_code="ternary"`` ROM: their 3**3 = 27 weight pairs in
 :data:`TERNARY_BITS` bits."""
@@ -128,6 +128,14 @@ ECP5: 17 cells, 73 MHz through a gate and four levels; groups of four terms (two
 became two or three carry chains with LUT4 between them on the ECP5, 7.6-7.9 ns
 (mnist-cnn-pa 131 MHz, mnist-cnn-abc 126 MHz); one level is a chain, about 4 ns."""
 CONSTANT_ROM = 2
+TABLE_WORDS = 512
+"""Words of one count table (``weight_code="tables"``) at most: one DP16KD at its widest
+(512 x 36), two iCE40 EBR (256 x 16)."""
+TABLE_WORD_BITS = 36
+"""Bits of the block RAM word the folding choice fills with table counts
+(:func:`table_blocks`): the DP16KD's widest."""
+MAX_TABLE_GROUP = 7
+"""Most elements a count table covers (their count in 3 bits)."""
 """Most weight words (NF*SF) an engine holds as constants picked by its fold address."""
 MAX_SHORTCUT_BITS = 4
 """Most shortcut bits per channel of a residual engine (``LinearFolding.shortcut``): its
@@ -213,7 +221,12 @@ class LinearFolding:
         element (a ternary weight {-1, 0, +1} as two {0, 1} bases: FINN's w2 networks), the
         ROM holds each lane's element pairs three at a time as one 5-bit base-3 code
         (:func:`ternary_codes`), 5/6 of the bits, and the engine decodes them after the
-        read (:func:`ternary_table`).
+        read (:func:`ternary_table`); or ``"tables"`` (parallel base pairs, NF*SF <=
+        TABLE_WORDS/4): no XNOR/AND in logic, the weights become *count tables*
+        (:meth:`count_tables`), one per group of :attr:`table_group` elements of a fold,
+        addressed by the fold and the group's activation bits of a base and holding every
+        lane's and weight base's count of the group: a block RAM does the XNOR/AND and the
+        compressor level of the popcount trees, whose adders then sum the groups' counts.
     borders : keyword, None (default) or the
         :class:`~popcorn.golden.borders.BorderCorrection` of a convolution padded with the
         value 0 (``padding_fill="zero"`` on ``pm1`` activations): Y gains a correction that
@@ -309,6 +322,8 @@ class LinearFolding:
                              f"bases never both 1 at an element (a ternary weight); this "
                              f"layer has {self.weight_bases} base(s)"
                              + ("" if self.weight_bases != 2 else " set together"))
+        if self.weight_code == "tables":
+            self._check_tables()
         if not isinstance(self.pipeline, (int, np.integer)) or isinstance(self.pipeline, bool) \
                 or self.pipeline < 0:
             raise TypeError(f"pipeline must be a non-negative integer, not {self.pipeline!r}")
@@ -333,6 +348,18 @@ class LinearFolding:
                                      f"{int(t[c, k])} does not fit the {self.score_width}-bit "
                                      f"pre-activation [{lo}, {hi}]; a comparator no Y can "
                                      f"reach should be a constant (direction 0)")
+
+    def _check_tables(self):
+        lin, folds = self.linear, self.neuron_folds * self.synapse_folds
+        if self.pairs_per_fold > 1:
+            raise ValueError(f"layer {lin.layer}: count tables (weight_code = 'tables') "
+                             f"need parallel bases; this engine walks its "
+                             f"{self.pairs_per_fold} base pairs in turn")
+        if self.table_group < 2:
+            raise ValueError(f"layer {lin.layer}: count tables (weight_code = 'tables') "
+                             f"need at most {TABLE_WORDS // 4} weight words (NF*SF) to "
+                             f"count 2 elements a table; this folding has {folds}; "
+                             f"choose more lanes or a wider SIMD")
 
     def _check_shortcut(self):
         lin, tables = self.linear, self.shortcut
@@ -506,7 +533,7 @@ class LinearFolding:
         most :data:`CONSTANT_ROM` words (NF*SF) and ``weight_memory`` not ``"block"``
         (see the module docstring's ``weight_memory``)."""
         return self.neuron_folds * self.synapse_folds <= CONSTANT_ROM \
-            and self.weight_memory != "block"
+            and self.weight_memory != "block" and self.weight_code != "tables"
 
     def count_selection(self):
         """How a one-fold engine (NF*SF = 1, constant weights, parallel base pairs) counts
@@ -556,9 +583,11 @@ class LinearFolding:
         or placed in block RAM (``weight_memory="block"``: a DP16KD's clock-to-output
         took 13.3 ns with the tree after it in the digits demo on the ECP5), or
         ternary-coded (``weight_code="ternary"``: the decoders' LUT level sits before the
-        register, not in the path through the trees). Else 0."""
+        register, not in the path through the trees); with count tables
+        (``weight_code="tables"``) always: the tables are read with the registered fold
+        and activations, their counts one cycle later. Else 0."""
         return int(self.neuron_folds * self.synapse_folds > DEEP_ROM
-                   or self.weight_memory == "block" or self.weight_code == "ternary")
+                   or self.weight_memory == "block" or self.weight_code != "plain")
 
     @property
     def latency(self):
@@ -588,9 +617,16 @@ class LinearFolding:
         return self.simd
 
     @property
+    def tree_group(self):
+        """Bits per group of the popcount trees' first level: :attr:`table_group` with count
+        tables (the level is the tables' read), else :data:`COMPRESSOR_GROUP`."""
+        return self.table_group if self.weight_code == "tables" else COMPRESSOR_GROUP
+
+    @property
     def tree_levels(self):
-        """Logic levels of one popcount tree in 3-bit groups (the most ``pipeline``)."""
-        return tree_levels(self.tree_width, COMPRESSOR_GROUP)
+        """Logic levels of one popcount tree in :attr:`tree_group` groups (the most
+        ``pipeline``)."""
+        return tree_levels(self.tree_width, self.tree_group)
 
     @property
     def popcount_trees(self):
@@ -739,6 +775,37 @@ class LinearFolding:
     def weight_rom_width(self):
         """Bits of a weight ROM word (:func:`weight_rom_width`)."""
         return weight_rom_width(self.pe, self.simd, self.weight_bases, self.weight_code)
+
+    @property
+    def table_group(self):
+        """Elements a count table covers (``weight_code="tables"``): the most, up to
+        :data:`MAX_TABLE_GROUP` and ``simd``, whose patterns times the NF*SF folds fit
+        :data:`TABLE_WORDS` words."""
+        folds = self.neuron_folds * self.synapse_folds
+        return min(MAX_TABLE_GROUP, self.simd, (TABLE_WORDS // folds).bit_length() - 1)
+
+    def count_tables(self):
+        """The count tables (``weight_code="tables"``), one per group of
+        :attr:`table_group` elements of a fold (the last may be smaller), each ``uint8``
+        bits (NF*SF * 2**k, pe*M*b) for a group of k elements: word ``fold * 2**k + v``
+        (v: the group's activation bits of one base, element e at bit e) holds, for lane p
+        and weight base i, the count of the group's XNOR/AND bits (as the trees count
+        them: LinearFolding's table) at bits ``[(p*M + i)*b, +b)``, ``b = k.bit_length()``.
+        The same table serves every activation base (a read port each)."""
+        words = self.weight_words()                    # (NF*SF, pe*M*simd)
+        folds, lanes = len(words), self.pe * self.weight_bases
+        w = words.reshape(folds, lanes, self.simd).astype(np.int64)
+        pm1 = self.linear.weight_encoding == "pm1"
+        tables = []
+        for start in range(0, self.simd, self.table_group):
+            k = min(self.table_group, self.simd - start)
+            v = (np.arange(1 << k)[:, None] >> np.arange(k)) & 1               # (2**k, k)
+            g = w[:, None, :, start:start + k]                       # (folds, 1, lanes, k)
+            act = v[None, :, None, :]
+            counts = ((g == act) if pm1 else (g & act)).sum(axis=-1)  # (folds, 2**k, lanes)
+            bits = (counts[..., None] >> np.arange(k.bit_length())) & 1
+            tables.append(bits.reshape(folds << k, -1).astype(np.uint8))
+        return tables
 
     @property
     def ternary_groups(self):

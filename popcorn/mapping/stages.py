@@ -543,15 +543,25 @@ def stage_summary(stage):
             "pe": folding.pe, "simd": folding.simd,
             "cycles_per_vector": folding.cycles_per_vector,
             "vectors": stage.out_words, "engine_latency": folding.latency,
-            "weight_rom": f"{folding.weight_rom_width} x "
-                          f"{folding.neuron_folds * folding.synapse_folds}"
-                          + (", ternary-coded" if folding.weight_code == "ternary" else "")
+            "weight_rom": _weight_memories(folding)
                           + (f", block-diagonal: {lin.groups} groups, 1/{lin.groups} of it "
                              f"non-zero" if lin.groups > 1 else "")
                           + (", constants" if folding.weight_constants else
                              f", in {folding.weight_memory}"
                              if folding.weight_memory != "auto" else "")})
     return row
+
+
+def _weight_memories(folding):
+    """``"width x depth"`` of the weight ROM, or the count tables' (the first group's: the
+    last may cover fewer elements)."""
+    folds = folding.neuron_folds * folding.synapse_folds
+    if folding.weight_code == "tables":
+        k = folding.table_group
+        return (f"{-(-folding.simd // k)} count tables of {k} elements, "
+                f"{folding.pe * folding.weight_bases * k.bit_length()} x {folds << k}")
+    return f"{folding.weight_rom_width} x {folds}" \
+        + (", ternary-coded" if folding.weight_code == "ternary" else "")
 
 
 def _shape(stage, side):

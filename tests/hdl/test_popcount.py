@@ -76,7 +76,7 @@ def test_tree_plan_shape():
     (dict(width=0), TypeError, r"popcount width must be a positive integer, not 0"),
     (dict(width=8.0), TypeError, r"popcount width must be a positive integer, not 8.0"),
     (dict(width=4097), ValueError, r"popcount width must be at most 4096, not 4097"),
-    (dict(width=8, group=5), ValueError, r"compressor group must be at most 4, not 5"),
+    (dict(width=8, group=9), ValueError, r"compressor group must be at most 8, not 9"),
     (dict(width=8, pipeline=-1), TypeError,
      r"pipeline depth must be a non-negative integer, not -1"),
     (dict(width=8, pipeline=4), ValueError,

@@ -1,0 +1,91 @@
+"""Count tables (``LinearFolding(weight_code="tables")``): the weights as tables of counts
+in block RAM, read with the fold and the activations, against the golden model."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Fragment
+
+from popcorn.hdl.mva import MatrixVectorActivation
+from popcorn.mapping.linear import LinearFolding
+
+from .test_mva import compare_stage, dense_layers, run
+
+
+def folding_of(scheme, which, pe, simd, **options):
+    linear, activation = dense_layers(scheme, seed=5)[which]
+    return LinearFolding(linear, activation, pe=pe, simd=simd, weight_code="tables",
+                         **options)
+
+
+@pytest.mark.parametrize("scheme, which, pe, simd", [
+    ("bnn", 0, 2, 6),          # XNOR, 10 folds: groups of 5 and 1
+    ("abc", 0, 1, 2),          # M x N pairs, 60 folds: groups of 2
+    ("pa", 1, 1, 5),           # {0, 1} weights (AND), the scores
+])
+def test_count_tables_hold_each_groups_counts(scheme, which, pe, simd):
+    """Word ``fold * 2**k + v`` of table g holds, for lane p and weight base i, the count
+    of the group's elements whose weight bit and activation bit agree (XNOR, +-1
+    weights) or are both 1 (AND, {0, 1} weights), counted here from the layer's weight
+    bits themselves."""
+    f = folding_of(scheme, which, pe, simd)
+    w = f.linear.weight_bits                                      # (M, C, K)
+    pm1 = f.linear.weight_encoding == "pm1"
+    k, tables = f.table_group, f.count_tables()
+    assert 2 <= k <= 7 and len(tables) == -(-simd // k)
+    assert (f.neuron_folds * f.synapse_folds) << k <= 512 < (
+        (f.neuron_folds * f.synapse_folds) << (k + 1)) or k in (7, simd)
+    rng = np.random.default_rng(1)
+    for g, table in enumerate(tables):
+        elements = range(g * k, min(simd, (g + 1) * k))
+        width = len(elements).bit_length()
+        assert table.shape == ((f.neuron_folds * f.synapse_folds) << len(elements),
+                               f.pe * f.weight_bases * width)
+        for _ in range(40):
+            nf, sf = rng.integers(f.neuron_folds), rng.integers(f.synapse_folds)
+            v = int(rng.integers(1 << len(elements)))
+            word = table[((nf * f.synapse_folds + sf) << len(elements)) + v]
+            for p in range(f.pe):
+                for i in range(f.weight_bases):
+                    got = int((word[(p * f.weight_bases + i) * width:][:width]
+                               << np.arange(width)).sum())
+                    want = 0
+                    for e, element in enumerate(elements):
+                        t = w[i, nf * f.pe + p, sf * simd + element]
+                        a = (v >> e) & 1
+                        want += int(t == a) if pm1 else int(t & a)
+                    assert got == want
+
+
+@pytest.mark.parametrize("scheme, which, pe, simd, pipeline", [
+    ("bnn", 0, 2, 6, 0),       # counts compared; groups of 5 and 1, 8 activation bases
+    ("bnn", 1, 2, 10, 2),      # the scores, pipelined trees; groups of 7 and 3
+    ("xnor", 0, 2, 4, 1),
+    ("abc", 0, 2, 4, 0),       # M x N pairs in parallel
+    ("abc", 1, 1, 2, 1),       # 20 folds, groups of 2, accumulated over 5 element folds
+    ("pa", 1, 1, 5, "auto"),   # {0, 1} weights
+])
+def test_mva_with_count_tables_is_bit_exact(scheme, which, pe, simd, pipeline, tmp_path):
+    """Every output word equals the golden model's; the interval is NF*SF and the latency
+    one cycle more than the plain ROM's (the tables' read stage)."""
+    options = {} if pipeline == "auto" else {"pipeline": pipeline}
+    f = folding_of(scheme, which, pe, simd, **options)
+    if pipeline == "auto":
+        f = folding_of(scheme, which, pe, simd, pipeline=f.auto_pipeline)
+    memories = [name for _, name, _ in Fragment.get(MatrixVectorActivation(f), None)
+                .subfragments]
+    assert "weights" not in memories and "table0" in memories
+    measured = run(f, tmp_path, count=60, seed=2)
+    assert measured == {"words": 60, "interval": f.cycles_per_vector,
+                        "latency": f.cycles_per_vector + 4 + f.pipeline + compare_stage(f)}
+    assert f.latency == measured["latency"]
+
+
+def test_count_tables_are_refused_where_they_cannot_work():
+    linear, activation = dense_layers("abc", seed=5)[0]
+    with pytest.raises(ValueError, match=r"layer 0: count tables \(weight_code = 'tables'\) "
+                                         r"need parallel bases; this engine walks its 24 base pairs"):
+        LinearFolding(linear, activation, pe=2, simd=4, weight_code="tables",
+                      bases="serial")
+    with pytest.raises(ValueError, match=r"need at most 128 weight words \(NF\*SF\) to "
+                                         r"count 2 elements a table; this folding has "):
+        LinearFolding(linear, activation, pe=1, simd=1, weight_code="tables")
