@@ -3,6 +3,7 @@
     python benchmarks/finn_networks.py --networks tfc_1w1a sfc_1w1a   # the network files
     python benchmarks/density.py [NAME:TARGET ...] [--label L]    # reports/perf/density.{md,json}
     python benchmarks/density.py cnv_layer2:784                   # a CNV layer (no files needed)
+    python benchmarks/density.py sfc_1w1a:64 --counts tables      # counts from block RAM tables
 
 Each NAME (a FINN network that `benchmarks/finn_networks.py` imported,
 ``build/finn/<name>/<name>.npz``) is built for the ULX3S-85F by ``popcorn build
@@ -72,8 +73,9 @@ def cnv_layer2(network_path, inputs_path, images=20, seed=0):
              y=rng.integers(0, 10, images))
 
 
-def build(name, target, finn_dir, build_dir):
-    """Run ``popcorn build`` of ``name`` at ``target`` cycles per image; its report.json."""
+def build(name, target, finn_dir, build_dir, counts="logic"):
+    """Run ``popcorn build`` of ``name`` at ``target`` cycles per image (``--counts
+    counts``); its report.json."""
     inputs = build_dir / f"{name}-inputs.npz"
     if name == "cnv_layer2":
         network = build_dir / f"{name}.npz"
@@ -86,10 +88,10 @@ def build(name, target, finn_dir, build_dir):
         split = load_mnist_subset()
         np.savez(inputs, x=bnn_pynq.mnist_inputs(split.x_test[:200], name),
                  y=split.y_test[:200])
-    design = f"{name}-{target}"
+    design = f"{name}-{target}" + ("" if counts == "logic" else f"-{counts}")
     command = [sys.executable, "-m", "popcorn.cli", "build", str(network), "--inputs",
                str(inputs), "--board", BOARD, "--arch", "dataflow", "--target-cycles",
-               str(target), "--sim-images", str(SIM_IMAGES), "--build-dir",
+               str(target), "--counts", counts, "--sim-images", str(SIM_IMAGES), "--build-dir",
                str(build_dir / design), "--report-dir", str(build_dir / design / "report")]
     print(" ".join(command[1:]), flush=True)
     subprocess.run(command, check=True)
@@ -98,10 +100,11 @@ def build(name, target, finn_dir, build_dir):
     return json.loads(reports[0].read_text())
 
 
-def row(name, target, report, label):
+def row(name, target, report, label, counts):
     impl = report["implementation"]
     layers = engine_layers(report["layers"])
-    return {"code": label, "network": name, "target": int(target), "board": BOARD,
+    return {"code": label, "network": name, "target": int(target), "counts": counts,
+            "board": BOARD,
             "cycles": report["cycles"]["per_image_measured"],
             "ops_per_image": sum(binary_ops(r) for r in layers),
             "lut4": impl["lut4"], "ff": impl["ff"], "ebr": impl["ebr"], "dsp": impl["dsp"],
@@ -120,16 +123,19 @@ def write(out, rows):
              "ULX3S-85F (ECP5), cycles per image measured in RTL simulation, LUT4 / FF / "
              "EBR / DSP / fmax from nextpnr for the whole design (engines, argmax, control, "
              "UART link). ops/image: 2 per multiply-accumulate of a weight base and an "
-             "activation base. code: the popcorn measured (`git describe`).", "",
+             "activation base. code: the popcorn measured (`git describe`); counts: "
+             "`popcorn build --counts` (logic: XNOR/AND and compressor trees; tables: "
+             "block RAM count tables).", "",
              f"Beside it: {FINN_FIGURE}.", "",
-             "| network | cycles/image | code | PE x SIMD per layer | ops/image | LUT4 | FF "
-             "| EBR | DSP | fmax MHz | ops/LUT4/cycle |",
-             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['network']} | {r['cycles']} | {r['code']} | "
+             "| network | cycles/image | code | counts | PE x SIMD per layer | ops/image | "
+             "LUT4 | FF | EBR | DSP | fmax MHz | ops/LUT4/cycle |",
+             "| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['network']} | {r['cycles']} | {r['code']} | {r.get('counts', 'logic')} | "
               f"{' '.join(f'{p}x{s}' for p, s in r['layers'])} | {r['ops_per_image']} | "
               f"{r['lut4']} | {r['ff']} | {r['ebr']} | {r['dsp']} | {r['fmax_mhz']} | "
               f"{r['ops_per_lut4_cycle']} |"
-              for r in sorted(rows, key=lambda r: (r["network"], r["target"], r["code"]))]
+              for r in sorted(rows, key=lambda r: (r["network"], r["target"], r["code"],
+                                                   r.get("counts", "logic")))]
     (out / "density.md").write_text("\n".join(lines) + "\n")
 
 
@@ -139,6 +145,8 @@ def main():
     parser.add_argument("--finn-dir", default="build/finn", type=Path)
     parser.add_argument("--build-dir", default="build/density", type=Path)
     parser.add_argument("--out", default="reports/perf", type=Path)
+    parser.add_argument("--counts", choices=("logic", "tables"), default="logic",
+                        help="popcorn build --counts")
     add_label_option(parser)
     args = parser.parse_args()
     label = label_of(args)
@@ -146,10 +154,11 @@ def main():
     rows = saved_rows(args.out, "density")
     for arg in args.networks:
         name, target = arg.split(":")
-        new = row(name, target, build(name, target, args.finn_dir, args.build_dir), label)
+        report = build(name, target, args.finn_dir, args.build_dir, args.counts)
+        new = row(name, target, report, label, args.counts)
         print(new, flush=True)
-        rows = [r for r in rows if (r["code"], r["network"], r["target"])
-                != (label, name, int(target))] + [new]
+        rows = [r for r in rows if (r["code"], r["network"], r["target"], r.get("counts", "logic"))
+                != (label, name, int(target), args.counts)] + [new]
         write(args.out, rows)
 
 

@@ -41,6 +41,13 @@ def _mapping_options(command):
         click.option("--multiply", type=click.Choice(("shift-add", "dsp")),
                      default="shift-add", show_default=True,
                      help="Coefficient products in logic or in DSP blocks."),
+        click.option("--counts", type=click.Choice(("logic", "tables")), default="logic",
+                     show_default=True,
+                     help="Popcounts in logic (XNOR/AND and compressor trees), or `tables`: "
+                          "engines of 3 to 128 weight words read the counts of groups of "
+                          "elements from block RAM tables addressed by the fold and the "
+                          "activations (folding chosen to fill the block RAM words; fewer "
+                          "LUT4, more block RAM)."),
         click.option("--sim", "simulator", type=click.Choice(("auto", "icarus", "verilator")),
                      default="auto", show_default=True,
                      help="RTL simulator; `auto`: Verilator for long runs, else Icarus."),
@@ -64,7 +71,7 @@ def _target_cycles(value):
     return target
 
 
-def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply):
+def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply, counts):
     """Map ``network`` with the command line's options (``--pipeline`` checked here)."""
     from .mapping.network_map import map_network
 
@@ -78,7 +85,7 @@ def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply):
             raise click.BadParameter(f"must be an integer or `auto`, not {pipeline!r}",
                                      param_hint="--pipeline") from None
     return map_network(network, frac_bits=frac_bits, target_cycles=target_cycles,
-                       pipeline=pipeline, bases=bases, multiply=multiply)
+                       pipeline=pipeline, bases=bases, multiply=multiply, counts=counts)
 
 
 def _dataflow_plan(network, board, weight_memory, *, target_cycles, **options):
@@ -220,7 +227,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               help="The steps to run, comma-separated (run in pipeline order); each saves its "
                    "result in BUILD_DIR/NAME/steps/ for the later ones.")
 def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, bases, multiply,
-          simulator, sim_images, build_dir, report_dir, weight_memory, nextpnr_opts, arch,
+          counts, simulator, sim_images, build_dir, report_dir, weight_memory, nextpnr_opts, arch,
           clock_mhz, target_fps, steps):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
@@ -267,7 +274,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         if arch != "folded":
             mapped, plan = _dataflow_plan(net, board, weight_memory, frac_bits=frac_bits,
                                           target_cycles=target_cycles, pipeline=pipeline,
-                                          bases=bases, multiply=multiply)
+                                          bases=bases, multiply=multiply, counts=counts)
         if arch == "auto":
             arch = _choose_arch(net, plan, board, frac_bits, target_cycles)
         if arch == "folded":
@@ -345,7 +352,8 @@ def _weight_changes(mapped, placed):
         if a.weight_code != b.weight_code:
             what.append(f"{b.weight_code}-coded weights")
         if a.weight_memory != b.weight_memory:
-            what.append(f"weight ROM in {b.weight_memory}")
+            what.append(f"{'count tables' if b.weight_code == 'tables' else 'weight ROM'} "
+                        f"in {b.weight_memory}")
         if what:
             changes.append(f"layer {b.linear.layer} " + ", ".join(what))
     return changes
@@ -582,7 +590,7 @@ def _load_inputs(path):
 @click.option("--build-dir", type=click.Path(file_okay=False), default="build",
               show_default=True, help="--rtl: where the simulation goes.")
 def predict(network, inputs, output, use_float, frac_bits, chunk, workers, rtl, target_cycles,
-            pipeline, bases, multiply, simulator, arch, build_dir):
+            pipeline, bases, multiply, counts, simulator, arch, build_dir):
     """Classify INPUTS (.npy, batch x input shape) with NETWORK (.npz) into scores and argmax.
 
     Float inputs are quantized by the network's input quantizer; integer inputs to a
@@ -600,7 +608,7 @@ def predict(network, inputs, output, use_float, frac_bits, chunk, workers, rtl, 
             raise click.UsageError("--rtl runs the integer accelerator; drop --float")
         _predict_rtl(network, inputs, output, build_dir, simulator, arch,
                      dict(frac_bits=frac_bits, target_cycles=target_cycles, pipeline=pipeline,
-                          bases=bases, multiply=multiply))
+                          bases=bases, multiply=multiply, counts=counts))
         return
     bar = Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), console=Console(stderr=True), transient=True)

@@ -781,8 +781,7 @@ class LinearFolding:
         """Elements a count table covers (``weight_code="tables"``): the most, up to
         :data:`MAX_TABLE_GROUP` and ``simd``, whose patterns times the NF*SF folds fit
         :data:`TABLE_WORDS` words."""
-        folds = self.neuron_folds * self.synapse_folds
-        return min(MAX_TABLE_GROUP, self.simd, (TABLE_WORDS // folds).bit_length() - 1)
+        return table_group(self.neuron_folds * self.synapse_folds, self.simd)
 
     def count_tables(self):
         """The count tables (``weight_code="tables"``), one per group of
@@ -982,6 +981,31 @@ def weight_rom_width(pe, simd, weight_bases, weight_code="plain"):
     if weight_code == "ternary":
         return pe * -(-simd // TERNARY_GROUP) * TERNARY_BITS
     return pe * weight_bases * simd
+
+
+def table_group(folds, simd):
+    """Elements per count table of an engine of ``folds`` weight words (NF*SF) and
+    ``simd`` elements (:attr:`LinearFolding.table_group`); below 2 it cannot have tables."""
+    return min(MAX_TABLE_GROUP, simd, (TABLE_WORDS // folds).bit_length() - 1)
+
+
+def takes_tables(folds, pairs_per_fold=1):
+    """Whether an engine of ``folds`` weight words (NF*SF) counts from tables when asked to
+    (``map_network(counts="tables")``): base pairs in parallel, more words than
+    :data:`CONSTANT_ROM` (fewer are constants of the logic) and tables of 2 elements or
+    more."""
+    return pairs_per_fold == 1 and CONSTANT_ROM < folds and table_group(folds, 2) == 2
+
+
+def table_blocks(pe, simd, folds, weight_bases, act_bases):
+    """Block RAM words of :data:`TABLE_WORD_BITS` bits the count tables of an engine fill
+    side by side (a read port per activation base): the folding choice's measure of how
+    well their counts fill the blocks (``pe * M`` counts of ``k.bit_length()`` bits a
+    table)."""
+    k = table_group(folds, simd)
+    sizes = [k] * (simd // k) + ([simd % k] if simd % k else [])
+    return act_bases * sum(-(-pe * weight_bases * g.bit_length() // TABLE_WORD_BITS)
+                           for g in sizes)
 
 
 def ternary_codes(pairs):

@@ -32,29 +32,40 @@ from ..network.graph import INPUT, Graph
 from ..network.sequences import as_2d
 from ..network.validate import NetworkError
 from .linear import (MAX_SHORTCUT_BITS, LinearFolding, level_to_base_map, pack_scores,
-                     unpack_scores)
+                     table_blocks, takes_tables, unpack_scores)
 from .stages import (ArgmaxStage, ConcatStage, ConvStage, DenseStage, FlattenStage, PoolStage,
                      ShortcutStage, branch_depths, input_queue_depth, shortcut_depth,
                      stage_summary)
 from .timing import RegisterSliceTiming, chain_cycles
 
+COUNTS = ("logic", "tables")
+"""Where the engines' counts come from (``map_network(counts=...)``)."""
 PREDICTED_IMAGES = 4
 """Images of the free-running run that :attr:`NetworkPlan.cycles_per_image` and
 :attr:`NetworkPlan.latency` are read from (the interval between the last two outputs)."""
 
 
-def choose_folding(channels, fan_in, target_cycles, simd_multiple=1):
+def choose_folding(channels, fan_in, target_cycles, simd_multiple=1, tables=None):
     """The least parallel (pe, simd) whose NF*SF is at most ``target_cycles``, preferring
     wide SIMD (cheap: one popcount tree) over many PEs; the fully parallel (C, K) when no
     folding meets the target. With ``simd_multiple``, only SIMD that are multiples of it,
-    None when none meets the target."""
+    None when none meets the target. ``tables``: the (M, N) base counts of an engine that
+    counts from tables where it can (``map_network(counts="tables")``): of the least
+    parallel, one that takes tables (:func:`~popcorn.mapping.linear.takes_tables`) and
+    fills the fewest block RAM words with them (:func:`~popcorn.mapping.linear.table_blocks`:
+    SFC-w1a1's first layer at 64 cycles per image, 4 x 784 has 262 tables of 8 bits, 16 x
+    196 has 66 of 32)."""
     best = None
     for pe in divisors(channels):
         for simd in divisors(fan_in):
             cycles = (channels // pe) * (fan_in // simd)
             if cycles > target_cycles or simd % simd_multiple:
                 continue
-            key = (pe * simd, pe)
+            blocks = 0
+            if tables is not None:
+                blocks = table_blocks(pe, simd, cycles, *tables) if takes_tables(cycles) \
+                    else math.inf
+            key = (pe * simd, blocks, pe)
             if best is None or key < best[0]:
                 best = (key, pe, simd)
     if best is None:
@@ -360,7 +371,7 @@ def _pattern_tables(residual, quantizer):
 
 
 def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipeline="auto",
-                bases="parallel", multiply="shift-add"):
+                bases="parallel", multiply="shift-add", counts="logic"):
     """Map ``network`` to a :class:`NetworkPlan`.
 
     ``network`` is a :class:`~popcorn.network.Network` or a :class:`~popcorn.network.Graph`
@@ -387,7 +398,11 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     convolution's engine ``target_cycles / (OH*OW)`` per window).
     ``pipeline`` is the register stages of every popcount tree, or ``"auto"``: one stage
     per two logic levels of the tree. ``bases`` and ``multiply`` are passed to every
-    :class:`~popcorn.mapping.linear.LinearFolding`.
+    :class:`~popcorn.mapping.linear.LinearFolding`. ``counts``: ``"logic"`` (XNOR/AND and
+    popcount trees in logic) or ``"tables"``: every engine that can
+    (:func:`~popcorn.mapping.linear.takes_tables`) reads its counts from count tables
+    (``weight_code="tables"``), its folding chosen to fill their block RAM words
+    (:func:`choose_folding`).
 
     Raises
     ------
@@ -425,6 +440,14 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     input_shape = (stream.height, stream.width, stream.channels)
     stages = []
     options = dict(bases=bases, multiply=multiply)
+    if counts not in COUNTS:
+        raise ValueError(f"counts must be one of {COUNTS}, not {counts!r}")
+
+    def table_bases(linear):
+        """(M, N) of ``linear`` when its engine is to count from tables, else None."""
+        if counts != "tables" or (bases == "serial" and linear.coefficients[0].size > 1):
+            return None
+        return linear.coefficients.shape[1:]
     entering = {}           # step index -> (stage index, _Stream) of the stream it reads
 
     def fold(linear, activation, items, emit, borders=None, shortcut=None, addend=None,
@@ -437,8 +460,11 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
         elif engines is not None:
             pe, simd = next(engines)
         else:
-            pe, simd = choose_folding(channels, fan_in, max(1, target_cycles // items))
+            pe, simd = choose_folding(channels, fan_in, max(1, target_cycles // items),
+                                      tables=table_bases(linear))
         kwargs = dict(options, emit=emit)
+        if table_bases(linear) is not None and takes_tables(channels // pe * (fan_in // simd)):
+            kwargs["weight_code"] = "tables"
         if borders is not None:
             kwargs["borders"] = borders
         if shortcut is not None:
@@ -571,7 +597,8 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                     # mnist-cnn-bnn-tiny's dense layer at SIMD 1)
                     whole = pixel // math.gcd(pixel, folded.act_bases)
                     chosen = choose_folding(*linear.weight_bits.shape[1:],
-                                            max(1, target_cycles), simd_multiple=whole)
+                                            max(1, target_cycles), simd_multiple=whole,
+                                            tables=table_bases(linear))
                     if chosen is not None:
                         folded = fold(linear, activation, 1, "bases", chosen=chosen)
                 if not stages:
