@@ -989,12 +989,12 @@ def table_group(folds, simd):
     return min(MAX_TABLE_GROUP, simd, (TABLE_WORDS // folds).bit_length() - 1)
 
 
-def takes_tables(folds, pairs_per_fold=1):
-    """Whether an engine of ``folds`` weight words (NF*SF) counts from tables when asked to
-    (``map_network(counts="tables")``): base pairs in parallel, more words than
-    :data:`CONSTANT_ROM` (fewer are constants of the logic) and tables of 2 elements or
-    more."""
-    return pairs_per_fold == 1 and CONSTANT_ROM < folds and table_group(folds, 2) == 2
+def takes_tables(folds, simd, pairs_per_fold=1):
+    """Whether an engine of ``folds`` weight words (NF*SF) and ``simd`` elements counts from
+    tables when asked to (``map_network(counts="tables")``): base pairs in parallel, more
+    words than :data:`CONSTANT_ROM` (fewer are constants of the logic) and tables of 2
+    elements or more."""
+    return pairs_per_fold == 1 and CONSTANT_ROM < folds and table_group(folds, simd) >= 2
 
 
 def table_blocks(pe, simd, folds, weight_bases, act_bases):

@@ -63,8 +63,8 @@ def choose_folding(channels, fan_in, target_cycles, simd_multiple=1, tables=None
                 continue
             blocks = 0
             if tables is not None:
-                blocks = table_blocks(pe, simd, cycles, *tables) if takes_tables(cycles) \
-                    else math.inf
+                blocks = table_blocks(pe, simd, cycles, *tables) \
+                    if takes_tables(cycles, simd) else math.inf
             key = (pe * simd, blocks, pe)
             if best is None or key < best[0]:
                 best = (key, pe, simd)
@@ -463,7 +463,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             pe, simd = choose_folding(channels, fan_in, max(1, target_cycles // items),
                                       tables=table_bases(linear))
         kwargs = dict(options, emit=emit)
-        if table_bases(linear) is not None and takes_tables(channels // pe * (fan_in // simd)):
+        if table_bases(linear) is not None and takes_tables(channels // pe * (fan_in // simd), simd):
             kwargs["weight_code"] = "tables"
         if borders is not None:
             kwargs["borders"] = borders

@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 from amaranth.hdl import Fragment
 
+from popcorn.golden.examples import random_network
+from popcorn.golden.predict import predict
 from popcorn.hdl.mva import MatrixVectorActivation
-from popcorn.mapping.linear import LinearFolding
+from popcorn.mapping.linear import LinearFolding, table_blocks, takes_tables
+from popcorn.mapping.network_map import choose_folding, map_network
+from popcorn.sim.network import simulate_network
 
 from .test_mva import compare_stage, dense_layers, run
 
@@ -89,3 +93,39 @@ def test_count_tables_are_refused_where_they_cannot_work():
     with pytest.raises(ValueError, match=r"need at most 128 weight words \(NF\*SF\) to "
                                          r"count 2 elements a table; this folding has "):
         LinearFolding(linear, activation, pe=1, simd=1, weight_code="tables")
+
+
+@pytest.mark.parametrize("scheme, target", [("bnn", 150), ("pa", 300)])
+def test_networks_with_count_tables_run_bit_exact(scheme, target, tmp_path):
+    """``map_network(counts="tables")`` on a convolutional network: the engines whose
+    folding takes tables (convolutions gathering their pixels among them) count from
+    them; every image's scores and every handshake of a free-running burst equal the
+    golden model's and the cycle model's."""
+    network = random_network(scheme, seed=4, layout="conv")
+    plan = map_network(network, target_cycles=target, counts="tables")
+    logic = map_network(network, target_cycles=target)
+    codes = [f.weight_code for f in plan.foldings]
+    assert "tables" in codes and any(f.gather and f.weight_code == "tables"
+                                     for f in plan.foldings), codes
+    for f in plan.foldings:
+        assert (f.weight_code == "tables") == takes_tables(f.neuron_folds * f.synapse_folds,
+                                                           f.simd)
+    assert [f.pe * f.simd for f in plan.foldings] == [f.pe * f.simd for f in logic.foldings]
+    inputs = np.random.default_rng(5).integers(0, 256, (5,) + network.input_shape)
+    run = simulate_network(plan, inputs, build_dir=tmp_path)
+    scores, _ = plan.reference(inputs)
+    assert (run.scores == scores).all()
+    assert (scores == predict(network, inputs, frac_bits=8).scores).all()
+
+
+def test_choose_folding_fills_the_tables_block_ram_words():
+    """Of the least parallel foldings, the one whose tables fill the fewest 36-bit words:
+    SFC-w1a1's first layer (256 x 784) at 64 weight words, 16 x 196 (66 tables of 16 lanes
+    x 2 bits) where the logic choice is 4 x 784 (262 tables of 8 bits)."""
+    assert choose_folding(256, 784, 64) == (4, 784)
+    assert choose_folding(256, 784, 64, tables=(1, 1)) == (16, 196)
+    assert table_blocks(4, 784, 64, 1, 1) == 262 and table_blocks(16, 196, 64, 1, 1) == 66
+    # two or fewer words are constants, more than 128 cannot have tables of 2 elements
+    assert not takes_tables(2, 8) and takes_tables(3, 8) and takes_tables(128, 8)
+    assert not takes_tables(129, 8) and not takes_tables(64, 8, pairs_per_fold=2)
+    assert not takes_tables(64, 1)
