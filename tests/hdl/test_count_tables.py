@@ -7,9 +7,12 @@ from amaranth.hdl import Fragment
 
 from popcorn.golden.examples import random_network
 from popcorn.golden.predict import predict
+from popcorn.hdl.estimates import estimate_mva
 from popcorn.hdl.mva import MatrixVectorActivation
+from popcorn.hdl.synth import synth_stat
 from popcorn.mapping.linear import LinearFolding, table_blocks, takes_tables
 from popcorn.mapping.network_map import choose_folding, map_network
+from popcorn.mapping.synthetic import abc_per_channel, bnn_hidden
 from popcorn.sim.network import simulate_network
 
 from .test_mva import compare_stage, dense_layers, run
@@ -129,3 +132,24 @@ def test_choose_folding_fills_the_tables_block_ram_words():
     assert not takes_tables(2, 8) and takes_tables(3, 8) and takes_tables(128, 8)
     assert not takes_tables(129, 8) and not takes_tables(64, 8, pairs_per_fold=2)
     assert not takes_tables(64, 1)
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+def test_count_tables_cost_what_the_estimate_says(family, tmp_path):
+    """An engine with count tables synthesized alone: block RAMs exact (a table per group,
+    a read port per activation base), LUT4 and FF within 20 % (measured: ECP5 -5..+10 %,
+    iCE40 +5..+14 % LUT4; FF within 15 %)."""
+    cases = [LinearFolding(*bnn_hidden(192, 32, seed=3), pe=16, simd=48, pipeline=2,
+                           weight_code="tables"),
+             LinearFolding(*abc_per_channel(64, 16, seed=4), pe=4, simd=16, pipeline=1,
+                           weight_code="tables")]
+    for n, folding in enumerate(cases):
+        got = synth_stat(MatrixVectorActivation(folding), family=family,
+                         synth_opts="-nowidelut" if family == "ecp5" else "",
+                         build_dir=tmp_path / str(n))
+        est = estimate_mva(folding, family)
+        assert est["ebr"] == got.ebr, (n, est, got)
+        for key in ("lut4", "ff"):
+            assert abs(est[key] - getattr(got, key)) <= 0.2 * getattr(got, key), \
+                (n, key, est, got)
