@@ -38,6 +38,9 @@ from .stages import (ArgmaxStage, ConcatStage, ConvStage, DenseStage, FlattenSta
                      stage_summary)
 from .timing import RegisterSliceTiming, chain_cycles
 
+TABLE_SLACK = 1.25
+"""How many times the fewest block RAM words an engine's count tables may fill when fewer
+lanes do it (:func:`choose_folding`)."""
 COUNTS = ("logic", "tables")
 """Where the engines' counts come from (``map_network(counts=...)``)."""
 PREDICTED_IMAGES = 4
@@ -51,26 +54,24 @@ def choose_folding(channels, fan_in, target_cycles, simd_multiple=1, tables=None
     folding meets the target. With ``simd_multiple``, only SIMD that are multiples of it,
     None when none meets the target. ``tables``: the (M, N) base counts of an engine that
     counts from tables where it can (``map_network(counts="tables")``): of the least
-    parallel, one that takes tables (:func:`~popcorn.mapping.linear.takes_tables`) and
-    fills the fewest block RAM words with them (:func:`~popcorn.mapping.linear.table_blocks`:
-    SFC-w1a1's first layer at 64 cycles per image, 4 x 784 has 262 tables of 8 bits, 16 x
-    196 has 66 of 32)."""
-    best = None
-    for pe in divisors(channels):
-        for simd in divisors(fan_in):
-            cycles = (channels // pe) * (fan_in // simd)
-            if cycles > target_cycles or simd % simd_multiple:
-                continue
-            blocks = 0
-            if tables is not None:
-                blocks = table_blocks(pe, simd, cycles, *tables) \
-                    if takes_tables(cycles, simd) else math.inf
-            key = (pe * simd, blocks, pe)
-            if best is None or key < best[0]:
-                best = (key, pe, simd)
-    if best is None:
+    parallel that take tables (:func:`~popcorn.mapping.linear.takes_tables`), the fewest
+    lanes whose tables fill at most :data:`TABLE_SLACK` times the fewest block RAM words
+    (:func:`~popcorn.mapping.linear.table_blocks`) plus 2 (SFC-w1a1's first layer at 64
+    cycles per image: 4 x 784 has 262 tables of 8 bits, 16 x 196 has 66 of 32; its scores
+    layer 5 x 8 3 words, 10 x 4 2, but every lane its own products)."""
+    fits = [(pe, simd) for pe in divisors(channels) for simd in divisors(fan_in)
+            if (channels // pe) * (fan_in // simd) <= target_cycles and simd % simd_multiple == 0]
+    if not fits:
         return (channels, fan_in) if simd_multiple == 1 else None
-    return best[1:]
+    least = min(pe * simd for pe, simd in fits)
+    fits = [(pe, simd) for pe, simd in fits if pe * simd == least]
+    if tables is not None:
+        blocks = {(pe, simd): table_blocks(pe, simd, channels // pe * (fan_in // simd), *tables)
+                  for pe, simd in fits if takes_tables(channels // pe * (fan_in // simd), simd)}
+        if blocks:
+            fewest = min(blocks.values())
+            fits = [key for key, n in blocks.items() if n <= TABLE_SLACK * fewest + 2]
+    return min(fits)
 
 
 @dataclass(frozen=True, eq=False)

@@ -122,12 +122,17 @@ def test_networks_with_count_tables_run_bit_exact(scheme, target, tmp_path):
 
 
 def test_choose_folding_fills_the_tables_block_ram_words():
-    """Of the least parallel foldings, the one whose tables fill the fewest 36-bit words:
-    SFC-w1a1's first layer (256 x 784) at 64 weight words, 16 x 196 (66 tables of 16 lanes
-    x 2 bits) where the logic choice is 4 x 784 (262 tables of 8 bits)."""
+    """Of the least parallel foldings, the fewest lanes whose tables fill at most 1.25 times
+    the fewest 36-bit words plus 2: SFC-w1a1's first layer (256 x 784) at 64 weight words,
+    16 x 196 (66 tables of 16 lanes x 2 bits) where the logic choice is 4 x 784 (262
+    tables of 8 bits)."""
     assert choose_folding(256, 784, 64) == (4, 784)
     assert choose_folding(256, 784, 64, tables=(1, 1)) == (16, 196)
     assert table_blocks(4, 784, 64, 1, 1) == 262 and table_blocks(16, 196, 64, 1, 1) == 66
+    # a few words more for fewer lanes: its scores layer (10 x 256) 5 x 8 (3 words), not
+    # 10 x 4 (2)
+    assert choose_folding(10, 256, 64, tables=(1, 1)) == (5, 8)
+    assert table_blocks(5, 8, 64, 1, 1) == 3 and table_blocks(10, 4, 64, 1, 1) == 2
     # two or fewer words are constants, more than 128 cannot have tables of 2 elements
     assert not takes_tables(2, 8) and takes_tables(3, 8) and takes_tables(128, 8)
     assert not takes_tables(129, 8) and not takes_tables(64, 8, pairs_per_fold=2)
