@@ -11,7 +11,7 @@ from ..hdl.folded import estimate_folded
 from ..hdl.handshake import register_slice_resources
 from ..hwmath import divisors
 from ..mapping.folded import FoldedPlan
-from ..mapping.linear import weight_rom_width
+from ..mapping.linear import table_shapes, takes_tables, weight_rom_width
 from .boards import get_board
 from .frames import MAX_PAYLOAD
 
@@ -260,7 +260,9 @@ def fit_block_ram(plan, board):
       (:attr:`~popcorn.mapping.linear.LinearFolding.auto_pipeline`);
     * the weight ROM to logic (``weight_memory="logic"``) while the LUT4 fit the board
       (a wide and shallow ROM wastes most of its blocks: CNV-w2a2's second convolution at
-      60 000 cycles per image, 1 024 x 72 bits in 29 DP16KD).
+      60 000 cycles per image, 1 024 x 72 bits in 29 DP16KD); an engine's count tables
+      (``weight_code="tables"``) to logic or back to a weight ROM, refolded with tables
+      kept where the folding takes them.
 
     Moves are taken greedily, the fewest LUT4 paid per block RAM freed first, while the
     design needs more block RAMs than the board has, and after that as long as they save
@@ -283,8 +285,14 @@ def fit_block_ram(plan, board):
     stages = list(plan.stages)
 
     def to_logic(n):
-        moved = dataclasses.replace(stages[n].folding, weight_memory="logic")
-        return [(estimate_mva(moved, b.family), moved)]
+        f = stages[n].folding
+        moves = [dataclasses.replace(f, weight_memory="logic")]
+        if f.weight_code == "tables":         # or back to a weight ROM, placed by Yosys
+            plain = dataclasses.replace(f, weight_code="plain", pipeline=0)
+            moves.append(dataclasses.replace(
+                plain, pipeline=plain.auto_pipeline if f.pipeline == f.auto_pipeline
+                else min(f.pipeline, plain.tree_levels)))
+        return [(estimate_mva(moved, b.family), moved) for moved in moves]
 
     in_logic = {n: to_logic(n) for n in engines}
     while True:
@@ -321,9 +329,18 @@ def _tilings(stage, interval, family, ebr_now):
             folds = (f.channels // pe) * (f.fan_in // simd)
             if folds * per_fold * stage.out_words > interval:
                 continue
-            for code in codes:
-                width = weight_rom_width(pe, simd, f.weight_bases, code)
-                ebr = rom_resources(width, folds, family=family)["ebr"]
+            # an engine that counts from tables keeps them where the folding can, or
+            # goes back to a weight ROM (a small board's block RAM)
+            for code in ("tables",) * (f.weight_code == "tables" and takes_tables(
+                    folds, simd)) + codes:
+                if code == "tables":
+                    ebr = sum(rom_resources(width, depth, read_ports=f.act_bases,
+                                            family=family)["ebr"]
+                              for width, depth in table_shapes(pe, simd, folds,
+                                                               f.weight_bases))
+                else:
+                    ebr = rom_resources(weight_rom_width(pe, simd, f.weight_bases, code),
+                                        folds, family=family)["ebr"]
                 key = (pe * simd, code != "plain", pe)
                 if 0 < ebr < ebr_now and (ebr not in fewest or key < fewest[ebr][0]):
                     fewest[ebr] = (key, code)
@@ -342,6 +359,52 @@ def _tilings(stage, interval, family, ebr_now):
     return tilings
 
 
+def _fewer_table_lanes(stages, spare, family):
+    """``(stages, spare)`` with engines that count from tables refolded to fewer lanes
+    where ``spare`` block RAMs pay for it in LUT4: each lane's accumulator, comparators,
+    channel record and share of the element-fold multiplexer go, the trees stay (as many
+    elements a cycle), the tables grow (fewer lanes fill a block RAM word). Candidates keep
+    the engine's cycles per image within the slowest engine's and count from tables; the
+    most LUT4 saved per block RAM first, each while it fits (SFC-w1a1 at 64 cycles per
+    image, its hidden layers 16 x 64 -> 8 x 128: 2 283 -> 1 975 LUT4 for 22 DP16KD more,
+    Yosys alone)."""
+    engines = [n for n, stage in enumerate(stages) if hasattr(stage, "folding")]
+    if not engines:
+        return stages, spare
+    interval = max(stages[n].folding.cycles_per_vector * stages[n].out_words for n in engines)
+    while spare > 0:
+        moves = []
+        for n in engines:
+            f = stages[n].folding
+            if f.weight_code != "tables":
+                continue
+            now = estimate_mva(f, family)
+            for pe in divisors(f.channels):
+                if pe >= f.pe:
+                    break
+                for simd in divisors(f.fan_in):
+                    folds = (f.channels // pe) * (f.fan_in // simd)
+                    if folds * stages[n].out_words > interval or not takes_tables(folds, simd):
+                        continue
+                    try:
+                        moved = dataclasses.replace(f, pe=pe, simd=simd, pipeline=0)
+                        moved = dataclasses.replace(moved, pipeline=moved.auto_pipeline
+                                                    if f.pipeline == f.auto_pipeline
+                                                    else min(f.pipeline, moved.tree_levels))
+                    except ValueError:    # a gathering engine's pixels no longer pack
+                        continue
+                    est = estimate_mva(moved, family)
+                    extra, saved = est["ebr"] - now["ebr"], now["lut4"] - est["lut4"]
+                    if saved > 0 and 0 < extra <= spare:
+                        moves.append((-saved / extra, n, extra, moved))
+        if not moves:
+            break
+        _, n, extra, moved = min(moves, key=lambda move: move[:2])
+        stages[n] = dataclasses.replace(stages[n], folding=moved)
+        spare -= extra
+    return stages, spare
+
+
 def place_weight_roms(plan, board):
     """``plan`` with its weight ROMs placed for ``board``
     (:attr:`~popcorn.mapping.linear.LinearFolding.weight_memory`): first
@@ -349,8 +412,9 @@ def place_weight_roms(plan, board):
     with block RAM to spare (the capacity less the estimated design's), ROMs that Yosys
     would keep in logic move to block RAM, those saving the most LUT4 per block RAM first,
     each while it fits: CNV-w1a1 on the ULX3S-85F at 30 000 cycles per image, the second
-    convolution's 1 024 x 36 ROM, about 3 000 LUT4 in logic, takes 29 DP16KD. On the
-    ECP5, every weight ROM in block RAM is then marked so (``weight_memory="block"``): its
+    convolution's 1 024 x 36 ROM, about 3 000 LUT4 in logic, takes 29 DP16KD; then engines
+    that count from tables take fewer lanes where the spare block RAM pays for it in LUT4
+    (:func:`_fewer_table_lanes`). On the ECP5, every weight ROM in block RAM is then marked so (``weight_memory="block"``): its
     word registered, one cycle more. Estimates from
     :func:`~popcorn.hdl.estimates.estimate_mva`; a plan with nothing to change is returned
     as it is.
@@ -375,6 +439,7 @@ def place_weight_roms(plan, board):
         if ebr <= spare:
             stages[n] = dataclasses.replace(stages[n], folding=moved)
             spare -= ebr
+    stages, spare = _fewer_table_lanes(stages, spare, b.family)
     if b.family == "ecp5":
         # the ROMs Yosys would put in block RAM anyway, marked so: their word is registered
         # (LinearFolding.weight_stage), the DP16KD's clock-to-output apart from the trees

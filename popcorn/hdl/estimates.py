@@ -277,13 +277,13 @@ def _product_luts(count_width, a):
 def weight_rom_resources(folding, family="ice40"):
     """:func:`rom_resources` of ``folding``'s weight ROM (NF*SF words of its bits, placed
     as its ``weight_memory`` says), or the sum over its count tables (a read port per
-    activation base)."""
+    activation base, ``LinearFolding.table_memory``)."""
     f = folding
     if f.weight_code == "tables":
         total = {"lut4": 0, "ff": 0, "ebr": 0}
         for bits in f.count_tables():
             rom = rom_resources(bits.shape[1], len(bits), read_ports=f.act_bases,
-                                family=family, bits=bits, style=f.weight_memory)
+                                family=family, bits=bits, style=f.table_memory)
             total = {key: total[key] + rom[key] for key in total}
         return total
     return rom_resources(f.weight_rom_width, f.neuron_folds * f.synapse_folds,

@@ -671,8 +671,7 @@ class MatrixVectorActivation(wiring.Component):
         for g, bits in enumerate(f.count_tables()):
             elements = range(g * k, min(f.simd, (g + 1) * k))
             mem = memory.Memory(shape=bits.shape[1], depth=len(bits), init=[],
-                                attrs=None if f.weight_memory == "auto"
-                                else {"rom_style": f.weight_memory})
+                                attrs={"rom_style": f.table_memory})
             m.submodules[f"table{g}"] = mem
             meminit.fill(mem, pack_words(bits))
             for j in range(n_):

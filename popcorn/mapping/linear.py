@@ -131,9 +131,6 @@ CONSTANT_ROM = 2
 TABLE_WORDS = 512
 """Words of one count table (``weight_code="tables"``) at most: one DP16KD at its widest
 (512 x 36), two iCE40 EBR (256 x 16)."""
-TABLE_WORD_BITS = 36
-"""Bits of the block RAM word the folding choice fills with table counts
-(:func:`table_blocks`): the DP16KD's widest."""
 MAX_TABLE_GROUP = 7
 """Most elements a count table covers (their count in 3 bits)."""
 """Most weight words (NF*SF) an engine holds as constants picked by its fold address."""
@@ -789,6 +786,13 @@ class LinearFolding:
         :data:`TABLE_WORDS` words."""
         return table_group(self.neuron_folds * self.synapse_folds, self.simd)
 
+    @property
+    def table_memory(self):
+        """Where the count tables go: ``"logic"`` with ``weight_memory="logic"``, else
+        ``"block"`` (Yosys would keep a table of a few lanes in logic, some 60 LUT4 a
+        column of 512 words, more than the trees it saves)."""
+        return "logic" if self.weight_memory == "logic" else "block"
+
     def count_tables(self):
         """The count tables (``weight_code="tables"``), one per group of
         :attr:`table_group` elements of a fold (the last may be smaller), each ``uint8``
@@ -1003,15 +1007,13 @@ def takes_tables(folds, simd, pairs_per_fold=1):
     return pairs_per_fold == 1 and CONSTANT_ROM < folds and table_group(folds, simd) >= 2
 
 
-def table_blocks(pe, simd, folds, weight_bases, act_bases):
-    """Block RAM words of :data:`TABLE_WORD_BITS` bits the count tables of an engine fill
-    side by side (a read port per activation base): the folding choice's measure of how
-    well their counts fill the blocks (``pe * M`` counts of ``k.bit_length()`` bits a
-    table)."""
+def table_shapes(pe, simd, folds, weight_bases):
+    """``(width, depth)`` of each count table of an engine of ``pe`` lanes, ``simd``
+    elements, ``folds`` weight words (NF*SF) and M weight bases
+    (:meth:`LinearFolding.count_tables`)."""
     k = table_group(folds, simd)
     sizes = [k] * (simd // k) + ([simd % k] if simd % k else [])
-    return act_bases * sum(-(-pe * weight_bases * g.bit_length() // TABLE_WORD_BITS)
-                           for g in sizes)
+    return [(pe * weight_bases * g.bit_length(), folds << g) for g in sizes]
 
 
 def ternary_codes(pairs):

@@ -32,15 +32,12 @@ from ..network.graph import INPUT, Graph
 from ..network.sequences import as_2d
 from ..network.validate import NetworkError
 from .linear import (MAX_SHORTCUT_BITS, LinearFolding, level_to_base_map, pack_scores,
-                     table_blocks, takes_tables, unpack_scores)
+                     takes_tables, unpack_scores)
 from .stages import (ArgmaxStage, ConcatStage, ConvStage, DenseStage, FlattenStage, PoolStage,
                      ShortcutStage, branch_depths, input_queue_depth, shortcut_depth,
                      stage_summary)
 from .timing import RegisterSliceTiming, chain_cycles
 
-TABLE_SLACK = 1.25
-"""How many times the fewest block RAM words an engine's count tables may fill when fewer
-lanes do it (:func:`choose_folding`)."""
 COUNTS = ("logic", "tables")
 """Where the engines' counts come from (``map_network(counts=...)``)."""
 PREDICTED_IMAGES = 4
@@ -48,30 +45,23 @@ PREDICTED_IMAGES = 4
 :attr:`NetworkPlan.latency` are read from (the interval between the last two outputs)."""
 
 
-def choose_folding(channels, fan_in, target_cycles, simd_multiple=1, tables=None):
+def choose_folding(channels, fan_in, target_cycles, simd_multiple=1):
     """The least parallel (pe, simd) whose NF*SF is at most ``target_cycles``, preferring
     wide SIMD (cheap: one popcount tree) over many PEs; the fully parallel (C, K) when no
     folding meets the target. With ``simd_multiple``, only SIMD that are multiples of it,
-    None when none meets the target. ``tables``: the (M, N) base counts of an engine that
-    counts from tables where it can (``map_network(counts="tables")``): of the least
-    parallel that take tables (:func:`~popcorn.mapping.linear.takes_tables`), the fewest
-    lanes whose tables fill at most :data:`TABLE_SLACK` times the fewest block RAM words
-    (:func:`~popcorn.mapping.linear.table_blocks`) plus 2 (SFC-w1a1's first layer at 64
-    cycles per image: 4 x 784 has 262 tables of 8 bits, 16 x 196 has 66 of 32; its scores
-    layer 5 x 8 3 words, 10 x 4 2, but every lane its own products)."""
-    fits = [(pe, simd) for pe in divisors(channels) for simd in divisors(fan_in)
-            if (channels // pe) * (fan_in // simd) <= target_cycles and simd % simd_multiple == 0]
-    if not fits:
+    None when none meets the target."""
+    best = None
+    for pe in divisors(channels):
+        for simd in divisors(fan_in):
+            cycles = (channels // pe) * (fan_in // simd)
+            if cycles > target_cycles or simd % simd_multiple:
+                continue
+            key = (pe * simd, pe)
+            if best is None or key < best[0]:
+                best = (key, pe, simd)
+    if best is None:
         return (channels, fan_in) if simd_multiple == 1 else None
-    least = min(pe * simd for pe, simd in fits)
-    fits = [(pe, simd) for pe, simd in fits if pe * simd == least]
-    if tables is not None:
-        blocks = {(pe, simd): table_blocks(pe, simd, channels // pe * (fan_in // simd), *tables)
-                  for pe, simd in fits if takes_tables(channels // pe * (fan_in // simd), simd)}
-        if blocks:
-            fewest = min(blocks.values())
-            fits = [key for key, n in blocks.items() if n <= TABLE_SLACK * fewest + 2]
-    return min(fits)
+    return best[1:]
 
 
 @dataclass(frozen=True, eq=False)
@@ -402,8 +392,9 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     :class:`~popcorn.mapping.linear.LinearFolding`. ``counts``: ``"logic"`` (XNOR/AND and
     popcount trees in logic) or ``"tables"``: every engine that can
     (:func:`~popcorn.mapping.linear.takes_tables`) reads its counts from count tables
-    (``weight_code="tables"``), its folding chosen to fill their block RAM words
-    (:func:`choose_folding`).
+    (``weight_code="tables"``), folded as in logic: the board's placement
+    (:func:`~popcorn.boards.fit.place_weight_roms`) refolds them to the lanes its block RAM
+    holds.
 
     Raises
     ------
@@ -443,12 +434,6 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     options = dict(bases=bases, multiply=multiply)
     if counts not in COUNTS:
         raise ValueError(f"counts must be one of {COUNTS}, not {counts!r}")
-
-    def table_bases(linear):
-        """(M, N) of ``linear`` when its engine is to count from tables, else None."""
-        if counts != "tables" or (bases == "serial" and linear.coefficients[0].size > 1):
-            return None
-        return linear.coefficients.shape[1:]
     entering = {}           # step index -> (stage index, _Stream) of the stream it reads
 
     def fold(linear, activation, items, emit, borders=None, shortcut=None, addend=None,
@@ -461,10 +446,11 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
         elif engines is not None:
             pe, simd = next(engines)
         else:
-            pe, simd = choose_folding(channels, fan_in, max(1, target_cycles // items),
-                                      tables=table_bases(linear))
+            pe, simd = choose_folding(channels, fan_in, max(1, target_cycles // items))
         kwargs = dict(options, emit=emit)
-        if table_bases(linear) is not None and takes_tables(channels // pe * (fan_in // simd), simd):
+        if counts == "tables" and takes_tables(channels // pe * (fan_in // simd), simd,
+                                               1 if bases == "parallel"
+                                               else linear.coefficients[0].size):
             kwargs["weight_code"] = "tables"
         if borders is not None:
             kwargs["borders"] = borders
@@ -598,8 +584,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                     # mnist-cnn-bnn-tiny's dense layer at SIMD 1)
                     whole = pixel // math.gcd(pixel, folded.act_bases)
                     chosen = choose_folding(*linear.weight_bits.shape[1:],
-                                            max(1, target_cycles), simd_multiple=whole,
-                                            tables=table_bases(linear))
+                                            max(1, target_cycles), simd_multiple=whole)
                     if chosen is not None:
                         folded = fold(linear, activation, 1, "bases", chosen=chosen)
                 if not stages:

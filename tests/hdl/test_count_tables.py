@@ -5,13 +5,15 @@ import numpy as np
 import pytest
 from amaranth.hdl import Fragment
 
-from popcorn.golden.examples import random_network
+from popcorn.boards.fit import estimate_design, place_weight_roms
+from popcorn.examples import load_example
+from popcorn.golden.examples import random_network, sign_mlp
 from popcorn.golden.predict import predict
 from popcorn.hdl.estimates import estimate_mva
 from popcorn.hdl.mva import MatrixVectorActivation
 from popcorn.hdl.synth import synth_stat
-from popcorn.mapping.linear import LinearFolding, table_blocks, takes_tables
-from popcorn.mapping.network_map import choose_folding, map_network
+from popcorn.mapping.linear import LinearFolding, takes_tables
+from popcorn.mapping.network_map import map_network
 from popcorn.mapping.synthetic import abc_per_channel, bnn_hidden
 from popcorn.sim.network import simulate_network
 
@@ -88,6 +90,10 @@ def test_mva_with_count_tables_is_bit_exact(scheme, which, pe, simd, pipeline, t
 
 
 def test_count_tables_are_refused_where_they_cannot_work():
+    # two or fewer words are constants, more than 128 cannot have tables of 2 elements
+    assert not takes_tables(2, 8) and takes_tables(3, 8) and takes_tables(128, 8)
+    assert not takes_tables(129, 8) and not takes_tables(64, 8, pairs_per_fold=2)
+    assert not takes_tables(64, 1)
     linear, activation = dense_layers("abc", seed=5)[0]
     with pytest.raises(ValueError, match=r"layer 0: count tables \(weight_code = 'tables'\) "
                                          r"need parallel bases; this engine walks its 24 base pairs"):
@@ -121,22 +127,32 @@ def test_networks_with_count_tables_run_bit_exact(scheme, target, tmp_path):
     assert (scores == predict(network, inputs, frac_bits=8).scores).all()
 
 
-def test_choose_folding_fills_the_tables_block_ram_words():
-    """Of the least parallel foldings, the fewest lanes whose tables fill at most 1.25 times
-    the fewest 36-bit words plus 2: SFC-w1a1's first layer (256 x 784) at 64 weight words,
-    16 x 196 (66 tables of 16 lanes x 2 bits) where the logic choice is 4 x 784 (262
-    tables of 8 bits)."""
-    assert choose_folding(256, 784, 64) == (4, 784)
-    assert choose_folding(256, 784, 64, tables=(1, 1)) == (16, 196)
-    assert table_blocks(4, 784, 64, 1, 1) == 262 and table_blocks(16, 196, 64, 1, 1) == 66
-    # a few words more for fewer lanes: its scores layer (10 x 256) 5 x 8 (3 words), not
-    # 10 x 4 (2)
-    assert choose_folding(10, 256, 64, tables=(1, 1)) == (5, 8)
-    assert table_blocks(5, 8, 64, 1, 1) == 3 and table_blocks(10, 4, 64, 1, 1) == 2
-    # two or fewer words are constants, more than 128 cannot have tables of 2 elements
-    assert not takes_tables(2, 8) and takes_tables(3, 8) and takes_tables(128, 8)
-    assert not takes_tables(129, 8) and not takes_tables(64, 8, pairs_per_fold=2)
-    assert not takes_tables(64, 1)
+def test_the_board_refolds_count_tables_to_the_lanes_its_block_ram_holds():
+    """``map_network(counts="tables")`` folds as in logic (FINN SFC-w1a1's shape at 64
+    cycles per image: 4 x 784 first, 437 DP16KD of tables); placed for the ULX3S-85F the
+    engines keep their tables at the same cycles per image, refolded to fit its 208 block
+    RAMs (more lanes: fewer, fuller tables) and then to spend what is left on fewer lanes
+    where that saves LUT4; far fewer LUT4 than the logic counts. On the UP5K's 30 block
+    RAMs the digits demo's engines go back to weight ROMs where the tables do not fit."""
+    network = sign_mlp((784, 256, 256, 256, 10))
+    plan = map_network(network, target_cycles=64, counts="tables")
+    assert [(f.pe, f.simd) for f in plan.foldings] == [(4, 784), (4, 256), (4, 256), (5, 8)]
+    assert estimate_design(plan, "ulx3s-85f").total["ebr"] > 208
+    placed = place_weight_roms(plan, "ulx3s-85f")
+    total = estimate_design(placed, "ulx3s-85f").total
+    assert total["ebr"] <= 208 and all(f.weight_code == "tables" for f in placed.foldings)
+    assert placed.foldings[0].pe > 4
+    logic = place_weight_roms(map_network(network, target_cycles=64), "ulx3s-85f")
+    assert total["lut4"] < 0.7 * estimate_design(logic, "ulx3s-85f").total["lut4"]
+    assert placed.cycles_per_image == plan.cycles_per_image == 64
+    x = np.random.default_rng(0).integers(0, 2, (8, 784)) * 2 - 1
+    assert (placed.reference(x)[0] == plan.reference(x)[0]).all()
+
+    digits = map_network(load_example("digits-bnn")[0], target_cycles=64, counts="tables")
+    small = place_weight_roms(digits, "icebreaker")
+    assert estimate_design(small, "icebreaker").total["ebr"] <= 30
+    assert "plain" in [f.weight_code for f in small.foldings]
+    assert small.cycles_per_image == digits.cycles_per_image
 
 
 @pytest.mark.synth
