@@ -33,7 +33,7 @@ Folding: ``pe`` channels in parallel, ``simd`` elements per cycle; NF = C/pe cha
 folds, SF = K/simd element folds; a vector takes NF*SF cycles (the initiation interval) and
 its result leaves NF*SF + 3 cycles after its input is accepted.
 
-Three keyword options shape the datapath without changing a single output bit:
+These keyword options shape the datapath without changing a single output bit:
 
 * ``pipeline`` (default 0): register stages inside each lane's popcount tree
   (:func:`~popcorn.hdl.popcount.tree_plan` over the ``simd`` bits of a pair, 3-bit
@@ -69,6 +69,15 @@ Three keyword options shape the datapath without changing a single output bit:
   BNN layer of 4 x 256 elements at two folds: 1 941 LUT4 against 2 138 from a ROM in
   logic and 2 595 plus 15 DP16KD from block RAM; Yosys alone, ``benchmarks/
   sweep_blocks.py --engine``).
+
+* ``weight_code="tables"`` (``popcorn build --counts tables``): no XNOR/AND and no
+  compressor level in logic; per group of :attr:`LinearFolding.table_group` elements a
+  block RAM table, addressed by the fold and the group's activation bits, holds every
+  lane's count (:meth:`LinearFolding.count_tables`) and the trees only add the counts.
+  Its cost per element is the adders' (SFC-w1a1's first engine at 64 cycles per image,
+  16 trees of 66 two-bit counts: about 1.4 LUT4 an element on the ECP5, against 2.9 with
+  the XNOR and compressors in logic), its block RAM ``NF*SF * 2**k * k.bit_length() / k``
+  bits per lane and element (k = 3 at 64 folds: 341).
 
 Stream words are element-major: element k's N bases at bits ``[k*N, (k+1)*N)``, base j at
 bit ``k*N + j`` (for 8-bit fixed-point inputs this is simply the pixel codes, least
