@@ -282,6 +282,9 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             name = name.replace(f"-{board}", f"-folded-{board}")
         if arch == "folded":
             clock = design_clock(board, clock_hz, flash=True)
+            if counts == "tables":
+                warnings.warn("--counts tables shapes the dataflow engines; the folded "
+                              "engine counts in logic")
         if target_fps is not None and plan.cycles_per_image > int(target_cycles):
             warnings.warn(f"the fastest {arch} folding found needs {plan.cycles_per_image} "
                           f"cycles per image: {clock / plan.cycles_per_image:.1f} images/s at "

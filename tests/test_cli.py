@@ -219,7 +219,7 @@ def test_arch_auto_counts_ice40_logic_cells():
     net = load_example("mnist-cnn-pa")[0]
     target = str(12_000_000 // 92)
     plan = _plan(net, frac_bits=8, target_cycles=target, pipeline="auto", bases="parallel",
-                 multiply="shift-add")
+                 multiply="shift-add", counts="logic")
     est = estimate_design(plan, "icebreaker")
     assert est.total["lut4"] <= 5280 and est.total["ff"] <= 5280
     assert est.logic_cells[0] == math.ceil(LC_PACKING * (est.total["lut4"] + est.total["ff"]))
@@ -241,7 +241,8 @@ def test_arch_auto_leaves_the_ice40_s_last_cells_free(monkeypatch):
     net = load_example("mnist-cnn-binaryconnect")[0]
     target = str(12_000_000 // 92)
     plan = place_weight_roms(_plan(net, frac_bits=8, target_cycles=target, pipeline="auto",
-                                   bases="parallel", multiply="shift-add"), "icebreaker")
+                                   bases="parallel", multiply="shift-add",
+                                   counts="logic"), "icebreaker")
     need = estimate_design(plan, "icebreaker").logic_cells[0]
     monkeypatch.setitem(get_board("icebreaker").capacity, "lut4", need + 100)
     est = estimate_design(plan, "icebreaker")
@@ -294,7 +295,8 @@ def test_auto_target_folds_the_dataflow_design_until_it_fits(tmp_path, monkeypat
                                                         ("dense", 10))))
     save_network(net, tmp_path / "mlp.npz")
     default = place_weight_roms(_plan(net, frac_bits=8, target_cycles="auto", pipeline="auto",
-                                      bases="parallel", multiply="shift-add"), "icebreaker")
+                                      bases="parallel", multiply="shift-add",
+                                      counts="logic"), "icebreaker")
     assert default.cycles_per_image <= _default_target(net) == 256
     assert not estimate_design(default, "icebreaker").within_capacity()
     result = CliRunner().invoke(main, ["build", "mlp.npz", "--board", "icebreaker", "--steps",
@@ -394,3 +396,24 @@ def test_folded_auto_takes_one_input_bank_before_more_lanes(monkeypatch):
     monkeypatch.setitem(get_board("icebreaker").capacity, "ebr", ebr[1, 1])
     plan = _folded_plan(net, 8, "auto", "icebreaker")
     assert (plan.pe, plan.input_banks) == (1, 1)
+
+
+def test_counts_tables_reach_the_dataflow_engines_and_warn_on_the_folded(tmp_path, monkeypatch):
+    """--counts tables: the estimate step's plan names the count tables placed in block
+    RAM (fewer LUT4 than the logic counts at the same throughput); the folded engine
+    keeps its logic counts and says so."""
+    monkeypatch.chdir(tmp_path)
+    base = ["build", "--example", "digits-bnn", "--board", "ulx3s-85f", "--target-cycles",
+            "64", "--arch", "dataflow", "--steps", "estimate"]
+    tables = CliRunner().invoke(main, base + ["--counts", "tables"])
+    logic = CliRunner().invoke(main, base)
+    assert tables.exit_code == 0 and logic.exit_code == 0, tables.output
+    assert "count tables in block" in " ".join(tables.output.split())
+
+    def lut4(result):
+        return int(re.search(r"estimate: +(\d+) of", result.output).group(1))
+    assert lut4(tables) < lut4(logic)
+    folded = CliRunner().invoke(main, ["build", "--example", "mnist-cnn-bnn-tiny", "--arch",
+                                       "folded", "--counts", "tables", "--steps", "estimate"])
+    assert folded.exit_code == 0
+    assert "--counts tables shapes the dataflow engines" in " ".join(folded.output.split())
