@@ -71,7 +71,7 @@ def _target_cycles(value):
     return target
 
 
-def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply, counts):
+def _plan(network, *, frac_bits, target_cycles, pipeline, bases, multiply, counts="logic"):
     """Map ``network`` with the command line's options (``--pipeline`` checked here)."""
     from .mapping.network_map import map_network
 
