@@ -219,7 +219,8 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bit
     replicated per read port: it takes block RAM when ``width*depth/16 > cost*ebr*read_ports
     + 2`` (read from its debug output: 64 x 32 -> logic 128 vs. 4 EBR 258, logic). iCE40
     EBR tiling as :func:`popcorn.hdl.window.memory_resources` (``packed`` as there); ECP5
-    counts 18 kbit DP16KD (512 x 36 .. 16k x 1); ROMs never go to ECP5 distributed RAM. In
+    counts 18 kbit DP16KD (512 x 36 .. 16k x 1), two read ports in one where its true
+    dual-port modes (up to 18 bits) take fewer; ROMs never go to ECP5 distributed RAM. In
     logic a column is an arbitrary function of the ``a`` address bits: ``2**(a-3) - 1``
     LUT4 (at least 1) per read port, none for ``a <= 2`` where it folds into the LUT4
     reading the bit;
@@ -244,9 +245,15 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bit
         ebr = min(-(-width // w) * -(-depth // d)
                   for w, d in ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),
                                (1, 16384)))
+    blocks = ebr * read_ports
+    if family == "ecp5" and read_ports > 1:
+        # two read ports share a DP16KD in its true dual-port modes (18 bits wide at most)
+        pair = min(-(-width // w) * -(-depth // d)
+                   for w, d in ((18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)))
+        blocks = min(blocks, pair * -(-read_ports // 2))
     cost = 64 if family == "ice40" else 128
     if style == "block" or (style == "auto" and width * depth / 16 > cost * ebr * read_ports + 2):
-        return {"lut4": 0, "ff": 0, "ebr": ebr * read_ports}
+        return {"lut4": 0, "ff": 0, "ebr": blocks}
     abits = max(0, (depth - 1).bit_length())
     column = max(1, 2 ** (abits - 3) - 1) if abits > 2 else 0
     return {"lut4": read_ports * distinct * column, "ff": distinct if depth > 2 else 0,
