@@ -288,10 +288,7 @@ def fit_block_ram(plan, board):
         f = stages[n].folding
         moves = [dataclasses.replace(f, weight_memory="logic")]
         if f.weight_code == "tables":         # or back to a weight ROM, placed by Yosys
-            plain = dataclasses.replace(f, weight_code="plain", pipeline=0)
-            moves.append(dataclasses.replace(
-                plain, pipeline=plain.auto_pipeline if f.pipeline == f.auto_pipeline
-                else min(f.pipeline, plain.tree_levels)))
+            moves.append(_refolded(f, weight_code="plain"))
         return [(estimate_mva(moved, b.family), moved) for moved in moves]
 
     in_logic = {n: to_logic(n) for n in engines}
@@ -346,17 +343,22 @@ def _tilings(stage, interval, family, ebr_now):
                     fewest[ebr] = (key, code)
     tilings = []
     for (size, _, pe), code in fewest.values():
-        auto = f.pipeline == f.auto_pipeline
         try:
-            folding = dataclasses.replace(f, pe=pe, simd=size // pe, pipeline=0,
-                                          weight_code=code)
-            folding = dataclasses.replace(
-                folding, pipeline=folding.auto_pipeline if auto
-                else min(f.pipeline, folding.tree_levels))
+            folding = _refolded(f, pe=pe, simd=size // pe, weight_code=code)
         except ValueError:          # a gathering engine's pixels no longer pack its folds
             continue
         tilings.append((estimate_mva(folding, family), folding))
     return tilings
+
+
+def _refolded(folding, **changes):
+    """``folding`` with ``changes`` (pe, simd, weight_code), its popcount trees keeping the
+    ``"auto"`` pipeline where they had it, else as many stages as the new trees allow.
+    Raises ValueError when the changed folding is not one."""
+    auto = folding.pipeline == folding.auto_pipeline
+    moved = dataclasses.replace(folding, pipeline=0, **changes)
+    return dataclasses.replace(moved, pipeline=moved.auto_pipeline if auto
+                               else min(folding.pipeline, moved.tree_levels))
 
 
 def _fewer_table_lanes(stages, spare, family):
@@ -387,10 +389,7 @@ def _fewer_table_lanes(stages, spare, family):
                     if folds * stages[n].out_words > interval or not takes_tables(folds, simd):
                         continue
                     try:
-                        moved = dataclasses.replace(f, pe=pe, simd=simd, pipeline=0)
-                        moved = dataclasses.replace(moved, pipeline=moved.auto_pipeline
-                                                    if f.pipeline == f.auto_pipeline
-                                                    else min(f.pipeline, moved.tree_levels))
+                        moved = _refolded(f, pe=pe, simd=simd)
                     except ValueError:    # a gathering engine's pixels no longer pack
                         continue
                     est = estimate_mva(moved, family)
@@ -414,8 +413,8 @@ def place_weight_roms(plan, board):
     each while it fits: CNV-w1a1 on the ULX3S-85F at 30 000 cycles per image, the second
     convolution's 1 024 x 36 ROM, about 3 000 LUT4 in logic, takes 29 DP16KD; then engines
     that count from tables take fewer lanes where the spare block RAM pays for it in LUT4
-    (:func:`_fewer_table_lanes`). On the ECP5, every weight ROM in block RAM is then marked so (``weight_memory="block"``): its
-    word registered, one cycle more. Estimates from
+    (:func:`_fewer_table_lanes`). On the ECP5, every weight ROM in block RAM is then
+    marked so (``weight_memory="block"``): its word registered, one cycle more. Estimates from
     :func:`~popcorn.hdl.estimates.estimate_mva`; a plan with nothing to change is returned
     as it is.
     """

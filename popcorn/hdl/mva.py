@@ -21,7 +21,10 @@ class MatrixVectorActivation(wiring.Component):
     datapath options (``pipeline``, ``bases``, ``multiply``) are those of
     :class:`~popcorn.mapping.linear.LinearFolding`; the weight words come from a ROM, or
     with ``folding.weight_constants`` (NF*SF <= 2) are constants picked by the fold
-    address registered where the ROM's read would be (same timing). A threshold layer
+    address registered where the ROM's read would be (same timing), or with
+    ``folding.weight_code == "tables"`` are count tables in block RAM
+    (``LinearFolding.count_tables``) read with the registered fold address and
+    activations, whose counts the trees add. A threshold layer
     with one base pair compares the popcount itself (``LinearFolding.compares_counts``).
     The comparators and the levels -> bases step are :func:`popcorn.hdl.comparator.compare` and
     :func:`~popcorn.hdl.comparator.levels_to_bases`, shared with
@@ -44,7 +47,7 @@ class MatrixVectorActivation(wiring.Component):
     bases); ``o.valid`` rises ``folding.latency = cycles_per_vector + 3 + pipeline`` cycles
     after the input handshake (issue, ``pipeline`` popcount tree stages, count/accumulate,
     combine, output register), one more with ``folding.weight_stage`` (a deep weight ROM's
-    word registered), one more per ``folding.product_stages`` (partial sums of ``sum A
+    word registered, or the count tables' read), one more per ``folding.product_stages`` (partial sums of ``sum A
     P`` registered before C' is added), one more with ``folding.compare_stage`` (Y
     registered between the combine and the comparators, or the output register of a
     scores layer), one more with ``folding.level_stage`` (the comparators' levels
