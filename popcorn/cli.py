@@ -318,6 +318,8 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     if plan is not mapped:
         console.print(f"weights:   placed for the {board}'s block RAM: "
                       + "; ".join(_weight_changes(mapped, plan)), highlight=False)
+    if counts == "tables" and arch != "folded":
+        console.print(f"counts:    {_count_modes(plan)}", highlight=False)
     try:
         results = run_steps(plan, config, steps, progress=progress)
     except (BuildFailed, DesignTooLarge, TimingFailed, SimulationFailed, ToolMissing,
@@ -342,6 +344,33 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
         console.print(f"report:    {md} ({Path(report['report_json']).name} and "
                       f"{Path(report['report_html']).name} beside it)")
         console.print(md.read_text(), markup=False, highlight=False)
+
+
+def _count_modes(plan):
+    """Which engines of a dataflow ``plan`` count from tables (``--counts tables``), and why
+    the others do not."""
+    from .mapping.linear import CONSTANT_ROM, TABLE_WORDS
+
+    tables, logic = [], []
+    for f in plan.foldings:
+        folds = f.neuron_folds * f.synapse_folds
+        if f.weight_code == "tables":
+            tables.append(str(f.linear.layer))
+        elif f.weight_constants:
+            logic.append(f"layer {f.linear.layer} (constant weights: {folds} weight words)")
+        elif f.pairs_per_fold > 1:
+            logic.append(f"layer {f.linear.layer} (serial bases)")
+        elif folds > TABLE_WORDS // 4 or f.simd < 2:
+            logic.append(f"layer {f.linear.layer} ({folds} weight words of SIMD "
+                         f"{f.simd}; tables need {CONSTANT_ROM + 1} to {TABLE_WORDS // 4} "
+                         f"words of SIMD 2 or more: a smaller --target-cycles)")
+        else:
+            logic.append(f"layer {f.linear.layer} (a weight ROM takes less of the board)")
+    parts = [f"tables in layer{'s' if len(tables) > 1 else ''} {', '.join(tables)}"] \
+        if tables else ["no engine counts from tables"]
+    if logic:
+        parts.append("logic in " + "; ".join(logic))
+    return "; ".join(parts)
 
 
 def _weight_changes(mapped, placed):

@@ -408,7 +408,11 @@ def test_counts_tables_reach_the_dataflow_engines_and_warn_on_the_folded(tmp_pat
     tables = CliRunner().invoke(main, base + ["--counts", "tables"])
     logic = CliRunner().invoke(main, base)
     assert tables.exit_code == 0 and logic.exit_code == 0, tables.output
-    assert "count tables in block" in " ".join(tables.output.split())
+    said = " ".join(tables.output.split())
+    assert "count tables in block" in said
+    assert "counts: tables in layers 1, 4; logic in layer 7 (64 weight words of SIMD 1; " \
+        "tables need 3 to 128 words of SIMD 2 or more: a smaller --target-cycles)" in said
+    assert "counts:" not in logic.output
 
     def lut4(result):
         return int(re.search(r"estimate: +(\d+) of", result.output).group(1))
