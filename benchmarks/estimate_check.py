@@ -15,8 +15,9 @@ with ``--arch auto --target-fps 92``, but the digits BNN at its default; the ULX
 the default folding); held out, a LeNet-shaped network of each scheme
 (:func:`popcorn.golden.examples.random_network`, random weights) on both boards at the
 default folding (``--arch auto``), and an MLP of each on the ULX3S-85F at the default
-folding and at 2 cycles per image (its engines hold their weights as constants; on the
-UP5K its folded engine needs about 6 800 logic cells of 5 280). Builds go to
+folding, at 2 cycles per image (its engines hold their weights as constants; on the
+UP5K its folded engine needs about 6 800 logic cells of 5 280) and at 32 cycles per image
+with ``--counts tables``. Builds go to
 ``build/estimate_check/``; the table to ``reports/perf/estimate_check.{md,json}``, rows
 kept per code label (``git describe``, or ``--label``).
 """
@@ -64,6 +65,9 @@ def cases(build_dir):
                 out.append((f"{shape}-{scheme} ulx3s-85f 2 cycles",
                             [str(path), "--board", "ulx3s-85f", "--arch", "dataflow",
                              "--target-cycles", "2"], True))
+                out.append((f"{shape}-{scheme} ulx3s-85f 32 cycles tables",
+                            [str(path), "--board", "ulx3s-85f", "--arch", "dataflow",
+                             "--target-cycles", "32", "--counts", "tables"], True))
     return out
 
 
