@@ -242,13 +242,8 @@ class MatrixVectorActivation(wiring.Component):
             if tables:
                 table_counts = self._read_tables(m, s1_x, s1_addr, advance)
             else:
-                staged_x = Signal.like(s1_x, name="s1w_x")      # (reset-less, as s1_x)
-                # no reset: on the ECP5 it becomes the DP16KD's output register
-                # (popcorn.boards.ecp5_outreg)
-                staged_word = Signal.like(weight_word, name="s1w_weights", reset_less=True)
-                with m.If(advance):
-                    m.d.sync += [staged_x.eq(s1_x), staged_word.eq(weight_word)]
-                s1_x, weight_word = staged_x, staged_word
+                s1_x = self._register(m, s1_x, advance, "s1w_x")
+                weight_word = self._register(m, weight_word, advance, "s1w_weights")
             s1 = staged
             nf_chain.append(s1["nf"])
 
@@ -662,6 +657,15 @@ class MatrixVectorActivation(wiring.Component):
             m.d.sync += [one_full.eq(~one_full), both_full.eq(one_full), ready.eq(~one_full)]
         with m.If(done & ~filled):
             m.d.sync += [one_full.eq(both_full), both_full.eq(0), ready.eq(1)]
+
+    @staticmethod
+    def _register(m, value, enable, name):
+        """``value`` in a reset-less register loaded on ``enable`` (on the ECP5 a block RAM
+        read's becomes the block's output register, :mod:`popcorn.boards.ecp5_outreg`)."""
+        reg = Signal.like(value, name=name, reset_less=True)
+        with m.If(enable):
+            m.d.sync += reg.eq(value)
+        return reg
 
     def _read_tables(self, m, x, fold, enable):
         """The count tables' reads (``LinearFolding.count_tables``), per activation base j
