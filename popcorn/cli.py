@@ -46,8 +46,8 @@ def _mapping_options(command):
                      help="Popcounts in logic (XNOR/AND and compressor trees), or `tables`: "
                           "engines of 3 to 128 weight words read the counts of groups of "
                           "elements from block RAM tables addressed by the fold and the "
-                          "activations (folding chosen to fill the block RAM words; fewer "
-                          "LUT4, more block RAM)."),
+                          "activations (refolded to fit the board's block RAM; fewer LUT4, "
+                          "more block RAM)."),
         click.option("--sim", "simulator", type=click.Choice(("auto", "icarus", "verilator")),
                      default="auto", show_default=True,
                      help="RTL simulator; `auto`: Verilator for long runs, else Icarus."),

@@ -324,7 +324,8 @@ def mva_features(folding, family="ice40"):
                           words=words)]
     if not f.weight_constants:
         roms.append(weight_rom_resources(f, family))
-    else:
+    if f.weight_constants or f.weight_code == "tables":
+        # the registered fold address that picks the constants or reads the tables
         feats["ff"] += max(0, (f.neuron_folds * f.synapse_folds - 1).bit_length())
     for rom in roms:
         feats["rom"] += rom["lut4"]
@@ -510,11 +511,10 @@ def mva_features(folding, family="ice40"):
     # flags of every stage, and with a weight stage its weight word and activations
     flags = 5 + (f.neuron_folds - 1).bit_length() + (f.classes - 1).bit_length()
     feats["ff"] += 2 * f.out_width - lane_group + counters \
-        + flags * (1 + f.pipeline + f.weight_stage) \
-        + f.weight_stage * (pe * m_ * simd * (not _word_register_in_block(f, family))
-                            + f.fold_width) * (f.weight_code != "tables") \
-        + (f.weight_code == "tables") * max(0, (f.neuron_folds * f.synapse_folds - 1)
-                                            .bit_length())
+        + flags * (1 + f.pipeline + f.weight_stage)
+    if f.weight_stage and f.weight_code != "tables":     # (tables: read in the stage)
+        feats["ff"] += pe * m_ * simd * (not _word_register_in_block(f, family)) \
+            + f.fold_width
     if f.product_stages:
         # the partial sums of A P per lane of every product stage, and in each what the
         # record still holds for the stages after it (C', and the thresholds and modes of

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from ..golden.binary import pack_words
 from ..hwmath import tree_levels
 from ..mapping.linear import (COMPRESSOR_GROUP, PRODUCT_LEVELS, TERNARY_BITS, TERNARY_GROUP,
-                              LinearFolding, csd_digits, ternary_table)
+                              LinearFolding, csd_digits, table_elements, ternary_table)
 from . import meminit
 from .comparator import compare, levels_to_bases
 from .estimates import estimate_mva
@@ -673,10 +673,10 @@ class MatrixVectorActivation(wiring.Component):
         per base at ``fold * 2**k`` plus the group's bits of base j in ``x`` (element-major,
         as the stream word), ``enable`` its read enable; the data one cycle later."""
         f = self._folding
-        n_, k = f.act_bases, f.table_group
+        n_ = f.act_bases
         reads = [[] for _ in range(n_)]
-        for g, bits in enumerate(f.count_tables()):
-            elements = range(g * k, min(f.simd, (g + 1) * k))
+        groups = table_elements(f.neuron_folds * f.synapse_folds, f.simd)
+        for g, (elements, bits) in enumerate(zip(groups, f.count_tables())):
             mem = memory.Memory(shape=bits.shape[1], depth=len(bits), init=[],
                                 attrs={"rom_style": f.table_memory})
             m.submodules[f"table{g}"] = mem

@@ -137,12 +137,12 @@ ECP5: 17 cells, 73 MHz through a gate and four levels; groups of four terms (two
 became two or three carry chains with LUT4 between them on the ECP5, 7.6-7.9 ns
 (mnist-cnn-pa 131 MHz, mnist-cnn-abc 126 MHz); one level is a chain, about 4 ns."""
 CONSTANT_ROM = 2
+"""Most weight words (NF*SF) an engine holds as constants picked by its fold address."""
 TABLE_WORDS = 512
 """Words of one count table (``weight_code="tables"``) at most: one DP16KD at its widest
 (512 x 36), two iCE40 EBR (256 x 16)."""
 MAX_TABLE_GROUP = 7
 """Most elements a count table covers (their count in 3 bits)."""
-"""Most weight words (NF*SF) an engine holds as constants picked by its fold address."""
 MAX_SHORTCUT_BITS = 4
 """Most shortcut bits per channel of a residual engine (``LinearFolding.shortcut``): its
 records hold ``2**b`` comparator tables per channel."""
@@ -815,8 +815,8 @@ class LinearFolding:
         w = words.reshape(folds, lanes, self.simd).astype(np.int64)
         pm1 = self.linear.weight_encoding == "pm1"
         tables = []
-        for start in range(0, self.simd, self.table_group):
-            k = min(self.table_group, self.simd - start)
+        for elements in table_elements(folds, self.simd):
+            start, k = elements.start, len(elements)
             v = (np.arange(1 << k)[:, None] >> np.arange(k)) & 1               # (2**k, k)
             g = w[:, None, :, start:start + k]                       # (folds, 1, lanes, k)
             act = v[None, :, None, :]
@@ -1016,13 +1016,19 @@ def takes_tables(folds, simd, pairs_per_fold=1):
     return pairs_per_fold == 1 and CONSTANT_ROM < folds and table_group(folds, simd) >= 2
 
 
+def table_elements(folds, simd):
+    """The elements of a fold each count table covers (ranges of element indices): groups
+    of :func:`table_group` elements, the last the rest."""
+    k = table_group(folds, simd)
+    return [range(start, min(simd, start + k)) for start in range(0, simd, k)]
+
+
 def table_shapes(pe, simd, folds, weight_bases):
     """``(width, depth)`` of each count table of an engine of ``pe`` lanes, ``simd``
     elements, ``folds`` weight words (NF*SF) and M weight bases
     (:meth:`LinearFolding.count_tables`)."""
-    k = table_group(folds, simd)
-    sizes = [k] * (simd // k) + ([simd % k] if simd % k else [])
-    return [(pe * weight_bases * g.bit_length(), folds << g) for g in sizes]
+    return [(pe * weight_bases * len(g).bit_length(), folds << len(g))
+            for g in table_elements(folds, simd)]
 
 
 def ternary_codes(pairs):

@@ -27,7 +27,7 @@ from ..golden.quantizers import thermometer_to_bases
 from ..golden.window_ref import flatten as flatten_ref
 from ..golden.window_ref import or_pool, windows
 from ..hwmath import argmax_stages, class_width
-from .linear import LinearFolding, unpack_scores
+from .linear import LinearFolding, table_shapes, unpack_scores
 from .timing import (ArgmaxTiming, ConcatTiming, EngineTiming, FlattenTiming,
                      GatherEngineTiming, PoolTiming, QueueTiming, RegisterSliceTiming,
                      ResidualEngineTiming, ShortcutTiming, WindowTiming)
@@ -557,9 +557,9 @@ def _weight_memories(folding):
     last may cover fewer elements)."""
     folds = folding.neuron_folds * folding.synapse_folds
     if folding.weight_code == "tables":
-        k = folding.table_group
-        return (f"{-(-folding.simd // k)} count tables of {k} elements, "
-                f"{folding.pe * folding.weight_bases * k.bit_length()} x {folds << k}")
+        shapes = table_shapes(folding.pe, folding.simd, folds, folding.weight_bases)
+        return (f"{len(shapes)} count tables of {folding.table_group} elements, "
+                f"{shapes[0][0]} x {shapes[0][1]}")
     return f"{folding.weight_rom_width} x {folds}" \
         + (", ternary-coded" if folding.weight_code == "ternary" else "")
 
