@@ -381,7 +381,9 @@ def _weight_changes(mapped, placed):
         what = []
         if (a.pe, a.simd) != (b.pe, b.simd):
             what.append(f"refolded {a.pe}x{a.simd} -> {b.pe}x{b.simd} (PE x SIMD)")
-        if a.weight_code != b.weight_code:
+        if a.weight_code == "tables" and b.weight_code == "plain":
+            what.append("a weight ROM, no count tables")
+        elif a.weight_code != b.weight_code:
             what.append(f"{b.weight_code}-coded weights")
         if a.weight_memory != b.weight_memory:
             what.append(f"{'count tables' if b.weight_code == 'tables' else 'weight ROM'} "
