@@ -1,12 +1,13 @@
 """The core's clock from the board's oscillator through the FPGA's PLL: the divider
 settings (pure functions, the highest frequency not above the one asked for) and
-:class:`PLLClock`, the ``sync`` domain they drive."""
+:class:`PLLClock`, the ``sync`` domain they drive; :class:`OscillatorClock`, the
+oscillator itself with a reset of the same kind."""
 
 from dataclasses import dataclass
 from math import ceil
 
-from amaranth.hdl import (ClockDomain, ClockSignal, DomainRenamer, Elaboratable, Instance,
-                          Module, Signal)
+from amaranth.hdl import (ClockDomain, ClockSignal, DomainRenamer, Elaboratable,
+                          Instance, Module, Signal)
 from amaranth.lib.cdc import FFSynchronizer
 
 
@@ -142,7 +143,7 @@ class PLLClock(Elaboratable):
     def __init__(self, setting, *, pin=None, clock=None, hold_seconds=15e-6):
         self.setting = setting
         self.pin, self.clock = pin, clock
-        self.hold = 1 << max(0, ceil(hold_seconds * setting.frequency) - 1).bit_length()
+        self.hold = _hold_cycles(hold_seconds, setting.frequency)
         self.clk, self.rst = Signal(), Signal(init=1)
 
     def elaborate(self, platform):
@@ -166,10 +167,48 @@ class PLLClock(Elaboratable):
                 i_CLKI=self.clock, i_CLKFB=out, o_CLKOP=out, i_RST=0, i_STDBY=0,
                 i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=0, i_PHASESTEP=0,
                 i_PHASELOADREG=0, i_PLLWAKESYNC=0, i_ENCLKOP=0, o_LOCK=locked)
-        m.domains.pll = ClockDomain("pll", reset_less=True, local=True)
-        m.d.comb += ClockSignal("pll").eq(out)
         platform.add_clock_constraint(out, s.frequency)
-        m.submodules.timer = timer = DomainRenamer("pll")(ResetTimer(self.hold))
-        m.submodules.lock_sync = FFSynchronizer(locked, timer.locked, o_domain="pll")
-        m.d.comb += self.rst.eq(timer.rst)
+        m.d.comb += self.rst.eq(_reset_timer(m, "pll", out, self.hold, locked=locked))
         return m
+
+
+class OscillatorClock(Elaboratable):
+    """The board's oscillator (``clock``, a signal) as ``clk``, with ``rst`` high
+    (synchronous to ``clk``) for ``hold`` cycles after configuration (:class:`ResetTimer`,
+    15 us by default as :class:`PLLClock`). The caller's ``sync`` domain takes both. For the
+    ECP5, whose platform domain has no reset of its own (Amaranth resets it through the GSR
+    at start-up): with a reset in the logic every flip-flop ignores the GSR, as under
+    :class:`PLLClock`, so :mod:`~popcorn.boards.ecp5_outreg` can pack the block RAMs'
+    output registers (it packs none of a GSR domain), and the state registers Yosys
+    re-encodes one-hot (:mod:`~popcorn.boards.host_link`, ignoring their initial values)
+    start from their reset."""
+
+    def __init__(self, clock, frequency, *, hold_seconds=15e-6):
+        self.clock = clock
+        self.hold = _hold_cycles(hold_seconds, frequency)
+        self.clk, self.rst = Signal(), Signal(init=1)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [self.clk.eq(self.clock),
+                     self.rst.eq(_reset_timer(m, "oscillator", self.clock, self.hold))]
+        return m
+
+
+def _hold_cycles(seconds, frequency):
+    """``seconds`` at ``frequency`` Hz in cycles, rounded up to a power of two."""
+    return 1 << max(0, ceil(seconds * frequency) - 1).bit_length()
+
+
+def _reset_timer(m, domain, clock, hold, *, locked=None):
+    """The ``rst`` of a :class:`ResetTimer` of ``hold`` cycles on ``clock``, in a local
+    ``domain`` without a reset (the timer cannot reset itself); ``locked`` (None: always)
+    synchronized to it."""
+    m.domains += ClockDomain(domain, reset_less=True, local=True)
+    m.d.comb += ClockSignal(domain).eq(clock)
+    m.submodules.timer = timer = DomainRenamer(domain)(ResetTimer(hold))
+    if locked is None:
+        m.d.comb += timer.locked.eq(1)
+    else:
+        m.submodules.lock_sync = FFSynchronizer(locked, timer.locked, o_domain=domain)
+    return timer.rst

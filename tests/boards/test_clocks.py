@@ -1,13 +1,18 @@
-"""The PLL's settings and a design clocked by it, built by the real tools."""
+"""The PLL's settings, the start-up resets and designs clocked by them, built by the real
+tools."""
 
 import json
+import re
 
 import pytest
 from amaranth.sim import Simulator
 
 from popcorn.boards.build import TimingFailed, build_bitstream
-from popcorn.boards.clocks import (ClockUnreachable, ECP5PLL, ICE40PLL, PLLClock, ResetTimer,
-                                   pll_settings)
+from amaranth.hdl import ClockSignal, Module
+
+from popcorn.boards.clocks import (ClockUnreachable, ECP5PLL, ICE40PLL, OscillatorClock,
+                                   PLLClock, ResetTimer, pll_settings)
+from popcorn.boards.fit import place_weight_roms
 from popcorn.boards.top import BoardTop, design_clock
 from popcorn.golden.examples import random_network
 from popcorn.hdl.accelerator import DataflowAccelerator
@@ -59,6 +64,26 @@ def test_reset_is_held_until_hold_cycles_after_lock(hold):
     assert trace == [1] * 3 + wait + [0, 1] + wait
 
 
+def test_the_oscillator_s_reset_is_held_for_hold_cycles_from_the_start():
+    """OscillatorClock: rst high from configuration for `hold` cycles of its clock (15 us
+    at 25 MHz: 512), then low for good."""
+    m = Module()
+    m.submodules.clock = clock = OscillatorClock(ClockSignal("sync"), 25e6)
+    trace = []
+
+    async def bench(ctx):
+        for _ in range(clock.hold + 8):
+            trace.append(ctx.get(clock.rst))
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1 / 25e6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert clock.hold == 512
+    assert trace == [1] * (clock.hold + 1) + [0] * 7
+
+
 def test_the_reset_wait_is_at_least_15_us_in_a_power_of_two_cycles():
     for mhz in (20, 48, 60, 150):
         hold = PLLClock(pll_settings("ecp5" if mhz == 150 else "ice40",
@@ -102,3 +127,21 @@ def test_a_design_on_the_pll_is_timed_at_its_clock(board, mhz, pll, tmp_path):
                                                r"cells, from `[^`]+` to `[^`]+`\)"):
             build_bitstream(BoardTop(accelerator(), clock_hz=250e6), board=board,
                             build_dir=tmp_path / "fast")
+
+
+@pytest.mark.synth
+def test_a_default_ecp5_build_resets_in_logic_and_packs_its_block_ram_registers(tmp_path):
+    """Without a PLL the ECP5 design still resets from the oscillator's timer, not through
+    the GSR (no SGSR cell, no flip-flop on the GSR), so ecp5_outreg packs every DP16KD read
+    behind a register, as under the PLL (Amaranth's GSR domain: none)."""
+    plan = place_weight_roms(map_network(random_network("bnn", seed=0, layout="dense"),
+                                         target_cycles=64), "ulx3s-85f")
+    build_bitstream(BoardTop(DataflowAccelerator(plan)), board="ulx3s-85f", build_dir=tmp_path)
+    cells = json.loads((tmp_path / "top_stat.json").read_text())["design"]
+    assert "SGSR" not in cells["num_cells_by_type"]
+    netlist = json.loads((tmp_path / "top.json").read_text())["modules"]["top"]["cells"]
+    assert {c["parameters"].get("GSR") for c in netlist.values()
+            if c["type"] == "TRELLIS_FF"} == {"DISABLED"}
+    log = (tmp_path / "build.log").read_text()
+    packed, reads = map(int, re.search(r"ecp5_outreg: (\d+) of (\d+) DP16KD", log).groups())
+    assert reads >= 1 and packed == reads

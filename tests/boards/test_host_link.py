@@ -16,17 +16,20 @@ from popcorn.sim.runner import run_testbench
 DIVISOR, IDLE = 4, 200
 
 
-def link_run(core, chunks, tmp_path, *, replies, gaps=None, bad_stop=(), cells=()):
-    """Send ``chunks`` (bytes) over the UART to ``UARTLink(core)``; the parsed replies
-    ``[(status, tag, payload)]`` (``replies`` bytes awaited; None: those that come within
-    the wait) and the sticky error flag."""
+def link_run(core, chunks, tmp_path, *, replies, gaps=None, bad_stop=(), cells=(),
+             synthesized=False):
+    """Send ``chunks`` (bytes) over the UART to ``UARTLink(core)`` (with ``synthesized``
+    Yosys's gate-level netlist of it); the parsed replies ``[(status, tag, payload)]``
+    (``replies`` bytes awaited; None: those that come within the wait) and the sticky error
+    flag."""
     gaps = [3 * IDLE] * len(chunks) if gaps is None else gaps
     case = dict(chunks=np.array([c.hex() for c in chunks]), gaps=np.array(gaps),
                 bad_stop=np.array(bad_stop, dtype=np.int64).reshape(-1, 2), divisor=DIVISOR,
                 replies=-1 if replies is None else replies, wait=100_000)
     measured = run_testbench(UARTLink(core, divisor=DIVISOR, idle=IDLE),
                              test_module="popcorn.sim.testbenches.uart_link_tb",
-                             build_dir=tmp_path, case=case, cells=cells)
+                             build_dir=tmp_path, case=case, cells=cells,
+                             synthesized=synthesized)
     data, parsed = bytes.fromhex(measured["received"]), []
     while data:
         status, tag, payload, data = frames.parse_reply(data)
@@ -69,7 +72,11 @@ def test_frames_round_trip(abc_plan, tmp_path):
     assert error == 0
 
 
-def test_every_fault_gets_its_code_and_the_next_frame_passes(abc_plan, tmp_path):
+@pytest.mark.parametrize("synthesized", [False, True], ids=["rtl", "synthesized"])
+def test_every_fault_gets_its_code_and_the_next_frame_passes(abc_plan, tmp_path, synthesized):
+    """Each fault answered with its code, and the next frame with its result; in the RTL
+    and in Yosys's gate-level netlist (whose frame states are one-hot, re-encoded without
+    their initial values: the testbench resets first)."""
     x = np.random.default_rng(6).normal(0, 1, (10,) + abc_plan.network.input_shape)
     good = results(abc_plan, x)
     images = image_payloads(abc_plan, x)
@@ -94,7 +101,7 @@ def test_every_fault_gets_its_code_and_the_next_frame_passes(abc_plan, tmp_path)
             (frames.OK, 8, good[8]), (frames.BAD_KIND, 10, b""), (frames.OK, 9, good[9])]
     size = sum(len(frames.reply(s, t, p)) for s, t, p in want)
     replies, error = link_run(DataflowAccelerator(abc_plan), chunks, tmp_path, replies=size,
-                              bad_stop=bad_stop)
+                              bad_stop=bad_stop, synthesized=synthesized)
     assert replies == want
     assert error == 1                                      # the LED: the framing error
 
