@@ -6,7 +6,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hdl.flash import FlashLoader, FlashStream
-from ..hdl.handshake import HoldRegister, RegisterSlice
+from ..hdl.handshake import HoldRegister
 from ..hdl.uart import UARTReceiver, UARTTransmitter
 from ..hdl.width import BytesToWord
 from .frames import BAD_CRC, BAD_KIND, BAD_LENGTH, CRC, IMAGE, LINE_ERROR, LOADED, \
@@ -38,8 +38,9 @@ class FrameReceiver(wiring.Component):
     missing bytes then leave as zeros, so the core's words stay aligned) and, after an
     error, the discarding of bytes. Bytes enter through a
     :class:`~popcorn.hdl.handshake.HoldRegister` (one every other cycle at most) and a
-    payload byte leaves through a :class:`~popcorn.hdl.handshake.RegisterSlice`: it is
-    offered on ``image`` or ``weights`` two cycles after ``i`` gave it.
+    payload byte leaves through another (the missing bytes of a truncated image too, one
+    every other cycle): it is offered on ``image`` or ``weights`` two cycles after ``i``
+    gave it.
     """
 
     def __init__(self, *, image_bytes, weight_bytes=None, idle):
@@ -99,9 +100,11 @@ class FrameReceiver(wiring.Component):
         then_discard = Signal(name="then_discard")
         with m.If(self.dropped):
             m.d.sync += lost.eq(1)
-        # The payload's bytes leave through a register slice, each with its destination, so
-        # the parser's `ready` is a register (no path from the consumers into its states).
-        m.submodules.out = out = RegisterSlice(data.StructLayout({"byte": 8, "weights": 1}))
+        # The payload's bytes leave through a hold register, each with its destination, so
+        # the parser's `ready` is a register (no path from the consumers into its states;
+        # a register slice's skid enable ran five LUTs deep from the byte's valid on the
+        # UP5K demo).
+        m.submodules.out = out = HoldRegister(data.StructLayout({"byte": 8, "weights": 1}))
         dest_valid, dest_payload, dest_ready = out.i.valid, out.i.payload.byte, out.i.ready
         m.d.comb += [out.i.payload.weights.eq(to_weights),
                      self.image.payload.eq(out.o.payload.byte),
@@ -384,10 +387,11 @@ class UARTLink(wiring.Component):
             m.d.comb += receiver.loaded.eq(core.loaded)
         if self._fault:
             m.d.comb += transmitter.fault.eq(core.error)
-        # (the parser's verdict state waits on a register, not on the FIFO's level)
-        m.submodules.verdict_slice = verdict_slice = RegisterSlice(VERDICT)
+        # (the parser's verdict state waits on a register, not on the FIFO's level; a
+        # verdict a frame: hold registers, which take a word every other cycle)
+        m.submodules.verdict_slice = verdict_slice = HoldRegister(VERDICT)
         # (and the transmitter reads a register, not the FIFO's row multiplexer)
-        m.submodules.verdict_out = verdict_out = RegisterSlice(VERDICT)
+        m.submodules.verdict_out = verdict_out = HoldRegister(VERDICT)
         wiring.connect(m, receiver.verdict, verdict_slice.i)
         m.d.comb += [verdicts.w_data.eq(verdict_slice.o.payload),
                      verdicts.w_en.eq(verdict_slice.o.valid),
