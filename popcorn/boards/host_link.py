@@ -6,7 +6,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hdl.flash import FlashLoader, FlashStream
-from ..hdl.handshake import HoldRegister
+from ..hdl.handshake import HoldRegister, RegisterSlice
 from ..hdl.uart import UARTReceiver, UARTTransmitter
 from ..hdl.width import BytesToWord
 from .frames import BAD_CRC, BAD_KIND, BAD_LENGTH, CRC, IMAGE, LINE_ERROR, LOADED, \
@@ -388,10 +388,12 @@ class UARTLink(wiring.Component):
         if self._fault:
             m.d.comb += transmitter.fault.eq(core.error)
         # (the parser's verdict state waits on a register, not on the FIFO's level; a
-        # verdict a frame: hold registers, which take a word every other cycle)
+        # verdict a frame: a hold register, which takes a word every other cycle)
         m.submodules.verdict_slice = verdict_slice = HoldRegister(VERDICT)
-        # (and the transmitter reads a register, not the FIFO's row multiplexer)
-        m.submodules.verdict_out = verdict_out = HoldRegister(VERDICT)
+        # (and the transmitter reads a register, not the FIFO's row multiplexer: a register
+        # slice, as a hold register's load is the FIFO's read enable and Yosys then puts
+        # the FIFO in a block RAM)
+        m.submodules.verdict_out = verdict_out = RegisterSlice(VERDICT)
         wiring.connect(m, receiver.verdict, verdict_slice.i)
         m.d.comb += [verdicts.w_data.eq(verdict_slice.o.payload),
                      verdicts.w_en.eq(verdict_slice.o.valid),
