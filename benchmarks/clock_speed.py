@@ -10,10 +10,18 @@ misses F fails (`TimingFailed`); the row then comes from the nextpnr report the 
 left. Issue 12's target: the digits demo at 60 MHz or more on the UP5K within 2 500 LUT4.
 Rows are kept per code label (``git describe``, or ``--label``): an older code's are the
 "before".
+
+``--seeds N``: nextpnr places and routes the same netlist again with seeds 1 .. N (the
+build's own command, ``--seed`` added): on the UP5K the placer's seed moves fmax by several
+MHz, so one build says little about a change; the row then gives the spread (lowest,
+median, highest) and how many seeds met the clock.
 """
 
 import argparse
 import json
+import re
+import shlex
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -22,10 +30,36 @@ from verilog_speed import add_label_option, label_of, saved_rows
 
 from popcorn.boards.boards import get_board
 from popcorn.reports import nextpnr
+from popcorn.tools import find_tool
 
 
-def measure(example, board, mhz, build_dir):
-    """One build of ``example`` on ``board`` at ``mhz`` (None: the oscillator, no PLL)."""
+def seed_fmax(build, family, seeds):
+    """fmax (MHz) of nextpnr's run of the build in folder ``build`` (its ``build_top.sh``
+    command) with each of ``seeds``, each logged to ``seed<n>.tim`` there."""
+    line = next(line for line in (build / "build_top.sh").read_text().splitlines()
+                if line.startswith('"$NEXTPNR'))
+    args, keep = shlex.split(line)[1:], []
+    while args:                      # the placement's own options, no report or bitstream
+        arg = args.pop(0)
+        if arg in ("--report", "--log", "--textcfg", "--asc"):
+            args.pop(0)
+        elif arg != "--quiet":
+            keep.append(arg)
+    fmax = []
+    for seed in seeds:
+        log = f"seed{seed}.tim"
+        subprocess.run([find_tool(f"yowasp-nextpnr-{family}"), "--quiet", "--log", log,
+                        "--seed", str(seed), *keep], cwd=build, capture_output=True,
+                       check=True)
+        found = re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz",
+                           (build / log).read_text())
+        fmax.append(float(found[-1]))
+    return fmax
+
+
+def measure(example, board, mhz, build_dir, seeds=0):
+    """One build of ``example`` on ``board`` at ``mhz`` (None: the oscillator, no PLL);
+    with ``seeds``, nextpnr's fmax with seeds 1 .. ``seeds`` too."""
     folder = build_dir / f"{example}-{board}-{mhz or 'osc'}"
     args = [sys.executable, "-m", "popcorn.cli", "--quiet", "build", "--example", example,
             "--board", board, "--steps", "bitstream", "--build-dir", str(folder)]
@@ -38,12 +72,17 @@ def measure(example, board, mhz, build_dir):
         raise RuntimeError(f"no nextpnr result in {folder}:\n{done.stdout}{done.stderr}")
     impl = nextpnr.load(b.family, board, b.platform().device, tim[0])
     path = impl.critical_path or {}
+    spread = {}
+    if seeds:
+        fmax = seed_fmax(tim[0], b.family, range(1, seeds + 1))
+        spread = {"seeds": seeds, "seed_fmax_mhz": fmax,
+                  "seeds_met": sum(f >= impl.clock_mhz for f in fmax)}
     return {"example": example, "board": board, "asked_mhz": mhz,
             "clock_mhz": impl.clock_mhz, "fmax_mhz": impl.fmax_mhz,
             "met": impl.fmax_mhz >= impl.clock_mhz, "lut4": impl.lut4,
             "logic_cells": impl.logic_cells,
             "path": f"{path.get('delay_ns')} ns, {path.get('cells')} cells: "
-                    f"`{path.get('start')}` -> `{path.get('end')}`"}
+                    f"`{path.get('start')}` -> `{path.get('end')}`", **spread}
 
 
 def main():
@@ -53,6 +92,8 @@ def main():
     parser.add_argument("--board", default="icebreaker")
     parser.add_argument("--build-dir", default="build/clock_speed")
     parser.add_argument("--out", default="reports/perf")
+    parser.add_argument("--seeds", type=int, default=0,
+                        help="also place and route the netlist with nextpnr seeds 1 .. N")
     add_label_option(parser)
     args = parser.parse_args()
     label = label_of(args)
@@ -60,7 +101,7 @@ def main():
     rows = saved_rows(out, "clock_speed")
     for mhz in args.clocks:
         row = dict(code=label, **measure(args.example, args.board, mhz,
-                                         Path(args.build_dir)))
+                                         Path(args.build_dir), args.seeds))
         print(row, flush=True)
         key = (row["code"], row["example"], row["board"], row["asked_mhz"])
         rows = [r for r in rows
@@ -75,16 +116,26 @@ def write(out, rows):
              "--board BOARD --steps bitstream --clock-mhz F` (asked: F, or `osc` for the "
              "board's oscillator without a PLL); clock: the PLL's, as nextpnr timed it; "
              "fmax, LUT4, logic cells and the critical path: nextpnr's. Code: the popcorn "
-             "measured (`git describe`).", "",
+             "measured (`git describe`). Seeds (`--seeds N`): nextpnr's fmax on the same "
+             "netlist with seeds 1 .. N, lowest / median / highest, and how many met the "
+             "clock.", "",
              "| example | board | code | asked (MHz) | clock (MHz) | fmax (MHz) | met | LUT4 "
-             "| logic cells | critical path |",
-             "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+             "| logic cells | seeds: fmax low / median / high (met) | critical path |",
+             "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |"]
     lines += [f"| {r['example']} | {r['board']} | {r['code']} | {r['asked_mhz'] or 'osc'} "
               f"| {r['clock_mhz']} | {r['fmax_mhz']} | {'yes' if r['met'] else 'no'} "
-              f"| {r['lut4']} | {r['logic_cells']} | {r['path']} |"
+              f"| {r['lut4']} | {r['logic_cells']} | {_spread(r)} | {r['path']} |"
               for r in sorted(rows, key=lambda r: (r["example"], r["board"],
                                                    r["asked_mhz"] or 0, r["code"]))]
     (out / "clock_speed.md").write_text("\n".join(lines) + "\n")
+
+
+def _spread(row):
+    fmax = row.get("seed_fmax_mhz")
+    if not fmax:
+        return ""
+    return (f"{min(fmax)} / {statistics.median(fmax)} / {max(fmax)} "
+            f"({row['seeds_met']} of {row['seeds']})")
 
 
 if __name__ == "__main__":
