@@ -2,7 +2,7 @@
 --clock-mhz F` for each F (nextpnr places and times the design for the PLL's F), whether
 timing met it, nextpnr's fmax and its critical path.
 
-    python benchmarks/clock_speed.py [--example digits-bnn] [--board icebreaker] [F ...]
+    python benchmarks/clock_speed.py [--example digits-bnn] [--board icebreaker] [F|osc ...]
     # reports/perf/clock_speed.{md,json}
 
 Default F: 12 (the iCEBreaker's oscillator, no PLL), 40, 45, 50 and 60 MHz. A build that
@@ -87,7 +87,8 @@ def measure(example, board, mhz, build_dir, seeds=0):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("clocks", nargs="*", type=float, default=[None, 40, 45, 50, 60])
+    parser.add_argument("clocks", nargs="*", type=lambda v: None if v == "osc" else float(v),
+                        default=[None, 40, 45, 50, 60])
     parser.add_argument("--example", default="digits-bnn")
     parser.add_argument("--board", default="icebreaker")
     parser.add_argument("--build-dir", default="build/clock_speed")
