@@ -135,7 +135,7 @@ def _spread(row):
     fmax = row.get("seed_fmax_mhz")
     if not fmax:
         return ""
-    return (f"{min(fmax)} / {statistics.median(fmax)} / {max(fmax)} "
+    return (f"{min(fmax)} / {round(statistics.median(fmax), 2)} / {max(fmax)} "
             f"({row['seeds_met']} of {row['seeds']})")
 
 
