@@ -38,9 +38,8 @@ class FrameReceiver(wiring.Component):
     missing bytes then leave as zeros, so the core's words stay aligned) and, after an
     error, the discarding of bytes. Bytes enter through a
     :class:`~popcorn.hdl.handshake.HoldRegister` (one every other cycle at most) and a
-    payload byte leaves through another (the missing bytes of a truncated image too, one
-    every other cycle): it is offered on ``image`` or ``weights`` two cycles after ``i``
-    gave it.
+    payload byte leaves through a :class:`~popcorn.hdl.handshake.RegisterSlice`: it is
+    offered on ``image`` or ``weights`` two cycles after ``i`` gave it.
     """
 
     def __init__(self, *, image_bytes, weight_bytes=None, idle):
@@ -100,11 +99,9 @@ class FrameReceiver(wiring.Component):
         then_discard = Signal(name="then_discard")
         with m.If(self.dropped):
             m.d.sync += lost.eq(1)
-        # The payload's bytes leave through a hold register, each with its destination, so
-        # the parser's `ready` is a register (no path from the consumers into its states;
-        # a register slice's skid enable ran five LUTs deep from the byte's valid on the
-        # UP5K demo).
-        m.submodules.out = out = HoldRegister(data.StructLayout({"byte": 8, "weights": 1}))
+        # The payload's bytes leave through a register slice, each with its destination, so
+        # the parser's `ready` is a register (no path from the consumers into its states).
+        m.submodules.out = out = RegisterSlice(data.StructLayout({"byte": 8, "weights": 1}))
         dest_valid, dest_payload, dest_ready = out.i.valid, out.i.payload.byte, out.i.ready
         m.d.comb += [out.i.payload.weights.eq(to_weights),
                      self.image.payload.eq(out.o.payload.byte),
@@ -288,8 +285,8 @@ class FrameTransmitter(wiring.Component):
             with m.State("crc1"):
                 with m.If(sent):
                     m.next = "idle"
-        # continuous assignments of the state (an always @* block stays undefined in Icarus)
         _one_hot(fsm)
+        # continuous assignments of the state (an always @* block stays undefined in Icarus)
         word = Cat(self.result.payload, Const(0, 8 * n - len(self.result.payload)))
         payload_byte, byte = Signal(8), Signal(8)
         choice = Const(0, 8)
@@ -387,12 +384,9 @@ class UARTLink(wiring.Component):
             m.d.comb += receiver.loaded.eq(core.loaded)
         if self._fault:
             m.d.comb += transmitter.fault.eq(core.error)
-        # (the parser's verdict state waits on a register, not on the FIFO's level; a
-        # verdict a frame: a hold register, which takes a word every other cycle)
-        m.submodules.verdict_slice = verdict_slice = HoldRegister(VERDICT)
-        # (and the transmitter reads a register, not the FIFO's row multiplexer: a register
-        # slice, as a hold register's load is the FIFO's read enable and Yosys then puts
-        # the FIFO in a block RAM)
+        # (the parser's verdict state waits on a register, not on the FIFO's level)
+        m.submodules.verdict_slice = verdict_slice = RegisterSlice(VERDICT)
+        # (and the transmitter reads a register, not the FIFO's row multiplexer)
         m.submodules.verdict_out = verdict_out = RegisterSlice(VERDICT)
         wiring.connect(m, receiver.verdict, verdict_slice.i)
         m.d.comb += [verdicts.w_data.eq(verdict_slice.o.payload),
