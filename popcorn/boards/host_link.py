@@ -81,12 +81,14 @@ class FrameReceiver(wiring.Component):
         m.d.comb += crc.data.eq(byte)
 
         silence = Signal(range(self._idle + 1))
-        long = Signal()                     # silence == idle, registered
-        quiet = long & ~self.i.valid & ~inp.o.valid & ~self.dropped      # and no byte now
+        # `idle` cycles and this one without a byte on `i` (nor a lost one), registered: a
+        # cycle after the byte that would have kept the frame alive (no path from `i`)
+        long = Signal()
+        quiet = long & ~inp.o.valid         # ... and none waiting to be read
         with m.If(self.i.valid | self.dropped):
             m.d.sync += [silence.eq(0), long.eq(0)]
         with m.Elif(~long):
-            m.d.sync += [silence.eq(silence + 1), long.eq(silence == self._idle - 1)]
+            m.d.sync += [silence.eq(silence + 1), long.eq(silence == self._idle)]
 
         tag, lost = Signal(8, name="tag"), Signal(name="lost")
         # the header's checks, a byte at a time, each a register for the next state
@@ -119,35 +121,44 @@ class FrameReceiver(wiring.Component):
             m.next = "verdict"
 
         image = ~to_weights
-        header = ("kind", "tag", "len0", "len1", "crc0", "crc1")
-        # The verdict registers are written from two states only: "length" judges the
-        # header's registered checks, "end" a frame's end from registered flags (truncated,
-        # the CRC), so no path runs from every state that can end a frame into them.
+        # The frame's fields but the payload are read in one state, "fields", their place
+        # one-hot in `field` (a shift register), so a frame cut short by silence leaves one
+        # state, not six, and each field's check is enabled by one bit. The verdict
+        # registers are written from two states only: "length" judges the header's
+        # registered checks, "end" a frame's end from registered flags (truncated, the CRC).
+        names = ("kind", "tag", "len0", "len1", "crc0", "crc1")
+        field = Signal(len(names), name="field")
+        at = {name: field[k] for k, name in enumerate(names)}
         truncated, framed = Signal(name="truncated"), Signal(name="framed")
         high_ok = Signal(name="high_ok")
+        weights_ok = self._weight_bytes is not None
+        checks = {"kind": [weights.eq(seen.weights),
+                           bad_kind.eq(~seen.image & (~seen.weights | (not weights_ok)))],
+                  "tag": [tag.eq(byte)],
+                  "len0": [low_ok.eq(Mux(weights, seen.weights_low, seen.image_low))],
+                  "len1": [high_ok.eq(Mux(weights, seen.weights_high, seen.image_high)),
+                           to_weights.eq(weights),
+                           count.eq(Mux(weights, weight_len, image_len)),
+                           last.eq(Mux(weights, weight_len == 1, image_len == 1))]}
         with m.FSM() as fsm:
             with m.State("hunt"):
                 with m.If(took & seen.sync):
-                    m.d.sync += [lost.eq(0), tag.eq(0), truncated.eq(0), framed.eq(0)]
-                    m.next = "kind"
-            weights_ok = self._weight_bytes is not None
-            checks = {"kind": [weights.eq(seen.weights),
-                               bad_kind.eq(~seen.image & (~seen.weights | (not weights_ok)))],
-                      "tag": [tag.eq(byte)],
-                      "len0": [low_ok.eq(Mux(weights, seen.weights_low, seen.image_low))],
-                      "len1": [high_ok.eq(Mux(weights, seen.weights_high, seen.image_high)),
-                               to_weights.eq(weights),
-                               count.eq(Mux(weights, weight_len, image_len)),
-                               last.eq(Mux(weights, weight_len == 1, image_len == 1))]}
-            for state, after in (("kind", "tag"), ("tag", "len0"), ("len0", "len1"),
-                                 ("len1", "length"), ("crc0", "crc1"), ("crc1", "end")):
-                with m.State(state):
-                    with m.If(took):
-                        m.d.sync += checks.get(state, [])
-                        m.next = after
-                    with m.Elif(quiet):
-                        m.d.sync += truncated.eq(1)
+                    m.d.sync += [lost.eq(0), tag.eq(0), truncated.eq(0), framed.eq(0),
+                                 field.eq(1)]
+                    m.next = "fields"
+            with m.State("fields"):
+                with m.If(took):
+                    m.d.sync += field.eq(field << 1)
+                    for name, assignments in checks.items():
+                        with m.If(at[name]):
+                            m.d.sync += assignments
+                    with m.If(at["len1"]):
+                        m.next = "length"
+                    with m.Elif(at["crc1"]):
                         m.next = "end"
+                with m.Elif(quiet):
+                    m.d.sync += truncated.eq(1)
+                    m.next = "end"
             with m.State("length"):
                 with m.If(bad_kind):
                     verdict(BAD_KIND, with_result=0, discard=1)
@@ -162,7 +173,7 @@ class FrameReceiver(wiring.Component):
                 with m.If(took & dest_ready):
                     m.d.sync += [count.eq(count - 1), last.eq(count == 2)]
                     with m.If(last):
-                        m.next = "crc0"
+                        m.next = "fields"         # at crc0
                 with m.Elif(quiet):
                     m.next = "pad"
             with m.State("pad"):                # the missing bytes: zeros
@@ -188,15 +199,14 @@ class FrameReceiver(wiring.Component):
                     m.next = "hunt"
         _one_hot(fsm)
         # continuous assignments of the state (an always @* block stays undefined in Icarus)
-        in_header = Cat(*(fsm.ongoing(state) for state in header)).any()
-        payload, pad = fsm.ongoing("payload"), fsm.ongoing("pad")
+        fields, payload, pad = fsm.ongoing("fields"), fsm.ongoing("payload"), fsm.ongoing("pad")
         m.d.comb += [
             # (every state reads a byte but these four, and the payload's without room: the
             # few states of the complement make `ready` a shallow function of the state)
             inp.o.ready.eq(~(pad | fsm.ongoing("length") | fsm.ongoing("end")
                              | fsm.ongoing("verdict") | (payload & ~dest_ready))),
             crc.start.eq(fsm.ongoing("hunt")),
-            crc.valid.eq(took & (in_header | (payload & dest_ready))),
+            crc.valid.eq(took & (fields | (payload & dest_ready))),
             dest_valid.eq((payload & took) | pad),
             dest_payload.eq(Mux(pad, 0, byte)),
             self.verdict.valid.eq(fsm.ongoing("verdict")),

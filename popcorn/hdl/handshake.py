@@ -69,24 +69,31 @@ class RegisterSlice(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         skid = Signal.like(self.i.payload, name="skid")
-        skid_valid = Signal()
-        m.d.comb += self.i.ready.eq(~skid_valid)
+        skid_empty = Signal(init=1)
+        m.d.comb += self.i.ready.eq(skid_empty)
+        # The skid register copies the input while it is empty (its word matters only once
+        # `skid_empty` falls with it): its enable is one flip-flop, no path from `i.valid`
+        # or `o.ready` into the enables of its bits.
+        with m.If(skid_empty):
+            m.d.sync += skid.eq(self.i.payload)
         with m.If(self.o.ready | ~self.o.valid):
-            with m.If(skid_valid):
-                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
+            with m.If(~skid_empty):
+                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_empty.eq(1)]
             with m.Else():
                 m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
-        with m.Elif(self.i.valid & self.i.ready):
-            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+        with m.Elif(self.i.valid & skid_empty):
+            m.d.sync += skid_empty.eq(0)
         return m
 
 
 def register_slice_resources(width, family="ice40"):
     """``{"lut4", "ff", "ebr", "dsp"}`` of a :class:`RegisterSlice` of ``width`` bits:
-    ``width + 6`` LUT4 (the skid-or-input multiplexer per bit, the enables) and ``2 width +
-    2`` flip-flops, both families (Yosys 0.70 alone, exact at 4, 16 and 40 bits)."""
+    ``width + 5`` LUT4 on the iCE40, ``width + 4`` on the ECP5 (the skid-or-input
+    multiplexer per bit, the enables) and ``2 width + 2`` flip-flops (Yosys 0.70 alone,
+    exact at 3, 4, 16, 24 and 40 bits)."""
     check_family(family)
-    return {"lut4": width + 6, "ff": 2 * width + 2, "ebr": 0, "dsp": 0}
+    return {"lut4": width + (5 if family == "ice40" else 4), "ff": 2 * width + 2,
+            "ebr": 0, "dsp": 0}
 
 
 class HoldRegister(wiring.Component):
