@@ -140,7 +140,7 @@ class MatrixVectorActivation(wiring.Component):
         # clock). The walk moves only on `advance & busy` and wraps after the last fold.
         positions = nf_n * sf_n * q_n
         if positions == 1:
-            last_fold = Const(1)
+            last_fold = next_last_fold = Const(1)
         else:
             left = Signal(range(positions), init=positions - 1, name="folds_left")
             last_fold = Signal(name="last_fold")
@@ -154,6 +154,7 @@ class MatrixVectorActivation(wiring.Component):
                 with m.Else():
                     m.d.sync += [left.eq(left - 1), last_fold.eq(left_one),
                                  left_one.eq(left == 2)]
+            next_last_fold = Mux(advance & busy, ~last_fold & left_one, last_fold)
         if f.weight_constants or tables:
             # the fold address registered: constants picked by it (Yosys folds the pick
             # and the XNOR/AND into the popcount trees' first LUTs), or the count tables'
@@ -170,7 +171,7 @@ class MatrixVectorActivation(wiring.Component):
         s1_x = Signal(simd * n_, reset_less=True)       # (with gather: the buffer's read)
         registered_take = self._registered_take and positions > 1 and not f.gather
         if f.gather:
-            self._gather(m, busy, sf, advance, advance & busy & last_fold, s1_x)
+            self._gather(m, busy, sf, advance, next_last_fold, s1_x)
         else:
             x = Signal(f.in_width, reset_less=True)
             # (a vector is taken at its last fold or when idle; with a registered stall
@@ -473,8 +474,7 @@ class MatrixVectorActivation(wiring.Component):
                 # `take`'s next value: the next stall, busy and last fold
                 fire = self.i.valid & self.i.ready
                 next_busy = fire | (busy & ~(advance & last_fold))
-                next_last = Mux(advance & busy, ~last_fold & left_one, last_fold)
-                m.d.sync += take.eq(~next_stall(advance) & (~next_busy | next_last))
+                m.d.sync += take.eq(~next_stall(advance) & (~next_busy | next_last_fold))
             for k, copy in enumerate(copies):
                 copy_reg = Signal(name=f"stall_t{k}")
                 m.d.sync += copy_reg.eq(next_stall(copy))
@@ -587,7 +587,7 @@ class MatrixVectorActivation(wiring.Component):
         m.d.comb += cls.eq(row_base.word_select(oy, width) + col_class.word_select(ox, width))
         return cls
 
-    def _gather(self, m, busy, sf, advance, done, s1_x):
+    def _gather(self, m, busy, sf, advance, next_last_fold, s1_x):
         """The input buffer of ``gather``: words of w bits packed into element folds of
         ``simd * N`` bits, written to bank ``wb`` (SF folds each) while the issue stage
         reads bank ``rb``. Both walk the two banks in turn, so ``banks``, the number of
@@ -595,8 +595,10 @@ class MatrixVectorActivation(wiring.Component):
         state: ``busy`` is ``banks > 0`` and ``i.ready`` is ``banks < 2``, registers (no
         path from ``o.ready``; ``i.ready`` a copy of its own). Sets ``s1_x`` (the read
         port's data: fold ``sf`` of the read bank, a cycle after the issue; the read port
-        follows ``advance``, as the stage-1 registers). ``banks`` changes when ``done`` (the read bank's last fold
-        issued) and when a bank's last word is written."""
+        follows ``advance``, as the stage-1 registers). ``banks`` changes when ``done``
+        (the read bank's last fold issued: ``advance`` and ``busy & last_fold``, a register
+        of its own, loaded from ``next_last_fold``) and when a bank's last word is
+        written."""
         f = self._folding
         w, sf_n = f.gather, f.synapse_folds
         per_fold = f.fold_width // w
@@ -626,6 +628,13 @@ class MatrixVectorActivation(wiring.Component):
         bank_last = Signal(init=per_fold == 1 and sf_n == 1, name="bank_last")
         gathered = Signal(f.fold_width - w, reset_less=True)
         fire = self.i.valid & self.i.ready
+        filled = fire & bank_last
+        # busy & last_fold, a register (the banks' flags and the input's `valid` ran
+        # 4 LUT4 deep from `busy` on the UP5K demo)
+        ending = Signal(name="ending")
+        done = advance & ending
+        next_busy = Mux(filled & ~done, 1, Mux(done & ~filled, both_full, busy))
+        m.d.sync += ending.eq(next_busy & next_last_fold)
         m.d.comb += [
             busy.eq(one_full | both_full),
             self.i.ready.eq(ready),
@@ -652,7 +661,6 @@ class MatrixVectorActivation(wiring.Component):
                              bank_last.eq((word == per_fold - 2) & last_wsf)]
         with m.If(done):
             m.d.sync += rb.eq(~rb)
-        filled = fire & bank_last
         with m.If(filled & ~done):
             m.d.sync += [one_full.eq(~one_full), both_full.eq(one_full), ready.eq(~one_full)]
         with m.If(done & ~filled):
