@@ -43,9 +43,9 @@ def pool_uses_window(kernel, stride):
 
 def serial_argmax_latency(classes):
     """Cycles from :class:`popcorn.hdl.argmax.SerialArgmax`'s input handshake to its
-    ``o.valid``: a compare a cycle for each class after the first, ``o.valid`` registered
-    with the last (one cycle for one class)."""
-    return classes
+    ``o.valid``: two (a compare, then the select) for each class after the first,
+    ``o.valid`` registered with the last select (one cycle for one class)."""
+    return 2 * classes - 1
 
 
 def argmax_stages(classes, pipelined=False):

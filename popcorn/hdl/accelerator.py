@@ -8,10 +8,10 @@ from ..mapping.linear import level_to_base_map
 from ..mapping.network_map import NetworkPlan
 from ..mapping.stages import (ArgmaxStage, ConcatStage, ConvStage, DenseStage, FlattenStage,
                               PoolStage, ShortcutStage)
-from .argmax import Argmax
+from .argmax import Argmax, SerialArgmax
 from .comparator import LevelsToBases, levels_to_bases_resources
 from .concat import Concat, concat_resources
-from .estimates import estimate_argmax, estimate_mva
+from .estimates import estimate_argmax, estimate_mva, estimate_serial_argmax
 from .flatten import Flatten, flatten_resources
 from .handshake import RegisterSlice, register_slice_resources
 from .mva import MatrixVectorActivation
@@ -56,9 +56,9 @@ BLOCKS = {
     PoolStage: _pool,
     FlattenStage: lambda stage: [("flatten", Flatten(height=stage.height, width=stage.width,
                                                      channels=stage.in_width))],
-    ArgmaxStage: lambda stage: [("argmax", Argmax(classes=stage.classes,
-                                                  width=stage.score_width,
-                                                  pipelined=stage.pipelined))],
+    ArgmaxStage: lambda stage: [("argmax", SerialArgmax(
+        classes=stage.classes, width=stage.score_width) if stage.mode == "serial" else
+        Argmax(classes=stage.classes, width=stage.score_width, pipelined=stage.pipelined))],
     ShortcutStage: lambda stage: [("shortcut", Shortcut(
         width=stage.in_width, depth=stage.depth,
         side=() if stage.side is None else stage_blocks(stage.side)))],
@@ -107,7 +107,9 @@ COSTS = {
     PoolStage: _pool_cost,
     FlattenStage: lambda stage, family: [flatten_resources(
         height=stage.height, width=stage.width, channels=stage.in_width, family=family)],
-    ArgmaxStage: lambda stage, family: [estimate_argmax(
+    ArgmaxStage: lambda stage, family: [estimate_serial_argmax(
+        classes=stage.classes, width=stage.score_width, family=family)
+        if stage.mode == "serial" else estimate_argmax(
         classes=stage.classes, width=stage.score_width, pipelined=stage.pipelined,
         family=family)],
     ShortcutStage: lambda stage, family: [shortcut_resources(

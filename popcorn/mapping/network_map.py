@@ -27,7 +27,7 @@ from ..golden.integer_model import (IntLinear, IntThreshold, codes_thermometer, 
                                     to_integer)
 from ..golden.predict import input_thermometer
 from ..golden.quantizers import base_coefficients, comparators, thermometer_to_bases
-from ..hwmath import argmax_stages, class_width, divisors
+from ..hwmath import argmax_stages, class_width, divisors, serial_argmax_latency
 from ..network.graph import INPUT, Graph
 from ..network.sequences import as_2d
 from ..network.validate import NetworkError
@@ -655,26 +655,30 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             last = stages[-1].folding
             stages.append(ArgmaxStage(layer=stage.layer, classes=last.channels,
                                       score_width=last.score_width,
-                                      pipelined=argmax_pipelined(stages, last.channels)))
+                                      mode=argmax_mode(stages, last.channels)))
         n += 1
     return NetworkPlan(network, integer, size_fork_queues(stages), input_shape)
 
 
-def argmax_pipelined(stages, classes):
-    """Whether the argmax after ``stages`` (the chain that makes the scores, one word per
-    image) must take a word every cycle: when their initiation interval, with the scores
-    always taken, is under the one-word-at-a-time :class:`~popcorn.hdl.argmax.Argmax`'s
-    ``argmax_stages(classes) + 1`` cycles. That interval is at least the input's words per
-    image (one a cycle), so only a chain of fewer is run
-    (:func:`~popcorn.mapping.timing.chain_cycles`, :data:`PREDICTED_IMAGES` images, its
-    fork queues sized by :func:`size_fork_queues`)."""
-    interval = argmax_stages(classes) + 1
-    if stages[0].in_words >= interval:
-        return False
+def argmax_mode(stages, classes):
+    """The :class:`~popcorn.mapping.stages.ArgmaxStage` mode after ``stages`` (the chain
+    that makes the scores, one word per image), the cheapest that takes a word as often
+    as they come: ``"serial"`` when their initiation interval, with the scores always
+    taken, is at least the :class:`~popcorn.hdl.argmax.SerialArgmax`'s
+    ``serial_argmax_latency(classes) + 1`` cycles; else ``"tournament"`` when at least the
+    one-word-at-a-time :class:`~popcorn.hdl.argmax.Argmax`'s ``argmax_stages(classes) +
+    1``; else ``"pipelined"``. That interval is at least the input's words per image (one
+    a cycle), so only a chain of fewer is run (:func:`~popcorn.mapping.timing.chain_cycles`,
+    :data:`PREDICTED_IMAGES` images, its fork queues sized by :func:`size_fork_queues`)."""
+    serial, tournament = serial_argmax_latency(classes) + 1, argmax_stages(classes) + 1
+    if stages[0].in_words >= serial:
+        return "serial"
     models = [model for stage in size_fork_queues(stages) for model in stage.timing()]
     out = chain_cycles(models, input_words=PREDICTED_IMAGES * stages[0].in_words,
                        output_words=PREDICTED_IMAGES).outputs
-    return out[-1] - out[-2] < interval
+    interval = out[-1] - out[-2]
+    return "serial" if interval >= serial else \
+        "tournament" if interval >= tournament else "pipelined"
 
 
 def _side_stage(linear, source, fold):

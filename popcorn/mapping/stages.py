@@ -26,7 +26,7 @@ from ..golden.binary import pack_words
 from ..golden.quantizers import thermometer_to_bases
 from ..golden.window_ref import flatten as flatten_ref
 from ..golden.window_ref import or_pool, windows
-from ..hwmath import argmax_stages, class_width
+from ..hwmath import argmax_stages, class_width, serial_argmax_latency
 from .linear import LinearFolding, table_shapes, unpack_scores
 from .timing import (ArgmaxTiming, ConcatTiming, EngineTiming, FlattenTiming,
                      GatherEngineTiming, PoolTiming, QueueTiming, RegisterSliceTiming,
@@ -365,15 +365,19 @@ class FlattenStage:
 
 @dataclass(frozen=True, eq=False)
 class ArgmaxStage:
-    """The scores with the class index appended (ties to the lowest class). ``pipelined``:
-    the :class:`~popcorn.hdl.argmax.Argmax` mode, a word every cycle rather than every
-    ``stages + 1`` (the mapper's choice,
-    :func:`~popcorn.mapping.network_map.argmax_pipelined`); the block, its cycle model
-    and its estimate all follow it."""
+    """The scores with the class index appended (ties to the lowest class). ``mode`` (the
+    mapper's choice, :func:`~popcorn.mapping.network_map.argmax_mode`): ``"serial"`` a
+    :class:`~popcorn.hdl.argmax.SerialArgmax`, a word every
+    ``serial_argmax_latency + 1`` cycles; ``"tournament"`` an
+    :class:`~popcorn.hdl.argmax.Argmax`, every ``stages + 1``; ``"pipelined"`` the
+    pipelined one, every cycle. The block, its cycle model and its estimate all follow
+    it."""
     layer: int
     classes: int
     score_width: int
-    pipelined: bool = False
+    mode: str = "tournament"
+
+    pipelined = property(lambda self: self.mode == "pipelined")
 
     kind = "argmax"
     in_width = property(lambda self: self.classes * self.score_width)
@@ -388,8 +392,9 @@ class ArgmaxStage:
         return [word | (int(k) << top) for word, k in zip(words, np.argmax(scores, axis=1))]
 
     def timing(self):
-        return [ArgmaxTiming(stages=argmax_stages(self.classes, self.pipelined),
-                             pipelined=self.pipelined)]
+        latency = serial_argmax_latency(self.classes) if self.mode == "serial" else \
+            argmax_stages(self.classes, self.pipelined)
+        return [ArgmaxTiming(stages=latency, pipelined=self.pipelined)]
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,13 +1,13 @@
-"""The tournament argmax in both modes, in RTL: every output word against NumPy's argmax
-under random stalls (ties, all equal, the extremes of the signed range), and its cycles
-in a free-running burst."""
+"""The tournament argmax in both modes and the serial argmax, in RTL: every output word
+against NumPy's argmax under random stalls (ties, all equal, the extremes of the signed
+range), and their cycles in a free-running burst."""
 
 import numpy as np
 import pytest
 
 from popcorn.golden.binary import unpack_words
-from popcorn.hdl.argmax import Argmax
-from popcorn.hwmath import argmax_stages, class_width
+from popcorn.hdl.argmax import Argmax, SerialArgmax
+from popcorn.hwmath import argmax_stages, class_width, serial_argmax_latency
 from popcorn.sim.runner import run_testbench
 
 
@@ -36,9 +36,11 @@ def case(classes, width, scores, **kwargs):
                 expected=unpack_words(expected, top + class_width(classes)), **kwargs)
 
 
+SHAPES = [(1, 4), (2, 4), (3, 4), (10, 4), (17, 5), (10, 12), (3, 1)]
+
+
 @pytest.mark.parametrize("pipelined", [True, False])
-@pytest.mark.parametrize("classes, width", [(1, 4), (2, 4), (3, 4), (10, 4), (17, 5),
-                                            (3, 1)])
+@pytest.mark.parametrize("classes, width", SHAPES)
 def test_argmax_words_and_cycles(classes, width, pipelined, tmp_path):
     """Random ``valid`` and ``ready`` stalls, every word against NumPy (ties to the lowest
     class); then 20 words free-running: pipelined, a word every cycle, one at a time,
@@ -56,3 +58,20 @@ def test_argmax_words_and_cycles(classes, width, pipelined, tmp_path):
         test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path)
     assert (measured["words"], measured["interval"], measured["latency"]) == \
         (66, interval, stages) == (66, interval, block.latency)
+
+
+@pytest.mark.parametrize("classes, width", SHAPES)
+def test_serial_argmax_words_and_cycles(classes, width, tmp_path):
+    """Random stalls, every word against NumPy (ties to the lowest class); then 20 words
+    free-running, one every latency + 1 cycles: two cycles per class after the first
+    (a compare, then the select), one for a single class."""
+    block = SerialArgmax(classes=classes, width=width)
+    latency = 2 * classes - 1
+    assert latency == serial_argmax_latency(classes) == block.latency
+    measured = run_testbench(
+        block, case=case(classes, width, edge_scores(classes, width, 60, classes),
+                         interval=latency + 1, latency=latency, burst=20, seed=classes,
+                         idle=0.3, stall=0.4),
+        test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path)
+    assert (measured["words"], measured["interval"], measured["latency"]) == \
+        (66, latency + 1, latency)

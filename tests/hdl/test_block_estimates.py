@@ -1,4 +1,4 @@
-"""ComparatorActivation, Argmax and Queue resources against the real Yosys (both
+"""ComparatorActivation, Argmax, SerialArgmax and Queue resources against the real Yosys (both
 families), and structural properties of the estimates."""
 
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from popcorn.golden.examples import random_thresholds
-from popcorn.hdl.argmax import Argmax
+from popcorn.hdl.argmax import Argmax, SerialArgmax
 from popcorn.hdl.comparator import ComparatorActivation
 from popcorn.hdl.estimates import ARGMAX_FACTORS, estimate_argmax, estimate_comparator
 from popcorn.hdl.queue import BLOCK_QUEUE_LUT4, Queue
@@ -32,6 +32,7 @@ BLOCKS = {
     "argmax_10": lambda: Argmax(classes=10, width=12),
     "argmax_5": lambda: Argmax(classes=5, width=18),
     "argmax_10_pipelined": lambda: Argmax(classes=10, width=12, pipelined=True),
+    "argmax_10_serial": lambda: SerialArgmax(classes=10, width=15),
     # a queue in block RAM on both families; in LUT RAM on ECP5, where its enabled read
     # makes a DP16KD dearer (window.ECP5_EBR_ENABLED_READ), in block RAM on iCE40
     "queue_129": lambda: Queue(width=12, depth=129),

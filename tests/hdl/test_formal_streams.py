@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 from popcorn.boards.host_link import FrameReceiver, FrameTransmitter
 from popcorn.golden.examples import random_concat_network, random_residual_network, sign_mlp
 from popcorn.hdl.accelerator import DataflowAccelerator, stage_blocks
-from popcorn.hdl.argmax import Argmax
+from popcorn.hdl.argmax import Argmax, SerialArgmax
 from popcorn.hdl.concat import Concat
 from popcorn.hdl.flatten import Flatten
 from popcorn.hdl.handshake import HoldRegister, RegisterSlice
@@ -149,6 +149,7 @@ def blocks():
         "hold_register": HoldRegister(5),
         "argmax": Argmax(classes=3, width=4),
         "argmax_pipelined": Argmax(classes=3, width=4, pipelined=True),
+        "argmax_serial": SerialArgmax(classes=3, width=4),
         "maxpool": MaxPool(height=4, width=4, channels=2, kernel=2),
         "window": SlidingWindow(height=4, width=4, channels=2, kernel=3, padding=1),
         "flatten": Flatten(height=2, width=2, channels=2),

@@ -468,12 +468,14 @@ def test_separable_network_maps(scheme, stride, fill):
 TFC_LIKE = ((1, 8, 8), (("flatten",), ("dense", 32), ("dense", 32), ("dense", 10)))
 
 
-@pytest.mark.parametrize("target, pipelined", [(1, True), (2, True), (8, True), (16, False),
-                                               (64, False)])
-def test_argmax_pipelined_only_where_it_would_set_the_pace(target, pipelined):
-    """A dense net of 10 classes: the one-at-a-time argmax takes a word every 9 cycles
-    (4 levels of two stages + 1); below that target the mapper pipelines it and the
-    network runs at its target, the cycle model agreeing (without it, 9)."""
+@pytest.mark.parametrize("target, mode", [(1, "pipelined"), (2, "pipelined"), (8, "pipelined"),
+                                          (16, "tournament"), (20, "serial"), (64, "serial")])
+def test_argmax_mode_is_the_cheapest_that_keeps_the_pace(target, mode):
+    """A dense net of 10 classes: the serial argmax takes a word every 20 cycles (two per
+    class after the first, + 1), the one-at-a-time tournament every 9 (4 levels of two
+    stages + 1), the pipelined one every cycle; the mapper picks the cheapest that keeps
+    the network at its target, the cycle model agreeing (with the next cheaper one, the
+    network runs at that one's pace)."""
     from dataclasses import replace
 
     from popcorn.mapping.network_map import NetworkPlan
@@ -481,9 +483,12 @@ def test_argmax_pipelined_only_where_it_would_set_the_pace(target, pipelined):
     network = random_network("bnn", seed=4, layout=TFC_LIKE)
     plan = map_network(network, target_cycles=target)
     argmax = plan.stages[-1]
-    assert argmax.pipelined == pipelined and argmax.timing()[0].pipelined == pipelined
+    assert argmax.mode == mode
+    assert argmax.timing()[0].pipelined == (mode == "pipelined")
     assert plan.cycles_per_image == target
-    if pipelined:
+    cheaper = {"pipelined": ("tournament", 9), "tournament": ("serial", 20)}
+    if mode in cheaper:
+        slower, pace = cheaper[mode]
         slow = NetworkPlan(network, plan.integer, plan.stages[:-1] +
-                           (replace(argmax, pipelined=False),), plan.input_shape)
-        assert slow.cycles_per_image == 9
+                           (replace(argmax, mode=slower),), plan.input_shape)
+        assert slow.cycles_per_image == pace

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from popcorn.golden.binary import unpack_words
-from popcorn.hdl.argmax import Argmax, SerialArgmax
+from popcorn.hdl.argmax import Argmax
 from popcorn.sim.runner import SimulationFailed, run_testbench
 
 
@@ -43,27 +43,6 @@ def test_argmax_tournament_one_word_at_a_time(classes, tmp_path):
                              test_module="popcorn.sim.testbenches.stream_tb", build_dir=tmp_path)
     # two stages per level (the compares, then the selects), at least one
     assert measured["latency"] == {1: 1, 2: 2, 3: 4, 10: 8, 17: 10}[classes]
-
-
-@pytest.mark.parametrize("classes", [1, 2, 3, 10])
-def test_serial_argmax_one_compare_per_cycle(classes, tmp_path):
-    """The folded engine's argmax: the tournament's results (ties to the lowest index,
-    the extremes of the signed range among the scores) under random stalls, a result
-    ``classes`` cycles after each input, the next input the cycle after it is taken."""
-    rng = np.random.default_rng(classes)
-    scores = rng.integers(-8, 8, (50, classes))      # narrow range: many ties
-    scores[0], scores[1, -1], scores[2, 0] = 3, 7, -8
-    words = [sum((int(v) & 15) << (4 * c) for c, v in enumerate(row)) for row in scores]
-    cw = max(1, (classes - 1).bit_length())
-    expected = [w | (int(b) << (4 * classes)) for w, b in zip(words, np.argmax(scores, axis=1))]
-    block = SerialArgmax(classes=classes, width=4)
-    case = dict(inputs=unpack_words(words, 4 * classes),
-                expected=unpack_words(expected, 4 * classes + cw),
-                interval=block.latency + 1, latency=block.latency, burst=6, seed=1,
-                idle=0.3, stall=0.3)
-    measured = run_testbench(block, case=case, test_module="popcorn.sim.testbenches.stream_tb",
-                             build_dir=tmp_path)
-    assert measured["latency"] == classes
 
 
 def test_unchanged_run_is_reused_and_changed_run_is_not(tmp_path):
