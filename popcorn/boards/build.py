@@ -6,6 +6,7 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
+from ..hdl.no_init import DROP_NO_INIT
 from ..reports import nextpnr
 from .boards import get_board
 
@@ -22,8 +23,9 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
                     progress=None, estimated_lut4=0, nextpnr_opts=""):
     """Synthesize, place, route and pack ``top`` for ``board``.
 
-    Yosys runs with the board's ``synth_opts``, plus its ``dsp_opt`` when ``dsp`` (a design
-    whose multiplies should go to DSP blocks, ``LinearFolding.needs_dsp``).
+    Yosys runs :data:`~popcorn.hdl.no_init.DROP_NO_INIT` on the design it reads, then
+    ``synth_<family>`` with the board's ``synth_opts``, plus its ``dsp_opt`` when ``dsp`` (a
+    design whose multiplies should go to DSP blocks, ``LinearFolding.needs_dsp``).
 
     With ``reuse``, a finished build in ``build_dir`` of the very same build plan (every
     generated file and script) with the same tool versions is not run again.
@@ -57,6 +59,7 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
                           nextpnr_opts=" ".join(o for o in ("--report top_report.json",
                                                             "--timing-allow-fail",
                                                             router, nextpnr_opts) if o),
+                          script_after_read=DROP_NO_INIT,
                           script_after_synth="tee -q -o top_stat.json stat -json")
     build_dir = Path(build_dir).resolve()
     digest = plan.digest().hex() + " " + " ".join(

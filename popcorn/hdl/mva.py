@@ -11,6 +11,7 @@ from ..mapping.linear import (COMPRESSOR_GROUP, PRODUCT_LEVELS, TERNARY_BITS, TE
 from . import meminit
 from .comparator import compare, levels_to_bases
 from .estimates import estimate_mva
+from .no_init import NO_INIT
 from .popcount import build_tree, popcount_tree, tree_plan
 
 
@@ -168,7 +169,8 @@ class MatrixVectorActivation(wiring.Component):
         elif not tables:
             m.d.comb += [wport.addr.eq(addr), wport.en.eq(advance)]
             weight_word = wport.data
-        s1_x = Signal(simd * n_, reset_less=True)       # (with gather: the buffer's read)
+        # (with gather: the buffer's read, a block RAM's, with no power-up value)
+        s1_x = Signal(simd * n_, reset_less=True, attrs=NO_INIT if f.gather else None)
         registered_take = self._registered_take and positions > 1 and not f.gather
         if f.gather:
             self._gather(m, busy, sf, advance, next_last_fold, s1_x)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..sim.verilog import write_verilog
 from ..tools import find_tool
+from .no_init import DROP_NO_INIT
 
 FAMILIES = ("ice40", "ecp5")
 
@@ -82,10 +83,10 @@ def cell_count(family, cells, seconds=0.0):
 def synth_stat(component, *, family="ice40", build_dir, name="top", synth_opts=""):
     """Synthesize ``component`` alone with the YoWASP Yosys and return its :class:`CellCount`.
 
-    Uses the flow Amaranth's board builds use (``synth_ice40 -top`` / ``synth_ecp5 -top``,
-    no DSP inference); ``synth_opts`` are appended to the ``synth_*`` command (e.g.
-    ``-nowidelut`` on ECP5: without it the PFUMX/L6MUX21 wide-LUT cells appear, which
-    :func:`cell_count` rejects). Raises ``ValueError`` on a cell type it does not count.
+    Uses the flow the board builds use (:data:`~.no_init.DROP_NO_INIT`, then
+    ``synth_ice40 -top`` / ``synth_ecp5 -top``, no DSP inference); ``synth_opts`` are
+    appended to the ``synth_*`` command (e.g. ``-nowidelut`` on ECP5: without it the
+    PFUMX/L6MUX21 wide-LUT cells appear, which :func:`cell_count` rejects). Raises ``ValueError`` on a cell type it does not count.
     """
     import time
 
@@ -97,7 +98,8 @@ def synth_stat(component, *, family="ice40", build_dir, name="top", synth_opts="
     build_dir.mkdir(parents=True, exist_ok=True)
     source = write_verilog(component, build_dir / f"{name}.v", name=name)
     stat = build_dir / f"{name}_stat_{family}.json"
-    script = (f"read_verilog {source.name}; synth_{family} -top {name} {synth_opts}; "
+    script = (f"read_verilog {source.name}; {DROP_NO_INIT}; synth_{family} -top {name} "
+              f"{synth_opts}; "
               f"tee -q -o {stat.name} stat -json")
     start = time.monotonic()
     proc = subprocess.run([yosys, "-q", "-p", script], cwd=build_dir,
