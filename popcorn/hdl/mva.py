@@ -628,15 +628,27 @@ class MatrixVectorActivation(wiring.Component):
         last_word = Signal(init=per_fold == 1, name="last_word")
         last_wsf = Signal(init=sf_n == 1, name="last_wsf")
         bank_last = Signal(init=per_fold == 1 and sf_n == 1, name="bank_last")
+        # ready & bank_last, a register of its own: a transfer fills a bank when `i.valid`
+        # and it (the banks' flags' enables ran four LUT4 deep from `i.valid` on the UP5K
+        # demo); loaded from the next values of both
+        ready_last = Signal(init=per_fold == 1 and sf_n == 1, name="ready_last")
         gathered = Signal(f.fold_width - w, reset_less=True)
         fire = self.i.valid & self.i.ready
-        filled = fire & bank_last
+        filled = self.i.valid & ready_last
         # busy & last_fold, a register (the banks' flags and the input's `valid` ran
         # 4 LUT4 deep from `busy` on the UP5K demo)
         ending = Signal(name="ending")
         done = advance & ending
         next_busy = Mux(filled & ~done, 1, Mux(done & ~filled, both_full, busy))
         m.d.sync += ending.eq(next_busy & next_last_fold)
+        # (expressions, not conditional assignments: an always @* block stays undefined in
+        # Icarus until one of its inputs changes)
+        next_ready = Mux(filled & ~done, ~one_full, Mux(done & ~filled, 1, ready))
+        next_bank_last = Mux(fire, Mux(last_word, Mux(last_wsf, per_fold == 1 and sf_n == 1,
+                                                      (per_fold == 1) & (wsf == sf_n - 2)),
+                                       (word == per_fold - 2) & last_wsf), bank_last)
+        m.d.sync += [ready.eq(next_ready), bank_last.eq(next_bank_last),
+                     ready_last.eq(next_ready & next_bank_last)]
         m.d.comb += [
             busy.eq(one_full | both_full),
             self.i.ready.eq(ready),
@@ -653,20 +665,17 @@ class MatrixVectorActivation(wiring.Component):
             with m.If(last_word):
                 m.d.sync += [word.eq(0), last_word.eq(per_fold == 1)]
                 with m.If(last_wsf):
-                    m.d.sync += [wsf.eq(0), last_wsf.eq(sf_n == 1), wb.eq(~wb),
-                                 bank_last.eq(per_fold == 1 and sf_n == 1)]
+                    m.d.sync += [wsf.eq(0), last_wsf.eq(sf_n == 1), wb.eq(~wb)]
                 with m.Else():
-                    m.d.sync += [wsf.eq(wsf + 1), last_wsf.eq(wsf == sf_n - 2),
-                                 bank_last.eq((per_fold == 1) & (wsf == sf_n - 2))]
+                    m.d.sync += [wsf.eq(wsf + 1), last_wsf.eq(wsf == sf_n - 2)]
             with m.Else():
-                m.d.sync += [word.eq(word + 1), last_word.eq(word == per_fold - 2),
-                             bank_last.eq((word == per_fold - 2) & last_wsf)]
+                m.d.sync += [word.eq(word + 1), last_word.eq(word == per_fold - 2)]
         with m.If(done):
             m.d.sync += rb.eq(~rb)
         with m.If(filled & ~done):
-            m.d.sync += [one_full.eq(~one_full), both_full.eq(one_full), ready.eq(~one_full)]
+            m.d.sync += [one_full.eq(~one_full), both_full.eq(one_full)]
         with m.If(done & ~filled):
-            m.d.sync += [one_full.eq(both_full), both_full.eq(0), ready.eq(1)]
+            m.d.sync += [one_full.eq(both_full), both_full.eq(0)]
 
     @staticmethod
     def _register(m, value, enable, name):
