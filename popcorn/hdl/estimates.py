@@ -57,7 +57,8 @@ def _lut4_tree(inputs):
     return max(1, ceil((inputs - 1) / 3)) if inputs > 1 else 0
 
 
-def tree_features(width, group, pipeline, *, raw_per_bit=1.0, carry_in=False, carry_ff=1):
+def tree_features(width, group, pipeline, *, raw_per_bit=1.0, carry_in=False, carry_ff=1,
+                  front=False):
     """Structural counts of a popcount tree: ``compressor``, ``reg_adder``,
     ``comb_adder`` (LUT4 units before the family factors) and ``ff`` (exact).
 
@@ -68,9 +69,11 @@ def tree_features(width, group, pipeline, *, raw_per_bit=1.0, carry_in=False, ca
     is priced ``w`` units instead of ``w - 1`` (``w``: its sum's width, carry included;
     within 17 % of Yosys on iCE40 and 10 % on ECP5 for five PEs of SIMD 40 to 256, all
     pairs), and each carry-in bit takes ``carry_ff`` flip-flops per register stage it
-    crosses (2 for the PE's raw weight/activation pairs).
+    crosses (2 for the PE's raw weight/activation pairs). ``front``: the first register
+    after the first level (:func:`~popcorn.hdl.popcount.tree_plan`).
     """
-    plan = tree_plan(width, group, pipeline, max_width=1 << 16, carry_in=carry_in)
+    plan = tree_plan(width, group, pipeline, max_width=1 << 16, carry_in=carry_in,
+                     front=front)
     feats = {"compressor": 0.0, "reg_adder": 0.0, "comb_adder": 0.0, "ff": 0}
     cut = min(width, plan.group * plan.leaves)
     spare = width - cut
@@ -170,7 +173,7 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.63, "acc": 0.9, "gated_pp": 0.09, "product_sum": 0.89,
+    "ice40": {"arith": 0.63, "acc": 0.93, "gated_pp": 0.08, "product_sum": 0.9,
               "shift_sum": 0.74, "rom": 1.04, "control": 1.04},
     "ecp5": {"arith": 1.06, "acc": 0.8, "gated_pp": 0.0, "product_sum": 1.1,
              "shift_sum": 0.69, "rom": 0.96, "control": 0.96},
@@ -345,7 +348,8 @@ def mva_features(folding, family="ice40"):
         luts, ff = 0.0, 0
         for width in filter(None, widths):
             stages = min(f.pipeline, tree_levels(width, group))
-            tree = tree_features(width, group, stages, raw_per_bit=raw)
+            tree = tree_features(width, group, stages, raw_per_bit=raw,
+                                 front=f.front_register)
             luts += _lut(tree, family)
             ff += tree["ff"] - stages + (f.pipeline - stages) * width.bit_length()
         return luts, ff

@@ -288,7 +288,8 @@ class MatrixVectorActivation(wiring.Component):
             else:
                 width, group = len(bits), COMPRESSOR_GROUP
             stages = min(depth, tree_levels(width, group))
-            plan = tree_plan(width, group, stages, max_width=1 << 20)
+            plan = tree_plan(width, group, stages, max_width=1 << 20,
+                             front=f.front_register)
             value, _ = build_tree(m, bits, plan, [enable] * stages, name=name)
             for d in range(depth - stages):
                 delayed = Signal.like(value, name=f"{name}_delay{d}", reset_less=True)

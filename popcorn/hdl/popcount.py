@@ -75,8 +75,9 @@ class TreePlan:
         Logic levels: 1 compressor level plus ``ceil(log2(leaves))`` adder levels.
     registered : tuple of int
         The levels (1-based) followed by a register: ``ceil(j * levels / pipeline)`` for
-        ``j = 1 .. pipeline``; the last one is ``levels``, so the output is registered
-        whenever ``pipeline > 0``.
+        ``j = 1 .. pipeline``, or with ``front`` level 1 and then the same over the other
+        levels; the last one is ``levels``, so the output is registered whenever
+        ``pipeline > 0``.
     carry_in : bool
         Whether each adder also adds one input bit (its carry-in), see :func:`tree_plan`.
     """
@@ -106,8 +107,12 @@ class TreePlan:
         return self.width.bit_length()
 
 
-def tree_plan(width, group, pipeline, *, max_width=MAX_WIDTH, carry_in=False):
+def tree_plan(width, group, pipeline, *, max_width=MAX_WIDTH, carry_in=False, front=False):
     """Check the parameters and return the :class:`TreePlan`.
+
+    ``front``: with two stages or more, the first register right after the first level
+    (a tree whose bits come from a block RAM's read: its clock-to-output and route leave
+    room for one level; the UP5K demo's first engine ran RDATA -> two levels, 16.8 ns).
 
     ``carry_in``: the first ``group * leaves`` bits go to the compressors and each of the
     rest is a carry-in of one adder (lowest level first), ``a + b + c``. With 3-bit groups
@@ -125,7 +130,11 @@ def tree_plan(width, group, pipeline, *, max_width=MAX_WIDTH, carry_in=False):
         raise ValueError(f"pipeline depth must be at most {levels} (the logic levels of the "
                          f"popcount tree of {width} bits in {group}-bit groups), "
                          f"not {pipeline!r}")
-    registered = tuple(ceil(j * levels / pipeline) for j in range(1, pipeline + 1))
+    if front and pipeline >= 2:
+        rest = pipeline - 1
+        registered = (1,) + tuple(1 + ceil(j * (levels - 1) / rest) for j in range(1, rest + 1))
+    else:
+        registered = tuple(ceil(j * levels / pipeline) for j in range(1, pipeline + 1))
     return TreePlan(width=width, group=group, pipeline=pipeline, levels=levels,
                     registered=registered, carry_in=carry_in)
 

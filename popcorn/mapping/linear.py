@@ -615,13 +615,26 @@ class LinearFolding:
         level is the tables' block RAM read, and registered adders of their counts are
         carry chains that take fewer LUT4 than merged levels (SFC-w1a1's first engine at
         64 cycles per image, 16 trees of 66 counts: 5 407 LUT4 against 5 843 with four
-        stages, Yosys alone on the ECP5)."""
+        stages, Yosys alone on the ECP5). A gathering engine one more, its first level
+        registered (:attr:`front_register`)."""
         levels = self.tree_levels
         if self.weight_code == "tables":
             return max(0, levels - 1)
         if levels >= 5 or (levels == 3 and self.popcount_trees * self.simd <= FEW_TREE_BITS):
-            return (levels + 1) // 2
-        return levels // 2
+            stages = (levels + 1) // 2
+        else:
+            stages = levels // 2
+        return min(levels, stages + 1) if self.front_register and stages else stages
+
+    @property
+    def front_register(self):
+        """Whether the popcount trees' first register follows their first level
+        (:func:`~popcorn.hdl.popcount.tree_plan`'s ``front``): a gathering engine's, whose
+        activation bits are its input buffer's read, a block RAM's clock-to-output and a
+        route away (two levels after it: 16.8 ns on the UP5K demo's first engine, 6.9 ns on
+        mnist-cnn-abc's scores engine on the ECP5); with count tables the read addresses
+        the tables."""
+        return bool(self.gather) and self.weight_code != "tables"
 
     @property
     def tree_width(self):

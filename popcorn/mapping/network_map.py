@@ -437,7 +437,7 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
     entering = {}           # step index -> (stage index, _Stream) of the stream it reads
 
     def fold(linear, activation, items, emit, borders=None, shortcut=None, addend=None,
-             chosen=None):
+             chosen=None, gather=0):
         channels, fan_in = linear.weight_bits.shape[1:]
         if chosen is not None:
             pe, simd = chosen
@@ -458,6 +458,8 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
             kwargs["shortcut"] = shortcut
         if addend is not None:
             kwargs["addend"] = addend
+        if gather:
+            kwargs["gather"] = gather
         try:
             if pipeline == "auto":
                 kwargs["pipeline"] = LinearFolding(linear, activation, pe=pe, simd=simd,
@@ -591,7 +593,9 @@ def map_network(network, *, frac_bits=8, target_cycles=64, folding=None, pipelin
                     pixel *= pixels_per_word(stream.height * stream.width,
                                              folded.fold_width, pixel, target_cycles)
                 if folded.fold_width % pixel == 0:
-                    folded = replace(folded, gather=pixel)
+                    # (folded again: a gathering engine's pipeline="auto" differs)
+                    folded = fold(linear, activation, 1, "bases",
+                                  chosen=(folded.pe, folded.simd), gather=pixel)
                 else:
                     stages.append(FlattenStage(
                         layer=flatten_at if flatten_at is not None else stage.layer,

@@ -66,6 +66,10 @@ def test_tree_plan_shape():
     assert plan.registered == (2, 4, 6, 8)
     assert plan.latency == 4 and plan.count_width == 9
     assert tree_plan(256, 3, 8).registered == tuple(range(1, 9))
+    # front: the first register after level 1, the others spread over the rest
+    assert tree_plan(256, 3, 4, front=True).registered == (1, 4, 6, 8)
+    assert tree_plan(16, 3, 3, front=True).registered == (1, 3, 4)
+    assert tree_plan(16, 3, 1, front=True).registered == (4,)
     assert tree_plan(1, 3, 1).levels == 1
     assert tree_plan(4096, 3, 0).count_width == 13
     dut = Popcount(width=4096, pipeline=3)
@@ -111,12 +115,15 @@ def test_estimate_shape_and_errors():
 
 @given(width=st.integers(1, 4096), group=st.integers(1, 4), data=st.data())
 def test_tree_plan_invariants(width, group, data):
-    """Registers sit after distinct, increasing levels, the last one at the output; the
-    estimate counts at least the output register and the valid bits."""
+    """Registers sit after distinct, increasing levels, the last one at the output (with
+    ``front`` and two stages or more the first after level 1); the estimate counts at
+    least the output register and the valid bits."""
     levels = tree_plan(width, group, 0).levels
     pipeline = data.draw(st.integers(0, levels))
-    plan = tree_plan(width, group, pipeline)
+    front = data.draw(st.booleans())
+    plan = tree_plan(width, group, pipeline, front=front)
     assert len(plan.registered) == pipeline == plan.latency
+    assert not (front and pipeline >= 2) or plan.registered[0] == 1
     assert list(plan.registered) == sorted(set(plan.registered))
     assert not pipeline or plan.registered[-1] == levels
     assert all(1 <= lv <= levels for lv in plan.registered)

@@ -2,6 +2,8 @@
 weights are permuted for the stream's element order, and what the hardware cannot carry
 is refused by name."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -170,7 +172,6 @@ def test_shortcut_queue_depth_is_tight_and_stall_free():
     """The closed form (shortcut_depth: L + 1, L = sum p (W + 1) over the block's
     convolutions) is the fewest words that cannot hang the cycle model; one fewer hangs
     it. The depth the mapper picks gives the cycles of an unbounded queue."""
-    from dataclasses import replace
 
     from popcorn.golden.examples import random_residual_network
     from popcorn.mapping.network_map import NetworkPlan
@@ -241,7 +242,6 @@ def test_downsampling_queue_minimum_does_not_hang():
     make while the main branch waits, not those its window and engine hold: an upper
     bound, with which the cycle model never hangs, and the mapper's depth runs as an
     unbounded queue."""
-    from dataclasses import replace
 
     from popcorn.golden.examples import random_residual_network
     from popcorn.mapping.network_map import NetworkPlan
@@ -344,7 +344,6 @@ def test_concat_queue_depths_are_tight_and_stall_free():
     the fewest words that cannot hang the cycle model (one fewer hangs it: a 3 x 3 padded
     convolution on 6-pixel rows needs W + 2 = 8 words ahead); those of the branches of
     stages (upper bounds) do not hang it; the mapper's depths run as unbounded queues."""
-    from dataclasses import replace
 
     from popcorn.golden.examples import random_concat_network
     from popcorn.mapping.network_map import NetworkPlan
@@ -454,7 +453,11 @@ def test_separable_network_maps(scheme, stride, fill):
     network = random_separable_network(scheme, seed=4, stride=stride, padding_fill=fill)
     plan = map_network(network, target_cycles=60)
     assert [s.kind for s in plan.stages] == ["conv2d", "conv2d", "conv2d", "dense", "argmax"]
-    assert plan.stages[3].folding.gather       # the map gathered in the engine, no flatten
+    gathering = plan.stages[3].folding
+    assert gathering.gather                     # the map gathered in the engine, no flatten
+    # its trees' first level registered (the buffer's read), one stage more than without
+    assert gathering.front_register and gathering.pipeline == gathering.auto_pipeline \
+        == replace(gathering, gather=0).auto_pipeline + 1
     depthwise = plan.stages[1].folding
     assert (depthwise.fan_in, depthwise.weight_bases, depthwise.act_bases) == (4 * 9, 4, 3)
     assert depthwise.weight_rom_bits().size == 4 * 4 * 4 * 9   # M x out x C * 9: zeros kept
@@ -476,7 +479,6 @@ def test_argmax_mode_is_the_cheapest_that_keeps_the_pace(target, mode):
     stages + 1), the pipelined one every cycle; the mapper picks the cheapest that keeps
     the network at its target, the cycle model agreeing (with the next cheaper one, the
     network runs at that one's pace)."""
-    from dataclasses import replace
 
     from popcorn.mapping.network_map import NetworkPlan
 
