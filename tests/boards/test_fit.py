@@ -11,7 +11,7 @@ import pytest
 from popcorn.boards.fit import (LINK_FACTORS, DesignTooLarge, check_fit, estimate_design,
                                 estimate_link)
 from popcorn.examples import load_example
-from popcorn.hdl.estimates import estimate_argmax, estimate_mva
+from popcorn.hdl.estimates import estimate_mva, estimate_serial_argmax
 from popcorn.hdl.handshake import RegisterSlice, register_slice_resources
 from popcorn.hdl.pool import MaxPool
 from popcorn.hdl.queue import Queue
@@ -33,7 +33,8 @@ def test_estimate_is_the_sum_of_the_blocks(network):
     assert plan.foldings[0].gather == 5                     # the first engine gathers pixels
     parts = [register_slice_resources(plan.in_width, "ecp5")]
     parts += [estimate_mva(f, "ecp5") for f in plan.foldings]
-    parts.append(estimate_argmax(classes=10, width=plan.score_width, family="ecp5"))
+    assert plan.stages[-1].mode == "serial"                 # 256 cycles an image
+    parts.append(estimate_serial_argmax(classes=10, width=plan.score_width, family="ecp5"))
     parts.append(dict(estimate_link(family="ecp5", in_width=plan.in_width,
                                     out_width=plan.out_width, in_words=plan.in_words),
                       ebr=0, dsp=0))
