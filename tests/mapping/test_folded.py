@@ -146,8 +146,8 @@ def test_padding_holds_real_counts_only():
     issues = 2 * 2 + 1 * 1
     assert plan.cycles_per_image == max(10, issues + DRAIN + WRITE_AFTER_ISSUE + 2)
     # the 10 words, the start, the issues and drain, the hand-over, the serial argmax of 2
-    # classes (the compare of class 1, then o.valid)
-    assert plan.latency == 10 + 1 + issues + DRAIN + WRITE_AFTER_ISSUE + 2
+    # classes (the input handshake, the compare of class 1, its select with o.valid)
+    assert plan.latency == 10 + 1 + issues + DRAIN + WRITE_AFTER_ISSUE + 3
 
 
 def test_interval_is_the_slower_of_input_and_compute():
