@@ -12,5 +12,6 @@ Amaranth's initial value, which no output depends on.
 NO_INIT = {"popcorn_no_init": 1}
 """Attributes of a signal whose initial value synthesis drops."""
 
-DROP_NO_INIT = "setattr -unset init a:popcorn_no_init"
-"""The Yosys command that drops it (on wires carrying :data:`NO_INIT`)."""
+DROP_NO_INIT = "proc; setattr -unset init a:popcorn_no_init"
+"""The Yosys commands that drop it (on wires carrying :data:`NO_INIT`; after ``proc``, which
+turns a Verilog initializer into the wire's ``init``)."""
