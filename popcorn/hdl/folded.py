@@ -15,8 +15,8 @@ from .window import memory_resources
 
 
 FOLDED_FACTORS = {
-    "lut4": {"lanes": 0.997, "wide": 0.836, "roms": 0.213, "memories": 1.121,
-             "control": 0.198, "one": 334.909, "argmax": 1.0},
+    "lut4": {"lanes": 0.979, "wide": 0.831, "roms": 0.228, "memories": 1.123,
+             "control": 0.188, "one": 354.511, "argmax": 1.0},
     "ff": {"lanes": 0.823, "wide": 0.873, "memories": 0.997, "control": 1.419,
            "one": -158.631, "roms": 1.0, "argmax": 1.0}}
 """Weights of :func:`folded_parts`' LUT4 and flip-flops (``"one"``: a constant) in the
