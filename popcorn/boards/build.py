@@ -134,4 +134,6 @@ def check_timing(impl, log_path):
                  f"`{path['start']}` to `{path['end']}`)" if path else "")
         raise TimingFailed(f"timing failed on {impl.board}: fmax {impl.fmax_mhz} MHz is below "
                            f"the {impl.clock_mhz} MHz clock{where}; choose a lower "
-                           f"--clock-mhz, or pipeline the critical path shown in {log_path}")
+                           f"--clock-mhz, try other placements (--nextpnr-opts '--seed 2', "
+                           f"3, ...: nextpnr's fmax moves by several MHz with its seed), or "
+                           f"pipeline the critical path shown in {log_path}")

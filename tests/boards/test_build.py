@@ -53,7 +53,8 @@ def test_timing_failure_names_clock_and_fix(tmp_path):
                           spram_available=4, dsp=0, dsp_available=8, fmax_mhz=9.5,
                           clock_mhz=12.0)
     with pytest.raises(TimingFailed, match=r"timing failed on icebreaker: fmax 9.5 MHz is below "
-                                           r"the 12.0 MHz clock; choose a lower --clock-mhz"):
+                                           r"the 12.0 MHz clock; choose a lower --clock-mhz, "
+                                           r"try other placements \(--nextpnr-opts '--seed 2'"):
         check_timing(impl, tmp_path / "top.tim")
     path = {"delay_ns": 105.3, "cells": 7, "start": "link.core.a", "end": "link.core.b"}
     with pytest.raises(TimingFailed, match=r"below the 12.0 MHz clock \(critical path 105.3 ns, "
