@@ -149,9 +149,9 @@ class SerialArgmax(_ArgmaxPorts):
     a fraction of the tournament's logic.
 
     Timing: the scores are held from the input handshake to the output handshake in one
-    register (``i.ready`` is "idle", a flip-flop: no path from ``o.ready``) that turns a class
-    down at the load and after each class's compare, so the class compared is always its
-    low field (no multiplexer; ``classes`` turns in all, the scores leave in their
+    register (``i.ready`` is idle and not valid, two flip-flops: no path from ``o.ready``)
+    that turns a class down at the load and after each class's compare, so the class
+    compared is always its low field (no multiplexer; ``classes`` turns in all, the scores leave in their
     order). Class c = 1 .. is compared with the best so far in two cycles: the compares of
     the high and low halves (offset binary, :func:`_halves_greater`) registered, then the
     strictly greater one replaces the best; ``o.valid`` rises with the last: latency
