@@ -6,8 +6,8 @@ mapper can predict a block's shape and latency without importing the block.
 
 from math import ceil
 
-__all__ = ["clog2", "divisors", "tree_levels", "class_width", "argmax_stages",
-           "pool_uses_window"]
+__all__ = ["clog2", "divisors", "tree_levels", "class_width", "ARGMAX_MODES",
+           "argmax_latency", "argmax_stages", "pool_uses_window"]
 
 
 def clog2(n):
@@ -46,6 +46,20 @@ def serial_argmax_latency(classes):
     ``o.valid``: two (a compare, then the select) for each class after the first,
     ``o.valid`` registered with the last select (one cycle for one class)."""
     return 2 * classes - 1
+
+
+ARGMAX_MODES = ("serial", "tournament", "pipelined")
+"""The argmax blocks an :class:`~popcorn.mapping.stages.ArgmaxStage` can be, cheapest first."""
+
+
+def argmax_latency(classes, mode):
+    """Cycles from the input handshake to ``o.valid`` of the argmax of ``mode`` (one of
+    :data:`ARGMAX_MODES`): :func:`serial_argmax_latency`, or :func:`argmax_stages`."""
+    if mode not in ARGMAX_MODES:
+        raise ValueError(f"argmax mode must be one of {', '.join(ARGMAX_MODES)}, not {mode!r}")
+    if mode == "serial":
+        return serial_argmax_latency(classes)
+    return argmax_stages(classes, pipelined=mode == "pipelined")
 
 
 def argmax_stages(classes, pipelined=False):

@@ -86,7 +86,8 @@ def synth_stat(component, *, family="ice40", build_dir, name="top", synth_opts="
     Uses the flow the board builds use (:data:`~.no_init.DROP_NO_INIT`, then
     ``synth_ice40 -top`` / ``synth_ecp5 -top``, no DSP inference); ``synth_opts`` are
     appended to the ``synth_*`` command (e.g. ``-nowidelut`` on ECP5: without it the
-    PFUMX/L6MUX21 wide-LUT cells appear, which :func:`cell_count` rejects). Raises ``ValueError`` on a cell type it does not count.
+    PFUMX/L6MUX21 wide-LUT cells appear, which :func:`cell_count` rejects). Raises
+    ``ValueError`` on a cell type it does not count.
     """
     import time
 
@@ -98,9 +99,8 @@ def synth_stat(component, *, family="ice40", build_dir, name="top", synth_opts="
     build_dir.mkdir(parents=True, exist_ok=True)
     source = write_verilog(component, build_dir / f"{name}.v", name=name)
     stat = build_dir / f"{name}_stat_{family}.json"
-    script = (f"read_verilog {source.name}; {DROP_NO_INIT}; synth_{family} -top {name} "
-              f"{synth_opts}; "
-              f"tee -q -o {stat.name} stat -json")
+    script = (f"read_verilog {source.name}; {DROP_NO_INIT}; "
+              f"synth_{family} -top {name} {synth_opts}; tee -q -o {stat.name} stat -json")
     start = time.monotonic()
     proc = subprocess.run([yosys, "-q", "-p", script], cwd=build_dir,
                           capture_output=True, text=True)

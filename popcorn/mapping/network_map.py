@@ -27,7 +27,7 @@ from ..golden.integer_model import (IntLinear, IntThreshold, codes_thermometer, 
                                     to_integer)
 from ..golden.predict import input_thermometer
 from ..golden.quantizers import base_coefficients, comparators, thermometer_to_bases
-from ..hwmath import argmax_stages, class_width, divisors, serial_argmax_latency
+from ..hwmath import argmax_latency, class_width, divisors
 from ..network.graph import INPUT, Graph
 from ..network.sequences import as_2d
 from ..network.validate import NetworkError
@@ -674,7 +674,7 @@ def argmax_mode(stages, classes):
     1``; else ``"pipelined"``. That interval is at least the input's words per image (one
     a cycle), so only a chain of fewer is run (:func:`~popcorn.mapping.timing.chain_cycles`,
     :data:`PREDICTED_IMAGES` images, its fork queues sized by :func:`size_fork_queues`)."""
-    serial, tournament = serial_argmax_latency(classes) + 1, argmax_stages(classes) + 1
+    serial, tournament = (argmax_latency(classes, mode) + 1 for mode in ("serial", "tournament"))
     if stages[0].in_words >= serial:
         return "serial"
     models = [model for stage in size_fork_queues(stages) for model in stage.timing()]

@@ -26,7 +26,7 @@ from ..golden.binary import pack_words
 from ..golden.quantizers import thermometer_to_bases
 from ..golden.window_ref import flatten as flatten_ref
 from ..golden.window_ref import or_pool, windows
-from ..hwmath import argmax_stages, class_width, serial_argmax_latency
+from ..hwmath import argmax_latency, class_width
 from .linear import LinearFolding, table_shapes, unpack_scores
 from .timing import (ArgmaxTiming, ConcatTiming, EngineTiming, FlattenTiming,
                      GatherEngineTiming, PoolTiming, QueueTiming, RegisterSliceTiming,
@@ -379,6 +379,9 @@ class ArgmaxStage:
 
     pipelined = property(lambda self: self.mode == "pipelined")
 
+    def __post_init__(self):
+        argmax_latency(self.classes, self.mode)          # (refuses an unknown mode)
+
     kind = "argmax"
     in_width = property(lambda self: self.classes * self.score_width)
     in_words = 1
@@ -392,9 +395,8 @@ class ArgmaxStage:
         return [word | (int(k) << top) for word, k in zip(words, np.argmax(scores, axis=1))]
 
     def timing(self):
-        latency = serial_argmax_latency(self.classes) if self.mode == "serial" else \
-            argmax_stages(self.classes, self.pipelined)
-        return [ArgmaxTiming(stages=latency, pipelined=self.pipelined)]
+        return [ArgmaxTiming(stages=argmax_latency(self.classes, self.mode),
+                             pipelined=self.pipelined)]
 
 
 @dataclass(frozen=True, eq=False)

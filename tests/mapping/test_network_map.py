@@ -494,3 +494,6 @@ def test_argmax_mode_is_the_cheapest_that_keeps_the_pace(target, mode):
         slow = NetworkPlan(network, plan.integer, plan.stages[:-1] +
                            (replace(argmax, mode=slower),), plan.input_shape)
         assert slow.cycles_per_image == pace
+    with pytest.raises(ValueError, match="argmax mode must be one of serial, tournament, "
+                                         "pipelined, not 'fast'"):
+        replace(argmax, mode="fast")
