@@ -11,7 +11,7 @@ from ..mapping.stages import (ArgmaxStage, ConcatStage, ConvStage, DenseStage, F
 from .argmax import Argmax, SerialArgmax
 from .comparator import LevelsToBases, levels_to_bases_resources
 from .concat import Concat, concat_resources
-from .estimates import estimate_mva
+from .estimates import estimate_argmax, estimate_mva, estimate_serial_argmax
 from .flatten import Flatten, flatten_resources
 from .handshake import RegisterSlice, register_slice_resources
 from .mva import MatrixVectorActivation
@@ -51,7 +51,7 @@ def _pool(stage):
 
 
 def _argmax(stage):
-    """The argmax block of ``stage``'s mode (building it elaborates nothing)."""
+    """The argmax block of ``stage``'s mode."""
     if stage.mode == "serial":
         return SerialArgmax(classes=stage.classes, width=stage.score_width)
     return Argmax(classes=stage.classes, width=stage.score_width, pipelined=stage.pipelined)
@@ -112,7 +112,11 @@ COSTS = {
     PoolStage: _pool_cost,
     FlattenStage: lambda stage, family: [flatten_resources(
         height=stage.height, width=stage.width, channels=stage.in_width, family=family)],
-    ArgmaxStage: lambda stage, family: [_argmax(stage).resources(family)],
+    ArgmaxStage: lambda stage, family: [estimate_serial_argmax(
+        classes=stage.classes, width=stage.score_width, family=family)
+        if stage.mode == "serial" else estimate_argmax(
+        classes=stage.classes, width=stage.score_width, pipelined=stage.pipelined,
+        family=family)],
     ShortcutStage: lambda stage, family: [shortcut_resources(
         width=stage.queue_width, depth=stage.depth, family=family)] + (
         [] if stage.side is None else COSTS[type(stage.side)](stage.side, family)),
