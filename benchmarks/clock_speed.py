@@ -11,16 +11,15 @@ left. Issue 12's target: the digits demo at 60 MHz or more on the UP5K within 2 
 Rows are kept per code label (``git describe``, or ``--label``): an older code's are the
 "before".
 
-``--seeds N``: nextpnr places and routes the same netlist again with seeds 1 .. N (the
-build's own command, ``--seed`` added): on the UP5K the placer's seed moves fmax by several
-MHz, so one build says little about a change; the row then gives the spread (lowest,
+The build places once (``--seeds 1``: nextpnr's own placement). ``--seeds N``: nextpnr
+places and routes the same netlist again with seeds 1 .. N
+(:func:`popcorn.boards.build.place_with_seeds`): on the UP5K the placer's seed moves fmax
+by several MHz, so one build says little about a change; the row then gives the spread (lowest,
 median, highest) and how many seeds met the clock.
 """
 
 import argparse
 import json
-import re
-import shlex
 import statistics
 import subprocess
 import sys
@@ -29,32 +28,8 @@ from pathlib import Path
 from verilog_speed import add_label_option, label_of, saved_rows
 
 from popcorn.boards.boards import get_board
+from popcorn.boards.build import place_with_seeds
 from popcorn.reports import nextpnr
-from popcorn.tools import find_tool
-
-
-def seed_fmax(build, family, seeds):
-    """fmax (MHz) of nextpnr's run of the build in folder ``build`` (its ``build_top.sh``
-    command) with each of ``seeds``, each logged to ``seed<n>.tim`` there."""
-    line = next(line for line in (build / "build_top.sh").read_text().splitlines()
-                if line.startswith('"$NEXTPNR'))
-    args, keep = shlex.split(line)[1:], []
-    while args:                      # the placement's own options, no report or bitstream
-        arg = args.pop(0)
-        if arg in ("--report", "--log", "--textcfg", "--asc"):
-            args.pop(0)
-        elif arg != "--quiet":
-            keep.append(arg)
-    fmax = []
-    for seed in seeds:
-        log = f"seed{seed}.tim"
-        subprocess.run([find_tool(f"yowasp-nextpnr-{family}"), "--quiet", "--log", log,
-                        "--seed", str(seed), *keep], cwd=build, capture_output=True,
-                       check=True)
-        found = re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz",
-                           (build / log).read_text())
-        fmax.append(float(found[-1]))
-    return fmax
 
 
 def measure(example, board, mhz, build_dir, seeds=0):
@@ -62,7 +37,7 @@ def measure(example, board, mhz, build_dir, seeds=0):
     with ``seeds``, nextpnr's fmax with seeds 1 .. ``seeds`` too."""
     folder = build_dir / f"{example}-{board}-{mhz or 'osc'}"
     args = [sys.executable, "-m", "popcorn.cli", "--quiet", "build", "--example", example,
-            "--board", board, "--steps", "bitstream", "--build-dir", str(folder)]
+            "--board", board, "--steps", "bitstream", "--seeds", "1", "--build-dir", str(folder)]
     if mhz is not None:
         args += ["--clock-mhz", str(mhz)]
     done = subprocess.run(args, capture_output=True, text=True)
@@ -74,7 +49,8 @@ def measure(example, board, mhz, build_dir, seeds=0):
     path = impl.critical_path or {}
     spread = {}
     if seeds:
-        fmax = seed_fmax(tim[0], b.family, range(1, seeds + 1))
+        placed = place_with_seeds(tim[0], board, range(1, seeds + 1))
+        fmax = [impl.fmax_mhz for impl in placed.values()]
         spread = {"seeds": seeds, "seed_fmax_mhz": fmax,
                   "seeds_met": sum(f >= impl.clock_mhz for f in fmax)}
     return {"example": example, "board": board, "asked_mhz": mhz,

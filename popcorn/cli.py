@@ -205,6 +205,11 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               help="Options added to nextpnr's command line, e.g. '--router router1' (by "
                    "default router2 routes large designs) or '--placer-heap-beta 0.6' (a "
                    "sparser placement) when routing does not converge.")
+@click.option("--seeds", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Placements to try when the first misses --clock-mhz by less than 10 %: "
+                   "nextpnr's default, then its placer with seeds 1, 2, ... (as many at a "
+                   "time as there are cores) until one meets the clock; the report names the "
+                   "seed kept. 1: one placement.")
 @click.option("--arch", type=click.Choice(("auto", "dataflow", "folded")), default="auto",
               show_default=True,
               help="dataflow: an engine per layer, weights in ROMs; folded: one engine runs "
@@ -227,8 +232,8 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
               help="The steps to run, comma-separated (run in pipeline order); each saves its "
                    "result in BUILD_DIR/NAME/steps/ for the later ones.")
 def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, bases, multiply,
-          counts, simulator, sim_images, build_dir, report_dir, weight_memory, nextpnr_opts, arch,
-          clock_mhz, target_fps, steps):
+          counts, simulator, sim_images, build_dir, report_dir, weight_memory, nextpnr_opts, seeds,
+          arch, clock_mhz, target_fps, steps):
     """Map NETWORK (or the built-in example), simulate it against the golden model, build
     a bitstream for BOARD and write the report."""
     from .boards.build import BuildFailed, TimingFailed
@@ -240,6 +245,10 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
     from .tools import ToolMissing
     from .network import NetworkError, load_graph
 
+    if "--seed" in nextpnr_opts.split() and seeds > 1 and \
+            click.get_current_context().get_parameter_source("seeds").name == "COMMANDLINE":
+        raise click.UsageError("--nextpnr-opts names one placer seed: give it or --seeds, "
+                               "not both")
     steps = [step.strip() for step in steps.split(",")]
     unknown = [step for step in steps if step not in STEPS]
     if unknown:
@@ -308,7 +317,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
 
     config = FlowConfig(name=name, inputs=x, labels=y, board=board, build_dir=build_dir,
                         report_dir=report_dir, sim_images=sim_images, simulator=simulator,
-                        nextpnr_opts=nextpnr_opts, clock_hz=clock_hz)
+                        nextpnr_opts=nextpnr_opts, placements=seeds, clock_hz=clock_hz)
     engine = (f"one engine of {plan.pe} lanes x {plan.simd} bits"
               f"{', one input bank' if plan.input_banks == 1 else ''}") if arch == "folded" else \
         f"{len(plan.foldings)} engines"
@@ -332,6 +341,16 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             for k in ("lut4", "ff", "ebr", "spram", "dsp") if est["capacity"].get(k)) + (
             f", about {results['estimate']['logic_cells']} of {est['capacity']['lut4']} "
             f"logic cells" if results["estimate"].get("logic_cells") else ""))
+    if "bitstream" in results:
+        impl = results["bitstream"]["implementation"]
+        tried = impl.get("seeds_tried")
+        console.print(
+            f"placed:    {impl['lut4']} LUT4, {impl['ff']} FF, {impl['ebr']} EBR, "
+            f"{impl['spram']} SPRAM, {impl['dsp']} DSP; fmax {impl['fmax_mhz']} MHz at the "
+            f"{impl['clock_mhz']} MHz clock" + (
+                f" (placer seed {impl['seed']} of {len(tried)} placements tried: "
+                + ", ".join(f"{seed}: {mhz}" for seed, mhz in tried.items()) + " MHz)"
+                if tried else ""), highlight=False)
     for step, result in results.items():
         console.print(f"  {step:<10} {result['seconds']:7.1f} s")
     console.print(f"results:   {config.steps_dir}")

@@ -73,8 +73,9 @@ class FlowConfig:
     ``labels`` (B,) or None; the results go to ``build_dir/name`` and the report to
     ``report_dir/name``; ``simulator`` (``"icarus"``, ``"verilator"`` or ``"auto"``: by the
     run's length) runs the first ``sim_images`` inputs with stalls drawn from ``seed``;
-    ``nextpnr_opts`` go to nextpnr's command line
-    (:func:`~popcorn.boards.build.build_bitstream`); ``clock_hz``: the design's clock from
+    ``nextpnr_opts`` go to nextpnr's command line and ``placements`` is how many placer
+    seeds a build that misses its clock narrowly may try
+    (:func:`~popcorn.boards.build.build_bitstream`'s ``seeds``); ``clock_hz``: the design's clock from
     the FPGA's PLL (:class:`~popcorn.boards.top.BoardTop`), None for the board's
     oscillator."""
     name: str
@@ -87,6 +88,7 @@ class FlowConfig:
     simulator: str = "auto"
     seed: int = 1
     nextpnr_opts: str = ""
+    placements: int = 4
     clock_hz: float = None
 
     def __post_init__(self):
@@ -263,7 +265,8 @@ def bitstream(plan, config):
                                  reuse=True, dsp=plan.needs_dsp,
                                  progress=status and status.update,
                                  estimated_lut4=estimate_design(plan, config.board).total["lut4"],
-                                 nextpnr_opts=config.nextpnr_opts)
+                                 nextpnr_opts=config.nextpnr_opts,
+                                 seeds=config.placements)
     result = {"bitstream": str(path), "implementation": impl.to_dict()}
     if folded:
         image = path.parent / "weights.bin"

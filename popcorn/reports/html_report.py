@@ -10,7 +10,8 @@ keys the report lacks (no ``implementation``, no ``confusion`` without labels) i
 Sections and the keys they read:
 
 * resources: ``estimate`` (per layer and total) beside ``implementation`` (nextpnr);
-* timing: ``implementation`` (``fmax_mhz``, ``clock_mhz``, ``critical_path``);
+* timing: ``implementation`` (``fmax_mhz``, ``clock_mhz``, ``critical_path``,
+  ``seeds_tried``);
 * cycles: ``layers`` (``cycles_per_vector`` x ``vectors``), ``cycles``, ``performance``;
 * binary operations per LUT4 per cycle: ``layers``, ``implementation``, ``cycles``
   (:func:`binary_ops_per_lut4_cycle`);
@@ -191,6 +192,11 @@ def _timing(report):
     parts = ["<h2>Maximum frequency and critical path (nextpnr)</h2>",
              _table("timing", ["", "MHz"], [["fmax", impl["fmax_mhz"]],
                                             ["board clock", impl["clock_mhz"]]])]
+    tried = impl.get("seeds_tried")
+    if tried:
+        parts.append(_table("placements", ["placer seed", "fmax (MHz)"], [
+            [f"{seed} (kept)" if seed == impl["seed"] else seed, mhz]
+            for seed, mhz in tried.items()]))
     path = impl.get("critical_path")
     if path is not None:
         parts += [

@@ -115,6 +115,7 @@ def markdown(report):
         f"| SPRAM | {impl['spram']} | {impl['spram_available']} |",
         f"| DSP | {impl['dsp']} | {impl['dsp_available']} |", "",
         f"Maximum frequency: **{impl['fmax_mhz']} MHz** (board clock {impl['clock_mhz']} MHz).",
+        *_placement_lines(impl.get("seeds_tried"), impl.get("seed")),
         *_critical_path_lines(impl.get("critical_path")),
         *_estimate_lines(report["estimate"], impl),
         "", "## Cycles (RTL simulation)", "",
@@ -149,6 +150,14 @@ def _layer_line(l):
             f"{l['channels']} | {l['weight_bases']} x {l['act_bases']} | {l['encodings']} | "
             f"{l['output']} | {l['pe']} | {l['simd']} | {l['cycles_per_vector']} | "
             f"{l['vectors']} | {l.get('weight_rom', '')} |")
+
+
+def _placement_lines(tried, seed):
+    if not tried:
+        return []
+    return ["", f"Placement: nextpnr's {'own' if seed == 'default' else f'seed {seed}'}, of "
+                f"{len(tried)} tried (seed: fmax) "
+                + ", ".join(f"{s}: {mhz} MHz" for s, mhz in tried.items()) + "."]
 
 
 def _critical_path_lines(path):

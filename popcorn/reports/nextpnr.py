@@ -12,7 +12,10 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class Implementation:
-    """Resources and timing of a placed-and-routed design."""
+    """Resources and timing of a placed-and-routed design; ``seed``: the placer's seed, a
+    string (None or ``"default"``: nextpnr's own), ``seeds_tried``: the fmax (MHz) of each
+    placement tried, by seed, when the build tried several
+    (:func:`popcorn.boards.build.build_bitstream`)."""
     board: str
     device: str
     lut4: int
@@ -28,6 +31,8 @@ class Implementation:
     fmax_mhz: float
     clock_mhz: float
     critical_path: dict = None
+    seed: str = None
+    seeds_tried: dict = None
 
     def to_dict(self):
         return asdict(self)

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from popcorn.boards.build import BuildFailed, TimingFailed, build_bitstream, check_timing
+from popcorn.boards.build import (BuildFailed, TimingFailed, build_bitstream, check_timing,
+                                  place_with_seeds)
 from popcorn.boards.top import BoardTop
 from popcorn.examples import load_example
 from popcorn.golden.examples import random_network
@@ -47,21 +48,105 @@ def test_icebreaker_build_matches_tool_outputs(tmp_path):
     assert impl.clock_mhz == 12.0
 
 
+def small_impl(**changes):
+    return dataclasses.replace(
+        Implementation(board="icebreaker", device="iCE40UP5K", lut4=1, ff=1, logic_cells=1,
+                       logic_cells_available=5280, ebr=0, ebr_available=30, spram=0,
+                       spram_available=4, dsp=0, dsp_available=8, fmax_mhz=11.5,
+                       clock_mhz=12.0), **changes)
+
+
 def test_timing_failure_names_clock_and_fix(tmp_path):
-    impl = Implementation(board="icebreaker", device="iCE40UP5K", lut4=1, ff=1, logic_cells=1,
-                          logic_cells_available=5280, ebr=0, ebr_available=30, spram=0,
-                          spram_available=4, dsp=0, dsp_available=8, fmax_mhz=9.5,
-                          clock_mhz=12.0)
-    with pytest.raises(TimingFailed, match=r"timing failed on icebreaker: fmax 9.5 MHz is below "
-                                           r"the 12.0 MHz clock; choose a lower --clock-mhz, "
-                                           r"try other placements \(--nextpnr-opts '--seed 2'"):
+    impl = small_impl()
+    with pytest.raises(TimingFailed, match=r"timing failed on icebreaker: fmax 11.5 MHz is "
+                                           r"below the 12.0 MHz clock; choose a lower "
+                                           r"--clock-mhz, try other placements \(--seeds 4"):
         check_timing(impl, tmp_path / "top.tim")
     path = {"delay_ns": 105.3, "cells": 7, "start": "link.core.a", "end": "link.core.b"}
     with pytest.raises(TimingFailed, match=r"below the 12.0 MHz clock \(critical path 105.3 ns, "
                                            r"7 logic cells, from `link.core.a` to "
                                            r"`link.core.b`\)"):
         check_timing(dataclasses.replace(impl, critical_path=path), tmp_path / "top.tim")
+    # far below the clock (another placement will not do) or after other placements
+    with pytest.raises(TimingFailed, match=r"--clock-mhz, pipeline the critical path") as far:
+        check_timing(dataclasses.replace(impl, fmax_mhz=9.5), tmp_path / "top.tim")
+    assert "--seeds" not in str(far.value)
+    tried = {"default": 11.5, "1": 11.2, "2": 11.9}
+    with pytest.raises(TimingFailed, match=r"clock; nextpnr's placements tried \(seed: fmax "
+                                           r"MHz\): default: 11.5, 1: 11.2, 2: 11.9; choose a "
+                                           r"lower --clock-mhz, pipeline"):
+        check_timing(dataclasses.replace(impl, fmax_mhz=11.9, seed="2", seeds_tried=tried),
+                     tmp_path / "top.tim")
     check_timing(dataclasses.replace(impl, fmax_mhz=12.0), tmp_path / "top.tim")
+
+
+@pytest.mark.parametrize("fmax, cores, placed_batches, kept", [
+    # seeds 1, 2 on two cores: 2 meets the clock, the fastest that does
+    ({"1": 12.1, "2": 12.4, "3": 13.0}, 2, [[1, 2]], "2"),
+    # one core: seed 1 meets it, 2 and 3 are not placed
+    ({"1": 12.1, "2": 12.4, "3": 13.0}, 1, [[1]], "1"),
+    # none meets it: the fastest placement's files are kept, every seed tried
+    ({"1": 11.0, "2": 11.8, "3": 11.7}, 2, [[1, 2], [3]], "2"),
+    # none beats the default: its files stay
+    ({"1": 11.0, "2": 11.1, "3": 11.2}, 2, [[1, 2], [3]], "default")])
+def test_other_placements_until_one_meets_the_clock(fmax, cores, placed_batches, kept, tmp_path,
+                                                   monkeypatch):
+    """_retry_seeds with the placements faked (their files and figures): batches of as many
+    seeds as cores until one meets the clock; the fastest placement's files replace the
+    build's; the seeds tried and the seed kept are recorded (seeds.json, Implementation);
+    the seed folders are removed."""
+    from popcorn.boards import build
+
+    batches = []
+
+    def place(build_dir, board, seeds, progress=None):
+        batches.append(list(seeds))
+        placed = {}
+        for seed in seeds:
+            folder = build_dir / f"seed{seed}"
+            folder.mkdir()
+            (folder / "top.bin").write_text(f"seed {seed}")
+            (folder / "place.log").write_text("log")
+            placed[seed] = small_impl(fmax_mhz=fmax[str(seed)])
+        return placed
+
+    monkeypatch.setattr(build, "place_with_seeds", place)
+    monkeypatch.setattr(build.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    (tmp_path / "top.bin").write_text("default")
+    impl = build._retry_seeds(tmp_path, "icebreaker", small_impl(fmax_mhz=11.5), 4, None)
+    assert batches == placed_batches
+    tried = {"default": 11.5, **{str(s): fmax[str(s)] for b in placed_batches for s in b}}
+    assert impl.seeds_tried == tried and impl.seed == kept
+    assert impl.fmax_mhz == tried[kept]
+    assert (tmp_path / "top.bin").read_text() == ("default" if kept == "default"
+                                                 else f"seed {kept}")
+    assert not (tmp_path / "place.log").exists()
+    assert json.loads((tmp_path / "seeds.json").read_text()) == {"seed": kept, "tried": tried}
+    assert not list(tmp_path.glob("seed?"))
+
+
+@pytest.mark.synth
+def test_other_seeds_place_the_same_netlist(tmp_path):
+    """place_with_seeds runs the build's nextpnr and packer again with each seed on a copy
+    of its netlist, beside the build's own files, which it leaves alone: each placement's
+    figures are its own log's, its bitstream is whole, and the seed reaches the placer
+    (the two placements differ)."""
+    build_bitstream(BoardTop(accelerator("bnn")), board="icebreaker", build_dir=tmp_path)
+    own = {name: (tmp_path / name).read_bytes() for name in ("top.tim", "top.asc", "top.bin")}
+    placed = place_with_seeds(tmp_path, "icebreaker", [1, 2])
+    assert sorted(placed) == [1, 2]
+    cells = json.loads((tmp_path / "top_stat.json").read_text())["design"]["num_cells_by_type"]
+    for seed, impl in placed.items():
+        folder = tmp_path / f"seed{seed}"
+        assert f"--seed {seed}" in (folder / "place.sh").read_text()
+        log = (folder / "top.tim").read_text()
+        fmax = float(re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz", log)[-1])
+        assert impl.fmax_mhz == pytest.approx(fmax, abs=0.01)
+        assert impl.lut4 == cells["SB_LUT4"]
+        assert ICE40_PREAMBLE in (folder / "top.bin").read_bytes()[:64]
+    assert (tmp_path / "seed1" / "top.asc").read_bytes() != \
+        (tmp_path / "seed2" / "top.asc").read_bytes()
+    assert {name: (tmp_path / name).read_bytes() for name in own} == own
 
 
 def test_unknown_board(tmp_path):

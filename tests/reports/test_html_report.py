@@ -110,6 +110,22 @@ def test_html_shows_the_numbers_of_report_json(path):
     assert not re.search(r"<(script|link|iframe)|https?:|url\(", text)
 
 
+def test_the_placements_tried_are_shown_with_the_one_kept():
+    from popcorn.reports.network_report import markdown
+
+    report = json.loads(DATAFLOW.read_text())
+    report["implementation"].update(seed="2", seeds_tried={"default": 59.3, "1": 58.1,
+                                                           "2": 61.4})
+    page = Page(html_report(report))
+    assert page.tables["placements"] == [["placer seed", "fmax (MHz)"], ["default", "59.3"],
+                                         ["1", "58.1"], ["2 (kept)", "61.4"]]
+    assert ("Placement: nextpnr's seed 2, of 3 tried (seed: fmax) default: 59.3 MHz, 1: 58.1 "
+            "MHz, 2: 61.4 MHz.") in markdown(report)
+    report["implementation"].update(seed=None, seeds_tried=None)   # one placement
+    assert "placements" not in Page(html_report(report)).tables
+    assert "Placement:" not in markdown(report)
+
+
 def test_binary_ops_per_lut4_cycle_by_hand():
     report = {
         "layers": [
