@@ -274,11 +274,16 @@ def engine_points():
     for folding in plan.foldings:
         points.append((f"digits-bnn layer {folding.linear.layer} PE{folding.pe} "
                        f"SIMD{folding.simd}", folding, True))
-    # per-channel A as gated multiples (fits ENGINE_FACTORS' gated_pp / product_sum): the
-    # LeNet examples' engines with a per-channel A, as `popcorn build --board ulx3s-85f`
-    # maps them (XNOR-Net's first layer: narrow bit-plane A; the scores layers)
+    # the LeNet examples' engines as `popcorn build --board ulx3s-85f` maps them: with a
+    # per-channel A as gated multiples (fits ENGINE_FACTORS' gated_pp / product_sum;
+    # XNOR-Net's first layer: narrow bit-plane A; the scores layers), and with a uniform A
     for name, layer, held in (("mnist-cnn-xnor", 0, False), ("mnist-cnn-abc", 9, False),
-                              ("mnist-cnn-bnn", 9, False), ("mnist-cnn-pa", 9, True)):
+                              ("mnist-cnn-bnn", 9, False), ("mnist-cnn-pa", 9, True),
+                              # a uniform A: shifted counts of bit-plane inputs and of
+                              # hidden layers' bases, wide zo and pm1 trees (shift_sum)
+                              ("mnist-cnn-abc", 0, False), ("mnist-cnn-abc", 4, False),
+                              ("mnist-cnn-pa", 0, False), ("mnist-cnn-pa", 4, False),
+                              ("mnist-cnn-bnn", 0, True)):
         folding = next(f for f in example_plan(name, "ulx3s-85f").foldings
                        if f.linear.layer == layer)
         points.append((f"{name} layer {layer} PE{folding.pe} SIMD{folding.simd}", folding,

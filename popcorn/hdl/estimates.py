@@ -173,10 +173,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.63, "acc": 0.93, "gated_pp": 0.04, "product_sum": 0.93,
-              "shift_sum": 0.74, "rom": 1.04, "control": 1.04},
-    "ecp5": {"arith": 1.06, "acc": 0.8, "gated_pp": 0.0, "product_sum": 1.1,
-             "shift_sum": 0.69, "rom": 0.96, "control": 0.96},
+    "ice40": {"arith": 0.64, "acc": 0.96, "gated_pp": 0.03, "product_sum": 0.94,
+              "shift_sum": 0.73, "rom": 1.04, "control": 1.04},
+    "ecp5": {"arith": 1.14, "acc": 0.63, "gated_pp": 0.0, "product_sum": 1.12,
+             "shift_sum": 0.76, "rom": 0.98, "control": 0.98},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -189,7 +189,7 @@ ENGINE_FACTORS = {
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
 CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.325, 2: 0.13, "selected": 0.06},
-                           "ecp5": {1: 0.305, 2: 0.1, "selected": 0.03}}
+                           "ecp5": {1: 0.315, 2: 0.1, "selected": 0.04}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
