@@ -92,13 +92,7 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
     with open(log_path, "w") as log:
         proc = subprocess.Popen(["sh", "build_top.sh"], cwd=build_dir, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
-        while True:
-            try:
-                proc.wait(timeout=PROGRESS_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                if progress is not None:
-                    progress(tool_progress(build_dir))
+        _wait(proc, build_dir, progress)
     if proc.returncode:
         errors = [line.strip() for line in log_path.read_text().splitlines() if "ERROR" in line]
         full = [m.group(1) for e in errors if (m := _NO_BELS.search(e) or _NO_ROOM.search(e))]
@@ -117,6 +111,18 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
 
 PROGRESS_SECONDS = 2
 """How often :func:`build_bitstream` reports progress."""
+
+def _wait(proc, build_dir, progress):
+    """Wait for the tools' process ``proc``, calling ``progress`` (if given) every
+    :data:`PROGRESS_SECONDS` with :func:`tool_progress` of ``build_dir``."""
+    while True:
+        try:
+            proc.wait(timeout=PROGRESS_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            if progress is not None:
+                progress(tool_progress(build_dir))
+
 
 RETRY_WITHIN = 0.9
 """The fraction of its clock a build's fmax must reach for :func:`build_bitstream` to try
@@ -199,13 +205,8 @@ def place_with_seeds(build_dir, board, seeds, *, progress=None):
                 runs[seed] = folder, subprocess.Popen(["sh", "place.sh"], cwd=folder, env=env,
                                                       stdout=log, stderr=subprocess.STDOUT)
         for seed, (folder, proc) in runs.items():
-            while True:
-                try:
-                    proc.wait(timeout=PROGRESS_SECONDS)
-                    break
-                except subprocess.TimeoutExpired:
-                    if progress is not None:
-                        progress(f"seed {seed}: {tool_progress(folder)}")
+            _wait(proc, folder, progress and (lambda text, seed=seed: progress(
+                f"seed {seed}: {text}")))
             if proc.returncode:
                 raise BuildFailed(f"nextpnr with --seed {seed} failed (exit "
                                   f"{proc.returncode}); see {folder / 'place.log'}")
