@@ -496,16 +496,19 @@ def mva_features(folding, family="ice40"):
     lane_group = f.out_width // f.neuron_folds
     if f.gather:
         # the input buffer (two banks of SF folds, its read port the stage-1 register),
-        # the packing register, word and fold counters, bank flags and their address muxes
+        # the packing register, word and fold counters, bank flags, the read and write
+        # address registers
         from .window import ecp5_chain, memory_resources
         buffer = memory_resources(f.fold_width, 2 * f.synapse_folds, family)
         words = max(1, (f.fold_width // f.gather - 1).bit_length())
         fold_bits = max(1, (f.synapse_folds - 1).bit_length())
         feats["ebr"] += buffer["ebr"]
         feats["control"] += buffer["lut4"] + 2 * counters + 2 * (words + fold_bits) + 6
-        if family == "ecp5":    # the fold counter and both bank addresses (fold + SF)
+        if family == "ecp5":    # the fold counter and both addresses' increments
             feats["control"] += 3 * ecp5_chain(fold_bits + 1)
-        feats["ff"] += buffer["ff"] + f.fold_width - f.gather + words + fold_bits + 4
+        addr_bits = (2 * f.synapse_folds - 1).bit_length()
+        feats["ff"] += (buffer["ff"] + f.fold_width - f.gather + words + fold_bits + 4
+                        + 2 * addr_bits)
     else:
         # the vector register, the element-fold multiplexer x.word_select(sf) (an SF:1 mux
         # per bit) and its register

@@ -338,7 +338,7 @@ class SlidingWindow(wiring.Component):
         # The position holds an input pixel (not padding): a register per padded axis,
         # set for the next position, so that `i.ready` and the line buffer's enables do
         # not wait for the counters' compares (the ECP5 demo CNN's critical path).
-        step = Signal(attrs={"keep": 1})
+        step = Signal()
         inside = []
         for axis, pad, size, pos, last, moves in (("y", ph, h, py, last_y, step & last_x),
                                                   ("x", pw, w, px, last_x, step)):

@@ -108,6 +108,23 @@ def test_conv_map_gathered_by_the_dense_engine(scheme, tmp_path):
                       idle=0.3, stall=0.3)
 
 
+@pytest.mark.parametrize("per_fold", [1, 3])
+def test_gathering_over_folds_not_a_power_of_two(per_fold, tmp_path):
+    """A 3 x 3 map gathered by a Dense engine of one lane: 9 or 3 element folds a bank
+    (the banks' read and write addresses step past a base that is no power of two) and
+    four channel folds reading each bank again, under stalls."""
+    network = random_network("bnn", seed=3, layout=(
+        (1, 6, 6), (("conv", 4, 3, 2, 1), ("flatten",), ("dense", 4))))
+    base = map_network(network, target_cycles=64)
+    pixel = base.stages[0].out_width
+    simd = per_fold * pixel // base.foldings[-1].act_bases
+    plan = map_network(network, folding=[(f.pe, f.simd) for f in base.foldings[:-1]]
+                       + [(1, simd)])
+    dense = plan.stages[-2].folding
+    assert (dense.gather, dense.synapse_folds, dense.neuron_folds) == (pixel, 9 // per_fold, 4)
+    check_network(plan, random_inputs(network, 6, per_fold), tmp_path, idle=0.3, stall=0.3)
+
+
 @pytest.mark.parametrize("scheme, target", [("bnn", 200),
                                             pytest.param("abc", 200, marks=pytest.mark.slow),
                                             ("xnor", 1)])
