@@ -342,6 +342,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             f", about {results['estimate']['logic_cells']} of {est['capacity']['lut4']} "
             f"logic cells" if results["estimate"].get("logic_cells") else ""))
     if "bitstream" in results:
+        from .reports.nextpnr import placements_text
         impl = results["bitstream"]["implementation"]
         tried = impl.get("seeds_tried")
         console.print(
@@ -349,8 +350,7 @@ def build(network, inputs, example, board, frac_bits, target_cycles, pipeline, b
             f"{impl['spram']} SPRAM, {impl['dsp']} DSP; fmax {impl['fmax_mhz']} MHz at the "
             f"{impl['clock_mhz']} MHz clock" + (
                 f" (placer seed {impl['seed']} of {len(tried)} placements tried: "
-                + ", ".join(f"{seed}: {mhz}" for seed, mhz in tried.items()) + " MHz)"
-                if tried else ""), highlight=False)
+                f"{placements_text(tried)} MHz)" if tried else ""), highlight=False)
     for step, result in results.items():
         console.print(f"  {step:<10} {result['seconds']:7.1f} s")
     console.print(f"results:   {config.steps_dir}")

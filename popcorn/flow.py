@@ -75,9 +75,9 @@ class FlowConfig:
     run's length) runs the first ``sim_images`` inputs with stalls drawn from ``seed``;
     ``nextpnr_opts`` go to nextpnr's command line and ``placements`` is how many placer
     seeds a build that misses its clock narrowly may try
-    (:func:`~popcorn.boards.build.build_bitstream`'s ``seeds``); ``clock_hz``: the design's clock from
-    the FPGA's PLL (:class:`~popcorn.boards.top.BoardTop`), None for the board's
-    oscillator."""
+    (:func:`~popcorn.boards.build.build_bitstream`'s ``seeds``); ``clock_hz``: the
+    design's clock from the FPGA's PLL (:class:`~popcorn.boards.top.BoardTop`), None for
+    the board's oscillator."""
     name: str
     inputs: np.ndarray
     labels: np.ndarray = None

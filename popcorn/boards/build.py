@@ -112,6 +112,7 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
 PROGRESS_SECONDS = 2
 """How often :func:`build_bitstream` reports progress."""
 
+
 def _wait(proc, build_dir, progress):
     """Wait for the tools' process ``proc``, calling ``progress`` (if given) every
     :data:`PROGRESS_SECONDS` with :func:`tool_progress` of ``build_dir``."""
@@ -148,8 +149,8 @@ def _load(spec, board, build_dir):
 def _retry_seeds(build_dir, board, first, seeds, progress):
     """Place ``build_dir``'s netlist with seeds 1 .. ``seeds - 1`` (a batch of as many as
     there are cores at a time) until a batch meets the clock, ``first`` being the default
-    placement's figures; move the fastest placement's files (of the batch that met the
-    clock, else of all) into ``build_dir`` and return its figures."""
+    placement's figures; move the fastest placement tried into ``build_dir`` and return
+    its figures."""
     tried, best, best_seed = {"default": first.fmax_mhz}, first, "default"
     jobs = len(os.sched_getaffinity(0))
     for start in range(1, seeds, jobs):   # a batch at a time: stop at the first that meets
@@ -247,8 +248,7 @@ def check_timing(impl, log_path):
                  f"`{path['start']}` to `{path['end']}`)" if path else "")
         tried = impl.seeds_tried
         placements = (f"; nextpnr's placements tried (seed: fmax MHz): "
-                      + ", ".join(f"{seed}: {mhz}" for seed, mhz in tried.items())
-                      if tried else "")
+                      f"{nextpnr.placements_text(tried)}" if tried else "")
         retry = ("try other placements (--seeds 4: nextpnr's fmax moves by a few MHz with "
                  "its placer's seed), or pipeline the critical path"
                  if not tried and impl.fmax_mhz >= RETRY_WITHIN * impl.clock_mhz

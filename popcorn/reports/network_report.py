@@ -13,6 +13,7 @@ import numpy as np
 
 from ..atomic import write_text
 from .html_report import block_label, html_report
+from .nextpnr import placements_text
 
 
 def _accuracy(pred, labels):
@@ -156,8 +157,7 @@ def _placement_lines(tried, seed):
     if not tried:
         return []
     return ["", f"Placement: nextpnr's {'own' if seed == 'default' else f'seed {seed}'}, of "
-                f"{len(tried)} tried (seed: fmax) "
-                + ", ".join(f"{s}: {mhz} MHz" for s, mhz in tried.items()) + "."]
+                f"{len(tried)} tried (seed: fmax MHz) {placements_text(tried)}."]
 
 
 def _critical_path_lines(path):

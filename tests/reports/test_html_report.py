@@ -119,8 +119,8 @@ def test_the_placements_tried_are_shown_with_the_one_kept():
     page = Page(html_report(report))
     assert page.tables["placements"] == [["placer seed", "fmax (MHz)"], ["default", "59.3"],
                                          ["1", "58.1"], ["2 (kept)", "61.4"]]
-    assert ("Placement: nextpnr's seed 2, of 3 tried (seed: fmax) default: 59.3 MHz, 1: 58.1 "
-            "MHz, 2: 61.4 MHz.") in markdown(report)
+    assert ("Placement: nextpnr's seed 2, of 3 tried (seed: fmax MHz) default: 59.3, 1: 58.1, "
+            "2: 61.4.") in markdown(report)
     report["implementation"].update(seed=None, seeds_tried=None)   # one placement
     assert "placements" not in Page(html_report(report)).tables
     assert "Placement:" not in markdown(report)
