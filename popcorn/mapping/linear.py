@@ -120,9 +120,10 @@ DEEP_ROM = 512
 """Words of the deepest weight ROM read without an extra register: one DP16KD is 512 deep
 at its widest (36 bits), one iCE40 EBR 256 to 2048 (16 to 2 bits)."""
 STALL_BITS = 256
-"""Lane input bits (SIMD per tree, summed over the trees) whose registers take their clock
-enable from one copy of an engine's registered stall: one flip-flop drove 2 058 clock
-enables in digits-mobilenet-pa's second engine on the ECP5, 9.6 ns of routing."""
+"""Lane input bits (SIMD per tree, summed over the trees; and product stage register bits)
+whose registers take their clock enable from one copy of an engine's registered stall: one
+flip-flop drove 2 058 clock enables in digits-mobilenet-pa's second engine on the ECP5,
+9.6 ns of routing."""
 FEW_TREE_BITS = 256
 """Tree input bits (SIMD per tree, summed over the engine's trees) up to which
 ``pipeline="auto"`` spends a register stage more on three-level trees
@@ -439,14 +440,18 @@ class LinearFolding:
     @property
     def stall_copies(self):
         """Copies of the registered stall (``cycles_per_vector > 1``) beside the engine's own,
-        each the clock enable of the registers of a run of trees (their tree, accumulator,
-        count and, for a lane's first tree, the lane's product and compare stages): one per
-        :data:`STALL_BITS` of ``trees * simd``, at most one per tree; 0 when one would do
-        (the engine's own stall then drives them)."""
+        each the clock enable of the registers of a run of trees (their tree, accumulator
+        and count; a lane's product stage registers spread over its trees' copies, its
+        compare stages from its first tree's): one per :data:`STALL_BITS` of ``trees *
+        simd`` plus the product stages' register bits (``pe * sum(product_partials) *
+        score_width``, at most: digits-resnet-abc's last engine, 126 partial sums a lane
+        from one copy, ran 10.7 ns of routing on the ECP5), at most one per tree; 0 when
+        one would do (the engine's own stall then drives them)."""
         if self.cycles_per_vector == 1:
             return 0
         trees = self.popcount_trees
-        copies = min(trees, -(-trees * self.simd // STALL_BITS))
+        load = trees * self.simd + self.pe * sum(self.product_partials) * self.score_width
+        copies = min(trees, -(-load // STALL_BITS))
         return copies if copies > 1 else 0
 
     @property

@@ -420,7 +420,9 @@ def test_mva_stall_copies(scheme, which, bases, stall_bits, tmp_path, monkeypatc
                             simd=4 if fan_in % 4 == 0 else fan_in, pipeline=1, bases=bases)
     trees = folding.popcount_trees
     assert folding.cycles_per_vector > 1
-    assert folding.stall_copies == min(trees, -(-trees * folding.simd // stall_bits)) > 1
+    load = trees * folding.simd + folding.pe * sum(folding.product_partials) * \
+        folding.score_width
+    assert folding.stall_copies == min(trees, -(-load // stall_bits)) > 1
     assert run(folding, tmp_path, count=40) == {
         "words": 40, "interval": folding.cycles_per_vector, "latency": folding.latency}
 

@@ -120,8 +120,8 @@ def test_window_cycle_formulas():
     assert (row.kernel, row.stride, row.padding) == ((1, 3), (1, 2), (0, 1))
     assert row.padded_shape == (1, 14) and row.out_shape == (1, 6)
     assert row.latency() == 2 and row.output_offsets() == [2, 4, 6, 8, 10, 12]
-    # rows, valid, counters, the x padding's inside flag
-    assert row.resources()["ebr"] == 0 and row.resources()["ff"] == 3 * 4 + 1 + 4 + 1 + 1
+    # rows, valid and its copy, counters, the x padding's inside flag
+    assert row.resources()["ebr"] == 0 and row.resources()["ff"] == 3 * 4 + 2 + 4 + 1 + 1
     tall = SlidingWindow(height=6, width=5, channels=2, kernel=(3, 1), padding=(1, 0))
     assert tall.padded_shape == (8, 5) and tall.latency() == 1 * 5 + 0 + 1
 
