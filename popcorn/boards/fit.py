@@ -195,12 +195,12 @@ def _logic_advice(slowest):
 
 
 LINK_FACTORS = {
-    "ice40": {"plain": {"lut4": {"one": 503.34, "in_bytes": -0.34, "out_bytes": 8.97},
-                        "ff": {"one": 376.59, "in_bytes": 8.98, "out_bytes": 2.87}},
-              "flash": {"lut4": {"one": 97.96, "bits": 0.68}, "ff": {"one": 36.4, "bits": 1.0}}},
-    "ecp5": {"plain": {"lut4": {"one": 453.5, "in_bytes": 0.26, "out_bytes": 9.11},
-                       "ff": {"one": 280.59, "in_bytes": 8.98, "out_bytes": 2.87}},
-             "flash": {"lut4": {"one": 102.8, "bits": 2.4}, "ff": {"one": 36.4, "bits": 1.0}}},
+    "ice40": {"plain": {"lut4": {"one": 508.0, "in_bytes": 0.32, "out_bytes": 8.37},
+                        "ff": {"one": 394.59, "in_bytes": 8.98, "out_bytes": 2.87}},
+              "flash": {"lut4": {"one": 177.32, "bits": 1.36}, "ff": {"one": 157.4, "bits": 1.0}}},
+    "ecp5": {"plain": {"lut4": {"one": 443.8, "in_bytes": -1.96, "out_bytes": 9.22},
+                       "ff": {"one": 298.59, "in_bytes": 8.98, "out_bytes": 2.87}},
+             "flash": {"lut4": {"one": 164.52, "bits": 3.36}, "ff": {"one": 157.4, "bits": 1.0}}},
 }
 """LUT4 and flip-flops per feature of :func:`link_features`, fitted by
 ``benchmarks/sweep_link.py --fit`` (``reports/blocks/link_estimates.md``)."""
