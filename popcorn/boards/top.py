@@ -1,6 +1,6 @@
 """Board top: the only place that calls ``platform.request``."""
 
-from amaranth.hdl import ClockDomain, Elaboratable, Module
+from amaranth.hdl import ClockDomain, Const, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
 
 from ..hdl.flash import MAX_CLOCK_HZ
@@ -30,6 +30,19 @@ def _pll(family, oscillator, clock_hz, flash):
                          f"{MAX_CLOCK_HZ / 1e6:g} MHz, not {setting.frequency / 1e6:g} MHz: "
                          f"choose a lower clock")
     return setting
+
+
+def _reset_net(m, family, source):
+    """The ``sync`` domain's reset from ``source.rst``: on the ECP5 through a global buffer
+    (DCCA), which nextpnr routes on a global network (it promotes clocks only; the reset
+    of every flip-flop with an initial value, 3 023 of them in digits-resnet-abc, ran 9.3 ns
+    of routing to a far corner at 150 MHz); the iCE40's nextpnr promotes it itself."""
+    if family != "ecp5":
+        return source.rst
+    rst = Signal(init=1)
+    m.submodules.reset_buffer = Instance("DCCA", i_CLKI=source.rst, i_CE=Const(1),
+                                         o_CLKO=rst)
+    return rst
 
 
 class BoardTop(Elaboratable):
@@ -75,7 +88,7 @@ class BoardTop(Elaboratable):
         if source is not None:
             m.submodules.clock = source
             m.domains.sync = sync = ClockDomain("sync")
-            m.d.comb += [sync.clk.eq(source.clk), sync.rst.eq(source.rst)]
+            m.d.comb += [sync.clk.eq(source.clk), sync.rst.eq(_reset_net(m, family, source))]
         m.submodules.link = link = UARTLink(self.core, divisor=round(clock / self.baud),
                                             idle=round(clock * IDLE_SECONDS))
         uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})

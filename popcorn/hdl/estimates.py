@@ -173,10 +173,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.63, "acc": 1.02, "gated_pp": 0.0, "product_sum": 0.97,
-              "shift_sum": 0.74, "rom": 1.03, "control": 1.03},
-    "ecp5": {"arith": 1.14, "acc": 0.7, "gated_pp": 0.0, "product_sum": 1.12,
-             "shift_sum": 0.76, "rom": 0.96, "control": 0.96},
+    "ice40": {"arith": 0.64, "acc": 1.02, "gated_pp": 0.0, "product_sum": 0.97,
+              "shift_sum": 0.73, "rom": 1.03, "control": 1.03},
+    "ecp5": {"arith": 1.12, "acc": 0.69, "gated_pp": 0.0, "product_sum": 1.12,
+             "shift_sum": 0.76, "rom": 0.97, "control": 0.97},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -188,8 +188,8 @@ ENGINE_FACTORS = {
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
-CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.325, 2: 0.13, "selected": 0.06},
-                           "ecp5": {1: 0.315, 2: 0.1, "selected": 0.04}}
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.325, 2: 0.135, "selected": 0.06},
+                           "ecp5": {1: 0.31, 2: 0.1, "selected": 0.035}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
@@ -525,17 +525,17 @@ def mva_features(folding, family="ice40"):
     if f.product_stages:
         # the partial sums of A P per lane of every product stage, and in each what the
         # record still holds for the stages after it (C', and the thresholds and modes of
-        # comparators), valid and final
+        # comparators), valid and done
         feats["ff"] += _product_register_bits(f) + f.product_stages * (
             2 + _record_columns(f, ("offset", "threshold", "mode")))
         if f.gate_stage:
             feats["ff"] += f.count_max.bit_length() * _live_scale_bits(f)
     if f.compare_stage:
         # Y per lane, the comparators' thresholds and modes (picked from the shortcut
-        # tables), valid and final
+        # tables), valid and done
         feats["ff"] += pe * width + 2 + _comparator_columns(f)
     if f.level_stage:
-        # the comparators' levels per lane, valid and final
+        # the comparators' levels per lane, valid and done
         feats["ff"] += pe * f.levels + 2
     # the stall's copies: a flip-flop and its next value (two LUT4 of seven inputs) each
     feats["ff"] += f.stall_copies

@@ -192,8 +192,9 @@ class MatrixVectorActivation(wiring.Component):
                 m.d.sync += s1_x.eq(x.word_select(sf, simd * n_))
 
         # Stage 1: weight ROM word valid; the flags travel with it.
+        # (`done`: a valid vector's last fold)
         s1 = dict(valid=Signal(name="s1_valid"), last=Signal(name="s1_last"),
-                  final=Signal(name="s1_final"), nf=Signal.like(nf, name="s1_nf"),
+                  done=Signal(name="s1_done"), nf=Signal.like(nf, name="s1_nf"),
                   q=Signal.like(q, name="s1_q"))
         if f.side_bits:
             # the vector's `r` word; its channel fold's slice travels with the flags
@@ -209,7 +210,7 @@ class MatrixVectorActivation(wiring.Component):
         with m.If(advance):
             m.d.sync += [
                 s1["valid"].eq(busy),
-                s1["last"].eq(last_sf), s1["final"].eq(last_fold), s1["nf"].eq(nf),
+                s1["last"].eq(last_sf), s1["done"].eq(busy & last_fold), s1["nf"].eq(nf),
                 s1["q"].eq(q),
             ]
             with m.If(busy):
@@ -229,9 +230,17 @@ class MatrixVectorActivation(wiring.Component):
                     m.d.sync += q.eq(q + 1)
             if not f.gather:      # a vector taken at the last fold keeps the engine busy
                 with m.If(self.i.valid & self.i.ready):
-                    m.d.sync += [x.eq(self.i.payload), busy.eq(1)]
-                    if f.side_bits:
-                        m.d.sync += side_word.eq(self.r.payload)
+                    m.d.sync += busy.eq(1)
+        if not f.gather:
+            # The input registers load on `take` alone, a handshake or not: with `take` high
+            # the vector in `x` is done, and one loaded without a handshake is never used
+            # (busy stays low). Their clock enable is then a register, not a LUT of the two
+            # streams' valids and `advance` (digits-resnet-abc on the ECP5: 12.3 ns of
+            # routing from the stall through one LUT to the 324 bits of `x`).
+            with m.If(take):
+                m.d.sync += x.eq(self.i.payload)
+                if f.side_bits:
+                    m.d.sync += side_word.eq(self.r.payload)
 
         if f.weight_code == "ternary":
             weight_word = self._decode_ternary(m, weight_word)
@@ -349,7 +358,7 @@ class MatrixVectorActivation(wiring.Component):
             return rec[start + n * w:start + (n + 1) * w].as_signed()
 
         pc_width = f.count_max.bit_length()
-        s2_valid, s2_final = Signal(), Signal()
+        s2_valid, s2_done = Signal(), Signal()
         s2_count = {}                # parallel: P per lane and pair; serial: partial Y
         for p in range(pe):
             weights = []
@@ -402,34 +411,43 @@ class MatrixVectorActivation(wiring.Component):
         if sport is not None:
             m.d.comb += [sport.addr.eq(nf_chain[-2]), sport.en.eq(advance)]
         with m.If(advance):
-            m.d.sync += [s2_valid.eq(a_valid & a_last), s2_final.eq(acc_flags["final"])]
-        # what the last stage's flags load on `advance` (for the registered stall below)
-        out_valid_in, out_final_in = a_valid & a_last, acc_flags["final"]
+            m.d.sync += [s2_valid.eq(a_valid & a_last), s2_done.eq(acc_flags["done"])]
+        # what the last stage's `done` loads on `advance` (for the registered stall below)
+        out_done_in = acc_flags["done"]
         side = None                  # the `r` slice of the fold being combined / compared
         if f.side_bits:
             side = Signal.like(acc_flags["side"], name="s2_side", reset_less=True)
             with m.If(advance):
                 m.d.sync += side.eq(acc_flags["side"])
-        out_valid, out_final, record_data = s2_valid, s2_final, cport.data
+        out_valid, out_done, record_data = s2_valid, s2_done, cport.data
 
-        def restage(name, flags_only=False):
+        def restage(name, flags_only=False, tree=0):
             """One more register stage for the flags and (unless ``flags_only``: the
-            compare and level stages) the channel record and the side."""
-            nonlocal out_valid, out_final, record_data, side, out_valid_in, out_final_in
-            out_valid_in, out_final_in = out_valid, out_final
-            staged = [Signal(name=f"{name}_valid"), Signal(name=f"{name}_final")]
-            if not flags_only:
-                staged.append(Signal.like(record_data, name=f"{name}_record",
-                                          reset_less=True))
-                if side is not None:
-                    staged.append(Signal.like(side, name=f"{name}_side", reset_less=True))
+            compare and level stages) the channel record and the side, lane p's slices
+            enabled by the stall copy of its tree ``tree`` (a product stage's record and
+            side, pe * (record + side bits) a stage, on the engine's own stall: 1 500 clock
+            enables in digits-resnet-abc's last engine)."""
+            nonlocal out_valid, out_done, record_data, side, out_done_in
+            out_done_in = out_done
+            staged = [Signal(name=f"{name}_valid"), Signal(name=f"{name}_done")]
             with m.If(advance):
-                m.d.sync += [reg.eq(value) for reg, value in
-                             zip(staged, (out_valid, out_final, record_data, side))]
-            out_valid, out_final = staged[:2]
-            if not flags_only:
-                record_data = staged[2]
-                side = staged[3] if side is not None else None
+                m.d.sync += [reg.eq(value) for reg, value in zip(staged, (out_valid, out_done))]
+            out_valid, out_done = staged
+            if flags_only:
+                return
+            data = [(record_data, record, "record")]
+            if side is not None:
+                data.append((side, f.side_bits, "side"))
+            regs = []
+            for value, lane_bits, what in data:
+                reg = Signal.like(value, name=f"{name}_{what}", reset_less=True)
+                for p in range(pe):
+                    with m.If(tree_advance(p, tree)):
+                        m.d.sync += reg.word_select(p, lane_bits).eq(
+                            value.word_select(p, lane_bits))
+                regs.append(reg)
+            record_data = regs[0]
+            side = regs[1] if side is not None else None
 
         def field(p, name, n, data=None):
             return record_field(record_data if data is None else data, p, name, n)
@@ -457,7 +475,7 @@ class MatrixVectorActivation(wiring.Component):
                     with m.If(tree_advance(p, k * per_lane // count)):
                         m.d.sync += reg.eq(term)
                 partials[p] = regs
-            restage(f"s3p{stage}")
+            restage(f"s3p{stage}", tree=stage * per_lane // len(f.product_partials))
         offset_data, offset_side = record_data, side
         if f.compare_stage:
             # the comparators' T' and modes are registered beside Y (below), picked from
@@ -470,16 +488,15 @@ class MatrixVectorActivation(wiring.Component):
             # from this engine's registers only: no ready path runs through two engines.
             # No throughput is lost unless the consumer takes a word later than
             # cycles_per_vector - 1 cycles after it is offered. The stall is a register,
-            # loaded with what out_valid & out_final & o.valid will be (the same value a
-            # cycle ahead): `advance`, the clock enable of every stage, fans out from a
-            # flip-flop (through the output register's LUTs it ran 19 ns on the UP5K). Its
-            # copies are loaded alike, each from its own value: Yosys keeps them apart.
+            # loaded with what out_done & o.valid will be (the same value a cycle ahead):
+            # `advance`, the clock enable of every stage, fans out from a flip-flop
+            # (through the output register's LUTs it ran 19 ns on the UP5K). Its copies
+            # are loaded alike, each from its own value: Yosys keeps them apart. (From
+            # valid and a `final` flag, its next value ran 4 LUT4 and 10.4 ns of routing in
+            # digits-resnet-abc.)
             def next_stall(enable):
-                next_valid = Mux(enable, out_valid_in, out_valid)
-                next_final = Mux(enable, out_final_in, out_final)
-                next_o_valid = (out_valid & enable & out_final) | \
-                    (self.o.valid & ~self.o.ready)
-                return next_valid & next_final & next_o_valid
+                next_o_valid = (out_done & enable) | (self.o.valid & ~self.o.ready)
+                return Mux(enable, out_done_in, out_done) & next_o_valid
 
             stall_reg = Signal(name="stall")
             m.d.sync += stall_reg.eq(next_stall(advance))
@@ -495,7 +512,7 @@ class MatrixVectorActivation(wiring.Component):
                 m.d.comb += copy.eq(~copy_reg)
         else:
             assert not copies
-            m.d.comb += stall.eq(out_valid & out_final & self.o.valid & ~self.o.ready)
+            m.d.comb += stall.eq(out_done & self.o.valid & ~self.o.ready)
 
         # Last stage(s): Y per lane from the channel record, then comparators or scores.
         results = []
@@ -563,7 +580,7 @@ class MatrixVectorActivation(wiring.Component):
             m.d.sync += self.o.valid.eq(0)
         with m.If(out_valid & advance):
             m.d.sync += staging.eq(Cat(staging[len(lane_bits):], lane_bits))
-            with m.If(out_final):
+            with m.If(out_done):
                 m.d.sync += [self.o.payload.eq(Cat(staging[len(lane_bits):], lane_bits)),
                              self.o.valid.eq(1)]
         return m
