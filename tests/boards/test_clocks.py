@@ -133,7 +133,8 @@ def test_a_design_on_the_pll_is_timed_at_its_clock(board, mhz, pll, tmp_path):
 def test_a_default_ecp5_build_resets_in_logic_and_packs_its_block_ram_registers(tmp_path):
     """Without a PLL the ECP5 design still resets from the oscillator's timer, not through
     the GSR (no SGSR cell, no flip-flop on the GSR), so ecp5_outreg packs every DP16KD read
-    behind a register, as under the PLL (Amaranth's GSR domain: none)."""
+    behind a register, as under the PLL (Amaranth's GSR domain: none); the reset reaches
+    the flip-flops on a global network (nextpnr's report)."""
     plan = place_weight_roms(map_network(random_network("bnn", seed=0, layout="dense"),
                                          target_cycles=64), "ulx3s-85f")
     build_bitstream(BoardTop(DataflowAccelerator(plan)), board="ulx3s-85f", build_dir=tmp_path)
@@ -145,3 +146,4 @@ def test_a_default_ecp5_build_resets_in_logic_and_packs_its_block_ram_registers(
     log = (tmp_path / "build.log").read_text()
     packed, reads = map(int, re.search(r"ecp5_outreg: (\d+) of (\d+) DP16KD", log).groups())
     assert reads >= 1 and packed == reads
+    assert re.search(r"routing clock net rst using global \d+", (tmp_path / "top.tim").read_text())
