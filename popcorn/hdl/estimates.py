@@ -537,7 +537,7 @@ def mva_features(folding, family="ice40"):
     if f.level_stage:
         # the comparators' levels per lane, valid and done
         feats["ff"] += pe * f.levels + 2
-    # the stall's copies: a flip-flop and its next value (two LUT4 of seven inputs) each
+    # the stall's copies: a flip-flop and its next value (two LUT4 of its five inputs) each
     feats["ff"] += f.stall_copies
     feats["control"] += 2 * f.stall_copies
     return feats
