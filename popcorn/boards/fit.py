@@ -286,7 +286,7 @@ def fit_block_ram(plan, board):
 
     def to_logic(n):
         f = stages[n].folding
-        moves = [dataclasses.replace(f, weight_memory="logic")]
+        moves = [_refolded(f, weight_memory="logic")]
         if f.weight_code == "tables":         # or back to a weight ROM, placed by Yosys
             moves.append(_refolded(f, weight_code="plain"))
         return [(estimate_mva(moved, b.family), moved) for moved in moves]
@@ -352,8 +352,10 @@ def _tilings(stage, interval, family, ebr_now):
 
 
 def _refolded(folding, **changes):
-    """``folding`` with ``changes`` (pe, simd, weight_code), its popcount trees keeping the
-    ``"auto"`` pipeline where they had it, else as many stages as the new trees allow.
+    """``folding`` with ``changes`` (pe, simd, weight_code, weight_memory), its popcount
+    trees keeping the ``"auto"`` pipeline where they had it (a weight word read from block
+    RAM has its trees' first level registered, ``LinearFolding.front_register``: one stage
+    more), else as many stages as the new trees allow.
     Raises ValueError when the changed folding is not one."""
     auto = folding.pipeline == folding.auto_pipeline
     moved = dataclasses.replace(folding, pipeline=0, **changes)
@@ -428,7 +430,7 @@ def place_weight_roms(plan, board):
         folding = getattr(stage, "folding", None)
         if spare <= 0 or folding is None or folding.weight_memory == "block":
             continue
-        moved = dataclasses.replace(folding, weight_memory="block")
+        moved = _refolded(folding, weight_memory="block")
         now, then = estimate_mva(folding, b.family), estimate_mva(moved, b.family)
         ebr, luts = then["ebr"] - now["ebr"], then["lut4"] - now["lut4"]
         if ebr > 0 and luts < 0:
@@ -450,7 +452,7 @@ def place_weight_roms(plan, board):
                     and not folding.weight_constants \
                     and weight_rom_resources(folding, b.family)["ebr"]:
                 stages[n] = dataclasses.replace(
-                    stage, folding=dataclasses.replace(folding, weight_memory="block"))
+                    stage, folding=_refolded(folding, weight_memory="block"))
     if stages == list(plan.stages):
         return plan
     return dataclasses.replace(plan, stages=tuple(stages), _cycles={})

@@ -620,8 +620,9 @@ class LinearFolding:
         level is the tables' block RAM read, and registered adders of their counts are
         carry chains that take fewer LUT4 than merged levels (SFC-w1a1's first engine at
         64 cycles per image, 16 trees of 66 counts: 5 407 LUT4 against 5 843 with four
-        stages, Yosys alone on the ECP5). A gathering engine one more, its first level
-        registered (:attr:`front_register`)."""
+        stages, Yosys alone on the ECP5). One more where the trees' first level is
+        registered (:attr:`front_register`: a gathering engine, a weight word read from
+        block RAM)."""
         levels = self.tree_levels
         if self.weight_code == "tables":
             return max(0, levels - 1)
@@ -637,9 +638,17 @@ class LinearFolding:
         (:func:`~popcorn.hdl.popcount.tree_plan`'s ``front``): a gathering engine's, whose
         activation bits are its input buffer's read, a block RAM's clock-to-output and a
         route away (two levels after it: 16.8 ns on the UP5K demo's first engine, 6.9 ns on
-        mnist-cnn-abc's scores engine on the ECP5); with count tables the read addresses
-        the tables."""
-        return bool(self.gather) and self.weight_code != "tables"
+        mnist-cnn-abc's scores engine on the ECP5); and an engine whose weight word is one
+        block RAM row's read (``weight_memory="block"``, plain, at most :data:`DEEP_ROM`
+        words: on the ECP5 the weight stage's register is the DP16KD's own output register,
+        :mod:`popcorn.boards.ecp5_outreg`, and the trees reach into the block RAM rows:
+        digits-resnet-abc's b5.conv_b alone on the ECP5, DP16KD -> 2.05 ns of routing -> 4
+        LUT4, 147.5 MHz; 164.7 with the register, one stage more). With count tables the
+        read addresses the tables."""
+        if self.weight_code == "tables":
+            return False
+        return bool(self.gather) or (self.weight_memory == "block" and self.weight_code == "plain"
+                                     and self.neuron_folds * self.synapse_folds <= DEEP_ROM)
 
     @property
     def tree_width(self):
