@@ -173,10 +173,10 @@ def estimate_pe(*, simd, folds=1, weight_encoding="pm1", act_encoding="pm1", pip
 # tests/hdl/test_mva_estimates.py are not part of the fit
 # (`benchmarks/sweep_blocks.py --engine --fit` prints them).
 ENGINE_FACTORS = {
-    "ice40": {"arith": 0.65, "acc": 0.94, "gated_pp": 0.01, "product_sum": 0.97,
-              "shift_sum": 0.74, "rom": 1.04, "control": 1.04},
-    "ecp5": {"arith": 1.09, "acc": 0.74, "gated_pp": 0.0, "product_sum": 1.11,
-             "shift_sum": 0.74, "rom": 0.96, "control": 0.96},
+    "ice40": {"arith": 0.66, "acc": 0.95, "gated_pp": 0.0, "product_sum": 0.98,
+              "shift_sum": 0.75, "rom": 1.04, "control": 1.04},
+    "ecp5": {"arith": 1.08, "acc": 0.82, "gated_pp": 0.0, "product_sum": 1.1,
+             "shift_sum": 0.74, "rom": 0.95, "control": 0.95},
 }
 
 # Constant weights (``LinearFolding.weight_constants``) counted as XNOR/AND bits (not
@@ -188,8 +188,8 @@ ENGINE_FACTORS = {
 # `benchmarks/sweep_blocks.py --engine` (PE 1..32, SIMD 32..128, pipeline 0..4); two folds:
 # its `BNN two-fold` layers; "selected": the lanes' trees of selected counts
 # (``LinearFolding.count_selection``), on the layers that count so.
-CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.325, 2: 0.135, "selected": 0.065},
-                           "ecp5": {1: 0.305, 2: 0.1, "selected": 0.035}}
+CONSTANT_WEIGHT_SHARING = {"ice40": {1: 0.33, 2: 0.135, "selected": 0.065},
+                           "ecp5": {1: 0.305, 2: 0.105, "selected": 0.03}}
 TERNARY_DECODER_LUT4 = 20
 """LUT4 of one code's decoder in a ternary-coded weight ROM (6 outputs of a 5-bit code,
 :func:`~popcorn.mapping.linear.ternary_table`): Yosys 0.70 maps 10 decoders alone to 198
