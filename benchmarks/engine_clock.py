@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class SideFromInput(wiring.Component):
-    """An engine whose ``i`` and ``r`` streams are one: input bits ``[0, in_width)`` its
+    """An engine whose ``i`` and ``r`` streams are one: input bits ``[0, word_width)`` its
     ``i`` payload, the bits above its ``r`` payload, both taken in the engine's handshake
     (its ``i.ready`` waits for ``r.valid``, here the same ``valid``)."""
 
