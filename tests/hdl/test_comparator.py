@@ -112,3 +112,40 @@ def test_shared_compare_and_levels_to_bases_match_golden():
     sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
+
+
+@pytest.mark.parametrize("y_shape, t_shape", [
+    ((True, 5), (True, 3)), ((True, 3), (False, 4)), ((False, 4), (True, 4)),
+    ((True, 4), (True, 6)), ((False, 3), (False, 5))])
+def test_compare_is_greater_or_equal_for_every_pair_of_values(y_shape, t_shape):
+    """``compare``'s ``Y >= T'`` (offset binary for signed operands) against Python's
+    ``>=`` on every pair of values of mixed widths and signedness, for every mode."""
+    from amaranth.hdl import Module, Signal, signed, unsigned
+    from amaranth.sim import Simulator
+    from popcorn.golden.comparators import compare_modes
+    from popcorn.hdl.comparator import compare
+
+    ys, ts = ((signed if sign else unsigned)(width) for sign, width in (y_shape, t_shape))
+    y, t, mode, out = Signal(ys), Signal(ts), Signal(2), Signal()
+    m = Module()
+    m.d.comb += out.eq(compare(y, t, mode))
+
+    def values(shape):
+        return range(-(1 << shape.width - 1), 1 << shape.width - 1) if shape.signed \
+            else range(1 << shape.width)
+    pairs = [(a, b) for a in values(ys) for b in values(ts)]
+    got = []
+
+    async def bench(ctx):
+        for md in range(4):
+            for a, b in pairs:
+                ctx.set(y, a)
+                ctx.set(t, b)
+                ctx.set(mode, md)
+                got.append(ctx.get(out))
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    a, b = np.array(pairs).T
+    want = np.concatenate([compare_modes(a, b, np.full(len(pairs), md)) for md in range(4)])
+    assert got == want.astype(int).tolist()
