@@ -268,9 +268,7 @@ def _word_register_in_block(f, family):
     the ECP5 a weight ROM in block RAM no deeper than one block row, its word registered
     straight from the block (not ternary-decoded), which the bitstream build packs
     (:mod:`popcorn.boards.ecp5_outreg`)."""
-    from ..mapping.linear import DEEP_ROM
-    return family == "ecp5" and f.weight_memory == "block" and f.weight_code == "plain" \
-        and f.neuron_folds * f.synapse_folds <= DEEP_ROM
+    return family == "ecp5" and f.word_from_block_row
 
 
 def _product_luts(count_width, a):

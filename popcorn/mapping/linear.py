@@ -647,8 +647,16 @@ class LinearFolding:
         read addresses the tables."""
         if self.weight_code == "tables":
             return False
-        return bool(self.gather) or (self.weight_memory == "block" and self.weight_code == "plain"
-                                     and self.neuron_folds * self.synapse_folds <= DEEP_ROM)
+        return bool(self.gather) or self.word_from_block_row
+
+    @property
+    def word_from_block_row(self):
+        """Whether the weight word is one block RAM row's read, registered straight from the
+        block (``weight_memory="block"``, plain, at most :data:`DEEP_ROM` words): on the
+        ECP5 that register is the DP16KD's own output register
+        (:mod:`popcorn.boards.ecp5_outreg`)."""
+        return self.weight_memory == "block" and self.weight_code == "plain" \
+            and self.neuron_folds * self.synapse_folds <= DEEP_ROM
 
     @property
     def tree_width(self):
