@@ -622,7 +622,7 @@ class LinearFolding:
         64 cycles per image, 16 trees of 66 counts: 5 407 LUT4 against 5 843 with four
         stages, Yosys alone on the ECP5). One more where the trees' first level is
         registered (:attr:`front_register`: a gathering engine, a weight word read from
-        block RAM)."""
+        block RAM, trees that share their inputs)."""
         levels = self.tree_levels
         if self.weight_code == "tables":
             return max(0, levels - 1)
@@ -638,16 +638,32 @@ class LinearFolding:
         (:func:`~popcorn.hdl.popcount.tree_plan`'s ``front``): a gathering engine's, whose
         activation bits are its input buffer's read, a block RAM's clock-to-output and a
         route away (two levels after it: 16.8 ns on the UP5K demo's first engine, 6.9 ns on
-        mnist-cnn-abc's scores engine on the ECP5); and an engine whose weight word is one
+        mnist-cnn-abc's scores engine on the ECP5); an engine whose weight word is one
         block RAM row's read (``weight_memory="block"``, plain, at most :data:`DEEP_ROM`
         words: on the ECP5 the weight stage's register is the DP16KD's own output register,
         :mod:`popcorn.boards.ecp5_outreg`, and the trees reach into the block RAM rows:
         digits-resnet-abc's b5.conv_b alone on the ECP5, DP16KD -> 2.05 ns of routing -> 4
-        LUT4, 147.5 MHz; 164.7 with the register, one stage more). With count tables the
-        read addresses the tables."""
+        LUT4, 147.5 MHz; 164.7 with the register, one stage more); and an engine of more
+        than one base pair counted in parallel (:attr:`shares_tree_inputs`). With count
+        tables the read addresses the tables."""
         if self.weight_code == "tables":
             return False
-        return bool(self.gather) or self.word_from_block_row
+        return bool(self.gather) or self.word_from_block_row or self.shares_tree_inputs
+
+    @property
+    def shares_tree_inputs(self):
+        """Whether the popcount trees share their inputs both ways: parallel bases and
+        ``M * N > 1``, so each weight bit feeds N trees and each activation bit M x PE,
+        and the input registers sit far from most of the trees they feed; trees of more
+        than three levels (a register inside a smaller one keeps Yosys from merging its
+        levels, :attr:`auto_pipeline`). Their first
+        level registered (:attr:`front_register`), the routes end one level after the
+        registers: digits-resnet-abc's b4.conv_b (2 x 72, 3 x 3, weights in LUT ROM) alone
+        on the ECP5 ran its weight register -> 5.22 ns of routing -> 3 LUT4, 149.6 MHz;
+        with the register 176.1 MHz and 373 LUT4 fewer (b4.conv_a: 158.3 -> 180.0, 378
+        fewer: Yosys no longer merges the XNOR level into the next)."""
+        return self.weight_bases * self.act_bases > 1 and self.pairs_per_fold == 1 \
+            and self.tree_levels > 3
 
     @property
     def word_from_block_row(self):

@@ -242,6 +242,31 @@ def test_mva_pipelined_popcount(scheme, which, pipeline, tmp_path):
         "words": 40, "interval": nf_sf, "latency": latency}
 
 
+@pytest.mark.parametrize("scheme", ["abc", "bnn"])
+def test_mva_shared_tree_inputs_register_the_first_level(scheme, tmp_path):
+    """ABC's 3 x 3 base pairs in parallel (each weight bit feeds 3 trees, each activation
+    bit 3 x PE), 20-bit trees (four levels), weights in a LUT ROM: the auto pipeline
+    registers the trees' first level, one stage more than one base pair's (BNN) trees of
+    the same size (``LinearFolding.shares_tree_inputs``); bit-exact, at the predicted
+    latency."""
+    from amaranth.back import verilog
+    from dataclasses import replace
+    network = random_network(scheme, seed=5, layout=((8,), (("dense", 40), ("dense", 6),
+                                                             ("dense", 4))))
+    stages = to_integer(network, frac_bits=8).stages
+    linear = [s for s in stages if isinstance(s, IntLinear)][1]      # fan-in 40
+    folding = LinearFolding(linear, stages[stages.index(linear) + 1], pe=2, simd=20)
+    folding = replace(folding, pipeline=folding.auto_pipeline)
+    shared = scheme == "abc"
+    assert folding.weight_memory == "auto" and folding.tree_levels == 4
+    assert folding.shares_tree_inputs == folding.front_register == shared
+    assert folding.pipeline == (3 if shared else 2)
+    text = verilog.convert(MatrixVectorActivation(folding), name="mva")
+    assert ("pc0_0_0_l1_0" in text) == shared
+    assert run(folding, tmp_path, count=40) == {
+        "words": 40, "interval": folding.cycles_per_vector, "latency": folding.latency}
+
+
 @pytest.mark.parametrize("scheme, pipeline, multiply", [
     ("abc", 0, "shift-add"), pytest.param("pa", 2, "shift-add", marks=pytest.mark.slow),
     ("abc", 1, "dsp")])
