@@ -14,6 +14,7 @@ from ..mapping.folded import FoldedPlan
 from ..mapping.linear import table_shapes, takes_tables, weight_rom_width
 from .boards import get_board
 from .frames import MAX_PAYLOAD
+from .host_link import verdict_memory
 
 KEYS = ("lut4", "ff", "ebr", "dsp", "spram")
 NAMES = {"lut4": "LUT4", "ff": "flip-flops", "ebr": "block RAMs", "dsp": "DSP blocks",
@@ -126,8 +127,8 @@ def estimate_design(plan, board):
     folded = isinstance(plan, FoldedPlan)
     link = estimate_link(family=b.family, in_width=plan.in_width, out_width=plan.out_width,
                          in_words=plan.in_words, flash_words=plan.weight_words if folded else 0)
-    layers.append({"layer": "link", "kind": "host link", "spram": 0, "ebr": 0, "dsp": 0,
-                   **link})
+    layers.append({"layer": "link", "kind": "host link", "spram": 0, "dsp": 0,
+                   "ebr": verdict_memory(b.family)["ebr"], **link})
     total = {k: sum(part[k] for part in layers) for k in KEYS}
     return DesignEstimate(board=b.name, family=b.family, layers=tuple(layers), total=total,
                           capacity=dict(b.capacity))
@@ -195,12 +196,12 @@ def _logic_advice(slowest):
 
 
 LINK_FACTORS = {
-    "ice40": {"plain": {"lut4": {"one": 508.0, "in_bytes": 0.32, "out_bytes": 8.37},
-                        "ff": {"one": 394.59, "in_bytes": 8.98, "out_bytes": 2.87}},
-              "flash": {"lut4": {"one": 177.32, "bits": 1.36}, "ff": {"one": 157.4, "bits": 1.0}}},
-    "ecp5": {"plain": {"lut4": {"one": 443.8, "in_bytes": -1.96, "out_bytes": 9.22},
-                       "ff": {"one": 298.59, "in_bytes": 8.98, "out_bytes": 2.87}},
-             "flash": {"lut4": {"one": 164.52, "bits": 3.36}, "ff": {"one": 157.4, "bits": 1.0}}},
+    "ice40": {"plain": {"lut4": {"one": 429.71, "in_bytes": 0.72, "out_bytes": 8.26},
+                        "ff": {"one": 302.59, "in_bytes": 8.98, "out_bytes": 2.87}},
+              "flash": {"lut4": {"one": 183.96, "bits": 0.88}, "ff": {"one": 157.4, "bits": 1.0}}},
+    "ecp5": {"plain": {"lut4": {"one": 424.5, "in_bytes": 2.82, "out_bytes": 8.53},
+                       "ff": {"one": 285.59, "in_bytes": 8.98, "out_bytes": 2.87}},
+             "flash": {"lut4": {"one": 174.64, "bits": 2.92}, "ff": {"one": 157.4, "bits": 1.0}}},
 }
 """LUT4 and flip-flops per feature of :func:`link_features`, fitted by
 ``benchmarks/sweep_link.py --fit`` (``reports/blocks/link_estimates.md``)."""
