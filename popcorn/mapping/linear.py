@@ -655,10 +655,10 @@ class LinearFolding:
         """Whether the popcount trees share their inputs both ways: parallel bases and
         ``M * N > 1``, so each weight bit feeds N trees and each activation bit M x PE,
         and the input registers sit far from most of the trees they feed; trees of more
-        than three levels (a register inside a smaller one keeps Yosys from merging its
-        levels, :attr:`auto_pipeline`). Their first
-        level registered (:attr:`front_register`), the routes end one level after the
-        registers: digits-resnet-abc's b4.conv_b (2 x 72, 3 x 3, weights in LUT ROM) alone
+        than three levels only (a register inside a smaller one keeps Yosys from merging
+        its levels, :attr:`auto_pipeline`). With their first level registered
+        (:attr:`front_register`) the routes end one level after the registers:
+        digits-resnet-abc's b4.conv_b (2 x 72, 3 x 3, weights in LUT ROM) alone
         on the ECP5 ran its weight register -> 5.22 ns of routing -> 3 LUT4, 149.6 MHz;
         with the register 176.1 MHz and 373 LUT4 fewer (b4.conv_a: 158.3 -> 180.0, 378
         fewer: Yosys no longer merges the XNOR level into the next)."""
