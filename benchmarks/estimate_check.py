@@ -18,7 +18,9 @@ default folding (``--arch auto``), and an MLP of each on the ULX3S-85F at the de
 folding, at 2 cycles per image (its engines hold their weights as constants; on the
 UP5K its folded engine needs about 6 800 logic cells of 5 280), and the BNN's at 32 cycles
 per image with ``--counts tables`` (the other schemes' tables, a read port per activation
-base and M counts per lane, fill the 85F's block RAM there and route for over 30 minutes). Builds go to
+base and M counts per lane, fill the 85F's block RAM there and route for over 30 minutes).
+FINN's TFC and SFC topologies (BNN, random weights, one-bit pixels) on both boards at the
+default folding (``--arch auto``: the SFC is folded on the UP5K). Builds go to
 ``build/estimate_check/``; the table to ``reports/perf/estimate_check.{md,json}``, rows
 kept per code label (``git describe``, or ``--label``).
 """
@@ -40,6 +42,9 @@ KEYS = ("lut4", "ff", "ebr", "spram", "dsp")
 LENET = ((1, 16, 16), (("conv", 16, 3, 1, 1), ("pool", 2), ("conv", 32, 3, 1, 1), ("pool", 2),
                        ("flatten",), ("dense", 32), ("dense", 10)))
 MLP = ((64,), (("dense", 128), ("dense", 64), ("dense", 10)))
+FINN_FC = {"tfc": 64, "sfc": 256}
+"""FINN's fully connected MNIST topologies (``bnn_pynq``): 784 one-bit pixels, three Dense
+layers of this many neurons, Dense 10."""
 
 
 def cases(build_dir):
@@ -70,6 +75,15 @@ def cases(build_dir):
                 out.append((f"{shape}-{scheme} ulx3s-85f 32 cycles tables",
                             [str(path), "--board", "ulx3s-85f", "--arch", "dataflow",
                              "--target-cycles", "32", "--counts", "tables"], True))
+    for shape, neurons in FINN_FC.items():
+        path = nets / f"{shape}-bnn.npz"
+        if not path.is_file():
+            layout = ((1, 28, 28), (("flatten",),) + (("dense", neurons),) * 3
+                      + (("dense", 10),))
+            save_network(random_network("bnn", seed=7, layout=layout, input_bits=1), path)
+        for board in ("icebreaker", "ulx3s-85f"):
+            out.append((f"{shape}-bnn {board}", [str(path), "--board", board, "--arch",
+                                                  "auto"], True))
     return out
 
 

@@ -99,7 +99,7 @@ def random_layout(seed):
 
 
 def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3),
-                   padding_fill="lowest"):
+                   padding_fill="lowest", input_bits=8):
     """A random :class:`~popcorn.network.Network` of ``scheme`` (one of :data:`SCHEMES`).
 
     ``layout="conv"``: 1x8x8 8-bit input, Conv2d 3x3 pad 1 -> BN -> act -> MaxPool 2 ->
@@ -121,15 +121,16 @@ def random_network(scheme, *, seed=0, layout="conv", calibration=32, bases=(3, 3
     ``("gap",)`` step is a GlobalAvgPool2d; a conv's kernel, stride and padding and a
     pool's window and stride are integers or ``(h, w)`` pairs).
     ``bases``: (M, N) of ABC-Net and PA-Net (PA's M rounded up to even).
-    Batch norms use the statistics of ``calibration`` random inputs, random gamma (some
-    negative, one zero per hidden layer of 3+ channels) and beta. Pools take the minimum
+    ``input_bits``: the input's bits (the layouts' 8, or 1: {0, 1} pixels, as FINN's
+    TFC/SFC/LFC take MNIST). Batch norms use the statistics of ``calibration`` random
+    inputs, random gamma (some negative, one zero per hidden layer of 3+ channels) and beta. Pools take the minimum
     on about half their channels (``MaxPool2d.minimum``). Every Conv2d pads with
     ``padding_fill``.
     """
     rng = np.random.default_rng(seed)
     weights, act = scheme_quantizers(scheme, rng, *bases)
     input_shape, plan = _LAYOUTS[layout] if isinstance(layout, str) else layout
-    input_quantizer = FixedPointActivation(8, 1 / 255)
+    input_quantizer = FixedPointActivation(input_bits, 1 / (2 ** input_bits - 1))
     values = quantize_activations(rng.random((calibration,) + input_shape), input_quantizer)
     quantizer = input_quantizer
     layers = []

