@@ -78,3 +78,22 @@ def sweep_args(argv):
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--rerender", action="store_true")
     return parser.parse_args(argv)
+
+
+def sweep_main(argv, out, fit, render, measure):
+    """A sweep's command line (:func:`sweep_args`) run: ``--fit`` prints ``fit(rows)`` of
+    the rows saved beside ``out``, ``--rerender`` rewrites the tables from them, neither
+    takes new rows from ``measure()``; the tables (``render(rows)``) and the rows are
+    written to ``out`` and its .json."""
+    import json
+    from pathlib import Path
+
+    args = sweep_args(argv)
+    if args.fit or args.rerender:
+        rows = json.loads(Path(out).with_suffix(".json").read_text())
+        if args.fit:
+            print(json.dumps(fit(rows), indent=1))
+            return
+    else:
+        rows = measure()
+    write_markdown_and_json(out, render(rows), rows)

@@ -18,7 +18,6 @@ and the same widths without.
 Writes ``reports/blocks/link_estimates.md`` and ``.json``.
 """
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +28,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from _common import SYNTH_OPTS, sweep_args, write_markdown_and_json
+from _common import SYNTH_OPTS, sweep_main
 from popcorn.boards.fit import estimate_link, link_features
 from popcorn.boards.host_link import UARTLink, WeightsFromFlash
 from popcorn.hdl.synth import synth_stat
@@ -166,15 +165,8 @@ def render(rows):
     return "\n".join(lines) + "\n"
 
 
-def main(argv):
-    args = sweep_args(argv)
-    if args.fit or args.rerender:
-        rows = json.loads(OUT.with_suffix(".json").read_text())
-        if args.fit:
-            print(json.dumps(fit(rows), indent=1))
-        else:
-            write_markdown_and_json(OUT, render(rows), rows)
-        return
+def measure_all():
+    """The rows of every point, synthesized."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family in FAMILIES:
@@ -183,8 +175,8 @@ def main(argv):
                 rows.append(dict(point, family=family, held_out=point in HELD_OUT,
                                  measured=got))
                 print(family, point, got, flush=True)
-    write_markdown_and_json(OUT, render(rows), rows)
+    return rows
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sweep_main(sys.argv[1:], OUT, fit, render, measure_all)

@@ -15,7 +15,6 @@ lane of 16 bits (16 x 3136) and neighbours.
 Writes ``reports/blocks/rom_estimates.md`` and ``.json``.
 """
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ from amaranth.hdl import Module
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from _common import SYNTH_OPTS, sweep_args, write_markdown_and_json
+from _common import SYNTH_OPTS, sweep_main
 from popcorn.hdl.estimates import rom_resources, rom_tiling
 from popcorn.hdl.synth import synth_stat
 
@@ -104,15 +103,8 @@ def render(rows):
     return "\n".join(lines) + "\n"
 
 
-def main(argv):
-    args = sweep_args(argv)
-    if args.fit or args.rerender:
-        rows = json.loads(OUT.with_suffix(".json").read_text())
-        if args.fit:
-            print(json.dumps(fit(rows), indent=1))
-        else:
-            write_markdown_and_json(OUT, render(rows), rows)
-        return
+def measure():
+    """The rows of every point, synthesized."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family in FAMILIES:
@@ -125,8 +117,8 @@ def main(argv):
                     rows.append(dict(family=family, width=width, depth=depth,
                                      held_out=held_out, measured=measured))
                     print(family, width, depth, measured, flush=True)
-    write_markdown_and_json(OUT, render(rows), rows)
+    return rows
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sweep_main(sys.argv[1:], OUT, fit, render, measure)
