@@ -67,13 +67,15 @@ class ReadRom(wiring.Component):
 
 def fit(rows):
     """Least-squares :data:`~popcorn.hdl.estimates.READ_MUX_LUT4` (through 0) of the fitted
-    rows: LUT4 against ``(rows - 1) * width``."""
+    rows of 5 address ranges or more: LUT4 against ``(ranges - 1) * width``."""
     factors = {}
     for family in FAMILIES:
-        mine = [r for r in rows if r["family"] == family and not r["held_out"]]
-        x = np.array([(rom_tiling(r["width"], r["depth"], family)[1] - 1) * r["width"]
-                      for r in mine], dtype=float)
-        y = np.array([r["measured"]["lut4"] for r in mine], dtype=float)
+        mine = [(rom_tiling(r["width"], r["depth"], family)[1], r) for r in rows
+                if r["family"] == family and not r["held_out"]]
+        x = np.array([(ranges - 1) * r["width"] for ranges, r in mine if ranges >= 5],
+                     dtype=float)
+        y = np.array([r["measured"]["lut4"] for ranges, r in mine if ranges >= 5],
+                     dtype=float)
         factors[family] = round(float(x @ y / (x @ x)), 2)
     return factors
 
@@ -84,7 +86,7 @@ def render(rows):
              "synchronous read port synthesized alone (`synth_ice40`; `synth_ecp5 "
              "-nowidelut`), beside `popcorn.hdl.estimates.rom_resources` (blocks and "
              "address ranges from `rom_tiling`, the read multiplexer's LUT4 from "
-             "`READ_MUX_LUT4`). Held-out points (not fitted) are marked *.", "",
+             "`read_mux_lut4`). Held-out points (not fitted) are marked *.", "",
              "| family | width | depth | ranges | EBR | estimate | LUT4 | estimate | error | "
              "FF | estimate |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -218,10 +218,18 @@ data widths, read ports)`` of each: the iCE40 SB_RAM40_4K; the ECP5 DP16KD (two 
 read, up to 18 bits) and PDPW16KD (one, up to 36). Data width ``w`` at index i of the list
 is ``2**(address bits - i)`` words deep."""
 
-READ_MUX_LUT4 = {"ice40": 0.9, "ecp5": 0.86}
+READ_MUX_LUT4 = {"ice40": 0.9, "ecp5": 0.85}
 """LUT4 per data bit of a ROM in block RAM and per address range beyond the first, the
-read multiplexer Yosys adds after the blocks (:func:`rom_tiling`); least squares on
+read multiplexer Yosys adds after the blocks (:func:`rom_tiling`), from 5 ranges on (up
+to 4, a LUT4 per range beyond the first: a chain of 2:1 multiplexers, exact on every
+point of the sweep); least squares on the points of 5 ranges or more in
 ``reports/blocks/rom_estimates.json`` (``benchmarks/sweep_roms.py --fit``)."""
+
+
+def read_mux_lut4(rows, family):
+    """LUT4 per data bit of the read multiplexer over ``rows`` address ranges (see
+    :data:`READ_MUX_LUT4`)."""
+    return rows - 1 if rows <= 4 else READ_MUX_LUT4[family] * (rows - 1)
 
 
 def rom_tiling(width, depth, family, read_ports=1):
@@ -260,8 +268,8 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bit
     ``width*depth/16`` and in block RAM as :func:`rom_tiling` does, plus 2: it takes block
     RAM when ``width*depth/16`` is more (read from its debug output: 64 x 32 -> logic 128
     vs. 4 EBR 258, logic). In block RAM: :func:`rom_tiling`'s blocks, and with more than
-    one address range its read multiplexer, :data:`READ_MUX_LUT4` LUT4 per bit and range
-    beyond the first on each port, after a register of the range's address bits (each
+    one address range its read multiplexer, :func:`read_mux_lut4` LUT4 per bit on each
+    port, after a register of the range's address bits (each
     port's). In logic a column is an arbitrary function of the ``a`` address bits:
     ``2**(a-3) - 1`` LUT4 (at least 1) per read port, none for ``a <= 2`` where it folds
     into the LUT4 reading the bit; flip-flops: one read register per distinct column
@@ -279,7 +287,7 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bit
         return {"lut4": 0, "ff": 0, "ebr": 0}
     blocks, rows, cost = rom_tiling(width, depth, family, read_ports)
     if style == "block" or (style == "auto" and width * depth / 16 > cost + 2):
-        return {"lut4": round(READ_MUX_LUT4[family] * (rows - 1) * width * read_ports),
+        return {"lut4": round(read_mux_lut4(rows, family) * width * read_ports),
                 "ff": read_ports * (rows - 1).bit_length(), "ebr": blocks}
     abits = max(0, (depth - 1).bit_length())
     column = max(1, 2 ** (abits - 3) - 1) if abits > 2 else 0

@@ -15,8 +15,8 @@ from .window import memory_resources
 
 
 FOLDED_FACTORS = {
-    "lut4": {"lanes": 0.978, "wide": 0.826, "roms": 0.221, "memories": 1.127,
-             "control": 0.186, "one": 358.313, "argmax": 1.0},
+    "lut4": {"lanes": 0.978, "wide": 0.825, "roms": 0.221, "memories": 1.127,
+             "control": 0.186, "one": 358.405, "argmax": 1.0},
     "ff": {"lanes": 0.822, "wide": 0.865, "memories": 0.999, "control": 1.418,
            "one": -156.017, "roms": 1.0, "argmax": 1.0}}
 """Weights of :func:`folded_parts`' LUT4 and flip-flops (``"one"``: a constant) in the
