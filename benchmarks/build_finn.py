@@ -27,8 +27,9 @@ BUILDS = {"tfc_1w1a": ("icebreaker", "auto", 100, ""),
 """name -> (board, --target-cycles, images simulated in RTL, --nextpnr-opts). CNV-w2a2's
 weights (3.1 Mbit) fill the ULX3S-85F's 208 DP16KD only when its ROMs tile them: at
 150 000 cycles per image, with the ROMs' address ranges side by side as Yosys lays them
-(``popcorn.hdl.estimates.rom_tiling``), they take 207, estimated and placed alike (b584a47:
-37 526 LUT4 estimated, 37 107 placed, 59.5 MHz), and nothing is refolded. When ROMs were
+(``popcorn.hdl.estimates.rom_tiling``), they take 207, estimated and placed alike (built at
+586b16d: 37 107 LUT4 placed, 59.5 MHz; estimated 37 584 at c8c9779), and nothing is
+refolded. When ROMs were
 counted one range per block, ``popcorn.boards.fit.fit_block_ram`` refolded two engines
 (221 -> 205 DP16KD estimated, 201 placed); before that, the second convolution's 512 x 144
 ROM went to about 20 000 LUT4 of logic, and router2 stalled at about 13 000 overused wires
