@@ -57,6 +57,21 @@ class PassThrough(wiring.Component):
 SYNTH_OPTS = {board.family: board.synth_opts for board in BOARDS.values()}
 
 
+FINN_FC = {"tfc": 64, "sfc": 256}
+"""FINN's fully connected MNIST topologies (``bnn_pynq``): 784 one-bit pixels, three Dense
+layers of this many neurons, Dense 10."""
+
+
+def finn_fc_network(shape):
+    """FINN's ``shape`` topology (a key of :data:`FINN_FC`) as a BNN of random weights
+    (:func:`popcorn.golden.examples.random_network`, seed 7, one-bit pixels)."""
+    from popcorn.golden.examples import random_network
+
+    layout = ((1, 28, 28), (("flatten",),) + (("dense", FINN_FC[shape]),) * 3
+              + (("dense", 10),))
+    return random_network("bnn", seed=7, layout=layout, input_bits=1)
+
+
 def write_markdown_and_json(out, markdown, data):
     """Write ``markdown`` to ``out`` (.md) and ``data`` beside it as .json; say where."""
     import json

@@ -29,11 +29,10 @@ weights (3.1 Mbit) fill the ULX3S-85F's 208 DP16KD only when its ROMs tile them:
 150 000 cycles per image, with the ROMs' address ranges side by side as Yosys lays them
 (``popcorn.hdl.estimates.rom_tiling``), they take 207, estimated and placed alike (built at
 586b16d: 37 107 LUT4 placed, 59.5 MHz; estimated 37 584 at c8c9779), and nothing is
-refolded. When ROMs were
-counted one range per block, ``popcorn.boards.fit.fit_block_ram`` refolded two engines
-(221 -> 205 DP16KD estimated, 201 placed); before that, the second convolution's 512 x 144
-ROM went to about 20 000 LUT4 of logic, and router2 stalled at about 13 000 overused wires
-(default density and ``--placer-heap-beta 0.6`` alike)."""
+refolded. When ROMs were counted one range per block, ``popcorn.boards.fit.fit_block_ram``
+refolded two engines (221 -> 205 DP16KD estimated, 201 placed); before that, the second
+convolution's 512 x 144 ROM went to about 20 000 LUT4 of logic, and router2 stalled at
+about 13 000 overused wires (default density and ``--placer-heap-beta 0.6`` alike)."""
 
 FOLDED = {"lfc_1w1a": ("1870000", 10), "cnv_1w1a": ("auto", 2)}
 """name -> (--target-cycles, images simulated in RTL) of a folded build (else auto and 100):

@@ -31,6 +31,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _common import FINN_FC, finn_fc_network
 from build_examples import GRAPHS
 from verilog_speed import add_label_option, label_of, saved_rows
 
@@ -42,9 +43,6 @@ KEYS = ("lut4", "ff", "ebr", "spram", "dsp")
 LENET = ((1, 16, 16), (("conv", 16, 3, 1, 1), ("pool", 2), ("conv", 32, 3, 1, 1), ("pool", 2),
                        ("flatten",), ("dense", 32), ("dense", 10)))
 MLP = ((64,), (("dense", 128), ("dense", 64), ("dense", 10)))
-FINN_FC = {"tfc": 64, "sfc": 256}
-"""FINN's fully connected MNIST topologies (``bnn_pynq``): 784 one-bit pixels, three Dense
-layers of this many neurons, Dense 10."""
 
 
 def cases(build_dir):
@@ -75,12 +73,10 @@ def cases(build_dir):
                 out.append((f"{shape}-{scheme} ulx3s-85f 32 cycles tables",
                             [str(path), "--board", "ulx3s-85f", "--arch", "dataflow",
                              "--target-cycles", "32", "--counts", "tables"], True))
-    for shape, neurons in FINN_FC.items():
+    for shape in FINN_FC:
         path = nets / f"{shape}-bnn.npz"
         if not path.is_file():
-            layout = ((1, 28, 28), (("flatten",),) + (("dense", neurons),) * 3
-                      + (("dense", 10),))
-            save_network(random_network("bnn", seed=7, layout=layout, input_bits=1), path)
+            save_network(finn_fc_network(shape), path)
         for board in ("icebreaker", "ulx3s-85f"):
             out.append((f"{shape}-bnn {board}", [str(path), "--board", board, "--arch",
                                                   "auto"], True))

@@ -4,7 +4,7 @@ iCE40 only: its weights live in SPRAM) beside :func:`popcorn.hdl.folded.estimate
 Each point is a shipped example's folded plan at 1, 2, 4 or 8 lanes, synthesized alone with
 the YoWASP Yosys (``synth_ice40``); held-out points are random networks of every scheme
 (``popcorn.golden.examples.random_network``) and FINN's TFC and SFC topologies
-(:data:`FINN_FC`) at 1, 2 or 4 lanes, not fitted. ``--fit``
+(``_common.FINN_FC``) at 1, 2 or 4 lanes, not fitted. ``--fit``
 prints the least-squares :data:`~popcorn.hdl.folded.FOLDED_FACTORS` (a weight for each
 part of :func:`~popcorn.hdl.folded.folded_parts`' LUT4 and flip-flops, and a constant).
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import sweep_args, write_markdown_and_json
+from _common import FINN_FC, finn_fc_network, sweep_args, write_markdown_and_json
 from popcorn.examples import EXAMPLES, load_example
 from popcorn.golden.examples import SCHEMES, random_network
 from popcorn.hdl.folded import FoldedAccelerator, estimate_folded, folded_parts
@@ -35,11 +35,7 @@ from popcorn.network import NetworkError
 
 LANES = (1, 2, 4, 8)
 HELD_OUT_LANES = (1, 2, 4)
-FINN_FC = {"tfc": 64, "sfc": 256}
-"""FINN's fully connected MNIST topologies (784 one-bit pixels, three Dense layers of this
-many neurons, Dense 10; BNN, random weights), held out at 1, 2 and 4 lanes. The parts
-overcount them (LUT4 +12 to +41 %); fitted with them, the factors missed them by up to
-25 % still and the random networks by up to 19 %, so they are not fitted."""
+
 OUT = Path("reports/blocks/folded_estimates.md")
 
 
@@ -54,9 +50,11 @@ def points():
             continue
         for pe in LANES:
             yield f"{name} x{pe}", map_folded(network, pe=pe), False
-    for shape, neurons in FINN_FC.items():
-        network = random_network("bnn", seed=7, input_bits=1, layout=(
-            (1, 28, 28), (("flatten",),) + (("dense", neurons),) * 3 + (("dense", 10),)))
+    # FINN's fully connected topologies: the parts overcount them (LUT4 +12 to +41 %);
+    # fitted with them, the factors missed them by up to 25 % still and the random
+    # networks by up to 19 %, so they are held out
+    for shape in FINN_FC:
+        network = finn_fc_network(shape)
         for pe in HELD_OUT_LANES:
             yield f"finn {shape} x{pe}", map_folded(network, pe=pe), True
     for scheme in SCHEMES:

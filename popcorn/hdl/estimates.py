@@ -269,8 +269,7 @@ def rom_resources(width, depth, *, read_ports=1, family="ice40", words=None, bit
     RAM when ``width*depth/16`` is more (read from its debug output: 64 x 32 -> logic 128
     vs. 4 EBR 258, logic). In block RAM: :func:`rom_tiling`'s blocks, and with more than
     one address range its read multiplexer, :func:`read_mux_lut4` LUT4 per bit on each
-    port, after a register of the range's address bits (each
-    port's). In logic a column is an arbitrary function of the ``a`` address bits:
+    port, after a register of the range's address bits (each port's). In logic a column is an arbitrary function of the ``a`` address bits:
     ``2**(a-3) - 1`` LUT4 (at least 1) per read port, none for ``a <= 2`` where it folds
     into the LUT4 reading the bit; flip-flops: one read register per distinct column
     (ports of the same ROM share it), none for a depth of 1 or 2, where the data is a

@@ -128,9 +128,10 @@ def test_yosys_puts_a_block_weight_rom_in_block_ram(tmp_path):
 def test_refolding_tiles_block_ram_at_the_same_throughput(monkeypatch, example, target, move):
     """A board one block RAM short of the plan: engines take foldings that need fewer
     block RAMs at the same speed (the digits BNN at 256 cycles per image: its first
-    engine's input buffer and weight ROM at SIMD 32 take 2, at 16 they take 6); or, where no folding at the same speed tiles better, a ROM moves to logic: the digits
-    BNN at 4096, and the MNIST CNNs, whose Dense engines gather their map and keep their
-    SIMD of whole pixels), the design fits, no engine
+    engine's input buffer and weight ROM at SIMD 32 take 2, at 16 they take 6), or, where
+    no folding at the same speed tiles better, a ROM moves to logic (the digits BNN at
+    4096; the MNIST CNNs, whose Dense engines gather their map and keep their SIMD of
+    whole pixels); the design fits, no engine
     is slower than the slowest was, the accelerator's interval does not grow, and the
     stages still compute the golden model's words."""
     from tests.mapping.test_network_map import chained
